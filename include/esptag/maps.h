@@ -1,0 +1,224 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * esptag BPF map keys and values, and the data-path counter enum.
+ * Shared by the BPF programs (bpf/), esptagd, the esptag CLI and tests.
+ * Host byte order unless a field says __be. No key material, ever.
+ *
+ * Maps (all pinned by name, LIBBPF_PIN_BY_NAME, in one bpffs directory):
+ *   esptag_sad      HASH        __u32 agent SA index -> struct esptag_sa
+ *   esptag_seq      HASH        __u32 agent SA index -> struct esptag_seq (Tx)
+ *   esptag_replay   HASH        __u32 agent SA index -> struct esptag_replay (Rx)
+ *   esptag_spd      LPM_TRIE    struct esptag_spd_key -> struct esptag_spd_node
+ *   esptag_spd_src  LPM_TRIE    struct esptag_spd_src_key -> struct esptag_policy
+ *   esptag_cfg      ARRAY[1]    -> struct esptag_cfg (runtime settings)
+ *   esptag_ports    HASH        __u32 ifindex -> struct esptag_port (port prog)
+ *   esptag_stats    PERCPU_ARRAY enum esptag_counter -> __u64
+ *   esptag_sa_stats PERCPU_HASH __u32 agent SA index -> struct esptag_sa_stats
+ */
+#ifndef ESPTAG_MAPS_H
+#define ESPTAG_MAPS_H
+
+#include <linux/types.h>
+#include <linux/bpf.h>	/* struct bpf_spin_lock */
+#include <esptag/wire.h>
+
+#define ESPTAG_SAD_MAX		65536	/* default; esptagd may resize at load */
+#define ESPTAG_SPD_MAX		4096
+#define ESPTAG_PORTS_MAX	256
+
+/* esptag_sa.flags */
+#define ESPTAG_SAF_ALIVE	0x01	/* agent confirmed, usable */
+#define ESPTAG_SAF_ESN		0x02
+#define ESPTAG_SAF_TUNNEL	0x04	/* == mode tunnel, for the fast path */
+
+/* Host mirror of one SA (value of esptag_sad). 80 bytes. */
+struct esptag_sa {
+	__be32	spi;			/* as on the wire */
+	__u8	dir;			/* enum esptag_dir */
+	__u8	family;			/* 4 or 6 */
+	__u8	mode;			/* enum esptag_mode */
+	__u8	flags;			/* ESPTAG_SAF_* */
+	__u32	ifindex;		/* host port the SA lives on */
+	__u8	local_mac[6];		/* domain MAC */
+	__u8	nvlans;			/* 0..2 */
+	__u8	icv_len;		/* 16 */
+	struct esptag_vlan vlan[2];	/* domain VLANs, outer first */
+	__u8	saddr[16];		/* tunnel: outer source */
+	__u8	daddr[16];		/* tunnel: outer destination */
+	__u16	replay_window;		/* Rx: 0..1024 */
+	__u16	reserved;
+	__u32	reqid;
+	__u64	expires_ns;		/* CLOCK_MONOTONIC (bpf_ktime_get_ns); 0 = never */
+};
+ESPTAG_CHECK_SIZE(esptag_sa, 80);
+ESPTAG_CHECK_OFF(esptag_sa, dir, 4);
+ESPTAG_CHECK_OFF(esptag_sa, ifindex, 8);
+ESPTAG_CHECK_OFF(esptag_sa, local_mac, 12);
+ESPTAG_CHECK_OFF(esptag_sa, nvlans, 18);
+ESPTAG_CHECK_OFF(esptag_sa, vlan, 20);
+ESPTAG_CHECK_OFF(esptag_sa, saddr, 28);
+ESPTAG_CHECK_OFF(esptag_sa, daddr, 44);
+ESPTAG_CHECK_OFF(esptag_sa, replay_window, 60);
+ESPTAG_CHECK_OFF(esptag_sa, reqid, 64);
+ESPTAG_CHECK_OFF(esptag_sa, expires_ns, 72);
+
+/* Tx sequence counter (value of esptag_seq), advanced with atomic add. */
+struct esptag_seq {
+	__u64	next;			/* next 64-bit sequence number to use (starts at 1) */
+};
+ESPTAG_CHECK_SIZE(esptag_seq, 8);
+
+#define ESPTAG_REPLAY_WORDS	(ESPTAG_REPLAY_MAX / 64)
+
+/* Rx anti-replay state (value of esptag_replay). RFC 4303 3.4.3. */
+struct esptag_replay {
+	struct bpf_spin_lock lock;	/* serialises CPUs on the same SA */
+	__u32	reserved;
+	__u64	top;			/* highest authenticated 64-bit sequence number */
+	__u64	bitmap[ESPTAG_REPLAY_WORDS];	/* bit (seq % 1024) set = seen */
+};
+ESPTAG_CHECK_SIZE(esptag_replay, 16 + 8 * ESPTAG_REPLAY_WORDS);
+ESPTAG_CHECK_OFF(esptag_replay, top, 8);
+ESPTAG_CHECK_OFF(esptag_replay, bitmap, 16);
+
+enum esptag_action {
+	ESPTAG_ACT_BYPASS	= 1,	/* send / accept in clear */
+	ESPTAG_ACT_PROTECT	= 2,	/* out: ESP with sa_index; in: must arrive decrypted */
+	ESPTAG_ACT_DISCARD	= 3,	/* drop */
+};
+
+/*
+ * Security policy: two LPM levels so that the most specific destination
+ * wins first, then the most specific source within it. esptag_spd maps a
+ * destination prefix to a node; esptag_spd_src maps (node, source prefix)
+ * to the policy. A node lists its parent (next shorter destination prefix
+ * with rules) so a source miss falls back to the less specific destination.
+ */
+struct esptag_spd_key {
+	__u32	prefixlen;		/* 16 + destination prefix length */
+	__u8	dir;			/* enum esptag_dir; part of the prefix */
+	__u8	family;			/* 4 or 6; part of the prefix */
+	__u8	reserved[2];		/* 0; part of the prefix */
+	__u8	daddr[16];
+};
+ESPTAG_CHECK_SIZE(esptag_spd_key, 24);
+ESPTAG_CHECK_OFF(esptag_spd_key, dir, 4);
+ESPTAG_CHECK_OFF(esptag_spd_key, daddr, 8);
+
+#define ESPTAG_SPD_NODE_NONE	0
+#define ESPTAG_SPD_DEPTH	8	/* parents walked at most */
+
+struct esptag_spd_node {
+	__u32	id;			/* non-zero node id */
+	__u32	parent;			/* node of the next shorter prefix, or 0 */
+};
+ESPTAG_CHECK_SIZE(esptag_spd_node, 8);
+
+struct esptag_spd_src_key {
+	__u32	prefixlen;		/* 32 + source prefix length */
+	__u32	node;			/* esptag_spd_node.id; part of the prefix */
+	__u8	saddr[16];
+};
+ESPTAG_CHECK_SIZE(esptag_spd_src_key, 24);
+ESPTAG_CHECK_OFF(esptag_spd_src_key, node, 4);
+ESPTAG_CHECK_OFF(esptag_spd_src_key, saddr, 8);
+
+struct esptag_policy {
+	__u8	action;			/* enum esptag_action */
+	__u8	reserved[3];
+	__be32	spi;			/* protect: SPI (informative) */
+	__u32	sa_index;		/* protect, out: agent SA index in esptag_sad */
+	__u32	id;			/* policy id (daemon) */
+};
+ESPTAG_CHECK_SIZE(esptag_policy, 16);
+ESPTAG_CHECK_OFF(esptag_policy, spi, 4);
+ESPTAG_CHECK_OFF(esptag_policy, sa_index, 8);
+
+/* esptag_cfg.flags */
+#define ESPTAG_CFGF_AGENT_UP	0x01	/* clear: protect traffic fails closed */
+
+/* Runtime settings (esptag_cfg[0]), written by esptagd or by hand. */
+struct esptag_cfg {
+	__u32	flags;			/* ESPTAG_CFGF_* */
+	__u32	mark_mask;		/* skb->mark bits esptag owns (0 = all) */
+	__u32	mark_trusted;		/* bits set on decrypted+verified traffic */
+	__u32	mark_shift;		/* SA index shifted by this into the mask */
+	__u16	eth_p_cfg;		/* config EtherType (0 = 0x88B5) */
+	__u16	eth_p_meta;		/* metadata EtherType (0 = 0x88B6) */
+	__u32	reserved;
+};
+ESPTAG_CHECK_SIZE(esptag_cfg, 24);
+ESPTAG_CHECK_OFF(esptag_cfg, mark_mask, 4);
+ESPTAG_CHECK_OFF(esptag_cfg, eth_p_cfg, 16);
+
+/* esptag_port.flags */
+#define ESPTAG_PORTF_TRUSTED	0x01	/* trusted VF: frames pass unwrapped */
+#define ESPTAG_PORTF_SPOOFCHK	0x02	/* drop frames whose source MAC != mac */
+
+/* A VF port on the emulated NIC switch (value of esptag_ports). 16 bytes. */
+struct esptag_port {
+	__u32	flags;			/* ESPTAG_PORTF_* */
+	__u8	mac[6];			/* the VF's MAC */
+	__u16	vf;			/* VF number */
+	__u32	reserved;
+};
+ESPTAG_CHECK_SIZE(esptag_port, 16);
+ESPTAG_CHECK_OFF(esptag_port, mac, 4);
+ESPTAG_CHECK_OFF(esptag_port, vf, 10);
+
+/* XDP metadata handed from esptag_rx (xdp) to esptag_rx_mark (tc ingress). */
+#define ESPTAG_XDP_META_MAGIC	0x45535054u	/* "ESPT" */
+struct esptag_xdp_meta {
+	__u32	magic;
+	__u32	sa_index;
+};
+ESPTAG_CHECK_SIZE(esptag_xdp_meta, 8);
+
+/* Per-SA data-path counters (value of esptag_sa_stats, per CPU). */
+struct esptag_sa_stats {
+	__u64	packets;
+	__u64	bytes;
+	__u64	drops;			/* replay, domain, dead SA ... */
+};
+ESPTAG_CHECK_SIZE(esptag_sa_stats, 24);
+
+/* Data-path counters (index of esptag_stats). Names in esptag_counter_names. */
+enum esptag_counter {
+	ESPTAG_CNT_TX_PROTECT = 0,	/* ESP header + tag inserted */
+	ESPTAG_CNT_TX_PROTECT_GSO,	/* super-packet tagged for agent framing */
+	ESPTAG_CNT_TX_BYPASS,		/* policy bypass or no policy */
+	ESPTAG_CNT_TX_PASS_OTHER,	/* not IP (ARP, ...) */
+	ESPTAG_CNT_TX_CONFIG,		/* config frame from the daemon, passed */
+	ESPTAG_CNT_TX_DROP_DISCARD,	/* policy discard */
+	ESPTAG_CNT_TX_DROP_NO_SA,	/* protect without a usable SA */
+	ESPTAG_CNT_TX_DROP_EXPIRED,	/* protect with an expired SA */
+	ESPTAG_CNT_TX_DROP_AGENT_DOWN,	/* protect while the agent is down */
+	ESPTAG_CNT_TX_DROP_TAGGED,	/* already carries a metadata tag */
+	ESPTAG_CNT_TX_DROP_MALFORMED,	/* truncated / unsupported headers */
+	ESPTAG_CNT_TX_DROP_ROOM,	/* could not grow the packet */
+	ESPTAG_CNT_RX_OK,		/* decrypted, verified, accepted */
+	ESPTAG_CNT_RX_PLAIN,		/* untagged traffic passed */
+	ESPTAG_CNT_RX_CONFIG,		/* agent reply passed to the daemon */
+	ESPTAG_CNT_RX_DROP_AUTH,	/* agent: ICV failed */
+	ESPTAG_CNT_RX_DROP_NO_SA,	/* agent: no SA */
+	ESPTAG_CNT_RX_DROP_AGENT_MALFORMED, /* agent: malformed ESP */
+	ESPTAG_CNT_RX_DROP_UNSUPPORTED,	/* agent: unsupported / unknown result */
+	ESPTAG_CNT_RX_DROP_UNKNOWN_SA,	/* index not in esptag_sad */
+	ESPTAG_CNT_RX_DROP_DIR,		/* index of an outbound SA */
+	ESPTAG_CNT_RX_DROP_DEAD,	/* SA not alive or expired */
+	ESPTAG_CNT_RX_DROP_DOMAIN,	/* SA of another MAC/VLAN domain */
+	ESPTAG_CNT_RX_DROP_REPLAY,	/* duplicate within the window */
+	ESPTAG_CNT_RX_DROP_OLD,		/* left of the window */
+	ESPTAG_CNT_RX_DROP_POLICY,	/* plaintext where policy says protect */
+	ESPTAG_CNT_RX_DROP_DISCARD,	/* inbound policy discard */
+	ESPTAG_CNT_RX_DROP_MALFORMED,	/* bad tag or headers */
+	ESPTAG_CNT_PORT_PASS,		/* trusted VF frame passed */
+	ESPTAG_CNT_PORT_WRAP,		/* untrusted VF frame wrapped (offload=0) */
+	ESPTAG_CNT_PORT_DROP_SPOOF,	/* source MAC is not the VF's */
+	ESPTAG_CNT_PORT_DROP_CONFIG,	/* config EtherType from a VF */
+	ESPTAG_CNT_PORT_DROP_META,	/* metadata EtherType toward a VF / from a trusted VF */
+	ESPTAG_CNT_PORT_DROP_ROOM,	/* could not grow the packet */
+	ESPTAG_CNT_MAX,
+};
+
+#endif /* ESPTAG_MAPS_H */
