@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Encoder/decoder for esptag config packets and metadata tags
+ * (include/esptag/wire.h, docs/protocol.md). Used by esptagd, the CLI
+ * (indirectly), esptag-agent, tests and fuzzers.
+ *
+ * All decoders validate every length and count strictly and never read
+ * beyond the buffer they are given. Return values: >= 0 on success,
+ * -ESPTAG_E* (negative enum esptag_status-like codes) on failure, so callers
+ * can turn a decode error into the status of a reply directly.
+ */
+#ifndef ESPTAG_PROTO_H
+#define ESPTAG_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <esptag/wire.h>
+
+/* Decoding errors map 1:1 to reply status codes. */
+#define ESPTAG_EVERSION		(-ESPTAG_ST_BAD_VERSION)
+#define ESPTAG_EOPCODE		(-ESPTAG_ST_BAD_OPCODE)
+#define ESPTAG_EMALFORMED	(-ESPTAG_ST_MALFORMED)
+#define ESPTAG_EBADREC		(-ESPTAG_ST_BAD_RECORD)
+#define ESPTAG_EALG		(-ESPTAG_ST_BAD_ALG)
+
+/* Max records of one type that fit one frame (payload 1500). */
+#define ESPTAG_CFG_MAX_RECORDS	\
+	((ESPTAG_CFG_MAX_PAYLOAD - sizeof(struct esptag_cfg_hdr)) / sizeof(struct esptag_rec_sa_ref))
+
+/* A decoded record: type + pointer into the packet (records are aligned
+ * only to 2 bytes in a frame, so callers copy before using wide fields). */
+struct esptag_rec_view {
+	uint8_t type;
+	uint16_t len;
+	const uint8_t *data;	/* whole record, header included */
+};
+
+/* A decoded config packet (payload after the Ethernet header). */
+struct esptag_cfg_view {
+	struct esptag_cfg_hdr hdr;	/* copied, still network byte order */
+	uint8_t opcode;
+	uint8_t flags;
+	uint8_t status;
+	uint32_t msg_id;		/* host order */
+	uint16_t port;			/* host order */
+	uint16_t count;			/* host order */
+	uint16_t err_index;		/* host order */
+	const uint8_t *records;		/* first record */
+	size_t records_len;
+};
+
+/*
+ * Decode and validate a config payload (starting at the cfg header):
+ * version, opcode, flags, length == remaining bytes (trailing Ethernet
+ * padding up to 60-byte frames is allowed and ignored), count records each
+ * with a known type and exact length, record types allowed for the opcode
+ * and direction (request/reply). Returns 0 or a negative ESPTAG_E* code.
+ */
+int esptag_cfg_decode(const void *buf, size_t len, struct esptag_cfg_view *v);
+/* Iterate records of a decoded packet: *off starts at 0. Returns 1 and fills
+ * rec, 0 at the end. Only valid after esptag_cfg_decode() succeeded. */
+int esptag_cfg_next(const struct esptag_cfg_view *v, size_t *off, struct esptag_rec_view *rec);
+
+/* Validate the contents of one SA record (dir, family, proto, mode, spi,
+ * nvlans, vlan tpids, alg/key_len/icv_len, flags, reserved = 0, window).
+ * is_request: key must be present (request) or all zero (reply).
+ * Returns 0, ESPTAG_EBADREC or ESPTAG_EALG. */
+int esptag_rec_sa_check(const struct esptag_rec_sa *sa, bool is_request);
+int esptag_rec_local_check(const struct esptag_rec_local *l);
+
+/* Builder for a config packet into a caller buffer (payload only, no
+ * Ethernet header). */
+struct esptag_cfg_builder {
+	uint8_t *buf;
+	size_t cap;
+	size_t len;
+	uint16_t count;
+	bool overflow;
+};
+void esptag_cfg_begin(struct esptag_cfg_builder *b, void *buf, size_t cap, uint8_t opcode,
+		      uint8_t flags, uint8_t status, uint32_t msg_id, uint16_t port);
+/* Append a record (rec points at a full record whose hdr.len is filled or
+ * will be filled from len). Returns 0, or -1 if it does not fit (b->overflow). */
+int esptag_cfg_add(struct esptag_cfg_builder *b, uint8_t type, const void *rec, size_t len);
+/* Fix count/length/err_index and return the payload length. */
+size_t esptag_cfg_end(struct esptag_cfg_builder *b, uint16_t err_index);
+/* Room left for records of size rec_len. */
+size_t esptag_cfg_room(const struct esptag_cfg_builder *b, size_t rec_len);
+
+/* Fill a record header. */
+void esptag_rec_init(void *rec, uint8_t type, uint16_t len);
+
+/* Metadata tag: decode/validate the tag at p (starting at its TPID, i.e.
+ * frame + 12) of which len bytes are available. Returns 0 or ESPTAG_EMALFORMED. */
+struct esptag_meta_view {
+	uint8_t kind, flags, next_hdr, result;
+	uint16_t esp_off, payload_off, trailer_len, mss, inner_proto;
+	uint32_t sa_index;
+	uint64_t seq;		/* seq_hi << 32 | seq_lo */
+};
+int esptag_meta_decode(const void *p, size_t len, uint16_t eth_p_meta, struct esptag_meta_view *m);
+void esptag_meta_encode(void *p, uint16_t eth_p_meta, const struct esptag_meta_view *m);
+
+/* Names for logs, the CLI and JSON. Never NULL ("?" when unknown). */
+const char *esptag_status_str(int status);
+const char *esptag_opcode_str(int opcode);
+const char *esptag_result_str(int result);
+const char *esptag_counter_str(int counter);		/* enum esptag_counter, e.g. "tx_protect" */
+const char *esptag_agent_counter_str(int counter);	/* enum esptag_agent_counter */
+
+/* Hex dump helper for logs (never used on key material). */
+void esptag_hexdump(FILE *f, const void *buf, size_t len);
+
+#endif
