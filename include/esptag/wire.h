@@ -28,6 +28,17 @@
 #define ESPTAG_PROTO_VERSION	1	/* config packet version */
 #define ESPTAG_META_VERSION	1	/* metadata tag version */
 
+/*
+ * The agent's well-known address: config requests go to it, replies come
+ * from it. An agent takes host-side config frames whatever their dst MAC.
+ */
+#define ESPTAG_AGENT_MAC_INIT	{ 0x02, 0x45, 0x53, 0x50, 0x54, 0x00 }
+
+/* Config request retransmission defaults (host side). */
+#define ESPTAG_CFG_TIMEOUT_MS	100	/* first timeout, doubled per retry */
+#define ESPTAG_CFG_TRIES	5
+#define ESPTAG_CFG_REPLY_CACHE	1024	/* replies an agent remembers */
+
 /* Largest config frame payload (after the Ethernet header) an agent must take. */
 #define ESPTAG_CFG_MAX_PAYLOAD	1500
 #define ESPTAG_ETH_HLEN		14
