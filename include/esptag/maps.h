@@ -95,7 +95,7 @@ enum esptag_action {
  * with rules) so a source miss falls back to the less specific destination.
  */
 struct esptag_spd_key {
-	__u32	prefixlen;		/* 16 + destination prefix length */
+	__u32	prefixlen;		/* 32 + destination prefix length */
 	__u8	dir;			/* enum esptag_dir; part of the prefix */
 	__u8	family;			/* 4 or 6; part of the prefix */
 	__u8	reserved[2];		/* 0; part of the prefix */
@@ -108,11 +108,20 @@ ESPTAG_CHECK_OFF(esptag_spd_key, daddr, 8);
 #define ESPTAG_SPD_NODE_NONE	0
 #define ESPTAG_SPD_DEPTH	8	/* parents walked at most */
 
+/*
+ * The data path finds the parent node again by looking esptag_spd up with
+ * the same address and parent_prefixlen (an LPM trie has no lookup by id),
+ * and checks that the node found has the id parent.
+ */
 struct esptag_spd_node {
 	__u32	id;			/* non-zero node id */
 	__u32	parent;			/* node of the next shorter prefix, or 0 */
+	__u32	parent_prefixlen;	/* the parent's esptag_spd_key.prefixlen */
+	__u32	reserved;		/* 0 */
 };
-ESPTAG_CHECK_SIZE(esptag_spd_node, 8);
+ESPTAG_CHECK_SIZE(esptag_spd_node, 16);
+ESPTAG_CHECK_OFF(esptag_spd_node, parent, 4);
+ESPTAG_CHECK_OFF(esptag_spd_node, parent_prefixlen, 8);
 
 struct esptag_spd_src_key {
 	__u32	prefixlen;		/* 32 + source prefix length */

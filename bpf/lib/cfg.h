@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Runtime settings (esptag_cfg[0]) with their defaults applied. A missing
+ * or zeroed entry means: agent down, default EtherTypes, mark owns all bits.
+ */
+#ifndef ESPTAG_BPF_CFG_H
+#define ESPTAG_BPF_CFG_H
+
+#include <bpf/bpf_endian.h>
+#include "maps.h"
+
+struct cfg_view {
+	__u32 flags;		/* ESPTAG_CFGF_* */
+	__be16 eth_p_cfg;	/* network order, ready to compare */
+	__be16 eth_p_meta;
+	__u32 mark_mask;
+	__u32 mark_trusted;
+	__u32 mark_shift;
+};
+
+static __always_inline void cfg_load(struct cfg_view *v)
+{
+	__u32 zero = 0;
+	struct esptag_cfg *c = bpf_map_lookup_elem(&esptag_cfg, &zero);
+
+	v->flags = 0;
+	v->eth_p_cfg = bpf_htons(ESPTAG_ETH_P_CFG);
+	v->eth_p_meta = bpf_htons(ESPTAG_ETH_P_META);
+	v->mark_mask = 0xffffffff;
+	v->mark_trusted = 0;
+	v->mark_shift = 0;
+	if (!c)
+		return;
+	v->flags = c->flags;
+	if (c->eth_p_cfg)
+		v->eth_p_cfg = bpf_htons(c->eth_p_cfg);
+	if (c->eth_p_meta)
+		v->eth_p_meta = bpf_htons(c->eth_p_meta);
+	if (c->mark_mask)
+		v->mark_mask = c->mark_mask;
+	v->mark_trusted = c->mark_trusted;
+	v->mark_shift = c->mark_shift;
+}
+
+#endif /* ESPTAG_BPF_CFG_H */

@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Every esptag BPF map, defined once. Each program includes this file, so
+ * the definitions (type, key/value BTF, max_entries, flags) are identical in
+ * every object: libbpf refuses to reuse a pin whose definition differs.
+ * All maps are pinned by name; iproute2 pins them in /sys/fs/bpf/tc/globals,
+ * esptagd under its own pin root (bpf_object_open_opts.pin_root_path).
+ * Keys and values are the ABI structs of include/esptag/maps.h. No key
+ * material is ever stored in any of them.
+ */
+#ifndef ESPTAG_BPF_MAPS_H
+#define ESPTAG_BPF_MAPS_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include <esptag/maps.h>
+
+/* Host mirror of the agent's SAD: agent SA index -> SA (no key). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, ESPTAG_SAD_MAX);
+	__type(key, __u32);
+	__type(value, struct esptag_sa);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} esptag_sad SEC(".maps");
+
+/* Tx: next 64-bit sequence number per outbound SA (atomic fetch-and-add). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, ESPTAG_SAD_MAX);
+	__type(key, __u32);
+	__type(value, struct esptag_seq);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} esptag_seq SEC(".maps");
+
+/* Rx: anti-replay window per inbound SA, spin-locked. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, ESPTAG_SAD_MAX);
+	__type(key, __u32);
+	__type(value, struct esptag_replay);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} esptag_replay SEC(".maps");
+
+/* Policy level 1: (dir, family, destination prefix) -> node. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, ESPTAG_SPD_MAX);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct esptag_spd_key);
+	__type(value, struct esptag_spd_node);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} esptag_spd SEC(".maps");
+
+/* Policy level 2: (node, source prefix) -> action / SA index. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, ESPTAG_SPD_MAX);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct esptag_spd_src_key);
+	__type(value, struct esptag_policy);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} esptag_spd_src SEC(".maps");
+
+/* Runtime settings, one entry (agent up, mark bits, EtherTypes). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct esptag_cfg);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} esptag_cfg SEC(".maps");
+
+/* VF ports of the emulated NIC switch: switch-side ifindex -> trust, MAC. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, ESPTAG_PORTS_MAX);
+	__type(key, __u32);
+	__type(value, struct esptag_port);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} esptag_ports SEC(".maps");
+
+/* Data-path counters by enum esptag_counter, per CPU (no atomics). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, ESPTAG_CNT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} esptag_stats SEC(".maps");
+
+/* Per-SA packets/bytes/drops, per CPU. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, ESPTAG_SAD_MAX);
+	__type(key, __u32);
+	__type(value, struct esptag_sa_stats);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} esptag_sa_stats SEC(".maps");
+
+#endif /* ESPTAG_BPF_MAPS_H */

@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Per-CPU counters: esptag_stats by enum esptag_counter, esptag_sa_stats per
+ * SA index. Per-CPU values need no atomics; user space sums over the CPUs.
+ */
+#ifndef ESPTAG_BPF_STATS_H
+#define ESPTAG_BPF_STATS_H
+
+#include "maps.h"
+
+static __always_inline void stat_inc(__u32 cnt)
+{
+	__u64 *v = bpf_map_lookup_elem(&esptag_stats, &cnt);
+
+	if (v)
+		*v += 1;
+}
+
+/* Account one packet of len bytes (or one drop) to SA sa_index. */
+static __always_inline void sa_stat_add(__u32 sa_index, __u64 packets,
+					__u64 bytes, __u64 drops)
+{
+	struct esptag_sa_stats *s = bpf_map_lookup_elem(&esptag_sa_stats, &sa_index);
+
+	if (!s) {
+		struct esptag_sa_stats init = {
+			.packets = packets, .bytes = bytes, .drops = drops,
+		};
+
+		/* Another CPU may create it concurrently: then add to ours. */
+		if (!bpf_map_update_elem(&esptag_sa_stats, &sa_index, &init, BPF_NOEXIST))
+			return;
+		s = bpf_map_lookup_elem(&esptag_sa_stats, &sa_index);
+		if (!s)
+			return;
+	}
+	s->packets += packets;
+	s->bytes += bytes;
+	s->drops += drops;
+}
+
+#endif /* ESPTAG_BPF_STATS_H */
