@@ -1,0 +1,290 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * esptagd control socket protocol (esptag CLI <-> esptagd).
+ *
+ * A Unix stream socket (mode 0600). One request per connection: the client
+ * writes a message, the daemon answers with one message and closes, except
+ * for CTL_OP_MONITOR, after which the daemon keeps writing CTL_OP_EVENT
+ * messages until the client goes away.
+ *
+ * A message is a fixed 24-byte header followed by `len` payload bytes, all
+ * in host byte order (the socket never leaves the machine). The payload of
+ * a request or of a successful reply is `count` fixed-size items whose type
+ * is given by the opcode and the direction (tables in ctl.c); the payload of
+ * an error reply (status != 0) is a human-readable message (printable ASCII,
+ * at most ESPTAG_CTL_MSG_MAX bytes, no NUL) and count 0.
+ *
+ * Key material travels only in CTL_OP_STATE_ADD requests; every reply
+ * carries key bytes as zero and esptag_ctl_decode() rejects a reply whose
+ * key bytes are not all zero.
+ */
+#ifndef ESPTAG_CTL_H
+#define ESPTAG_CTL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+#include <esptag/wire.h>
+
+#define ESPTAG_CTL_MAGIC	0x4c435445u	/* "ETCL" as little-endian bytes */
+#define ESPTAG_CTL_VERSION	1
+#define ESPTAG_CTL_MAX_ITEMS	65536		/* items per message */
+#define ESPTAG_CTL_MAX_LEN	(ESPTAG_CTL_MAX_ITEMS * 128u)	/* payload bytes */
+#define ESPTAG_CTL_MSG_MAX	1024		/* error message bytes */
+#define ESPTAG_CTL_DEV_LEN	16		/* IFNAMSIZ */
+#define ESPTAG_CTL_SOCK_DIR	"/run/esptag"
+
+enum esptag_ctl_op {
+	ESPTAG_CTL_STATE_ADD = 1,	/* req: n ctl_sa (with key); rep: n ctl_sa (index, no key) */
+	ESPTAG_CTL_STATE_DEL,		/* req: n ctl_sa_id; rep: none */
+	ESPTAG_CTL_STATE_LIST,		/* req: none; rep: n ctl_sa */
+	ESPTAG_CTL_STATE_FLUSH,		/* req: none; rep: none */
+	ESPTAG_CTL_POLICY_ADD,		/* req: 1 ctl_policy; rep: 1 ctl_policy (id) */
+	ESPTAG_CTL_POLICY_DEL,		/* req: 1 ctl_policy (selector); rep: none */
+	ESPTAG_CTL_POLICY_LIST,		/* req: none; rep: n ctl_policy */
+	ESPTAG_CTL_POLICY_FLUSH,	/* req: none; rep: none */
+	ESPTAG_CTL_AGENT_STATUS,	/* req: none; rep: 1 ctl_agent */
+	ESPTAG_CTL_AGENT_SA,		/* req: none; rep: n ctl_sa (the agent's DUMP_SA) */
+	ESPTAG_CTL_STATS,		/* req: none; rep: n ctl_stat */
+	ESPTAG_CTL_MONITOR,		/* req: none; rep: none, then events */
+	ESPTAG_CTL_EVENT,		/* daemon -> monitor only: 1 ctl_event */
+	ESPTAG_CTL_OP_MAX = ESPTAG_CTL_EVENT,
+};
+
+/* esptag_ctl_hdr.flags */
+#define ESPTAG_CTL_F_REPLY	0x01
+
+/* Reply status (0 = OK). Also the basis of the CLI exit codes. */
+enum esptag_ctl_status {
+	ESPTAG_CTL_OK = 0,
+	ESPTAG_CTL_E_INVAL,	/* request malformed or a value out of range */
+	ESPTAG_CTL_E_DEV,	/* dev is not the daemon's device */
+	ESPTAG_CTL_E_EXIST,	/* already there (daemon state) */
+	ESPTAG_CTL_E_NOENT,	/* no such SA / policy */
+	ESPTAG_CTL_E_AGENT,	/* the agent refused (message has its status) */
+	ESPTAG_CTL_E_TIMEOUT,	/* the agent did not answer */
+	ESPTAG_CTL_E_NOSPC,	/* daemon table or map full */
+	ESPTAG_CTL_E_BPF,	/* a map operation failed */
+	ESPTAG_CTL_E_PERM,	/* caller not allowed */
+	ESPTAG_CTL_E_INTERNAL,
+	ESPTAG_CTL_E_MAX = ESPTAG_CTL_E_INTERNAL,
+};
+
+struct esptag_ctl_hdr {
+	uint32_t magic;		/* ESPTAG_CTL_MAGIC */
+	uint8_t version;	/* ESPTAG_CTL_VERSION */
+	uint8_t op;		/* enum esptag_ctl_op */
+	uint8_t flags;		/* ESPTAG_CTL_F_* */
+	uint8_t agent_status;	/* E_AGENT: enum esptag_status of the agent; else 0 */
+	uint32_t len;		/* payload bytes after the header */
+	uint32_t count;		/* items in the payload */
+	int32_t status;		/* reply: enum esptag_ctl_status; request: 0 */
+	uint32_t err_index;	/* reply: item that failed, else 0xffffffff */
+};
+_Static_assert(sizeof(struct esptag_ctl_hdr) == 24, "ctl hdr");
+
+/* esptag_ctl_sa.state (replies) */
+#define ESPTAG_CTL_SAS_ALIVE	0x01	/* confirmed by the agent, in the maps */
+#define ESPTAG_CTL_SAS_NOKEY	0x02	/* adopted after a daemon restart: key unknown */
+#define ESPTAG_CTL_SAS_KNOWN	0x03
+
+/* An SA. Requests: key/salt set, sa_index 0xffffffff, state 0, seq 0. */
+struct esptag_ctl_sa {
+	char dev[ESPTAG_CTL_DEV_LEN];	/* NUL-terminated */
+	uint8_t dir;			/* enum esptag_dir */
+	uint8_t family;			/* 4 or 6 */
+	uint8_t mode;			/* enum esptag_mode */
+	uint8_t alg;			/* enum esptag_alg */
+	uint8_t key_len;		/* 16 or 32 */
+	uint8_t icv_len;		/* 16 */
+	uint8_t sa_flags;		/* ESPTAG_SA_F_ESN */
+	uint8_t nvlans;			/* 0..2 */
+	uint16_t vid[2];		/* 1..4094, outer first */
+	uint32_t spi;			/* host order, >= 256 */
+	uint32_t reqid;
+	uint32_t replay_window;		/* 0..1024 */
+	uint32_t sa_index;		/* agent index (replies) */
+	uint32_t state;			/* ESPTAG_CTL_SAS_* (replies) */
+	uint32_t lifetime;		/* hard lifetime in seconds, 0 = none */
+	uint8_t saddr[16];
+	uint8_t daddr[16];
+	uint8_t key[ESPTAG_KEY_MAX];
+	uint8_t salt[ESPTAG_SALT_LEN];
+	uint64_t seq;			/* replies: out: next seq; in: highest seen */
+};
+_Static_assert(sizeof(struct esptag_ctl_sa) == 128, "ctl sa");
+
+/* An SA selector for state del. dir 0 = both directions. */
+struct esptag_ctl_sa_id {
+	char dev[ESPTAG_CTL_DEV_LEN];
+	uint8_t dir;
+	uint8_t family;
+	uint8_t proto;			/* 50 */
+	uint8_t reserved;
+	uint32_t spi;
+	uint8_t daddr[16];
+};
+_Static_assert(sizeof(struct esptag_ctl_sa_id) == 40, "ctl sa id");
+
+/* A policy. del: dev, dir, family, src/dst prefixes select it. */
+struct esptag_ctl_policy {
+	char dev[ESPTAG_CTL_DEV_LEN];
+	uint8_t dir;			/* enum esptag_dir */
+	uint8_t family;
+	uint8_t action;			/* enum esptag_action */
+	uint8_t src_plen;
+	uint8_t dst_plen;
+	uint8_t reserved[3];
+	uint32_t spi;			/* protect: SPI (out: required) */
+	uint32_t sa_index;		/* replies: resolved SA, 0xffffffff if none */
+	uint32_t id;			/* replies: policy id */
+	uint32_t reserved2;
+	uint8_t src[16];
+	uint8_t dst[16];
+};
+_Static_assert(sizeof(struct esptag_ctl_policy) == 72, "ctl policy");
+
+/* esptag_ctl_agent.xdp_mode */
+enum esptag_ctl_xdp_mode {
+	ESPTAG_XDP_NONE = 0,		/* --no-attach */
+	ESPTAG_XDP_DISPATCHER,		/* libxdp multi-program dispatcher */
+	ESPTAG_XDP_SINGLE,		/* single program (no freplace support) */
+	ESPTAG_XDP_ADOPTED,		/* attached by someone else (--adopt) */
+};
+
+struct esptag_ctl_agent {
+	char dev[ESPTAG_CTL_DEV_LEN];
+	uint8_t reachable;		/* last HELLO answered */
+	uint8_t version;		/* agent's highest protocol version */
+	uint8_t port_up;		/* ESPTAG_CFGF_AGENT_UP set in esptag_cfg */
+	uint8_t xdp_mode;		/* enum esptag_ctl_xdp_mode */
+	uint32_t ifindex;
+	uint16_t port;			/* agent port (SAD domain owner) */
+	uint16_t alg_mask;
+	uint16_t features;
+	uint16_t max_records;
+	uint16_t max_payload;
+	uint16_t local_capacity;
+	uint32_t reserved0;
+	uint64_t epoch;
+	uint32_t sad_capacity;
+	uint32_t sad_used;
+	uint32_t port_limit;
+	uint32_t port_used;
+	uint32_t daemon_sas;		/* SAs in the daemon's database */
+	uint32_t nokey_sas;		/* of which adopted without key */
+	uint32_t hello_ok;
+	uint32_t hello_fail;
+	uint32_t last_reply_ms;		/* ms since the agent last answered, ~0 = never */
+	uint32_t reinstalls;		/* agent restarts handled */
+	uint8_t mac[6];			/* host port MAC */
+	uint8_t agent_mac[6];
+	uint32_t reserved;
+};
+_Static_assert(sizeof(struct esptag_ctl_agent) == 104, "ctl agent");
+
+enum esptag_ctl_stat_kind {
+	ESPTAG_STAT_DP = 1,		/* id = enum esptag_counter, value */
+	ESPTAG_STAT_AGENT,		/* id = enum esptag_agent_counter, value */
+	ESPTAG_STAT_SA,			/* per SA: data path + agent counters */
+};
+
+struct esptag_ctl_stat {
+	uint16_t kind;			/* enum esptag_ctl_stat_kind */
+	uint16_t id;
+	uint32_t sa_index;
+	uint32_t spi;
+	uint8_t dir;
+	uint8_t agent_ok;		/* SA: agent counters present */
+	uint8_t reserved[2];
+	uint64_t value;			/* DP / AGENT */
+	uint64_t packets, bytes, drops;	/* SA: data path (all CPUs) */
+	uint64_t agent_packets, agent_bytes;
+	uint64_t auth_fail, domain_reject;
+	uint64_t agent_seq;		/* Tx: next (IVDB); Rx: highest seen */
+};
+_Static_assert(sizeof(struct esptag_ctl_stat) == 88, "ctl stat");
+
+enum esptag_ctl_event_type {
+	ESPTAG_EV_SA_ADDED = 1,
+	ESPTAG_EV_SA_REMOVED,
+	ESPTAG_EV_SA_EXPIRED,
+	ESPTAG_EV_AGENT_RESTARTED,	/* epoch changed; value = SAs re-installed */
+	ESPTAG_EV_AGENT_DOWN,
+	ESPTAG_EV_AGENT_UP,
+	ESPTAG_EV_DROP,			/* id = counter, value = total, delta */
+	ESPTAG_EV_POLICY_ADDED,
+	ESPTAG_EV_POLICY_REMOVED,
+	ESPTAG_EV_MAX = ESPTAG_EV_POLICY_REMOVED,
+};
+
+struct esptag_ctl_event {
+	uint16_t type;			/* enum esptag_ctl_event_type */
+	uint16_t id;			/* DROP: counter */
+	uint32_t sa_index;
+	uint32_t spi;
+	uint8_t dir;
+	uint8_t family;
+	uint8_t reserved[2];
+	uint64_t value;
+	uint64_t delta;
+	uint64_t time_ms;		/* CLOCK_REALTIME */
+	uint8_t daddr[16];
+};
+_Static_assert(sizeof(struct esptag_ctl_event) == 56, "ctl event");
+
+/* A decoded, validated message. */
+struct esptag_ctl_view {
+	struct esptag_ctl_hdr hdr;
+	const uint8_t *payload;		/* items or the error message */
+	size_t item_size;		/* 0 when the payload is a message or empty */
+};
+
+/*
+ * Validate a complete message (header + payload) of len bytes: magic,
+ * version, known op and flags, len matches, items of the right type and
+ * count for the op and direction, each item's contents (ctl_sa_check ...),
+ * error messages printable. Returns 0, or -1 with a reason in err.
+ */
+int esptag_ctl_decode(const void *buf, size_t len, struct esptag_ctl_view *v,
+		      char *err, size_t errlen);
+/* Item size for op in a request (reply=false) or successful reply; 0 = no items. */
+size_t esptag_ctl_item_size(int op, bool reply);
+/* Copy item i (items are not aligned in a byte buffer). */
+void esptag_ctl_item(const struct esptag_ctl_view *v, size_t i, void *out);
+
+/* Per-item checks; is_request: an SA must carry a key (request) or none (reply). */
+int esptag_ctl_sa_check(const struct esptag_ctl_sa *sa, bool is_request, char *err, size_t errlen);
+int esptag_ctl_sa_id_check(const struct esptag_ctl_sa_id *id, char *err, size_t errlen);
+int esptag_ctl_policy_check(const struct esptag_ctl_policy *p, bool is_request, char *err,
+			    size_t errlen);
+
+/* Fill a header. */
+void esptag_ctl_hdr_init(struct esptag_ctl_hdr *h, int op, bool reply, int status,
+			 uint32_t count, uint32_t len);
+
+/* Whole-message I/O on a stream socket: read one message (header, then
+ * payload up to ESPTAG_CTL_MAX_LEN) into a malloc'ed buffer. Returns the
+ * length, 0 on EOF before a header, -1 on error (errno set; EPROTO when the
+ * header announces an impossible length). */
+ssize_t esptag_ctl_read(int fd, uint8_t **buf);
+/* Write header + payload (MSG_NOSIGNAL). Returns 0 or -1. */
+int esptag_ctl_write(int fd, const struct esptag_ctl_hdr *h, const void *payload);
+
+const char *esptag_ctl_op_str(int op);
+const char *esptag_ctl_status_str(int status);
+const char *esptag_ctl_event_str(int type);
+const char *esptag_alg_str(int alg);		/* "rfc4106(gcm(aes))-128" */
+const char *esptag_action_str(int action);
+
+/* Default control socket of a device: /run/esptag/<dev>.sock. */
+int esptag_ctl_sock_path(char *out, size_t outlen, const char *dev);
+
+/* Address helpers: family 4/6, 16-byte buffers, IPv4 in the first 4 bytes. */
+int esptag_addr_parse(const char *s, uint8_t *family, uint8_t addr[16]);
+/* "ADDR[/LEN]": host bits must be zero; LEN defaults to the full length. */
+int esptag_prefix_parse(const char *s, uint8_t *family, uint8_t addr[16], uint8_t *plen,
+			char *err, size_t errlen);
+const char *esptag_addr_str(uint8_t family, const uint8_t addr[16], char *buf, size_t len);
+
+#endif

@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * esptag command-line grammar (ip xfrm style) -> control requests.
+ * In the library so that the unit tests exercise the very parser the CLI uses.
+ */
+#ifndef ESPTAG_CTL_CLI_H
+#define ESPTAG_CTL_CLI_H
+
+#include "ctl.h"
+
+struct esptag_cli_cmd {
+	int op;				/* enum esptag_ctl_op */
+	char dev[ESPTAG_CTL_DEV_LEN];	/* "dev DEV" if given (selects the socket) */
+	union {
+		struct esptag_ctl_sa sa;	/* STATE_ADD (holds the key) */
+		struct esptag_ctl_sa_id id;	/* STATE_DEL */
+		struct esptag_ctl_policy pol;	/* POLICY_ADD / POLICY_DEL */
+	};
+};
+
+/*
+ * Parse "OBJECT COMMAND ARGS..." (argv[0] is the object: state, policy,
+ * agent, stats, monitor). Returns 0, or -1 with a message in err that says
+ * what is wrong and what is expected. On failure *cmd is zeroed (no key
+ * bytes left behind).
+ */
+int esptag_cli_parse(int argc, char **argv, struct esptag_cli_cmd *cmd, char *err, size_t errlen);
+
+/* Zero a command (it may hold a key). */
+void esptag_cli_cmd_clear(struct esptag_cli_cmd *cmd);
+
+/*
+ * Split one line of a batch file into words in place: blanks separate,
+ * single or double quotes group, '#' starts a comment. Returns the number of
+ * words (0 for a blank line) or -1 (unterminated quote, too many words).
+ */
+int esptag_cli_split(char *line, char **argv, int max);
+
+#endif
