@@ -1,0 +1,34 @@
+# SPDX-License-Identifier: GPL-2.0-only
+# esptag-agent: the software agent (user/agent/).
+AGENT_SRCS      := $(filter-out user/agent/main.c,$(wildcard user/agent/*.c))
+AGENT_OBJS      := $(patsubst %.c,$(BUILD)/obj/%.o,$(AGENT_SRCS))
+AGENT_CORE_SRCS := $(filter-out user/agent/io.c,$(AGENT_SRCS))
+AGENT_CORE_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(AGENT_CORE_SRCS))
+
+BINS += $(BUILD)/bin/esptag-agent
+
+$(BUILD)/bin/esptag-agent: $(BUILD)/obj/user/agent/main.o $(AGENT_OBJS) $(LIB)
+	$(call msg,LINK,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lcrypto
+
+# Agent unit tests link the in-memory agent core (no sockets).
+$(BUILD)/obj/tests/unit/test_agent_%.o: CFLAGS += -Iuser/agent
+$(BUILD)/tests/test_agent_%: $(AGENT_CORE_OBJS)
+
+# Fuzzers of the agent's frame handlers (both directions).
+FUZZ_EXTRA_SRCS_agent_host := $(AGENT_CORE_SRCS)
+FUZZ_EXTRA_SRCS_agent_wire := $(AGENT_CORE_SRCS)
+FUZZ_EXTRA_SRCS += $(AGENT_CORE_SRCS)
+
+# Conformance suite against any agent: the test side's host-facing and
+# wire-facing interfaces (optionally in namespaces).
+AGENT_IF      ?=
+AGENT_WIRE_IF ?=
+AGENT_HOST_NS ?=
+AGENT_WIRE_NS ?=
+conformance:
+	@test -n "$(AGENT_IF)" -a -n "$(AGENT_WIRE_IF)" || \
+		{ echo "usage: make conformance AGENT_IF=<host-side if> AGENT_WIRE_IF=<wire-side if> [AGENT_HOST_NS=ns AGENT_WIRE_NS=ns]"; exit 2; }
+	$(Q)/usr/bin/python3 tests/conformance/conformance.py --host-if $(AGENT_IF) --wire-if $(AGENT_WIRE_IF) \
+		$(if $(AGENT_HOST_NS),--host-ns $(AGENT_HOST_NS)) $(if $(AGENT_WIRE_NS),--wire-ns $(AGENT_WIRE_NS))

@@ -1,0 +1,191 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* esptag-agent: state life cycle, output batches, logging, statistics. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <arpa/inet.h>
+#include <openssl/crypto.h>
+#include "agent.h"
+#include "esptag_proto.h"
+
+int agent_log_level = 6;	/* LOG_INFO */
+
+void agent_log(int prio, const char *fmt, ...)
+{
+	static const char *const names[] = { "emerg", "alert", "crit", "err",
+					     "warning", "notice", "info", "debug" };
+	va_list ap;
+
+	if (prio > agent_log_level)
+		return;
+	/* "<N>" lets journald and syslog-aware supervisors keep the priority. */
+	fprintf(stderr, "<%d>esptag-agent: %s: ", prio, names[prio & 7]);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static uint32_t pow2_at_least(uint32_t n)
+{
+	uint32_t p = 1;
+
+	while (p < n && p < (1u << 30))
+		p <<= 1;
+	return p;
+}
+
+int agent_init(struct agent *a, const struct agent_opts *o, agent_flush_fn flush)
+{
+	uint32_t i;
+	int s;
+
+	memset(a, 0, sizeof(*a));
+	a->capacity = o->capacity ? o->capacity : AGENT_DEF_CAPACITY;
+	a->port_limit = o->port_limit ? o->port_limit : a->capacity;
+	a->local_capacity = o->local_capacity ? o->local_capacity : AGENT_DEF_LOCALS;
+	a->drop_pct = o->drop_pct;
+	a->eth_cfg = o->eth_cfg ? o->eth_cfg : ESPTAG_ETH_P_CFG;
+	a->eth_meta = o->eth_meta ? o->eth_meta : ESPTAG_ETH_P_META;
+	a->flush = flush;
+	a->hmask = pow2_at_least(a->capacity * 2) - 1;
+	a->lmask = pow2_at_least(a->local_capacity * 2) - 1;
+
+	a->sa = calloc(a->capacity, sizeof(*a->sa));
+	a->hash = calloc(a->hmask + 1, sizeof(*a->hash));
+	a->free_idx = calloc(a->capacity, sizeof(*a->free_idx));
+	a->port_used = calloc(65536, sizeof(*a->port_used));
+	a->local = calloc(a->local_capacity, sizeof(*a->local));
+	a->lhash = calloc(a->lmask + 1, sizeof(*a->lhash));
+	a->cache = calloc(AGENT_CACHE_SIZE, sizeof(*a->cache));
+	a->scratch = malloc(AGENT_SLOT);
+	for (s = 0; s < 2; s++)
+		a->q[s].mem = malloc((size_t)AGENT_BATCH * AGENT_SLOT);
+	if (!a->sa || !a->hash || !a->free_idx || !a->port_used || !a->local || !a->lhash ||
+	    !a->cache || !a->scratch || !a->q[0].mem || !a->q[1].mem) {
+		agent_fini(a);
+		return -ENOMEM;
+	}
+	for (i = 0; i < a->capacity; i++)
+		a->free_idx[i] = a->capacity - 1 - i;
+	a->nfree = a->capacity;
+
+	/* A fresh random epoch on every start tells hosts to re-install. */
+	if (getrandom(&a->epoch, sizeof(a->epoch), 0) != sizeof(a->epoch) ||
+	    getrandom(&a->rng, sizeof(a->rng), 0) != sizeof(a->rng)) {
+		agent_fini(a);
+		return -EIO;
+	}
+	if (!a->rng)
+		a->rng = 0x9e3779b97f4a7c15ull;
+	a->ip_id = a->rng;
+	return 0;
+}
+
+void agent_fini(struct agent *a)
+{
+	uint32_t i;
+	int s;
+
+	if (a->sa) {
+		for (i = 0; i < a->capacity; i++)
+			if (a->sa[i].used)
+				agent_sad_del(a, i);
+		OPENSSL_cleanse(a->sa, (size_t)a->capacity * sizeof(*a->sa));
+	}
+	free(a->sa);
+	free(a->hash);
+	free(a->free_idx);
+	free(a->port_used);
+	free(a->local);
+	free(a->lhash);
+	free(a->cache);
+	free(a->scratch);
+	for (s = 0; s < 2; s++)
+		free(a->q[s].mem);
+	memset(a, 0, sizeof(*a));
+}
+
+uint32_t agent_rand32(struct agent *a)
+{
+	/* xorshift64*: test-only loss injection, not security relevant. */
+	a->rng ^= a->rng >> 12;
+	a->rng ^= a->rng << 25;
+	a->rng ^= a->rng >> 27;
+	return (a->rng * 0x2545F4914F6CDD1Dull) >> 32;
+}
+
+struct agent_pkt *agent_slot(struct agent *a, int side)
+{
+	struct agent_q *q = &a->q[side];
+	struct agent_pkt *p;
+
+	if (q->n == AGENT_BATCH) {
+		if (a->flush)
+			a->flush(a, side);
+		q->n = 0;
+	}
+	p = &q->pkt[q->n];
+	memset(&p->vh, 0, sizeof(p->vh));
+	p->data = q->mem + (size_t)q->n * AGENT_SLOT;
+	p->len = 0;
+	return p;
+}
+
+void agent_commit(struct agent *a, int side, uint32_t len)
+{
+	struct agent_q *q = &a->q[side];
+
+	q->pkt[q->n].len = len;
+	q->n++;
+}
+
+void agent_flush_all(struct agent *a)
+{
+	int s;
+
+	for (s = 0; s < 2; s++) {
+		if (a->q[s].n && a->flush)
+			a->flush(a, s);
+		a->q[s].n = 0;
+	}
+}
+
+static const char *dir_str(uint8_t d)
+{
+	return d == ESPTAG_DIR_IN ? "in" : d == ESPTAG_DIR_OUT ? "out" : "?";
+}
+
+void agent_dump_stats(struct agent *a, FILE *f)
+{
+	char daddr[INET6_ADDRSTRLEN];
+	uint32_t i;
+	int c;
+
+	fprintf(f, "esptag-agent: epoch %016llx sad %u/%u locals %u/%u\n",
+		(unsigned long long)a->epoch, a->sad_used, a->capacity, a->nlocal,
+		a->local_capacity);
+	for (c = 0; c < ESPTAG_AC_MAX; c++)
+		fprintf(f, "esptag-agent: counter %-22s %llu\n", esptag_agent_counter_str(c),
+			(unsigned long long)a->ctr[c]);
+	for (i = 0; i < a->capacity; i++) {
+		struct agent_sa *sa = &a->sa[i];
+
+		if (!sa->used)
+			continue;
+		inet_ntop(sa->rec.family == 4 ? AF_INET : AF_INET6, sa->rec.daddr, daddr,
+			  sizeof(daddr));
+		fprintf(f,
+			"esptag-agent: sa %u port %u dir %s spi 0x%08x dst %s mac %02x:%02x:%02x:%02x:%02x:%02x"
+			" packets %llu bytes %llu auth_fail %u domain_reject %u seq %llu\n",
+			i, sa->port, dir_str(sa->rec.dir), ntohl(sa->rec.spi), daddr,
+			sa->rec.local_mac[0], sa->rec.local_mac[1], sa->rec.local_mac[2],
+			sa->rec.local_mac[3], sa->rec.local_mac[4], sa->rec.local_mac[5],
+			(unsigned long long)sa->packets, (unsigned long long)sa->bytes,
+			sa->auth_fail, sa->domain_reject,
+			(unsigned long long)(sa->rec.dir == ESPTAG_DIR_OUT ? sa->ivdb : sa->rx_top));
+	}
+	fflush(f);
+}

@@ -1,0 +1,183 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * esptag-agent: the software agent (bump in the wire between a host-side and
+ * a wire-side interface). This header is the agent's internal API: the SAD,
+ * the ESP/AES-GCM core, the config handler and the two frame handlers. The
+ * frame handlers work on memory only (no sockets), so unit tests and fuzzers
+ * drive them directly; io.c feeds them from AF_PACKET rings.
+ */
+#ifndef ESPTAG_AGENT_H
+#define ESPTAG_AGENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdint.h>
+#include <linux/virtio_net.h>
+#include <esptag/wire.h>
+
+typedef struct evp_cipher_ctx_st EVP_CIPHER_CTX;
+
+enum agent_side {
+	AGENT_HOST = 0,	/* toward the host (NIC) */
+	AGENT_WIRE = 1,	/* toward the wire */
+};
+
+#define AGENT_BATCH	64		/* frames per output batch (sendmmsg) */
+#define AGENT_SLOT	(65536 + 1024)	/* bytes per output frame buffer */
+#define AGENT_MAX_FRAME	(65535 + 64)	/* largest frame taken as input */
+
+#define AGENT_DEF_CAPACITY	65536
+#define AGENT_DEF_LOCALS	1024
+
+/* One SA. Key material lives only inside ctx (OpenSSL zeroes it on free). */
+struct agent_sa {
+	bool used;
+	uint16_t port;			/* owner (hdr.port of ADD_SA) */
+	uint32_t hnext;			/* hash chain: index + 1, 0 = end */
+	struct esptag_rec_sa rec;	/* as added; key and salt zeroed */
+	uint8_t salt[ESPTAG_SALT_LEN];
+	EVP_CIPHER_CTX *ctx;		/* keyed once, IV set per packet */
+	uint64_t ivdb;			/* Tx: IVDB, next sequence number */
+	uint64_t rx_top;		/* Rx: highest authenticated sequence */
+	uint64_t packets, bytes;
+	uint32_t auth_fail, domain_reject;
+};
+
+struct agent_local {
+	bool used;
+	uint16_t port;
+	uint32_t hnext;
+	struct esptag_rec_local rec;
+};
+
+struct agent_pkt {
+	struct virtio_net_hdr vh;
+	uint8_t *data;
+	uint32_t len;
+};
+
+struct agent_q {
+	unsigned int n;
+	struct agent_pkt pkt[AGENT_BATCH];
+	uint8_t *mem;			/* AGENT_BATCH * AGENT_SLOT */
+};
+
+#define AGENT_CACHE_SIZE	ESPTAG_CFG_REPLY_CACHE
+
+struct agent_cache_ent {
+	bool used;
+	uint8_t mac[6];
+	uint8_t opcode;
+	uint16_t port;
+	uint32_t msg_id;
+	uint16_t len;			/* reply frame length */
+	uint8_t frame[ESPTAG_ETH_HLEN + ESPTAG_CFG_MAX_PAYLOAD];
+};
+
+struct agent;
+typedef void (*agent_flush_fn)(struct agent *a, int side);
+
+struct agent {
+	uint32_t capacity, port_limit, local_capacity;
+	uint32_t sad_used, nlocal;
+	struct agent_sa *sa;		/* [capacity] */
+	uint32_t *hash;			/* SA hash heads: index + 1 */
+	uint32_t hmask;
+	uint32_t *free_idx;		/* stack of free SA indices */
+	uint32_t nfree;
+	uint32_t *port_used;		/* [65536] SAs per port */
+	struct agent_local *local;	/* [local_capacity] */
+	uint32_t *lhash;
+	uint32_t lmask;
+	struct agent_cache_ent *cache;	/* [AGENT_CACHE_SIZE] ring */
+	uint32_t cache_next;
+	uint64_t epoch;
+	uint64_t ctr[ESPTAG_AC_MAX];
+	unsigned int drop_pct;		/* --test-drop-config */
+	uint64_t rng;
+	uint16_t eth_cfg, eth_meta;
+	uint16_t ip_id;			/* tunnel-mode outer IPv4 id */
+	struct agent_q q[2];		/* output batches per side */
+	uint8_t *scratch;		/* AGENT_SLOT bytes of work space */
+	agent_flush_fn flush;
+	void *io;
+};
+
+struct agent_opts {
+	uint32_t capacity, port_limit, local_capacity;
+	unsigned int drop_pct;
+	uint16_t eth_cfg, eth_meta;
+};
+
+/* agent.c: life cycle */
+int agent_init(struct agent *a, const struct agent_opts *o, agent_flush_fn flush);
+void agent_fini(struct agent *a);
+void agent_flush_all(struct agent *a);
+/* Output slot for one frame toward side; flushes the batch when full. */
+struct agent_pkt *agent_slot(struct agent *a, int side);
+void agent_commit(struct agent *a, int side, uint32_t len);
+uint32_t agent_rand32(struct agent *a);
+/* Print counters and per-SA stats (never keys) to f. */
+void agent_dump_stats(struct agent *a, FILE *f);
+
+/* Logging to stderr with syslog priorities. */
+extern int agent_log_level;
+void agent_log(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* sad.c */
+struct agent_sa_key {
+	uint8_t daddr[16];
+	uint8_t family, proto, dir, nvlans;
+	uint32_t spi;			/* network order */
+	uint8_t mac[6];
+	uint16_t vid[2];
+};
+void agent_sa_key_from_rec(struct agent_sa_key *k, const struct esptag_rec_sa *r);
+struct agent_sa *agent_sad_find(struct agent *a, const struct agent_sa_key *k);
+/* Add rec (with key) as the SA of port. Returns the index or -1. */
+int64_t agent_sad_add(struct agent *a, const struct esptag_rec_sa *rec, uint16_t port);
+void agent_sad_del(struct agent *a, uint32_t idx);
+struct agent_sa *agent_sad_get(struct agent *a, uint32_t idx);
+bool agent_local_equal(const struct esptag_rec_local *x, const struct esptag_rec_local *y);
+struct agent_local *agent_local_find_rec(struct agent *a, const struct esptag_rec_local *r);
+/* Hairpin lookup by destination address; prefers an entry whose MAC is dmac. */
+struct agent_local *agent_local_find_addr(struct agent *a, uint8_t family, const uint8_t *addr,
+					  const uint8_t *dmac);
+int agent_local_add(struct agent *a, const struct esptag_rec_local *r, uint16_t port);
+void agent_local_del(struct agent *a, struct agent_local *l);
+
+/* esp.c: RFC 4303 + RFC 4106 AES-GCM */
+int agent_esp_key(struct agent_sa *sa, const uint8_t *key, unsigned int key_len,
+		  const uint8_t *salt, bool encrypt);
+void agent_esp_unkey(struct agent_sa *sa);
+/*
+ * esp: ESP header (SPI, seq_lo, IV) already written, followed by plen bytes
+ * of payload and room for 3 + 2 + 16 more bytes. Pads (1, 2, 3...), appends
+ * pad length and next header, encrypts in place and appends the ICV.
+ * seq_hi goes into the AAD when the SA uses ESN. Returns the ESP length
+ * (header + ciphertext + ICV) or 0 on a crypto error.
+ */
+size_t agent_esp_seal(struct agent_sa *sa, uint8_t *esp, size_t plen, uint8_t next_hdr,
+		      uint32_t seq_hi);
+/*
+ * Decrypt the ESP packet esp[0..len) into out (ciphertext length len - 32;
+ * out may equal esp + 16) and verify the ICV. Returns 0 on success with
+ * *pad_len and *next_hdr from the trailer, -1 on ICV mismatch, -2 on a
+ * malformed trailer.
+ */
+int agent_esp_open(struct agent_sa *sa, const uint8_t *esp, size_t len, uint8_t *out,
+		   uint32_t seq_hi, uint8_t *pad_len, uint8_t *next_hdr);
+/* RFC 4303 A2: the high half of the sequence number for seq_lo. */
+uint32_t agent_esn_infer(uint64_t top, uint32_t window, uint32_t seq_lo);
+
+/* ctl.c: config frames from the host side (f is writable: key bytes are
+ * wiped once the SA is installed). */
+void agent_cfg_frame(struct agent *a, uint8_t *f, size_t len);
+
+/* frame.c: the two data path directions. */
+void agent_host_frame(struct agent *a, uint8_t *f, size_t len, const struct virtio_net_hdr *vh);
+void agent_wire_frame(struct agent *a, const uint8_t *f, size_t len,
+		      const struct virtio_net_hdr *vh);
+
+#endif

@@ -1,0 +1,202 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Packet I/O of esptag-agent: one AF_PACKET socket per interface with
+ * PACKET_VNET_HDR (GSO super-packets arrive whole, with gso_size and the
+ * partial-checksum offsets), a TPACKET_V3 mmap'ed receive ring (the kernel
+ * writes the virtio_net_hdr right before each frame in the ring, see
+ * tpacket_rcv()), and sendmmsg() batches for transmission (a TX ring would
+ * need one fixed-size frame slot per 64 KB super-packet).
+ */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include "agent.h"
+#include "io.h"
+
+#define BLOCK_SIZE	(1u << 18)	/* > 64 KB frame + headers */
+#define BLOCK_NR	32
+#define FRAME_SIZE	(1u << 11)
+
+static int setopt(int fd, int level, int opt, const void *v, socklen_t l, const char *what)
+{
+	if (setsockopt(fd, level, opt, v, l) < 0) {
+		agent_log(3, "setsockopt %s: %s", what, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int agent_io_open(struct agent_io_port *p, const char *ifname)
+{
+	struct tpacket_req3 req;
+	struct packet_mreq mr;
+	struct sockaddr_ll sll;
+	int one = 1, v3 = TPACKET_V3;
+
+	memset(p, 0, sizeof(*p));
+	p->fd = -1;
+	p->name = ifname;
+	p->ifindex = if_nametoindex(ifname);
+	if (!p->ifindex) {
+		agent_log(3, "interface %s: %s", ifname, strerror(errno));
+		return -1;
+	}
+	p->fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+	if (p->fd < 0) {
+		agent_log(3, "socket(AF_PACKET): %s (needs CAP_NET_RAW)", strerror(errno));
+		return -1;
+	}
+	/* Options that must precede the ring, then the ring, then bind. */
+	if (setopt(p->fd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof(one), "PACKET_VNET_HDR") ||
+	    setopt(p->fd, SOL_PACKET, PACKET_VERSION, &v3, sizeof(v3), "PACKET_VERSION") ||
+	    setopt(p->fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof(one),
+		   "PACKET_IGNORE_OUTGOING"))
+		goto fail;
+	memset(&req, 0, sizeof(req));
+	req.tp_block_size = BLOCK_SIZE;
+	req.tp_block_nr = BLOCK_NR;
+	req.tp_frame_size = FRAME_SIZE;
+	req.tp_frame_nr = BLOCK_SIZE / FRAME_SIZE * BLOCK_NR;
+	req.tp_retire_blk_tov = 1;	/* ms: hand partial blocks over quickly */
+	if (setopt(p->fd, SOL_PACKET, PACKET_RX_RING, &req, sizeof(req), "PACKET_RX_RING"))
+		goto fail;
+	p->ring_sz = (size_t)BLOCK_SIZE * BLOCK_NR;
+	p->ring = mmap(NULL, p->ring_sz, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_LOCKED, p->fd, 0);
+	if (p->ring == MAP_FAILED)
+		p->ring = mmap(NULL, p->ring_sz, PROT_READ | PROT_WRITE, MAP_SHARED, p->fd, 0);
+	if (p->ring == MAP_FAILED) {
+		p->ring = NULL;
+		agent_log(3, "mmap rx ring on %s: %s", ifname, strerror(errno));
+		goto fail;
+	}
+	p->nblocks = BLOCK_NR;
+	memset(&sll, 0, sizeof(sll));
+	sll.sll_family = AF_PACKET;
+	sll.sll_protocol = htons(ETH_P_ALL);
+	sll.sll_ifindex = p->ifindex;
+	if (bind(p->fd, (struct sockaddr *)&sll, sizeof(sll)) < 0) {
+		agent_log(3, "bind to %s: %s", ifname, strerror(errno));
+		goto fail;
+	}
+	/* A bump in the wire sees every frame, whatever its destination. */
+	memset(&mr, 0, sizeof(mr));
+	mr.mr_ifindex = p->ifindex;
+	mr.mr_type = PACKET_MR_PROMISC;
+	if (setopt(p->fd, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mr, sizeof(mr), "promiscuous"))
+		goto fail;
+	return 0;
+fail:
+	agent_io_close(p);
+	return -1;
+}
+
+void agent_io_close(struct agent_io_port *p)
+{
+	if (p->ring)
+		munmap(p->ring, p->ring_sz);
+	p->ring = NULL;
+	if (p->fd >= 0)
+		close(p->fd);	/* also drops the promiscuous membership */
+	p->fd = -1;
+}
+
+int agent_io_send(struct agent_io_port *p, struct agent_pkt *pkts, unsigned int n)
+{
+	struct mmsghdr msg[AGENT_BATCH];
+	struct iovec iov[AGENT_BATCH][2];
+	unsigned int i, done = 0;
+	int rc, dropped = 0;
+
+	memset(msg, 0, sizeof(msg[0]) * n);
+	for (i = 0; i < n; i++) {
+		iov[i][0].iov_base = &pkts[i].vh;
+		iov[i][0].iov_len = sizeof(pkts[i].vh);
+		iov[i][1].iov_base = pkts[i].data;
+		iov[i][1].iov_len = pkts[i].len;
+		msg[i].msg_hdr.msg_iov = iov[i];
+		msg[i].msg_hdr.msg_iovlen = 2;
+	}
+	while (done < n) {
+		rc = sendmmsg(p->fd, msg + done, n - done, 0);
+		if (rc > 0) {
+			done += rc;
+			continue;
+		}
+		if (rc < 0 && errno == EINTR)
+			continue;
+		/* The frame at msg[done] was refused (e.g. EMSGSIZE: larger
+		 * than the interface MTU). Skip it and go on. */
+		agent_log(7, "send on %s: frame of %u bytes: %s", p->name, pkts[done].len,
+			  strerror(errno));
+		p->tx_errors++;
+		dropped++;
+		done++;
+	}
+	return dropped;
+}
+
+/*
+ * Hand every frame of every ready block to fn. Frames the kernel untagged
+ * (VLAN acceleration) get their 802.1Q/802.1ad tag back, so the agent sees
+ * the frame as it was on the link.
+ */
+unsigned int agent_io_rx(struct agent_io_port *p, struct agent *a, uint8_t *scratch,
+			 void (*fn)(struct agent *, uint8_t *, size_t, const struct virtio_net_hdr *))
+{
+	unsigned int frames = 0, budget = p->nblocks;
+
+	while (budget--) {
+		struct tpacket_block_desc *bd =
+			(void *)((uint8_t *)p->ring + (size_t)p->cur * BLOCK_SIZE);
+		struct tpacket3_hdr *h;
+		uint32_t i, n;
+
+		if (!(__atomic_load_n(&bd->hdr.bh1.block_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER))
+			break;
+		n = bd->hdr.bh1.num_pkts;
+		h = (void *)((uint8_t *)bd + bd->hdr.bh1.offset_to_first_pkt);
+		for (i = 0; i < n; i++) {
+			uint8_t *data = (uint8_t *)h + h->tp_mac;
+			struct virtio_net_hdr vh;
+			size_t len = h->tp_snaplen;
+
+			memcpy(&vh, data - sizeof(vh), sizeof(vh));
+			if (h->tp_snaplen != h->tp_len) {
+				p->rx_truncated++;
+			} else if (h->tp_status & TP_STATUS_VLAN_VALID) {
+				uint16_t tpid = (h->tp_status & TP_STATUS_VLAN_TPID_VALID) ?
+						h->hv1.tp_vlan_tpid : ETH_P_8021Q;
+
+				if (len + 4 <= AGENT_SLOT && len >= 12) {
+					memcpy(scratch, data, 12);
+					scratch[12] = tpid >> 8;
+					scratch[13] = tpid;
+					scratch[14] = h->hv1.tp_vlan_tci >> 8;
+					scratch[15] = h->hv1.tp_vlan_tci;
+					memcpy(scratch + 16, data + 12, len - 12);
+					if (vh.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM)
+						vh.csum_start += 4;
+					if (vh.hdr_len)
+						vh.hdr_len += 4;
+					fn(a, scratch, len + 4, &vh);
+				}
+			} else {
+				fn(a, data, len, &vh);
+			}
+			frames++;
+			h = (void *)((uint8_t *)h + h->tp_next_offset);
+		}
+		__atomic_store_n(&bd->hdr.bh1.block_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);
+		p->cur = (p->cur + 1) % p->nblocks;
+	}
+	return frames;
+}

@@ -1,0 +1,222 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * esptag-agent: the software inline IPsec agent, a bump in the wire between
+ * a host-side and a wire-side interface. See docs/esptag-agent.8.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <openssl/crypto.h>
+#include "agent.h"
+#include "io.h"
+
+static volatile sig_atomic_t stop, dump;
+static struct agent_io_port ports[2];
+
+static void on_signal(int sig)
+{
+	if (sig == SIGUSR1)
+		dump = 1;
+	else
+		stop = 1;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: esptag-agent --host IF --wire IF [options]\n"
+		"Software inline IPsec agent (AES-GCM ESP) between a host-side and a wire-side\n"
+		"interface. Config packets are taken from the host side only.\n"
+		"\n"
+		"  --host IF                 host-side interface (toward the NIC)\n"
+		"  --wire IF                 wire-side interface\n"
+		"  --capacity N              SAD size (default %u)\n"
+		"  --port-limit N            SAs per port (default: the capacity)\n"
+		"  --local-capacity N        hairpin addresses (default %u)\n"
+		"  --cfg-ethertype HEX       config EtherType (default 0x%04x)\n"
+		"  --meta-ethertype HEX      metadata EtherType (default 0x%04x)\n"
+		"  --test-drop-config PCT    test only: drop PCT%% of config requests\n"
+		"  -v, --verbose             log debug messages\n"
+		"  -q, --quiet               log warnings and errors only\n"
+		"  -h, --help                this text\n"
+		"\n"
+		"Signals: SIGUSR1 prints counters and per-SA statistics to stderr,\n"
+		"SIGTERM/SIGINT stop cleanly (all key material is wiped).\n",
+		AGENT_DEF_CAPACITY, AGENT_DEF_LOCALS, ESPTAG_ETH_P_CFG, ESPTAG_ETH_P_META);
+}
+
+static int parse_u32(const char *s, const char *what, uint32_t min, uint32_t max, uint32_t *out)
+{
+	unsigned long v;
+	char *end;
+
+	errno = 0;
+	v = strtoul(s, &end, 0);
+	if (errno || !*s || *end || v < min || v > max) {
+		fprintf(stderr, "esptag-agent: %s: '%s' is not a number in %u..%u\n", what, s, min,
+			max);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+static void flush_side(struct agent *a, int side)
+{
+	struct agent_q *q = &a->q[side];
+
+	agent_io_send(&ports[side], q->pkt, q->n);
+	q->n = 0;
+}
+
+static void host_rx(struct agent *a, uint8_t *f, size_t len, const struct virtio_net_hdr *vh)
+{
+	agent_host_frame(a, f, len, vh);
+}
+
+static void wire_rx(struct agent *a, uint8_t *f, size_t len, const struct virtio_net_hdr *vh)
+{
+	agent_wire_frame(a, f, len, vh);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "host", required_argument, NULL, 'H' },
+		{ "wire", required_argument, NULL, 'W' },
+		{ "capacity", required_argument, NULL, 'c' },
+		{ "port-limit", required_argument, NULL, 'p' },
+		{ "local-capacity", required_argument, NULL, 'l' },
+		{ "cfg-ethertype", required_argument, NULL, 'C' },
+		{ "meta-ethertype", required_argument, NULL, 'M' },
+		{ "test-drop-config", required_argument, NULL, 'D' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	const char *host = NULL, *wire = NULL;
+	struct agent_opts o = { 0 };
+	static struct agent a;
+	struct sigaction sa;
+	struct pollfd pfd[2];
+	uint8_t *scratch;
+	uint32_t v;
+	int c, rc = 1;
+
+	while ((c = getopt_long(argc, argv, "vqh", lo, NULL)) != -1) {
+		switch (c) {
+		case 'H': host = optarg; break;
+		case 'W': wire = optarg; break;
+		case 'c':
+			if (parse_u32(optarg, "--capacity", 1, 1u << 24, &o.capacity))
+				return 2;
+			break;
+		case 'p':
+			if (parse_u32(optarg, "--port-limit", 1, 1u << 24, &o.port_limit))
+				return 2;
+			break;
+		case 'l':
+			if (parse_u32(optarg, "--local-capacity", 1, 65535, &o.local_capacity))
+				return 2;
+			break;
+		case 'C':
+		case 'M':
+			if (parse_u32(optarg, c == 'C' ? "--cfg-ethertype" : "--meta-ethertype",
+				      0x0600, 0xffff, &v))
+				return 2;
+			if (c == 'C')
+				o.eth_cfg = v;
+			else
+				o.eth_meta = v;
+			break;
+		case 'D':
+			if (parse_u32(optarg, "--test-drop-config", 0, 100, &v))
+				return 2;
+			o.drop_pct = v;
+			break;
+		case 'v': agent_log_level = 7; break;
+		case 'q': agent_log_level = 4; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind != argc || !host || !wire) {
+		fprintf(stderr, "esptag-agent: --host IF and --wire IF are required (see --help)\n");
+		return 2;
+	}
+	if (!strcmp(host, wire)) {
+		fprintf(stderr, "esptag-agent: --host and --wire must be different interfaces\n");
+		return 2;
+	}
+	if (o.eth_cfg && o.eth_meta && o.eth_cfg == o.eth_meta) {
+		fprintf(stderr, "esptag-agent: config and metadata EtherTypes must differ\n");
+		return 2;
+	}
+	if (o.port_limit && o.capacity && o.port_limit > o.capacity)
+		o.port_limit = o.capacity;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;	/* no SA_RESTART: poll() returns EINTR */
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (agent_init(&a, &o, flush_side)) {
+		agent_log(3, "out of memory for a SAD of %u entries", o.capacity);
+		return 1;
+	}
+	scratch = malloc(AGENT_SLOT);
+	if (!scratch)
+		goto out;
+	ports[AGENT_HOST].fd = ports[AGENT_WIRE].fd = -1;
+	if (agent_io_open(&ports[AGENT_HOST], host) || agent_io_open(&ports[AGENT_WIRE], wire))
+		goto out;
+	agent_log(6, "running: host %s wire %s capacity %u port-limit %u epoch %016llx%s", host,
+		  wire, a.capacity, a.port_limit, (unsigned long long)a.epoch,
+		  a.drop_pct ? " (test: dropping config requests)" : "");
+
+	pfd[0].fd = ports[AGENT_HOST].fd;
+	pfd[1].fd = ports[AGENT_WIRE].fd;
+	pfd[0].events = pfd[1].events = POLLIN;
+	while (!stop) {
+		int n = poll(pfd, 2, 1000);
+
+		if (n < 0 && errno != EINTR) {
+			agent_log(3, "poll: %s", strerror(errno));
+			break;
+		}
+		if (dump) {
+			dump = 0;
+			agent_dump_stats(&a, stderr);
+		}
+		if (pfd[0].revents & (POLLERR | POLLNVAL) || pfd[1].revents & (POLLERR | POLLNVAL)) {
+			agent_log(3, "interface gone (socket error); stopping");
+			break;
+		}
+		/* Drain both rings even without POLLIN: blocks retire on a timer. */
+		agent_io_rx(&ports[AGENT_HOST], &a, scratch, host_rx);
+		agent_flush_all(&a);
+		agent_io_rx(&ports[AGENT_WIRE], &a, scratch, wire_rx);
+		agent_flush_all(&a);
+	}
+	rc = stop ? 0 : 1;
+	agent_log(6, "stopping");
+out:
+	agent_io_close(&ports[AGENT_HOST]);
+	agent_io_close(&ports[AGENT_WIRE]);
+	if (scratch) {
+		OPENSSL_cleanse(scratch, AGENT_SLOT);
+		free(scratch);
+	}
+	/* Deletes every SA: EVP contexts freed (cleansed), records wiped. */
+	agent_fini(&a);
+	return rc;
+}

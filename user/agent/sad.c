@@ -1,0 +1,210 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The agent's SAD and its table of local (hairpin) addresses.
+ * SAs are found by index (Tx: the index the host put in the metadata) or by
+ * the extended key (Rx: daddr, proto, SPI, dir, domain = local MAC + VLAN
+ * IDs). Both tables are fixed-size arrays allocated at start-up with
+ * chained hashing through indices, so nothing is allocated per packet.
+ */
+#include <string.h>
+#include <arpa/inet.h>
+#include <openssl/crypto.h>
+#include "agent.h"
+
+static uint32_t fnv(uint32_t h, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+
+	while (n--)
+		h = (h ^ *b++) * 16777619u;
+	return h;
+}
+
+static uint32_t key_hash(const struct agent_sa_key *k)
+{
+	return fnv(2166136261u, k, sizeof(*k));
+}
+
+void agent_sa_key_from_rec(struct agent_sa_key *k, const struct esptag_rec_sa *r)
+{
+	unsigned int i;
+
+	memset(k, 0, sizeof(*k));
+	memcpy(k->daddr, r->daddr, r->family == 4 ? 4 : 16);
+	k->family = r->family;
+	k->proto = r->proto;
+	k->dir = r->dir;
+	k->nvlans = r->nvlans;
+	k->spi = r->spi;
+	memcpy(k->mac, r->local_mac, 6);
+	for (i = 0; i < r->nvlans && i < 2; i++)
+		k->vid[i] = ntohs(r->vlan[i].tci) & 0x0fff;
+}
+
+struct agent_sa *agent_sad_get(struct agent *a, uint32_t idx)
+{
+	if (idx >= a->capacity || !a->sa[idx].used)
+		return NULL;
+	return &a->sa[idx];
+}
+
+struct agent_sa *agent_sad_find(struct agent *a, const struct agent_sa_key *k)
+{
+	uint32_t i = a->hash[key_hash(k) & a->hmask];
+	struct agent_sa_key sk;
+
+	while (i) {
+		struct agent_sa *sa = &a->sa[i - 1];
+
+		agent_sa_key_from_rec(&sk, &sa->rec);
+		if (!memcmp(&sk, k, sizeof(sk)))
+			return sa;
+		i = sa->hnext;
+	}
+	return NULL;
+}
+
+int64_t agent_sad_add(struct agent *a, const struct esptag_rec_sa *rec, uint16_t port)
+{
+	struct agent_sa_key k;
+	struct agent_sa *sa;
+	uint32_t idx, h;
+
+	if (!a->nfree)
+		return -1;
+	idx = a->free_idx[a->nfree - 1];
+	sa = &a->sa[idx];
+	memset(sa, 0, sizeof(*sa));
+	if (agent_esp_key(sa, rec->key, rec->key_len, rec->salt, rec->dir == ESPTAG_DIR_OUT))
+		return -1;
+	a->nfree--;
+	sa->used = true;
+	sa->port = port;
+	sa->rec = *rec;
+	OPENSSL_cleanse(sa->rec.key, sizeof(sa->rec.key));
+	OPENSSL_cleanse(sa->rec.salt, sizeof(sa->rec.salt));
+	sa->rec.sa_index = htonl(idx);
+	sa->ivdb = 1;
+	agent_sa_key_from_rec(&k, rec);
+	h = key_hash(&k) & a->hmask;
+	sa->hnext = a->hash[h];
+	a->hash[h] = idx + 1;
+	a->port_used[port]++;
+	a->sad_used++;
+	return idx;
+}
+
+void agent_sad_del(struct agent *a, uint32_t idx)
+{
+	struct agent_sa *sa = &a->sa[idx];
+	struct agent_sa_key k;
+	uint32_t *pp;
+
+	if (idx >= a->capacity || !sa->used)
+		return;
+	agent_sa_key_from_rec(&k, &sa->rec);
+	for (pp = &a->hash[key_hash(&k) & a->hmask]; *pp; pp = &a->sa[*pp - 1].hnext) {
+		if (*pp == idx + 1) {
+			*pp = sa->hnext;
+			break;
+		}
+	}
+	a->port_used[sa->port]--;
+	a->sad_used--;
+	agent_esp_unkey(sa);
+	OPENSSL_cleanse(sa, sizeof(*sa));
+	a->free_idx[a->nfree++] = idx;
+}
+
+/* ---- local (hairpin) addresses ---- */
+
+static uint32_t addr_hash(uint8_t family, const uint8_t *addr)
+{
+	return fnv(fnv(2166136261u, &family, 1), addr, 16);
+}
+
+bool agent_local_equal(const struct esptag_rec_local *x, const struct esptag_rec_local *y)
+{
+	unsigned int i;
+
+	if (x->family != y->family || x->nvlans != y->nvlans || memcmp(x->mac, y->mac, 6) ||
+	    memcmp(x->addr, y->addr, 16))
+		return false;
+	for (i = 0; i < x->nvlans && i < 2; i++)
+		if ((ntohs(x->vlan[i].tci) & 0xfff) != (ntohs(y->vlan[i].tci) & 0xfff))
+			return false;
+	return true;
+}
+
+struct agent_local *agent_local_find_rec(struct agent *a, const struct esptag_rec_local *r)
+{
+	uint32_t i = a->lhash[addr_hash(r->family, r->addr) & a->lmask];
+
+	while (i) {
+		struct agent_local *l = &a->local[i - 1];
+
+		if (agent_local_equal(&l->rec, r))
+			return l;
+		i = l->hnext;
+	}
+	return NULL;
+}
+
+struct agent_local *agent_local_find_addr(struct agent *a, uint8_t family, const uint8_t *addr,
+					  const uint8_t *dmac)
+{
+	uint8_t full[16] = { 0 };
+	struct agent_local *best = NULL;
+	uint32_t i;
+
+	if (!a->nlocal)
+		return NULL;
+	memcpy(full, addr, family == 4 ? 4 : 16);
+	for (i = a->lhash[addr_hash(family, full) & a->lmask]; i; i = a->local[i - 1].hnext) {
+		struct agent_local *l = &a->local[i - 1];
+
+		if (l->rec.family != family || memcmp(l->rec.addr, full, 16))
+			continue;
+		if (!memcmp(l->rec.mac, dmac, 6))
+			return l;
+		if (!best)
+			best = l;
+	}
+	return best;
+}
+
+int agent_local_add(struct agent *a, const struct esptag_rec_local *r, uint16_t port)
+{
+	uint32_t i, h;
+
+	for (i = 0; i < a->local_capacity; i++) {
+		struct agent_local *l = &a->local[i];
+
+		if (l->used)
+			continue;
+		l->used = true;
+		l->port = port;
+		l->rec = *r;
+		h = addr_hash(r->family, r->addr) & a->lmask;
+		l->hnext = a->lhash[h];
+		a->lhash[h] = i + 1;
+		a->nlocal++;
+		return 0;
+	}
+	return -1;
+}
+
+void agent_local_del(struct agent *a, struct agent_local *l)
+{
+	uint32_t idx = l - a->local, *pp;
+
+	for (pp = &a->lhash[addr_hash(l->rec.family, l->rec.addr) & a->lmask]; *pp;
+	     pp = &a->local[*pp - 1].hnext) {
+		if (*pp == idx + 1) {
+			*pp = l->hnext;
+			break;
+		}
+	}
+	memset(l, 0, sizeof(*l));
+	a->nlocal--;
+}
