@@ -13,8 +13,12 @@ $(BUILD)/bin/esptag-agent: $(BUILD)/obj/user/agent/main.o $(AGENT_OBJS) $(LIB)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lcrypto
 
 # Agent unit tests link the in-memory agent core (no sockets).
+AGENT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_agent_*.c))
 $(BUILD)/obj/tests/unit/test_agent_%.o: CFLAGS += -Iuser/agent
-$(BUILD)/tests/test_agent_%: $(AGENT_CORE_OBJS)
+$(AGENT_TESTS): $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(AGENT_CORE_OBJS) $(TLIB_OBJS) $(LIB)
+	$(call msg,LINK,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
 # Fuzzers of the agent's frame handlers (both directions).
 FUZZ_EXTRA_SRCS_agent_host := $(AGENT_CORE_SRCS)
