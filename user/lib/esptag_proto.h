@@ -29,6 +29,10 @@
 #define ESPTAG_CFG_MAX_RECORDS	\
 	((ESPTAG_CFG_MAX_PAYLOAD - sizeof(struct esptag_cfg_hdr)) / sizeof(struct esptag_rec_sa_ref))
 
+/* Max SA_REF records in a GET_STATS request: the SA_STATS reply must fit. */
+#define ESPTAG_CFG_MAX_STATS	\
+	((ESPTAG_CFG_MAX_PAYLOAD - sizeof(struct esptag_cfg_hdr)) / sizeof(struct esptag_rec_sa_stats))
+
 /* A decoded record: type + pointer into the packet (records are aligned
  * only to 2 bytes in a frame, so callers copy before using wide fields). */
 struct esptag_rec_view {
@@ -49,6 +53,11 @@ struct esptag_cfg_view {
 	uint16_t err_index;		/* host order */
 	const uint8_t *records;		/* first record */
 	size_t records_len;
+	uint8_t version;		/* hdr.version */
+	uint16_t length;		/* host order */
+	/* Set by esptag_cfg_decode() on failure: the index of the offending
+	 * record (err_index of the reply), ESPTAG_ERR_INDEX_NONE if none. */
+	uint16_t bad_index;
 };
 
 /*
@@ -56,7 +65,12 @@ struct esptag_cfg_view {
  * version, opcode, flags, length == remaining bytes (trailing Ethernet
  * padding up to 60-byte frames is allowed and ignored), count records each
  * with a known type and exact length, record types allowed for the opcode
- * and direction (request/reply). Returns 0 or a negative ESPTAG_E* code.
+ * and direction (request/reply), then the contents of every record
+ * (esptag_rec_*_check). Returns 0 or a negative ESPTAG_E* code; on failure
+ * v->bad_index names the offending record (0xffff if none) and, when len >=
+ * 16, the header fields of v are filled so that a reply can be built.
+ * len < 16 returns ESPTAG_EMALFORMED: such a frame is dropped, not answered.
+ * Which check wins when several fail: docs/protocol.md "Validation order".
  */
 int esptag_cfg_decode(const void *buf, size_t len, struct esptag_cfg_view *v);
 /* Iterate records of a decoded packet: *off starts at 0. Returns 1 and fills
@@ -69,6 +83,10 @@ int esptag_cfg_next(const struct esptag_cfg_view *v, size_t *off, struct esptag_
  * Returns 0, ESPTAG_EBADREC or ESPTAG_EALG. */
 int esptag_rec_sa_check(const struct esptag_rec_sa *sa, bool is_request);
 int esptag_rec_local_check(const struct esptag_rec_local *l);
+/* is_request: only version_min/max may be non-zero. */
+int esptag_rec_caps_check(const struct esptag_rec_caps *c, bool is_request);
+/* Size of a record type in this version, 0 if the type is unknown. */
+size_t esptag_rec_size(uint8_t type);
 
 /* Builder for a config packet into a caller buffer (payload only, no
  * Ethernet header). */
@@ -86,14 +104,21 @@ void esptag_cfg_begin(struct esptag_cfg_builder *b, void *buf, size_t cap, uint8
 int esptag_cfg_add(struct esptag_cfg_builder *b, uint8_t type, const void *rec, size_t len);
 /* Fix count/length/err_index and return the payload length. */
 size_t esptag_cfg_end(struct esptag_cfg_builder *b, uint16_t err_index);
-/* Room left for records of size rec_len. */
+/* Number of records of rec_len bytes that still fit (the builder never
+ * exceeds min(cap, ESPTAG_CFG_MAX_PAYLOAD)). esptag_cfg_end() returns 0
+ * if an add overflowed. */
 size_t esptag_cfg_room(const struct esptag_cfg_builder *b, size_t rec_len);
+/* Override hdr.version (BAD_VERSION replies carry the agent's highest). */
+void esptag_cfg_set_version(struct esptag_cfg_builder *b, uint8_t version);
 
 /* Fill a record header. */
 void esptag_rec_init(void *rec, uint8_t type, uint16_t len);
 
 /* Metadata tag: decode/validate the tag at p (starting at its TPID, i.e.
- * frame + 12) of which len bytes are available. Returns 0 or ESPTAG_EMALFORMED. */
+ * frame + 12); len = bytes from p to the end of the frame (offsets are
+ * checked against the frame length). Returns 0 or ESPTAG_EMALFORMED (the
+ * view is filled as far as read either way). encode writes 32 bytes:
+ * version 1, reserved fields 0, seq split into seq_hi/seq_lo. */
 struct esptag_meta_view {
 	uint8_t kind, flags, next_hdr, result;
 	uint16_t esp_off, payload_off, trailer_len, mss, inner_proto;
@@ -109,6 +134,10 @@ const char *esptag_opcode_str(int opcode);
 const char *esptag_result_str(int result);
 const char *esptag_counter_str(int counter);		/* enum esptag_counter, e.g. "tx_protect" */
 const char *esptag_agent_counter_str(int counter);	/* enum esptag_agent_counter */
+const char *esptag_rec_type_str(int type);
+/* Name tables indexed by enum esptag_counter / esptag_agent_counter. */
+extern const char *const esptag_counter_names[];
+extern const char *const esptag_agent_counter_names[];
 
 /* Hex dump helper for logs (never used on key material). */
 void esptag_hexdump(FILE *f, const void *buf, size_t len);

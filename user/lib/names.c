@@ -1,0 +1,162 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* Names of esptag enums for logs, the CLI, JSON and metrics. */
+#include <esptag/maps.h>
+#include "esptag_proto.h"
+
+#define N(a) (int)(sizeof(a) / sizeof((a)[0]))
+
+static const char *const status_names[] = {
+	[ESPTAG_ST_OK] = "ok",
+	[ESPTAG_ST_BAD_VERSION] = "bad_version",
+	[ESPTAG_ST_BAD_OPCODE] = "bad_opcode",
+	[ESPTAG_ST_MALFORMED] = "malformed",
+	[ESPTAG_ST_BAD_RECORD] = "bad_record",
+	[ESPTAG_ST_NO_SPACE] = "no_space",
+	[ESPTAG_ST_PORT_LIMIT] = "port_limit",
+	[ESPTAG_ST_DUPLICATE] = "duplicate",
+	[ESPTAG_ST_UNKNOWN_SA] = "unknown_sa",
+	[ESPTAG_ST_BAD_ALG] = "bad_alg",
+	[ESPTAG_ST_NOT_PERMITTED] = "not_permitted",
+	[ESPTAG_ST_UNKNOWN_LOCAL] = "unknown_local",
+	[ESPTAG_ST_BUSY] = "busy",
+};
+_Static_assert(N(status_names) == ESPTAG_ST_MAX + 1, "status names");
+
+static const char *const opcode_names[] = {
+	[ESPTAG_OP_HELLO] = "hello",
+	[ESPTAG_OP_ADD_SA] = "add_sa",
+	[ESPTAG_OP_DEL_SA] = "del_sa",
+	[ESPTAG_OP_FLUSH_PORT] = "flush_port",
+	[ESPTAG_OP_ADD_LOCAL] = "add_local",
+	[ESPTAG_OP_DEL_LOCAL] = "del_local",
+	[ESPTAG_OP_DUMP_SA] = "dump_sa",
+	[ESPTAG_OP_GET_STATS] = "get_stats",
+};
+_Static_assert(N(opcode_names) == ESPTAG_OP_MAX + 1, "opcode names");
+
+static const char *const result_names[] = {
+	[ESPTAG_RES_OK] = "ok",
+	[ESPTAG_RES_AUTH_FAIL] = "auth_fail",
+	[ESPTAG_RES_NO_SA] = "no_sa",
+	[ESPTAG_RES_MALFORMED] = "malformed",
+	[ESPTAG_RES_UNSUPPORTED] = "unsupported",
+};
+_Static_assert(N(result_names) == ESPTAG_RES_MAX + 1, "result names");
+
+static const char *const rec_type_names[] = {
+	[ESPTAG_REC_SA] = "sa",
+	[ESPTAG_REC_SA_REF] = "sa_ref",
+	[ESPTAG_REC_LOCAL] = "local",
+	[ESPTAG_REC_CAPS] = "caps",
+	[ESPTAG_REC_SA_STATS] = "sa_stats",
+	[ESPTAG_REC_COUNTER] = "counter",
+	[ESPTAG_REC_CURSOR] = "cursor",
+};
+_Static_assert(N(rec_type_names) == ESPTAG_REC_MAX + 1, "record type names");
+
+const char *const esptag_counter_names[] = {
+	[ESPTAG_CNT_TX_PROTECT] = "tx_protect",
+	[ESPTAG_CNT_TX_PROTECT_GSO] = "tx_protect_gso",
+	[ESPTAG_CNT_TX_BYPASS] = "tx_bypass",
+	[ESPTAG_CNT_TX_PASS_OTHER] = "tx_pass_other",
+	[ESPTAG_CNT_TX_CONFIG] = "tx_config",
+	[ESPTAG_CNT_TX_DROP_DISCARD] = "tx_drop_discard",
+	[ESPTAG_CNT_TX_DROP_NO_SA] = "tx_drop_no_sa",
+	[ESPTAG_CNT_TX_DROP_EXPIRED] = "tx_drop_expired",
+	[ESPTAG_CNT_TX_DROP_AGENT_DOWN] = "tx_drop_agent_down",
+	[ESPTAG_CNT_TX_DROP_TAGGED] = "tx_drop_tagged",
+	[ESPTAG_CNT_TX_DROP_MALFORMED] = "tx_drop_malformed",
+	[ESPTAG_CNT_TX_DROP_ROOM] = "tx_drop_room",
+	[ESPTAG_CNT_RX_OK] = "rx_ok",
+	[ESPTAG_CNT_RX_PLAIN] = "rx_plain",
+	[ESPTAG_CNT_RX_CONFIG] = "rx_config",
+	[ESPTAG_CNT_RX_DROP_AUTH] = "rx_drop_auth",
+	[ESPTAG_CNT_RX_DROP_NO_SA] = "rx_drop_no_sa",
+	[ESPTAG_CNT_RX_DROP_AGENT_MALFORMED] = "rx_drop_agent_malformed",
+	[ESPTAG_CNT_RX_DROP_UNSUPPORTED] = "rx_drop_unsupported",
+	[ESPTAG_CNT_RX_DROP_UNKNOWN_SA] = "rx_drop_unknown_sa",
+	[ESPTAG_CNT_RX_DROP_DIR] = "rx_drop_dir",
+	[ESPTAG_CNT_RX_DROP_DEAD] = "rx_drop_dead",
+	[ESPTAG_CNT_RX_DROP_DOMAIN] = "rx_drop_domain",
+	[ESPTAG_CNT_RX_DROP_REPLAY] = "rx_drop_replay",
+	[ESPTAG_CNT_RX_DROP_OLD] = "rx_drop_old",
+	[ESPTAG_CNT_RX_DROP_POLICY] = "rx_drop_policy",
+	[ESPTAG_CNT_RX_DROP_DISCARD] = "rx_drop_discard",
+	[ESPTAG_CNT_RX_DROP_MALFORMED] = "rx_drop_malformed",
+	[ESPTAG_CNT_PORT_PASS] = "port_pass",
+	[ESPTAG_CNT_PORT_WRAP] = "port_wrap",
+	[ESPTAG_CNT_PORT_DROP_SPOOF] = "port_drop_spoof",
+	[ESPTAG_CNT_PORT_DROP_CONFIG] = "port_drop_config",
+	[ESPTAG_CNT_PORT_DROP_META] = "port_drop_meta",
+	[ESPTAG_CNT_PORT_DROP_ROOM] = "port_drop_room",
+};
+_Static_assert(N(esptag_counter_names) == ESPTAG_CNT_MAX, "counter names");
+
+const char *const esptag_agent_counter_names[] = {
+	[ESPTAG_AC_TX_ENCRYPTED] = "tx_encrypted",
+	[ESPTAG_AC_TX_SEGMENTS] = "tx_segments",
+	[ESPTAG_AC_TX_BYPASS] = "tx_bypass",
+	[ESPTAG_AC_TX_UNTAGGED] = "tx_untagged",
+	[ESPTAG_AC_TX_HAIRPIN] = "tx_hairpin",
+	[ESPTAG_AC_TX_DROP_NO_SA] = "tx_drop_no_sa",
+	[ESPTAG_AC_TX_DROP_DOMAIN] = "tx_drop_domain",
+	[ESPTAG_AC_TX_DROP_MALFORMED] = "tx_drop_malformed",
+	[ESPTAG_AC_RX_DECRYPTED] = "rx_decrypted",
+	[ESPTAG_AC_RX_AUTH_FAIL] = "rx_auth_fail",
+	[ESPTAG_AC_RX_NO_SA] = "rx_no_sa",
+	[ESPTAG_AC_RX_MALFORMED] = "rx_malformed",
+	[ESPTAG_AC_RX_PLAIN] = "rx_plain",
+	[ESPTAG_AC_RX_DROP_TAGGED] = "rx_drop_tagged",
+	[ESPTAG_AC_CFG_RX] = "cfg_rx",
+	[ESPTAG_AC_CFG_DUP] = "cfg_dup",
+	[ESPTAG_AC_CFG_ERR] = "cfg_err",
+	[ESPTAG_AC_CFG_DROPPED] = "cfg_dropped",
+};
+_Static_assert(N(esptag_agent_counter_names) == ESPTAG_AC_MAX, "agent counter names");
+
+static const char *name(const char *const *tab, int n, int i)
+{
+	return i >= 0 && i < n && tab[i] ? tab[i] : "?";
+}
+
+const char *esptag_status_str(int status)
+{
+	return name(status_names, N(status_names), status < 0 ? -status : status);
+}
+
+const char *esptag_opcode_str(int opcode)
+{
+	return name(opcode_names, N(opcode_names), opcode);
+}
+
+const char *esptag_result_str(int result)
+{
+	return name(result_names, N(result_names), result);
+}
+
+const char *esptag_rec_type_str(int type)
+{
+	return name(rec_type_names, N(rec_type_names), type);
+}
+
+const char *esptag_counter_str(int counter)
+{
+	return name(esptag_counter_names, N(esptag_counter_names), counter);
+}
+
+const char *esptag_agent_counter_str(int counter)
+{
+	return name(esptag_agent_counter_names, N(esptag_agent_counter_names), counter);
+}
+
+void esptag_hexdump(FILE *f, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+
+	for (size_t i = 0; i < len; i += 16) {
+		fprintf(f, "%04zx:", i);
+		for (size_t j = i; j < i + 16 && j < len; j++)
+			fprintf(f, "%s%02x", (j - i) == 8 ? "  " : " ", p[j]);
+		fputc('\n', f);
+	}
+}
