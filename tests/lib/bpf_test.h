@@ -29,6 +29,15 @@
 
 #define BT_PKT_MAX	4096
 
+/* Network-order constants usable in static initializers. */
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define BT_BE16(x)	((uint16_t)__builtin_bswap16(x))
+#define BT_BE32(x)	((uint32_t)__builtin_bswap32(x))
+#else
+#define BT_BE16(x)	((uint16_t)(x))
+#define BT_BE32(x)	((uint32_t)(x))
+#endif
+
 struct bt_obj {
 	struct bpf_object *obj;
 	char pin_dir[128];
