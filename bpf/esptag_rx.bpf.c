@@ -1,0 +1,498 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * esptag Rx: XDP on a host port (PF, or a VF inside its VM).
+ *
+ * Frames reach the host from the agent. The agent tags every ESP frame it
+ * handled with an Rx metadata tag (kind RX) and leaves the IP header, the
+ * ESP header + IV, the (now plaintext) payload, the ESP trailer and the ICV
+ * in place. This program:
+ *
+ *  - tagged, result OK: checks the SA named by the tag (esptag_sad: inbound,
+ *    alive, not expired, on this port, of this frame's domain = dst MAC and
+ *    VLAN IDs), that the tag agrees with the packet (SPI, low sequence
+ *    number, offsets, lengths, ESP trailer), anti-replay (bpf/lib/replay.h),
+ *    then removes tag, ESP header + IV, trailer and ICV (transport: restores
+ *    the IP protocol / IPv6 next header and the lengths; tunnel: removes the
+ *    outer IP header too) and passes the frame with a "trusted, SA n" record
+ *    (struct esptag_xdp_meta) in the XDP metadata area;
+ *  - tagged, any other result: drop, counted by reason;
+ *  - config EtherType from the agent's address: pass (daemon socket);
+ *  - untagged IP: inbound policy (dir in, dst = our address, src = peer):
+ *    protect -> drop (must have arrived encrypted), discard -> drop,
+ *    bypass or no rule -> pass;
+ *  - anything else untagged (ARP, ...): pass.
+ *
+ * esptag_rx_mark (tc ingress, same object) moves the record into skb->mark.
+ *
+ * Two XDP entry points share one body: SEC("xdp") esptag_rx, which
+ * `ip link set dev X xdp obj esptag_rx.bpf.o sec xdp` loads, and
+ * SEC("xdp.frags") esptag_rx_frags for loaders that want multi-buffer frames
+ * (a veth peer keeps TSO/GSO only when the XDP program is frags-aware). The
+ * body only reads headers directly; lengths come from bpf_xdp_get_buff_len
+ * and the trailer is read with bpf_xdp_load_bytes, so both work on either.
+ */
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/pkt_cls.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include "lib/maps.h"
+#include "lib/parse.h"
+#include "lib/csum.h"
+#include "lib/stats.h"
+#include "lib/cfg.h"
+#include "lib/spd.h"
+#include "lib/replay.h"
+
+char _license[] SEC("license") = "Dual BSD/GPL";
+
+#define RX_HDR_MAX	144	/* EtherType + VLANs + IP header we move, bytes */
+#define RX_IP_HDR_MAX	128	/* IPv4 with options / IPv6 with extensions */
+
+/* Outcome of one frame: a counter (enum esptag_counter) and, when the frame
+ * was attributed to a known SA, its index for the per-SA counters. */
+struct rx_out {
+	__u32 cnt;
+	__u32 sa_index;
+	bool sa_known;
+	__u32 bytes;
+};
+
+static const __u8 agent_mac[ETH_ALEN] = ESPTAG_AGENT_MAC_INIT;
+
+static __always_inline bool mac_eq(const __u8 *a, const __u8 *b)
+{
+	return *(const __u32 *)a == *(const __u32 *)b &&
+	       *(const __u16 *)(a + 4) == *(const __u16 *)(b + 4);
+}
+
+static __always_inline bool addr6_eq(const void *pkt, const __u8 *sa)
+{
+	const __u32 *a = pkt, *b = (const __u32 *)sa;
+
+	return !((a[0] ^ b[0]) | (a[1] ^ b[1]) | (a[2] ^ b[2]) | (a[3] ^ b[3]));
+}
+
+static __always_inline __u32 result_counter(__u8 result)
+{
+	switch (result) {
+	case ESPTAG_RES_AUTH_FAIL:
+		return ESPTAG_CNT_RX_DROP_AUTH;
+	case ESPTAG_RES_NO_SA:
+		return ESPTAG_CNT_RX_DROP_NO_SA;
+	case ESPTAG_RES_MALFORMED:
+		return ESPTAG_CNT_RX_DROP_AGENT_MALFORMED;
+	default:	/* UNSUPPORTED and codes this version does not know */
+		return ESPTAG_CNT_RX_DROP_UNSUPPORTED;
+	}
+}
+
+/* Untagged IP: inbound policy by (our address = dst, peer = src). */
+static __always_inline __u32 rx_plain_ip(struct cursor *c, void *end, int proto)
+{
+	__u8 daddr[16] = {}, saddr[16] = {};
+	struct esptag_policy *pol;
+	__u8 family;
+
+	if (proto == ETH_P_IP) {
+		struct iphdr *iph;
+
+		if (parse_iphdr(c, end, &iph) < 0)
+			return ESPTAG_CNT_RX_DROP_MALFORMED;
+		__builtin_memcpy(daddr, &iph->daddr, 4);
+		__builtin_memcpy(saddr, &iph->saddr, 4);
+		family = 4;
+	} else {
+		struct ipv6hdr *ip6 = c->pos;
+
+		/* Addresses only: extension headers do not matter here. */
+		if ((void *)(ip6 + 1) > end)
+			return ESPTAG_CNT_RX_DROP_MALFORMED;
+		if (ip6->version != 6)
+			return ESPTAG_CNT_RX_DROP_MALFORMED;
+		__builtin_memcpy(daddr, &ip6->daddr, 16);
+		__builtin_memcpy(saddr, &ip6->saddr, 16);
+		family = 6;
+	}
+	pol = spd_lookup(ESPTAG_DIR_IN, family, daddr, saddr);
+	if (pol && pol->action == ESPTAG_ACT_PROTECT)
+		return ESPTAG_CNT_RX_DROP_POLICY;
+	if (pol && pol->action == ESPTAG_ACT_DISCARD)
+		return ESPTAG_CNT_RX_DROP_DISCARD;
+	return ESPTAG_CNT_RX_PLAIN;
+}
+
+/* Does the frame's L2 domain (dst MAC, VLAN IDs) and port match the SA? */
+static __always_inline bool rx_domain_ok(const struct esptag_sa *sa,
+					 const struct l2_info *l2, __u32 ifindex)
+{
+	int i;
+
+	if (sa->ifindex && sa->ifindex != ifindex)
+		return false;
+	if (!mac_eq(l2->eth->h_dest, sa->local_mac))
+		return false;
+	if (sa->nvlans != l2->vlan.n)
+		return false;
+#pragma unroll
+	for (i = 0; i < ESPTAG_MAX_VLANS; i++)
+		if (i < l2->vlan.n &&
+		    ((l2->vlan.tag[i].tci ^ sa->vlan[i].tci) & bpf_htons(0x0fff)))
+			return false;
+	return true;
+}
+
+/* Anti-replay under the SA's lock; creates a zeroed state on first use. */
+static __always_inline int rx_replay(__u32 sa_index, __u64 seq, __u32 window)
+{
+	struct esptag_replay *r = bpf_map_lookup_elem(&esptag_replay, &sa_index);
+	int v;
+
+	if (!r) {
+		struct esptag_replay init = {};
+
+		/* EEXIST from a racing CPU is fine: look it up again. */
+		bpf_map_update_elem(&esptag_replay, &sa_index, &init, BPF_NOEXIST);
+		r = bpf_map_lookup_elem(&esptag_replay, &sa_index);
+		if (!r)
+			return -1;
+	}
+	bpf_spin_lock(&r->lock);
+	v = replay_update(r, seq, window);
+	bpf_spin_unlock(&r->lock);
+	return v;
+}
+
+/*
+ * Move [42, 42 + keep) (the frame's EtherType, VLAN tags and, in transport
+ * mode, the IP header) and the MAC addresses forward over the removed bytes
+ * (the 30-byte tag, then `gap` bytes right after the kept block), then drop
+ * the head. Returns 0 or -1.
+ */
+static __always_inline int rx_strip_head(struct xdp_md *ctx, __u32 keep, __u32 gap)
+{
+	__u8 buf[RX_HDR_MAX];
+	__u8 macs[2 * ETH_ALEN];
+
+	if (keep < 2 || keep > RX_HDR_MAX)
+		return -1;
+	if (bpf_xdp_load_bytes(ctx, 0, macs, sizeof(macs)) ||
+	    bpf_xdp_load_bytes(ctx, 42, buf, keep) ||
+	    bpf_xdp_store_bytes(ctx, 42 + gap, buf, keep) ||
+	    bpf_xdp_store_bytes(ctx, ESPTAG_META_LEN + gap, macs, sizeof(macs)))
+		return -1;
+	return bpf_xdp_adjust_head(ctx, ESPTAG_META_LEN + gap) ? -1 : 0;
+}
+
+/* Hand "trusted, SA sa_index" to the tc companion through XDP metadata. */
+static __always_inline void rx_set_meta(struct xdp_md *ctx, __u32 sa_index)
+{
+	struct esptag_xdp_meta *m;
+	void *data;
+
+	if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(*m)))
+		return;		/* no metadata support: passes untrusted */
+	m = (void *)(long)ctx->data_meta;
+	data = (void *)(long)ctx->data;
+	if ((void *)(m + 1) > data)
+		return;
+	m->magic = ESPTAG_XDP_META_MAGIC;
+	m->sa_index = sa_index;
+}
+
+/* Tagged frame: validate, check, strip. Fills o. */
+static __always_inline void rx_tagged(struct xdp_md *ctx, struct cursor *c,
+				      struct l2_info *l2, struct rx_out *o)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	struct esptag_meta *m = l2->meta;
+	struct esptag_esp_hdr *esp;
+	struct esptag_sa *sa;
+	__u32 frame_len, l2len, iphl, ip_total, esp_off, trailer, tail_off;
+	__u32 sa_index, plen, icv, gap, keep, l2x;
+	__u16 esp_off16, payload_off16, trailer16;
+	__u8 next_hdr, family, tr[2];
+	__u64 seq;
+	int rv;
+
+	o->cnt = ESPTAG_CNT_RX_DROP_MALFORMED;
+	if (m->kind != ESPTAG_META_RX || m->reserved || m->reserved2)
+		return;
+	sa_index = bpf_ntohl(m->sa_index);
+	o->sa_index = sa_index;
+	if (m->result != ESPTAG_RES_OK) {
+		o->cnt = result_counter(m->result);
+		o->sa_known = bpf_map_lookup_elem(&esptag_sad, &sa_index) != NULL;
+		return;
+	}
+
+	/* The SA and its domain. */
+	sa = bpf_map_lookup_elem(&esptag_sad, &sa_index);
+	if (!sa) {
+		o->cnt = ESPTAG_CNT_RX_DROP_UNKNOWN_SA;
+		return;
+	}
+	o->sa_known = true;
+	if (sa->dir != ESPTAG_DIR_IN) {
+		o->cnt = ESPTAG_CNT_RX_DROP_DIR;
+		return;
+	}
+	if (!(sa->flags & ESPTAG_SAF_ALIVE) ||
+	    (sa->expires_ns && bpf_ktime_get_ns() >= sa->expires_ns)) {
+		o->cnt = ESPTAG_CNT_RX_DROP_DEAD;
+		return;
+	}
+	if (!rx_domain_ok(sa, l2, ctx->ingress_ifindex)) {
+		o->cnt = ESPTAG_CNT_RX_DROP_DOMAIN;
+		return;
+	}
+
+	/* The packet: outer IP of the SA's family carrying ESP. */
+	o->cnt = ESPTAG_CNT_RX_DROP_MALFORMED;
+	l2x = l2->vlan.n * 4;		/* VLAN tag bytes */
+	if (l2x > 4 * ESPTAG_MAX_VLANS)
+		return;
+	l2len = ETH_HLEN + l2x;		/* without the tag */
+	if (l2->proto == ETH_P_IP && sa->family == 4) {
+		struct iphdr *iph;
+
+		if (parse_iphdr(c, end, &iph) != ESPTAG_IPPROTO_ESP ||
+		    ipv4_is_fragment(iph))
+			return;
+		if (iph->daddr != *(const __be32 *)sa->daddr)
+			return;
+		iphl = iph->ihl * 4;
+		ip_total = bpf_ntohs(iph->tot_len);
+		family = 4;
+	} else if (l2->proto == ETH_P_IPV6 && sa->family == 6) {
+		struct ipv6_info ip6;
+
+		if (parse_ipv6hdr(c, end, &ip6) != ESPTAG_IPPROTO_ESP)
+			return;
+		if (!addr6_eq(&ip6.ip6->daddr, sa->daddr))
+			return;
+		iphl = ip6.hdrlen;
+		ip_total = sizeof(struct ipv6hdr) + bpf_ntohs(ip6.ip6->payload_len);
+		family = 6;
+	} else {
+		return;
+	}
+	if (parse_esp(c, end, &esp) < 0)
+		return;
+
+	/* The tag must describe this very packet. */
+	frame_len = bpf_xdp_get_buff_len(ctx) - ESPTAG_META_LEN;
+	esp_off16 = bpf_ntohs(m->esp_off);
+	payload_off16 = bpf_ntohs(m->payload_off);
+	trailer16 = bpf_ntohs(m->trailer_len);
+	esp_off = esp_off16;
+	trailer = trailer16;
+	icv = sa->icv_len ? sa->icv_len : ESPTAG_ICV_LEN;
+	if (esp_off != l2len + iphl ||
+	    payload_off16 != esp_off + sizeof(struct esptag_esp_hdr) ||
+	    l2len + ip_total != frame_len || iphl > RX_IP_HDR_MAX ||
+	    trailer < 2 + icv || trailer > frame_len ||
+	    payload_off16 > frame_len - trailer)
+		return;
+	plen = frame_len - trailer - payload_off16;	/* inner payload */
+	if (esp->spi != sa->spi || esp->seq != m->seq_lo)
+		return;
+	seq = (__u64)bpf_ntohl(m->seq_hi) << 32 | bpf_ntohl(m->seq_lo);
+	if (!(sa->flags & ESPTAG_SAF_ESN) && m->seq_hi)
+		return;
+	next_hdr = m->next_hdr;
+	/* Decrypted trailer: pad length, next header (RFC 4303 2.4-2.6). */
+	tail_off = frame_len - icv - 2 + ESPTAG_META_LEN;
+	if (tail_off > 0xffff || bpf_xdp_load_bytes(ctx, tail_off, tr, 2))
+		return;
+	if (tr[0] + 2 + icv != trailer || tr[1] != next_hdr)
+		return;
+	if (sa->flags & ESPTAG_SAF_TUNNEL) {
+		/* payload_off16 was checked to be l2len + iphl + 16 (< 512):
+		 * the mask only tells the verifier. */
+		void *inner = data + ESPTAG_META_LEN + (payload_off16 & 0x1ff);
+
+		/* The inner packet fills the payload exactly. */
+		if (next_hdr == 4) {
+			struct iphdr *ih = inner;
+
+			if ((void *)(ih + 1) > end || ih->version != 4 ||
+			    ih->ihl < 5 || bpf_ntohs(ih->tot_len) != plen)
+				return;
+		} else if (next_hdr == 41) {
+			struct ipv6hdr *ih = inner;
+
+			if ((void *)(ih + 1) > end || ih->version != 6 ||
+			    sizeof(*ih) + bpf_ntohs(ih->payload_len) != plen)
+				return;
+		} else {
+			return;
+		}
+	}
+
+	/* Anti-replay, only now that the agent authenticated the packet and
+	 * every host-side check passed. */
+	rv = rx_replay(sa_index, seq, sa->replay_window);
+	if (rv == REPLAY_DUP) {
+		o->cnt = ESPTAG_CNT_RX_DROP_REPLAY;
+		return;
+	}
+	if (rv != REPLAY_FRESH) {
+		o->cnt = ESPTAG_CNT_RX_DROP_OLD;
+		return;
+	}
+
+	/* Rewrite. Pointers are still valid: nothing moved yet. */
+	if (sa->flags & ESPTAG_SAF_TUNNEL) {
+		__be16 *etype = (void *)(long)ctx->data + 42 + l2x;
+
+		if ((void *)(etype + 1) > (void *)(long)ctx->data_end)
+			return;
+		*etype = bpf_htons(next_hdr == 4 ? ETH_P_IP : ETH_P_IPV6);
+		keep = l2len - 2 * ETH_ALEN;
+		gap = iphl + sizeof(struct esptag_esp_hdr);
+	} else {
+		void *ip = (void *)(long)ctx->data + 44 + l2x;
+		__u32 shrink = sizeof(struct esptag_esp_hdr) + trailer;
+
+		if (family == 4) {
+			struct iphdr *iph = ip;
+			__be16 old_len, new_len, old_w, new_w;
+
+			if ((void *)(iph + 1) > (void *)(long)ctx->data_end)
+				return;
+			old_len = iph->tot_len;
+			new_len = bpf_htons(ip_total - shrink);
+			old_w = *(__be16 *)&iph->ttl;
+			iph->protocol = next_hdr;
+			new_w = *(__be16 *)&iph->ttl;
+			iph->tot_len = new_len;
+			csum_replace2(&iph->check, old_len, new_len);
+			csum_replace2(&iph->check, old_w, new_w);
+		} else {
+			struct ipv6hdr *ip6 = ip;
+			__u8 *nh;
+			__u32 nh_off = iphl;
+
+			if ((void *)(ip6 + 1) > (void *)(long)ctx->data_end)
+				return;
+			ip6->payload_len = bpf_htons(ip_total - sizeof(*ip6) - shrink);
+			/* The byte naming ESP: the last extension header's
+			 * first byte, or the fixed header's nexthdr. */
+			if (iphl == sizeof(*ip6)) {
+				ip6->nexthdr = next_hdr;
+			} else {
+				struct ipv6_info again;
+				struct cursor c2 = { .pos = ip };
+
+				if (parse_ipv6hdr(&c2, (void *)(long)ctx->data_end,
+						  &again) != ESPTAG_IPPROTO_ESP)
+					return;
+				nh = again.nexthdr;
+				*nh = next_hdr;
+			}
+			(void)nh_off;
+		}
+		keep = l2len - 2 * ETH_ALEN + iphl;
+		gap = sizeof(struct esptag_esp_hdr);
+	}
+	if (bpf_xdp_adjust_tail(ctx, -(int)trailer))
+		return;
+	if (rx_strip_head(ctx, keep, gap))
+		return;
+	rx_set_meta(ctx, sa_index);
+	o->bytes = frame_len - gap - trailer;
+	o->cnt = ESPTAG_CNT_RX_OK;
+}
+
+static __always_inline int rx_main(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	struct rx_out o = { .cnt = ESPTAG_CNT_RX_DROP_MALFORMED };
+	struct cfg_view cfg;
+	struct l2_info l2;
+	struct cursor c;
+	int proto;
+
+	cfg_load(&cfg);
+	cursor_init(&c, data);
+	proto = parse_l2(&c, end, cfg.eth_p_meta, &l2);
+	if (proto < 0)
+		goto out;
+	if (l2.meta) {
+		rx_tagged(ctx, &c, &l2, &o);
+	} else if (proto == bpf_ntohs(cfg.eth_p_cfg)) {
+		/* Agent replies; anything else with our EtherType is forged. */
+		if (!l2.vlan.n && mac_eq(l2.eth->h_source, agent_mac))
+			o.cnt = ESPTAG_CNT_RX_CONFIG;
+	} else if (proto == ETH_P_IP || proto == ETH_P_IPV6) {
+		o.cnt = rx_plain_ip(&c, end, proto);
+	} else {
+		o.cnt = ESPTAG_CNT_RX_PLAIN;
+	}
+out:
+	stat_inc(o.cnt);
+	if (o.sa_known) {
+		if (o.cnt == ESPTAG_CNT_RX_OK)
+			sa_stat_add(o.sa_index, 1, o.bytes, 0);
+		else
+			sa_stat_add(o.sa_index, 0, 0, 1);
+	}
+	switch (o.cnt) {
+	case ESPTAG_CNT_RX_OK:
+	case ESPTAG_CNT_RX_PLAIN:
+	case ESPTAG_CNT_RX_CONFIG:
+		return XDP_PASS;
+	default:
+		return XDP_DROP;
+	}
+}
+
+SEC("xdp")
+int esptag_rx(struct xdp_md *ctx)
+{
+	return rx_main(ctx);
+}
+
+SEC("xdp.frags")
+int esptag_rx_frags(struct xdp_md *ctx)
+{
+	return rx_main(ctx);
+}
+
+/*
+ * tc ingress companion. skb->mark = (mark & ~mask) | ((trusted | sa << shift)
+ * & mask) for frames esptag_rx decrypted and accepted; frames without the
+ * record get the esptag bits cleared (mark & ~mask), so nothing arriving on
+ * this port can carry a trusted mark it did not earn. esptag_cfg gives mask,
+ * trusted and shift; mask 0 selects the defaults: all 32 bits, trusted
+ * 0x80000000, shift 0 (mark = 0x80000000 | sa_index). Returns
+ * TC_ACT_UNSPEC so later filters (e.g. fw classifiers) still run.
+ */
+SEC("tc")
+int esptag_rx_mark(struct __sk_buff *skb)
+{
+	void *data = (void *)(long)skb->data;
+	void *meta = (void *)(long)skb->data_meta;
+	__u32 zero = 0, mask = 0xffffffff, trusted = 0x80000000, shift = 0, v;
+	struct esptag_cfg *c = bpf_map_lookup_elem(&esptag_cfg, &zero);
+	struct esptag_xdp_meta *m;
+
+	if (c && c->mark_mask) {
+		mask = c->mark_mask;
+		trusted = c->mark_trusted;
+		shift = c->mark_shift & 31;
+	}
+	/* esptag_rx's record is the whole XDP metadata area: an XDP program
+	 * chained after it must not prepend its own. */
+	m = meta;
+	if ((void *)(m + 1) <= data && m->magic == ESPTAG_XDP_META_MAGIC) {
+		v = (trusted | (m->sa_index << shift)) & mask;
+		skb->mark = (skb->mark & ~mask) | v;
+		return TC_ACT_UNSPEC;
+	}
+	skb->mark &= ~mask;
+	return TC_ACT_UNSPEC;
+}

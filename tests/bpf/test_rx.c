@@ -1,0 +1,1013 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * esptag_rx (XDP) and esptag_rx_mark (tc) under BPF_PROG_TEST_RUN.
+ *
+ * Every case builds the frame the stack must receive (the "plain" frame)
+ * with the packet builders, then, independently of the program, the frame
+ * the agent hands to the host: ESP header + IV inserted, trailer (RFC 4303
+ * padding 1, 2, 3 ..., pad length, next header) and a 16-byte ICV appended,
+ * IP protocol 50 and lengths grown (tunnel: an outer header added), and the
+ * Rx metadata tag. Each row asserts the verdict, the exact output bytes, the
+ * XDP metadata record, every esptag_stats counter delta and the per-SA
+ * counters.
+ */
+#include <errno.h>
+#include <arpa/inet.h>
+#include <linux/if_ether.h>
+#include <linux/pkt_cls.h>
+#include <netinet/in.h>
+#include "../lib/test.h"
+#include "../lib/bpf_test.h"
+
+/* Table rows and expectations list their leading fields positionally. */
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+
+static struct bt_obj obj;
+static int fd_rx, fd_rx_frags, fd_mark, fd_sad, fd_replay, fd_spd, fd_spd_src, fd_cfg;
+
+static const uint8_t mac_us[6] = { 0x02, 0x00, 0x5e, 0x00, 0x00, 0x01 };
+static const uint8_t mac_other[6] = { 0x02, 0x00, 0x5e, 0x00, 0x00, 0x02 };
+static const uint8_t mac_peer[6] = { 0x02, 0x00, 0x5e, 0x00, 0x00, 0x99 };
+static const uint8_t mac_agent[6] = ESPTAG_AGENT_MAC_INIT;
+
+#define IFINDEX		1	/* the test run's ingress device (lo) */
+#define V4_US		"192.0.2.1"
+#define V4_PEER		"203.0.113.5"
+#define V6_US		"2001:db8::1"
+#define V6_PEER		"2001:db8:2::5"
+#define TUN4_US		"198.51.100.1"
+#define TUN4_PEER	"198.51.100.2"
+#define TUN6_US		"2001:db8:100::1"
+#define TUN6_PEER	"2001:db8:100::2"
+
+/* Our SAs (agent indices). */
+enum {
+	SA_V4 = 1, SA_V6, SA_TUN4, SA_TUN6, SA_VLAN, SA_QINQ, SA_OUT, SA_DEAD,
+	SA_EXPIRED, SA_OTHER_MAC, SA_ESN, SA_W32, SA_W64, SA_W1024, SA_IFINDEX,
+	SA_OTHER_VLAN, SA_FRAGS, SA_V4OPT,
+};
+
+struct sa_def {
+	uint32_t index;
+	uint32_t spi;
+	int family;
+	bool tunnel;
+	const char *us, *peer;		/* daddr (our side), saddr */
+	int nvlans;
+	struct esptag_vlan vlan[2];
+	const uint8_t *mac;
+	uint8_t dir;
+	uint8_t flags;			/* ESPTAG_SAF_* */
+	uint16_t window;
+	uint32_t ifindex;
+	uint64_t expires_ns;
+};
+
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define BE16(x) __builtin_bswap16(x)
+#else
+#define BE16(x) (x)
+#endif
+#define VL(tpid, vid) { BE16(tpid), BE16(vid) }
+
+static const struct sa_def sas[] = {
+	{ SA_V4, 0x1001, 4, false, V4_US, V4_PEER, 0, {}, mac_us, ESPTAG_DIR_IN, ESPTAG_SAF_ALIVE, 64, IFINDEX, 0 },
+	{ SA_V6, 0x1002, 6, false, V6_US, V6_PEER, 0, {}, mac_us, ESPTAG_DIR_IN, ESPTAG_SAF_ALIVE, 64, 0, 0 },
+	{ SA_TUN4, 0x1003, 4, true, TUN4_US, TUN4_PEER, 0, {}, mac_us, ESPTAG_DIR_IN, ESPTAG_SAF_ALIVE | ESPTAG_SAF_TUNNEL, 64, 0, 0 },
+	{ SA_TUN6, 0x1004, 6, true, TUN6_US, TUN6_PEER, 0, {}, mac_us, ESPTAG_DIR_IN, ESPTAG_SAF_ALIVE | ESPTAG_SAF_TUNNEL, 64, 0, 0 },
+	{ SA_VLAN, 0x1005, 4, false, V4_US, V4_PEER, 1, { VL(0x8100, 100) }, mac_us, ESPTAG_DIR_IN, ESPTAG_SAF_ALIVE, 64, 0, 0 },
+	{ SA_QINQ, 0x1006, 6, false, V6_US, V6_PEER, 2, { VL(0x88a8, 10), VL(0x8100, 20) }, mac_us, ESPTAG_DIR_IN, ESPTAG_SAF_ALIVE, 64, 0, 0 },
+	{ SA_OUT, 0x1007, 4, false, V4_US, V4_PEER, 0, {}, mac_us, ESPTAG_DIR_OUT, ESPTAG_SAF_ALIVE, 64, 0, 0 },
+	{ SA_DEAD, 0x1008, 4, false, V4_US, V4_PEER, 0, {}, mac_us, ESPTAG_DIR_IN, 0, 64, 0, 0 },
+	{ SA_EXPIRED, 0x1009, 4, false, V4_US, V4_PEER, 0, {}, mac_us, ESPTAG_DIR_IN, ESPTAG_SAF_ALIVE, 64, 0, 1 },
+	{ SA_OTHER_MAC, 0x100a, 4, false, V4_US, V4_PEER, 0, {}, mac_other, ESPTAG_DIR_IN, ESPTAG_SAF_ALIVE, 64, 0, 0 },
+	{ SA_ESN, 0x100b, 4, false, V4_US, V4_PEER, 0, {}, mac_us, ESPTAG_DIR_IN, ESPTAG_SAF_ALIVE | ESPTAG_SAF_ESN, 128, 0, 0 },
+	{ SA_W32, 0x100c, 4, false, V4_US, V4_PEER, 0, {}, mac_us, ESPTAG_DIR_IN, ESPTAG_SAF_ALIVE, 32, 0, 0 },
+	{ SA_W64, 0x100d, 4, false, V4_US, V4_PEER, 0, {}, mac_us, ESPTAG_DIR_IN, ESPTAG_SAF_ALIVE, 64, 0, 0 },
+	{ SA_W1024, 0x100e, 6, false, V6_US, V6_PEER, 0, {}, mac_us, ESPTAG_DIR_IN, ESPTAG_SAF_ALIVE | ESPTAG_SAF_ESN, 1024, 0, 0 },
+	{ SA_IFINDEX, 0x100f, 4, false, V4_US, V4_PEER, 0, {}, mac_us, ESPTAG_DIR_IN, ESPTAG_SAF_ALIVE, 64, 9999, 0 },
+	{ SA_OTHER_VLAN, 0x1010, 4, false, V4_US, V4_PEER, 1, { VL(0x8100, 101) }, mac_us, ESPTAG_DIR_IN, ESPTAG_SAF_ALIVE, 64, 0, 0 },
+	{ SA_FRAGS, 0x1011, 4, false, V4_US, V4_PEER, 0, {}, mac_us, ESPTAG_DIR_IN, ESPTAG_SAF_ALIVE, 64, 0, 0 },
+	{ SA_V4OPT, 0x1012, 4, false, V4_US, V4_PEER, 0, {}, mac_us, ESPTAG_DIR_IN, ESPTAG_SAF_ALIVE, 64, 0, 0 },
+};
+
+static const struct sa_def *sa_get(uint32_t index)
+{
+	for (size_t i = 0; i < sizeof(sas) / sizeof(sas[0]); i++)
+		if (sas[i].index == index)
+			return &sas[i];
+	abort();
+}
+
+static int sa_install(const struct sa_def *d)
+{
+	struct esptag_sa sa = {
+		.spi = htonl(d->spi), .dir = d->dir, .family = d->family,
+		.mode = d->tunnel ? ESPTAG_MODE_TUNNEL : ESPTAG_MODE_TRANSPORT,
+		.flags = d->flags, .ifindex = d->ifindex, .nvlans = d->nvlans,
+		.icv_len = ESPTAG_ICV_LEN, .replay_window = d->window,
+		.expires_ns = d->expires_ns,
+	};
+
+	memcpy(sa.local_mac, d->mac, 6);
+	memcpy(sa.vlan, d->vlan, sizeof(sa.vlan));
+	bt_addr(d->us, sa.daddr, NULL);
+	bt_addr(d->peer, sa.saddr, NULL);
+	bpf_map_delete_elem(fd_replay, &d->index);
+	return bpf_map_update_elem(fd_sad, &d->index, &sa, BPF_ANY);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Frames                                                                  */
+/* ---------------------------------------------------------------------- */
+
+struct flow {
+	int family;			/* of the plain packet */
+	int nvlans;
+	struct esptag_vlan vlan[2];
+	const uint8_t *dst_mac;
+	const char *src, *dst;
+	uint8_t l4;			/* IPPROTO_UDP / TCP */
+	size_t plen;			/* L4 payload bytes */
+	uint8_t seed;
+	int v4_opts;			/* 4-byte option words in the IPv4 header */
+};
+
+/* The frame the host stack must receive. Returns the IP header offset. */
+static size_t plain_frame(const struct flow *f, struct bt_pkt *p)
+{
+	size_t ip, l4;
+
+	p->len = 0;
+	bt_l2(p, f->dst_mac, mac_peer, f->vlan, f->nvlans,
+	      f->family == 4 ? ETH_P_IP : ETH_P_IPV6);
+	if (f->family == 4) {
+		ip = bt_ipv4(p, f->src, f->dst, f->l4);
+		if (f->v4_opts) {
+			/* NOP options, then IHL grows accordingly. */
+			for (int i = 0; i < f->v4_opts * 4; i++)
+				bt_put(p, "\x01", 1);
+			p->b[ip] = 0x40 | (5 + f->v4_opts);
+		}
+	} else {
+		ip = bt_ipv6(p, f->src, f->dst, f->l4);
+	}
+	if (f->l4 == IPPROTO_TCP)
+		l4 = bt_tcp(p, 40000, 443, 0x01020304, 0x18);
+	else
+		l4 = bt_udp(p, 40000, 4789);
+	bt_payload(p, f->plen, f->seed);
+	if (f->l4 == IPPROTO_UDP)
+		bt_udp_finish(p, l4);
+	if (f->family == 4)
+		bt_ipv4_finish(p, ip);
+	else
+		bt_ipv6_finish(p, ip);
+	return ip;
+}
+
+static const uint8_t icv_pattern = 0xc5;
+
+/* Append the decrypted trailer (pad, pad length, next header) and an ICV
+ * for a payload of plen bytes. Returns the trailer length. */
+static size_t put_trailer(struct bt_pkt *p, size_t plen, uint8_t next_hdr)
+{
+	size_t pad = (4 - (plen + 2) % 4) % 4;
+	uint8_t icv[ESPTAG_ICV_LEN];
+
+	for (size_t i = 1; i <= pad; i++) {
+		uint8_t b = (uint8_t)i;
+
+		bt_put(p, &b, 1);
+	}
+	bt_put(p, &(uint8_t){ (uint8_t)pad }, 1);
+	bt_put(p, &next_hdr, 1);
+	memset(icv, icv_pattern, sizeof(icv));
+	bt_put(p, icv, sizeof(icv));
+	return pad + 2 + ESPTAG_ICV_LEN;
+}
+
+static void ip_fix(struct bt_pkt *p, size_t ip, int family)
+{
+	if (family == 4)
+		bt_ipv4_finish(p, ip);
+	else
+		bt_ipv6_finish(p, ip);
+}
+
+struct wire_opts {
+	uint8_t result;
+	uint32_t sa_index;
+	uint64_t seq;
+	uint8_t flags;
+};
+
+/*
+ * What the agent sends the host for plain frame `plain` (IP header at ip)
+ * received under SA d with sequence number seq: transport adds ESP in
+ * place; tunnel wraps the plain IP packet in an outer header of d's family.
+ */
+static void wire_frame(const struct sa_def *d, const struct bt_pkt *plain, size_t ip,
+		       const struct wire_opts *w, struct bt_pkt *out)
+{
+	size_t l2len = ip, iphl, esp_off, payload_off, trailer, oip;
+	int pfam = (plain->b[ip] >> 4) == 4 ? 4 : 6;
+	struct esptag_meta m = { 0 };
+	uint8_t nh;
+
+	out->len = 0;
+	if (!d->tunnel) {
+		iphl = pfam == 4 ? (plain->b[ip] & 0xf) * 4 : 40;
+		nh = pfam == 4 ? plain->b[ip + 9] : plain->b[ip + 6];
+		bt_put(out, plain->b, ip + iphl);
+		esp_off = out->len;
+		bt_esp(out, d->spi, w->seq);
+		payload_off = out->len;
+		bt_put(out, plain->b + ip + iphl, plain->len - ip - iphl);
+		trailer = put_trailer(out, plain->len - ip - iphl, nh);
+		if (pfam == 4)
+			out->b[ip + 9] = ESPTAG_IPPROTO_ESP;
+		else
+			out->b[ip + 6] = ESPTAG_IPPROTO_ESP;
+		ip_fix(out, ip, pfam);
+	} else {
+		bt_put(out, plain->b, l2len);
+		/* EtherType of the outer family (the last 2 bytes of L2). */
+		out->b[l2len - 2] = d->family == 4 ? 0x08 : 0x86;
+		out->b[l2len - 1] = d->family == 4 ? 0x00 : 0xdd;
+		oip = d->family == 4 ? bt_ipv4(out, d->peer, d->us, ESPTAG_IPPROTO_ESP)
+				     : bt_ipv6(out, d->peer, d->us, ESPTAG_IPPROTO_ESP);
+		esp_off = out->len;
+		bt_esp(out, d->spi, w->seq);
+		payload_off = out->len;
+		bt_put(out, plain->b + ip, plain->len - ip);
+		nh = pfam == 4 ? 4 : 41;
+		trailer = put_trailer(out, plain->len - ip, nh);
+		ip_fix(out, oip, d->family);
+	}
+	m.version = ESPTAG_META_VERSION;
+	m.kind = ESPTAG_META_RX;
+	m.flags = w->flags;
+	m.next_hdr = nh;
+	m.result = w->result;
+	m.esp_off = htons(esp_off);
+	m.payload_off = htons(payload_off);
+	m.trailer_len = w->result == ESPTAG_RES_OK ? htons(trailer) : 0;
+	m.sa_index = htonl(w->sa_index);
+	m.seq_hi = htonl((uint32_t)(w->seq >> 32));
+	m.seq_lo = htonl((uint32_t)w->seq);
+	bt_meta_insert(out, &m);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Running                                                                 */
+/* ---------------------------------------------------------------------- */
+
+struct xdp_res {
+	uint32_t retval;
+	uint32_t meta_len;
+	uint32_t len;			/* frame bytes after the metadata */
+	uint8_t buf[BT_PKT_MAX + 4096];
+	const uint8_t *frame;
+	struct esptag_xdp_meta meta;
+};
+
+static int run_xdp(int fd, const void *in, size_t len, uint32_t ifindex, struct xdp_res *r)
+{
+	struct xdp_md ctx = { .data = 0, .data_end = len, .ingress_ifindex = ifindex };
+	LIBBPF_OPTS(bpf_test_run_opts, opts,
+		.data_in = in, .data_size_in = len,
+		.data_out = r->buf, .data_size_out = sizeof(r->buf),
+		.ctx_in = &ctx, .ctx_size_in = sizeof(ctx),
+		.ctx_out = &ctx, .ctx_size_out = sizeof(ctx),
+		.repeat = 1);
+	int err = bpf_prog_test_run_opts(fd, &opts);
+
+	if (err)
+		return err;
+	r->retval = opts.retval;
+	r->meta_len = ctx.data;		/* data_meta is 0 in the output */
+	r->len = opts.data_size_out - ctx.data;
+	r->frame = r->buf + ctx.data;
+	memset(&r->meta, 0, sizeof(r->meta));
+	if (r->meta_len == sizeof(r->meta))
+		memcpy(&r->meta, r->buf, sizeof(r->meta));
+	return 0;
+}
+
+struct expect {
+	uint32_t verdict;
+	int cnt;			/* the one esptag_stats counter that moves by 1 */
+	const struct bt_pkt *out;	/* expected frame (NULL: the input, unchanged) */
+	uint32_t sa;			/* per-SA counters to check, 0 = none */
+	int sa_pkts, sa_drops;
+	bool trusted;			/* XDP metadata record expected */
+};
+
+static uint64_t sa_bytes_delta;
+
+/* Run one frame through fd and check everything; false on failure. */
+static bool check_at(int line, int fd, const struct bt_pkt *in, size_t len,
+		     const struct expect *e)
+{
+	static struct xdp_res r;
+	uint64_t before[ESPTAG_CNT_MAX], after[ESPTAG_CNT_MAX];
+	struct esptag_sa_stats sb, sa_after;
+	int err;
+
+	if (bt_counters(&obj, before) || (e->sa && bt_sa_stats(&obj, e->sa, &sb) < 0)) {
+		t_fail(__FILE__, line, "cannot read counters");
+		return false;
+	}
+	err = run_xdp(fd, in->b, len, IFINDEX, &r);
+	if (err) {
+		t_fail(__FILE__, line, "test run: %s", strerror(-err));
+		return false;
+	}
+	if (bt_counters(&obj, after) || (e->sa && bt_sa_stats(&obj, e->sa, &sa_after) < 0)) {
+		t_fail(__FILE__, line, "cannot read counters");
+		return false;
+	}
+	if (r.retval != e->verdict) {
+		t_fail(__FILE__, line, "verdict %u, want %u (counter moved: %d)", r.retval,
+		       e->verdict, ({ int k = -1; for (int i = 0; i < ESPTAG_CNT_MAX; i++) if (after[i] != before[i]) k = i; k; }));
+		return false;
+	}
+	for (int k = 0; k < ESPTAG_CNT_MAX; k++) {
+		long long d = (long long)(after[k] - before[k]), want = k == e->cnt;
+
+		if (d != want) {
+			t_fail(__FILE__, line, "counter %d moved by %lld, want %lld", k, d, want);
+			return false;
+		}
+	}
+	if (e->verdict == XDP_PASS) {
+		const uint8_t *want = e->out ? e->out->b : in->b;
+		size_t wlen = e->out ? e->out->len : len;
+
+		if (r.len != wlen || memcmp(r.frame, want, wlen)) {
+			t_hexdiff(r.frame, r.len, want, wlen);
+			t_fail(__FILE__, line, "output frame differs (len %u, want %zu)", r.len, wlen);
+			return false;
+		}
+		if (e->trusted && (r.meta_len != sizeof(r.meta) ||
+				   r.meta.magic != ESPTAG_XDP_META_MAGIC || r.meta.sa_index != e->sa)) {
+			t_fail(__FILE__, line, "XDP metadata: len %u magic %#x sa %u, want sa %u",
+			       r.meta_len, r.meta.magic, r.meta.sa_index, e->sa);
+			return false;
+		}
+		if (!e->trusted && r.meta_len) {
+			t_fail(__FILE__, line, "unexpected XDP metadata (%u bytes)", r.meta_len);
+			return false;
+		}
+	}
+	if (e->sa) {
+		long long dp = sa_after.packets - sb.packets, dd = sa_after.drops - sb.drops;
+		long long db = sa_after.bytes - sb.bytes;
+
+		if (dp != e->sa_pkts || dd != e->sa_drops) {
+			t_fail(__FILE__, line, "SA %u: packets +%lld drops +%lld, want +%d +%d",
+			       e->sa, dp, dd, e->sa_pkts, e->sa_drops);
+			return false;
+		}
+		if (e->sa_pkts && (uint64_t)db != (e->out ? e->out->len : len)) {
+			t_fail(__FILE__, line, "SA %u: bytes +%lld, want +%zu", e->sa, db,
+			       e->out ? e->out->len : len);
+			return false;
+		}
+		sa_bytes_delta = db;
+	}
+	return true;
+}
+#define CHECK(fd, in, len, ...) \
+	do { if (!check_at(__LINE__, fd, in, len, &(struct expect){ __VA_ARGS__ })) return; } while (0)
+
+static const struct flow flow_v4 = { 4, 0, {}, mac_us, V4_PEER, V4_US, IPPROTO_UDP, 61, 1, 0 };
+static const struct flow flow_v6 = { 6, 0, {}, mac_us, V6_PEER, V6_US, IPPROTO_TCP, 100, 2, 0 };
+
+/* Build plain + wire for sa/flow with an OK tag and sequence seq. */
+static size_t build_ok(uint32_t sa, const struct flow *f, uint64_t seq,
+		       struct bt_pkt *plain, struct bt_pkt *wire)
+{
+	const struct sa_def *d = sa_get(sa);
+	struct wire_opts w = { ESPTAG_RES_OK, sa, seq, (d->flags & ESPTAG_SAF_ESN) ? ESPTAG_META_F_ESN : 0 };
+	size_t ip = plain_frame(f, plain);
+
+	wire_frame(d, plain, ip, &w, wire);
+	return ip;
+}
+
+/* Tunnel mode: the stack gets the inner packet behind the same L2. */
+static void tunnel_expect(const struct bt_pkt *plain, size_t ip, struct bt_pkt *out)
+{
+	*out = *plain;
+	(void)ip;
+}
+
+static struct bt_pkt plain, wire, expect_pkt;
+
+/* ---------------------------------------------------------------------- */
+/* Cases                                                                   */
+/* ---------------------------------------------------------------------- */
+
+static void ok_one(int fd, uint32_t sa, const struct flow *f, uint64_t seq)
+{
+	size_t ip = build_ok(sa, f, seq, &plain, &wire);
+
+	tunnel_expect(&plain, ip, &expect_pkt);
+	CHECK(fd, &wire, wire.len, XDP_PASS, ESPTAG_CNT_RX_OK, &expect_pkt, sa, 1, 0, true);
+}
+
+static void test_ok_ipv4_transport(void)
+{
+	ok_one(fd_rx, SA_V4, &flow_v4, 1);
+}
+
+static void test_ok_ipv6_transport(void)
+{
+	ok_one(fd_rx, SA_V6, &flow_v6, 1);
+}
+
+static void test_ok_ipv4_options_transport(void)
+{
+	struct flow f = flow_v4;
+
+	f.v4_opts = 3;
+	ok_one(fd_rx, SA_V4OPT, &f, 1);
+}
+
+static void test_ok_ipv4_tunnel_inner_v4(void)
+{
+	struct flow f = { 4, 0, {}, mac_us, "192.0.2.77", "192.0.2.1", IPPROTO_TCP, 33, 3, 0 };
+
+	ok_one(fd_rx, SA_TUN4, &f, 1);
+}
+
+static void test_ok_ipv4_tunnel_inner_v6(void)
+{
+	struct flow f = { 6, 0, {}, mac_us, V6_PEER, V6_US, IPPROTO_UDP, 7, 4, 0 };
+
+	ok_one(fd_rx, SA_TUN4, &f, 2);
+}
+
+static void test_ok_ipv6_tunnel_inner_v4(void)
+{
+	struct flow f = { 4, 0, {}, mac_us, "192.0.2.77", "192.0.2.1", IPPROTO_UDP, 0, 5, 0 };
+
+	ok_one(fd_rx, SA_TUN6, &f, 1);
+}
+
+static void test_ok_ipv6_tunnel_inner_v6(void)
+{
+	struct flow f = { 6, 0, {}, mac_us, V6_PEER, V6_US, IPPROTO_TCP, 1400, 6, 0 };
+
+	ok_one(fd_rx, SA_TUN6, &f, 2);
+}
+
+static void test_ok_vlan(void)
+{
+	struct flow f = flow_v4;
+
+	f.nvlans = 1;
+	f.vlan[0] = (struct esptag_vlan)VL(0x8100, 100);
+	ok_one(fd_rx, SA_VLAN, &f, 1);
+	/* PCP/DEI bits do not matter, the VID does. */
+	f.vlan[0].tci = htons(0xe000 | 100);
+	ok_one(fd_rx, SA_VLAN, &f, 2);
+}
+
+static void test_ok_qinq(void)
+{
+	struct flow f = flow_v6;
+
+	f.nvlans = 2;
+	f.vlan[0] = (struct esptag_vlan)VL(0x88a8, 10);
+	f.vlan[1] = (struct esptag_vlan)VL(0x8100, 20);
+	ok_one(fd_rx, SA_QINQ, &f, 1);
+}
+
+static void test_ok_frags_program(void)
+{
+	/* The xdp.frags entry point runs the same body: single buffer... */
+	ok_one(fd_rx_frags, SA_FRAGS, &flow_v4, 1);
+	/* ... and a multi-buffer frame (trailer in a fragment). */
+	{
+		struct flow f = flow_v6;
+
+		f.plen = 3800;	/* > one test-run page: two buffers */
+		bpf_map_delete_elem(fd_replay, &(uint32_t){ SA_V6 });
+		ok_one(fd_rx_frags, SA_V6, &f, 7);
+	}
+}
+
+/* Results other than OK: dropped, counted by reason, window untouched. */
+static void test_results(void)
+{
+	static const struct { uint8_t result; int cnt; } rows[] = {
+		{ ESPTAG_RES_AUTH_FAIL, ESPTAG_CNT_RX_DROP_AUTH },
+		{ ESPTAG_RES_NO_SA, ESPTAG_CNT_RX_DROP_NO_SA },
+		{ ESPTAG_RES_MALFORMED, ESPTAG_CNT_RX_DROP_AGENT_MALFORMED },
+		{ ESPTAG_RES_UNSUPPORTED, ESPTAG_CNT_RX_DROP_UNSUPPORTED },
+		{ 77, ESPTAG_CNT_RX_DROP_UNSUPPORTED },	/* unknown code */
+	};
+	const struct sa_def *d = sa_get(SA_W64);
+
+	sa_install(d);
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct wire_opts w = { rows[i].result, SA_W64, 500, 0 };
+		size_t ip = plain_frame(&flow_v4, &plain);
+
+		wire_frame(d, &plain, ip, &w, &wire);
+		CHECK(fd_rx, &wire, wire.len, XDP_DROP, rows[i].cnt, NULL, SA_W64, 0, 1);
+		/* Unknown index: dropped the same, no per-SA entry created. */
+		w.sa_index = i == 1 ? ESPTAG_SA_INDEX_NONE : 4242;
+		wire_frame(d, &plain, ip, &w, &wire);
+		CHECK(fd_rx, &wire, wire.len, XDP_DROP, rows[i].cnt);
+	}
+	/* None of them touched the window: 500 is still fresh. */
+	ok_one(fd_rx, SA_W64, &flow_v4, 500);
+}
+
+/* Host-side SA checks. */
+static void test_sa_checks(void)
+{
+	static const struct { uint32_t sa; int cnt; } rows[] = {
+		{ SA_OUT, ESPTAG_CNT_RX_DROP_DIR },
+		{ SA_DEAD, ESPTAG_CNT_RX_DROP_DEAD },
+		{ SA_EXPIRED, ESPTAG_CNT_RX_DROP_DEAD },
+		{ SA_OTHER_MAC, ESPTAG_CNT_RX_DROP_DOMAIN },
+		{ SA_IFINDEX, ESPTAG_CNT_RX_DROP_DOMAIN },
+		{ SA_OTHER_VLAN, ESPTAG_CNT_RX_DROP_DOMAIN },
+	};
+	struct flow vf = flow_v4;
+
+	vf.nvlans = 1;
+	vf.vlan[0] = (struct esptag_vlan)VL(0x8100, 100);
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		build_ok(rows[i].sa, rows[i].sa == SA_OTHER_VLAN ? &vf : &flow_v4, 1, &plain, &wire);
+		CHECK(fd_rx, &wire, wire.len, XDP_DROP, rows[i].cnt, NULL, rows[i].sa, 0, 1);
+	}
+	/* A VLAN SA used for an untagged frame, an untagged SA for a tagged
+	 * one, Q-in-Q SA with one tag: all wrong domain. */
+	{
+		struct wire_opts w = { ESPTAG_RES_OK, SA_VLAN, 9, 0 };
+		size_t ip = plain_frame(&flow_v4, &plain);
+
+		wire_frame(sa_get(SA_VLAN), &plain, ip, &w, &wire);
+		CHECK(fd_rx, &wire, wire.len, XDP_DROP, ESPTAG_CNT_RX_DROP_DOMAIN, NULL, SA_VLAN, 0, 1);
+		w.sa_index = SA_V4;
+		ip = plain_frame(&vf, &plain);
+		wire_frame(sa_get(SA_V4), &plain, ip, &w, &wire);
+		CHECK(fd_rx, &wire, wire.len, XDP_DROP, ESPTAG_CNT_RX_DROP_DOMAIN, NULL, SA_V4, 0, 1);
+	}
+	/* Unknown index with result OK. */
+	{
+		struct wire_opts w = { ESPTAG_RES_OK, 31337, 1, 0 };
+		size_t ip = plain_frame(&flow_v4, &plain);
+
+		wire_frame(sa_get(SA_V4), &plain, ip, &w, &wire);
+		CHECK(fd_rx, &wire, wire.len, XDP_DROP, ESPTAG_CNT_RX_DROP_UNKNOWN_SA);
+	}
+	/* A frame for another MAC carried by the right SA's domain fails too:
+	 * plain frame to mac_other under SA_V4. */
+	{
+		struct flow f = flow_v4;
+
+		f.dst_mac = mac_other;
+		build_ok(SA_V4, &f, 77, &plain, &wire);
+		CHECK(fd_rx, &wire, wire.len, XDP_DROP, ESPTAG_CNT_RX_DROP_DOMAIN, NULL, SA_V4, 0, 1);
+	}
+}
+
+/* Replay: run seq on sa, expect verdict/counter. */
+static bool replay_at(int line, uint32_t sa, uint64_t seq, int cnt)
+{
+	const struct sa_def *d = sa_get(sa);
+	const struct flow *f = d->family == 4 ? &flow_v4 : &flow_v6;
+	size_t ip = build_ok(sa, f, seq, &plain, &wire);
+
+	tunnel_expect(&plain, ip, &expect_pkt);
+	if (cnt == ESPTAG_CNT_RX_OK)
+		return check_at(line, fd_rx, &wire, wire.len,
+				&(struct expect){ XDP_PASS, cnt, &expect_pkt, sa, 1, 0, true });
+	return check_at(line, fd_rx, &wire, wire.len,
+			&(struct expect){ XDP_DROP, cnt, NULL, sa, 0, 1, false });
+}
+#define REPLAY(sa, seq, cnt) do { if (!replay_at(__LINE__, sa, seq, cnt)) return; } while (0)
+#define FRESH	ESPTAG_CNT_RX_OK
+#define DUP	ESPTAG_CNT_RX_DROP_REPLAY
+#define OLD	ESPTAG_CNT_RX_DROP_OLD
+
+static void test_replay_fresh_dup_old(void)
+{
+	sa_install(sa_get(SA_W64));
+	REPLAY(SA_W64, 0, OLD);		/* 0 is never valid */
+	REPLAY(SA_W64, 1, FRESH);
+	REPLAY(SA_W64, 1, DUP);
+	REPLAY(SA_W64, 3, FRESH);	/* gap */
+	REPLAY(SA_W64, 2, FRESH);	/* late, inside the window */
+	REPLAY(SA_W64, 2, DUP);
+	REPLAY(SA_W64, 100, FRESH);	/* advance */
+	REPLAY(SA_W64, 36, OLD);	/* 100 - 36 = 64: left of the window */
+	REPLAY(SA_W64, 37, FRESH);	/* 63: last slot */
+	REPLAY(SA_W64, 37, DUP);
+	REPLAY(SA_W64, 100, DUP);
+	REPLAY(SA_W64, 5000, FRESH);	/* jump beyond the whole ring */
+	REPLAY(SA_W64, 4999, FRESH);
+	REPLAY(SA_W64, 100, OLD);
+}
+
+static void test_replay_window_sizes(void)
+{
+	static const struct { uint32_t sa; uint32_t w; } rows[] = {
+		{ SA_W32, 32 }, { SA_W64, 64 }, { SA_W1024, 1024 },
+	};
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		uint32_t sa = rows[i].sa, w = rows[i].w;
+		uint64_t top = 3000;
+
+		sa_install(sa_get(sa));
+		REPLAY(sa, top, FRESH);
+		REPLAY(sa, top - w, OLD);
+		REPLAY(sa, top - w + 1, FRESH);
+		REPLAY(sa, top - w + 1, DUP);
+		REPLAY(sa, top - 1, FRESH);
+		REPLAY(sa, top, DUP);
+	}
+	/* The 1024 ring: a bit from the previous lap must be forgotten when
+	 * the top advances over it. 2024 % 1024 == 1000 % 1024. */
+	sa_install(sa_get(SA_W1024));
+	REPLAY(SA_W1024, 2000, FRESH);
+	REPLAY(SA_W1024, 1000, FRESH);	/* 2000 - 1000 < 1024 */
+	REPLAY(SA_W1024, 2030, FRESH);	/* clears 2001..2030 */
+	REPLAY(SA_W1024, 2024, FRESH);	/* same bit as 1000: fresh */
+	REPLAY(SA_W1024, 2024, DUP);
+	REPLAY(SA_W1024, 2000, DUP);	/* still remembered */
+	REPLAY(SA_W1024, 1007, FRESH);	/* 2030 - 1007 = 1023: last slot */
+	REPLAY(SA_W1024, 1006, OLD);	/* 1024: outside */
+}
+
+static void test_replay_esn_wrap(void)
+{
+	sa_install(sa_get(SA_ESN));	/* window 128 */
+	REPLAY(SA_ESN, 0xfffffff0ULL, FRESH);
+	REPLAY(SA_ESN, 0xffffffffULL, FRESH);
+	REPLAY(SA_ESN, 0x100000000ULL, FRESH);	/* seq_lo wraps to 0, seq_hi 1 */
+	REPLAY(SA_ESN, 0x100000005ULL, FRESH);
+	REPLAY(SA_ESN, 0xfffffffeULL, FRESH);	/* previous epoch, inside the window */
+	REPLAY(SA_ESN, 0xffffffffULL, DUP);
+	REPLAY(SA_ESN, 0x100000000ULL, DUP);
+	REPLAY(SA_ESN, 0x100000005ULL - 128, OLD);
+	/* A non-ESN SA refuses a non-zero seq_hi. */
+	{
+		struct wire_opts w = { ESPTAG_RES_OK, SA_W32, 0x100000001ULL, ESPTAG_META_F_ESN };
+		size_t ip = plain_frame(&flow_v4, &plain);
+
+		wire_frame(sa_get(SA_W32), &plain, ip, &w, &wire);
+		CHECK(fd_rx, &wire, wire.len, XDP_DROP, ESPTAG_CNT_RX_DROP_MALFORMED, NULL, SA_W32, 0, 1);
+	}
+}
+
+/* Tag or packet inconsistent with the SA: one mutation per row. */
+typedef void (*mutate_fn)(struct bt_pkt *w);
+
+#define TAG(w)	((struct esptag_meta *)((w)->b + 12))
+/* Offsets in the SA_V4 / flow_v4 wire frame: tag 12..44, IP 44, ESP 64. */
+#define W_IP	44
+#define W_ESP	64
+
+static void m_version(struct bt_pkt *w) { TAG(w)->version = 2; }
+static void m_kind(struct bt_pkt *w) { TAG(w)->kind = ESPTAG_META_TX; }
+static void m_kind0(struct bt_pkt *w) { TAG(w)->kind = 0; }
+static void m_flags(struct bt_pkt *w) { TAG(w)->flags = 0x80; }
+static void m_reserved(struct bt_pkt *w) { TAG(w)->reserved = 1; }
+static void m_reserved2(struct bt_pkt *w) { TAG(w)->reserved2 = htons(1); }
+static void m_esp_off(struct bt_pkt *w) { TAG(w)->esp_off = htons(ntohs(TAG(w)->esp_off) + 4); }
+static void m_payload_off(struct bt_pkt *w) { TAG(w)->payload_off = htons(ntohs(TAG(w)->payload_off) - 8); }
+static void m_trailer_short(struct bt_pkt *w) { TAG(w)->trailer_len = htons(17); }
+static void m_trailer_long(struct bt_pkt *w) { TAG(w)->trailer_len = htons(ntohs(TAG(w)->trailer_len) + 4); }
+static void m_trailer_huge(struct bt_pkt *w) { TAG(w)->trailer_len = htons(0xfff0); }
+static void m_next_hdr(struct bt_pkt *w) { TAG(w)->next_hdr = IPPROTO_TCP; }
+static void m_spi(struct bt_pkt *w) { w->b[W_ESP + 3] ^= 1; }
+static void m_spi0(struct bt_pkt *w) { memset(w->b + W_ESP, 0, 4); }
+static void m_seq_lo(struct bt_pkt *w) { w->b[W_ESP + 7] ^= 1; }
+static void m_ip_len(struct bt_pkt *w) { w->b[W_IP + 3] -= 4; }
+static void m_ip_proto(struct bt_pkt *w) { w->b[W_IP + 9] = IPPROTO_UDP; }
+static void m_ip_frag(struct bt_pkt *w) { w->b[W_IP + 6] = 0x20; }	/* MF */
+static void m_ip_ver(struct bt_pkt *w) { w->b[W_IP] = 0x65; }
+static void m_ip_ihl(struct bt_pkt *w) { w->b[W_IP] = 0x44; }
+static void m_ip_daddr(struct bt_pkt *w) { w->b[W_IP + 19] ^= 1; }
+static void m_ethertype(struct bt_pkt *w) { w->b[42] = 0x86; w->b[43] = 0xdd; }
+static void m_pad_len(struct bt_pkt *w) { w->b[w->len - ESPTAG_ICV_LEN - 2] ^= 1; }
+static void m_trailer_nh(struct bt_pkt *w) { w->b[w->len - ESPTAG_ICV_LEN - 1] = IPPROTO_TCP; }
+static void m_nested_tag(struct bt_pkt *w) { w->b[42] = 0x88; w->b[43] = 0xb6; }
+static void m_extra_byte(struct bt_pkt *w) { w->b[w->len++] = 0; }
+
+static void test_malformed(void)
+{
+	/* The first rows and the nested tag fail before the SA is looked up. */
+	static const struct { const char *what; mutate_fn fn; } rows[] = {
+		{ "tag version", m_version }, { "tag kind TX", m_kind }, { "tag kind 0", m_kind0 },
+		{ "unknown flag", m_flags }, { "reserved", m_reserved }, { "reserved2", m_reserved2 },
+		{ "nested tag", m_nested_tag },
+		{ "esp_off", m_esp_off }, { "payload_off", m_payload_off },
+		{ "trailer_len < 18", m_trailer_short }, { "trailer_len vs pad", m_trailer_long },
+		{ "trailer_len > frame", m_trailer_huge }, { "tag next_hdr", m_next_hdr },
+		{ "SPI mismatch", m_spi }, { "SPI 0", m_spi0 }, { "seq_lo mismatch", m_seq_lo },
+		{ "IP tot_len", m_ip_len }, { "IP protocol", m_ip_proto }, { "IP fragment", m_ip_frag },
+		{ "IP version", m_ip_ver }, { "IP IHL", m_ip_ihl }, { "IP daddr", m_ip_daddr },
+		{ "EtherType vs SA family", m_ethertype }, { "pad length", m_pad_len },
+		{ "trailer next header", m_trailer_nh },
+		{ "frame longer than IP", m_extra_byte },
+	};
+
+	sa_install(sa_get(SA_V4));
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		build_ok(SA_V4, &flow_v4, 10, &plain, &wire);
+		rows[i].fn(&wire);
+		if (i < 7) {
+			if (!check_at(__LINE__, fd_rx, &wire, wire.len, &(struct expect){
+					XDP_DROP, ESPTAG_CNT_RX_DROP_MALFORMED, NULL, SA_V4, 0, 0 })) {
+				fprintf(stderr, "  row: %s\n", rows[i].what);
+				return;
+			}
+			continue;
+		}
+		if (!check_at(__LINE__, fd_rx, &wire, wire.len, &(struct expect){
+				XDP_DROP, ESPTAG_CNT_RX_DROP_MALFORMED, NULL, SA_V4, 0, 1 })) {
+			fprintf(stderr, "  row: %s\n", rows[i].what);
+			return;
+		}
+	}
+	/* None of them consumed sequence number 10. */
+	ok_one(fd_rx, SA_V4, &flow_v4, 10);
+}
+
+/* Tunnel SA: next header and the inner packet must agree. */
+static void test_malformed_tunnel(void)
+{
+	struct flow f = { 4, 0, {}, mac_us, "192.0.2.77", "192.0.2.1", IPPROTO_TCP, 33, 3, 0 };
+	size_t inner = 12 + ESPTAG_META_LEN + 2 + 20 + 16;	/* tag, outer v4, ESP */
+
+	sa_install(sa_get(SA_TUN4));
+	build_ok(SA_TUN4, &f, 3, &plain, &wire);
+	TAG(&wire)->next_hdr = IPPROTO_TCP;
+	wire.b[wire.len - ESPTAG_ICV_LEN - 1] = IPPROTO_TCP;
+	CHECK(fd_rx, &wire, wire.len, XDP_DROP, ESPTAG_CNT_RX_DROP_MALFORMED, NULL, SA_TUN4, 0, 1);
+	build_ok(SA_TUN4, &f, 3, &plain, &wire);
+	wire.b[inner + 3] += 1;		/* inner tot_len */
+	CHECK(fd_rx, &wire, wire.len, XDP_DROP, ESPTAG_CNT_RX_DROP_MALFORMED, NULL, SA_TUN4, 0, 1);
+	build_ok(SA_TUN4, &f, 3, &plain, &wire);
+	TAG(&wire)->next_hdr = 41;	/* says IPv6, is IPv4 */
+	wire.b[wire.len - ESPTAG_ICV_LEN - 1] = 41;
+	CHECK(fd_rx, &wire, wire.len, XDP_DROP, ESPTAG_CNT_RX_DROP_MALFORMED, NULL, SA_TUN4, 0, 1);
+	ok_one(fd_rx, SA_TUN4, &f, 3);
+}
+
+/* Every cut of a good frame is dropped as malformed and consumes nothing. */
+static void test_truncated(void)
+{
+	static const struct { uint32_t sa; int nvlans; } rows[] = {
+		{ SA_V4, 0 }, { SA_QINQ, 2 }, { SA_TUN6, 0 },
+	};
+
+	for (size_t r = 0; r < sizeof(rows) / sizeof(rows[0]); r++) {
+		const struct sa_def *d = sa_get(rows[r].sa);
+		struct flow f = d->family == 4 ? flow_v4 : flow_v6;
+
+		sa_install(d);
+		f.nvlans = rows[r].nvlans;
+		memcpy(f.vlan, d->vlan, sizeof(f.vlan));
+		build_ok(rows[r].sa, &f, 40, &plain, &wire);
+		for (size_t len = ETH_HLEN; len < wire.len; len++) {
+			if (!check_at(__LINE__, fd_rx, &wire, len, &(struct expect){
+					XDP_DROP, ESPTAG_CNT_RX_DROP_MALFORMED })) {
+				fprintf(stderr, "  SA %u cut at %zu of %zu\n", rows[r].sa, len, wire.len);
+				return;
+			}
+		}
+		ok_one(fd_rx, rows[r].sa, &f, 40);
+	}
+	/* Untagged IP cut inside its header: malformed too. */
+	plain_frame(&flow_v4, &plain);
+	for (size_t len = ETH_HLEN; len < ETH_HLEN + 20; len++)
+		CHECK(fd_rx, &plain, len, XDP_DROP, ESPTAG_CNT_RX_DROP_MALFORMED);
+	plain_frame(&flow_v6, &plain);
+	for (size_t len = ETH_HLEN; len < ETH_HLEN + 40; len++)
+		CHECK(fd_rx, &plain, len, XDP_DROP, ESPTAG_CNT_RX_DROP_MALFORMED);
+}
+
+/* Inbound policy for plaintext. */
+static void spd_add(uint32_t id, uint32_t parent, uint32_t parent_plen, const char *dst,
+		    int dplen)
+{
+	struct esptag_spd_key k = { .dir = ESPTAG_DIR_IN };
+	struct esptag_spd_node n = { .id = id, .parent = parent, .parent_prefixlen = parent_plen };
+	int fam;
+
+	bt_addr(dst, k.daddr, &fam);
+	k.family = fam;
+	k.prefixlen = 32 + dplen;
+	if (bpf_map_update_elem(fd_spd, &k, &n, BPF_ANY))
+		abort();
+}
+
+static void spd_src_add(uint32_t node, const char *src, int splen, uint8_t action)
+{
+	struct esptag_spd_src_key k = { .prefixlen = 32 + splen, .node = node };
+	struct esptag_policy p = { .action = action, .id = node * 100 + splen };
+
+	bt_addr(src, k.saddr, NULL);
+	if (bpf_map_update_elem(fd_spd_src, &k, &p, BPF_ANY))
+		abort();
+}
+
+static void test_policy(void)
+{
+	static const struct {
+		const char *src, *dst;
+		int nvlans;
+		uint32_t verdict;
+		int cnt;
+	} rows[] = {
+		{ "203.0.113.5", "192.0.2.1", 0, XDP_DROP, ESPTAG_CNT_RX_DROP_POLICY },
+		{ "203.0.113.5", "192.0.2.1", 1, XDP_DROP, ESPTAG_CNT_RX_DROP_POLICY },
+		{ "203.0.113.5", "192.0.2.1", 2, XDP_DROP, ESPTAG_CNT_RX_DROP_POLICY },
+		{ "203.0.113.66", "192.0.2.1", 0, XDP_PASS, ESPTAG_CNT_RX_PLAIN },	/* bypass /32 */
+		{ "198.51.100.7", "192.0.2.1", 0, XDP_DROP, ESPTAG_CNT_RX_DROP_DISCARD },	/* parent */
+		{ "198.51.100.7", "192.0.2.9", 0, XDP_DROP, ESPTAG_CNT_RX_DROP_DISCARD },
+		{ "203.0.113.5", "192.0.2.9", 0, XDP_PASS, ESPTAG_CNT_RX_PLAIN },	/* no rule */
+		{ "203.0.113.5", "198.51.100.1", 0, XDP_PASS, ESPTAG_CNT_RX_PLAIN },	/* no node */
+		{ "2001:db8:2::5", "2001:db8:1::1", 0, XDP_DROP, ESPTAG_CNT_RX_DROP_POLICY },
+		{ "2001:db8:3::5", "2001:db8:1::1", 2, XDP_PASS, ESPTAG_CNT_RX_PLAIN },
+	};
+
+	spd_add(1, 0, 0, "192.0.2.0", 24);
+	spd_src_add(1, "198.51.100.0", 24, ESPTAG_ACT_DISCARD);
+	spd_add(2, 1, 32 + 24, "192.0.2.1", 32);
+	spd_src_add(2, "203.0.113.0", 24, ESPTAG_ACT_PROTECT);
+	spd_src_add(2, "203.0.113.66", 32, ESPTAG_ACT_BYPASS);
+	spd_add(3, 0, 0, "2001:db8:1::", 48);
+	spd_src_add(3, "2001:db8:2::", 48, ESPTAG_ACT_PROTECT);
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct flow f = strchr(rows[i].dst, ':') ? flow_v6 : flow_v4;
+
+		f.src = rows[i].src;
+		f.dst = rows[i].dst;
+		f.nvlans = rows[i].nvlans;
+		f.vlan[0] = (struct esptag_vlan)VL(rows[i].nvlans == 2 ? 0x88a8 : 0x8100, 7);
+		f.vlan[1] = (struct esptag_vlan)VL(0x8100, 8);
+		plain_frame(&f, &plain);
+		if (!check_at(__LINE__, fd_rx, &plain, plain.len, &(struct expect){
+				rows[i].verdict, rows[i].cnt })) {
+			fprintf(stderr, "  row %zu: %s -> %s\n", i, rows[i].src, rows[i].dst);
+			return;
+		}
+	}
+	/* Decrypted traffic is not subject to the plaintext rule. */
+	{
+		struct flow f = flow_v4;
+
+		sa_install(sa_get(SA_V4));
+		f.src = "203.0.113.5";
+		ok_one(fd_rx, SA_V4, &f, 1);
+	}
+}
+
+static void test_config_and_other(void)
+{
+	struct bt_pkt p = { 0 };
+	uint8_t body[46];
+
+	/* Agent reply: passes untouched. */
+	memset(body, 0x11, sizeof(body));
+	bt_l2(&p, mac_us, mac_agent, NULL, 0, ESPTAG_ETH_P_CFG);
+	bt_put(&p, body, sizeof(body));
+	CHECK(fd_rx, &p, p.len, XDP_PASS, ESPTAG_CNT_RX_CONFIG);
+	/* Same EtherType from any other address: forged, dropped. */
+	p.len = 0;
+	bt_l2(&p, mac_us, mac_peer, NULL, 0, ESPTAG_ETH_P_CFG);
+	bt_put(&p, body, sizeof(body));
+	CHECK(fd_rx, &p, p.len, XDP_DROP, ESPTAG_CNT_RX_DROP_MALFORMED);
+	/* ARP and other non-IP: pass. */
+	p.len = 0;
+	bt_l2(&p, mac_us, mac_peer, NULL, 0, ETH_P_ARP);
+	bt_put(&p, body, 28);
+	CHECK(fd_rx, &p, p.len, XDP_PASS, ESPTAG_CNT_RX_PLAIN);
+	/* Too short for Ethernet + tag. */
+	p.len = 0;
+	bt_l2(&p, mac_us, mac_peer, NULL, 0, ESPTAG_ETH_P_META);
+	bt_put(&p, body, 10);
+	CHECK(fd_rx, &p, p.len, XDP_DROP, ESPTAG_CNT_RX_DROP_MALFORMED);
+	/* Three VLAN tags: cannot be checked, dropped. */
+	{
+		struct esptag_vlan v3[2] = { VL(0x88a8, 1), VL(0x8100, 2) };
+
+		p.len = 0;
+		bt_l2(&p, mac_us, mac_peer, v3, 2, 0x8100);
+		bt_put(&p, "\x00\x03\x08\x00", 4);
+		bt_put(&p, body, 40);
+		CHECK(fd_rx, &p, p.len, XDP_DROP, ESPTAG_CNT_RX_DROP_MALFORMED);
+	}
+}
+
+/* Configured EtherTypes (esptag_cfg) replace the defaults. */
+static void test_custom_ethertypes(void)
+{
+	struct esptag_cfg c = { .eth_p_meta = 0x88b7, .eth_p_cfg = 0x88b4 };
+	uint32_t zero = 0;
+
+	sa_install(sa_get(SA_V4));
+	build_ok(SA_V4, &flow_v4, 1, &plain, &wire);
+	wire.b[12] = 0x88;
+	wire.b[13] = 0xb7;
+	if (bpf_map_update_elem(fd_cfg, &zero, &c, BPF_ANY)) {
+		t_fail(__FILE__, __LINE__, "cfg update");
+		return;
+	}
+	check_at(__LINE__, fd_rx, &wire, wire.len,
+		 &(struct expect){ XDP_PASS, ESPTAG_CNT_RX_OK, &plain, SA_V4, 1, 0, true });
+	/* The default tag EtherType is now just an unknown protocol. */
+	build_ok(SA_V4, &flow_v4, 2, &plain, &wire);
+	check_at(__LINE__, fd_rx, &wire, wire.len, &(struct expect){ XDP_PASS, ESPTAG_CNT_RX_PLAIN });
+	memset(&c, 0, sizeof(c));
+	bpf_map_update_elem(fd_cfg, &zero, &c, BPF_ANY);
+}
+
+/* esptag_rx_mark without a record (tc test runs carry no XDP metadata):
+ * the esptag bits are cleared, the others kept. The record path is tested
+ * live (tests/integration/test_rx_mark.sh). */
+static void test_mark_untrusted(void)
+{
+	static const struct { uint32_t mask, in, out; } rows[] = {
+		{ 0, 0x80000005, 0 },			/* default: all bits */
+		{ 0xff000000, 0x81234567, 0x00234567 },
+		{ 0x0000ff00, 0x8000ffff, 0x800000ff },
+	};
+	uint32_t zero = 0;
+
+	plain_frame(&flow_v4, &plain);
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct esptag_cfg c = { .mark_mask = rows[i].mask, .mark_trusted = rows[i].mask & 0x80808080 };
+		struct __sk_buff skb = { .mark = rows[i].in };
+		static struct bt_result r;
+		int err;
+
+		bpf_map_update_elem(fd_cfg, &zero, &c, BPF_ANY);
+		err = bt_run(fd_mark, plain.b, plain.len, &skb, &r);
+		T_EQ(err, 0);
+		T_EQ((int32_t)r.retval, TC_ACT_UNSPEC);
+		T_EQ(r.skb_out.mark, rows[i].out);
+	}
+	bpf_map_update_elem(fd_cfg, &zero, &(struct esptag_cfg){ 0 }, BPF_ANY);
+}
+
+int main(void)
+{
+	if (bt_open(&obj, "bpf/esptag_rx.bpf.o", "rx", NULL, NULL)) {
+		printf("FAIL esptag_rx_load: cannot load build/bpf/esptag_rx.bpf.o\n");
+		return 1;
+	}
+	fd_rx = bt_prog_fd(&obj, "esptag_rx");
+	fd_rx_frags = bt_prog_fd(&obj, "esptag_rx_frags");
+	fd_mark = bt_prog_fd(&obj, "esptag_rx_mark");
+	fd_sad = bt_map_fd(&obj, "esptag_sad");
+	fd_replay = bt_map_fd(&obj, "esptag_replay");
+	fd_spd = bt_map_fd(&obj, "esptag_spd");
+	fd_spd_src = bt_map_fd(&obj, "esptag_spd_src");
+	fd_cfg = bt_map_fd(&obj, "esptag_cfg");
+	for (size_t i = 0; i < sizeof(sas) / sizeof(sas[0]); i++)
+		if (sa_install(&sas[i])) {
+			printf("FAIL esptag_rx_setup: SA %u: %s\n", sas[i].index, strerror(errno));
+			bt_close(&obj);
+			return 1;
+		}
+
+	T_RUN(test_ok_ipv4_transport);
+	T_RUN(test_ok_ipv6_transport);
+	T_RUN(test_ok_ipv4_options_transport);
+	T_RUN(test_ok_ipv4_tunnel_inner_v4);
+	T_RUN(test_ok_ipv4_tunnel_inner_v6);
+	T_RUN(test_ok_ipv6_tunnel_inner_v4);
+	T_RUN(test_ok_ipv6_tunnel_inner_v6);
+	T_RUN(test_ok_vlan);
+	T_RUN(test_ok_qinq);
+	T_RUN(test_ok_frags_program);
+	T_RUN(test_results);
+	T_RUN(test_sa_checks);
+	T_RUN(test_replay_fresh_dup_old);
+	T_RUN(test_replay_window_sizes);
+	T_RUN(test_replay_esn_wrap);
+	T_RUN(test_malformed);
+	T_RUN(test_malformed_tunnel);
+	T_RUN(test_truncated);
+	T_RUN(test_policy);
+	T_RUN(test_config_and_other);
+	T_RUN(test_custom_ethertypes);
+	T_RUN(test_mark_untrusted);
+
+	bt_close(&obj);
+	return t_done();
+}
