@@ -36,3 +36,18 @@ conformance:
 		{ echo "usage: make conformance AGENT_IF=<host-side if> AGENT_WIRE_IF=<wire-side if> [AGENT_HOST_NS=ns AGENT_WIRE_NS=ns]"; exit 2; }
 	$(Q)/usr/bin/python3 tests/conformance/conformance.py --host-if $(AGENT_IF) --wire-if $(AGENT_WIRE_IF) \
 		$(if $(AGENT_HOST_NS),--host-ns $(AGENT_HOST_NS)) $(if $(AGENT_WIRE_NS),--wire-ns $(AGENT_WIRE_NS))
+
+# TSO test helper: a TC program that tags GSO super-packets like the host
+# data path, and a loader that injects one through a PACKET_VNET_HDR socket.
+AGENT_TSO_HELPER := $(BUILD)/tests/agent/tso_inject
+tests: $(AGENT_TSO_HELPER)
+$(BUILD)/tests/agent/tso_tag.bpf.o: tests/agent/tso_tag.bpf.c include/esptag/wire.h
+	$(call msg,BPF,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -MF $(@:.o=.d) -c $< -o $@
+$(BUILD)/tests/agent/tso_tag.skel.h: $(BUILD)/tests/agent/tso_tag.bpf.o
+	$(call msg,SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name tso_tag_bpf > $@
+$(AGENT_TSO_HELPER): tests/agent/tso_inject.c $(BUILD)/tests/agent/tso_tag.skel.h
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) -I$(BUILD)/tests/agent $< -o $@ -lbpf -lelf -lz

@@ -1,0 +1,389 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""
+esptag wire protocol for test drivers, written from docs/protocol.md and
+include/esptag/wire.h independently of the C codec: config packets
+(EtherType 0x88B5), metadata tags (0x88B6), and raw AF_PACKET sockets in
+network namespaces. Used by the conformance suite and the agent's
+integration tests. Run with /usr/bin/python3 (scapy).
+"""
+import ctypes
+import os
+import random
+import select
+import socket
+import struct
+import time
+
+ETH_P_CFG = 0x88B5
+ETH_P_META = 0x88B6
+ETH_P_ALL = 0x0003
+AGENT_MAC = bytes([0x02, 0x45, 0x53, 0x50, 0x54, 0x00])
+
+OP = dict(HELLO=1, ADD_SA=2, DEL_SA=3, FLUSH_PORT=4, ADD_LOCAL=5, DEL_LOCAL=6, DUMP_SA=7,
+          GET_STATS=8)
+F_REPLY, F_MORE, F_RETRY = 0x01, 0x02, 0x04
+ST = dict(OK=0, BAD_VERSION=1, BAD_OPCODE=2, MALFORMED=3, BAD_RECORD=4, NO_SPACE=5,
+          PORT_LIMIT=6, DUPLICATE=7, UNKNOWN_SA=8, BAD_ALG=9, NOT_PERMITTED=10,
+          UNKNOWN_LOCAL=11, BUSY=12)
+ST_NAME = {v: k for k, v in ST.items()}
+REC_SA, REC_SA_REF, REC_LOCAL, REC_CAPS, REC_SA_STATS, REC_COUNTER, REC_CURSOR = range(1, 8)
+REC_SIZE = {1: 108, 2: 8, 3: 36, 4: 40, 5: 40, 6: 16, 7: 8}
+DIR_IN, DIR_OUT = 1, 2
+MODE_TRANSPORT, MODE_TUNNEL = 1, 2
+ALG_GCM128, ALG_GCM256 = 1, 2
+SA_F_ESN = 1
+META_TX, META_RX = 1, 2
+MF_OFFLOAD, MF_GSO, MF_ESN, MF_HAIRPIN = 1, 2, 4, 8
+RES = dict(OK=0, AUTH_FAIL=1, NO_SA=2, MALFORMED=3, UNSUPPORTED=4)
+RES_NAME = {v: k for k, v in RES.items()}
+SA_NONE = 0xffffffff
+ERR_NONE = 0xffff
+AC = ["tx_encrypted", "tx_segments", "tx_bypass", "tx_untagged", "tx_hairpin",
+      "tx_drop_no_sa", "tx_drop_domain", "tx_drop_malformed", "rx_decrypted",
+      "rx_auth_fail", "rx_no_sa", "rx_malformed", "rx_plain", "rx_drop_tagged", "cfg_rx",
+      "cfg_dup", "cfg_err", "cfg_dropped"]
+
+# ---------------------------------------------------------------- namespaces
+
+_libc = ctypes.CDLL(None, use_errno=True)
+CLONE_NEWNET = 0x40000000
+
+
+def in_netns(ns, fn, *args):
+    """Run fn(*args) with the calling thread in netns ns (None: stay)."""
+    if not ns:
+        return fn(*args)
+    old = os.open("/proc/self/ns/net", os.O_RDONLY)
+    new = os.open("/run/netns/" + ns, os.O_RDONLY)
+    try:
+        if _libc.setns(new, CLONE_NEWNET) != 0:
+            raise OSError(ctypes.get_errno(), "setns " + ns)
+        return fn(*args)
+    finally:
+        _libc.setns(old, CLONE_NEWNET)
+        os.close(old)
+        os.close(new)
+
+
+class Port:
+    """A raw AF_PACKET socket on one interface (in a namespace)."""
+
+    def __init__(self, ifname, ns=None, proto=ETH_P_ALL):
+        self.ifname = ifname
+        self.ns = ns
+
+        def mk():
+            s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(proto))
+            s.bind((ifname, proto))
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+            return s
+        self.sock = in_netns(ns, mk)
+        self.mac = self.sock.getsockname()[4]
+
+    def send(self, frame):
+        self.sock.send(frame)
+
+    def drain(self):
+        while select.select([self.sock], [], [], 0)[0]:
+            self.sock.recv(70000)
+
+    def recv(self, timeout=1.0, pred=None, count=None):
+        """Frames received (not our own outgoing ones) within timeout that
+        satisfy pred; stops early once count frames are collected."""
+        out = []
+        end = time.time() + timeout
+        while True:
+            left = end - time.time()
+            if left <= 0 or (count is not None and len(out) >= count):
+                return out
+            if not select.select([self.sock], [], [], left)[0]:
+                continue
+            data, addr = self.sock.recvfrom(70000)
+            if addr[2] == socket.PACKET_OUTGOING:
+                continue
+            if pred is None or pred(data):
+                out.append(data)
+
+    def close(self):
+        self.sock.close()
+
+
+def ethertype(frame):
+    return struct.unpack("!H", frame[12:14])[0]
+
+# ---------------------------------------------------------------- records
+
+
+def ip_bytes(addr, family=None):
+    if family is None:
+        family = 6 if ":" in addr else 4
+    if family == 4:
+        return socket.inet_pton(socket.AF_INET, addr) + bytes(12)
+    return socket.inet_pton(socket.AF_INET6, addr)
+
+
+def mac_bytes(mac):
+    if isinstance(mac, bytes):
+        return mac
+    return bytes(int(x, 16) for x in mac.split(":"))
+
+
+def vlans_bytes(vlans):
+    b = b""
+    for tpid, vid in list(vlans)[:2]:
+        b += struct.pack("!HH", tpid, vid)
+    return b + bytes(8 - len(b))
+
+
+def rec_sa(dir, daddr, spi, key, salt, local_mac, saddr=None, mode=MODE_TRANSPORT,
+           vlans=(), esn=False, window=64, sa_index=SA_NONE, alg=None, key_len=None,
+           icv_len=16, proto=50, family=None, reserved=0):
+    family = family or (6 if ":" in daddr else 4)
+    if alg is None:
+        alg = ALG_GCM128 if len(key) == 16 else ALG_GCM256
+    key_len = len(key) if key_len is None else key_len
+    saddr_b = ip_bytes(saddr, family) if saddr else bytes(16)
+    return struct.pack("!BBHBBBBI16s16s6sBB8sBBBBHHI32s4s", REC_SA, 0, 108, dir, family, proto,
+                       mode, spi, ip_bytes(daddr, family), saddr_b, mac_bytes(local_mac),
+                       len(vlans), alg, vlans_bytes(vlans), key_len, icv_len,
+                       SA_F_ESN if esn else 0, reserved, window, 0, sa_index,
+                       key + bytes(32 - len(key)), salt)
+
+
+def parse_sa(r):
+    f = struct.unpack("!BBHBBBBI16s16s6sBB8sBBBBHHI32s4s", r)
+    return dict(dir=f[3], family=f[4], proto=f[5], mode=f[6], spi=f[7], daddr=f[8],
+                saddr=f[9], local_mac=f[10], nvlans=f[11], alg=f[12], key_len=f[14],
+                sa_flags=f[16], sa_index=f[19], key=f[20], salt=f[21])
+
+
+def rec_ref(idx):
+    return struct.pack("!BBHI", REC_SA_REF, 0, 8, idx)
+
+
+def rec_local(addr, mac, vlans=()):
+    family = 6 if ":" in addr else 4
+    return struct.pack("!BBHBB6s16s8s", REC_LOCAL, 0, 36, family, len(vlans), mac_bytes(mac),
+                       ip_bytes(addr, family), vlans_bytes(vlans))
+
+
+def rec_caps(vmin=1, vmax=1):
+    return struct.pack("!BBHBB", REC_CAPS, 0, 40, vmin, vmax) + bytes(34)
+
+
+def parse_caps(r):
+    f = struct.unpack("!BBHBBHIIIIIIHHHH", r)
+    return dict(version_min=f[3], version_max=f[4], alg_mask=f[5], epoch=(f[6] << 32) | f[7],
+                sad_capacity=f[8], sad_used=f[9], port_limit=f[10], port_used=f[11],
+                max_records=f[12], max_payload=f[13], local_capacity=f[14], features=f[15])
+
+
+def rec_cursor(nxt):
+    return struct.pack("!BBHI", REC_CURSOR, 0, 8, nxt)
+
+
+def parse_stats(r):
+    f = struct.unpack("!BBHIIIIIIIII", r)
+    return dict(sa_index=f[3], packets=(f[4] << 32) | f[5], bytes=(f[6] << 32) | f[7],
+                auth_fail=f[8], domain_reject=f[9], seq=(f[10] << 32) | f[11])
+
+
+def cfg_payload(op, msg_id, port, recs=(), version=1, flags=0, status=0, err_index=ERR_NONE,
+                count=None, length=None):
+    body = b"".join(recs)
+    return struct.pack("!BBBBIHHHH", version, op, flags, status, msg_id, port,
+                       len(recs) if count is None else count,
+                       len(body) if length is None else length, err_index) + body
+
+
+def eth(dst, src, etype, payload):
+    f = mac_bytes(dst) + mac_bytes(src) + struct.pack("!H", etype) + payload
+    return f + bytes(max(0, 60 - len(f)))
+
+
+class Reply:
+    def __init__(self, frame):
+        self.frame = frame
+        p = frame[14:]
+        (self.version, self.opcode, self.flags, self.status, self.msg_id, self.port, self.count,
+         self.length, self.err_index) = struct.unpack("!BBBBIHHHH", p[:16])
+        self.records = []
+        off = 16
+        body = p[16:16 + self.length]
+        while off - 16 + 4 <= len(body):
+            t, _, ln = struct.unpack("!BBH", body[off - 16:off - 12])
+            if ln < 4:
+                break
+            self.records.append((t, body[off - 16:off - 16 + ln]))
+            off += ln
+
+    def recs(self, t):
+        return [r for (rt, r) in self.records if rt == t]
+
+    def __repr__(self):
+        return "<Reply op %d status %s err %d count %d>" % (
+            self.opcode, ST_NAME.get(self.status, self.status), self.err_index, self.count)
+
+
+class CfgClient:
+    """Talks to the agent through the host-side interface."""
+
+    def __init__(self, ifname, ns=None, mac=None):
+        self.port = Port(ifname, ns, ETH_P_CFG)
+        self.mac = mac_bytes(mac) if mac else self.port.mac
+        self.msg_id = random.randint(1, 1 << 30)
+
+    def next_id(self):
+        self.msg_id += 1
+        return self.msg_id
+
+    def raw(self, payload, dst=AGENT_MAC, src=None):
+        self.port.send(eth(dst, src or self.mac, ETH_P_CFG, payload))
+
+    def wait(self, msg_id, timeout=1.0, src=None):
+        mine = mac_bytes(src) if src else self.mac
+
+        def ok(f):
+            return (len(f) >= 30 and ethertype(f) == ETH_P_CFG and f[0:6] == mine and
+                    struct.unpack("!I", f[18:22])[0] == msg_id and f[16] & F_REPLY)
+        got = self.port.recv(timeout, ok, count=1)
+        return Reply(got[0]) if got else None
+
+    def request(self, op, recs=(), port=0, msg_id=None, tries=5, timeout=0.1, **kw):
+        """Send with retransmission of the identical request (F_RETRY set
+        on retries, ignored for matching), like esptagd."""
+        msg_id = msg_id or self.next_id()
+        for i in range(tries):
+            self.raw(cfg_payload(op, msg_id, port, recs, flags=F_RETRY if i else 0, **kw))
+            r = self.wait(msg_id, timeout)
+            if r:
+                return r
+            timeout *= 2
+        return None
+
+    def hello(self, port=0):
+        return self.request(OP["HELLO"], [rec_caps()], port)
+
+    def add_sa(self, recs, port=0):
+        return self.request(OP["ADD_SA"], recs, port)
+
+    def counters(self, port=0):
+        r = self.request(OP["GET_STATS"], [], port)
+        out = {}
+        for c in r.recs(REC_COUNTER):
+            _, _, _, cid, _, hi, lo = struct.unpack("!BBHHHII", c)
+            out[AC[cid] if cid < len(AC) else cid] = (hi << 32) | lo
+        return out
+
+    def sa_stats(self, idx, port=0):
+        r = self.request(OP["GET_STATS"], [rec_ref(idx)], port)
+        if not r or r.status:
+            return None
+        return parse_stats(r.recs(REC_SA_STATS)[0])
+
+    def dump(self, port=0):
+        sas, cur = [], 0
+        while True:
+            r = self.request(OP["DUMP_SA"], [rec_cursor(cur)], port)
+            sas += [parse_sa(x) for x in r.recs(REC_SA)]
+            if not r.flags & F_MORE:
+                return sas
+            cur = struct.unpack("!I", r.recs(REC_CURSOR)[0][4:8])[0]
+
+# ---------------------------------------------------------------- metadata
+
+
+def meta(kind=META_TX, flags=MF_OFFLOAD, next_hdr=0, result=0, esp_off=0, payload_off=0,
+         trailer_len=0, mss=0, sa_index=SA_NONE, seq=0, inner_proto=0x0800, version=1):
+    return struct.pack("!HBBBBBBHHHHIIIHH", ETH_P_META, version, kind, flags, next_hdr, result, 0,
+                       esp_off, payload_off, trailer_len, mss, sa_index, seq >> 32,
+                       seq & 0xffffffff, 0, inner_proto)
+
+
+def parse_meta(frame):
+    f = struct.unpack("!HBBBBBBHHHHIIIHH", frame[12:44])
+    return dict(tpid=f[0], version=f[1], kind=f[2], flags=f[3], next_hdr=f[4], result=f[5],
+                esp_off=f[7], payload_off=f[8], trailer_len=f[9], mss=f[10], sa_index=f[11],
+                seq=(f[12] << 32) | f[13], inner_proto=f[15])
+
+
+def tag(frame, m):
+    """Insert the 30 tag bytes after the MACs (m ends with the inner EtherType)."""
+    return frame[:12] + m + frame[14:]
+
+
+def untag(frame):
+    return frame[:12] + frame[42:]
+
+
+def l3_offset(frame):
+    off = 12
+    while struct.unpack("!H", frame[off:off + 2])[0] in (0x8100, 0x88A8):
+        off += 4
+    return off + 2
+
+
+def tx_esp_frame(plain, spi, seq, sa_index, mode=MODE_TRANSPORT, outer=None, esn=False,
+                 next_hdr=None):
+    """Turn a plain Ethernet frame into what the host data path hands the
+    agent: ESP header + IV (= 64-bit seq) inserted, IP protocol 50, lengths
+    grown by 16 (tunnel: outer header (saddr, daddr) inserted), Tx tag."""
+    l3 = l3_offset(plain)
+    et = struct.unpack("!H", plain[l3 - 2:l3])[0]
+    esph = struct.pack("!IIQ", spi, seq & 0xffffffff, seq)
+    ip = bytearray(plain[l3:])
+    if mode == MODE_TRANSPORT:
+        if et == 0x0800:
+            ihl = (ip[0] & 15) * 4
+            tot = struct.unpack("!H", ip[2:4])[0]
+            ip = ip[:tot]
+            nh = ip[9]
+            ip[9] = 50
+            struct.pack_into("!H", ip, 2, tot + 16)
+            struct.pack_into("!H", ip, 10, 0)
+            struct.pack_into("!H", ip, 10, csum(bytes(ip[:ihl])))
+            hl = ihl
+        else:
+            plen = struct.unpack("!H", ip[4:6])[0]
+            ip = ip[:40 + plen]
+            nh = ip[6]
+            ip[6] = 50
+            struct.pack_into("!H", ip, 4, plen + 16)
+            hl = 40
+        frame = plain[:l3] + bytes(ip[:hl]) + esph + bytes(ip[hl:])
+        esp_off = l3 + hl
+    else:
+        saddr, daddr = outer
+        if et == 0x0800:
+            tot = struct.unpack("!H", ip[2:4])[0]
+            inner = bytes(ip[:tot])
+            nh = 4
+        else:
+            inner = bytes(ip[:40 + struct.unpack("!H", ip[4:6])[0]])
+            nh = 41
+        if ":" in daddr:
+            oh = struct.pack("!IHBB16s16s", 0x60000000, 16 + len(inner), 50, 64,
+                             ip_bytes(saddr), ip_bytes(daddr))
+            oet = 0x86DD
+        else:
+            oh = bytearray(struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + 16 + len(inner), 1, 0, 64,
+                                       50, 0, socket.inet_aton(saddr), socket.inet_aton(daddr)))
+            struct.pack_into("!H", oh, 10, csum(bytes(oh)))
+            oh = bytes(oh)
+            oet = 0x0800
+        frame = plain[:l3 - 2] + struct.pack("!H", oet) + oh + esph + inner
+        esp_off = l3 + len(oh)
+    if next_hdr is not None:
+        nh = next_hdr
+    m = meta(META_TX, MF_OFFLOAD | (MF_ESN if esn else 0), nh, 0, esp_off, esp_off + 16, 0, 0,
+             sa_index, seq if esn else seq & 0xffffffff, struct.unpack("!H", frame[12:14])[0])
+    return tag(frame, m)
+
+
+def csum(b):
+    if len(b) % 2:
+        b += b"\0"
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    while s >> 16:
+        s = (s & 0xffff) + (s >> 16)
+    return ~s & 0xffff
