@@ -557,7 +557,7 @@ static int run(struct esptag_cli_cmd *cmds, uint32_t count)
 		for (uint32_t i = 0; i < count; i++)
 			memcpy((uint8_t *)items + i * isz, &cmds[i].sa, isz);
 	}
-	rc = transact(c->dev, c->op, items, count, isz, &buf, &v, &err_index);
+	rc = transact(c->dev, c->op, items, isz ? count : 0, isz, &buf, &v, &err_index);
 	if (items) {
 		explicit_bzero(items, count * isz);
 		free(items);

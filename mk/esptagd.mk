@@ -1,0 +1,13 @@
+# SPDX-License-Identifier: GPL-2.0-only
+# esptagd: loader, agent channel and SA manager of one host port.
+# Its objects include the BPF skeletons (build/skel/esptag_{tx,rx}.skel.h).
+ESPTAGD_SRCS := $(wildcard user/esptagd/*.c)
+ESPTAGD_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(ESPTAGD_SRCS))
+BINS += $(BUILD)/bin/esptagd
+
+$(ESPTAGD_OBJS): $(BUILD)/skel/esptag_tx.skel.h $(BUILD)/skel/esptag_rx.skel.h
+
+$(BUILD)/bin/esptagd: $(ESPTAGD_OBJS) $(LIB)
+	$(call msg,LINK,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)

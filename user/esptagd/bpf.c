@@ -1,0 +1,404 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Loading the data path: the esptag_tx and esptag_rx skeletons share their
+ * maps through pins (LIBBPF_PIN_BY_NAME) under a per-instance pin root.
+ * XDP goes through libxdp so esptag can share the hook with other programs
+ * where the kernel has the dispatcher (freplace); where it does not, we fall
+ * back to a single program and say so. TC programs go through libbpf.
+ * --adopt uses what iproute2 attached: only the pinned maps are opened.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <linux/if_link.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <xdp/libxdp.h>
+#include "esptagd.h"
+#include "esptag_tx.skel.h"
+#include "esptag_rx.skel.h"
+
+#define TC_HANDLE	0xe5
+#define TC_PRIO		0xe5
+
+const char *const map_names[M_NR] = {
+	[M_SAD] = "esptag_sad",		[M_SEQ] = "esptag_seq",
+	[M_REPLAY] = "esptag_replay",	[M_SPD] = "esptag_spd",
+	[M_SPD_SRC] = "esptag_spd_src",	[M_CFG] = "esptag_cfg",
+	[M_STATS] = "esptag_stats",	[M_SA_STATS] = "esptag_sa_stats",
+	[M_PORTS] = "esptag_ports",
+};
+
+/* libxdp probes the dispatcher, which fails here by design: not a warning. */
+static bool quiet_libbpf;
+
+static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	char buf[1024];
+	int n;
+
+	if (level == LIBBPF_DEBUG && log_level < LOG_DEBUG_)
+		return 0;
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	if (n > 0 && buf[n - 1] == '\n' && n <= (int)sizeof(buf))
+		buf[n - 1] = 0;
+	logm(level == LIBBPF_WARN && !quiet_libbpf ? LOG_WARN_ : LOG_DEBUG_, "%s", buf);
+	return 0;
+}
+
+static int libxdp_log(enum libxdp_print_level level, const char *fmt, va_list ap)
+{
+	char buf[1024];
+	int n;
+
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	if (n > 0 && n <= (int)sizeof(buf) && buf[n - 1] == '\n')
+		buf[n - 1] = 0;
+	logm(level == LIBXDP_WARN ? LOG_NOTICE_ : LOG_DEBUG_, "libxdp: %s", buf);
+	return 0;
+}
+
+static int mkdir_p(const char *path)
+{
+	char tmp[256];
+
+	if (snprintf(tmp, sizeof(tmp), "%s", path) >= (int)sizeof(tmp))
+		return -1;
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = 0;
+		if (mkdir(tmp, 0700) && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	if (mkdir(tmp, 0700) && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
+static struct bpf_program *prog_of_type(struct bpf_object *obj, enum bpf_prog_type type)
+{
+	struct bpf_program *p;
+
+	bpf_object__for_each_program(p, obj)
+		if (bpf_program__type(p) == type)
+			return p;
+	return NULL;
+}
+
+static int open_pinned_maps(struct daemon *d, const char *dir)
+{
+	char path[512];
+
+	for (int i = 0; i < M_NR; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, map_names[i]);
+		d->bpf.map_fd[i] = bpf_obj_get(path);
+		if (d->bpf.map_fd[i] < 0) {
+			if (i == M_PORTS) /* only with the port program */
+				continue;
+			log_err("map %s not pinned (%s): attach the esptag programs with iproute2 first, or drop --adopt",
+				path, strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int attach_tc(struct daemon *d, int fd, enum bpf_tc_attach_point where)
+{
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = d->ifindex, .attach_point = where);
+	DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .handle = TC_HANDLE, .priority = TC_PRIO,
+			    .prog_fd = fd, .flags = BPF_TC_F_REPLACE);
+	int err;
+
+	if (!d->bpf.hook_done) {
+		quiet_libbpf = true; /* "Exclusivity flag on" when clsact exists */
+		err = bpf_tc_hook_create(&hook);
+		quiet_libbpf = false;
+		if (!err)
+			d->bpf.qdisc_created = true;
+		else if (err != -EEXIST) {
+			log_err("tc: cannot create clsact on %s: %s", d->dev, strerror(-err));
+			return err;
+		}
+		d->bpf.hook_done = true;
+	}
+	err = bpf_tc_attach(&hook, &opts);
+	if (err)
+		log_err("tc: cannot attach %s program on %s: %s",
+			where == BPF_TC_EGRESS ? "egress" : "ingress", d->dev, strerror(-err));
+	return err;
+}
+
+static void detach_tc(struct daemon *d, enum bpf_tc_attach_point where)
+{
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = d->ifindex, .attach_point = where);
+	DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .handle = TC_HANDLE, .priority = TC_PRIO);
+	int err = bpf_tc_detach(&hook, &opts);
+
+	if (err && err != -ENOENT)
+		log_warn("tc: detach from %s: %s", d->dev, strerror(-err));
+}
+
+static int attach_xdp(struct daemon *d, int fd, bool skb_mode)
+{
+	enum xdp_attach_mode mode = skb_mode ? XDP_MODE_SKB : XDP_MODE_NATIVE;
+	struct xdp_program *xp;
+	struct xdp_multiprog *mp;
+	int err;
+
+	d->bpf.xdp_fd = fd;
+	d->bpf.xdp_flags = skb_mode ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
+	libxdp_set_print(libxdp_log);
+	xp = xdp_program__from_fd(fd);
+	err = libxdp_get_error(xp);
+	if (!err) {
+		quiet_libbpf = true;
+		err = xdp_program__attach(xp, d->ifindex, mode, 0);
+		quiet_libbpf = false;
+		if (!err) {
+			d->bpf.xdp_prog = xp;
+			mp = xdp_multiprog__get_from_ifindex(d->ifindex);
+			if (!libxdp_get_error(mp) && mp && xdp_multiprog__is_legacy(mp)) {
+				d->bpf.xdp_mode = ESPTAG_XDP_SINGLE;
+				log_notice("xdp: libxdp attached a single program on %s (no dispatcher on this kernel)",
+					   d->dev);
+			} else {
+				d->bpf.xdp_mode = ESPTAG_XDP_DISPATCHER;
+				log_info("xdp: attached through the libxdp dispatcher on %s", d->dev);
+			}
+			if (!libxdp_get_error(mp))
+				xdp_multiprog__close(mp);
+			goto out;
+		}
+		xdp_program__close(xp);
+	}
+	log_notice("xdp: libxdp could not attach on %s (%s): this kernel lacks the dispatcher "
+		   "(freplace) or another program is attached; falling back to a single program",
+		   d->dev, strerror(-err));
+	err = bpf_xdp_attach(d->ifindex, fd, d->bpf.xdp_flags, NULL);
+	if (err) {
+		log_err("xdp: cannot attach on %s: %s%s", d->dev, strerror(-err),
+			skb_mode ? "" : " (try --xdp-skb)");
+		return err;
+	}
+	d->bpf.xdp_mode = ESPTAG_XDP_SINGLE;
+out:
+	{
+		struct bpf_prog_info info = {};
+		__u32 len = sizeof(info);
+
+		if (!bpf_obj_get_info_by_fd(fd, &info, &len))
+			d->bpf.xdp_id = info.id;
+	}
+	return 0;
+}
+
+static void detach_xdp(struct daemon *d)
+{
+	enum xdp_attach_mode mode =
+		d->bpf.xdp_flags & XDP_FLAGS_SKB_MODE ? XDP_MODE_SKB : XDP_MODE_NATIVE;
+	__u32 cur = 0;
+
+	if (d->bpf.xdp_prog) {
+		int err = xdp_program__detach(d->bpf.xdp_prog, d->ifindex, mode, 0);
+
+		if (err)
+			log_warn("xdp: libxdp detach from %s: %s", d->dev, strerror(-err));
+		xdp_program__close(d->bpf.xdp_prog);
+		d->bpf.xdp_prog = NULL;
+		return;
+	}
+	/* Only remove the program if it is still ours. */
+	if (!bpf_xdp_query_id(d->ifindex, d->bpf.xdp_flags, &cur) && cur == d->bpf.xdp_id)
+		bpf_xdp_detach(d->ifindex, d->bpf.xdp_flags, NULL);
+}
+
+int bpf_setup(struct daemon *d, const struct bpf_opts *o)
+{
+	DECLARE_LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = o->pin_dir);
+	struct esptag_tx *tx = NULL;
+	struct esptag_rx *rx = NULL;
+	struct bpf_program *ptx, *pxdp, *pmark;
+	int err;
+
+	libbpf_set_print(libbpf_log);
+	d->bpf.ncpus = libbpf_num_possible_cpus();
+	for (int i = 0; i < M_NR; i++)
+		d->bpf.map_fd[i] = -1;
+	if (o->adopt) {
+		d->bpf.adopted = true;
+		d->bpf.xdp_mode = ESPTAG_XDP_ADOPTED;
+		log_info("adopting the programs attached by iproute2; maps from %s", o->pin_dir);
+		return open_pinned_maps(d, o->pin_dir);
+	}
+	if (mkdir_p(o->pin_dir)) {
+		log_err("cannot create pin directory %s: %s (is bpffs mounted? scripts/bpffs)",
+			o->pin_dir, strerror(errno));
+		return -1;
+	}
+	tx = esptag_tx__open_opts(&oo);
+	rx = esptag_rx__open_opts(&oo);
+	if (!tx || !rx) {
+		log_err("cannot open the BPF skeletons: %s", strerror(errno));
+		goto fail;
+	}
+	err = esptag_tx__load(tx);
+	if (!err)
+		err = esptag_rx__load(rx);
+	if (err) {
+		log_err("cannot load the BPF programs: %s (see the libbpf messages above)",
+			strerror(-err));
+		goto fail;
+	}
+	d->bpf.tx_skel = tx;
+	d->bpf.rx_skel = rx;
+	d->bpf.pinned_by_us = true;
+	for (int i = 0; i < M_NR; i++) {
+		struct bpf_map *m = bpf_object__find_map_by_name(tx->obj, map_names[i]);
+
+		if (!m)
+			m = bpf_object__find_map_by_name(rx->obj, map_names[i]);
+		if (m)
+			d->bpf.map_fd[i] = dup(bpf_map__fd(m));
+		if (d->bpf.map_fd[i] < 0 && i != M_PORTS) {
+			log_err("map %s missing from the BPF objects", map_names[i]);
+			goto fail;
+		}
+	}
+	log_info("BPF programs loaded; maps pinned in %s", o->pin_dir);
+	if (o->no_attach) {
+		d->bpf.xdp_mode = ESPTAG_XDP_NONE;
+		return 0;
+	}
+	ptx = prog_of_type(tx->obj, BPF_PROG_TYPE_SCHED_CLS);
+	pxdp = prog_of_type(rx->obj, BPF_PROG_TYPE_XDP);
+	pmark = prog_of_type(rx->obj, BPF_PROG_TYPE_SCHED_CLS);
+	if (!ptx || !pxdp) {
+		log_err("esptag_tx has no tc program or esptag_rx no xdp program");
+		goto fail;
+	}
+	if (attach_xdp(d, bpf_program__fd(pxdp), o->skb_mode))
+		goto fail;
+	if (pmark) {
+		if (attach_tc(d, bpf_program__fd(pmark), BPF_TC_INGRESS))
+			goto fail;
+		d->bpf.tc_ingress = true;
+	}
+	if (attach_tc(d, bpf_program__fd(ptx), BPF_TC_EGRESS))
+		goto fail;
+	d->bpf.tc_egress = true;
+	log_info("attached: xdp %s, tc egress %s, tc ingress %s on %s",
+		 bpf_program__name(pxdp), bpf_program__name(ptx),
+		 pmark ? bpf_program__name(pmark) : "-", d->dev);
+	return 0;
+fail:
+	d->bpf.tx_skel = tx;
+	d->bpf.rx_skel = rx;
+	bpf_teardown(d, false, o->pin_dir);
+	return -1;
+}
+
+void bpf_teardown(struct daemon *d, bool keep, const char *pin_dir)
+{
+	char path[512];
+
+	if (!keep && !d->bpf.adopted) {
+		if (d->bpf.tc_egress)
+			detach_tc(d, BPF_TC_EGRESS);
+		if (d->bpf.tc_ingress)
+			detach_tc(d, BPF_TC_INGRESS);
+		if (d->bpf.qdisc_created) {
+			DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = d->ifindex,
+					    .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS);
+			bpf_tc_hook_destroy(&hook);
+		}
+		if (d->bpf.xdp_mode == ESPTAG_XDP_SINGLE || d->bpf.xdp_mode == ESPTAG_XDP_DISPATCHER)
+			detach_xdp(d);
+	}
+	for (int i = 0; i < M_NR; i++) {
+		if (d->bpf.map_fd[i] >= 0)
+			close(d->bpf.map_fd[i]);
+		d->bpf.map_fd[i] = -1;
+	}
+	if (d->bpf.tx_skel)
+		esptag_tx__destroy(d->bpf.tx_skel);
+	if (d->bpf.rx_skel)
+		esptag_rx__destroy(d->bpf.rx_skel);
+	d->bpf.tx_skel = d->bpf.rx_skel = NULL;
+	if (!keep && d->bpf.pinned_by_us) {
+		for (int i = 0; i < M_NR; i++) {
+			snprintf(path, sizeof(path), "%s/%s", pin_dir, map_names[i]);
+			unlink(path);
+		}
+		if (rmdir(pin_dir) == 0) {
+			/* the default parent, if now empty */
+			snprintf(path, sizeof(path), "%s", pin_dir);
+			char *slash = strrchr(path, '/');
+
+			if (slash && slash != path) {
+				*slash = 0;
+				if (!strcmp(path, "/sys/fs/bpf/esptag"))
+					rmdir(path);
+			}
+		}
+	}
+}
+
+bool cfg_agent_up(struct daemon *d)
+{
+	struct esptag_cfg c = {};
+	__u32 k = 0;
+
+	if (bpf_map_lookup_elem(d->bpf.map_fd[M_CFG], &k, &c))
+		return false;
+	return c.flags & ESPTAG_CFGF_AGENT_UP;
+}
+
+int cfg_set_agent_up(struct daemon *d, bool up)
+{
+	struct esptag_cfg c = {};
+	__u32 k = 0;
+
+	if (bpf_map_lookup_elem(d->bpf.map_fd[M_CFG], &k, &c))
+		memset(&c, 0, sizeof(c));
+	if (up)
+		c.flags |= ESPTAG_CFGF_AGENT_UP;
+	else
+		c.flags &= ~ESPTAG_CFGF_AGENT_UP;
+	if (bpf_map_update_elem(d->bpf.map_fd[M_CFG], &k, &c, BPF_ANY)) {
+		log_err("esptag_cfg: cannot update: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int percpu_sum_u64(struct daemon *d, int map, uint32_t key, uint64_t *out)
+{
+	uint64_t v[d->bpf.ncpus > 0 ? d->bpf.ncpus : 1];
+
+	*out = 0;
+	if (bpf_map_lookup_elem(d->bpf.map_fd[map], &key, v))
+		return -1;
+	for (int i = 0; i < d->bpf.ncpus; i++)
+		*out += v[i];
+	return 0;
+}
+
+int sa_stats_sum(struct daemon *d, uint32_t idx, struct esptag_sa_stats *out)
+{
+	struct esptag_sa_stats v[d->bpf.ncpus > 0 ? d->bpf.ncpus : 1];
+
+	memset(out, 0, sizeof(*out));
+	if (bpf_map_lookup_elem(d->bpf.map_fd[M_SA_STATS], &idx, v))
+		return -1;
+	for (int i = 0; i < d->bpf.ncpus; i++) {
+		out->packets += v[i].packets;
+		out->bytes += v[i].bytes;
+		out->drops += v[i].drops;
+	}
+	return 0;
+}

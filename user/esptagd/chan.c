@@ -1,0 +1,240 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The agent channel: config frames (EtherType 0x88B5) on an AF_PACKET socket
+ * bound to the host port. Requests go to the agent's well-known MAC; replies
+ * are matched by (msg_id, opcode) and must carry F_REPLY. A request that is
+ * not answered in time is retransmitted byte for byte (the agent answers
+ * duplicates from its reply cache), timeout doubling, a bounded number of
+ * tries.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <linux/if_packet.h>
+#include <linux/if_ether.h>
+#include "esptagd.h"
+
+#ifndef PACKET_IGNORE_OUTGOING
+#define PACKET_IGNORE_OUTGOING 23
+#endif
+
+static const uint8_t agent_mac[6] = ESPTAG_AGENT_MAC_INIT;
+
+int chan_open(struct chan *c, const char *dev)
+{
+	struct sockaddr_ll sll = { .sll_family = AF_PACKET };
+	struct ifreq ifr = {};
+	int one = 1, rcvbuf = 4 << 20;
+
+	if (!c->eth_p)
+		c->eth_p = ESPTAG_ETH_P_CFG;
+	c->fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, htons(c->eth_p));
+	if (c->fd < 0) {
+		log_err("agent channel: AF_PACKET socket: %s (needs CAP_NET_RAW)", strerror(errno));
+		return -1;
+	}
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", dev);
+	if (ioctl(c->fd, SIOCGIFHWADDR, &ifr)) {
+		log_err("agent channel: %s: no MAC address: %s", dev, strerror(errno));
+		goto fail;
+	}
+	memcpy(c->mac, ifr.ifr_hwaddr.sa_data, 6);
+	memcpy(c->agent_mac, agent_mac, 6);
+	sll.sll_protocol = htons(c->eth_p);
+	sll.sll_ifindex = c->ifindex;
+	if (bind(c->fd, (struct sockaddr *)&sll, sizeof(sll))) {
+		log_err("agent channel: bind to %s: %s", dev, strerror(errno));
+		goto fail;
+	}
+	setsockopt(c->fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof(one));
+	setsockopt(c->fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf));
+	if (getrandom(&c->next_id, sizeof(c->next_id), 0) != sizeof(c->next_id))
+		c->next_id = (uint32_t)now_ns();
+	if (!c->timeout_ms)
+		c->timeout_ms = ESPTAG_CFG_TIMEOUT_MS;
+	if (!c->tries)
+		c->tries = ESPTAG_CFG_TRIES;
+	if (!c->window)
+		c->window = 64;
+	return 0;
+fail:
+	close(c->fd);
+	c->fd = -1;
+	return -1;
+}
+
+void chan_close(struct chan *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+}
+
+void chan_begin(struct chan *c, struct txn *t, struct esptag_cfg_builder *b, uint8_t opcode)
+{
+	uint16_t et = htons(c->eth_p);
+
+	t->msg_id = c->next_id++;
+	if (!t->msg_id)
+		t->msg_id = c->next_id++;
+	t->opcode = opcode;
+	t->state = TXN_NEW;
+	t->sent = 0;
+	t->rlen = 0;
+	memcpy(t->frame, c->agent_mac, 6);
+	memcpy(t->frame + 6, c->mac, 6);
+	memcpy(t->frame + 12, &et, 2);
+	esptag_cfg_begin(b, t->frame + ESPTAG_ETH_HLEN, ESPTAG_CFG_MAX_PAYLOAD, opcode, 0, 0,
+			 t->msg_id, c->port);
+}
+
+int chan_finish(struct chan *c, struct txn *t, struct esptag_cfg_builder *b)
+{
+	size_t len = esptag_cfg_end(b, ESPTAG_ERR_INDEX_NONE);
+
+	if (!len || b->overflow)
+		return -1;
+	t->flen = ESPTAG_ETH_HLEN + len;
+	if (t->flen < 60) {
+		memset(t->frame + t->flen, 0, 60 - t->flen);
+		t->flen = 60;
+	}
+	return 0;
+}
+
+static void txn_send(struct chan *c, struct txn *t, uint64_t now)
+{
+	if (t->sent) {
+		/* F_RETRY is informational; the agent matches on msg_id. */
+		t->frame[ESPTAG_ETH_HLEN + 2] |= ESPTAG_CFG_F_RETRY;
+		c->retries++;
+		t->tmo_ms *= 2;
+	} else {
+		t->tmo_ms = c->timeout_ms;
+	}
+	if (send(c->fd, t->frame, t->flen, 0) < 0 && errno != EAGAIN && errno != ENOBUFS)
+		log_debug("agent channel: send: %s", strerror(errno));
+	t->sent++;
+	t->state = TXN_SENT;
+	t->deadline = now + (uint64_t)t->tmo_ms * 1000000ull;
+}
+
+/* Read every queued frame; attach replies to their transaction. */
+static void chan_recv(struct chan *c, struct txn *t, size_t n)
+{
+	uint8_t buf[ESPTAG_ETH_HLEN + ESPTAG_CFG_MAX_PAYLOAD + 64];
+	struct sockaddr_ll sll;
+	socklen_t sl;
+	ssize_t len;
+
+	for (;;) {
+		struct esptag_cfg_hdr h;
+		size_t plen;
+
+		sl = sizeof(sll);
+		len = recvfrom(c->fd, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&sll, &sl);
+		if (len < 0)
+			return;
+		if (sll.sll_pkttype == PACKET_OUTGOING)
+			continue;
+		if ((size_t)len < ESPTAG_ETH_HLEN + sizeof(h)) {
+			c->bad++;
+			continue;
+		}
+		memcpy(&h, buf + ESPTAG_ETH_HLEN, sizeof(h));
+		if (!(h.flags & ESPTAG_CFG_F_REPLY) || memcmp(buf, c->mac, 6))
+			continue; /* a request (ours looped back, or someone else's) */
+		plen = len - ESPTAG_ETH_HLEN;
+		for (size_t i = 0; i < n; i++) {
+			struct txn *x = &t[i];
+
+			if (x->state != TXN_SENT || x->msg_id != ntohl(h.msg_id) ||
+			    x->opcode != h.opcode)
+				continue;
+			memcpy(x->reply, buf + ESPTAG_ETH_HLEN, plen);
+			x->rlen = plen;
+			if (esptag_cfg_decode(x->reply, plen, &x->v) && !h.status) {
+				/* An OK reply we cannot read: wait for a retry. */
+				log_warn("agent channel: malformed %s reply (msg_id %u) ignored",
+					 esptag_opcode_str(h.opcode), x->msg_id);
+				c->bad++;
+				break;
+			}
+			/* Error replies are taken even if the record area is odd. */
+			x->v.status = h.status;
+			x->v.err_index = ntohs(h.err_index);
+			x->v.flags = h.flags;
+			x->state = TXN_DONE;
+			c->replies++;
+			c->last_reply_ns = now_ns();
+			break;
+		}
+	}
+}
+
+int chan_run(struct chan *c, struct txn *t, size_t n, int tries)
+{
+	size_t next = 0, active = 0, done = 0;
+	int timeouts = 0;
+
+	if (!tries)
+		tries = c->tries;
+	for (size_t i = 0; i < n; i++)
+		t[i].max_tries = tries;
+	while (done < n) {
+		uint64_t now = now_ns(), soonest = UINT64_MAX;
+		struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
+		int ms;
+
+		while (active < (size_t)c->window && next < n) {
+			txn_send(c, &t[next++], now);
+			active++;
+		}
+		for (size_t i = 0; i < next; i++) {
+			if (t[i].state != TXN_SENT)
+				continue;
+			if (t[i].deadline <= now) {
+				if (t[i].sent >= t[i].max_tries) {
+					t[i].state = TXN_TIMEOUT;
+					c->timeouts++;
+					timeouts++;
+					active--;
+					done++;
+					continue;
+				}
+				txn_send(c, &t[i], now);
+			}
+			if (t[i].deadline < soonest)
+				soonest = t[i].deadline;
+		}
+		if (done == n)
+			break;
+		ms = soonest == UINT64_MAX ? 0 : (int)((soonest - now + 999999) / 1000000);
+		if (poll(&pfd, 1, ms) > 0) {
+			size_t before = 0, after = 0;
+
+			for (size_t i = 0; i < next; i++)
+				before += t[i].state == TXN_DONE;
+			chan_recv(c, t, next);
+			for (size_t i = 0; i < next; i++)
+				after += t[i].state == TXN_DONE;
+			done += after - before;
+			active -= after - before;
+		}
+	}
+	return timeouts;
+}
+
+void chan_drain(struct chan *c)
+{
+	uint8_t buf[2048];
+
+	while (recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+		;
+}

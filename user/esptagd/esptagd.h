@@ -1,0 +1,231 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * esptagd internals: one daemon per host port. See docs/esptagd.8.
+ *
+ *   main.c  options, event loop, control socket, monitor clients
+ *   bpf.c   skeleton load / pin / attach (libxdp, tc) or adopt, map helpers
+ *   chan.c  agent channel: AF_PACKET config frames, msg_id matching, retries
+ *   sad.c   SA database (keys, mlocked) mirrored into the maps after the agent
+ *           said yes; HELLO / epoch / reinstall / reconcile
+ *   spd.c   policy database -> two-level LPM (esptag_spd, esptag_spd_src)
+ *
+ * Single-threaded: a control request runs to completion (including its agent
+ * round trips) before the next event is handled.
+ */
+#ifndef ESPTAGD_H
+#define ESPTAGD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stddef.h>
+#include <esptag/wire.h>
+#include <esptag/maps.h>
+#include "ctl.h"
+#include "esptag_proto.h"
+
+/* ---- logging (stderr, syslog priority prefixes for journald) ---------- */
+#define LOG_ERR_	3
+#define LOG_WARN_	4
+#define LOG_NOTICE_	5
+#define LOG_INFO_	6
+#define LOG_DEBUG_	7
+extern int log_level;
+void logm(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define log_err(...)	logm(LOG_ERR_, __VA_ARGS__)
+#define log_warn(...)	logm(LOG_WARN_, __VA_ARGS__)
+#define log_notice(...)	logm(LOG_NOTICE_, __VA_ARGS__)
+#define log_info(...)	logm(LOG_INFO_, __VA_ARGS__)
+#define log_debug(...)	logm(LOG_DEBUG_, __VA_ARGS__)
+
+uint64_t now_ns(void);	/* CLOCK_MONOTONIC */
+
+/* ---- BPF side ----------------------------------------------------------- */
+enum map_id {
+	M_SAD, M_SEQ, M_REPLAY, M_SPD, M_SPD_SRC, M_CFG, M_STATS, M_SA_STATS, M_PORTS, M_NR,
+};
+extern const char *const map_names[M_NR];
+
+struct bpf_state {
+	int map_fd[M_NR];
+	int ncpus;
+	int xdp_mode;			/* enum esptag_ctl_xdp_mode */
+	bool adopted;
+	/* private to bpf.c */
+	void *tx_skel, *rx_skel;
+	void *xdp_prog;			/* struct xdp_program * when libxdp attached */
+	int xdp_fd, xdp_flags;
+	uint32_t xdp_id;
+	bool tc_egress, tc_ingress, qdisc_created, hook_done;
+	bool pinned_by_us;
+};
+
+/* ---- agent channel ------------------------------------------------------ */
+struct chan {
+	int fd;
+	int ifindex;
+	uint8_t mac[6];
+	uint8_t agent_mac[6];
+	uint16_t port;
+	uint16_t eth_p;
+	uint32_t next_id;
+	uint32_t timeout_ms;		/* first timeout, doubled per try */
+	int tries;
+	int window;			/* requests in flight */
+	uint64_t last_reply_ns;
+	uint64_t replies, retries, timeouts, bad;
+};
+
+struct txn {
+	uint8_t frame[ESPTAG_ETH_HLEN + ESPTAG_CFG_MAX_PAYLOAD];
+	size_t flen;
+	uint32_t msg_id;
+	uint8_t opcode;
+	uint8_t state;			/* TXN_* */
+	uint8_t sent;			/* tries used */
+	int max_tries;
+	uint64_t deadline;
+	uint32_t tmo_ms;
+	uint8_t reply[ESPTAG_CFG_MAX_PAYLOAD];
+	size_t rlen;
+	struct esptag_cfg_view v;	/* decoded reply (points into reply) */
+	void *user;			/* caller's bookkeeping */
+	uint32_t first, n;		/* caller's bookkeeping */
+};
+enum { TXN_NEW, TXN_SENT, TXN_DONE, TXN_TIMEOUT };
+
+int chan_open(struct chan *c, const char *dev);
+void chan_close(struct chan *c);
+/* Start a request: payload built by the caller with esptag_cfg_* on
+ * txn_payload(); returns the builder. */
+void chan_begin(struct chan *c, struct txn *t, struct esptag_cfg_builder *b, uint8_t opcode);
+int chan_finish(struct chan *c, struct txn *t, struct esptag_cfg_builder *b);
+/* Run n transactions (up to c->window in flight) until each has a reply or
+ * ran out of tries. tries 0 = c->tries. Returns the number that timed out. */
+int chan_run(struct chan *c, struct txn *t, size_t n, int tries);
+/* Drain unsolicited frames (late duplicates). */
+void chan_drain(struct chan *c);
+
+/* ---- SA database ---------------------------------------------------------- */
+struct sa {
+	struct esptag_ctl_sa c;		/* key/salt live here (mlocked table) */
+	uint64_t expires_ns;		/* CLOCK_MONOTONIC, 0 = never */
+	uint32_t hnext, inext;		/* hash chains (slot + 1, 0 = end) */
+	bool used;
+	bool has_key;
+};
+
+struct caps {
+	bool valid;
+	struct esptag_rec_caps r;	/* network order as received */
+	uint64_t epoch;
+	uint32_t capacity, used, port_limit, port_used;
+	uint16_t alg_mask, features, max_records, max_payload, local_capacity;
+	uint8_t version;
+};
+
+struct pol {
+	struct esptag_ctl_policy c;
+	uint32_t node;			/* index into nodes[] + 1 */
+	bool used;
+};
+
+struct node {
+	uint32_t id;
+	uint32_t parent;		/* node id, 0 none */
+	uint32_t parent_keylen;
+	uint32_t refs;
+	uint8_t dir, family, plen;
+	uint8_t addr[16];
+	bool used;
+};
+
+struct daemon {
+	char dev[ESPTAG_CTL_DEV_LEN];
+	int ifindex;
+	uint8_t mac[6];
+	struct chan chan;
+	struct bpf_state bpf;
+	/* SAs */
+	struct sa *sas;			/* mlocked, MADV_DONTDUMP */
+	size_t sa_cap, sa_count, sa_bytes;
+	uint32_t *sa_free;		/* free slot stack */
+	size_t nfree;
+	uint32_t *hkey, *hidx;		/* hash buckets: slot + 1 */
+	size_t hsize;
+	/* agent */
+	struct caps caps;
+	bool reachable;
+	bool reconciled;
+	uint32_t hello_ok, hello_fail, reinstalls;
+	uint32_t hello_tries;
+	/* policies */
+	struct pol *pols;
+	struct node *nodes;
+	size_t pol_cap;
+	uint32_t next_pol_id, next_node_id;
+	/* monitor */
+	int monitors[16];
+	int nmon;
+	uint64_t last_cnt[ESPTAG_CNT_MAX];
+	bool have_last_cnt;
+};
+
+/* A control-request answer under construction. */
+struct reply {
+	int status;
+	uint8_t agent_status;
+	uint32_t err_index;
+	char msg[ESPTAG_CTL_MSG_MAX];
+	uint8_t *items;
+	uint32_t count;
+	size_t isz, cap;
+};
+void reply_err(struct reply *r, int status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+int reply_add(struct reply *r, const void *item);
+
+/* bpf.c */
+struct bpf_opts {
+	const char *pin_dir;
+	bool adopt, no_attach, skb_mode;
+};
+int bpf_setup(struct daemon *d, const struct bpf_opts *o);
+void bpf_teardown(struct daemon *d, bool keep, const char *pin_dir);
+int cfg_set_agent_up(struct daemon *d, bool up);
+bool cfg_agent_up(struct daemon *d);
+int percpu_sum_u64(struct daemon *d, int map, uint32_t key, uint64_t *out);
+int sa_stats_sum(struct daemon *d, uint32_t idx, struct esptag_sa_stats *out);
+
+/* sad.c */
+int sad_init(struct daemon *d, size_t cap);
+void sad_free(struct daemon *d);
+struct sa *sad_by_index(struct daemon *d, uint32_t idx);
+void agent_hello_tick(struct daemon *d);
+void sad_expire_tick(struct daemon *d);
+void ctl_state_add(struct daemon *d, const struct esptag_ctl_view *v, struct reply *r);
+void ctl_state_del(struct daemon *d, const struct esptag_ctl_view *v, struct reply *r);
+void ctl_state_list(struct daemon *d, struct reply *r);
+void ctl_state_flush(struct daemon *d, struct reply *r);
+void ctl_agent_status(struct daemon *d, struct reply *r);
+void ctl_agent_sa(struct daemon *d, struct reply *r);
+void ctl_stats(struct daemon *d, struct reply *r);
+int sad_flush_agent(struct daemon *d);	/* at exit */
+void sa_to_rec(const struct daemon *d, const struct esptag_ctl_sa *s, struct esptag_rec_sa *r,
+	       bool with_key);
+
+/* spd.c */
+int spd_init(struct daemon *d);
+void spd_free(struct daemon *d);
+int spd_recover(struct daemon *d);	/* rebuild from pinned maps */
+void spd_refresh(struct daemon *d);	/* re-resolve outbound SA indices */
+void ctl_policy_add(struct daemon *d, const struct esptag_ctl_view *v, struct reply *r);
+void ctl_policy_del(struct daemon *d, const struct esptag_ctl_view *v, struct reply *r);
+void ctl_policy_list(struct daemon *d, struct reply *r);
+void ctl_policy_flush(struct daemon *d, struct reply *r);
+
+/* main.c */
+void monitor_event(struct daemon *d, int type, const struct esptag_ctl_sa *sa, uint64_t value,
+		   uint64_t delta, uint16_t id);
+void monitor_counters(struct daemon *d);
+
+#endif

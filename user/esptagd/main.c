@@ -1,0 +1,537 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * esptagd: the daemon of one host port (docs/esptagd.8).
+ * Loads/attaches (or adopts) the data path, owns the agent channel, keeps
+ * the SA and policy databases, serves the control socket.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <net/if.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <sys/un.h>
+#include "esptagd.h"
+
+int log_level = LOG_INFO_;
+
+void logm(int prio, const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+
+	if (prio > log_level)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "<%d>esptagd: %s\n", prio, buf);
+}
+
+uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+/* ---- replies ------------------------------------------------------------- */
+
+void reply_err(struct reply *r, int status, const char *fmt, ...)
+{
+	va_list ap;
+
+	r->status = status;
+	va_start(ap, fmt);
+	vsnprintf(r->msg, sizeof(r->msg), fmt, ap);
+	va_end(ap);
+	/* printable ASCII only (the codec insists) */
+	for (char *p = r->msg; *p; p++)
+		if (*p < ' ' || *p > '~')
+			*p = '?';
+}
+
+int reply_add(struct reply *r, const void *item)
+{
+	if (r->count >= ESPTAG_CTL_MAX_ITEMS)
+		return -1;
+	if (r->count == r->cap) {
+		size_t ncap = r->cap ? r->cap * 2 : 64;
+		uint8_t *n = realloc(r->items, ncap * r->isz);
+
+		if (!n)
+			return -1;
+		r->items = n;
+		r->cap = ncap;
+	}
+	memcpy(r->items + r->count * r->isz, item, r->isz);
+	r->count++;
+	return 0;
+}
+
+/* ---- monitor --------------------------------------------------------------- */
+
+static void monitor_drop(struct daemon *d, int i)
+{
+	close(d->monitors[i]);
+	d->monitors[i] = d->monitors[--d->nmon];
+}
+
+void monitor_event(struct daemon *d, int type, const struct esptag_ctl_sa *sa, uint64_t value,
+		   uint64_t delta, uint16_t id)
+{
+	struct esptag_ctl_event e = { .type = type, .id = id, .value = value, .delta = delta };
+	struct esptag_ctl_hdr h;
+	struct timespec ts;
+	uint8_t buf[sizeof(h) + sizeof(e)];
+
+	if (!d->nmon)
+		return;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	e.time_ms = (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	if (sa) {
+		e.sa_index = sa->sa_index == ESPTAG_SA_INDEX_NONE ? 0 : sa->sa_index;
+		e.spi = sa->spi;
+		e.dir = sa->dir;
+		e.family = sa->family;
+		memcpy(e.daddr, sa->daddr, 16);
+	}
+	esptag_ctl_hdr_init(&h, ESPTAG_CTL_EVENT, true, 0, 1, sizeof(e));
+	memcpy(buf, &h, sizeof(h));
+	memcpy(buf + sizeof(h), &e, sizeof(e));
+	for (int i = d->nmon - 1; i >= 0; i--)
+		if (send(d->monitors[i], buf, sizeof(buf), MSG_DONTWAIT | MSG_NOSIGNAL) !=
+		    (ssize_t)sizeof(buf))
+			monitor_drop(d, i);
+}
+
+void monitor_counters(struct daemon *d)
+{
+	for (uint32_t id = 0; id < ESPTAG_CNT_MAX; id++) {
+		uint64_t v;
+
+		if (percpu_sum_u64(d, M_STATS, id, &v))
+			continue;
+		if (d->have_last_cnt && v > d->last_cnt[id] && strstr(esptag_counter_str(id), "drop"))
+			monitor_event(d, ESPTAG_EV_DROP, NULL, v, v - d->last_cnt[id], id);
+		d->last_cnt[id] = v;
+	}
+	d->have_last_cnt = true;
+}
+
+/* ---- control socket ---------------------------------------------------------- */
+
+static int ctl_listen(const char *path)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	char dir[sizeof(sun.sun_path)];
+	mode_t old;
+	int fd, probe;
+
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		log_err("socket path too long: %s", path);
+		return -1;
+	}
+	strcpy(sun.sun_path, path);
+	snprintf(dir, sizeof(dir), "%s", path);
+	if (strrchr(dir, '/') && strrchr(dir, '/') != dir) {
+		*strrchr(dir, '/') = 0;
+		if (mkdir(dir, 0755) && errno != EEXIST) {
+			log_err("cannot create %s: %s", dir, strerror(errno));
+			return -1;
+		}
+	}
+	/* A live daemon on this socket? Then refuse rather than steal it. */
+	probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (probe >= 0 && !connect(probe, (struct sockaddr *)&sun, sizeof(sun))) {
+		close(probe);
+		log_err("another esptagd already serves %s", path);
+		return -1;
+	}
+	if (probe >= 0)
+		close(probe);
+	unlink(path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -1;
+	old = umask(0177);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) || listen(fd, 64)) {
+		umask(old);
+		log_err("control socket %s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	umask(old);
+	chmod(path, 0600);
+	return fd;
+}
+
+static void ctl_serve(struct daemon *d, int lfd, int ep)
+{
+	struct timeval tmo = { .tv_sec = 5 };
+	struct esptag_ctl_view v;
+	struct esptag_ctl_hdr h;
+	struct reply r = {};
+	struct ucred cred;
+	socklen_t cl = sizeof(cred);
+	char err[256];
+	uint8_t *buf = NULL;
+	ssize_t n;
+	int fd;
+
+	fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	if (fd < 0)
+		return;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tmo, sizeof(tmo));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tmo, sizeof(tmo));
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) ||
+	    (cred.uid != 0 && cred.uid != geteuid())) {
+		log_warn("control socket: refused uid %u", cred.uid);
+		close(fd);
+		return;
+	}
+	n = esptag_ctl_read(fd, &buf);
+	if (n <= 0) {
+		if (n < 0)
+			log_warn("control socket: bad request: %s", strerror(errno));
+		close(fd);
+		return;
+	}
+	r.err_index = UINT32_MAX;
+	if (esptag_ctl_decode(buf, n, &v, err, sizeof(err)) || (v.hdr.flags & ESPTAG_CTL_F_REPLY)) {
+		log_warn("control socket: rejected request: %s", err);
+		reply_err(&r, ESPTAG_CTL_E_INVAL, "bad request: %s", err);
+		h.op = n >= (ssize_t)sizeof(h) && buf[5] >= 1 && buf[5] <= ESPTAG_CTL_OP_MAX ? buf[5] : 1;
+		esptag_ctl_hdr_init(&h, h.op, true, r.status, 0, strlen(r.msg));
+		esptag_ctl_write(fd, &h, r.msg);
+		goto done;
+	}
+	r.isz = esptag_ctl_item_size(v.hdr.op, true);
+	log_debug("control: %s (%u items)", esptag_ctl_op_str(v.hdr.op), v.hdr.count);
+	switch (v.hdr.op) {
+	case ESPTAG_CTL_STATE_ADD:
+		ctl_state_add(d, &v, &r);
+		break;
+	case ESPTAG_CTL_STATE_DEL:
+		ctl_state_del(d, &v, &r);
+		break;
+	case ESPTAG_CTL_STATE_LIST:
+		ctl_state_list(d, &r);
+		break;
+	case ESPTAG_CTL_STATE_FLUSH:
+		ctl_state_flush(d, &r);
+		break;
+	case ESPTAG_CTL_POLICY_ADD:
+		ctl_policy_add(d, &v, &r);
+		break;
+	case ESPTAG_CTL_POLICY_DEL:
+		ctl_policy_del(d, &v, &r);
+		break;
+	case ESPTAG_CTL_POLICY_LIST:
+		ctl_policy_list(d, &r);
+		break;
+	case ESPTAG_CTL_POLICY_FLUSH:
+		ctl_policy_flush(d, &r);
+		break;
+	case ESPTAG_CTL_AGENT_STATUS:
+		ctl_agent_status(d, &r);
+		break;
+	case ESPTAG_CTL_AGENT_SA:
+		ctl_agent_sa(d, &r);
+		break;
+	case ESPTAG_CTL_STATS:
+		ctl_stats(d, &r);
+		break;
+	case ESPTAG_CTL_MONITOR:
+		if (d->nmon == (int)(sizeof(d->monitors) / sizeof(d->monitors[0]))) {
+			reply_err(&r, ESPTAG_CTL_E_NOSPC, "too many monitors");
+			break;
+		}
+		esptag_ctl_hdr_init(&h, v.hdr.op, true, 0, 0, 0);
+		if (!esptag_ctl_write(fd, &h, NULL)) {
+			struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP, .data.fd = fd };
+
+			fcntl(fd, F_SETFL, O_NONBLOCK);
+			d->monitors[d->nmon++] = fd;
+			epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+			fd = -1;
+		}
+		goto done;
+	default:
+		reply_err(&r, ESPTAG_CTL_E_INVAL, "operation %u is not a request", v.hdr.op);
+	}
+	if (r.status) {
+		esptag_ctl_hdr_init(&h, v.hdr.op, true, r.status, 0, strlen(r.msg));
+		h.agent_status = r.status == ESPTAG_CTL_E_AGENT ? r.agent_status : 0;
+		h.err_index = r.err_index;
+		esptag_ctl_write(fd, &h, r.msg);
+	} else {
+		esptag_ctl_hdr_init(&h, v.hdr.op, true, 0, r.count, r.count * r.isz);
+		esptag_ctl_write(fd, &h, r.items);
+	}
+done:
+	/* The request may have carried keys. */
+	explicit_bzero(buf, n);
+	free(buf);
+	free(r.items);
+	if (fd >= 0)
+		close(fd);
+}
+
+/* ---- main ------------------------------------------------------------------ */
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: esptagd --dev IF [--pin-dir DIR] [--sock PATH] [--port N]\n"
+		"               [--adopt] [--no-attach] [--keep-pins] [--xdp-skb]\n"
+		"               [--hello-interval MS] [--timeout MS] [--tries N]\n"
+		"               [--max-sas N] [-v|--verbose]\n");
+}
+
+static volatile int stop;
+
+int main(int argc, char **argv)
+{
+	static const struct option lopts[] = {
+		{ "dev", required_argument, NULL, 'd' },
+		{ "pin-dir", required_argument, NULL, 'p' },
+		{ "sock", required_argument, NULL, 's' },
+		{ "port", required_argument, NULL, 'P' },
+		{ "adopt", no_argument, NULL, 'A' },
+		{ "no-attach", no_argument, NULL, 'N' },
+		{ "keep-pins", no_argument, NULL, 'K' },
+		{ "xdp-skb", no_argument, NULL, 'S' },
+		{ "hello-interval", required_argument, NULL, 'H' },
+		{ "timeout", required_argument, NULL, 'T' },
+		{ "tries", required_argument, NULL, 'R' },
+		{ "max-sas", required_argument, NULL, 'M' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	static struct daemon dm;
+	struct daemon *d = &dm;
+	struct bpf_opts bo = {};
+	char pin_buf[1024], sock_buf[1024];
+	const char *sock = NULL;
+	unsigned long hello_ms = 1000, max_sas = ESPTAG_SAD_MAX, port = 0, tmo = 0, tries = 0;
+	bool keep = false;
+	int opt, ep = -1, lfd = -1, sfd = -1, tfd = -1, rc = 1;
+	sigset_t mask;
+	char *end;
+
+	setvbuf(stderr, NULL, _IOLBF, 0);
+	d->chan.fd = -1;
+	while ((opt = getopt_long(argc, argv, "d:p:s:vh", lopts, NULL)) != -1) {
+		errno = 0;
+		switch (opt) {
+		case 'd':
+			if (strlen(optarg) >= sizeof(d->dev)) {
+				fprintf(stderr, "esptagd: device name too long\n");
+				return 2;
+			}
+			snprintf(d->dev, sizeof(d->dev), "%s", optarg);
+			break;
+		case 'p':
+			bo.pin_dir = optarg;
+			break;
+		case 's':
+			sock = optarg;
+			break;
+		case 'P':
+			port = strtoul(optarg, &end, 0);
+			if (*end || errno || port > 0xffff)
+				goto badnum;
+			break;
+		case 'A':
+			bo.adopt = true;
+			break;
+		case 'N':
+			bo.no_attach = true;
+			break;
+		case 'K':
+			keep = true;
+			break;
+		case 'S':
+			bo.skb_mode = true;
+			break;
+		case 'H':
+			hello_ms = strtoul(optarg, &end, 0);
+			if (*end || errno || hello_ms < 50 || hello_ms > 600000)
+				goto badnum;
+			break;
+		case 'T':
+			tmo = strtoul(optarg, &end, 0);
+			if (*end || errno || tmo < 1 || tmo > 60000)
+				goto badnum;
+			break;
+		case 'R':
+			tries = strtoul(optarg, &end, 0);
+			if (*end || errno || tries < 1 || tries > 20)
+				goto badnum;
+			break;
+		case 'M':
+			max_sas = strtoul(optarg, &end, 0);
+			if (*end || errno || max_sas < 1 || max_sas > (1ul << 22))
+				goto badnum;
+			break;
+		case 'v':
+			log_level = LOG_DEBUG_;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (!*d->dev || optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	d->ifindex = if_nametoindex(d->dev);
+	if (!d->ifindex) {
+		log_err("no such device %s", d->dev);
+		return 2;
+	}
+	if (!bo.pin_dir) {
+		if (bo.adopt)
+			snprintf(pin_buf, sizeof(pin_buf), "/sys/fs/bpf/tc/globals");
+		else
+			snprintf(pin_buf, sizeof(pin_buf), "/sys/fs/bpf/esptag/%s", d->dev);
+		bo.pin_dir = pin_buf;
+	}
+	if (!sock) {
+		esptag_ctl_sock_path(sock_buf, sizeof(sock_buf), d->dev);
+		sock = sock_buf;
+	}
+	d->chan.ifindex = d->ifindex;
+	d->chan.port = port;
+	d->chan.timeout_ms = tmo;
+	d->chan.tries = tries;
+	/* Periodic HELLO: a quicker verdict than a full retry ladder. */
+	d->hello_tries = tries ? tries : 3;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (sad_init(d, max_sas) || spd_init(d)) {
+		log_err("out of memory");
+		goto out;
+	}
+	if (bpf_setup(d, &bo))
+		goto out;
+	spd_recover(d);
+	if (chan_open(&d->chan, d->dev))
+		goto out_bpf;
+	memcpy(d->mac, d->chan.mac, 6);
+	lfd = ctl_listen(sock);
+	if (lfd < 0)
+		goto out_bpf;
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	if (sfd < 0 || tfd < 0 || ep < 0)
+		goto out_bpf;
+	{
+		struct itimerspec its = {
+			.it_value = { .tv_sec = hello_ms / 1000, .tv_nsec = (hello_ms % 1000) * 1000000 },
+			.it_interval = { .tv_sec = hello_ms / 1000, .tv_nsec = (hello_ms % 1000) * 1000000 },
+		};
+		struct epoll_event ev = { .events = EPOLLIN };
+
+		timerfd_settime(tfd, 0, &its, NULL);
+		ev.data.fd = lfd;
+		epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev);
+		ev.data.fd = sfd;
+		epoll_ctl(ep, EPOLL_CTL_ADD, sfd, &ev);
+		ev.data.fd = tfd;
+		epoll_ctl(ep, EPOLL_CTL_ADD, tfd, &ev);
+		ev.data.fd = d->chan.fd;
+		epoll_ctl(ep, EPOLL_CTL_ADD, d->chan.fd, &ev);
+	}
+	log_info("esptagd on %s (ifindex %d, port %lu): control socket %s, pins %s", d->dev,
+		 d->ifindex, port, sock, bo.pin_dir);
+	agent_hello_tick(d);
+	monitor_counters(d);
+	log_info("ready");
+	while (!stop) {
+		struct epoll_event evs[16];
+		int n = epoll_wait(ep, evs, 16, -1);
+
+		for (int i = 0; i < n; i++) {
+			int fd = evs[i].data.fd;
+
+			if (fd == lfd) {
+				ctl_serve(d, lfd, ep);
+			} else if (fd == sfd) {
+				struct signalfd_siginfo si;
+
+				if (read(sfd, &si, sizeof(si)) == sizeof(si) && si.ssi_signo != SIGHUP) {
+					log_info("signal %u: exiting", si.ssi_signo);
+					stop = 1;
+				}
+			} else if (fd == tfd) {
+				uint64_t exp;
+
+				if (read(tfd, &exp, sizeof(exp)) < 0)
+					continue;
+				agent_hello_tick(d);
+				sad_expire_tick(d);
+				monitor_counters(d);
+			} else if (fd == d->chan.fd) {
+				chan_drain(&d->chan);
+			} else {
+				/* a monitor client went away (or wrote garbage) */
+				for (int m = 0; m < d->nmon; m++)
+					if (d->monitors[m] == fd) {
+						epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL);
+						monitor_drop(d, m);
+						break;
+					}
+			}
+		}
+	}
+	rc = 0;
+	if (!keep && sad_flush_agent(d))
+		log_warn("exit: the agent did not confirm FLUSH_PORT; its SAs of port %lu remain", port);
+out_bpf:
+	if (keep)
+		log_info("keeping programs attached and maps pinned in %s", bo.pin_dir);
+	bpf_teardown(d, keep, bo.pin_dir);
+out:
+	if (lfd >= 0) {
+		close(lfd);
+		unlink(sock);
+	}
+	for (int m = 0; m < d->nmon; m++)
+		close(d->monitors[m]);
+	chan_close(&d->chan);
+	sad_free(d);
+	spd_free(d);
+	if (ep >= 0)
+		close(ep);
+	return rc;
+badnum:
+	fprintf(stderr, "esptagd: bad value '%s' for --%s\n", optarg,
+		opt == 'P' ? "port" : opt == 'H' ? "hello-interval" : opt == 'T' ? "timeout" :
+		opt == 'R' ? "tries" : "max-sas");
+	return 2;
+}

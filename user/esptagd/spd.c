@@ -1,0 +1,425 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Policies -> the two-level LPM of include/esptag/maps.h.
+ *
+ * esptag_spd maps (dir, family, destination prefix) to a node; esptag_spd_src
+ * maps (node, source prefix) to the policy. A node's parent is the node of
+ * the longest shorter destination prefix (same dir and family) containing
+ * it, so that a source miss falls back to the less specific destination.
+ * Parents are recomputed on every node change; writes are ordered so that a
+ * concurrent lookup sees either the old or the new decision, never a hole.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include "esptagd.h"
+
+int spd_init(struct daemon *d)
+{
+	d->pol_cap = ESPTAG_SPD_MAX;
+	d->pols = calloc(d->pol_cap, sizeof(*d->pols));
+	d->nodes = calloc(d->pol_cap, sizeof(*d->nodes));
+	d->next_pol_id = 1;
+	d->next_node_id = 1;
+	return d->pols && d->nodes ? 0 : -1;
+}
+
+void spd_free(struct daemon *d)
+{
+	free(d->pols);
+	free(d->nodes);
+}
+
+static bool prefix_contains(const uint8_t *net, uint8_t plen, const uint8_t *addr)
+{
+	for (unsigned int bit = 0; bit < plen; bit++) {
+		uint8_t m = 0x80 >> (bit % 8);
+
+		if ((net[bit / 8] & m) != (addr[bit / 8] & m))
+			return false;
+	}
+	return true;
+}
+
+static void node_key(const struct node *n, struct esptag_spd_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	k->prefixlen = 32 + n->plen;
+	k->dir = n->dir;
+	k->family = n->family;
+	memcpy(k->daddr, n->addr, 16);
+}
+
+static int node_write(struct daemon *d, const struct node *n)
+{
+	struct esptag_spd_key k;
+	struct esptag_spd_node v = { .id = n->id, .parent = n->parent,
+				     .parent_prefixlen = n->parent_keylen };
+
+	node_key(n, &k);
+	return bpf_map_update_elem(d->bpf.map_fd[M_SPD], &k, &v, BPF_ANY);
+}
+
+static const struct node *best_parent(struct daemon *d, const struct node *n,
+				      const struct node *skip)
+{
+	const struct node *best = NULL;
+
+	for (size_t j = 0; j < d->pol_cap; j++) {
+		const struct node *m = &d->nodes[j];
+
+		if (!m->used || m == skip || m == n || m->dir != n->dir ||
+		    m->family != n->family || m->plen >= n->plen ||
+		    !prefix_contains(m->addr, m->plen, n->addr))
+			continue;
+		if (!best || m->plen > best->plen)
+			best = m;
+	}
+	return best;
+}
+
+static void set_parent(struct daemon *d, struct node *n, const struct node *skip)
+{
+	const struct node *best = best_parent(d, n, skip);
+
+	n->parent = best ? best->id : ESPTAG_SPD_NODE_NONE;
+	n->parent_keylen = best ? 32 + best->plen : 0;
+}
+
+/* Recompute every parent; skip = a node about to go. Writes changed ones. */
+static void reparent(struct daemon *d, const struct node *skip)
+{
+	for (size_t i = 0; i < d->pol_cap; i++) {
+		struct node *n = &d->nodes[i];
+		uint32_t parent, keylen;
+
+		if (!n->used || n == skip)
+			continue;
+		parent = n->parent;
+		keylen = n->parent_keylen;
+		set_parent(d, n, skip);
+		if (parent != n->parent || keylen != n->parent_keylen) {
+			if (node_write(d, n))
+				log_err("esptag_spd: cannot update node %u: %s", n->id, strerror(errno));
+		}
+	}
+}
+
+static struct node *node_find(struct daemon *d, uint8_t dir, uint8_t family, uint8_t plen,
+			      const uint8_t *addr)
+{
+	for (size_t i = 0; i < d->pol_cap; i++) {
+		struct node *n = &d->nodes[i];
+
+		if (n->used && n->dir == dir && n->family == family && n->plen == plen &&
+		    !memcmp(n->addr, addr, 16))
+			return n;
+	}
+	return NULL;
+}
+
+static struct node *node_by_id(struct daemon *d, uint32_t id)
+{
+	for (size_t i = 0; i < d->pol_cap; i++)
+		if (d->nodes[i].used && d->nodes[i].id == id)
+			return &d->nodes[i];
+	return NULL;
+}
+
+static struct node *node_alloc(struct daemon *d)
+{
+	for (size_t i = 0; i < d->pol_cap; i++)
+		if (!d->nodes[i].used) {
+			memset(&d->nodes[i], 0, sizeof(d->nodes[i]));
+			d->nodes[i].used = true;
+			return &d->nodes[i];
+		}
+	return NULL;
+}
+
+static void src_key(const struct pol *p, const struct node *n, struct esptag_spd_src_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	k->prefixlen = 32 + p->c.src_plen;
+	k->node = n->id;
+	memcpy(k->saddr, p->c.src, 16);
+}
+
+static int pol_write(struct daemon *d, const struct pol *p)
+{
+	const struct node *n = &d->nodes[p->node - 1];
+	struct esptag_spd_src_key k;
+	struct esptag_policy v = {
+		.action = p->c.action,
+		.spi = htonl(p->c.spi),
+		.sa_index = p->c.sa_index,
+		.id = p->c.id,
+	};
+
+	src_key(p, n, &k);
+	return bpf_map_update_elem(d->bpf.map_fd[M_SPD_SRC], &k, &v, BPF_ANY);
+}
+
+/* The outbound SA a protect policy uses: alive, dir out, same SPI/family. */
+static uint32_t resolve_sa(struct daemon *d, const struct esptag_ctl_policy *p)
+{
+	if (p->action != ESPTAG_ACT_PROTECT || p->dir != ESPTAG_DIR_OUT)
+		return ESPTAG_SA_INDEX_NONE;
+	for (size_t s = 0; s < d->sa_cap; s++) {
+		const struct sa *sa = &d->sas[s];
+
+		if (sa->used && sa->c.dir == ESPTAG_DIR_OUT && sa->c.spi == p->spi &&
+		    sa->c.family == p->family && sa->c.sa_index != ESPTAG_SA_INDEX_NONE)
+			return sa->c.sa_index;
+	}
+	return ESPTAG_SA_INDEX_NONE;
+}
+
+void spd_refresh(struct daemon *d)
+{
+	for (size_t i = 0; i < d->pol_cap; i++) {
+		struct pol *p = &d->pols[i];
+		uint32_t idx;
+
+		if (!p->used || p->c.action != ESPTAG_ACT_PROTECT || p->c.dir != ESPTAG_DIR_OUT)
+			continue;
+		idx = resolve_sa(d, &p->c);
+		if (idx == p->c.sa_index)
+			continue;
+		p->c.sa_index = idx;
+		if (pol_write(d, p))
+			log_err("esptag_spd_src: cannot update policy %u: %s", p->c.id, strerror(errno));
+		else if (idx == ESPTAG_SA_INDEX_NONE)
+			log_notice("policy %u: SA spi 0x%08x is gone; its traffic is dropped until the SA is added again",
+				   p->c.id, p->c.spi);
+	}
+}
+
+static struct pol *pol_find(struct daemon *d, const struct esptag_ctl_policy *c)
+{
+	for (size_t i = 0; i < d->pol_cap; i++) {
+		struct pol *p = &d->pols[i];
+
+		if (p->used && p->c.dir == c->dir && p->c.family == c->family &&
+		    p->c.src_plen == c->src_plen && p->c.dst_plen == c->dst_plen &&
+		    !memcmp(p->c.src, c->src, 16) && !memcmp(p->c.dst, c->dst, 16))
+			return p;
+	}
+	return NULL;
+}
+
+static void pol_event(struct daemon *d, int type, const struct pol *p)
+{
+	struct esptag_ctl_sa s = { .dir = p->c.dir, .family = p->c.family, .spi = p->c.spi,
+				   .sa_index = p->c.sa_index };
+
+	memcpy(s.daddr, p->c.dst, 16);
+	monitor_event(d, type, &s, p->c.id, 0, 0);
+}
+
+void ctl_policy_add(struct daemon *d, const struct esptag_ctl_view *v, struct reply *r)
+{
+	struct esptag_ctl_policy c;
+	struct pol *p = NULL;
+	struct node *n;
+	bool new_node = false;
+
+	esptag_ctl_item(v, 0, &c);
+	if (strcmp(c.dev, d->dev)) {
+		reply_err(r, ESPTAG_CTL_E_DEV, "this esptagd manages %s, not %s", d->dev, c.dev);
+		return;
+	}
+	if (pol_find(d, &c)) {
+		reply_err(r, ESPTAG_CTL_E_EXIST,
+			  "a policy for this src, dst and dir exists (esptag policy del ... first)");
+		return;
+	}
+	for (size_t i = 0; i < d->pol_cap && !p; i++)
+		if (!d->pols[i].used)
+			p = &d->pols[i];
+	n = node_find(d, c.dir, c.family, c.dst_plen, c.dst);
+	if (!n) {
+		n = node_alloc(d);
+		new_node = true;
+	}
+	if (!p || !n) {
+		if (n && new_node)
+			n->used = false;
+		reply_err(r, ESPTAG_CTL_E_NOSPC, "policy table full (%zu)", d->pol_cap);
+		return;
+	}
+	if (new_node) {
+		n->id = d->next_node_id++;
+		n->dir = c.dir;
+		n->family = c.family;
+		n->plen = c.dst_plen;
+		memcpy(n->addr, c.dst, 16);
+		/* The node is written with its parent first; only then are
+		 * longer prefixes re-pointed at it, so that no lookup meets a
+		 * parent link to a node that is not there yet. */
+		set_parent(d, n, NULL);
+		if (node_write(d, n)) {
+			reply_err(r, ESPTAG_CTL_E_BPF, "cannot write esptag_spd: %s", strerror(errno));
+			n->used = false;
+			return;
+		}
+		reparent(d, NULL);
+	}
+	memset(p, 0, sizeof(*p));
+	p->used = true;
+	p->c = c;
+	p->c.id = d->next_pol_id++;
+	p->c.sa_index = resolve_sa(d, &c);
+	p->node = n - d->nodes + 1;
+	if (pol_write(d, p)) {
+		reply_err(r, ESPTAG_CTL_E_BPF, "cannot write esptag_spd_src: %s", strerror(errno));
+		p->used = false;
+		if (new_node) {
+			struct esptag_spd_key k;
+
+			node_key(n, &k);
+			bpf_map_delete_elem(d->bpf.map_fd[M_SPD], &k);
+			n->used = false;
+			reparent(d, NULL);
+		}
+		return;
+	}
+	n->refs++;
+	reply_add(r, &p->c);
+	pol_event(d, ESPTAG_EV_POLICY_ADDED, p);
+	if (c.action == ESPTAG_ACT_PROTECT && c.dir == ESPTAG_DIR_OUT &&
+	    p->c.sa_index == ESPTAG_SA_INDEX_NONE)
+		log_notice("policy %u: no outbound SA with spi 0x%08x yet; matching traffic is dropped until it is added",
+			   p->c.id, c.spi);
+	log_info("policy %u added (%s %s)", p->c.id, c.dir == ESPTAG_DIR_IN ? "in" : "out",
+		 esptag_action_str(c.action));
+}
+
+static void pol_remove(struct daemon *d, struct pol *p)
+{
+	struct node *n = &d->nodes[p->node - 1];
+	struct esptag_spd_src_key k;
+
+	src_key(p, n, &k);
+	if (bpf_map_delete_elem(d->bpf.map_fd[M_SPD_SRC], &k) && errno != ENOENT)
+		log_err("esptag_spd_src: delete: %s", strerror(errno));
+	pol_event(d, ESPTAG_EV_POLICY_REMOVED, p);
+	p->used = false;
+	if (--n->refs == 0) {
+		struct esptag_spd_key nk;
+
+		/* Children skip this node before it disappears. */
+		reparent(d, n);
+		node_key(n, &nk);
+		if (bpf_map_delete_elem(d->bpf.map_fd[M_SPD], &nk) && errno != ENOENT)
+			log_err("esptag_spd: delete: %s", strerror(errno));
+		n->used = false;
+	}
+}
+
+void ctl_policy_del(struct daemon *d, const struct esptag_ctl_view *v, struct reply *r)
+{
+	struct esptag_ctl_policy c;
+	struct pol *p;
+
+	esptag_ctl_item(v, 0, &c);
+	if (strcmp(c.dev, d->dev)) {
+		reply_err(r, ESPTAG_CTL_E_DEV, "this esptagd manages %s, not %s", d->dev, c.dev);
+		return;
+	}
+	p = pol_find(d, &c);
+	if (!p) {
+		reply_err(r, ESPTAG_CTL_E_NOENT, "no policy for this src, dst and dir (esptag policy list)");
+		return;
+	}
+	log_info("policy %u deleted", p->c.id);
+	pol_remove(d, p);
+}
+
+void ctl_policy_list(struct daemon *d, struct reply *r)
+{
+	for (size_t i = 0; i < d->pol_cap; i++)
+		if (d->pols[i].used)
+			reply_add(r, &d->pols[i].c);
+}
+
+void ctl_policy_flush(struct daemon *d, struct reply *r)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < d->pol_cap; i++)
+		if (d->pols[i].used) {
+			pol_remove(d, &d->pols[i]);
+			n++;
+		}
+	log_info("flushed %zu policies", n);
+}
+
+/* Rebuild the policy database from pinned maps (daemon restart). */
+int spd_recover(struct daemon *d)
+{
+	struct esptag_spd_key k, nk;
+	struct esptag_spd_src_key sk, snk;
+	struct esptag_spd_node nv;
+	struct esptag_policy pv;
+	size_t nn = 0, np = 0;
+	int fd = d->bpf.map_fd[M_SPD], sfd = d->bpf.map_fd[M_SPD_SRC];
+
+	if (!bpf_map_get_next_key(fd, NULL, &k)) {
+		do {
+			struct node *n;
+
+			if (bpf_map_lookup_elem(fd, &k, &nv) || k.prefixlen < 32 ||
+			    !(n = node_alloc(d)))
+				continue;
+			n->id = nv.id;
+			n->parent = nv.parent;
+			n->parent_keylen = nv.parent_prefixlen;
+			n->dir = k.dir;
+			n->family = k.family;
+			n->plen = k.prefixlen - 32;
+			memcpy(n->addr, k.daddr, 16);
+			if (n->id >= d->next_node_id)
+				d->next_node_id = n->id + 1;
+			nn++;
+		} while (!bpf_map_get_next_key(fd, &k, &nk) && (k = nk, 1));
+	}
+	if (!bpf_map_get_next_key(sfd, NULL, &sk)) {
+		do {
+			struct node *n;
+			struct pol *p = NULL;
+
+			if (bpf_map_lookup_elem(sfd, &sk, &pv) || sk.prefixlen < 32 ||
+			    !(n = node_by_id(d, sk.node)))
+				continue;
+			for (size_t i = 0; i < d->pol_cap && !p; i++)
+				if (!d->pols[i].used)
+					p = &d->pols[i];
+			if (!p)
+				break;
+			memset(p, 0, sizeof(*p));
+			p->used = true;
+			snprintf(p->c.dev, sizeof(p->c.dev), "%s", d->dev);
+			p->c.dir = n->dir;
+			p->c.family = n->family;
+			p->c.action = pv.action;
+			p->c.src_plen = sk.prefixlen - 32;
+			p->c.dst_plen = n->plen;
+			p->c.spi = ntohl(pv.spi);
+			p->c.sa_index = pv.sa_index;
+			p->c.id = pv.id;
+			memcpy(p->c.src, sk.saddr, 16);
+			memcpy(p->c.dst, n->addr, 16);
+			p->node = n - d->nodes + 1;
+			n->refs++;
+			if (pv.id >= d->next_pol_id)
+				d->next_pol_id = pv.id + 1;
+			np++;
+		} while (!bpf_map_get_next_key(sfd, &sk, &snk) && (sk = snk, 1));
+	}
+	if (nn || np)
+		log_notice("recovered %zu policies (%zu destination nodes) from the pinned maps", np, nn);
+	return 0;
+}
