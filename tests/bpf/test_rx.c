@@ -494,9 +494,13 @@ static void test_ok_frags_program(void)
 	{
 		struct flow f = flow_v6;
 
-		f.plen = 3800;	/* > one test-run page: two buffers */
+		/* The test run puts at most 4096 - 256 - 320 = 3520 bytes in
+		 * the first buffer, the rest in fragments. */
+		f.plen = 3800;
 		bpf_map_delete_elem(fd_replay, &(uint32_t){ SA_V6 });
 		ok_one(fd_rx_frags, SA_V6, &f, 7);
+		T_ASSERT(wire.len > 3520 + ESPTAG_ICV_LEN + 4);
+		ok_one(fd_rx, SA_V6, &f, 8);
 	}
 }
 
@@ -635,17 +639,92 @@ static void test_replay_window_sizes(void)
 		REPLAY(sa, top - 1, FRESH);
 		REPLAY(sa, top, DUP);
 	}
-	/* The 1024 ring: a bit from the previous lap must be forgotten when
-	 * the top advances over it. 2024 % 1024 == 1000 % 1024. */
+}
+
+/*
+ * The 1024-bit ring when the top advances by less than a lap: exactly the
+ * numbers top+1 .. seq are forgotten. Bits of the previous lap are planted
+ * in top's word (above top), in a word in between, in seq's word (below
+ * and above seq), then the numbers sharing those bits are tried.
+ */
+static void test_replay_ring(void)
+{
 	sa_install(sa_get(SA_W1024));
-	REPLAY(SA_W1024, 2000, FRESH);
-	REPLAY(SA_W1024, 1000, FRESH);	/* 2000 - 1000 < 1024 */
-	REPLAY(SA_W1024, 2030, FRESH);	/* clears 2001..2030 */
-	REPLAY(SA_W1024, 2024, FRESH);	/* same bit as 1000: fresh */
-	REPLAY(SA_W1024, 2024, DUP);
-	REPLAY(SA_W1024, 2000, DUP);	/* still remembered */
-	REPLAY(SA_W1024, 1007, FRESH);	/* 2030 - 1007 = 1023: last slot */
-	REPLAY(SA_W1024, 1006, OLD);	/* 1024: outside */
+	REPLAY(SA_W1024, 2000, FRESH);	/* ring 976, word 15 */
+	REPLAY(SA_W1024, 986, FRESH);	/* ring 986, word 15, above top */
+	REPLAY(SA_W1024, 1100, FRESH);	/* ring 76, word 1 */
+	REPLAY(SA_W1024, 1154, FRESH);	/* ring 130, word 2 (below 2200's bit) */
+	REPLAY(SA_W1024, 1184, FRESH);	/* ring 160, word 2 (above 2200's bit) */
+	REPLAY(SA_W1024, 1181, FRESH);	/* ring 157 */
+	REPLAY(SA_W1024, 1188, FRESH);	/* ring 164 */
+	REPLAY(SA_W1024, 2200, FRESH);	/* advance 200: ring 977..1023, 0..152 */
+	REPLAY(SA_W1024, 2000, DUP);	/* kept */
+	REPLAY(SA_W1024, 2010, FRESH);	/* ring 986 forgotten */
+	REPLAY(SA_W1024, 2124, FRESH);	/* ring 76 forgotten */
+	REPLAY(SA_W1024, 2178, FRESH);	/* ring 130 forgotten */
+	REPLAY(SA_W1024, 1184, DUP);	/* ring 160 still 1184's */
+	REPLAY(SA_W1024, 1177, FRESH);	/* 2200 - 1023: last slot */
+	REPLAY(SA_W1024, 1176, OLD);	/* 2200 - 1024 */
+	REPLAY(SA_W1024, 2210, FRESH);	/* same word: ring 153..162 */
+	REPLAY(SA_W1024, 2205, FRESH);	/* ring 157 forgotten */
+	REPLAY(SA_W1024, 1188, DUP);	/* ring 164 kept */
+	REPLAY(SA_W1024, 1186, OLD);	/* 2210 - 1024 */
+	REPLAY(SA_W1024, 3233, FRESH);	/* 1023 ahead: 16 words, top's word twice */
+	REPLAY(SA_W1024, 2210, DUP);	/* ring 162: 3233 - 2210 = 1023 */
+	REPLAY(SA_W1024, 3186, FRESH);	/* ring 114 */
+	REPLAY(SA_W1024, 3234, FRESH);
+	REPLAY(SA_W1024, 2210, OLD);
+}
+
+/* The program against a reference model (every number ever accepted is
+ * remembered) on pseudo-random sequences, for each window size. */
+static void test_replay_model(void)
+{
+	static const struct { uint32_t sa; uint32_t w; } rows[] = {
+		{ SA_W32, 32 }, { SA_W64, 64 }, { SA_W1024, 1024 },
+	};
+	static uint8_t seen[1 << 16];
+	uint32_t rnd = 12345;
+
+	for (size_t r = 0; r < sizeof(rows) / sizeof(rows[0]); r++) {
+		uint64_t top = 0;
+
+		memset(seen, 0, sizeof(seen));
+		sa_install(sa_get(rows[r].sa));
+		for (int i = 0; i < 400; i++) {
+			int64_t s;
+			int want;
+
+			rnd = rnd * 1103515245 + 12345;
+			/* Mostly around the window's edge, sometimes far ahead. */
+			s = (int64_t)top + (int64_t)((rnd >> 8) % (rows[r].w + 300)) -
+			    (int64_t)rows[r].w - 20;
+			if ((rnd >> 4) % 16 == 0)
+				s = top + 1 + (rnd >> 12) % 1500;
+			if (s < 0 || s >= (int64_t)sizeof(seen))
+				continue;
+			if (s == 0)
+				want = OLD;
+			else if ((uint64_t)s > top)
+				want = FRESH;
+			else if (top - s >= rows[r].w)
+				want = OLD;
+			else if (seen[s])
+				want = DUP;
+			else
+				want = FRESH;
+			if (want == FRESH) {
+				seen[s] = 1;
+				if ((uint64_t)s > top)
+					top = s;
+			}
+			if (!replay_at(__LINE__, rows[r].sa, s, want)) {
+				fprintf(stderr, "  window %u, step %d, seq %lld, top %llu\n",
+					rows[r].w, i, (long long)s, (unsigned long long)top);
+				return;
+			}
+		}
+	}
 }
 
 static void test_replay_esn_wrap(void)
@@ -999,6 +1078,8 @@ int main(void)
 	T_RUN(test_sa_checks);
 	T_RUN(test_replay_fresh_dup_old);
 	T_RUN(test_replay_window_sizes);
+	T_RUN(test_replay_ring);
+	T_RUN(test_replay_model);
 	T_RUN(test_replay_esn_wrap);
 	T_RUN(test_malformed);
 	T_RUN(test_malformed_tunnel);
