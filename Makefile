@@ -102,7 +102,9 @@ $(BUILD)/tests/test_%: $(BUILD)/obj/tests/bpf/test_%.o $(TLIB_OBJS) $(LIB)
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 	       -D_GNU_SOURCE -DESPTAG_FUZZ -Iinclude -Iuser/lib -Iuser/agent
 fuzz-build: $(FUZZ_BINS)
-$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_SRCS) $(FUZZ_EXTRA_SRCS) $(wildcard include/esptag/*.h user/lib/*.h)
+# FUZZ_EXTRA_SRCS_<name>: extra sources of fuzz_<name> (also prerequisites).
+.SECONDEXPANSION:
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_SRCS) $(FUZZ_EXTRA_SRCS) $$(FUZZ_EXTRA_SRCS_$$*) $(wildcard include/esptag/*.h user/lib/*.h)
 	$(call msg,FUZZ,$@)
 	@mkdir -p $(@D)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) $< $(LIB_SRCS) $(FUZZ_EXTRA_SRCS_$*) -o $@ -lcrypto
