@@ -85,6 +85,16 @@ int bt_open(struct bt_obj *o, const char *rel, const char *tag,
 		rmdir(o->pin_dir);
 		return err;
 	}
+	/* libbpf 1.1 does not know SEC("tc/ingress") / SEC("tc/egress") (the
+	 * names iproute2 selects programs by): they are TC classifiers. */
+	{
+		struct bpf_program *prog;
+
+		bpf_object__for_each_program(prog, o->obj)
+			if (bpf_program__type(prog) == BPF_PROG_TYPE_UNSPEC &&
+			    !strncmp(bpf_program__section_name(prog), "tc/", 3))
+				bpf_program__set_type(prog, BPF_PROG_TYPE_SCHED_CLS);
+	}
 	if (rodata_init) {
 		err = rodata_init(o->obj, arg);
 		if (err)

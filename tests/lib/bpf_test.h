@@ -49,7 +49,9 @@ const char *bt_build_path(const char *rel);
 
 /*
  * Open and load the object at build path rel, pinning its by-name maps in
- * /sys/fs/bpf/et-<pid>-<tag> (created; bpffs mounted if needed). rodata_init,
+ * /sys/fs/bpf/et-<pid>-<tag> (created; bpffs mounted if needed). Programs
+ * in SEC("tc/...") sections get type SCHED_CLS (libbpf 1.1 leaves them
+ * untyped). rodata_init,
  * if set, is called between open and load (set const volatile settings).
  * Returns 0 or a negative errno (and prints why).
  */
