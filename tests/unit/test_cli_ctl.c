@@ -1,0 +1,392 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The control-socket codec (user/lib/ctl.c): valid messages decode to the
+ * same items, every malformed variant is rejected with a reason, replies
+ * never carry keys, and the stream framing survives short and lying peers.
+ */
+#include <errno.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include "../lib/test.h"
+#include "ctl.h"
+#include <esptag/maps.h>
+
+static char err[256];
+
+static struct esptag_ctl_sa good_sa(void)
+{
+	struct esptag_ctl_sa sa = {
+		.dev = "eth0", .dir = ESPTAG_DIR_OUT, .family = 4, .mode = ESPTAG_MODE_TRANSPORT,
+		.alg = ESPTAG_ALG_AES_GCM_128, .key_len = 16, .icv_len = 16, .spi = 0x1000,
+		.sa_index = ESPTAG_SA_INDEX_NONE,
+		.daddr = { 192, 0, 2, 2 }, .saddr = { 192, 0, 2, 1 },
+		.key = { 1, 2, 3 }, .salt = { 9, 9, 9, 9 },
+	};
+	return sa;
+}
+
+/* header + n items into buf; returns the length */
+static size_t build(uint8_t *buf, int op, bool reply, int status, const void *items, uint32_t n,
+		    size_t isz)
+{
+	struct esptag_ctl_hdr h;
+
+	esptag_ctl_hdr_init(&h, op, reply, status, n, n * isz);
+	memcpy(buf, &h, sizeof(h));
+	if (n)
+		memcpy(buf + sizeof(h), items, n * isz);
+	return sizeof(h) + n * isz;
+}
+
+static uint8_t buf[65536];
+
+static void request_roundtrip(void)
+{
+	struct esptag_ctl_sa sa[3] = { good_sa(), good_sa(), good_sa() }, got;
+	struct esptag_ctl_view v;
+	size_t len;
+
+	sa[1].spi = 0x2000;
+	sa[2].family = 6;
+	memset(sa[2].daddr, 0, 16);
+	sa[2].daddr[0] = 0x20;
+	sa[2].daddr[1] = 0x01;
+	sa[2].daddr[2] = 0x0d;
+	sa[2].daddr[3] = 0xb8;
+	sa[2].daddr[15] = 1;
+	len = build(buf, ESPTAG_CTL_STATE_ADD, false, 0, sa, 3, sizeof(sa[0]));
+	T_EQ(esptag_ctl_decode(buf, len, &v, err, sizeof(err)), 0);
+	T_EQ(v.hdr.count, 3);
+	T_EQ(v.item_size, sizeof(struct esptag_ctl_sa));
+	for (int i = 0; i < 3; i++) {
+		esptag_ctl_item(&v, i, &got);
+		T_MEMEQ(&got, sizeof(got), &sa[i], sizeof(sa[i]));
+	}
+	/* every truncation is rejected */
+	for (size_t l = 0; l < len; l++)
+		T_EQ(esptag_ctl_decode(buf, l, &v, err, sizeof(err)), -1);
+	/* as is one byte too many */
+	T_EQ(esptag_ctl_decode(buf, len + 1, &v, err, sizeof(err)), -1);
+}
+
+static void header_rejects(void)
+{
+	struct esptag_ctl_sa sa = good_sa();
+	struct esptag_ctl_view v;
+	struct esptag_ctl_hdr *h = (struct esptag_ctl_hdr *)buf;
+	size_t len;
+
+#define REJECT(mut, needle)                                                          \
+	do {                                                                         \
+		len = build(buf, ESPTAG_CTL_STATE_ADD, false, 0, &sa, 1, sizeof(sa)); \
+		mut;                                                                 \
+		T_EQ(esptag_ctl_decode(buf, len, &v, err, sizeof(err)), -1);         \
+		if (!strstr(err, needle)) {                                          \
+			t_fail(__FILE__, __LINE__, "'%s' lacks '%s'", err, needle);  \
+			return;                                                      \
+		}                                                                    \
+	} while (0)
+	REJECT(h->magic ^= 1, "bad magic");
+	REJECT(h->version = 2, "version 2");
+	REJECT(h->op = 0, "unknown operation");
+	REJECT(h->op = ESPTAG_CTL_OP_MAX + 1, "unknown operation");
+	REJECT(h->flags = 0x80, "unknown flags");
+	REJECT(h->len += 1, "does not match");
+	REJECT((h->count = 2), "do not make");
+	REJECT((h->count = 0, h->len = 0, len = sizeof(*h)), "at least one item");
+	REJECT(h->status = 1, "reply fields");
+	REJECT(h->err_index = 3, "reply fields");
+	REJECT(h->op = ESPTAG_CTL_EVENT, "not a request");
+	REJECT(h->op = ESPTAG_CTL_STATE_LIST, "takes no items");
+	REJECT(h->count = ESPTAG_CTL_MAX_ITEMS + 1, "");
+#undef REJECT
+}
+
+static void sa_mutate(int i, struct esptag_ctl_sa *s)
+{
+	switch (i) {
+	case 0:
+		s->dir = 3;
+		break;
+	case 1:
+		s->family = 5;
+		break;
+	case 2:
+		s->mode = 0;
+		break;
+	case 3:
+		s->alg = 3;
+		break;
+	case 4:
+		s->key_len = 24;
+		break;
+	case 5:
+		s->alg = ESPTAG_ALG_AES_GCM_256;
+		break;
+	case 6:
+		s->icv_len = 12;
+		break;
+	case 7:
+		s->sa_flags = 0x80;
+		break;
+	case 8:
+		s->nvlans = 3;
+		break;
+	case 9:
+		s->nvlans = 1; s->vid[0] = 4095;
+		break;
+	case 10:
+		s->vid[1] = 7;
+		break;
+	case 11:
+		s->spi = 255;
+		break;
+	case 12:
+		s->replay_window = 2048;
+		break;
+	case 13:
+		s->daddr[9] = 1;
+		break;
+	case 14:
+		memset(s->daddr, 0, 16);
+		break;
+	case 15:
+		s->key[20] = 1;
+		break;
+	case 16:
+		memset(s->key, 0, 32);
+		break;
+	case 17:
+		s->seq = 1;
+		break;
+	case 18:
+		memset(s->dev, 'x', 16);
+		break;
+	case 19:
+		s->dev[0] = 0;
+		break;
+	case 20:
+		s->dev[6] = 'z';
+		break;
+	case 21:
+		s->dev[1] = '/';
+		break;
+	}
+}
+
+static const char *const sa_needles[] = {
+	"dir",
+	"family",
+	"mode",
+	"unknown algorithm",
+	"16-byte key",
+	"32-byte key",
+	"ICV",
+	"flags",
+	"VLAN",
+	"4094",
+	"unused VLAN",
+	"reserved",
+	"replay",
+	"beyond 4",
+	"dst address",
+	"beyond the key",
+	"key missing",
+	"reply-only",
+	"not terminated",
+	"device name missing",
+	"garbage",
+	"bad character",
+};
+
+static void sa_item_rejects(void)
+{
+	struct esptag_ctl_view v;
+	for (size_t i = 0; i < sizeof(sa_needles) / sizeof(sa_needles[0]); i++) {
+		struct esptag_ctl_sa sa = good_sa();
+		size_t len;
+
+		sa_mutate(i, &sa);
+		len = build(buf, ESPTAG_CTL_STATE_ADD, false, 0, &sa, 1, sizeof(sa));
+		if (esptag_ctl_decode(buf, len, &v, err, sizeof(err)) != -1 ||
+		    !strstr(err, sa_needles[i])) {
+			t_fail(__FILE__, __LINE__, "case %zu: got '%s', want '%s'", i, err,
+			       sa_needles[i]);
+			return;
+		}
+	}
+}
+
+static void replies_never_carry_keys(void)
+{
+	struct esptag_ctl_sa sa = good_sa();
+	struct esptag_ctl_view v;
+	size_t len;
+
+	sa.sa_index = 4;
+	len = build(buf, ESPTAG_CTL_STATE_LIST, true, 0, &sa, 1, sizeof(sa));
+	T_EQ(esptag_ctl_decode(buf, len, &v, err, sizeof(err)), -1);
+	T_ASSERT(strstr(err, "key material"));
+	memset(sa.key, 0, sizeof(sa.key));
+	len = build(buf, ESPTAG_CTL_STATE_LIST, true, 0, &sa, 1, sizeof(sa));
+	T_EQ(esptag_ctl_decode(buf, len, &v, err, sizeof(err)), -1); /* salt still set */
+	memset(sa.salt, 0, sizeof(sa.salt));
+	len = build(buf, ESPTAG_CTL_STATE_LIST, true, 0, &sa, 1, sizeof(sa));
+	T_EQ(esptag_ctl_decode(buf, len, &v, err, sizeof(err)), 0);
+	/* empty listing */
+	len = build(buf, ESPTAG_CTL_STATE_LIST, true, 0, NULL, 0, 0);
+	T_EQ(esptag_ctl_decode(buf, len, &v, err, sizeof(err)), 0);
+	T_EQ(v.hdr.count, 0);
+}
+
+static void error_replies(void)
+{
+	struct esptag_ctl_hdr h;
+	struct esptag_ctl_view v;
+	const char *msg = "agent refused: duplicate";
+	size_t len;
+
+	esptag_ctl_hdr_init(&h, ESPTAG_CTL_STATE_ADD, true, ESPTAG_CTL_E_AGENT, 0, strlen(msg));
+	h.agent_status = ESPTAG_ST_DUPLICATE;
+	h.err_index = 0;
+	memcpy(buf, &h, sizeof(h));
+	memcpy(buf + sizeof(h), msg, strlen(msg));
+	len = sizeof(h) + strlen(msg);
+	T_EQ(esptag_ctl_decode(buf, len, &v, err, sizeof(err)), 0);
+	T_EQ(v.hdr.status, ESPTAG_CTL_E_AGENT);
+	T_EQ(v.hdr.agent_status, ESPTAG_ST_DUPLICATE);
+	buf[sizeof(h) + 3] = '\n';
+	T_EQ(esptag_ctl_decode(buf, len, &v, err, sizeof(err)), -1);
+	buf[sizeof(h) + 3] = 'x';
+	((struct esptag_ctl_hdr *)buf)->agent_status = ESPTAG_ST_MAX + 1;
+	T_EQ(esptag_ctl_decode(buf, len, &v, err, sizeof(err)), -1);
+	((struct esptag_ctl_hdr *)buf)->agent_status = 0;
+	((struct esptag_ctl_hdr *)buf)->status = ESPTAG_CTL_E_MAX + 1;
+	T_EQ(esptag_ctl_decode(buf, len, &v, err, sizeof(err)), -1);
+	((struct esptag_ctl_hdr *)buf)->status = ESPTAG_CTL_E_NOENT;
+	((struct esptag_ctl_hdr *)buf)->agent_status = ESPTAG_ST_DUPLICATE;
+	T_EQ(esptag_ctl_decode(buf, len, &v, err, sizeof(err)), -1); /* agent status without E_AGENT */
+	/* a successful reply must not carry error fields */
+	esptag_ctl_hdr_init(&h, ESPTAG_CTL_STATE_DEL, true, 0, 0, 0);
+	h.err_index = 0;
+	memcpy(buf, &h, sizeof(h));
+	T_EQ(esptag_ctl_decode(buf, sizeof(h), &v, err, sizeof(err)), -1);
+}
+
+static void policy_items(void)
+{
+	struct esptag_ctl_policy p = {
+		.dev = "eth0", .dir = ESPTAG_DIR_OUT, .family = 4, .action = ESPTAG_ACT_PROTECT,
+		.src_plen = 24, .dst_plen = 32, .spi = 0x1000, .src = { 192, 0, 2, 0 },
+		.dst = { 198, 51, 100, 1 },
+	};
+	struct esptag_ctl_view v;
+	size_t len;
+
+	len = build(buf, ESPTAG_CTL_POLICY_ADD, false, 0, &p, 1, sizeof(p));
+	T_EQ(esptag_ctl_decode(buf, len, &v, err, sizeof(err)), 0);
+	p.src[3] = 1; /* host bits */
+	len = build(buf, ESPTAG_CTL_POLICY_ADD, false, 0, &p, 1, sizeof(p));
+	T_EQ(esptag_ctl_decode(buf, len, &v, err, sizeof(err)), -1);
+	p.src[3] = 0;
+	p.dst_plen = 33;
+	len = build(buf, ESPTAG_CTL_POLICY_ADD, false, 0, &p, 1, sizeof(p));
+	T_EQ(esptag_ctl_decode(buf, len, &v, err, sizeof(err)), -1);
+	p.dst_plen = 32;
+	p.spi = 0;
+	len = build(buf, ESPTAG_CTL_POLICY_ADD, false, 0, &p, 1, sizeof(p));
+	T_EQ(esptag_ctl_decode(buf, len, &v, err, sizeof(err)), -1);
+	p.action = ESPTAG_ACT_BYPASS;
+	p.spi = 5000;
+	len = build(buf, ESPTAG_CTL_POLICY_ADD, false, 0, &p, 1, sizeof(p));
+	T_EQ(esptag_ctl_decode(buf, len, &v, err, sizeof(err)), -1);
+	p.spi = 0;
+	{
+		struct esptag_ctl_policy two[2] = { p, p };
+
+		len = build(buf, ESPTAG_CTL_POLICY_ADD, false, 0, two, 2, sizeof(p));
+		T_EQ(esptag_ctl_decode(buf, len, &v, err, sizeof(err)), -1);
+		T_ASSERT(strstr(err, "exactly one"));
+	}
+}
+
+static void stream_framing(void)
+{
+	struct esptag_ctl_sa sa = good_sa();
+	struct esptag_ctl_hdr h;
+	struct esptag_ctl_view v;
+	uint8_t *got;
+	int sv[2];
+	ssize_t n;
+
+	T_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	esptag_ctl_hdr_init(&h, ESPTAG_CTL_STATE_ADD, false, 0, 1, sizeof(sa));
+	T_EQ(esptag_ctl_write(sv[0], &h, &sa), 0);
+	n = esptag_ctl_read(sv[1], &got);
+	T_EQ(n, sizeof(h) + sizeof(sa));
+	T_EQ(esptag_ctl_decode(got, n, &v, err, sizeof(err)), 0);
+	free(got);
+	/* a header that announces more than the limit */
+	h.len = ESPTAG_CTL_MAX_LEN + 1;
+	T_EQ(write(sv[0], &h, sizeof(h)), sizeof(h));
+	errno = 0;
+	T_EQ(esptag_ctl_read(sv[1], &got), -1);
+	T_EQ(errno, EPROTO);
+	T_ASSERT(got == NULL);
+	/* a peer that closes mid-payload */
+	h.len = sizeof(sa);
+	T_EQ(write(sv[0], &h, sizeof(h)), sizeof(h));
+	T_EQ(write(sv[0], &sa, 10), 10);
+	close(sv[0]);
+	T_EQ(esptag_ctl_read(sv[1], &got), -1);
+	/* clean EOF */
+	T_EQ(esptag_ctl_read(sv[1], &got), 0);
+	close(sv[1]);
+}
+
+/* Random corruption never crashes and anything accepted re-validates. */
+static void mutation_smoke(void)
+{
+	struct esptag_ctl_sa sa[2] = { good_sa(), good_sa() };
+	struct esptag_ctl_view v;
+	unsigned int seed = 12345, accepted = 0;
+	uint8_t orig[512];
+	size_t len;
+
+	sa[1].spi = 0x3000;
+	len = build(orig, ESPTAG_CTL_STATE_ADD, false, 0, sa, 2, sizeof(sa[0]));
+	for (int it = 0; it < 200000; it++) {
+		size_t l = len;
+
+		memcpy(buf, orig, len);
+		for (int k = 0; k < 1 + it % 4; k++)
+			buf[rand_r(&seed) % len] ^= 1u << (rand_r(&seed) % 8);
+		if (it % 7 == 0)
+			l = rand_r(&seed) % (len + 1);
+		if (esptag_ctl_decode(buf, l, &v, err, sizeof(err)) == 0) {
+			accepted++;
+			T_EQ(v.hdr.len + sizeof(struct esptag_ctl_hdr), l);
+			for (uint32_t i = 0; i < v.hdr.count; i++) {
+				struct esptag_ctl_sa s;
+
+				esptag_ctl_item(&v, i, &s);
+				T_EQ(esptag_ctl_sa_check(&s, true, NULL, 0), 0);
+			}
+		}
+	}
+	/* flips inside key bytes etc. stay valid: some must be accepted */
+	T_ASSERT(accepted > 0);
+}
+
+int main(void)
+{
+	T_RUN(request_roundtrip);
+	T_RUN(header_rejects);
+	T_RUN(sa_item_rejects);
+	T_RUN(replies_never_carry_keys);
+	T_RUN(error_replies);
+	T_RUN(policy_items);
+	T_RUN(stream_framing);
+	T_RUN(mutation_smoke);
+	return t_done();
+}

@@ -1,0 +1,301 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The esptag command-line grammar (user/lib/ctl_cli.c): good commands give
+ * the exact request, bad ones a clear error and no request (and no key
+ * bytes left in the command).
+ */
+#include <arpa/inet.h>
+#include "../lib/test.h"
+#include "ctl_cli.h"
+#include <esptag/maps.h>
+
+#define K128 "0x0102030405060708090a0b0c0d0e0f10a1a2a3a4"
+#define K256 "0x0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f20a1a2a3a4"
+
+static struct esptag_cli_cmd cmd;
+static char err[256];
+
+/* Parse a space-separated line (quotes allowed, like a batch file). */
+static int parse(const char *line)
+{
+	static char buf[1024];
+	char *argv[64];
+	int argc;
+
+	snprintf(buf, sizeof(buf), "%s", line);
+	argc = esptag_cli_split(buf, argv, 64);
+	if (argc < 0)
+		return -2;
+	err[0] = 0;
+	return esptag_cli_parse(argc, argv, &cmd, err, sizeof(err));
+}
+
+static bool cmd_is_zero(void)
+{
+	const uint8_t *p = (const uint8_t *)&cmd;
+
+	for (size_t i = 0; i < sizeof(cmd); i++)
+		if (p[i])
+			return false;
+	return true;
+}
+
+/* A bad command: error mentioning `needle`, and nothing left in cmd. */
+#define BAD(line, needle)                                                           \
+	do {                                                                        \
+		T_EQ(parse(line), -1);                                              \
+		if (!strstr(err, needle)) {                                         \
+			t_fail(__FILE__, __LINE__, "error '%s' lacks '%s'", err, needle); \
+			return;                                                     \
+		}                                                                   \
+		T_ASSERT(cmd_is_zero());                                            \
+	} while (0)
+
+static void state_add_v4_out(void)
+{
+	uint8_t want_key[16], want_salt[4] = { 0xa1, 0xa2, 0xa3, 0xa4 };
+
+	for (int i = 0; i < 16; i++)
+		want_key[i] = i + 1;
+	T_EQ(parse("state add dev eth0 src 192.0.2.1 dst 198.51.100.7 proto esp spi 0x1000 "
+		   "mode transport reqid 7 aead 'rfc4106(gcm(aes))' " K128 " 128 dir out"), 0);
+	T_EQ(cmd.op, ESPTAG_CTL_STATE_ADD);
+	T_ASSERT(!strcmp(cmd.dev, "eth0"));
+	T_ASSERT(!strcmp(cmd.sa.dev, "eth0"));
+	T_EQ(cmd.sa.family, 4);
+	T_EQ(cmd.sa.dir, ESPTAG_DIR_OUT);
+	T_EQ(cmd.sa.mode, ESPTAG_MODE_TRANSPORT);
+	T_EQ(cmd.sa.spi, 0x1000);
+	T_EQ(cmd.sa.reqid, 7);
+	T_EQ(cmd.sa.alg, ESPTAG_ALG_AES_GCM_128);
+	T_EQ(cmd.sa.key_len, 16);
+	T_EQ(cmd.sa.icv_len, 16);
+	T_EQ(cmd.sa.sa_index, ESPTAG_SA_INDEX_NONE);
+	T_MEMEQ(cmd.sa.key, 16, want_key, 16);
+	T_MEMEQ(cmd.sa.salt, 4, want_salt, 4);
+	T_EQ(cmd.sa.key[16], 0);
+	T_EQ(cmd.sa.daddr[0], 198);
+	T_EQ(cmd.sa.daddr[3], 7);
+	T_EQ(cmd.sa.daddr[4], 0);
+	T_EQ(cmd.sa.saddr[3], 1);
+	esptag_cli_cmd_clear(&cmd);
+	T_ASSERT(cmd_is_zero());
+}
+
+static void state_add_v6_tunnel_esn_vlans(void)
+{
+	T_EQ(parse("state add dev vf1 src 2001:db8::1 dst 2001:db8:1::2 proto esp spi 4096 "
+		   "mode tunnel aead rfc4106(gcm(aes)) " K256 " 128 replay-window 1024 esn "
+		   "vlan 100 vlan 4094 limit time-hard 60 dir in"), 0);
+	T_EQ(cmd.sa.family, 6);
+	T_EQ(cmd.sa.mode, ESPTAG_MODE_TUNNEL);
+	T_EQ(cmd.sa.alg, ESPTAG_ALG_AES_GCM_256);
+	T_EQ(cmd.sa.key_len, 32);
+	T_EQ(cmd.sa.key[31], 0x20);
+	T_EQ(cmd.sa.salt[3], 0xa4);
+	T_EQ(cmd.sa.replay_window, 1024);
+	T_EQ(cmd.sa.sa_flags, ESPTAG_SA_F_ESN);
+	T_EQ(cmd.sa.nvlans, 2);
+	T_EQ(cmd.sa.vid[0], 100);
+	T_EQ(cmd.sa.vid[1], 4094);
+	T_EQ(cmd.sa.lifetime, 60);
+	T_EQ(cmd.sa.dir, ESPTAG_DIR_IN);
+	T_EQ(cmd.sa.daddr[15], 2);
+}
+
+static void state_add_mode_defaults_to_transport(void)
+{
+	T_EQ(parse("state add dev eth0 src 192.0.2.1 dst 192.0.2.2 proto esp spi 256 "
+		   "aead rfc4106(gcm(aes)) " K128 " 128 dir out"), 0);
+	T_EQ(cmd.sa.mode, ESPTAG_MODE_TRANSPORT);
+}
+
+static void state_add_bad(void)
+{
+	const char *base = "state add dev eth0 src 192.0.2.1 dst 192.0.2.2 proto esp spi 0x1000 dir out ";
+	char line[512];
+
+	/* bad key lengths: 16 bytes (no salt), 21 bytes, 24+4 (AES-192) */
+	snprintf(line, sizeof(line), "%saead rfc4106(gcm(aes)) 0x0102030405060708090a0b0c0d0e0f10 128", base);
+	BAD(line, "20 bytes for AES-128");
+	snprintf(line, sizeof(line), "%saead rfc4106(gcm(aes)) " K128 "ff 128", base);
+	BAD(line, "21 bytes");
+	snprintf(line, sizeof(line), "%saead rfc4106(gcm(aes)) 0x%s 128", base,
+		 "0102030405060708090a0b0c0d0e0f101112131415161718a1a2a3a4");
+	BAD(line, "28 bytes");
+	/* not hex, odd length */
+	snprintf(line, sizeof(line), "%saead rfc4106(gcm(aes)) 0x0102030405060708090a0b0c0d0e0f10a1a2a3zz 128", base);
+	BAD(line, "not hexadecimal");
+	snprintf(line, sizeof(line), "%saead rfc4106(gcm(aes)) 0x102030405060708090a0b0c0d0e0f10a1a2a3a4 128", base);
+	BAD(line, "not hexadecimal");
+	/* unknown algorithms, ICV */
+	snprintf(line, sizeof(line), "%saead rfc4309(ccm(aes)) " K128 " 128", base);
+	BAD(line, "unknown algorithm 'rfc4309(ccm(aes))'");
+	snprintf(line, sizeof(line), "%saead gcm(aes) " K128 " 128", base);
+	BAD(line, "unknown algorithm");
+	snprintf(line, sizeof(line), "%saead rfc4106(gcm(aes)) " K128 " 96", base);
+	BAD(line, "ICV length '96' not supported");
+	snprintf(line, sizeof(line), "%saead rfc4106(gcm(aes)) " K128, base);
+	BAD(line, "aead needs NAME KEY ICV-BITS");
+	/* all-zero key */
+	snprintf(line, sizeof(line), "%saead rfc4106(gcm(aes)) 0x%040d 128", base, 0);
+	BAD(line, "key missing");
+
+	BAD("state add dev eth0 src 192.0.2.1 dst 192.0.2.2 proto ah spi 0x1000 dir out aead rfc4106(gcm(aes)) " K128 " 128",
+	    "only esp");
+	BAD("state add dev eth0 src 192.0.2.1 dst 192.0.2.2 proto esp spi 0 dir out aead rfc4106(gcm(aes)) " K128 " 128",
+	    "reserved");
+	BAD("state add dev eth0 src 192.0.2.1 dst 192.0.2.2 proto esp spi 0x1ffffffff dir out aead rfc4106(gcm(aes)) " K128 " 128",
+	    "not a 32-bit number");
+	BAD("state add dev eth0 src 192.0.2.1 dst 192.0.2.2 proto esp spi -5 dir out aead rfc4106(gcm(aes)) " K128 " 128",
+	    "not a 32-bit number");
+	BAD("state add dev eth0 src 192.0.2.1 dst 2001:db8::2 proto esp spi 0x1000 dir out aead rfc4106(gcm(aes)) " K128 " 128",
+	    "both be IPv4 or both IPv6");
+	BAD("state add dev eth0 src 192.0.2.1 dst 192.0.2.300 proto esp spi 0x1000 dir out aead rfc4106(gcm(aes)) " K128 " 128",
+	    "not an IPv4 or IPv6 address");
+	BAD("state add dev eth0 src 192.0.2.1 dst 192.0.2.2 proto esp spi 0x1000 aead rfc4106(gcm(aes)) " K128 " 128",
+	    "dir in");
+	BAD("state add dev eth0 src 192.0.2.1 dst 192.0.2.2 proto esp spi 0x1000 dir sideways aead rfc4106(gcm(aes)) " K128 " 128",
+	    "dir must be 'in' or 'out'");
+	BAD("state add src 192.0.2.1 dst 192.0.2.2 proto esp spi 0x1000 dir out aead rfc4106(gcm(aes)) " K128 " 128",
+	    "needs 'dev DEV'");
+	BAD("state add dev eth0 src 192.0.2.1 dst 192.0.2.2 proto esp spi 0x1000 dir out",
+	    "needs 'aead");
+	BAD("state add dev eth0 src 192.0.2.1 dst 192.0.2.2 proto esp spi 0x1000 spi 0x2000 dir out aead rfc4106(gcm(aes)) " K128 " 128",
+	    "given twice");
+	BAD("state add dev eth0 src 192.0.2.1 dst 192.0.2.2 proto esp spi 0x1000 mode beet dir out aead rfc4106(gcm(aes)) " K128 " 128",
+	    "transport or tunnel");
+	BAD("state add dev eth0 src 192.0.2.1 dst 192.0.2.2 proto esp spi 0x1000 dir in replay-window 1025 aead rfc4106(gcm(aes)) " K128 " 128",
+	    "replay-window '1025'");
+	BAD("state add dev eth0 src 192.0.2.1 dst 192.0.2.2 proto esp spi 0x1000 dir out replay-window 32 aead rfc4106(gcm(aes)) " K128 " 128",
+	    "'dir in' SAs only");
+	BAD("state add dev eth0 src 192.0.2.1 dst 192.0.2.2 proto esp spi 0x1000 dir out vlan 4095 aead rfc4106(gcm(aes)) " K128 " 128",
+	    "1-4094");
+	BAD("state add dev eth0 src 192.0.2.1 dst 192.0.2.2 proto esp spi 0x1000 dir out vlan 1 vlan 2 vlan 3 aead rfc4106(gcm(aes)) " K128 " 128",
+	    "at most two");
+	BAD("state add dev averyveryverylongname src 192.0.2.1 dst 192.0.2.2 proto esp spi 0x1000 dir out aead rfc4106(gcm(aes)) " K128 " 128",
+	    "1-15 characters");
+	BAD("state add dev eth0 src 192.0.2.1 dst 192.0.2.2 proto esp spi 0x1000 dir out colour blue aead rfc4106(gcm(aes)) " K128 " 128",
+	    "unknown keyword 'colour'");
+	BAD("state add dev eth0 src 192.0.2.1 dst 192.0.2.2 proto esp spi 0x1000 dir out aead rfc4106(gcm(aes)) " K128 " 128 limit time-soft 5",
+	    "time-hard");
+	BAD("state add dev eth0 src 192.0.2.1 dst 192.0.2.2 proto esp spi", "needs a value");
+}
+
+static void state_del_and_simple(void)
+{
+	T_EQ(parse("state del dev eth0 dst 2001:db8::9 proto esp spi 0x2000 dir in"), 0);
+	T_EQ(cmd.op, ESPTAG_CTL_STATE_DEL);
+	T_EQ(cmd.id.family, 6);
+	T_EQ(cmd.id.spi, 0x2000);
+	T_EQ(cmd.id.dir, ESPTAG_DIR_IN);
+	T_EQ(cmd.id.proto, 50);
+	T_EQ(parse("state del dev eth0 dst 192.0.2.9 proto esp spi 0x2000"), 0);
+	T_EQ(cmd.id.dir, 0);
+	BAD("state del dev eth0 proto esp spi 0x2000", "needs dev DEV dst ADDR");
+	T_EQ(parse("state list"), 0);
+	T_EQ(cmd.op, ESPTAG_CTL_STATE_LIST);
+	T_EQ(parse("state show"), 0);
+	T_EQ(cmd.op, ESPTAG_CTL_STATE_LIST);
+	T_EQ(parse("state flush"), 0);
+	T_EQ(cmd.op, ESPTAG_CTL_STATE_FLUSH);
+	BAD("state flush now", "takes no arguments");
+	BAD("state frobnicate", "unknown command 'state frobnicate'");
+	T_EQ(parse("agent status"), 0);
+	T_EQ(cmd.op, ESPTAG_CTL_AGENT_STATUS);
+	T_EQ(parse("agent sa"), 0);
+	T_EQ(cmd.op, ESPTAG_CTL_AGENT_SA);
+	T_EQ(parse("stats"), 0);
+	T_EQ(cmd.op, ESPTAG_CTL_STATS);
+	T_EQ(parse("monitor"), 0);
+	T_EQ(cmd.op, ESPTAG_CTL_MONITOR);
+	BAD("xfrm state", "unknown object 'xfrm'");
+	BAD("agent reboot", "use status or sa");
+}
+
+static void policy_good(void)
+{
+	T_EQ(parse("policy add dev eth0 src 192.0.2.0/24 dst 198.51.100.0/25 dir out action protect spi 0x1000"), 0);
+	T_EQ(cmd.op, ESPTAG_CTL_POLICY_ADD);
+	T_EQ(cmd.pol.family, 4);
+	T_EQ(cmd.pol.src_plen, 24);
+	T_EQ(cmd.pol.dst_plen, 25);
+	T_EQ(cmd.pol.dst[3], 0);
+	T_EQ(cmd.pol.action, ESPTAG_ACT_PROTECT);
+	T_EQ(cmd.pol.spi, 0x1000);
+	T_EQ(parse("policy add dev eth0 src 2001:db8::/32 dst ::/0 dir in action protect"), 0);
+	T_EQ(cmd.pol.family, 6);
+	T_EQ(cmd.pol.dst_plen, 0);
+	T_EQ(cmd.pol.spi, 0);
+	T_EQ(parse("policy add dev eth0 src 0.0.0.0/0 dst 203.0.113.5 dir out action bypass"), 0);
+	T_EQ(cmd.pol.dst_plen, 32);
+	T_EQ(cmd.pol.action, ESPTAG_ACT_BYPASS);
+	T_EQ(parse("policy add dev eth0 src 0.0.0.0/0 dst 203.0.113.0/24 dir in action discard"), 0);
+	T_EQ(cmd.pol.action, ESPTAG_ACT_DISCARD);
+	T_EQ(parse("policy del dev eth0 src 0.0.0.0/0 dst 203.0.113.0/24 dir in"), 0);
+	T_EQ(cmd.op, ESPTAG_CTL_POLICY_DEL);
+	T_EQ(parse("policy list"), 0);
+	T_EQ(cmd.op, ESPTAG_CTL_POLICY_LIST);
+	T_EQ(parse("policy flush"), 0);
+	T_EQ(cmd.op, ESPTAG_CTL_POLICY_FLUSH);
+}
+
+static void policy_bad(void)
+{
+	BAD("policy add dev eth0 src 192.0.2.1/24 dst 198.51.100.0/24 dir out action bypass",
+	    "host bits set");
+	BAD("policy add dev eth0 src 192.0.2.0/33 dst 198.51.100.0/24 dir out action bypass",
+	    "prefix length must be 0-32");
+	BAD("policy add dev eth0 src 2001:db8::/129 dst 2001:db8::/64 dir out action bypass",
+	    "prefix length must be 0-128");
+	BAD("policy add dev eth0 src 192.0.2.0/ dst 198.51.100.0/24 dir out action bypass",
+	    "prefix length missing");
+	BAD("policy add dev eth0 src 192.0.2.0/-1 dst 198.51.100.0/24 dir out action bypass",
+	    "prefix length missing");
+	BAD("policy add dev eth0 src 192.0.2.0/2x dst 198.51.100.0/24 dir out action bypass",
+	    "prefix length must be");
+	BAD("policy add dev eth0 src bogus/24 dst 198.51.100.0/24 dir out action bypass",
+	    "not an IPv4 or IPv6 address");
+	BAD("policy add dev eth0 src 192.0.2.0/24 dst 2001:db8::/32 dir out action bypass",
+	    "both be IPv4 or both IPv6");
+	BAD("policy add dev eth0 src 192.0.2.0/24 dst 198.51.100.0/24 dir out action protect",
+	    "needs 'spi SPI'");
+	BAD("policy add dev eth0 src 192.0.2.0/24 dst 198.51.100.0/24 dir out action bypass spi 0x1000",
+	    "only goes with 'action protect'");
+	BAD("policy add dev eth0 src 192.0.2.0/24 dst 198.51.100.0/24 dir out action encrypt",
+	    "action must be");
+	BAD("policy add dev eth0 src 192.0.2.0/24 dst 198.51.100.0/24 dir out", "needs 'action");
+	BAD("policy add dev eth0 src 192.0.2.0/24 dir out action bypass", "needs dev DEV src PREFIX dst PREFIX");
+	BAD("policy del dev eth0 src 192.0.2.0/24 dst 198.51.100.0/24 dir out action bypass",
+	    "unknown keyword 'action'");
+}
+
+static void split(void)
+{
+	char line[] = "  state add 'rfc4106(gcm(aes))' \"a b\" x # comment";
+	char *argv[8];
+
+	T_EQ(esptag_cli_split(line, argv, 8), 5);
+	T_ASSERT(!strcmp(argv[2], "rfc4106(gcm(aes))"));
+	T_ASSERT(!strcmp(argv[3], "a b"));
+	T_ASSERT(!strcmp(argv[4], "x"));
+	char l2[] = "state 'add";
+	T_EQ(esptag_cli_split(l2, argv, 8), -1);
+	char l3[] = "   # only a comment";
+	T_EQ(esptag_cli_split(l3, argv, 8), 0);
+	char l4[] = "a b c";
+	T_EQ(esptag_cli_split(l4, argv, 2), -1);
+}
+
+int main(void)
+{
+	T_RUN(state_add_v4_out);
+	T_RUN(state_add_v6_tunnel_esn_vlans);
+	T_RUN(state_add_mode_defaults_to_transport);
+	T_RUN(state_add_bad);
+	T_RUN(state_del_and_simple);
+	T_RUN(policy_good);
+	T_RUN(policy_bad);
+	T_RUN(split);
+	return t_done();
+}
