@@ -923,6 +923,14 @@ static void test_cfg_counts(void)
 	T_EQ(n, 16 + 13 * 108);
 	T_EQ(dec(buf, n, &v), 0);
 	T_EQ(v.count, 13);
+	/* GET_STATS: at most ESPTAG_CFG_MAX_STATS (37) SA_REFs, so that the
+	 * SA_STATS reply fits one frame. */
+	T_EQ(ESPTAG_CFG_MAX_STATS, 37);
+	n = build_n(buf, 4096, ESPTAG_OP_GET_STATS, 0, refs, 37, false);
+	T_EQ(dec(buf, n, &v), 0);
+	n = build_n(buf, 4096, ESPTAG_OP_GET_STATS, 0, refs, 38, false);
+	T_EQ(dec(buf, n, &v), ESPTAG_EMALFORMED);
+	T_EQ(v.bad_index, 37);
 	/* ESPTAG_CFG_MAX_RECORDS SA_REFs fit exactly and decode. */
 	n = build_n(buf, 4096, ESPTAG_OP_DEL_SA, 0, refs, ESPTAG_CFG_MAX_RECORDS, false);
 	T_ASSERT(n > 0 && n <= ESPTAG_CFG_MAX_PAYLOAD);
@@ -939,24 +947,44 @@ struct mut {
 	int err;
 };
 
-static void run_muts(const char *example, size_t rec_off, int rec_idx, const struct mut *m,
-		     size_t nm)
+/* Each mutation is a test case of its own ("PASS <example>: <what>"). */
+static struct {
+	const char *example;
+	size_t rec_off;
+	int rec_idx;
+	const struct mut *m;
+} g_mut;
+
+static void mut_case(void)
 {
 	static uint8_t buf[4096];
 	struct esptag_cfg_view v;
+	const struct mut *m = g_mut.m;
+	size_t n = ex_build(g_mut.example, buf);
+	int rc;
 
+	T_ASSERT(n > 0);
+	put_be(buf + g_mut.rec_off + m->off, m->len, m->val);
+	rc = dec(buf, n, &v);
+	T_EQ(rc, m->err);
+	if (rc)
+		T_EQ(v.bad_index, g_mut.rec_idx);
+}
+
+static void run_muts(const char *example, size_t rec_off, int rec_idx, const struct mut *m,
+		     size_t nm)
+{
 	for (size_t i = 0; i < nm; i++) {
-		size_t n = ex_build(example, buf);
-		int rc;
+		static char names[512][96];
+		static unsigned int nnames;
+		char *name = names[nnames++ % 512];
 
-		put_be(buf + rec_off + m[i].off, m[i].len, m[i].val);
-		rc = dec(buf, n, &v);
-		if (rc != m[i].err || (rc && v.bad_index != (m[i].err == ESPTAG_EMALFORMED &&
-							      rec_idx < 0 ? 0xffff : rec_idx))) {
-			t_fail(__FILE__, __LINE__, "%s, %s: rc %d (want %d), bad_index %u",
-			       example, m[i].what, rc, m[i].err, v.bad_index);
-			return;
-		}
+		snprintf(name, 96, "%s: %s", example, m[i].what);
+		g_mut.example = example;
+		g_mut.rec_off = rec_off;
+		g_mut.rec_idx = rec_idx;
+		g_mut.m = &m[i];
+		t_run(name, mut_case);
 	}
 }
 
@@ -978,7 +1006,7 @@ static void test_sa_fields(void)
 		{ "spi 0", SAO(spi), 4, 0, ESPTAG_EBADREC },
 		{ "daddr ::", SAO(daddr), 16, 0, ESPTAG_EBADREC },
 		{ "tunnel saddr ::", SAO(saddr), 16, 0, ESPTAG_EBADREC },
-		{ "transport saddr ::", SAO(mode), 1, 1, 0 },
+		{ "transport mode (IPv6 saddr optional)", SAO(mode), 1, 1, 0 },
 		{ "local_mac multicast", SAO(local_mac), 1, 0x01, ESPTAG_EBADREC },
 		{ "local_mac zero", SAO(local_mac), 6, 0, ESPTAG_EBADREC },
 		{ "nvlans 3", SAO(nvlans), 1, 3, ESPTAG_EBADREC },
@@ -1235,6 +1263,22 @@ struct mmut {
 
 #define MO(f) offsetof(struct esptag_meta, f)
 
+static const struct mmut *g_mmut;
+
+static void mmut_case(void)
+{
+	static uint8_t buf[4096];
+	const struct ex_example *e = ex_find(g_mmut->example);
+	struct esptag_meta_view m;
+	size_t flen;
+
+	T_ASSERT(e);
+	flen = g_mmut->flen ? g_mmut->flen : e->frame_len - 12;
+	ex_build(e->name, buf);
+	put_be(buf + 12 + g_mmut->off, g_mmut->len, g_mmut->val);
+	T_EQ(esptag_meta_decode(buf + 12, flen, ESPTAG_ETH_P_META, &m), g_mmut->err);
+}
+
 static void test_meta_fields(void)
 {
 	static const struct mmut mm[] = {
@@ -1317,23 +1361,19 @@ static void test_meta_fields(void)
 		  0, 0 },
 		{ "rx_auth_fail_meta", "UNSUPPORTED", MO(result), 1, ESPTAG_RES_UNSUPPORTED, 0, 0 },
 	};
+	for (size_t i = 0; i < NM(mm); i++) {
+		static char names[128][96];
+
+		snprintf(names[i % 128], 96, "meta %s: %s", mm[i].example, mm[i].what);
+		g_mmut = &mm[i];
+		t_run(names[i % 128], mmut_case);
+	}
+}
+
+static void test_meta_no_sa(void)
+{
 	static uint8_t buf[4096];
 
-	for (size_t i = 0; i < NM(mm); i++) {
-		const struct ex_example *e = ex_find(mm[i].example);
-		struct esptag_meta_view m;
-		size_t flen = mm[i].flen ? mm[i].flen : e->frame_len - 12;
-		int rc;
-
-		ex_build(e->name, buf);
-		put_be(buf + 12 + mm[i].off, mm[i].len, mm[i].val);
-		rc = esptag_meta_decode(buf + 12, flen, ESPTAG_ETH_P_META, &m);
-		if (rc != mm[i].err) {
-			t_fail(__FILE__, __LINE__, "%s, %s: rc %d, want %d", mm[i].example,
-			       mm[i].what, rc, mm[i].err);
-			return;
-		}
-	}
 	/* NO_SA: sa_index none, no ESN. */
 	{
 		struct esptag_meta_view m = {
@@ -1405,13 +1445,14 @@ int main(int argc, char **argv)
 	T_RUN(test_cfg_record_type);
 	T_RUN(test_cfg_type_matrix);
 	T_RUN(test_cfg_counts);
-	T_RUN(test_sa_fields);
+	test_sa_fields();		/* one case per mutation */
 	T_RUN(test_sa_check_direct);
-	T_RUN(test_other_records);
+	test_other_records();
 	T_RUN(test_validation_order);
 	T_RUN(test_builder);
 	T_RUN(test_meta_truncated);
-	T_RUN(test_meta_fields);
+	test_meta_fields();
+	T_RUN(test_meta_no_sa);
 	T_RUN(test_names);
 	return t_done();
 }
