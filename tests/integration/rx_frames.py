@@ -1,0 +1,143 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-only
+"""Helpers for tests/integration/test_rx_*.sh (independent of the C code).
+
+  rx_frames.py sa INDEX SPI MAC DADDR [IFINDEX]   hex of a struct esptag_sa (inbound, alive, window 64)
+  rx_frames.py spd DST PLEN NODE                  hex key + value of an esptag_spd entry (dir in)
+  rx_frames.py spdsrc NODE SRC PLEN ACTION        hex key + value of an esptag_spd_src entry
+  rx_frames.py cfg MASK TRUSTED SHIFT             hex of a struct esptag_cfg
+  rx_frames.py counter NAME                       index of ESPTAG_CNT_NAME (from include/esptag/maps.h)
+  rx_frames.py send IFACE DSTMAC SRC DST PORT TEXT [SA SPI SEQ [RESULT]]
+        send a UDP datagram on IFACE through a packet socket: plain, or as
+        the agent delivers it (ESP header + IV, trailer, ICV, Rx tag)
+  rx_frames.py recv ADDR PORT IDLE               print "TEXT 0xMARK" per datagram (SO_RCVMARK)
+        until IDLE seconds pass without one; "ready" goes to stderr once bound
+  rx_frames.py sum                               sum the per-CPU values of a bpftool -j lookup on stdin
+"""
+import ipaddress
+import json
+import os
+import re
+import socket
+import struct
+import sys
+
+ROOT = os.path.dirname(os.path.abspath(__file__)) + "/../.."
+SO_RCVMARK = 75
+SO_MARK = 36
+
+
+def hexs(b):
+    return " ".join("%02x" % x for x in b)
+
+
+def addr16(a):
+    ip = ipaddress.ip_address(a)
+    return ip.packed + b"\0" * (16 - len(ip.packed)), 4 if ip.version == 4 else 6
+
+
+def mac(m):
+    return bytes(int(x, 16) for x in m.split(":"))
+
+
+def csum(b):
+    if len(b) % 2:
+        b += b"\0"
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return (~s) & 0xFFFF
+
+
+def sa_value(spi, local_mac, daddr, ifindex):
+    d, fam = addr16(daddr)
+    v = struct.pack(">I", spi)
+    v += struct.pack("<BBBBI", 1, fam, 1, 0x01, ifindex)  # dir in, transport, ALIVE
+    v += mac(local_mac) + struct.pack("<BB", 0, 16)
+    v += b"\0" * 8  # vlans
+    v += b"\0" * 16 + d  # saddr, daddr
+    v += struct.pack("<HHIIQ", 64, 0, 0, 0, 0)  # window, reserved, reqid, pad, expires
+    assert len(v) == 80
+    return v
+
+
+def ipv4(src, dst, proto, payload):
+    h = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(payload), 0x1234, 0x4000, 64,
+                    proto, 0, socket.inet_aton(src), socket.inet_aton(dst))
+    return h[:10] + struct.pack("!H", csum(h)) + h[12:] + payload
+
+
+def frame(dstmac, srcmac, src, dst, port, text, sa=None, spi=0, seq=0, result=0):
+    udp = struct.pack("!HHHH", 40000, port, 8 + len(text), 0) + text
+    if sa is None:
+        return mac(dstmac) + srcmac + b"\x08\x00" + ipv4(src, dst, 17, udp)
+    pad = (4 - (len(udp) + 2) % 4) % 4
+    trailer = bytes(range(1, pad + 1)) + bytes([pad, 17]) + b"\xc5" * 16
+    esp = struct.pack("!IIQ", spi, seq & 0xFFFFFFFF, seq)
+    ip = ipv4(src, dst, 50, esp + udp + trailer)
+    tag = struct.pack("!HBBBBBBHHHHIIIH", 0x88B6, 1, 2, 0, 17, result, 0,
+                      14 + 20, 14 + 20 + 16, len(trailer) if result == 0 else 0, 0,
+                      sa, seq >> 32, seq & 0xFFFFFFFF, 0)
+    return mac(dstmac) + srcmac + tag + b"\x08\x00" + ip
+
+
+def main(a):
+    cmd = a[0]
+    if cmd == "sa":
+        print(hexs(sa_value(int(a[2], 0), a[3], a[4], int(a[5]) if len(a) > 5 else 0)))
+    elif cmd == "spd":
+        d, fam = addr16(a[1])
+        key = struct.pack("<IBBH", 32 + int(a[2]), 1, fam, 0) + d
+        print("key hex", hexs(key), "value hex", hexs(struct.pack("<IIII", int(a[3]), 0, 0, 0)))
+    elif cmd == "spdsrc":
+        s, _ = addr16(a[2])
+        key = struct.pack("<II", 32 + int(a[3]), int(a[1])) + s
+        act = {"bypass": 1, "protect": 2, "discard": 3}[a[4]]
+        print("key hex", hexs(key), "value hex", hexs(struct.pack("<BxxxIII", act, 0, 0, 1)))
+    elif cmd == "cfg":
+        print(hexs(struct.pack("<IIIIHHI", 0, int(a[1], 0), int(a[2], 0), int(a[3], 0), 0, 0, 0)))
+    elif cmd == "counter":
+        text = open(ROOT + "/include/esptag/maps.h").read()
+        body = text[text.index("enum esptag_counter {"):]
+        names = re.findall(r"^\s*ESPTAG_CNT_(\w+)", body, re.M)
+        print(names.index(a[1]))
+    elif cmd == "send":
+        iface, dstmac, src, dst, port, text = a[1:7]
+        s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+        s.bind((iface, 0))
+        srcmac = s.getsockname()[4]
+        if len(a) > 7:
+            f = frame(dstmac, srcmac, src, dst, int(port), text.encode(), int(a[7]),
+                      int(a[8], 0), int(a[9], 0), int(a[10]) if len(a) > 10 else 0)
+        else:
+            f = frame(dstmac, srcmac, src, dst, int(port), text.encode())
+        s.send(f)
+    elif cmd == "recv":
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.setsockopt(socket.SOL_SOCKET, SO_RCVMARK, 1)
+        s.bind((a[1], int(a[2])))
+        s.settimeout(float(a[3]))
+        sys.stderr.write("ready\n")
+        sys.stderr.flush()
+        while True:
+            try:
+                data, anc, _, _ = s.recvmsg(2048, socket.CMSG_SPACE(4))
+            except socket.timeout:
+                break
+            m = 0
+            for lvl, typ, val in anc:
+                if lvl == socket.SOL_SOCKET and typ == SO_MARK:
+                    m = struct.unpack("=I", val[:4])[0]
+            print("%s 0x%x" % (data.decode(errors="replace"), m), flush=True)
+    elif cmd == "sum":
+        j = json.load(sys.stdin)
+        vals = j.get("formatted", j).get("values", [])
+        print(sum(v["value"] if isinstance(v["value"], int)
+                  else int.from_bytes(bytes(int(x, 16) for x in v["value"]), "little")
+                  for v in vals))
+    else:
+        sys.exit(__doc__)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
