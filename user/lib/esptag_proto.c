@@ -578,7 +578,9 @@ int esptag_meta_decode(const void *p, size_t len, uint16_t eth_p_meta, struct es
 			return ESPTAG_EMALFORMED;
 		if (m->sa_index == ESPTAG_SA_INDEX_NONE || !m->seq)
 			return ESPTAG_EMALFORMED;
-		if (m->esp_off < MIN_ESP_OFF)
+		/* GSO tunnel mode: esp_off is the inner IP header, right
+		 * after the Ethernet header (and VLAN tags). */
+		if (m->esp_off < ((m->flags & ESPTAG_META_F_GSO) ? ESPTAG_ETH_HLEN : MIN_ESP_OFF))
 			return ESPTAG_EMALFORMED;
 		if (m->flags & ESPTAG_META_F_GSO) {
 			/* No ESP header yet; esp_off is where it goes and the
