@@ -154,7 +154,7 @@ def parse_sa(r):
     f = struct.unpack("!BBHBBBBI16s16s6sBB8sBBBBHHI32s4s", r)
     return dict(dir=f[3], family=f[4], proto=f[5], mode=f[6], spi=f[7], daddr=f[8],
                 saddr=f[9], local_mac=f[10], nvlans=f[11], alg=f[12], key_len=f[14],
-                sa_flags=f[16], sa_index=f[19], key=f[20], salt=f[21])
+                sa_flags=f[16], window=f[18], sa_index=f[20], key=f[21], salt=f[22])
 
 
 def rec_ref(idx):

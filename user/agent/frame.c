@@ -431,6 +431,7 @@ static void complete_csum(uint8_t *o, size_t start, size_t off, size_t end)
 static void tx_esp(struct agent *a, const uint8_t *f, size_t len, const struct esptag_meta_view *m,
 		   const struct virtio_net_hdr *vh)
 {
+	const char *why = "";
 	size_t flen = len - TAG, plen, esplen;
 	struct agent_sa *sa;
 	struct agent_pkt *p;
@@ -440,61 +441,63 @@ static void tx_esp(struct agent *a, const uint8_t *f, size_t len, const struct e
 	uint8_t *o;
 
 	if (flen + TRAILER_ROOM > AGENT_SLOT)
-		goto malformed;
+		{ why = "frame too large"; goto malformed; }
 	p = agent_slot(a, AGENT_WIRE);
 	o = p->data;
 	memcpy(o, f, 12);
 	memcpy(o + 12, f + 12 + TAG, len - 12 - TAG);
 	if (parse_l2(o, flen, &l2))
-		goto malformed;
+		{ why = "bad VLAN tags"; goto malformed; }
 	sa = tx_sa(a, m->sa_index, o, &l2);
 	if (!sa)
 		return;
 	if (parse_ip(o, flen, &l2, &ip) || ip.family != sa->rec.family)
-		goto malformed;
+		{ why = "no IP header of the SA's family"; goto malformed; }
 	if (ip.family == 4) {
 		if (m->esp_off != l2.l3 + ip.hl || o[l2.l3 + 9] != ESPTAG_IPPROTO_ESP)
-			goto malformed;
+			{ why = "ESP offset is not after the IPv4 header, or protocol is not 50"; goto malformed; }
 	} else {
 		if (m->esp_off < l2.l3 + 40u ||
 		    (m->esp_off == l2.l3 + 40u && o[l2.l3 + 6] != ESPTAG_IPPROTO_ESP))
-			goto malformed;
+			{ why = "IPv6 next header is not 50"; goto malformed; }
 	}
 	if (m->payload_off != m->esp_off + ESP_HL || m->payload_off > ip.end)
-		goto malformed;
+		{ why = "payload offset is not ESP offset + 16"; goto malformed; }
 	if (memcmp(o + m->esp_off, &sa->rec.spi, 4))
-		goto malformed;
+		{ why = "ESP SPI is not the SA's"; goto malformed; }
 	if (vh && (vh->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM)) {
 		/* Finish the L4 checksum the stack left partial: the cipher
 		 * would hide it from anyone else. Offsets count the tag. */
 		size_t cs = vh->csum_start, co = vh->csum_offset;
 
 		if (cs < (size_t)TAG + m->payload_off)
-			goto malformed;
+			{ why = "partial checksum starts before the payload"; goto malformed; }
 		cs -= TAG;
 		if (cs + co + 2 > ip.end)
-			goto malformed;
+			{ why = "partial checksum beyond the IP packet"; goto malformed; }
 		complete_csum(o, cs, co, ip.end);
 	}
 	seq = ivdb_next(sa, m->seq);
 	if (!seq_ok(sa, seq))
-		goto malformed;
+		{ why = "sequence number space exhausted (rekey)"; goto malformed; }
 	esp_hdr_write(o + m->esp_off, sa, seq);
 	plen = ip.end - m->payload_off;
 	esplen = agent_esp_seal(sa, o + m->esp_off, plen, m->next_hdr, seq >> 32);
 	if (!esplen)
-		goto malformed;
+		{ why = "cipher error"; goto malformed; }
 	ip_grow(o, &l2, ip.family, (int)(m->esp_off + esplen - ip.end));
 	sa->packets++;
 	sa->bytes += plen;
 	tx_out(a, o, m->esp_off + esplen, &l2, ip.family);
 	return;
 malformed:
+	agent_log(7, "tx: dropped as malformed: %s", why);
 	a->ctr[ESPTAG_AC_TX_DROP_MALFORMED]++;
 }
 
 static void tx_tso(struct agent *a, const uint8_t *f, size_t len, const struct esptag_meta_view *m)
 {
+	const char *why = "";
 	size_t flen = len - TAG, tcp, thl, payload, nseg, i, ohl, esp, pt, ipoff, tcpoff;
 	uint8_t *s = a->scratch, *o, outer;
 	uint32_t tcp_seq;
@@ -505,39 +508,39 @@ static void tx_tso(struct agent *a, const uint8_t *f, size_t len, const struct e
 	bool tunnel;
 
 	if (flen > AGENT_SLOT)
-		goto malformed;
+		{ why = "frame too large"; goto malformed; }
 	memcpy(s, f, 12);
 	memcpy(s + 12, f + 12 + TAG, len - 12 - TAG);
 	if (parse_l2(s, flen, &l2))
-		goto malformed;
+		{ why = "bad VLAN tags"; goto malformed; }
 	sa = tx_sa(a, m->sa_index, s, &l2);
 	if (!sa)
 		return;
 	if (parse_ip(s, flen, &l2, &ip))
-		goto malformed;
+		{ why = "no IP header"; goto malformed; }
 	tunnel = sa->rec.mode == ESPTAG_MODE_TUNNEL;
 	if (tunnel) {
 		if (m->esp_off != l2.l3 || m->next_hdr != (ip.family == 4 ? 4 : 41))
-			goto malformed;
+			{ why = "tunnel GSO: ESP offset is not the inner IP header, or next header mismatch"; goto malformed; }
 		outer = sa->rec.family;
 		ohl = outer == 4 ? 20 : 40;
 	} else {
 		if (m->esp_off != l2.l3 + ip.hl || m->next_hdr != 6 || ip.family != sa->rec.family)
-			goto malformed;
+			{ why = "transport GSO: ESP offset is not after the IP header, or not TCP"; goto malformed; }
 		outer = ip.family;
 		ohl = 0;
 	}
 	if (s[l2.l3 + (ip.family == 4 ? 9 : 6)] != 6)	/* TCP only */
-		goto malformed;
+		{ why = "GSO of a non-TCP packet"; goto malformed; }
 	tcp = l2.l3 + ip.hl;
 	if (tcp + 20 > ip.end)
-		goto malformed;
+		{ why = "truncated TCP header"; goto malformed; }
 	thl = (s[tcp + 12] >> 4) * 4;
 	if (thl < 20 || tcp + thl > ip.end)
-		goto malformed;
+		{ why = "bad TCP header length"; goto malformed; }
 	payload = ip.end - tcp - thl;
 	if (!m->mss || l2.l3 + ohl + ESP_HL + ip.hl + thl + m->mss + TRAILER_ROOM > AGENT_SLOT)
-		goto malformed;
+		{ why = "MSS zero or too large"; goto malformed; }
 	nseg = payload ? (payload + m->mss - 1) / m->mss : 1;
 	tcp_seq = rd32(s + tcp + 4);
 	if (ip.family == 4)
@@ -621,11 +624,11 @@ static void tx_tso(struct agent *a, const uint8_t *f, size_t len, const struct e
 		}
 		seq = ivdb_next(sa, m->seq + i);
 		if (!seq_ok(sa, seq))
-			goto malformed;
+			{ why = "sequence number space exhausted (rekey)"; goto malformed; }
 		esp_hdr_write(o + esp, sa, seq);
 		esplen = agent_esp_seal(sa, o + esp, plen, m->next_hdr, seq >> 32);
 		if (!esplen)
-			goto malformed;
+			{ why = "cipher error"; goto malformed; }
 		ip_grow(o, &l2, outer, (int)(esplen - ESP_HL - plen));
 		sa->packets++;
 		sa->bytes += plen;
@@ -639,11 +642,13 @@ static void tx_tso(struct agent *a, const uint8_t *f, size_t len, const struct e
 	}
 	return;
 malformed:
+	agent_log(7, "tx: dropped as malformed: %s", why);
 	a->ctr[ESPTAG_AC_TX_DROP_MALFORMED]++;
 }
 
 void agent_host_frame(struct agent *a, uint8_t *f, size_t len, const struct virtio_net_hdr *vh)
 {
+	const char *why = "";
 	struct esptag_meta_view m;
 	struct agent_pkt *p;
 	uint16_t et;
@@ -667,7 +672,7 @@ void agent_host_frame(struct agent *a, uint8_t *f, size_t len, const struct virt
 		return;
 	}
 	if (len < ESPTAG_ETH_HLEN + TAG)
-		goto malformed;
+		{ why = "truncated metadata tag"; goto malformed; }
 	if (f[14] == ESPTAG_META_VERSION && f[15] == ESPTAG_META_TX &&
 	    !(f[16] & ESPTAG_META_F_OFFLOAD)) {
 		/* offload=0 (e.g. the port tag of an untrusted VF): strip and
@@ -679,7 +684,7 @@ void agent_host_frame(struct agent *a, uint8_t *f, size_t len, const struct virt
 			p->vh = *vh;
 			if (vh->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
 				if (vh->csum_start < TAG + ESPTAG_ETH_HLEN)
-					goto malformed;
+					{ why = "bad partial checksum offset"; goto malformed; }
 				p->vh.csum_start -= TAG;
 			}
 			if (p->vh.hdr_len >= TAG + ESPTAG_ETH_HLEN)
@@ -690,12 +695,13 @@ void agent_host_frame(struct agent *a, uint8_t *f, size_t len, const struct virt
 		return;
 	}
 	if (esptag_meta_decode(f + 12, len - 12, a->eth_meta, &m) || m.kind != ESPTAG_META_TX)
-		goto malformed;
+		{ why = "invalid Tx metadata tag"; goto malformed; }
 	if (m.flags & ESPTAG_META_F_GSO)
 		tx_tso(a, f, len, &m);
 	else
 		tx_esp(a, f, len, &m, vh);
 	return;
 malformed:
+	agent_log(7, "tx: dropped as malformed: %s", why);
 	a->ctr[ESPTAG_AC_TX_DROP_MALFORMED]++;
 }
