@@ -85,8 +85,13 @@ def tshark(pcap, sas, tmp):
     return rows, out.stderr
 
 
+KEYS = []
+
+
 def rand_key(n):
-    return bytes(random.getrandbits(8) for _ in range(n))
+    k = bytes(random.getrandbits(8) for _ in range(n))
+    KEYS.append(k)
+    return k
 
 
 def setup(a):
@@ -358,9 +363,16 @@ def phase_loss(a):
                                         for s in sas), "key bytes in DUMP_SA")
 
 
+def phase_hello(a):
+    c = CfgClient(a.host_if, a.host_ns)
+    r = c.hello()
+    if check("hello/reply", r is not None and r.status == 0, repr(r)):
+        print("EPOCH %016x" % parse_caps(r.recs(REC_CAPS)[0])["epoch"])
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("phase", choices=["interop", "tso", "loss"])
+    ap.add_argument("phase", choices=["interop", "tso", "loss", "hello"])
     ap.add_argument("--host-ns")
     ap.add_argument("--host-if", required=True)
     ap.add_argument("--wire-ns")
@@ -368,7 +380,11 @@ def main():
     ap.add_argument("--tmp", required=True)
     a = ap.parse_args()
     random.seed()
-    {"interop": phase_interop, "tso": phase_tso, "loss": phase_loss}[a.phase](a)
+    {"interop": phase_interop, "tso": phase_tso, "loss": phase_loss, "hello": phase_hello}[a.phase](a)
+    # Key bytes handed to the agent, for the caller's "never logged" check.
+    with open(os.path.join(a.tmp, "keys-%s.txt" % a.phase), "w") as f:
+        for k in KEYS:
+            f.write(k.hex() + "\n")
     sys.exit(1 if failed else 0)
 
 
