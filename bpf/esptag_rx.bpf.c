@@ -55,6 +55,7 @@ struct rx_out {
 	__u32 cnt;
 	__u32 sa_index;
 	bool sa_known;
+	bool drop;		/* counted as cnt but dropped (ESP dummy packet) */
 	__u32 bytes;
 };
 
@@ -208,11 +209,14 @@ static __always_inline void rx_tagged(struct xdp_md *ctx, struct cursor *c,
 	void *end = (void *)(long)ctx->data_end;
 	struct esptag_meta *m = l2->meta;
 	struct esptag_esp_hdr *esp;
+	struct iphdr *iph = NULL;
+	__u8 *ip6_nh = NULL;
 	struct esptag_sa *sa;
 	__u32 frame_len, l2len, iphl, ip_total, esp_off, trailer, tail_off;
 	__u32 sa_index, plen, icv, gap, keep, l2x;
 	__u16 esp_off16, payload_off16, trailer16;
-	__u8 next_hdr, family, tr[2];
+	__u8 next_hdr, tr[2];
+	bool dummy;
 	__u64 seq;
 	int rv;
 
@@ -255,8 +259,6 @@ static __always_inline void rx_tagged(struct xdp_md *ctx, struct cursor *c,
 		return;
 	l2len = ETH_HLEN + l2x;		/* without the tag */
 	if (l2->proto == ETH_P_IP && sa->family == 4) {
-		struct iphdr *iph;
-
 		if (parse_iphdr(c, end, &iph) != ESPTAG_IPPROTO_ESP ||
 		    ipv4_is_fragment(iph))
 			return;
@@ -264,7 +266,6 @@ static __always_inline void rx_tagged(struct xdp_md *ctx, struct cursor *c,
 			return;
 		iphl = iph->ihl * 4;
 		ip_total = bpf_ntohs(iph->tot_len);
-		family = 4;
 	} else if (l2->proto == ETH_P_IPV6 && sa->family == 6) {
 		struct ipv6_info ip6;
 
@@ -274,7 +275,7 @@ static __always_inline void rx_tagged(struct xdp_md *ctx, struct cursor *c,
 			return;
 		iphl = ip6.hdrlen;
 		ip_total = sizeof(struct ipv6hdr) + bpf_ntohs(ip6.ip6->payload_len);
-		family = 6;
+		ip6_nh = ip6.nexthdr;	/* the byte naming ESP */
 	} else {
 		return;
 	}
@@ -308,7 +309,10 @@ static __always_inline void rx_tagged(struct xdp_md *ctx, struct cursor *c,
 		return;
 	if (tr[0] + 2 + icv != trailer || tr[1] != next_hdr)
 		return;
-	if (sa->flags & ESPTAG_SAF_TUNNEL) {
+	/* RFC 4303 2.6: a dummy packet (traffic flow confidentiality) is
+	 * authenticated and advances the window, then is discarded. */
+	dummy = next_hdr == IPPROTO_NONE;
+	if ((sa->flags & ESPTAG_SAF_TUNNEL) && !dummy) {
 		/* payload_off16 was checked to be l2len + iphl + 16 (< 512):
 		 * the mask only tells the verifier. */
 		void *inner = data + ESPTAG_META_LEN + (payload_off16 & 0x1ff);
@@ -342,27 +346,28 @@ static __always_inline void rx_tagged(struct xdp_md *ctx, struct cursor *c,
 		o->cnt = ESPTAG_CNT_RX_DROP_OLD;
 		return;
 	}
+	if (dummy) {
+		o->cnt = ESPTAG_CNT_RX_OK;
+		o->drop = true;
+		return;
+	}
 
-	/* Rewrite. Pointers are still valid: nothing moved yet. */
+	/* Rewrite. Packet pointers from the parse are still valid: no helper
+	 * that moves packet data has run yet. */
 	if (sa->flags & ESPTAG_SAF_TUNNEL) {
-		__be16 *etype = (void *)(long)ctx->data + 42 + l2x;
+		__be16 *etype = data + 42 + l2x;
 
-		if ((void *)(etype + 1) > (void *)(long)ctx->data_end)
+		if ((void *)(etype + 1) > end)
 			return;
 		*etype = bpf_htons(next_hdr == 4 ? ETH_P_IP : ETH_P_IPV6);
 		keep = l2len - 2 * ETH_ALEN;
 		gap = iphl + sizeof(struct esptag_esp_hdr);
 	} else {
-		void *ip = (void *)(long)ctx->data + 44 + l2x;
 		__u32 shrink = sizeof(struct esptag_esp_hdr) + trailer;
 
-		if (family == 4) {
-			struct iphdr *iph = ip;
-			__be16 old_len, new_len, old_w, new_w;
+		if (iph) {
+			__be16 old_len = iph->tot_len, new_len, old_w, new_w;
 
-			if ((void *)(iph + 1) > (void *)(long)ctx->data_end)
-				return;
-			old_len = iph->tot_len;
 			new_len = bpf_htons(ip_total - shrink);
 			old_w = *(__be16 *)&iph->ttl;
 			iph->protocol = next_hdr;
@@ -370,29 +375,15 @@ static __always_inline void rx_tagged(struct xdp_md *ctx, struct cursor *c,
 			iph->tot_len = new_len;
 			csum_replace2(&iph->check, old_len, new_len);
 			csum_replace2(&iph->check, old_w, new_w);
-		} else {
-			struct ipv6hdr *ip6 = ip;
-			__u8 *nh;
-			__u32 nh_off = iphl;
+		} else if (ip6_nh) {
+			struct ipv6hdr *ip6 = data + 44 + l2x;
 
-			if ((void *)(ip6 + 1) > (void *)(long)ctx->data_end)
+			if ((void *)(ip6 + 1) > end)
 				return;
 			ip6->payload_len = bpf_htons(ip_total - sizeof(*ip6) - shrink);
-			/* The byte naming ESP: the last extension header's
-			 * first byte, or the fixed header's nexthdr. */
-			if (iphl == sizeof(*ip6)) {
-				ip6->nexthdr = next_hdr;
-			} else {
-				struct ipv6_info again;
-				struct cursor c2 = { .pos = ip };
-
-				if (parse_ipv6hdr(&c2, (void *)(long)ctx->data_end,
-						  &again) != ESPTAG_IPPROTO_ESP)
-					return;
-				nh = again.nexthdr;
-				*nh = next_hdr;
-			}
-			(void)nh_off;
+			*ip6_nh = next_hdr;
+		} else {
+			return;
 		}
 		keep = l2len - 2 * ETH_ALEN + iphl;
 		gap = sizeof(struct esptag_esp_hdr);
@@ -440,6 +431,8 @@ out:
 		else
 			sa_stat_add(o.sa_index, 0, 0, 1);
 	}
+	if (o.drop)
+		return XDP_DROP;
 	switch (o.cnt) {
 	case ESPTAG_CNT_RX_OK:
 	case ESPTAG_CNT_RX_PLAIN:
