@@ -8,6 +8,7 @@
   rx_frames.py cfg MASK TRUSTED SHIFT             hex of a struct esptag_cfg
   rx_frames.py counter NAME                       index of ESPTAG_CNT_NAME (from include/esptag/maps.h)
   rx_frames.py send IFACE DSTMAC SRC DST PORT TEXT [SA SPI SEQ [RESULT]]
+        (TEXT NAME:N sends N bytes "NAME|xxx...", received as NAME/N)
         send a UDP datagram on IFACE through a packet socket: plain, or as
         the agent delivers it (ESP header + IV, trailer, ICV, Rx tag)
   rx_frames.py recv ADDR PORT IDLE               print "TEXT 0xMARK" per datagram (SO_RCVMARK)
@@ -103,8 +104,12 @@ def main(a):
         print(names.index(a[1]))
     elif cmd == "send":
         iface, dstmac, src, dst, port, text = a[1:7]
+        if ":" in text:  # NAME:N -> NAME|xxx... (N bytes in all)
+            name, n = text.split(":")
+            text = name + "|" + "x" * (int(n) - len(name) - 1)
         s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
         s.bind((iface, 0))
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 20)
         srcmac = s.getsockname()[4]
         if len(a) > 7:
             f = frame(dstmac, srcmac, src, dst, int(port), text.encode(), int(a[7]),
@@ -121,13 +126,15 @@ def main(a):
         sys.stderr.flush()
         while True:
             try:
-                data, anc, _, _ = s.recvmsg(2048, socket.CMSG_SPACE(4))
+                data, anc, _, _ = s.recvmsg(65536, socket.CMSG_SPACE(4))
             except socket.timeout:
                 break
             m = 0
             for lvl, typ, val in anc:
                 if lvl == socket.SOL_SOCKET and typ == SO_MARK:
                     m = struct.unpack("=I", val[:4])[0]
+            if b"|" in data:  # long datagram: name/length
+                data = b"%s/%d" % (data.split(b"|")[0], len(data))
             print("%s 0x%x" % (data.decode(errors="replace"), m), flush=True)
     elif cmd == "sum":
         j = json.load(sys.stdin)

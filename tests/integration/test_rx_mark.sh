@@ -85,4 +85,43 @@ t_eq counter_rx_replay "$(cnt RX_DROP_REPLAY)" 1
 t_eq counter_rx_auth "$(cnt RX_DROP_AUTH)" 1
 t_eq counter_rx_policy "$(cnt RX_DROP_POLICY)" 1
 t_eq counter_rx_plain "$(cnt RX_PLAIN)" 1
+
+# Jumbo MTU: veth refuses a single-buffer XDP program when the peer's MTU
+# does not fit a page ("Peer MTU is too large to set XDP"); the xdp.frags
+# entry point of the same object attaches and handles multi-buffer frames
+# (the trailer sits in a fragment).
+ns_new jh >/dev/null || exit 1
+ns_new ja >/dev/null || exit 1
+JH=et-$T_ID-jh JA=et-$T_ID-ja
+nsx "$JH" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+nsx "$JA" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+ip -n "$JH" link add p0 mtu 9000 type veth peer name a0 mtu 9000 netns "$JA"
+ip -n "$JH" link set p0 address $MAC
+ip -n "$JH" addr add 192.0.2.1/24 dev p0
+ip -n "$JH" link set p0 up
+ip -n "$JA" link set a0 up
+JIFX=$(ip -n "$JH" -o link show p0 | cut -d: -f1)
+export TC_BPF_MNT=$PIN	# same maps as above
+if nsx "$JH" ip link set dev p0 xdp obj "$OBJ" sec xdp 2>/dev/null; then
+	t_fail jumbo_single_buffer_refused "sec xdp attached with peer MTU 9000"
+else
+	t_pass jumbo_single_buffer_refused
+fi
+t_check jumbo_frags_attach nsx "$JH" ip link set dev p0 xdp obj "$OBJ" sec xdp.frags
+nsx "$JH" tc qdisc add dev p0 clsact
+nsx "$JH" tc filter add dev p0 ingress bpf da obj "$OBJ" sec tc
+unset TC_BPF_MNT
+bpftool map update pinned "$G/esptag_sad" key hex 06 00 00 00 \
+	value hex $($PY sa 6 0x6006 $MAC 192.0.2.1 "$JIFX")
+setcfg 0 0 0			# default mark again
+bpftool map delete pinned "$G/esptag_spd_src" $($PY spdsrc 1 192.0.2.2 32 protect | sed 's/ value.*//')
+jsend() { nsx "$JA" $PY send a0 $MAC 192.0.2.2 192.0.2.1 4789 "$@"; }
+ok_before=$(cnt RX_OK)
+bg_start "$JH" bash -c "exec $PY recv 192.0.2.1 4789 3 >$TMP/jrx 2>$TMP/jrx.err" >/dev/null
+for _ in $(seq 50); do grep -q ready "$TMP/jrx.err" 2>/dev/null && break; sleep 0.1; done
+jsend jumbo:8000 6 0x6006 1
+jsend small 6 0x6006 2
+wait "${T_PIDS[1]}"
+t_eq jumbo_delivered_with_mark "$(echo $(cat "$TMP/jrx"))" "jumbo/8000 0x80000006 small 0x80000006"
+t_eq jumbo_counter_rx_ok "$(( $(cnt RX_OK) - ok_before ))" 2
 t_exit
