@@ -45,6 +45,8 @@ AC = ["tx_encrypted", "tx_segments", "tx_bypass", "tx_untagged", "tx_hairpin",
 
 # ---------------------------------------------------------------- namespaces
 
+SOL_PACKET, PACKET_AUXDATA = 263, 8
+TP_STATUS_VLAN_VALID, TP_STATUS_VLAN_TPID_VALID = 0x10, 0x40
 _libc = ctypes.CDLL(None, use_errno=True)
 CLONE_NEWNET = 0x40000000
 
@@ -76,6 +78,7 @@ class Port:
             s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(proto))
             s.bind((ifname, proto))
             s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+            s.setsockopt(SOL_PACKET, PACKET_AUXDATA, 1)
             return s
         self.sock = in_netns(ns, mk)
         self.mac = self.sock.getsockname()[4]
@@ -98,11 +101,25 @@ class Port:
                 return out
             if not select.select([self.sock], [], [], left)[0]:
                 continue
-            data, addr = self.sock.recvfrom(70000)
+            data, anc, _, addr = self.sock.recvmsg(70000, 256)
             if addr[2] == socket.PACKET_OUTGOING:
                 continue
+            data = self._revlan(data, anc)
             if pred is None or pred(data):
                 out.append(data)
+
+    @staticmethod
+    def _revlan(data, anc):
+        # The kernel strips a received VLAN tag into the aux data: put it back
+        # so the frame reads as it was on the link.
+        for level, typ, cd in anc:
+            if level == SOL_PACKET and typ == PACKET_AUXDATA and len(cd) >= 20:
+                status, _, _, _, _, tci, tpid = struct.unpack("=IIIHHHH", cd[:20])
+                if status & TP_STATUS_VLAN_VALID:
+                    if not status & TP_STATUS_VLAN_TPID_VALID:
+                        tpid = 0x8100
+                    return data[:12] + struct.pack("!HH", tpid, tci) + data[12:]
+        return data
 
     def close(self):
         self.sock.close()

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+# Runs the agent conformance suite (tests/conformance/conformance.py)
+# against esptag-agent between two veth pairs:
+#   [h] h0 ── host0 [a: esptag-agent --port-limit 16] wire0 ── w0 [w]
+# One PASS/FAIL line per protocol requirement.
+. "$(dirname "$0")/../lib/harness.sh"
+t_require_root
+t_require nsenter
+[ -x /usr/bin/python3 ] || { t_skip "$(basename "$0")" "needs /usr/bin/python3 (scapy)"; exit 77; }
+AGENT=$BIN/esptag-agent
+[ -x "$AGENT" ] || { t_skip "$(basename "$0")" "build first: make all"; exit 77; }
+TMP=$(tmp_new)
+
+ns_new h >/dev/null && ns_new a >/dev/null && ns_new w >/dev/null || { t_fail setup "netns"; t_exit; }
+H=et-$T_ID-h A=et-$T_ID-a W=et-$T_ID-w
+ip link add h0 netns "$H" type veth peer name host0 netns "$A" &&
+	ip link add w0 netns "$W" type veth peer name wire0 netns "$A" || { t_fail setup "veth"; t_exit; }
+for x in "$H h0" "$A host0" "$A wire0" "$W w0"; do
+	set -- $x
+	nsx "$1" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
+	ip -n "$1" link set "$2" mtu 9000 up
+done
+
+bg_start "$A" "$AGENT" --host host0 --wire wire0 --port-limit 16 >/dev/null 2>"$TMP/agent.log"
+for _ in $(seq 50); do grep -q "running:" "$TMP/agent.log" && break; sleep 0.1; done
+grep -q "running:" "$TMP/agent.log" || { t_fail agent_start "$(tail -3 "$TMP/agent.log")"; t_exit; }
+
+/usr/bin/python3 "$ROOT/tests/conformance/conformance.py" --host-ns "$H" --host-if h0 \
+	--wire-ns "$W" --wire-if w0 || T_FAILED=1
+t_exit
