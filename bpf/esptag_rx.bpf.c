@@ -83,7 +83,7 @@ static __always_inline __u32 result_counter(__u8 result)
 		return ESPTAG_CNT_RX_DROP_NO_SA;
 	case ESPTAG_RES_MALFORMED:
 		return ESPTAG_CNT_RX_DROP_AGENT_MALFORMED;
-	default:	/* UNSUPPORTED and codes this version does not know */
+	default:	/* UNSUPPORTED (unknown codes are refused as malformed) */
 		return ESPTAG_CNT_RX_DROP_UNSUPPORTED;
 	}
 }
@@ -213,15 +213,20 @@ static __always_inline void rx_tagged(struct xdp_md *ctx, struct cursor *c,
 	__u8 *ip6_nh = NULL;
 	struct esptag_sa *sa;
 	__u32 frame_len, l2len, iphl, ip_total, esp_off, trailer, tail_off;
-	__u32 sa_index, plen, icv, gap, keep, l2x;
+	__u32 sa_index, plen, icv, gap, keep, l2x, extra;
 	__u16 esp_off16, payload_off16, trailer16;
 	__u8 next_hdr, tr[2];
 	bool dummy;
 	__u64 seq;
 	int rv;
 
+	/* Tag validation (docs/protocol.md 2.9, the RX rules). */
 	o->cnt = ESPTAG_CNT_RX_DROP_MALFORMED;
-	if (m->kind != ESPTAG_META_RX || m->reserved || m->reserved2)
+	if (m->kind != ESPTAG_META_RX || m->reserved || m->reserved2 || m->mss ||
+	    (m->flags & (ESPTAG_META_F_OFFLOAD | ESPTAG_META_F_GSO)) ||
+	    m->result > ESPTAG_RES_MAX ||
+	    (m->seq_hi && !(m->flags & ESPTAG_META_F_ESN)) ||
+	    bpf_ntohs(m->inner_proto) < 0x0600)
 		return;
 	sa_index = bpf_ntohl(m->sa_index);
 	o->sa_index = sa_index;
@@ -283,7 +288,13 @@ static __always_inline void rx_tagged(struct xdp_md *ctx, struct cursor *c,
 		return;
 
 	/* The tag must describe this very packet. */
+	/* The packet ends where the IP lengths say (docs/protocol.md 2.6):
+	 * bytes after it (Ethernet padding) are cut off with the trailer. */
 	frame_len = bpf_xdp_get_buff_len(ctx) - ESPTAG_META_LEN;
+	if (l2len + ip_total > frame_len)
+		return;
+	extra = frame_len - (l2len + ip_total);
+	frame_len = l2len + ip_total;
 	esp_off16 = bpf_ntohs(m->esp_off);
 	payload_off16 = bpf_ntohs(m->payload_off);
 	trailer16 = bpf_ntohs(m->trailer_len);
@@ -292,7 +303,7 @@ static __always_inline void rx_tagged(struct xdp_md *ctx, struct cursor *c,
 	icv = sa->icv_len ? sa->icv_len : ESPTAG_ICV_LEN;
 	if (esp_off != l2len + iphl ||
 	    payload_off16 != esp_off + sizeof(struct esptag_esp_hdr) ||
-	    l2len + ip_total != frame_len || iphl > RX_IP_HDR_MAX ||
+	    iphl > RX_IP_HDR_MAX ||
 	    trailer < 2 + icv || trailer > frame_len ||
 	    payload_off16 > frame_len - trailer)
 		return;
@@ -300,7 +311,8 @@ static __always_inline void rx_tagged(struct xdp_md *ctx, struct cursor *c,
 	if (esp->spi != sa->spi || esp->seq != m->seq_lo)
 		return;
 	seq = (__u64)bpf_ntohl(m->seq_hi) << 32 | bpf_ntohl(m->seq_lo);
-	if (!(sa->flags & ESPTAG_SAF_ESN) && m->seq_hi)
+	/* The agent reports an inferred seq_hi (F_ESN) exactly for ESN SAs. */
+	if (!(sa->flags & ESPTAG_SAF_ESN) != !(m->flags & ESPTAG_META_F_ESN))
 		return;
 	next_hdr = m->next_hdr;
 	/* Decrypted trailer: pad length, next header (RFC 4303 2.4-2.6). */
@@ -388,7 +400,7 @@ static __always_inline void rx_tagged(struct xdp_md *ctx, struct cursor *c,
 		keep = l2len - 2 * ETH_ALEN + iphl;
 		gap = sizeof(struct esptag_esp_hdr);
 	}
-	if (bpf_xdp_adjust_tail(ctx, -(int)trailer))
+	if (bpf_xdp_adjust_tail(ctx, -(int)(trailer + extra)))
 		return;
 	if (rx_strip_head(ctx, keep, gap))
 		return;

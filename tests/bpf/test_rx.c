@@ -543,7 +543,6 @@ static void test_results(void)
 		{ ESPTAG_RES_NO_SA, ESPTAG_CNT_RX_DROP_NO_SA },
 		{ ESPTAG_RES_MALFORMED, ESPTAG_CNT_RX_DROP_AGENT_MALFORMED },
 		{ ESPTAG_RES_UNSUPPORTED, ESPTAG_CNT_RX_DROP_UNSUPPORTED },
-		{ 77, ESPTAG_CNT_RX_DROP_UNSUPPORTED },	/* unknown code */
 	};
 	const struct sa_def *d = sa_get(SA_W64);
 
@@ -558,6 +557,14 @@ static void test_results(void)
 		w.sa_index = i == 1 ? ESPTAG_SA_INDEX_NONE : 4242;
 		wire_frame(d, &plain, ip, &w, &wire);
 		CHECK(fd_rx, &wire, wire.len, XDP_DROP, rows[i].cnt);
+	}
+	/* An unknown result code is a bad tag (docs/protocol.md 2.9). */
+	{
+		struct wire_opts w = { 77, SA_W64, 500, 0 };
+		size_t ip = plain_frame(&flow_v4, &plain);
+
+		wire_frame(d, &plain, ip, &w, &wire);
+		CHECK(fd_rx, &wire, wire.len, XDP_DROP, ESPTAG_CNT_RX_DROP_MALFORMED, NULL, SA_W64, 0, 0);
 	}
 	/* None of them touched the window: 500 is still fresh. */
 	ok_one(fd_rx, SA_W64, &flow_v4, 500);
@@ -832,7 +839,12 @@ static void m_ethertype(struct bt_pkt *w) { w->b[42] = 0x86; w->b[43] = 0xdd; }
 static void m_pad_len(struct bt_pkt *w) { w->b[w->len - ESPTAG_ICV_LEN - 2] ^= 1; }
 static void m_trailer_nh(struct bt_pkt *w) { w->b[w->len - ESPTAG_ICV_LEN - 1] = IPPROTO_TCP; }
 static void m_nested_tag(struct bt_pkt *w) { w->b[42] = 0x88; w->b[43] = 0xb6; }
-static void m_extra_byte(struct bt_pkt *w) { w->b[w->len++] = 0; }
+static void m_offload(struct bt_pkt *w) { TAG(w)->flags = ESPTAG_META_F_OFFLOAD; }
+static void m_gso(struct bt_pkt *w) { TAG(w)->flags = ESPTAG_META_F_GSO; }
+static void m_mss(struct bt_pkt *w) { TAG(w)->mss = htons(1400); }
+static void m_seq_hi(struct bt_pkt *w) { TAG(w)->seq_hi = htonl(1); }
+static void m_len_proto(struct bt_pkt *w) { w->b[42] = 0x05; w->b[43] = 0xdc; }
+static void m_esn_flag(struct bt_pkt *w) { TAG(w)->flags = ESPTAG_META_F_ESN; }
 
 static void test_malformed(void)
 {
@@ -840,7 +852,8 @@ static void test_malformed(void)
 	static const struct { const char *what; mutate_fn fn; } rows[] = {
 		{ "tag version", m_version }, { "tag kind TX", m_kind }, { "tag kind 0", m_kind0 },
 		{ "unknown flag", m_flags }, { "reserved", m_reserved }, { "reserved2", m_reserved2 },
-		{ "nested tag", m_nested_tag },
+		{ "nested tag", m_nested_tag }, { "OFFLOAD flag", m_offload }, { "GSO flag", m_gso },
+		{ "mss", m_mss }, { "seq_hi without F_ESN", m_seq_hi }, { "802.3 length as EtherType", m_len_proto },
 		{ "esp_off", m_esp_off }, { "payload_off", m_payload_off },
 		{ "trailer_len < 18", m_trailer_short }, { "trailer_len vs pad", m_trailer_long },
 		{ "trailer_len > frame", m_trailer_huge }, { "tag next_hdr", m_next_hdr },
@@ -848,15 +861,14 @@ static void test_malformed(void)
 		{ "IP tot_len", m_ip_len }, { "IP protocol", m_ip_proto }, { "IP fragment", m_ip_frag },
 		{ "IP version", m_ip_ver }, { "IP IHL", m_ip_ihl }, { "IP daddr", m_ip_daddr },
 		{ "EtherType vs SA family", m_ethertype }, { "pad length", m_pad_len },
-		{ "trailer next header", m_trailer_nh },
-		{ "frame longer than IP", m_extra_byte },
+		{ "trailer next header", m_trailer_nh }, { "F_ESN on a non-ESN SA", m_esn_flag },
 	};
 
 	sa_install(sa_get(SA_V4));
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		build_ok(SA_V4, &flow_v4, 10, &plain, &wire);
 		rows[i].fn(&wire);
-		if (i < 7) {
+		if (i < 12) {
 			if (!check_at(__LINE__, fd_rx, &wire, wire.len, &(struct expect){
 					XDP_DROP, ESPTAG_CNT_RX_DROP_MALFORMED, NULL, SA_V4, 0, 0 })) {
 				fprintf(stderr, "  row: %s\n", rows[i].what);
@@ -872,6 +884,20 @@ static void test_malformed(void)
 	}
 	/* None of them consumed sequence number 10. */
 	ok_one(fd_rx, SA_V4, &flow_v4, 10);
+}
+
+/* Bytes after the IP packet (Ethernet padding) are cut off with the trailer. */
+static void test_trailing_bytes(void)
+{
+	sa_install(sa_get(SA_V4));
+	build_ok(SA_V4, &flow_v4, 20, &plain, &wire);
+	bt_put(&wire, "\0\0\0\0\0\0", 6);
+	CHECK(fd_rx, &wire, wire.len, XDP_PASS, ESPTAG_CNT_RX_OK, &plain, SA_V4, 1, 0, true);
+	/* An IP length beyond the frame is not. */
+	build_ok(SA_V4, &flow_v4, 21, &plain, &wire);
+	wire.b[W_IP + 3] += 1;
+	wire.b[W_IP + 11] -= 1;	/* keep the header checksum right */
+	CHECK(fd_rx, &wire, wire.len, XDP_DROP, ESPTAG_CNT_RX_DROP_MALFORMED, NULL, SA_V4, 0, 1);
 }
 
 /* Tunnel SA: next header and the inner packet must agree. */
@@ -1136,6 +1162,7 @@ int main(void)
 	T_RUN(test_replay_esn_wrap);
 	T_RUN(test_malformed);
 	T_RUN(test_malformed_tunnel);
+	T_RUN(test_trailing_bytes);
 	T_RUN(test_truncated);
 	T_RUN(test_policy);
 	T_RUN(test_config_and_other);
