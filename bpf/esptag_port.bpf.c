@@ -1,33 +1,47 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * esptag_port: the emulated NIC switch's guard on a VF port. Attached with
- * TC on the switch-side end of the VF's veth, out of the VM's reach:
+ * esptag_port: the emulated NIC switch's guard on its VF ports, attached
+ * with TC on the switch (bridge) side, out of the VMs' reach.
  *
- *  esptag_port_from_vf (tc ingress: frames the VF sends toward the switch)
+ *  esptag_port_from_vf: tc ingress of each VF port (frames the VF sends)
+ *   - a port without an esptag_ports entry cannot prove its MAC: dropped;
  *   - spoof check: source MAC must be the VF's (ESPTAG_PORTF_SPOOFCHK);
  *   - config EtherType: dropped, a VF never talks to the agent directly;
- *   - untrusted VF (no ESPTAG_PORTF_TRUSTED, or no esptag_ports entry): every
- *     frame is wrapped in a TX metadata tag with offload=0, so the agent
- *     strips it and forwards whatever the VF put inside untouched. A frame
- *     that is itself metadata-tagged cannot be wrapped (the protocol forbids
- *     inner_proto 0x88B6) and is dropped;
- *   - trusted VF: it runs esptag_tx itself, so its frames pass as they are,
- *     TX tags with offload=1 included (the agent checks that the SA belongs
- *     to the sender's domain); any other tag (RX kind, malformed) is dropped.
+ *   - untrusted VF: a metadata-tagged frame is dropped (it cannot be
+ *     wrapped: docs/protocol.md forbids inner_proto 0x88B6);
+ *   - trusted VF: it runs esptag_tx itself, so its frames pass, TX tags with
+ *     offload=1 included (the agent checks the SA's domain); any other tag
+ *     (RX kind, malformed, hidden behind VLANs) is dropped.
  *
- *  esptag_port_to_vf (tc egress: frames the switch delivers to the VF)
- *   - config EtherType: dropped (a VM never sees config traffic);
- *   - metadata EtherType: dropped unless the VF is trusted and it is an RX
- *     tag for this VF: destination MAC = the VF's, and the SA (if any) is one
- *     whose domain MAC is the VF's. A VM never sees another port's tags.
+ *  esptag_port_egress: tc egress of each VF port AND of the uplink port
+ *  (toward the agent); it tells them apart by esptag_ports[ifindex]:
+ *   - VF port (frames the switch delivers to the VF): config frames dropped;
+ *     metadata-tagged frames dropped unless the VF is trusted and it is an
+ *     RX tag for it: destination MAC = the VF's and the SA (if any) of the
+ *     VF's domain. A VM never sees another port's config or tags;
+ *   - uplink: a frame that entered the switch on an untrusted VF port
+ *     (esptag_ports[ingress_ifindex]) is wrapped in a TX tag with offload=0,
+ *     the talk's port tagging: the agent strips it and forwards the frame
+ *     untouched, whatever the VF put inside. Frames from the PF or trusted
+ *     VFs pass.
  *
- * Trust and MAC come from esptag_ports[ifindex] for every frame, so the PF
+ * Why the wrap happens at the uplink's egress and not at the VF port's
+ * ingress: a tag inserted at tc ingress (bpf_skb_change_head) grows the MAC
+ * header to 44 bytes (mac_len), cls_bpf pulls those 44 bytes after the
+ * program, and the bridge re-pushes only ETH_HLEN when it forwards
+ * (br_dev_queue_push_xmit), so the frame would leave mangled. At egress the
+ * head change
+ * is sound (as in esptag_tx), GSO state included; and untrusted VF-to-VF
+ * traffic switched locally (VEB) never meets the agent, so it needs no tag.
+ *
+ * Trust and MAC are read from esptag_ports for every frame, so the PF
  * flipping the trust bit takes effect with the next frame.
  *
- * Two programs, two ELF sections: iproute2 6.1 selects a program only by
- * section name (tc filter ... obj esptag_port.bpf.o sec tc/ingress). libbpf
- * 1.1 does not know these section names, so loaders set the program type
- * themselves (iproute2 does; see docs/operations.md for libbpf).
+ * iproute2 6.1 selects programs by section name only, and libbpf 1.1 types
+ * "tc" and "classifier" (not "tc/ingress") as SCHED_CLS, hence:
+ *   tc filter add dev sw-vfN ingress bpf da obj esptag_port.bpf.o sec tc
+ *   tc filter add dev sw-vfN egress  bpf da obj esptag_port.bpf.o sec classifier
+ *   tc filter add dev sw-up  egress  bpf da obj esptag_port.bpf.o sec classifier
  */
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
@@ -58,92 +72,95 @@ static __always_inline int l2_proto(void *data, void *end, struct ethhdr **eth,
 	return parse_vlans(c, end, proto, &v);
 }
 
-SEC("tc/ingress")
+SEC("tc")
 int esptag_port_from_vf(struct __sk_buff *skb)
 {
 	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
 	__u32 ifindex = skb->ifindex, cnt;
 	struct esptag_port *port;
+	struct esptag_meta *m;
 	struct cfg_view cfg;
-	struct ethhdr *eth;
+	struct ethhdr *eth = NULL;
 	struct cursor c;
-	__u8 macs[2 * ETH_ALEN];
 	int proto, verdict = TC_ACT_SHOT;
 
 	cfg_load(&cfg);
 	port = bpf_map_lookup_elem(&esptag_ports, &ifindex);
-	cursor_init(&c, data);
-	if (parse_ethhdr(&c, end, &eth) < 0) {
-		cnt = ESPTAG_CNT_PORT_DROP_SPOOF;	/* not even a MAC header */
+	proto = l2_proto(data, end, &eth, &c);
+	if (!eth || !port) {
+		cnt = ESPTAG_CNT_PORT_DROP_SPOOF;	/* no MAC header, or unknown port */
 		goto out;
 	}
-	if (port && (port->flags & ESPTAG_PORTF_SPOOFCHK) &&
-	    !mac_eq(eth->h_source, port->mac)) {
+	if ((port->flags & ESPTAG_PORTF_SPOOFCHK) && !mac_eq(eth->h_source, port->mac)) {
 		cnt = ESPTAG_CNT_PORT_DROP_SPOOF;
 		goto out;
 	}
-	proto = l2_proto(data, end, &eth, &c);
 	if (eth->h_proto == cfg.eth_p_cfg || proto == bpf_ntohs(cfg.eth_p_cfg)) {
 		cnt = ESPTAG_CNT_PORT_DROP_CONFIG;
 		goto out;
 	}
-
-	if (port && (port->flags & ESPTAG_PORTF_TRUSTED)) {
-		if (eth->h_proto == cfg.eth_p_meta) {
-			struct esptag_meta *m;
-
-			/* Only a well-formed TX tag right after the MACs. */
-			c.pos = (void *)eth + 2 * ETH_ALEN;
-			if (parse_meta(&c, end, &m) < 0 || m->kind != ESPTAG_META_TX) {
-				cnt = ESPTAG_CNT_PORT_DROP_META;
-				goto out;
-			}
-		} else if (proto == bpf_ntohs(cfg.eth_p_meta)) {
-			cnt = ESPTAG_CNT_PORT_DROP_META;	/* tag behind VLANs */
-			goto out;
-		}
-		cnt = ESPTAG_CNT_PORT_PASS;
-		verdict = TC_ACT_OK;
-		goto out;
-	}
-
-	/* Untrusted: wrap, unless the frame is a tag itself. */
+	cnt = ESPTAG_CNT_PORT_DROP_META;
 	if (eth->h_proto == cfg.eth_p_meta) {
-		cnt = ESPTAG_CNT_PORT_DROP_META;
-		goto out;
-	}
-	__builtin_memcpy(macs, eth, sizeof(macs));
-	if (bpf_skb_change_head(skb, ESPTAG_META_LEN, 0)) {
-		cnt = ESPTAG_CNT_PORT_DROP_ROOM;
-		goto out;
-	}
-	data = (void *)(long)skb->data;
-	end = (void *)(long)skb->data_end;
-	{
-		struct esptag_meta_ethhdr *h = data;
-
-		if ((void *)(h + 1) > end) {
-			cnt = ESPTAG_CNT_PORT_DROP_ROOM;
+		if (!(port->flags & ESPTAG_PORTF_TRUSTED))
 			goto out;
-		}
-		__builtin_memcpy(h, macs, sizeof(macs));
-		/* Every field 0 but tpid, version, kind, sa_index (none) and
-		 * inner_proto, which is the frame's EtherType already there. */
-		__builtin_memset(&h->meta, 0, ESPTAG_META_LEN);
-		h->meta.tpid = cfg.eth_p_meta;
-		h->meta.version = ESPTAG_META_VERSION;
-		h->meta.kind = ESPTAG_META_TX;
-		h->meta.sa_index = bpf_htonl(ESPTAG_SA_INDEX_NONE);
+		/* Trusted: only a well-formed TX tag right after the MACs. */
+		c.pos = (void *)eth + 2 * ETH_ALEN;
+		if (parse_meta(&c, end, &m) < 0 || m->kind != ESPTAG_META_TX)
+			goto out;
+	} else if (proto == bpf_ntohs(cfg.eth_p_meta)) {
+		goto out;	/* a tag hidden behind VLAN tags */
 	}
-	cnt = ESPTAG_CNT_PORT_WRAP;
-	verdict = TC_ACT_OK;
+	/* Untrusted frames are counted when the uplink wraps them. */
+	if (port->flags & ESPTAG_PORTF_TRUSTED)
+		stat_inc(ESPTAG_CNT_PORT_PASS);
+	return TC_ACT_OK;
 out:
 	stat_inc(cnt);
 	return verdict;
 }
 
-SEC("tc/egress")
-int esptag_port_to_vf(struct __sk_buff *skb)
+/* Uplink egress: wrap a frame of an untrusted VF in an offload=0 tag. */
+static __always_inline int port_wrap(struct __sk_buff *skb, const struct cfg_view *cfg)
+{
+	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
+	__u32 in = skb->ingress_ifindex;
+	struct esptag_meta_ethhdr *h;
+	struct esptag_port *port;
+	__u8 macs[2 * ETH_ALEN];
+
+	port = in ? bpf_map_lookup_elem(&esptag_ports, &in) : NULL;
+	if (!port || (port->flags & ESPTAG_PORTF_TRUSTED))
+		return TC_ACT_OK;	/* from the PF, or a trusted VF */
+	if (data + 2 * ETH_ALEN > end) {
+		stat_inc(ESPTAG_CNT_PORT_DROP_ROOM);
+		return TC_ACT_SHOT;
+	}
+	__builtin_memcpy(macs, data, sizeof(macs));
+	if (bpf_skb_change_head(skb, ESPTAG_META_LEN, 0)) {
+		stat_inc(ESPTAG_CNT_PORT_DROP_ROOM);
+		return TC_ACT_SHOT;
+	}
+	data = (void *)(long)skb->data;
+	end = (void *)(long)skb->data_end;
+	h = data;
+	if ((void *)(h + 1) > end) {
+		stat_inc(ESPTAG_CNT_PORT_DROP_ROOM);
+		return TC_ACT_SHOT;
+	}
+	__builtin_memcpy(h, macs, sizeof(macs));
+	/* Every field 0 but tpid, version, kind, sa_index (none) and
+	 * inner_proto, which is the frame's EtherType already in place. */
+	__builtin_memset(&h->meta, 0, ESPTAG_META_LEN);
+	h->meta.tpid = cfg->eth_p_meta;
+	h->meta.version = ESPTAG_META_VERSION;
+	h->meta.kind = ESPTAG_META_TX;
+	h->meta.sa_index = bpf_htonl(ESPTAG_SA_INDEX_NONE);
+	stat_inc(ESPTAG_CNT_PORT_WRAP);
+	return TC_ACT_OK;
+}
+
+SEC("classifier")
+int esptag_port_egress(struct __sk_buff *skb)
 {
 	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
 	__u32 ifindex = skb->ifindex, cnt, sa_index;
@@ -156,6 +173,9 @@ int esptag_port_to_vf(struct __sk_buff *skb)
 	int proto;
 
 	cfg_load(&cfg);
+	port = bpf_map_lookup_elem(&esptag_ports, &ifindex);
+	if (!port)
+		return port_wrap(skb, &cfg);	/* not a VF port: the uplink */
 	proto = l2_proto(data, end, &eth, &c);
 	if (!eth)
 		return TC_ACT_OK;	/* no Ethernet header: nothing of ours */
@@ -172,8 +192,7 @@ int esptag_port_to_vf(struct __sk_buff *skb)
 	}
 
 	cnt = ESPTAG_CNT_PORT_DROP_META;
-	port = bpf_map_lookup_elem(&esptag_ports, &ifindex);
-	if (!port || !(port->flags & ESPTAG_PORTF_TRUSTED) ||
+	if (!(port->flags & ESPTAG_PORTF_TRUSTED) ||
 	    !mac_eq(eth->h_dest, port->mac))
 		goto drop;
 	c.pos = (void *)eth + 2 * ETH_ALEN;

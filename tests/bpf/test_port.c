@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * esptag_port under BPF_PROG_TEST_RUN: frames from a VF (spoof check,
- * config drop, untrusted wrap with offload=0, trusted pass, forged tags)
- * and frames toward a VF (config and foreign tags dropped, the VF's own RX
- * tags passed), each checked for verdict, exact output bytes and counter
- * deltas. The test run's skb sits on loopback, so the port entry is
- * esptag_ports[1].
+ * esptag_port under BPF_PROG_TEST_RUN: frames from a VF at its port's
+ * ingress (spoof check, config drop, forged tags, trusted pass), frames at
+ * the uplink's egress (untrusted VF frames wrapped with offload=0, PF and
+ * trusted frames untouched) and frames toward a VF (config and foreign tags
+ * dropped, the VF's own RX tags passed), each checked for verdict, exact
+ * output bytes and counter deltas. The test run's skb sits on loopback
+ * (ifindex 1): esptag_ports[1] makes it a VF port; without that entry it is
+ * the uplink, and __sk_buff.ingress_ifindex names the VF a frame came from.
  */
 #include <errno.h>
 #include <arpa/inet.h>
@@ -16,32 +18,44 @@
 #include "../lib/bpf_test.h"
 
 static struct bt_obj obj;
-static int fd_from, fd_to, fd_ports, fd_sad, fd_cfg;
+static int fd_from, fd_egress, fd_ports, fd_sad, fd_cfg;
 
 static const uint8_t vf_mac[6] = { 0x00, 0x00, 0x5e, 0x00, 0x53, 0x02 };
 static const uint8_t other_mac[6] = { 0x00, 0x00, 0x5e, 0x00, 0x53, 0x66 };
 static const uint8_t peer_mac[6] = { 0x00, 0x00, 0x5e, 0x00, 0x53, 0x0b };
 static const struct esptag_vlan vlan1[1] = { { BT_BE16(0x8100), BT_BE16(7) } };
 
-#define PORT_IFINDEX	1
+#define PORT_IFINDEX	1	/* the VF port itself (loopback in the test run) */
+#define VF_IN		42	/* the VF port as the uplink sees it (ingress_ifindex) */
 #define SA_MINE		20	/* inbound SA of the VF's domain */
 #define SA_OTHER	21	/* inbound SA of another domain */
 
-static int set_port(uint32_t flags)
+static int set_port_at(uint32_t k, uint32_t flags)
 {
 	struct esptag_port p = { .flags = flags, .vf = 1 };
-	uint32_t k = PORT_IFINDEX;
 
 	memcpy(p.mac, vf_mac, 6);
 	return bpf_map_update_elem(fd_ports, &k, &p, BPF_ANY);
 }
 
-static int del_port(void)
+static int set_port(uint32_t flags)
 {
-	uint32_t k = PORT_IFINDEX;
-
-	return bpf_map_delete_elem(fd_ports, &k);
+	return set_port_at(PORT_IFINDEX, flags);
 }
+
+static void del_port_at(uint32_t k)
+{
+	bpf_map_delete_elem(fd_ports, &k);
+}
+
+/* The test-run skb is the uplink: no entry for ifindex 1; the VF is VF_IN. */
+static int as_uplink(uint32_t vf_flags)
+{
+	del_port_at(PORT_IFINDEX);
+	return set_port_at(VF_IN, vf_flags);
+}
+
+static const struct __sk_buff from_vf_ctx = { .ingress_ifindex = VF_IN };
 
 static int set_cfg(uint16_t eth_p_meta)
 {
@@ -99,49 +113,15 @@ static bool check(int fd, const struct bt_pkt *in, const struct bt_pkt *want, ui
 }
 
 /* ---------------------------------------------------------------------- */
-/* From the VF                                                             */
+/* From the VF, at its port's ingress                                      */
 
-static void untrusted_wrapped(void)
+static void untrusted_ingress_passes(void)
 {
-	struct bt_pkt in, want;
+	struct bt_pkt in;
 
 	T_ASSERT(!set_port(ESPTAG_PORTF_SPOOFCHK));
-	ip_frame(&in, peer_mac, vf_mac, 0);
-	want = in;
-	wrapped(&want);
-	if (!check(fd_from, &in, &want, TC_ACT_OK, ESPTAG_CNT_PORT_WRAP, NULL))
-		return;
-	/* 802.1Q frame: the tag wraps it, inner_proto 0x8100. */
 	ip_frame(&in, peer_mac, vf_mac, 1);
-	want = in;
-	wrapped(&want);
-	T_EQ(want.b[42], 0x81);
-	if (!check(fd_from, &in, &want, TC_ACT_OK, ESPTAG_CNT_PORT_WRAP, NULL))
-		return;
-	/* ARP too: whatever the VF sends. */
-	memset(&in, 0, sizeof(in));
-	bt_l2(&in, peer_mac, vf_mac, NULL, 0, ETH_P_ARP);
-	bt_payload(&in, 28, 0);
-	want = in;
-	wrapped(&want);
-	check(fd_from, &in, &want, TC_ACT_OK, ESPTAG_CNT_PORT_WRAP, NULL);
-}
-
-static void untrusted_gso_wrapped(void)
-{
-	struct __sk_buff skb = { .gso_size = 1000, .gso_segs = 3 };
-	struct bt_pkt in = { 0 }, want;
-	size_t ip;
-
-	T_ASSERT(!set_port(ESPTAG_PORTF_SPOOFCHK));
-	bt_l2(&in, peer_mac, vf_mac, NULL, 0, ETH_P_IP);
-	ip = bt_ipv4(&in, "192.0.2.20", "198.51.100.1", IPPROTO_TCP);
-	bt_tcp(&in, 1, 2, 3, 0x18);
-	bt_payload(&in, 2900, 0);
-	bt_ipv4_finish(&in, ip);
-	want = in;
-	wrapped(&want);
-	check(fd_from, &in, &want, TC_ACT_OK, ESPTAG_CNT_PORT_WRAP, &skb);
+	check(fd_from, &in, &in, TC_ACT_OK, -1, NULL);	/* counted when wrapped */
 }
 
 static void untrusted_forged_tag_dropped(void)
@@ -180,7 +160,7 @@ static void config_from_vf_dropped(void)
 
 static void spoofed_source_dropped(void)
 {
-	struct bt_pkt in, want;
+	struct bt_pkt in;
 
 	for (int trusted = 0; trusted < 2; trusted++) {
 		T_ASSERT(!set_port(ESPTAG_PORTF_SPOOFCHK | (trusted ? ESPTAG_PORTF_TRUSTED : 0)));
@@ -188,12 +168,10 @@ static void spoofed_source_dropped(void)
 		if (!check(fd_from, &in, NULL, TC_ACT_SHOT, ESPTAG_CNT_PORT_DROP_SPOOF, NULL))
 			return;
 	}
-	/* Spoof check off: the frame is only wrapped. */
+	/* Spoof check off: accepted. */
 	T_ASSERT(!set_port(0));
 	ip_frame(&in, peer_mac, other_mac, 0);
-	want = in;
-	wrapped(&want);
-	check(fd_from, &in, &want, TC_ACT_OK, ESPTAG_CNT_PORT_WRAP, NULL);
+	check(fd_from, &in, &in, TC_ACT_OK, -1, NULL);
 }
 
 static void trusted_passes(void)
@@ -230,48 +208,108 @@ static void trusted_bad_tags_dropped(void)
 	check(fd_from, &in, NULL, TC_ACT_SHOT, ESPTAG_CNT_PORT_DROP_META, NULL);
 }
 
+/* A port without an entry cannot prove its MAC: fail closed. */
+static void unknown_port_dropped(void)
+{
+	struct bt_pkt in;
+
+	del_port_at(PORT_IFINDEX);
+	ip_frame(&in, peer_mac, vf_mac, 0);
+	check(fd_from, &in, NULL, TC_ACT_SHOT, ESPTAG_CNT_PORT_DROP_SPOOF, NULL);
+}
+
+/* ---------------------------------------------------------------------- */
+/* At the uplink's egress                                                  */
+
+static void uplink_untrusted_wrapped(void)
+{
+	struct bt_pkt in, want;
+
+	T_ASSERT(!as_uplink(ESPTAG_PORTF_SPOOFCHK));
+	ip_frame(&in, peer_mac, vf_mac, 0);
+	want = in;
+	wrapped(&want);
+	if (!check(fd_egress, &in, &want, TC_ACT_OK, ESPTAG_CNT_PORT_WRAP, &from_vf_ctx))
+		return;
+	/* 802.1Q frame: the tag wraps it, inner_proto 0x8100. */
+	ip_frame(&in, peer_mac, vf_mac, 1);
+	want = in;
+	wrapped(&want);
+	T_EQ(want.b[42], 0x81);
+	if (!check(fd_egress, &in, &want, TC_ACT_OK, ESPTAG_CNT_PORT_WRAP, &from_vf_ctx))
+		return;
+	/* ARP too, and a config frame of the VF's own making if it got here:
+	 * whatever the VF sends is opaque payload to the agent. */
+	memset(&in, 0, sizeof(in));
+	bt_l2(&in, peer_mac, vf_mac, NULL, 0, ETH_P_ARP);
+	bt_payload(&in, 28, 0);
+	want = in;
+	wrapped(&want);
+	check(fd_egress, &in, &want, TC_ACT_OK, ESPTAG_CNT_PORT_WRAP, &from_vf_ctx);
+}
+
+static void uplink_gso_wrapped(void)
+{
+	struct __sk_buff skb = { .gso_size = 1000, .gso_segs = 3, .ingress_ifindex = VF_IN };
+	struct bt_pkt in = { 0 }, want;
+	size_t ip;
+
+	T_ASSERT(!as_uplink(ESPTAG_PORTF_SPOOFCHK));
+	bt_l2(&in, peer_mac, vf_mac, NULL, 0, ETH_P_IP);
+	ip = bt_ipv4(&in, "192.0.2.20", "198.51.100.1", IPPROTO_TCP);
+	bt_tcp(&in, 1, 2, 3, 0x18);
+	bt_payload(&in, 2900, 0);
+	bt_ipv4_finish(&in, ip);
+	want = in;
+	wrapped(&want);
+	check(fd_egress, &in, &want, TC_ACT_OK, ESPTAG_CNT_PORT_WRAP, &skb);
+}
+
+/* Frames from the PF's port (no entry) or from nowhere pass untouched. */
+static void uplink_pf_frames_untouched(void)
+{
+	struct __sk_buff pf = { .ingress_ifindex = 77 };
+	struct bt_pkt in;
+
+	T_ASSERT(!as_uplink(ESPTAG_PORTF_SPOOFCHK));
+	ip_frame(&in, peer_mac, vf_mac, 0);
+	if (!check(fd_egress, &in, &in, TC_ACT_OK, -1, &pf))
+		return;
+	tagged(&in, ESPTAG_META_TX, 3);		/* the PF's esptag_tx output */
+	if (!check(fd_egress, &in, &in, TC_ACT_OK, -1, &pf))
+		return;
+	check(fd_egress, &in, &in, TC_ACT_OK, -1, NULL);	/* locally made */
+}
+
 /* The PF flips trust; the very next frame sees it. */
-static void trust_flip_next_frame(void)
+static void uplink_trust_flip_next_frame(void)
 {
 	struct bt_pkt in, want;
 
 	ip_frame(&in, peer_mac, vf_mac, 0);
 	want = in;
 	wrapped(&want);
-	T_ASSERT(!set_port(ESPTAG_PORTF_SPOOFCHK));
-	if (!check(fd_from, &in, &want, TC_ACT_OK, ESPTAG_CNT_PORT_WRAP, NULL))
+	T_ASSERT(!as_uplink(ESPTAG_PORTF_SPOOFCHK));
+	if (!check(fd_egress, &in, &want, TC_ACT_OK, ESPTAG_CNT_PORT_WRAP, &from_vf_ctx))
 		return;
-	T_ASSERT(!set_port(ESPTAG_PORTF_SPOOFCHK | ESPTAG_PORTF_TRUSTED));
-	if (!check(fd_from, &in, &in, TC_ACT_OK, ESPTAG_CNT_PORT_PASS, NULL))
+	T_ASSERT(!as_uplink(ESPTAG_PORTF_SPOOFCHK | ESPTAG_PORTF_TRUSTED));
+	if (!check(fd_egress, &in, &in, TC_ACT_OK, -1, &from_vf_ctx))
 		return;
-	T_ASSERT(!set_port(ESPTAG_PORTF_SPOOFCHK));
-	check(fd_from, &in, &want, TC_ACT_OK, ESPTAG_CNT_PORT_WRAP, NULL);
+	T_ASSERT(!as_uplink(ESPTAG_PORTF_SPOOFCHK));
+	check(fd_egress, &in, &want, TC_ACT_OK, ESPTAG_CNT_PORT_WRAP, &from_vf_ctx);
 }
 
-/* A port without an entry is treated as untrusted, without spoof check. */
-static void unknown_port_untrusted(void)
+static void uplink_custom_meta_ethertype(void)
 {
 	struct bt_pkt in, want;
 
-	del_port();
-	ip_frame(&in, peer_mac, other_mac, 0);
-	want = in;
-	wrapped(&want);
-	check(fd_from, &in, &want, TC_ACT_OK, ESPTAG_CNT_PORT_WRAP, NULL);
-	set_port(ESPTAG_PORTF_SPOOFCHK);
-}
-
-static void custom_meta_ethertype(void)
-{
-	struct bt_pkt in, want;
-
-	T_ASSERT(!set_port(ESPTAG_PORTF_SPOOFCHK));
+	T_ASSERT(!as_uplink(ESPTAG_PORTF_SPOOFCHK));
 	T_ASSERT(!set_cfg(0x9001));
 	ip_frame(&in, peer_mac, vf_mac, 0);
 	want = in;
 	wrapped(&want);
 	want.b[12] = 0x90, want.b[13] = 0x01;
-	check(fd_from, &in, &want, TC_ACT_OK, ESPTAG_CNT_PORT_WRAP, NULL);
+	check(fd_egress, &in, &want, TC_ACT_OK, ESPTAG_CNT_PORT_WRAP, &from_vf_ctx);
 	set_cfg(0);
 }
 
@@ -284,7 +322,7 @@ static void to_vf_plain_passes(void)
 
 	T_ASSERT(!set_port(ESPTAG_PORTF_SPOOFCHK));
 	ip_frame(&in, vf_mac, peer_mac, 1);
-	check(fd_to, &in, &in, TC_ACT_OK, -1, NULL);	/* no counter moves */
+	check(fd_egress, &in, &in, TC_ACT_OK, -1, NULL);	/* no counter moves */
 }
 
 static void to_vf_config_dropped(void)
@@ -295,7 +333,7 @@ static void to_vf_config_dropped(void)
 	T_ASSERT(!set_port(ESPTAG_PORTF_SPOOFCHK | ESPTAG_PORTF_TRUSTED));
 	bt_l2(&in, vf_mac, agent, NULL, 0, ESPTAG_ETH_P_CFG);
 	bt_payload(&in, 46, 0);
-	check(fd_to, &in, NULL, TC_ACT_SHOT, ESPTAG_CNT_PORT_DROP_CONFIG, NULL);
+	check(fd_egress, &in, NULL, TC_ACT_SHOT, ESPTAG_CNT_PORT_DROP_CONFIG, NULL);
 }
 
 static void to_vf_own_rx_tag_passes(void)
@@ -305,11 +343,11 @@ static void to_vf_own_rx_tag_passes(void)
 	T_ASSERT(!set_port(ESPTAG_PORTF_SPOOFCHK | ESPTAG_PORTF_TRUSTED));
 	ip_frame(&in, vf_mac, peer_mac, 0);
 	tagged(&in, ESPTAG_META_RX, ESPTAG_SA_INDEX_NONE);	/* NO_SA result */
-	if (!check(fd_to, &in, &in, TC_ACT_OK, -1, NULL))
+	if (!check(fd_egress, &in, &in, TC_ACT_OK, -1, NULL))
 		return;
 	ip_frame(&in, vf_mac, peer_mac, 0);
 	tagged(&in, ESPTAG_META_RX, SA_MINE);
-	check(fd_to, &in, &in, TC_ACT_OK, -1, NULL);
+	check(fd_egress, &in, &in, TC_ACT_OK, -1, NULL);
 }
 
 static void to_vf_foreign_tags_dropped(void)
@@ -333,7 +371,7 @@ static void to_vf_foreign_tags_dropped(void)
 		T_ASSERT(!set_port(ESPTAG_PORTF_SPOOFCHK | rows[i].port_flags));
 		ip_frame(&in, rows[i].dst, peer_mac, 0);
 		tagged(&in, rows[i].kind, rows[i].sa);
-		if (!check(fd_to, &in, NULL, TC_ACT_SHOT, ESPTAG_CNT_PORT_DROP_META, NULL)) {
+		if (!check(fd_egress, &in, NULL, TC_ACT_SHOT, ESPTAG_CNT_PORT_DROP_META, NULL)) {
 			fprintf(stderr, "row: %s\n", rows[i].what);
 			return;
 		}
@@ -341,7 +379,7 @@ static void to_vf_foreign_tags_dropped(void)
 	memset(&in, 0, sizeof(in));
 	bt_l2(&in, vf_mac, peer_mac, vlan1, 1, ESPTAG_ETH_P_META);
 	bt_payload(&in, 60, 0);
-	check(fd_to, &in, NULL, TC_ACT_SHOT, ESPTAG_CNT_PORT_DROP_META, NULL);
+	check(fd_egress, &in, NULL, TC_ACT_SHOT, ESPTAG_CNT_PORT_DROP_META, NULL);
 }
 
 static int install_sas(void)
@@ -371,26 +409,28 @@ int main(void)
 	}
 	printf("PASS verifier_accepts_esptag_port\n");
 	fd_from = bt_prog_fd(&obj, "esptag_port_from_vf");
-	fd_to = bt_prog_fd(&obj, "esptag_port_to_vf");
+	fd_egress = bt_prog_fd(&obj, "esptag_port_egress");
 	fd_ports = bt_map_fd(&obj, "esptag_ports");
 	fd_sad = bt_map_fd(&obj, "esptag_sad");
 	fd_cfg = bt_map_fd(&obj, "esptag_cfg");
 	err = install_sas();
-	if (fd_from < 0 || fd_to < 0 || err) {
+	if (fd_from < 0 || fd_egress < 0 || err) {
 		printf("FAIL setup: %s\n", strerror(err ? -err : ENOENT));
 		bt_close(&obj);
 		return 1;
 	}
-	T_RUN(untrusted_wrapped);
-	T_RUN(untrusted_gso_wrapped);
+	T_RUN(untrusted_ingress_passes);
 	T_RUN(untrusted_forged_tag_dropped);
 	T_RUN(config_from_vf_dropped);
 	T_RUN(spoofed_source_dropped);
 	T_RUN(trusted_passes);
 	T_RUN(trusted_bad_tags_dropped);
-	T_RUN(trust_flip_next_frame);
-	T_RUN(unknown_port_untrusted);
-	T_RUN(custom_meta_ethertype);
+	T_RUN(unknown_port_dropped);
+	T_RUN(uplink_untrusted_wrapped);
+	T_RUN(uplink_gso_wrapped);
+	T_RUN(uplink_pf_frames_untouched);
+	T_RUN(uplink_trust_flip_next_frame);
+	T_RUN(uplink_custom_meta_ethertype);
 	T_RUN(to_vf_plain_passes);
 	T_RUN(to_vf_config_dropped);
 	T_RUN(to_vf_own_rx_tag_passes);

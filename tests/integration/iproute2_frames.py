@@ -1,0 +1,134 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-only
+"""Helpers for tests/integration/test_iproute2.sh, written independently of
+the C code: map entries as hex for `bpftool map update`, raw frames through
+packet sockets, counter sums.
+
+  iproute2_frames.py sa SPI DIR FAMILY MODE FLAGS MAC SADDR DADDR IFINDEX
+        hex of a struct esptag_sa (no key material: there is none to give)
+  iproute2_frames.py spd DIR DST PLEN NODE     "KEYHEX|VALUEHEX" of an esptag_spd entry
+  iproute2_frames.py spdsrc NODE SRC PLEN ACTION SA   same for esptag_spd_src
+  iproute2_frames.py cfg FLAGS                 hex of a struct esptag_cfg
+  iproute2_frames.py port FLAGS MAC VF         hex of a struct esptag_port
+  iproute2_frames.py u32 N                     N as 4 little-endian bytes (map keys)
+  iproute2_frames.py counter NAME              index of ESPTAG_CNT_NAME in include/esptag/maps.h
+  iproute2_frames.py sum                       sum of the per-CPU values of a bpftool -j lookup (stdin)
+  iproute2_frames.py send IFACE DST SRC ETHERTYPE TEXT
+        one raw Ethernet frame: MACs, EtherType (hex), TEXT as payload
+  iproute2_frames.py cap IFACE SECONDS
+        print every frame seen on IFACE for SECONDS as hex, one per line;
+        "ready" goes to stderr once the socket is bound
+"""
+import ipaddress
+import json
+import os
+import re
+import select
+import socket
+import struct
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.abspath(__file__)) + "/../.."
+ETH_P_ALL = 0x0003
+
+
+def mac(s):
+    b = bytes(int(x, 16) for x in s.split(":"))
+    assert len(b) == 6
+    return b
+
+
+def addr16(s):
+    a = ipaddress.ip_address(s)
+    return a.packed + bytes(16 - len(a.packed)), (4 if a.version == 4 else 6)
+
+
+def hexs(b):
+    return " ".join("%02x" % x for x in b)
+
+
+def sa(spi, d, fam, mode, flags, m, saddr, daddr, ifindex):
+    s16, _ = addr16(saddr)
+    d16, _ = addr16(daddr)
+    # struct esptag_sa: 80 bytes, host order except spi.
+    v = struct.pack(">I", int(spi, 0))
+    v += struct.pack("<BBBBI", int(d), int(fam), int(mode), int(flags, 0), int(ifindex))
+    v += mac(m) + struct.pack("<BB", 0, 16) + bytes(8)
+    v += s16 + d16 + struct.pack("<HHI4xQ", 0, 0, 0, 0)
+    assert len(v) == 80
+    return v
+
+
+def spd(d, dst, plen, node):
+    a, fam = addr16(dst)
+    key = struct.pack("<IBBH", 32 + int(plen), int(d), fam, 0) + a
+    val = struct.pack("<IIII", int(node), 0, 0, 0)
+    return key, val
+
+
+def spdsrc(node, src, plen, action, sa_index):
+    a, _ = addr16(src)
+    key = struct.pack("<II", 32 + int(plen), int(node)) + a
+    val = struct.pack("<B3x", int(action)) + bytes(4) + struct.pack("<II", int(sa_index), 1)
+    return key, val
+
+
+def counter(name):
+    text = open(ROOT + "/include/esptag/maps.h").read()
+    body = re.search(r"enum esptag_counter \{(.*?)\};", text, re.S).group(1)
+    names = re.findall(r"^\s*(ESPTAG_CNT_\w+)", body, re.M)
+    return names.index("ESPTAG_CNT_" + name)
+
+
+def main(a):
+    cmd = a[0]
+    if cmd == "sa":
+        print(hexs(sa(*a[1:10])))
+    elif cmd in ("spd", "spdsrc"):
+        k, v = spd(*a[1:5]) if cmd == "spd" else spdsrc(*a[1:6])
+        print(hexs(k) + "|" + hexs(v))
+    elif cmd == "cfg":
+        print(hexs(struct.pack("<IIIIHHI", int(a[1], 0), 0, 0, 0, 0, 0, 0)))
+    elif cmd == "port":
+        print(hexs(struct.pack("<I", int(a[1], 0)) + mac(a[2]) + struct.pack("<HI", int(a[3]), 0)))
+    elif cmd == "u32":
+        print(hexs(struct.pack("<I", int(a[1], 0))))
+    elif cmd == "counter":
+        print(" ".join(str(x) for x in struct.pack("<I", counter(a[1]))))
+    elif cmd == "sum":
+        j = json.load(sys.stdin)
+        total = 0
+        for v in j.get("values", []):
+            val = v["value"]
+            if isinstance(val, list):
+                val = int.from_bytes(bytes(int(x, 16) for x in val), "little")
+            total += int(val)
+        print(total)
+    elif cmd == "send":
+        s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+        s.bind((a[1], 0))
+        f = mac(a[2]) + mac(a[3]) + struct.pack(">H", int(a[4], 16)) + a[5].encode()
+        s.send(f + bytes(max(0, 60 - len(f))))
+    elif cmd == "cap":
+        s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+        s.bind((a[1], 0))
+        print("ready", file=sys.stderr, flush=True)
+        end = time.time() + float(a[2])
+        while True:
+            left = end - time.time()
+            if left <= 0:
+                break
+            r, _, _ = select.select([s], [], [], left)
+            if not r:
+                continue
+            data, info = s.recvfrom(65535)
+            if info[2] == socket.PACKET_OUTGOING:
+                continue
+            print(data.hex(), flush=True)
+    else:
+        sys.exit("unknown command " + cmd)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
