@@ -84,7 +84,7 @@ static __always_inline int tx_parse(struct __sk_buff *skb, const struct cfg_view
 	if (proto == PE_TRUNC)
 		return TXC_TRUNC;
 	if (proto < 0)
-		return TXC_OTHER;	/* three VLAN tags: not ours to judge */
+		return TXC_MALFORMED;	/* a third VLAN tag: could hide IP, fail closed */
 	if (proto == bpf_ntohs(cfg->eth_p_meta))
 		return TXC_TAGGED;
 	if (proto == bpf_ntohs(cfg->eth_p_cfg))

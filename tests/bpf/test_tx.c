@@ -472,6 +472,20 @@ static void non_ip_passes(void)
 	BT_CHECK(&obj, fd_tx, in.b, in.len, NULL, &e, NULL);
 }
 
+/* More VLAN tags than the parser follows could hide IP: fail closed. */
+static void three_vlans_dropped(void)
+{
+	struct bt_expect e = { .retval = TC_ACT_SHOT,
+			       .cnt = { { ESPTAG_CNT_TX_DROP_MALFORMED, 1 } } };
+	struct flow f = V4("192.0.2.1", "198.51.100.7", 2, TCP);
+	struct bt_pkt in;
+
+	plain_frame(&in, &f);
+	/* A third 802.1Q tag after the two of the flow. */
+	bt_insert(&in, 20, "\x81\x00\x00\x09", 4);
+	BT_CHECK(&obj, fd_tx, in.b, in.len, NULL, &e, NULL);
+}
+
 /* Configurable EtherTypes: the defaults lose their meaning. */
 static void custom_ethertypes(void)
 {
@@ -886,6 +900,7 @@ int main(void)
 	T_RUN(already_tagged);
 	T_RUN(config_frame_passes);
 	T_RUN(non_ip_passes);
+	T_RUN(three_vlans_dropped);
 	T_RUN(custom_ethertypes);
 	T_RUN(ipv4_options_transport);
 	T_RUN(ipv6_ext_transport);
