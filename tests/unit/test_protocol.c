@@ -931,11 +931,43 @@ static void test_cfg_counts(void)
 	n = build_n(buf, 4096, ESPTAG_OP_GET_STATS, 0, refs, 38, false);
 	T_EQ(dec(buf, n, &v), ESPTAG_EMALFORMED);
 	T_EQ(v.bad_index, 37);
+	/* DEL_SA names each SA once; GET_STATS may repeat one. */
+	{
+		struct esptag_cfg_builder b;
+		struct esptag_rec_sa_ref r;
+
+		for (int op = ESPTAG_OP_DEL_SA; op <= ESPTAG_OP_GET_STATS;
+		     op += ESPTAG_OP_GET_STATS - ESPTAG_OP_DEL_SA) {
+			esptag_cfg_begin(&b, buf, 4096, op, 0, 0, 9, 1);
+			for (uint32_t idx = 0; idx < 4; idx++) {
+				ex_sa_ref(&r, idx == 3 ? 1 : idx);	/* 0 1 2 1 */
+				esptag_cfg_add(&b, ESPTAG_REC_SA_REF, &r, sizeof(r));
+			}
+			n = esptag_cfg_end(&b, 0xffff);
+			if (op == ESPTAG_OP_DEL_SA) {
+				T_EQ(dec(buf, n, &v), ESPTAG_EBADREC);
+				T_EQ(v.bad_index, 3);
+			} else {
+				T_EQ(dec(buf, n, &v), 0);
+			}
+		}
+	}
 	/* ESPTAG_CFG_MAX_RECORDS SA_REFs fit exactly and decode. */
-	n = build_n(buf, 4096, ESPTAG_OP_DEL_SA, 0, refs, ESPTAG_CFG_MAX_RECORDS, false);
-	T_ASSERT(n > 0 && n <= ESPTAG_CFG_MAX_PAYLOAD);
-	T_EQ(dec(buf, n, &v), 0);
-	T_EQ(v.count, ESPTAG_CFG_MAX_RECORDS);
+	{
+		struct esptag_cfg_builder b;
+		struct esptag_rec_sa_ref r;
+
+		esptag_cfg_begin(&b, buf, 4096, ESPTAG_OP_DEL_SA, 0, 0, 9, 1);
+		for (uint32_t idx = 0; idx < ESPTAG_CFG_MAX_RECORDS; idx++) {
+			ex_sa_ref(&r, idx);
+			T_EQ(esptag_cfg_add(&b, ESPTAG_REC_SA_REF, &r, sizeof(r)), 0);
+		}
+		T_EQ(esptag_cfg_room(&b, sizeof(r)), 0);
+		n = esptag_cfg_end(&b, 0xffff);
+		T_ASSERT(n > 0 && n <= ESPTAG_CFG_MAX_PAYLOAD);
+		T_EQ(dec(buf, n, &v), 0);
+		T_EQ(v.count, ESPTAG_CFG_MAX_RECORDS);
+	}
 }
 
 /* One mutation of a record field: write `val` (big endian, `len` bytes) at

@@ -413,6 +413,12 @@ int esptag_cfg_decode(const void *buf, size_t len, struct esptag_cfg_view *v)
 		err = rec_check(v->records + off, type, !reply);
 		if (err)
 			return fail(v, err, i);
+		/* DEL_SA names each SA once (the later one is refused). */
+		if (v->opcode == ESPTAG_OP_DEL_SA && !reply) {
+			for (size_t o = 0; o < off; o += sizeof(struct esptag_rec_sa_ref))
+				if (!memcmp(v->records + o + 4, v->records + off + 4, 4))
+					return fail(v, ESPTAG_EBADREC, i);
+		}
 		off += esptag_rec_size(type);
 	}
 	return 0;
