@@ -1,0 +1,432 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * esptag-agent core in memory (no sockets): config requests built with the
+ * codec, frames through agent_host_frame/agent_wire_frame, outputs read
+ * from the agent's batches. What the namespace tests cannot see: key
+ * memory wiped on DEL_SA/FLUSH_PORT and in the request buffer, reply-cache
+ * eviction, ESN inference across a 2^32 boundary on Rx, the 32-bit sequence
+ * limit without ESN, partial L4 checksum completion before encryption,
+ * malformed/fragmented ESP on Rx.
+ */
+#include <arpa/inet.h>
+#include <openssl/crypto.h>
+#include "../lib/test.h"
+#include "agent.h"
+#include "esptag_proto.h"
+
+static const uint8_t MAC1[6] = { 0x02, 0, 0x5e, 0, 0x53, 0x01 };
+static const uint8_t PEER[6] = { 0x02, 0, 0x5e, 0, 0x53, 0x02 };
+static const uint8_t KEY[16] = { 0x10, 0x32, 0x54, 0x76, 0x98, 0xba, 0xdc, 0xfe,
+				 0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef };
+static const uint8_t SALT[4] = { 0xca, 0xfe, 0xba, 0xbe };
+
+static struct agent A;
+static uint32_t msg_id = 100;
+
+static int setup(void)
+{
+	const struct agent_opts o = { .capacity = 32, .port_limit = 16, .local_capacity = 4 };
+
+	agent_fini(&A);
+	return agent_init(&A, &o, NULL);
+}
+
+/* Last frame queued toward side, or NULL. */
+static struct agent_pkt *last(int side)
+{
+	return A.q[side].n ? &A.q[side].pkt[A.q[side].n - 1] : NULL;
+}
+
+static void clear(void)
+{
+	A.q[0].n = A.q[1].n = 0;
+}
+
+static void sa_rec(struct esptag_rec_sa *r, uint8_t dir, uint32_t spi, const char *daddr,
+		   uint8_t flags)
+{
+	memset(r, 0, sizeof(*r));
+	esptag_rec_init(r, ESPTAG_REC_SA, sizeof(*r));
+	r->dir = dir;
+	r->family = 4;
+	r->proto = 50;
+	r->mode = ESPTAG_MODE_TRANSPORT;
+	r->spi = htonl(spi);
+	inet_pton(AF_INET, daddr, r->daddr);
+	memcpy(r->local_mac, MAC1, 6);
+	r->alg = ESPTAG_ALG_AES_GCM_128;
+	r->key_len = 16;
+	r->icv_len = 16;
+	r->sa_flags = flags;
+	r->replay_window = htons(64);
+	r->sa_index = htonl(ESPTAG_SA_INDEX_NONE);
+	memcpy(r->key, KEY, 16);
+	memcpy(r->salt, SALT, 4);
+}
+
+/* Send a config request built with the codec; returns the reply status and
+ * leaves the reply in the host batch. frame receives the request bytes. */
+static int request(uint8_t *frame, uint8_t op, uint16_t port, const void *recs, size_t rlen,
+		   uint8_t rtype, uint32_t id)
+{
+	struct esptag_cfg_builder b;
+	struct agent_pkt *p;
+	size_t off, n;
+
+	memcpy(frame, (uint8_t[])ESPTAG_AGENT_MAC_INIT, 6);
+	memcpy(frame + 6, MAC1, 6);
+	frame[12] = 0x88;
+	frame[13] = 0xb5;
+	esptag_cfg_begin(&b, frame + 14, 1500, op, 0, 0, id, port);
+	for (off = 0; off < rlen; off += esptag_rec_size(rtype))
+		esptag_cfg_add(&b, rtype, (const uint8_t *)recs + off, esptag_rec_size(rtype));
+	n = esptag_cfg_end(&b, ESPTAG_ERR_INDEX_NONE);
+	clear();
+	agent_host_frame(&A, frame, 14 + (n < 46 ? 46 : n), NULL);
+	p = last(AGENT_HOST);
+	if (!p)
+		return -1;
+	return p->data[14 + 3];
+}
+
+static int add_sa(struct esptag_rec_sa *r, uint16_t port, uint32_t *idx)
+{
+	uint8_t frame[1600];
+	int st = request(frame, ESPTAG_OP_ADD_SA, port, r, sizeof(*r), ESPTAG_REC_SA, ++msg_id);
+	struct esptag_rec_sa echo;
+
+	if (st == 0 && idx) {
+		memcpy(&echo, last(AGENT_HOST)->data + 14 + 16, sizeof(echo));
+		*idx = ntohl(echo.sa_index);
+	}
+	return st;
+}
+
+static bool all_zero(const void *p, size_t n)
+{
+	const uint8_t *b = p;
+
+	while (n--)
+		if (*b++)
+			return false;
+	return true;
+}
+
+static void test_add_sa_wipes_request_key(void)
+{
+	struct esptag_rec_sa r;
+	uint8_t frame[1600];
+	const uint8_t *rec;
+
+	T_ASSERT(setup() == 0);
+	sa_rec(&r, ESPTAG_DIR_OUT, 0x1000, "192.0.2.2", 0);
+	T_EQ(request(frame, ESPTAG_OP_ADD_SA, 0, &r, sizeof(r), ESPTAG_REC_SA, ++msg_id), 0);
+	rec = frame + 14 + 16;
+	/* The key and salt bytes of the request buffer are gone... */
+	T_ASSERT(all_zero(rec + offsetof(struct esptag_rec_sa, key), 36));
+	/* ...the reply carries none, and neither does the stored record. */
+	T_ASSERT(all_zero(last(AGENT_HOST)->data + 14 + 16 + offsetof(struct esptag_rec_sa, key),
+			  36));
+	T_ASSERT(all_zero(A.sa[0].rec.key, 32) && all_zero(A.sa[0].rec.salt, 4));
+	T_ASSERT(A.sa[0].ctx != NULL);
+	/* A refused request is wiped too. */
+	sa_rec(&r, ESPTAG_DIR_OUT, 0x1000, "192.0.2.2", 0);
+	T_EQ(request(frame, ESPTAG_OP_ADD_SA, 0, &r, sizeof(r), ESPTAG_REC_SA, ++msg_id),
+	     ESPTAG_ST_DUPLICATE);
+	T_ASSERT(all_zero(rec + offsetof(struct esptag_rec_sa, key), 36));
+}
+
+static void test_del_and_flush_wipe_sa(void)
+{
+	struct esptag_rec_sa r;
+	struct esptag_rec_sa_ref ref;
+	uint8_t frame[1600];
+	uint32_t i0, i1;
+
+	T_ASSERT(setup() == 0);
+	sa_rec(&r, ESPTAG_DIR_OUT, 0x1000, "192.0.2.2", 0);
+	T_EQ(add_sa(&r, 3, &i0), 0);
+	sa_rec(&r, ESPTAG_DIR_IN, 0x1001, "192.0.2.1", 0);
+	T_EQ(add_sa(&r, 3, &i1), 0);
+	T_ASSERT(!all_zero(A.sa[i0].salt, 4));
+	memset(&ref, 0, sizeof(ref));
+	esptag_rec_init(&ref, ESPTAG_REC_SA_REF, sizeof(ref));
+	ref.sa_index = htonl(i0);
+	T_EQ(request(frame, ESPTAG_OP_DEL_SA, 3, &ref, sizeof(ref), ESPTAG_REC_SA_REF, ++msg_id), 0);
+	T_ASSERT(all_zero(&A.sa[i0], sizeof(A.sa[i0])));
+	T_EQ(request(frame, ESPTAG_OP_FLUSH_PORT, 3, NULL, 0, 0, ++msg_id), 0);
+	T_ASSERT(all_zero(&A.sa[i1], sizeof(A.sa[i1])));
+	T_EQ(A.sad_used, 0);
+	T_EQ(A.port_used[3], 0);
+}
+
+static void test_reply_cache_evicts_oldest(void)
+{
+	struct esptag_rec_sa r;
+	uint8_t frame[1600];
+	uint32_t i, first;
+
+	T_ASSERT(setup() == 0);
+	first = ++msg_id;
+	T_EQ(request(frame, ESPTAG_OP_FLUSH_PORT, 1, NULL, 0, 0, first), 0);
+	T_EQ(request(frame, ESPTAG_OP_FLUSH_PORT, 1, NULL, 0, 0, first), 0);
+	T_EQ(A.ctr[ESPTAG_AC_CFG_DUP], 1);
+	for (i = 0; i < AGENT_CACHE_SIZE; i++)
+		request(frame, ESPTAG_OP_GET_STATS, 1, NULL, 0, 0, ++msg_id);
+	/* The first request's reply has been evicted: executed again. */
+	T_EQ(request(frame, ESPTAG_OP_FLUSH_PORT, 1, NULL, 0, 0, first), 0);
+	T_EQ(A.ctr[ESPTAG_AC_CFG_DUP], 1);
+	/* A duplicate ADD_SA is answered from the cache, with the same index. */
+	sa_rec(&r, ESPTAG_DIR_OUT, 0x2000, "192.0.2.2", 0);
+	T_EQ(request(frame, ESPTAG_OP_ADD_SA, 1, &r, sizeof(r), ESPTAG_REC_SA, 7), 0);
+	sa_rec(&r, ESPTAG_DIR_OUT, 0x2000, "192.0.2.2", 0);
+	T_EQ(request(frame, ESPTAG_OP_ADD_SA, 1, &r, sizeof(r), ESPTAG_REC_SA, 7), 0);
+	T_EQ(A.sad_used, 1);
+	T_EQ(A.ctr[ESPTAG_AC_CFG_DUP], 2);
+}
+
+/* A transport-mode IPv4/UDP frame with the ESP header inserted, tagged. */
+static size_t tx_frame(uint8_t *f, uint32_t idx, uint32_t spi, uint64_t seq, bool esn,
+		       const char *dst, size_t plen, bool partial)
+{
+	struct esptag_meta_view m;
+	uint8_t *ip, *esp, *udp;
+	size_t l = 14 + 30;
+	uint32_t sum = 0;
+	size_t i;
+
+	memset(f, 0, 2048);
+	memcpy(f, PEER, 6);
+	memcpy(f + 6, MAC1, 6);
+	ip = f + l;
+	ip[0] = 0x45;
+	ip[2] = (20 + 16 + 8 + plen) >> 8;
+	ip[3] = 20 + 16 + 8 + plen;
+	ip[8] = 64;
+	ip[9] = 50;
+	inet_pton(AF_INET, "192.0.2.1", ip + 12);
+	inet_pton(AF_INET, dst, ip + 16);
+	for (i = 0; i < 20; i += 2)
+		sum += ip[i] << 8 | ip[i + 1];
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	ip[10] = ~sum >> 8;
+	ip[11] = ~sum;
+	esp = ip + 20;
+	*(uint32_t *)esp = htonl(spi);
+	*(uint32_t *)(esp + 4) = htonl((uint32_t)seq);
+	*(uint32_t *)(esp + 8) = htonl(seq >> 32);
+	*(uint32_t *)(esp + 12) = htonl((uint32_t)seq);
+	udp = esp + 16;
+	udp[1] = 7;
+	udp[3] = 9;
+	udp[4] = (8 + plen) >> 8;
+	udp[5] = 8 + plen;
+	for (i = 0; i < plen; i++)
+		udp[8 + i] = i;
+	if (partial) {
+		/* CHECKSUM_PARTIAL: pseudo-header sum (not complemented). */
+		sum = 0xc000 + 0x0201 + 0xc000 + 0x0202;
+		sum += 17 + 8 + plen;
+		while (sum >> 16)
+			sum = (sum & 0xffff) + (sum >> 16);
+		udp[6] = sum >> 8;
+		udp[7] = sum;
+	}
+	memset(&m, 0, sizeof(m));
+	m.kind = ESPTAG_META_TX;
+	m.flags = ESPTAG_META_F_OFFLOAD | (esn ? ESPTAG_META_F_ESN : 0);
+	m.next_hdr = 17;
+	m.esp_off = 34;
+	m.payload_off = 50;
+	m.sa_index = idx;
+	m.seq = esn ? seq : (uint32_t)seq;
+	m.inner_proto = 0x0800;
+	esptag_meta_encode(f + 12, A.eth_meta, &m);
+	return 14 + 30 + 20 + 16 + 8 + plen;
+}
+
+static void test_tx_completes_partial_checksum(void)
+{
+	struct virtio_net_hdr vh = { .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
+				     .csum_start = 30 + 34 + 16, .csum_offset = 6 };
+	struct esptag_rec_sa r;
+	uint8_t f[2048], pad, nh, pt[256];
+	struct agent_sa dec;
+	struct agent_pkt *p;
+	uint32_t idx, sum = 0;
+	size_t len, i, esplen;
+
+	T_ASSERT(setup() == 0);
+	sa_rec(&r, ESPTAG_DIR_OUT, 0x3000, "192.0.2.2", 0);
+	T_EQ(add_sa(&r, 0, &idx), 0);
+	len = tx_frame(f, idx, 0x3000, 1, false, "192.0.2.2", 21, true);
+	clear();
+	agent_host_frame(&A, f, len, &vh);
+	p = last(AGENT_WIRE);
+	T_ASSERT(p != NULL);
+	memset(&dec, 0, sizeof(dec));
+	T_ASSERT(agent_esp_key(&dec, KEY, 16, SALT, false) == 0);
+	esplen = p->len - 34;
+	T_EQ(agent_esp_open(&dec, p->data + 34, esplen, pt, 0, &pad, &nh), 0);
+	agent_esp_unkey(&dec);
+	T_EQ(nh, 17);
+	/* The UDP checksum verifies over the pseudo-header. */
+	sum = 0xc000 + 0x0201 + 0xc000 + 0x0202 + 17 + 8 + 21;
+	for (i = 0; i < 8 + 21; i += 2)
+		sum += pt[i] << 8 | (i + 1 < 8 + 21 ? pt[i + 1] : 0);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	T_EQ(sum, 0xffff);
+	/* A partial checksum pointing before the payload is refused. */
+	vh.csum_start = 30 + 20;
+	len = tx_frame(f, idx, 0x3000, 2, false, "192.0.2.2", 21, true);
+	clear();
+	agent_host_frame(&A, f, len, &vh);
+	T_ASSERT(last(AGENT_WIRE) == NULL);
+	T_EQ(A.ctr[ESPTAG_AC_TX_DROP_MALFORMED], 1);
+}
+
+static void test_tx_seq_limit_without_esn(void)
+{
+	struct esptag_rec_sa r;
+	uint8_t f[2048];
+	uint32_t idx;
+	size_t len;
+
+	T_ASSERT(setup() == 0);
+	sa_rec(&r, ESPTAG_DIR_OUT, 0x4000, "192.0.2.2", 0);
+	T_EQ(add_sa(&r, 0, &idx), 0);
+	len = tx_frame(f, idx, 0x4000, 0xffffffffu, false, "192.0.2.2", 4, false);
+	clear();
+	agent_host_frame(&A, f, len, NULL);
+	T_ASSERT(last(AGENT_WIRE) != NULL);
+	/* IVDB is now 2^32: the next frame would wrap the 32-bit space. */
+	len = tx_frame(f, idx, 0x4000, 5, false, "192.0.2.2", 4, false);
+	clear();
+	agent_host_frame(&A, f, len, NULL);
+	T_ASSERT(last(AGENT_WIRE) == NULL);
+	T_EQ(A.ctr[ESPTAG_AC_TX_DROP_MALFORMED], 1);
+}
+
+/* Encrypt with an outbound ESN SA, receive on an inbound one whose highest
+ * seen sequence number is just below 2^32: the agent infers seq_hi = 1. */
+static void test_rx_esn_across_boundary(void)
+{
+	struct esptag_rec_sa r;
+	struct esptag_meta_view m;
+	uint8_t f[2048], wire[2048];
+	uint32_t out, in;
+	size_t len, wlen;
+
+	T_ASSERT(setup() == 0);
+	sa_rec(&r, ESPTAG_DIR_OUT, 0x5000, "192.0.2.2", ESPTAG_SA_F_ESN);
+	T_EQ(add_sa(&r, 0, &out), 0);
+	sa_rec(&r, ESPTAG_DIR_IN, 0x5000, "192.0.2.2", ESPTAG_SA_F_ESN);
+	memcpy(r.local_mac, PEER, 6);	/* the receiver's domain: the frame's dst MAC */
+	T_EQ(add_sa(&r, 0, &in), 0);
+	len = tx_frame(f, out, 0x5000, (1ull << 32) | 2, true, "192.0.2.2", 10, false);
+	clear();
+	agent_host_frame(&A, f, len, NULL);
+	T_ASSERT(last(AGENT_WIRE) != NULL);
+	wlen = last(AGENT_WIRE)->len;
+	memcpy(wire, last(AGENT_WIRE)->data, wlen);
+
+	A.sa[in].rx_top = 0xfffffff0ull;
+	clear();
+	agent_wire_frame(&A, wire, wlen, NULL);
+	T_ASSERT(last(AGENT_HOST) != NULL);
+	T_EQ(esptag_meta_decode(last(AGENT_HOST)->data + 12, last(AGENT_HOST)->len - 12, 0x88b6, &m),
+	     0);
+	T_EQ(m.result, ESPTAG_RES_OK);
+	T_EQ(m.seq, (1ull << 32) | 2);
+	T_ASSERT(m.flags & ESPTAG_META_F_ESN);
+	T_EQ(A.sa[in].rx_top, (1ull << 32) | 2);
+
+	/* Same frame with the receiver early in subspace 0 (2 is inside its
+	 * window): seq_hi 0 is inferred and the ICV (which covers seq_hi)
+	 * fails; the frame goes up unchanged. */
+	A.sa[in].rx_top = 5;
+	clear();
+	agent_wire_frame(&A, wire, wlen, NULL);
+	T_EQ(esptag_meta_decode(last(AGENT_HOST)->data + 12, last(AGENT_HOST)->len - 12, 0x88b6, &m),
+	     0);
+	T_EQ(m.result, ESPTAG_RES_AUTH_FAIL);
+	T_ASSERT(!memcmp(last(AGENT_HOST)->data + 44, wire + 14, wlen - 14));
+}
+
+static void test_rx_malformed_and_fragment(void)
+{
+	struct esptag_rec_sa r;
+	struct esptag_meta_view m;
+	uint8_t f[2048], wire[2048];
+	uint32_t out, in;
+	size_t len, wlen;
+
+	T_ASSERT(setup() == 0);
+	sa_rec(&r, ESPTAG_DIR_OUT, 0x6000, "192.0.2.2", 0);
+	T_EQ(add_sa(&r, 0, &out), 0);
+	sa_rec(&r, ESPTAG_DIR_IN, 0x6000, "192.0.2.2", 0);
+	memcpy(r.local_mac, PEER, 6);
+	T_EQ(add_sa(&r, 0, &in), 0);
+	len = tx_frame(f, out, 0x6000, 9, false, "192.0.2.2", 10, false);
+	clear();
+	agent_host_frame(&A, f, len, NULL);
+	wlen = last(AGENT_WIRE)->len;
+	memcpy(wire, last(AGENT_WIRE)->data, wlen);
+
+	/* Truncated: IP length says 20 + 20 bytes of ESP. */
+	wire[16] = 0;
+	wire[17] = 40;
+	clear();
+	agent_wire_frame(&A, wire, wlen, NULL);
+	T_EQ(esptag_meta_decode(last(AGENT_HOST)->data + 12, last(AGENT_HOST)->len - 12, 0x88b6, &m),
+	     0);
+	T_EQ(m.result, ESPTAG_RES_MALFORMED);
+	T_EQ(A.ctr[ESPTAG_AC_RX_MALFORMED], 1);
+
+	/* A fragment of an ESP packet: unsupported, never decrypted. */
+	wire[16] = (wlen - 14) >> 8;
+	wire[17] = wlen - 14;
+	wire[20] = 0x20;	/* MF */
+	clear();
+	agent_wire_frame(&A, wire, wlen, NULL);
+	T_EQ(esptag_meta_decode(last(AGENT_HOST)->data + 12, last(AGENT_HOST)->len - 12, 0x88b6, &m),
+	     0);
+	T_EQ(m.result, ESPTAG_RES_UNSUPPORTED);
+	T_EQ(A.sa[in].packets, 0);
+}
+
+static void test_tx_foreign_domain_counted(void)
+{
+	struct esptag_rec_sa r;
+	uint8_t f[2048];
+	uint32_t idx;
+	size_t len;
+
+	T_ASSERT(setup() == 0);
+	sa_rec(&r, ESPTAG_DIR_OUT, 0x7000, "192.0.2.2", 0);
+	r.local_mac[5] = 0x77;	/* another domain */
+	T_EQ(add_sa(&r, 5, &idx), 0);
+	len = tx_frame(f, idx, 0x7000, 1, false, "192.0.2.2", 10, false);
+	clear();
+	agent_host_frame(&A, f, len, NULL);
+	T_ASSERT(last(AGENT_WIRE) == NULL);
+	T_EQ(A.sa[idx].domain_reject, 1);
+	T_EQ(A.ctr[ESPTAG_AC_TX_DROP_DOMAIN], 1);
+	T_EQ(A.sa[idx].ivdb, 1);	/* no sequence number consumed */
+}
+
+int main(void)
+{
+	T_RUN(test_add_sa_wipes_request_key);
+	T_RUN(test_del_and_flush_wipe_sa);
+	T_RUN(test_reply_cache_evicts_oldest);
+	T_RUN(test_tx_completes_partial_checksum);
+	T_RUN(test_tx_seq_limit_without_esn);
+	T_RUN(test_rx_esn_across_boundary);
+	T_RUN(test_rx_malformed_and_fragment);
+	T_RUN(test_tx_foreign_domain_counted);
+	agent_fini(&A);
+	return t_done();
+}
