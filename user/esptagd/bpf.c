@@ -56,7 +56,7 @@ static int libxdp_log(enum libxdp_print_level level, const char *fmt, va_list ap
 	n = vsnprintf(buf, sizeof(buf), fmt, ap);
 	if (n > 0 && n <= (int)sizeof(buf) && buf[n - 1] == '\n')
 		buf[n - 1] = 0;
-	logm(level == LIBXDP_WARN ? LOG_NOTICE_ : LOG_DEBUG_, "libxdp: %s", buf);
+	logm(level == LIBXDP_WARN ? LOG_NOTICE_ : LOG_DEBUG_, "%s", buf);
 	return 0;
 }
 

@@ -148,6 +148,7 @@ struct daemon {
 	/* SAs */
 	struct sa *sas;			/* mlocked, MADV_DONTDUMP */
 	size_t sa_cap, sa_count, sa_bytes;
+	size_t vlan_sas;		/* SAs with VLAN tags (state del walks then) */
 	uint32_t *sa_free;		/* free slot stack */
 	size_t nfree;
 	uint32_t *hkey, *hidx;		/* hash buckets: slot + 1 */

@@ -167,6 +167,7 @@ static struct sa *sa_new(struct daemon *d, const struct esptag_ctl_sa *c, bool h
 	if (sa->c.sa_index != ESPTAG_SA_INDEX_NONE)
 		link_idx(d, sa);
 	d->sa_count++;
+	d->vlan_sas += sa->c.nvlans > 0;
 	return sa;
 }
 
@@ -174,6 +175,7 @@ static void sa_release(struct daemon *d, struct sa *sa)
 {
 	unlink_chain(d, &d->hkey[sa_hash(&sa->c) & (d->hsize - 1)], sa, false);
 	unlink_idx(d, sa);
+	d->vlan_sas -= sa->c.nvlans > 0;
 	explicit_bzero(sa, sizeof(*sa));
 	d->sa_free[d->nfree++] = sa - d->sas;
 	d->sa_count--;
@@ -821,8 +823,21 @@ void ctl_state_del(struct daemon *d, const struct esptag_ctl_view *v, struct rep
 		k.family = id.family;
 		k.spi = id.spi;
 		memcpy(k.daddr, id.daddr, 16);
-		/* Any VLAN domain: walk the table for (dst, spi, dir). */
-		for (size_t s = 0; s < d->sa_cap && nl < cap; s++) {
+		/* Without VLAN SAs the hash finds them; else walk the table
+		 * for (dst, spi, dir) in any VLAN domain. */
+		for (uint8_t dir = ESPTAG_DIR_IN; !d->vlan_sas && dir <= ESPTAG_DIR_OUT; dir++) {
+			struct sa *sa;
+
+			k.dir = dir;
+			if ((id.dir && id.dir != dir) || !(sa = find_key(d, &k)) || nl >= cap)
+				continue;
+			for (size_t j = 0; j < nl && sa; j++)
+				if (list[j] == sa)
+					sa = NULL;
+			if (sa)
+				list[nl++] = sa;
+		}
+		for (size_t s = 0; d->vlan_sas && s < d->sa_cap && nl < cap; s++) {
 			struct sa *sa = &d->sas[s];
 			bool dup = false;
 

@@ -1,0 +1,320 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+# esptagd + esptag CLI against a real esptag-agent on veth pairs:
+#
+#   ns h: eth0 (esptagd, XDP + tc)  <-veth->  ns a: host0 [esptag-agent] wire0  <-veth->  ns p: wire1
+#
+# Checks that the daemon's SA database, the agent's SAD (esptag agent sa) and
+# the pinned maps agree after every step; bad input changes nothing anywhere;
+# an unreachable agent makes protect traffic fail closed (nothing reaches the
+# wire); an agent restart re-installs SAs by itself with their sequence
+# numbers kept; a daemon killed with SIGKILL leaves the data path running and
+# a restarted one reconciles; 10,000 SAs go in and out through the CLI.
+. "$(dirname "$0")/../lib/harness.sh"
+t_require_root
+t_require bpftool
+for b in esptagd esptag esptag-agent; do
+	[ -x "$BIN/$b" ] || { t_skip "$(basename "$0")" "$BIN/$b not built"; exit 77; }
+done
+"$ROOT/scripts/bpffs"
+PY=/usr/bin/python3
+K1=0x0102030405060708090a0b0c0d0e0f10a1a2a3a4
+K2=0x1112131415161718191a1b1c1d1e1f20b1b2b3b4
+AEAD="aead rfc4106(gcm(aes))"
+
+# $(...) runs the harness helpers in a subshell: register for teardown here.
+H=$(ns_new h) && T_NS+=("$H")
+A=$(ns_new a) && T_NS+=("$A")
+P=$(ns_new p) && T_NS+=("$P")
+ip link add eth0 netns "$H" type veth peer name host0 netns "$A"
+ip -n "$A" link add wire0 type veth peer name wire1 netns "$P"
+for n in "$H" "$A" "$P"; do
+	nsx "$n" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+done
+ip -n "$H" link set eth0 up
+ip -n "$A" link set host0 up
+ip -n "$A" link set wire0 up
+ip -n "$P" link set wire1 up
+ip -n "$H" addr add 192.0.2.1/24 dev eth0
+ip -n "$P" addr add 192.0.2.2/24 dev wire1
+# Static neighbours: no ARP on the wire, so its packet counter is exact.
+PMAC=$(ip -n "$P" -br link show wire1 | awk '{print $3}')
+HMAC=$(ip -n "$H" -br link show eth0 | awk '{print $3}')
+ip -n "$H" neigh replace 192.0.2.2 lladdr "$PMAC" dev eth0 nud permanent
+ip -n "$P" neigh replace 192.0.2.1 lladdr "$HMAC" dev wire1 nud permanent
+
+PINS=$(pin_dir_new pins) && T_PINS+=("$PINS")
+TMP=$(tmp_new) && T_FILES+=("$TMP")
+SOCK=$TMP/esptagd.sock
+
+E() { nsx "$H" "$BIN/esptag" -s "$SOCK" "$@"; }
+start_agent() {
+	bg_start "$A" "$BIN/esptag-agent" --host host0 --wire wire0 "$@" >>"$TMP/agent.log" 2>&1
+	AGENT_PID=${T_PIDS[-1]}
+}
+stop_pid() { kill "-${2:-TERM}" "$1" 2>/dev/null; wait "$1" 2>/dev/null; }
+start_daemon() {
+	local i
+	bg_start "$H" "$BIN/esptagd" --dev eth0 --pin-dir "$PINS" --sock "$SOCK" \
+		--hello-interval 200 "$@" >>"$TMP/esptagd.log" 2>&1
+	DAEMON_PID=${T_PIDS[-1]}
+	for i in $(seq 100); do
+		[ -S "$SOCK" ] && E agent status >/dev/null 2>&1 && return 0
+		kill -0 "$DAEMON_PID" 2>/dev/null || return 1
+		sleep 0.1
+	done
+	return 1
+}
+# wait_for SECONDS CMD...: poll until CMD succeeds.
+wait_for() {
+	local t=$1 i
+	shift
+	for i in $(seq $((t * 10))); do "$@" && return 0; sleep 0.1; done
+	return 1
+}
+cfg_up() { bpftool -j map dump pinned "$PINS/esptag_cfg" | $PY -c 'import json,sys; print(json.load(sys.stdin)[0]["formatted"]["value"]["flags"] & 1)'; }
+is_up() { [ "$(cfg_up)" = 1 ]; }
+is_down() { [ "$(cfg_up)" = 0 ]; }
+dp() { # dp COUNTER: data-path counter straight from the pinned per-CPU map
+	bpftool -j map dump pinned "$PINS/esptag_stats" | $PY -c '
+import json, sys
+names = ["tx_protect","tx_protect_gso","tx_bypass","tx_pass_other","tx_config","tx_drop_discard","tx_drop_no_sa","tx_drop_expired","tx_drop_agent_down"]
+i = names.index(sys.argv[1])
+for e in json.load(sys.stdin):
+    e = e["formatted"]
+    if e["key"] == i:
+        print(sum(v["value"] for v in e["values"]))' "$1"
+}
+agent_ctr() { E -j stats | $PY -c 'import json,sys; print(json.load(sys.stdin)["agent"][sys.argv[1]])' "$1"; }
+wire_rx() { ip -n "$P" -s -j link show wire1 | $PY -c 'import json,sys; print(json.load(sys.stdin)[0]["stats64"]["rx"]["packets"])'; }
+ping_peer() { nsx "$H" ping -q -c "${1:-5}" -i 0.05 -W 0.2 192.0.2.2 >/dev/null 2>&1; true; }
+
+# agree: daemon (state list), agent (agent sa) and maps (esptag_sad, esptag_seq,
+# esptag_replay) hold exactly the same SAs (index, SPI, dir). Prints the count.
+agree() {
+	E -j state list >"$TMP/st.json" || return 1
+	E -j agent sa >"$TMP/ag.json" || return 1
+	bpftool -j map dump pinned "$PINS/esptag_sad" >"$TMP/sad.json" || return 1
+	bpftool -j map dump pinned "$PINS/esptag_seq" >"$TMP/seq.json" || return 1
+	bpftool -j map dump pinned "$PINS/esptag_replay" >"$TMP/rp.json" || return 1
+	$PY - "$TMP" <<'EOF'
+import json, socket, sys
+d = sys.argv[1]
+ld = lambda f: [e.get("formatted", e) for e in json.load(open(f"{d}/{f}"))]
+st = {(s["sa_index"], s["spi"], s["dir"]) for s in ld("st.json")}
+ag = {(s["sa_index"], s["spi"], s["dir"]) for s in ld("ag.json")}
+mp = {(e["key"], socket.ntohl(e["value"]["spi"]), "in" if e["value"]["dir"] == 1 else "out")
+      for e in ld("sad.json")}
+seq = {e["key"] for e in ld("seq.json")}
+rp = {e["key"] for e in ld("rp.json")}
+out = {i for i, _, dr in st if dr == "out"}
+inn = {i for i, _, dr in st if dr == "in"}
+bad = []
+if st != ag: bad.append(f"daemon vs agent: {sorted(st ^ ag)[:5]}")
+if st != mp: bad.append(f"daemon vs esptag_sad: {sorted(st ^ mp)[:5]}")
+if seq != out: bad.append(f"esptag_seq vs out SAs: {sorted(seq ^ out)[:5]}")
+if rp != inn: bad.append(f"esptag_replay vs in SAs: {sorted(rp ^ inn)[:5]}")
+if bad:
+    print("; ".join(bad)); sys.exit(1)
+print(len(st))
+EOF
+}
+# check_agree NAME WANT_COUNT
+check_agree() {
+	local got
+	if got=$(agree); then t_eq "$1" "$got" "$2"; else t_fail "$1" "$got"; fi
+}
+
+# ---------------------------------------------------------------------------
+start_agent --capacity 16
+if ! start_daemon; then
+	t_fail daemon_start "esptagd did not come up: $(tail -5 "$TMP/esptagd.log")"
+	t_exit
+fi
+t_pass daemon_start
+wait_for 5 is_up && t_pass agent_up_at_start || t_fail agent_up_at_start "esptag_cfg AGENT_UP not set"
+E agent status >"$TMP/status.txt"
+grep -q 'reachable yes' "$TMP/status.txt" && grep -q 'sad 0/16' "$TMP/status.txt" &&
+	t_pass agent_status || t_fail agent_status "$(cat "$TMP/status.txt")"
+sock_mode=$(stat -c %a "$SOCK")
+t_eq control_socket_mode_0600 "$sock_mode" 600
+
+# --- state add: the three views agree ---------------------------------------
+E -j monitor >"$TMP/monitor.json" 2>&1 &
+MON_PID=$!
+T_PIDS+=("$MON_PID")
+E state add dev eth0 src 192.0.2.1 dst 192.0.2.2 proto esp spi 0x1000 mode transport \
+	reqid 1 $AEAD $K1 128 dir out &&
+E state add dev eth0 src 192.0.2.2 dst 192.0.2.1 proto esp spi 0x2000 mode transport \
+	reqid 2 $AEAD $K2 128 replay-window 128 dir in
+t_eq state_add_rc $? 0
+check_agree state_add_agree 2
+E policy add dev eth0 src 192.0.2.0/24 dst 192.0.2.2/32 dir out action protect spi 0x1000
+t_eq policy_add_rc $? 0
+E -j policy list | $PY -c 'import json,sys; p=json.load(sys.stdin); assert len(p)==1 and p[0]["sa_index"] is not None' &&
+	t_pass policy_resolves_sa || t_fail policy_resolves_sa "$(E policy list)"
+# keys never leave the daemon: not in JSON, not in text, not in the log
+if E -j state list | grep -qi '0102030405\|a1a2a3a4' || E state list | grep -qi '0102030405' ||
+	E -j agent sa | grep -qi '0102030405' || grep -qi '0102030405\|a1a2a3a4' "$TMP/esptagd.log"; then
+	t_fail no_keys_in_output "key bytes found"
+else
+	t_pass no_keys_in_output
+fi
+bpftool map dump pinned "$PINS/esptag_sad" | grep -qi '01 02 03 04 05 06' &&
+	t_fail no_keys_in_maps "key bytes in esptag_sad" || t_pass no_keys_in_maps
+
+# --- bad input: a clear error and nothing changed anywhere --------------------
+bad() { # bad NAME WANT_RC NEEDLE CMD...
+	local name=$1 want=$2 needle=$3 rc
+	shift 3
+	E "$@" 2>"$TMP/err.txt" >/dev/null
+	rc=$?
+	if [ "$rc" != "$want" ] || ! grep -q -- "$needle" "$TMP/err.txt"; then
+		t_fail "$name" "rc $rc (want $want), stderr: $(cat "$TMP/err.txt")"
+		return
+	fi
+	t_pass "$name"
+}
+bad bad_key_length 1 "20 bytes for AES-128" state add dev eth0 src 192.0.2.1 dst 192.0.2.2 \
+	proto esp spi 0x1001 $AEAD 0x0102030405060708090a0b0c0d0e0f10a1a2 128 dir out
+bad unknown_algorithm 1 "unknown algorithm" state add dev eth0 src 192.0.2.1 dst 192.0.2.2 \
+	proto esp spi 0x1001 aead 'rfc4309(ccm(aes))' $K1 128 dir out
+bad bad_prefix 1 "host bits" policy add dev eth0 src 192.0.2.1/24 dst 192.0.2.2/32 dir out action bypass
+bad duplicate_spi 2 "already exists" state add dev eth0 src 192.0.2.1 dst 192.0.2.2 \
+	proto esp spi 0x1000 $AEAD $K2 128 dir out
+bad wrong_dev 2 "manages eth0" state add dev eth9 src 192.0.2.1 dst 192.0.2.2 \
+	proto esp spi 0x1003 $AEAD $K2 128 dir out
+bad del_unknown 2 "no SA" state del dev eth0 dst 192.0.2.2 proto esp spi 0x7777
+# Full agent SAD: 15 more do not fit in 16 with 2 used. The first frame (13
+# SAs) is accepted by the agent, the second refused: the daemon must take the
+# first 13 back, so that nothing is left anywhere.
+for i in $(seq 1 15); do
+	printf 'state add dev eth0 src 192.0.2.1 dst 192.0.2.2 proto esp spi %d %s %s 128 dir out\n' \
+		$((0x3000 + i)) "$AEAD" "$K1"
+done >"$TMP/full.batch"
+E -b "$TMP/full.batch" 2>"$TMP/err.txt"
+rc=$?
+[ "$rc" = 3 ] && grep -Eq "SAD is full|quota in the agent is used up" "$TMP/err.txt" && t_pass agent_sad_full_error ||
+	t_fail agent_sad_full_error "rc $rc: $(cat "$TMP/err.txt")"
+check_agree bad_input_changed_nothing 2
+E -j agent status | $PY -c 'import json,sys; a=json.load(sys.stdin); assert a["sad_used"]==2, a' &&
+	t_pass agent_sad_rolled_back || t_fail agent_sad_rolled_back "$(E agent status)"
+
+# --- protect traffic goes to the agent and comes out as ESP -------------------
+p0=$(dp tx_protect) e0=$(agent_ctr tx_encrypted) w0=$(wire_rx)
+ping_peer 5
+p1=$(dp tx_protect) e1=$(agent_ctr tx_encrypted) w1=$(wire_rx)
+[ $((p1 - p0)) -ge 5 ] && [ $((e1 - e0)) -ge 5 ] && [ $((w1 - w0)) -ge 5 ] &&
+	t_pass protect_traffic_encrypted || t_fail protect_traffic_encrypted \
+	"tx_protect +$((p1 - p0)), agent tx_encrypted +$((e1 - e0)), wire +$((w1 - w0))"
+seq_before=$(E -j state list | $PY -c 'import json,sys; print([s["seq"] for s in json.load(sys.stdin) if s["dir"]=="out"][0])')
+[ "$seq_before" -ge 6 ] && t_pass tx_sequence_advanced || t_fail tx_sequence_advanced "seq $seq_before"
+
+# --- agent unreachable: port down, protect traffic dropped, nothing in clear ---
+stop_pid "$AGENT_PID" KILL
+wait_for 5 is_down && t_pass agent_killed_port_down || t_fail agent_killed_port_down "AGENT_UP still set"
+d0=$(dp tx_drop_agent_down) p0=$(dp tx_protect)
+ping_peer 5
+d1=$(dp tx_drop_agent_down) p1=$(dp tx_protect)
+[ $((d1 - d0)) -ge 5 ] && [ "$p1" = "$p0" ] && t_pass agent_down_drops_protect ||
+	t_fail agent_down_drops_protect "drop_agent_down +$((d1 - d0)), tx_protect +$((p1 - p0))"
+# An agent that forwards traffic but never answers config: still fail closed,
+# and the wire sees nothing at all (no plaintext, no ESP).
+start_agent --capacity 16 --test-drop-config 100
+sleep 1
+is_down && t_pass deaf_agent_stays_down || t_fail deaf_agent_stays_down "port came up"
+w0=$(wire_rx) d0=$(dp tx_drop_agent_down)
+ping_peer 5
+w1=$(wire_rx) d1=$(dp tx_drop_agent_down)
+[ "$w1" = "$w0" ] && [ $((d1 - d0)) -ge 5 ] && t_pass nothing_sent_in_clear ||
+	t_fail nothing_sent_in_clear "wire +$((w1 - w0)) frames, drop_agent_down +$((d1 - d0))"
+stop_pid "$AGENT_PID" KILL
+
+# --- agent restarted: SAs re-installed without any command --------------------
+start_agent --capacity 16
+wait_for 8 is_up && t_pass agent_restart_port_up || t_fail agent_restart_port_up "still down"
+check_agree agent_restart_reinstalled 2
+E -j state list | $PY -c '
+import json, sys
+out = [s for s in json.load(sys.stdin) if s["dir"] == "out"][0]
+assert out["seq"] >= int(sys.argv[1]), out' "$seq_before" &&
+	t_pass reinstall_keeps_sequence || t_fail reinstall_keeps_sequence "$(E state list)"
+E -j policy list | $PY -c 'import json,sys; p=json.load(sys.stdin); assert p[0]["sa_index"] is not None' &&
+	t_pass reinstall_policy_follows || t_fail reinstall_policy_follows "$(E policy list)"
+e0=$(agent_ctr tx_encrypted)
+ping_peer 5
+e1=$(agent_ctr tx_encrypted)
+[ $((e1 - e0)) -ge 5 ] && t_pass traffic_resumes_after_agent_restart ||
+	t_fail traffic_resumes_after_agent_restart "agent tx_encrypted +$((e1 - e0))"
+sleep 0.5
+grep -q '"agent-down"' "$TMP/monitor.json" && grep -q '"agent-restarted"' "$TMP/monitor.json" &&
+	grep -q '"sa-added"' "$TMP/monitor.json" && grep -q '"tx_drop_agent_down"' "$TMP/monitor.json" &&
+	t_pass monitor_events || t_fail monitor_events "$(head -c 600 "$TMP/monitor.json")"
+
+# --- daemon killed: the data path keeps going; restart reconciles --------------
+stop_pid "$DAEMON_PID" KILL
+p0=$(dp tx_protect) w0=$(wire_rx)
+ping_peer 5
+p1=$(dp tx_protect) w1=$(wire_rx)
+[ $((p1 - p0)) -ge 5 ] && [ $((w1 - w0)) -ge 5 ] && t_pass datapath_runs_without_daemon ||
+	t_fail datapath_runs_without_daemon "tx_protect +$((p1 - p0)), wire +$((w1 - w0))"
+rm -f "$SOCK"
+if start_daemon; then t_pass daemon_restart; else t_fail daemon_restart "$(tail -5 "$TMP/esptagd.log")"; fi
+wait_for 5 is_up
+check_agree daemon_restart_reconciled 2
+E -j state list | $PY -c 'import json,sys; s=json.load(sys.stdin); assert all(x["nokey"] for x in s), s' &&
+	t_pass restarted_daemon_marks_nokey || t_fail restarted_daemon_marks_nokey "$(E state list)"
+[ "$(E -j policy list | $PY -c 'import json,sys; print(len(json.load(sys.stdin)))')" = 1 ] &&
+	t_pass policies_recovered || t_fail policies_recovered "$(E policy list)"
+p0=$(dp tx_protect)
+ping_peer 3
+p1=$(dp tx_protect)
+[ $((p1 - p0)) -ge 3 ] && t_pass traffic_after_daemon_restart || t_fail traffic_after_daemon_restart "+$((p1 - p0))"
+
+# --- 10,000 SAs through the CLI ----------------------------------------------
+E state flush
+t_eq flush_rc $? 0
+check_agree flush_agree 0
+stop_pid "$AGENT_PID" KILL
+start_agent --capacity 20000
+wait_for 8 is_up
+$PY - "$TMP/10k.batch" <<'EOF'
+import sys
+with open(sys.argv[1], "w") as f:
+    for i in range(10000):
+        d = "out" if i % 2 else "in"
+        w = "" if d == "out" else " replay-window 64"
+        f.write(f"state add dev eth0 src 192.0.2.1 dst 198.51.100.{i % 250 + 1} proto esp "
+                f"spi {0x10000 + i} mode transport aead 'rfc4106(gcm(aes))' "
+                f"0x{i:08x}0102030405060708a1a2a3a4{i:08x} 128{w} dir {d}\n")
+EOF
+E -b "$TMP/10k.batch"
+t_eq add_10k_rc $? 0
+check_agree add_10k_agree 10000
+$PY - "$TMP/del.batch" <<'EOF'
+import sys
+with open(sys.argv[1], "w") as f:
+    for i in range(0, 10000, 2):
+        f.write(f"state del dev eth0 dst 198.51.100.{i % 250 + 1} proto esp spi {0x10000 + i} dir in\n")
+EOF
+E -b "$TMP/del.batch"
+t_eq del_5k_rc $? 0
+check_agree del_5k_agree 5000
+E state flush
+t_eq flush_10k_rc $? 0
+check_agree flush_10k_agree 0
+n=$(bpftool -j map dump pinned "$PINS/esptag_sa_stats" | $PY -c 'import json,sys; print(len(json.load(sys.stdin)))')
+t_eq flush_10k_no_sa_stats_left "$n" 0
+E -j agent status | $PY -c 'import json,sys; a=json.load(sys.stdin); assert a["sad_used"]==0 and a["daemon_sas"]==0, a' &&
+	t_pass flush_10k_no_leak || t_fail flush_10k_no_leak "$(E agent status)"
+
+# --- clean exit: programs detached, pins and socket gone ------------------------
+stop_pid "$DAEMON_PID" TERM
+left=""
+[ -e "$SOCK" ] && left+=" socket"
+[ -e "$PINS" ] && left+=" pins($(ls "$PINS" | tr '\n' ' '))"
+ip -n "$H" link show eth0 | grep -q 'xdp' && left+=" xdp"
+tc -n "$H" filter show dev eth0 egress 2>/dev/null | grep -q bpf && left+=" tc-egress"
+[ -z "$left" ] && t_pass clean_exit || t_fail clean_exit "left behind:$left"
+[ -n "${ET_DEBUG:-}" ] && cp -r "$TMP" "$ET_DEBUG"
+t_exit
