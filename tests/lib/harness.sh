@@ -9,7 +9,8 @@ set -u
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BUILD=${BUILD:-$ROOT/build}
 BIN=$BUILD/bin
-T_ID=${T_ID:-$$}
+# tests/run exports ET_RUN so it can tell its own leftovers from a parallel run's.
+T_ID=${T_ID:-${ET_RUN:+r$ET_RUN-}$$}
 T_NS=()     # namespaces to delete
 T_PIDS=()   # processes to kill
 T_PINS=()   # bpffs paths to remove
@@ -66,9 +67,13 @@ t_teardown() {
 		kill -9 "$p" 2>/dev/null
 		wait "$p" 2>/dev/null
 	done
-	for n in "${T_NS[@]}"; do ip netns del "$n" 2>/dev/null; done
-	for p in "${T_PINS[@]}"; do rm -rf "$p"; done
-	for p in "${T_FILES[@]}"; do rm -rf "$p"; done
+	# ns_new/pin_dir_new/tmp_new are often called in $( ) subshells, where
+	# the arrays do not grow: everything named after T_ID goes too.
+	for n in "${T_NS[@]}" $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^et-${T_ID}-"); do
+		ip netns del "$n" 2>/dev/null
+	done
+	for p in "${T_PINS[@]}" /sys/fs/bpf/et-"${T_ID}"-*; do [ -e "$p" ] && rm -rf "$p"; done
+	for p in "${T_FILES[@]}" /tmp/et-"${T_ID}"-*; do [ -e "$p" ] && rm -rf "$p"; done
 }
 trap t_teardown EXIT
 trap 'exit 130' INT TERM
