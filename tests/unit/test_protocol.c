@@ -19,6 +19,8 @@
 
 static const char *doc_path;
 
+#define NM(a) (sizeof(a) / sizeof((a)[0]))
+
 /* Every field of every wire struct: checked against the tables of
  * docs/protocol.md and used to annotate the printed examples. */
 struct field {
@@ -311,6 +313,68 @@ static void test_doc_tables(void)
 		}
 	}
 out:
+	free(doc);
+}
+
+/* The value tables of the document (opcodes, statuses, record types with
+ * their sizes, header flags) name the values of wire.h. */
+static void test_doc_values(void)
+{
+	char row[128];
+	size_t dlen;
+	char *doc = read_doc(&dlen);
+	static const struct {
+		const char *name;
+		int val;
+	} ops[] = {
+		{ "HELLO", ESPTAG_OP_HELLO }, { "ADD_SA", ESPTAG_OP_ADD_SA },
+		{ "DEL_SA", ESPTAG_OP_DEL_SA }, { "FLUSH_PORT", ESPTAG_OP_FLUSH_PORT },
+		{ "ADD_LOCAL", ESPTAG_OP_ADD_LOCAL }, { "DEL_LOCAL", ESPTAG_OP_DEL_LOCAL },
+		{ "DUMP_SA", ESPTAG_OP_DUMP_SA }, { "GET_STATS", ESPTAG_OP_GET_STATS },
+	}, sts[] = {
+		{ "OK", ESPTAG_ST_OK }, { "BAD_VERSION", ESPTAG_ST_BAD_VERSION },
+		{ "BAD_OPCODE", ESPTAG_ST_BAD_OPCODE }, { "MALFORMED", ESPTAG_ST_MALFORMED },
+		{ "BAD_RECORD", ESPTAG_ST_BAD_RECORD }, { "NO_SPACE", ESPTAG_ST_NO_SPACE },
+		{ "PORT_LIMIT", ESPTAG_ST_PORT_LIMIT }, { "DUPLICATE", ESPTAG_ST_DUPLICATE },
+		{ "UNKNOWN_SA", ESPTAG_ST_UNKNOWN_SA }, { "BAD_ALG", ESPTAG_ST_BAD_ALG },
+		{ "NOT_PERMITTED", ESPTAG_ST_NOT_PERMITTED },
+		{ "UNKNOWN_LOCAL", ESPTAG_ST_UNKNOWN_LOCAL }, { "BUSY", ESPTAG_ST_BUSY },
+	}, recs[] = {
+		{ "SA", ESPTAG_REC_SA }, { "SA_REF", ESPTAG_REC_SA_REF },
+		{ "LOCAL", ESPTAG_REC_LOCAL }, { "CAPS", ESPTAG_REC_CAPS },
+		{ "SA_STATS", ESPTAG_REC_SA_STATS }, { "COUNTER", ESPTAG_REC_COUNTER },
+		{ "CURSOR", ESPTAG_REC_CURSOR },
+	}, flags[] = {
+		{ "ESPTAG_CFG_F_REPLY", ESPTAG_CFG_F_REPLY },
+		{ "ESPTAG_CFG_F_MORE", ESPTAG_CFG_F_MORE },
+		{ "ESPTAG_CFG_F_RETRY", ESPTAG_CFG_F_RETRY },
+	};
+
+	T_ASSERT(doc);
+	T_EQ(NM(ops), ESPTAG_OP_MAX);
+	T_EQ(NM(sts), ESPTAG_ST_MAX + 1);
+	T_EQ(NM(recs), ESPTAG_REC_MAX);
+	for (size_t i = 0; i < NM(ops) && !t_cur_failed; i++) {
+		snprintf(row, sizeof(row), "| `%s` | %d |", ops[i].name, ops[i].val);
+		if (!strstr(doc, row))
+			t_fail(__FILE__, __LINE__, "doc: no row '%s'", row);
+	}
+	for (size_t i = 0; i < NM(sts) && !t_cur_failed; i++) {
+		snprintf(row, sizeof(row), "| `%s` | %d |", sts[i].name, sts[i].val);
+		if (!strstr(doc, row))
+			t_fail(__FILE__, __LINE__, "doc: no row '%s'", row);
+	}
+	for (size_t i = 0; i < NM(recs) && !t_cur_failed; i++) {
+		snprintf(row, sizeof(row), "| `%s` | %d | %zu |", recs[i].name, recs[i].val,
+			 esptag_rec_size(recs[i].val));
+		if (!strstr(doc, row))
+			t_fail(__FILE__, __LINE__, "doc: no row '%s'", row);
+	}
+	for (size_t i = 0; i < NM(flags) && !t_cur_failed; i++) {
+		snprintf(row, sizeof(row), "| `%s` | 0x%02x |", flags[i].name, flags[i].val);
+		if (!strstr(doc, row))
+			t_fail(__FILE__, __LINE__, "doc: no row '%s'", row);
+	}
 	free(doc);
 }
 
@@ -1020,7 +1084,6 @@ static void run_muts(const char *example, size_t rec_off, int rec_idx, const str
 	}
 }
 
-#define NM(a) (sizeof(a) / sizeof((a)[0]))
 #define SAO(f) offsetof(struct esptag_rec_sa, f)
 
 static void test_sa_fields(void)
@@ -1466,6 +1529,7 @@ int main(int argc, char **argv)
 	snprintf(path, sizeof(path), "%s/../../docs/protocol.md", dirname(strdup(argv[0])));
 	doc_path = getenv("ESPTAG_PROTOCOL_MD") ?: access(path, R_OK) ? "docs/protocol.md" : path;
 	T_RUN(test_doc_tables);
+	T_RUN(test_doc_values);
 	T_RUN(test_doc_examples);
 	T_RUN(test_examples_decode);
 	T_RUN(test_cfg_round_trip);

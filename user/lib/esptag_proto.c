@@ -244,10 +244,15 @@ static int rec_check(const uint8_t *p, uint8_t type, bool request)
 		struct esptag_rec_cursor cur;
 	} r;
 
+	int err;
+
 	memcpy(&r, p, esptag_rec_size(type));
 	switch (type) {
 	case ESPTAG_REC_SA:
-		return esptag_rec_sa_check(&r.sa, request);
+		/* The copy holds key material: wipe it. */
+		err = esptag_rec_sa_check(&r.sa, request);
+		explicit_bzero(&r, sizeof(r));
+		return err;
 	case ESPTAG_REC_SA_REF:
 		return ntohl(r.ref.sa_index) == ESPTAG_SA_INDEX_NONE ? ESPTAG_EBADREC : 0;
 	case ESPTAG_REC_LOCAL:
