@@ -15,6 +15,9 @@ packet sockets, counter sums.
   iproute2_frames.py sum                       sum of the per-CPU values of a bpftool -j lookup (stdin)
   iproute2_frames.py send IFACE DST SRC ETHERTYPE TEXT
         one raw Ethernet frame: MACs, EtherType (hex), TEXT as payload
+  iproute2_frames.py sendgso IFACE DST SRC SADDR DADDR MSS LEN
+        one TCP/IPv4 GSO super-packet (LEN payload bytes) through a packet
+        socket with PACKET_VNET_HDR: the skb has gso_size MSS, gso_segs 0
   iproute2_frames.py cap IFACE SECONDS
         print every frame seen on IFACE for SECONDS as hex, one per line;
         "ready" goes to stderr once the socket is bound
@@ -74,6 +77,34 @@ def spdsrc(node, src, plen, action, sa_index):
     return key, val
 
 
+def csum(b):
+    if len(b) % 2:
+        b += b"\0"
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    while s >> 16:
+        s = (s & 0xffff) + (s >> 16)
+    return s
+
+
+def sendgso(iface, dst, src, saddr, daddr, mss, n):
+    sa, da = ipaddress.ip_address(saddr).packed, ipaddress.ip_address(daddr).packed
+    payload = bytes((i * 7) & 0xff for i in range(int(n)))
+    tcp_len = 20 + len(payload)
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + tcp_len, 0x4321, 0x4000, 64, 6, 0, sa, da)
+    ip = ip[:10] + struct.pack("!H", 0xffff - csum(ip)) + ip[12:]
+    # NEEDS_CSUM: the TCP checksum field holds the pseudo-header sum.
+    pseudo = csum(sa + da + struct.pack("!HH", 6, tcp_len))
+    tcp = struct.pack("!HHIIBBHHH", 40000, 443, 1000, 0, 5 << 4, 0x18, 65535, pseudo, 0)
+    frame = mac(dst) + mac(src) + struct.pack("!H", 0x0800) + ip + tcp + payload
+    # struct virtio_net_hdr: flags NEEDS_CSUM, gso TCPV4, hdr_len, gso_size,
+    # csum_start, csum_offset (native byte order).
+    vnet = struct.pack("=BBHHHH", 1, 1, 54, int(mss), 34, 16)
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+    s.setsockopt(263, 15, 1)  # SOL_PACKET, PACKET_VNET_HDR
+    s.bind((iface, 0))
+    s.send(vnet + frame)
+
+
 def counter(name):
     text = open(ROOT + "/include/esptag/maps.h").read()
     body = re.search(r"enum esptag_counter \{(.*?)\};", text, re.S).group(1)
@@ -110,6 +141,8 @@ def main(a):
         s.bind((a[1], 0))
         f = mac(a[2]) + mac(a[3]) + struct.pack(">H", int(a[4], 16)) + a[5].encode()
         s.send(f + bytes(max(0, 60 - len(f))))
+    elif cmd == "sendgso":
+        sendgso(*a[1:8])
     elif cmd == "cap":
         s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
         s.bind((a[1], 0))

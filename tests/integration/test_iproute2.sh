@@ -181,6 +181,28 @@ else
 fi
 t_eq bypass_counted "$(( $(cnt TX_BYPASS) - before ))" 1
 
+# A TCP GSO super-packet (packet socket with a virtio_net_hdr: gso_size 1000,
+# gso_segs 0) leaves whole, with only the tag: OFFLOAD|GSO, mss, and
+# ceil(3500 / 1000) = 4 sequence numbers reserved.
+bpftool map update pinned "$G/esptag_cfg" key hex 00 00 00 00 value hex $($PY cfg 0x1)
+before=$(cnt TX_PROTECT_GSO)
+capture "$P" pB 2 "$TMP/gso.hex" || t_fail capture_ready "packet socket did not start"
+nsx "$H" $PY sendgso pA $PMAC $HMAC 192.0.2.1 198.51.100.7 1000 3500
+send_udp 198.51.100.7 after-gso
+wait_capture
+gso=$(grep '^'"${PMAC//:/}${HMAC//:/}"'88b6010103' "$TMP/gso.hex" | head -n1)
+after=$(grep '^'"${PMAC//:/}${HMAC//:/}"'88b6010101' "$TMP/gso.hex" | head -n1)
+# flags 03, next_hdr 06, esp_off = payload_off = 34, trailer 0, mss 1000, SA 7
+if [ "${gso:24:40}" == "88b60101030600000022002200000"'3e8'"00000007" ] &&
+   [ "$(( ${#gso} / 2 ))" -eq $((14 + 30 + 40 + 3500)) ]; then
+	t_pass gso_super_packet_tagged_whole
+else
+	t_fail gso_super_packet_tagged_whole "len $(( ${#gso} / 2 )) tag ${gso:24:64}"
+fi
+gseq=$((16#${gso:64:16})) aseq=$((16#${after:64:16}))
+t_eq gso_reserves_segment_seqs "$(( aseq - gseq ))" 4
+t_eq gso_counted "$(( $(cnt TX_PROTECT_GSO) - before ))" 1
+
 # --- 4. esptag_port on a VF port of the NIC switch ----------------------------
 VMAC=02:00:5e:00:53:02 EVIL=02:00:5e:00:53:66 AGENT=02:45:53:50:54:00
 ip -n "$S" link add br0 type bridge stp_state 0 forward_delay 0
