@@ -165,22 +165,76 @@ static __always_inline int rx_replay(__u32 sa_index, __u64 seq, __u32 window)
 }
 
 /*
- * Move [42, 42 + keep) (the frame's EtherType, VLAN tags and, in transport
+ * Move [42, 42 + n) (the frame's EtherType, VLAN tags and, in transport
  * mode, the IP header) and the MAC addresses forward over the removed bytes
- * (the 30-byte tag, then `gap` bytes right after the kept block), then drop
- * the head. Returns 0 or -1.
+ * (the 30-byte tag, then gap bytes right after the block). n is a constant
+ * here: plain 16-bit loads and stores, no helper call, no stack buffer (the
+ * usual header stacks). The block moves to higher addresses, so it is
+ * copied from its end; the MACs go last, over the block's old place.
  */
-static __always_inline int rx_strip_head(struct xdp_md *ctx, __u32 keep, __u32 gap)
-{
-	__u8 buf[RX_HDR_MAX];
-	__u8 macs[2 * ETH_ALEN];
+#define RX_CP(i)	do { if ((i) < n / 2) dst[i] = src[i]; } while (0)
 
+static __always_inline int rx_move(struct xdp_md *ctx, const int n, __u32 gap)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	__u16 *src = data + 42, *dst, *mdst, *macs = data;
+
+	gap &= 0xff;	/* <= 128 + 16; tells the verifier */
+	mdst = data + ESPTAG_META_LEN + gap;
+	/* Keep clang from rebuilding mdst + 6 from data and gap after the
+	 * check: the verifier knows the range of this very register. */
+	asm volatile("" : "+r"(mdst));
+	dst = mdst + ETH_ALEN;		/* data + 42 + gap */
+	if ((void *)src + n > end || (void *)dst + n > end)
+		return -1;
+	RX_CP(24); RX_CP(23); RX_CP(22); RX_CP(21); RX_CP(20);
+	RX_CP(19); RX_CP(18); RX_CP(17); RX_CP(16); RX_CP(15);
+	RX_CP(14); RX_CP(13); RX_CP(12); RX_CP(11); RX_CP(10);
+	RX_CP(9); RX_CP(8); RX_CP(7); RX_CP(6); RX_CP(5);
+	RX_CP(4); RX_CP(3); RX_CP(2); RX_CP(1); RX_CP(0);
+	mdst[5] = macs[5]; mdst[4] = macs[4]; mdst[3] = macs[3];
+	mdst[2] = macs[2]; mdst[1] = macs[1]; mdst[0] = macs[0];
+	return 0;
+}
+
+/* Same for any keep (IPv4 options, IPv6 extension headers): helpers. */
+static __always_inline int rx_move_any(struct xdp_md *ctx, __u32 keep, __u32 gap,
+				       __u8 *buf, __u8 *macs)
+{
 	if (keep < 2 || keep > RX_HDR_MAX)
 		return -1;
-	if (bpf_xdp_load_bytes(ctx, 0, macs, sizeof(macs)) ||
+	if (bpf_xdp_load_bytes(ctx, 0, macs, 2 * ETH_ALEN) ||
 	    bpf_xdp_load_bytes(ctx, 42, buf, keep) ||
 	    bpf_xdp_store_bytes(ctx, 42 + gap, buf, keep) ||
-	    bpf_xdp_store_bytes(ctx, ESPTAG_META_LEN + gap, macs, sizeof(macs)))
+	    bpf_xdp_store_bytes(ctx, ESPTAG_META_LEN + gap, macs, 2 * ETH_ALEN))
+		return -1;
+	return 0;
+}
+
+/* 2 + 4 * VLANs (+ 20 IPv4 / 40 IPv6 header in transport mode). */
+#define RX_MOVE_CASE(n)	case n: err = rx_move(ctx, n, gap); break
+
+/* Close the gaps and drop the head. Returns 0 or -1. */
+static __always_inline int rx_strip_head(struct xdp_md *ctx, __u32 keep, __u32 gap)
+{
+	__u8 buf[RX_HDR_MAX], macs[2 * ETH_ALEN];
+	int err;
+
+	switch (keep) {
+	RX_MOVE_CASE(2);
+	RX_MOVE_CASE(6);
+	RX_MOVE_CASE(10);
+	RX_MOVE_CASE(22);
+	RX_MOVE_CASE(26);
+	RX_MOVE_CASE(30);
+	RX_MOVE_CASE(42);
+	RX_MOVE_CASE(46);
+	RX_MOVE_CASE(50);
+	default:
+		err = rx_move_any(ctx, keep, gap, buf, macs);
+	}
+	if (err)
 		return -1;
 	return bpf_xdp_adjust_head(ctx, ESPTAG_META_LEN + gap) ? -1 : 0;
 }
@@ -215,7 +269,7 @@ static __always_inline void rx_tagged(struct xdp_md *ctx, struct cursor *c,
 	__u32 frame_len, l2len, iphl, ip_total, esp_off, trailer, tail_off;
 	__u32 sa_index, plen, icv, gap, keep, l2x, extra;
 	__u16 esp_off16, payload_off16, trailer16;
-	__u8 next_hdr, tr[2];
+	__u8 next_hdr, tr[2], *tail;
 	bool dummy;
 	__u64 seq;
 	int rv;
@@ -317,8 +371,13 @@ static __always_inline void rx_tagged(struct xdp_md *ctx, struct cursor *c,
 	next_hdr = m->next_hdr;
 	/* Decrypted trailer: pad length, next header (RFC 4303 2.4-2.6). */
 	tail_off = frame_len - icv - 2 + ESPTAG_META_LEN;
-	if (tail_off > 0xffff || bpf_xdp_load_bytes(ctx, tail_off, tr, 2))
-		return;
+	tail = data + (tail_off & 0x3fff);	/* checked just below */
+	if (tail_off < 0x4000 && (void *)(tail + 2) <= end) {
+		tr[0] = tail[0];
+		tr[1] = tail[1];
+	} else if (tail_off > 0xffff || bpf_xdp_load_bytes(ctx, tail_off, tr, 2)) {
+		return;		/* not in the first buffer: a fragment's */
+	}
 	if (tr[0] + 2 + icv != trailer || tr[1] != next_hdr)
 		return;
 	/* RFC 4303 2.6: a dummy packet (traffic flow confidentiality) is
