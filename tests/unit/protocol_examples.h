@@ -536,6 +536,30 @@ static inline size_t ex_rx_auth_fail_meta(uint8_t *buf, size_t cap)
 	return 44 + 20;
 }
 
+/* Rx hairpin: the PF (192.0.2.1) sent to 192.0.2.20, a LOCAL address of
+ * the VF; the agent encrypted it with the PF's outbound SA and decrypted it
+ * with the VF domain's inbound SA 4 (sequence number 7), back to the host
+ * side. */
+static inline size_t ex_rx_hairpin_meta(uint8_t *buf, size_t cap)
+{
+	struct esptag_meta_view m = {
+		.kind = ESPTAG_META_RX, .flags = ESPTAG_META_F_HAIRPIN,
+		.result = ESPTAG_RES_OK, .next_hdr = 17, .esp_off = 34, .payload_off = 50,
+		.trailer_len = 2 + 2 + 16, .sa_index = 4, .seq = 7, .inner_proto = 0x0800,
+	};
+	uint8_t *ip = buf + 44;
+	uint16_t c;
+
+	ex_macs(buf, ex_vf_mac, ex_pf_mac);
+	esptag_meta_encode(buf + 12, ESPTAG_ETH_P_META, &m);
+	ex_ipv4(ip, 20 + 16 + 12 + 2 + 2 + 16, 0x1240, ESPTAG_IPPROTO_ESP, true);
+	ip[16] = 192, ip[17] = 0, ip[18] = 2, ip[19] = 20;
+	ip[10] = ip[11] = 0;
+	c = ex_csum(ip, 20);
+	ip[10] = c >> 8, ip[11] = c & 0xff;
+	return 44 + 20;
+}
+
 struct ex_example {
 	const char *name;
 	enum ex_kind kind;
@@ -574,6 +598,7 @@ static const struct ex_example ex_examples[] = {
 	{ "tx_bypass_meta", EX_META, ex_tx_bypass_meta, 44 + 20 + 8 + 4 },
 	{ "rx_ok_meta", EX_META, ex_rx_ok_meta, 44 + 20 + 16 + 12 + 2 + 2 + 16 },
 	{ "rx_auth_fail_meta", EX_META, ex_rx_auth_fail_meta, 44 + 20 + 16 + 12 + 2 + 2 + 16 },
+	{ "rx_hairpin_meta", EX_META, ex_rx_hairpin_meta, 44 + 20 + 16 + 12 + 2 + 2 + 16 },
 };
 
 #define EX_COUNT (sizeof(ex_examples) / sizeof(ex_examples[0]))
