@@ -12,6 +12,9 @@
  * counters.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <unistd.h>
 #include <arpa/inet.h>
 #include <linux/if_ether.h>
 #include <linux/pkt_cls.h>
@@ -786,6 +789,78 @@ static void test_replay_model(void)
 	}
 }
 
+/*
+ * Two CPUs feed the same sequence numbers 1..N of one SA at once: under the
+ * SA's spin lock every number is accepted exactly once in all; the other
+ * copy is a duplicate or, when one CPU ran more than a window ahead, too old.
+ */
+#define RACE_N	3000
+static struct bt_pkt race_frames[RACE_N];
+static pthread_barrier_t race_start;
+
+struct race_arg {
+	int cpu;
+	int ok, dup, old, other;
+};
+
+static void *race_thread(void *p)
+{
+	struct race_arg *a = p;
+	static __thread struct xdp_res r;
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(a->cpu, &set);
+	sched_setaffinity(0, sizeof(set), &set);
+	pthread_barrier_wait(&race_start);
+	for (int i = 0; i < RACE_N; i++) {
+		if (run_xdp(fd_rx, race_frames[i].b, race_frames[i].len, IFINDEX, &r)) {
+			a->other++;
+			continue;
+		}
+		a->ok += r.retval == XDP_PASS;
+		a->other += r.retval != XDP_PASS && r.retval != XDP_DROP;
+	}
+	return NULL;
+}
+
+static void test_replay_two_cpus(void)
+{
+	uint64_t before[ESPTAG_CNT_MAX], after[ESPTAG_CNT_MAX];
+	struct race_arg a[2] = { { .cpu = 0 }, { .cpu = 1 } };
+	pthread_t t[2];
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (ncpu < 2) {
+		t_skip("needs 2 CPUs");
+		return;
+	}
+	for (int i = 0; i < RACE_N; i++)
+		build_ok(SA_W1024, &flow_v6, i + 1, &plain, &race_frames[i]);
+	for (int round = 0; round < 4; round++) {
+		memset(a, 0, sizeof(a));
+		a[1].cpu = 1;
+		sa_install(sa_get(SA_W1024));	/* fresh window */
+		T_EQ(bt_counters(&obj, before), 0);
+		pthread_barrier_init(&race_start, NULL, 2);
+		for (int i = 0; i < 2; i++)
+			T_EQ(pthread_create(&t[i], NULL, race_thread, &a[i]), 0);
+		for (int i = 0; i < 2; i++)
+			pthread_join(t[i], NULL);
+		pthread_barrier_destroy(&race_start);
+		T_EQ(bt_counters(&obj, after), 0);
+		T_EQ(a[0].other + a[1].other, 0);
+		T_EQ(a[0].ok + a[1].ok, RACE_N);
+		T_EQ(after[ESPTAG_CNT_RX_OK] - before[ESPTAG_CNT_RX_OK], RACE_N);
+		T_EQ(after[ESPTAG_CNT_RX_DROP_REPLAY] - before[ESPTAG_CNT_RX_DROP_REPLAY] +
+		     after[ESPTAG_CNT_RX_DROP_OLD] - before[ESPTAG_CNT_RX_DROP_OLD], RACE_N);
+		fprintf(stderr, "  two CPUs, round %d: cpu0 accepted %d, cpu1 %d, duplicates %llu, too old %llu\n",
+			round, a[0].ok, a[1].ok,
+			(unsigned long long)(after[ESPTAG_CNT_RX_DROP_REPLAY] - before[ESPTAG_CNT_RX_DROP_REPLAY]),
+			(unsigned long long)(after[ESPTAG_CNT_RX_DROP_OLD] - before[ESPTAG_CNT_RX_DROP_OLD]));
+	}
+}
+
 static void test_replay_esn_wrap(void)
 {
 	sa_install(sa_get(SA_ESN));	/* window 128 */
@@ -1160,6 +1235,7 @@ int main(void)
 	T_RUN(test_replay_ring);
 	T_RUN(test_replay_model);
 	T_RUN(test_replay_esn_wrap);
+	T_RUN(test_replay_two_cpus);
 	T_RUN(test_malformed);
 	T_RUN(test_malformed_tunnel);
 	T_RUN(test_trailing_bytes);
