@@ -316,5 +316,39 @@ left=""
 ip -n "$H" link show eth0 | grep -q 'xdp' && left+=" xdp"
 tc -n "$H" filter show dev eth0 egress 2>/dev/null | grep -q bpf && left+=" tc-egress"
 [ -z "$left" ] && t_pass clean_exit || t_fail clean_exit "left behind:$left"
+
+# --- lossy config channel: retransmissions carry the day; --keep-pins -------
+stop_pid "$AGENT_PID" KILL
+mkdir -p "$PINS"
+start_agent --capacity 1000 --test-drop-config 30
+if start_daemon --tries 8 --keep-pins; then
+	wait_for 10 is_up
+	$PY - "$TMP/lossy.batch" <<'EOF'
+import sys
+with open(sys.argv[1], "w") as f:
+    for i in range(200):
+        f.write(f"state add dev eth0 src 192.0.2.1 dst 203.0.113.{i % 200 + 1} proto esp "
+                f"spi {0x20000 + i} aead 'rfc4106(gcm(aes))' 0x{i + 1:032x}a1a2a3a4 128 dir out\n")
+EOF
+	E -b "$TMP/lossy.batch"
+	t_eq lossy_channel_add_rc $? 0
+	check_agree lossy_channel_agree 200
+	dropped=$(agent_ctr cfg_dropped)
+	[ "$dropped" -gt 0 ] && t_pass lossy_channel_really_lossy || t_fail lossy_channel_really_lossy "cfg_dropped $dropped"
+	stop_pid "$DAEMON_PID" TERM
+	[ -e "$PINS/esptag_sad" ] && ip -n "$H" link show eth0 | grep -q xdp &&
+		t_pass keep_pins_keeps_datapath || t_fail keep_pins_keeps_datapath "pins or XDP gone"
+	if start_daemon --tries 8; then
+		wait_for 10 is_up
+		check_agree keep_pins_restart_agree 200
+		stop_pid "$DAEMON_PID" TERM
+		[ ! -e "$PINS" ] && t_pass keep_pins_final_cleanup || t_fail keep_pins_final_cleanup "pins left"
+	else
+		t_fail keep_pins_restart "$(tail -5 "$TMP/esptagd.log")"
+	fi
+else
+	t_fail lossy_channel_daemon_start "$(tail -5 "$TMP/esptagd.log")"
+fi
+
 [ -n "${ET_DEBUG:-}" ] && cp -r "$TMP" "$ET_DEBUG"
 t_exit
