@@ -38,6 +38,7 @@
  */
 #define bound16(v) asm volatile("%[x] &= 0xffff" : [x] "+r"(v))
 
+#define TX_INS_MAX	(ESPTAG_META_LEN + sizeof(struct ipv6hdr) + sizeof(struct esptag_esp_hdr))
 #define TX_PULL_LEN	256	/* linear bytes wanted when headers are paged */
 
 struct tx_pkt {
@@ -174,7 +175,6 @@ static __always_inline __u32 gso_segs_of(struct __sk_buff *skb, const struct tx_
 SEC("tc")
 int esptag_tx(struct __sk_buff *skb)
 {
-	__u8 buf[TX_PREFIX_MAX];
 	struct esptag_policy *pol;
 	struct esptag_seq *sq;
 	struct esptag_sa *sa;
@@ -319,19 +319,57 @@ int esptag_tx(struct __sk_buff *skb)
 		goto out;
 	}
 	/*
-	 * One head change; then the old prefix goes to offset ESPTAG_META_LEN,
-	 * which puts its bytes after the MACs right behind the tag, and the
-	 * MACs and tag fields are written directly.
+	 * One head change: the frame moves back by ins bytes, and the prefix
+	 * (MACs, VLAN tags, EtherType [, IP header]) is copied forward to the
+	 * new head so that the tag follows the MACs and the gap for ESP (and
+	 * the outer header) follows the prefix. Plain loads and stores, in
+	 * increasing order: every source byte lies at least 16 bytes behind
+	 * its destination, so nothing is overwritten before it is read.
 	 */
-	if (bpf_skb_load_bytes(skb, 0, buf, mv) ||
-	    bpf_skb_change_head(skb, ins, 0) ||
-	    bpf_skb_store_bytes(skb, ESPTAG_META_LEN, buf, mv, 0)) {
+	if (bpf_skb_change_head(skb, ins, 0)) {
 		cnt = ESPTAG_CNT_TX_DROP_ROOM;
 		goto out;
 	}
-
 	data = (void *)(long)skb->data;
 	end = (void *)(long)skb->data_end;
+	{
+		__u64 src = ins, n = mv - 2 * ETH_ALEN, off;
+		__u8 *s = data + src;
+		int i;
+
+		bound16(src);
+		bound16(n);
+		if (src > TX_INS_MAX || n > TX_PREFIX_MAX || (n & 1) ||
+		    (void *)(s + 2 * ETH_ALEN) > end) {
+			cnt = ESPTAG_CNT_TX_DROP_ROOM;
+			goto out;
+		}
+		__builtin_memcpy(data, s, 2 * ETH_ALEN);
+		s += 2 * ETH_ALEN;
+		for (i = 0, off = 0; i < TX_PREFIX_MAX / 8; i++, off += 8) {
+			__u8 *d = data + 2 * ETH_ALEN + ESPTAG_META_LEN + off;
+
+			if (off + 8 > n)
+				break;
+			if ((void *)(s + off + 8) > end || (void *)(d + 8) > end) {
+				cnt = ESPTAG_CNT_TX_DROP_ROOM;
+				goto out;
+			}
+			*(__u64 *)d = *(__u64 *)(s + off);
+		}
+		for (i = 0; i < 3; i++, off += 2) {
+			__u8 *d = data + 2 * ETH_ALEN + ESPTAG_META_LEN + off;
+
+			if (off + 2 > n)
+				break;
+			if ((void *)(s + off + 2) > end || (void *)(d + 2) > end) {
+				cnt = ESPTAG_CNT_TX_DROP_ROOM;
+				goto out;
+			}
+			*(__u16 *)d = *(__u16 *)(s + off);
+		}
+	}
+
 	new_l3 = t.l3_off + ESPTAG_META_LEN;
 	bound16(new_l3);
 	if (new_l3 > TX_PREFIX_MAX + ESPTAG_META_LEN ||
@@ -347,7 +385,6 @@ int esptag_tx(struct __sk_buff *skb)
 			cnt = ESPTAG_CNT_TX_DROP_ROOM;
 			goto out;
 		}
-		__builtin_memcpy(data, buf, 2 * ETH_ALEN);
 		/* Every field but inner_proto, which is already in place. */
 		m->tpid = cfg.eth_p_meta;
 		m->version = ESPTAG_META_VERSION;
