@@ -253,6 +253,15 @@ int esptag_tx(struct __sk_buff *skb)
 		cnt = ESPTAG_CNT_TX_DROP_NO_SA;		/* SA unusable for this packet */
 		goto out;
 	}
+	/*
+	 * A VLAN tag held in skb metadata (a VLAN device with tx offload) would
+	 * be inserted by the driver right after the MACs, in front of our tag,
+	 * breaking the tag's place; fail closed rather than mis-tag.
+	 */
+	if (skb->vlan_present) {
+		cnt = ESPTAG_CNT_TX_DROP_MALFORMED;
+		goto out;
+	}
 	/* The IP length must describe the frame exactly (no padding, no cut). */
 	if (t.ip_len != skb->len - t.l3_off || (!tunnel && t.chain_err)) {
 		cnt = ESPTAG_CNT_TX_DROP_MALFORMED;
