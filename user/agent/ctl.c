@@ -52,95 +52,6 @@ static void caps_fill(struct agent *a, struct esptag_rec_caps *c, uint16_t port)
 			    ESPTAG_FEAT_TUNNEL | ESPTAG_FEAT_IPV6);
 }
 
-/* Request record types per opcode (docs/protocol.md). */
-static bool req_rec_ok(uint8_t op, uint8_t type)
-{
-	switch (op) {
-	case ESPTAG_OP_HELLO:
-		return type == ESPTAG_REC_CAPS;
-	case ESPTAG_OP_ADD_SA:
-		return type == ESPTAG_REC_SA;
-	case ESPTAG_OP_DEL_SA:
-	case ESPTAG_OP_GET_STATS:
-		return type == ESPTAG_REC_SA_REF;
-	case ESPTAG_OP_ADD_LOCAL:
-	case ESPTAG_OP_DEL_LOCAL:
-		return type == ESPTAG_REC_LOCAL;
-	case ESPTAG_OP_DUMP_SA:
-		return type == ESPTAG_REC_CURSOR;
-	}
-	return false;
-}
-
-static size_t rec_size(uint8_t type)
-{
-	switch (type) {
-	case ESPTAG_REC_SA: return sizeof(struct esptag_rec_sa);
-	case ESPTAG_REC_SA_REF: return sizeof(struct esptag_rec_sa_ref);
-	case ESPTAG_REC_LOCAL: return sizeof(struct esptag_rec_local);
-	case ESPTAG_REC_CAPS: return sizeof(struct esptag_rec_caps);
-	case ESPTAG_REC_SA_STATS: return sizeof(struct esptag_rec_sa_stats);
-	case ESPTAG_REC_COUNTER: return sizeof(struct esptag_rec_counter);
-	case ESPTAG_REC_CURSOR: return sizeof(struct esptag_rec_cursor);
-	}
-	return 0;
-}
-
-/*
- * The index of the first record whose framing is wrong (for MALFORMED), or
- * whose contents are wrong (for BAD_RECORD/BAD_ALG), else 0xffff.
- */
-static uint16_t find_bad_record(const uint8_t *pl, size_t plen, bool contents)
-{
-	struct esptag_cfg_hdr h;
-	size_t off = 0, rlen;
-	uint16_t i, n;
-
-	memcpy(&h, pl, sizeof(h));
-	n = ntohs(h.count);
-	rlen = ntohs(h.length);
-	if (rlen > plen - sizeof(h))
-		return ESPTAG_ERR_INDEX_NONE;
-	pl += sizeof(h);
-	for (i = 0; i < n; i++) {
-		uint16_t l;
-		uint8_t type;
-
-		if (rlen - off < sizeof(struct esptag_rec_hdr))
-			return i;
-		type = pl[off];
-		l = (uint16_t)pl[off + 2] << 8 | pl[off + 3];
-		if (!rec_size(type) || l != rec_size(type) || pl[off + 1] || l > rlen - off ||
-		    !req_rec_ok(h.opcode, type))
-			return i;
-		if (contents) {
-			int err = 0;
-
-			if (type == ESPTAG_REC_SA) {
-				struct esptag_rec_sa sa;
-
-				memcpy(&sa, pl + off, sizeof(sa));
-				err = esptag_rec_sa_check(&sa, true);
-				OPENSSL_cleanse(&sa, sizeof(sa));
-			} else if (type == ESPTAG_REC_LOCAL) {
-				struct esptag_rec_local lo;
-
-				memcpy(&lo, pl + off, sizeof(lo));
-				err = esptag_rec_local_check(&lo);
-			} else if (type == ESPTAG_REC_CAPS) {
-				struct esptag_rec_caps c;
-
-				memcpy(&c, pl + off, sizeof(c));
-				err = (!c.version_min || c.version_min > c.version_max) ? -1 : 0;
-			}
-			if (err)
-				return i;
-		}
-		off += l;
-	}
-	return ESPTAG_ERR_INDEX_NONE;
-}
-
 static void set_err(struct reply *r, uint8_t status, uint16_t idx)
 {
 	r->status = status;
@@ -489,10 +400,10 @@ void agent_cfg_frame(struct agent *a, uint8_t *f, size_t len)
 		break;
 	case ESPTAG_EBADREC:
 	case ESPTAG_EALG:
-		set_err(&r, -rc, find_bad_record(pl, plen, true));
+		set_err(&r, -rc, v.bad_index);
 		break;
 	default:
-		set_err(&r, ESPTAG_ST_MALFORMED, find_bad_record(pl, plen, false));
+		set_err(&r, ESPTAG_ST_MALFORMED, v.bad_index);
 		break;
 	}
 	/* Whatever happened, no key byte of the request stays in the buffer. */
