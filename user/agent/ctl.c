@@ -447,7 +447,8 @@ void agent_cfg_frame(struct agent *a, uint8_t *f, size_t len)
 		flen = 60;
 	}
 	e->len = flen;
-	e->used = true;
+	/* BUSY is transient: a retransmission must be executed, not replayed. */
+	e->used = r.status != ESPTAG_ST_BUSY;
 	memcpy(e->mac, f + 6, 6);
 	e->port = ntohs(h.port);
 	e->msg_id = ntohl(h.msg_id);
