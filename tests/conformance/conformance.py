@@ -618,6 +618,27 @@ class Suite:
         expect(m["next_hdr"] == 17 and m["seq"] == 7, "next_hdr %d seq %d" % (m["next_hdr"],
                                                                           m["seq"]))
 
+    @req("rx.decrypt.ipv6_tunnel")
+    def t_rx_v6_tunnel(self):
+        key, salt, spi = rk(32), rk(4), self.nspi()
+        idx = self.add([rec_sa(DIR_IN, "2001:db8:1::1", spi, key, salt, self.mac,
+                               saddr="2001:db8:1::2", mode=MODE_TUNNEL)])[0]
+        sa = dict(idx=idx, spi=spi, key=key, salt=salt)
+        inner = IP(src="203.0.113.9", dst="192.0.2.10", id=3) / UDP(sport=9, dport=7) / \
+            Raw(b"tunnelled over IPv6")
+        enc = self.scapy_sa(sa, tunnel=IPv6(src="2001:db8:1::2", dst="2001:db8:1::1"),
+                            seq=11).encrypt(inner)
+        frame = bytes(Ether(src=PEER_MAC, dst=self.mac) / enc)
+        f, m = self.rx_one(frame)
+        expect(m["result"] == RES["OK"] and m["sa_index"] == idx, "meta %s" % m)
+        expect(m["esp_off"] == 54 and m["payload_off"] == 70 and m["next_hdr"] == 4,
+               "offsets/next header %s" % m)
+        u = untag(f)
+        expect(u[:54] == frame[:54], "outer headers changed")
+        expect(u[70:70 + len(bytes(inner))] == bytes(inner), "inner packet differs")
+        ip_end = 14 + 40 + struct.unpack("!H", u[18:20])[0]
+        expect(m["trailer_len"] == ip_end - 70 - len(bytes(inner)), "trailer_len")
+
     @req("rx.auth_fail.unchanged")
     def t_rx_auth(self):
         sa = self.in_sa()
