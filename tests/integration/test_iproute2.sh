@@ -272,4 +272,106 @@ else
 	t_fail port_config_toward_vf_dropped "$(cat "$TMP/tovf.hex")"
 fi
 t_eq port_config_toward_vf_counted "$(cnt PORT_DROP_CONFIG)" 2
+
+# --- 5. end to end, no daemon ---------------------------------------------------
+AGENT=$BIN/esptag-agent
+if [ ! -x "$AGENT" ] || [ ! -f "$RX" ]; then
+	t_skip e2e_manual_sa "needs $AGENT and $RX (make)"
+	t_exit
+fi
+for n in ea eb xa xb; do ns_new "ipr$n" >/dev/null || exit 1; done
+pin_dir_new ipra >/dev/null && pin_dir_new iprb >/dev/null || exit 1
+EA=et-$T_ID-iprea EB=et-$T_ID-ipreb XA=et-$T_ID-iprxa XB=et-$T_ID-iprxb
+for n in $EA $EB $XA $XB; do
+	nsx "$n" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+done
+MA=02:00:5e:00:53:a1 MB=02:00:5e:00:53:b1
+ip -n "$EA" link add pa type veth peer name host0 netns "$XA"
+ip -n "$EB" link add pb type veth peer name host0 netns "$XB"
+ip -n "$XA" link add wire0 type veth peer name wire0 netns "$XB"
+ip -n "$EA" link set pa address $MA
+ip -n "$EB" link set pb address $MB
+ip -n "$EA" addr add 192.0.2.1/24 dev pa
+ip -n "$EB" addr add 192.0.2.2/24 dev pb
+ip -n "$EA" neigh add 192.0.2.2 lladdr $MB dev pa
+ip -n "$EB" neigh add 192.0.2.1 lladdr $MA dev pb
+ip -n "$EA" link set pa up
+ip -n "$EB" link set pb up
+for n in $XA $XB; do ip -n "$n" link set host0 up; ip -n "$n" link set wire0 up; done
+PIA=$(ip -n "$EA" -o link show pa | cut -d: -f1) PIB=$(ip -n "$EB" -o link show pb | cut -d: -f1)
+for side in A B; do
+	if [ $side = A ]; then ns=$EA dev=pa pin=/sys/fs/bpf/et-$T_ID-ipra
+	else ns=$EB dev=pb pin=/sys/fs/bpf/et-$T_ID-iprb; fi
+	export TC_BPF_MNT=$pin
+	nsx "$ns" tc qdisc add dev $dev clsact
+	nsx "$ns" tc filter add dev $dev egress bpf da obj "$TX" sec tc &&
+		nsx "$ns" ip link set dev $dev xdp obj "$RX" sec xdp &&
+		nsx "$ns" tc filter add dev $dev ingress bpf da obj "$RX" sec tc ||
+		t_fail e2e_attach_$side "iproute2 attach failed"
+	unset TC_BPF_MNT
+done
+GA=/sys/fs/bpf/et-$T_ID-ipra/tc/globals GB=/sys/fs/bpf/et-$T_ID-iprb/tc/globals
+bg_start "$XA" "$AGENT" --host host0 --wire wire0 -q >/dev/null 2>"$TMP/agent-a.log"
+bg_start "$XB" "$AGENT" --host host0 --wire wire0 -q >/dev/null 2>"$TMP/agent-b.log"
+sleep 0.5
+
+# The SA pair in the agents, through the data path's config channel.
+# The key exists only here and in the agents: never in a BPF map.
+add_sa() { # add_sa NS IFACE DIR LOCALMAC -> the agent's SA index
+	nsx "$1" /usr/bin/python3 -c '
+import sys
+sys.path.insert(0, sys.argv[1])
+import etlib
+key = bytes(range(0x40, 0x50)); salt = bytes([1, 2, 3, 4])
+c = etlib.CfgClient(sys.argv[2])
+r = c.add_sa([etlib.rec_sa(int(sys.argv[3]), "192.0.2.2", 0x4242, key, salt, sys.argv[4],
+                           saddr="192.0.2.1")])
+if r is None or r.status:
+    sys.exit("ADD_SA failed: %r" % (r,))
+print(etlib.parse_sa(r.recs(etlib.REC_SA)[0])["sa_index"])' "$ROOT/tests/conformance" "$2" "$3" "$4"
+}
+IA=$(add_sa "$EA" pa 2 $MA) IB=$(add_sa "$EB" pb 1 $MB)
+if [[ "$IA" =~ ^[0-9]+$ ]] && [[ "$IB" =~ ^[0-9]+$ ]]; then t_pass e2e_agent_add_sa_via_data_path
+else t_fail e2e_agent_add_sa_via_data_path "A: $IA B: $IB"; t_exit; fi
+
+# The same SAs mirrored by hand, with the indices the agents gave.
+bpftool map update pinned "$GA/esptag_sad" key hex $($PY u32 "$IA") \
+	value hex $($PY sa 0x4242 2 4 1 0x01 $MA 192.0.2.1 192.0.2.2 "$PIA")
+K=$($PY spd 2 192.0.2.2 32 1)
+bpftool map update pinned "$GA/esptag_spd" key hex ${K%|*} value hex ${K#*|}
+K=$($PY spdsrc 1 192.0.2.1 32 2 "$IA")
+bpftool map update pinned "$GA/esptag_spd_src" key hex ${K%|*} value hex ${K#*|}
+# Inbound: window 64 (bytes 60-61 of struct esptag_sa, little endian).
+v=$($PY sa 0x4242 1 4 1 0x01 $MB 192.0.2.1 192.0.2.2 "$PIB" | sed 's/ /\n/g' |
+	awk 'NR == 61 { print "40"; next } { print }' | tr '\n' ' ')
+bpftool map update pinned "$GB/esptag_sad" key hex $($PY u32 "$IB") value hex $v
+for g in $GA $GB; do
+	bpftool map update pinned "$g/esptag_cfg" key hex 00 00 00 00 value hex $($PY cfg 0x1)
+done
+
+capture "$XB" wire0 3 "$TMP/wire.hex" || t_fail capture_ready "packet socket did not start"
+rm -f "$TMP/recv.ready"
+bg_start "$EB" /usr/bin/python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("192.0.2.2", 4000)); s.settimeout(3)
+print("ready", file=sys.stderr, flush=True)
+try:
+    print(s.recv(2000).decode(errors="replace"), flush=True)
+except socket.timeout:
+    pass' >"$TMP/recv.txt" 2>"$TMP/recv.ready"
+for i in $(seq 50); do grep -q ready "$TMP/recv.ready" 2>/dev/null && break; sleep 0.1; done
+nsx "$EA" bash -c "printf %s secret-across-the-wire >/dev/udp/192.0.2.2/4000"
+wait "${T_PIDS[-1]}" 2>/dev/null
+# (bg_start prints the PID first)
+t_eq e2e_datagram_delivered "$(tail -n1 "$TMP/recv.txt")" secret-across-the-wire
+wait "${T_PIDS[-2]}" 2>/dev/null
+sec=$(printf %s secret-across-the-wire | od -An -tx1 | tr -d ' \n')
+esp_frames=$(grep -c '^'"${MB//:/}${MA//:/}"'0800.\{18\}32.\{4\}c0000201c0000202'"00004242" "$TMP/wire.hex")
+if [ "$esp_frames" -ge 1 ] && ! grep -q "$sec" "$TMP/wire.hex"; then
+	t_pass e2e_wire_carries_esp_only
+else
+	t_fail e2e_wire_carries_esp_only "ESP frames $esp_frames; $(cat "$TMP/wire.hex")"
+fi
+t_eq e2e_host_counters "$(G=$GA cnt TX_PROTECT) $(G=$GB cnt RX_OK)" "1 1"
 t_exit
