@@ -382,6 +382,42 @@ static void to_vf_foreign_tags_dropped(void)
 	check(fd_egress, &in, NULL, TC_ACT_SHOT, ESPTAG_CNT_PORT_DROP_META, NULL);
 }
 
+/*
+ * Tags cut at every length: a partial tag is never taken for a good one.
+ * Toward a trusted VF (its own RX tag) and from a trusted VF (its TX tag):
+ * every cut is dropped as a bad tag; an untrusted VF's cut frames are
+ * dropped at its port whatever the cut, since the tag's EtherType shows.
+ */
+static void truncated_tags(void)
+{
+	static const struct { uint8_t kind; const uint8_t *dst, *src; uint32_t flags; bool to_vf; } c[] = {
+		{ ESPTAG_META_RX, vf_mac, peer_mac, ESPTAG_PORTF_TRUSTED, true },
+		{ ESPTAG_META_TX, peer_mac, vf_mac, ESPTAG_PORTF_TRUSTED, false },
+		{ ESPTAG_META_TX, peer_mac, vf_mac, 0, false },
+	};
+	static struct bt_result res;
+	struct bt_expect e = { .retval = TC_ACT_SHOT, .cnt = { { ESPTAG_CNT_PORT_DROP_META, 1 } } };
+
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		struct bt_pkt in;
+		int fd = c[i].to_vf ? fd_egress : fd_from;
+
+		T_ASSERT(!set_port(ESPTAG_PORTF_SPOOFCHK | c[i].flags));
+		ip_frame(&in, c[i].dst, c[i].src, 0);
+		tagged(&in, c[i].kind, c[i].kind == ESPTAG_META_RX ? SA_MINE : 3);
+		/* The whole frame passes (trusted) or is dropped (untrusted)... */
+		T_ASSERT(!bt_run(fd, in.b, in.len, NULL, &res));
+		T_EQ(res.retval, c[i].flags ? TC_ACT_OK : TC_ACT_SHOT);
+		/* ... every frame cut inside the tag is dropped. */
+		for (size_t len = ETH_HLEN; len < 12 + sizeof(struct esptag_meta); len++) {
+			if (!BT_CHECK(&obj, fd, in.b, len, NULL, &e, NULL)) {
+				fprintf(stderr, "case %zu cut at %zu\n", i, len);
+				return;
+			}
+		}
+	}
+}
+
 static int install_sas(void)
 {
 	struct esptag_sa sa = { .spi = htonl(0x2000), .dir = ESPTAG_DIR_IN, .family = 4,
@@ -435,6 +471,7 @@ int main(void)
 	T_RUN(to_vf_config_dropped);
 	T_RUN(to_vf_own_rx_tag_passes);
 	T_RUN(to_vf_foreign_tags_dropped);
+	T_RUN(truncated_tags);
 	bt_close(&obj);
 	return t_done();
 }
