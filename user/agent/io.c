@@ -47,7 +47,8 @@ int agent_io_open(struct agent_io_port *p, const char *ifname)
 	p->name = ifname;
 	p->ifindex = if_nametoindex(ifname);
 	if (!p->ifindex) {
-		agent_log(3, "interface %s: %s", ifname, strerror(errno));
+		agent_log(3, "interface %s: %s (run the agent in the namespace that holds it)", ifname,
+			  strerror(errno));
 		return -1;
 	}
 	p->fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
