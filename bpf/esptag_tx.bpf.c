@@ -147,8 +147,9 @@ static __always_inline int tx_parse(struct __sk_buff *skb, const struct cfg_view
 }
 
 /* TCP payload segments of a GSO packet whose gso_segs the stack left 0. */
+/* (Tunnel mode too: the inner packet is the frame's own IP packet.) */
 static __always_inline __u32 gso_segs_of(struct __sk_buff *skb, const struct tx_pkt *t,
-					 __u32 mss, bool tunnel)
+					 __u32 mss)
 {
 	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
 	struct cursor c;
@@ -158,7 +159,7 @@ static __always_inline __u32 gso_segs_of(struct __sk_buff *skb, const struct tx_
 
 	if (skb->gso_segs)
 		return skb->gso_segs;
-	if (tunnel || t->chain_err || t->l4proto != IPPROTO_TCP)
+	if (t->chain_err || t->l4proto != IPPROTO_TCP)
 		return 0;
 	if (l4_off > TX_PREFIX_MAX)
 		return 0;
@@ -271,7 +272,7 @@ int esptag_tx(struct __sk_buff *skb)
 	gso = skb->gso_size != 0;
 	if (gso) {
 		mss = skb->gso_size;
-		segs = gso_segs_of(skb, &t, mss, tunnel);
+		segs = gso_segs_of(skb, &t, mss);
 		if (!segs || t.l4proto != IPPROTO_TCP || mss > 0xffff) {
 			/* Only TCP super-packets can be framed by the agent. */
 			cnt = ESPTAG_CNT_TX_DROP_MALFORMED;

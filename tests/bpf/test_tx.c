@@ -756,6 +756,13 @@ static void gso_tunnel_v4(void)
 	gso_check(&f, 2, 2, 2);
 }
 
+static void gso_tunnel_v6_in_v4_segs_computed(void)
+{
+	struct flow f = { 6, "2001:db8::1", "2001:db8:3::1", 1, TCP, 1000 };
+
+	gso_check(&f, 8, 0, 1);		/* exactly one segment's worth */
+}
+
 static void gso_udp_refused(void)
 {
 	struct flow f = { 4, "192.0.2.1", "198.51.100.7", 0, UDP, 2500 };
@@ -910,6 +917,7 @@ int main(void)
 	T_RUN(gso_transport_v4);
 	T_RUN(gso_transport_v6_segs_computed);
 	T_RUN(gso_tunnel_v4);
+	T_RUN(gso_tunnel_v6_in_v4_segs_computed);
 	T_RUN(gso_udp_refused);
 	T_RUN(seq_unique_across_cpus);
 	T_RUN(counters_on_both_cpus);
