@@ -382,5 +382,41 @@ else
 	t_fail lossy_channel_daemon_start "$(tail -5 "$TMP/esptagd.log")"
 fi
 
+# --- --adopt: programs and maps attached by iproute2 ----------------------------
+stop_pid "$AGENT_PID" KILL
+ADOPT=/sys/fs/bpf/et-$T_ID-adopt
+mkdir -p "$ADOPT" && T_PINS+=("$ADOPT")
+export TC_BPF_MNT=$ADOPT
+nsx "$H" tc qdisc replace dev eth0 clsact &&
+	nsx "$H" tc filter add dev eth0 egress bpf da obj "$BUILD/bpf/esptag_tx.bpf.o" sec tc &&
+	nsx "$H" ip link set dev eth0 xdp obj "$BUILD/bpf/esptag_rx.bpf.o" sec xdp
+t_eq adopt_iproute2_attach $? 0
+unset TC_BPF_MNT
+PINS=$ADOPT/tc/globals
+start_agent --capacity 16
+if start_daemon --adopt; then
+	wait_for 5 is_up
+	E -j agent status | $PY -c 'import json,sys; assert json.load(sys.stdin)["xdp"] == "adopted"' &&
+		t_pass adopt_mode_reported || t_fail adopt_mode_reported "$(E agent status | head -2)"
+	E state add dev eth0 src 192.0.2.1 dst 192.0.2.2 proto esp spi 0x1000 $AEAD $K1 128 dir out &&
+		E policy add dev eth0 src 192.0.2.0/24 dst 192.0.2.2/32 dir out action protect spi 0x1000
+	t_eq adopt_add_rc $? 0
+	check_agree adopt_agree 1
+	p0=$(dp tx_protect) e0=$(agent_ctr tx_encrypted)
+	ping_peer 5
+	p1=$(dp tx_protect) e1=$(agent_ctr tx_encrypted)
+	[ $((p1 - p0)) -ge 5 ] && [ $((e1 - e0)) -ge 5 ] && t_pass adopt_traffic_encrypted ||
+		t_fail adopt_traffic_encrypted "tx_protect +$((p1 - p0)), agent +$((e1 - e0))"
+	E policy flush
+	stop_pid "$DAEMON_PID" TERM
+	n=$(bpftool -j map dump pinned "$PINS/esptag_sad" | $PY -c 'import json,sys; print(len(json.load(sys.stdin)))')
+	ip -n "$H" link show eth0 | grep -q xdp && nsx "$H" tc filter show dev eth0 egress | grep -q bpf &&
+		[ "$n" = 0 ] && t_pass adopt_exit_leaves_programs || t_fail adopt_exit_leaves_programs "sad entries $n or programs gone"
+else
+	t_fail adopt_daemon_start "$(tail -5 "$TMP/esptagd.log")"
+fi
+nsx "$H" ip link set dev eth0 xdp off
+nsx "$H" tc qdisc del dev eth0 clsact
+
 [ -n "${ET_DEBUG:-}" ] && cp -r "$TMP" "$ET_DEBUG"
 t_exit
