@@ -445,6 +445,18 @@ static void test_ok_ipv4_transport(void)
 	ok_one(fd_rx, SA_V4, &flow_v4, 1);
 }
 
+/* A hairpinned frame (east-west, turned around by the agent) is handled
+ * like any other decrypted frame. */
+static void test_ok_hairpin(void)
+{
+	const struct sa_def *d = sa_get(SA_V4);
+	struct wire_opts w = { ESPTAG_RES_OK, SA_V4, 2, ESPTAG_META_F_HAIRPIN };
+	size_t ip = plain_frame(&flow_v4, &plain);
+
+	wire_frame(d, &plain, ip, &w, &wire);
+	CHECK(fd_rx, &wire, wire.len, XDP_PASS, ESPTAG_CNT_RX_OK, &plain, SA_V4, 1, 0, true);
+}
+
 static void test_ok_ipv6_transport(void)
 {
 	ok_one(fd_rx, SA_V6, &flow_v6, 1);
@@ -1217,6 +1229,7 @@ int main(void)
 		}
 
 	T_RUN(test_ok_ipv4_transport);
+	T_RUN(test_ok_hairpin);
 	T_RUN(test_ok_ipv6_transport);
 	T_RUN(test_ok_ipv4_options_transport);
 	T_RUN(test_ok_ipv6_ext_transport);
