@@ -10,7 +10,9 @@ t_require nsenter
 [ -x /usr/bin/python3 ] || { t_skip "$(basename "$0")" "needs /usr/bin/python3 (scapy)"; exit 77; }
 AGENT=$BIN/esptag-agent
 [ -x "$AGENT" ] || { t_skip "$(basename "$0")" "build first: make all"; exit 77; }
-TMP=$(tmp_new)
+# Not $(tmp_new): a subshell would not register the directory for teardown.
+tmp_new >/dev/null
+TMP=${T_FILES[-1]}
 
 ns_new h >/dev/null && ns_new a >/dev/null && ns_new w >/dev/null || { t_fail setup "netns"; t_exit; }
 H=et-$T_ID-h A=et-$T_ID-a W=et-$T_ID-w

@@ -19,7 +19,9 @@ AGENT=$BIN/esptag-agent
 [ -x "$AGENT" ] && [ -x "$BUILD/tests/agent/tso_inject" ] ||
 	{ t_skip "$(basename "$0")" "build first: make all"; exit 77; }
 DRIVER=$ROOT/tests/agent/interop.py
-TMP=$(tmp_new)
+# Not $(tmp_new): a subshell would not register the directory for teardown.
+tmp_new >/dev/null
+TMP=${T_FILES[-1]}
 export BUILD
 
 ns_new h >/dev/null && ns_new a >/dev/null && ns_new w >/dev/null || { t_fail setup "netns"; t_exit; }
