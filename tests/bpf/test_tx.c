@@ -117,6 +117,7 @@ static const struct node_def nodes[] = {
 	{ 15, 4, "203.0.113.16", 28, 24 },
 	{ 16, 4, "203.0.113.8", 29, 24 },
 	{ 17, 0, "192.0.2.128", 25, 0 },	/* discard everything */
+	{ 18, 5, "2001:db8:1:5::", 64, 48 },
 };
 
 struct rule_def {
@@ -147,6 +148,7 @@ static const struct rule_def rules[] = {
 	{ 15, "0.0.0.0", 0, PROT, 13 },	/* SA not alive */
 	{ 16, "0.0.0.0", 0, PROT, 14 },	/* SA of the wrong family */
 	{ 17, "0.0.0.0", 0, DISC, 0 },
+	{ 18, "2001:db8::99", 128, DISC, 0 },	/* else falls back to node 5 */
 };
 
 static int install(void)
@@ -335,6 +337,8 @@ static const struct row rows[] = {
 	{ "dst_more_specific_falls_back_to_parent", V4("192.0.2.1", "198.51.100.200", 0, TCP), PROTECT, 1, ESPTAG_CNT_TX_PROTECT, 40 },
 	{ "dst_more_specific_wins_discard", V4("192.0.2.200", "198.51.100.200", 0, TCP), DROP, 0, ESPTAG_CNT_TX_DROP_DISCARD, 0 },
 	{ "dst_more_specific_wins_bypass", V4("192.0.2.1", "198.51.100.70", 1, UDP), PASS, 0, ESPTAG_CNT_TX_BYPASS, 0 },
+	{ "v6_dst_more_specific_falls_back", V6("2001:db8::1", "2001:db8:1:5::1", 0, UDP), PROTECT, 3, ESPTAG_CNT_TX_PROTECT, 8 },
+	{ "v6_dst_more_specific_wins_discard", V6("2001:db8::99", "2001:db8:1:5::1", 1, UDP), DROP, 0, ESPTAG_CNT_TX_DROP_DISCARD, 0 },
 	{ "discard", V4("192.0.2.1", "192.0.2.200", 0, UDP), DROP, 0, ESPTAG_CNT_TX_DROP_DISCARD, 0 },
 	{ "no_policy_v4", V4("192.0.2.1", "192.0.2.50", 0, TCP), PASS, 0, ESPTAG_CNT_TX_BYPASS, 0 },
 	{ "no_policy_v6", V6("2001:db8::1", "2001:db8:9::1", 2, TCP), PASS, 0, ESPTAG_CNT_TX_BYPASS, 0 },
