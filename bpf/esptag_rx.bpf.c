@@ -540,23 +540,19 @@ int esptag_rx_mark(struct __sk_buff *skb)
 {
 	void *data = (void *)(long)skb->data;
 	void *meta = (void *)(long)skb->data_meta;
-	__u32 zero = 0, mask = 0xffffffff, trusted = 0x80000000, shift = 0, v;
-	struct esptag_cfg *c = bpf_map_lookup_elem(&esptag_cfg, &zero);
 	struct esptag_xdp_meta *m;
+	struct cfg_view cfg;
+	__u32 v;
 
-	if (c && c->mark_mask) {
-		mask = c->mark_mask;
-		trusted = c->mark_trusted;
-		shift = c->mark_shift & 31;
-	}
+	cfg_load(&cfg);
 	/* esptag_rx's record is the whole XDP metadata area: an XDP program
 	 * chained after it must not prepend its own. */
 	m = meta;
 	if ((void *)(m + 1) <= data && m->magic == ESPTAG_XDP_META_MAGIC) {
-		v = (trusted | (m->sa_index << shift)) & mask;
-		skb->mark = (skb->mark & ~mask) | v;
+		v = (cfg.mark_trusted | (m->sa_index << cfg.mark_shift)) & cfg.mark_mask;
+		skb->mark = (skb->mark & ~cfg.mark_mask) | v;
 		return TC_ACT_UNSPEC;
 	}
-	skb->mark &= ~mask;
+	skb->mark &= ~cfg.mark_mask;
 	return TC_ACT_UNSPEC;
 }

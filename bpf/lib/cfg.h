@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * Runtime settings (esptag_cfg[0]) with their defaults applied. A missing
- * or zeroed entry means: agent down, default EtherTypes, mark owns all bits.
+ * or zeroed entry means: agent down, default EtherTypes, and the Rx mark
+ * defaults: all 32 bits, trusted bit 0x80000000, SA index at shift 0.
  */
 #ifndef ESPTAG_BPF_CFG_H
 #define ESPTAG_BPF_CFG_H
@@ -26,8 +27,9 @@ static __always_inline void cfg_load(struct cfg_view *v)
 	v->flags = 0;
 	v->eth_p_cfg = bpf_htons(ESPTAG_ETH_P_CFG);
 	v->eth_p_meta = bpf_htons(ESPTAG_ETH_P_META);
+	/* mark_mask 0 selects all three mark defaults (docs/rx.md). */
 	v->mark_mask = 0xffffffff;
-	v->mark_trusted = 0;
+	v->mark_trusted = 0x80000000;
 	v->mark_shift = 0;
 	if (!c)
 		return;
@@ -36,10 +38,11 @@ static __always_inline void cfg_load(struct cfg_view *v)
 		v->eth_p_cfg = bpf_htons(c->eth_p_cfg);
 	if (c->eth_p_meta)
 		v->eth_p_meta = bpf_htons(c->eth_p_meta);
-	if (c->mark_mask)
+	if (c->mark_mask) {
 		v->mark_mask = c->mark_mask;
-	v->mark_trusted = c->mark_trusted;
-	v->mark_shift = c->mark_shift;
+		v->mark_trusted = c->mark_trusted;
+		v->mark_shift = c->mark_shift & 31;
+	}
 }
 
 #endif /* ESPTAG_BPF_CFG_H */
