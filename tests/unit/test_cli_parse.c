@@ -193,6 +193,8 @@ static void state_del_and_simple(void)
 	T_EQ(parse("state del dev eth0 dst 192.0.2.9 proto esp spi 0x2000"), 0);
 	T_EQ(cmd.id.dir, 0);
 	BAD("state del dev eth0 proto esp spi 0x2000", "needs dev DEV dst ADDR");
+	BAD("state del dev 'e\"th0' dst 192.0.2.9 proto esp spi 0x2000", "bad character");
+	BAD("state del dev eth0:1 dst 192.0.2.9 proto esp spi 0x2000", "bad character");
 	T_EQ(parse("state list"), 0);
 	T_EQ(cmd.op, ESPTAG_CTL_STATE_LIST);
 	T_EQ(parse("state show"), 0);

@@ -48,7 +48,7 @@ static int dev_check(const char *dev, bool allow_empty, char *err, size_t errlen
 	if (!n && !allow_empty)
 		return fail(err, errlen, "device name missing");
 	for (size_t i = 0; i < n; i++)
-		if (dev[i] <= ' ' || dev[i] > '~' || dev[i] == '/')
+		if (dev[i] <= ' ' || dev[i] > '~' || strchr("/:\\\"'", dev[i]))
 			return fail(err, errlen, "bad character in device name");
 	if (!all_zero(dev + n, ESPTAG_CTL_DEV_LEN - n))
 		return fail(err, errlen, "garbage after device name");

@@ -87,7 +87,7 @@ static int set_dev(char *dst, const char *s, char *err, size_t errlen)
 	if (!n || n >= ESPTAG_CTL_DEV_LEN)
 		return fail(err, errlen, "device name '%s' must be 1-15 characters", s);
 	for (size_t i = 0; i < n; i++)
-		if (s[i] <= ' ' || s[i] > '~' || s[i] == '/')
+		if (s[i] <= ' ' || s[i] > '~' || strchr("/:\\\"'", s[i]))
 			return fail(err, errlen, "device name '%s' has a bad character", s);
 	memset(dst, 0, ESPTAG_CTL_DEV_LEN);
 	memcpy(dst, s, n);
