@@ -28,17 +28,18 @@ int main(int argc, char **argv)
 {
 	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .attach_point = BPF_TC_EGRESS);
 	DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .handle = 1, .priority = 1);
-	struct virtio_net_hdr vh = { 0 };
-	struct sockaddr_ll sll = { 0 };
+	struct virtio_net_hdr vh = {0};
+	struct sockaddr_ll sll = {0};
 	struct tso_tag_bpf *skel;
 	struct iovec iov[2];
-	struct msghdr msg = { 0 };
+	struct msghdr msg = {0};
 	size_t len, l3 = 14, tcp;
 	int fd, one = 1, rc = 1, ifindex;
 	bool v6;
 
 	if (argc != 7) {
-		fprintf(stderr, "usage: tso_inject IFNAME SA_INDEX SEQ ESP_OFF NEXT_HDR MSS < frame\n");
+		fprintf(stderr,
+			"usage: tso_inject IFNAME SA_INDEX SEQ ESP_OFF NEXT_HDR MSS < frame\n");
 		return 2;
 	}
 	ifindex = if_nametoindex(argv[1]);
@@ -63,7 +64,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	hook.ifindex = ifindex;
-	bpf_tc_hook_create(&hook);	/* EEXIST is fine */
+	bpf_tc_hook_create(&hook); /* EEXIST is fine */
 	opts.prog_fd = bpf_program__fd(skel->progs.tso_tag);
 	if (bpf_tc_attach(&hook, &opts)) {
 		fprintf(stderr, "tso_inject: tc attach failed\n");

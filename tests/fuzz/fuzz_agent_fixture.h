@@ -10,7 +10,7 @@
 #include "agent.h"
 #include "esptag_proto.h"
 
-static const uint8_t fx_mac[6] = { 0x02, 0, 0, 0, 0, 0x01 };
+static const uint8_t fx_mac[6] = {0x02, 0, 0, 0, 0, 0x01};
 
 static void fx_sa(struct agent *a, uint8_t dir, uint8_t family, uint8_t mode, uint32_t spi,
 		  const char *daddr, const char *saddr, uint8_t flags, uint8_t klen)
@@ -64,7 +64,7 @@ static struct agent *fixture_agent(void)
 {
 	static struct agent a;
 	static int ready;
-	const struct agent_opts o = { .capacity = 64, .port_limit = 32, .local_capacity = 8 };
+	const struct agent_opts o = {.capacity = 64, .port_limit = 32, .local_capacity = 8};
 
 	/* A fuzzed config request may have changed the SAD: start over. */
 	if (ready && (a.sad_used != FX_NSA || a.nlocal != 1 || !agent_sad_get(&a, 0) ||

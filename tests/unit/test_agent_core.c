@@ -14,18 +14,18 @@
 #include "agent.h"
 #include "esptag_proto.h"
 
-static const uint8_t MAC1[6] = { 0x02, 0, 0x5e, 0, 0x53, 0x01 };
-static const uint8_t PEER[6] = { 0x02, 0, 0x5e, 0, 0x53, 0x02 };
-static const uint8_t KEY[16] = { 0x10, 0x32, 0x54, 0x76, 0x98, 0xba, 0xdc, 0xfe,
-				 0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef };
-static const uint8_t SALT[4] = { 0xca, 0xfe, 0xba, 0xbe };
+static const uint8_t MAC1[6] = {0x02, 0, 0x5e, 0, 0x53, 0x01};
+static const uint8_t PEER[6] = {0x02, 0, 0x5e, 0, 0x53, 0x02};
+static const uint8_t KEY[16] = {0x10, 0x32, 0x54, 0x76, 0x98, 0xba, 0xdc, 0xfe,
+				0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef};
+static const uint8_t SALT[4] = {0xca, 0xfe, 0xba, 0xbe};
 
 static struct agent A;
 static uint32_t msg_id = 100;
 
 static int setup(void)
 {
-	const struct agent_opts o = { .capacity = 32, .port_limit = 16, .local_capacity = 4 };
+	const struct agent_opts o = {.capacity = 32, .port_limit = 16, .local_capacity = 4};
 
 	agent_fini(&A);
 	return agent_init(&A, &o, NULL);
@@ -125,8 +125,8 @@ static void test_add_sa_wipes_request_key(void)
 	/* The key and salt bytes of the request buffer are gone... */
 	T_ASSERT(all_zero(rec + offsetof(struct esptag_rec_sa, key), 36));
 	/* ...the reply carries none, and neither does the stored record. */
-	T_ASSERT(all_zero(last(AGENT_HOST)->data + 14 + 16 + offsetof(struct esptag_rec_sa, key),
-			  36));
+	T_ASSERT(
+	    all_zero(last(AGENT_HOST)->data + 14 + 16 + offsetof(struct esptag_rec_sa, key), 36));
 	T_ASSERT(all_zero(A.sa[0].rec.key, 32) && all_zero(A.sa[0].rec.salt, 4));
 	T_ASSERT(A.sa[0].ctx != NULL);
 	/* A refused request is wiped too. */
@@ -152,7 +152,8 @@ static void test_del_and_flush_wipe_sa(void)
 	memset(&ref, 0, sizeof(ref));
 	esptag_rec_init(&ref, ESPTAG_REC_SA_REF, sizeof(ref));
 	ref.sa_index = htonl(i0);
-	T_EQ(request(frame, ESPTAG_OP_DEL_SA, 3, &ref, sizeof(ref), ESPTAG_REC_SA_REF, ++msg_id), 0);
+	T_EQ(request(frame, ESPTAG_OP_DEL_SA, 3, &ref, sizeof(ref), ESPTAG_REC_SA_REF, ++msg_id),
+	     0);
 	T_ASSERT(all_zero(&A.sa[i0], sizeof(A.sa[i0])));
 	T_EQ(request(frame, ESPTAG_OP_FLUSH_PORT, 3, NULL, 0, 0, ++msg_id), 0);
 	T_ASSERT(all_zero(&A.sa[i1], sizeof(A.sa[i1])));
@@ -248,8 +249,8 @@ static size_t tx_frame(uint8_t *f, uint32_t idx, uint32_t spi, uint64_t seq, boo
 
 static void test_tx_completes_partial_checksum(void)
 {
-	struct virtio_net_hdr vh = { .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
-				     .csum_start = 30 + 34 + 16, .csum_offset = 6 };
+	struct virtio_net_hdr vh = {
+	    .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM, .csum_start = 30 + 34 + 16, .csum_offset = 6};
 	struct esptag_rec_sa r;
 	uint8_t f[2048], pad, nh, pt[256];
 	struct agent_sa dec;
@@ -323,7 +324,7 @@ static void test_rx_esn_across_boundary(void)
 	sa_rec(&r, ESPTAG_DIR_OUT, 0x5000, "192.0.2.2", ESPTAG_SA_F_ESN);
 	T_EQ(add_sa(&r, 0, &out), 0);
 	sa_rec(&r, ESPTAG_DIR_IN, 0x5000, "192.0.2.2", ESPTAG_SA_F_ESN);
-	memcpy(r.local_mac, PEER, 6);	/* the receiver's domain: the frame's dst MAC */
+	memcpy(r.local_mac, PEER, 6); /* the receiver's domain: the frame's dst MAC */
 	T_EQ(add_sa(&r, 0, &in), 0);
 	len = tx_frame(f, out, 0x5000, (1ull << 32) | 2, true, "192.0.2.2", 10, false);
 	clear();
@@ -336,8 +337,9 @@ static void test_rx_esn_across_boundary(void)
 	clear();
 	agent_wire_frame(&A, wire, wlen, NULL);
 	T_ASSERT(last(AGENT_HOST) != NULL);
-	T_EQ(esptag_meta_decode(last(AGENT_HOST)->data + 12, last(AGENT_HOST)->len - 12, 0x88b6, &m),
-	     0);
+	T_EQ(
+	    esptag_meta_decode(last(AGENT_HOST)->data + 12, last(AGENT_HOST)->len - 12, 0x88b6, &m),
+	    0);
 	T_EQ(m.result, ESPTAG_RES_OK);
 	T_EQ(m.seq, (1ull << 32) | 2);
 	T_ASSERT(m.flags & ESPTAG_META_F_ESN);
@@ -349,8 +351,9 @@ static void test_rx_esn_across_boundary(void)
 	A.sa[in].rx_top = 5;
 	clear();
 	agent_wire_frame(&A, wire, wlen, NULL);
-	T_EQ(esptag_meta_decode(last(AGENT_HOST)->data + 12, last(AGENT_HOST)->len - 12, 0x88b6, &m),
-	     0);
+	T_EQ(
+	    esptag_meta_decode(last(AGENT_HOST)->data + 12, last(AGENT_HOST)->len - 12, 0x88b6, &m),
+	    0);
 	T_EQ(m.result, ESPTAG_RES_AUTH_FAIL);
 	T_ASSERT(!memcmp(last(AGENT_HOST)->data + 44, wire + 14, wlen - 14));
 }
@@ -380,19 +383,21 @@ static void test_rx_malformed_and_fragment(void)
 	wire[17] = 40;
 	clear();
 	agent_wire_frame(&A, wire, wlen, NULL);
-	T_EQ(esptag_meta_decode(last(AGENT_HOST)->data + 12, last(AGENT_HOST)->len - 12, 0x88b6, &m),
-	     0);
+	T_EQ(
+	    esptag_meta_decode(last(AGENT_HOST)->data + 12, last(AGENT_HOST)->len - 12, 0x88b6, &m),
+	    0);
 	T_EQ(m.result, ESPTAG_RES_MALFORMED);
 	T_EQ(A.ctr[ESPTAG_AC_RX_MALFORMED], 1);
 
 	/* A fragment of an ESP packet: unsupported, never decrypted. */
 	wire[16] = (wlen - 14) >> 8;
 	wire[17] = wlen - 14;
-	wire[20] = 0x20;	/* MF */
+	wire[20] = 0x20; /* MF */
 	clear();
 	agent_wire_frame(&A, wire, wlen, NULL);
-	T_EQ(esptag_meta_decode(last(AGENT_HOST)->data + 12, last(AGENT_HOST)->len - 12, 0x88b6, &m),
-	     0);
+	T_EQ(
+	    esptag_meta_decode(last(AGENT_HOST)->data + 12, last(AGENT_HOST)->len - 12, 0x88b6, &m),
+	    0);
 	T_EQ(m.result, ESPTAG_RES_UNSUPPORTED);
 	T_EQ(A.sa[in].packets, 0);
 }
@@ -406,7 +411,7 @@ static void test_tx_foreign_domain_counted(void)
 
 	T_ASSERT(setup() == 0);
 	sa_rec(&r, ESPTAG_DIR_OUT, 0x7000, "192.0.2.2", 0);
-	r.local_mac[5] = 0x77;	/* another domain */
+	r.local_mac[5] = 0x77; /* another domain */
 	T_EQ(add_sa(&r, 5, &idx), 0);
 	len = tx_frame(f, idx, 0x7000, 1, false, "192.0.2.2", 10, false);
 	clear();
@@ -414,7 +419,7 @@ static void test_tx_foreign_domain_counted(void)
 	T_ASSERT(last(AGENT_WIRE) == NULL);
 	T_EQ(A.sa[idx].domain_reject, 1);
 	T_EQ(A.ctr[ESPTAG_AC_TX_DROP_DOMAIN], 1);
-	T_EQ(A.sa[idx].ivdb, 1);	/* no sequence number consumed */
+	T_EQ(A.sa[idx].ivdb, 1); /* no sequence number consumed */
 }
 
 int main(void)

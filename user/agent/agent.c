@@ -10,12 +10,12 @@
 #include "agent.h"
 #include "esptag_proto.h"
 
-int agent_log_level = 6;	/* LOG_INFO */
+int agent_log_level = 6; /* LOG_INFO */
 
 void agent_log(int prio, const char *fmt, ...)
 {
-	static const char *const names[] = { "emerg", "alert", "crit", "err",
-					     "warning", "notice", "info", "debug" };
+	static const char *const names[] = {"emerg",   "alert",	 "crit", "err",
+					    "warning", "notice", "info", "debug"};
 	va_list ap;
 
 	if (prio > agent_log_level)
@@ -177,15 +177,17 @@ void agent_dump_stats(struct agent *a, FILE *f)
 			continue;
 		inet_ntop(sa->rec.family == 4 ? AF_INET : AF_INET6, sa->rec.daddr, daddr,
 			  sizeof(daddr));
-		fprintf(f,
-			"esptag-agent: sa %u port %u dir %s spi 0x%08x dst %s mac %02x:%02x:%02x:%02x:%02x:%02x"
-			" packets %llu bytes %llu auth_fail %u domain_reject %u seq %llu\n",
-			i, sa->port, dir_str(sa->rec.dir), ntohl(sa->rec.spi), daddr,
-			sa->rec.local_mac[0], sa->rec.local_mac[1], sa->rec.local_mac[2],
-			sa->rec.local_mac[3], sa->rec.local_mac[4], sa->rec.local_mac[5],
-			(unsigned long long)sa->packets, (unsigned long long)sa->bytes,
-			sa->auth_fail, sa->domain_reject,
-			(unsigned long long)(sa->rec.dir == ESPTAG_DIR_OUT ? sa->ivdb : sa->rx_top));
+		fprintf(
+		    f,
+		    "esptag-agent: sa %u port %u dir %s spi 0x%08x dst %s mac "
+		    "%02x:%02x:%02x:%02x:%02x:%02x"
+		    " packets %llu bytes %llu auth_fail %u domain_reject %u seq %llu\n",
+		    i, sa->port, dir_str(sa->rec.dir), ntohl(sa->rec.spi), daddr,
+		    sa->rec.local_mac[0], sa->rec.local_mac[1], sa->rec.local_mac[2],
+		    sa->rec.local_mac[3], sa->rec.local_mac[4], sa->rec.local_mac[5],
+		    (unsigned long long)sa->packets, (unsigned long long)sa->bytes, sa->auth_fail,
+		    sa->domain_reject,
+		    (unsigned long long)(sa->rec.dir == ESPTAG_DIR_OUT ? sa->ivdb : sa->rx_top));
 	}
 	fflush(f);
 }

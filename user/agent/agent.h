@@ -19,27 +19,27 @@
 typedef struct evp_cipher_ctx_st EVP_CIPHER_CTX;
 
 enum agent_side {
-	AGENT_HOST = 0,	/* toward the host (NIC) */
-	AGENT_WIRE = 1,	/* toward the wire */
+	AGENT_HOST = 0, /* toward the host (NIC) */
+	AGENT_WIRE = 1, /* toward the wire */
 };
 
-#define AGENT_BATCH	64		/* frames per output batch (sendmmsg) */
-#define AGENT_SLOT	(65536 + 1024)	/* bytes per output frame buffer */
-#define AGENT_MAX_FRAME	(65535 + 64)	/* largest frame taken as input */
+#define AGENT_BATCH 64		     /* frames per output batch (sendmmsg) */
+#define AGENT_SLOT (65536 + 1024)    /* bytes per output frame buffer */
+#define AGENT_MAX_FRAME (65535 + 64) /* largest frame taken as input */
 
-#define AGENT_DEF_CAPACITY	65536
-#define AGENT_DEF_LOCALS	1024
+#define AGENT_DEF_CAPACITY 65536
+#define AGENT_DEF_LOCALS 1024
 
 /* One SA. Key material lives only inside ctx (OpenSSL zeroes it on free). */
 struct agent_sa {
 	bool used;
-	uint16_t port;			/* owner (hdr.port of ADD_SA) */
-	uint32_t hnext;			/* hash chain: index + 1, 0 = end */
-	struct esptag_rec_sa rec;	/* as added; key and salt zeroed */
+	uint16_t port;		  /* owner (hdr.port of ADD_SA) */
+	uint32_t hnext;		  /* hash chain: index + 1, 0 = end */
+	struct esptag_rec_sa rec; /* as added; key and salt zeroed */
 	uint8_t salt[ESPTAG_SALT_LEN];
-	EVP_CIPHER_CTX *ctx;		/* keyed once, IV set per packet */
-	uint64_t ivdb;			/* Tx: IVDB, next sequence number */
-	uint64_t rx_top;		/* Rx: highest authenticated sequence */
+	EVP_CIPHER_CTX *ctx; /* keyed once, IV set per packet */
+	uint64_t ivdb;	     /* Tx: IVDB, next sequence number */
+	uint64_t rx_top;     /* Rx: highest authenticated sequence */
 	uint64_t packets, bytes;
 	uint32_t auth_fail, domain_reject;
 };
@@ -60,10 +60,10 @@ struct agent_pkt {
 struct agent_q {
 	unsigned int n;
 	struct agent_pkt pkt[AGENT_BATCH];
-	uint8_t *mem;			/* AGENT_BATCH * AGENT_SLOT */
+	uint8_t *mem; /* AGENT_BATCH * AGENT_SLOT */
 };
 
-#define AGENT_CACHE_SIZE	ESPTAG_CFG_REPLY_CACHE
+#define AGENT_CACHE_SIZE ESPTAG_CFG_REPLY_CACHE
 
 struct agent_cache_ent {
 	bool used;
@@ -71,7 +71,7 @@ struct agent_cache_ent {
 	uint8_t opcode;
 	uint16_t port;
 	uint32_t msg_id;
-	uint16_t len;			/* reply frame length */
+	uint16_t len; /* reply frame length */
 	uint8_t frame[ESPTAG_ETH_HLEN + ESPTAG_CFG_MAX_PAYLOAD];
 };
 
@@ -81,25 +81,25 @@ typedef void (*agent_flush_fn)(struct agent *a, int side);
 struct agent {
 	uint32_t capacity, port_limit, local_capacity;
 	uint32_t sad_used, nlocal;
-	struct agent_sa *sa;		/* [capacity] */
-	uint32_t *hash;			/* SA hash heads: index + 1 */
+	struct agent_sa *sa; /* [capacity] */
+	uint32_t *hash;	     /* SA hash heads: index + 1 */
 	uint32_t hmask;
-	uint32_t *free_idx;		/* stack of free SA indices */
+	uint32_t *free_idx; /* stack of free SA indices */
 	uint32_t nfree;
-	uint32_t *port_used;		/* [65536] SAs per port */
-	struct agent_local *local;	/* [local_capacity] */
+	uint32_t *port_used;	   /* [65536] SAs per port */
+	struct agent_local *local; /* [local_capacity] */
 	uint32_t *lhash;
 	uint32_t lmask;
-	struct agent_cache_ent *cache;	/* [AGENT_CACHE_SIZE] ring */
+	struct agent_cache_ent *cache; /* [AGENT_CACHE_SIZE] ring */
 	uint32_t cache_next;
 	uint64_t epoch;
 	uint64_t ctr[ESPTAG_AC_MAX];
-	unsigned int drop_pct;		/* --test-drop-config */
+	unsigned int drop_pct; /* --test-drop-config */
 	uint64_t rng;
 	uint16_t eth_cfg, eth_meta;
-	uint16_t ip_id;			/* tunnel-mode outer IPv4 id */
-	struct agent_q q[2];		/* output batches per side */
-	uint8_t *scratch;		/* AGENT_SLOT bytes of work space */
+	uint16_t ip_id;	     /* tunnel-mode outer IPv4 id */
+	struct agent_q q[2]; /* output batches per side */
+	uint8_t *scratch;    /* AGENT_SLOT bytes of work space */
 	agent_flush_fn flush;
 	void *io;
 };
@@ -129,7 +129,7 @@ void agent_log(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 
 struct agent_sa_key {
 	uint8_t daddr[16];
 	uint8_t family, proto, dir, nvlans;
-	uint32_t spi;			/* network order */
+	uint32_t spi; /* network order */
 	uint8_t mac[6];
 	uint16_t vid[2];
 };

@@ -91,7 +91,8 @@ static void op_add_sa(struct agent *a, const struct esptag_cfg_view *v, uint8_t 
 		memcpy(&sa[n], rv.data, sizeof(sa[n]));
 		/* The request's key bytes are not needed any more. */
 		OPENSSL_cleanse(recs_rw + (rv.data - v->records) +
-				offsetof(struct esptag_rec_sa, key), ESPTAG_KEY_MAX + ESPTAG_SALT_LEN);
+				    offsetof(struct esptag_rec_sa, key),
+				ESPTAG_KEY_MAX + ESPTAG_SALT_LEN);
 		n++;
 	}
 	for (i = 0; i < n; i++) {
@@ -126,7 +127,7 @@ static void op_add_sa(struct agent *a, const struct esptag_cfg_view *v, uint8_t 
 		}
 	}
 	for (i = 0; i < n; i++) {
-		struct esptag_rec_sa echo = a->sa[added[i]].rec;	/* key/salt zero */
+		struct esptag_rec_sa echo = a->sa[added[i]].rec; /* key/salt zero */
 
 		esptag_cfg_add(&r->b, ESPTAG_REC_SA, &echo, sizeof(echo));
 		agent_log(7, "ADD_SA port %u index %lld spi 0x%08x dir %u", v->port,
@@ -344,7 +345,7 @@ void agent_cfg_frame(struct agent *a, uint8_t *f, size_t len)
 	int rc;
 
 	if (len < ESPTAG_ETH_HLEN + sizeof(h)) {
-		a->ctr[ESPTAG_AC_CFG_ERR]++;	/* no readable header: silent */
+		a->ctr[ESPTAG_AC_CFG_ERR]++; /* no readable header: silent */
 		return;
 	}
 	if (a->drop_pct && agent_rand32(a) % 100 < a->drop_pct) {
@@ -353,7 +354,7 @@ void agent_cfg_frame(struct agent *a, uint8_t *f, size_t len)
 	}
 	memcpy(&h, pl, sizeof(h));
 	if (h.flags & ESPTAG_CFG_F_REPLY) {
-		a->ctr[ESPTAG_AC_CFG_ERR]++;	/* a reply is never answered */
+		a->ctr[ESPTAG_AC_CFG_ERR]++; /* a reply is never answered */
 		return;
 	}
 	e = cache_find(a, f + 6, ntohs(h.port), ntohl(h.msg_id), h.opcode);
@@ -364,7 +365,7 @@ void agent_cfg_frame(struct agent *a, uint8_t *f, size_t len)
 	}
 	a->ctr[ESPTAG_AC_CFG_RX]++;
 	if (plen > ESPTAG_CFG_MAX_PAYLOAD)
-		plen = ESPTAG_CFG_MAX_PAYLOAD + 1;	/* decode says MALFORMED */
+		plen = ESPTAG_CFG_MAX_PAYLOAD + 1; /* decode says MALFORMED */
 
 	e = &a->cache[a->cache_next];
 	a->cache_next = (a->cache_next + 1) % AGENT_CACHE_SIZE;
@@ -381,15 +382,33 @@ void agent_cfg_frame(struct agent *a, uint8_t *f, size_t len)
 	case 0:
 		recs_rw = pl + sizeof(h);
 		switch (v.opcode) {
-		case ESPTAG_OP_HELLO: op_hello(a, &v, &r); break;
-		case ESPTAG_OP_ADD_SA: op_add_sa(a, &v, recs_rw, &r); break;
-		case ESPTAG_OP_DEL_SA: op_del_sa(a, &v, &r); break;
-		case ESPTAG_OP_FLUSH_PORT: op_flush(a, &v, &r); break;
-		case ESPTAG_OP_ADD_LOCAL: op_add_local(a, &v, &r); break;
-		case ESPTAG_OP_DEL_LOCAL: op_del_local(a, &v, &r); break;
-		case ESPTAG_OP_DUMP_SA: op_dump(a, &v, &r); break;
-		case ESPTAG_OP_GET_STATS: op_stats(a, &v, &r); break;
-		default: set_err(&r, ESPTAG_ST_BAD_OPCODE, ESPTAG_ERR_INDEX_NONE); break;
+		case ESPTAG_OP_HELLO:
+			op_hello(a, &v, &r);
+			break;
+		case ESPTAG_OP_ADD_SA:
+			op_add_sa(a, &v, recs_rw, &r);
+			break;
+		case ESPTAG_OP_DEL_SA:
+			op_del_sa(a, &v, &r);
+			break;
+		case ESPTAG_OP_FLUSH_PORT:
+			op_flush(a, &v, &r);
+			break;
+		case ESPTAG_OP_ADD_LOCAL:
+			op_add_local(a, &v, &r);
+			break;
+		case ESPTAG_OP_DEL_LOCAL:
+			op_del_local(a, &v, &r);
+			break;
+		case ESPTAG_OP_DUMP_SA:
+			op_dump(a, &v, &r);
+			break;
+		case ESPTAG_OP_GET_STATS:
+			op_stats(a, &v, &r);
+			break;
+		default:
+			set_err(&r, ESPTAG_ST_BAD_OPCODE, ESPTAG_ERR_INDEX_NONE);
+			break;
 		}
 		break;
 	case ESPTAG_EVERSION:
@@ -419,9 +438,8 @@ void agent_cfg_frame(struct agent *a, uint8_t *f, size_t len)
 
 	if (r.status != ESPTAG_ST_OK) {
 		/* Errors carry no records, except BAD_VERSION: our CAPS. */
-		esptag_cfg_begin(&r.b, e->frame + ESPTAG_ETH_HLEN, ESPTAG_CFG_MAX_PAYLOAD,
-				 h.opcode, ESPTAG_CFG_F_REPLY, r.status, ntohl(h.msg_id),
-				 ntohs(h.port));
+		esptag_cfg_begin(&r.b, e->frame + ESPTAG_ETH_HLEN, ESPTAG_CFG_MAX_PAYLOAD, h.opcode,
+				 ESPTAG_CFG_F_REPLY, r.status, ntohl(h.msg_id), ntohs(h.port));
 		if (r.status == ESPTAG_ST_BAD_VERSION) {
 			struct esptag_rec_caps c;
 

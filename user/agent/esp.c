@@ -46,13 +46,13 @@ void agent_esp_unkey(struct agent_sa *sa)
 static size_t build_aad(const struct agent_sa *sa, const uint8_t *esp, uint32_t seq_hi,
 			uint8_t *aad)
 {
-	memcpy(aad, esp, 4);			/* SPI */
+	memcpy(aad, esp, 4); /* SPI */
 	if (sa->rec.sa_flags & ESPTAG_SA_F_ESN) {
 		aad[4] = seq_hi >> 24;
 		aad[5] = seq_hi >> 16;
 		aad[6] = seq_hi >> 8;
 		aad[7] = seq_hi;
-		memcpy(aad + 8, esp + 4, 4);	/* seq_lo */
+		memcpy(aad + 8, esp + 4, 4); /* seq_lo */
 		return 12;
 	}
 	memcpy(aad + 4, esp + 4, 4);
@@ -129,6 +129,6 @@ uint32_t agent_esn_infer(uint64_t top, uint32_t w, uint32_t seq)
 	}
 	/* Window spans two subspaces. */
 	if (seq >= tl - w + 1)
-		return th ? th - 1 : 0;	/* nothing below subspace 0 */
+		return th ? th - 1 : 0; /* nothing below subspace 0 */
 	return th;
 }

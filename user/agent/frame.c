@@ -13,28 +13,28 @@
 #include "agent.h"
 #include "esptag_proto.h"
 
-#define ETH_P_IP_	0x0800
-#define ETH_P_IPV6_	0x86DD
-#define ETH_P_8021Q_	0x8100
-#define ETH_P_8021AD_	0x88A8
-#define ESP_HL		((size_t)sizeof(struct esptag_esp_hdr))
-#define TAG		ESPTAG_META_LEN
-#define TRAILER_ROOM	(3 + 2 + ESPTAG_ICV_LEN)
-#define TCP_FIN		0x01
-#define TCP_PSH		0x08
-#define TCP_CWR		0x80
+#define ETH_P_IP_ 0x0800
+#define ETH_P_IPV6_ 0x86DD
+#define ETH_P_8021Q_ 0x8100
+#define ETH_P_8021AD_ 0x88A8
+#define ESP_HL ((size_t)sizeof(struct esptag_esp_hdr))
+#define TAG ESPTAG_META_LEN
+#define TRAILER_ROOM (3 + 2 + ESPTAG_ICV_LEN)
+#define TCP_FIN 0x01
+#define TCP_PSH 0x08
+#define TCP_CWR 0x80
 
 struct l2 {
-	uint16_t l3;		/* offset of the IP header */
-	uint16_t proto;		/* EtherType after the VLAN tags */
+	uint16_t l3;	/* offset of the IP header */
+	uint16_t proto; /* EtherType after the VLAN tags */
 	uint8_t nvlans;
 	uint16_t vid[2];
 };
 
 struct ipi {
 	uint8_t family;
-	uint16_t hl;		/* IPv4 header length; IPv6: 40 */
-	size_t end;		/* end of the IP packet in the frame */
+	uint16_t hl; /* IPv4 header length; IPv6: 40 */
+	size_t end;  /* end of the IP packet in the frame */
 };
 
 static inline uint16_t rd16(const uint8_t *p)
@@ -188,7 +188,7 @@ static long find_esp(const uint8_t *f, const struct l2 *l2, const struct ipi *ip
 	for (n = 0; n < 8; n++) {
 		if (nh == ESPTAG_IPPROTO_ESP)
 			return off;
-		if (nh == 44)	/* fragment header */
+		if (nh == 44) /* fragment header */
 			return -1;
 		if (nh != 0 && nh != 43 && nh != 60)
 			return 0;
@@ -219,7 +219,7 @@ static void rx_esp(struct agent *a, const uint8_t *f, size_t flen, const struct 
 	}
 	p = agent_slot(a, AGENT_HOST);
 	out = p->data;
-	body = out + TAG;	/* body[k] is byte k of the untagged frame, k >= 12 */
+	body = out + TAG; /* body[k] is byte k of the untagged frame, k >= 12 */
 	memcpy(out + TAG + 12, f + 12, flen - 12);
 
 	memset(&m, 0, sizeof(m));
@@ -423,7 +423,7 @@ static void complete_csum(uint8_t *o, size_t start, size_t off, size_t end)
 {
 	uint16_t c = csum_fold(csum_add(0, o + start, end - start));
 
-	if (!c && off == 6)	/* UDP: 0 means "no checksum" */
+	if (!c && off == 6) /* UDP: 0 means "no checksum" */
 		c = 0xffff;
 	wr16(o + start + off, c);
 }
@@ -440,51 +440,73 @@ static void tx_esp(struct agent *a, const uint8_t *f, size_t len, const struct e
 	uint64_t seq;
 	uint8_t *o;
 
-	if (flen + TRAILER_ROOM > AGENT_SLOT)
-		{ why = "frame too large"; goto malformed; }
+	if (flen + TRAILER_ROOM > AGENT_SLOT) {
+		why = "frame too large";
+		goto malformed;
+	}
 	p = agent_slot(a, AGENT_WIRE);
 	o = p->data;
 	memcpy(o, f, 12);
 	memcpy(o + 12, f + 12 + TAG, len - 12 - TAG);
-	if (parse_l2(o, flen, &l2))
-		{ why = "bad VLAN tags"; goto malformed; }
+	if (parse_l2(o, flen, &l2)) {
+		why = "bad VLAN tags";
+		goto malformed;
+	}
 	sa = tx_sa(a, m->sa_index, o, &l2);
 	if (!sa)
 		return;
-	if (parse_ip(o, flen, &l2, &ip) || ip.family != sa->rec.family)
-		{ why = "no IP header of the SA's family"; goto malformed; }
+	if (parse_ip(o, flen, &l2, &ip) || ip.family != sa->rec.family) {
+		why = "no IP header of the SA's family";
+		goto malformed;
+	}
 	if (ip.family == 4) {
-		if (m->esp_off != l2.l3 + ip.hl || o[l2.l3 + 9] != ESPTAG_IPPROTO_ESP)
-			{ why = "ESP offset is not after the IPv4 header, or protocol is not 50"; goto malformed; }
+		if (m->esp_off != l2.l3 + ip.hl || o[l2.l3 + 9] != ESPTAG_IPPROTO_ESP) {
+			why = "ESP offset is not after the IPv4 header, or protocol is not 50";
+			goto malformed;
+		}
 	} else {
 		if (m->esp_off < l2.l3 + 40u ||
-		    (m->esp_off == l2.l3 + 40u && o[l2.l3 + 6] != ESPTAG_IPPROTO_ESP))
-			{ why = "IPv6 next header is not 50"; goto malformed; }
+		    (m->esp_off == l2.l3 + 40u && o[l2.l3 + 6] != ESPTAG_IPPROTO_ESP)) {
+			why = "IPv6 next header is not 50";
+			goto malformed;
+		}
 	}
-	if (m->payload_off != m->esp_off + ESP_HL || m->payload_off > ip.end)
-		{ why = "payload offset is not ESP offset + 16"; goto malformed; }
-	if (memcmp(o + m->esp_off, &sa->rec.spi, 4))
-		{ why = "ESP SPI is not the SA's"; goto malformed; }
+	if (m->payload_off != m->esp_off + ESP_HL || m->payload_off > ip.end) {
+		why = "payload offset is not ESP offset + 16";
+		goto malformed;
+	}
+	if (memcmp(o + m->esp_off, &sa->rec.spi, 4)) {
+		why = "ESP SPI is not the SA's";
+		goto malformed;
+	}
 	if (vh && (vh->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM)) {
 		/* Finish the L4 checksum the stack left partial: the cipher
 		 * would hide it from anyone else. Offsets count the tag. */
 		size_t cs = vh->csum_start, co = vh->csum_offset;
 
-		if (cs < (size_t)TAG + m->payload_off)
-			{ why = "partial checksum starts before the payload"; goto malformed; }
+		if (cs < (size_t)TAG + m->payload_off) {
+			why = "partial checksum starts before the payload";
+			goto malformed;
+		}
 		cs -= TAG;
-		if (cs + co + 2 > ip.end)
-			{ why = "partial checksum beyond the IP packet"; goto malformed; }
+		if (cs + co + 2 > ip.end) {
+			why = "partial checksum beyond the IP packet";
+			goto malformed;
+		}
 		complete_csum(o, cs, co, ip.end);
 	}
 	seq = ivdb_next(sa, m->seq);
-	if (!seq_ok(sa, seq))
-		{ why = "sequence number space exhausted (rekey)"; goto malformed; }
+	if (!seq_ok(sa, seq)) {
+		why = "sequence number space exhausted (rekey)";
+		goto malformed;
+	}
 	esp_hdr_write(o + m->esp_off, sa, seq);
 	plen = ip.end - m->payload_off;
 	esplen = agent_esp_seal(sa, o + m->esp_off, plen, m->next_hdr, seq >> 32);
-	if (!esplen)
-		{ why = "cipher error"; goto malformed; }
+	if (!esplen) {
+		why = "cipher error";
+		goto malformed;
+	}
 	ip_grow(o, &l2, ip.family, (int)(m->esp_off + esplen - ip.end));
 	sa->packets++;
 	sa->bytes += plen;
@@ -507,40 +529,61 @@ static void tx_tso(struct agent *a, const uint8_t *f, size_t len, const struct e
 	struct l2 l2;
 	bool tunnel;
 
-	if (flen > AGENT_SLOT)
-		{ why = "frame too large"; goto malformed; }
+	if (flen > AGENT_SLOT) {
+		why = "frame too large";
+		goto malformed;
+	}
 	memcpy(s, f, 12);
 	memcpy(s + 12, f + 12 + TAG, len - 12 - TAG);
-	if (parse_l2(s, flen, &l2))
-		{ why = "bad VLAN tags"; goto malformed; }
+	if (parse_l2(s, flen, &l2)) {
+		why = "bad VLAN tags";
+		goto malformed;
+	}
 	sa = tx_sa(a, m->sa_index, s, &l2);
 	if (!sa)
 		return;
-	if (parse_ip(s, flen, &l2, &ip))
-		{ why = "no IP header"; goto malformed; }
+	if (parse_ip(s, flen, &l2, &ip)) {
+		why = "no IP header";
+		goto malformed;
+	}
 	tunnel = sa->rec.mode == ESPTAG_MODE_TUNNEL;
 	if (tunnel) {
-		if (m->esp_off != l2.l3 || m->next_hdr != (ip.family == 4 ? 4 : 41))
-			{ why = "tunnel GSO: ESP offset is not the inner IP header, or next header mismatch"; goto malformed; }
+		if (m->esp_off != l2.l3 || m->next_hdr != (ip.family == 4 ? 4 : 41)) {
+			why = "tunnel GSO: ESP offset is not the inner IP header, or next header "
+			      "mismatch";
+			goto malformed;
+		}
 		outer = sa->rec.family;
 		ohl = outer == 4 ? 20 : 40;
 	} else {
-		if (m->esp_off != l2.l3 + ip.hl || m->next_hdr != 6 || ip.family != sa->rec.family)
-			{ why = "transport GSO: ESP offset is not after the IP header, or not TCP"; goto malformed; }
+		if (m->esp_off != l2.l3 + ip.hl || m->next_hdr != 6 ||
+		    ip.family != sa->rec.family) {
+			why = "transport GSO: ESP offset is not after the IP header, or not TCP";
+			goto malformed;
+		}
 		outer = ip.family;
 		ohl = 0;
 	}
-	if (s[l2.l3 + (ip.family == 4 ? 9 : 6)] != 6)	/* TCP only */
-		{ why = "GSO of a non-TCP packet"; goto malformed; }
+	if (s[l2.l3 + (ip.family == 4 ? 9 : 6)] != 6) /* TCP only */
+	{
+		why = "GSO of a non-TCP packet";
+		goto malformed;
+	}
 	tcp = l2.l3 + ip.hl;
-	if (tcp + 20 > ip.end)
-		{ why = "truncated TCP header"; goto malformed; }
+	if (tcp + 20 > ip.end) {
+		why = "truncated TCP header";
+		goto malformed;
+	}
 	thl = (s[tcp + 12] >> 4) * 4;
-	if (thl < 20 || tcp + thl > ip.end)
-		{ why = "bad TCP header length"; goto malformed; }
+	if (thl < 20 || tcp + thl > ip.end) {
+		why = "bad TCP header length";
+		goto malformed;
+	}
 	payload = ip.end - tcp - thl;
-	if (!m->mss || l2.l3 + ohl + ESP_HL + ip.hl + thl + m->mss + TRAILER_ROOM > AGENT_SLOT)
-		{ why = "MSS zero or too large"; goto malformed; }
+	if (!m->mss || l2.l3 + ohl + ESP_HL + ip.hl + thl + m->mss + TRAILER_ROOM > AGENT_SLOT) {
+		why = "MSS zero or too large";
+		goto malformed;
+	}
 	nseg = payload ? (payload + m->mss - 1) / m->mss : 1;
 	tcp_seq = rd32(s + tcp + 4);
 	if (ip.family == 4)
@@ -623,12 +666,16 @@ static void tx_tso(struct agent *a, const uint8_t *f, size_t len, const struct e
 			}
 		}
 		seq = ivdb_next(sa, m->seq + i);
-		if (!seq_ok(sa, seq))
-			{ why = "sequence number space exhausted (rekey)"; goto malformed; }
+		if (!seq_ok(sa, seq)) {
+			why = "sequence number space exhausted (rekey)";
+			goto malformed;
+		}
 		esp_hdr_write(o + esp, sa, seq);
 		esplen = agent_esp_seal(sa, o + esp, plen, m->next_hdr, seq >> 32);
-		if (!esplen)
-			{ why = "cipher error"; goto malformed; }
+		if (!esplen) {
+			why = "cipher error";
+			goto malformed;
+		}
 		ip_grow(o, &l2, outer, (int)(esplen - ESP_HL - plen));
 		sa->packets++;
 		sa->bytes += plen;
@@ -671,8 +718,10 @@ void agent_host_frame(struct agent *a, uint8_t *f, size_t len, const struct virt
 		a->ctr[ESPTAG_AC_TX_UNTAGGED]++;
 		return;
 	}
-	if (len < ESPTAG_ETH_HLEN + TAG)
-		{ why = "truncated metadata tag"; goto malformed; }
+	if (len < ESPTAG_ETH_HLEN + TAG) {
+		why = "truncated metadata tag";
+		goto malformed;
+	}
 	if (f[14] == ESPTAG_META_VERSION && f[15] == ESPTAG_META_TX &&
 	    !(f[16] & ESPTAG_META_F_OFFLOAD)) {
 		/* offload=0 (e.g. the port tag of an untrusted VF): strip and
@@ -683,8 +732,10 @@ void agent_host_frame(struct agent *a, uint8_t *f, size_t len, const struct virt
 		if (vh) {
 			p->vh = *vh;
 			if (vh->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
-				if (vh->csum_start < TAG + ESPTAG_ETH_HLEN)
-					{ why = "bad partial checksum offset"; goto malformed; }
+				if (vh->csum_start < TAG + ESPTAG_ETH_HLEN) {
+					why = "bad partial checksum offset";
+					goto malformed;
+				}
 				p->vh.csum_start -= TAG;
 			}
 			if (p->vh.hdr_len >= TAG + ESPTAG_ETH_HLEN)
@@ -694,8 +745,10 @@ void agent_host_frame(struct agent *a, uint8_t *f, size_t len, const struct virt
 		a->ctr[ESPTAG_AC_TX_BYPASS]++;
 		return;
 	}
-	if (esptag_meta_decode(f + 12, len - 12, a->eth_meta, &m) || m.kind != ESPTAG_META_TX)
-		{ why = "invalid Tx metadata tag"; goto malformed; }
+	if (esptag_meta_decode(f + 12, len - 12, a->eth_meta, &m) || m.kind != ESPTAG_META_TX) {
+		why = "invalid Tx metadata tag";
+		goto malformed;
+	}
 	if (m.flags & ESPTAG_META_F_GSO)
 		tx_tso(a, f, len, &m);
 	else

@@ -22,9 +22,9 @@
 #include "agent.h"
 #include "io.h"
 
-#define BLOCK_SIZE	(1u << 18)	/* > 64 KB frame + headers */
-#define BLOCK_NR	32
-#define FRAME_SIZE	(1u << 11)
+#define BLOCK_SIZE (1u << 18) /* > 64 KB frame + headers */
+#define BLOCK_NR 32
+#define FRAME_SIZE (1u << 11)
 
 static int setopt(int fd, int level, int opt, const void *v, socklen_t l, const char *what)
 {
@@ -47,8 +47,8 @@ int agent_io_open(struct agent_io_port *p, const char *ifname)
 	p->name = ifname;
 	p->ifindex = if_nametoindex(ifname);
 	if (!p->ifindex) {
-		agent_log(3, "interface %s: %s (run the agent in the namespace that holds it)", ifname,
-			  strerror(errno));
+		agent_log(3, "interface %s: %s (run the agent in the namespace that holds it)",
+			  ifname, strerror(errno));
 		return -1;
 	}
 	p->fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
@@ -67,7 +67,7 @@ int agent_io_open(struct agent_io_port *p, const char *ifname)
 	req.tp_block_nr = BLOCK_NR;
 	req.tp_frame_size = FRAME_SIZE;
 	req.tp_frame_nr = BLOCK_SIZE / FRAME_SIZE * BLOCK_NR;
-	req.tp_retire_blk_tov = 1;	/* ms: hand partial blocks over quickly */
+	req.tp_retire_blk_tov = 1; /* ms: hand partial blocks over quickly */
 	if (setopt(p->fd, SOL_PACKET, PACKET_RX_RING, &req, sizeof(req), "PACKET_RX_RING"))
 		goto fail;
 	p->ring_sz = (size_t)BLOCK_SIZE * BLOCK_NR;
@@ -106,7 +106,7 @@ void agent_io_close(struct agent_io_port *p)
 		munmap(p->ring, p->ring_sz);
 	p->ring = NULL;
 	if (p->fd >= 0)
-		close(p->fd);	/* also drops the promiscuous membership */
+		close(p->fd); /* also drops the promiscuous membership */
 	p->fd = -1;
 }
 
@@ -151,17 +151,19 @@ int agent_io_send(struct agent_io_port *p, struct agent_pkt *pkts, unsigned int 
  * the frame as it was on the link.
  */
 unsigned int agent_io_rx(struct agent_io_port *p, struct agent *a, uint8_t *scratch,
-			 void (*fn)(struct agent *, uint8_t *, size_t, const struct virtio_net_hdr *))
+			 void (*fn)(struct agent *, uint8_t *, size_t,
+				    const struct virtio_net_hdr *))
 {
 	unsigned int frames = 0, budget = p->nblocks;
 
 	while (budget--) {
 		struct tpacket_block_desc *bd =
-			(void *)((uint8_t *)p->ring + (size_t)p->cur * BLOCK_SIZE);
+		    (void *)((uint8_t *)p->ring + (size_t)p->cur * BLOCK_SIZE);
 		struct tpacket3_hdr *h;
 		uint32_t i, n;
 
-		if (!(__atomic_load_n(&bd->hdr.bh1.block_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER))
+		if (!(__atomic_load_n(&bd->hdr.bh1.block_status, __ATOMIC_ACQUIRE) &
+		      TP_STATUS_USER))
 			break;
 		n = bd->hdr.bh1.num_pkts;
 		h = (void *)((uint8_t *)bd + bd->hdr.bh1.offset_to_first_pkt);
@@ -174,8 +176,9 @@ unsigned int agent_io_rx(struct agent_io_port *p, struct agent *a, uint8_t *scra
 			if (h->tp_snaplen != h->tp_len) {
 				p->rx_truncated++;
 			} else if (h->tp_status & TP_STATUS_VLAN_VALID) {
-				uint16_t tpid = (h->tp_status & TP_STATUS_VLAN_TPID_VALID) ?
-						h->hv1.tp_vlan_tpid : ETH_P_8021Q;
+				uint16_t tpid = (h->tp_status & TP_STATUS_VLAN_TPID_VALID)
+						    ? h->hv1.tp_vlan_tpid
+						    : ETH_P_8021Q;
 
 				if (len + 4 <= AGENT_SLOT && len >= 12) {
 					memcpy(scratch, data, 12);

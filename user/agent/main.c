@@ -87,22 +87,20 @@ static void wire_rx(struct agent *a, uint8_t *f, size_t len, const struct virtio
 
 int main(int argc, char **argv)
 {
-	static const struct option lo[] = {
-		{ "host", required_argument, NULL, 'H' },
-		{ "wire", required_argument, NULL, 'W' },
-		{ "capacity", required_argument, NULL, 'c' },
-		{ "port-limit", required_argument, NULL, 'p' },
-		{ "local-capacity", required_argument, NULL, 'l' },
-		{ "cfg-ethertype", required_argument, NULL, 'C' },
-		{ "meta-ethertype", required_argument, NULL, 'M' },
-		{ "test-drop-config", required_argument, NULL, 'D' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 }
-	};
+	static const struct option lo[] = {{"host", required_argument, NULL, 'H'},
+					   {"wire", required_argument, NULL, 'W'},
+					   {"capacity", required_argument, NULL, 'c'},
+					   {"port-limit", required_argument, NULL, 'p'},
+					   {"local-capacity", required_argument, NULL, 'l'},
+					   {"cfg-ethertype", required_argument, NULL, 'C'},
+					   {"meta-ethertype", required_argument, NULL, 'M'},
+					   {"test-drop-config", required_argument, NULL, 'D'},
+					   {"verbose", no_argument, NULL, 'v'},
+					   {"quiet", no_argument, NULL, 'q'},
+					   {"help", no_argument, NULL, 'h'},
+					   {0}};
 	const char *host = NULL, *wire = NULL;
-	struct agent_opts o = { 0 };
+	struct agent_opts o = {0};
 	static struct agent a;
 	struct sigaction sa;
 	struct pollfd pfd[2];
@@ -112,8 +110,12 @@ int main(int argc, char **argv)
 
 	while ((c = getopt_long(argc, argv, "vqh", lo, NULL)) != -1) {
 		switch (c) {
-		case 'H': host = optarg; break;
-		case 'W': wire = optarg; break;
+		case 'H':
+			host = optarg;
+			break;
+		case 'W':
+			wire = optarg;
+			break;
 		case 'c':
 			if (parse_u32(optarg, "--capacity", 1, 1u << 24, &o.capacity))
 				return 2;
@@ -141,14 +143,23 @@ int main(int argc, char **argv)
 				return 2;
 			o.drop_pct = v;
 			break;
-		case 'v': agent_log_level = 7; break;
-		case 'q': agent_log_level = 4; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		case 'v':
+			agent_log_level = 7;
+			break;
+		case 'q':
+			agent_log_level = 4;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
 		}
 	}
 	if (optind != argc || !host || !wire) {
-		fprintf(stderr, "esptag-agent: --host IF and --wire IF are required (see --help)\n");
+		fprintf(stderr,
+			"esptag-agent: --host IF and --wire IF are required (see --help)\n");
 		return 2;
 	}
 	if (!strcmp(host, wire)) {
@@ -163,7 +174,7 @@ int main(int argc, char **argv)
 		o.port_limit = o.capacity;
 
 	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;	/* no SA_RESTART: poll() returns EINTR */
+	sa.sa_handler = on_signal; /* no SA_RESTART: poll() returns EINTR */
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGUSR1, &sa, NULL);
@@ -197,7 +208,8 @@ int main(int argc, char **argv)
 			dump = 0;
 			agent_dump_stats(&a, stderr);
 		}
-		if (pfd[0].revents & (POLLERR | POLLNVAL) || pfd[1].revents & (POLLERR | POLLNVAL)) {
+		if (pfd[0].revents & (POLLERR | POLLNVAL) ||
+		    pfd[1].revents & (POLLERR | POLLNVAL)) {
 			agent_log(3, "interface gone (socket error); stopping");
 			break;
 		}

@@ -153,7 +153,7 @@ struct agent_local *agent_local_find_rec(struct agent *a, const struct esptag_re
 struct agent_local *agent_local_find_addr(struct agent *a, uint8_t family, const uint8_t *addr,
 					  const uint8_t *dmac)
 {
-	uint8_t full[16] = { 0 };
+	uint8_t full[16] = {0};
 	struct agent_local *best = NULL;
 	uint32_t i;
 
