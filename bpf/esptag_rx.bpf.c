@@ -48,6 +48,7 @@ char _license[] SEC("license") = "Dual BSD/GPL";
 
 #define RX_HDR_MAX	144	/* EtherType + VLANs + IP header we move, bytes */
 #define RX_IP_HDR_MAX	128	/* IPv4 with options / IPv6 with extensions */
+#define RX_MOVE_MAX	50	/* largest block rx_move() copies */
 
 /* Outcome of one frame: a counter (enum esptag_counter) and, when the frame
  * was attributed to a known SA, its index for the per-SA counters. */
@@ -172,13 +173,12 @@ static __always_inline int rx_replay(__u32 sa_index, __u64 seq, __u32 window)
  * usual header stacks). The block moves to higher addresses, so it is
  * copied from its end; the MACs go last, over the block's old place.
  */
-#define RX_CP(i)	do { if ((i) < n / 2) dst[i] = src[i]; } while (0)
-
 static __always_inline int rx_move(struct xdp_md *ctx, const int n, __u32 gap)
 {
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
 	__u16 *src = data + 42, *dst, *mdst, *macs = data;
+	int i;
 
 	gap &= 0xff;	/* <= 128 + 16; tells the verifier */
 	mdst = data + ESPTAG_META_LEN + gap;
@@ -188,13 +188,14 @@ static __always_inline int rx_move(struct xdp_md *ctx, const int n, __u32 gap)
 	dst = mdst + ETH_ALEN;		/* data + 42 + gap */
 	if ((void *)src + n > end || (void *)dst + n > end)
 		return -1;
-	RX_CP(24); RX_CP(23); RX_CP(22); RX_CP(21); RX_CP(20);
-	RX_CP(19); RX_CP(18); RX_CP(17); RX_CP(16); RX_CP(15);
-	RX_CP(14); RX_CP(13); RX_CP(12); RX_CP(11); RX_CP(10);
-	RX_CP(9); RX_CP(8); RX_CP(7); RX_CP(6); RX_CP(5);
-	RX_CP(4); RX_CP(3); RX_CP(2); RX_CP(1); RX_CP(0);
-	mdst[5] = macs[5]; mdst[4] = macs[4]; mdst[3] = macs[3];
-	mdst[2] = macs[2]; mdst[1] = macs[1]; mdst[0] = macs[0];
+	/* Fully unrolled: n is a constant, the condition folds away. */
+#pragma unroll
+	for (i = RX_MOVE_MAX / 2 - 1; i >= 0; i--)
+		if (i < n / 2)
+			dst[i] = src[i];
+#pragma unroll
+	for (i = ETH_ALEN - 1; i >= 0; i--)
+		mdst[i] = macs[i];
 	return 0;
 }
 
