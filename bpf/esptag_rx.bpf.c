@@ -26,10 +26,13 @@
  *
  * Two XDP entry points share one body: SEC("xdp") esptag_rx, which
  * `ip link set dev X xdp obj esptag_rx.bpf.o sec xdp` loads, and
- * SEC("xdp.frags") esptag_rx_frags for loaders that want multi-buffer frames
- * (a veth peer keeps TSO/GSO only when the XDP program is frags-aware). The
- * body only reads headers directly; lengths come from bpf_xdp_get_buff_len
- * and the trailer is read with bpf_xdp_load_bytes, so both work on either.
+ * SEC("xdp.frags") esptag_rx_frags for jumbo-MTU ports (veth refuses a
+ * single-buffer XDP program when the peer's MTU does not fit a page; TSO on
+ * the peer is lost with either: measurements in docs/rx.md). The body reads
+ * only headers directly (first buffer); lengths come from
+ * bpf_xdp_get_buff_len, a trailer in a fragment is read with
+ * bpf_xdp_load_bytes and cut with bpf_xdp_adjust_tail, so both entry points
+ * handle multi-buffer frames.
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -157,7 +160,7 @@ static __always_inline int rx_replay(__u32 sa_index, __u64 seq, __u32 window)
 		bpf_map_update_elem(&esptag_replay, &sa_index, &init, BPF_NOEXIST);
 		r = bpf_map_lookup_elem(&esptag_replay, &sa_index);
 		if (!r)
-			return -1;
+			return -1;	/* map full: fail closed (counted as old) */
 	}
 	bpf_spin_lock(&r->lock);
 	v = replay_update(r, seq, window);
