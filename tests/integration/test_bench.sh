@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+# The make bench harness itself, on a tiny run (scripts/bench --quick):
+# results JSON well formed, the eight benchmarks present with their fields,
+# real samples, ratios consistent with the medians. No timed pass/fail:
+# whether a target is met does not matter here.
+. "$(dirname "$0")/../lib/harness.sh"
+t_require_root
+t_require iperf3
+for b in bench_bpf ctl_bench gcm_bench pkt_send; do
+	[ -x "$BUILD/bench/$b" ] || { t_skip bench_harness "$BUILD/bench/$b missing (make all)"; exit 77; }
+done
+ns_before=$(ip netns list | awk '{print $1}' | grep -c '^et-bench' || true)
+tmp=$(tmp_new bench)
+out=$tmp/results.json
+if ! "$ROOT/scripts/bench" --quick --out "$out" >"$tmp/log" 2>&1; then
+	t_fail bench_quick_run "scripts/bench --quick failed: $(tail -n 5 "$tmp/log" | tr '\n' ' ')"
+	t_exit
+fi
+t_pass bench_quick_run
+/usr/bin/python3 - "$out" <<'PY'
+import json, statistics, sys
+def ok(name, cond, why=""):
+    print(("PASS %s" % name) if cond else ("FAIL %s: %s" % (name, why)))
+try:
+    res = json.load(open(sys.argv[1]))
+except Exception as e:
+    ok("bench_json", False, str(e)); sys.exit(0)
+ok("bench_json", isinstance(res, list))
+ids = [e.get("id") for e in res]
+ok("bench_eight_entries", ids == list(range(1, 9)), "ids %s" % ids)
+for e in res:
+    n = "bench_%d_%s" % (e.get("id"), e.get("name"))
+    if e.get("error"):
+        ok(n, False, "did not run: " + e["error"][:200]); continue
+    keys = {"name", "baseline", "value", "ratio", "target", "met", "unit", "samples"}
+    miss = keys - set(e)
+    s = e.get("samples") or []
+    good = not miss and len(s) >= 5 and all(isinstance(x, (int, float)) and x > 0 for x in s) \
+        and isinstance(e["met"], bool) and e["parts"]
+    why = "missing %s" % miss if miss else "samples %s met %r" % (s[:8], e.get("met"))
+    # The ratio is value / baseline of the same run (absolute targets excepted).
+    for p in e.get("parts", []):
+        if p["baseline_value"] and p["value"] is not None and p["ratio"] is not None \
+                and not p["baseline"].startswith("absolute"):
+            if abs(p["ratio"] - p["value"] / p["baseline_value"]) > 1e-6 * max(1, p["ratio"]):
+                good, why = False, "ratio of %s is not value/baseline" % p["name"]
+        if p["samples"] and p["value"] != statistics.median(p["samples"]):
+            good, why = False, "value of %s is not the median" % p["name"]
+    ok(n, good, why)
+PY
+ns_after=$(ip netns list | awk '{print $1}' | grep -c '^et-bench' || true)
+t_eq bench_no_namespaces_left "$ns_after" "$ns_before"
+t_exit
