@@ -325,6 +325,31 @@ class Suite:
                                                      rk(4), self.mac)], P2), "other port")
         self.ok(self.c.request(OP["FLUSH_PORT"], [], P3), "FLUSH_PORT")
 
+    @req("cfg.add_sa.no_space")
+    def t_no_space(self):
+        r = self.ok(self.c.hello(P0), "HELLO")
+        c = parse_caps(r.recs(REC_CAPS)[0])
+        free = c["sad_capacity"] - c["sad_used"]
+        if free > 64 or free > 3 * c["port_limit"]:
+            raise Skip("%d free SAD entries: too many to exhaust" % free)
+        for p in (P0, P1, P2):
+            n = min(free, c["port_limit"])
+            recs = [rec_sa(DIR_IN, "192.0.2.10", self.nspi(), rk(16), rk(4), self.mac)
+                    for _ in range(n)]
+            for i in range(0, n, 10):
+                self.ok(self.c.request(OP["ADD_SA"], recs[i:i + 10], p), "fill")
+            free -= n
+        expect(free == 0, "could not fill the SAD")
+        rec = rec_sa(DIR_IN, "192.0.2.10", self.nspi(), rk(16), rk(4), self.mac)
+        r = self.c.request(OP["ADD_SA"], [rec], P3)
+        expect(r is not None and r.status == ST["NO_SPACE"] and r.err_index == 0,
+               "reply %r" % r)
+        r = self.ok(self.c.hello(P3), "HELLO")
+        c2 = parse_caps(r.recs(REC_CAPS)[0])
+        expect(c2["sad_used"] == c2["sad_capacity"], "sad_used %d" % c2["sad_used"])
+        self.ok(self.c.request(OP["FLUSH_PORT"], [], P1), "FLUSH_PORT")
+        self.ok(self.c.request(OP["ADD_SA"], [rec], P3), "ADD_SA after room was made")
+
     @req("cfg.del_sa.ownership_all_or_nothing")
     def t_del(self):
         a = self.out_sa(port=P1)

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # Runs the agent conformance suite (tests/conformance/conformance.py)
 # against esptag-agent between two veth pairs:
-#   [h] h0 ── host0 [a: esptag-agent --port-limit 16] wire0 ── w0 [w]
+#   [h] h0 ── host0 [a: esptag-agent --capacity 48 --port-limit 16] wire0 ── w0 [w]
 # One PASS/FAIL line per protocol requirement.
 . "$(dirname "$0")/../lib/harness.sh"
 t_require_root
@@ -24,7 +24,7 @@ for x in "$H h0" "$A host0" "$A wire0" "$W w0"; do
 	ip -n "$1" link set "$2" mtu 9000 up
 done
 
-bg_start "$A" "$AGENT" --host host0 --wire wire0 --port-limit 16 >/dev/null 2>"$TMP/agent.log"
+bg_start "$A" "$AGENT" --host host0 --wire wire0 --capacity 48 --port-limit 16 >/dev/null 2>"$TMP/agent.log"
 for _ in $(seq 50); do grep -q "running:" "$TMP/agent.log" && break; sleep 0.1; done
 grep -q "running:" "$TMP/agent.log" || { t_fail agent_start "$(tail -3 "$TMP/agent.log")"; t_exit; }
 
