@@ -719,6 +719,8 @@ static void cmd_scale(void)
 
 	if (!seq)
 		die("out of memory");
+	if (opt_big < 2048)
+		die("scale needs -N >= 2048");
 	scale_setup(&small, 1024, "bench-rx-1k", "bench-tx-1k");
 	scale_setup(&big, opt_big, "bench-rx-big", "bench-tx-big");
 	rx_frame(&rxf, 0, spi_of(0), 1);
@@ -983,9 +985,9 @@ int main(int argc, char **argv)
 		default: die("bad option");
 		}
 	}
-	if (opt_calls < 1 || opt_samples < 1 || opt_samples > 64 || opt_big < 1024 ||
+	if (opt_calls < 1 || opt_samples < 1 || opt_samples > 64 || opt_big < 1 ||
 	    opt_repeat < 1 || opt_rate < 1000)
-		die("option out of range (samples 1..64, -N >= 1024, -c >= 1000)");
+		die("option out of range (samples 1..64, -c >= 1000)");
 	ncpus = libbpf_num_possible_cpus();
 	if (ncpus < 1 || ncpus > 64)
 		die("cannot count CPUs");
