@@ -382,8 +382,26 @@ else
 	t_fail lossy_channel_daemon_start "$(tail -5 "$TMP/esptagd.log")"
 fi
 
-# --- --adopt: programs and maps attached by iproute2 ----------------------------
+# --- other EtherTypes: agent, daemon and data path agree on 0x88b7/0x88b8 -------
 stop_pid "$AGENT_PID" KILL
+mkdir -p "$PINS"
+start_agent --capacity 16 --cfg-ethertype 0x88b7 --meta-ethertype 0x88b8
+if start_daemon --cfg-ethertype 0x88b7 --meta-ethertype 0x88b8; then
+	wait_for 5 is_up
+	E state add dev eth0 src 192.0.2.1 dst 192.0.2.2 proto esp spi 0x1000 $AEAD $K1 128 dir out &&
+		E policy add dev eth0 src 192.0.2.0/24 dst 192.0.2.2/32 dir out action protect spi 0x1000
+	t_eq ethertype_add_rc $? 0
+	e0=$(agent_ctr tx_encrypted)
+	ping_peer 5
+	e1=$(agent_ctr tx_encrypted)
+	[ $((e1 - e0)) -ge 5 ] && t_pass ethertypes_configurable || t_fail ethertypes_configurable "agent +$((e1 - e0))"
+	stop_pid "$DAEMON_PID" TERM
+else
+	t_fail ethertype_daemon_start "$(tail -5 "$TMP/esptagd.log")"
+fi
+stop_pid "$AGENT_PID" KILL
+
+# --- --adopt: programs and maps attached by iproute2 ----------------------------
 ADOPT=/sys/fs/bpf/et-$T_ID-adopt
 mkdir -p "$ADOPT" && T_PINS+=("$ADOPT")
 export TC_BPF_MNT=$ADOPT

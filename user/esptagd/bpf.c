@@ -376,6 +376,31 @@ int cfg_set_agent_up(struct daemon *d, bool up)
 	return 0;
 }
 
+int cfg_apply(struct daemon *d, const struct cfg_opts *o)
+{
+	struct esptag_cfg c = {};
+	__u32 k = 0;
+
+	if (!o->set_eth && !o->set_mark)
+		return 0;
+	if (bpf_map_lookup_elem(d->bpf.map_fd[M_CFG], &k, &c))
+		memset(&c, 0, sizeof(c));
+	if (o->set_eth) {
+		c.eth_p_cfg = o->eth_p_cfg;
+		c.eth_p_meta = o->eth_p_meta;
+	}
+	if (o->set_mark) {
+		c.mark_mask = o->mark_mask;
+		c.mark_trusted = o->mark_trusted;
+		c.mark_shift = o->mark_shift;
+	}
+	if (bpf_map_update_elem(d->bpf.map_fd[M_CFG], &k, &c, BPF_ANY)) {
+		log_err("esptag_cfg: cannot update: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 int percpu_sum_u64(struct daemon *d, int map, uint32_t key, uint64_t *out)
 {
 	uint64_t v[d->bpf.ncpus > 0 ? d->bpf.ncpus : 1];

@@ -191,6 +191,12 @@ struct bpf_opts {
 	bool adopt, no_attach, skb_mode;
 };
 int bpf_setup(struct daemon *d, const struct bpf_opts *o);
+struct cfg_opts {
+	bool set_eth, set_mark;
+	uint16_t eth_p_cfg, eth_p_meta;
+	uint32_t mark_mask, mark_trusted, mark_shift;
+};
+int cfg_apply(struct daemon *d, const struct cfg_opts *o);
 void bpf_teardown(struct daemon *d, bool keep, const char *pin_dir);
 int cfg_set_agent_up(struct daemon *d, bool up);
 bool cfg_agent_up(struct daemon *d);

@@ -297,7 +297,8 @@ static void usage(FILE *f)
 		"Usage: esptagd --dev IF [--pin-dir DIR] [--sock PATH] [--port N]\n"
 		"               [--adopt] [--no-attach] [--keep-pins] [--xdp-skb]\n"
 		"               [--hello-interval MS] [--timeout MS] [--tries N]\n"
-		"               [--max-sas N] [-v|--verbose]\n");
+		"               [--max-sas N] [--cfg-ethertype HEX] [--meta-ethertype HEX]\n"
+		"               [--mark-mask N --mark-trusted N [--mark-shift N]] [-v|--verbose]\n");
 }
 
 static volatile int stop;
@@ -317,6 +318,11 @@ int main(int argc, char **argv)
 		{ "timeout", required_argument, NULL, 'T' },
 		{ "tries", required_argument, NULL, 'R' },
 		{ "max-sas", required_argument, NULL, 'M' },
+		{ "cfg-ethertype", required_argument, NULL, 'C' },
+		{ "meta-ethertype", required_argument, NULL, 'E' },
+		{ "mark-mask", required_argument, NULL, 'm' },
+		{ "mark-trusted", required_argument, NULL, 't' },
+		{ "mark-shift", required_argument, NULL, 'x' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
@@ -324,6 +330,8 @@ int main(int argc, char **argv)
 	static struct daemon dm;
 	struct daemon *d = &dm;
 	struct bpf_opts bo = {};
+	struct cfg_opts co = { .eth_p_cfg = ESPTAG_ETH_P_CFG, .eth_p_meta = ESPTAG_ETH_P_META };
+	unsigned long v;
 	char pin_buf[1024], sock_buf[1024];
 	const char *sock = NULL;
 	unsigned long hello_ms = 1000, max_sas = ESPTAG_SAD_MAX, port = 0, tmo = 0, tries = 0;
@@ -387,6 +395,23 @@ int main(int argc, char **argv)
 			if (*end || errno || max_sas < 1 || max_sas > (1ul << 22))
 				goto badnum;
 			break;
+		case 'C':
+		case 'E':
+			v = strtoul(optarg, &end, 16);
+			if (*end || errno || v < 0x0600 || v > 0xffff)
+				goto badnum;
+			*(opt == 'C' ? &co.eth_p_cfg : &co.eth_p_meta) = v;
+			co.set_eth = true;
+			break;
+		case 'm':
+		case 't':
+		case 'x':
+			v = strtoul(optarg, &end, 0);
+			if (*end || errno || v > 0xffffffffu || (opt == 'x' && v > 31))
+				goto badnum;
+			*(opt == 'm' ? &co.mark_mask : opt == 't' ? &co.mark_trusted : &co.mark_shift) = v;
+			co.set_mark = true;
+			break;
 		case 'v':
 			log_level = LOG_DEBUG_;
 			break;
@@ -400,6 +425,14 @@ int main(int argc, char **argv)
 	}
 	if (!*d->dev || optind != argc) {
 		usage(stderr);
+		return 2;
+	}
+	if (co.set_eth && co.eth_p_cfg == co.eth_p_meta) {
+		fprintf(stderr, "esptagd: config and metadata EtherTypes must differ\n");
+		return 2;
+	}
+	if (co.set_mark && (!co.mark_mask || !co.mark_trusted || (co.mark_trusted & ~co.mark_mask))) {
+		fprintf(stderr, "esptagd: --mark-mask and --mark-trusted must be non-zero and the trusted bits inside the mask\n");
 		return 2;
 	}
 	d->ifindex = if_nametoindex(d->dev);
@@ -419,6 +452,7 @@ int main(int argc, char **argv)
 		sock = sock_buf;
 	}
 	d->chan.ifindex = d->ifindex;
+	d->chan.eth_p = co.eth_p_cfg;
 	d->chan.port = port;
 	d->chan.timeout_ms = tmo;
 	d->chan.tries = tries;
@@ -438,6 +472,8 @@ int main(int argc, char **argv)
 	}
 	if (bpf_setup(d, &bo))
 		goto out;
+	if (cfg_apply(d, &co))
+		goto out_bpf;
 	spd_recover(d);
 	if (chan_open(&d->chan, d->dev))
 		goto out_bpf;
@@ -532,6 +568,8 @@ out:
 badnum:
 	fprintf(stderr, "esptagd: bad value '%s' for --%s\n", optarg,
 		opt == 'P' ? "port" : opt == 'H' ? "hello-interval" : opt == 'T' ? "timeout" :
-		opt == 'R' ? "tries" : "max-sas");
+		opt == 'R' ? "tries" : opt == 'M' ? "max-sas" : opt == 'C' ? "cfg-ethertype" :
+		opt == 'E' ? "meta-ethertype" : opt == 'm' ? "mark-mask" : opt == 't' ? "mark-trusted" :
+		"mark-shift");
 	return 2;
 }
