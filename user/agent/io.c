@@ -2,10 +2,16 @@
 /*
  * Packet I/O of esptag-agent: one AF_PACKET socket per interface with
  * PACKET_VNET_HDR (GSO super-packets arrive whole, with gso_size and the
- * partial-checksum offsets), a TPACKET_V3 mmap'ed receive ring (the kernel
+ * partial-checksum offsets), a TPACKET_V2 mmap'ed receive ring (the kernel
  * writes the virtio_net_hdr right before each frame in the ring, see
  * tpacket_rcv()), and sendmmsg() batches for transmission (a TX ring would
  * need one fixed-size frame slot per 64 KB super-packet).
+ *
+ * Why V2 and not V3: a V3 ring hands a block to user space only when it is
+ * full or its retire timer (>= 1 ms) fires, so every frame and every config
+ * request would wait up to a timer tick in each agent (measured: 1 ms per
+ * config round trip). V2 hands over each frame at once; its slots are
+ * fixed-size, so each slot holds a 64 KB super-packet.
  */
 #include <errno.h>
 #include <poll.h>
@@ -22,9 +28,11 @@
 #include "agent.h"
 #include "io.h"
 
-#define BLOCK_SIZE (1u << 18) /* > 64 KB frame + headers */
-#define BLOCK_NR 32
-#define FRAME_SIZE (1u << 11)
+#define FRAME_SIZE (65u * 1024) /* 64 KB super-packet + tag + headers */
+#define FRAMES_PER_BLOCK 4	/* block: 260 KB, a multiple of the page size */
+#define BLOCK_SIZE (FRAME_SIZE * FRAMES_PER_BLOCK)
+#define BLOCK_NR 64
+#define FRAME_NR (FRAMES_PER_BLOCK * BLOCK_NR)
 
 static int setopt(int fd, int level, int opt, const void *v, socklen_t l, const char *what)
 {
@@ -37,10 +45,10 @@ static int setopt(int fd, int level, int opt, const void *v, socklen_t l, const 
 
 int agent_io_open(struct agent_io_port *p, const char *ifname)
 {
-	struct tpacket_req3 req;
+	struct tpacket_req req;
 	struct packet_mreq mr;
 	struct sockaddr_ll sll;
-	int one = 1, v3 = TPACKET_V3;
+	int one = 1, v2 = TPACKET_V2;
 
 	memset(p, 0, sizeof(*p));
 	p->fd = -1;
@@ -58,7 +66,7 @@ int agent_io_open(struct agent_io_port *p, const char *ifname)
 	}
 	/* Options that must precede the ring, then the ring, then bind. */
 	if (setopt(p->fd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof(one), "PACKET_VNET_HDR") ||
-	    setopt(p->fd, SOL_PACKET, PACKET_VERSION, &v3, sizeof(v3), "PACKET_VERSION") ||
+	    setopt(p->fd, SOL_PACKET, PACKET_VERSION, &v2, sizeof(v2), "PACKET_VERSION") ||
 	    setopt(p->fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof(one),
 		   "PACKET_IGNORE_OUTGOING"))
 		goto fail;
@@ -66,20 +74,17 @@ int agent_io_open(struct agent_io_port *p, const char *ifname)
 	req.tp_block_size = BLOCK_SIZE;
 	req.tp_block_nr = BLOCK_NR;
 	req.tp_frame_size = FRAME_SIZE;
-	req.tp_frame_nr = BLOCK_SIZE / FRAME_SIZE * BLOCK_NR;
-	req.tp_retire_blk_tov = 1; /* ms: hand partial blocks over quickly */
+	req.tp_frame_nr = FRAME_NR;
 	if (setopt(p->fd, SOL_PACKET, PACKET_RX_RING, &req, sizeof(req), "PACKET_RX_RING"))
 		goto fail;
 	p->ring_sz = (size_t)BLOCK_SIZE * BLOCK_NR;
-	p->ring = mmap(NULL, p->ring_sz, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_LOCKED, p->fd, 0);
-	if (p->ring == MAP_FAILED)
-		p->ring = mmap(NULL, p->ring_sz, PROT_READ | PROT_WRITE, MAP_SHARED, p->fd, 0);
+	p->ring = mmap(NULL, p->ring_sz, PROT_READ | PROT_WRITE, MAP_SHARED, p->fd, 0);
 	if (p->ring == MAP_FAILED) {
 		p->ring = NULL;
 		agent_log(3, "mmap rx ring on %s: %s", ifname, strerror(errno));
 		goto fail;
 	}
-	p->nblocks = BLOCK_NR;
+	p->nframes = FRAME_NR;
 	memset(&sll, 0, sizeof(sll));
 	sll.sll_family = AF_PACKET;
 	sll.sll_protocol = htons(ETH_P_ALL);
@@ -154,53 +159,45 @@ unsigned int agent_io_rx(struct agent_io_port *p, struct agent *a, uint8_t *scra
 			 void (*fn)(struct agent *, uint8_t *, size_t,
 				    const struct virtio_net_hdr *))
 {
-	unsigned int frames = 0, budget = p->nblocks;
+	unsigned int frames = 0;
 
-	while (budget--) {
-		struct tpacket_block_desc *bd =
-		    (void *)((uint8_t *)p->ring + (size_t)p->cur * BLOCK_SIZE);
-		struct tpacket3_hdr *h;
-		uint32_t i, n;
+	while (frames < p->nframes) {
+		/* Frames are contiguous: a block holds exactly FRAMES_PER_BLOCK. */
+		struct tpacket2_hdr *h = (void *)((uint8_t *)p->ring + (size_t)p->cur * FRAME_SIZE);
+		uint8_t *data;
+		struct virtio_net_hdr vh;
+		size_t len;
 
-		if (!(__atomic_load_n(&bd->hdr.bh1.block_status, __ATOMIC_ACQUIRE) &
-		      TP_STATUS_USER))
+		if (!(__atomic_load_n(&h->tp_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER))
 			break;
-		n = bd->hdr.bh1.num_pkts;
-		h = (void *)((uint8_t *)bd + bd->hdr.bh1.offset_to_first_pkt);
-		for (i = 0; i < n; i++) {
-			uint8_t *data = (uint8_t *)h + h->tp_mac;
-			struct virtio_net_hdr vh;
-			size_t len = h->tp_snaplen;
+		data = (uint8_t *)h + h->tp_mac;
+		len = h->tp_snaplen;
+		memcpy(&vh, data - sizeof(vh), sizeof(vh));
+		if (h->tp_snaplen != h->tp_len || h->tp_mac < sizeof(vh)) {
+			p->rx_truncated++;
+		} else if (h->tp_status & TP_STATUS_VLAN_VALID) {
+			uint16_t tpid = (h->tp_status & TP_STATUS_VLAN_TPID_VALID) ? h->tp_vlan_tpid
+										   : ETH_P_8021Q;
 
-			memcpy(&vh, data - sizeof(vh), sizeof(vh));
-			if (h->tp_snaplen != h->tp_len) {
-				p->rx_truncated++;
-			} else if (h->tp_status & TP_STATUS_VLAN_VALID) {
-				uint16_t tpid = (h->tp_status & TP_STATUS_VLAN_TPID_VALID)
-						    ? h->hv1.tp_vlan_tpid
-						    : ETH_P_8021Q;
-
-				if (len + 4 <= AGENT_SLOT && len >= 12) {
-					memcpy(scratch, data, 12);
-					scratch[12] = tpid >> 8;
-					scratch[13] = tpid;
-					scratch[14] = h->hv1.tp_vlan_tci >> 8;
-					scratch[15] = h->hv1.tp_vlan_tci;
-					memcpy(scratch + 16, data + 12, len - 12);
-					if (vh.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM)
-						vh.csum_start += 4;
-					if (vh.hdr_len)
-						vh.hdr_len += 4;
-					fn(a, scratch, len + 4, &vh);
-				}
-			} else {
-				fn(a, data, len, &vh);
+			if (len + 4 <= AGENT_SLOT && len >= 12) {
+				memcpy(scratch, data, 12);
+				scratch[12] = tpid >> 8;
+				scratch[13] = tpid;
+				scratch[14] = h->tp_vlan_tci >> 8;
+				scratch[15] = h->tp_vlan_tci;
+				memcpy(scratch + 16, data + 12, len - 12);
+				if (vh.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM)
+					vh.csum_start += 4;
+				if (vh.hdr_len)
+					vh.hdr_len += 4;
+				fn(a, scratch, len + 4, &vh);
 			}
-			frames++;
-			h = (void *)((uint8_t *)h + h->tp_next_offset);
+		} else {
+			fn(a, data, len, &vh);
 		}
-		__atomic_store_n(&bd->hdr.bh1.block_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);
-		p->cur = (p->cur + 1) % p->nblocks;
+		frames++;
+		__atomic_store_n(&h->tp_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);
+		p->cur = (p->cur + 1) % p->nframes;
 	}
 	return frames;
 }

@@ -11,7 +11,7 @@ struct agent_io_port {
 	int ifindex;
 	void *ring;
 	size_t ring_sz;
-	unsigned int nblocks, cur;
+	unsigned int nframes, cur;
 	uint64_t tx_errors, rx_truncated;
 };
 
