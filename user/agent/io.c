@@ -174,6 +174,10 @@ unsigned int agent_io_rx(struct agent_io_port *p, struct agent *a, uint8_t *scra
 		len = h->tp_snaplen;
 		memcpy(&vh, data - sizeof(vh), sizeof(vh));
 		if (h->tp_snaplen != h->tp_len || h->tp_mac < sizeof(vh)) {
+			/* Larger than a ring slot (e.g. a GSO packet above 64 KB). */
+			agent_log(p->rx_truncated ? 7 : 4,
+				  "%s: frame of %u bytes does not fit a ring slot; dropped",
+				  p->name, h->tp_len);
 			p->rx_truncated++;
 		} else if (h->tp_status & TP_STATUS_VLAN_VALID) {
 			uint16_t tpid = (h->tp_status & TP_STATUS_VLAN_TPID_VALID) ? h->tp_vlan_tpid
