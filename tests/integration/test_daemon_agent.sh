@@ -236,6 +236,33 @@ t_eq ipv6_del_rc $? 0
 check_agree ipv6_deleted 2
 n=$(bpftool -j map dump pinned "$PINS/esptag_spd" | $PY -c 'import json,sys; print(len(json.load(sys.stdin)))')
 t_eq policy_nodes_removed "$n" 1
+# Nested destinations: each node's parent is the next shorter prefix with
+# rules; removing the middle one re-links its child to the grandparent.
+spd_parents() { # prints "plen:parent_plen" per node, sorted
+	bpftool -j map dump pinned "$PINS/esptag_spd" | $PY -c '
+import json, sys
+nodes = [e["formatted"] for e in json.load(sys.stdin)]
+ids = {n["value"]["id"]: n["key"]["prefixlen"] - 32 for n in nodes}
+out = []
+for n in nodes:
+    v = n["value"]
+    par = "-" if not v["parent"] else ids[v["parent"]]
+    if v["parent"] and v["parent_prefixlen"] - 32 != par:
+        par = "bad"
+    out.append((n["key"]["prefixlen"] - 32, str(par)))
+print(" ".join("%d:%s" % x for x in sorted(out)))'
+}
+E policy add dev eth0 src 0.0.0.0/0 dst 198.51.0.0/16 dir out action discard &&
+E policy add dev eth0 src 0.0.0.0/0 dst 198.51.100.0/24 dir out action bypass &&
+E policy add dev eth0 src 192.0.2.0/24 dst 198.51.100.7/32 dir out action discard
+t_eq nested_policy_add_rc $? 0
+t_eq spd_parent_links "$(spd_parents)" "16:- 24:16 32:- 32:24"
+E policy del dev eth0 src 0.0.0.0/0 dst 198.51.100.0/24 dir out
+t_eq spd_relink_on_delete "$(spd_parents)" "16:- 32:- 32:16"
+E policy del dev eth0 src 0.0.0.0/0 dst 198.51.0.0/16 dir out &&
+E policy del dev eth0 src 192.0.2.0/24 dst 198.51.100.7/32 dir out
+t_eq nested_policy_del_rc $? 0
+t_eq spd_back_to_one_node "$(spd_parents)" "32:-"
 
 # --- agent unreachable: port down, protect traffic dropped, nothing in clear ---
 stop_pid "$AGENT_PID" KILL
