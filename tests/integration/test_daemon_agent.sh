@@ -127,7 +127,7 @@ check_agree() {
 
 # ---------------------------------------------------------------------------
 start_agent --capacity 16
-if ! start_daemon; then
+if ! start_daemon --audit-interval 1; then
 	t_fail daemon_start "esptagd did not come up: $(tail -5 "$TMP/esptagd.log")"
 	t_exit
 fi
@@ -214,6 +214,23 @@ import json, sys
 s = [x for x in json.load(sys.stdin)["sa"] if x["dir"] == "out"][0]
 assert s["packets"] >= 5 and s["agent"]["packets"] >= 5 and s["agent"]["seq"] >= 6, s' &&
 	t_pass per_sa_stats || t_fail per_sa_stats "$(E stats | tail -4)"
+
+# --- an orphan in the agent (a raw ADD_SA nobody asked the daemon for) is swept -
+nsx "$H" $PY - "$HMAC" <<'EOF'
+import socket, struct, sys
+mac = bytes.fromhex(sys.argv[1].replace(":", ""))
+sa = struct.pack("!BBHBBBBI16s16s6sBB8sBBBBHHI32s4s", 1, 0, 108, 2, 4, 50, 1, 0x6666,
+                 bytes([192, 0, 2, 9]) + bytes(12), bytes([192, 0, 2, 1]) + bytes(12), mac,
+                 0, 1, bytes(8), 16, 16, 0, 0, 0, 0, 0xffffffff, bytes(range(1, 17)) + bytes(16),
+                 b"salt")
+hdr = struct.pack("!BBBBIHHHH", 1, 2, 0, 0, 0x0badcafe, 0, 1, len(sa), 0xffff)
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind(("eth0", 0))
+s.send(bytes.fromhex("024553505400") + mac + b"\x88\xb5" + hdr + sa)
+EOF
+wait_for 5 grep -q "removed 1 orphan SAs from the agent" "$TMP/esptagd.log" &&
+	t_pass orphan_swept || t_fail orphan_swept "no sweep in the log"
+check_agree orphan_sweep_agree 2
 
 # --- IPv6 SAs and policies next to the IPv4 ones; a hard lifetime ----------------
 E state add dev eth0 src 2001:db8::1 dst 2001:db8::2 proto esp spi 0x4000 mode tunnel \

@@ -157,6 +157,7 @@ struct daemon {
 	struct caps caps;
 	bool reachable;
 	bool reconciled;
+	bool need_sweep;		/* look for orphans at the next HELLO */
 	uint32_t hello_ok, hello_fail, reinstalls;
 	uint32_t hello_tries;
 	/* policies */

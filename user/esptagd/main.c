@@ -209,6 +209,7 @@ static void ctl_serve(struct daemon *d, int lfd, int ep)
 		return;
 	}
 	r.err_index = UINT32_MAX;
+	snprintf(err, sizeof(err), "a reply is not a request");
 	if (esptag_ctl_decode(buf, n, &v, err, sizeof(err)) || (v.hdr.flags & ESPTAG_CTL_F_REPLY)) {
 		log_warn("control socket: rejected request: %s", err);
 		reply_err(&r, ESPTAG_CTL_E_INVAL, "bad request: %s", err);
@@ -297,7 +298,7 @@ static void usage(FILE *f)
 		"Usage: esptagd --dev IF [--pin-dir DIR] [--sock PATH] [--port N]\n"
 		"               [--adopt] [--no-attach] [--keep-pins] [--xdp-skb]\n"
 		"               [--hello-interval MS] [--timeout MS] [--tries N]\n"
-		"               [--max-sas N] [--cfg-ethertype HEX] [--meta-ethertype HEX]\n"
+		"               [--max-sas N] [--audit-interval S] [--cfg-ethertype HEX] [--meta-ethertype HEX]\n"
 		"               [--mark-mask N --mark-trusted N [--mark-shift N]] [-v|--verbose]\n");
 }
 
@@ -318,6 +319,7 @@ int main(int argc, char **argv)
 		{ "timeout", required_argument, NULL, 'T' },
 		{ "tries", required_argument, NULL, 'R' },
 		{ "max-sas", required_argument, NULL, 'M' },
+		{ "audit-interval", required_argument, NULL, 'a' },
 		{ "cfg-ethertype", required_argument, NULL, 'C' },
 		{ "meta-ethertype", required_argument, NULL, 'E' },
 		{ "mark-mask", required_argument, NULL, 'm' },
@@ -334,6 +336,8 @@ int main(int argc, char **argv)
 	unsigned long v;
 	char pin_buf[1024], sock_buf[1024];
 	const char *sock = NULL;
+	unsigned long audit_s = 60;
+	uint64_t last_audit = 0;
 	unsigned long hello_ms = 1000, max_sas = ESPTAG_SAD_MAX, port = 0, tmo = 0, tries = 0;
 	bool keep = false;
 	int opt, ep = -1, lfd = -1, sfd = -1, tfd = -1, rc = 1;
@@ -393,6 +397,11 @@ int main(int argc, char **argv)
 		case 'M':
 			max_sas = strtoul(optarg, &end, 0);
 			if (*end || errno || max_sas < 1 || max_sas > (1ul << 22))
+				goto badnum;
+			break;
+		case 'a':
+			audit_s = strtoul(optarg, &end, 0);
+			if (*end || errno || audit_s > 86400)
 				goto badnum;
 			break;
 		case 'C':
@@ -532,6 +541,12 @@ int main(int argc, char **argv)
 				agent_hello_tick(d);
 				sad_expire_tick(d);
 				monitor_counters(d);
+				/* Periodic audit of the agent's SAD for orphans. */
+				if (audit_s && now_ns() - last_audit >= audit_s * 1000000000ull) {
+					if (last_audit)
+						d->need_sweep = true;
+					last_audit = now_ns();
+				}
 			} else if (fd == d->chan.fd) {
 				chan_drain(&d->chan);
 			} else {
@@ -569,7 +584,7 @@ badnum:
 	fprintf(stderr, "esptagd: bad value '%s' for --%s\n", optarg,
 		opt == 'P' ? "port" : opt == 'H' ? "hello-interval" : opt == 'T' ? "timeout" :
 		opt == 'R' ? "tries" : opt == 'M' ? "max-sas" : opt == 'C' ? "cfg-ethertype" :
-		opt == 'E' ? "meta-ethertype" : opt == 'm' ? "mark-mask" : opt == 't' ? "mark-trusted" :
+		opt == 'a' ? "audit-interval" : opt == 'E' ? "meta-ethertype" : opt == 'm' ? "mark-mask" : opt == 't' ? "mark-trusted" :
 		"mark-shift");
 	return 2;
 }

@@ -896,8 +896,11 @@ void ctl_state_add(struct daemon *d, const struct esptag_ctl_view *v, struct rep
 		r->agent_status = ast;
 		r->err_index = err_i;
 		/* Roll back what the agent took in the other frames. */
-		if (gone && agent_del(d, list, n, gone))
-			log_err("rollback: some SAs could not be removed from the agent; they will be found at the next reconcile");
+		if (!gone || agent_del(d, list, n, gone) || rc == ESPTAG_CTL_E_TIMEOUT) {
+			/* Unanswered frames may have been executed: look again. */
+			d->need_sweep = true;
+			log_warn("ADD_SA failed with unconfirmed frames; the agent's SAD will be swept for orphans");
+		}
 		free(gone);
 		goto undo;
 	}
@@ -905,8 +908,8 @@ void ctl_state_add(struct daemon *d, const struct esptag_ctl_view *v, struct rep
 		bool *gone = calloc(n, sizeof(bool));
 		int e = errno;
 
-		if (gone)
-			agent_del(d, list, n, gone);
+		if (!gone || agent_del(d, list, n, gone))
+			d->need_sweep = true;
 		free(gone);
 		reply_err(r, ESPTAG_CTL_E_BPF,
 			  "cannot write the SAs into the maps (%s); nothing was installed",
@@ -1316,7 +1319,8 @@ static void reinstall(struct daemon *d, uint64_t old_epoch)
 		unlink_idx(d, sa);
 		list[n++] = sa;
 	}
-	agent_add(d, list, n, &err_i, &ast);
+	if (agent_add(d, list, n, &err_i, &ast))
+		d->need_sweep = true;
 	batch_ok = !map_install_many(d, list, n, seq, rp);
 	for (size_t i = 0; i < n; i++) {
 		struct sa *sa = list[i];
@@ -1427,6 +1431,43 @@ static void reconcile(struct daemon *d)
 	free(gone);
 }
 
+/*
+ * After a request the agent may have executed without us hearing the answer
+ * (timeouts), or a rollback it did not confirm: delete every SA of our port
+ * the agent holds that is not in our database, so nothing is orphaned.
+ */
+static void sweep(struct daemon *d)
+{
+	struct esptag_rec_sa *v = NULL;
+	int n = agent_dump(d, &v);
+	uint32_t *orph;
+	bool *gone;
+	size_t no = 0;
+
+	if (n < 0)
+		return;
+	orph = calloc(n ? n : 1, sizeof(*orph));
+	gone = calloc(n ? n : 1, sizeof(*gone));
+	if (!orph || !gone)
+		goto out;
+	for (int i = 0; i < n; i++) {
+		uint32_t idx = ntohl(v[i].sa_index);
+		struct sa *sa = sad_by_index(d, idx);
+
+		if (!sa || sa->c.spi != ntohl(v[i].spi) || sa->c.dir != v[i].dir)
+			orph[no++] = idx;
+	}
+	if (!no || !agent_del_idx(d, orph, no, gone)) {
+		d->need_sweep = false;
+		if (no)
+			log_notice("removed %zu orphan SAs from the agent", no);
+	}
+out:
+	free(v);
+	free(orph);
+	free(gone);
+}
+
 void agent_hello_tick(struct daemon *d)
 {
 	uint64_t old_epoch = d->caps.epoch;
@@ -1442,10 +1483,15 @@ void agent_hello_tick(struct daemon *d)
 			if (d->reconciled)
 				monitor_event(d, ESPTAG_EV_AGENT_UP, NULL, 0, 0, 0);
 		}
-		if (!d->reconciled)
+		if (!d->reconciled) {
 			reconcile(d);
+			if (d->reconciled)
+				monitor_event(d, ESPTAG_EV_AGENT_UP, NULL, 0, 0, 0);
+		}
 		else if (had && d->caps.epoch != old_epoch)
 			reinstall(d, old_epoch);
+		if (d->reconciled && d->need_sweep)
+			sweep(d);
 		if (d->reconciled && !cfg_agent_up(d)) {
 			cfg_set_agent_up(d, true);
 			log_info("data path: agent up, protect traffic flows");
