@@ -231,6 +231,25 @@ EOF
 wait_for 5 grep -q "removed 1 orphan SAs from the agent" "$TMP/esptagd.log" &&
 	t_pass orphan_swept || t_fail orphan_swept "no sweep in the log"
 check_agree orphan_sweep_agree 2
+# ... and SAs the agent lost behind our back (a foreign FLUSH_PORT on our port)
+# come back under new indices with their sequence numbers.
+nsx "$H" $PY - "$HMAC" <<'EOF'
+import socket, struct, sys
+mac = bytes.fromhex(sys.argv[1].replace(":", ""))
+hdr = struct.pack("!BBBBIHHHH", 1, 4, 0, 0, 0x0badcaff, 0, 0, 0, 0xffff)
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind(("eth0", 0))
+s.send((bytes.fromhex("024553505400") + mac + b"\x88\xb5" + hdr).ljust(60, b"\0"))
+EOF
+wait_for 5 grep -q "the agent lost 2 of our SAs" "$TMP/esptagd.log" &&
+	t_pass lost_sas_detected || t_fail lost_sas_detected "no re-install in the log"
+wait_for 3 agree >/dev/null
+check_agree lost_sas_reinstalled 2
+E -j state list | $PY -c '
+import json, sys
+out = [s for s in json.load(sys.stdin) if s["dir"] == "out"][0]
+assert out["seq"] >= int(sys.argv[1]), out' "$seq_before" &&
+	t_pass lost_sas_keep_sequence || t_fail lost_sas_keep_sequence "$(E state list)"
 
 # --- IPv6 SAs and policies next to the IPv4 ones; a hard lifetime ----------------
 E state add dev eth0 src 2001:db8::1 dst 2001:db8::2 proto esp spi 0x4000 mode tunnel \

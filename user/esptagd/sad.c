@@ -1274,42 +1274,39 @@ void ctl_stats(struct daemon *d, struct reply *r)
 
 /* ---- HELLO, reinstall, reconcile ------------------------------------------ */
 
-static void reinstall(struct daemon *d, uint64_t old_epoch)
+/*
+ * Re-install SAs the agent lost, under new indices: their maps move along,
+ * keeping the Tx sequence number and the Rx replay window (never reuse a GCM
+ * nonce with the same key). SAs without key (adopted after a daemon restart)
+ * cannot be re-installed: they are removed. Returns the number re-installed.
+ */
+static size_t reinstall_set(struct daemon *d, struct sa **cand, size_t nc, size_t *lost)
 {
-	size_t n = 0, nk = 0, ok = 0;
-	struct sa **list = calloc(d->sa_count ? d->sa_count : 1, sizeof(*list));
-	struct esptag_seq *seq = calloc(d->sa_count ? d->sa_count : 1, sizeof(*seq));
-	struct esptag_replay *rp = calloc(d->sa_count ? d->sa_count : 1, sizeof(*rp));
-	struct txn *t = calloc(1, sizeof(*t));
+	struct sa **list = calloc(nc ? nc : 1, sizeof(*list));
+	struct esptag_seq *seq = calloc(nc ? nc : 1, sizeof(*seq));
+	struct esptag_replay *rp = calloc(nc ? nc : 1, sizeof(*rp));
+	size_t n = 0, ok = 0;
 	uint32_t err_i;
 	uint8_t ast;
 	char desc[128];
 	bool batch_ok;
 
-	log_warn("agent restarted (epoch %016llx -> %016llx): re-installing %zu SAs",
-		 (unsigned long long)old_epoch, (unsigned long long)d->caps.epoch, d->sa_count);
-	cfg_set_agent_up(d, false);
-	if (!list || !seq || !rp || !t)
+	*lost = 0;
+	if (!list || !seq || !rp)
 		goto out;
-	/* A fresh agent has nothing of ours; make sure. */
-	if (agent_simple(d, ESPTAG_OP_FLUSH_PORT, 0, t))
-		log_warn("agent: FLUSH_PORT before re-install failed");
-	for (size_t s = 0; s < d->sa_cap; s++) {
-		struct sa *sa = &d->sas[s];
-		uint32_t idx;
+	for (size_t c = 0; c < nc; c++) {
+		struct sa *sa = cand[c];
+		uint32_t idx = sa->c.sa_index;
 
-		if (!sa->used)
-			continue;
-		idx = sa->c.sa_index;
 		if (!sa->has_key) {
 			log_warn("SA %s was adopted without its key after a daemon restart and cannot be re-installed; add it again with esptag state add",
 				 sa_desc(&sa->c, desc, sizeof(desc)));
 			map_remove(d, idx);
 			ev_sa(d, ESPTAG_EV_SA_REMOVED, sa);
 			sa_release(d, sa);
+			(*lost)++;
 			continue;
 		}
-		/* Keep the sequence state: never reuse a GCM nonce with this key. */
 		if (bpf_map_lookup_elem(d->bpf.map_fd[M_SEQ], &idx, &seq[n]))
 			seq[n].next = 1;
 		if (bpf_map_lookup_elem(d->bpf.map_fd[M_REPLAY], &idx, &rp[n]))
@@ -1341,17 +1338,38 @@ static void reinstall(struct daemon *d, uint64_t old_epoch)
 		}
 		ev_sa(d, ESPTAG_EV_SA_REMOVED, sa);
 		sa_release(d, sa);
-		nk++;
+		(*lost)++;
 	}
-	log_notice("re-installed %zu SAs after the agent restart (%zu lost)", ok, nk);
 out:
 	spd_refresh(d);
-	d->reinstalls++;
-	monitor_event(d, ESPTAG_EV_AGENT_RESTARTED, NULL, ok, d->caps.epoch, 0);
 	free(list);
 	free(seq);
-	if (rp)
-		free(rp);
+	free(rp);
+	return ok;
+}
+
+static void reinstall(struct daemon *d, uint64_t old_epoch)
+{
+	struct sa **all = calloc(d->sa_count ? d->sa_count : 1, sizeof(*all));
+	struct txn *t = calloc(1, sizeof(*t));
+	size_t n = 0, ok = 0, lost = 0;
+
+	log_warn("agent restarted (epoch %016llx -> %016llx): re-installing %zu SAs",
+		 (unsigned long long)old_epoch, (unsigned long long)d->caps.epoch, d->sa_count);
+	cfg_set_agent_up(d, false);
+	if (all && t) {
+		/* A fresh agent has nothing of ours; make sure. */
+		if (agent_simple(d, ESPTAG_OP_FLUSH_PORT, 0, t))
+			log_warn("agent: FLUSH_PORT before re-install failed");
+		for (size_t s = 0; s < d->sa_cap; s++)
+			if (d->sas[s].used)
+				all[n++] = &d->sas[s];
+		ok = reinstall_set(d, all, n, &lost);
+		log_notice("re-installed %zu SAs after the agent restart (%zu lost)", ok, lost);
+	}
+	d->reinstalls++;
+	monitor_event(d, ESPTAG_EV_AGENT_RESTARTED, NULL, ok, d->caps.epoch, 0);
+	free(all);
 	free(t);
 }
 
@@ -1440,9 +1458,10 @@ static void sweep(struct daemon *d)
 {
 	struct esptag_rec_sa *v = NULL;
 	int n = agent_dump(d, &v);
+	struct sa **missing = NULL;
 	uint32_t *orph;
-	bool *gone;
-	size_t no = 0;
+	bool *gone, *seen = NULL;
+	size_t no = 0, nm = 0;
 
 	if (n < 0)
 		return;
@@ -1450,19 +1469,38 @@ static void sweep(struct daemon *d)
 	gone = calloc(n ? n : 1, sizeof(*gone));
 	if (!orph || !gone)
 		goto out;
+	seen = calloc(d->sa_cap, sizeof(*seen));
+	if (!seen)
+		goto out;
 	for (int i = 0; i < n; i++) {
 		uint32_t idx = ntohl(v[i].sa_index);
 		struct sa *sa = sad_by_index(d, idx);
 
 		if (!sa || sa->c.spi != ntohl(v[i].spi) || sa->c.dir != v[i].dir)
 			orph[no++] = idx;
+		else
+			seen[sa - d->sas] = true;
 	}
 	if (!no || !agent_del_idx(d, orph, no, gone)) {
 		d->need_sweep = false;
 		if (no)
 			log_notice("removed %zu orphan SAs from the agent", no);
 	}
+	/* SAs the agent lost without restarting (e.g. someone else's FLUSH_PORT). */
+	missing = calloc(d->sa_count ? d->sa_count : 1, sizeof(*missing));
+	for (size_t s = 0; missing && s < d->sa_cap; s++)
+		if (d->sas[s].used && !seen[s])
+			missing[nm++] = &d->sas[s];
+	if (nm) {
+		size_t lost, ok;
+
+		log_warn("the agent lost %zu of our SAs: re-installing them", nm);
+		ok = reinstall_set(d, missing, nm, &lost);
+		log_notice("re-installed %zu SAs (%zu lost)", ok, lost);
+	}
 out:
+	free(seen);
+	free(missing);
 	free(v);
 	free(orph);
 	free(gone);
