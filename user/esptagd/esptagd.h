@@ -160,6 +160,8 @@ struct daemon {
 	bool need_sweep;		/* look for orphans at the next HELLO */
 	uint32_t hello_ok, hello_fail, reinstalls;
 	uint32_t hello_tries;
+	uint32_t hello_streak;		/* consecutive failed HELLO rounds */
+	uint32_t down_after;		/* rounds before the port goes down */
 	/* policies */
 	struct pol *pols;
 	struct node *nodes;

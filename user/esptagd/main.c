@@ -297,7 +297,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"Usage: esptagd --dev IF [--pin-dir DIR] [--sock PATH] [--port N]\n"
 		"               [--adopt] [--no-attach] [--keep-pins] [--xdp-skb]\n"
-		"               [--hello-interval MS] [--timeout MS] [--tries N]\n"
+		"               [--hello-interval MS] [--down-after N] [--timeout MS] [--tries N]\n"
 		"               [--max-sas N] [--audit-interval S] [--cfg-ethertype HEX] [--meta-ethertype HEX]\n"
 		"               [--mark-mask N --mark-trusted N [--mark-shift N]] [-v|--verbose]\n");
 }
@@ -320,6 +320,7 @@ int main(int argc, char **argv)
 		{ "tries", required_argument, NULL, 'R' },
 		{ "max-sas", required_argument, NULL, 'M' },
 		{ "audit-interval", required_argument, NULL, 'a' },
+		{ "down-after", required_argument, NULL, 'D' },
 		{ "cfg-ethertype", required_argument, NULL, 'C' },
 		{ "meta-ethertype", required_argument, NULL, 'E' },
 		{ "mark-mask", required_argument, NULL, 'm' },
@@ -399,6 +400,11 @@ int main(int argc, char **argv)
 			if (*end || errno || max_sas < 1 || max_sas > (1ul << 22))
 				goto badnum;
 			break;
+		case 'D':
+			d->down_after = strtoul(optarg, &end, 0);
+			if (*end || errno || d->down_after < 1 || d->down_after > 100)
+				goto badnum;
+			break;
 		case 'a':
 			audit_s = strtoul(optarg, &end, 0);
 			if (*end || errno || audit_s > 86400)
@@ -467,6 +473,8 @@ int main(int argc, char **argv)
 	d->chan.tries = tries;
 	/* Periodic HELLO: a quicker verdict than a full retry ladder. */
 	d->hello_tries = tries ? tries : 3;
+	if (!d->down_after)
+		d->down_after = 2;
 
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
@@ -581,10 +589,13 @@ out:
 		close(ep);
 	return rc;
 badnum:
-	fprintf(stderr, "esptagd: bad value '%s' for --%s\n", optarg,
-		opt == 'P' ? "port" : opt == 'H' ? "hello-interval" : opt == 'T' ? "timeout" :
-		opt == 'R' ? "tries" : opt == 'M' ? "max-sas" : opt == 'C' ? "cfg-ethertype" :
-		opt == 'a' ? "audit-interval" : opt == 'E' ? "meta-ethertype" : opt == 'm' ? "mark-mask" : opt == 't' ? "mark-trusted" :
-		"mark-shift");
+	{
+		const char *name = "?";
+
+		for (const struct option *o = lopts; o->name; o++)
+			if (o->val == opt)
+				name = o->name;
+		fprintf(stderr, "esptagd: bad value '%s' for --%s\n", optarg, name);
+	}
 	return 2;
 }

@@ -1514,6 +1514,7 @@ void agent_hello_tick(struct daemon *d)
 
 	if (rc == 0) {
 		d->hello_ok++;
+		d->hello_streak = 0;
 		if (!d->reachable) {
 			d->reachable = true;
 			log_notice("agent reachable on %s (epoch %016llx, SAD %u/%u)", d->dev,
@@ -1537,6 +1538,12 @@ void agent_hello_tick(struct daemon *d)
 		return;
 	}
 	d->hello_fail++;
+	/* A busy agent may miss one round; a silent one is down after down_after. */
+	if (d->reachable && ++d->hello_streak < d->down_after) {
+		log_info("agent on %s missed a HELLO round (%u of %u before the port goes down)",
+			 d->dev, d->hello_streak, d->down_after);
+		return;
+	}
 	if (d->reachable || cfg_agent_up(d) || !d->hello_ok) {
 		if (d->reachable || d->hello_fail == 1)
 			log_warn("agent on %s does not answer HELLO: port marked down, protect traffic is dropped",
