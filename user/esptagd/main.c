@@ -397,7 +397,7 @@ int main(int argc, char **argv)
 			break;
 		case 'M':
 			max_sas = strtoul(optarg, &end, 0);
-			if (*end || errno || max_sas < 1 || max_sas > (1ul << 22))
+			if (*end || errno || max_sas < 1 || max_sas > ESPTAG_SAD_MAX)
 				goto badnum;
 			break;
 		case 'D':

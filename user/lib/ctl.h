@@ -28,7 +28,7 @@
 
 #define ESPTAG_CTL_MAGIC	0x4c435445u	/* "ETCL" as little-endian bytes */
 #define ESPTAG_CTL_VERSION	1
-#define ESPTAG_CTL_MAX_ITEMS	65536		/* items per message */
+#define ESPTAG_CTL_MAX_ITEMS	(65536 + 1024)	/* items per message: a full SAD + stats */
 #define ESPTAG_CTL_MAX_LEN	(ESPTAG_CTL_MAX_ITEMS * 128u)	/* payload bytes */
 #define ESPTAG_CTL_MSG_MAX	1024		/* error message bytes */
 #define ESPTAG_CTL_DEV_LEN	16		/* IFNAMSIZ */
