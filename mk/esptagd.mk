@@ -11,3 +11,11 @@ $(BUILD)/bin/esptagd: $(ESPTAGD_OBJS) $(LIB)
 	$(call msg,LINK,$@)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+# PF mode loads esptag_port; its default skeleton name collides with
+# struct esptag_port, hence a second skeleton named esptag_port_bpf.
+$(BUILD)/skel/esptag_port_bpf.skel.h: $(BUILD)/bpf/esptag_port.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	@mkdir -p $(@D)
+	$(Q)$(BPFTOOL) gen skeleton $< name esptag_port_bpf > $@
+$(ESPTAGD_OBJS): $(BUILD)/skel/esptag_port_bpf.skel.h

@@ -54,6 +54,8 @@ static void usage(FILE *f)
 		"  policy list | policy flush\n"
 		"  agent status | agent sa\n"
 		"  stats | monitor\n"
+		"  vf list | vf trust VF on|off | vf reset VF | vf del VF      (PF mode)\n"
+		"  vf add VF dev IFNAME mac MAC [addr ADDR] [vlan ID] [trust on|off] [limit N]\n"
 		"SOCKET: -s PATH, else $ESPTAG_SOCK, else /run/esptag/DEV.sock.\n");
 }
 
@@ -254,6 +256,56 @@ static void print_sas(const struct esptag_ctl_view *v)
 	}
 	if (json)
 		printf("]\n");
+}
+
+static void print_vfs(const struct esptag_ctl_view *v, bool list)
+{
+	struct esptag_ctl_vf f;
+	char mac[20], a[64];
+	bool veb = false;
+
+	if (json)
+		printf("[");
+	for (uint32_t i = 0; i < v->hdr.count; i++) {
+		esptag_ctl_item(v, i, &f);
+		mac_s(f.mac, mac);
+		addr_s(f.family, f.addr, a, sizeof(a));
+		veb |= f.mode == ESPTAG_CTL_SW_VEB;
+		if (json) {
+			printf("%s{\"vf\":%u,\"port\":%u,\"dev\":\"%s\",\"ifindex\":%u,"
+			       "\"mac\":\"%s\",\"addr\":%s%s%s,\"trusted\":%s,\"connected\":%s,"
+			       "\"local\":%s,\"sas\":%u,\"limit\":%u,\"mode\":\"%s\",\"vlans\":[",
+			       i ? "," : "", f.vf, f.port, f.ifname, f.ifindex, mac,
+			       f.family ? "\"" : "", f.family ? a : "null", f.family ? "\"" : "",
+			       f.flags & ESPTAG_CTL_VF_TRUSTED ? "true" : "false",
+			       f.flags & ESPTAG_CTL_VF_CONNECTED ? "true" : "false",
+			       f.flags & ESPTAG_CTL_VF_LOCAL ? "true" : "false", f.sa_count, f.limit,
+			       f.mode == ESPTAG_CTL_SW_VEPA ? "vepa" : "veb");
+			for (int k = 0; k < f.nvlans; k++)
+				printf("%s%u", k ? "," : "", f.vid[k]);
+			printf("]}");
+			continue;
+		}
+		printf("vf %u port %u dev %s mac %s", f.vf, f.port, f.ifname, mac);
+		if (f.family)
+			printf(" addr %s", a);
+		for (int k = 0; k < f.nvlans; k++)
+			printf(" vlan %u", f.vid[k]);
+		printf("\n\ttrust %s sas %u limit %u mode %s%s%s\n",
+		       f.flags & ESPTAG_CTL_VF_TRUSTED ? "on" : "off", f.sa_count, f.limit,
+		       f.mode == ESPTAG_CTL_SW_VEPA ? "vepa" : "veb",
+		       f.flags & ESPTAG_CTL_VF_CONNECTED ? " connected" : "",
+		       f.flags & ESPTAG_CTL_VF_LOCAL ? " local-registered" : "");
+	}
+	if (json) {
+		printf("]\n");
+		return;
+	}
+	if (list && veb)
+		printf("note: switch mode VEB: traffic between local VFs (and the PF) is switched by the NIC\n"
+		       "      and bypasses the agent: it is never ESP-protected; protect policies toward\n"
+		       "      local addresses fail closed (dropped at the VF port). Use VEPA for encrypted\n"
+		       "      east-west traffic.\n");
 }
 
 static void print_policy(const struct esptag_ctl_policy *p, bool first)
@@ -582,6 +634,21 @@ static int run(struct esptag_cli_cmd *cmds, uint32_t count)
 		break;
 	case ESPTAG_CTL_STATS:
 		print_stats(&v);
+		break;
+	case ESPTAG_CTL_VF_LIST:
+	case ESPTAG_CTL_VF_ADD:
+		print_vfs(&v, c->op == ESPTAG_CTL_VF_LIST);
+		break;
+	case ESPTAG_CTL_VF_RESET:
+		if (v.hdr.count) {
+			struct esptag_ctl_vf f;
+
+			esptag_ctl_item(&v, 0, &f);
+			if (json)
+				printf("{\"vf\":%u,\"removed\":%u}\n", f.vf, f.sa_count);
+			else
+				printf("vf %u reset: %u SAs removed from the agent\n", f.vf, f.sa_count);
+		}
 		break;
 	default:
 		break;

@@ -19,6 +19,7 @@
 #include <linux/if_packet.h>
 #include <linux/if_ether.h>
 #include "esptagd.h"
+#include "ctl_mbox.h"
 
 #ifndef PACKET_IGNORE_OUTGOING
 #define PACKET_IGNORE_OUTGOING 23
@@ -118,7 +119,17 @@ static void txn_send(struct chan *c, struct txn *t, uint64_t now)
 	} else {
 		t->tmo_ms = c->timeout_ms;
 	}
-	if (send(c->fd, t->frame, t->flen, 0) < 0 && errno != EAGAIN && errno != ENOBUFS)
+	if (c->mbox) {
+		/* VF mode: the config payload goes to the PF through the mailbox. */
+		uint8_t m[ESPTAG_MBOX_MAX];
+		size_t ml = esptag_mbox_build(m, sizeof(m), ESPTAG_MBOX_CFG, false, t->msg_id, 0,
+					      t->frame + ESPTAG_ETH_HLEN,
+					      t->flen - ESPTAG_ETH_HLEN);
+
+		if (send(c->fd, m, ml, MSG_NOSIGNAL) < 0)
+			log_debug("mailbox: send: %s", strerror(errno));
+		explicit_bzero(m, ml);
+	} else if (send(c->fd, t->frame, t->flen, 0) < 0 && errno != EAGAIN && errno != ENOBUFS)
 		log_debug("agent channel: send: %s", strerror(errno));
 	t->sent++;
 	t->state = TXN_SENT;
@@ -138,7 +149,15 @@ static void chan_recv(struct chan *c, struct txn *t, size_t n)
 		size_t plen;
 
 		sl = sizeof(sll);
-		len = recvfrom(c->fd, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&sll, &sl);
+		if (c->mbox) {
+			len = mbox_recv_cfg(c, buf, sizeof(buf));
+			if (len == 0)
+				continue;
+			sll.sll_pkttype = PACKET_HOST;
+		} else {
+			len = recvfrom(c->fd, buf, sizeof(buf), MSG_DONTWAIT,
+				       (struct sockaddr *)&sll, &sl);
+		}
 		if (len < 0)
 			return;
 		if (sll.sll_pkttype == PACKET_OUTGOING)
@@ -231,10 +250,48 @@ int chan_run(struct chan *c, struct txn *t, size_t n, int tries)
 	return timeouts;
 }
 
+/* VF mode: one mailbox message; a CFG reply is returned as a frame (our MAC
+ * as destination, as the agent would send it). 0 = not a config reply
+ * (consumed), -1 = nothing more (or the PF went away: c->hup). */
+ssize_t mbox_recv_cfg(struct chan *c, uint8_t *buf, size_t cap)
+{
+	uint8_t m[ESPTAG_MBOX_MAX + 1];
+	struct esptag_mbox_view v;
+	char err[160];
+	ssize_t n = recv(c->fd, m, sizeof(m), MSG_DONTWAIT);
+
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+		c->hup = true;
+		return -1;
+	}
+	if (n < 0)
+		return -1;
+	if (esptag_mbox_decode(m, n, &v, err, sizeof(err)) || !(v.hdr.flags & ESPTAG_MBOX_F_REPLY) ||
+	    v.hdr.type != ESPTAG_MBOX_CFG || ESPTAG_ETH_HLEN + v.hdr.len > cap) {
+		c->bad++;
+		log_warn("mailbox: message from the PF ignored: %s",
+			 v.hdr.type == ESPTAG_MBOX_CFG ? err : "not a config reply");
+		return 0;
+	}
+	memcpy(buf, c->mac, 6);
+	memcpy(buf + 6, c->agent_mac, 6);
+	buf[12] = c->eth_p >> 8;
+	buf[13] = c->eth_p & 0xff;
+	memcpy(buf + ESPTAG_ETH_HLEN, v.payload, v.hdr.len);
+	return ESPTAG_ETH_HLEN + v.hdr.len;
+}
+
 void chan_drain(struct chan *c)
 {
 	uint8_t buf[2048];
 
+	if (c->mbox) {
+		uint8_t f[ESPTAG_ETH_HLEN + ESPTAG_CFG_MAX_PAYLOAD];
+
+		while (mbox_recv_cfg(c, f, sizeof(f)) >= 0)
+			;
+		return;
+	}
 	while (recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT) > 0)
 		;
 }

@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stddef.h>
+#include <sys/types.h>
 #include <esptag/wire.h>
 #include <esptag/maps.h>
 #include "ctl.h"
@@ -73,6 +74,8 @@ struct chan {
 	int window;			/* requests in flight */
 	uint64_t last_reply_ns;
 	uint64_t replies, retries, timeouts, bad;
+	bool mbox;			/* VF mode: fd is the mailbox to the PF */
+	bool hup;			/* VF mode: the PF closed the mailbox */
 };
 
 struct txn {
@@ -104,6 +107,7 @@ int chan_finish(struct chan *c, struct txn *t, struct esptag_cfg_builder *b);
 int chan_run(struct chan *c, struct txn *t, size_t n, int tries);
 /* Drain unsolicited frames (late duplicates). */
 void chan_drain(struct chan *c);
+ssize_t mbox_recv_cfg(struct chan *c, uint8_t *buf, size_t cap);
 
 /* ---- SA database ---------------------------------------------------------- */
 struct sa {
@@ -172,6 +176,11 @@ struct daemon {
 	int nmon;
 	uint64_t last_cnt[ESPTAG_CNT_MAX];
 	bool have_last_cnt;
+	/* PF mode (pf.c) / VF mode (vf.c) */
+	struct pf *pf;
+	bool vf_mode;
+	uint16_t vf_num;
+	uint32_t vf_limit;
 };
 
 /* A control-request answer under construction. */
@@ -232,6 +241,26 @@ void ctl_policy_add(struct daemon *d, const struct esptag_ctl_view *v, struct re
 void ctl_policy_del(struct daemon *d, const struct esptag_ctl_view *v, struct reply *r);
 void ctl_policy_list(struct daemon *d, struct reply *r);
 void ctl_policy_flush(struct daemon *d, struct reply *r);
+
+/* pf.c */
+struct pf_opts {
+	const char *mbox_dir, *uplink, *pin_dir;
+	bool vepa;
+	uint32_t vf_limit;
+	uint8_t local_family;
+	uint8_t local_addr[16];
+};
+int pf_init(struct daemon *d, const struct pf_opts *o, int ep);
+void pf_ctl(struct daemon *d, const struct esptag_ctl_view *v, struct reply *r);
+bool pf_event(struct daemon *d, int fd);
+void pf_agent_up(struct daemon *d);
+void pf_agent_restarted(struct daemon *d);
+size_t pf_vf_sas(struct daemon *d);
+void pf_exit(struct daemon *d);
+
+/* vf.c */
+int vf_open(struct daemon *d, const char *mailbox);
+int vf_reset(struct daemon *d);
 
 /* main.c */
 void monitor_event(struct daemon *d, int type, const struct esptag_ctl_sa *sa, uint64_t value,

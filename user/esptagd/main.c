@@ -254,6 +254,13 @@ static void ctl_serve(struct daemon *d, int lfd, int ep)
 	case ESPTAG_CTL_STATS:
 		ctl_stats(d, &r);
 		break;
+	case ESPTAG_CTL_VF_ADD:
+	case ESPTAG_CTL_VF_DEL:
+	case ESPTAG_CTL_VF_LIST:
+	case ESPTAG_CTL_VF_TRUST:
+	case ESPTAG_CTL_VF_RESET:
+		pf_ctl(d, &v, &r);
+		break;
 	case ESPTAG_CTL_MONITOR:
 		if (d->nmon == (int)(sizeof(d->monitors) / sizeof(d->monitors[0]))) {
 			reply_err(&r, ESPTAG_CTL_E_NOSPC, "too many monitors");
@@ -299,7 +306,10 @@ static void usage(FILE *f)
 		"               [--adopt] [--no-attach] [--keep-pins] [--xdp-skb]\n"
 		"               [--hello-interval MS] [--down-after N] [--timeout MS] [--tries N]\n"
 		"               [--max-sas N] [--audit-interval S] [--cfg-ethertype HEX] [--meta-ethertype HEX]\n"
-		"               [--mark-mask N --mark-trusted N [--mark-shift N]] [-v|--verbose]\n");
+		"               [--mark-mask N --mark-trusted N [--mark-shift N]] [-v|--verbose]\n"
+		"       PF mode: --pf [--mbox-dir DIR] [--uplink IF] [--switch veb|vepa]\n"
+		"               [--vf-limit N] [--local ADDR]\n"
+		"       VF mode: --vf --mailbox PATH\n");
 }
 
 static volatile int stop;
@@ -326,6 +336,14 @@ int main(int argc, char **argv)
 		{ "mark-mask", required_argument, NULL, 'm' },
 		{ "mark-trusted", required_argument, NULL, 't' },
 		{ "mark-shift", required_argument, NULL, 'x' },
+		{ "pf", no_argument, NULL, 0x100 },
+		{ "mbox-dir", required_argument, NULL, 0x101 },
+		{ "uplink", required_argument, NULL, 0x102 },
+		{ "switch", required_argument, NULL, 0x103 },
+		{ "vf-limit", required_argument, NULL, 0x104 },
+		{ "local", required_argument, NULL, 0x105 },
+		{ "vf", no_argument, NULL, 0x106 },
+		{ "mailbox", required_argument, NULL, 0x107 },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
@@ -340,7 +358,10 @@ int main(int argc, char **argv)
 	unsigned long audit_s = 60;
 	uint64_t last_audit = 0;
 	unsigned long hello_ms = 1000, max_sas = ESPTAG_SAD_MAX, port = 0, tmo = 0, tries = 0;
-	bool keep = false;
+	bool keep = false, pf_mode = false;
+	struct pf_opts po = { .vf_limit = 1024 };
+	const char *mailbox = NULL;
+	char mbox_buf[1024];
 	int opt, ep = -1, lfd = -1, sfd = -1, tfd = -1, rc = 1;
 	sigset_t mask;
 	char *end;
@@ -427,6 +448,36 @@ int main(int argc, char **argv)
 			*(opt == 'm' ? &co.mark_mask : opt == 't' ? &co.mark_trusted : &co.mark_shift) = v;
 			co.set_mark = true;
 			break;
+		case 0x100:
+			pf_mode = true;
+			break;
+		case 0x101:
+			po.mbox_dir = optarg;
+			break;
+		case 0x102:
+			po.uplink = optarg;
+			break;
+		case 0x103:
+			if (strcmp(optarg, "veb") && strcmp(optarg, "vepa"))
+				goto badnum;
+			po.vepa = !strcmp(optarg, "vepa");
+			break;
+		case 0x104:
+			v = strtoul(optarg, &end, 0);
+			if (*end || errno || v < 1 || v > ESPTAG_SAD_MAX)
+				goto badnum;
+			po.vf_limit = v;
+			break;
+		case 0x105:
+			if (esptag_addr_parse(optarg, &po.local_family, po.local_addr))
+				goto badnum;
+			break;
+		case 0x106:
+			d->vf_mode = true;
+			break;
+		case 0x107:
+			mailbox = optarg;
+			break;
 		case 'v':
 			log_level = LOG_DEBUG_;
 			break;
@@ -440,6 +491,18 @@ int main(int argc, char **argv)
 	}
 	if (!*d->dev || optind != argc) {
 		usage(stderr);
+		return 2;
+	}
+	if (pf_mode && d->vf_mode) {
+		fprintf(stderr, "esptagd: --pf and --vf exclude each other\n");
+		return 2;
+	}
+	if (d->vf_mode != !!mailbox) {
+		fprintf(stderr, "esptagd: --vf needs --mailbox PATH (the socket the PF made for this VF), and --mailbox needs --vf\n");
+		return 2;
+	}
+	if (!pf_mode && (po.mbox_dir || po.uplink || po.vepa || po.local_family)) {
+		fprintf(stderr, "esptagd: --mbox-dir, --uplink, --switch and --local need --pf\n");
 		return 2;
 	}
 	if (co.set_eth && co.eth_p_cfg == co.eth_p_meta) {
@@ -492,8 +555,13 @@ int main(int argc, char **argv)
 	if (cfg_apply(d, &co))
 		goto out_bpf;
 	spd_recover(d);
-	if (chan_open(&d->chan, d->dev))
+	if (d->vf_mode) {
+		/* The re-initialisation request before anything else. */
+		if (vf_open(d, mailbox) || vf_reset(d))
+			goto out_bpf;
+	} else if (chan_open(&d->chan, d->dev)) {
 		goto out_bpf;
+	}
 	memcpy(d->mac, d->chan.mac, 6);
 	lfd = ctl_listen(sock);
 	if (lfd < 0)
@@ -519,6 +587,15 @@ int main(int argc, char **argv)
 		epoll_ctl(ep, EPOLL_CTL_ADD, tfd, &ev);
 		ev.data.fd = d->chan.fd;
 		epoll_ctl(ep, EPOLL_CTL_ADD, d->chan.fd, &ev);
+	}
+	if (pf_mode) {
+		po.pin_dir = bo.pin_dir;
+		if (!po.mbox_dir) {
+			snprintf(mbox_buf, sizeof(mbox_buf), "%s/%s.vf", ESPTAG_CTL_SOCK_DIR, d->dev);
+			po.mbox_dir = mbox_buf;
+		}
+		if (pf_init(d, &po, ep))
+			goto out_pf;
 	}
 	log_info("esptagd on %s (ifindex %d, port %lu): control socket %s, pins %s", d->dev,
 		 d->ifindex, port, sock, bo.pin_dir);
@@ -557,6 +634,13 @@ int main(int argc, char **argv)
 				}
 			} else if (fd == d->chan.fd) {
 				chan_drain(&d->chan);
+				if (d->chan.hup) {
+					log_err("the PF closed this VF's mailbox (PF gone, or the VF was reset or deleted): exiting");
+					stop = 1;
+					rc = 3;
+				}
+			} else if (pf_event(d, fd)) {
+				continue;
 			} else {
 				/* a monitor client went away (or wrote garbage) */
 				for (int m = 0; m < d->nmon; m++)
@@ -568,8 +652,11 @@ int main(int argc, char **argv)
 			}
 		}
 	}
-	rc = 0;
-	if (!keep && sad_flush_agent(d))
+	if (rc == 1)
+		rc = 0;
+out_pf:
+	pf_exit(d);
+	if (!keep && !d->chan.hup && d->chan.fd >= 0 && sad_flush_agent(d))
 		log_warn("exit: the agent did not confirm FLUSH_PORT; its SAs of port %lu remain", port);
 out_bpf:
 	if (keep)

@@ -265,6 +265,8 @@ static const char *agent_hint(int st)
 		return "the agent does not speak this protocol version";
 	case ESPTAG_ST_BUSY:
 		return "the agent is busy; try again";
+	case ESPTAG_ST_NOT_PERMITTED:
+		return "not permitted: a VF gets SAs only while the PF trusts it (on the host: esptag vf trust VF on)";
 	default:
 		return "see the agent's log";
 	}
@@ -1527,8 +1529,11 @@ void agent_hello_tick(struct daemon *d)
 			if (d->reconciled)
 				monitor_event(d, ESPTAG_EV_AGENT_UP, NULL, 0, 0, 0);
 		}
-		else if (had && d->caps.epoch != old_epoch)
+		else if (had && d->caps.epoch != old_epoch) {
 			reinstall(d, old_epoch);
+			pf_agent_restarted(d);
+		}
+		pf_agent_up(d);
 		if (d->reconciled && d->need_sweep)
 			sweep(d);
 		if (d->reconciled && !cfg_agent_up(d)) {

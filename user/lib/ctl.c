@@ -215,9 +215,61 @@ static int event_check(const struct esptag_ctl_event *e, char *err, size_t errle
 	return 0;
 }
 
+int esptag_ctl_vf_check(const struct esptag_ctl_vf *vf, int op, bool is_request, char *err,
+			size_t errlen)
+{
+	size_t n = strnlen(vf->ifname, sizeof(vf->ifname));
+
+	if (vf->vf > ESPTAG_CTL_VF_MAX)
+		return fail(err, errlen, "vf: number %u out of range (0..%u)", vf->vf,
+			    ESPTAG_CTL_VF_MAX);
+	if (n == sizeof(vf->ifname))
+		return fail(err, errlen, "vf: device name not terminated");
+	for (size_t i = n; i < sizeof(vf->ifname); i++)
+		if (vf->ifname[i])
+			return fail(err, errlen, "vf: bytes after the device name");
+	for (size_t i = 0; i < n; i++)
+		if (vf->ifname[i] <= ' ' || vf->ifname[i] > '~' || vf->ifname[i] == '"' ||
+		    vf->ifname[i] == '\\' || vf->ifname[i] == '/' || vf->ifname[i] == ':')
+			return fail(err, errlen, "vf: bad character in the device name");
+	if (vf->flags & ~ESPTAG_CTL_VF_FLAGS)
+		return fail(err, errlen, "vf: unknown flags 0x%x", vf->flags);
+	if (vf->nvlans > 2)
+		return fail(err, errlen, "vf: at most two VLANs");
+	for (int i = 0; i < 2; i++)
+		if (i < vf->nvlans ? vf->vid[i] < 1 || vf->vid[i] > 4094 : vf->vid[i] != 0)
+			return fail(err, errlen, "vf: VLAN IDs are 1..4094");
+	if (vf->family != 0 && vf->family != 4 && vf->family != 6)
+		return fail(err, errlen, "vf: address family %u", vf->family);
+	if (vf->reserved[0] || vf->reserved[1] || vf->reserved[2] || vf->reserved2)
+		return fail(err, errlen, "vf: reserved bytes set");
+	if (vf->mode > ESPTAG_CTL_SW_VEPA)
+		return fail(err, errlen, "vf: switch mode %u", vf->mode);
+	if (is_request && op == ESPTAG_CTL_VF_ADD) {
+		if (!n)
+			return fail(err, errlen, "vf add: needs 'dev IFNAME' (the VF's switch port)");
+		if ((vf->mac[0] & 1) || !(vf->mac[0] | vf->mac[1] | vf->mac[2] | vf->mac[3] |
+					   vf->mac[4] | vf->mac[5]))
+			return fail(err, errlen, "vf add: needs a unicast 'mac MAC'");
+		if (vf->flags & ~ESPTAG_CTL_VF_TRUSTED)
+			return fail(err, errlen, "vf add: only the trusted flag can be set");
+	}
+	if (is_request && (vf->port || vf->sa_count || vf->ifindex || vf->mode))
+		return fail(err, errlen, "vf: reply fields set in a request");
+	return 0;
+}
+
 size_t esptag_ctl_item_size(int op, bool reply)
 {
 	switch (op) {
+	case ESPTAG_CTL_VF_ADD:
+	case ESPTAG_CTL_VF_RESET:
+		return sizeof(struct esptag_ctl_vf);
+	case ESPTAG_CTL_VF_DEL:
+	case ESPTAG_CTL_VF_TRUST:
+		return reply ? 0 : sizeof(struct esptag_ctl_vf);
+	case ESPTAG_CTL_VF_LIST:
+		return reply ? sizeof(struct esptag_ctl_vf) : 0;
 	case ESPTAG_CTL_STATE_ADD:
 		return sizeof(struct esptag_ctl_sa);
 	case ESPTAG_CTL_STATE_DEL:
@@ -256,6 +308,7 @@ static int item_check(int op, bool reply, const void *p, char *err, size_t errle
 		struct esptag_ctl_agent agent;
 		struct esptag_ctl_stat stat;
 		struct esptag_ctl_event ev;
+		struct esptag_ctl_vf vf;
 	} u;
 	int rc = 0;
 
@@ -282,6 +335,13 @@ static int item_check(int op, bool reply, const void *p, char *err, size_t errle
 		break;
 	case ESPTAG_CTL_EVENT:
 		rc = event_check(&u.ev, err, errlen);
+		break;
+	case ESPTAG_CTL_VF_ADD:
+	case ESPTAG_CTL_VF_DEL:
+	case ESPTAG_CTL_VF_LIST:
+	case ESPTAG_CTL_VF_TRUST:
+	case ESPTAG_CTL_VF_RESET:
+		rc = esptag_ctl_vf_check(&u.vf, op, !reply, err, errlen);
 		break;
 	}
 	/* The union may hold key bytes copied from a request. */
@@ -352,7 +412,9 @@ int esptag_ctl_decode(const void *buf, size_t len, struct esptag_ctl_view *v,
 	if (!reply && !h->count)
 		return fail(err, errlen, "%s needs at least one item", esptag_ctl_op_str(h->op));
 	if ((h->op == ESPTAG_CTL_POLICY_ADD || h->op == ESPTAG_CTL_POLICY_DEL ||
-	     h->op == ESPTAG_CTL_AGENT_STATUS || h->op == ESPTAG_CTL_EVENT) &&
+	     h->op == ESPTAG_CTL_AGENT_STATUS || h->op == ESPTAG_CTL_EVENT ||
+	     h->op == ESPTAG_CTL_VF_ADD || h->op == ESPTAG_CTL_VF_DEL ||
+	     h->op == ESPTAG_CTL_VF_TRUST || h->op == ESPTAG_CTL_VF_RESET) &&
 	    h->count != 1)
 		return fail(err, errlen, "%s takes exactly one item", esptag_ctl_op_str(h->op));
 	for (uint32_t i = 0; i < h->count; i++) {
@@ -460,6 +522,9 @@ const char *esptag_ctl_op_str(int op)
 		[ESPTAG_CTL_AGENT_STATUS] = "agent status", [ESPTAG_CTL_AGENT_SA] = "agent sa",
 		[ESPTAG_CTL_STATS] = "stats",		  [ESPTAG_CTL_MONITOR] = "monitor",
 		[ESPTAG_CTL_EVENT] = "event",
+		[ESPTAG_CTL_VF_ADD] = "vf add",		  [ESPTAG_CTL_VF_DEL] = "vf del",
+		[ESPTAG_CTL_VF_LIST] = "vf list",	  [ESPTAG_CTL_VF_TRUST] = "vf trust",
+		[ESPTAG_CTL_VF_RESET] = "vf reset",
 	};
 	return op > 0 && op <= ESPTAG_CTL_OP_MAX ? n[op] : "?";
 }

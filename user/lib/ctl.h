@@ -48,7 +48,13 @@ enum esptag_ctl_op {
 	ESPTAG_CTL_STATS,		/* req: none; rep: n ctl_stat */
 	ESPTAG_CTL_MONITOR,		/* req: none; rep: none, then events */
 	ESPTAG_CTL_EVENT,		/* daemon -> monitor only: 1 ctl_event */
-	ESPTAG_CTL_OP_MAX = ESPTAG_CTL_EVENT,
+	/* PF mode (esptagd --pf): the VFs behind this port */
+	ESPTAG_CTL_VF_ADD,		/* req: 1 ctl_vf; rep: 1 ctl_vf */
+	ESPTAG_CTL_VF_DEL,		/* req: 1 ctl_vf (vf); rep: none */
+	ESPTAG_CTL_VF_LIST,		/* req: none; rep: n ctl_vf */
+	ESPTAG_CTL_VF_TRUST,		/* req: 1 ctl_vf (vf, flags TRUSTED or not); rep: none */
+	ESPTAG_CTL_VF_RESET,		/* req: 1 ctl_vf (vf); rep: 1 ctl_vf (sa_count = removed) */
+	ESPTAG_CTL_OP_MAX = ESPTAG_CTL_VF_RESET,
 };
 
 /* esptag_ctl_hdr.flags */
@@ -183,6 +189,39 @@ struct esptag_ctl_agent {
 };
 _Static_assert(sizeof(struct esptag_ctl_agent) == 104, "ctl agent");
 
+/* esptag_ctl_vf.flags */
+#define ESPTAG_CTL_VF_TRUSTED	0x01	/* may hold SAs; its tags pass esptag_port */
+#define ESPTAG_CTL_VF_CONNECTED	0x02	/* reply: a VF-mode esptagd is on the mailbox */
+#define ESPTAG_CTL_VF_LOCAL	0x04	/* reply: address registered with the agent (VEPA) */
+#define ESPTAG_CTL_VF_FLAGS	0x07
+
+/* esptag_ctl_vf.mode (replies): how the NIC switch treats VF-to-VF frames */
+#define ESPTAG_CTL_SW_VEB	1	/* switched locally: bypasses the agent */
+#define ESPTAG_CTL_SW_VEPA	2	/* everything through the agent (hairpin) */
+
+/* A VF behind a PF-mode esptagd. add: vf, ifname (its switch port), mac,
+ * optional address (family 0 = none), limit (0 = daemon default), flags
+ * TRUSTED. del/trust/reset: vf (+ flags for trust). */
+struct esptag_ctl_vf {
+	char ifname[ESPTAG_CTL_DEV_LEN];	/* switch-side port, NUL-terminated */
+	uint16_t vf;				/* VF number, 0..ESPTAG_CTL_VF_MAX */
+	uint16_t port;				/* replies: agent port = vf + 1 */
+	uint32_t flags;				/* ESPTAG_CTL_VF_* */
+	uint8_t mac[6];
+	uint8_t nvlans;				/* 0..2 */
+	uint8_t mode;				/* replies: ESPTAG_CTL_SW_* */
+	uint16_t vid[2];
+	uint32_t limit;				/* SA limit */
+	uint32_t sa_count;			/* replies */
+	uint32_t ifindex;			/* replies */
+	uint8_t family;				/* 0, 4 or 6 */
+	uint8_t reserved[3];
+	uint8_t addr[16];
+	uint32_t reserved2;
+};
+_Static_assert(sizeof(struct esptag_ctl_vf) == 72, "ctl vf");
+#define ESPTAG_CTL_VF_MAX	254		/* port vf + 1 fits esptag_ports */
+
 enum esptag_ctl_stat_kind {
 	ESPTAG_STAT_DP = 1,		/* id = enum esptag_counter, value */
 	ESPTAG_STAT_AGENT,		/* id = enum esptag_agent_counter, value */
@@ -258,6 +297,8 @@ int esptag_ctl_sa_check(const struct esptag_ctl_sa *sa, bool is_request, char *e
 int esptag_ctl_sa_id_check(const struct esptag_ctl_sa_id *id, char *err, size_t errlen);
 int esptag_ctl_policy_check(const struct esptag_ctl_policy *p, bool is_request, char *err,
 			    size_t errlen);
+int esptag_ctl_vf_check(const struct esptag_ctl_vf *vf, int op, bool is_request, char *err,
+			size_t errlen);
 
 /* Fill a header. */
 void esptag_ctl_hdr_init(struct esptag_ctl_hdr *h, int op, bool reply, int status,

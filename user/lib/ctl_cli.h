@@ -15,6 +15,7 @@ struct esptag_cli_cmd {
 		struct esptag_ctl_sa sa;	/* STATE_ADD (holds the key) */
 		struct esptag_ctl_sa_id id;	/* STATE_DEL */
 		struct esptag_ctl_policy pol;	/* POLICY_ADD / POLICY_DEL */
+		struct esptag_ctl_vf vf;	/* VF_* */
 	};
 };
 

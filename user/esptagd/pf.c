@@ -1,0 +1,926 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * PF mode (esptagd --pf): the daemon of the physical function also speaks
+ * for the VFs behind the NIC switch.
+ *
+ *  - a VF is declared with `esptag vf add` (its switch port, MAC, trust,
+ *    SA limit, address): the PF fills esptag_ports[port ifindex], attaches
+ *    esptag_port on the port (tc ingress + egress, switch side) and creates
+ *    the VF's mailbox <mbox-dir>/vf<N>.mbox (ctl_mbox.h);
+ *  - every config request of a VF arrives on its mailbox; the VF's identity
+ *    is the socket, never the message. The PF refuses what a VF may not do
+ *    (untrusted: no SAs; over its limit; LOCAL records), rewrites the domain
+ *    (hdr.port = VF + 1; SA records: local_mac and VLANs = the VF's), sends
+ *    it to the agent on the PF's channel and answers only with the agent's
+ *    reply. It keeps the SA -> domain database of every VF from the replies;
+ *  - RESET (a VF (re)starting), `esptag vf reset`, and the VF's switch port
+ *    vanishing (RTM_DELLINK: the VM was destroyed) all run the abandoned-SA
+ *    cleanup: FLUSH_PORT of the VF's port, wait for the agent's OK, clean
+ *    the database (and on a vanished port the VF's esptag_ports entry, its
+ *    LOCAL record and its mailbox), and only then answer;
+ *  - VEPA: every VF address with a LOCAL record (and the PF's own, --local)
+ *    so VM-to-VM traffic is hairpinned by the agent. VEB: the switch
+ *    forwards VF-to-VF frames itself; the agent never sees them.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "esptagd.h"
+#include "ctl_mbox.h"
+#include "esptag_port_bpf.skel.h"
+
+#define PORT_TC_HANDLE	0xe6
+#define PORT_TC_PRIO	0xe6
+
+struct vf_sa {
+	uint32_t idx;
+	uint32_t spi;
+	uint8_t dir, family;
+	uint8_t daddr[16];
+};
+
+struct pf_vf {
+	bool used;
+	struct esptag_ctl_vf c;		/* as added; flags TRUSTED */
+	int ifindex;
+	int lfd, cfd;			/* mailbox: listening, connected VF */
+	char path[108];
+	bool local_added;
+	struct vf_sa *sas;
+	size_t nsa, cap;
+	uint32_t refused, bad;
+};
+
+struct pf {
+	struct pf_vf vf[ESPTAG_CTL_VF_MAX + 1];
+	char mbox_dir[1024];
+	int ep, nl;
+	int mode;			/* ESPTAG_CTL_SW_* */
+	uint32_t limit;			/* default per-VF SA limit */
+	int uplink_ifindex;
+	char uplink[IFNAMSIZ];
+	struct esptag_port_bpf *skel;
+	uint8_t local_family;		/* the PF's own address (VEPA) */
+	uint8_t local_addr[16];
+	bool local_added;
+};
+
+static const uint8_t agent_mac[6] = ESPTAG_AGENT_MAC_INIT;
+
+/* ---- esptag_port attach ------------------------------------------------------ */
+
+static int port_attach(int ifindex, int fd, enum bpf_tc_attach_point where, const char *name)
+{
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = where);
+	DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .handle = PORT_TC_HANDLE, .priority = PORT_TC_PRIO,
+			    .prog_fd = fd, .flags = BPF_TC_F_REPLACE);
+	int err = bpf_tc_hook_create(&hook);
+
+	if (err && err != -EEXIST) {
+		log_err("pf: cannot create clsact on %s: %s", name, strerror(-err));
+		return err;
+	}
+	err = bpf_tc_attach(&hook, &opts);
+	if (err)
+		log_err("pf: cannot attach esptag_port (%s) on %s: %s",
+			where == BPF_TC_EGRESS ? "egress" : "ingress", name, strerror(-err));
+	return err;
+}
+
+static void port_detach(int ifindex, enum bpf_tc_attach_point where)
+{
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = where);
+	DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .handle = PORT_TC_HANDLE, .priority = PORT_TC_PRIO);
+
+	bpf_tc_detach(&hook, &opts);
+}
+
+/* Load esptag_port with the daemon's own maps (the pinned ones). */
+static int port_load(struct pf *p, const char *pin_dir)
+{
+	struct bpf_map *m;
+	char path[512];
+	int err;
+
+	p->skel = esptag_port_bpf__open();
+	if (!p->skel) {
+		log_err("pf: cannot open esptag_port: %s", strerror(errno));
+		return -1;
+	}
+	bpf_object__for_each_map(m, p->skel->obj) {
+		int fd;
+
+		if (bpf_map__is_internal(m))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", pin_dir, bpf_map__name(m));
+		fd = bpf_obj_get(path);
+		if (fd < 0)
+			continue;	/* a map only esptag_port uses: its own */
+		err = bpf_map__reuse_fd(m, fd);
+		close(fd);
+		if (err) {
+			log_err("pf: cannot reuse map %s: %s", bpf_map__name(m), strerror(-err));
+			return -1;
+		}
+	}
+	err = esptag_port_bpf__load(p->skel);
+	if (err) {
+		log_err("pf: cannot load esptag_port: %s", strerror(-err));
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- the agent, on behalf of a VF ---------------------------------------------- */
+
+/* Run one config exchange for port; payload already in t->frame + 14. */
+static void frame_head(struct daemon *d, struct txn *t)
+{
+	uint16_t et = htons(d->chan.eth_p);
+
+	memcpy(t->frame, agent_mac, 6);
+	memcpy(t->frame + 6, d->chan.mac, 6);
+	memcpy(t->frame + 12, &et, 2);
+	if (t->flen < 60) {
+		memset(t->frame + t->flen, 0, 60 - t->flen);
+		t->flen = 60;
+	}
+	t->state = TXN_NEW;
+	t->sent = 0;
+	t->rlen = 0;
+}
+
+/* A request without records (FLUSH_PORT) or with LOCAL records, for port.
+ * Returns 0 (reply status in t->v.status) or -1 (no answer). */
+static int agent_req(struct daemon *d, struct txn *t, uint8_t op, uint16_t port,
+		     const struct esptag_rec_local *loc)
+{
+	struct esptag_cfg_builder b;
+	uint16_t saved = d->chan.port;
+
+	d->chan.port = port;
+	chan_begin(&d->chan, t, &b, op);
+	d->chan.port = saved;
+	if (loc)
+		esptag_cfg_add(&b, ESPTAG_REC_LOCAL, loc, sizeof(*loc));
+	if (chan_finish(&d->chan, t, &b))
+		return -1;
+	return chan_run(&d->chan, t, 1, 0) ? -1 : 0;
+}
+
+static void local_rec(struct esptag_rec_local *l, uint8_t family, const uint8_t *addr,
+		      const uint8_t *mac, uint8_t nvlans, const uint16_t *vid)
+{
+	memset(l, 0, sizeof(*l));
+	l->hdr.type = ESPTAG_REC_LOCAL;
+	l->hdr.len = htons(sizeof(*l));
+	l->family = family;
+	memcpy(l->addr, addr, 16);
+	memcpy(l->mac, mac, 6);
+	l->nvlans = nvlans;
+	for (int i = 0; i < nvlans; i++) {
+		l->vlan[i].tpid = htons(nvlans == 2 && i == 0 ? 0x88a8 : 0x8100);
+		l->vlan[i].tci = htons(vid[i]);
+	}
+}
+
+/* LOCAL records belong to the PF's port (0): a VF's FLUSH_PORT keeps them. */
+static int vf_local(struct daemon *d, struct pf_vf *v, bool add)
+{
+	struct esptag_rec_local l;
+	struct txn *t;
+	int rc = -1;
+
+	if (!v->c.family || d->pf->mode != ESPTAG_CTL_SW_VEPA || v->local_added == add)
+		return 0;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return -1;
+	local_rec(&l, v->c.family, v->c.addr, v->c.mac, v->c.nvlans, v->c.vid);
+	if (!agent_req(d, t, add ? ESPTAG_OP_ADD_LOCAL : ESPTAG_OP_DEL_LOCAL, d->chan.port, &l) &&
+	    (t->v.status == ESPTAG_ST_OK || (add && t->v.status == ESPTAG_ST_DUPLICATE) ||
+	     (!add && t->v.status == ESPTAG_ST_UNKNOWN_LOCAL))) {
+		v->local_added = add;
+		rc = 0;
+	} else {
+		log_warn("pf: VF %u: %s of its address not confirmed by the agent", v->c.vf,
+			 add ? "ADD_LOCAL" : "DEL_LOCAL");
+	}
+	free(t);
+	return rc;
+}
+
+static void pf_local(struct daemon *d, bool add)
+{
+	struct pf *p = d->pf;
+	struct esptag_rec_local l;
+	struct txn *t;
+
+	if (!p->local_family || p->mode != ESPTAG_CTL_SW_VEPA || p->local_added == add)
+		return;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return;
+	local_rec(&l, p->local_family, p->local_addr, d->mac, 0, NULL);
+	if (!agent_req(d, t, add ? ESPTAG_OP_ADD_LOCAL : ESPTAG_OP_DEL_LOCAL, d->chan.port, &l) &&
+	    (t->v.status == ESPTAG_ST_OK || t->v.status == ESPTAG_ST_DUPLICATE ||
+	     t->v.status == ESPTAG_ST_UNKNOWN_LOCAL))
+		p->local_added = add;
+	free(t);
+}
+
+/* The abandoned-SA cleanup: every SA of the VF's domain leaves the agent,
+ * confirmed, before the database forgets them. Returns the number removed
+ * or -1 when the agent did not confirm (the database is kept). */
+static long vf_cleanup(struct daemon *d, struct pf_vf *v, const char *why)
+{
+	struct txn *t = calloc(1, sizeof(*t));
+	long n = v->nsa;
+
+	if (!t)
+		return -1;
+	if (agent_req(d, t, ESPTAG_OP_FLUSH_PORT, v->c.vf + 1, NULL) ||
+	    t->v.status != ESPTAG_ST_OK) {
+		log_err("pf: VF %u (%s): the agent did not confirm FLUSH_PORT of port %u; its %zu SAs are still recorded",
+			v->c.vf, why, v->c.vf + 1, v->nsa);
+		free(t);
+		return -1;
+	}
+	free(t);
+	v->nsa = 0;
+	log_info("pf: VF %u (%s): %ld SAs removed from the agent (port %u flushed)", v->c.vf, why,
+		 n, v->c.vf + 1);
+	return n;
+}
+
+/* ---- database ------------------------------------------------------------------- */
+
+static int db_add(struct pf_vf *v, const struct esptag_rec_sa *r)
+{
+	struct vf_sa s = { .idx = ntohl(r->sa_index), .spi = ntohl(r->spi), .dir = r->dir,
+			   .family = r->family };
+
+	memcpy(s.daddr, r->daddr, 16);
+	for (size_t i = 0; i < v->nsa; i++)
+		if (v->sas[i].idx == s.idx) {	/* re-added after an agent restart */
+			v->sas[i] = s;
+			return 0;
+		}
+	if (v->nsa == v->cap) {
+		size_t nc = v->cap ? v->cap * 2 : 64;
+		struct vf_sa *n = realloc(v->sas, nc * sizeof(*n));
+
+		if (!n)
+			return -1;
+		v->sas = n;
+		v->cap = nc;
+	}
+	v->sas[v->nsa++] = s;
+	return 0;
+}
+
+static void db_del(struct pf_vf *v, uint32_t idx)
+{
+	for (size_t i = 0; i < v->nsa; i++)
+		if (v->sas[i].idx == idx) {
+			v->sas[i] = v->sas[--v->nsa];
+			return;
+		}
+}
+
+/* ---- mailbox ---------------------------------------------------------------------- */
+
+static void mbox_send(struct pf_vf *v, int type, uint32_t seq, int status, const void *pl,
+		      uint32_t plen)
+{
+	uint8_t buf[ESPTAG_MBOX_MAX];
+	size_t n = esptag_mbox_build(buf, sizeof(buf), type, true, seq, status, pl, plen);
+
+	if (v->cfd >= 0 && n && send(v->cfd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t)n)
+		log_warn("pf: VF %u: mailbox reply lost: %s", v->c.vf, strerror(errno));
+}
+
+/* A config reply made by the PF itself (refusals). */
+static void cfg_refuse(struct pf_vf *v, uint32_t seq, const struct esptag_cfg_hdr *req,
+		       uint8_t status, uint16_t err_index, const char *why)
+{
+	struct esptag_cfg_hdr h = *req;
+
+	h.flags = (h.flags & ~ESPTAG_CFG_F_RETRY) | ESPTAG_CFG_F_REPLY;
+	h.status = status;
+	h.count = 0;
+	h.length = 0;
+	h.err_index = htons(err_index);
+	h.port = htons(v->c.vf + 1);
+	v->refused++;
+	log_notice("pf: VF %u: %s refused: %s", v->c.vf, esptag_opcode_str(req->opcode), why);
+	mbox_send(v, ESPTAG_MBOX_CFG, seq, 0, &h, sizeof(h));
+}
+
+static void vf_cfg(struct daemon *d, struct pf_vf *v, uint32_t seq, const uint8_t *pl,
+		   uint32_t plen)
+{
+	struct esptag_cfg_view cv;
+	struct esptag_cfg_hdr h;
+	struct txn *t;
+	uint16_t port = htons(v->c.vf + 1);
+	int rc;
+
+	memcpy(&h, pl, sizeof(h));
+	rc = esptag_cfg_decode(pl, plen, &cv);
+	if (rc) {
+		cfg_refuse(v, seq, &h, rc == ESPTAG_EALG ? ESPTAG_ST_BAD_ALG :
+				       rc == ESPTAG_EBADREC ? ESPTAG_ST_BAD_RECORD :
+							      ESPTAG_ST_MALFORMED,
+			   cv.bad_index, "malformed request");
+		return;
+	}
+	if (cv.flags & ESPTAG_CFG_F_REPLY) {
+		cfg_refuse(v, seq, &h, ESPTAG_ST_NOT_PERMITTED, ESPTAG_ERR_INDEX_NONE,
+			   "a reply is not a request");
+		return;
+	}
+	switch (cv.opcode) {
+	case ESPTAG_OP_HELLO:
+	case ESPTAG_OP_DEL_SA:
+	case ESPTAG_OP_FLUSH_PORT:
+	case ESPTAG_OP_DUMP_SA:
+	case ESPTAG_OP_GET_STATS:
+		break;
+	case ESPTAG_OP_ADD_SA:
+		if (!(v->c.flags & ESPTAG_CTL_VF_TRUSTED)) {
+			cfg_refuse(v, seq, &h, ESPTAG_ST_NOT_PERMITTED, 0,
+				   "the VF is untrusted (esptag vf trust VF on)");
+			return;
+		}
+		if (v->nsa + cv.count > v->c.limit) {
+			cfg_refuse(v, seq, &h, ESPTAG_ST_PORT_LIMIT,
+				   v->nsa >= v->c.limit ? 0 : v->c.limit - v->nsa,
+				   "over the VF's SA limit");
+			return;
+		}
+		break;
+	default:
+		cfg_refuse(v, seq, &h, ESPTAG_ST_NOT_PERMITTED, ESPTAG_ERR_INDEX_NONE,
+			   "only the PF manages this");
+		return;
+	}
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return;
+	memcpy(t->frame + ESPTAG_ETH_HLEN, pl, plen);
+	t->flen = ESPTAG_ETH_HLEN + plen;
+	/* The domain is the PF's to say: port, and the SA's MAC and VLANs. */
+	memcpy(t->frame + ESPTAG_ETH_HLEN + offsetof(struct esptag_cfg_hdr, port), &port, 2);
+	t->frame[ESPTAG_ETH_HLEN + 2] &= ~ESPTAG_CFG_F_RETRY;
+	if (cv.opcode == ESPTAG_OP_ADD_SA) {
+		size_t off = 0;
+		struct esptag_rec_view rv;
+
+		while (esptag_cfg_next(&cv, &off, &rv) > 0) {
+			struct esptag_rec_sa *r = (struct esptag_rec_sa *)(t->frame + ESPTAG_ETH_HLEN +
+									   (rv.data - pl));
+
+			memcpy(r->local_mac, v->c.mac, 6);
+			r->nvlans = v->c.nvlans;
+			memset(r->vlan, 0, sizeof(r->vlan));
+			for (int i = 0; i < v->c.nvlans; i++) {
+				r->vlan[i].tpid = htons(v->c.nvlans == 2 && i == 0 ? 0x88a8 : 0x8100);
+				r->vlan[i].tci = htons(v->c.vid[i]);
+			}
+		}
+	}
+	frame_head(d, t);
+	t->msg_id = cv.msg_id;
+	t->opcode = cv.opcode;
+	rc = chan_run(&d->chan, t, 1, 0);
+	explicit_bzero(t->frame, sizeof(t->frame));	/* keys */
+	if (rc) {
+		log_warn("pf: VF %u: the agent did not answer %s; no reply to the VF", v->c.vf,
+			 esptag_opcode_str(cv.opcode));
+		free(t);
+		return;
+	}
+	if (t->v.status == ESPTAG_ST_OK) {
+		size_t off = 0;
+		struct esptag_rec_view rv;
+
+		switch (cv.opcode) {
+		case ESPTAG_OP_ADD_SA:
+			while (esptag_cfg_next(&t->v, &off, &rv) > 0)
+				if (rv.type == ESPTAG_REC_SA && db_add(v, (const void *)rv.data))
+					log_err("pf: VF %u: out of memory for its database", v->c.vf);
+			break;
+		case ESPTAG_OP_DEL_SA:
+			while (esptag_cfg_next(&cv, &off, &rv) > 0) {
+				struct esptag_rec_sa_ref ref;
+
+				memcpy(&ref, rv.data, sizeof(ref));
+				db_del(v, ntohl(ref.sa_index));
+			}
+			break;
+		case ESPTAG_OP_FLUSH_PORT:
+			v->nsa = 0;
+			break;
+		}
+	}
+	mbox_send(v, ESPTAG_MBOX_CFG, seq, 0, t->reply, t->rlen);
+	free(t);
+}
+
+static void vf_reset_reply(struct pf_vf *v, uint32_t seq, long removed)
+{
+	struct esptag_mbox_reset r = {
+		.vf = v->c.vf,
+		.port = v->c.vf + 1,
+		.nvlans = v->c.nvlans,
+		.trusted = !!(v->c.flags & ESPTAG_CTL_VF_TRUSTED),
+		.limit = v->c.limit,
+		.removed = removed < 0 ? 0 : removed,
+	};
+
+	memcpy(r.mac, v->c.mac, 6);
+	r.vid[0] = v->c.vid[0];
+	r.vid[1] = v->c.vid[1];
+	if (removed < 0)
+		mbox_send(v, ESPTAG_MBOX_RESET, seq, ESPTAG_CTL_E_TIMEOUT, NULL, 0);
+	else
+		mbox_send(v, ESPTAG_MBOX_RESET, seq, 0, &r, sizeof(r));
+}
+
+static void mbox_close_conn(struct pf *p, struct pf_vf *v)
+{
+	if (v->cfd < 0)
+		return;
+	epoll_ctl(p->ep, EPOLL_CTL_DEL, v->cfd, NULL);
+	close(v->cfd);
+	v->cfd = -1;
+}
+
+static void mbox_read(struct daemon *d, struct pf_vf *v)
+{
+	uint8_t buf[ESPTAG_MBOX_MAX + 1];
+	struct esptag_mbox_view mv;
+	char err[160];
+	ssize_t n = recv(v->cfd, buf, sizeof(buf), MSG_DONTWAIT);
+
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+		log_info("pf: VF %u: mailbox closed by the VF", v->c.vf);
+		mbox_close_conn(d->pf, v);
+		return;
+	}
+	if (n < 0)
+		return;
+	if (esptag_mbox_decode(buf, n, &mv, err, sizeof(err)) ||
+	    (mv.hdr.flags & ESPTAG_MBOX_F_REPLY)) {
+		v->bad++;
+		log_warn("pf: VF %u: mailbox message rejected: %s", v->c.vf,
+			 mv.hdr.flags & ESPTAG_MBOX_F_REPLY ? "a reply is not a request" : err);
+		explicit_bzero(buf, sizeof(buf));
+		return;
+	}
+	if (mv.hdr.type == ESPTAG_MBOX_CFG)
+		vf_cfg(d, v, mv.hdr.seq, mv.payload, mv.hdr.len);
+	else
+		vf_reset_reply(v, mv.hdr.seq, vf_cleanup(d, v, "reset by the VF"));
+	explicit_bzero(buf, sizeof(buf));
+}
+
+static void mbox_accept(struct daemon *d, struct pf_vf *v)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	struct ucred cred;
+	socklen_t cl = sizeof(cred);
+	int fd = accept4(v->lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+	if (fd < 0)
+		return;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) ||
+	    (cred.uid != 0 && cred.uid != geteuid())) {
+		log_warn("pf: VF %u: mailbox: refused uid %u", v->c.vf, cred.uid);
+		close(fd);
+		return;
+	}
+	/* One VF driver per mailbox: a new one replaces the old (VF restart). */
+	mbox_close_conn(d->pf, v);
+	v->cfd = fd;
+	ev.data.fd = fd;
+	epoll_ctl(d->pf->ep, EPOLL_CTL_ADD, fd, &ev);
+	log_info("pf: VF %u: a VF driver connected to %s (pid %d)", v->c.vf, v->path, cred.pid);
+}
+
+static int mbox_listen(struct pf *p, struct pf_vf *v)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct epoll_event ev = { .events = EPOLLIN };
+	mode_t old;
+
+	if (snprintf(v->path, sizeof(v->path), "%s/vf%u.mbox", p->mbox_dir, v->c.vf) >=
+	    (int)sizeof(sun.sun_path))
+		return -1;
+	strcpy(sun.sun_path, v->path);
+	unlink(v->path);
+	v->lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (v->lfd < 0)
+		return -1;
+	old = umask(0177);
+	if (bind(v->lfd, (struct sockaddr *)&sun, sizeof(sun)) || listen(v->lfd, 4)) {
+		umask(old);
+		log_err("pf: mailbox %s: %s", v->path, strerror(errno));
+		close(v->lfd);
+		v->lfd = -1;
+		return -1;
+	}
+	umask(old);
+	chmod(v->path, 0600);
+	ev.data.fd = v->lfd;
+	epoll_ctl(p->ep, EPOLL_CTL_ADD, v->lfd, &ev);
+	return 0;
+}
+
+/* ---- VF table ------------------------------------------------------------------------ */
+
+static void vf_forget(struct daemon *d, struct pf_vf *v)
+{
+	struct pf *p = d->pf;
+	uint32_t key = v->ifindex;
+
+	mbox_close_conn(p, v);
+	if (v->lfd >= 0) {
+		epoll_ctl(p->ep, EPOLL_CTL_DEL, v->lfd, NULL);
+		close(v->lfd);
+		unlink(v->path);
+	}
+	bpf_map_delete_elem(d->bpf.map_fd[M_PORTS], &key);
+	free(v->sas);
+	memset(v, 0, sizeof(*v));
+	v->lfd = v->cfd = -1;
+}
+
+static int port_entry(struct daemon *d, struct pf_vf *v)
+{
+	struct esptag_port e = { .flags = ESPTAG_PORTF_SPOOFCHK, .vf = v->c.vf };
+	uint32_t key = v->ifindex;
+
+	if (v->c.flags & ESPTAG_CTL_VF_TRUSTED)
+		e.flags |= ESPTAG_PORTF_TRUSTED;
+	memcpy(e.mac, v->c.mac, 6);
+	return bpf_map_update_elem(d->bpf.map_fd[M_PORTS], &key, &e, BPF_ANY);
+}
+
+static void vf_item(struct daemon *d, const struct pf_vf *v, struct esptag_ctl_vf *o)
+{
+	*o = v->c;
+	o->port = v->c.vf + 1;
+	o->sa_count = v->nsa;
+	o->ifindex = v->ifindex;
+	o->mode = d->pf->mode;
+	if (v->cfd >= 0)
+		o->flags |= ESPTAG_CTL_VF_CONNECTED;
+	if (v->local_added)
+		o->flags |= ESPTAG_CTL_VF_LOCAL;
+}
+
+void pf_ctl(struct daemon *d, const struct esptag_ctl_view *cv, struct reply *r)
+{
+	struct pf *p = d->pf;
+	struct esptag_ctl_vf in = {}, out;
+	struct pf_vf *v;
+	long n;
+
+	if (!p) {
+		reply_err(r, ESPTAG_CTL_E_INVAL,
+			  "this esptagd is not in PF mode (start it with --pf to manage VFs)");
+		return;
+	}
+	if (cv->hdr.op == ESPTAG_CTL_VF_LIST) {
+		for (int i = 0; i <= ESPTAG_CTL_VF_MAX; i++)
+			if (p->vf[i].used) {
+				vf_item(d, &p->vf[i], &out);
+				if (reply_add(r, &out)) {
+					reply_err(r, ESPTAG_CTL_E_INTERNAL, "out of memory");
+					return;
+				}
+			}
+		return;
+	}
+	esptag_ctl_item(cv, 0, &in);
+	v = &p->vf[in.vf];
+	if (cv->hdr.op == ESPTAG_CTL_VF_ADD) {
+		int ifindex = if_nametoindex(in.ifname);
+
+		if (v->used) {
+			reply_err(r, ESPTAG_CTL_E_EXIST, "VF %u already exists (on %s); vf del it first",
+				  in.vf, v->c.ifname);
+			return;
+		}
+		if (!ifindex) {
+			reply_err(r, ESPTAG_CTL_E_NOENT, "no switch port %s in the PF's namespace",
+				  in.ifname);
+			return;
+		}
+		for (int i = 0; i <= ESPTAG_CTL_VF_MAX; i++)
+			if (p->vf[i].used && (p->vf[i].ifindex == ifindex ||
+					      !memcmp(p->vf[i].c.mac, in.mac, 6))) {
+				reply_err(r, ESPTAG_CTL_E_EXIST,
+					  "VF %d already uses port %s or MAC of VF %u", i,
+					  in.ifname, in.vf);
+				return;
+			}
+		if (ifindex == d->ifindex || ifindex == p->uplink_ifindex) {
+			reply_err(r, ESPTAG_CTL_E_INVAL, "%s is the PF or the uplink, not a VF port",
+				  in.ifname);
+			return;
+		}
+		memset(v, 0, sizeof(*v));
+		v->c = in;
+		if (!v->c.limit)
+			v->c.limit = p->limit;
+		v->ifindex = ifindex;
+		v->lfd = v->cfd = -1;
+		v->used = true;
+		if (port_entry(d, v)) {
+			reply_err(r, ESPTAG_CTL_E_BPF, "esptag_ports update failed: %s",
+				  strerror(errno));
+			vf_forget(d, v);
+			return;
+		}
+		if (port_attach(ifindex, bpf_program__fd(p->skel->progs.esptag_port_from_vf),
+				BPF_TC_INGRESS, in.ifname) ||
+		    port_attach(ifindex, bpf_program__fd(p->skel->progs.esptag_port_egress),
+				BPF_TC_EGRESS, in.ifname)) {
+			reply_err(r, ESPTAG_CTL_E_BPF, "cannot attach esptag_port on %s", in.ifname);
+			vf_forget(d, v);
+			return;
+		}
+		if (mbox_listen(p, v)) {
+			reply_err(r, ESPTAG_CTL_E_INTERNAL, "cannot create the mailbox in %s",
+				  p->mbox_dir);
+			port_detach(ifindex, BPF_TC_INGRESS);
+			port_detach(ifindex, BPF_TC_EGRESS);
+			vf_forget(d, v);
+			return;
+		}
+		vf_local(d, v, true);
+		log_info("pf: VF %u on %s (port %u, %s, limit %u): mailbox %s", in.vf, in.ifname,
+			 in.vf + 1, in.flags & ESPTAG_CTL_VF_TRUSTED ? "trusted" : "untrusted",
+			 v->c.limit, v->path);
+		vf_item(d, v, &out);
+		reply_add(r, &out);
+		return;
+	}
+	if (!v->used) {
+		reply_err(r, ESPTAG_CTL_E_NOENT, "no VF %u (see esptag vf list)", in.vf);
+		return;
+	}
+	switch (cv->hdr.op) {
+	case ESPTAG_CTL_VF_TRUST:
+		v->c.flags = (v->c.flags & ~ESPTAG_CTL_VF_TRUSTED) |
+			     (in.flags & ESPTAG_CTL_VF_TRUSTED);
+		if (port_entry(d, v))
+			reply_err(r, ESPTAG_CTL_E_BPF, "esptag_ports update failed: %s",
+				  strerror(errno));
+		else
+			log_info("pf: VF %u is now %s", v->c.vf,
+				 v->c.flags & ESPTAG_CTL_VF_TRUSTED ? "trusted" : "untrusted");
+		break;
+	case ESPTAG_CTL_VF_RESET:
+		n = vf_cleanup(d, v, "vf reset");
+		if (n < 0) {
+			reply_err(r, ESPTAG_CTL_E_TIMEOUT,
+				  "the agent did not confirm removing the VF's SAs; nothing was forgotten, try again");
+			break;
+		}
+		vf_item(d, v, &out);
+		out.sa_count = n;
+		reply_add(r, &out);
+		/* The VF driver must start over: its SAs are gone. */
+		mbox_close_conn(p, v);
+		break;
+	case ESPTAG_CTL_VF_DEL:
+		if (vf_cleanup(d, v, "vf del") < 0) {
+			reply_err(r, ESPTAG_CTL_E_TIMEOUT,
+				  "the agent did not confirm removing the VF's SAs; the VF stays");
+			break;
+		}
+		vf_local(d, v, false);
+		port_detach(v->ifindex, BPF_TC_INGRESS);
+		port_detach(v->ifindex, BPF_TC_EGRESS);
+		vf_forget(d, v);
+		break;
+	}
+}
+
+/* ---- netlink: a VF port vanishing is a destroyed VM -------------------------------- */
+
+static int nl_open(void)
+{
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK, .nl_groups = RTMGRP_LINK };
+	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_ROUTE);
+	int rcv = 1 << 20;
+
+	if (fd < 0)
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcv, sizeof(rcv));
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static void port_gone(struct daemon *d, int ifindex)
+{
+	struct pf *p = d->pf;
+
+	for (int i = 0; i <= ESPTAG_CTL_VF_MAX; i++) {
+		struct pf_vf *v = &p->vf[i];
+
+		if (!v->used || v->ifindex != ifindex)
+			continue;
+		log_notice("pf: VF %u: switch port %s vanished (VM destroyed): abandoned-SA cleanup",
+			   v->c.vf, v->c.ifname);
+		if (vf_cleanup(d, v, "port vanished") < 0)
+			log_err("pf: VF %u: cleanup not confirmed; forgetting the VF anyway, the PF's audit of port %u is needed",
+				v->c.vf, v->c.vf + 1);
+		vf_local(d, v, false);
+		vf_forget(d, v);
+	}
+}
+
+static void nl_read(struct daemon *d)
+{
+	uint8_t buf[16384];
+	ssize_t n;
+
+	while ((n = recv(d->pf->nl, buf, sizeof(buf), MSG_DONTWAIT)) > 0) {
+		for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)n);
+		     h = NLMSG_NEXT(h, n)) {
+			struct ifinfomsg *ifi = NLMSG_DATA(h);
+
+			if (h->nlmsg_type == RTM_DELLINK &&
+			    h->nlmsg_len >= NLMSG_LENGTH(sizeof(*ifi)))
+				port_gone(d, ifi->ifi_index);
+		}
+	}
+	if (n < 0 && errno == ENOBUFS) {
+		/* Lost events: check every VF port still exists. */
+		for (int i = 0; i <= ESPTAG_CTL_VF_MAX; i++) {
+			char name[IF_NAMESIZE];
+
+			if (d->pf->vf[i].used && !if_indextoname(d->pf->vf[i].ifindex, name))
+				port_gone(d, d->pf->vf[i].ifindex);
+		}
+	}
+}
+
+/* ---- life cycle ------------------------------------------------------------------------ */
+
+int pf_init(struct daemon *d, const struct pf_opts *o, int ep)
+{
+	struct pf *p = calloc(1, sizeof(*p));
+	struct epoll_event ev = { .events = EPOLLIN };
+
+	if (!p)
+		return -1;
+	d->pf = p;
+	p->ep = ep;
+	p->nl = -1;
+	p->mode = o->vepa ? ESPTAG_CTL_SW_VEPA : ESPTAG_CTL_SW_VEB;
+	p->limit = o->vf_limit;
+	p->local_family = o->local_family;
+	memcpy(p->local_addr, o->local_addr, 16);
+	for (int i = 0; i <= ESPTAG_CTL_VF_MAX; i++)
+		p->vf[i].lfd = p->vf[i].cfd = -1;
+	snprintf(p->mbox_dir, sizeof(p->mbox_dir), "%s", o->mbox_dir);
+	if (mkdir(p->mbox_dir, 0700) && errno != EEXIST) {
+		log_err("pf: cannot create mailbox directory %s: %s", p->mbox_dir, strerror(errno));
+		return -1;
+	}
+	if (port_load(p, o->pin_dir))
+		return -1;
+	if (o->uplink) {
+		snprintf(p->uplink, sizeof(p->uplink), "%s", o->uplink);
+		p->uplink_ifindex = if_nametoindex(o->uplink);
+		if (!p->uplink_ifindex) {
+			log_err("pf: no uplink port %s", o->uplink);
+			return -1;
+		}
+		if (port_attach(p->uplink_ifindex,
+				bpf_program__fd(p->skel->progs.esptag_port_egress), BPF_TC_EGRESS,
+				o->uplink))
+			return -1;
+	}
+	p->nl = nl_open();
+	if (p->nl < 0) {
+		log_err("pf: netlink: %s", strerror(errno));
+		return -1;
+	}
+	ev.data.fd = p->nl;
+	epoll_ctl(ep, EPOLL_CTL_ADD, p->nl, &ev);
+	log_info("pf: PF mode, switch %s, uplink %s, mailboxes in %s, VF SA limit %u",
+		 p->mode == ESPTAG_CTL_SW_VEPA ? "VEPA (VF-to-VF through the agent)" :
+						 "VEB (VF-to-VF switched locally, bypasses the agent)",
+		 o->uplink ? o->uplink : "-", p->mbox_dir, p->limit);
+	return 0;
+}
+
+/* After the agent answered HELLO (and after an agent restart). */
+void pf_agent_up(struct daemon *d)
+{
+	if (!d->pf)
+		return;
+	pf_local(d, true);
+	for (int i = 0; i <= ESPTAG_CTL_VF_MAX; i++)
+		if (d->pf->vf[i].used)
+			vf_local(d, &d->pf->vf[i], true);
+}
+
+/* The agent restarted: every VF's SAs and LOCAL records are gone there. */
+void pf_agent_restarted(struct daemon *d)
+{
+	if (!d->pf)
+		return;
+	d->pf->local_added = false;
+	for (int i = 0; i <= ESPTAG_CTL_VF_MAX; i++) {
+		d->pf->vf[i].local_added = false;
+		d->pf->vf[i].nsa = 0;	/* the VF drivers re-install through the mailbox */
+	}
+	pf_agent_up(d);
+}
+
+bool pf_event(struct daemon *d, int fd)
+{
+	struct pf *p = d->pf;
+
+	if (!p)
+		return false;
+	if (fd == p->nl) {
+		nl_read(d);
+		return true;
+	}
+	for (int i = 0; i <= ESPTAG_CTL_VF_MAX; i++) {
+		struct pf_vf *v = &p->vf[i];
+
+		if (!v->used)
+			continue;
+		if (fd == v->lfd) {
+			mbox_accept(d, v);
+			return true;
+		}
+		if (fd == v->cfd) {
+			mbox_read(d, v);
+			return true;
+		}
+	}
+	return false;
+}
+
+size_t pf_vf_sas(struct daemon *d)
+{
+	size_t n = 0;
+
+	for (int i = 0; d->pf && i <= ESPTAG_CTL_VF_MAX; i++)
+		n += d->pf->vf[i].used ? d->pf->vf[i].nsa : 0;
+	return n;
+}
+
+void pf_exit(struct daemon *d)
+{
+	struct pf *p = d->pf;
+
+	if (!p)
+		return;
+	for (int i = 0; i <= ESPTAG_CTL_VF_MAX; i++) {
+		struct pf_vf *v = &p->vf[i];
+
+		if (!v->used)
+			continue;
+		/* Leave nothing of the VFs in the agent behind us. */
+		vf_cleanup(d, v, "PF exiting");
+		vf_local(d, v, false);
+		port_detach(v->ifindex, BPF_TC_INGRESS);
+		port_detach(v->ifindex, BPF_TC_EGRESS);
+		vf_forget(d, v);
+	}
+	pf_local(d, false);
+	if (p->uplink_ifindex)
+		port_detach(p->uplink_ifindex, BPF_TC_EGRESS);
+	if (p->nl >= 0)
+		close(p->nl);
+	esptag_port_bpf__destroy(p->skel);
+	rmdir(p->mbox_dir);
+	free(p);
+	d->pf = NULL;
+}

@@ -1,0 +1,135 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * VF mode (esptagd --vf --mailbox PATH): the daemon of a VM's VF. It loads
+ * and attaches the VM's own Tx/Rx programs and maps like any esptagd, but it
+ * has no config channel of its own: every config request goes to the PF
+ * through the mailbox (ctl_mbox.h), which forwards it to the agent in the
+ * VF's SAD domain and answers with the agent's reply. The SA database, maps
+ * and control socket work as on a PF.
+ *
+ * On start the VF asks the PF for its resources (RESET, the talk's
+ * re-initialisation request): the PF removes whatever SAs a previous life of
+ * this VF left in the agent before it answers, so the VF starts clean.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <unistd.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include "esptagd.h"
+#include "ctl_mbox.h"
+
+/* The PF answers after the agent did (its own retries take up to ~3 s). */
+#define VF_TIMEOUT_MS	4000
+#define VF_RESET_MS	20000
+
+int vf_open(struct daemon *d, const char *mailbox)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct chan *c = &d->chan;
+	struct ifreq ifr = {};
+	int fd;
+
+	if (strlen(mailbox) >= sizeof(sun.sun_path)) {
+		log_err("mailbox path too long: %s", mailbox);
+		return -1;
+	}
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", d->dev);
+	if (fd < 0 || ioctl(fd, SIOCGIFHWADDR, &ifr)) {
+		log_err("%s: no MAC address: %s", d->dev, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	close(fd);
+	memcpy(c->mac, ifr.ifr_hwaddr.sa_data, 6);
+	memcpy(c->agent_mac, (const uint8_t[6])ESPTAG_AGENT_MAC_INIT, 6);
+	strcpy(sun.sun_path, mailbox);
+	c->fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&sun, sizeof(sun))) {
+		log_err("mailbox %s: %s (is the PF's esptagd running and the VF added with esptag vf add?)",
+			mailbox, strerror(errno));
+		return -1;
+	}
+	c->mbox = true;
+	if (!c->eth_p)
+		c->eth_p = ESPTAG_ETH_P_CFG;
+	if (getrandom(&c->next_id, sizeof(c->next_id), 0) != sizeof(c->next_id))
+		c->next_id = (uint32_t)now_ns();
+	if (!c->timeout_ms)
+		c->timeout_ms = VF_TIMEOUT_MS;
+	if (!c->tries)
+		c->tries = 1;
+	if (!c->window)
+		c->window = 64;
+	return 0;
+}
+
+/* The re-initialisation request: returns once the PF confirmed. */
+int vf_reset(struct daemon *d)
+{
+	struct chan *c = &d->chan;
+	uint8_t m[ESPTAG_MBOX_MAX + 1];
+	struct esptag_mbox_view v;
+	struct esptag_mbox_reset r;
+	uint32_t seq;
+	uint64_t end = now_ns() + VF_RESET_MS * 1000000ull;
+	char err[160];
+	size_t ml;
+
+	if (getrandom(&seq, sizeof(seq), 0) != sizeof(seq))
+		seq = (uint32_t)now_ns();
+	ml = esptag_mbox_build(m, sizeof(m), ESPTAG_MBOX_RESET, false, seq, 0, NULL, 0);
+	if (send(c->fd, m, ml, MSG_NOSIGNAL) != (ssize_t)ml) {
+		log_err("mailbox: cannot send the reset request: %s", strerror(errno));
+		return -1;
+	}
+	for (;;) {
+		struct pollfd p = { .fd = c->fd, .events = POLLIN };
+		uint64_t now = now_ns();
+		ssize_t n;
+
+		if (now >= end) {
+			log_err("mailbox: the PF did not answer the reset request");
+			return -1;
+		}
+		if (poll(&p, 1, (end - now) / 1000000 + 1) <= 0)
+			continue;
+		n = recv(c->fd, m, sizeof(m), MSG_DONTWAIT);
+		if (n == 0) {
+			log_err("mailbox: the PF closed the mailbox");
+			return -1;
+		}
+		if (n < 0)
+			continue;
+		if (esptag_mbox_decode(m, n, &v, err, sizeof(err))) {
+			log_warn("mailbox: bad message from the PF: %s", err);
+			continue;
+		}
+		if (v.hdr.type != ESPTAG_MBOX_RESET || !(v.hdr.flags & ESPTAG_MBOX_F_REPLY) ||
+		    v.hdr.seq != seq)
+			continue;	/* a late config reply of a previous life */
+		break;
+	}
+	if (v.hdr.status) {
+		log_err("mailbox: the PF could not clean this VF's SAs up (%s)",
+			esptag_ctl_status_str(v.hdr.status));
+		return -1;
+	}
+	memcpy(&r, v.payload, sizeof(r));
+	c->port = r.port;
+	d->vf_num = r.vf;
+	d->vf_limit = r.limit;
+	log_info("VF %u (agent port %u, %s, SA limit %u): the PF removed %u SAs of a previous life",
+		 r.vf, r.port, r.trusted ? "trusted" : "untrusted: the PF will refuse SAs", r.limit,
+		 r.removed);
+	if (memcmp(r.mac, c->mac, 6))
+		log_warn("%s's MAC differs from the one the PF assigned to VF %u: its frames will be dropped at the switch port",
+			 d->dev, r.vf);
+	return 0;
+}
