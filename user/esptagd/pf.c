@@ -113,7 +113,11 @@ static int port_load(struct pf *p, const char *pin_dir)
 	char path[512];
 	int err;
 
-	p->skel = esptag_port_bpf__open();
+	/* pin_root_path: the maps are the daemon's pinned ones, never the
+	 * libbpf default /sys/fs/bpf/<name>. */
+	DECLARE_LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = pin_dir);
+
+	p->skel = esptag_port_bpf__open_opts(&oo);
 	if (!p->skel) {
 		log_err("pf: cannot open esptag_port: %s", strerror(errno));
 		return -1;
@@ -141,6 +145,8 @@ static int port_load(struct pf *p, const char *pin_dir)
 	}
 	return 0;
 }
+
+static void db_clear(struct daemon *d, struct pf_vf *v);
 
 /* ---- the agent, on behalf of a VF ---------------------------------------------- */
 
@@ -258,13 +264,47 @@ static long vf_cleanup(struct daemon *d, struct pf_vf *v, const char *why)
 		return -1;
 	}
 	free(t);
-	v->nsa = 0;
+	db_clear(d, v);
 	log_info("pf: VF %u (%s): %ld SAs removed from the agent (port %u flushed)", v->c.vf, why,
 		 n, v->c.vf + 1);
 	return n;
 }
 
 /* ---- database ------------------------------------------------------------------- */
+
+/*
+ * The PF's esptag_sad also holds a domain entry for every VF SA: index ->
+ * local_mac/VLANs/ifindex of the VF, flags without ALIVE so the PF's own
+ * data path never uses it. esptag_port_egress reads it to let an RX tag
+ * reach a VF only for an SA of that VF's domain.
+ */
+static void map_domain(struct daemon *d, const struct pf_vf *v, const struct esptag_rec_sa *r)
+{
+	struct esptag_sa m = {
+		.spi = r->spi, .dir = r->dir, .family = r->family, .mode = r->mode,
+		.ifindex = v->ifindex, .nvlans = r->nvlans, .icv_len = r->icv_len,
+	};
+	uint32_t idx = ntohl(r->sa_index);
+
+	memcpy(m.local_mac, v->c.mac, 6);
+	memcpy(m.vlan, r->vlan, sizeof(m.vlan));
+	memcpy(m.saddr, r->saddr, 16);
+	memcpy(m.daddr, r->daddr, 16);
+	if (bpf_map_update_elem(d->bpf.map_fd[M_SAD], &idx, &m, BPF_ANY))
+		log_err("pf: VF %u: esptag_sad domain entry %u: %s", v->c.vf, idx, strerror(errno));
+}
+
+static void map_undomain(struct daemon *d, uint32_t idx)
+{
+	bpf_map_delete_elem(d->bpf.map_fd[M_SAD], &idx);
+}
+
+static void db_clear(struct daemon *d, struct pf_vf *v)
+{
+	for (size_t i = 0; i < v->nsa; i++)
+		map_undomain(d, v->sas[i].idx);
+	v->nsa = 0;
+}
 
 static int db_add(struct pf_vf *v, const struct esptag_rec_sa *r)
 {
@@ -290,10 +330,11 @@ static int db_add(struct pf_vf *v, const struct esptag_rec_sa *r)
 	return 0;
 }
 
-static void db_del(struct pf_vf *v, uint32_t idx)
+static void db_del(struct daemon *d, struct pf_vf *v, uint32_t idx)
 {
 	for (size_t i = 0; i < v->nsa; i++)
 		if (v->sas[i].idx == idx) {
+			map_undomain(d, idx);
 			v->sas[i] = v->sas[--v->nsa];
 			return;
 		}
@@ -418,20 +459,28 @@ static void vf_cfg(struct daemon *d, struct pf_vf *v, uint32_t seq, const uint8_
 
 		switch (cv.opcode) {
 		case ESPTAG_OP_ADD_SA:
-			while (esptag_cfg_next(&t->v, &off, &rv) > 0)
-				if (rv.type == ESPTAG_REC_SA && db_add(v, (const void *)rv.data))
+			while (esptag_cfg_next(&t->v, &off, &rv) > 0) {
+				struct esptag_rec_sa sr;
+
+				if (rv.type != ESPTAG_REC_SA)
+					continue;
+				memcpy(&sr, rv.data, sizeof(sr));
+				if (db_add(v, &sr))
 					log_err("pf: VF %u: out of memory for its database", v->c.vf);
+				else
+					map_domain(d, v, &sr);
+			}
 			break;
 		case ESPTAG_OP_DEL_SA:
 			while (esptag_cfg_next(&cv, &off, &rv) > 0) {
 				struct esptag_rec_sa_ref ref;
 
 				memcpy(&ref, rv.data, sizeof(ref));
-				db_del(v, ntohl(ref.sa_index));
+				db_del(d, v, ntohl(ref.sa_index));
 			}
 			break;
 		case ESPTAG_OP_FLUSH_PORT:
-			v->nsa = 0;
+			db_clear(d, v);
 			break;
 		}
 	}
@@ -549,6 +598,8 @@ static int mbox_listen(struct pf *p, struct pf_vf *v)
 	return 0;
 }
 
+static void db_clear(struct daemon *d, struct pf_vf *v);
+
 /* ---- VF table ------------------------------------------------------------------------ */
 
 static void vf_forget(struct daemon *d, struct pf_vf *v)
@@ -563,6 +614,7 @@ static void vf_forget(struct daemon *d, struct pf_vf *v)
 		unlink(v->path);
 	}
 	bpf_map_delete_elem(d->bpf.map_fd[M_PORTS], &key);
+	db_clear(d, v);
 	free(v->sas);
 	memset(v, 0, sizeof(*v));
 	v->lfd = v->cfd = -1;
@@ -855,7 +907,7 @@ void pf_agent_restarted(struct daemon *d)
 	d->pf->local_added = false;
 	for (int i = 0; i <= ESPTAG_CTL_VF_MAX; i++) {
 		d->pf->vf[i].local_added = false;
-		d->pf->vf[i].nsa = 0;	/* the VF drivers re-install through the mailbox */
+		db_clear(d, &d->pf->vf[i]);	/* the VF drivers re-install through the mailbox */
 	}
 	pf_agent_up(d);
 }
@@ -902,19 +954,38 @@ void pf_exit(struct daemon *d)
 
 	if (!p)
 		return;
+	{
+		/* Leave nothing of the VFs in the agent behind us: one FLUSH_PORT
+		 * per VF, all in flight together (the agent may be gone already). */
+		struct txn *t = calloc(ESPTAG_CTL_VF_MAX + 1, sizeof(*t));
+		size_t n = 0;
+
+		for (int i = 0; t && i <= ESPTAG_CTL_VF_MAX; i++) {
+			struct esptag_cfg_builder b;
+			uint16_t saved = d->chan.port;
+
+			if (!p->vf[i].used)
+				continue;
+			d->chan.port = i + 1;
+			chan_begin(&d->chan, &t[n], &b, ESPTAG_OP_FLUSH_PORT);
+			d->chan.port = saved;
+			if (!chan_finish(&d->chan, &t[n], &b))
+				n++;
+		}
+		if (n && chan_run(&d->chan, t, n, 2))
+			log_warn("pf: exit: the agent did not confirm FLUSH_PORT of every VF port");
+		free(t);
+	}
 	for (int i = 0; i <= ESPTAG_CTL_VF_MAX; i++) {
 		struct pf_vf *v = &p->vf[i];
 
 		if (!v->used)
 			continue;
-		/* Leave nothing of the VFs in the agent behind us. */
-		vf_cleanup(d, v, "PF exiting");
-		vf_local(d, v, false);
+		v->local_added = false;	/* FLUSH_PORT of port 0 follows at exit */
 		port_detach(v->ifindex, BPF_TC_INGRESS);
 		port_detach(v->ifindex, BPF_TC_EGRESS);
 		vf_forget(d, v);
 	}
-	pf_local(d, false);
 	if (p->uplink_ifindex)
 		port_detach(p->uplink_ifindex, BPF_TC_EGRESS);
 	if (p->nl >= 0)

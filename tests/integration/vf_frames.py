@@ -1,0 +1,113 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-only
+"""Raw frames a VM sends to attack or probe the NIC switch / agent (test_vf_lab.sh).
+  vf_frames.py forge IFACE SRCMAC COUNT SEED  -> prints "CFG META" frames sent
+  vf_frames.py tag IFACE SRCMAC DSTMAC SAIDX SRCIP DSTIP   one well-formed TX tag (offload=1)
+  vf_frames.py spoof IFACE SRCMAC DSTMAC SRCIP DSTIP COUNT  UDP with a forged source MAC
+"""
+import random
+import socket
+import struct
+import sys
+
+AGENT = bytes.fromhex("024553505400")
+P_CFG, P_META = 0x88B5, 0x88B6
+
+
+def mac(s):
+    return bytes.fromhex(s.replace(":", ""))
+
+
+def csum(b):
+    if len(b) % 2:
+        b += b"\0"
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    while s >> 16:
+        s = (s & 0xffff) + (s >> 16)
+    return (~s) & 0xffff
+
+
+def ip4(src, dst, proto, payload):
+    h = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(payload), 1, 0, 64, proto, 0,
+                    socket.inet_aton(src), socket.inet_aton(dst))
+    h = h[:10] + struct.pack("!H", csum(h)) + h[12:]
+    return h + payload
+
+
+def meta(kind, flags, sa_index, esp_off=0, payload_off=0, inner=0x0800, seq=1, nh=17):
+    return struct.pack("!HBBBBBBHHHHIIIHH", P_META, 1, kind, flags, nh, 0, 0, esp_off,
+                       payload_off, 0, 0, sa_index, 0, seq, 0, inner)
+
+
+def cfg(opcode, port, msg_id, records=b"", count=0, flags=0):
+    return struct.pack("!BBBBIHHHH", 1, opcode, flags, 0, msg_id, port, count, len(records),
+                       0xffff) + records
+
+
+def sa_record(rnd):
+    # type 1 (SA), len 108; fields random but plausible: dir out, v4, ESP
+    body = bytes([2, 4, 50, 1]) + rnd.randbytes(4) + rnd.randbytes(96)
+    return struct.pack("!BBH", 1, 0, 108) + body
+
+
+def forge(sock, src, count, seed):
+    rnd = random.Random(seed)
+    ncfg = nmeta = 0
+    for i in range(count):
+        v = i % 8
+        dst = AGENT if v < 4 else rnd.choice([AGENT, b"\xff" * 6, rnd.randbytes(6)])
+        if v == 0:    # ADD_SA for port 0..3
+            p = cfg(3, rnd.randrange(4), rnd.randrange(1, 1 << 32), sa_record(rnd), 1)
+            fr = dst + src + struct.pack("!H", P_CFG) + p
+            ncfg += 1
+        elif v == 1:  # FLUSH_PORT of any port
+            fr = dst + src + struct.pack("!H", P_CFG) + cfg(5, rnd.randrange(256), rnd.randrange(1, 1 << 32))
+            ncfg += 1
+        elif v == 2:  # fuzzed config payload
+            fr = dst + src + struct.pack("!H", P_CFG) + rnd.randbytes(rnd.randrange(0, 200))
+            ncfg += 1
+        elif v == 3:  # TX tag, offload=1, random SA index, inner IPv4/ESP
+            inner = ip4("192.0.2.13", "192.0.2.2", 50, struct.pack("!II", 0x1000, 1) + rnd.randbytes(40))
+            fr = dst + src + meta(1, 1, rnd.randrange(16), 14 + 20, 14 + 36) + inner
+            nmeta += 1
+        elif v == 4:  # RX tag claiming a decrypted frame
+            inner = ip4("192.0.2.2", "192.0.2.12", 50, rnd.randbytes(60))
+            fr = dst + src + meta(2, 0, rnd.randrange(16), 34, 50) + inner
+            nmeta += 1
+        elif v == 5:  # tag hidden behind a VLAN tag
+            fr = dst + src + struct.pack("!HH", 0x8100, rnd.randrange(1, 4095)) + \
+                meta(1, 1, rnd.randrange(16)) + ip4("192.0.2.13", "192.0.2.2", 17, rnd.randbytes(20))
+            nmeta += 1
+        elif v == 6:  # config behind a VLAN tag
+            fr = dst + src + struct.pack("!HHH", 0x8100, 5, P_CFG) + cfg(5, 0, rnd.randrange(1, 1 << 32))
+            ncfg += 1
+        else:         # fuzzed tag bytes
+            fr = dst + src + struct.pack("!H", P_META) + rnd.randbytes(rnd.randrange(0, 120))
+            nmeta += 1
+        if len(fr) < 60:
+            fr += b"\0" * (60 - len(fr))
+        sock.send(fr)
+    print(ncfg, nmeta)
+
+
+def main():
+    mode, iface = sys.argv[1], sys.argv[2]
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+    s.bind((iface, 0))
+    src = mac(sys.argv[3])
+    if mode == "forge":
+        forge(s, src, int(sys.argv[4]), int(sys.argv[5]))
+    elif mode == "tag":
+        dst, idx, sip, dip = mac(sys.argv[4]), int(sys.argv[5]), sys.argv[6], sys.argv[7]
+        esp = struct.pack("!IIQ", 0x4242, 7, 7) + b"probe-payload-" * 3
+        fr = dst + src + meta(1, 1, idx, 14 + 20, 14 + 20 + 16, seq=7) + ip4(sip, dip, 50, esp)
+        s.send(fr)
+    elif mode == "spoof":
+        dst, sip, dip, n = mac(sys.argv[4]), sys.argv[5], sys.argv[6], int(sys.argv[7])
+        udp = struct.pack("!HHHH", 4000, 4001, 8 + 12, 0) + b"spoofed-data"
+        for _ in range(n):
+            s.send(dst + src + struct.pack("!H", 0x0800) + ip4(sip, dip, 17, udp))
+
+
+if __name__ == "__main__":
+    main()
