@@ -93,6 +93,9 @@ def forge(sock, src, count, seed):
 def main():
     mode, iface = sys.argv[1], sys.argv[2]
     s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+    # A hostile VM owns its kernel: its own esptag_tx (which drops tagged
+    # frames) is not in the way. PACKET_QDISC_BYPASS skips tc egress.
+    s.setsockopt(263, 20, 1)  # SOL_PACKET, PACKET_QDISC_BYPASS
     s.bind((iface, 0))
     src = mac(sys.argv[3])
     if mode == "forge":
