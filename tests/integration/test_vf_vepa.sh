@@ -264,4 +264,28 @@ t_check cycles_pf_alive kill -0 "$PF_PID"
 t_check cycles_no_vm_pins [ ! -e "/sys/fs/bpf/esptag-$LAB-A-vm4" ]
 t_check cycles_no_vm_ns [ ! -e "/run/netns/et-$LAB-A-vm4" ]
 t_check cycles_no_mailbox [ ! -e "$STATE/A-mbox/vf4.mbox" ]
+
+# ---- per-VF SA limit ------------------------------------------------------------------------
+VF_ADD_ARGS="limit 5" "$LABSH" vm add vm5 >/dev/null 2>&1
+for i in 1 2 3 4 5; do sa_add A-vm5 192.0.2.15 192.0.2.2 $((0x7000 + i)) "$K1" out >/dev/null || break; done
+t_eq limit_five_accepted "$(vf_sas 5)" 5
+u0=$(sad_used)
+out=$(sa_add A-vm5 192.0.2.15 192.0.2.2 0x7006 "$K1" out 2>&1); rc=$?
+t_eq limit_sixth_refused_exit "$rc" 3
+t_check limit_refusal_says_why grep -q "quota" <<<"$out"
+t_eq limit_agent_unchanged "$(sad_used)" "$u0"
+t_eq limit_vf_unchanged "$(vf_sas 5)/$(L A-vm5 esptag -j state list | jget_len)" 5/5
+
+# ---- the VF's identity is its mailbox, never the message ---------------------------------
+# (a hostile driver takes VF 5's mailbox: it claims port 0 and the PF's MAC)
+read -r st port mac < <(/usr/bin/python3 "$ROOT/tests/integration/mbox_client.py" identity \
+	"$STATE/A-mbox/vf5.mbox" 02:00:00:0a:00:01)
+t_eq mbox_identity_from_socket "$st $port $mac" "0 6 $(vm_mac 5)"
+t_eq mbox_reset_cleaned_before "$(sad_used)" "$(( u0 - 5 ))"
+t_check mbox_claim_not_in_pf_port sh -c "! '$BIN/esptag' -s '$STATE/A.sock' agent sa | grep -q 0x00007777"
+t_eq mbox_garbage_pf_survives "$(/usr/bin/python3 "$ROOT/tests/integration/mbox_client.py" garbage \
+	"$STATE/A-mbox/vf5.mbox" 600 3)" alive
+t_check mbox_garbage_pf_alive kill -0 "$PF_PID"
+t_eq mbox_garbage_log_bounded "$(grep -c "VF 5: mailbox message rejected" "$STATE/A-esptagd.log")" 10
+t_eq mbox_garbage_sad_unchanged "$(sad_used)" "$(( u0 - 5 ))"
 t_exit

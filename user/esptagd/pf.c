@@ -364,8 +364,10 @@ static void cfg_refuse(struct pf_vf *v, uint32_t seq, const struct esptag_cfg_hd
 	h.length = 0;
 	h.err_index = htons(err_index);
 	h.port = htons(v->c.vf + 1);
+	if (v->refused < 10 || v->refused % 1000 == 0)
+		log_notice("pf: VF %u: %s refused (%u so far): %s", v->c.vf,
+			   esptag_opcode_str(req->opcode), v->refused + 1, why);
 	v->refused++;
-	log_notice("pf: VF %u: %s refused: %s", v->c.vf, esptag_opcode_str(req->opcode), why);
 	mbox_send(v, ESPTAG_MBOX_CFG, seq, 0, &h, sizeof(h));
 }
 
@@ -533,9 +535,12 @@ static void mbox_read(struct daemon *d, struct pf_vf *v)
 		return;
 	if (esptag_mbox_decode(buf, n, &mv, err, sizeof(err)) ||
 	    (mv.hdr.flags & ESPTAG_MBOX_F_REPLY)) {
+		/* A VM controls these bytes: log the first few, then 1 in 1000. */
+		if (v->bad < 10 || v->bad % 1000 == 0)
+			log_warn("pf: VF %u: mailbox message rejected (%u so far): %s", v->c.vf,
+				 v->bad + 1,
+				 mv.hdr.flags & ESPTAG_MBOX_F_REPLY ? "a reply is not a request" : err);
 		v->bad++;
-		log_warn("pf: VF %u: mailbox message rejected: %s", v->c.vf,
-			 mv.hdr.flags & ESPTAG_MBOX_F_REPLY ? "a reply is not a request" : err);
 		explicit_bzero(buf, sizeof(buf));
 		return;
 	}

@@ -1,0 +1,101 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-only
+"""A hostile or confused VF driver on a PF mailbox (test_vf_vepa.sh).
+  mbox_client.py identity PATH CLAIM_MAC
+      RESET, then ADD_SA claiming hdr.port 0 and local_mac CLAIM_MAC (not the
+      VF's): prints "status port mac" of the reply (the PF must have put the
+      VF's port and MAC in); then DEL_SA of it.
+  mbox_client.py garbage PATH COUNT SEED
+      COUNT malformed / hostile messages, then a HELLO: prints "alive" when
+      the PF still answers it.
+"""
+import os
+import random
+import socket
+import struct
+import sys
+
+MAGIC = 0x424d5445
+CFG, RESET = 1, 2
+OP_HELLO, OP_ADD_SA, OP_DEL_SA, OP_ADD_LOCAL, OP_DUMP_SA = 1, 2, 3, 5, 7
+
+
+def mhdr(t, flags, ln, seq, status=0, reserved=0):
+    return struct.pack("<IBBBBIIiI", MAGIC, 1, t, flags, reserved, ln, seq, status, 0)
+
+
+def cfg(op, msg_id, port, recs=b"", count=0, flags=0):
+    return struct.pack("!BBBBIHHHH", 1, op, flags, 0, msg_id, port, count, len(recs), 0xffff) + recs
+
+
+def sa_rec(spi, mac):
+    r = struct.pack("!BBH", 1, 0, 108)
+    r += bytes([2, 4, 50, 1]) + struct.pack("!I", spi)
+    r += socket.inet_aton("192.0.2.99") + b"\0" * 12 + socket.inet_aton("192.0.2.12") + b"\0" * 12
+    r += mac + bytes([0, 1]) + b"\0" * 8 + bytes([16, 16, 0, 0]) + struct.pack("!HHI", 0, 0, 0xffffffff)
+    r += os.urandom(16) + b"\0" * 16 + os.urandom(4)
+    assert len(r) == 108
+    return r
+
+
+def xchg(s, msg, want_type, seq, timeout=5.0):
+    s.send(msg)
+    s.settimeout(timeout)
+    while True:
+        m = s.recv(4096)
+        magic, ver, t, flags, _, ln, rseq, status, _ = struct.unpack("<IBBBBIIiI", m[:24])
+        if t == want_type and rseq == seq and flags & 1:
+            return status, m[24:]
+
+
+def main():
+    mode, path = sys.argv[1], sys.argv[2]
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    s.connect(path)
+    if mode == "identity":
+        claim = bytes.fromhex(sys.argv[3].replace(":", ""))
+        st, _ = xchg(s, mhdr(RESET, 0, 0, 11), RESET, 11)
+        assert st == 0, st
+        p = cfg(OP_ADD_SA, 0x5000, 0, sa_rec(0x7777, claim), 1)
+        _, rep = xchg(s, mhdr(CFG, 0, len(p), 0x5000) + p, CFG, 0x5000)
+        status, port = rep[3], struct.unpack("!H", rep[8:10])[0]
+        rmac = rep[16 + 4 + 40: 16 + 4 + 46].hex(":") if status == 0 else "-"
+        idx = struct.unpack("!I", rep[16 + 68: 16 + 72])[0] if status == 0 else 0
+        print(status, port, rmac)
+        if status == 0:
+            ref = struct.pack("!BBHI", 2, 0, 8, idx)
+            p = cfg(OP_DEL_SA, 0x5001, 0, ref, 1)
+            xchg(s, mhdr(CFG, 0, len(p), 0x5001) + p, CFG, 0x5001)
+    else:
+        rnd = random.Random(int(sys.argv[4]))
+        for i in range(int(sys.argv[3])):
+            v = i % 6
+            if v == 0:
+                m = rnd.randbytes(rnd.randrange(0, 200))
+            elif v == 1:   # a header that lies about its length
+                m = mhdr(CFG, 0, 500, i) + rnd.randbytes(20)
+            elif v == 2:   # a "reply" sent to the PF
+                p = cfg(OP_HELLO, i + 1, 0, flags=0x80)
+                m = mhdr(CFG, 1, len(p), i) + p
+            elif v == 3:   # a config payload with random records
+                p = cfg(rnd.choice([1, 3, 4, 5, 6, 7, 8, 9, 200]), i + 1, rnd.randrange(65536),
+                        rnd.randbytes(rnd.randrange(0, 120)), rnd.randrange(4))
+                m = mhdr(CFG, 0, len(p), i) + p
+            elif v == 4:   # reserved bits, bad version
+                m = mhdr(rnd.choice([0, 3, 255]), 0, 0, i, reserved=rnd.randrange(256))
+            else:          # ADD_LOCAL: only the PF manages LOCAL records
+                rec = struct.pack("!BBH", 3, 0, 36) + bytes([4, 0]) + b"\2" * 6 + \
+                    socket.inet_aton("192.0.2.200") + b"\0" * 12 + b"\0" * 8
+                p = cfg(OP_ADD_LOCAL, i + 1, 0, rec, 1)
+                m = mhdr(CFG, 0, len(p), i) + p
+            s.send(m)
+        p = cfg(OP_DUMP_SA, 0x6000, 0)
+        try:
+            st, rep = xchg(s, mhdr(CFG, 0, len(p), 0x6000) + p, CFG, 0x6000)
+            print("alive" if rep[3] == 0 else "status %d" % rep[3])
+        except socket.timeout:
+            print("no answer")
+
+
+if __name__ == "__main__":
+    main()
