@@ -56,7 +56,10 @@ def plots(res, root):
     e2e = by.get("end_to_end")
     if e2e and e2e.get("parts"):
         p0 = e2e["parts"][0]
-        series = [("bypass", p0["baseline_samples"]), ("esptag ESP", p0["samples"])]
+        series = [("bypass", p0["baseline_samples"]), ("esptag ESP\n(window 128)", p0["samples"])]
+        w0 = [p for p in e2e["parts"] if "window 0" in p["name"]]
+        if w0:
+            series.append(("esptag ESP\n(window 0)", w0[0]["samples"]))
         wg = e2e.get("extra", {}).get("wireguard_samples")
         if wg:
             series.append(("wireguard-go", wg))
