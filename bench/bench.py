@@ -302,6 +302,10 @@ def b_scale(q):
              rx["1k_uniform"], None, "lower", "ns/packet"),
         part("Tx, uniform random over all SAs, %s vs 1k" % lbl, "1k SAs", tx["big_uniform"],
              tx["1k_uniform"], None, "lower", "ns/packet"),
+        part("Rx, %s SAs, hot set = the first 1k installed (diagnostic)" % lbl, "1k SAs",
+             rx["big_hot_adjacent"], rx["1k_hot"], None, "lower", "ns/packet"),
+        part("Tx, %s SAs, hot set = the first 1k installed (diagnostic)" % lbl, "1k SAs",
+             tx["big_hot_adjacent"], tx["1k_hot"], None, "lower", "ns/packet"),
     ]
     return entry(3, "sa_scaling", parts, extra={
         "sas_big": big, "map_max_entries": big,

@@ -631,6 +631,7 @@ static void cmd_prog(void)
 struct rx_set {
 	uint32_t n;			/* SAs installed: 0..n-1 */
 	bool uniform;			/* else the hot set: 1024 SAs spread over n */
+	bool contiguous;		/* hot set = SAs 0..1023 (installed first) */
 	uint32_t *seq;			/* per SA */
 	uint64_t rng;
 };
@@ -647,6 +648,8 @@ static uint32_t pick(struct rx_set *s, uint64_t i)
 {
 	if (s->uniform)
 		return rng_next(&s->rng) % s->n;
+	if (s->contiguous)
+		return (uint32_t)(i % 1024);
 	return (uint32_t)((i % 1024) * (s->n / 1024));
 }
 
@@ -708,12 +711,18 @@ static void cmd_scale(void)
 	static struct scale_env small, big;
 	struct bt_pkt rxf, txf;
 	uint32_t *seq = calloc(opt_big, sizeof(*seq));
-	struct rx_set sets[4] = {
-		{ 1024, false, seq, 1 }, { opt_big, false, seq, 1 },
-		{ 1024, true, seq, 88172645463325252ull }, { opt_big, true, seq, 88172645463325252ull },
+	/* The hot set spread over the big SAD (the case of the target), the
+	 * same sizes with uniform picks, and a diagnostic: a hot set of the
+	 * first 1024 SAs installed (adjacent in memory) in the big SAD. */
+	struct rx_set sets[5] = {
+		{ 1024, false, false, seq, 1 }, { opt_big, false, false, seq, 1 },
+		{ 1024, true, false, seq, 88172645463325252ull },
+		{ opt_big, true, false, seq, 88172645463325252ull },
+		{ opt_big, false, true, seq, 1 },
 	};
-	static const char *const names[4] = { "1k_hot", "big_hot", "1k_uniform", "big_uniform" };
-	double srx[4][64], stx[4][64];
+	static const char *const names[5] = { "1k_hot", "big_hot", "1k_uniform", "big_uniform",
+					       "big_hot_adjacent" };
+	double srx[5][64], stx[5][64];
 	uint64_t ctr = 0;
 	char extra[256];
 
@@ -726,7 +735,7 @@ static void cmd_scale(void)
 	rx_frame(&rxf, 0, spi_of(0), 1);
 	tx_frame6(&txf);
 	for (int s = 0; s < opt_samples; s++)
-		for (int k = 0; k < 4; k++) {
+		for (int k = 0; k < 5; k++) {
 			struct scale_env *e = sets[k].n == 1024 ? &small : &big;
 			struct runner rr = { bt_prog_fd(&e->rx, "esptag_rx"), true, rxf.b, rxf.len,
 					     XDP_PASS, rx_next_set, &sets[k] };
@@ -736,7 +745,7 @@ static void cmd_scale(void)
 			srx[k][s] = sample(&rr, &ctr);
 			stx[k][s] = sample(&rt, &ctr);
 		}
-	for (int k = 0; k < 4; k++) {
+	for (int k = 0; k < 5; k++) {
 		snprintf(extra, sizeof(extra), "\"sas\":%u,\"map_max_entries\":%u,\"install_s\":%.2f",
 			 sets[k].n, opt_big, (sets[k].n == 1024 ? &small : &big)->t_install);
 		emit("scale_rx", names[k], "ns", srx[k], opt_samples, extra);
