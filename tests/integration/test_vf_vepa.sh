@@ -86,6 +86,32 @@ t_eq vepa_hairpin_received "$(grep -c "^$want\$" "$TMP/marks")" 5
 t_eq vepa_hairpin_counted "$(( $(ag tx_hairpin) - hp0 ))" 5
 t_eq vepa_vf_list_local "$(L A esptag -j vf list | /usr/bin/python3 -c 'import json,sys; print(all(v["local"] and v["mode"]=="vepa" for v in json.load(sys.stdin)))')" True
 
+# ---- agent restart: the VF drivers re-install, the PF resyncs, hairpin again --
+s1=$(vf_sas 1) s2=$(vf_sas 2)
+"$LABSH" agent stop A >/dev/null 2>&1
+"$LABSH" agent start A >/dev/null 2>&1
+ok=0
+for _ in $(seq 100); do
+	r1=$(L A-vm1 esptag -j agent status | jget reinstalls)
+	r2=$(L A-vm2 esptag -j agent status | jget reinstalls)
+	up=$(L A-vm2 esptag -j agent status | jget port_up)
+	if [ "$r1" -ge 1 ] && [ "$r2" -ge 1 ] && [ "$up" = True ] && [ "$(vf_sas 1)" = "$s1" ] &&
+		[ "$(vf_sas 2)" = "$s2" ] && [ "$(sad_used)" = "$((s1 + s2))" ]; then
+		ok=1
+		break
+	fi
+	sleep 0.1
+done
+t_eq agent_restart_vfs_reinstalled "$ok" 1
+t_eq agent_restart_locals_back "$(L A esptag -j vf list | /usr/bin/python3 -c 'import json,sys; print(all(v["local"] for v in json.load(sys.stdin)))')" True
+IDX2=$(sa_index_of A-vm2 0x2001 in)
+L A-vm2 /usr/bin/python3 "$ROOT/tests/lib/udp_mark.py" recv 192.0.2.12 5555 3 3 >"$TMP/marks" &
+RP=$!
+sleep 0.5
+L A-vm1 /usr/bin/python3 "$ROOT/tests/lib/udp_mark.py" send 192.0.2.12 5555 3
+wait "$RP"
+t_eq agent_restart_hairpin_again "$(grep -c "^$(printf '0x%08x' $((0x80000000 | IDX2)))\$" "$TMP/marks")" 3
+
 # ---- same (dst, proto, SPI), two VMs, two keys ------------------------------
 K1=$(key) K2=$(key)
 for v in 1 2; do L "A-vm$v" ip neigh replace 192.0.2.2 lladdr "$MAC_B" dev vf0 nud permanent; done

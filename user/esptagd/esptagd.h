@@ -229,6 +229,8 @@ void ctl_agent_status(struct daemon *d, struct reply *r);
 void ctl_agent_sa(struct daemon *d, struct reply *r);
 void ctl_stats(struct daemon *d, struct reply *r);
 int sad_flush_agent(struct daemon *d);	/* at exit */
+/* DUMP_SA of d->chan.port, every page. Returns the count or -1; *out malloc'ed. */
+int agent_dump(struct daemon *d, struct esptag_rec_sa **out);
 void sa_to_rec(const struct daemon *d, const struct esptag_ctl_sa *s, struct esptag_rec_sa *r,
 	       bool with_key);
 

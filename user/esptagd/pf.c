@@ -904,7 +904,34 @@ void pf_agent_up(struct daemon *d)
 			vf_local(d, &d->pf->vf[i], true);
 }
 
-/* The agent restarted: every VF's SAs and LOCAL records are gone there. */
+/* Make a VF's database and domain entries what the agent's DUMP_SA of its
+ * port says (the agent is the truth after it restarted). */
+static void vf_resync(struct daemon *d, struct pf_vf *v)
+{
+	struct esptag_rec_sa *recs;
+	uint16_t saved = d->chan.port;
+	int n;
+
+	d->chan.port = v->c.vf + 1;
+	n = agent_dump(d, &recs);
+	d->chan.port = saved;
+	if (n < 0) {
+		log_warn("pf: VF %u: DUMP_SA of port %u failed; its database is kept", v->c.vf,
+			 v->c.vf + 1);
+		return;
+	}
+	db_clear(d, v);
+	for (int i = 0; i < n; i++)
+		if (!db_add(v, &recs[i]))
+			map_domain(d, v, &recs[i]);
+	free(recs);
+	log_info("pf: VF %u: %d SAs in the agent after its restart", v->c.vf, n);
+}
+
+/* The agent restarted: the LOCAL records are gone there, and each VF's SAs
+ * are whatever its VF driver has re-installed so far (the VF drivers see
+ * the new epoch in their own HELLO and re-install through the mailbox, maybe
+ * before the PF noticed): resync rather than clear. */
 void pf_agent_restarted(struct daemon *d)
 {
 	if (!d->pf)
@@ -912,7 +939,8 @@ void pf_agent_restarted(struct daemon *d)
 	d->pf->local_added = false;
 	for (int i = 0; i <= ESPTAG_CTL_VF_MAX; i++) {
 		d->pf->vf[i].local_added = false;
-		db_clear(d, &d->pf->vf[i]);	/* the VF drivers re-install through the mailbox */
+		if (d->pf->vf[i].used)
+			vf_resync(d, &d->pf->vf[i]);
 	}
 	pf_agent_up(d);
 }

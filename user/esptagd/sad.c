@@ -725,7 +725,7 @@ out:
 }
 
 /* DUMP_SA of our port, every page. Returns the count or -1; *out malloc'ed. */
-static int agent_dump(struct daemon *d, struct esptag_rec_sa **out)
+int agent_dump(struct daemon *d, struct esptag_rec_sa **out)
 {
 	struct esptag_rec_sa *v = NULL;
 	size_t n = 0, cap = 0;
