@@ -67,7 +67,7 @@ static void line(const uint8_t *data, size_t size)
 		CHECK(err[0]);
 		return;
 	}
-	CHECK(cmd.op >= 1 && cmd.op <= ESPTAG_CTL_MONITOR);
+	CHECK(cmd.op >= 1 && cmd.op <= ESPTAG_CTL_OP_MAX);
 	if (cmd.op == ESPTAG_CTL_STATE_ADD)
 		CHECK(esptag_ctl_sa_check(&cmd.sa, true, NULL, 0) == 0);
 	if (cmd.op == ESPTAG_CTL_STATE_DEL)
