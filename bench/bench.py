@@ -682,7 +682,7 @@ def main():
         return 0
     if a.quick:
         q = dict(calls=200, samples=5, scale_calls=200, big=65536, repeat=20000, ctl_n=500,
-                 ctl_singles=20, iperf_s=1, agent_s=0.2)
+                 ctl_singles=20, iperf_s=1, agent_s=0.5)
     else:
         q = dict(calls=2000, samples=7, scale_calls=2000, big=1 << 20, repeat=1000000,
                  ctl_n=10000, ctl_singles=200, iperf_s=3, agent_s=1.0)

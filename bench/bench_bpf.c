@@ -4,7 +4,8 @@
  * the same process, interleaved sample by sample.
  *
  *   bench_bpf prog    [-n CALLS] [-s SAMPLES]   benchmarks 1 and 2 (+ helper count)
- *   bench_bpf scale   [-n CALLS] [-s SAMPLES] [-N BIG]   benchmark 3
+ *   bench_bpf scale   [-n CALLS] [-s SAMPLES] [-N BIG] [-M CAPACITY]   benchmark 3
+ *                     (map capacity defaults to BIG; -M: a different one)
  *   bench_bpf live    -i IFINDEX [-r REPEAT] [-s SAMPLES]   benchmark 4
  *   bench_bpf churn   -i IFINDEX [-r REPEAT] [-s SAMPLES] [-c RATE]   benchmark 8
  *   bench_bpf mapfill [-N SAS] [-s SAMPLES]       raw map baseline of benchmark 7
@@ -61,7 +62,7 @@ static const uint8_t mac_peer[6] = { 0x02, 0x00, 0x5e, 0x00, 0x00, 0x99 };
 #define V6_TX_SRC	"2001:db8::1"
 
 static int opt_calls = 2000, opt_samples = 7, opt_ifindex, opt_rate = 10000;
-static uint32_t opt_big = 1u << 20, opt_repeat = 1000000;
+static uint32_t opt_big = 1u << 20, opt_repeat = 1000000, opt_cap;
 static int ncpus;
 
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
@@ -683,8 +684,8 @@ static void scale_setup(struct scale_env *e, uint32_t n, const char *tag_rx, con
 	uint64_t t0 = now_ns();
 
 	e->n = n;
-	open_obj(&e->rx, "bpf/esptag_rx.bpf.o", tag_rx, opt_big);
-	open_obj(&e->tx, "bpf/esptag_tx.bpf.o", tag_tx, opt_big);
+	open_obj(&e->rx, "bpf/esptag_rx.bpf.o", tag_rx, opt_cap ? opt_cap : opt_big);
+	open_obj(&e->tx, "bpf/esptag_tx.bpf.o", tag_tx, opt_cap ? opt_cap : opt_big);
 	maps_of(&e->rx, &e->mr);
 	maps_of(&e->tx, &e->mt);
 	e->mt.out_family = 6;
@@ -728,8 +729,8 @@ static void cmd_scale(void)
 
 	if (!seq)
 		die("out of memory");
-	if (opt_big < 2048)
-		die("scale needs -N >= 2048");
+	if (opt_big < 2048 || (opt_cap && opt_cap < opt_big))
+		die("scale needs -N >= 2048 and -M >= -N");
 	scale_setup(&small, 1024, "bench-rx-1k", "bench-tx-1k");
 	scale_setup(&big, opt_big, "bench-rx-big", "bench-tx-big");
 	rx_frame(&rxf, 0, spi_of(0), 1);
@@ -747,7 +748,7 @@ static void cmd_scale(void)
 		}
 	for (int k = 0; k < 5; k++) {
 		snprintf(extra, sizeof(extra), "\"sas\":%u,\"map_max_entries\":%u,\"install_s\":%.2f",
-			 sets[k].n, opt_big, (sets[k].n == 1024 ? &small : &big)->t_install);
+			 sets[k].n, opt_cap ? opt_cap : opt_big, (sets[k].n == 1024 ? &small : &big)->t_install);
 		emit("scale_rx", names[k], "ns", srx[k], opt_samples, extra);
 		emit("scale_tx", names[k], "ns", stx[k], opt_samples, extra);
 	}
@@ -983,11 +984,12 @@ int main(int argc, char **argv)
 		    "[-N SAS] [-i IFINDEX] [-r REPEAT] [-c RATE]");
 	cmd = argv[1];
 	optind = 2;
-	while ((c = getopt(argc, argv, "n:s:N:i:r:c:")) != -1) {
+	while ((c = getopt(argc, argv, "n:s:N:M:i:r:c:")) != -1) {
 		switch (c) {
 		case 'n': opt_calls = atoi(optarg); break;
 		case 's': opt_samples = atoi(optarg); break;
 		case 'N': opt_big = strtoul(optarg, NULL, 0); break;
+		case 'M': opt_cap = strtoul(optarg, NULL, 0); break;
 		case 'i': opt_ifindex = atoi(optarg); break;
 		case 'r': opt_repeat = strtoul(optarg, NULL, 0); break;
 		case 'c': opt_rate = atoi(optarg); break;

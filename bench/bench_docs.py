@@ -129,7 +129,7 @@ def write(doc, root):
                 met_s(p["met"]), len(p["samples"])))
         x = e.get("extra")
         if x:
-            keep = {k: v for k, v in x.items() if not k.endswith("_samples") and
+            keep = {k: v for k, v in x.items() if "samples" not in k and
                     not k.startswith("esptag_state")}
             L.append("")
             L.append("Also measured: " + ", ".join("`%s`: %s" % (k, fmt_x(v)) for k, v in keep.items()))
@@ -147,7 +147,7 @@ def write(doc, root):
              "scripts/bench --only 1,2        # a subset (results only, docs untouched)\n"
              "scripts/bench --quick           # seconds: checks the harness (make test runs it)\n"
              "build/bench/bench_bpf prog -n 2000 -s 7      # benchmarks 1-2 by hand (JSON lines)\n"
-             "build/bench/bench_bpf scale -N 1048576       # benchmark 3\n"
+             "build/bench/bench_bpf scale -N 1048576       # benchmark 3 (-M CAPACITY: map size)\n"
              "nsenter --net=/run/netns/NS build/bench/bench_bpf live -i IFINDEX   # 4 (a veth in NS)\n"
              "nsenter --net=/run/netns/NS build/bench/bench_bpf churn -i IFINDEX  # 8\n"
              "build/bench/ctl_bench SOCK pf0 10000 8192 7 200   # 7, against a running esptagd\n"
