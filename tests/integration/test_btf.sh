@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+# `bpftool btf dump file` on every built BPF object shows the shared ABI
+# structs of include/esptag/maps.h with their field names (issue 2), so
+# `bpftool map dump` prints named fields.
+. "$(dirname "$0")/../lib/harness.sh"
+t_require bpftool
+
+# struct -> fields that must be named in BTF, straight from maps.h.
+declare -A WANT=(
+	[esptag_sa]="spi dir family mode flags ifindex local_mac nvlans vlan saddr daddr replay_window expires_ns"
+	[esptag_policy]="action spi sa_index id"
+	[esptag_spd_key]="prefixlen dir family daddr"
+	[esptag_replay]="lock top bitmap"
+	[esptag_cfg]="flags mark_mask mark_trusted mark_shift eth_p_cfg eth_p_meta"
+	[esptag_sa_stats]="packets bytes drops"
+	[esptag_port]="flags mac vf"
+	[esptag_vlan]="tpid tci"
+)
+for o in "$BUILD"/bpf/*.bpf.o; do
+	n=$(basename "$o" .bpf.o)
+	dump=$(bpftool btf dump file "$o" 2>&1) || { t_fail "$n/btf_dump" "$dump"; continue; }
+	for s in "${!WANT[@]}"; do
+		# Members follow the STRUCT line, indented, as "'name' type_id=...".
+		body=$(echo "$dump" | awk -v s="STRUCT '$s'" '
+			index($0, s) { on = 1; next }
+			on && /^\[/ { exit }
+			on { print }')
+		if [ -z "$body" ]; then
+			t_fail "$n/$s" "STRUCT '$s' not in BTF"
+			continue
+		fi
+		missing=""
+		for f in ${WANT[$s]}; do
+			echo "$body" | grep -q "'$f' type_id=" || missing="$missing $f"
+		done
+		if [ -z "$missing" ]; then t_pass "$n/$s"; else t_fail "$n/$s" "fields missing:$missing"; fi
+	done
+done
+t_exit
