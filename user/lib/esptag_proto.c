@@ -568,7 +568,7 @@ int esptag_meta_decode(const void *p, size_t len, uint16_t eth_p_meta, struct es
 		return ESPTAG_EMALFORMED;
 	if (m->flags & ~ESPTAG_META_F_KNOWN)
 		return ESPTAG_EMALFORMED;
-	if (m->inner_proto < 0x0600 || m->inner_proto == eth_p_meta)
+	if (m->inner_proto < 0x0600)
 		return ESPTAG_EMALFORMED;
 	if (!(m->flags & ESPTAG_META_F_ESN) && seq_hi)
 		return ESPTAG_EMALFORMED;
@@ -583,8 +583,12 @@ int esptag_meta_decode(const void *p, size_t len, uint16_t eth_p_meta, struct es
 			if (m->flags || m->next_hdr || m->esp_off || m->payload_off || m->mss ||
 			    m->seq || m->sa_index != ESPTAG_SA_INDEX_NONE)
 				return ESPTAG_EMALFORMED;
+			/* Port tagging wraps whatever an untrusted VF sent,
+			 * its own forged tags included: opaque payload. */
 			return 0;
 		}
+		if (m->inner_proto == eth_p_meta)
+			return ESPTAG_EMALFORMED;
 		if (!ip_ethertype(m->inner_proto))
 			return ESPTAG_EMALFORMED;
 		if (m->sa_index == ESPTAG_SA_INDEX_NONE || !m->seq)
