@@ -135,11 +135,47 @@ def lab_up(name):
     lab("up")
 
 
+def lab_procs(name):
+    """PIDs of processes started for lab instance name (they inherit LAB)."""
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/environ" % d, "rb") as f:
+                env = f.read().split(b"\0")
+        except OSError:
+            continue
+        if ("LAB=" + name).encode() in env:
+            out.append(int(d))
+    return out
+
+
 def lab_down():
+    """scripts/lab down, then stop by PID whatever of our lab instance is
+    still running (agents and daemons must not outlive the bench)."""
     global lab_env
-    if lab_env:
-        lab("down", check=False)
-        lab_env = None
+    if not lab_env:
+        return
+    name = lab_env["LAB"]
+    pids = [p for p in lab_procs(name) if p != os.getpid()]
+    lab("down", check=False)
+    left = [p for p in pids if os.path.exists("/proc/%d" % p)]
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for p in left:
+            try:
+                os.kill(p, sig)
+            except OSError:
+                pass
+        for _ in range(50):
+            left = [p for p in left if os.path.exists("/proc/%d" % p) and
+                    open("/proc/%d/stat" % p).read().rsplit(")", 1)[1].split()[0] != "Z"]
+            if not left:
+                break
+            time.sleep(0.1)
+    if left:
+        log("processes of lab %s still running: %s" % (name, left))
+    lab_env = None
 
 
 def lab_state():
