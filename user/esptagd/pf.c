@@ -605,6 +605,8 @@ static int mbox_listen(struct pf *p, struct pf_vf *v)
 
 static void db_clear(struct daemon *d, struct pf_vf *v);
 
+static void port_gone(struct daemon *d, int ifindex);
+
 /* ---- VF table ------------------------------------------------------------------------ */
 
 static void vf_forget(struct daemon *d, struct pf_vf *v)
@@ -677,6 +679,14 @@ void pf_ctl(struct daemon *d, const struct esptag_ctl_view *cv, struct reply *r)
 	if (cv->hdr.op == ESPTAG_CTL_VF_ADD) {
 		int ifindex = if_nametoindex(in.ifname);
 
+		if (v->used) {
+			char name[IF_NAMESIZE];
+
+			/* Its old port is gone but the netlink event is still on
+			 * its way: the clean-up happens now. */
+			if (!if_indextoname(v->ifindex, name))
+				port_gone(d, v->ifindex);
+		}
 		if (v->used) {
 			reply_err(r, ESPTAG_CTL_E_EXIST, "VF %u already exists (on %s); vf del it first",
 				  in.vf, v->c.ifname);
