@@ -651,7 +651,7 @@ def b_agent(q):
                   "packets per CPU second vs a bare OpenSSL AES-GCM loop, both on CPU 1" % s,
                   "OpenSSL AES-128-GCM, reused context", {"samples": res.get("direct_%d" % s, [])},
                   {"samples": res["base_%d" % s]}, 0.6, "higher", "pps/CPU-s") for s in (64, 1400)]
-    parts += [part("same in wall-clock pps (CPU 1 shared with whatever else runs)",
+    parts += [part("same, %d B, in wall-clock pps (CPU 1 shared with whatever else runs)" % s,
                    "OpenSSL loop, wall-clock pps", {"samples": res["wall_direct_%d" % s]},
                    {"samples": res["base_wall_%d" % s]}, None, "higher", "pps") for s in (64, 1400)]
     parts += [part("%d B, plain frames sent through pf0 (esptag_tx + switch on the sender's CPU), "
