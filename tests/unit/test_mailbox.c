@@ -8,6 +8,7 @@
 #include "../lib/test.h"
 #include "ctl.h"
 #include "ctl_mbox.h"
+#include "ctl_cli.h"
 
 static uint8_t cfgp[ESPTAG_CFG_MAX_PAYLOAD];
 
@@ -151,11 +152,76 @@ static void vf_items(void)
 	T_EQ(esptag_ctl_vf_check(&vf, ESPTAG_CTL_VF_ADD, true, err, sizeof(err)), -1);
 }
 
+static int parse(const char *line, struct esptag_cli_cmd *c)
+{
+	char buf[512], *argv[64], err[256];
+	int argc;
+
+	snprintf(buf, sizeof(buf), "%s", line);
+	argc = esptag_cli_split(buf, argv, 64);
+	return argc < 0 ? -1 : esptag_cli_parse(argc, argv, c, err, sizeof(err));
+}
+
+static void vf_grammar(void)
+{
+	static const char *const bad[] = {
+		"vf add 1", "vf add 1 dev sw-vm1", "vf add 1 mac 02:00:00:0a:01:01",
+		"vf add 255 dev sw-vm1 mac 02:00:00:0a:01:01",
+		"vf add 1 dev sw-vm1 mac 03:00:00:0a:01:01",
+		"vf add 1 dev sw-vm1 mac 02:00:00:0a:01",
+		"vf add 1 dev sw-vm1 mac 02:00:00:0a:01:01 trust maybe",
+		"vf add 1 dev sw-vm1 mac 02:00:00:0a:01:01 limit 0",
+		"vf add 1 dev sw-vm1 mac 02:00:00:0a:01:01 vlan 4095",
+		"vf add 1 dev sw-vm1 mac 02:00:00:0a:01:01 vlan 1 vlan 2 vlan 3",
+		"vf add 1 dev sw-vm1 mac 02:00:00:0a:01:01 addr 192.0.2.300",
+		"vf add 1 dev sw-vm1 mac 02:00:00:0a:01:01 colour blue",
+		"vf trust 1", "vf trust 1 yes", "vf trust x on", "vf reset", "vf reset 1 now",
+		"vf del -1", "vf list all", "vf frobnicate 1",
+	};
+	struct esptag_cli_cmd c;
+
+	T_EQ(parse("vf add 3 dev sw-vm3 mac 02:00:00:0a:01:03 addr 192.0.2.13 vlan 100 "
+		   "trust off limit 5", &c), 0);
+	T_EQ(c.op, ESPTAG_CTL_VF_ADD);
+	T_EQ(c.vf.vf, 3);
+	T_ASSERT(!strcmp(c.vf.ifname, "sw-vm3"));
+	T_EQ(c.vf.mac[5], 3);
+	T_EQ(c.vf.flags, 0);
+	T_EQ(c.vf.limit, 5);
+	T_EQ(c.vf.nvlans, 1);
+	T_EQ(c.vf.vid[0], 100);
+	T_EQ(c.vf.family, 4);
+	T_EQ(parse("vf add 1 dev sw-vm1 mac 02:00:00:0a:01:01", &c), 0);
+	T_EQ(c.vf.flags, ESPTAG_CTL_VF_TRUSTED);
+	T_EQ(parse("vf trust 7 on", &c), 0);
+	T_EQ(c.op, ESPTAG_CTL_VF_TRUST);
+	T_EQ(c.vf.vf, 7);
+	T_EQ(c.vf.flags, ESPTAG_CTL_VF_TRUSTED);
+	T_EQ(parse("vf trust 7 off", &c), 0);
+	T_EQ(c.vf.flags, 0);
+	T_EQ(parse("vf reset 2", &c), 0);
+	T_EQ(c.op, ESPTAG_CTL_VF_RESET);
+	T_EQ(parse("vf del 2", &c), 0);
+	T_EQ(c.op, ESPTAG_CTL_VF_DEL);
+	T_EQ(parse("vf list", &c), 0);
+	T_EQ(c.op, ESPTAG_CTL_VF_LIST);
+	T_EQ(parse("vf", &c), 0);
+	T_EQ(c.op, ESPTAG_CTL_VF_LIST);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (!parse(bad[i], &c)) {
+			t_fail(__FILE__, __LINE__, "accepted: %s", bad[i]);
+			return;
+		}
+		T_EQ(c.op, 0);	/* zeroed on failure */
+	}
+}
+
 int main(void)
 {
 	T_RUN(roundtrip);
 	T_RUN(refused);
 	T_RUN(truncations);
 	T_RUN(vf_items);
+	T_RUN(vf_grammar);
 	return t_done();
 }
