@@ -10,10 +10,10 @@ t_require iperf3
 for b in bench_bpf ctl_bench gcm_bench pkt_send; do
 	[ -x "$BUILD/bench/$b" ] || { t_skip bench_harness "$BUILD/bench/$b missing (make all)"; exit 77; }
 done
-ns_before=$(ip netns list | awk '{print $1}' | grep -c '^et-bench' || true)
 tmp=$(tmp_new bench)
 out=$tmp/results.json
-if ! "$ROOT/scripts/bench" --quick --out "$out" >"$tmp/log" 2>&1; then
+# Namespaces et-$T_ID-live and (lab) et-t$T_ID-*: named after this test.
+if ! BENCH_ID="$T_ID" "$ROOT/scripts/bench" --quick --out "$out" >"$tmp/log" 2>&1; then
 	t_fail bench_quick_run "scripts/bench --quick failed: $(tail -n 5 "$tmp/log" | tr '\n' ' ')"
 	t_exit
 fi
@@ -49,6 +49,9 @@ for e in res:
             good, why = False, "value of %s is not the median" % p["name"]
     ok(n, good, why)
 PY
-ns_after=$(ip netns list | awk '{print $1}' | grep -c '^et-bench' || true)
-t_eq bench_no_namespaces_left "$ns_after" "$ns_before"
+left=$(ip netns list | awk '{print $1}' | grep -c -- "$T_ID" || true)
+t_eq bench_no_namespaces_left "$left" 0
+left=$(for p in $(pgrep -f 'esptag-agent|esptagd|wireguard-go'); do
+	tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx "LAB=t$T_ID" && echo "$p"; done | wc -l)
+t_eq bench_no_processes_left "$left" 0
 t_exit
