@@ -7,6 +7,7 @@
 # traffic without a protect policy bypasses in clear, as documented.
 . "$(dirname "$0")/../lib/harness.sh"
 t_require_root
+t_require tcpdump
 LAB="t$T_ID"
 . "$ROOT/tests/lib/lab.sh"
 export BIN

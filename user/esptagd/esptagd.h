@@ -257,7 +257,6 @@ void pf_ctl(struct daemon *d, const struct esptag_ctl_view *v, struct reply *r);
 bool pf_event(struct daemon *d, int fd);
 void pf_agent_up(struct daemon *d);
 void pf_agent_restarted(struct daemon *d);
-size_t pf_vf_sas(struct daemon *d);
 void pf_exit(struct daemon *d);
 
 /* vf.c */

@@ -982,15 +982,6 @@ bool pf_event(struct daemon *d, int fd)
 	return false;
 }
 
-size_t pf_vf_sas(struct daemon *d)
-{
-	size_t n = 0;
-
-	for (int i = 0; d->pf && i <= ESPTAG_CTL_VF_MAX; i++)
-		n += d->pf->vf[i].used ? d->pf->vf[i].nsa : 0;
-	return n;
-}
-
 void pf_exit(struct daemon *d)
 {
 	struct pf *p = d->pf;
