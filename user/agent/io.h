@@ -17,6 +17,7 @@ struct agent_io_port {
 	int txfd;	/* sendmsg() socket: a socket with a tx ring only sends its ring */
 	bool has_txfd;
 	int mtu;
+	uint64_t mtu_at; /* CLOCK_MONOTONIC_COARSE ns of the last MTU read */
 	uint64_t tx_errors, rx_truncated;
 };
 
