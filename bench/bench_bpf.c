@@ -876,7 +876,9 @@ static atomic_ullong churn_ops;
 static void *churn_thread(void *arg)
 {
 	struct live_env *e = arg;
-	const uint32_t base = 100000, span = 20000;
+	/* Agent indices are below its capacity (the per-SA maps are arrays of
+	 * ESPTAG_SAD_MAX slots): churn over 40000..59999, away from the hot 7. */
+	const uint32_t base = 40000, span = 20000;
 	uint32_t next_add = 0, next_del = 0;
 	uint64_t t, tick = 1000000;	/* 1 ms */
 	int per_tick = opt_rate / 1000 / 2;	/* adds, and as many removes */

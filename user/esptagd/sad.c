@@ -301,6 +301,22 @@ static void sa_value(struct daemon *d, const struct sa *sa, struct esptag_sa *vp
 	vp->expires_ns = sa->expires_ns;
 }
 
+/*
+ * The per-SA maps are arrays indexed by the agent's SA index: an index at or
+ * beyond max_entries cannot be mirrored (its install fails cleanly, E2BIG).
+ */
+static void sad_slots_check(struct daemon *d, uint32_t capacity)
+{
+	struct bpf_map_info info = {};
+	uint32_t len = sizeof(info);
+
+	if (d->bpf.map_fd[M_SAD] < 0 || bpf_obj_get_info_by_fd(d->bpf.map_fd[M_SAD], &info, &len))
+		return;
+	if (capacity > info.max_entries)
+		log_warn("agent SAD capacity %u exceeds the %u slots of esptag_sad: SAs the agent puts at index %u or above cannot be installed",
+			 capacity, info.max_entries, info.max_entries);
+}
+
 /* Bytes of one slot of a per-SA map as user space reads/writes it. */
 static size_t map_slot_size(struct daemon *d, int map)
 {
@@ -745,6 +761,7 @@ static int agent_hello(struct daemon *d, int tries)
 		c->local_capacity = ntohs(c->r.local_capacity);
 		c->version = c->r.version_max;
 		c->valid = true;
+		sad_slots_check(d, c->capacity);
 		rc = 0;
 	}
 out:
