@@ -370,8 +370,14 @@ p1=$(dp tx_protect)
 E state flush
 t_eq flush_rc $? 0
 check_agree flush_agree 0
+agent_epoch() { E -j agent status | $PY -c 'import json,sys; print(json.load(sys.stdin)["epoch"])'; }
+new_epoch() { local e; e=$(agent_epoch) && [ -n "$e" ] && [ "$e" != "$1" ]; }
+ep0=$(agent_epoch)
 stop_pid "$AGENT_PID" KILL
 start_agent --capacity 20000
+# AGENT_UP may never have dropped: wait until the daemon has seen the new
+# agent (epoch), else its re-install could run in the middle of the adds.
+wait_for 8 new_epoch "$ep0" || t_fail agent_restart_seen "epoch still $ep0"
 wait_for 8 is_up
 $PY - "$TMP/10k.batch" <<'EOF'
 import sys
