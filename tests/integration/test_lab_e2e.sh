@@ -17,7 +17,7 @@ TMP=$(tmp_new e2e)
 lab_down() { "$LABSH" down >/dev/null 2>&1; }
 trap 'lab_down; t_teardown' EXIT
 
-if ! "$LABSH" up >"$TMP/up.log" 2>&1; then
+if ! "$LABSH" up --ipv6 >"$TMP/up.log" 2>&1; then
 	t_fail lab_up "$(tail -n 5 "$TMP/up.log")"
 	t_exit
 fi

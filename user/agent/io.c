@@ -4,35 +4,77 @@
  * PACKET_VNET_HDR (GSO super-packets arrive whole, with gso_size and the
  * partial-checksum offsets), a TPACKET_V2 mmap'ed receive ring (the kernel
  * writes the virtio_net_hdr right before each frame in the ring, see
- * tpacket_rcv()), and sendmmsg() batches for transmission (a TX ring would
- * need one fixed-size frame slot per 64 KB super-packet).
+ * tpacket_rcv()), and a TPACKET_V2 transmit ring.
+ *
+ * Receive ring: RING_FRAMES slots of RING_FRAME_SIZE bytes, enough for any
+ * frame of up to a 1500-byte MTU plus ESP, tags and headers. A frame that
+ * does not fit a slot (a GSO super-packet, a jumbo frame) is not lost: with
+ * PACKET_COPY_THRESH the kernel puts a reference to the whole skb on the
+ * socket's receive queue and marks the (truncated) slot TP_STATUS_COPY, in
+ * ring order; the agent then reads it with recvmsg() (virtio_net_hdr in
+ * front, VLAN tag in PACKET_AUXDATA). A big receive buffer
+ * (SO_RCVBUFFORCE) bounds how many of those may wait.
  *
  * Why V2 and not V3: a V3 ring hands a block to user space only when it is
  * full or its retire timer (>= 1 ms) fires, so every frame and every config
  * request would wait up to a timer tick in each agent (measured: 1 ms per
- * config round trip). V2 hands over each frame at once; its slots are
- * fixed-size, so each slot holds a 64 KB super-packet.
+ * config round trip). V2 hands over each frame at once.
+ *
+ * Transmit ring: TX_FRAMES slots of RING_FRAME_SIZE bytes, one send() per
+ * batch. A frame goes through the ring if it is not a GSO super-packet,
+ * fits a slot and is at most MTU + Ethernet header long; its
+ * virtio_net_hdr says hdr_len = the whole frame, so tpacket_snd() copies
+ * it into the skb's linear part (no page references into the ring for a
+ * veth to copy again). Any other frame (a super-packet, an over-MTU frame
+ * the kernel must judge, a frame meeting a slot the kernel still holds)
+ * goes out with sendmsg() on a second, send-only AF_PACKET socket (bound
+ * with protocol 0, so it receives nothing; on a socket with a tx ring,
+ * sendmsg() only flushes the ring), after the ring frames queued before
+ * it, so the order of a batch is kept. PACKET_LOSS: a frame the kernel
+ * refuses in the ring is skipped instead of stopping the ring.
+ *
+ * Why no PACKET_QDISC_BYPASS: it skips the device's packet taps, so a
+ * capture on the agent's interfaces (tcpdump -i wire0, as the tests do)
+ * would no longer see what the agent sends.
  */
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <net/if.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include "agent.h"
 #include "io.h"
 
-#define FRAME_SIZE (65u * 1024) /* 64 KB super-packet + tag + headers */
-#define FRAMES_PER_BLOCK 4	/* block: 260 KB, a multiple of the page size */
-#define BLOCK_SIZE (FRAME_SIZE * FRAMES_PER_BLOCK)
-#define BLOCK_NR 64
-#define FRAME_NR (FRAMES_PER_BLOCK * BLOCK_NR)
+/*
+ * 2 KB slots: the kernel puts the frame at offset 76 (tpacket2_hdr,
+ * sockaddr_ll, virtio_net_hdr), so frames of up to 1972 bytes fit.
+ * 4096 slots (8 MB) ride out a few milliseconds without CPU.
+ */
+#define RING_FRAME_SIZE 2048u
+#define RING_BLOCK_SIZE (1u << 16) /* 32 slots per block */
+#define RING_FRAMES 4096u
+#define RING_BLOCKS (RING_FRAMES / (RING_BLOCK_SIZE / RING_FRAME_SIZE))
+#define TX_FRAMES 2048u
+#define TX_BLOCKS (TX_FRAMES / (RING_BLOCK_SIZE / RING_FRAME_SIZE))
+/* A tx slot: tpacket2_hdr (32 bytes), then virtio_net_hdr and frame. */
+#define TX_DATA_OFF (TPACKET2_HDRLEN - sizeof(struct sockaddr_ll))
+#define TX_MAX_FRAME (RING_FRAME_SIZE - TX_DATA_OFF - sizeof(struct virtio_net_hdr))
+/* Slot states the kernel still owns (the rest are timestamp flags). */
+#define TX_BUSY (TP_STATUS_SEND_REQUEST | TP_STATUS_SENDING | TP_STATUS_WRONG_FORMAT)
+/* Room for the skbs of a full tx ring (they hold socket send buffer). */
+#define SNDBUF_BYTES (8 << 20)
+#define MTU_REFRESH_NS 10000000u /* 10 ms */
+/* Whole frames waiting on the receive queue (truesize accounting). */
+#define RCVBUF_BYTES (32 << 20)
 
 static int setopt(int fd, int level, int opt, const void *v, socklen_t l, const char *what)
 {
@@ -48,7 +90,8 @@ int agent_io_open(struct agent_io_port *p, const char *ifname)
 	struct tpacket_req req;
 	struct packet_mreq mr;
 	struct sockaddr_ll sll;
-	int one = 1, v2 = TPACKET_V2;
+	int one = 1, v2 = TPACKET_V2, rcvbuf = RCVBUF_BYTES, sndbuf = SNDBUF_BYTES;
+	size_t rx_sz;
 
 	memset(p, 0, sizeof(*p));
 	p->fd = -1;
@@ -68,28 +111,62 @@ int agent_io_open(struct agent_io_port *p, const char *ifname)
 	if (setopt(p->fd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof(one), "PACKET_VNET_HDR") ||
 	    setopt(p->fd, SOL_PACKET, PACKET_VERSION, &v2, sizeof(v2), "PACKET_VERSION") ||
 	    setopt(p->fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof(one),
-		   "PACKET_IGNORE_OUTGOING"))
+		   "PACKET_IGNORE_OUTGOING") ||
+	    setopt(p->fd, SOL_PACKET, PACKET_COPY_THRESH, &one, sizeof(one),
+		   "PACKET_COPY_THRESH") ||
+	    setopt(p->fd, SOL_PACKET, PACKET_AUXDATA, &one, sizeof(one), "PACKET_AUXDATA") ||
+	    setopt(p->fd, SOL_PACKET, PACKET_LOSS, &one, sizeof(one), "PACKET_LOSS"))
+		goto fail;
+	/* Root may exceed net.core.rmem_max; otherwise take what it allows. */
+	if (setsockopt(p->fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) < 0 &&
+	    setopt(p->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf), "SO_RCVBUF"))
+		goto fail;
+	if (setsockopt(p->fd, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof(sndbuf)) < 0 &&
+	    setopt(p->fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf), "SO_SNDBUF"))
 		goto fail;
 	memset(&req, 0, sizeof(req));
-	req.tp_block_size = BLOCK_SIZE;
-	req.tp_block_nr = BLOCK_NR;
-	req.tp_frame_size = FRAME_SIZE;
-	req.tp_frame_nr = FRAME_NR;
+	req.tp_block_size = RING_BLOCK_SIZE;
+	req.tp_block_nr = RING_BLOCKS;
+	req.tp_frame_size = RING_FRAME_SIZE;
+	req.tp_frame_nr = RING_FRAMES;
 	if (setopt(p->fd, SOL_PACKET, PACKET_RX_RING, &req, sizeof(req), "PACKET_RX_RING"))
 		goto fail;
-	p->ring_sz = (size_t)BLOCK_SIZE * BLOCK_NR;
+	req.tp_block_nr = TX_BLOCKS;
+	req.tp_frame_nr = TX_FRAMES;
+	if (setopt(p->fd, SOL_PACKET, PACKET_TX_RING, &req, sizeof(req), "PACKET_TX_RING"))
+		goto fail;
+	rx_sz = (size_t)RING_BLOCK_SIZE * RING_BLOCKS;
+	p->ring_sz = rx_sz + (size_t)RING_BLOCK_SIZE * TX_BLOCKS;
 	p->ring = mmap(NULL, p->ring_sz, PROT_READ | PROT_WRITE, MAP_SHARED, p->fd, 0);
 	if (p->ring == MAP_FAILED) {
 		p->ring = NULL;
-		agent_log(3, "mmap rx ring on %s: %s", ifname, strerror(errno));
+		agent_log(3, "mmap rings on %s: %s", ifname, strerror(errno));
 		goto fail;
 	}
-	p->nframes = FRAME_NR;
+	p->txring = (uint8_t *)p->ring + rx_sz;
+	p->nframes = RING_FRAMES;
 	memset(&sll, 0, sizeof(sll));
 	sll.sll_family = AF_PACKET;
 	sll.sll_protocol = htons(ETH_P_ALL);
 	sll.sll_ifindex = p->ifindex;
 	if (bind(p->fd, (struct sockaddr *)&sll, sizeof(sll)) < 0) {
+		agent_log(3, "bind to %s: %s", ifname, strerror(errno));
+		goto fail;
+	}
+	/* The send-only socket for frames that do not take the ring. */
+	p->txfd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+	if (p->txfd < 0) {
+		agent_log(3, "socket(AF_PACKET): %s", strerror(errno));
+		goto fail;
+	}
+	p->has_txfd = true;
+	sll.sll_protocol = 0;
+	if (setopt(p->txfd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof(one), "PACKET_VNET_HDR"))
+		goto fail;
+	if (setsockopt(p->txfd, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof(sndbuf)) < 0 &&
+	    setopt(p->txfd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf), "SO_SNDBUF"))
+		goto fail;
+	if (bind(p->txfd, (struct sockaddr *)&sll, sizeof(sll)) < 0) {
 		agent_log(3, "bind to %s: %s", ifname, strerror(errno));
 		goto fail;
 	}
@@ -110,50 +187,195 @@ void agent_io_close(struct agent_io_port *p)
 	if (p->ring)
 		munmap(p->ring, p->ring_sz);
 	p->ring = NULL;
+	p->txring = NULL;
+	if (p->has_txfd)
+		close(p->txfd);
+	p->has_txfd = false;
 	if (p->fd >= 0)
 		close(p->fd); /* also drops the promiscuous membership */
 	p->fd = -1;
 }
 
-int agent_io_send(struct agent_io_port *p, struct agent_pkt *pkts, unsigned int n)
+/* Send one frame with sendmsg(); the kernel judges it (MTU, GSO). */
+static int send_one(struct agent_io_port *p, struct agent_pkt *pk)
 {
-	struct mmsghdr msg[AGENT_BATCH];
-	struct iovec iov[AGENT_BATCH][2];
-	unsigned int i, done = 0;
-	int rc, dropped = 0;
+	struct iovec iov[2] = {{&pk->vh, sizeof(pk->vh)}, {pk->data, pk->len}};
+	struct msghdr msg = {.msg_iov = iov, .msg_iovlen = 2};
 
-	memset(msg, 0, sizeof(msg[0]) * n);
-	for (i = 0; i < n; i++) {
-		iov[i][0].iov_base = &pkts[i].vh;
-		iov[i][0].iov_len = sizeof(pkts[i].vh);
-		iov[i][1].iov_base = pkts[i].data;
-		iov[i][1].iov_len = pkts[i].len;
-		msg[i].msg_hdr.msg_iov = iov[i];
-		msg[i].msg_hdr.msg_iovlen = 2;
-	}
-	while (done < n) {
-		rc = sendmmsg(p->fd, msg + done, n - done, 0);
-		if (rc > 0) {
-			done += rc;
+	while (sendmsg(p->txfd, &msg, 0) < 0) {
+		if (errno == EINTR)
 			continue;
-		}
-		if (rc < 0 && errno == EINTR)
-			continue;
-		/* The frame at msg[done] was refused (e.g. EMSGSIZE: larger
-		 * than the interface MTU). Skip it and go on. */
-		agent_log(7, "send on %s: frame of %u bytes: %s", p->name, pkts[done].len,
+		/* Refused (e.g. EMSGSIZE: larger than the interface MTU). */
+		agent_log(7, "send on %s: frame of %u bytes: %s", p->name, pk->len,
 			  strerror(errno));
 		p->tx_errors++;
-		dropped++;
-		done++;
+		return 1;
 	}
+	return 0;
+}
+
+static struct tpacket2_hdr *tx_slot(struct agent_io_port *p, unsigned int i)
+{
+	return (void *)(p->txring + (size_t)(i % TX_FRAMES) * RING_FRAME_SIZE);
+}
+
+static uint32_t tx_status(struct tpacket2_hdr *h)
+{
+	return __atomic_load_n(&h->tp_status, __ATOMIC_ACQUIRE);
+}
+
+/*
+ * Hand the frames queued in the ring (the slot before tx_cur is the last)
+ * to the kernel. A non-blocking send() stops early when the send buffer is
+ * full; a blocking one then finishes the job. A frame the device drops
+ * (e.g. a full backlog) stays queued and is tried again; after a few
+ * tries the rest waits for the next batch (counted as a tx error).
+ */
+static void tx_kick(struct agent_io_port *p)
+{
+	struct tpacket2_hdr *last = tx_slot(p, p->tx_cur + TX_FRAMES - 1);
+	int tries, err = 0;
+
+	for (tries = 0; tries < 4 && (tx_status(last) & TP_STATUS_SEND_REQUEST); tries++)
+		if (send(p->fd, NULL, 0, tries ? 0 : MSG_DONTWAIT) < 0 && errno != EINTR &&
+		    errno != EAGAIN)
+			err = errno;
+	if (tx_status(last) & TP_STATUS_SEND_REQUEST) {
+		agent_log(7, "send (ring) on %s: %s", p->name, strerror(err ? err : EAGAIN));
+		p->tx_errors++;
+	}
+}
+
+int agent_io_send(struct agent_io_port *p, struct agent_pkt *pkts, unsigned int n)
+{
+	struct ifreq ifr;
+	struct timespec ts;
+	uint64_t now;
+	unsigned int i, queued = 0;
+	int dropped = 0;
+
+	/* Frames above MTU + Ethernet header go to sendmsg(), which refuses
+	 * them as before (the ring does not check the MTU with vnet headers).
+	 * The MTU is read again every MTU_REFRESH_NS (an ioctl costs ~0.5 us,
+	 * as much as a frame when batches are small). */
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	now = (uint64_t)ts.tv_sec * 1000000000u + ts.tv_nsec;
+	if (!p->mtu_at || now - p->mtu_at >= MTU_REFRESH_NS) {
+		memset(&ifr, 0, sizeof(ifr));
+		snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", p->name);
+		if (ioctl(p->fd, SIOCGIFMTU, &ifr) == 0)
+			p->mtu = ifr.ifr_mtu;
+		p->mtu_at = now ? now : 1;
+	}
+	for (i = 0; i < n; i++) {
+		struct agent_pkt *pk = &pkts[i];
+		struct tpacket2_hdr *h = tx_slot(p, p->tx_cur);
+		struct virtio_net_hdr vh = pk->vh;
+		uint8_t *d;
+
+		if (pk->vh.gso_type != VIRTIO_NET_HDR_GSO_NONE || pk->len > TX_MAX_FRAME ||
+		    pk->len > (uint32_t)p->mtu + ETH_HLEN || pk->len < ETH_HLEN ||
+		    (tx_status(h) & TX_BUSY)) {
+			if (queued)
+				tx_kick(p);
+			queued = 0;
+			dropped += send_one(p, pk);
+			continue;
+		}
+		vh.hdr_len = pk->len; /* all of it into the skb's linear part */
+		d = (uint8_t *)h + TX_DATA_OFF;
+		memcpy(d, &vh, sizeof(vh));
+		memcpy(d + sizeof(vh), pk->data, pk->len);
+		h->tp_len = sizeof(vh) + pk->len;
+		__atomic_store_n(&h->tp_status, TP_STATUS_SEND_REQUEST, __ATOMIC_RELEASE);
+		p->tx_cur = (p->tx_cur + 1) % TX_FRAMES;
+		queued++;
+	}
+	if (queued)
+		tx_kick(p);
 	return dropped;
 }
 
 /*
- * Hand every frame of every ready block to fn. Frames the kernel untagged
- * (VLAN acceleration) get their 802.1Q/802.1ad tag back, so the agent sees
- * the frame as it was on the link.
+ * Give fn the frame as it was on the link: a tag the kernel took off
+ * (VLAN acceleration) goes back in front of the EtherType. data may point
+ * into scratch + 4 (the copy path); the result is built in scratch.
+ */
+static void deliver(struct agent *a, uint8_t *scratch, uint8_t *data, size_t len,
+		    struct virtio_net_hdr *vh, uint32_t status, uint16_t tci, uint16_t tpid,
+		    void (*fn)(struct agent *, uint8_t *, size_t, const struct virtio_net_hdr *))
+{
+	if (!(status & TP_STATUS_VLAN_VALID)) {
+		fn(a, data, len, vh);
+		return;
+	}
+	if (!(status & TP_STATUS_VLAN_TPID_VALID))
+		tpid = ETH_P_8021Q;
+	if (len + 4 > AGENT_SLOT || len < 12)
+		return;
+	if (data == scratch + 4) {
+		memmove(scratch, data, 12); /* the rest stays where it is */
+	} else {
+		memcpy(scratch, data, 12);
+		memcpy(scratch + 16, data + 12, len - 12);
+	}
+	scratch[12] = tpid >> 8;
+	scratch[13] = tpid;
+	scratch[14] = tci >> 8;
+	scratch[15] = tci;
+	if (vh->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM)
+		vh->csum_start += 4;
+	if (vh->hdr_len)
+		vh->hdr_len += 4;
+	fn(a, scratch, len + 4, vh);
+}
+
+/*
+ * The frame of a TP_STATUS_COPY slot: the whole skb waits on the receive
+ * queue (in ring order). Read it into scratch + 4 (room for a VLAN tag).
+ */
+static void rx_copy(struct agent_io_port *p, struct agent *a, uint8_t *scratch,
+		    void (*fn)(struct agent *, uint8_t *, size_t,
+			       const struct virtio_net_hdr *))
+{
+	union {
+		struct cmsghdr h;
+		uint8_t buf[CMSG_SPACE(sizeof(struct tpacket_auxdata))];
+	} ctl;
+	struct tpacket_auxdata aux = {0};
+	struct virtio_net_hdr vh;
+	struct iovec iov[2] = {{&vh, sizeof(vh)}, {scratch + 4, AGENT_SLOT - 4}};
+	struct msghdr msg = {.msg_iov = iov, .msg_iovlen = 2,
+			     .msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf)};
+	struct cmsghdr *c;
+	ssize_t n;
+
+	do
+		n = recvmsg(p->fd, &msg, MSG_DONTWAIT | MSG_TRUNC);
+	while (n < 0 && errno == EINTR);
+	if (n < (ssize_t)sizeof(vh)) {
+		agent_log(7, "%s: copied frame missing from the queue: %s", p->name,
+			  n < 0 ? strerror(errno) : "short read");
+		p->rx_truncated++;
+		return;
+	}
+	n -= sizeof(vh);
+	if ((msg.msg_flags & MSG_TRUNC) || (size_t)n > AGENT_SLOT - 4) {
+		agent_log(p->rx_truncated ? 7 : 4, "%s: frame of %zd bytes is too large; dropped",
+			  p->name, n);
+		p->rx_truncated++;
+		return;
+	}
+	for (c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
+		if (c->cmsg_level == SOL_PACKET && c->cmsg_type == PACKET_AUXDATA &&
+		    c->cmsg_len >= CMSG_LEN(sizeof(aux)))
+			memcpy(&aux, CMSG_DATA(c), sizeof(aux));
+	deliver(a, scratch, scratch + 4, n, &vh, aux.tp_status, aux.tp_vlan_tci,
+		aux.tp_vlan_tpid, fn);
+}
+
+/*
+ * Hand every ready frame of the ring to fn, in arrival order.
  */
 unsigned int agent_io_rx(struct agent_io_port *p, struct agent *a, uint8_t *scratch,
 			 void (*fn)(struct agent *, uint8_t *, size_t,
@@ -162,42 +384,28 @@ unsigned int agent_io_rx(struct agent_io_port *p, struct agent *a, uint8_t *scra
 	unsigned int frames = 0;
 
 	while (frames < p->nframes) {
-		/* Frames are contiguous: a block holds exactly FRAMES_PER_BLOCK. */
-		struct tpacket2_hdr *h = (void *)((uint8_t *)p->ring + (size_t)p->cur * FRAME_SIZE);
-		uint8_t *data;
+		/* Slots are contiguous: a block holds a whole number of them. */
+		struct tpacket2_hdr *h =
+		    (void *)((uint8_t *)p->ring + (size_t)p->cur * RING_FRAME_SIZE);
+		uint32_t status = __atomic_load_n(&h->tp_status, __ATOMIC_ACQUIRE);
 		struct virtio_net_hdr vh;
-		size_t len;
 
-		if (!(__atomic_load_n(&h->tp_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER))
+		if (!(status & TP_STATUS_USER))
 			break;
-		data = (uint8_t *)h + h->tp_mac;
-		len = h->tp_snaplen;
-		memcpy(&vh, data - sizeof(vh), sizeof(vh));
-		if (h->tp_snaplen != h->tp_len || h->tp_mac < sizeof(vh)) {
-			/* Larger than a ring slot (e.g. a GSO packet above 64 KB). */
+		if (status & TP_STATUS_COPY) {
+			rx_copy(p, a, scratch, fn);
+		} else if (h->tp_snaplen != h->tp_len || h->tp_mac < sizeof(vh)) {
+			/* Too large for a slot, and the receive queue was full. */
 			agent_log(p->rx_truncated ? 7 : 4,
 				  "%s: frame of %u bytes does not fit a ring slot; dropped",
 				  p->name, h->tp_len);
 			p->rx_truncated++;
-		} else if (h->tp_status & TP_STATUS_VLAN_VALID) {
-			uint16_t tpid = (h->tp_status & TP_STATUS_VLAN_TPID_VALID) ? h->tp_vlan_tpid
-										   : ETH_P_8021Q;
-
-			if (len + 4 <= AGENT_SLOT && len >= 12) {
-				memcpy(scratch, data, 12);
-				scratch[12] = tpid >> 8;
-				scratch[13] = tpid;
-				scratch[14] = h->tp_vlan_tci >> 8;
-				scratch[15] = h->tp_vlan_tci;
-				memcpy(scratch + 16, data + 12, len - 12);
-				if (vh.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM)
-					vh.csum_start += 4;
-				if (vh.hdr_len)
-					vh.hdr_len += 4;
-				fn(a, scratch, len + 4, &vh);
-			}
 		} else {
-			fn(a, data, len, &vh);
+			uint8_t *data = (uint8_t *)h + h->tp_mac;
+
+			memcpy(&vh, data - sizeof(vh), sizeof(vh));
+			deliver(a, scratch, data, h->tp_snaplen, &vh, status, h->tp_vlan_tci,
+				h->tp_vlan_tpid, fn);
 		}
 		frames++;
 		__atomic_store_n(&h->tp_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);

@@ -9,9 +9,15 @@ struct agent_io_port {
 	const char *name;
 	int fd;
 	int ifindex;
-	void *ring;
+	void *ring; /* rx ring, then tx ring */
 	size_t ring_sz;
 	unsigned int nframes, cur;
+	uint8_t *txring;
+	unsigned int tx_cur;
+	int txfd;	/* sendmsg() socket: a socket with a tx ring only sends its ring */
+	bool has_txfd;
+	int mtu;
+	uint64_t mtu_at; /* CLOCK_MONOTONIC_COARSE ns of the last MTU read */
 	uint64_t tx_errors, rx_truncated;
 };
 
