@@ -201,7 +201,7 @@ int esptag_port_egress(struct __sk_buff *skb)
 	sa_index = bpf_ntohl(m->sa_index);
 	if (sa_index != ESPTAG_SA_INDEX_NONE) {
 		sa = bpf_map_lookup_elem(&esptag_sad, &sa_index);
-		if (!sa || !mac_eq(sa->local_mac, port->mac))
+		if (!sa || ESPTAG_SA_EMPTY(sa) || !mac_eq(sa->local_mac, port->mac))
 			goto drop;
 	}
 	return TC_ACT_OK;

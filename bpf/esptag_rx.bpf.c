@@ -147,21 +147,17 @@ static __always_inline bool rx_domain_ok(const struct esptag_sa *sa,
 	return true;
 }
 
-/* Anti-replay under the SA's lock; creates a zeroed state on first use. */
+/*
+ * Anti-replay under the SA's lock. The slot is an array element: all zero
+ * (a fresh window) until the first packet; esptagd zeroes it on install.
+ */
 static __always_inline int rx_replay(__u32 sa_index, __u64 seq, __u32 window)
 {
 	struct esptag_replay *r = bpf_map_lookup_elem(&esptag_replay, &sa_index);
 	int v;
 
-	if (!r) {
-		struct esptag_replay init = {};
-
-		/* EEXIST from a racing CPU is fine: look it up again. */
-		bpf_map_update_elem(&esptag_replay, &sa_index, &init, BPF_NOEXIST);
-		r = bpf_map_lookup_elem(&esptag_replay, &sa_index);
-		if (!r)
-			return -1;	/* map full: fail closed (counted as old) */
-	}
+	if (!r)
+		return -1;	/* index beyond the array: fail closed (counted as old) */
 	bpf_spin_lock(&r->lock);
 	v = replay_update(r, seq, window);
 	bpf_spin_unlock(&r->lock);
@@ -290,13 +286,14 @@ static __always_inline void rx_tagged(struct xdp_md *ctx, struct cursor *c,
 	o->sa_index = sa_index;
 	if (m->result != ESPTAG_RES_OK) {
 		o->cnt = result_counter(m->result);
-		o->sa_known = bpf_map_lookup_elem(&esptag_sad, &sa_index) != NULL;
+		sa = bpf_map_lookup_elem(&esptag_sad, &sa_index);
+		o->sa_known = sa && !ESPTAG_SA_EMPTY(sa);
 		return;
 	}
 
-	/* The SA and its domain. */
+	/* The SA and its domain (an empty slot is an unknown index). */
 	sa = bpf_map_lookup_elem(&esptag_sad, &sa_index);
-	if (!sa) {
+	if (!sa || ESPTAG_SA_EMPTY(sa)) {
 		o->cnt = ESPTAG_CNT_RX_DROP_UNKNOWN_SA;
 		return;
 	}

@@ -231,6 +231,7 @@ int esptag_tx(struct __sk_buff *skb)
 
 	sa_index = pol->sa_index;
 	sa = bpf_map_lookup_elem(&esptag_sad, &sa_index);
+	/* An empty slot (ESPTAG_SA_EMPTY) is not alive either. */
 	if (!sa || !(sa->flags & ESPTAG_SAF_ALIVE) || sa->dir != ESPTAG_DIR_OUT ||
 	    (sa->ifindex && sa->ifindex != skb->ifindex)) {
 		cnt = ESPTAG_CNT_TX_DROP_NO_SA;
@@ -282,17 +283,17 @@ int esptag_tx(struct __sk_buff *skb)
 
 	sq = bpf_map_lookup_elem(&esptag_seq, &sa_index);
 	if (!sq) {
-		struct esptag_seq init = { .next = 1 };
-
-		/* Racing CPUs: NOEXIST lets one create it, all then add. */
-		bpf_map_update_elem(&esptag_seq, &sa_index, &init, BPF_NOEXIST);
-		sq = bpf_map_lookup_elem(&esptag_seq, &sa_index);
-		if (!sq) {
-			cnt = ESPTAG_CNT_TX_DROP_NO_SA;
-			goto out;
-		}
+		cnt = ESPTAG_CNT_TX_DROP_NO_SA;		/* index beyond the array */
+		goto out;
 	}
 	seq = __sync_fetch_and_add(&sq->next, segs);
+	/*
+	 * A slot esptagd did not initialise starts at 0, which is no valid
+	 * sequence number: take the next range instead (fetch-and-add ranges
+	 * never overlap, so racing CPUs still get distinct numbers).
+	 */
+	if (!seq)
+		seq = __sync_fetch_and_add(&sq->next, segs);
 	if (!seq)	/* a counter written as 0: number 0 is never sent */
 		seq = __sync_fetch_and_add(&sq->next, segs);
 	if (!(sa->flags & ESPTAG_SAF_ESN) && seq + segs - 1 > 0xffffffffull) {

@@ -15,9 +15,17 @@
 #include <bpf/bpf_helpers.h>
 #include <esptag/maps.h>
 
+/*
+ * The per-SA maps are arrays indexed by the agent's SA index: the verifier
+ * inlines their lookups and the cost does not grow with the number of SAs.
+ * An unused slot is all zero (ESPTAG_SA_EMPTY); esptagd zeroes a slot's
+ * state on install and on removal. max_entries may be raised before load
+ * (bpf_map__set_max_entries) to the agent's capacity.
+ */
+
 /* Host mirror of the agent's SAD: agent SA index -> SA (no key). */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, ESPTAG_SAD_MAX);
 	__type(key, __u32);
 	__type(value, struct esptag_sa);
@@ -26,7 +34,7 @@ struct {
 
 /* Tx: next 64-bit sequence number per outbound SA (atomic fetch-and-add). */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, ESPTAG_SAD_MAX);
 	__type(key, __u32);
 	__type(value, struct esptag_seq);
@@ -35,7 +43,7 @@ struct {
 
 /* Rx: anti-replay window per inbound SA, spin-locked. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, ESPTAG_SAD_MAX);
 	__type(key, __u32);
 	__type(value, struct esptag_replay);
@@ -91,7 +99,7 @@ struct {
 
 /* Per-SA packets/bytes/drops, per CPU. */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, ESPTAG_SAD_MAX);
 	__type(key, __u32);
 	__type(value, struct esptag_sa_stats);

@@ -22,18 +22,8 @@ static __always_inline void sa_stat_add(__u32 sa_index, __u64 packets,
 {
 	struct esptag_sa_stats *s = bpf_map_lookup_elem(&esptag_sa_stats, &sa_index);
 
-	if (!s) {
-		struct esptag_sa_stats init = {
-			.packets = packets, .bytes = bytes, .drops = drops,
-		};
-
-		/* Another CPU may create it concurrently: then add to ours. */
-		if (!bpf_map_update_elem(&esptag_sa_stats, &sa_index, &init, BPF_NOEXIST))
-			return;
-		s = bpf_map_lookup_elem(&esptag_sa_stats, &sa_index);
-		if (!s)
-			return;
-	}
+	if (!s)
+		return;		/* index beyond the array */
 	s->packets += packets;
 	s->bytes += bytes;
 	s->drops += drops;

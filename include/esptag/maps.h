@@ -5,15 +5,20 @@
  * Host byte order unless a field says __be. No key material, ever.
  *
  * Maps (all pinned by name, LIBBPF_PIN_BY_NAME, in one bpffs directory):
- *   esptag_sad      HASH        __u32 agent SA index -> struct esptag_sa
- *   esptag_seq      HASH        __u32 agent SA index -> struct esptag_seq (Tx)
- *   esptag_replay   HASH        __u32 agent SA index -> struct esptag_replay (Rx)
+ *   esptag_sad      ARRAY       __u32 agent SA index -> struct esptag_sa
+ *   esptag_seq      ARRAY       __u32 agent SA index -> struct esptag_seq (Tx)
+ *   esptag_replay   ARRAY       __u32 agent SA index -> struct esptag_replay (Rx)
  *   esptag_spd      LPM_TRIE    struct esptag_spd_key -> struct esptag_spd_node
  *   esptag_spd_src  LPM_TRIE    struct esptag_spd_src_key -> struct esptag_policy
  *   esptag_cfg      ARRAY[1]    -> struct esptag_cfg (runtime settings)
  *   esptag_ports    HASH        __u32 ifindex -> struct esptag_port (port prog)
  *   esptag_stats    PERCPU_ARRAY enum esptag_counter -> __u64
- *   esptag_sa_stats PERCPU_HASH __u32 agent SA index -> struct esptag_sa_stats
+ *   esptag_sa_stats PERCPU_ARRAY __u32 agent SA index -> struct esptag_sa_stats
+ *
+ * The four per-SA maps are arrays indexed by the agent's SA index (below the
+ * agent's capacity, reused after a delete): the lookup is inlined and costs
+ * the same with 1 or 1M SAs. Every slot exists; an unused one is all zero
+ * (ESPTAG_SA_EMPTY), and removing an SA writes zeroes, never deletes.
  */
 #ifndef ESPTAG_MAPS_H
 #define ESPTAG_MAPS_H
@@ -62,9 +67,16 @@ ESPTAG_CHECK_OFF(esptag_sa, replay_window, 60);
 ESPTAG_CHECK_OFF(esptag_sa, reqid, 64);
 ESPTAG_CHECK_OFF(esptag_sa, expires_ns, 72);
 
+/*
+ * An unused esptag_sad slot (all zero): no SA at this index. A real SA, even
+ * a PF domain entry, has a non-zero SPI (SPI 0 is reserved, RFC 4303 2.1).
+ */
+#define ESPTAG_SA_EMPTY(sa)	((sa)->spi == 0 && (sa)->flags == 0)
+
 /* Tx sequence counter (value of esptag_seq), advanced with atomic add. */
 struct esptag_seq {
-	__u64	next;			/* next 64-bit sequence number to use (starts at 1) */
+	__u64	next;			/* next 64-bit sequence number to use (starts at 1;
+					 * 0 in an unused slot: the data path skips 0) */
 };
 ESPTAG_CHECK_SIZE(esptag_seq, 8);
 
@@ -212,7 +224,7 @@ enum esptag_counter {
 	ESPTAG_CNT_RX_DROP_NO_SA,	/* agent: no SA */
 	ESPTAG_CNT_RX_DROP_AGENT_MALFORMED, /* agent: malformed ESP */
 	ESPTAG_CNT_RX_DROP_UNSUPPORTED,	/* agent: unsupported / unknown result */
-	ESPTAG_CNT_RX_DROP_UNKNOWN_SA,	/* index not in esptag_sad */
+	ESPTAG_CNT_RX_DROP_UNKNOWN_SA,	/* index out of esptag_sad or its slot empty */
 	ESPTAG_CNT_RX_DROP_DIR,		/* index of an outbound SA */
 	ESPTAG_CNT_RX_DROP_DEAD,	/* SA not alive or expired */
 	ESPTAG_CNT_RX_DROP_DOMAIN,	/* SA of another MAC/VLAN domain */

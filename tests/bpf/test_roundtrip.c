@@ -171,7 +171,10 @@ static int install_rx(uint32_t idx, const struct esptag_rec_sa *r)
 	struct esptag_sa sa;
 
 	host_sa(r, &sa);
-	bpf_map_delete_elem(bt_map_fd(&rx, "esptag_replay"), &idx);
+	/* esptag_replay is an array: a fresh window is a zeroed slot. */
+	if (bpf_map_update_elem(bt_map_fd(&rx, "esptag_replay"), &idx,
+				&(struct esptag_replay){ 0 }, BPF_ANY))
+		return -errno;
 	return bpf_map_update_elem(bt_map_fd(&rx, "esptag_sad"), &idx, &sa, BPF_ANY) ? -errno : 0;
 }
 

@@ -116,7 +116,9 @@ static int sa_install(const struct sa_def *d)
 	memcpy(sa.vlan, d->vlan, sizeof(sa.vlan));
 	bt_addr(d->us, sa.daddr, NULL);
 	bt_addr(d->peer, sa.saddr, NULL);
-	bpf_map_delete_elem(fd_replay, &d->index);
+	/* esptag_replay is an array: a fresh window is a zeroed slot. */
+	if (bpf_map_update_elem(fd_replay, &d->index, &(struct esptag_replay){ 0 }, BPF_ANY))
+		return -errno;
 	return bpf_map_update_elem(fd_sad, &d->index, &sa, BPF_ANY);
 }
 
@@ -543,7 +545,8 @@ static void test_ok_frags_program(void)
 		/* The test run puts at most 4096 - 256 - 320 = 3520 bytes in
 		 * the first buffer, the rest in fragments. */
 		f.plen = 3800;
-		bpf_map_delete_elem(fd_replay, &(uint32_t){ SA_V6 });
+		T_ASSERT(!bpf_map_update_elem(fd_replay, &(uint32_t){ SA_V6 },
+					      &(struct esptag_replay){ 0 }, BPF_ANY));
 		ok_one(fd_rx_frags, SA_V6, &f, 7);
 		T_ASSERT(wire.len > 3520 + ESPTAG_ICV_LEN + 4);
 		ok_one(fd_rx, SA_V6, &f, 8);

@@ -98,7 +98,8 @@ map_update esptag_spd "$($PY spd 2 198.51.100.0 24 1)"
 map_update esptag_spd_src "$($PY spdsrc 1 192.0.2.0 24 2 $SA)"
 bpftool map update pinned "$G/esptag_cfg" key hex 00 00 00 00 value hex $($PY cfg 0x1)
 
-dump=$(bpftool map dump pinned "$G/esptag_sad")
+# esptag_sad is an array (every slot is dumped): look the one slot up.
+dump=$(bpftool map lookup pinned "$G/esptag_sad" key hex $($PY u32 $SA))
 if grep -q '"spi": ' <<<"$dump" && grep -q '"local_mac": ' <<<"$dump" &&
    grep -q '"expires_ns": 0' <<<"$dump" && grep -q '"ifindex": '"$HIDX" <<<"$dump"; then
 	t_pass bpftool_dump_sad_named_fields

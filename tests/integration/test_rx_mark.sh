@@ -46,7 +46,8 @@ t_eq maps_pinned "$(ls "$G" 2>/dev/null | grep -c '^esptag_')" 9
 
 bpftool map update pinned "$G/esptag_sad" key hex 05 00 00 00 \
 	value hex $($PY sa 5 0x5005 $MAC 192.0.2.1 "$IFX")
-dump=$(bpftool map dump pinned "$G/esptag_sad")
+# esptag_sad is an array (every slot is dumped): look the one slot up.
+dump=$(bpftool map lookup pinned "$G/esptag_sad" key hex 05 00 00 00)
 if grep -q '"local_mac"' <<<"$dump" && grep -q '"replay_window": 64' <<<"$dump"; then
 	t_pass sad_dump_named_fields
 else

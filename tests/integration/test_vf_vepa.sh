@@ -53,7 +53,8 @@ for v in json.load(sys.stdin):
 else: print("gone")' "$1"
 }
 # Entries of the PF's esptag_sad (its own SAs + the VF SAs' domain entries).
-pf_sad_entries() { bpftool -j map dump pinned "/sys/fs/bpf/esptag-$LAB-A/esptag_sad" | jget_len; }
+# (an array: only non-empty slots count)
+pf_sad_entries() { bpftool -j map dump pinned "/sys/fs/bpf/esptag-$LAB-A/esptag_sad" | /usr/bin/python3 "$ROOT/tests/lib/map_nonempty.py" --count; }
 jget_len() { /usr/bin/python3 -c 'import json,sys; print(len(json.load(sys.stdin)))'; }
 sa_index_of() { # NODE SPI DIR
 	L "$1" esptag -j state list | /usr/bin/python3 -c '

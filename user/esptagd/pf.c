@@ -294,9 +294,13 @@ static void map_domain(struct daemon *d, const struct pf_vf *v, const struct esp
 		log_err("pf: VF %u: esptag_sad domain entry %u: %s", v->c.vf, idx, strerror(errno));
 }
 
+/* esptag_sad is an array: an empty (all-zero) slot is no SA. */
 static void map_undomain(struct daemon *d, uint32_t idx)
 {
-	bpf_map_delete_elem(d->bpf.map_fd[M_SAD], &idx);
+	struct esptag_sa zero = {};
+
+	if (bpf_map_update_elem(d->bpf.map_fd[M_SAD], &idx, &zero, BPF_ANY) && errno != E2BIG)
+		log_err("pf: esptag_sad domain entry %u: cannot clear: %s", idx, strerror(errno));
 }
 
 static void db_clear(struct daemon *d, struct pf_vf *v)

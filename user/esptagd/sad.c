@@ -301,6 +301,51 @@ static void sa_value(struct daemon *d, const struct sa *sa, struct esptag_sa *vp
 	vp->expires_ns = sa->expires_ns;
 }
 
+/*
+ * The per-SA maps are arrays indexed by the agent's SA index: an index at or
+ * beyond max_entries cannot be mirrored (its install fails cleanly, E2BIG).
+ */
+static void sad_slots_check(struct daemon *d, uint32_t capacity)
+{
+	struct bpf_map_info info = {};
+	uint32_t len = sizeof(info);
+
+	if (d->bpf.map_fd[M_SAD] < 0 || bpf_obj_get_info_by_fd(d->bpf.map_fd[M_SAD], &info, &len))
+		return;
+	if (capacity > info.max_entries)
+		log_warn("agent SAD capacity %u exceeds the %u slots of esptag_sad: SAs the agent puts at index %u or above cannot be installed",
+			 capacity, info.max_entries, info.max_entries);
+}
+
+/* Bytes of one slot of a per-SA map as user space reads/writes it. */
+static size_t map_slot_size(struct daemon *d, int map)
+{
+	int ncpu = d->bpf.ncpus > 0 ? d->bpf.ncpus : 1;
+
+	switch (map) {
+	case M_SAD:
+		return sizeof(struct esptag_sa);
+	case M_SEQ:
+		return sizeof(struct esptag_seq);
+	case M_REPLAY:
+		return sizeof(struct esptag_replay);
+	default:	/* M_SA_STATS: one 8-byte aligned value per possible CPU */
+		return (size_t)ncpu * sizeof(struct esptag_sa_stats);
+	}
+}
+
+/* Empty one slot of a per-SA array map (there is no delete on an array). */
+static void map_clear(struct daemon *d, int map, uint32_t idx)
+{
+	size_t vsz = map_slot_size(d, map);
+	void *zero = calloc(1, vsz);
+
+	if (!zero || (bpf_map_update_elem(d->bpf.map_fd[map], &idx, zero, BPF_ANY) &&
+		      errno != E2BIG && errno != ENOENT))
+		log_err("maps: cannot clear slot %u of map %d: %s", idx, map, strerror(errno));
+	free(zero);
+}
+
 static int map_install(struct daemon *d, const struct sa *sa, const struct esptag_seq *seq,
 		       const struct esptag_replay *rp)
 {
@@ -327,43 +372,42 @@ static int map_install(struct daemon *d, const struct sa *sa, const struct espta
 	return 0;
 fail:
 	log_err("maps: cannot install SA index %u: %s", idx, strerror(errno));
-	bpf_map_delete_elem(d->bpf.map_fd[M_SEQ], &idx);
-	bpf_map_delete_elem(d->bpf.map_fd[M_REPLAY], &idx);
-	bpf_map_delete_elem(d->bpf.map_fd[M_SA_STATS], &idx);
+	map_clear(d, M_SEQ, idx);
+	map_clear(d, M_REPLAY, idx);
+	map_clear(d, M_SA_STATS, idx);
 	return -1;
 }
 
 static void map_remove(struct daemon *d, uint32_t idx)
 {
 	/* The SA first, so the data path stops using it before its state goes. */
-	bpf_map_delete_elem(d->bpf.map_fd[M_SAD], &idx);
-	bpf_map_delete_elem(d->bpf.map_fd[M_SEQ], &idx);
-	bpf_map_delete_elem(d->bpf.map_fd[M_REPLAY], &idx);
-	bpf_map_delete_elem(d->bpf.map_fd[M_SA_STATS], &idx);
+	map_clear(d, M_SAD, idx);
+	map_clear(d, M_SEQ, idx);
+	map_clear(d, M_REPLAY, idx);
+	map_clear(d, M_SA_STATS, idx);
 }
 
+static int put_keys(struct daemon *d, int map, const uint32_t *keys, const void *vals, uint32_t n);
+
 /*
- * Many SAs at once (bpf_map_*_batch): a 10k-SA request costs a handful of
- * syscalls instead of 40k. Deletion skips keys that are already gone.
+ * Many SAs at once (bpf_map_update_batch): a 10k-SA request costs a handful
+ * of syscalls instead of 40k. The per-SA maps are arrays: removing writes
+ * zeroed slots (an index beyond the array is no SA: nothing to clear).
  */
 static void del_keys(struct daemon *d, int map, const uint32_t *keys, uint32_t n)
 {
-	DECLARE_LIBBPF_OPTS(bpf_map_batch_opts, o);
-	uint32_t done = 0;
+	size_t vsz = map_slot_size(d, map);
+	void *zero = n ? calloc(n, vsz) : NULL;
 
-	while (done < n) {
-		uint32_t cnt = n - done;
-
-		if (!bpf_map_delete_batch(d->bpf.map_fd[map], keys + done, &cnt, &o))
-			return;
-		if (errno == ENOENT && cnt < n - done) {
-			done += cnt + 1;
-			continue;
-		}
-		for (uint32_t i = done + cnt; i < n; i++)
-			bpf_map_delete_elem(d->bpf.map_fd[map], &keys[i]);
+	if (!n)
+		return;
+	if (zero && !put_keys(d, map, keys, zero, n)) {
+		free(zero);
 		return;
 	}
+	free(zero);
+	for (uint32_t i = 0; i < n; i++)
+		map_clear(d, map, keys[i]);
 }
 
 static int put_keys(struct daemon *d, int map, const uint32_t *keys, const void *vals, uint32_t n)
@@ -717,6 +761,7 @@ static int agent_hello(struct daemon *d, int tries)
 		c->local_capacity = ntohs(c->r.local_capacity);
 		c->version = c->r.version_max;
 		c->valid = true;
+		sad_slots_check(d, c->capacity);
 		rc = 0;
 	}
 out:
@@ -1309,7 +1354,7 @@ static size_t reinstall_set(struct daemon *d, struct sa **cand, size_t nc, size_
 			(*lost)++;
 			continue;
 		}
-		if (bpf_map_lookup_elem(d->bpf.map_fd[M_SEQ], &idx, &seq[n]))
+		if (bpf_map_lookup_elem(d->bpf.map_fd[M_SEQ], &idx, &seq[n]) || !seq[n].next)
 			seq[n].next = 1;
 		if (bpf_map_lookup_elem(d->bpf.map_fd[M_REPLAY], &idx, &rp[n]))
 			memset(&rp[n], 0, sizeof(rp[n]));
@@ -1385,7 +1430,7 @@ static void reconcile(struct daemon *d)
 {
 	struct esptag_rec_sa *v = NULL;
 	int n = agent_dump(d, &v);
-	uint32_t key, next, *orph = NULL;
+	uint32_t key, *orph = NULL;
 	size_t norph = 0, kept = 0, stale = 0;
 	struct esptag_sa m;
 	bool *gone = NULL;
@@ -1415,13 +1460,16 @@ static void reconcile(struct daemon *d)
 		sa->expires_ns = m.expires_ns;
 		kept++;
 	}
-	/* Map entries the agent does not have (or that we could not adopt). */
-	if (!bpf_map_get_next_key(d->bpf.map_fd[M_SAD], NULL, &key)) {
+	/*
+	 * Map entries the agent does not have (or that we could not adopt):
+	 * esptag_sad is an array, so walk its slots and skip the empty ones.
+	 */
+	{
 		uint32_t *del = NULL;
 		size_t nd = 0, cd = 0;
 
-		do {
-			if (!sad_by_index(d, key)) {
+		for (key = 0; !bpf_map_lookup_elem(d->bpf.map_fd[M_SAD], &key, &m); key++) {
+			if (!ESPTAG_SA_EMPTY(&m) && !sad_by_index(d, key)) {
 				if (nd == cd) {
 					cd = cd ? cd * 2 : 64;
 					uint32_t *nn = realloc(del, cd * sizeof(*del));
@@ -1432,7 +1480,7 @@ static void reconcile(struct daemon *d)
 				}
 				del[nd++] = key;
 			}
-		} while (!bpf_map_get_next_key(d->bpf.map_fd[M_SAD], &key, &next) && (key = next, 1));
+		}
 		for (size_t i = 0; i < nd; i++)
 			map_remove(d, del[i]);
 		stale = nd;
