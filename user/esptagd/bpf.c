@@ -143,6 +143,9 @@ static void detach_tc(struct daemon *d, enum bpf_tc_attach_point where)
 		log_warn("tc: detach from %s: %s", d->dev, strerror(-err));
 }
 
+/* libxdp's bpffs state directory, when this daemon made it appear. */
+static char xdp_state_dir[256];
+
 static int attach_xdp(struct daemon *d, int fd, bool skb_mode)
 {
 	enum xdp_attach_mode mode = skb_mode ? XDP_MODE_SKB : XDP_MODE_NATIVE;
@@ -153,6 +156,17 @@ static int attach_xdp(struct daemon *d, int fd, bool skb_mode)
 	d->bpf.xdp_fd = fd;
 	d->bpf.xdp_flags = skb_mode ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
 	libxdp_set_print(libxdp_log);
+	/* libxdp keeps its lock state in <bpffs>/xdp and leaves the directory
+	 * behind; remove it at exit if it was not there before us. */
+	{
+		const char *root = secure_getenv("LIBXDP_BPFFS");
+		char dir[sizeof(xdp_state_dir)];
+
+		snprintf(dir, sizeof(dir), "%s/xdp", root ? root : "/sys/fs/bpf");
+		xdp_state_dir[0] = 0;
+		if (access(dir, F_OK))
+			snprintf(xdp_state_dir, sizeof(xdp_state_dir), "%s", dir);
+	}
 	xp = xdp_program__from_fd(fd);
 	err = libxdp_get_error(xp);
 	if (!err) {
@@ -318,6 +332,9 @@ void bpf_teardown(struct daemon *d, bool keep, const char *pin_dir)
 		}
 		if (d->bpf.xdp_mode == ESPTAG_XDP_SINGLE || d->bpf.xdp_mode == ESPTAG_XDP_DISPATCHER)
 			detach_xdp(d);
+		/* Fails harmlessly if another libxdp user has state in it. */
+		if (xdp_state_dir[0])
+			rmdir(xdp_state_dir);
 	}
 	for (int i = 0; i < M_NR; i++) {
 		if (d->bpf.map_fd[i] >= 0)
