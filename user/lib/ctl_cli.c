@@ -187,6 +187,52 @@ static int parse_aead(struct args *a, struct esptag_ctl_sa *sa)
 	return 0;
 }
 
+/*
+ * The keywords that name an SA (dev, dst, proto, spi, dir), shared by
+ * `state add` and `state del`. Returns 1 if kw was one of them, 0 if not,
+ * -1 on error (err filled).
+ */
+static int parse_sa_id_kw(struct args *a, struct esptag_cli_cmd *cmd, const char *kw,
+			  unsigned int *seenp, char *dev, uint8_t *family, uint8_t *daddr,
+			  uint32_t *spi, uint8_t *dir)
+{
+	char *err = a->err;
+	size_t errlen = a->errlen;
+	unsigned int seen = *seenp;
+	const char *v;
+
+	if (!strcmp(kw, "dev")) {
+		SEEN(S_DEV, kw);
+		if (!(v = next_val(a, kw)) || set_dev(dev, v, err, errlen))
+			return -1;
+		memcpy(cmd->dev, dev, sizeof(cmd->dev));
+	} else if (!strcmp(kw, "dst")) {
+		SEEN(S_DST, kw);
+		if (!(v = next_val(a, kw)))
+			return -1;
+		if (esptag_addr_parse(v, family, daddr))
+			return fail(err, errlen, "dst '%s' is not an IPv4 or IPv6 address", v);
+	} else if (!strcmp(kw, "proto")) {
+		SEEN(S_PROTO, kw);
+		if (!(v = next_val(a, kw)))
+			return -1;
+		if (strcmp(v, "esp"))
+			return fail(err, errlen, "proto '%s' not supported: only esp", v);
+	} else if (!strcmp(kw, "spi")) {
+		SEEN(S_SPI, kw);
+		if (!(v = next_val(a, kw)) || parse_spi(v, spi, err, errlen))
+			return -1;
+	} else if (!strcmp(kw, "dir")) {
+		SEEN(S_DIR, kw);
+		if (!(v = next_val(a, kw)) || parse_dir(v, dir, err, errlen))
+			return -1;
+	} else {
+		return 0;
+	}
+	*seenp = seen;
+	return 1;
+}
+
 static int parse_state_add(struct args *a, struct esptag_cli_cmd *cmd)
 {
 	struct esptag_ctl_sa *sa = &cmd->sa;
@@ -200,34 +246,19 @@ static int parse_state_add(struct args *a, struct esptag_cli_cmd *cmd)
 	sa->sa_index = ESPTAG_SA_INDEX_NONE;
 	for (a->i = 2; a->i < a->argc; a->i++) {
 		const char *kw = a->argv[a->i];
+		int r = parse_sa_id_kw(a, cmd, kw, &seen, sa->dev, &dfam, sa->daddr, &sa->spi,
+				       &sa->dir);
 
-		if (!strcmp(kw, "dev")) {
-			SEEN(S_DEV, kw);
-			if (!(v = next_val(a, kw)) || set_dev(sa->dev, v, err, errlen))
-				return -1;
-			memcpy(cmd->dev, sa->dev, sizeof(cmd->dev));
-		} else if (!strcmp(kw, "src")) {
+		if (r < 0)
+			return -1;
+		if (r > 0)
+			continue;
+		if (!strcmp(kw, "src")) {
 			SEEN(S_SRC, kw);
 			if (!(v = next_val(a, kw)))
 				return -1;
 			if (esptag_addr_parse(v, &sfam, sa->saddr))
 				return fail(err, errlen, "src '%s' is not an IPv4 or IPv6 address", v);
-		} else if (!strcmp(kw, "dst")) {
-			SEEN(S_DST, kw);
-			if (!(v = next_val(a, kw)))
-				return -1;
-			if (esptag_addr_parse(v, &dfam, sa->daddr))
-				return fail(err, errlen, "dst '%s' is not an IPv4 or IPv6 address", v);
-		} else if (!strcmp(kw, "proto")) {
-			SEEN(S_PROTO, kw);
-			if (!(v = next_val(a, kw)))
-				return -1;
-			if (strcmp(v, "esp"))
-				return fail(err, errlen, "proto '%s' not supported: only esp", v);
-		} else if (!strcmp(kw, "spi")) {
-			SEEN(S_SPI, kw);
-			if (!(v = next_val(a, kw)) || parse_spi(v, &sa->spi, err, errlen))
-				return -1;
 		} else if (!strcmp(kw, "mode")) {
 			SEEN(S_MODE, kw);
 			if (!(v = next_val(a, kw)))
@@ -266,10 +297,6 @@ static int parse_state_add(struct args *a, struct esptag_cli_cmd *cmd)
 			if (parse_u32(v, &u, 4094) || !u)
 				return fail(err, errlen, "vlan '%s' must be 1-4094", v);
 			sa->vid[sa->nvlans++] = u;
-		} else if (!strcmp(kw, "dir")) {
-			SEEN(S_DIR, kw);
-			if (!(v = next_val(a, kw)) || parse_dir(v, &sa->dir, err, errlen))
-				return -1;
 		} else if (!strcmp(kw, "limit")) {
 			SEEN(S_LIMIT, kw);
 			if (!(v = next_val(a, kw)))
@@ -315,39 +342,16 @@ static int parse_state_del(struct args *a, struct esptag_cli_cmd *cmd)
 	char *err = a->err;
 	size_t errlen = a->errlen;
 	unsigned int seen = 0;
-	const char *v;
 
 	for (a->i = 2; a->i < a->argc; a->i++) {
 		const char *kw = a->argv[a->i];
+		int r = parse_sa_id_kw(a, cmd, kw, &seen, id->dev, &id->family, id->daddr,
+				       &id->spi, &id->dir);
 
-		if (!strcmp(kw, "dev")) {
-			SEEN(S_DEV, kw);
-			if (!(v = next_val(a, kw)) || set_dev(id->dev, v, err, errlen))
-				return -1;
-			memcpy(cmd->dev, id->dev, sizeof(cmd->dev));
-		} else if (!strcmp(kw, "dst")) {
-			SEEN(S_DST, kw);
-			if (!(v = next_val(a, kw)))
-				return -1;
-			if (esptag_addr_parse(v, &id->family, id->daddr))
-				return fail(err, errlen, "dst '%s' is not an IPv4 or IPv6 address", v);
-		} else if (!strcmp(kw, "proto")) {
-			SEEN(S_PROTO, kw);
-			if (!(v = next_val(a, kw)))
-				return -1;
-			if (strcmp(v, "esp"))
-				return fail(err, errlen, "proto '%s' not supported: only esp", v);
-		} else if (!strcmp(kw, "spi")) {
-			SEEN(S_SPI, kw);
-			if (!(v = next_val(a, kw)) || parse_spi(v, &id->spi, err, errlen))
-				return -1;
-		} else if (!strcmp(kw, "dir")) {
-			SEEN(S_DIR, kw);
-			if (!(v = next_val(a, kw)) || parse_dir(v, &id->dir, err, errlen))
-				return -1;
-		} else {
+		if (r < 0)
+			return -1;
+		if (!r)
 			return fail(err, errlen, "unknown keyword '%s' in state del", kw);
-		}
 	}
 	if ((seen & (S_DEV | S_DST | S_SPI)) != (S_DEV | S_DST | S_SPI))
 		return fail(err, errlen, "state del needs dev DEV dst ADDR proto esp spi SPI [dir in|out]");
