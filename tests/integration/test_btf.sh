@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-only
 # `bpftool btf dump file` on every built BPF object shows the shared ABI
-# structs of include/esptag/maps.h with their field names (issue 2), so
+# structs of include/esptag/maps.h with their field names, so
 # `bpftool map dump` prints named fields.
 . "$(dirname "$0")/../lib/harness.sh"
 t_require bpftool

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-only
-# End to end in the lab (issue 5): two sites, real agents, esptagd + CLI.
+# End to end in the lab: two sites, real agents, esptagd + CLI.
 # IPv4 and IPv6, transport and tunnel: ping and TCP pass, the wire carries
 # only ESP (no plaintext, tshark decrypts every frame with a good ICV), the
 # receiver's skb mark names the SA that decrypted it. TSO: 50 MB intact with

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-only
-# Virtualization in the lab (issue 6), VEB switch: VF-to-VF frames are
+# Virtualization in the lab, VEB switch: VF-to-VF frames are
 # switched by the NIC switch and never meet the agent. `esptag vf list` says
 # so; a protect policy toward a local VM fails closed (the tagged frame is
 # dropped at the destination VF port, nothing arrives, nothing in clear);

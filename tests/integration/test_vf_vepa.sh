@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-only
-# Virtualization in the lab (issue 6), VEPA switch: site A's esptagd in PF
+# Virtualization in the lab, VEPA switch: site A's esptagd in PF
 # mode, a VF-mode esptagd in every VM, SAs only through the PF's mailboxes.
 #  - VM1 -> VM2 is ESP through the agent's hairpin and arrives marked trusted;
 #  - two VMs with the same (dst, proto, SPI) and different keys: each one's
