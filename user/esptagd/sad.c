@@ -495,8 +495,7 @@ static int map_install_many(struct daemon *d, struct sa **v, size_t n,
 			sv[o].next = seq ? seq[i].next : 1;
 			sv[o].base = seq ? seq[i].base : 1;
 			o++;
-		}
-		else if (rp) {
+		} else if (rp) {
 			rv[in] = rp[i];
 			memset(&rv[in].lock, 0, sizeof(rv[in].lock));
 			in++;
