@@ -106,10 +106,15 @@ reorder() {
 	sleep 0.3
 }
 
+start_daemon() {
+	bg_start "$H" "$BIN/esptagd" --dev eth0 --pin-dir "$PINS" --sock "$SOCK" \
+		--hello-interval 200 >>"$TMP/esptagd.log" 2>&1 >/dev/null
+	DAEMON_PID=${T_PIDS[-1]}
+	wait_for 10 eval '[ -S "$SOCK" ] && E agent status >/dev/null 2>&1' && wait_for 5 is_up
+}
+
 start_agent --capacity 16
-bg_start "$H" "$BIN/esptagd" --dev eth0 --pin-dir "$PINS" --sock "$SOCK" \
-	--hello-interval 200 >>"$TMP/esptagd.log" 2>&1 >/dev/null
-if ! wait_for 10 eval '[ -S "$SOCK" ] && E agent status >/dev/null 2>&1' || ! wait_for 5 is_up; then
+if ! start_daemon; then
 	t_fail daemon_start "$(tail -5 "$TMP/esptagd.log")"
 	t_exit
 fi
@@ -193,4 +198,14 @@ import json, sys
 ev = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
 assert any(e["event"] == "sa-expired" and e.get("spi") == 0x1000 for e in ev), ev[-5:]
 EOF
+
+# --- the restart base lives in the pinned map: a daemon restart keeps it -----------
+IDX=$(sa_field 0x1100 sa_index)
+before=$(seq_slot "$IDX")
+kill -KILL "$DAEMON_PID" 2>/dev/null
+wait "$DAEMON_PID" 2>/dev/null
+rm -f "$SOCK"
+start_daemon || t_fail daemon_restart "$(tail -5 "$TMP/esptagd.log")"
+t_eq seq_base_survives_daemon_restart "$(seq_slot "$(sa_field 0x1100 sa_index)")" "$before"
+t_eq seq_base_is_restart_number "${before#* }" $((0x100000001))
 t_exit
