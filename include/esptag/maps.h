@@ -73,12 +73,21 @@ ESPTAG_CHECK_OFF(esptag_sa, expires_ns, 72);
  */
 #define ESPTAG_SA_EMPTY(sa)	((sa)->spi == 0 && (sa)->flags == 0)
 
-/* Tx sequence counter (value of esptag_seq), advanced with atomic add. */
+/*
+ * Tx sequence counter (value of esptag_seq), advanced with atomic add.
+ * base is where next started when esptagd last gave the SA to the agent:
+ * the agent can have used wire sequence numbers (IVs) up to about
+ * 2 * next - base under this key, so a re-install after an agent restart
+ * starts above that (docs/protocol.md 2.5). The data path never reads it;
+ * it lives here so that it survives a daemon restart.
+ */
 struct esptag_seq {
 	__u64	next;			/* next 64-bit sequence number to use (starts at 1;
 					 * 0 in an unused slot: the data path skips 0) */
+	__u64	base;			/* next when the SA was (re)installed (0 = 1) */
 };
-ESPTAG_CHECK_SIZE(esptag_seq, 8);
+ESPTAG_CHECK_SIZE(esptag_seq, 16);
+ESPTAG_CHECK_OFF(esptag_seq, base, 8);
 
 #define ESPTAG_REPLAY_WORDS	(ESPTAG_REPLAY_MAX / 64)
 

@@ -5,8 +5,8 @@
  * from the agent's batches. What the namespace tests cannot see: key
  * memory wiped on DEL_SA/FLUSH_PORT and in the request buffer, reply-cache
  * eviction, ESN inference across a 2^32 boundary on Rx, the 32-bit sequence
- * limit without ESN, partial L4 checksum completion before encryption,
- * malformed/fragmented ESP on Rx.
+ * limit without ESN and the saturating IVDB with ESN, partial L4 checksum
+ * completion before encryption, malformed/fragmented ESP on Rx.
  */
 #include <arpa/inet.h>
 #include <openssl/crypto.h>
@@ -310,6 +310,67 @@ static void test_tx_seq_limit_without_esn(void)
 	T_EQ(A.ctr[ESPTAG_AC_TX_DROP_MALFORMED], 1);
 }
 
+static uint64_t wire_iv(const struct agent_pkt *p)
+{
+	return (uint64_t)ntohl(*(const uint32_t *)(p->data + 34 + 8)) << 32 |
+	       ntohl(*(const uint32_t *)(p->data + 34 + 12));
+}
+
+/*
+ * An ESN SA's IVDB saturates at 2^64 - 1: that number is used once, then the
+ * SA sends nothing more (dropped, counted). A wrapping IVDB would accept any
+ * host number again (nonce reuse under the same key).
+ */
+static void test_tx_esn_ivdb_saturates(void)
+{
+	const uint64_t top = UINT64_MAX;
+	struct esptag_rec_sa r;
+	struct agent_pkt *p;
+	uint8_t f[2048];
+	uint32_t idx;
+	size_t len;
+
+	T_ASSERT(setup() == 0);
+	sa_rec(&r, ESPTAG_DIR_OUT, 0x4100, "192.0.2.2", ESPTAG_SA_F_ESN);
+	T_EQ(add_sa(&r, 0, &idx), 0);
+	len = tx_frame(f, idx, 0x4100, top - 1, true, "192.0.2.2", 4, false);
+	clear();
+	agent_host_frame(&A, f, len, NULL);
+	p = last(AGENT_WIRE);
+	T_ASSERT(p != NULL);
+	T_EQ(wire_iv(p), top - 1);
+	/* A late host number is moved on by the IVDB rule: to 2^64 - 1, the last. */
+	len = tx_frame(f, idx, 0x4100, 7, true, "192.0.2.2", 4, false);
+	clear();
+	agent_host_frame(&A, f, len, NULL);
+	p = last(AGENT_WIRE);
+	T_ASSERT(p != NULL);
+	T_EQ(wire_iv(p), top);
+	T_EQ(A.ctr[ESPTAG_AC_TX_ENCRYPTED], 2);
+	/* Spent: small numbers, and 2^64 - 1 again, are dropped and counted. */
+	len = tx_frame(f, idx, 0x4100, 5, true, "192.0.2.2", 4, false);
+	clear();
+	agent_host_frame(&A, f, len, NULL);
+	T_ASSERT(last(AGENT_WIRE) == NULL);
+	T_EQ(A.ctr[ESPTAG_AC_TX_DROP_MALFORMED], 1);
+	len = tx_frame(f, idx, 0x4100, top, true, "192.0.2.2", 4, false);
+	clear();
+	agent_host_frame(&A, f, len, NULL);
+	T_ASSERT(last(AGENT_WIRE) == NULL);
+	T_EQ(A.ctr[ESPTAG_AC_TX_DROP_MALFORMED], 2);
+	T_EQ(A.ctr[ESPTAG_AC_TX_ENCRYPTED], 2);
+	T_EQ(A.sa[idx].packets, 2);
+	/* Another SA is not affected. */
+	sa_rec(&r, ESPTAG_DIR_OUT, 0x4101, "192.0.2.2", ESPTAG_SA_F_ESN);
+	T_EQ(add_sa(&r, 0, &idx), 0);
+	len = tx_frame(f, idx, 0x4101, 5, true, "192.0.2.2", 4, false);
+	clear();
+	agent_host_frame(&A, f, len, NULL);
+	p = last(AGENT_WIRE);
+	T_ASSERT(p != NULL);
+	T_EQ(wire_iv(p), 5);
+}
+
 /* Encrypt with an outbound ESN SA, receive on an inbound one whose highest
  * seen sequence number is just below 2^32: the agent infers seq_hi = 1. */
 static void test_rx_esn_across_boundary(void)
@@ -429,6 +490,7 @@ int main(void)
 	T_RUN(test_reply_cache_evicts_oldest);
 	T_RUN(test_tx_completes_partial_checksum);
 	T_RUN(test_tx_seq_limit_without_esn);
+	T_RUN(test_tx_esn_ivdb_saturates);
 	T_RUN(test_rx_esn_across_boundary);
 	T_RUN(test_rx_malformed_and_fragment);
 	T_RUN(test_tx_foreign_domain_counted);

@@ -39,6 +39,7 @@ struct agent_sa {
 	uint8_t salt[ESPTAG_SALT_LEN];
 	EVP_CIPHER_CTX *ctx; /* keyed once, IV set per packet */
 	uint64_t ivdb;	     /* Tx: IVDB, next sequence number */
+	bool tx_spent;	     /* Tx: the last number of the space was used */
 	uint64_t rx_top;     /* Rx: highest authenticated sequence */
 	uint64_t packets, bytes;
 	uint32_t auth_fail, domain_reject;

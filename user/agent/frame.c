@@ -366,20 +366,29 @@ reject:
 	return NULL;
 }
 
-/* The talk's IVDB rule: wire sequence numbers are unique and increasing. */
-static uint64_t ivdb_next(struct agent_sa *sa, uint64_t seq)
+/*
+ * The talk's IVDB rule: wire sequence numbers are unique and increasing.
+ * The IVDB never wraps: the last number of the SA's space (0xffffffff
+ * without ESN, 2^64 - 1 with ESN) is used once, then the SA is spent and
+ * sends nothing more. Returns false (drop the frame) for a spent SA and for
+ * a number beyond the space; the IVDB does not move then.
+ */
+static bool ivdb_next(struct agent_sa *sa, uint64_t seq, uint64_t *out)
 {
-	if (sa->ivdb <= seq) {
-		sa->ivdb = seq + 1;
-		return seq;
-	}
-	return sa->ivdb++;
-}
+	uint64_t last = (sa->rec.sa_flags & ESPTAG_SA_F_ESN) ? UINT64_MAX : 0xffffffffull;
+	uint64_t v;
 
-static bool seq_ok(const struct agent_sa *sa, uint64_t seq)
-{
-	/* Without ESN the 32-bit space must not wrap: the SA needs a rekey. */
-	return (sa->rec.sa_flags & ESPTAG_SA_F_ESN) || seq <= 0xffffffffull;
+	if (sa->tx_spent)
+		return false;
+	v = sa->ivdb <= seq ? seq : sa->ivdb;
+	if (v > last)
+		return false;
+	if (v == last)
+		sa->tx_spent = true;	/* ivdb + 1 would wrap: saturate */
+	else
+		sa->ivdb = v + 1;
+	*out = v;
+	return true;
 }
 
 static void esp_hdr_write(uint8_t *esp, const struct agent_sa *sa, uint64_t seq)
@@ -495,8 +504,7 @@ static void tx_esp(struct agent *a, const uint8_t *f, size_t len, const struct e
 		}
 		complete_csum(o, cs, co, ip.end);
 	}
-	seq = ivdb_next(sa, m->seq);
-	if (!seq_ok(sa, seq)) {
+	if (!ivdb_next(sa, m->seq, &seq)) {
 		why = "sequence number space exhausted (rekey)";
 		goto malformed;
 	}
@@ -665,8 +673,7 @@ static void tx_tso(struct agent *a, const uint8_t *f, size_t len, const struct e
 				memcpy(h + 24, sa->rec.daddr, 16);
 			}
 		}
-		seq = ivdb_next(sa, m->seq + i);
-		if (!seq_ok(sa, seq)) {
+		if (!ivdb_next(sa, m->seq + i, &seq)) {
 			why = "sequence number space exhausted (rekey)";
 			goto malformed;
 		}

@@ -10,8 +10,10 @@
  *  - keys live only in d->sas (mlocked, excluded from core dumps) and are
  *    zeroed when an SA goes; the agent's replies carry none;
  *  - an agent epoch change (restart) re-installs every SA we hold a key for,
- *    keeping its Tx sequence number / Rx replay window so that no GCM nonce
- *    is ever reused with the same key;
+ *    keeping its Rx replay window, and starting its Tx counter above every
+ *    number the old agent may have used (its IVDB runs ahead of the host's
+ *    counter), so that no GCM nonce is ever reused with the same key; the
+ *    start is kept in esptag_seq.base (docs/protocol.md 2.5);
  *  - at daemon start the pinned maps and the agent's DUMP_SA are reconciled:
  *    SAs present in both (same index, SPI, dst, dir) are adopted without key
  *    (they keep running, but cannot be re-installed after an agent restart),
@@ -350,7 +352,7 @@ static int map_install(struct daemon *d, const struct sa *sa, const struct espta
 		       const struct esptag_replay *rp)
 {
 	struct esptag_sa v = {};
-	struct esptag_seq s0 = { .next = 1 };
+	struct esptag_seq s0 = { .next = 1, .base = 1 };
 	struct esptag_replay r0 = {};
 	uint32_t idx = sa->c.sa_index;
 	int ncpu = d->bpf.ncpus > 0 ? d->bpf.ncpus : 1;
@@ -489,9 +491,11 @@ static int map_install_many(struct daemon *d, struct sa **v, size_t n,
 	for (size_t i = 0, o = 0, in = 0; i < n; i++) {
 		if (v[i]->c.sa_index == ESPTAG_SA_INDEX_NONE)
 			continue;
-		if (v[i]->c.dir == ESPTAG_DIR_OUT)
-			sv[o++].next = seq ? seq[i].next : 1;
-		else if (rp) {
+		if (v[i]->c.dir == ESPTAG_DIR_OUT) {
+			sv[o].next = seq ? seq[i].next : 1;
+			sv[o].base = seq ? seq[i].base : 1;
+			o++;
+		} else if (rp) {
 			rv[in] = rp[i];
 			memset(&rv[in].lock, 0, sizeof(rv[in].lock));
 			in++;
@@ -1322,9 +1326,59 @@ void ctl_stats(struct daemon *d, struct reply *r)
 /* ---- HELLO, reinstall, reconcile ------------------------------------------ */
 
 /*
+ * How long frames the data path stamped before an SA left esptag_sad may
+ * still be on their way to the agent (qdiscs, other CPUs' backlogs, the
+ * switch of a VF): they must not reach the re-installed SA.
+ */
+#define TX_SETTLE_MS	50
+
+static void tx_settle(void)
+{
+	struct timespec ts = { 0, TX_SETTLE_MS * 1000000L };
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+/*
+ * The host counter of an outbound SA given again to an agent that lost it
+ * (docs/protocol.md 2.5). The agent's IVDB sends a frame as max(host seq,
+ * IVDB): since the SA was installed at base the host issued the numbers
+ * base .. next - 1, so the old agent handled at most n = next - base frames
+ * and segments and used wire numbers up to next - 1 + n. The new agent
+ * starts its IVDB at 1 with the same key and salt, so the host starts at
+ * next + n, above all of them, and remembers that as the new base. Returns
+ * false when that is beyond the SA's sequence space: it cannot be
+ * re-installed without reusing a nonce (only a new key, from IKE, helps).
+ */
+static bool reinstall_seq(const struct sa *sa, struct esptag_seq *s, uint64_t *want)
+{
+	uint64_t last = (sa->c.sa_flags & ESPTAG_SA_F_ESN) ? UINT64_MAX : 0xffffffffull;
+	uint64_t next = s->next ? s->next : 1, base = s->base ? s->base : 1, n, r;
+
+	n = next > base ? next - base : 0;
+	*want = UINT64_MAX;
+	if (n > UINT64_MAX - next)
+		return false;
+	r = next + n;
+	if (r < base)
+		r = base;
+	*want = r;
+	if (r > last)
+		return false;
+	s->next = r;
+	s->base = r;
+	return true;
+}
+
+/*
  * Re-install SAs the agent lost, under new indices: their maps move along,
- * keeping the Tx sequence number and the Rx replay window (never reuse a GCM
- * nonce with the same key). SAs without key (adopted after a daemon restart)
+ * keeping the Rx replay window, and an outbound SA's counter jumps above
+ * every number the old agent may have used (reinstall_seq: never reuse a
+ * GCM nonce with the same key). First every SA leaves esptag_sad, so the
+ * data path stops stamping frames with the old index and numbers, and what
+ * it stamped already drains, before the counters are read and before the
+ * agent gets any SA again. SAs without key (adopted after a daemon restart)
  * cannot be re-installed: they are removed. Returns the number re-installed.
  */
 static size_t reinstall_set(struct daemon *d, struct sa **cand, size_t nc, size_t *lost)
@@ -1332,11 +1386,11 @@ static size_t reinstall_set(struct daemon *d, struct sa **cand, size_t nc, size_
 	struct sa **list = calloc(nc ? nc : 1, sizeof(*list));
 	struct esptag_seq *seq = calloc(nc ? nc : 1, sizeof(*seq));
 	struct esptag_replay *rp = calloc(nc ? nc : 1, sizeof(*rp));
-	size_t n = 0, ok = 0;
+	size_t n = 0, nk = 0, ok = 0;
 	uint32_t err_i;
 	uint8_t ast;
 	char desc[128];
-	bool batch_ok;
+	bool batch_ok, out = false;
 
 	*lost = 0;
 	if (!list || !seq || !rp)
@@ -1354,13 +1408,42 @@ static size_t reinstall_set(struct daemon *d, struct sa **cand, size_t nc, size_
 			(*lost)++;
 			continue;
 		}
-		if (bpf_map_lookup_elem(d->bpf.map_fd[M_SEQ], &idx, &seq[n]) || !seq[n].next)
-			seq[n].next = 1;
+		/* The data path stops using the SA (its frames are dropped). */
+		map_clear(d, M_SAD, idx);
+		out |= sa->c.dir == ESPTAG_DIR_OUT;
+		list[nk++] = sa;
+	}
+	if (out)
+		tx_settle();
+	for (size_t c = 0; c < nk; c++) {
+		struct sa *sa = list[c];
+		uint32_t idx = sa->c.sa_index;
+		uint64_t want;
+
+		memset(&seq[n], 0, sizeof(seq[n]));
+		if (bpf_map_lookup_elem(d->bpf.map_fd[M_SEQ], &idx, &seq[n]))
+			memset(&seq[n], 0, sizeof(seq[n]));
 		if (bpf_map_lookup_elem(d->bpf.map_fd[M_REPLAY], &idx, &rp[n]))
 			memset(&rp[n], 0, sizeof(rp[n]));
 		memset(&rp[n].lock, 0, sizeof(rp[n].lock));
 		map_remove(d, idx);
 		unlink_idx(d, sa);
+		if (sa->c.dir == ESPTAG_DIR_OUT && !reinstall_seq(sa, &seq[n], &want)) {
+			log_err("SA %s cannot be re-installed: the old agent may have used sequence numbers up to %llu under its key, beyond the %s sequence space; removed, its traffic is dropped until a new SA (new key) is added",
+				sa_desc(&sa->c, desc, sizeof(desc)),
+				want == UINT64_MAX ? (unsigned long long)UINT64_MAX :
+						     (unsigned long long)(want - 1),
+				(sa->c.sa_flags & ESPTAG_SA_F_ESN) ? "64-bit" : "32-bit (no ESN)");
+			sa->c.sa_index = ESPTAG_SA_INDEX_NONE;
+			monitor_event(d, ESPTAG_EV_SA_EXPIRED, &sa->c, want, 0, 0);
+			sa_release(d, sa);
+			(*lost)++;
+			continue;
+		}
+		if (sa->c.dir == ESPTAG_DIR_OUT && seq[n].next > 1)
+			log_info("SA %s: re-installed with sequence numbers from %llu",
+				 sa_desc(&sa->c, desc, sizeof(desc)),
+				 (unsigned long long)seq[n].next);
 		list[n++] = sa;
 	}
 	if (agent_add(d, list, n, &err_i, &ast))
