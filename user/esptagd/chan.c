@@ -170,6 +170,14 @@ static void chan_recv(struct chan *c, struct txn *t, size_t n)
 		if (!(h.flags & ESPTAG_CFG_F_REPLY) || memcmp(buf, c->mac, 6))
 			continue; /* a request (ours looped back, or someone else's) */
 		plen = len - ESPTAG_ETH_HLEN;
+		if (plen > sizeof(t->reply)) {
+			/* Longer than any payload the protocol allows: not ours. */
+			log_debug("agent channel: %zu-byte %s reply (msg_id %u) ignored: over %zu bytes",
+				  plen, esptag_opcode_str(h.opcode), ntohl(h.msg_id),
+				  sizeof(t->reply));
+			c->bad++;
+			continue;
+		}
 		for (size_t i = 0; i < n; i++) {
 			struct txn *x = &t[i];
 
