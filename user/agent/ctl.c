@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <openssl/crypto.h>
 #include "agent.h"
+#include "secmem.h"
 #include "esptag_proto.h"
 
 static const uint8_t agent_mac[6] = ESPTAG_AGENT_MAC_INIT;
@@ -80,7 +81,7 @@ static bool sa_key_equal(const struct esptag_rec_sa *x, const struct esptag_rec_
 static void op_add_sa(struct agent *a, const struct esptag_cfg_view *v, uint8_t *recs_rw,
 		      struct reply *r)
 {
-	static struct esptag_rec_sa sa[MAX_RECS];
+	struct esptag_rec_sa *sa = a->stage; /* [MAX_RECS], locked memory */
 	struct esptag_rec_view rv;
 	struct agent_sa_key k;
 	int64_t added[MAX_RECS];
@@ -134,7 +135,7 @@ static void op_add_sa(struct agent *a, const struct esptag_cfg_view *v, uint8_t 
 			  (long long)added[i], ntohl(echo.spi), echo.dir);
 	}
 out:
-	OPENSSL_cleanse(sa, sizeof(sa));
+	OPENSSL_cleanse(sa, MAX_RECS * sizeof(*sa));
 }
 
 static void op_del_sa(struct agent *a, const struct esptag_cfg_view *v, struct reply *r)
@@ -472,4 +473,10 @@ void agent_cfg_frame(struct agent *a, uint8_t *f, size_t len)
 	e->msg_id = ntohl(h.msg_id);
 	e->opcode = h.opcode;
 	send_reply(a, e);
+	/*
+	 * Decoding, keying and unkeying (ADD_SA, DEL_SA, FLUSH_PORT) leave
+	 * copies of key material in dead stack frames: zero them. Config frames
+	 * are control plane; 64 KiB of memset each is cheap.
+	 */
+	esptag_stack_wipe();
 }

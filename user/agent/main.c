@@ -12,6 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <openssl/crypto.h>
 #include "agent.h"
 #include "io.h"
@@ -65,6 +68,27 @@ static int parse_u32(const char *s, const char *what, uint32_t min, uint32_t max
 	}
 	*out = v;
 	return 0;
+}
+
+/* mlockall(MCL_FUTURE) under a finite RLIMIT_MEMLOCK would make later
+ * allocations fail: only with CAP_IPC_LOCK or no limit. */
+static bool can_lock_all(void)
+{
+	unsigned long long eff = 0;
+	struct rlimit rl;
+	char line[256];
+	FILE *f;
+
+	if (!getrlimit(RLIMIT_MEMLOCK, &rl) && rl.rlim_cur == RLIM_INFINITY)
+		return true;
+	f = fopen("/proc/self/status", "re");
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "CapEff: %llx", &eff) == 1)
+			break;
+	fclose(f);
+	return eff & (1ull << 14);	/* CAP_IPC_LOCK */
 }
 
 static void flush_side(struct agent *a, int side)
@@ -172,6 +196,19 @@ int main(int argc, char **argv)
 	}
 	if (o.port_limit && o.capacity && o.port_limit > o.capacity)
 		o.port_limit = o.capacity;
+
+	/*
+	 * The AES key schedules live in OpenSSL's cipher contexts on the
+	 * ordinary heap (the SAD itself is locked and left out of dumps): no
+	 * core dumps and no ptrace by other processes of the same user, and,
+	 * when locking cannot run into RLIMIT_MEMLOCK, every page locked in RAM
+	 * as it is first touched.
+	 */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0))
+		agent_log(4, "prctl(PR_SET_DUMPABLE): %s", strerror(errno));
+	if (!can_lock_all() || mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT))
+		agent_log(4, "cannot lock all memory (needs CAP_IPC_LOCK): the cipher contexts "
+			     "may be swapped out");
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal; /* no SA_RESTART: poll() returns EINTR */

@@ -76,6 +76,8 @@ struct chan {
 	uint64_t replies, retries, timeouts, bad;
 	bool mbox;			/* VF mode: fd is the mailbox to the PF */
 	bool hup;			/* VF mode: the PF closed the mailbox */
+	struct txn *ktx;		/* chan_key_txns(): locked, no-dump */
+	size_t ktx_n;
 };
 
 struct txn {
@@ -105,6 +107,11 @@ int chan_finish(struct chan *c, struct txn *t, struct esptag_cfg_builder *b);
 /* Run n transactions (up to c->window in flight) until each has a reply or
  * ran out of tries. tries 0 = c->tries. Returns the number that timed out. */
 int chan_run(struct chan *c, struct txn *t, size_t n, int tries);
+/* n zeroed transactions for requests that carry keys (ADD_SA): locked
+ * memory left out of core dumps, kept for reuse (grown when needed; NULL if
+ * that fails). Give them back with chan_key_txns_wipe(c, n). */
+struct txn *chan_key_txns(struct chan *c, size_t n);
+void chan_key_txns_wipe(struct chan *c, size_t n);
 /* Drain unsolicited frames (late duplicates). */
 void chan_drain(struct chan *c);
 ssize_t mbox_recv_cfg(struct chan *c, uint8_t *buf, size_t cap);

@@ -554,7 +554,7 @@ static size_t per_frame(struct daemon *d, size_t max)
 static int agent_add(struct daemon *d, struct sa **v, size_t n, uint32_t *err_i, uint8_t *ast)
 {
 	size_t per = per_frame(d, SA_PER_FRAME), nt = (n + per - 1) / per;
-	struct txn *t = calloc(nt ? nt : 1, sizeof(*t));
+	struct txn *t = chan_key_txns(&d->chan, nt);	/* the frames carry keys */
 	struct esptag_rec_sa rec;
 	int rc = 0;
 
@@ -619,7 +619,7 @@ static int agent_add(struct daemon *d, struct sa **v, size_t n, uint32_t *err_i,
 			*err_i = x->first + j;
 		}
 	}
-	free(t);
+	chan_key_txns_wipe(&d->chan, nt);
 	return rc;
 }
 
