@@ -52,6 +52,7 @@ int agent_init(struct agent *a, const struct agent_opts *o, agent_flush_fn flush
 	a->eth_cfg = o->eth_cfg ? o->eth_cfg : ESPTAG_ETH_P_CFG;
 	a->eth_meta = o->eth_meta ? o->eth_meta : ESPTAG_ETH_P_META;
 	a->flush = flush;
+	a->features = o->set_features ? o->features : AGENT_FEATURES;
 	a->hmask = pow2_at_least(a->capacity * 2) - 1;
 	a->lmask = pow2_at_least(a->local_capacity * 2) - 1;
 

@@ -102,6 +102,7 @@ struct agent {
 	unsigned int drop_pct; /* --test-drop-config */
 	uint64_t rng;
 	uint16_t eth_cfg, eth_meta;
+	uint16_t features;   /* ESPTAG_FEAT_* announced in CAPS */
 	uint16_t ip_id;	     /* tunnel-mode outer IPv4 id */
 	struct agent_q q[2]; /* output batches per side */
 	uint8_t *scratch;    /* AGENT_SLOT bytes of work space */
@@ -109,8 +110,14 @@ struct agent {
 	void *io;
 };
 
+#define AGENT_FEATURES \
+	(ESPTAG_FEAT_TSO | ESPTAG_FEAT_HAIRPIN | ESPTAG_FEAT_ESN | ESPTAG_FEAT_TUNNEL | \
+	 ESPTAG_FEAT_IPV6)
+
 struct agent_opts {
 	uint32_t capacity, port_limit, local_capacity;
+	bool set_features;
+	uint16_t features; /* announced in CAPS (set_features; else AGENT_FEATURES) */
 	unsigned int drop_pct;
 	uint16_t eth_cfg, eth_meta;
 };

@@ -49,8 +49,7 @@ static void caps_fill(struct agent *a, struct esptag_rec_caps *c, uint16_t port)
 	c->max_records = htons(MAX_RECS);
 	c->max_payload = htons(ESPTAG_CFG_MAX_PAYLOAD);
 	c->local_capacity = htons(a->local_capacity > 0xffff ? 0xffff : a->local_capacity);
-	c->features = htons(ESPTAG_FEAT_TSO | ESPTAG_FEAT_HAIRPIN | ESPTAG_FEAT_ESN |
-			    ESPTAG_FEAT_TUNNEL | ESPTAG_FEAT_IPV6);
+	c->features = htons(a->features);
 }
 
 static void set_err(struct reply *r, uint8_t status, uint16_t idx)

@@ -45,6 +45,8 @@ static void usage(FILE *f)
 		"  --cfg-ethertype HEX       config EtherType (default 0x%04x)\n"
 		"  --meta-ethertype HEX      metadata EtherType (default 0x%04x)\n"
 		"  --test-drop-config PCT    test only: drop PCT%% of config requests\n"
+		"  --features LIST           test only: announce only these features\n"
+		"                            (comma list of tso,hairpin,esn,tunnel,ipv6; or none)\n"
 		"  -v, --verbose             log debug messages\n"
 		"  -q, --quiet               log warnings and errors only\n"
 		"  -h, --help                this text\n"
@@ -91,6 +93,44 @@ static bool can_lock_all(void)
 	return eff & (1ull << 14);	/* CAP_IPC_LOCK */
 }
 
+static int parse_features(const char *s, uint16_t *out)
+{
+	static const struct {
+		const char *name;
+		uint16_t bit;
+	} names[] = {{"tso", ESPTAG_FEAT_TSO},	   {"hairpin", ESPTAG_FEAT_HAIRPIN},
+		     {"esn", ESPTAG_FEAT_ESN},	   {"tunnel", ESPTAG_FEAT_TUNNEL},
+		     {"ipv6", ESPTAG_FEAT_IPV6}};
+	char buf[128], *tok, *save = NULL;
+	uint16_t f = 0;
+
+	if (!strcmp(s, "none")) {
+		*out = 0;
+		return 0;
+	}
+	snprintf(buf, sizeof(buf), "%s", s);
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		size_t i;
+
+		for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+			if (!strcmp(tok, names[i].name))
+				break;
+		if (i == sizeof(names) / sizeof(names[0])) {
+			fprintf(stderr,
+				"esptag-agent: --features: unknown feature '%s' (tso, hairpin, esn, tunnel, ipv6 or none)\n",
+				tok);
+			return -1;
+		}
+		f |= names[i].bit;
+	}
+	if (!f) {
+		fprintf(stderr, "esptag-agent: --features: empty list (use none)\n");
+		return -1;
+	}
+	*out = f;
+	return 0;
+}
+
 static void flush_side(struct agent *a, int side)
 {
 	struct agent_q *q = &a->q[side];
@@ -119,6 +159,7 @@ int main(int argc, char **argv)
 					   {"cfg-ethertype", required_argument, NULL, 'C'},
 					   {"meta-ethertype", required_argument, NULL, 'M'},
 					   {"test-drop-config", required_argument, NULL, 'D'},
+					   {"features", required_argument, NULL, 'F'},
 					   {"verbose", no_argument, NULL, 'v'},
 					   {"quiet", no_argument, NULL, 'q'},
 					   {"help", no_argument, NULL, 'h'},
@@ -166,6 +207,11 @@ int main(int argc, char **argv)
 			if (parse_u32(optarg, "--test-drop-config", 0, 100, &v))
 				return 2;
 			o.drop_pct = v;
+			break;
+		case 'F':
+			if (parse_features(optarg, &o.features))
+				return 2;
+			o.set_features = true;
 			break;
 		case 'v':
 			agent_log_level = 7;
@@ -227,9 +273,10 @@ int main(int argc, char **argv)
 	ports[AGENT_HOST].fd = ports[AGENT_WIRE].fd = -1;
 	if (agent_io_open(&ports[AGENT_HOST], host) || agent_io_open(&ports[AGENT_WIRE], wire))
 		goto out;
-	agent_log(6, "running: host %s wire %s capacity %u port-limit %u epoch %016llx%s", host,
+	agent_log(6, "running: host %s wire %s capacity %u port-limit %u epoch %016llx%s%s", host,
 		  wire, a.capacity, a.port_limit, (unsigned long long)a.epoch,
-		  a.drop_pct ? " (test: dropping config requests)" : "");
+		  a.drop_pct ? " (test: dropping config requests)" : "",
+		  a.features != AGENT_FEATURES ? " (test: announcing fewer features)" : "");
 
 	pfd[0].fd = ports[AGENT_HOST].fd;
 	pfd[1].fd = ports[AGENT_WIRE].fd;

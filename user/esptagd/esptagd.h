@@ -218,6 +218,8 @@ struct cfg_opts {
 int cfg_apply(struct daemon *d, const struct cfg_opts *o);
 void bpf_teardown(struct daemon *d, bool keep, const char *pin_dir);
 int cfg_set_agent_up(struct daemon *d, bool up);
+/* Set or clear one ESPTAG_CFGF_* bit (written only when it changes). */
+int cfg_set_flag(struct daemon *d, uint32_t flag, bool on);
 bool cfg_agent_up(struct daemon *d);
 int percpu_sum_u64(struct daemon *d, int map, uint32_t key, uint64_t *out);
 int sa_stats_sum(struct daemon *d, uint32_t idx, struct esptag_sa_stats *out);
