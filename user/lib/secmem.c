@@ -7,6 +7,20 @@
 #include <sys/mman.h>
 #include "secmem.h"
 
+/* LeakSanitizer does not scan anonymous mappings: pointers kept there
+ * (the agent's EVP contexts) would look leaked in sanitizer builds. */
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(leak_sanitizer)
+#define SECMEM_LSAN 1
+#endif
+#endif
+#if !defined(SECMEM_LSAN) && defined(__SANITIZE_ADDRESS__)
+#define SECMEM_LSAN 1
+#endif
+#ifdef SECMEM_LSAN
+#include <sanitizer/lsan_interface.h>
+#endif
+
 static size_t pages(size_t len)
 {
 	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
@@ -27,6 +41,9 @@ void *esptag_secmem_alloc(size_t len, bool *locked)
 	ok = !mlock2(p, sz, MLOCK_ONFAULT) || (errno == EINVAL && !mlock(p, sz));
 	if (locked)
 		*locked = ok;
+#ifdef SECMEM_LSAN
+	__lsan_register_root_region(p, sz);
+#endif
 	return p;
 }
 
@@ -37,6 +54,9 @@ void esptag_secmem_free(void *p, size_t len)
 	if (!p)
 		return;
 	explicit_bzero(p, len);
+#ifdef SECMEM_LSAN
+	__lsan_unregister_root_region(p, sz);
+#endif
 	munlock(p, sz);
 	munmap(p, sz);
 }
