@@ -115,8 +115,8 @@ static int agent_reply(const struct txn *t, uint8_t status, size_t plen)
 		return -1;
 	if (plen > len)
 		len = plen;
-	return send(agent_fd, f, ESPTAG_ETH_HLEN + len, 0) == (ssize_t)(ESPTAG_ETH_HLEN + len) ? 0 :
-												      -1;
+	len += ESPTAG_ETH_HLEN;
+	return send(agent_fd, f, len, 0) == (ssize_t)len ? 0 : -1;
 }
 
 static struct txn *hello_txn(void)
