@@ -74,7 +74,7 @@ static int transact(int op, const void *items, uint32_t count, size_t isz)
 	}
 	rc = 0;
 out:
-	free(buf);
+	esptag_ctl_free(buf);
 	if (fd >= 0)
 		close(fd);
 	return rc;

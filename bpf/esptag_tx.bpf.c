@@ -242,6 +242,11 @@ int esptag_tx(struct __sk_buff *skb)
 		cnt = ESPTAG_CNT_TX_DROP_AGENT_DOWN;
 		goto out;
 	}
+	/* The agent cannot segment: a super-packet would never be protected. */
+	if (skb->gso_size && (cfg.flags & ESPTAG_CFGF_NO_TSO)) {
+		cnt = ESPTAG_CNT_TX_DROP_NO_TSO;
+		goto out;
+	}
 	if (sa->expires_ns) {
 		now = bpf_ktime_get_ns();
 		if (now >= sa->expires_ns) {

@@ -166,6 +166,8 @@ ESPTAG_CHECK_OFF(esptag_policy, sa_index, 8);
 
 /* esptag_cfg.flags */
 #define ESPTAG_CFGF_AGENT_UP	0x01	/* clear: protect traffic fails closed */
+#define ESPTAG_CFGF_NO_TSO	0x02	/* the agent does not segment: GSO
+					 * super-packets are dropped (TX_DROP_NO_TSO) */
 
 /* Runtime settings (esptag_cfg[0]), written by esptagd or by hand. */
 struct esptag_cfg {
@@ -248,6 +250,7 @@ enum esptag_counter {
 	ESPTAG_CNT_PORT_DROP_CONFIG,	/* config EtherType from a VF */
 	ESPTAG_CNT_PORT_DROP_META,	/* metadata EtherType toward a VF / from a trusted VF */
 	ESPTAG_CNT_PORT_DROP_ROOM,	/* could not grow the packet */
+	ESPTAG_CNT_TX_DROP_NO_TSO,	/* GSO super-packet, the agent cannot segment */
 	ESPTAG_CNT_MAX,
 };
 

@@ -779,6 +779,40 @@ static void gso_udp_refused(void)
 	BT_CHECK(&obj, fd_tx, in.b, in.len, &skb, &e, NULL);
 }
 
+/* An agent without TSO (ESPTAG_CFGF_NO_TSO): a protected super-packet is
+ * dropped and counted before it takes sequence numbers; a plain packet of
+ * the same SA is still protected, and super-packets pass again once the
+ * flag is cleared. */
+static void gso_no_tso_dropped(void)
+{
+	struct flow f = { 4, "192.0.2.1", "198.51.100.7", 1, TCP, 2500 };
+	struct __sk_buff skb = { .gso_size = 1000, .gso_segs = 3 };
+	struct bt_expect drop = { .retval = TC_ACT_SHOT,
+				  .cnt = { { ESPTAG_CNT_TX_DROP_NO_TSO, 1 } } };
+	struct bt_expect prot = { .retval = TC_ACT_OK,
+				  .cnt = { { ESPTAG_CNT_TX_PROTECT, 1 } } };
+	struct bt_pkt in, small;
+	struct flow fs = f;
+
+	fs.payload = 100;
+	plain_frame(&in, &f);
+	plain_frame(&small, &fs);
+	T_ASSERT(!set_seq(1, 900));
+	T_ASSERT(!set_cfg(ESPTAG_CFGF_AGENT_UP | ESPTAG_CFGF_NO_TSO, 0, 0));
+	if (!BT_CHECK(&obj, fd_tx, in.b, in.len, &skb, &drop, NULL))
+		goto out;
+	if (get_seq(1) != 900) {
+		t_fail(__FILE__, __LINE__, "sequence numbers taken by a dropped super-packet");
+		goto out;
+	}
+	if (!BT_CHECK(&obj, fd_tx, small.b, small.len, NULL, &prot, NULL))
+		goto out;
+	T_ASSERT(!set_cfg(ESPTAG_CFGF_AGENT_UP, 0, 0));
+	gso_check(&f, 1, 3, 3);
+out:
+	set_cfg(ESPTAG_CFGF_AGENT_UP, 0, 0);
+}
+
 /* ---------------------------------------------------------------------- */
 /* Concurrency: two threads pinned to CPU 0 and 1 run the program on the
  * same SA; every sequence number seen must be unique and the counter must
@@ -923,6 +957,7 @@ int main(void)
 	T_RUN(gso_tunnel_v4);
 	T_RUN(gso_tunnel_v6_in_v4_segs_computed);
 	T_RUN(gso_udp_refused);
+	T_RUN(gso_no_tso_dropped);
 	T_RUN(seq_unique_across_cpus);
 	T_RUN(counters_on_both_cpus);
 	bt_close(&obj);

@@ -9,6 +9,7 @@
 #include <openssl/crypto.h>
 #include "agent.h"
 #include "esptag_proto.h"
+#include "secmem.h"
 
 int agent_log_level = 6; /* LOG_INFO */
 
@@ -39,6 +40,7 @@ static uint32_t pow2_at_least(uint32_t n)
 
 int agent_init(struct agent *a, const struct agent_opts *o, agent_flush_fn flush)
 {
+	bool locked = false, locked2 = false;
 	uint32_t i;
 	int s;
 
@@ -50,10 +52,13 @@ int agent_init(struct agent *a, const struct agent_opts *o, agent_flush_fn flush
 	a->eth_cfg = o->eth_cfg ? o->eth_cfg : ESPTAG_ETH_P_CFG;
 	a->eth_meta = o->eth_meta ? o->eth_meta : ESPTAG_ETH_P_META;
 	a->flush = flush;
+	a->features = o->set_features ? o->features : AGENT_FEATURES;
 	a->hmask = pow2_at_least(a->capacity * 2) - 1;
 	a->lmask = pow2_at_least(a->local_capacity * 2) - 1;
 
-	a->sa = calloc(a->capacity, sizeof(*a->sa));
+	/* Salts and EVP context pointers: locked, out of core dumps. */
+	a->sa = esptag_secmem_alloc((size_t)a->capacity * sizeof(*a->sa), &locked);
+	a->stage = esptag_secmem_alloc(AGENT_STAGE_RECS * sizeof(*a->stage), &locked2);
 	a->hash = calloc(a->hmask + 1, sizeof(*a->hash));
 	a->free_idx = calloc(a->capacity, sizeof(*a->free_idx));
 	a->port_used = calloc(65536, sizeof(*a->port_used));
@@ -63,8 +68,11 @@ int agent_init(struct agent *a, const struct agent_opts *o, agent_flush_fn flush
 	a->scratch = malloc(AGENT_SLOT);
 	for (s = 0; s < 2; s++)
 		a->q[s].mem = malloc((size_t)AGENT_BATCH * AGENT_SLOT);
-	if (!a->sa || !a->hash || !a->free_idx || !a->port_used || !a->local || !a->lhash ||
-	    !a->cache || !a->scratch || !a->q[0].mem || !a->q[1].mem) {
+	if (a->sa && a->stage && (!locked || !locked2))
+		agent_log(4, "cannot lock the SAD in memory (RLIMIT_MEMLOCK, CAP_IPC_LOCK): "
+			  "key material may be swapped out");
+	if (!a->sa || !a->stage || !a->hash || !a->free_idx || !a->port_used || !a->local ||
+	    !a->lhash || !a->cache || !a->scratch || !a->q[0].mem || !a->q[1].mem) {
 		agent_fini(a);
 		return -ENOMEM;
 	}
@@ -93,9 +101,9 @@ void agent_fini(struct agent *a)
 		for (i = 0; i < a->capacity; i++)
 			if (a->sa[i].used)
 				agent_sad_del(a, i);
-		OPENSSL_cleanse(a->sa, (size_t)a->capacity * sizeof(*a->sa));
 	}
-	free(a->sa);
+	esptag_secmem_free(a->sa, (size_t)a->capacity * sizeof(*a->sa));
+	esptag_secmem_free(a->stage, AGENT_STAGE_RECS * sizeof(*a->stage));
 	free(a->hash);
 	free(a->free_idx);
 	free(a->port_used);

@@ -30,7 +30,8 @@ enum agent_side {
 #define AGENT_DEF_CAPACITY 65536
 #define AGENT_DEF_LOCALS 1024
 
-/* One SA. Key material lives only inside ctx (OpenSSL zeroes it on free). */
+/* One SA. Key material lives only inside ctx (OpenSSL zeroes it on free),
+ * the salt here (a->sa is locked memory left out of core dumps). */
 struct agent_sa {
 	bool used;
 	uint16_t port;		  /* owner (hdr.port of ADD_SA) */
@@ -79,10 +80,14 @@ struct agent_cache_ent {
 struct agent;
 typedef void (*agent_flush_fn)(struct agent *a, int side);
 
+/* ADD_SA records (with keys) of one request, staged before they go in. */
+#define AGENT_STAGE_RECS ESPTAG_CFG_MAX_RECORDS
+
 struct agent {
 	uint32_t capacity, port_limit, local_capacity;
 	uint32_t sad_used, nlocal;
-	struct agent_sa *sa; /* [capacity] */
+	struct agent_sa *sa; /* [capacity], locked, not in core dumps */
+	struct esptag_rec_sa *stage; /* [AGENT_STAGE_RECS], locked, not in core dumps */
 	uint32_t *hash;	     /* SA hash heads: index + 1 */
 	uint32_t hmask;
 	uint32_t *free_idx; /* stack of free SA indices */
@@ -98,6 +103,7 @@ struct agent {
 	unsigned int drop_pct; /* --test-drop-config */
 	uint64_t rng;
 	uint16_t eth_cfg, eth_meta;
+	uint16_t features;   /* ESPTAG_FEAT_* announced in CAPS */
 	uint16_t ip_id;	     /* tunnel-mode outer IPv4 id */
 	struct agent_q q[2]; /* output batches per side */
 	uint8_t *scratch;    /* AGENT_SLOT bytes of work space */
@@ -105,8 +111,14 @@ struct agent {
 	void *io;
 };
 
+#define AGENT_FEATURES \
+	(ESPTAG_FEAT_TSO | ESPTAG_FEAT_HAIRPIN | ESPTAG_FEAT_ESN | ESPTAG_FEAT_TUNNEL | \
+	 ESPTAG_FEAT_IPV6)
+
 struct agent_opts {
 	uint32_t capacity, port_limit, local_capacity;
+	bool set_features;
+	uint16_t features; /* announced in CAPS (set_features; else AGENT_FEATURES) */
 	unsigned int drop_pct;
 	uint16_t eth_cfg, eth_meta;
 };

@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <openssl/crypto.h>
 #include "agent.h"
+#include "secmem.h"
 #include "esptag_proto.h"
 
 static const uint8_t agent_mac[6] = ESPTAG_AGENT_MAC_INIT;
@@ -48,8 +49,7 @@ static void caps_fill(struct agent *a, struct esptag_rec_caps *c, uint16_t port)
 	c->max_records = htons(MAX_RECS);
 	c->max_payload = htons(ESPTAG_CFG_MAX_PAYLOAD);
 	c->local_capacity = htons(a->local_capacity > 0xffff ? 0xffff : a->local_capacity);
-	c->features = htons(ESPTAG_FEAT_TSO | ESPTAG_FEAT_HAIRPIN | ESPTAG_FEAT_ESN |
-			    ESPTAG_FEAT_TUNNEL | ESPTAG_FEAT_IPV6);
+	c->features = htons(a->features);
 }
 
 static void set_err(struct reply *r, uint8_t status, uint16_t idx)
@@ -80,7 +80,7 @@ static bool sa_key_equal(const struct esptag_rec_sa *x, const struct esptag_rec_
 static void op_add_sa(struct agent *a, const struct esptag_cfg_view *v, uint8_t *recs_rw,
 		      struct reply *r)
 {
-	static struct esptag_rec_sa sa[MAX_RECS];
+	struct esptag_rec_sa *sa = a->stage; /* [MAX_RECS], locked memory */
 	struct esptag_rec_view rv;
 	struct agent_sa_key k;
 	int64_t added[MAX_RECS];
@@ -134,7 +134,7 @@ static void op_add_sa(struct agent *a, const struct esptag_cfg_view *v, uint8_t 
 			  (long long)added[i], ntohl(echo.spi), echo.dir);
 	}
 out:
-	OPENSSL_cleanse(sa, sizeof(sa));
+	OPENSSL_cleanse(sa, MAX_RECS * sizeof(*sa));
 }
 
 static void op_del_sa(struct agent *a, const struct esptag_cfg_view *v, struct reply *r)
@@ -472,4 +472,10 @@ void agent_cfg_frame(struct agent *a, uint8_t *f, size_t len)
 	e->msg_id = ntohl(h.msg_id);
 	e->opcode = h.opcode;
 	send_reply(a, e);
+	/*
+	 * Decoding, keying and unkeying (ADD_SA, DEL_SA, FLUSH_PORT) leave
+	 * copies of key material in dead stack frames: zero them. Config frames
+	 * are control plane; 64 KiB of memset each is cheap.
+	 */
+	esptag_stack_wipe();
 }

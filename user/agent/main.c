@@ -12,6 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <openssl/crypto.h>
 #include "agent.h"
 #include "io.h"
@@ -42,6 +45,8 @@ static void usage(FILE *f)
 		"  --cfg-ethertype HEX       config EtherType (default 0x%04x)\n"
 		"  --meta-ethertype HEX      metadata EtherType (default 0x%04x)\n"
 		"  --test-drop-config PCT    test only: drop PCT%% of config requests\n"
+		"  --features LIST           test only: announce only these features\n"
+		"                            (comma list of tso,hairpin,esn,tunnel,ipv6; or none)\n"
 		"  -v, --verbose             log debug messages\n"
 		"  -q, --quiet               log warnings and errors only\n"
 		"  -h, --help                this text\n"
@@ -64,6 +69,65 @@ static int parse_u32(const char *s, const char *what, uint32_t min, uint32_t max
 		return -1;
 	}
 	*out = v;
+	return 0;
+}
+
+/* mlockall(MCL_FUTURE) under a finite RLIMIT_MEMLOCK would make later
+ * allocations fail: only with CAP_IPC_LOCK or no limit. */
+static bool can_lock_all(void)
+{
+	unsigned long long eff = 0;
+	struct rlimit rl;
+	char line[256];
+	FILE *f;
+
+	if (!getrlimit(RLIMIT_MEMLOCK, &rl) && rl.rlim_cur == RLIM_INFINITY)
+		return true;
+	f = fopen("/proc/self/status", "re");
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "CapEff: %llx", &eff) == 1)
+			break;
+	fclose(f);
+	return eff & (1ull << 14);	/* CAP_IPC_LOCK */
+}
+
+static int parse_features(const char *s, uint16_t *out)
+{
+	static const struct {
+		const char *name;
+		uint16_t bit;
+	} names[] = {{"tso", ESPTAG_FEAT_TSO},	   {"hairpin", ESPTAG_FEAT_HAIRPIN},
+		     {"esn", ESPTAG_FEAT_ESN},	   {"tunnel", ESPTAG_FEAT_TUNNEL},
+		     {"ipv6", ESPTAG_FEAT_IPV6}};
+	char buf[128], *tok, *save = NULL;
+	uint16_t f = 0;
+
+	if (!strcmp(s, "none")) {
+		*out = 0;
+		return 0;
+	}
+	snprintf(buf, sizeof(buf), "%s", s);
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		size_t i;
+
+		for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+			if (!strcmp(tok, names[i].name))
+				break;
+		if (i == sizeof(names) / sizeof(names[0])) {
+			fprintf(stderr,
+				"esptag-agent: --features: unknown feature '%s' (tso, hairpin, esn, tunnel, ipv6 or none)\n",
+				tok);
+			return -1;
+		}
+		f |= names[i].bit;
+	}
+	if (!f) {
+		fprintf(stderr, "esptag-agent: --features: empty list (use none)\n");
+		return -1;
+	}
+	*out = f;
 	return 0;
 }
 
@@ -95,6 +159,7 @@ int main(int argc, char **argv)
 					   {"cfg-ethertype", required_argument, NULL, 'C'},
 					   {"meta-ethertype", required_argument, NULL, 'M'},
 					   {"test-drop-config", required_argument, NULL, 'D'},
+					   {"features", required_argument, NULL, 'F'},
 					   {"verbose", no_argument, NULL, 'v'},
 					   {"quiet", no_argument, NULL, 'q'},
 					   {"help", no_argument, NULL, 'h'},
@@ -143,6 +208,11 @@ int main(int argc, char **argv)
 				return 2;
 			o.drop_pct = v;
 			break;
+		case 'F':
+			if (parse_features(optarg, &o.features))
+				return 2;
+			o.set_features = true;
+			break;
 		case 'v':
 			agent_log_level = 7;
 			break;
@@ -173,6 +243,19 @@ int main(int argc, char **argv)
 	if (o.port_limit && o.capacity && o.port_limit > o.capacity)
 		o.port_limit = o.capacity;
 
+	/*
+	 * The AES key schedules live in OpenSSL's cipher contexts on the
+	 * ordinary heap (the SAD itself is locked and left out of dumps): no
+	 * core dumps and no ptrace by other processes of the same user, and,
+	 * when locking cannot run into RLIMIT_MEMLOCK, every page locked in RAM
+	 * as it is first touched.
+	 */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0))
+		agent_log(4, "prctl(PR_SET_DUMPABLE): %s", strerror(errno));
+	if (!can_lock_all() || mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT))
+		agent_log(4, "cannot lock all memory (needs CAP_IPC_LOCK): the cipher contexts "
+			     "may be swapped out");
+
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal; /* no SA_RESTART: poll() returns EINTR */
 	sigaction(SIGTERM, &sa, NULL);
@@ -190,9 +273,10 @@ int main(int argc, char **argv)
 	ports[AGENT_HOST].fd = ports[AGENT_WIRE].fd = -1;
 	if (agent_io_open(&ports[AGENT_HOST], host) || agent_io_open(&ports[AGENT_WIRE], wire))
 		goto out;
-	agent_log(6, "running: host %s wire %s capacity %u port-limit %u epoch %016llx%s", host,
+	agent_log(6, "running: host %s wire %s capacity %u port-limit %u epoch %016llx%s%s", host,
 		  wire, a.capacity, a.port_limit, (unsigned long long)a.epoch,
-		  a.drop_pct ? " (test: dropping config requests)" : "");
+		  a.drop_pct ? " (test: dropping config requests)" : "",
+		  a.features != AGENT_FEATURES ? " (test: announcing fewer features)" : "");
 
 	pfd[0].fd = ports[AGENT_HOST].fd;
 	pfd[1].fd = ports[AGENT_WIRE].fd;

@@ -165,7 +165,7 @@ static int transact(const char *dev, int op, const void *items, uint32_t count, 
 	if (esptag_ctl_decode(*buf, n, v, err, sizeof(err)) || !(v->hdr.flags & ESPTAG_CTL_F_REPLY) ||
 	    v->hdr.op != op) {
 		fprintf(stderr, "esptag: bad reply from esptagd: %s\n", err);
-		free(*buf);
+		esptag_ctl_free(*buf);
 		*buf = NULL;
 		return EX_NODAEMON;
 	}
@@ -566,13 +566,13 @@ static int monitor(const char *dev)
 			goto lost;
 		if (esptag_ctl_decode(buf, n, &v, err, sizeof(err))) {
 			fprintf(stderr, "esptag: bad message from esptagd: %s\n", err);
-			free(buf);
+			esptag_ctl_free(buf);
 			close(fd);
 			return EX_NODAEMON;
 		}
 		if (v.hdr.status) {
 			fprintf(stderr, "esptag: monitor: %.*s\n", (int)v.hdr.len, (const char *)v.payload);
-			free(buf);
+			esptag_ctl_free(buf);
 			close(fd);
 			return exit_for(v.hdr.status);
 		}
@@ -580,7 +580,7 @@ static int monitor(const char *dev)
 			esptag_ctl_item(&v, 0, &e);
 			print_event(&e);
 		}
-		free(buf);
+		esptag_ctl_free(buf);
 	}
 lost:
 	fprintf(stderr, "esptag: monitor: connection to esptagd lost\n");
@@ -618,7 +618,7 @@ static int run(struct esptag_cli_cmd *cmds, uint32_t count)
 		if (count > 1 && err_index < count)
 			fprintf(stderr, "esptag: the failing item is number %u of this group; none of the group was applied\n",
 				err_index + 1);
-		free(buf);
+		esptag_ctl_free(buf);
 		return rc;
 	}
 	switch (c->op) {
@@ -653,7 +653,7 @@ static int run(struct esptag_cli_cmd *cmds, uint32_t count)
 	default:
 		break;
 	}
-	free(buf);
+	esptag_ctl_free(buf);
 	return EX_OK;
 }
 

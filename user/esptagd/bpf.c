@@ -375,6 +375,26 @@ bool cfg_agent_up(struct daemon *d)
 	return c.flags & ESPTAG_CFGF_AGENT_UP;
 }
 
+int cfg_set_flag(struct daemon *d, uint32_t flag, bool on)
+{
+	struct esptag_cfg c = {};
+	__u32 k = 0;
+
+	if (bpf_map_lookup_elem(d->bpf.map_fd[M_CFG], &k, &c))
+		memset(&c, 0, sizeof(c));
+	if (!!(c.flags & flag) == on)
+		return 0;
+	if (on)
+		c.flags |= flag;
+	else
+		c.flags &= ~flag;
+	if (bpf_map_update_elem(d->bpf.map_fd[M_CFG], &k, &c, BPF_ANY)) {
+		log_err("esptag_cfg: cannot update: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 int cfg_set_agent_up(struct daemon *d, bool up)
 {
 	struct esptag_cfg c = {};

@@ -20,6 +20,7 @@
 #include <linux/if_ether.h>
 #include "esptagd.h"
 #include "ctl_mbox.h"
+#include "secmem.h"
 
 #ifndef PACKET_IGNORE_OUTGOING
 #define PACKET_IGNORE_OUTGOING 23
@@ -75,6 +76,37 @@ void chan_close(struct chan *c)
 	if (c->fd >= 0)
 		close(c->fd);
 	c->fd = -1;
+	esptag_secmem_free(c->ktx, c->ktx_n * sizeof(*c->ktx));
+	c->ktx = NULL;
+	c->ktx_n = 0;
+}
+
+struct txn *chan_key_txns(struct chan *c, size_t n)
+{
+	if (!n)
+		n = 1;
+	if (n > c->ktx_n) {
+		size_t want = n < 4 ? 4 : n;
+		bool locked;
+		struct txn *t = esptag_secmem_alloc(want * sizeof(*t), &locked);
+
+		if (!t)
+			return NULL;
+		if (!locked)
+			log_warn("cannot lock ADD_SA frames in memory (%s): keys may be swapped out",
+				 strerror(errno));
+		esptag_secmem_free(c->ktx, c->ktx_n * sizeof(*c->ktx));
+		c->ktx = t;
+		c->ktx_n = want;
+	}
+	memset(c->ktx, 0, n * sizeof(*c->ktx));
+	return c->ktx;
+}
+
+void chan_key_txns_wipe(struct chan *c, size_t n)
+{
+	if (c->ktx)
+		explicit_bzero(c->ktx, (n < c->ktx_n ? n : c->ktx_n) * sizeof(*c->ktx));
 }
 
 void chan_begin(struct chan *c, struct txn *t, struct esptag_cfg_builder *b, uint8_t opcode)
@@ -170,6 +202,14 @@ static void chan_recv(struct chan *c, struct txn *t, size_t n)
 		if (!(h.flags & ESPTAG_CFG_F_REPLY) || memcmp(buf, c->mac, 6))
 			continue; /* a request (ours looped back, or someone else's) */
 		plen = len - ESPTAG_ETH_HLEN;
+		if (plen > sizeof(t->reply)) {
+			/* Longer than any payload the protocol allows: not ours. */
+			log_debug("agent channel: %zu-byte %s reply (msg_id %u) ignored: over %zu bytes",
+				  plen, esptag_opcode_str(h.opcode), ntohl(h.msg_id),
+				  sizeof(t->reply));
+			c->bad++;
+			continue;
+		}
 		for (size_t i = 0; i < n; i++) {
 			struct txn *x = &t[i];
 

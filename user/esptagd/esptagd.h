@@ -76,6 +76,8 @@ struct chan {
 	uint64_t replies, retries, timeouts, bad;
 	bool mbox;			/* VF mode: fd is the mailbox to the PF */
 	bool hup;			/* VF mode: the PF closed the mailbox */
+	struct txn *ktx;		/* chan_key_txns(): locked, no-dump */
+	size_t ktx_n;
 };
 
 struct txn {
@@ -105,6 +107,11 @@ int chan_finish(struct chan *c, struct txn *t, struct esptag_cfg_builder *b);
 /* Run n transactions (up to c->window in flight) until each has a reply or
  * ran out of tries. tries 0 = c->tries. Returns the number that timed out. */
 int chan_run(struct chan *c, struct txn *t, size_t n, int tries);
+/* n zeroed transactions for requests that carry keys (ADD_SA): locked
+ * memory left out of core dumps, kept for reuse (grown when needed; NULL if
+ * that fails). Give them back with chan_key_txns_wipe(c, n). */
+struct txn *chan_key_txns(struct chan *c, size_t n);
+void chan_key_txns_wipe(struct chan *c, size_t n);
 /* Drain unsolicited frames (late duplicates). */
 void chan_drain(struct chan *c);
 ssize_t mbox_recv_cfg(struct chan *c, uint8_t *buf, size_t cap);
@@ -211,6 +218,8 @@ struct cfg_opts {
 int cfg_apply(struct daemon *d, const struct cfg_opts *o);
 void bpf_teardown(struct daemon *d, bool keep, const char *pin_dir);
 int cfg_set_agent_up(struct daemon *d, bool up);
+/* Set or clear one ESPTAG_CFGF_* bit (written only when it changes). */
+int cfg_set_flag(struct daemon *d, uint32_t flag, bool on);
 bool cfg_agent_up(struct daemon *d);
 int percpu_sum_u64(struct daemon *d, int map, uint32_t key, uint64_t *out);
 int sa_stats_sum(struct daemon *d, uint32_t idx, struct esptag_sa_stats *out);

@@ -22,6 +22,7 @@
 #include <sys/timerfd.h>
 #include <sys/un.h>
 #include "esptagd.h"
+#include "secmem.h"
 
 int log_level = LOG_INFO_;
 
@@ -290,8 +291,9 @@ static void ctl_serve(struct daemon *d, int lfd, int ep)
 	}
 done:
 	/* The request may have carried keys. */
-	explicit_bzero(buf, n);
-	free(buf);
+	esptag_ctl_free(buf);
+	if (r.items)
+		explicit_bzero(r.items, r.cap * r.isz);
 	free(r.items);
 	if (fd >= 0)
 		close(fd);
@@ -604,7 +606,12 @@ int main(int argc, char **argv)
 	log_info("ready");
 	while (!stop) {
 		struct epoll_event evs[16];
-		int n = epoll_wait(ep, evs, 16, -1);
+		int n;
+
+		/* Requests and re-installs copy keys through the stack: zero what
+		 * the last round of events left below this frame. */
+		esptag_stack_wipe();
+		n = epoll_wait(ep, evs, 16, -1);
 
 		for (int i = 0; i < n; i++) {
 			int fd = evs[i].data.fd;

@@ -423,7 +423,8 @@ static void vf_cfg(struct daemon *d, struct pf_vf *v, uint32_t seq, const uint8_
 			   "only the PF manages this");
 		return;
 	}
-	t = calloc(1, sizeof(*t));
+	/* An ADD_SA frame carries keys: locked memory, wiped after use. */
+	t = cv.opcode == ESPTAG_OP_ADD_SA ? chan_key_txns(&d->chan, 1) : calloc(1, sizeof(*t));
 	if (!t)
 		return;
 	memcpy(t->frame + ESPTAG_ETH_HLEN, pl, plen);
@@ -456,8 +457,7 @@ static void vf_cfg(struct daemon *d, struct pf_vf *v, uint32_t seq, const uint8_
 	if (rc) {
 		log_warn("pf: VF %u: the agent did not answer %s; no reply to the VF", v->c.vf,
 			 esptag_opcode_str(cv.opcode));
-		free(t);
-		return;
+		goto done;
 	}
 	if (t->v.status == ESPTAG_ST_OK) {
 		size_t off = 0;
@@ -491,7 +491,11 @@ static void vf_cfg(struct daemon *d, struct pf_vf *v, uint32_t seq, const uint8_
 		}
 	}
 	mbox_send(v, ESPTAG_MBOX_CFG, seq, 0, t->reply, t->rlen);
-	free(t);
+done:
+	if (cv.opcode == ESPTAG_OP_ADD_SA)
+		chan_key_txns_wipe(&d->chan, 1);
+	else
+		free(t);
 }
 
 static void vf_reset_reply(struct pf_vf *v, uint32_t seq, long removed)

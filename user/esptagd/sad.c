@@ -558,7 +558,7 @@ static size_t per_frame(struct daemon *d, size_t max)
 static int agent_add(struct daemon *d, struct sa **v, size_t n, uint32_t *err_i, uint8_t *ast)
 {
 	size_t per = per_frame(d, SA_PER_FRAME), nt = (n + per - 1) / per;
-	struct txn *t = calloc(nt ? nt : 1, sizeof(*t));
+	struct txn *t = chan_key_txns(&d->chan, nt);	/* the frames carry keys */
 	struct esptag_rec_sa rec;
 	int rc = 0;
 
@@ -623,7 +623,7 @@ static int agent_add(struct daemon *d, struct sa **v, size_t n, uint32_t *err_i,
 			*err_i = x->first + j;
 		}
 	}
-	free(t);
+	chan_key_txns_wipe(&d->chan, nt);
 	return rc;
 }
 
@@ -871,6 +871,34 @@ static uint64_t expiry(uint32_t lifetime)
 	return lifetime ? now_ns() + (uint64_t)lifetime * 1000000000ull : 0;
 }
 
+/* The ESPTAG_FEAT_* an agent must announce to take this SA. */
+static uint16_t sa_features(const struct esptag_ctl_sa *c)
+{
+	return (c->sa_flags & ESPTAG_SA_F_ESN ? ESPTAG_FEAT_ESN : 0) |
+	       (c->mode == ESPTAG_MODE_TUNNEL ? ESPTAG_FEAT_TUNNEL : 0) |
+	       (c->family == 6 ? ESPTAG_FEAT_IPV6 : 0);
+}
+
+static const char *feat_str(uint16_t f, char *buf, size_t len)
+{
+	static const struct {
+		uint16_t bit;
+		const char *name;
+	} names[] = {
+		{ ESPTAG_FEAT_TSO, "tso" },	  { ESPTAG_FEAT_HAIRPIN, "hairpin" },
+		{ ESPTAG_FEAT_ESN, "esn" },	  { ESPTAG_FEAT_TUNNEL, "tunnel" },
+		{ ESPTAG_FEAT_IPV6, "ipv6" },
+	};
+	size_t n = 0;
+
+	buf[0] = 0;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (f & names[i].bit)
+			n += snprintf(buf + n, n < len ? len - n : 0, "%s%s", n ? "," : "",
+				      names[i].name);
+	return n ? buf : "none";
+}
+
 static bool port_usable(struct daemon *d, struct reply *r)
 {
 	if (!d->reachable || !d->reconciled) {
@@ -915,6 +943,18 @@ void ctl_state_add(struct daemon *d, const struct esptag_ctl_view *v, struct rep
 			reply_err(r, ESPTAG_CTL_E_AGENT, "%s: the agent does not support %s",
 				  sa_desc(&c, desc, sizeof(desc)), esptag_alg_str(c.alg));
 			r->agent_status = ESPTAG_ST_BAD_ALG;
+			r->err_index = i;
+			goto undo;
+		}
+		if (sa_features(&c) & ~d->caps.features) {
+			char miss[64], has[64];
+
+			reply_err(r, ESPTAG_CTL_E_AGENT,
+				  "%s: the agent does not support %s SAs (it announces: %s); nothing was changed",
+				  sa_desc(&c, desc, sizeof(desc)),
+				  feat_str(sa_features(&c) & ~d->caps.features, miss, sizeof(miss)),
+				  feat_str(d->caps.features, has, sizeof(has)));
+			r->agent_status = ESPTAG_ST_BAD_RECORD;
 			r->err_index = i;
 			goto undo;
 		}
@@ -1408,6 +1448,18 @@ static size_t reinstall_set(struct daemon *d, struct sa **cand, size_t nc, size_
 			(*lost)++;
 			continue;
 		}
+		if (sa_features(&sa->c) & ~d->caps.features) {
+			char miss[64];
+
+			log_err("SA %s cannot be re-installed: the restarted agent does not support %s SAs; removed",
+				sa_desc(&sa->c, desc, sizeof(desc)),
+				feat_str(sa_features(&sa->c) & ~d->caps.features, miss, sizeof(miss)));
+			map_remove(d, idx);
+			ev_sa(d, ESPTAG_EV_SA_REMOVED, sa);
+			sa_release(d, sa);
+			(*lost)++;
+			continue;
+		}
 		/* The data path stops using the SA (its frames are dropped). */
 		map_clear(d, M_SAD, idx);
 		out |= sa->c.dir == ESPTAG_DIR_OUT;
@@ -1643,11 +1695,19 @@ void agent_hello_tick(struct daemon *d)
 {
 	uint64_t old_epoch = d->caps.epoch;
 	bool had = d->caps.valid;
+	bool had_tso = d->caps.features & ESPTAG_FEAT_TSO;
 	int rc = agent_hello(d, d->hello_tries);
 
 	if (rc == 0) {
+		bool tso = d->caps.features & ESPTAG_FEAT_TSO;
+
 		d->hello_ok++;
 		d->hello_streak = 0;
+		/* Before the port goes up: GSO super-packets only to an agent
+		 * that segments them. */
+		if (!cfg_set_flag(d, ESPTAG_CFGF_NO_TSO, !tso) && !tso && (!had || had_tso))
+			log_warn("the agent on %s does not segment GSO super-packets (no TSO feature): protected ones are dropped (tx_drop_no_tso); turn segmentation offload off: ethtool -K %s tso off gso off",
+				 d->dev, d->dev);
 		if (!d->reachable) {
 			d->reachable = true;
 			log_notice("agent reachable on %s (epoch %016llx, SAD %u/%u)", d->dev,

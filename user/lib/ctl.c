@@ -477,13 +477,26 @@ ssize_t esptag_ctl_read(int fd, uint8_t **bufp)
 	memcpy(buf, &h, sizeof(h));
 	rc = read_full(fd, buf + sizeof(h), h.len);
 	if (rc <= 0 && h.len) {
-		if (rc == 0)
-			errno = EPROTO;
-		free(buf);
+		int e = rc == 0 ? EPROTO : errno;
+
+		/* Part of a request that may carry keys was read. */
+		esptag_ctl_free(buf);
+		errno = e;
 		return -1;
 	}
 	*bufp = buf;
 	return sizeof(h) + h.len;
+}
+
+void esptag_ctl_free(uint8_t *buf)
+{
+	struct esptag_ctl_hdr h;
+
+	if (!buf)
+		return;
+	memcpy(&h, buf, sizeof(h));
+	explicit_bzero(buf, sizeof(h) + h.len);
+	free(buf);
 }
 
 static int write_full(int fd, const void *buf, size_t len)

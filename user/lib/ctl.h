@@ -305,10 +305,14 @@ void esptag_ctl_hdr_init(struct esptag_ctl_hdr *h, int op, bool reply, int statu
 			 uint32_t count, uint32_t len);
 
 /* Whole-message I/O on a stream socket: read one message (header, then
- * payload up to ESPTAG_CTL_MAX_LEN) into a malloc'ed buffer. Returns the
+ * payload up to ESPTAG_CTL_MAX_LEN) into a malloc'ed buffer (release it
+ * with esptag_ctl_free(); a failed read wipes what it got). Returns the
  * length, 0 on EOF before a header, -1 on error (errno set; EPROTO when the
  * header announces an impossible length). */
 ssize_t esptag_ctl_read(int fd, uint8_t **buf);
+/* Wipe (a request may carry keys) and free a buffer of esptag_ctl_read().
+ * NULL is ok. */
+void esptag_ctl_free(uint8_t *buf);
 /* Write header + payload (MSG_NOSIGNAL). Returns 0 or -1. */
 int esptag_ctl_write(int fd, const struct esptag_ctl_hdr *h, const void *payload);
 

@@ -89,6 +89,7 @@ const char *const esptag_counter_names[] = {
 	[ESPTAG_CNT_PORT_DROP_CONFIG] = "port_drop_config",
 	[ESPTAG_CNT_PORT_DROP_META] = "port_drop_meta",
 	[ESPTAG_CNT_PORT_DROP_ROOM] = "port_drop_room",
+	[ESPTAG_CNT_TX_DROP_NO_TSO] = "tx_drop_no_tso",
 };
 _Static_assert(N(esptag_counter_names) == ESPTAG_CNT_MAX, "counter names");
 
