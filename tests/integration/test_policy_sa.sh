@@ -129,4 +129,29 @@ t_eq recovered_policy_b_map "$(spd_src_sa_index "$PB")" "$IB"
 t_eq recovered_policy_b_tmpl_dst "$(policy_field "$PB" tmpl_dst)" 203.0.113.2
 E state del dev eth0 dst 203.0.113.2 proto esp spi 0x1000 dir out
 t_eq recovered_policy_not_switched "$(spd_src_sa_index "$PB")" none
+
+# --- nesting deeper than the data path walks is refused ---------------------------
+# esptag_tx walks at most ESPTAG_SPD_DEPTH (8) destination nodes; a rule
+# further up would be missed and its traffic sent in clear.
+E policy flush
+E policy add dev eth0 src 0.0.0.0/0 dst 203.0.113.0/24 dir out action discard
+for l in 25 26 27 28 29 30 31; do
+	E policy add dev eth0 src 198.51.100.0/24 dst 203.0.113.0/$l dir out action bypass || break
+done
+t_eq eight_nested_levels_accepted $? 0
+out=$(E policy add dev eth0 src 198.51.100.0/24 dst 203.0.113.1/32 dir out action bypass 2>&1)
+t_eq ninth_level_refused_exit_3 $? 3
+case "$out" in
+*"nest more than 8 deep"*) t_pass ninth_level_message ;;
+*) t_fail ninth_level_message "$out" ;;
+esac
+d0=$(dp tx_drop_discard)
+capture_start "$TMP/w3.pcap" || t_fail capture "tcpdump did not start"
+nsx "$H" ping -q -c 3 -i 0.05 -W 0.1 203.0.113.1 >/dev/null 2>&1
+capture_stop
+d1=$(dp tx_drop_discard)
+s=$($SUMMARY "$TMP/w3.pcap")
+echo "$s" | $PY -c 'import json,sys; s=json.load(sys.stdin); assert s["plain_ip"] == 0 and s["esp"] == 0, s' &&
+	[ $((d1 - d0)) -ge 3 ] && t_pass deep_rule_still_applies ||
+	t_fail deep_rule_still_applies "$s tx_drop_discard +$((d1 - d0))"
 t_exit

@@ -107,6 +107,42 @@ static void reparent(struct daemon *d, const struct node *skip)
 	}
 }
 
+/* Nodes of m's dir and family whose prefix holds m's (m included): the
+ * nodes a lookup landing on m may walk, most specific first. */
+static unsigned int chain_len(struct daemon *d, const struct node *m)
+{
+	unsigned int n = 0;
+
+	for (size_t i = 0; i < d->pol_cap; i++) {
+		const struct node *k = &d->nodes[i];
+
+		if (k->used && k->dir == m->dir && k->family == m->family && k->plen <= m->plen &&
+		    prefix_contains(k->addr, k->plen, m->addr))
+			n++;
+	}
+	return n;
+}
+
+/*
+ * The data path walks at most ESPTAG_SPD_DEPTH nodes from the most specific
+ * destination and treats a longer walk as no policy at all: a protect rule
+ * further up would be skipped and its traffic sent in clear. So a new node
+ * (already marked used) must not make any chain through it longer.
+ */
+static bool too_deep(struct daemon *d, const struct node *n)
+{
+	for (size_t i = 0; i < d->pol_cap; i++) {
+		const struct node *m = &d->nodes[i];
+
+		if (!m->used || m->dir != n->dir || m->family != n->family || m->plen < n->plen ||
+		    !prefix_contains(n->addr, n->plen, m->addr))
+			continue;
+		if (chain_len(d, m) > ESPTAG_SPD_DEPTH)
+			return true;
+	}
+	return false;
+}
+
 static struct node *node_find(struct daemon *d, uint8_t dir, uint8_t family, uint8_t plen,
 			      const uint8_t *addr)
 {
@@ -405,6 +441,13 @@ void ctl_policy_add(struct daemon *d, const struct esptag_ctl_view *v, struct re
 		n->family = c.family;
 		n->plen = c.dst_plen;
 		memcpy(n->addr, c.dst, 16);
+		if (too_deep(d, n)) {
+			n->used = false;
+			reply_err(r, ESPTAG_CTL_E_NOSPC,
+				  "destination prefixes with policies would nest more than %u deep around this dst; nothing was changed",
+				  ESPTAG_SPD_DEPTH);
+			return;
+		}
 		/* The node is written with its parent first; only then are
 		 * longer prefixes re-pointed at it, so that no lookup meets a
 		 * parent link to a node that is not there yet. */
