@@ -22,6 +22,8 @@ if ! start_daemon; then
 fi
 wait_for 5 is_up || t_fail agent_up "esptag_cfg AGENT_UP not set"
 
+E -j monitor >"$TMP/monitor.json" 2>&1 &
+T_PIDS+=($!)
 E state add dev eth0 src 192.0.2.1 dst 192.0.2.2 proto esp spi 0x2001 $AEAD $K1 128 dir out &&
 E state add dev eth0 src 192.0.2.1 dst 192.0.2.2 proto esp spi 0x2002 $AEAD $K2 128 dir out &&
 E policy add $POL action protect spi 0x2001
@@ -94,4 +96,7 @@ t_eq update_of_missing_policy_exit_2 $? 2
 t_eq bad_updates_change_nothing "$(spd_src_sa_index "$ID")" "$(sa_index_of 192.0.2.2 0x2003)"
 grep -q "policy $ID updated" "$TMP/esptagd.log" && t_pass update_logged ||
 	t_fail update_logged "$(tail -3 "$TMP/esptagd.log")"
+sleep 0.2
+n=$(grep -c '"policy-updated"' "$TMP/monitor.json")
+t_eq monitor_policy_updated_events "$n" 4
 t_exit
