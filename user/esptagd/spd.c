@@ -183,7 +183,12 @@ static void src_key(const struct pol *p, const struct node *n, struct esptag_spd
 	memcpy(k->saddr, p->c.src, 16);
 }
 
-static int pol_write(struct daemon *d, const struct pol *p, uint64_t flags)
+/*
+ * Write a policy's esptag_spd_src element. On a present key the LPM trie
+ * swaps the element in one step (the data path reads the old or the new
+ * value): a policy is rewritten in place, never deleted and re-added.
+ */
+static int pol_write(struct daemon *d, const struct pol *p)
 {
 	const struct node *n = &d->nodes[p->node - 1];
 	struct esptag_spd_src_key k;
@@ -195,7 +200,7 @@ static int pol_write(struct daemon *d, const struct pol *p, uint64_t flags)
 	};
 
 	src_key(p, n, &k);
-	return bpf_map_update_elem(d->bpf.map_fd[M_SPD_SRC], &k, &v, flags);
+	return bpf_map_update_elem(d->bpf.map_fd[M_SPD_SRC], &k, &v, BPF_ANY);
 }
 
 static bool pol_is_out_protect(const struct esptag_ctl_policy *c)
@@ -348,7 +353,7 @@ void spd_refresh(struct daemon *d)
 			continue;
 		p->c.sa_index = idx;
 		/* One update of an existing key: atomic for the data path. */
-		if (pol_write(d, p, BPF_EXIST))
+		if (pol_write(d, p))
 			log_err("esptag_spd_src: cannot update policy %u: %s", p->c.id, strerror(errno));
 		else if (idx == ESPTAG_SA_INDEX_NONE)
 			log_notice("policy %u: its SA (spi 0x%08x) is gone; its traffic is dropped until that SA is added again",
@@ -465,7 +470,7 @@ void ctl_policy_add(struct daemon *d, const struct esptag_ctl_view *v, struct re
 	p->c.id = d->next_pol_id++;
 	p->node = n - d->nodes + 1;
 	p->c.sa_index = resolve_sa(d, p);
-	if (pol_write(d, p, BPF_ANY)) {
+	if (pol_write(d, p)) {
 		reply_err(r, ESPTAG_CTL_E_BPF, "cannot write esptag_spd_src: %s", strerror(errno));
 		p->used = false;
 		if (new_node) {
@@ -524,7 +529,7 @@ void ctl_policy_update(struct daemon *d, const struct esptag_ctl_view *v, struct
 	memcpy(p->c.tmpl_dst, c.tmpl_dst, 16);
 	p->bound = p->lost = p->recovered = p->warned = false;
 	p->c.sa_index = resolve_sa(d, p);
-	if (pol_write(d, p, BPF_EXIST)) {
+	if (pol_write(d, p)) {
 		int e = errno;
 
 		*p = old;
