@@ -120,6 +120,9 @@ out=$(E policy update dev eth0 src 192.0.2.0/24 dst 192.0.2.128/25 dir out actio
 t_eq update_missing_policy_exit_2 $? 2
 
 # --- daemon restart: a recovered policy stays on its SA -------------------------
+# PC's SA goes first: the restarted daemon cannot know which peer PC named.
+E state del dev eth0 dst 203.0.113.3 proto esp spi 0x3000 dir out
+t_eq pc_unresolved_before_restart "$(spd_src_sa_index "$PC")" none
 kill -KILL "$DAEMON_PID"
 wait "$DAEMON_PID" 2>/dev/null
 rm -f "$SOCK"
@@ -129,6 +132,13 @@ t_eq recovered_policy_b_map "$(spd_src_sa_index "$PB")" "$IB"
 t_eq recovered_policy_b_tmpl_dst "$(policy_field "$PB" tmpl_dst)" 203.0.113.2
 E state del dev eth0 dst 203.0.113.2 proto esp spi 0x1000 dir out
 t_eq recovered_policy_not_switched "$(spd_src_sa_index "$PB")" none
+# PC recovered without its SA: no guessing, even when one SA with its SPI
+# appears; policy update names it.
+sa_add 198.51.100.4 0x3000 "$KA"
+t_eq recovered_unbound_policy_no_guess "$(spd_src_sa_index "$PC")" none
+E policy update dev eth0 src 192.0.2.0/24 dst 198.51.100.128/25 dir out action protect spi 0x3000 \
+	tmpl dst 198.51.100.4
+t_eq recovered_unbound_policy_updated "$(spd_src_sa_index "$PC")" "$(sa_index_of 198.51.100.4 0x3000)"
 
 # --- nesting deeper than the data path walks is refused ---------------------------
 # esptag_tx walks at most ESPTAG_SPD_DEPTH (8) destination nodes; a rule
