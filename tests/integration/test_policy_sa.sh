@@ -12,7 +12,11 @@
 #     exists: the policy fails closed (no frame on the wire), it does not
 #     switch; the same SA added again brings it back;
 #   - the old spelling (spi alone, one SA) binds to that SA and stays on it
-#     when a second SA with the SPI appears or the first goes away.
+#     when a second SA with the SPI appears or the first goes away;
+#   - after a daemon restart a recovered policy stays on its SA, and one
+#     whose SA was gone stays unresolved (no guessing) until policy update;
+#   - destination prefixes nesting deeper than the data path walks (8) are
+#     refused (exit 3), so a rule further up is never skipped into bypass.
 . "$(dirname "$0")/../lib/harness.sh"
 . "$ROOT/tests/lib/daemon_agent.sh"
 KA=0x0102030405060708090a0b0c0d0e0f10a1a2a3a4
