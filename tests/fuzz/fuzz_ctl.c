@@ -72,7 +72,7 @@ static void line(const uint8_t *data, size_t size)
 		CHECK(esptag_ctl_sa_check(&cmd.sa, true, NULL, 0) == 0);
 	if (cmd.op == ESPTAG_CTL_STATE_DEL)
 		CHECK(esptag_ctl_sa_id_check(&cmd.id, NULL, 0) == 0);
-	if (cmd.op == ESPTAG_CTL_POLICY_ADD)
+	if (cmd.op == ESPTAG_CTL_POLICY_ADD || cmd.op == ESPTAG_CTL_POLICY_UPDATE)
 		CHECK(esptag_ctl_policy_check(&cmd.pol, true, NULL, 0) == 0);
 }
 

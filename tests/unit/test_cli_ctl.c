@@ -310,6 +310,71 @@ static void policy_items(void)
 	}
 }
 
+/* The template that names an outbound protect policy's SA. */
+static void policy_tmpl_items(void)
+{
+	struct esptag_ctl_policy p = {
+		.dev = "eth0", .dir = ESPTAG_DIR_OUT, .family = 4, .action = ESPTAG_ACT_PROTECT,
+		.src_plen = 24, .dst_plen = 24, .spi = 0x1000, .src = { 192, 0, 2, 0 },
+		.dst = { 198, 51, 100, 0 }, .tmpl_family = 4, .tmpl_flags = ESPTAG_CTL_TMPL_DST,
+		.tmpl_dst = { 203, 0, 113, 2 },
+	};
+	struct esptag_ctl_policy q;
+	struct esptag_ctl_view v;
+	size_t len;
+
+#define POL_DECODES(op, want)                                                           \
+	do {                                                                            \
+		len = build(buf, op, false, 0, &q, 1, sizeof(q));                       \
+		T_EQ(esptag_ctl_decode(buf, len, &v, err, sizeof(err)), want);          \
+	} while (0)
+	q = p;
+	POL_DECODES(ESPTAG_CTL_POLICY_ADD, 0);
+	POL_DECODES(ESPTAG_CTL_POLICY_UPDATE, 0);
+	q.spi = 0;	/* neither spi nor reqid */
+	POL_DECODES(ESPTAG_CTL_POLICY_UPDATE, -1);
+	q.tmpl_flags |= ESPTAG_CTL_TMPL_REQID;
+	q.reqid = 7;	/* reqid alone names the SA */
+	POL_DECODES(ESPTAG_CTL_POLICY_ADD, 0);
+	q = p;
+	q.reqid = 7;	/* reqid without its flag */
+	POL_DECODES(ESPTAG_CTL_POLICY_ADD, -1);
+	q = p;
+	q.tmpl_dst[4] = 1;	/* IPv4 with bytes beyond 4 */
+	POL_DECODES(ESPTAG_CTL_POLICY_ADD, -1);
+	q = p;
+	q.tmpl_family = 0;
+	POL_DECODES(ESPTAG_CTL_POLICY_ADD, -1);
+	q = p;
+	q.tmpl_flags = 0;	/* address without its flag */
+	POL_DECODES(ESPTAG_CTL_POLICY_ADD, -1);
+	q = p;
+	q.tmpl_flags = 0x80;
+	POL_DECODES(ESPTAG_CTL_POLICY_ADD, -1);
+	q = p;
+	q.tmpl_mode = 9;
+	POL_DECODES(ESPTAG_CTL_POLICY_ADD, -1);
+	q = p;
+	q.dir = ESPTAG_DIR_IN;	/* a template on an inbound policy */
+	q.spi = 0;
+	POL_DECODES(ESPTAG_CTL_POLICY_ADD, -1);
+	q = p;
+	q.action = ESPTAG_ACT_BYPASS;
+	q.spi = 0;
+	POL_DECODES(ESPTAG_CTL_POLICY_UPDATE, -1);
+	T_ASSERT(strstr(err, "dir out protect policy only"));
+	{
+		struct esptag_ctl_policy two[2] = { p, p };
+
+		len = build(buf, ESPTAG_CTL_POLICY_UPDATE, false, 0, two, 2, sizeof(p));
+		T_EQ(esptag_ctl_decode(buf, len, &v, err, sizeof(err)), -1);
+		T_ASSERT(strstr(err, "exactly one"));
+	}
+	T_ASSERT(!strcmp(esptag_ctl_op_str(ESPTAG_CTL_POLICY_UPDATE), "policy update"));
+	T_ASSERT(!strcmp(esptag_ctl_event_str(ESPTAG_EV_POLICY_UPDATED), "policy-updated"));
+#undef POL_DECODES
+}
+
 static void stream_framing(void)
 {
 	struct esptag_ctl_sa sa = good_sa();
@@ -435,6 +500,7 @@ int main(void)
 	T_RUN(replies_never_carry_keys);
 	T_RUN(error_replies);
 	T_RUN(policy_items);
+	T_RUN(policy_tmpl_items);
 	T_RUN(stream_framing);
 	T_RUN(read_error_wipes);
 	T_RUN(mutation_smoke);

@@ -242,6 +242,56 @@ static void policy_good(void)
 	T_EQ(cmd.op, ESPTAG_CTL_POLICY_FLUSH);
 }
 
+/* The SA of an outbound protect policy, named as ip xfrm's template does. */
+static void policy_tmpl(void)
+{
+	T_EQ(parse("policy add dev eth0 src 192.0.2.0/24 dst 198.51.100.0/24 dir out "
+		   "tmpl src 192.0.2.1 dst 203.0.113.2 proto esp spi 0x1000 reqid 7 mode tunnel"), 0);
+	T_EQ(cmd.op, ESPTAG_CTL_POLICY_ADD);
+	T_EQ(cmd.pol.action, ESPTAG_ACT_PROTECT);	/* a template means protect */
+	T_EQ(cmd.pol.spi, 0x1000);
+	T_EQ(cmd.pol.reqid, 7);
+	T_EQ(cmd.pol.tmpl_mode, ESPTAG_MODE_TUNNEL);
+	T_EQ(cmd.pol.tmpl_family, 4);
+	T_EQ(cmd.pol.tmpl_flags, ESPTAG_CTL_TMPL_SRC | ESPTAG_CTL_TMPL_DST | ESPTAG_CTL_TMPL_REQID);
+	T_EQ(cmd.pol.tmpl_dst[0], 203);
+	T_EQ(cmd.pol.tmpl_src[3], 1);
+	/* the selector's dst is not the template's */
+	T_EQ(cmd.pol.dst[0], 198);
+	T_EQ(cmd.pol.dst_plen, 24);
+	T_EQ(parse("policy update dev eth0 src 192.0.2.0/24 dst 198.51.100.0/24 dir out "
+		   "action protect spi 0x2000 tmpl dst 198.51.100.2"), 0);
+	T_EQ(cmd.op, ESPTAG_CTL_POLICY_UPDATE);
+	T_EQ(cmd.pol.spi, 0x2000);
+	T_EQ(cmd.pol.tmpl_flags, ESPTAG_CTL_TMPL_DST);
+	T_EQ(parse("policy add dev eth0 src 192.0.2.0/24 dst 198.51.100.0/24 dir out "
+		   "action protect reqid 9"), 0);
+	T_EQ(cmd.pol.spi, 0);
+	T_EQ(cmd.pol.tmpl_flags, ESPTAG_CTL_TMPL_REQID);
+	T_EQ(parse("policy update dev eth0 src 192.0.2.0/24 dst 198.51.100.0/24 dir out action bypass"),
+	     0);
+	T_EQ(cmd.pol.action, ESPTAG_ACT_BYPASS);
+	BAD("policy add dev eth0 src 192.0.2.0/24 dst 198.51.100.0/24 dir out action bypass tmpl dst 203.0.113.2",
+	    "only go with 'action protect'");
+	BAD("policy add dev eth0 src 192.0.2.0/24 dst 198.51.100.0/24 dir in action protect tmpl dst 203.0.113.2",
+	    "name the outbound SA");
+	BAD("policy add dev eth0 src 192.0.2.0/24 dst 198.51.100.0/24 dir out tmpl dst 203.0.113.2",
+	    "needs 'spi SPI'");
+	BAD("policy add dev eth0 src 192.0.2.0/24 dst 198.51.100.0/24 dir out spi 0x1000 tmpl dst 203.0.113.2 dst 203.0.113.3",
+	    "'tmpl dst' given twice");
+	BAD("policy add dev eth0 src 192.0.2.0/24 dst 198.51.100.0/24 dir out spi 0x1000 tmpl src 2001:db8::1 dst 203.0.113.2",
+	    "both be IPv4 or both IPv6");
+	BAD("policy add dev eth0 src 192.0.2.0/24 dst 198.51.100.0/24 dir out spi 0x1000 tmpl dst peer",
+	    "is not an IPv4 or IPv6 address");
+	BAD("policy add dev eth0 src 192.0.2.0/24 dst 198.51.100.0/24 dir out spi 0x1000 tmpl mode beet",
+	    "tmpl mode must be");
+	BAD("policy add dev eth0 src 192.0.2.0/24 dst 198.51.100.0/24 dir out spi 0x1000 tmpl dst 203.0.113.2 aead x",
+	    "unknown keyword 'aead'");
+	BAD("policy update dev eth0 src 192.0.2.0/24 dst 198.51.100.0/24 dir out", "needs 'action");
+	BAD("policy del dev eth0 src 192.0.2.0/24 dst 198.51.100.0/24 dir out tmpl dst 203.0.113.2",
+	    "unknown keyword 'tmpl'");
+}
+
 static void policy_bad(void)
 {
 	BAD("policy add dev eth0 src 192.0.2.1/24 dst 198.51.100.0/24 dir out action bypass",
@@ -298,6 +348,7 @@ int main(void)
 	T_RUN(state_del_and_simple);
 	T_RUN(policy_good);
 	T_RUN(policy_bad);
+	T_RUN(policy_tmpl);
 	T_RUN(split);
 	return t_done();
 }

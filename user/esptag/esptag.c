@@ -48,8 +48,9 @@ static void usage(FILE *f)
 		"            [esn] [vlan ID [vlan ID]] [limit time-hard SECONDS] dir in|out\n"
 		"  state del dev DEV dst ADDR proto esp spi SPI [dir in|out]\n"
 		"  state list | state flush\n"
-		"  policy add dev DEV src PREFIX dst PREFIX dir in|out\n"
-		"             action protect [spi SPI] | action bypass | action discard\n"
+		"  policy add|update dev DEV src PREFIX dst PREFIX dir in|out\n"
+		"             action protect [spi SPI] [reqid N] | action bypass | action discard\n"
+		"             [tmpl [src ADDR] [dst PEER] [proto esp] [spi SPI] [reqid N] [mode M]]\n"
 		"  policy del dev DEV src PREFIX dst PREFIX dir in|out\n"
 		"  policy list | policy flush\n"
 		"  agent status | agent sa\n"
@@ -310,10 +311,14 @@ static void print_vfs(const struct esptag_ctl_view *v, bool list)
 
 static void print_policy(const struct esptag_ctl_policy *p, bool first)
 {
-	char s[64], d[64];
+	char s[64], d[64], ts[64] = "", td[64] = "";
 
 	addr_s(p->family, p->src, s, sizeof(s));
 	addr_s(p->family, p->dst, d, sizeof(d));
+	if (p->tmpl_flags & ESPTAG_CTL_TMPL_SRC)
+		addr_s(p->tmpl_family, p->tmpl_src, ts, sizeof(ts));
+	if (p->tmpl_flags & ESPTAG_CTL_TMPL_DST)
+		addr_s(p->tmpl_family, p->tmpl_dst, td, sizeof(td));
 	if (json) {
 		printf("%s{\"id\":%u,\"dev\":\"%s\",\"src\":\"%s/%u\",\"dst\":\"%s/%u\","
 		       "\"dir\":\"%s\",\"action\":\"%s\"",
@@ -321,6 +326,15 @@ static void print_policy(const struct esptag_ctl_policy *p, bool first)
 		       dir_s(p->dir), esptag_action_str(p->action));
 		if (p->action == ESPTAG_ACT_PROTECT) {
 			printf(",\"spi\":%u", p->spi);
+			if (p->tmpl_flags & ESPTAG_CTL_TMPL_REQID)
+				printf(",\"reqid\":%u", p->reqid);
+			if (*ts)
+				printf(",\"tmpl_src\":\"%s\"", ts);
+			if (*td)
+				printf(",\"tmpl_dst\":\"%s\"", td);
+			if (p->tmpl_mode)
+				printf(",\"tmpl_mode\":\"%s\"",
+				       p->tmpl_mode == ESPTAG_MODE_TUNNEL ? "tunnel" : "transport");
 			if (p->sa_index != ESPTAG_SA_INDEX_NONE)
 				printf(",\"sa_index\":%u", p->sa_index);
 			else
@@ -334,6 +348,18 @@ static void print_policy(const struct esptag_ctl_policy *p, bool first)
 	if (p->action == ESPTAG_ACT_PROTECT) {
 		if (p->spi)
 			printf(" spi 0x%08x", p->spi);
+		if (p->tmpl_flags & ESPTAG_CTL_TMPL_REQID)
+			printf(" reqid %u", p->reqid);
+		if (*ts || *td || p->tmpl_mode) {
+			printf(" tmpl");
+			if (*ts)
+				printf(" src %s", ts);
+			if (*td)
+				printf(" dst %s", td);
+			if (p->tmpl_mode)
+				printf(" mode %s",
+				       p->tmpl_mode == ESPTAG_MODE_TUNNEL ? "tunnel" : "transport");
+		}
 		if (p->dir == ESPTAG_DIR_OUT) {
 			if (p->sa_index != ESPTAG_SA_INDEX_NONE)
 				printf(" sa-index %u", p->sa_index);

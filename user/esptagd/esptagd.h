@@ -134,10 +134,24 @@ struct caps {
 	uint8_t version;
 };
 
+/* The outbound SA a protect policy is bound to: the SA's identity (as in
+ * the SAD hash), not its index, which changes when the SA is re-installed. */
+struct pol_bind {
+	uint8_t family, nvlans;
+	uint16_t vid[2];
+	uint32_t spi;
+	uint8_t daddr[16];
+};
+
 struct pol {
 	struct esptag_ctl_policy c;
 	uint32_t node;			/* index into nodes[] + 1 */
 	bool used;
+	bool bound;			/* bind names its SA for good */
+	bool lost;			/* recovered without a binding: stays unresolved */
+	bool recovered;			/* from the maps: bind from c.sa_index once reconciled */
+	bool warned;			/* ambiguity logged */
+	struct pol_bind bind;
 };
 
 struct node {
@@ -228,6 +242,8 @@ int sa_stats_sum(struct daemon *d, uint32_t idx, struct esptag_sa_stats *out);
 int sad_init(struct daemon *d, size_t cap);
 void sad_free(struct daemon *d);
 struct sa *sad_by_index(struct daemon *d, uint32_t idx);
+/* The SA with c's key (family, dir, spi, daddr, VLANs), or NULL. */
+struct sa *sad_find(struct daemon *d, const struct esptag_ctl_sa *c);
 void agent_hello_tick(struct daemon *d);
 void sad_expire_tick(struct daemon *d);
 void ctl_state_add(struct daemon *d, const struct esptag_ctl_view *v, struct reply *r);
@@ -249,6 +265,7 @@ void spd_free(struct daemon *d);
 int spd_recover(struct daemon *d);	/* rebuild from pinned maps */
 void spd_refresh(struct daemon *d);	/* re-resolve outbound SA indices */
 void ctl_policy_add(struct daemon *d, const struct esptag_ctl_view *v, struct reply *r);
+void ctl_policy_update(struct daemon *d, const struct esptag_ctl_view *v, struct reply *r);
 void ctl_policy_del(struct daemon *d, const struct esptag_ctl_view *v, struct reply *r);
 void ctl_policy_list(struct daemon *d, struct reply *r);
 void ctl_policy_flush(struct daemon *d, struct reply *r);

@@ -237,6 +237,9 @@ static void ctl_serve(struct daemon *d, int lfd, int ep)
 	case ESPTAG_CTL_POLICY_ADD:
 		ctl_policy_add(d, &v, &r);
 		break;
+	case ESPTAG_CTL_POLICY_UPDATE:
+		ctl_policy_update(d, &v, &r);
+		break;
 	case ESPTAG_CTL_POLICY_DEL:
 		ctl_policy_del(d, &v, &r);
 		break;

@@ -109,6 +109,11 @@ static struct sa *find_key(struct daemon *d, const struct esptag_ctl_sa *c)
 	return NULL;
 }
 
+struct sa *sad_find(struct daemon *d, const struct esptag_ctl_sa *c)
+{
+	return find_key(d, c);
+}
+
 struct sa *sad_by_index(struct daemon *d, uint32_t idx)
 {
 	uint32_t h = (idx * 2654435761u) & (d->hsize - 1);
@@ -1623,8 +1628,9 @@ static void reconcile(struct daemon *d)
 	}
 	if (norph && agent_del_idx(d, orph, norph, gone))
 		log_err("reconcile: could not remove every orphan SA from the agent");
-	spd_refresh(d);
+	/* Reconciled first: spd_refresh binds recovered policies only then. */
 	d->reconciled = true;
+	spd_refresh(d);
 	log_notice("reconciled with the agent: %zu SAs kept (without keys: they run until deleted, "
 		   "but cannot be re-installed after an agent restart), %zu orphans removed from the agent, "
 		   "%zu stale map entries removed",

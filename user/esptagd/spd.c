@@ -107,6 +107,42 @@ static void reparent(struct daemon *d, const struct node *skip)
 	}
 }
 
+/* Nodes of m's dir and family whose prefix holds m's (m included): the
+ * nodes a lookup landing on m may walk, most specific first. */
+static unsigned int chain_len(struct daemon *d, const struct node *m)
+{
+	unsigned int n = 0;
+
+	for (size_t i = 0; i < d->pol_cap; i++) {
+		const struct node *k = &d->nodes[i];
+
+		if (k->used && k->dir == m->dir && k->family == m->family && k->plen <= m->plen &&
+		    prefix_contains(k->addr, k->plen, m->addr))
+			n++;
+	}
+	return n;
+}
+
+/*
+ * The data path walks at most ESPTAG_SPD_DEPTH nodes from the most specific
+ * destination and treats a longer walk as no policy at all: a protect rule
+ * further up would be skipped and its traffic sent in clear. So a new node
+ * (already marked used) must not make any chain through it longer.
+ */
+static bool too_deep(struct daemon *d, const struct node *n)
+{
+	for (size_t i = 0; i < d->pol_cap; i++) {
+		const struct node *m = &d->nodes[i];
+
+		if (!m->used || m->dir != n->dir || m->family != n->family || m->plen < n->plen ||
+		    !prefix_contains(n->addr, n->plen, m->addr))
+			continue;
+		if (chain_len(d, m) > ESPTAG_SPD_DEPTH)
+			return true;
+	}
+	return false;
+}
+
 static struct node *node_find(struct daemon *d, uint8_t dir, uint8_t family, uint8_t plen,
 			      const uint8_t *addr)
 {
@@ -147,6 +183,11 @@ static void src_key(const struct pol *p, const struct node *n, struct esptag_spd
 	memcpy(k->saddr, p->c.src, 16);
 }
 
+/*
+ * Write a policy's esptag_spd_src element. On a present key the LPM trie
+ * swaps the element in one step (the data path reads the old or the new
+ * value): a policy is rewritten in place, never deleted and re-added.
+ */
 static int pol_write(struct daemon *d, const struct pol *p)
 {
 	const struct node *n = &d->nodes[p->node - 1];
@@ -162,19 +203,136 @@ static int pol_write(struct daemon *d, const struct pol *p)
 	return bpf_map_update_elem(d->bpf.map_fd[M_SPD_SRC], &k, &v, BPF_ANY);
 }
 
-/* The outbound SA a protect policy uses: alive, dir out, same SPI/family. */
-static uint32_t resolve_sa(struct daemon *d, const struct esptag_ctl_policy *p)
+static bool pol_is_out_protect(const struct esptag_ctl_policy *c)
 {
-	if (p->action != ESPTAG_ACT_PROTECT || p->dir != ESPTAG_DIR_OUT)
-		return ESPTAG_SA_INDEX_NONE;
+	return c->action == ESPTAG_ACT_PROTECT && c->dir == ESPTAG_DIR_OUT;
+}
+
+/*
+ * Does outbound SA sa fit what policy c names: SPI and/or reqid, and the
+ * template's addresses and mode when given? Without a template address the
+ * SA must be of the policy's family (transport mode, or tunnel of that
+ * outer family).
+ */
+static bool tmpl_match(const struct esptag_ctl_policy *c, const struct sa *sa)
+{
+	if (!sa->used || sa->c.dir != ESPTAG_DIR_OUT || sa->c.sa_index == ESPTAG_SA_INDEX_NONE)
+		return false;
+	if (c->spi && sa->c.spi != c->spi)
+		return false;
+	if ((c->tmpl_flags & ESPTAG_CTL_TMPL_REQID) && sa->c.reqid != c->reqid)
+		return false;
+	if (c->tmpl_mode && sa->c.mode != c->tmpl_mode)
+		return false;
+	if (c->tmpl_flags & (ESPTAG_CTL_TMPL_SRC | ESPTAG_CTL_TMPL_DST)) {
+		if (sa->c.family != c->tmpl_family)
+			return false;
+		if ((c->tmpl_flags & ESPTAG_CTL_TMPL_SRC) && memcmp(sa->c.saddr, c->tmpl_src, 16))
+			return false;
+		if ((c->tmpl_flags & ESPTAG_CTL_TMPL_DST) && memcmp(sa->c.daddr, c->tmpl_dst, 16))
+			return false;
+	} else if (sa->c.family != c->family) {
+		return false;
+	}
+	return true;
+}
+
+/* Outbound SAs that fit c: the count, and the first two. */
+static size_t tmpl_candidates(struct daemon *d, const struct esptag_ctl_policy *c,
+			      const struct sa **two)
+{
+	size_t n = 0;
+
+	two[0] = two[1] = NULL;
 	for (size_t s = 0; s < d->sa_cap; s++) {
 		const struct sa *sa = &d->sas[s];
 
-		if (sa->used && sa->c.dir == ESPTAG_DIR_OUT && sa->c.spi == p->spi &&
-		    sa->c.family == p->family && sa->c.sa_index != ESPTAG_SA_INDEX_NONE)
-			return sa->c.sa_index;
+		if (!tmpl_match(c, sa))
+			continue;
+		if (n < 2)
+			two[n] = sa;
+		n++;
+	}
+	return n;
+}
+
+static void bind_to(struct pol *p, const struct sa *sa)
+{
+	memset(&p->bind, 0, sizeof(p->bind));
+	p->bind.family = sa->c.family;
+	p->bind.spi = sa->c.spi;
+	memcpy(p->bind.daddr, sa->c.daddr, 16);
+	p->bind.nvlans = sa->c.nvlans;
+	memcpy(p->bind.vid, sa->c.vid, sizeof(p->bind.vid));
+	p->bound = true;
+}
+
+/*
+ * The SA index a policy uses. An outbound protect policy is bound to one SA
+ * (its identity: dst, SPI, family, VLANs) the first time exactly one SA fits
+ * what the policy names, and stays bound: when that SA goes, the policy
+ * fails closed until the same SA comes back (re-install, re-add) or the
+ * policy is updated. It never moves to another SA that happens to share
+ * the SPI. Several fitting SAs and no binding: unresolved (fails closed).
+ */
+static uint32_t resolve_sa(struct daemon *d, struct pol *p)
+{
+	const struct sa *two[2];
+	size_t n;
+
+	if (!pol_is_out_protect(&p->c) || p->lost)
+		return ESPTAG_SA_INDEX_NONE;
+	if (p->bound) {
+		struct esptag_ctl_sa k = { .dir = ESPTAG_DIR_OUT, .family = p->bind.family,
+					   .nvlans = p->bind.nvlans, .spi = p->bind.spi };
+		const struct sa *sa;
+
+		memcpy(k.vid, p->bind.vid, sizeof(k.vid));
+		memcpy(k.daddr, p->bind.daddr, 16);
+		sa = sad_find(d, &k);
+		return sa && tmpl_match(&p->c, sa) ? sa->c.sa_index : ESPTAG_SA_INDEX_NONE;
+	}
+	n = tmpl_candidates(d, &p->c, two);
+	if (n == 1) {
+		bind_to(p, two[0]);
+		p->warned = false;
+		return two[0]->c.sa_index;
+	}
+	if (n > 1 && !p->warned) {
+		char a0[64], a1[64];
+
+		log_warn("policy %u: spi 0x%08x fits %zu outbound SAs (dst %s, dst %s, ...): it stays unresolved and drops its traffic; name one with esptag policy update ... tmpl dst PEER",
+			 p->c.id, p->c.spi, n,
+			 esptag_addr_str(two[0]->c.family, two[0]->c.daddr, a0, sizeof(a0)),
+			 esptag_addr_str(two[1]->c.family, two[1]->c.daddr, a1, sizeof(a1)));
+		p->warned = true;
 	}
 	return ESPTAG_SA_INDEX_NONE;
+}
+
+/*
+ * A policy recovered from the pinned maps knows its SA index but not what
+ * named the SA: once the SAs are reconciled, bind it to the SA at that
+ * index (and show that SA's dst as its template). If no such SA is left,
+ * the daemon cannot tell which peer the policy meant: it stays unresolved
+ * rather than guess.
+ */
+static void bind_recovered(struct daemon *d, struct pol *p)
+{
+	const struct sa *sa = p->c.sa_index != ESPTAG_SA_INDEX_NONE ?
+			      sad_by_index(d, p->c.sa_index) : NULL;
+
+	p->recovered = false;
+	if (sa && sa->used && sa->c.dir == ESPTAG_DIR_OUT && (!p->c.spi || sa->c.spi == p->c.spi)) {
+		bind_to(p, sa);
+		p->c.tmpl_flags |= ESPTAG_CTL_TMPL_DST;
+		p->c.tmpl_family = sa->c.family;
+		memcpy(p->c.tmpl_dst, sa->c.daddr, 16);
+		return;
+	}
+	p->lost = true;
+	log_notice("policy %u: its SA (spi 0x%08x) was gone when esptagd restarted; which peer it named is unknown, so its traffic is dropped until esptag policy update names the SA",
+		   p->c.id, p->c.spi);
 }
 
 void spd_refresh(struct daemon *d)
@@ -183,18 +341,48 @@ void spd_refresh(struct daemon *d)
 		struct pol *p = &d->pols[i];
 		uint32_t idx;
 
-		if (!p->used || p->c.action != ESPTAG_ACT_PROTECT || p->c.dir != ESPTAG_DIR_OUT)
+		if (!p->used || !pol_is_out_protect(&p->c))
 			continue;
-		idx = resolve_sa(d, &p->c);
+		if (p->recovered) {
+			if (!d->reconciled)
+				continue;	/* the maps keep what they had */
+			bind_recovered(d, p);
+		}
+		idx = resolve_sa(d, p);
 		if (idx == p->c.sa_index)
 			continue;
 		p->c.sa_index = idx;
+		/* One update of an existing key: atomic for the data path. */
 		if (pol_write(d, p))
 			log_err("esptag_spd_src: cannot update policy %u: %s", p->c.id, strerror(errno));
 		else if (idx == ESPTAG_SA_INDEX_NONE)
-			log_notice("policy %u: SA spi 0x%08x is gone; its traffic is dropped until the SA is added again",
+			log_notice("policy %u: its SA (spi 0x%08x) is gone; its traffic is dropped until that SA is added again",
 				   p->c.id, p->c.spi);
 	}
+}
+
+/*
+ * Refuse a policy that names its SA ambiguously: several outbound SAs fit
+ * and nothing (tmpl dst, reqid ...) tells them apart.
+ */
+static bool ambiguous(struct daemon *d, const struct esptag_ctl_policy *c, struct reply *r)
+{
+	const struct sa *two[2];
+	char a0[64], a1[64];
+	size_t n;
+
+	if (!pol_is_out_protect(c))
+		return false;
+	n = tmpl_candidates(d, c, two);
+	if (n < 2)
+		return false;
+	reply_err(r, ESPTAG_CTL_E_INVAL,
+		  "spi 0x%08x%s fits %zu outbound SAs (dst %s, dst %s%s): name the SA with 'tmpl dst PEER' (or reqid); nothing was changed",
+		  c->spi, c->tmpl_flags ? " with this template" : "", n,
+		  esptag_addr_str(two[0]->c.family, two[0]->c.daddr, a0, sizeof(a0)),
+		  esptag_addr_str(two[1]->c.family, two[1]->c.daddr, a1, sizeof(a1)),
+		  n > 2 ? ", ..." : "");
+	return true;
 }
 
 static struct pol *pol_find(struct daemon *d, const struct esptag_ctl_policy *c)
@@ -233,9 +421,11 @@ void ctl_policy_add(struct daemon *d, const struct esptag_ctl_view *v, struct re
 	}
 	if (pol_find(d, &c)) {
 		reply_err(r, ESPTAG_CTL_E_EXIST,
-			  "a policy for this src, dst and dir exists (esptag policy del ... first)");
+			  "a policy for this src, dst and dir exists (esptag policy update ... replaces its action)");
 		return;
 	}
+	if (ambiguous(d, &c, r))
+		return;
 	for (size_t i = 0; i < d->pol_cap && !p; i++)
 		if (!d->pols[i].used)
 			p = &d->pols[i];
@@ -256,6 +446,13 @@ void ctl_policy_add(struct daemon *d, const struct esptag_ctl_view *v, struct re
 		n->family = c.family;
 		n->plen = c.dst_plen;
 		memcpy(n->addr, c.dst, 16);
+		if (too_deep(d, n)) {
+			n->used = false;
+			reply_err(r, ESPTAG_CTL_E_NOSPC,
+				  "destination prefixes with policies would nest more than %u deep around this dst; nothing was changed",
+				  ESPTAG_SPD_DEPTH);
+			return;
+		}
 		/* The node is written with its parent first; only then are
 		 * longer prefixes re-pointed at it, so that no lookup meets a
 		 * parent link to a node that is not there yet. */
@@ -271,8 +468,8 @@ void ctl_policy_add(struct daemon *d, const struct esptag_ctl_view *v, struct re
 	p->used = true;
 	p->c = c;
 	p->c.id = d->next_pol_id++;
-	p->c.sa_index = resolve_sa(d, &c);
 	p->node = n - d->nodes + 1;
+	p->c.sa_index = resolve_sa(d, p);
 	if (pol_write(d, p)) {
 		reply_err(r, ESPTAG_CTL_E_BPF, "cannot write esptag_spd_src: %s", strerror(errno));
 		p->used = false;
@@ -291,10 +488,62 @@ void ctl_policy_add(struct daemon *d, const struct esptag_ctl_view *v, struct re
 	pol_event(d, ESPTAG_EV_POLICY_ADDED, p);
 	if (c.action == ESPTAG_ACT_PROTECT && c.dir == ESPTAG_DIR_OUT &&
 	    p->c.sa_index == ESPTAG_SA_INDEX_NONE)
-		log_notice("policy %u: no outbound SA with spi 0x%08x yet; matching traffic is dropped until it is added",
+		log_notice("policy %u: no outbound SA with spi 0x%08x fits yet; matching traffic is dropped until it is added",
 			   p->c.id, c.spi);
 	log_info("policy %u added (%s %s)", p->c.id, c.dir == ESPTAG_DIR_IN ? "in" : "out",
 		 esptag_action_str(c.action));
+}
+
+/*
+ * Replace the action and SA of an existing policy: one update of its
+ * esptag_spd_src element, which the data path sees as the old or the new
+ * value, never as a missing policy (a delete and re-add would let matching
+ * traffic out in clear between the two).
+ */
+void ctl_policy_update(struct daemon *d, const struct esptag_ctl_view *v, struct reply *r)
+{
+	struct esptag_ctl_policy c;
+	struct pol *p, old;
+
+	esptag_ctl_item(v, 0, &c);
+	if (strcmp(c.dev, d->dev)) {
+		reply_err(r, ESPTAG_CTL_E_DEV, "this esptagd manages %s, not %s", d->dev, c.dev);
+		return;
+	}
+	p = pol_find(d, &c);
+	if (!p) {
+		reply_err(r, ESPTAG_CTL_E_NOENT,
+			  "no policy for this src, dst and dir to update (esptag policy add ...)");
+		return;
+	}
+	if (ambiguous(d, &c, r))
+		return;
+	old = *p;
+	p->c.action = c.action;
+	p->c.spi = c.spi;
+	p->c.reqid = c.reqid;
+	p->c.tmpl_family = c.tmpl_family;
+	p->c.tmpl_flags = c.tmpl_flags;
+	p->c.tmpl_mode = c.tmpl_mode;
+	memcpy(p->c.tmpl_src, c.tmpl_src, 16);
+	memcpy(p->c.tmpl_dst, c.tmpl_dst, 16);
+	p->bound = p->lost = p->recovered = p->warned = false;
+	p->c.sa_index = resolve_sa(d, p);
+	if (pol_write(d, p)) {
+		int e = errno;
+
+		*p = old;
+		reply_err(r, ESPTAG_CTL_E_BPF, "cannot update esptag_spd_src: %s; nothing was changed",
+			  strerror(e));
+		return;
+	}
+	reply_add(r, &p->c);
+	pol_event(d, ESPTAG_EV_POLICY_UPDATED, p);
+	if (pol_is_out_protect(&p->c) && p->c.sa_index == ESPTAG_SA_INDEX_NONE)
+		log_notice("policy %u: no outbound SA with spi 0x%08x fits yet; matching traffic is dropped until it is added",
+			   p->c.id, p->c.spi);
+	log_info("policy %u updated (%s %s)", p->c.id, p->c.dir == ESPTAG_DIR_IN ? "in" : "out",
+		 esptag_action_str(p->c.action));
 }
 
 static void pol_remove(struct daemon *d, struct pol *p)
@@ -413,6 +662,8 @@ int spd_recover(struct daemon *d)
 			memcpy(p->c.src, sk.saddr, 16);
 			memcpy(p->c.dst, n->addr, 16);
 			p->node = n - d->nodes + 1;
+			/* What named its SA is not in the maps: bound once reconciled. */
+			p->recovered = pol_is_out_protect(&p->c);
 			n->refs++;
 			if (pv.id >= d->next_pol_id)
 				d->next_pol_id = pv.id + 1;

@@ -166,8 +166,6 @@ int esptag_ctl_policy_check(const struct esptag_ctl_policy *p, bool is_request, 
 		return fail(err, errlen, "family must be 4 or 6");
 	if (p->action < ESPTAG_ACT_BYPASS || p->action > ESPTAG_ACT_DISCARD)
 		return fail(err, errlen, "action must be protect, bypass or discard");
-	if (!all_zero(p->reserved, sizeof(p->reserved)) || p->reserved2)
-		return fail(err, errlen, "reserved field not zero");
 	if (plen_check(p->family, p->src, p->src_plen, "src", err, errlen) ||
 	    plen_check(p->family, p->dst, p->dst_plen, "dst", err, errlen))
 		return -1;
@@ -175,8 +173,36 @@ int esptag_ctl_policy_check(const struct esptag_ctl_policy *p, bool is_request, 
 		return fail(err, errlen, "spi only goes with action protect");
 	if (p->action == ESPTAG_ACT_PROTECT && p->spi && p->spi < 256)
 		return fail(err, errlen, "SPI 0x%x is reserved (0-255, RFC 4303)", p->spi);
-	if (is_request && p->action == ESPTAG_ACT_PROTECT && p->dir == ESPTAG_DIR_OUT && !p->spi)
-		return fail(err, errlen, "an outbound protect policy needs spi SPI");
+	if (p->tmpl_flags & ~ESPTAG_CTL_TMPL_FLAGS)
+		return fail(err, errlen, "unknown template flags 0x%x", p->tmpl_flags);
+	if ((p->tmpl_flags || p->tmpl_mode) &&
+	    (p->action != ESPTAG_ACT_PROTECT || p->dir != ESPTAG_DIR_OUT))
+		return fail(err, errlen,
+			    "a template (tmpl src, dst, reqid, mode) names the SA of a dir out protect policy only");
+	if (!(p->tmpl_flags & ESPTAG_CTL_TMPL_REQID) && p->reqid)
+		return fail(err, errlen, "reqid set without its template flag");
+	if (p->tmpl_mode && p->tmpl_mode != ESPTAG_MODE_TRANSPORT &&
+	    p->tmpl_mode != ESPTAG_MODE_TUNNEL)
+		return fail(err, errlen, "template mode must be transport or tunnel");
+	if (p->tmpl_flags & (ESPTAG_CTL_TMPL_SRC | ESPTAG_CTL_TMPL_DST)) {
+		if (p->tmpl_family != 4 && p->tmpl_family != 6)
+			return fail(err, errlen, "template address family must be 4 or 6");
+		if ((p->tmpl_flags & ESPTAG_CTL_TMPL_SRC) &&
+		    addr_check(p->tmpl_family, p->tmpl_src, "tmpl src", err, errlen))
+			return -1;
+		if ((p->tmpl_flags & ESPTAG_CTL_TMPL_DST) &&
+		    addr_check(p->tmpl_family, p->tmpl_dst, "tmpl dst", err, errlen))
+			return -1;
+	} else if (p->tmpl_family) {
+		return fail(err, errlen, "template family set without a template address");
+	}
+	if (!(p->tmpl_flags & ESPTAG_CTL_TMPL_SRC) && !all_zero(p->tmpl_src, 16))
+		return fail(err, errlen, "tmpl src set without its template flag");
+	if (!(p->tmpl_flags & ESPTAG_CTL_TMPL_DST) && !all_zero(p->tmpl_dst, 16))
+		return fail(err, errlen, "tmpl dst set without its template flag");
+	if (is_request && p->action == ESPTAG_ACT_PROTECT && p->dir == ESPTAG_DIR_OUT &&
+	    !p->spi && !(p->tmpl_flags & ESPTAG_CTL_TMPL_REQID))
+		return fail(err, errlen, "an outbound protect policy needs spi SPI (or reqid N)");
 	return 0;
 }
 
@@ -278,6 +304,7 @@ size_t esptag_ctl_item_size(int op, bool reply)
 	case ESPTAG_CTL_AGENT_SA:
 		return reply ? sizeof(struct esptag_ctl_sa) : 0;
 	case ESPTAG_CTL_POLICY_ADD:
+	case ESPTAG_CTL_POLICY_UPDATE:
 		return sizeof(struct esptag_ctl_policy);
 	case ESPTAG_CTL_POLICY_DEL:
 		return reply ? 0 : sizeof(struct esptag_ctl_policy);
@@ -323,6 +350,7 @@ static int item_check(int op, bool reply, const void *p, char *err, size_t errle
 		rc = esptag_ctl_sa_id_check(&u.id, err, errlen);
 		break;
 	case ESPTAG_CTL_POLICY_ADD:
+	case ESPTAG_CTL_POLICY_UPDATE:
 	case ESPTAG_CTL_POLICY_DEL:
 	case ESPTAG_CTL_POLICY_LIST:
 		rc = esptag_ctl_policy_check(&u.pol, !reply, err, errlen);
@@ -412,6 +440,7 @@ int esptag_ctl_decode(const void *buf, size_t len, struct esptag_ctl_view *v,
 	if (!reply && !h->count)
 		return fail(err, errlen, "%s needs at least one item", esptag_ctl_op_str(h->op));
 	if ((h->op == ESPTAG_CTL_POLICY_ADD || h->op == ESPTAG_CTL_POLICY_DEL ||
+	     h->op == ESPTAG_CTL_POLICY_UPDATE ||
 	     h->op == ESPTAG_CTL_AGENT_STATUS || h->op == ESPTAG_CTL_EVENT ||
 	     h->op == ESPTAG_CTL_VF_ADD || h->op == ESPTAG_CTL_VF_DEL ||
 	     h->op == ESPTAG_CTL_VF_TRUST || h->op == ESPTAG_CTL_VF_RESET) &&
@@ -538,6 +567,7 @@ const char *esptag_ctl_op_str(int op)
 		[ESPTAG_CTL_VF_ADD] = "vf add",		  [ESPTAG_CTL_VF_DEL] = "vf del",
 		[ESPTAG_CTL_VF_LIST] = "vf list",	  [ESPTAG_CTL_VF_TRUST] = "vf trust",
 		[ESPTAG_CTL_VF_RESET] = "vf reset",
+		[ESPTAG_CTL_POLICY_UPDATE] = "policy update",
 	};
 	return op > 0 && op <= ESPTAG_CTL_OP_MAX ? n[op] : "?";
 }
@@ -572,6 +602,7 @@ const char *esptag_ctl_event_str(int t)
 		[ESPTAG_EV_DROP] = "drop",
 		[ESPTAG_EV_POLICY_ADDED] = "policy-added",
 		[ESPTAG_EV_POLICY_REMOVED] = "policy-removed",
+		[ESPTAG_EV_POLICY_UPDATED] = "policy-updated",
 	};
 	return t > 0 && t <= ESPTAG_EV_MAX ? n[t] : "?";
 }

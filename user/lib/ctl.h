@@ -54,7 +54,8 @@ enum esptag_ctl_op {
 	ESPTAG_CTL_VF_LIST,		/* req: none; rep: n ctl_vf */
 	ESPTAG_CTL_VF_TRUST,		/* req: 1 ctl_vf (vf, flags TRUSTED or not); rep: none */
 	ESPTAG_CTL_VF_RESET,		/* req: 1 ctl_vf (vf); rep: 1 ctl_vf (sa_count = removed) */
-	ESPTAG_CTL_OP_MAX = ESPTAG_CTL_VF_RESET,
+	ESPTAG_CTL_POLICY_UPDATE,	/* req: 1 ctl_policy; rep: 1 ctl_policy (id) */
+	ESPTAG_CTL_OP_MAX = ESPTAG_CTL_POLICY_UPDATE,
 };
 
 /* esptag_ctl_hdr.flags */
@@ -132,7 +133,22 @@ struct esptag_ctl_sa_id {
 };
 _Static_assert(sizeof(struct esptag_ctl_sa_id) == 40, "ctl sa id");
 
-/* A policy. del: dev, dir, family, src/dst prefixes select it. */
+/* esptag_ctl_policy.tmpl_flags: which fields of the template name the SA */
+#define ESPTAG_CTL_TMPL_SRC	0x01	/* tmpl_src: the SA's source address */
+#define ESPTAG_CTL_TMPL_DST	0x02	/* tmpl_dst: the SA's destination (the peer) */
+#define ESPTAG_CTL_TMPL_REQID	0x04	/* reqid: the SA's reqid */
+#define ESPTAG_CTL_TMPL_FLAGS	0x07
+
+/*
+ * A policy. del: dev, dir, family, src/dst prefixes select it.
+ *
+ * An outbound protect policy names its SA like the template of
+ * `ip xfrm policy ... tmpl src S dst D proto esp spi X reqid N mode M`: by
+ * SPI and/or reqid, narrowed by the SA's addresses (tmpl_family, tmpl_src,
+ * tmpl_dst, as flagged in tmpl_flags) and mode. The outbound SAs matching
+ * every given field must be exactly one once SAs exist (the daemon refuses
+ * an ambiguous policy); the policy then stays bound to that SA.
+ */
 struct esptag_ctl_policy {
 	char dev[ESPTAG_CTL_DEV_LEN];
 	uint8_t dir;			/* enum esptag_dir */
@@ -140,15 +156,19 @@ struct esptag_ctl_policy {
 	uint8_t action;			/* enum esptag_action */
 	uint8_t src_plen;
 	uint8_t dst_plen;
-	uint8_t reserved[3];
-	uint32_t spi;			/* protect: SPI (out: required) */
+	uint8_t tmpl_family;		/* 4 or 6 with TMPL_SRC/TMPL_DST, else 0 */
+	uint8_t tmpl_flags;		/* ESPTAG_CTL_TMPL_* */
+	uint8_t tmpl_mode;		/* enum esptag_mode, 0 = any */
+	uint32_t spi;			/* protect: SPI (out: this or reqid required) */
 	uint32_t sa_index;		/* replies: resolved SA, 0xffffffff if none */
 	uint32_t id;			/* replies: policy id */
-	uint32_t reserved2;
+	uint32_t reqid;			/* with TMPL_REQID */
 	uint8_t src[16];
 	uint8_t dst[16];
+	uint8_t tmpl_src[16];		/* with TMPL_SRC */
+	uint8_t tmpl_dst[16];		/* with TMPL_DST */
 };
-_Static_assert(sizeof(struct esptag_ctl_policy) == 72, "ctl policy");
+_Static_assert(sizeof(struct esptag_ctl_policy) == 104, "ctl policy");
 
 /* esptag_ctl_agent.xdp_mode */
 enum esptag_ctl_xdp_mode {
@@ -254,7 +274,8 @@ enum esptag_ctl_event_type {
 	ESPTAG_EV_DROP,			/* id = counter, value = total, delta */
 	ESPTAG_EV_POLICY_ADDED,
 	ESPTAG_EV_POLICY_REMOVED,
-	ESPTAG_EV_MAX = ESPTAG_EV_POLICY_REMOVED,
+	ESPTAG_EV_POLICY_UPDATED,	/* action or SA of a policy replaced */
+	ESPTAG_EV_MAX = ESPTAG_EV_POLICY_UPDATED,
 };
 
 struct esptag_ctl_event {

@@ -142,7 +142,8 @@ static const char *next_val(struct args *a, const char *kw)
 enum {
 	S_DEV = 1 << 0, S_SRC = 1 << 1, S_DST = 1 << 2, S_PROTO = 1 << 3, S_SPI = 1 << 4,
 	S_MODE = 1 << 5, S_REQID = 1 << 6, S_AEAD = 1 << 7, S_REPLAY = 1 << 8, S_ESN = 1 << 9,
-	S_DIR = 1 << 10, S_LIMIT = 1 << 11, S_ACTION = 1 << 12,
+	S_DIR = 1 << 10, S_LIMIT = 1 << 11, S_ACTION = 1 << 12, S_TMPL = 1 << 13,
+	S_TSRC = 1 << 14, S_TDST = 1 << 15,
 };
 
 static int parse_aead(struct args *a, struct esptag_ctl_sa *sa)
@@ -359,13 +360,22 @@ static int parse_state_del(struct args *a, struct esptag_cli_cmd *cmd)
 	return esptag_ctl_sa_id_check(id, err, errlen);
 }
 
+/*
+ * policy add|update|del. add and update take the action, and for an
+ * outbound protect policy what names its SA: spi and/or reqid, and a
+ * template as in ip xfrm, "tmpl [src ADDR] [dst ADDR] [proto esp]
+ * [spi SPI] [reqid N] [mode MODE]", whose src and dst are the SA's
+ * addresses (dst: the peer), not the policy's selector.
+ */
 static int parse_policy(struct args *a, struct esptag_cli_cmd *cmd, bool add)
 {
 	struct esptag_ctl_policy *p = &cmd->pol;
+	const char *verb = a->argv[1];
 	char *err = a->err;
 	size_t errlen = a->errlen;
-	uint8_t sfam = 0, dfam = 0;
+	uint8_t sfam = 0, dfam = 0, tsfam = 0, tdfam = 0;
 	unsigned int seen = 0;
+	bool tmpl = false;
 	const char *v;
 
 	for (a->i = 2; a->i < a->argc; a->i++) {
@@ -376,6 +386,20 @@ static int parse_policy(struct args *a, struct esptag_cli_cmd *cmd, bool add)
 			if (!(v = next_val(a, kw)) || set_dev(p->dev, v, err, errlen))
 				return -1;
 			memcpy(cmd->dev, p->dev, sizeof(cmd->dev));
+		} else if (tmpl && !strcmp(kw, "src")) {
+			SEEN(S_TSRC, "tmpl src");
+			if (!(v = next_val(a, kw)))
+				return -1;
+			if (esptag_addr_parse(v, &tsfam, p->tmpl_src))
+				return fail(err, errlen, "tmpl src '%s' is not an IPv4 or IPv6 address", v);
+			p->tmpl_flags |= ESPTAG_CTL_TMPL_SRC;
+		} else if (tmpl && !strcmp(kw, "dst")) {
+			SEEN(S_TDST, "tmpl dst");
+			if (!(v = next_val(a, kw)))
+				return -1;
+			if (esptag_addr_parse(v, &tdfam, p->tmpl_dst))
+				return fail(err, errlen, "tmpl dst '%s' is not an IPv4 or IPv6 address", v);
+			p->tmpl_flags |= ESPTAG_CTL_TMPL_DST;
 		} else if (!strcmp(kw, "src")) {
 			SEEN(S_SRC, kw);
 			if (!(v = next_val(a, kw)) ||
@@ -390,7 +414,7 @@ static int parse_policy(struct args *a, struct esptag_cli_cmd *cmd, bool add)
 			SEEN(S_DIR, kw);
 			if (!(v = next_val(a, kw)) || parse_dir(v, &p->dir, err, errlen))
 				return -1;
-		} else if (add && !strcmp(kw, "action")) {
+		} else if (add && !tmpl && !strcmp(kw, "action")) {
 			SEEN(S_ACTION, kw);
 			if (!(v = next_val(a, kw)))
 				return -1;
@@ -408,25 +432,64 @@ static int parse_policy(struct args *a, struct esptag_cli_cmd *cmd, bool add)
 			SEEN(S_SPI, kw);
 			if (!(v = next_val(a, kw)) || parse_spi(v, &p->spi, err, errlen))
 				return -1;
+		} else if (add && !strcmp(kw, "reqid")) {
+			SEEN(S_REQID, kw);
+			if (!(v = next_val(a, kw)))
+				return -1;
+			if (parse_u32(v, &p->reqid, 0xffffffffu))
+				return fail(err, errlen, "reqid '%s' is not a 32-bit number", v);
+			p->tmpl_flags |= ESPTAG_CTL_TMPL_REQID;
+		} else if (add && !strcmp(kw, "tmpl")) {
+			SEEN(S_TMPL, kw);
+			tmpl = true;
+		} else if (tmpl && !strcmp(kw, "proto")) {
+			SEEN(S_PROTO, kw);
+			if (!(v = next_val(a, kw)))
+				return -1;
+			if (strcmp(v, "esp"))
+				return fail(err, errlen, "tmpl proto '%s' not supported: only esp", v);
+		} else if (tmpl && !strcmp(kw, "mode")) {
+			SEEN(S_MODE, kw);
+			if (!(v = next_val(a, kw)))
+				return -1;
+			if (!strcmp(v, "transport"))
+				p->tmpl_mode = ESPTAG_MODE_TRANSPORT;
+			else if (!strcmp(v, "tunnel"))
+				p->tmpl_mode = ESPTAG_MODE_TUNNEL;
+			else
+				return fail(err, errlen, "tmpl mode must be transport or tunnel, not '%s'", v);
 		} else {
-			return fail(err, errlen, "unknown keyword '%s' in policy %s", kw,
-				    add ? "add" : "del");
+			return fail(err, errlen, "unknown keyword '%s' in policy %s%s", kw, verb,
+				    tmpl ? " tmpl (src, dst, proto, spi, reqid, mode)" : "");
 		}
 	}
 	if ((seen & (S_DEV | S_SRC | S_DST | S_DIR)) != (S_DEV | S_SRC | S_DST | S_DIR))
 		return fail(err, errlen, "policy %s needs dev DEV src PREFIX dst PREFIX dir in|out%s",
-			    add ? "add" : "del", add ? " action ..." : "");
+			    verb, add ? " action ..." : "");
 	if (sfam != dfam)
 		return fail(err, errlen, "src and dst prefixes must both be IPv4 or both IPv6");
 	p->family = dfam;
+	if (tsfam && tdfam && tsfam != tdfam)
+		return fail(err, errlen, "tmpl src and tmpl dst must both be IPv4 or both IPv6");
+	p->tmpl_family = tsfam ? tsfam : tdfam;
 	if (add) {
-		if (!(seen & S_ACTION))
+		if (!(seen & S_ACTION) && tmpl)
+			p->action = ESPTAG_ACT_PROTECT;	/* a template means protect */
+		else if (!(seen & S_ACTION))
 			return fail(err, errlen,
-				    "policy add needs 'action protect spi SPI', 'action bypass' or 'action discard'");
+				    "policy %s needs 'action protect spi SPI', 'action bypass' or 'action discard'",
+				    verb);
 		if ((seen & S_SPI) && p->action != ESPTAG_ACT_PROTECT)
 			return fail(err, errlen, "'spi' only goes with 'action protect'");
-		if (p->action == ESPTAG_ACT_PROTECT && p->dir == ESPTAG_DIR_OUT && !(seen & S_SPI))
-			return fail(err, errlen, "'dir out action protect' needs 'spi SPI' (the outbound SA)");
+		if ((seen & (S_REQID | S_TMPL)) && p->action != ESPTAG_ACT_PROTECT)
+			return fail(err, errlen, "'reqid' and 'tmpl' only go with 'action protect'");
+		if ((seen & (S_REQID | S_TMPL)) && p->dir != ESPTAG_DIR_OUT)
+			return fail(err, errlen,
+				    "'reqid' and 'tmpl' name the outbound SA: 'dir in action protect' takes none");
+		if (p->action == ESPTAG_ACT_PROTECT && p->dir == ESPTAG_DIR_OUT &&
+		    !(seen & (S_SPI | S_REQID)))
+			return fail(err, errlen,
+				    "'dir out action protect' needs 'spi SPI' (the outbound SA; add 'tmpl dst PEER' when SAs toward several peers share it)");
 	} else {
 		p->action = ESPTAG_ACT_BYPASS; /* ignored by the daemon for del */
 	}
@@ -570,6 +633,9 @@ int esptag_cli_parse(int argc, char **argv, struct esptag_cli_cmd *cmd, char *er
 		if (is(verb, "add", NULL)) {
 			cmd->op = ESPTAG_CTL_POLICY_ADD;
 			rc = parse_policy(&a, cmd, true);
+		} else if (is(verb, "update", NULL)) {
+			cmd->op = ESPTAG_CTL_POLICY_UPDATE;
+			rc = parse_policy(&a, cmd, true);
 		} else if (is(verb, "del", "delete")) {
 			cmd->op = ESPTAG_CTL_POLICY_DEL;
 			rc = parse_policy(&a, cmd, false);
@@ -581,7 +647,8 @@ int esptag_cli_parse(int argc, char **argv, struct esptag_cli_cmd *cmd, char *er
 			rc = no_args(&a, "policy flush");
 		} else {
 			rc = fail(err, errlen,
-				  "unknown command 'policy %s': use add, del, list or flush", verb);
+				  "unknown command 'policy %s': use add, update, del, list or flush",
+				  verb);
 		}
 	} else if (is(obj, "agent", NULL)) {
 		if (is(verb, "status", "show") || !*verb) {

@@ -1,0 +1,127 @@
+# SPDX-License-Identifier: GPL-2.0-only
+# One esptagd + esptag-agent on veth pairs, for integration tests. Source it
+# after harness.sh:
+#
+#   ns h: eth0 192.0.2.1 (esptagd)  <-veth->  ns a: host0 [esptag-agent] wire0  <-veth->  ns p: wire1 192.0.2.2
+#
+# The host routes 198.51.100.0/24 and 203.0.113.0/24 via the peer; static
+# neighbours, so nothing but the test's own traffic crosses the wire.
+# Gives: H A P (namespaces), PINS, TMP, SOCK, PY, AEAD, E (the CLI),
+# start_agent, start_daemon, wait_for, is_up, spd_src_sa_index, sa_index_of,
+# dp, capture_start/capture_stop.
+t_require_root
+t_require bpftool
+for b in esptagd esptag esptag-agent; do
+	[ -x "$BIN/$b" ] || { t_skip "$(basename "$0")" "$BIN/$b not built"; exit 77; }
+done
+"$ROOT/scripts/bpffs"
+PY=/usr/bin/python3
+AEAD="aead rfc4106(gcm(aes))"
+
+H=$(ns_new h) && T_NS+=("$H")
+A=$(ns_new a) && T_NS+=("$A")
+P=$(ns_new p) && T_NS+=("$P")
+ip link add eth0 netns "$H" type veth peer name host0 netns "$A"
+ip -n "$A" link add wire0 type veth peer name wire1 netns "$P"
+for n in "$H" "$A" "$P"; do
+	nsx "$n" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+done
+ip -n "$H" link set eth0 up
+ip -n "$A" link set host0 up
+ip -n "$A" link set wire0 up
+ip -n "$P" link set wire1 up
+ip -n "$H" addr add 192.0.2.1/24 dev eth0
+ip -n "$P" addr add 192.0.2.2/24 dev wire1
+PMAC=$(ip -n "$P" -br link show wire1 | awk '{print $3}')
+HMAC=$(ip -n "$H" -br link show eth0 | awk '{print $3}')
+ip -n "$H" neigh replace 192.0.2.2 lladdr "$PMAC" dev eth0 nud permanent
+ip -n "$P" neigh replace 192.0.2.1 lladdr "$HMAC" dev wire1 nud permanent
+ip -n "$H" route add 198.51.100.0/24 via 192.0.2.2
+ip -n "$H" route add 203.0.113.0/24 via 192.0.2.2
+
+PINS=$(pin_dir_new pins) && T_PINS+=("$PINS")
+TMP=$(tmp_new) && T_FILES+=("$TMP")
+SOCK=$TMP/esptagd.sock
+
+E() { nsx "$H" "$BIN/esptag" -s "$SOCK" "$@"; }
+start_agent() {
+	bg_start "$A" "$BIN/esptag-agent" --host host0 --wire wire0 "$@" >>"$TMP/agent.log" 2>&1
+	AGENT_PID=${T_PIDS[-1]}
+}
+start_daemon() {
+	local i
+	bg_start "$H" "$BIN/esptagd" --dev eth0 --pin-dir "$PINS" --sock "$SOCK" \
+		--hello-interval 200 "$@" >>"$TMP/esptagd.log" 2>&1
+	DAEMON_PID=${T_PIDS[-1]}
+	for i in $(seq 100); do
+		[ -S "$SOCK" ] && E agent status >/dev/null 2>&1 && return 0
+		kill -0 "$DAEMON_PID" 2>/dev/null || return 1
+		sleep 0.1
+	done
+	return 1
+}
+# wait_for SECONDS CMD...: poll until CMD succeeds.
+wait_for() {
+	local t=$1 i
+	shift
+	for i in $(seq $((t * 10))); do "$@" && return 0; sleep 0.1; done
+	return 1
+}
+is_up() {
+	[ "$(bpftool -j map dump pinned "$PINS/esptag_cfg" |
+		$PY -c 'import json,sys; print(json.load(sys.stdin)[0]["formatted"]["value"]["flags"] & 1)')" = 1 ]
+}
+# spd_src_sa_index POLICY_ID: sa_index of that policy in the pinned
+# esptag_spd_src map (what esptag_tx uses), "none" for 0xffffffff.
+spd_src_sa_index() {
+	bpftool -j map dump pinned "$PINS/esptag_spd_src" | $PY -c '
+import json, sys
+for e in json.load(sys.stdin):
+    v = e["formatted"]["value"]
+    if v["id"] == int(sys.argv[1]):
+        print("none" if v["sa_index"] == 0xffffffff else v["sa_index"])' "$1"
+}
+# sa_index_of DST SPI: the daemon's index of the outbound SA (dst, spi).
+sa_index_of() {
+	E -j state list | $PY -c '
+import json, sys
+m = [s["sa_index"] for s in json.load(sys.stdin)
+     if s["dir"] == "out" and s["dst"] == sys.argv[1] and s["spi"] == int(sys.argv[2], 0)]
+print(m[0] if len(m) == 1 else "none")' "$1" "$2"
+}
+# policy_field ID FIELD: a field of policy ID in esptag -j policy list.
+policy_field() {
+	E -j policy list | $PY -c '
+import json, sys
+for p in json.load(sys.stdin):
+    if p["id"] == int(sys.argv[1]):
+        v = p.get(sys.argv[2])
+        print("none" if v is None else v)' "$1" "$2"
+}
+dp() { # dp COUNTER: data-path counter straight from the pinned per-CPU map
+	bpftool -j map dump pinned "$PINS/esptag_stats" | $PY -c '
+import json, sys
+names = ["tx_protect","tx_protect_gso","tx_bypass","tx_pass_other","tx_config","tx_drop_discard","tx_drop_no_sa","tx_drop_expired","tx_drop_agent_down"]
+i = names.index(sys.argv[1])
+for e in json.load(sys.stdin):
+    e = e["formatted"]
+    if e["key"] == i:
+        print(sum(v["value"] for v in e["values"]))' "$1"
+}
+# capture_start FILE: tcpdump on the agent's wire side (what leaves the box).
+capture_start() {
+	local i
+	: >"$TMP/tcpdump.err"
+	bg_start "$A" tcpdump -Z root --immediate-mode -i wire0 -U -n -w "$1" >/dev/null 2>>"$TMP/tcpdump.err"
+	CAP_PID=${T_PIDS[-1]}
+	for i in $(seq 50); do
+		grep -q "listening on" "$TMP/tcpdump.err" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+capture_stop() {
+	sleep 0.2
+	kill -INT "$CAP_PID" 2>/dev/null
+	wait "$CAP_PID" 2>/dev/null
+}
