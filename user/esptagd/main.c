@@ -509,9 +509,15 @@ int main(int argc, char **argv)
 		fprintf(stderr, "esptagd: config and metadata EtherTypes must differ\n");
 		return 2;
 	}
-	if (co.set_mark && (!co.mark_mask || !co.mark_trusted || (co.mark_trusted & ~co.mark_mask))) {
-		fprintf(stderr, "esptagd: --mark-mask and --mark-trusted must be non-zero and the trusted bits inside the mask\n");
-		return 2;
+	if (co.set_mark) {
+		char why[256];
+
+		/* Every SA index the maps can hold needs a mark of its own. */
+		if (esptag_mark_check(co.mark_mask, co.mark_trusted, co.mark_shift, max_sas,
+				      why, sizeof(why))) {
+			fprintf(stderr, "esptagd: %s\n", why);
+			return 2;
+		}
 	}
 	d->ifindex = if_nametoindex(d->dev);
 	if (!d->ifindex) {
