@@ -87,8 +87,9 @@ static int cmp_u32(const void *a, const void *b)
 static void accepted_settings_distinct(void)
 {
 	static const struct { uint32_t mask, trusted, shift, max_sas; } rows[] = {
-		{ 0x00ff0000, 0x00800000, 16, 128 },		/* docs/rx.md, narrowed */
-		{ 0xffff8000, 0x80000000, 15, 65536 },		/* docs/rx.md, full SAD */
+		{ 0x00ff0000, 0x00800000, 16, 128 },		/* an esptag_sad of 128 slots */
+		{ 0xffff8000, 0x80000000, 15, 65536 },		/* docs/rx.md example */
+		{ 0x01ffff00, 0x01000000, 8, 65536 },		/* 17 bits of 32 */
 		{ 0x0001ffff, 0x00000001, 1, 65536 },
 		{ 0xffffffff, 0x80000000, 0, 65536 },		/* the defaults, explicit */
 		{ 0x0000ff00, 0x00008000, 8, 100 },
@@ -96,7 +97,7 @@ static void accepted_settings_distinct(void)
 		{ 0xf0000000, 0x10000000, 29, 1 << 2 },
 		{ 0x00000001, 0x00000001, 31, 1 },		/* one SA, index 0 */
 	};
-	static uint32_t marks[8192];
+	static uint32_t marks[4096];
 	char why[256];
 
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {

@@ -411,8 +411,8 @@ int cfg_apply(struct daemon *d, const struct cfg_opts *o)
 		uint32_t len = sizeof(info);
 		char why[256];
 
-		/* esptag_sad may be larger than --max-sas (adopted maps): the
-		 * mark must hold every index it can. */
+		/* The mark must hold every index esptag_sad can (an adopted
+		 * map has the size its creator gave it). */
 		if (bpf_obj_get_info_by_fd(d->bpf.map_fd[M_SAD], &info, &len)) {
 			log_err("esptag_sad: cannot read its size: %s", strerror(errno));
 			return -1;

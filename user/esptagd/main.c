@@ -512,8 +512,13 @@ int main(int argc, char **argv)
 	if (co.set_mark) {
 		char why[256];
 
-		/* Every SA index the maps can hold needs a mark of its own. */
-		if (esptag_mark_check(co.mark_mask, co.mark_trusted, co.mark_shift, max_sas,
+		/*
+		 * Every SA index esptag_sad can hold needs a mark of its own:
+		 * the agent picks the index (shared by every port), so the
+		 * bound is the map's size, not --max-sas. Adopted maps are
+		 * checked again with their real size (cfg_apply).
+		 */
+		if (esptag_mark_check(co.mark_mask, co.mark_trusted, co.mark_shift, ESPTAG_SAD_MAX,
 				      why, sizeof(why))) {
 			fprintf(stderr, "esptagd: %s\n", why);
 			return 2;
