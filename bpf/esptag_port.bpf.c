@@ -6,12 +6,14 @@
  *  esptag_port_from_vf: tc ingress of each VF port (frames the VF sends)
  *   - a port without an esptag_ports entry cannot prove its MAC: dropped;
  *   - spoof check: source MAC must be the VF's (ESPTAG_PORTF_SPOOFCHK);
+ *   - config or metadata EtherType behind VLAN tags (in the frame, or a
+ *     tag in skb metadata): dropped, the agent would forward it as plain;
  *   - config EtherType: dropped, a VF never talks to the agent directly;
  *   - untrusted VF: a metadata-tagged frame is dropped (it cannot be
  *     wrapped: docs/protocol.md forbids inner_proto 0x88B6);
  *   - trusted VF: it runs esptag_tx itself, so its frames pass, TX tags with
  *     offload=1 included (the agent checks the SA's domain); any other tag
- *     (RX kind, malformed, hidden behind VLANs) is dropped.
+ *     (RX kind, malformed) is dropped.
  *
  *  esptag_port_egress: tc egress of each VF port AND of the uplink port
  *  (toward the agent); it tells them apart by esptag_ports[ifindex]:
@@ -72,6 +74,20 @@ static __always_inline int l2_proto(void *data, void *end, struct ethhdr **eth,
 	return parse_vlans(c, end, proto, &v);
 }
 
+/*
+ * The config or metadata EtherType behind VLAN tags: in the frame, or after
+ * the MACs with a tag in skb metadata (veth and NICs take the outer tag out
+ * of the frame on receive; it goes back in front of ours on transmit). The
+ * agent takes such a frame as plain and forwards it to the wire.
+ */
+static __always_inline bool vlan_hidden(const struct __sk_buff *skb, const struct ethhdr *eth,
+					int proto, const struct cfg_view *cfg)
+{
+	if (proto != bpf_ntohs(cfg->eth_p_cfg) && proto != bpf_ntohs(cfg->eth_p_meta))
+		return false;
+	return skb->vlan_present || bpf_ntohs(eth->h_proto) != proto;
+}
+
 SEC("tc")
 int esptag_port_from_vf(struct __sk_buff *skb)
 {
@@ -95,7 +111,11 @@ int esptag_port_from_vf(struct __sk_buff *skb)
 		cnt = ESPTAG_CNT_PORT_DROP_SPOOF;
 		goto out;
 	}
-	if (eth->h_proto == cfg.eth_p_cfg || proto == bpf_ntohs(cfg.eth_p_cfg)) {
+	if (vlan_hidden(skb, eth, proto, &cfg)) {
+		cnt = ESPTAG_CNT_PORT_DROP_VLAN_HIDDEN;
+		goto out;
+	}
+	if (eth->h_proto == cfg.eth_p_cfg) {
 		cnt = ESPTAG_CNT_PORT_DROP_CONFIG;
 		goto out;
 	}
@@ -107,8 +127,6 @@ int esptag_port_from_vf(struct __sk_buff *skb)
 		c.pos = (void *)eth + 2 * ETH_ALEN;
 		if (parse_meta(&c, end, &m) < 0 || m->kind != ESPTAG_META_TX)
 			goto out;
-	} else if (proto == bpf_ntohs(cfg.eth_p_meta)) {
-		goto out;	/* a tag hidden behind VLAN tags */
 	}
 	/* Untrusted frames are counted when the uplink wraps them. */
 	if (port->flags & ESPTAG_PORTF_TRUSTED)
@@ -179,13 +197,16 @@ int esptag_port_egress(struct __sk_buff *skb)
 	proto = l2_proto(data, end, &eth, &c);
 	if (!eth)
 		return TC_ACT_OK;	/* no Ethernet header: nothing of ours */
-	if (eth->h_proto == cfg.eth_p_cfg || proto == bpf_ntohs(cfg.eth_p_cfg)) {
+	if (eth->h_proto == cfg.eth_p_cfg) {
 		cnt = ESPTAG_CNT_PORT_DROP_CONFIG;
 		goto drop;
 	}
 	if (eth->h_proto != cfg.eth_p_meta) {
-		if (proto == bpf_ntohs(cfg.eth_p_meta)) {
-			cnt = ESPTAG_CNT_PORT_DROP_META;	/* tag behind VLANs */
+		/* Config or tag behind VLAN tags in the frame. (A tag in skb
+		 * metadata is left alone here: an RX tag for this VF may
+		 * carry one.) */
+		if (proto == bpf_ntohs(cfg.eth_p_cfg) || proto == bpf_ntohs(cfg.eth_p_meta)) {
+			cnt = ESPTAG_CNT_PORT_DROP_VLAN_HIDDEN;
 			goto drop;
 		}
 		return TC_ACT_OK;	/* ordinary traffic: not counted, lean path */

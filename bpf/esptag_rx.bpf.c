@@ -46,6 +46,7 @@
 #include "lib/cfg.h"
 #include "lib/spd.h"
 #include "lib/replay.h"
+#include "lib/mark.h"
 
 char _license[] SEC("license") = "Dual BSD/GPL";
 
@@ -534,7 +535,9 @@ int esptag_rx_frags(struct xdp_md *ctx)
  * this port can carry a trusted mark it did not earn. esptag_cfg gives mask,
  * trusted and shift; mask 0 selects the defaults: all 32 bits, trusted
  * 0x80000000, shift 0 (mark = 0x80000000 | sa_index). Returns
- * TC_ACT_UNSPEC so later filters (e.g. fw classifiers) still run.
+ * TC_ACT_UNSPEC so later filters (e.g. fw classifiers) still run. An SA
+ * index the settings cannot hold without aliasing another SA's mark is
+ * dropped (rx_drop_mark, bpf/lib/mark.h).
  */
 SEC("tc")
 int esptag_rx_mark(struct __sk_buff *skb)
@@ -543,17 +546,13 @@ int esptag_rx_mark(struct __sk_buff *skb)
 	void *meta = (void *)(long)skb->data_meta;
 	struct esptag_xdp_meta *m;
 	struct cfg_view cfg;
-	__u32 v;
 
 	cfg_load(&cfg);
 	/* esptag_rx's record is the whole XDP metadata area: an XDP program
 	 * chained after it must not prepend its own. */
 	m = meta;
-	if ((void *)(m + 1) <= data && m->magic == ESPTAG_XDP_META_MAGIC) {
-		v = (cfg.mark_trusted | (m->sa_index << cfg.mark_shift)) & cfg.mark_mask;
-		skb->mark = (skb->mark & ~cfg.mark_mask) | v;
-		return TC_ACT_UNSPEC;
-	}
+	if ((void *)(m + 1) <= data && m->magic == ESPTAG_XDP_META_MAGIC)
+		return rx_mark_set(skb, &cfg, m->sa_index);
 	skb->mark &= ~cfg.mark_mask;
 	return TC_ACT_UNSPEC;
 }

@@ -16,7 +16,10 @@
  *
  * Fail closed: protect without a usable SA, with an expired SA or with the
  * agent down drops the frame. Frames already carrying a metadata tag are
- * dropped (never tagged twice); config frames of the daemon pass untouched.
+ * dropped (never tagged twice); config frames of the daemon pass untouched;
+ * either EtherType behind VLAN tags is dropped (the agent would forward it
+ * to the wire as plain). GSO with an mss below ESPTAG_GSO_MIN_MSS or more
+ * than ESPTAG_GSO_MAX_SEGS segments is dropped.
  */
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
@@ -62,6 +65,7 @@ enum tx_class {
 	TXC_OTHER,
 	TXC_MALFORMED,
 	TXC_TRUNC,
+	TXC_VLAN_HIDDEN,
 };
 
 static __always_inline int tx_parse(struct __sk_buff *skb, const struct cfg_view *cfg,
@@ -77,19 +81,25 @@ static __always_inline int tx_parse(struct __sk_buff *skb, const struct cfg_view
 	proto = parse_ethhdr(&c, end, &eth);
 	if (proto < 0)
 		return TXC_TRUNC;
+	/*
+	 * Ours are only an untagged config frame (the daemon's) and, after
+	 * this program, a tag right after the MACs. Either EtherType behind a
+	 * VLAN tag, in the frame or in skb metadata (the driver inserts that
+	 * one after the MACs), is a frame the agent would take as plain and
+	 * forward to the wire: a config request with keys, or a tag over
+	 * plaintext. Dropped.
+	 */
 	if (eth->h_proto == cfg->eth_p_meta)
-		return TXC_TAGGED;
+		return skb->vlan_present ? TXC_VLAN_HIDDEN : TXC_TAGGED;
 	if (eth->h_proto == cfg->eth_p_cfg)
-		return TXC_CONFIG;
+		return skb->vlan_present ? TXC_VLAN_HIDDEN : TXC_CONFIG;
 	proto = parse_vlans(&c, end, proto, &vlan);
 	if (proto == PE_TRUNC)
 		return TXC_TRUNC;
 	if (proto < 0)
 		return TXC_MALFORMED;	/* a third VLAN tag: could hide IP, fail closed */
-	if (proto == bpf_ntohs(cfg->eth_p_meta))
-		return TXC_TAGGED;
-	if (proto == bpf_ntohs(cfg->eth_p_cfg))
-		return TXC_CONFIG;
+	if (proto == bpf_ntohs(cfg->eth_p_meta) || proto == bpf_ntohs(cfg->eth_p_cfg))
+		return TXC_VLAN_HIDDEN;
 	t->l3_off = c.pos - data;
 	t->chain_err = 0;
 	if (proto == ETH_P_IP) {
@@ -209,6 +219,9 @@ int esptag_tx(struct __sk_buff *skb)
 	case TXC_TAGGED:
 		cnt = ESPTAG_CNT_TX_DROP_TAGGED;
 		goto out;
+	case TXC_VLAN_HIDDEN:
+		cnt = ESPTAG_CNT_TX_DROP_VLAN_HIDDEN;
+		goto out;
 	case TXC_OTHER:
 		cnt = ESPTAG_CNT_TX_PASS_OTHER;
 		verdict = TC_ACT_OK;
@@ -282,6 +295,14 @@ int esptag_tx(struct __sk_buff *skb)
 		if (!segs || t.l4proto != IPPROTO_TCP || mss > 0xffff) {
 			/* Only TCP super-packets can be framed by the agent. */
 			cnt = ESPTAG_CNT_TX_DROP_MALFORMED;
+			goto out;
+		}
+		/*
+		 * Every segment costs the agent one ESP frame: a tiny mss would
+		 * make one frame tens of thousands (docs/protocol.md 2.3).
+		 */
+		if (mss < ESPTAG_GSO_MIN_MSS || segs > ESPTAG_GSO_MAX_SEGS) {
+			cnt = ESPTAG_CNT_TX_DROP_GSO_LIMIT;
 			goto out;
 		}
 	}

@@ -251,6 +251,10 @@ enum esptag_counter {
 	ESPTAG_CNT_PORT_DROP_META,	/* metadata EtherType toward a VF / from a trusted VF */
 	ESPTAG_CNT_PORT_DROP_ROOM,	/* could not grow the packet */
 	ESPTAG_CNT_TX_DROP_NO_TSO,	/* GSO super-packet, the agent cannot segment */
+	ESPTAG_CNT_TX_DROP_VLAN_HIDDEN,	/* 0x88B5/0x88B6 behind VLAN tags (in the frame or skb metadata) */
+	ESPTAG_CNT_TX_DROP_GSO_LIMIT,	/* GSO mss below ESPTAG_GSO_MIN_MSS or too many segments */
+	ESPTAG_CNT_PORT_DROP_VLAN_HIDDEN, /* 0x88B5/0x88B6 behind VLAN tags, to or from a VF */
+	ESPTAG_CNT_RX_DROP_MARK,	/* SA index the configured mark cannot hold */
 	ESPTAG_CNT_MAX,
 };
 

@@ -329,6 +329,8 @@ enum esptag_agent_counter {
 	ESPTAG_AC_CFG_DUP,		/* answered from the reply cache */
 	ESPTAG_AC_CFG_ERR,		/* requests answered with an error */
 	ESPTAG_AC_CFG_DROPPED,		/* test-only loss injection */
+	ESPTAG_AC_TX_DROP_VLAN_HIDDEN,	/* untagged host frame with 0x88B5/0x88B6 behind VLANs */
+	ESPTAG_AC_TX_DROP_GSO_LIMIT,	/* GSO mss below the minimum or too many segments */
 	ESPTAG_AC_MAX,
 };
 
@@ -401,6 +403,17 @@ ESPTAG_CHECK_OFF(esptag_meta, inner_proto, 30);
 
 /* Bytes the tag adds to a frame: all of it but the EtherType it displaces. */
 #define ESPTAG_META_LEN		30
+
+/*
+ * GSO limits (docs/protocol.md 2.3): a TX GSO tag (host) or skb (gso_size)
+ * with mss below ESPTAG_GSO_MIN_MSS, or worth more than ESPTAG_GSO_MAX_SEGS
+ * segments, is dropped and counted, never framed. 88 is Linux's TCP_MIN_MSS
+ * (the smallest TCP_MAXSEG it accepts); 745 = ceil(65515 / 88), the segments
+ * of the largest 64 KB TCP super-packet (IPv6 payload 65535 - TCP header 20)
+ * at that mss.
+ */
+#define ESPTAG_GSO_MIN_MSS	88
+#define ESPTAG_GSO_MAX_SEGS	745
 
 /* Ethernet header with the metadata tag: dst, src, tag. 44 bytes. */
 struct esptag_meta_ethhdr {

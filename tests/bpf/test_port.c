@@ -150,11 +150,56 @@ static void config_from_vf_dropped(void)
 		bt_payload(&in, 46, 0);
 		if (!check(fd_from, &in, NULL, TC_ACT_SHOT, ESPTAG_CNT_PORT_DROP_CONFIG, NULL))
 			return;
-		memset(&in, 0, sizeof(in));
-		bt_l2(&in, agent, vf_mac, vlan1, 1, ESPTAG_ETH_P_CFG);
-		bt_payload(&in, 46, 0);
-		if (!check(fd_from, &in, NULL, TC_ACT_SHOT, ESPTAG_CNT_PORT_DROP_CONFIG, NULL))
-			return;
+	}
+}
+
+/*
+ * 0x88B5 / 0x88B6 behind one (802.1Q) or two (802.1ad + 802.1Q) VLAN tags,
+ * from a trusted or untrusted VF, and toward a VF: dropped with their own
+ * counter. A trusted VF's well-formed TX tag (offload=1, plaintext behind)
+ * is dropped too once a VLAN tag sits in front of it: the agent would
+ * forward it to the wire as plain.
+ */
+static void vlan_hidden_dropped(void)
+{
+	static const struct esptag_vlan two[2] = {
+		{ BT_BE16(0x88a8), BT_BE16(100) }, { BT_BE16(0x8100), BT_BE16(200) },
+	};
+	const uint16_t types[] = { ESPTAG_ETH_P_CFG, ESPTAG_ETH_P_META };
+	uint8_t agent[6] = ESPTAG_AGENT_MAC_INIT;
+	struct bt_pkt in;
+
+	for (int trusted = 0; trusted < 2; trusted++) {
+		T_ASSERT(!set_port(ESPTAG_PORTF_SPOOFCHK | (trusted ? ESPTAG_PORTF_TRUSTED : 0)));
+		for (int nv = 1; nv <= 2; nv++) {
+			for (size_t t = 0; t < 2; t++) {
+				memset(&in, 0, sizeof(in));
+				bt_l2(&in, agent, vf_mac, nv == 1 ? vlan1 : two, nv, types[t]);
+				bt_payload(&in, 60, 0);
+				if (!check(fd_from, &in, NULL, TC_ACT_SHOT,
+					   ESPTAG_CNT_PORT_DROP_VLAN_HIDDEN, NULL)) {
+					printf("# from VF (trusted %d), %d tag(s), 0x%04x\n", trusted,
+					       nv, types[t]);
+					return;
+				}
+				/* Toward the VF. */
+				memset(&in, 0, sizeof(in));
+				bt_l2(&in, vf_mac, peer_mac, nv == 1 ? vlan1 : two, nv, types[t]);
+				bt_payload(&in, 60, 0);
+				if (!check(fd_egress, &in, NULL, TC_ACT_SHOT,
+					   ESPTAG_CNT_PORT_DROP_VLAN_HIDDEN, NULL)) {
+					printf("# to VF, %d tag(s), 0x%04x\n", nv, types[t]);
+					return;
+				}
+			}
+			ip_frame(&in, peer_mac, vf_mac, 0);
+			tagged(&in, ESPTAG_META_TX, 3);
+			bt_insert(&in, 12, nv == 1 ? "\x81\x00\x00\x07" : "\x88\xa8\x00\x64\x81\x00\x00\xc8",
+				  4 * nv);
+			if (!check(fd_from, &in, NULL, TC_ACT_SHOT, ESPTAG_CNT_PORT_DROP_VLAN_HIDDEN,
+				   NULL))
+				return;
+		}
 	}
 }
 
@@ -202,10 +247,6 @@ static void trusted_bad_tags_dropped(void)
 	in.b[14] = 2;				/* version 2 */
 	if (!check(fd_from, &in, NULL, TC_ACT_SHOT, ESPTAG_CNT_PORT_DROP_META, NULL))
 		return;
-	memset(&in, 0, sizeof(in));		/* a tag hidden behind a VLAN */
-	bt_l2(&in, peer_mac, vf_mac, vlan1, 1, ESPTAG_ETH_P_META);
-	bt_payload(&in, 60, 0);
-	check(fd_from, &in, NULL, TC_ACT_SHOT, ESPTAG_CNT_PORT_DROP_META, NULL);
 }
 
 /* A port without an entry cannot prove its MAC: fail closed. */
@@ -376,10 +417,6 @@ static void to_vf_foreign_tags_dropped(void)
 			return;
 		}
 	}
-	memset(&in, 0, sizeof(in));
-	bt_l2(&in, vf_mac, peer_mac, vlan1, 1, ESPTAG_ETH_P_META);
-	bt_payload(&in, 60, 0);
-	check(fd_egress, &in, NULL, TC_ACT_SHOT, ESPTAG_CNT_PORT_DROP_META, NULL);
 }
 
 /*
@@ -458,6 +495,7 @@ int main(void)
 	T_RUN(untrusted_ingress_passes);
 	T_RUN(untrusted_forged_tag_dropped);
 	T_RUN(config_from_vf_dropped);
+	T_RUN(vlan_hidden_dropped);
 	T_RUN(spoofed_source_dropped);
 	T_RUN(trusted_passes);
 	T_RUN(trusted_bad_tags_dropped);

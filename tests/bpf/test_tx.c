@@ -439,16 +439,57 @@ static void already_tagged(void)
 			       .cnt = { { ESPTAG_CNT_TX_DROP_TAGGED, 1 } } };
 	struct bt_pkt in;
 
-	/* A well-formed tag, a forged one with garbage, a tag behind a VLAN. */
+	/* A well-formed tag, a forged one with garbage. */
 	plain_frame(&in, &f);
 	bt_meta_insert(&in, &m);
 	BT_CHECK(&obj, fd_tx, in.b, in.len, NULL, &e, NULL);
 	in.b[14] = 0xee;
 	BT_CHECK(&obj, fd_tx, in.b, in.len, NULL, &e, NULL);
-	memset(&in, 0, sizeof(in));
-	bt_l2(&in, mac_dst, mac_src, vlan1, 1, ESPTAG_ETH_P_META);
-	bt_payload(&in, 60, 0);
-	BT_CHECK(&obj, fd_tx, in.b, in.len, NULL, &e, NULL);
+}
+
+/*
+ * The config or metadata EtherType behind one (802.1Q) or two (802.1ad +
+ * 802.1Q) VLAN tags: the agent would take the frame as plain and send it to
+ * the wire (an ADD_SA with its key, or a tag over plaintext). Dropped with
+ * their own counter, whatever follows; no sequence number spent.
+ */
+static void vlan_hidden_dropped(void)
+{
+	struct bt_expect e = { .retval = TC_ACT_SHOT,
+			       .cnt = { { ESPTAG_CNT_TX_DROP_VLAN_HIDDEN, 1 } } };
+	const uint16_t types[] = { ESPTAG_ETH_P_CFG, ESPTAG_ETH_P_META };
+	struct flow f = V4("192.0.2.1", "198.51.100.7", 0, TCP);
+	struct esptag_meta m = { .version = 1, .kind = ESPTAG_META_TX,
+				 .flags = ESPTAG_META_F_OFFLOAD, .sa_index = BT_BE32(1) };
+	struct bt_pkt in;
+	uint64_t seq = get_seq(1);
+
+	for (int nv = 1; nv <= 2; nv++) {
+		for (size_t t = 0; t < 2; t++) {
+			memset(&in, 0, sizeof(in));
+			bt_l2(&in, mac_dst, mac_src, flow_vlans(&(struct flow){ .nvlans = nv }),
+			      nv, types[t]);
+			bt_payload(&in, 60, 1);
+			if (!BT_CHECK(&obj, fd_tx, in.b, in.len, NULL, &e, NULL))
+				printf("# %d VLAN tag(s) before 0x%04x\n", nv, types[t]);
+		}
+		/* A well-formed TX tag (protected flow) pushed behind VLANs. */
+		plain_frame(&in, &f);
+		bt_meta_insert(&in, &m);
+		bt_insert(&in, 12, nv == 1 ? "\x81\x00\x00\x2a" : "\x88\xa8\x00\x64\x81\x00\x00\xc8",
+			  4 * nv);
+		BT_CHECK(&obj, fd_tx, in.b, in.len, NULL, &e, NULL);
+	}
+	/* Custom EtherTypes: the configured ones are looked for. */
+	T_ASSERT(!set_cfg(ESPTAG_CFGF_AGENT_UP, 0x9000, 0x9001));
+	for (size_t t = 0; t < 2; t++) {
+		memset(&in, 0, sizeof(in));
+		bt_l2(&in, mac_dst, mac_src, vlans, 2, 0x9000 + t);
+		bt_payload(&in, 60, 1);
+		BT_CHECK(&obj, fd_tx, in.b, in.len, NULL, &e, NULL);
+	}
+	set_cfg(ESPTAG_CFGF_AGENT_UP, 0, 0);
+	T_EQ(get_seq(1), seq);
 }
 
 static void config_frame_passes(void)
@@ -767,6 +808,41 @@ static void gso_tunnel_v6_in_v4_segs_computed(void)
 	gso_check(&f, 8, 0, 1);		/* exactly one segment's worth */
 }
 
+/*
+ * One GSO frame must not make the agent send thousands: mss below
+ * ESPTAG_GSO_MIN_MSS (88), or more than ESPTAG_GSO_MAX_SEGS segments, is
+ * dropped with its own counter, before a sequence number is taken. mss 88
+ * itself still goes out.
+ */
+static void gso_limits(void)
+{
+	struct flow f = { 4, "192.0.2.1", "198.51.100.7", 0, TCP, 2500 };
+	struct bt_expect e = { .retval = TC_ACT_SHOT,
+			       .cnt = { { ESPTAG_CNT_TX_DROP_GSO_LIMIT, 1 } } };
+	struct bt_expect ok = { .retval = TC_ACT_OK,
+				.cnt = { { ESPTAG_CNT_TX_PROTECT_GSO, 1 } } };
+	const struct { uint32_t size, segs; } rows[] = {
+		{ 1, 0 }, { 1, 2500 }, { 87, 0 }, { 87, 29 }, { 1000, ESPTAG_GSO_MAX_SEGS + 1 },
+	};
+	struct bt_pkt in;
+
+	plain_frame(&in, &f);
+	T_ASSERT(!set_seq(1, 900));
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct __sk_buff skb = { .gso_size = rows[i].size, .gso_segs = rows[i].segs };
+
+		if (!BT_CHECK(&obj, fd_tx, in.b, in.len, &skb, &e, NULL))
+			printf("# gso_size %u gso_segs %u\n", rows[i].size, rows[i].segs);
+	}
+	T_EQ(get_seq(1), 900);
+	{
+		struct __sk_buff skb = { .gso_size = ESPTAG_GSO_MIN_MSS, .gso_segs = 0 };
+
+		BT_CHECK(&obj, fd_tx, in.b, in.len, &skb, &ok, NULL);
+		T_EQ(get_seq(1), 900 + (2500 + ESPTAG_GSO_MIN_MSS - 1) / ESPTAG_GSO_MIN_MSS);
+	}
+}
+
 static void gso_udp_refused(void)
 {
 	struct flow f = { 4, "192.0.2.1", "198.51.100.7", 0, UDP, 2500 };
@@ -943,6 +1019,7 @@ int main(void)
 	}
 	T_RUN(agent_down);
 	T_RUN(already_tagged);
+	T_RUN(vlan_hidden_dropped);
 	T_RUN(config_frame_passes);
 	T_RUN(non_ip_passes);
 	T_RUN(three_vlans_dropped);
@@ -958,6 +1035,7 @@ int main(void)
 	T_RUN(gso_tunnel_v6_in_v4_segs_computed);
 	T_RUN(gso_udp_refused);
 	T_RUN(gso_no_tso_dropped);
+	T_RUN(gso_limits);
 	T_RUN(seq_unique_across_cpus);
 	T_RUN(counters_on_both_cpus);
 	bt_close(&obj);

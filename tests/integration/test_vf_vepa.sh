@@ -156,11 +156,14 @@ t_check untrusted_state_add_refused [ "$rc" -ne 0 ]
 t_check untrusted_refusal_says_why grep -q "trust" <<<"$out"
 t_eq untrusted_no_sa_in_vm "$(L A-vm3 esptag -j state list | jget_len)" 0
 u0=$(sad_used) c0=$(dp port_drop_config) m0=$(dp port_drop_meta) e0=$(ag tx_encrypted) d0=$(ag rx_decrypted) cr0=$(ag cfg_rx)
-read -r ncfg nmeta < <(L A-vm3 $FR forge vf0 "$(vm_mac 3)" 400 7)
+v0=$(dp port_drop_vlan_hidden)
+read -r ncfg nmeta nhidden < <(L A-vm3 $FR forge vf0 "$(vm_mac 3)" 400 7)
 sleep 0.5
 t_eq untrusted_forged_sad_unchanged "$(sad_used)" "$u0"
 t_eq untrusted_config_dropped_at_port "$(( $(dp port_drop_config) - c0 ))" "$ncfg"
 t_eq untrusted_tags_dropped_at_port "$(( $(dp port_drop_meta) - m0 ))" "$nmeta"
+# Config and tags behind a VLAN tag (veth hands the tag over in skb metadata).
+t_eq untrusted_vlan_hidden_dropped_at_port "$(( $(dp port_drop_vlan_hidden) - v0 ))" "$nhidden"
 t_eq untrusted_nothing_encrypted "$(( $(ag tx_encrypted) - e0 ))" 0
 t_eq untrusted_nothing_decrypted "$(( $(ag rx_decrypted) - d0 ))" 0
 # Only the daemons' own config reached the agent (HELLOs, stats): well under

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: GPL-2.0-only
 """Raw frames a VM sends to attack or probe the NIC switch / agent (test_vf_lab.sh).
-  vf_frames.py forge IFACE SRCMAC COUNT SEED  -> prints "CFG META" frames sent
+  vf_frames.py forge IFACE SRCMAC COUNT SEED  -> prints "CFG META HIDDEN" frames sent (HIDDEN: behind a VLAN tag)
   vf_frames.py tag IFACE SRCMAC DSTMAC SAIDX SRCIP DSTIP   one well-formed TX tag (offload=1)
   vf_frames.py spoof IFACE SRCMAC DSTMAC SRCIP DSTIP COUNT  UDP with a forged source MAC
 """
@@ -52,7 +52,7 @@ def sa_record(rnd):
 
 def forge(sock, src, count, seed):
     rnd = random.Random(seed)
-    ncfg = nmeta = 0
+    ncfg = nmeta = nhidden = 0
     for i in range(count):
         v = i % 8
         dst = AGENT if v < 4 else rnd.choice([AGENT, b"\xff" * 6, rnd.randbytes(6)])
@@ -77,17 +77,17 @@ def forge(sock, src, count, seed):
         elif v == 5:  # tag hidden behind a VLAN tag
             fr = dst + src + struct.pack("!HH", 0x8100, rnd.randrange(1, 4095)) + \
                 meta(1, 1, rnd.randrange(16)) + ip4("192.0.2.13", "192.0.2.2", 17, rnd.randbytes(20))
-            nmeta += 1
+            nhidden += 1
         elif v == 6:  # config behind a VLAN tag
             fr = dst + src + struct.pack("!HHH", 0x8100, 5, P_CFG) + cfg(5, 0, rnd.randrange(1, 1 << 32))
-            ncfg += 1
+            nhidden += 1
         else:         # fuzzed tag bytes
             fr = dst + src + struct.pack("!H", P_META) + rnd.randbytes(rnd.randrange(0, 120))
             nmeta += 1
         if len(fr) < 60:
             fr += b"\0" * (60 - len(fr))
         sock.send(fr)
-    print(ncfg, nmeta)
+    print(ncfg, nmeta, nhidden)
 
 
 def main():

@@ -64,13 +64,11 @@ static void sa_rec(struct esptag_rec_sa *r, uint8_t dir, uint32_t spi, const cha
 	memcpy(r->salt, SALT, 4);
 }
 
-/* Send a config request built with the codec; returns the reply status and
- * leaves the reply in the host batch. frame receives the request bytes. */
-static int request(uint8_t *frame, uint8_t op, uint16_t port, const void *recs, size_t rlen,
-		   uint8_t rtype, uint32_t id)
+/* A config request frame built with the codec; returns its length. */
+static size_t cfg_frame(uint8_t *frame, uint8_t op, uint16_t port, const void *recs, size_t rlen,
+			uint8_t rtype, uint32_t id)
 {
 	struct esptag_cfg_builder b;
-	struct agent_pkt *p;
 	size_t off, n;
 
 	memcpy(frame, (uint8_t[])ESPTAG_AGENT_MAC_INIT, 6);
@@ -81,8 +79,19 @@ static int request(uint8_t *frame, uint8_t op, uint16_t port, const void *recs, 
 	for (off = 0; off < rlen; off += esptag_rec_size(rtype))
 		esptag_cfg_add(&b, rtype, (const uint8_t *)recs + off, esptag_rec_size(rtype));
 	n = esptag_cfg_end(&b, ESPTAG_ERR_INDEX_NONE);
+	return 14 + (n < 46 ? 46 : n);
+}
+
+/* Send a config request built with the codec; returns the reply status and
+ * leaves the reply in the host batch. frame receives the request bytes. */
+static int request(uint8_t *frame, uint8_t op, uint16_t port, const void *recs, size_t rlen,
+		   uint8_t rtype, uint32_t id)
+{
+	size_t n = cfg_frame(frame, op, port, recs, rlen, rtype, id);
+	struct agent_pkt *p;
+
 	clear();
-	agent_host_frame(&A, frame, 14 + (n < 46 ? 46 : n), NULL);
+	agent_host_frame(&A, frame, n, NULL);
 	p = last(AGENT_HOST);
 	if (!p)
 		return -1;
@@ -483,6 +492,135 @@ static void test_tx_foreign_domain_counted(void)
 	T_EQ(A.sa[idx].ivdb, 1); /* no sequence number consumed */
 }
 
+/*
+ * Host frames whose EtherType behind one or two VLAN tags is 0x88B5 or
+ * 0x88B6 (a port VLAN or tc vlan push between host and agent): an ADD_SA
+ * with its key, a TX tag over plaintext. Neither is obeyed nor forwarded:
+ * nothing reaches the wire, the SAD is unchanged, tx_drop_vlan_hidden counts
+ * them. A VLAN-tagged IPv4 frame still goes out untouched.
+ */
+static void test_tx_vlan_hidden_dropped(void)
+{
+	static const uint8_t tags[2][8] = {
+		{0x81, 0x00, 0x00, 0x2a},
+		{0x88, 0xa8, 0x00, 0x64, 0x81, 0x00, 0x00, 0xc8},
+	};
+	struct esptag_rec_sa r;
+	uint8_t f[2048], g[2100];
+	uint32_t idx, used;
+	size_t len, nv;
+	int n = 0;
+
+	T_ASSERT(setup() == 0);
+	sa_rec(&r, ESPTAG_DIR_OUT, 0x8000, "192.0.2.2", 0);
+	T_EQ(add_sa(&r, 0, &idx), 0);
+	used = A.sad_used;
+	for (nv = 1; nv <= 2; nv++) {
+		/* An ADD_SA request (key inside) behind the VLAN tags. */
+		sa_rec(&r, ESPTAG_DIR_OUT, 0x8100 + nv, "192.0.2.2", 0);
+		len = cfg_frame(f, ESPTAG_OP_ADD_SA, 0, &r, sizeof(r), ESPTAG_REC_SA, ++msg_id);
+		memcpy(g, f, 12);
+		memcpy(g + 12, tags[nv - 1], 4 * nv);
+		memcpy(g + 12 + 4 * nv, f + 12, len - 12);
+		clear();
+		agent_host_frame(&A, g, len + 4 * nv, NULL);
+		T_ASSERT(last(AGENT_WIRE) == NULL);
+		T_ASSERT(last(AGENT_HOST) == NULL);
+		T_EQ(A.ctr[ESPTAG_AC_TX_DROP_VLAN_HIDDEN], ++n);
+		/* A valid TX tag (offload=1) behind the VLAN tags. */
+		len = tx_frame(f, idx, 0x8000, 10 + nv, false, "192.0.2.2", 30, false);
+		memcpy(g, f, 12);
+		memcpy(g + 12, tags[nv - 1], 4 * nv);
+		memcpy(g + 12 + 4 * nv, f + 12, len - 12);
+		clear();
+		agent_host_frame(&A, g, len + 4 * nv, NULL);
+		T_ASSERT(last(AGENT_WIRE) == NULL);
+		T_EQ(A.ctr[ESPTAG_AC_TX_DROP_VLAN_HIDDEN], ++n);
+	}
+	T_EQ(A.sad_used, used);
+	T_EQ(A.ctr[ESPTAG_AC_TX_UNTAGGED], 0);
+	T_EQ(A.sa[idx].ivdb, 1); /* no sequence number consumed */
+	/* Control: VLAN-tagged IPv4 is forwarded untouched. */
+	memcpy(g, f, 12);
+	memcpy(g + 12, tags[1], 8);
+	g[20] = 0x08, g[21] = 0x00;
+	memset(g + 22, 0x45, 40);
+	clear();
+	agent_host_frame(&A, g, 62, NULL);
+	T_ASSERT(last(AGENT_WIRE) != NULL && last(AGENT_WIRE)->len == 62);
+	T_EQ(A.ctr[ESPTAG_AC_TX_UNTAGGED], 1);
+}
+
+/* A TCP GSO frame (transport, IPv4) of plen payload bytes with mss. */
+static size_t gso_frame(uint8_t *f, uint32_t idx, uint16_t mss, uint64_t seq, size_t plen)
+{
+	struct esptag_meta_view m;
+	uint8_t *ip = f + 14 + 30, *tcp = ip + 20;
+	size_t i;
+
+	memset(f, 0, 14 + 30 + 40 + plen);
+	memcpy(f, PEER, 6);
+	memcpy(f + 6, MAC1, 6);
+	ip[0] = 0x45;
+	ip[2] = (40 + plen) >> 8;
+	ip[3] = 40 + plen;
+	ip[8] = 64;
+	ip[9] = 6;
+	inet_pton(AF_INET, "192.0.2.1", ip + 12);
+	inet_pton(AF_INET, "192.0.2.2", ip + 16);
+	tcp[12] = 5 << 4;
+	tcp[13] = 0x18;
+	for (i = 0; i < plen; i++)
+		tcp[20 + i] = i;
+	memset(&m, 0, sizeof(m));
+	m.kind = ESPTAG_META_TX;
+	m.flags = ESPTAG_META_F_OFFLOAD | ESPTAG_META_F_GSO;
+	m.next_hdr = 6;
+	m.esp_off = 34;
+	m.payload_off = 34;
+	m.mss = mss;
+	m.sa_index = idx;
+	m.seq = seq;
+	m.inner_proto = 0x0800;
+	esptag_meta_encode(f + 12, A.eth_meta, &m);
+	return 14 + 30 + 40 + plen;
+}
+
+/*
+ * One GSO frame with a tiny mss would make the agent send one ESP frame per
+ * payload byte. mss 1 and mss 87 are dropped whole (tx_drop_gso_limit), no
+ * segment on the wire, no sequence number consumed; mss 88 (the minimum)
+ * is framed.
+ */
+static void test_tx_gso_min_mss(void)
+{
+	static const uint16_t bad[] = {1, 2, 87};
+	struct esptag_rec_sa r;
+	uint8_t f[2048];
+	uint32_t idx;
+	size_t len, i;
+
+	T_ASSERT(setup() == 0);
+	sa_rec(&r, ESPTAG_DIR_OUT, 0x9000, "192.0.2.2", 0);
+	T_EQ(add_sa(&r, 0, &idx), 0);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		len = gso_frame(f, idx, bad[i], 1, 60);
+		clear();
+		agent_host_frame(&A, f, len, NULL);
+		T_EQ(A.q[AGENT_WIRE].n, 0);
+		T_EQ(A.ctr[ESPTAG_AC_TX_DROP_GSO_LIMIT], i + 1);
+	}
+	T_EQ(A.ctr[ESPTAG_AC_TX_SEGMENTS], 0);
+	T_EQ(A.ctr[ESPTAG_AC_TX_DROP_MALFORMED], 0);
+	T_EQ(A.sa[idx].ivdb, 1);
+	len = gso_frame(f, idx, ESPTAG_GSO_MIN_MSS, 1, 200);
+	clear();
+	agent_host_frame(&A, f, len, NULL);
+	T_EQ(A.q[AGENT_WIRE].n, 3);
+	T_EQ(A.ctr[ESPTAG_AC_TX_SEGMENTS], 3);
+	T_EQ(A.ctr[ESPTAG_AC_TX_DROP_GSO_LIMIT], 3);
+}
+
 int main(void)
 {
 	T_RUN(test_add_sa_wipes_request_key);
@@ -494,6 +632,8 @@ int main(void)
 	T_RUN(test_rx_esn_across_boundary);
 	T_RUN(test_rx_malformed_and_fragment);
 	T_RUN(test_tx_foreign_domain_counted);
+	T_RUN(test_tx_vlan_hidden_dropped);
+	T_RUN(test_tx_gso_min_mss);
 	agent_fini(&A);
 	return t_done();
 }

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * The agent's data path on frames in memory:
- *   host -> wire: config, metadata tag (bypass, ESP, TSO), untagged;
+ *   host -> wire: config, metadata tag (bypass, ESP, TSO), untagged (our
+ *                 EtherTypes behind VLAN tags dropped);
  *   wire -> host: ESP decryption with the Rx tag, plain pass-through,
  *                 spoofed tags dropped;
  *   hairpin:      Tx frames to a LOCAL address come back as Rx frames.
@@ -593,6 +594,12 @@ static void tx_tso(struct agent *a, const uint8_t *f, size_t len, const struct e
 		goto malformed;
 	}
 	nseg = payload ? (payload + m->mss - 1) / m->mss : 1;
+	if (m->mss < ESPTAG_GSO_MIN_MSS || nseg > ESPTAG_GSO_MAX_SEGS) {
+		/* One frame must not turn into thousands (docs/protocol.md 2.3). */
+		agent_log(7, "tx: GSO dropped: mss %u, %zu segments", m->mss, nseg);
+		a->ctr[ESPTAG_AC_TX_DROP_GSO_LIMIT]++;
+		return;
+	}
 	tcp_seq = rd32(s + tcp + 4);
 	if (ip.family == 4)
 		ip_id = rd16(s + l2.l3 + 4);
@@ -716,7 +723,22 @@ void agent_host_frame(struct agent *a, uint8_t *f, size_t len, const struct virt
 		agent_cfg_frame(a, f, len);
 		return;
 	}
-	if (et != a->eth_meta) {
+	if (et == ETH_P_8021Q_ || et == ETH_P_8021AD_) {
+		/* Our EtherTypes behind VLAN tags (a port VLAN or tc vlan push
+		 * between host and agent): a config request or a tag that is
+		 * not where it must be. Never forwarded to the wire. */
+		size_t off = 12;
+
+		while (off + 6 <= len && (et == ETH_P_8021Q_ || et == ETH_P_8021AD_)) {
+			off += 4;
+			et = rd16(f + off);
+		}
+		if (et == a->eth_cfg || et == a->eth_meta) {
+			a->ctr[ESPTAG_AC_TX_DROP_VLAN_HIDDEN]++;
+			return;
+		}
+	}
+	if (rd16(f + 12) != a->eth_meta) {
 		p = agent_slot(a, AGENT_WIRE);
 		memcpy(p->data, f, len);
 		if (vh)

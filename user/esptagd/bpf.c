@@ -427,6 +427,22 @@ int cfg_apply(struct daemon *d, const struct cfg_opts *o)
 		c.eth_p_meta = o->eth_p_meta;
 	}
 	if (o->set_mark) {
+		struct bpf_map_info info = {};
+		uint32_t len = sizeof(info);
+		char why[256];
+
+		/* The mark must hold every index esptag_sad can (an adopted
+		 * map has the size its creator gave it). */
+		if (bpf_obj_get_info_by_fd(d->bpf.map_fd[M_SAD], &info, &len)) {
+			log_err("esptag_sad: cannot read its size: %s", strerror(errno));
+			return -1;
+		}
+		if (esptag_mark_check(o->mark_mask, o->mark_trusted, o->mark_shift,
+				      info.max_entries, why, sizeof(why))) {
+			log_err("esptag_cfg not changed: %s (esptag_sad has %u slots)", why,
+				info.max_entries);
+			return -1;
+		}
 		c.mark_mask = o->mark_mask;
 		c.mark_trusted = o->mark_trusted;
 		c.mark_shift = o->mark_shift;

@@ -514,9 +514,20 @@ int main(int argc, char **argv)
 		fprintf(stderr, "esptagd: config and metadata EtherTypes must differ\n");
 		return 2;
 	}
-	if (co.set_mark && (!co.mark_mask || !co.mark_trusted || (co.mark_trusted & ~co.mark_mask))) {
-		fprintf(stderr, "esptagd: --mark-mask and --mark-trusted must be non-zero and the trusted bits inside the mask\n");
-		return 2;
+	if (co.set_mark) {
+		char why[256];
+
+		/*
+		 * Every SA index esptag_sad can hold needs a mark of its own:
+		 * the agent picks the index (shared by every port), so the
+		 * bound is the map's size, not --max-sas. Adopted maps are
+		 * checked again with their real size (cfg_apply).
+		 */
+		if (esptag_mark_check(co.mark_mask, co.mark_trusted, co.mark_shift, ESPTAG_SAD_MAX,
+				      why, sizeof(why))) {
+			fprintf(stderr, "esptagd: %s\n", why);
+			return 2;
+		}
 	}
 	d->ifindex = if_nametoindex(d->dev);
 	if (!d->ifindex) {

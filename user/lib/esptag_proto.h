@@ -139,6 +139,14 @@ const char *esptag_rec_type_str(int type);
 extern const char *const esptag_counter_names[];
 extern const char *const esptag_agent_counter_names[];
 
+/*
+ * Rx mark settings (docs/rx.md, mark.c): 0 when every SA index below slots
+ * (the size of esptag_sad) gets a mark of its own under mask/trusted/shift;
+ * else -1 and a message naming the option at fault in why.
+ */
+int esptag_mark_check(uint32_t mask, uint32_t trusted, uint32_t shift, uint32_t slots,
+		      char *why, size_t n);
+
 /* Hex dump helper for logs (never used on key material). */
 void esptag_hexdump(FILE *f, const void *buf, size_t len);
 

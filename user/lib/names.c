@@ -90,6 +90,10 @@ const char *const esptag_counter_names[] = {
 	[ESPTAG_CNT_PORT_DROP_META] = "port_drop_meta",
 	[ESPTAG_CNT_PORT_DROP_ROOM] = "port_drop_room",
 	[ESPTAG_CNT_TX_DROP_NO_TSO] = "tx_drop_no_tso",
+	[ESPTAG_CNT_TX_DROP_VLAN_HIDDEN] = "tx_drop_vlan_hidden",
+	[ESPTAG_CNT_TX_DROP_GSO_LIMIT] = "tx_drop_gso_limit",
+	[ESPTAG_CNT_PORT_DROP_VLAN_HIDDEN] = "port_drop_vlan_hidden",
+	[ESPTAG_CNT_RX_DROP_MARK] = "rx_drop_mark",
 };
 _Static_assert(N(esptag_counter_names) == ESPTAG_CNT_MAX, "counter names");
 
@@ -112,6 +116,8 @@ const char *const esptag_agent_counter_names[] = {
 	[ESPTAG_AC_CFG_DUP] = "cfg_dup",
 	[ESPTAG_AC_CFG_ERR] = "cfg_err",
 	[ESPTAG_AC_CFG_DROPPED] = "cfg_dropped",
+	[ESPTAG_AC_TX_DROP_VLAN_HIDDEN] = "tx_drop_vlan_hidden",
+	[ESPTAG_AC_TX_DROP_GSO_LIMIT] = "tx_drop_gso_limit",
 };
 _Static_assert(N(esptag_agent_counter_names) == ESPTAG_AC_MAX, "agent counter names");
 
