@@ -341,7 +341,7 @@ static int run_teardown(struct daemon *d, const char *pin_dir, const char *sock,
 {
 	uint16_t vfs[ESPTAG_CTL_VF_MAX + 1];
 	struct txn *t = NULL;
-	int nvf = 0, n = 0, rc = 0;
+	int nvf = 0, n = 0, rc = 0, bad;
 
 	if (sock_live(sock)) {
 		log_err("an esptagd serves %s: stop it first (a stop keeps the data path; --teardown then removes it)",
@@ -367,8 +367,7 @@ static int run_teardown(struct daemon *d, const char *pin_dir, const char *sock,
 				if (!chan_finish(&d->chan, &t[n], &b))
 					n++;
 			}
-			int bad = chan_run(&d->chan, t, n, 0);
-
+			bad = chan_run(&d->chan, t, n, 0);
 			for (int i = 0; i < n; i++)
 				bad += t[i].state == TXN_DONE && t[i].v.status;
 			if (bad) {
