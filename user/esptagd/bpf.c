@@ -155,6 +155,29 @@ static void detach_tc(struct daemon *d, enum bpf_tc_attach_point where)
 /* libxdp's bpffs state directory, when this daemon made it appear. */
 static char xdp_state_dir[256];
 
+/*
+ * A previous daemon's esptag_rx stays in the dispatcher after a stop or a
+ * crash: once ours runs next to it, take the old one out (until then a
+ * frame runs through both, which at worst drops it: never clear).
+ */
+static void drop_older_rx(struct daemon *d, struct xdp_multiprog *mp, enum xdp_attach_mode mode,
+			  uint32_t ours)
+{
+	struct xdp_program *p;
+
+	for (p = xdp_multiprog__next_prog(NULL, mp); p; p = xdp_multiprog__next_prog(p, mp)) {
+		if (xdp_program__id(p) == ours || strncmp(xdp_program__name(p), "esptag_rx", 9))
+			continue;
+		if (xdp_program__detach(p, d->ifindex, mode, 0))
+			log_warn("xdp: cannot take the previous esptag_rx (id %u) out of the dispatcher on %s",
+				 xdp_program__id(p), d->dev);
+		else
+			log_info("xdp: took the previous esptag_rx (id %u) out of the dispatcher on %s",
+				 xdp_program__id(p), d->dev);
+		return;
+	}
+}
+
 static int attach_xdp(struct daemon *d, int fd, bool skb_mode)
 {
 	enum xdp_attach_mode mode = skb_mode ? XDP_MODE_SKB : XDP_MODE_NATIVE;
@@ -192,6 +215,8 @@ static int attach_xdp(struct daemon *d, int fd, bool skb_mode)
 			} else {
 				d->bpf.xdp_mode = ESPTAG_XDP_DISPATCHER;
 				log_info("xdp: attached through the libxdp dispatcher on %s", d->dev);
+				if (!libxdp_get_error(mp) && mp)
+					drop_older_rx(d, mp, mode, xdp_program__id(xp));
 			}
 			if (!libxdp_get_error(mp))
 				xdp_multiprog__close(mp);
