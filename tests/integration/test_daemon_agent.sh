@@ -8,8 +8,9 @@
 # the pinned maps agree after every step; bad input changes nothing anywhere;
 # an unreachable agent makes protect traffic fail closed (nothing reaches the
 # wire); an agent restart re-installs SAs by itself with their sequence
-# numbers kept; a daemon killed with SIGKILL leaves the data path running and
-# a restarted one reconciles; 10,000 SAs go in and out through the CLI.
+# numbers kept; a daemon killed with SIGKILL or stopped with SIGTERM leaves the
+# data path running and a restarted one reconciles; esptagd --teardown and
+# --cleanup-on-exit remove everything; 10,000 SAs go in and out through the CLI.
 . "$(dirname "$0")/../lib/harness.sh"
 t_require_root
 t_require bpftool
@@ -413,16 +414,26 @@ t_eq flush_10k_no_sa_stats_left "$n" 0
 E -j agent status | $PY -c 'import json,sys; a=json.load(sys.stdin); assert a["sad_used"]==0 and a["daemon_sas"]==0, a' &&
 	t_pass flush_10k_no_leak || t_fail flush_10k_no_leak "$(E agent status)"
 
-# --- clean exit: programs detached, pins and socket gone ------------------------
+# --- a stop keeps the data path (fail closed); --teardown removes it -------------
+nsx "$H" "$BIN/esptagd" --teardown --dev eth0 --pin-dir "$PINS" --sock "$SOCK" >>"$TMP/teardown.log" 2>&1
+t_eq teardown_refused_while_daemon_serves $? 1
 stop_pid "$DAEMON_PID" TERM
+[ -e "$PINS/esptag_sad" ] && ip -n "$H" link show eth0 | grep -q 'xdp' &&
+	tc -n "$H" filter show dev eth0 egress 2>/dev/null | grep -q esptag_tx &&
+	t_pass stop_keeps_datapath || t_fail stop_keeps_datapath "pins, XDP or tc egress gone"
+[ ! -e "$SOCK" ] && t_pass stop_removes_socket || t_fail stop_removes_socket "socket left"
+nsx "$H" "$BIN/esptagd" --teardown --dev eth0 --pin-dir "$PINS" --sock "$SOCK" >>"$TMP/teardown.log" 2>&1
+t_eq teardown_rc $? 0
 left=""
 [ -e "$SOCK" ] && left+=" socket"
 [ -e "$PINS" ] && left+=" pins($(ls "$PINS" | tr '\n' ' '))"
 ip -n "$H" link show eth0 | grep -q 'xdp' && left+=" xdp"
 tc -n "$H" filter show dev eth0 egress 2>/dev/null | grep -q bpf && left+=" tc-egress"
-[ -z "$left" ] && t_pass clean_exit || t_fail clean_exit "left behind:$left"
+tc -n "$H" filter show dev eth0 ingress 2>/dev/null | grep -q bpf && left+=" tc-ingress"
+tc -n "$H" qdisc show dev eth0 | grep -q clsact && left+=" clsact"
+[ -z "$left" ] && t_pass teardown_leaves_nothing || t_fail teardown_leaves_nothing "left behind:$left"
 
-# --- lossy config channel: retransmissions carry the day; --keep-pins -------
+# --- lossy config channel: retransmissions carry the day; stop and restart ---
 stop_pid "$AGENT_PID" KILL
 mkdir -p "$PINS"
 start_agent --capacity 1000 --test-drop-config 30
@@ -443,11 +454,17 @@ EOF
 	stop_pid "$DAEMON_PID" TERM
 	[ -e "$PINS/esptag_sad" ] && ip -n "$H" link show eth0 | grep -q xdp &&
 		t_pass keep_pins_keeps_datapath || t_fail keep_pins_keeps_datapath "pins or XDP gone"
-	if start_daemon --tries 8; then
+	if start_daemon --tries 8 --cleanup-on-exit; then
 		wait_for 10 is_up
 		check_agree keep_pins_restart_agree 200
+		n=$(E -j agent sa | $PY -c 'import json,sys; print(len(json.load(sys.stdin)))')
 		stop_pid "$DAEMON_PID" TERM
-		[ ! -e "$PINS" ] && t_pass keep_pins_final_cleanup || t_fail keep_pins_final_cleanup "pins left"
+		[ ! -e "$PINS" ] && ! ip -n "$H" link show eth0 | grep -q xdp &&
+			! tc -n "$H" filter show dev eth0 egress 2>/dev/null | grep -q bpf &&
+			t_pass cleanup_on_exit_removes_all || t_fail cleanup_on_exit_removes_all "pins or programs left"
+		grep -q "the agent did not confirm FLUSH_PORT" "$TMP/esptagd.log" &&
+			t_fail cleanup_on_exit_flushes_agent "FLUSH_PORT of $n SAs unconfirmed" ||
+			t_pass cleanup_on_exit_flushes_agent
 	else
 		t_fail keep_pins_restart "$(tail -5 "$TMP/esptagd.log")"
 	fi
@@ -459,7 +476,7 @@ fi
 stop_pid "$AGENT_PID" KILL
 mkdir -p "$PINS"
 start_agent --capacity 16 --cfg-ethertype 0x88b7 --meta-ethertype 0x88b8
-if start_daemon --cfg-ethertype 0x88b7 --meta-ethertype 0x88b8; then
+if start_daemon --cfg-ethertype 0x88b7 --meta-ethertype 0x88b8 --cleanup-on-exit; then
 	wait_for 5 is_up
 	E state add dev eth0 src 192.0.2.1 dst 192.0.2.2 proto esp spi 0x1000 $AEAD $K1 128 dir out &&
 		E policy add dev eth0 src 192.0.2.0/24 dst 192.0.2.2/32 dir out action protect spi 0x1000
@@ -485,7 +502,7 @@ t_eq adopt_iproute2_attach $? 0
 unset TC_BPF_MNT
 PINS=$ADOPT/tc/globals
 start_agent --capacity 16
-if start_daemon --adopt; then
+if start_daemon --adopt --cleanup-on-exit; then
 	wait_for 5 is_up
 	E -j agent status | $PY -c 'import json,sys; assert json.load(sys.stdin)["xdp"] == "adopted"' &&
 		t_pass adopt_mode_reported || t_fail adopt_mode_reported "$(E agent status | head -2)"

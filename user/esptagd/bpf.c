@@ -31,6 +31,15 @@ const char *const map_names[M_NR] = {
 	[M_PORTS] = "esptag_ports",
 };
 
+/*
+ * What a daemon created besides its pins, remembered for the act that
+ * removes everything (--cleanup-on-exit, --teardown), which may run in a
+ * later process: empty directories in the pin directory (bpffs holds no
+ * plain files).
+ */
+#define MARK_CLSACT	"esptagd_made_clsact"
+#define MARK_XDP_STATE	"esptagd_made_xdp_state"
+
 /* libxdp probes the dispatcher, which fails here by design: not a warning. */
 static bool quiet_libbpf;
 
@@ -146,6 +155,29 @@ static void detach_tc(struct daemon *d, enum bpf_tc_attach_point where)
 /* libxdp's bpffs state directory, when this daemon made it appear. */
 static char xdp_state_dir[256];
 
+/*
+ * A previous daemon's esptag_rx stays in the dispatcher after a stop or a
+ * crash: once ours runs next to it, take the old one out (until then a
+ * frame runs through both, which at worst drops it: never clear).
+ */
+static void drop_older_rx(struct daemon *d, struct xdp_multiprog *mp, enum xdp_attach_mode mode,
+			  uint32_t ours)
+{
+	struct xdp_program *p;
+
+	for (p = xdp_multiprog__next_prog(NULL, mp); p; p = xdp_multiprog__next_prog(p, mp)) {
+		if (xdp_program__id(p) == ours || strncmp(xdp_program__name(p), "esptag_rx", 9))
+			continue;
+		if (xdp_program__detach(p, d->ifindex, mode, 0))
+			log_warn("xdp: cannot take the previous esptag_rx (id %u) out of the dispatcher on %s",
+				 xdp_program__id(p), d->dev);
+		else
+			log_info("xdp: took the previous esptag_rx (id %u) out of the dispatcher on %s",
+				 xdp_program__id(p), d->dev);
+		return;
+	}
+}
+
 static int attach_xdp(struct daemon *d, int fd, bool skb_mode)
 {
 	enum xdp_attach_mode mode = skb_mode ? XDP_MODE_SKB : XDP_MODE_NATIVE;
@@ -183,6 +215,8 @@ static int attach_xdp(struct daemon *d, int fd, bool skb_mode)
 			} else {
 				d->bpf.xdp_mode = ESPTAG_XDP_DISPATCHER;
 				log_info("xdp: attached through the libxdp dispatcher on %s", d->dev);
+				if (!libxdp_get_error(mp) && mp)
+					drop_older_rx(d, mp, mode, xdp_program__id(xp));
 			}
 			if (!libxdp_get_error(mp))
 				xdp_multiprog__close(mp);
@@ -254,6 +288,17 @@ int bpf_setup(struct daemon *d, const struct bpf_opts *o)
 			o->pin_dir, strerror(errno));
 		return -1;
 	}
+	{
+		/* Pins already there: a data path a previous daemon left running
+		 * (stop or crash). It is adopted, and never removed on failure. */
+		char path[512];
+
+		snprintf(path, sizeof(path), "%s/%s", o->pin_dir, map_names[M_SAD]);
+		d->bpf.fresh = access(path, F_OK) != 0;
+		if (!d->bpf.fresh)
+			log_info("pins found in %s: taking over the data path left running there",
+				 o->pin_dir);
+	}
 	tx = esptag_tx__open_opts(&oo);
 	rx = esptag_rx__open_opts(&oo);
 	if (!tx || !rx) {
@@ -305,6 +350,16 @@ int bpf_setup(struct daemon *d, const struct bpf_opts *o)
 	if (attach_tc(d, bpf_program__fd(ptx), BPF_TC_EGRESS))
 		goto fail;
 	d->bpf.tc_egress = true;
+	{
+		char path[512];
+
+		snprintf(path, sizeof(path), "%s/%s", o->pin_dir, MARK_CLSACT);
+		if (d->bpf.qdisc_created)
+			mkdir(path, 0700);
+		snprintf(path, sizeof(path), "%s/%s", o->pin_dir, MARK_XDP_STATE);
+		if (xdp_state_dir[0] && !access(xdp_state_dir, F_OK))
+			mkdir(path, 0700);
+	}
 	log_info("attached: xdp %s, tc egress %s, tc ingress %s on %s",
 		 bpf_program__name(pxdp), bpf_program__name(ptx),
 		 pmark ? bpf_program__name(pmark) : "-", d->dev);
@@ -312,29 +367,81 @@ int bpf_setup(struct daemon *d, const struct bpf_opts *o)
 fail:
 	d->bpf.tx_skel = tx;
 	d->bpf.rx_skel = rx;
-	bpf_teardown(d, false, o->pin_dir);
+	/* Never remove a data path we did not create (fail closed). */
+	bpf_teardown(d, !d->bpf.fresh, o->pin_dir);
 	return -1;
+}
+
+static bool marked(const char *pin_dir, const char *mark)
+{
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/%s", pin_dir, mark);
+	return !access(path, F_OK);
+}
+
+static void xdp_state_path(char *buf, size_t len)
+{
+	const char *root = secure_getenv("LIBXDP_BPFFS");
+
+	snprintf(buf, len, "%s/xdp", root ? root : "/sys/fs/bpf");
+}
+
+/* Remove the clsact qdisc and libxdp's state directory where we made them. */
+static void remove_made(struct daemon *d, const char *pin_dir)
+{
+	char path[256];
+
+	if (d->bpf.qdisc_created || marked(pin_dir, MARK_CLSACT)) {
+		DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = d->ifindex,
+				    .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS);
+		bpf_tc_hook_destroy(&hook);
+	}
+	/* Fails harmlessly if another libxdp user has state in it. */
+	if (xdp_state_dir[0])
+		rmdir(xdp_state_dir);
+	else if (marked(pin_dir, MARK_XDP_STATE)) {
+		xdp_state_path(path, sizeof(path));
+		rmdir(path);
+	}
+}
+
+/* The pins, the markers, the pin directory and the default parent if empty. */
+static void unpin_all(const char *pin_dir)
+{
+	char path[512];
+
+	for (int i = 0; i < M_NR; i++) {
+		snprintf(path, sizeof(path), "%s/%s", pin_dir, map_names[i]);
+		unlink(path);
+	}
+	snprintf(path, sizeof(path), "%s/%s", pin_dir, MARK_CLSACT);
+	rmdir(path);
+	snprintf(path, sizeof(path), "%s/%s", pin_dir, MARK_XDP_STATE);
+	rmdir(path);
+	if (rmdir(pin_dir) == 0) {
+		/* the default parent, if now empty */
+		snprintf(path, sizeof(path), "%s", pin_dir);
+		char *slash = strrchr(path, '/');
+
+		if (slash && slash != path) {
+			*slash = 0;
+			if (!strcmp(path, "/sys/fs/bpf/esptag"))
+				rmdir(path);
+		}
+	}
 }
 
 void bpf_teardown(struct daemon *d, bool keep, const char *pin_dir)
 {
-	char path[512];
-
 	if (!keep && !d->bpf.adopted) {
 		if (d->bpf.tc_egress)
 			detach_tc(d, BPF_TC_EGRESS);
 		if (d->bpf.tc_ingress)
 			detach_tc(d, BPF_TC_INGRESS);
-		if (d->bpf.qdisc_created) {
-			DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = d->ifindex,
-					    .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS);
-			bpf_tc_hook_destroy(&hook);
-		}
 		if (d->bpf.xdp_mode == ESPTAG_XDP_SINGLE || d->bpf.xdp_mode == ESPTAG_XDP_DISPATCHER)
 			detach_xdp(d);
-		/* Fails harmlessly if another libxdp user has state in it. */
-		if (xdp_state_dir[0])
-			rmdir(xdp_state_dir);
+		remove_made(d, pin_dir);
 	}
 	for (int i = 0; i < M_NR; i++) {
 		if (d->bpf.map_fd[i] >= 0)
@@ -346,23 +453,120 @@ void bpf_teardown(struct daemon *d, bool keep, const char *pin_dir)
 	if (d->bpf.rx_skel)
 		esptag_rx__destroy(d->bpf.rx_skel);
 	d->bpf.tx_skel = d->bpf.rx_skel = NULL;
-	if (!keep && d->bpf.pinned_by_us) {
-		for (int i = 0; i < M_NR; i++) {
-			snprintf(path, sizeof(path), "%s/%s", pin_dir, map_names[i]);
-			unlink(path);
-		}
-		if (rmdir(pin_dir) == 0) {
-			/* the default parent, if now empty */
-			snprintf(path, sizeof(path), "%s", pin_dir);
-			char *slash = strrchr(path, '/');
+	if (!keep && d->bpf.pinned_by_us)
+		unpin_all(pin_dir);
+}
 
-			if (slash && slash != path) {
-				*slash = 0;
-				if (!strcmp(path, "/sys/fs/bpf/esptag"))
-					rmdir(path);
+/* ---- --teardown: what a stopped daemon left running -------------------------- */
+
+/* Is program id an esptag program (its name starts with prefix)? */
+static bool prog_named(__u32 id, const char *prefix)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+	bool ok;
+	int fd;
+
+	if (!id)
+		return false;
+	fd = bpf_prog_get_fd_by_id(id);
+	if (fd < 0)
+		return false;
+	ok = !bpf_obj_get_info_by_fd(fd, &info, &len) && !strncmp(info.name, prefix, strlen(prefix));
+	close(fd);
+	return ok;
+}
+
+void tc_detach_leftover(int ifindex, int where, uint32_t handle, uint32_t prio)
+{
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = where);
+	DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .handle = handle, .priority = prio);
+
+	if (bpf_tc_query(&hook, &opts) || !prog_named(opts.prog_id, "esptag_"))
+		return;
+	opts.prog_id = 0;
+	opts.prog_fd = 0;
+	opts.flags = 0;
+	if (bpf_tc_detach(&hook, &opts))
+		log_warn("tc: cannot detach the esptag program from ifindex %d (%s)", ifindex,
+			 where == BPF_TC_EGRESS ? "egress" : "ingress");
+	else
+		log_info("tc: detached the esptag program from ifindex %d (%s)", ifindex,
+			 where == BPF_TC_EGRESS ? "egress" : "ingress");
+}
+
+static void xdp_detach_leftover(struct daemon *d)
+{
+	DECLARE_LIBBPF_OPTS(bpf_xdp_query_opts, q);
+	const __u32 flags[2] = { XDP_FLAGS_DRV_MODE, XDP_FLAGS_SKB_MODE };
+	__u32 ids[2];
+
+	if (bpf_xdp_query(d->ifindex, 0, &q))
+		return;
+	ids[0] = q.drv_prog_id;
+	ids[1] = q.skb_prog_id;
+	for (int i = 0; i < 2; i++) {
+		if (prog_named(ids[i], "esptag_rx")) {
+			/* Only if it is still that program (XDP_FLAGS_REPLACE). */
+			int fd = bpf_prog_get_fd_by_id(ids[i]);
+			DECLARE_LIBBPF_OPTS(bpf_xdp_attach_opts, ao, .old_prog_fd = fd);
+
+			if (fd >= 0 && !bpf_xdp_detach(d->ifindex, flags[i] | XDP_FLAGS_REPLACE, &ao))
+				log_info("xdp: detached esptag_rx from %s", d->dev);
+			else
+				log_warn("xdp: cannot detach esptag_rx from %s", d->dev);
+			if (fd >= 0)
+				close(fd);
+		} else if (prog_named(ids[i], "xdp_dispatcher")) {
+			struct xdp_multiprog *mp;
+			struct xdp_program *p;
+
+			libxdp_set_print(libxdp_log);
+			mp = xdp_multiprog__get_from_ifindex(d->ifindex);
+			if (libxdp_get_error(mp) || !mp)
+				continue;
+			for (p = xdp_multiprog__next_prog(NULL, mp); p; p = xdp_multiprog__next_prog(p, mp)) {
+				if (strncmp(xdp_program__name(p), "esptag_rx", 9))
+					continue;
+				if (xdp_program__detach(p, d->ifindex, xdp_multiprog__attach_mode(mp), 0))
+					log_warn("xdp: libxdp could not detach esptag_rx from %s", d->dev);
+				else
+					log_info("xdp: detached esptag_rx from the dispatcher of %s", d->dev);
+				break;
 			}
+			xdp_multiprog__close(mp);
 		}
 	}
+}
+
+void bpf_remove_leftover(struct daemon *d, const char *pin_dir)
+{
+	tc_detach_leftover(d->ifindex, BPF_TC_EGRESS, TC_HANDLE, TC_PRIO);
+	tc_detach_leftover(d->ifindex, BPF_TC_INGRESS, TC_HANDLE, TC_PRIO);
+	xdp_detach_leftover(d);
+	remove_made(d, pin_dir);
+	for (int i = 0; i < M_NR; i++) {
+		if (d->bpf.map_fd[i] >= 0)
+			close(d->bpf.map_fd[i]);
+		d->bpf.map_fd[i] = -1;
+	}
+	unpin_all(pin_dir);
+}
+
+/* Open whatever maps are pinned in dir (none is an error here). */
+int bpf_open_leftover(struct daemon *d, const char *dir)
+{
+	char path[512];
+	int n = 0;
+
+	libbpf_set_print(libbpf_log);
+	d->bpf.ncpus = libbpf_num_possible_cpus();
+	for (int i = 0; i < M_NR; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, map_names[i]);
+		d->bpf.map_fd[i] = bpf_obj_get(path);
+		n += d->bpf.map_fd[i] >= 0;
+	}
+	return n;
 }
 
 bool cfg_agent_up(struct daemon *d)

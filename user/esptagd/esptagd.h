@@ -58,6 +58,7 @@ struct bpf_state {
 	uint32_t xdp_id;
 	bool tc_egress, tc_ingress, qdisc_created, hook_done;
 	bool pinned_by_us;
+	bool fresh;			/* no pins were there before this daemon */
 };
 
 /* ---- agent channel ------------------------------------------------------ */
@@ -231,6 +232,11 @@ struct cfg_opts {
 };
 int cfg_apply(struct daemon *d, const struct cfg_opts *o);
 void bpf_teardown(struct daemon *d, bool keep, const char *pin_dir);
+/* --teardown: open what is pinned (count), then detach what esptag left
+ * attached on d->ifindex and remove the pins. */
+int bpf_open_leftover(struct daemon *d, const char *dir);
+void bpf_remove_leftover(struct daemon *d, const char *pin_dir);
+void tc_detach_leftover(int ifindex, int where, uint32_t handle, uint32_t prio); /* bpf_tc_attach_point */
 int cfg_set_agent_up(struct daemon *d, bool up);
 /* Set or clear one ESPTAG_CFGF_* bit (written only when it changes). */
 int cfg_set_flag(struct daemon *d, uint32_t flag, bool on);
@@ -283,7 +289,12 @@ void pf_ctl(struct daemon *d, const struct esptag_ctl_view *v, struct reply *r);
 bool pf_event(struct daemon *d, int fd);
 void pf_agent_up(struct daemon *d);
 void pf_agent_restarted(struct daemon *d);
-void pf_exit(struct daemon *d);
+/* cleanup: flush the VFs' SAs and detach esptag_port (--cleanup-on-exit);
+ * otherwise leave the VF ports' programs, entries and SAs running. */
+void pf_exit(struct daemon *d, bool cleanup);
+/* --teardown --pf: detach esptag_port from the ports in esptag_ports and the
+ * uplink; fills vfs[] with their VF numbers (up to max), returns the count. */
+int pf_remove_leftover(struct daemon *d, const char *uplink, uint16_t *vfs, int max);
 
 /* vf.c */
 int vf_open(struct daemon *d, const char *mailbox);

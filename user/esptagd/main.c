@@ -133,12 +133,30 @@ void monitor_counters(struct daemon *d)
 
 /* ---- control socket ---------------------------------------------------------- */
 
+/* Does a daemon answer on the control socket path? */
+static bool sock_live(const char *path)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	bool live;
+	int probe;
+
+	if (strlen(path) >= sizeof(sun.sun_path))
+		return false;
+	strcpy(sun.sun_path, path);
+	probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (probe < 0)
+		return false;
+	live = !connect(probe, (struct sockaddr *)&sun, sizeof(sun));
+	close(probe);
+	return live;
+}
+
 static int ctl_listen(const char *path)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	char dir[sizeof(sun.sun_path)];
 	mode_t old;
-	int fd, probe;
+	int fd;
 
 	if (strlen(path) >= sizeof(sun.sun_path)) {
 		log_err("socket path too long: %s", path);
@@ -154,14 +172,10 @@ static int ctl_listen(const char *path)
 		}
 	}
 	/* A live daemon on this socket? Then refuse rather than steal it. */
-	probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (probe >= 0 && !connect(probe, (struct sockaddr *)&sun, sizeof(sun))) {
-		close(probe);
+	if (sock_live(path)) {
 		log_err("another esptagd already serves %s", path);
 		return -1;
 	}
-	if (probe >= 0)
-		close(probe);
 	unlink(path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
@@ -308,16 +322,78 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: esptagd --dev IF [--pin-dir DIR] [--sock PATH] [--port N]\n"
-		"               [--adopt] [--no-attach] [--keep-pins] [--xdp-skb]\n"
+		"               [--adopt] [--no-attach] [--cleanup-on-exit] [--xdp-skb]\n"
 		"               [--hello-interval MS] [--down-after N] [--timeout MS] [--tries N]\n"
 		"               [--max-sas N] [--audit-interval S] [--cfg-ethertype HEX] [--meta-ethertype HEX]\n"
 		"               [--mark-mask N --mark-trusted N [--mark-shift N]] [-v|--verbose]\n"
 		"       PF mode: --pf [--mbox-dir DIR] [--uplink IF] [--switch veb|vepa]\n"
 		"               [--vf-limit N] [--local ADDR]\n"
-		"       VF mode: --vf --mailbox PATH\n");
+		"       VF mode: --vf --mailbox PATH\n"
+		"       esptagd --teardown --dev IF [--pin-dir DIR] [--sock PATH] [--port N]\n"
+		"               [--pf [--uplink IF]] [--vf]   (remove what a stopped daemon left)\n");
 }
 
 static volatile int stop;
+
+/*
+ * esptagd --teardown: the explicit act that removes what stopped daemons
+ * left running on a port. In fail-closed order: the data path first drops
+ * protect traffic (AGENT_UP cleared), the agent forgets the port's SAs (and
+ * its VFs'), then the programs are detached and the pins removed.
+ */
+static int run_teardown(struct daemon *d, const char *pin_dir, const char *sock,
+			const char *uplink, bool pf_mode)
+{
+	uint16_t vfs[ESPTAG_CTL_VF_MAX + 1];
+	struct txn *t = NULL;
+	int nvf = 0, n = 0, rc = 0, bad;
+
+	if (sock_live(sock)) {
+		log_err("an esptagd serves %s: stop it first (a stop keeps the data path; --teardown then removes it)",
+			sock);
+		return 1;
+	}
+	if (bpf_open_leftover(d, pin_dir) > 0 && d->bpf.map_fd[M_CFG] >= 0)
+		cfg_set_agent_up(d, false);
+	if (pf_mode)
+		nvf = pf_remove_leftover(d, uplink, vfs, ESPTAG_CTL_VF_MAX + 1);
+	if (!d->vf_mode) {
+		/* FLUSH_PORT of this port and of every VF port found, together. */
+		t = calloc(nvf + 1, sizeof(*t));
+		if (t && !chan_open(&d->chan, d->dev)) {
+			for (int i = -1; i < nvf; i++) {
+				struct esptag_cfg_builder b;
+				uint16_t saved = d->chan.port;
+
+				if (i >= 0)
+					d->chan.port = vfs[i] + 1;
+				chan_begin(&d->chan, &t[n], &b, ESPTAG_OP_FLUSH_PORT);
+				d->chan.port = saved;
+				if (!chan_finish(&d->chan, &t[n], &b))
+					n++;
+			}
+			bad = chan_run(&d->chan, t, n, 0);
+			for (int i = 0; i < n; i++)
+				bad += t[i].state == TXN_DONE && t[i].v.status;
+			if (bad) {
+				log_warn("teardown: the agent did not confirm FLUSH_PORT; its SAs of this port remain until the next esptagd removes them as orphans");
+				rc = 1;
+			} else {
+				log_info("teardown: the agent removed the SAs of port %u%s", d->chan.port,
+					 nvf ? " and of its VFs" : "");
+			}
+			chan_close(&d->chan);
+		} else {
+			log_warn("teardown: no agent channel on %s; the agent's SAs stay", d->dev);
+			rc = 1;
+		}
+		free(t);
+	}
+	bpf_remove_leftover(d, pin_dir);
+	unlink(sock);
+	log_info("teardown of %s done: programs detached, pins in %s removed", d->dev, pin_dir);
+	return rc;
+}
 
 int main(int argc, char **argv)
 {
@@ -349,6 +425,8 @@ int main(int argc, char **argv)
 		{ "local", required_argument, NULL, 0x105 },
 		{ "vf", no_argument, NULL, 0x106 },
 		{ "mailbox", required_argument, NULL, 0x107 },
+		{ "cleanup-on-exit", no_argument, NULL, 0x108 },
+		{ "teardown", no_argument, NULL, 0x109 },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
@@ -363,7 +441,8 @@ int main(int argc, char **argv)
 	unsigned long audit_s = 60;
 	uint64_t last_audit = 0;
 	unsigned long hello_ms = 1000, max_sas = ESPTAG_SAD_MAX, port = 0, tmo = 0, tries = 0;
-	bool keep = false, pf_mode = false;
+	bool keep = false, cleanup = false, teardown = false, pf_mode = false;
+	bool started = false, remove;
 	struct pf_opts po = { .vf_limit = 1024 };
 	const char *mailbox = NULL;
 	char mbox_buf[1024];
@@ -483,6 +562,12 @@ int main(int argc, char **argv)
 		case 0x107:
 			mailbox = optarg;
 			break;
+		case 0x108:
+			cleanup = true;
+			break;
+		case 0x109:
+			teardown = true;
+			break;
 		case 'v':
 			log_level = LOG_DEBUG_;
 			break;
@@ -502,7 +587,15 @@ int main(int argc, char **argv)
 		fprintf(stderr, "esptagd: --pf and --vf exclude each other\n");
 		return 2;
 	}
-	if (d->vf_mode != !!mailbox) {
+	if (keep && cleanup) {
+		fprintf(stderr, "esptagd: --keep-pins and --cleanup-on-exit exclude each other\n");
+		return 2;
+	}
+	if (teardown && (cleanup || keep || bo.adopt || bo.no_attach || mailbox)) {
+		fprintf(stderr, "esptagd: --teardown takes --dev, --pin-dir, --sock, --port, --pf, --uplink, --vf and --cfg-ethertype only (programs attached by iproute2 are removed with iproute2)\n");
+		return 2;
+	}
+	if (!teardown && d->vf_mode != !!mailbox) {
 		fprintf(stderr, "esptagd: --vf needs --mailbox PATH (the socket the PF made for this VF), and --mailbox needs --vf\n");
 		return 2;
 	}
@@ -550,6 +643,13 @@ int main(int argc, char **argv)
 	d->chan.port = port;
 	d->chan.timeout_ms = tmo;
 	d->chan.tries = tries;
+	if (teardown)
+		return run_teardown(d, bo.pin_dir, sock, pf_mode ? po.uplink : NULL, pf_mode);
+	/* Before touching the data path: a live daemon there stays in charge. */
+	if (sock_live(sock)) {
+		log_err("another esptagd already serves %s", sock);
+		return 1;
+	}
 	/* Periodic HELLO: a quicker verdict than a full retry ladder. */
 	d->hello_tries = tries ? tries : 3;
 	if (!d->down_after)
@@ -618,6 +718,7 @@ int main(int argc, char **argv)
 	agent_hello_tick(d);
 	monitor_counters(d);
 	log_info("ready");
+	started = true;
 	while (!stop) {
 		struct epoll_event evs[16];
 		int n;
@@ -676,13 +777,23 @@ int main(int argc, char **argv)
 	if (rc == 1)
 		rc = 0;
 out_pf:
-	pf_exit(d);
-	if (!keep && !d->chan.hup && d->chan.fd >= 0 && sad_flush_agent(d))
+	pf_exit(d, cleanup || (!started && d->bpf.fresh));
+	if (cleanup && !d->chan.hup && d->chan.fd >= 0 && sad_flush_agent(d))
 		log_warn("exit: the agent did not confirm FLUSH_PORT; its SAs of port %lu remain", port);
 out_bpf:
-	if (keep)
-		log_info("keeping programs attached and maps pinned in %s", bo.pin_dir);
-	bpf_teardown(d, keep, bo.pin_dir);
+	/*
+	 * Fail closed: unless --cleanup-on-exit asked for it, a stop (and a
+	 * failed start over a data path already running) leaves the programs
+	 * attached, the maps pinned and the agent's SAs in place: protect
+	 * traffic stays encrypted, or is dropped, never sent in clear. The next
+	 * esptagd adopts it; esptagd --teardown removes it.
+	 */
+	remove = cleanup || (!started && d->bpf.fresh);
+	if (!remove)
+		log_notice("exit: data path left running on %s (programs attached, maps pinned in %s, agent SAs kept); "
+			   "the next esptagd takes it over, esptagd --teardown removes it",
+			   d->dev, bo.pin_dir);
+	bpf_teardown(d, !remove, bo.pin_dir);
 out:
 	if (lfd >= 0) {
 		close(lfd);

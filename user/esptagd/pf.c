@@ -990,12 +990,34 @@ bool pf_event(struct daemon *d, int fd)
 	return false;
 }
 
-void pf_exit(struct daemon *d)
+void pf_exit(struct daemon *d, bool cleanup)
 {
 	struct pf *p = d->pf;
 
 	if (!p)
 		return;
+	if (!cleanup) {
+		/*
+		 * Fail closed across a PF restart: the VF ports keep esptag_port
+		 * (spoof check, untrusted frames wrapped), their esptag_ports
+		 * entries and domain entries, and the agent keeps the VFs' SAs.
+		 * Only the mailboxes close (the VF daemons exit, keeping their own
+		 * data path).
+		 */
+		for (int i = 0; i <= ESPTAG_CTL_VF_MAX; i++) {
+			struct pf_vf *v = &p->vf[i];
+
+			if (!v->used)
+				continue;
+			mbox_close_conn(p, v);
+			if (v->lfd >= 0) {
+				close(v->lfd);
+				unlink(v->path);
+			}
+			free(v->sas);
+		}
+		goto out;
+	}
 	{
 		/* Leave nothing of the VFs in the agent behind us: one FLUSH_PORT
 		 * per VF, all in flight together (the agent may be gone already). */
@@ -1030,10 +1052,38 @@ void pf_exit(struct daemon *d)
 	}
 	if (p->uplink_ifindex)
 		port_detach(p->uplink_ifindex, BPF_TC_EGRESS);
+out:
 	if (p->nl >= 0)
 		close(p->nl);
 	esptag_port_bpf__destroy(p->skel);
 	rmdir(p->mbox_dir);
 	free(p);
 	d->pf = NULL;
+}
+
+int pf_remove_leftover(struct daemon *d, const char *uplink, uint16_t *vfs, int max)
+{
+	uint32_t key, next, *pk = NULL;
+	struct esptag_port e;
+	int n = 0;
+
+	while (d->bpf.map_fd[M_PORTS] >= 0 && !bpf_map_get_next_key(d->bpf.map_fd[M_PORTS], pk, &next)) {
+		key = next;
+		pk = &key;
+		if (bpf_map_lookup_elem(d->bpf.map_fd[M_PORTS], &key, &e))
+			continue;
+		tc_detach_leftover(key, BPF_TC_INGRESS, PORT_TC_HANDLE, PORT_TC_PRIO);
+		tc_detach_leftover(key, BPF_TC_EGRESS, PORT_TC_HANDLE, PORT_TC_PRIO);
+		if (n < max)
+			vfs[n++] = e.vf;
+	}
+	if (uplink) {
+		int ifindex = if_nametoindex(uplink);
+
+		if (ifindex)
+			tc_detach_leftover(ifindex, BPF_TC_EGRESS, PORT_TC_HANDLE, PORT_TC_PRIO);
+		else
+			log_warn("pf: no uplink port %s", uplink);
+	}
+	return n;
 }
