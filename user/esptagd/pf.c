@@ -65,8 +65,10 @@ struct vf_sa {
 
 struct vf_cache_ent {
 	bool used;
+	bool answered;			/* else: the agent did not answer pf_id */
 	uint8_t opcode;
 	uint32_t msg_id;		/* the VF's */
+	uint32_t pf_id;			/* the msg_id the PF used toward the agent */
 	uint8_t digest[32];		/* SHA-256 of the VF's request, F_RETRY masked */
 	uint16_t len;
 	uint8_t reply[ESPTAG_CFG_MAX_PAYLOAD];	/* as sent to the VF (no key bytes) */
@@ -448,21 +450,28 @@ static struct vf_cache_ent *vf_cache_find(struct pf_vf *v, uint32_t msg_id, uint
 	return NULL;
 }
 
-static void vf_cache_put(struct pf_vf *v, uint32_t msg_id, uint8_t opcode, const uint8_t *digest,
-			 const uint8_t *reply, size_t len)
+/* Remember the answer to a VF request (reply NULL: the agent did not
+ * answer pf_id; a retransmission by the VF is then sent under pf_id again,
+ * byte for byte, so that the agent's own cache answers it if it executed
+ * the first). e: the entry of that request already, or NULL. */
+static void vf_cache_put(struct pf_vf *v, struct vf_cache_ent *e, uint32_t msg_id, uint8_t opcode,
+			 const uint8_t *digest, uint32_t pf_id, const uint8_t *reply, size_t len)
 {
-	struct vf_cache_ent *e;
-
 	if (!v->cache || len > sizeof(e->reply))
 		return;
-	e = &v->cache[v->cache_next];
-	v->cache_next = (v->cache_next + 1) % VF_CACHE_SIZE;
+	if (!e) {
+		e = &v->cache[v->cache_next];
+		v->cache_next = (v->cache_next + 1) % VF_CACHE_SIZE;
+	}
 	e->used = true;
+	e->answered = reply != NULL;
+	e->pf_id = pf_id;
 	e->msg_id = msg_id;
 	e->opcode = opcode;
 	memcpy(e->digest, digest, 32);
-	memcpy(e->reply, reply, len);
-	e->len = len;
+	if (reply)
+		memcpy(e->reply, reply, len);
+	e->len = reply ? len : 0;
 }
 
 static void vf_cache_clear(struct pf_vf *v)
@@ -632,7 +641,7 @@ static void vf_cfg(struct daemon *d, struct pf_vf *v, uint32_t seq, const uint8_
 	 * retransmission: it is executed as a new request. */
 	have_digest = !req_digest(pl, plen, digest);
 	ce = have_digest ? vf_cache_find(v, cv.msg_id, cv.opcode, digest) : NULL;
-	if (ce) {
+	if (ce && ce->answered) {
 		mbox_send(v, ESPTAG_MBOX_CFG, seq, 0, ce->reply, ce->len);
 		return;
 	}
@@ -693,10 +702,15 @@ static void vf_cfg(struct daemon *d, struct pf_vf *v, uint32_t seq, const uint8_
 	memcpy(t->frame + ESPTAG_ETH_HLEN + offsetof(struct esptag_cfg_hdr, port), &port, 2);
 	t->frame[ESPTAG_ETH_HLEN + 2] &= ~ESPTAG_CFG_F_RETRY;
 	/* So is the msg_id: a fresh one of the PF's, so that the agent's reply
-	 * cache can never answer this request with the reply to another. */
-	pf_id = d->chan.next_id++;
-	if (!pf_id)
+	 * cache can never answer this request with the reply to another (the
+	 * same one again when the agent did not answer it: the same bytes). */
+	if (ce) {
+		pf_id = ce->pf_id;
+	} else {
 		pf_id = d->chan.next_id++;
+		if (!pf_id)
+			pf_id = d->chan.next_id++;
+	}
 	id = htonl(pf_id);
 	memcpy(t->frame + ESPTAG_ETH_HLEN + offsetof(struct esptag_cfg_hdr, msg_id), &id, 4);
 	if (cv.opcode == ESPTAG_OP_ADD_SA) {
@@ -724,6 +738,8 @@ static void vf_cfg(struct daemon *d, struct pf_vf *v, uint32_t seq, const uint8_
 	if (rc) {
 		log_warn("pf: VF %u: the agent did not answer %s; no reply to the VF", v->c.vf,
 			 esptag_opcode_str(cv.opcode));
+		if (have_digest)
+			vf_cache_put(v, ce, cv.msg_id, cv.opcode, digest, pf_id, NULL, 0);
 		free(t);
 		return;
 	}
@@ -745,6 +761,8 @@ static void vf_cfg(struct daemon *d, struct pf_vf *v, uint32_t seq, const uint8_
 				log_err("pf: VF %u: the agent's ADD_SA reply names %s; not taken, its SAs removed again",
 					v->c.vf, why);
 				add_undo(d, v, idx, n);
+				if (ce)
+					ce->used = false;
 				cfg_refuse(v, seq, &h, ESPTAG_ST_BUSY, ESPTAG_ERR_INDEX_NONE,
 					   "the agent's reply was not taken");
 				free(t);
@@ -789,7 +807,7 @@ static void vf_cfg(struct daemon *d, struct pf_vf *v, uint32_t seq, const uint8_
 	}
 	memcpy(t->reply, &rh, sizeof(rh));
 	if (have_digest && rh.status != ESPTAG_ST_BUSY)
-		vf_cache_put(v, cv.msg_id, cv.opcode, digest, t->reply, t->rlen);
+		vf_cache_put(v, ce, cv.msg_id, cv.opcode, digest, pf_id, t->reply, t->rlen);
 	mbox_send(v, ESPTAG_MBOX_CFG, seq, 0, t->reply, t->rlen);
 	free(t);
 }
