@@ -13,7 +13,8 @@
 #  - the same msg_id with another request is executed, not answered with the
 #    other request's reply;
 #  - HELLO and GET_STATS show the VF only its own port: sad_used is its own
-#    use, agent-wide counters are refused, another domain's SA has no stats.
+#    use, agent-wide counters are refused, another domain's SA has no stats;
+#    in the VM, esptag agent status and esptag stats show only its own.
 . "$(dirname "$0")/../lib/harness.sh"
 t_require_root
 LAB="t$T_ID"
@@ -132,4 +133,14 @@ L A esptag vf reset 1 >/dev/null 2>&1
 read -r st VI < <($MB add "$MBOX" 0x4004 0x9501 198.51.100.10 "$KX")
 read -r st n < <($MB stats "$MBOX" 0x4005 "$VI")
 t_eq stats_own_sa_answered "$st/$n" 0/1
+# The VM's own esptagd: its agent view is its port.
+"$LABSH" vm daemon-start vm1 >/dev/null 2>&1
+sa_add A-vm1 vf0 192.0.2.11 192.0.2.2 0x9601 "$KX" out >/dev/null
+t_eq vm_state_add "$?" 0
+t_eq vm_agent_status_own_use "$(L A-vm1 esptag -j agent status | jget sad_used)" 1
+t_check vm_agent_status_not_agent_wide [ "$(sad_used)" -gt 1 ]
+t_eq vm_stats_own_only "$(L A-vm1 esptag -j stats | /usr/bin/python3 -c '
+import json, sys
+s = json.load(sys.stdin)
+print("agent" in s, len(s["sa"]), all("agent" in x for x in s["sa"]))')" "False 1 True"
 t_exit
