@@ -194,8 +194,8 @@ static void frame_head(struct daemon *d, struct txn *t)
 	t->rlen = 0;
 }
 
-/* A request without records (FLUSH_PORT) or with LOCAL records, for port.
- * Returns 0 (reply status in t->v.status) or -1 (no answer). */
+/* A request without records (FLUSH_PORT, rec NULL) or with one record, for
+ * port. Returns 0 (reply status in t->v.status) or -1 (no answer). */
 static int agent_req_rec(struct daemon *d, struct txn *t, uint8_t op, uint16_t port,
 			 uint8_t type, const void *rec, size_t len)
 {
