@@ -387,6 +387,28 @@ class Suite:
         expect(r2.frame == r1.frame, "the retransmission got a different reply")
         expect(self.dump_count(P0) == n + 1, "executed twice")
 
+    @req("cfg.reply_cache.same_id_other_request_executed")
+    def t_cache_other_request(self):
+        n = self.dump_count(P0)
+        mid = self.c.next_id()
+        s1, s2 = self.nspi(), self.nspi()
+        self.c.raw(cfg_payload(OP["ADD_SA"], mid, P0, [rec_sa(DIR_OUT, "192.0.2.61", s1,
+                                                              rk(16), rk(4), self.mac)]))
+        r1 = self.c.wait(mid)
+        expect(r1 is not None and r1.status == 0, "first: %r" % r1)
+        # The same msg_id, port and opcode with another SA: a new request.
+        self.c.raw(cfg_payload(OP["ADD_SA"], mid, P0, [rec_sa(DIR_OUT, "192.0.2.61", s2,
+                                                              rk(16), rk(4), self.mac)]))
+        r2 = self.c.wait(mid)
+        expect(r2 is not None and r2.status == 0, "second: %r" % r2)
+        sas = [parse_sa(r) for r in r2.recs(REC_SA)]
+        expect(len(sas) == 1 and sas[0]["spi"] == s2,
+               "answered with the reply to the other request: %r" % sas)
+        expect(self.dump_count(P0) == n + 2, "the second request was not executed")
+        for r in (r1, r2):
+            for sa in [parse_sa(x) for x in r.recs(REC_SA)]:
+                self.c.request(OP["DEL_SA"], [rec_ref(sa["sa_index"])], P0)
+
     @req("cfg.reply.not_answered")
     def t_reply_flag(self):
         mid = self.c.next_id()

@@ -8,6 +8,13 @@
   mbox_client.py garbage PATH COUNT SEED
       COUNT malformed / hostile messages, then a HELLO: prints "alive" when
       the PF still answers it.
+One request each, msg_id chosen by the caller (replays, test_vf_replay.sh):
+  mbox_client.py add PATH MSGID SPI DADDR KEYHEX   -> "status index"
+      ADD_SA, out, transport, AES-GCM-128 (KEYHEX: 20 bytes key+salt, so
+      that the same arguments are the same request bytes)
+  mbox_client.py del PATH MSGID INDEX              -> "status index"
+  mbox_client.py hello PATH MSGID   -> "status sad_used port_used port_limit"
+  mbox_client.py stats PATH MSGID [INDEX...]       -> "status records"
 """
 import os
 import random
@@ -17,7 +24,7 @@ import sys
 
 MAGIC = 0x424d5445
 CFG, RESET = 1, 2
-OP_HELLO, OP_ADD_SA, OP_DEL_SA, OP_ADD_LOCAL, OP_DUMP_SA = 1, 2, 3, 5, 7
+OP_HELLO, OP_ADD_SA, OP_DEL_SA, OP_ADD_LOCAL, OP_DUMP_SA, OP_GET_STATS = 1, 2, 3, 5, 7, 8
 
 
 def mhdr(t, flags, ln, seq, status=0, reserved=0):
@@ -38,6 +45,23 @@ def sa_rec(spi, mac):
     return r
 
 
+def sa_rec_fixed(spi, daddr, keysalt):
+    r = struct.pack("!BBH", 1, 0, 108)
+    r += bytes([2, 4, 50, 1]) + struct.pack("!I", spi)
+    r += socket.inet_aton(daddr) + b"\0" * 12 + socket.inet_aton("192.0.2.11") + b"\0" * 12
+    r += b"\2" + b"\0" * 5 + bytes([0, 1]) + b"\0" * 8 + bytes([16, 16, 0, 0])
+    r += struct.pack("!HHI", 64, 0, 0xffffffff)
+    r += keysalt[:16] + b"\0" * 16 + keysalt[16:20]
+    assert len(r) == 108
+    return r
+
+
+def one(s, op, msg_id, recs=b"", count=0):
+    p = cfg(op, msg_id, 0, recs, count)
+    _, rep = xchg(s, mhdr(CFG, 0, len(p), msg_id & 0xffffffff) + p, CFG, msg_id & 0xffffffff)
+    return rep
+
+
 def xchg(s, msg, want_type, seq, timeout=5.0):
     s.send(msg)
     s.settimeout(timeout)
@@ -52,7 +76,31 @@ def main():
     mode, path = sys.argv[1], sys.argv[2]
     s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     s.connect(path)
-    if mode == "identity":
+    if mode in ("add", "del", "hello", "stats"):
+        mid = int(sys.argv[3], 0)
+        if mode == "add":
+            rep = one(s, OP_ADD_SA, mid, sa_rec_fixed(int(sys.argv[4], 0), sys.argv[5],
+                                                     bytes.fromhex(sys.argv[6])), 1)
+            idx = struct.unpack("!I", rep[16 + 68: 16 + 72])[0] if rep[3] == 0 and len(rep) >= 88 else -1
+            print(rep[3], idx)
+        elif mode == "del":
+            rep = one(s, OP_DEL_SA, mid, struct.pack("!BBHI", 2, 0, 8, int(sys.argv[4])), 1)
+            idx = struct.unpack("!I", rep[20:24])[0] if rep[3] == 0 and len(rep) >= 24 else -1
+            print(rep[3], idx)
+        elif mode == "hello":
+            caps = struct.pack("!BBHBB", 4, 0, 40, 1, 1) + b"\0" * 34
+            rep = one(s, OP_HELLO, mid, caps, 1)
+            if rep[3] == 0 and len(rep) >= 56:
+                c = rep[16:56]
+                used, plimit, pused = struct.unpack("!III", c[20:32])
+                print(rep[3], used, pused, plimit)
+            else:
+                print(rep[3], "-", "-", "-")
+        else:
+            refs = b"".join(struct.pack("!BBHI", 2, 0, 8, int(i)) for i in sys.argv[4:])
+            rep = one(s, OP_GET_STATS, mid, refs, len(sys.argv) - 4)
+            print(rep[3], struct.unpack("!H", rep[10:12])[0])
+    elif mode == "identity":
         claim = bytes.fromhex(sys.argv[3].replace(":", ""))
         st, _ = xchg(s, mhdr(RESET, 0, 0, 11), RESET, 11)
         assert st == 0, st

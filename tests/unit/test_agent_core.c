@@ -195,6 +195,79 @@ static void test_reply_cache_evicts_oldest(void)
 	T_EQ(A.ctr[ESPTAG_AC_CFG_DUP], 2);
 }
 
+/*
+ * The reply cache answers only the very request it remembers: a msg_id
+ * reused with other contents (another SA, another index) is executed as a
+ * new request, never answered with the cached reply of the first one.
+ */
+static void test_reply_cache_needs_same_request(void)
+{
+	struct esptag_rec_sa r, echo;
+	struct esptag_rec_sa_ref ref;
+	uint8_t frame[1600];
+	const uint8_t *rp;
+	uint32_t i0, i1, i2;
+
+	T_ASSERT(setup() == 0);
+	sa_rec(&r, ESPTAG_DIR_OUT, 0x3000, "192.0.2.2", 0);
+	T_EQ(request(frame, ESPTAG_OP_ADD_SA, 2, &r, sizeof(r), ESPTAG_REC_SA, 500), 0);
+	memcpy(&echo, last(AGENT_HOST)->data + 14 + 16, sizeof(echo));
+	i0 = ntohl(echo.sa_index);
+	/* Same msg_id, port and opcode, another SA: a new SA, its own answer. */
+	sa_rec(&r, ESPTAG_DIR_OUT, 0x3001, "192.0.2.2", 0);
+	T_EQ(request(frame, ESPTAG_OP_ADD_SA, 2, &r, sizeof(r), ESPTAG_REC_SA, 500), 0);
+	rp = last(AGENT_HOST)->data + 14;
+	memcpy(&echo, rp + 16, sizeof(echo));
+	i1 = ntohl(echo.sa_index);
+	T_EQ(ntohl(echo.spi), 0x3001u);
+	T_ASSERT(i1 != i0);
+	T_EQ(A.sad_used, 2);
+	T_EQ(A.port_used[2], 2);
+	T_EQ(A.ctr[ESPTAG_AC_CFG_DUP], 0);
+	/* The same request again (a retransmission, F_RETRY set): cached. */
+	sa_rec(&r, ESPTAG_DIR_OUT, 0x3001, "192.0.2.2", 0);
+	esptag_rec_init(&r, ESPTAG_REC_SA, sizeof(r));
+	{
+		struct esptag_cfg_builder b;
+		size_t n;
+
+		memcpy(frame, (uint8_t[])ESPTAG_AGENT_MAC_INIT, 6);
+		memcpy(frame + 6, MAC1, 6);
+		frame[12] = 0x88;
+		frame[13] = 0xb5;
+		esptag_cfg_begin(&b, frame + 14, 1500, ESPTAG_OP_ADD_SA, ESPTAG_CFG_F_RETRY, 0, 500,
+				 2);
+		esptag_cfg_add(&b, ESPTAG_REC_SA, &r, sizeof(r));
+		n = esptag_cfg_end(&b, ESPTAG_ERR_INDEX_NONE);
+		clear();
+		agent_host_frame(&A, frame, 14 + n, NULL);
+		T_ASSERT(last(AGENT_HOST) != NULL);
+		T_EQ(last(AGENT_HOST)->data[14 + 3], 0);
+		memcpy(&echo, last(AGENT_HOST)->data + 14 + 16, sizeof(echo));
+		T_EQ(ntohl(echo.sa_index), i1);
+		T_EQ(A.ctr[ESPTAG_AC_CFG_DUP], 1);
+		T_EQ(A.sad_used, 2);
+	}
+	/* DEL_SA of i0 under msg_id 600; a new SA takes index i0 again... */
+	memset(&ref, 0, sizeof(ref));
+	esptag_rec_init(&ref, ESPTAG_REC_SA_REF, sizeof(ref));
+	ref.sa_index = htonl(i0);
+	T_EQ(request(frame, ESPTAG_OP_DEL_SA, 2, &ref, sizeof(ref), ESPTAG_REC_SA_REF, 600), 0);
+	sa_rec(&r, ESPTAG_DIR_IN, 0x3002, "192.0.2.1", 0);
+	T_EQ(add_sa(&r, 2, &i2), 0);
+	T_EQ(A.sad_used, 2);
+	/* ...and msg_id 600 reused for DEL_SA of i1: executed, i1 is gone,
+	 * the reply names i1 (not the cached "i0 deleted"). */
+	ref.sa_index = htonl(i1);
+	T_EQ(request(frame, ESPTAG_OP_DEL_SA, 2, &ref, sizeof(ref), ESPTAG_REC_SA_REF, 600), 0);
+	memcpy(&ref, last(AGENT_HOST)->data + 14 + 16, sizeof(ref));
+	T_EQ(ntohl(ref.sa_index), i1);
+	T_ASSERT(agent_sad_get(&A, i1) == NULL);
+	T_ASSERT(agent_sad_get(&A, i2) != NULL);
+	T_EQ(A.sad_used, 1);
+	T_EQ(A.ctr[ESPTAG_AC_CFG_DUP], 1);
+}
+
 /* A transport-mode IPv4/UDP frame with the ESP header inserted, tagged. */
 static size_t tx_frame(uint8_t *f, uint32_t idx, uint32_t spi, uint64_t seq, bool esn,
 		       const char *dst, size_t plen, bool partial)
@@ -626,6 +699,7 @@ int main(void)
 	T_RUN(test_add_sa_wipes_request_key);
 	T_RUN(test_del_and_flush_wipe_sa);
 	T_RUN(test_reply_cache_evicts_oldest);
+	T_RUN(test_reply_cache_needs_same_request);
 	T_RUN(test_tx_completes_partial_checksum);
 	T_RUN(test_tx_seq_limit_without_esn);
 	T_RUN(test_tx_esn_ivdb_saturates);

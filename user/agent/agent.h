@@ -73,6 +73,7 @@ struct agent_cache_ent {
 	uint8_t opcode;
 	uint16_t port;
 	uint32_t msg_id;
+	uint8_t digest[32]; /* SHA-256 of the request (F_RETRY masked) */
 	uint16_t len; /* reply frame length */
 	uint8_t frame[ESPTAG_ETH_HLEN + ESPTAG_CFG_MAX_PAYLOAD];
 };

@@ -3,11 +3,15 @@
  * Config packets (EtherType 0x88B5) from the host side: decode with the
  * codec, execute all-or-nothing, answer, remember the answer in the reply
  * cache so that a retransmitted request (same source MAC, port, msg_id and
- * opcode) is answered again without being executed twice.
+ * opcode, and the same request bytes: a SHA-256 of them is kept, never the
+ * bytes, which hold keys) is answered again without being executed twice.
+ * A request that reuses a cached msg_id with other contents is a new
+ * request: it is executed, never answered with the other request's reply.
  */
 #include <string.h>
 #include <arpa/inet.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include "agent.h"
 #include "secmem.h"
 #include "esptag_proto.h"
@@ -311,16 +315,47 @@ static void op_stats(struct agent *a, const struct esptag_cfg_view *v, struct re
 
 /* ---- the frame ---- */
 
+/*
+ * The identity of a request for the reply cache: a SHA-256 over its header
+ * (F_RETRY masked: a retransmission sets it) and its declared records, not
+ * over whatever padding follows them. Returns -1 when it cannot be made (the
+ * request is then never answered from the cache).
+ */
+static int req_digest(const uint8_t *pl, size_t plen, uint8_t out[32])
+{
+	struct esptag_cfg_hdr h;
+	size_t n = plen;
+	unsigned int len = 32;
+	int ok;
+
+	memcpy(&h, pl, sizeof(h));
+	if (sizeof(h) + ntohs(h.length) <= plen)
+		n = sizeof(h) + ntohs(h.length);
+	h.flags &= ~ESPTAG_CFG_F_RETRY;
+	{
+		EVP_MD_CTX *c = EVP_MD_CTX_new();
+
+		ok = c && EVP_DigestInit_ex(c, EVP_sha256(), NULL) &&
+		     EVP_DigestUpdate(c, &h, sizeof(h)) &&
+		     EVP_DigestUpdate(c, pl + sizeof(h), n - sizeof(h)) &&
+		     EVP_DigestFinal_ex(c, out, &len);
+		EVP_MD_CTX_free(c);
+	}
+	return ok && len == 32 ? 0 : -1;
+}
+
 static struct agent_cache_ent *cache_find(struct agent *a, const uint8_t *mac, uint16_t port,
-					  uint32_t msg_id, uint8_t opcode)
+					  uint32_t msg_id, uint8_t opcode, const uint8_t *digest)
 {
 	uint32_t i;
 
+	if (!digest)
+		return NULL;
 	for (i = 0; i < AGENT_CACHE_SIZE; i++) {
 		struct agent_cache_ent *e = &a->cache[i];
 
 		if (e->used && e->msg_id == msg_id && e->port == port && e->opcode == opcode &&
-		    !memcmp(e->mac, mac, 6))
+		    !memcmp(e->mac, mac, 6) && !CRYPTO_memcmp(e->digest, digest, 32))
 			return e;
 	}
 	return NULL;
@@ -342,6 +377,8 @@ void agent_cfg_frame(struct agent *a, uint8_t *f, size_t len)
 	struct esptag_cfg_hdr h;
 	struct agent_cache_ent *e;
 	struct reply r;
+	uint8_t digest[32] = {0};
+	bool have_digest;
 	int rc;
 
 	if (len < ESPTAG_ETH_HLEN + sizeof(h)) {
@@ -357,15 +394,18 @@ void agent_cfg_frame(struct agent *a, uint8_t *f, size_t len)
 		a->ctr[ESPTAG_AC_CFG_ERR]++; /* a reply is never answered */
 		return;
 	}
-	e = cache_find(a, f + 6, ntohs(h.port), ntohl(h.msg_id), h.opcode);
+	if (plen > ESPTAG_CFG_MAX_PAYLOAD)
+		plen = ESPTAG_CFG_MAX_PAYLOAD + 1; /* decode says MALFORMED */
+	/* Before anything wipes the request's key bytes. */
+	have_digest = !req_digest(pl, plen, digest);
+	e = cache_find(a, f + 6, ntohs(h.port), ntohl(h.msg_id), h.opcode,
+		       have_digest ? digest : NULL);
 	if (e) {
 		a->ctr[ESPTAG_AC_CFG_DUP]++;
 		send_reply(a, e);
 		return;
 	}
 	a->ctr[ESPTAG_AC_CFG_RX]++;
-	if (plen > ESPTAG_CFG_MAX_PAYLOAD)
-		plen = ESPTAG_CFG_MAX_PAYLOAD + 1; /* decode says MALFORMED */
 
 	e = &a->cache[a->cache_next];
 	a->cache_next = (a->cache_next + 1) % AGENT_CACHE_SIZE;
@@ -466,7 +506,8 @@ void agent_cfg_frame(struct agent *a, uint8_t *f, size_t len)
 	}
 	e->len = flen;
 	/* BUSY is transient: a retransmission must be executed, not replayed. */
-	e->used = r.status != ESPTAG_ST_BUSY;
+	e->used = r.status != ESPTAG_ST_BUSY && have_digest;
+	memcpy(e->digest, digest, sizeof(digest));
 	memcpy(e->mac, f + 6, 6);
 	e->port = ntohs(h.port);
 	e->msg_id = ntohl(h.msg_id);

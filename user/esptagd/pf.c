@@ -9,10 +9,18 @@
  *    the VF's mailbox <mbox-dir>/vf<N>.mbox (ctl_mbox.h);
  *  - every config request of a VF arrives on its mailbox; the VF's identity
  *    is the socket, never the message. The PF refuses what a VF may not do
- *    (untrusted: no SAs; over its limit; LOCAL records), rewrites the domain
- *    (hdr.port = VF + 1; SA records: local_mac and VLANs = the VF's), sends
- *    it to the agent on the PF's channel and answers only with the agent's
- *    reply. It keeps the SA -> domain database of every VF from the replies;
+ *    (untrusted: no SAs; over its limit; LOCAL records; agent-wide counters;
+ *    statistics of SAs not its own), rewrites the domain (hdr.port = VF + 1;
+ *    SA records: local_mac and VLANs = the VF's) and the msg_id (the PF's
+ *    own, fresh for every request it forwards: the agent's reply cache never
+ *    sees a VF's msg_id), sends it to the agent on the PF's channel and
+ *    answers only with the agent's reply, msg_id mapped back to the VF's
+ *    (HELLO: the CAPS show the VF's own port use only). A retransmitted
+ *    request (same msg_id, opcode and request bytes) is answered from the
+ *    VF's own reply cache; a reused msg_id with other bytes is a new request.
+ *    It keeps the SA -> domain database of every VF from the replies, and an
+ *    ADD_SA reply is taken only when it names the SAs asked for at indices
+ *    no other domain (another VF, the PF itself) holds;
  *  - RESET (a VF (re)starting), `esptag vf reset`, and the VF's switch port
  *    vanishing (RTM_DELLINK: the VM was destroyed) all run the abandoned-SA
  *    cleanup: FLUSH_PORT of the VF's port, wait for the agent's OK, clean
@@ -34,6 +42,8 @@
 #include <sys/un.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "esptagd.h"
@@ -50,6 +60,20 @@ struct vf_sa {
 	uint8_t daddr[16];
 };
 
+/* The VF's reply cache: the answers to its last requests, for its retries. */
+#define VF_CACHE_SIZE	64
+
+struct vf_cache_ent {
+	bool used;
+	bool answered;			/* else: the agent did not answer pf_id */
+	uint8_t opcode;
+	uint32_t msg_id;		/* the VF's */
+	uint32_t pf_id;			/* the msg_id the PF used toward the agent */
+	uint8_t digest[32];		/* SHA-256 of the VF's request, F_RETRY masked */
+	uint16_t len;
+	uint8_t reply[ESPTAG_CFG_MAX_PAYLOAD];	/* as sent to the VF (no key bytes) */
+};
+
 struct pf_vf {
 	bool used;
 	struct esptag_ctl_vf c;		/* as added; flags TRUSTED */
@@ -60,6 +84,8 @@ struct pf_vf {
 	struct vf_sa *sas;
 	size_t nsa, cap;
 	uint32_t refused, bad;
+	struct vf_cache_ent *cache;	/* [VF_CACHE_SIZE] ring */
+	unsigned int cache_next;
 };
 
 struct pf {
@@ -147,6 +173,7 @@ static int port_load(struct pf *p, const char *pin_dir)
 }
 
 static void db_clear(struct daemon *d, struct pf_vf *v);
+static void vf_cache_clear(struct pf_vf *v);
 
 /* ---- the agent, on behalf of a VF ---------------------------------------------- */
 
@@ -167,10 +194,10 @@ static void frame_head(struct daemon *d, struct txn *t)
 	t->rlen = 0;
 }
 
-/* A request without records (FLUSH_PORT) or with LOCAL records, for port.
- * Returns 0 (reply status in t->v.status) or -1 (no answer). */
-static int agent_req(struct daemon *d, struct txn *t, uint8_t op, uint16_t port,
-		     const struct esptag_rec_local *loc)
+/* A request without records (FLUSH_PORT, rec NULL) or with one record, for
+ * port. Returns 0 (reply status in t->v.status) or -1 (no answer). */
+static int agent_req_rec(struct daemon *d, struct txn *t, uint8_t op, uint16_t port,
+			 uint8_t type, const void *rec, size_t len)
 {
 	struct esptag_cfg_builder b;
 	uint16_t saved = d->chan.port;
@@ -178,11 +205,17 @@ static int agent_req(struct daemon *d, struct txn *t, uint8_t op, uint16_t port,
 	d->chan.port = port;
 	chan_begin(&d->chan, t, &b, op);
 	d->chan.port = saved;
-	if (loc)
-		esptag_cfg_add(&b, ESPTAG_REC_LOCAL, loc, sizeof(*loc));
+	if (rec)
+		esptag_cfg_add(&b, type, rec, len);
 	if (chan_finish(&d->chan, t, &b))
 		return -1;
 	return chan_run(&d->chan, t, 1, 0) ? -1 : 0;
+}
+
+static int agent_req(struct daemon *d, struct txn *t, uint8_t op, uint16_t port,
+		     const struct esptag_rec_local *loc)
+{
+	return agent_req_rec(d, t, op, port, ESPTAG_REC_LOCAL, loc, sizeof(*loc));
 }
 
 static void local_rec(struct esptag_rec_local *l, uint8_t family, const uint8_t *addr,
@@ -265,6 +298,7 @@ static long vf_cleanup(struct daemon *d, struct pf_vf *v, const char *why)
 	}
 	free(t);
 	db_clear(d, v);
+	vf_cache_clear(v);
 	log_info("pf: VF %u (%s): %ld SAs removed from the agent (port %u flushed)", v->c.vf, why,
 		 n, v->c.vf + 1);
 	return n;
@@ -375,13 +409,217 @@ static void cfg_refuse(struct pf_vf *v, uint32_t seq, const struct esptag_cfg_hd
 	mbox_send(v, ESPTAG_MBOX_CFG, seq, 0, &h, sizeof(h));
 }
 
+/* ---- the VF's reply cache ------------------------------------------------------------ */
+
+/*
+ * A request's identity: SHA-256 over its header (F_RETRY masked: a
+ * retransmission sets it) and its declared records. -1 when it cannot be
+ * made: the request is then never answered from the cache.
+ */
+static int req_digest(const uint8_t *pl, size_t plen, uint8_t out[32])
+{
+	struct esptag_cfg_hdr h;
+	size_t n = plen;
+	unsigned int len = 32;
+	EVP_MD_CTX *c;
+	int ok;
+
+	if (plen < sizeof(h))
+		return -1;
+	memcpy(&h, pl, sizeof(h));
+	if (sizeof(h) + ntohs(h.length) <= plen)
+		n = sizeof(h) + ntohs(h.length);
+	h.flags &= ~ESPTAG_CFG_F_RETRY;
+	c = EVP_MD_CTX_new();
+	ok = c && EVP_DigestInit_ex(c, EVP_sha256(), NULL) && EVP_DigestUpdate(c, &h, sizeof(h)) &&
+	     EVP_DigestUpdate(c, pl + sizeof(h), n - sizeof(h)) && EVP_DigestFinal_ex(c, out, &len);
+	EVP_MD_CTX_free(c);
+	return ok && len == 32 ? 0 : -1;
+}
+
+static struct vf_cache_ent *vf_cache_find(struct pf_vf *v, uint32_t msg_id, uint8_t opcode,
+					  const uint8_t *digest)
+{
+	for (int i = 0; v->cache && i < VF_CACHE_SIZE; i++) {
+		struct vf_cache_ent *e = &v->cache[i];
+
+		if (e->used && e->msg_id == msg_id && e->opcode == opcode &&
+		    !CRYPTO_memcmp(e->digest, digest, 32))
+			return e;
+	}
+	return NULL;
+}
+
+/* Remember the answer to a VF request (reply NULL: the agent did not
+ * answer pf_id; a retransmission by the VF is then sent under pf_id again,
+ * byte for byte, so that the agent's own cache answers it if it executed
+ * the first). e: the entry of that request already, or NULL. */
+static void vf_cache_put(struct pf_vf *v, struct vf_cache_ent *e, uint32_t msg_id, uint8_t opcode,
+			 const uint8_t *digest, uint32_t pf_id, const uint8_t *reply, size_t len)
+{
+	if (!v->cache || len > sizeof(e->reply))
+		return;
+	if (!e) {
+		e = &v->cache[v->cache_next];
+		v->cache_next = (v->cache_next + 1) % VF_CACHE_SIZE;
+	}
+	e->used = true;
+	e->answered = reply != NULL;
+	e->pf_id = pf_id;
+	e->msg_id = msg_id;
+	e->opcode = opcode;
+	memcpy(e->digest, digest, 32);
+	if (reply)
+		memcpy(e->reply, reply, len);
+	e->len = reply ? len : 0;
+}
+
+static void vf_cache_clear(struct pf_vf *v)
+{
+	if (v->cache)
+		memset(v->cache, 0, VF_CACHE_SIZE * sizeof(*v->cache));
+	v->cache_next = 0;
+}
+
+static bool db_has(const struct pf_vf *v, uint32_t idx)
+{
+	for (size_t i = 0; i < v->nsa; i++)
+		if (v->sas[i].idx == idx)
+			return true;
+	return false;
+}
+
+/*
+ * Whether index idx may become the VF's: no other VF holds it, the PF's own
+ * database does not, and its esptag_sad slot is empty or the VF's own
+ * domain entry (an SA re-added after an agent restart).
+ */
+static const char *index_taken(struct daemon *d, const struct pf_vf *v, uint32_t idx)
+{
+	struct esptag_sa m;
+
+	if (idx == ESPTAG_SA_INDEX_NONE)
+		return "no index";
+	if (sad_by_index(d, idx))
+		return "one of the PF's own SAs";
+	for (int i = 0; i <= ESPTAG_CTL_VF_MAX; i++) {
+		const struct pf_vf *w = &d->pf->vf[i];
+
+		if (w != v && w->used && db_has(w, idx))
+			return "held by another VF";
+	}
+	if (bpf_map_lookup_elem(d->bpf.map_fd[M_SAD], &idx, &m))
+		return "outside esptag_sad";
+	if (!ESPTAG_SA_EMPTY(&m) && ((m.flags & ESPTAG_SAF_ALIVE) || m.ifindex != (__u32)v->ifindex))
+		return "its esptag_sad slot is another domain's";
+	return NULL;
+}
+
+/*
+ * An OK ADD_SA reply, checked before anything is written: one SA record per
+ * requested SA, each the SA asked for (SPI, direction, family, destination),
+ * at an index nobody else holds, no index twice. Fills idx[] with the
+ * reply's indices (n of them) for an undo. NULL when the reply is taken.
+ */
+static const char *add_reply_check(struct daemon *d, const struct pf_vf *v,
+				   const struct esptag_cfg_view *req, const struct esptag_cfg_view *rep,
+				   uint32_t *idx, size_t *n)
+{
+	struct esptag_rec_view qv, rv;
+	size_t qo = 0, ro = 0;
+	const char *why = NULL;
+
+	*n = 0;
+	while (esptag_cfg_next(rep, &ro, &rv) > 0) {
+		struct esptag_rec_sa a, q;
+
+		if (rv.type != ESPTAG_REC_SA || rv.len < sizeof(a)) {
+			why = why ? why : "a record that is not an SA";
+			continue;
+		}
+		memcpy(&a, rv.data, sizeof(a));
+		if (*n < ESPTAG_CFG_MAX_RECORDS)
+			idx[(*n)++] = ntohl(a.sa_index);
+		else
+			why = why ? why : "more SAs than asked for";
+		if (why)
+			continue;
+		if (esptag_cfg_next(req, &qo, &qv) <= 0) {
+			why = "more SAs than asked for";
+			continue;
+		}
+		memcpy(&q, qv.data, sizeof(q));
+		if (a.spi != q.spi || a.dir != q.dir || a.family != q.family ||
+		    memcmp(a.daddr, q.daddr, 16)) {
+			why = "an SA that was not asked for";
+			continue;
+		}
+		for (size_t j = 0; j + 1 < *n; j++)
+			if (idx[j] == idx[*n - 1])
+				why = "an index twice";
+		if (!why)
+			why = index_taken(d, v, idx[*n - 1]);
+		explicit_bzero(&q, sizeof(q));
+	}
+	if (!why && *n != req->count)
+		why = "fewer SAs than asked for";
+	return why;
+}
+
+/* An ADD_SA reply not taken: whatever the agent put on the VF's port under
+ * those indices leaves it again (DEL_SA names the VF's port: the agent
+ * refuses to touch another port's SA). */
+static void add_undo(struct daemon *d, const struct pf_vf *v, const uint32_t *idx, size_t n)
+{
+	struct txn *t = calloc(1, sizeof(*t));
+
+	for (size_t i = 0; t && i < n; i++) {
+		struct esptag_rec_sa_ref ref;
+
+		memset(&ref, 0, sizeof(ref));
+		esptag_rec_init(&ref, ESPTAG_REC_SA_REF, sizeof(ref));
+		ref.sa_index = htonl(idx[i]);
+		if (agent_req_rec(d, t, ESPTAG_OP_DEL_SA, v->c.vf + 1, ESPTAG_REC_SA_REF, &ref,
+				  sizeof(ref)))
+			log_warn("pf: VF %u: DEL_SA of index %u (undo) not answered", v->c.vf,
+				 idx[i]);
+	}
+	free(t);
+}
+
+/* HELLO to a VF: the CAPS say nothing of other tenants. sad_used is the VF's
+ * own port use, port_limit at most the VF's SA limit. */
+static void caps_scrub(const struct pf_vf *v, struct txn *t)
+{
+	struct esptag_rec_view rv;
+	size_t off = 0;
+
+	while (esptag_cfg_next(&t->v, &off, &rv) > 0) {
+		struct esptag_rec_caps c;
+		uint8_t *p = t->reply + (rv.data - t->reply);
+
+		if (rv.type != ESPTAG_REC_CAPS || rv.len < sizeof(c))
+			continue;
+		memcpy(&c, p, sizeof(c));
+		c.sad_used = c.port_used;
+		if (ntohl(c.port_limit) > v->c.limit)
+			c.port_limit = htonl(v->c.limit);
+		memcpy(p, &c, sizeof(c));
+	}
+}
+
 static void vf_cfg(struct daemon *d, struct pf_vf *v, uint32_t seq, const uint8_t *pl,
 		   uint32_t plen)
 {
 	struct esptag_cfg_view cv;
-	struct esptag_cfg_hdr h;
+	struct esptag_cfg_hdr h, rh;
+	struct vf_cache_ent *ce;
 	struct txn *t;
 	uint16_t port = htons(v->c.vf + 1);
+	uint8_t digest[32] = {0};
+	bool have_digest;
+	uint32_t pf_id;
+	__be32 id;
 	int rc;
 
 	memcpy(&h, pl, sizeof(h));
@@ -398,13 +636,45 @@ static void vf_cfg(struct daemon *d, struct pf_vf *v, uint32_t seq, const uint8_
 			   "a reply is not a request");
 		return;
 	}
+	/* A retransmission of a request already answered: the same answer,
+	 * nothing executed twice. The same msg_id with other bytes is not a
+	 * retransmission: it is executed as a new request. */
+	have_digest = !req_digest(pl, plen, digest);
+	ce = have_digest ? vf_cache_find(v, cv.msg_id, cv.opcode, digest) : NULL;
+	if (ce && ce->answered) {
+		mbox_send(v, ESPTAG_MBOX_CFG, seq, 0, ce->reply, ce->len);
+		return;
+	}
 	switch (cv.opcode) {
 	case ESPTAG_OP_HELLO:
 	case ESPTAG_OP_DEL_SA:
 	case ESPTAG_OP_FLUSH_PORT:
 	case ESPTAG_OP_DUMP_SA:
-	case ESPTAG_OP_GET_STATS:
 		break;
+	case ESPTAG_OP_GET_STATS: {
+		struct esptag_rec_view rv;
+		size_t off = 0;
+		uint16_t i = 0;
+
+		if (!cv.count) {
+			cfg_refuse(v, seq, &h, ESPTAG_ST_NOT_PERMITTED, ESPTAG_ERR_INDEX_NONE,
+				   "the agent-wide counters are the PF's");
+			return;
+		}
+		for (; esptag_cfg_next(&cv, &off, &rv) > 0; i++) {
+			struct esptag_rec_sa_ref ref;
+
+			if (rv.type != ESPTAG_REC_SA_REF)
+				continue;	/* the agent says BAD_RECORD */
+			memcpy(&ref, rv.data, sizeof(ref));
+			if (!db_has(v, ntohl(ref.sa_index))) {
+				cfg_refuse(v, seq, &h, ESPTAG_ST_UNKNOWN_SA, i,
+					   "statistics of an SA that is not the VF's");
+				return;
+			}
+		}
+		break;
+	}
 	case ESPTAG_OP_ADD_SA:
 		if (!(v->c.flags & ESPTAG_CTL_VF_TRUSTED)) {
 			cfg_refuse(v, seq, &h, ESPTAG_ST_NOT_PERMITTED, 0,
@@ -432,6 +702,18 @@ static void vf_cfg(struct daemon *d, struct pf_vf *v, uint32_t seq, const uint8_
 	/* The domain is the PF's to say: port, and the SA's MAC and VLANs. */
 	memcpy(t->frame + ESPTAG_ETH_HLEN + offsetof(struct esptag_cfg_hdr, port), &port, 2);
 	t->frame[ESPTAG_ETH_HLEN + 2] &= ~ESPTAG_CFG_F_RETRY;
+	/* So is the msg_id: a fresh one of the PF's, so that the agent's reply
+	 * cache can never answer this request with the reply to another (the
+	 * same one again when the agent did not answer it: the same bytes). */
+	if (ce) {
+		pf_id = ce->pf_id;
+	} else {
+		pf_id = d->chan.next_id++;
+		if (!pf_id)
+			pf_id = d->chan.next_id++;
+	}
+	id = htonl(pf_id);
+	memcpy(t->frame + ESPTAG_ETH_HLEN + offsetof(struct esptag_cfg_hdr, msg_id), &id, 4);
 	if (cv.opcode == ESPTAG_OP_ADD_SA) {
 		size_t off = 0;
 		struct esptag_rec_view rv;
@@ -450,26 +732,42 @@ static void vf_cfg(struct daemon *d, struct pf_vf *v, uint32_t seq, const uint8_
 		}
 	}
 	frame_head(d, t);
-	t->msg_id = cv.msg_id;
+	t->msg_id = pf_id;
 	t->opcode = cv.opcode;
 	rc = chan_run(&d->chan, t, 1, 0);
 	explicit_bzero(t->frame, sizeof(t->frame));	/* keys */
 	if (rc) {
 		log_warn("pf: VF %u: the agent did not answer %s; no reply to the VF", v->c.vf,
 			 esptag_opcode_str(cv.opcode));
+		if (have_digest)
+			vf_cache_put(v, ce, cv.msg_id, cv.opcode, digest, pf_id, NULL, 0);
 		goto done;
 	}
+	if (t->rlen < sizeof(rh))
+		goto done;
 	if (t->v.status == ESPTAG_ST_OK) {
 		size_t off = 0;
 		struct esptag_rec_view rv;
 
 		switch (cv.opcode) {
-		case ESPTAG_OP_ADD_SA:
+		case ESPTAG_OP_ADD_SA: {
+			uint32_t idx[ESPTAG_CFG_MAX_RECORDS];
+			size_t n;
+			const char *why = add_reply_check(d, v, &cv, &t->v, idx, &n);
+
+			if (why) {
+				log_err("pf: VF %u: the agent's ADD_SA reply names %s; not taken, its SAs removed again",
+					v->c.vf, why);
+				add_undo(d, v, idx, n);
+				if (ce)
+					ce->used = false;
+				cfg_refuse(v, seq, &h, ESPTAG_ST_BUSY, ESPTAG_ERR_INDEX_NONE,
+					   "the agent's reply was not taken");
+				goto done;
+			}
 			while (esptag_cfg_next(&t->v, &off, &rv) > 0) {
 				struct esptag_rec_sa sr;
 
-				if (rv.type != ESPTAG_REC_SA)
-					continue;
 				memcpy(&sr, rv.data, sizeof(sr));
 				if (db_add(v, &sr))
 					log_err("pf: VF %u: out of memory for its database", v->c.vf);
@@ -477,6 +775,7 @@ static void vf_cfg(struct daemon *d, struct pf_vf *v, uint32_t seq, const uint8_
 					map_domain(d, v, &sr);
 			}
 			break;
+		}
 		case ESPTAG_OP_DEL_SA:
 			while (esptag_cfg_next(&cv, &off, &rv) > 0) {
 				struct esptag_rec_sa_ref ref;
@@ -488,8 +787,24 @@ static void vf_cfg(struct daemon *d, struct pf_vf *v, uint32_t seq, const uint8_
 		case ESPTAG_OP_FLUSH_PORT:
 			db_clear(d, v);
 			break;
+		case ESPTAG_OP_HELLO:
+			caps_scrub(v, t);
+			break;
 		}
 	}
+	/* The reply goes back under the VF's own msg_id. Errors carry no
+	 * records to a VF. */
+	memcpy(&rh, t->reply, sizeof(rh));
+	rh.msg_id = htonl(cv.msg_id);
+	rh.port = port;
+	if (rh.status != ESPTAG_ST_OK) {
+		rh.count = 0;
+		rh.length = 0;
+		t->rlen = sizeof(rh);
+	}
+	memcpy(t->reply, &rh, sizeof(rh));
+	if (have_digest && rh.status != ESPTAG_ST_BUSY)
+		vf_cache_put(v, ce, cv.msg_id, cv.opcode, digest, pf_id, t->reply, t->rlen);
 	mbox_send(v, ESPTAG_MBOX_CFG, seq, 0, t->reply, t->rlen);
 done:
 	if (cv.opcode == ESPTAG_OP_ADD_SA)
@@ -631,6 +946,7 @@ static void vf_forget(struct daemon *d, struct pf_vf *v)
 	bpf_map_delete_elem(d->bpf.map_fd[M_PORTS], &key);
 	db_clear(d, v);
 	free(v->sas);
+	free(v->cache);
 	memset(v, 0, sizeof(*v));
 	v->lfd = v->cfd = -1;
 }
@@ -725,6 +1041,12 @@ void pf_ctl(struct daemon *d, const struct esptag_ctl_view *cv, struct reply *r)
 		v->ifindex = ifindex;
 		v->lfd = v->cfd = -1;
 		v->used = true;
+		v->cache = calloc(VF_CACHE_SIZE, sizeof(*v->cache));
+		if (!v->cache) {
+			reply_err(r, ESPTAG_CTL_E_INTERNAL, "out of memory");
+			vf_forget(d, v);
+			return;
+		}
 		if (port_entry(d, v)) {
 			reply_err(r, ESPTAG_CTL_E_BPF, "esptag_ports update failed: %s",
 				  strerror(errno));

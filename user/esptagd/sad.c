@@ -1271,7 +1271,8 @@ void ctl_stats(struct daemon *d, struct reply *r)
 		percpu_sum_u64(d, M_STATS, id, &st.value);
 		reply_add(r, &st);
 	}
-	if (d->reachable) {
+	/* A VF is refused the agent-wide counters by its PF: not asked. */
+	if (d->reachable && !d->chan.mbox) {
 		struct txn *t = calloc(1, sizeof(*t));
 
 		if (t && !agent_simple(d, ESPTAG_OP_GET_STATS, 0, t)) {
