@@ -7,6 +7,7 @@
 #   (b) site A's esptagd gets SIGKILL and is started again,
 #   (c) site A's esptag-agent is killed and started again (the daemon
 #       re-installs its SAs),
+#   (e) site A's outbound policy is re-pointed to a new SA (policy update),
 #   (d) site A's esptagd stays stopped: the flow is still encrypted; and
 #       while it is stopped its agent is killed and restarted: the flow is
 #       dropped (the fresh agent drops unknown SA indices), never clear.
@@ -155,6 +156,28 @@ agent_restart() {
 }
 event_case c_agent_restart agent_restart
 t_check c_agent_restart/daemon_reinstalled port_up
+
+# (e) re-pointing A's outbound policy to another SA (a new key toward the
+# same peer) while the fast ping runs: one in-place update, never clear.
+SPI_E=
+repoint() {
+	local k
+	SPI_E=$(printf '0x%x' $((SPI + 3)))
+	k=$(randhex 20)
+	(umask 077; printf '%s 4 %s\n' "$SPI_E" "$k" >>"$TMP/sas")
+	LV A esptag state add dev pf0 src "$SA_A" dst "$SA_B" proto esp spi "$SPI_E" mode transport \
+		aead 'rfc4106(gcm(aes))' "0x$k" 128 dir out >"$TMP/e-sa.log" 2>&1 &&
+	LV B esptag state add dev pf0 src "$SA_A" dst "$SA_B" proto esp spi "$SPI_E" mode transport \
+		aead 'rfc4106(gcm(aes))' "0x$k" 128 dir in >>"$TMP/e-sa.log" 2>&1 &&
+	sleep 0.5 &&
+	LV A esptag policy update dev pf0 src "$NET_A" dst "$NET_B" dir out action protect \
+		spi "$SPI_E" >>"$TMP/e-sa.log" 2>&1
+}
+event_case e_policy_repoint repoint
+# After the update every ESP frame from A carries the new SPI.
+spis=$(tcpdump -n -r "$TMP/e_policy_repoint-after.pcap" "ip proto 50 and src host $A_IP" 2>/dev/null |
+	sed -n 's/.*ESP(spi=\(0x[0-9a-f]*\),.*/\1/p' | sort -u | tr '\n' ' ')
+t_eq e_policy_repoint/new_spi_after "$spis" "$(printf '0x%08x ' "$SPI_E")"
 
 # (d) no daemon: the data path goes on encrypting with the agent up ...
 if fresh_sas d; then
