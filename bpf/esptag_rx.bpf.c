@@ -89,12 +89,6 @@ struct rx_ctx {
 
 static const __u8 agent_mac[ETH_ALEN] = ESPTAG_AGENT_MAC_INIT;
 
-static __always_inline bool mac_eq(const __u8 *a, const __u8 *b)
-{
-	return *(const __u32 *)a == *(const __u32 *)b &&
-	       *(const __u16 *)(a + 4) == *(const __u16 *)(b + 4);
-}
-
 static __always_inline bool addr6_eq(const void *pkt, const __u8 *sa)
 {
 	const __u32 *a = pkt, *b = (const __u32 *)sa;

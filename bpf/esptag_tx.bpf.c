@@ -296,7 +296,7 @@ static __always_inline __u32 tx_frame_check(struct __sk_buff *skb, struct tx_ctx
 	x->segs = gso_segs_of(skb, &x->t, x->mss);
 	/* Only TCP super-packets can be framed by the agent. */
 	if (!x->segs || x->t.l4proto != IPPROTO_TCP || x->mss > TX_MSS_MAX)
-		return ESPTAG_CNT_TX_DROP_MALFORMED;
+		return ESPTAG_CNT_TX_DROP_GSO_PROTO;
 	/*
 	 * Every segment costs the agent one ESP frame: a tiny mss would make
 	 * one frame tens of thousands (docs/protocol.md 2.3).

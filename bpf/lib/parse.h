@@ -68,6 +68,12 @@ static __always_inline void cursor_init(struct cursor *c, void *data)
 	c->pos = data;
 }
 
+static __always_inline bool mac_eq(const __u8 *a, const __u8 *b)
+{
+	return *(const __u32 *)a == *(const __u32 *)b &&
+	       *(const __u16 *)(a + 4) == *(const __u16 *)(b + 4);
+}
+
 /* Ethernet header: returns the EtherType after the MAC addresses. */
 static __always_inline int parse_ethhdr(struct cursor *c, void *end,
 					struct ethhdr **eth)

@@ -266,7 +266,9 @@ ESPTAG_CHECK_SIZE(esptag_sa_stats, 24);
 	X(RX_DROP_SPI_SEQ,	rx_drop_spi_seq, 1)	/* ESP SPI or sequence number differs from the SA / tag */ \
 	X(RX_DROP_TRAILER,	rx_drop_trailer, 1)	/* decrypted ESP trailer disagrees with the tag */ \
 	X(RX_DROP_INNER,	rx_drop_inner, 1)	/* tunnel: inner packet not IPv4/IPv6 filling the payload */ \
-	X(RX_DUMMY,		rx_dummy, 0)		/* ESP dummy packet (next header 59): verified, discarded */
+	X(RX_DUMMY,		rx_dummy, 0)		/* ESP dummy packet (next header 59): verified, discarded */ \
+	X(TX_DROP_GSO_PROTO,	tx_drop_gso_proto, 1)	/* GSO super-packet not TCP, or its segments unknown */ \
+	X(PORT_DROP_NO_PORT,	port_drop_no_port, 1)	/* frame from a port without an esptag_ports entry */
 
 enum esptag_counter {
 #define ESPTAG_CNT_ENUM_(id, name, drop) ESPTAG_CNT_##id,
