@@ -47,18 +47,12 @@
 #include "lib/spd.h"
 #include "lib/replay.h"
 #include "lib/mark.h"
+#include "lib/rx_strip.h"
 
-#define RX_HDR_MAX	144	/* EtherType + VLANs + IP header we move, bytes */
 #define RX_IP_HDR_MAX	128	/* IPv4 with options / IPv6 with extensions */
-#define RX_MOVE_MAX	50	/* largest block rx_move() copies */
-#define RX_MACS_LEN	(2 * ETH_ALEN)	/* destination + source MAC */
-/* In a tagged frame: the EtherType (the tag's inner_proto) after MACs + tag,
- * and the IP header after it (plus 4 bytes per VLAN tag). */
-#define RX_ETYPE_OFF	(RX_MACS_LEN + ESPTAG_META_LEN)	/* 42 */
-#define RX_L3_OFF	(RX_ETYPE_OFF + 2)			/* 44 */
+#define RX_L3_OFF	(RX_ETYPE_OFF + 2)	/* IP header of a tagged frame (+ VLAN tags) */
 #define RX_ESP_LEN	sizeof(struct esptag_esp_hdr)	/* ESP header + IV, 16 */
 #define RX_ESP_TRAILER	2	/* pad length, next header (RFC 4303 2.4-2.6) */
-#define RX_GAP_MASK	0xff	/* gap <= RX_IP_HDR_MAX + RX_ESP_LEN: tells the verifier */
 #define RX_PAYLOAD_MASK	0x1ff	/* payload_off < 512 (checked): tells the verifier */
 #define RX_DIRECT_MAX	0x4000	/* trailer offsets read directly below this */
 #define RX_TAIL_MAX	0xffff	/* bpf_xdp_load_bytes offsets */
@@ -180,102 +174,6 @@ static __always_inline int rx_replay(__u32 sa_index, __u64 seq, __u32 window)
 	v = replay_update(r, seq, window);
 	bpf_spin_unlock(&r->lock);
 	return v;
-}
-
-/*
- * Move [RX_ETYPE_OFF, RX_ETYPE_OFF + n) (the frame's EtherType, VLAN tags and, in transport
- * mode, the IP header) and the MAC addresses forward over the removed bytes
- * (the 30-byte tag, then gap bytes right after the block). n is a constant
- * here: plain 16-bit loads and stores, no helper call, no stack buffer (the
- * usual header stacks). The block moves to higher addresses, so it is
- * copied from its end; the MACs go last, over the block's old place.
- */
-static __always_inline int rx_move(struct xdp_md *ctx, const int n, __u32 gap)
-{
-	void *data = (void *)(long)ctx->data;
-	void *end = (void *)(long)ctx->data_end;
-	__u16 *src = data + RX_ETYPE_OFF, *dst, *mdst, *macs = data;
-	int i;
-
-	gap &= RX_GAP_MASK;
-	mdst = data + ESPTAG_META_LEN + gap;
-	/* Keep clang from rebuilding mdst + 6 from data and gap after the
-	 * check: the verifier knows the range of this very register. */
-	asm volatile("" : "+r"(mdst));
-	dst = mdst + ETH_ALEN;		/* data + RX_ETYPE_OFF + gap */
-	if ((void *)src + n > end || (void *)dst + n > end)
-		return -1;
-	/* Fully unrolled: n is a constant, the condition folds away. */
-#pragma unroll
-	for (i = RX_MOVE_MAX / 2 - 1; i >= 0; i--)
-		if (i < n / 2)
-			dst[i] = src[i];
-#pragma unroll
-	for (i = ETH_ALEN - 1; i >= 0; i--)
-		mdst[i] = macs[i];
-	return 0;
-}
-
-/* Same for any keep (IPv4 options, IPv6 extension headers): helpers. */
-static __always_inline int rx_move_any(struct xdp_md *ctx, __u32 keep, __u32 gap,
-				       __u8 *buf, __u8 *macs)
-{
-	__u64 k = keep - 2;
-
-	/* 2 <= keep <= RX_HDR_MAX, in the register the helpers get. */
-	bound_mask(k, 0xff);
-	if (k > RX_HDR_MAX - 2)
-		return -1;
-	k += 2;
-	if (bpf_xdp_load_bytes(ctx, 0, macs, RX_MACS_LEN) ||
-	    bpf_xdp_load_bytes(ctx, RX_ETYPE_OFF, buf, k) ||
-	    bpf_xdp_store_bytes(ctx, RX_ETYPE_OFF + gap, buf, k) ||
-	    bpf_xdp_store_bytes(ctx, ESPTAG_META_LEN + gap, macs, RX_MACS_LEN))
-		return -1;
-	return 0;
-}
-
-/* 2 + 4 * VLANs (+ 20 IPv4 / 40 IPv6 header in transport mode). */
-#define RX_MOVE_CASE(n)	case n: err = rx_move(ctx, n, gap); break
-
-/* Close the gaps and drop the head. Returns 0 or -1. */
-static __always_inline int rx_strip_head(struct xdp_md *ctx, __u32 keep, __u32 gap)
-{
-	__u8 buf[RX_HDR_MAX], macs[RX_MACS_LEN];
-	int err;
-
-	switch (keep) {
-	RX_MOVE_CASE(2);
-	RX_MOVE_CASE(6);
-	RX_MOVE_CASE(10);
-	RX_MOVE_CASE(22);
-	RX_MOVE_CASE(26);
-	RX_MOVE_CASE(30);
-	RX_MOVE_CASE(42);
-	RX_MOVE_CASE(46);
-	RX_MOVE_CASE(50);
-	default:
-		err = rx_move_any(ctx, keep, gap, buf, macs);
-	}
-	if (err)
-		return -1;
-	return bpf_xdp_adjust_head(ctx, ESPTAG_META_LEN + gap) ? -1 : 0;
-}
-
-/* Hand "trusted, SA sa_index" to the tc companion through XDP metadata. */
-static __always_inline void rx_set_meta(struct xdp_md *ctx, __u32 sa_index)
-{
-	struct esptag_xdp_meta *m;
-	void *data;
-
-	if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(*m)))
-		return;		/* no metadata support: passes untrusted */
-	m = (void *)(long)ctx->data_meta;
-	data = (void *)(long)ctx->data;
-	if ((void *)(m + 1) > data)
-		return;
-	m->magic = ESPTAG_XDP_META_MAGIC;
-	m->sa_index = sa_index;
 }
 
 /* Tag validation (docs/protocol.md 2.9, the RX rules). */
