@@ -25,10 +25,9 @@
 /*
  * Move [RX_ETYPE_OFF, RX_ETYPE_OFF + n) (the frame's EtherType, VLAN tags
  * and, in transport mode, the IP header) and the MAC addresses forward over
- * the removed bytes
- * (the 30-byte tag, then gap bytes right after the block). n is a constant
- * here: plain 16-bit loads and stores, no helper call, no stack buffer (the
- * usual header stacks). The block moves to higher addresses, so it is
+ * the removed bytes (the 30-byte tag, then gap bytes right after the
+ * block). n is a constant here: plain 16-bit loads and stores, no helper
+ * call, no stack buffer (the usual header stacks). The block moves to higher addresses, so it is
  * copied from its end; the MACs go last, over the block's old place.
  */
 static __always_inline int rx_move(struct xdp_md *ctx, const int n, __u32 gap)
