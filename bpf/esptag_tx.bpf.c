@@ -74,6 +74,63 @@ enum tx_class {
 	TXC_VLAN_HIDDEN,
 };
 
+/* IPv4 header: addresses, lengths; a fragment cannot go in transport mode. */
+static __always_inline int tx_parse_ip4(struct cursor *c, void *end, struct tx_pkt *t)
+{
+	struct iphdr *iph;
+	int proto = parse_iphdr(c, end, &iph);
+
+	if (proto == PE_TRUNC)
+		return TXC_TRUNC;
+	if (proto < 0)
+		return TXC_MALFORMED;
+	t->family = 4;
+	t->ip_len = bpf_ntohs(iph->tot_len);
+	t->nh_rel = offsetof(struct iphdr, protocol);
+	t->tos = iph->tos;
+	t->l4proto = proto;
+	if (ipv4_is_fragment(iph))
+		t->chain_err = 1;
+	__builtin_memset(t->saddr, 0, 16);
+	__builtin_memset(t->daddr, 0, 16);
+	__builtin_memcpy(t->saddr, &iph->saddr, 4);
+	__builtin_memcpy(t->daddr, &iph->daddr, 4);
+	return TXC_IP;
+}
+
+/* IPv6 header and extension chain; a chain transport mode cannot carry
+ * (fragment header, too long) still gets policy (tunnel mode can). */
+static __always_inline int tx_parse_ip6(struct cursor *c, void *end, struct tx_pkt *t)
+{
+	struct ipv6_info info = {};
+	struct ipv6hdr *ip6 = c->pos;
+	int proto;
+
+	if ((void *)(ip6 + 1) > end)
+		return TXC_TRUNC;
+	proto = parse_ipv6hdr(c, end, &info);
+	if (proto == PE_TRUNC && c->pos == (void *)ip6)
+		return TXC_TRUNC;
+	if (ip6->version != 6)
+		return TXC_MALFORMED;
+	t->family = 6;
+	t->ip_len = sizeof(*ip6) + bpf_ntohs(ip6->payload_len);
+	t->tos = (ip6->priority << 4) | (ip6->flow_lbl[0] >> 4);
+	__builtin_memcpy(t->saddr, &ip6->saddr, 16);
+	__builtin_memcpy(t->daddr, &ip6->daddr, 16);
+	if (proto == PE_TRUNC)
+		return TXC_TRUNC;
+	if (proto < 0) {
+		t->chain_err = 1;
+		t->nh_rel = 0;
+		t->l4proto = 0;
+	} else {
+		t->nh_rel = (void *)info.nexthdr - (void *)ip6;
+		t->l4proto = proto;
+	}
+	return TXC_IP;
+}
+
 static __always_inline int tx_parse(struct __sk_buff *skb, const struct cfg_view *cfg,
 				    struct tx_pkt *t)
 {
@@ -81,7 +138,7 @@ static __always_inline int tx_parse(struct __sk_buff *skb, const struct cfg_view
 	struct vlan_info vlan;
 	struct ethhdr *eth;
 	struct cursor c;
-	int proto;
+	int proto, cls;
 
 	cursor_init(&c, data);
 	proto = parse_ethhdr(&c, end, &eth);
@@ -108,55 +165,14 @@ static __always_inline int tx_parse(struct __sk_buff *skb, const struct cfg_view
 		return TXC_VLAN_HIDDEN;
 	t->l3_off = c.pos - data;
 	t->chain_err = 0;
-	if (proto == ETH_P_IP) {
-		struct iphdr *iph;
-
-		proto = parse_iphdr(&c, end, &iph);
-		if (proto == PE_TRUNC)
-			return TXC_TRUNC;
-		if (proto < 0)
-			return TXC_MALFORMED;
-		t->family = 4;
-		t->ip_len = bpf_ntohs(iph->tot_len);
-		t->nh_rel = offsetof(struct iphdr, protocol);
-		t->tos = iph->tos;
-		t->l4proto = proto;
-		if (ipv4_is_fragment(iph))
-			t->chain_err = 1;
-		__builtin_memset(t->saddr, 0, 16);
-		__builtin_memset(t->daddr, 0, 16);
-		__builtin_memcpy(t->saddr, &iph->saddr, 4);
-		__builtin_memcpy(t->daddr, &iph->daddr, 4);
-	} else if (proto == ETH_P_IPV6) {
-		struct ipv6_info info = {};
-		struct ipv6hdr *ip6 = c.pos;
-
-		if ((void *)(ip6 + 1) > end)
-			return TXC_TRUNC;
-		proto = parse_ipv6hdr(&c, end, &info);
-		if (proto == PE_TRUNC && c.pos == (void *)ip6)
-			return TXC_TRUNC;
-		if (ip6->version != 6)
-			return TXC_MALFORMED;
-		t->family = 6;
-		t->ip_len = sizeof(*ip6) + bpf_ntohs(ip6->payload_len);
-		t->tos = (ip6->priority << 4) | (ip6->flow_lbl[0] >> 4);
-		__builtin_memcpy(t->saddr, &ip6->saddr, 16);
-		__builtin_memcpy(t->daddr, &ip6->daddr, 16);
-		if (proto < 0) {
-			/* Policy still applies (tunnel mode can carry it). */
-			if (proto == PE_TRUNC)
-				return TXC_TRUNC;
-			t->chain_err = 1;
-			t->nh_rel = 0;
-			t->l4proto = 0;
-		} else {
-			t->nh_rel = (void *)info.nexthdr - (void *)ip6;
-			t->l4proto = proto;
-		}
-	} else {
+	if (proto == ETH_P_IP)
+		cls = tx_parse_ip4(&c, end, t);
+	else if (proto == ETH_P_IPV6)
+		cls = tx_parse_ip6(&c, end, t);
+	else
 		return TXC_OTHER;
-	}
+	if (cls != TXC_IP)
+		return cls;
 	t->l4_off = c.pos - data;
 	t->ip_hlen = t->l4_off - t->l3_off;
 	return TXC_IP;
