@@ -16,8 +16,6 @@
 
 #define ETH_P_IP_ 0x0800
 #define ETH_P_IPV6_ 0x86DD
-#define ETH_P_8021Q_ 0x8100
-#define ETH_P_8021AD_ 0x88A8
 #define ESP_HL ((size_t)sizeof(struct esptag_esp_hdr))
 #define TAG ESPTAG_META_LEN
 #define TRAILER_ROOM (3 + 2 + ESPTAG_ICV_LEN)
@@ -97,7 +95,7 @@ static int parse_l2(const uint8_t *f, size_t len, struct l2 *l)
 		if (off + 2 > len)
 			return -1;
 		t = rd16(f + off);
-		if (t == ETH_P_8021Q_ || t == ETH_P_8021AD_) {
+		if (esptag_eth_p_is_vlan(t)) {
 			if (l->nvlans == 2 || off + 6 > len)
 				return -1;
 			l->vid[l->nvlans++] = rd16(f + off + 2) & 0x0fff;
@@ -723,13 +721,13 @@ void agent_host_frame(struct agent *a, uint8_t *f, size_t len, const struct virt
 		agent_cfg_frame(a, f, len);
 		return;
 	}
-	if (et == ETH_P_8021Q_ || et == ETH_P_8021AD_) {
+	if (esptag_eth_p_is_vlan(et)) {
 		/* Our EtherTypes behind VLAN tags (a port VLAN or tc vlan push
 		 * between host and agent): a config request or a tag that is
 		 * not where it must be. Never forwarded to the wire. */
 		size_t off = 12;
 
-		while (off + 6 <= len && (et == ETH_P_8021Q_ || et == ETH_P_8021AD_)) {
+		while (off + 6 <= len && esptag_eth_p_is_vlan(et)) {
 			off += 4;
 			et = rd16(f + off);
 		}

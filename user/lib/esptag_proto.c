@@ -13,8 +13,6 @@
 
 #define ETH_P_IP_	0x0800
 #define ETH_P_IPV6_	0x86DD
-#define ETH_P_8021Q_	0x8100
-#define ETH_P_8021AD_	0x88A8
 #define ETH_ZLEN_	60
 
 static uint16_t rd16(const uint8_t *p)
@@ -116,10 +114,10 @@ static bool vlans_ok(const struct esptag_vlan *vl, uint8_t nvlans)
 				return false;
 			continue;
 		}
-		if (tpid != ETH_P_8021Q_ && tpid != ETH_P_8021AD_)
+		if (!esptag_eth_p_is_vlan(tpid))
 			return false;
 		/* The inner tag of a Q-in-Q pair is a C-tag. */
-		if (i == 1 && tpid != ETH_P_8021Q_)
+		if (i == 1 && tpid != ESPTAG_ETH_P_8021Q)
 			return false;
 		if (vid == 0 || vid == 0xfff)
 			return false;
@@ -523,7 +521,7 @@ void esptag_cfg_set_version(struct esptag_cfg_builder *b, uint8_t version)
 
 static bool ip_ethertype(uint16_t t)
 {
-	return t == ETH_P_IP_ || t == ETH_P_IPV6_ || t == ETH_P_8021Q_ || t == ETH_P_8021AD_;
+	return t == ETH_P_IP_ || t == ETH_P_IPV6_ || esptag_eth_p_is_vlan(t);
 }
 
 /* Smallest ESP offset: Ethernet header + minimal IPv4 header. */
