@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+// SPDX-License-Identifier: GPL-2.0-only
 /*
  * esptag Rx: XDP on a host port (PF, or a VF inside its VM).
  *
