@@ -33,7 +33,7 @@ fi
 t_pass lab_up
 "$LABSH" vm daemon-kill vm1 >/dev/null 2>&1
 MBOX="$STATE/A-mbox/vf1.mbox"
-sleep 0.3
+sleep 0.3 # settle: the PF handles the killed VF driver's hang-up (it logs nothing to wait for)
 
 jget() { /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
 sad_used() { L A esptag -j agent status | jget sad_used; }
