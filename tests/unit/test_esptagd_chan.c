@@ -35,14 +35,6 @@ void logm(int prio, const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
-uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
-
 static struct chan ch;
 static int agent_fd = -1, lo_index;
 static bool ready;

@@ -23,22 +23,8 @@
 #include <esptag/maps.h>
 #include "ctl.h"
 #include "esptag_proto.h"
-
-/* ---- logging (stderr, syslog priority prefixes for journald) ---------- */
-#define LOG_ERR_	3
-#define LOG_WARN_	4
-#define LOG_NOTICE_	5
-#define LOG_INFO_	6
-#define LOG_DEBUG_	7
-extern int log_level;
-void logm(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-#define log_err(...)	logm(LOG_ERR_, __VA_ARGS__)
-#define log_warn(...)	logm(LOG_WARN_, __VA_ARGS__)
-#define log_notice(...)	logm(LOG_NOTICE_, __VA_ARGS__)
-#define log_info(...)	logm(LOG_INFO_, __VA_ARGS__)
-#define log_debug(...)	logm(LOG_DEBUG_, __VA_ARGS__)
-
-uint64_t now_ns(void);	/* CLOCK_MONOTONIC */
+#include "log.h"
+#include "util.h"
 
 /* ---- BPF side ----------------------------------------------------------- */
 enum map_id {

@@ -24,29 +24,6 @@
 #include "esptagd.h"
 #include "secmem.h"
 
-int log_level = LOG_INFO_;
-
-void logm(int prio, const char *fmt, ...)
-{
-	char buf[1024];
-	va_list ap;
-
-	if (prio > log_level)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "<%d>esptagd: %s\n", prio, buf);
-}
-
-uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
-
 /* ---- replies ------------------------------------------------------------- */
 
 void reply_err(struct reply *r, int status, const char *fmt, ...)
@@ -450,7 +427,7 @@ int main(int argc, char **argv)
 	sigset_t mask;
 	char *end;
 
-	setvbuf(stderr, NULL, _IOLBF, 0);
+	log_init("esptagd");
 	d->chan.fd = -1;
 	while ((opt = getopt_long(argc, argv, "d:p:s:vh", lopts, NULL)) != -1) {
 		errno = 0;

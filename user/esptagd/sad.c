@@ -758,7 +758,7 @@ static int agent_hello(struct daemon *d, int tries)
 		if (rv.type != ESPTAG_REC_CAPS)
 			continue;
 		memcpy(&c->r, rv.data, sizeof(c->r));
-		c->epoch = (uint64_t)ntohl(c->r.epoch_hi) << 32 | ntohl(c->r.epoch_lo);
+		c->epoch = get64(c->r.epoch_hi, c->r.epoch_lo);
 		c->capacity = ntohl(c->r.sad_capacity);
 		c->used = ntohl(c->r.sad_used);
 		c->port_limit = ntohl(c->r.port_limit);
@@ -1289,7 +1289,7 @@ void ctl_stats(struct daemon *d, struct reply *r)
 				memset(&st, 0, sizeof(st));
 				st.kind = ESPTAG_STAT_AGENT;
 				st.id = ntohs(c.id);
-				st.value = (uint64_t)ntohl(c.value_hi) << 32 | ntohl(c.value_lo);
+				st.value = get64(c.value_hi, c.value_lo);
 				reply_add(r, &st);
 			}
 		}
@@ -1351,14 +1351,11 @@ void ctl_stats(struct daemon *d, struct reply *r)
 					o = (struct esptag_ctl_stat *)(r->items + (first + k + j) * r->isz);
 					if (o->sa_index == ntohl(as.sa_index)) {
 						o->agent_ok = 1;
-						o->agent_packets = (uint64_t)ntohl(as.packets_hi) << 32 |
-								   ntohl(as.packets_lo);
-						o->agent_bytes = (uint64_t)ntohl(as.bytes_hi) << 32 |
-								 ntohl(as.bytes_lo);
+						o->agent_packets = get64(as.packets_hi, as.packets_lo);
+						o->agent_bytes = get64(as.bytes_hi, as.bytes_lo);
 						o->auth_fail = ntohl(as.auth_fail);
 						o->domain_reject = ntohl(as.domain_reject);
-						o->agent_seq = (uint64_t)ntohl(as.seq_hi) << 32 |
-							       ntohl(as.seq_lo);
+						o->agent_seq = get64(as.seq_hi, as.seq_lo);
 					}
 					j++;
 				}
