@@ -119,7 +119,7 @@ static struct txn *hello_txn(void)
 
 	if (!t)
 		return NULL;
-	chan_begin(&ch, t, &b, ESPTAG_OP_HELLO);
+	chan_begin(&ch, t, &b, ESPTAG_OP_HELLO, 0);
 	esptag_rec_init(&caps, ESPTAG_REC_CAPS, sizeof(caps));
 	caps.version_min = caps.version_max = ESPTAG_PROTO_VERSION;
 	esptag_cfg_add(&b, ESPTAG_REC_CAPS, &caps, sizeof(caps));

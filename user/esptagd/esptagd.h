@@ -48,12 +48,25 @@ struct bpf_state {
 };
 
 /* ---- agent channel ------------------------------------------------------ */
+struct chan;
+struct txn;
+/* A transport of config requests: the packet socket (chan_pkt.c) or a VF's
+ * mailbox to its PF (vf.c). recv returns one reply frame (Ethernet header
+ * first), 0 for a message to skip, -1 when nothing more is queued. */
+struct chan_ops {
+	const char *name;
+	void (*send)(struct chan *c, const struct txn *t);
+	ssize_t (*recv)(struct chan *c, uint8_t *buf, size_t cap);
+	void (*drain)(struct chan *c);
+};
+
 struct chan {
+	const struct chan_ops *ops;
 	int fd;
 	int ifindex;
 	uint8_t mac[6];
 	uint8_t agent_mac[6];
-	uint16_t port;
+	uint16_t port;			/* this daemon's own agent port */
 	uint16_t eth_p;
 	uint32_t next_id;
 	uint32_t timeout_ms;		/* first timeout, doubled per try */
@@ -61,7 +74,6 @@ struct chan {
 	int window;			/* requests in flight */
 	uint64_t last_reply_ns;
 	uint64_t replies, retries, timeouts, bad;
-	bool mbox;			/* VF mode: fd is the mailbox to the PF */
 	bool hup;			/* VF mode: the PF closed the mailbox */
 	struct txn *ktx;		/* chan_key_txns(): locked, no-dump */
 	size_t ktx_n;
@@ -85,11 +97,13 @@ struct txn {
 };
 enum { TXN_NEW, TXN_SENT, TXN_DONE, TXN_TIMEOUT };
 
+/* The packet transport on dev (chan_pkt.c). */
 int chan_open(struct chan *c, const char *dev);
 void chan_close(struct chan *c);
-/* Start a request: payload built by the caller with esptag_cfg_* on
- * txn_payload(); returns the builder. */
-void chan_begin(struct chan *c, struct txn *t, struct esptag_cfg_builder *b, uint8_t opcode);
+/* Start a request to the agent port `port`: the caller adds records with
+ * esptag_cfg_add(b, ...), then chan_finish(). */
+void chan_begin(struct chan *c, struct txn *t, struct esptag_cfg_builder *b, uint8_t opcode,
+		uint16_t port);
 int chan_finish(struct chan *c, struct txn *t, struct esptag_cfg_builder *b);
 /* Run n transactions (up to c->window in flight) until each has a reply or
  * ran out of tries. tries 0 = c->tries. Returns the number that timed out. */
@@ -101,7 +115,6 @@ struct txn *chan_key_txns(struct chan *c, size_t n);
 void chan_key_txns_wipe(struct chan *c, size_t n);
 /* Drain unsolicited frames (late duplicates). */
 void chan_drain(struct chan *c);
-ssize_t mbox_recv_cfg(struct chan *c, uint8_t *buf, size_t cap);
 
 /* ---- SA database ---------------------------------------------------------- */
 struct sa {
@@ -246,8 +259,8 @@ void ctl_agent_status(struct daemon *d, struct reply *r);
 void ctl_agent_sa(struct daemon *d, struct reply *r);
 void ctl_stats(struct daemon *d, struct reply *r);
 int sad_flush_agent(struct daemon *d);	/* at exit */
-/* DUMP_SA of d->chan.port, every page. Returns the count or -1; *out malloc'ed. */
-int agent_dump(struct daemon *d, struct esptag_rec_sa **out);
+/* DUMP_SA of an agent port, every page. Returns the count or -1; *out malloc'ed. */
+int agent_dump(struct daemon *d, uint16_t port, struct esptag_rec_sa **out);
 void sa_to_rec(const struct daemon *d, const struct esptag_ctl_sa *s, struct esptag_rec_sa *r,
 	       bool with_key);
 

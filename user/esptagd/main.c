@@ -340,12 +340,9 @@ static int run_teardown(struct daemon *d, const char *pin_dir, const char *sock,
 		if (t && !chan_open(&d->chan, d->dev)) {
 			for (int i = -1; i < nvf; i++) {
 				struct esptag_cfg_builder b;
-				uint16_t saved = d->chan.port;
 
-				if (i >= 0)
-					d->chan.port = vfs[i] + 1;
-				chan_begin(&d->chan, &t[n], &b, ESPTAG_OP_FLUSH_PORT);
-				d->chan.port = saved;
+				chan_begin(&d->chan, &t[n], &b, ESPTAG_OP_FLUSH_PORT,
+					   i >= 0 ? vfs[i] + 1 : d->chan.port);
 				if (!chan_finish(&d->chan, &t[n], &b))
 					n++;
 			}

@@ -200,11 +200,8 @@ static int agent_req_rec(struct daemon *d, struct txn *t, uint8_t op, uint16_t p
 			 uint8_t type, const void *rec, size_t len)
 {
 	struct esptag_cfg_builder b;
-	uint16_t saved = d->chan.port;
 
-	d->chan.port = port;
-	chan_begin(&d->chan, t, &b, op);
-	d->chan.port = saved;
+	chan_begin(&d->chan, t, &b, op, port);
 	if (rec)
 		esptag_cfg_add(&b, type, rec, len);
 	if (chan_finish(&d->chan, t, &b))
@@ -1249,12 +1246,8 @@ void pf_agent_up(struct daemon *d)
 static void vf_resync(struct daemon *d, struct pf_vf *v)
 {
 	struct esptag_rec_sa *recs;
-	uint16_t saved = d->chan.port;
-	int n;
+	int n = agent_dump(d, v->c.vf + 1, &recs);
 
-	d->chan.port = v->c.vf + 1;
-	n = agent_dump(d, &recs);
-	d->chan.port = saved;
 	if (n < 0) {
 		log_warn("pf: VF %u: DUMP_SA of port %u failed; its database is kept", v->c.vf,
 			 v->c.vf + 1);
@@ -1348,13 +1341,10 @@ void pf_exit(struct daemon *d, bool cleanup)
 
 		for (int i = 0; t && i <= ESPTAG_CTL_VF_MAX; i++) {
 			struct esptag_cfg_builder b;
-			uint16_t saved = d->chan.port;
 
 			if (!p->vf[i].used)
 				continue;
-			d->chan.port = i + 1;
-			chan_begin(&d->chan, &t[n], &b, ESPTAG_OP_FLUSH_PORT);
-			d->chan.port = saved;
+			chan_begin(&d->chan, &t[n], &b, ESPTAG_OP_FLUSH_PORT, i + 1);
 			if (!chan_finish(&d->chan, &t[n], &b))
 				n++;
 		}

@@ -560,7 +560,8 @@ static size_t per_frame(struct daemon *d, size_t max)
  * the others keep ESPTAG_SA_INDEX_NONE. Returns 0 if all were taken, else a
  * ctl status with *err_i (index into v) and *ast (agent status).
  */
-static int agent_add(struct daemon *d, struct sa **v, size_t n, uint32_t *err_i, uint8_t *ast)
+static int agent_add(struct daemon *d, uint16_t port, struct sa **v, size_t n, uint32_t *err_i,
+		     uint8_t *ast)
 {
 	size_t per = per_frame(d, SA_PER_FRAME), nt = (n + per - 1) / per;
 	struct txn *t = chan_key_txns(&d->chan, nt);	/* the frames carry keys */
@@ -578,7 +579,7 @@ static int agent_add(struct daemon *d, struct sa **v, size_t n, uint32_t *err_i,
 
 		t[k].first = k * per;
 		t[k].n = n - t[k].first < per ? n - t[k].first : per;
-		chan_begin(&d->chan, &t[k], &b, ESPTAG_OP_ADD_SA);
+		chan_begin(&d->chan, &t[k], &b, ESPTAG_OP_ADD_SA, port);
 		for (uint32_t j = 0; j < t[k].n; j++) {
 			sa_to_rec(d, &v[t[k].first + j]->c, &rec, true);
 			esptag_cfg_add(&b, ESPTAG_REC_SA, &rec, sizeof(rec));
@@ -637,7 +638,7 @@ static int agent_add(struct daemon *d, struct sa **v, size_t n, uint32_t *err_i,
  * longer in the agent (deleted now, or unknown to it). Returns 0 or
  * ESPTAG_CTL_E_TIMEOUT / E_AGENT when some could not be confirmed.
  */
-static int agent_del_idx(struct daemon *d, const uint32_t *idx, size_t n, bool *gone)
+static int agent_del_idx(struct daemon *d, uint16_t port, const uint32_t *idx, size_t n, bool *gone)
 {
 	size_t per = per_frame(d, REF_PER_FRAME);
 	uint32_t *pend = malloc((n ? n : 1) * sizeof(*pend));
@@ -665,7 +666,7 @@ static int agent_del_idx(struct daemon *d, const uint32_t *idx, size_t n, bool *
 
 			t[k].first = k * per;
 			t[k].n = np - t[k].first < per ? np - t[k].first : per;
-			chan_begin(&d->chan, &t[k], &b, ESPTAG_OP_DEL_SA);
+			chan_begin(&d->chan, &t[k], &b, ESPTAG_OP_DEL_SA, port);
 			for (uint32_t j = 0; j < t[k].n; j++) {
 				esptag_rec_init(&ref, ESPTAG_REC_SA_REF, sizeof(ref));
 				ref.sa_index = htonl(idx[pend[t[k].first + j]]);
@@ -701,7 +702,7 @@ static int agent_del_idx(struct daemon *d, const uint32_t *idx, size_t n, bool *
 	return rc;
 }
 
-static int agent_del(struct daemon *d, struct sa **v, size_t n, bool *gone)
+static int agent_del(struct daemon *d, uint16_t port, struct sa **v, size_t n, bool *gone)
 {
 	uint32_t *idx = malloc((n ? n : 1) * sizeof(*idx));
 	int rc;
@@ -710,16 +711,16 @@ static int agent_del(struct daemon *d, struct sa **v, size_t n, bool *gone)
 		return ESPTAG_CTL_E_INTERNAL;
 	for (size_t i = 0; i < n; i++)
 		idx[i] = v[i]->c.sa_index;
-	rc = agent_del_idx(d, idx, n, gone);
+	rc = agent_del_idx(d, port, idx, n, gone);
 	free(idx);
 	return rc;
 }
 
-static int agent_simple(struct daemon *d, uint8_t op, int tries, struct txn *t)
+static int agent_simple(struct daemon *d, uint16_t port, uint8_t op, int tries, struct txn *t)
 {
 	struct esptag_cfg_builder b;
 
-	chan_begin(&d->chan, t, &b, op);
+	chan_begin(&d->chan, t, &b, op, port);
 	chan_finish(&d->chan, t, &b);
 	chan_run(&d->chan, t, 1, tries);
 	if (t->state != TXN_DONE)
@@ -741,7 +742,7 @@ static int agent_hello(struct daemon *d, int tries)
 	esptag_rec_init(&caps, ESPTAG_REC_CAPS, sizeof(caps));
 	caps.version_min = ESPTAG_PROTO_VERSION;
 	caps.version_max = ESPTAG_PROTO_VERSION;
-	chan_begin(&d->chan, t, &b, ESPTAG_OP_HELLO);
+	chan_begin(&d->chan, t, &b, ESPTAG_OP_HELLO, d->chan.port);
 	esptag_cfg_add(&b, ESPTAG_REC_CAPS, &caps, sizeof(caps));
 	chan_finish(&d->chan, t, &b);
 	chan_run(&d->chan, t, 1, tries);
@@ -778,8 +779,8 @@ out:
 	return rc;
 }
 
-/* DUMP_SA of our port, every page. Returns the count or -1; *out malloc'ed. */
-int agent_dump(struct daemon *d, struct esptag_rec_sa **out)
+/* DUMP_SA of an agent port, every page. Returns the count or -1; *out malloc'ed. */
+int agent_dump(struct daemon *d, uint16_t port, struct esptag_rec_sa **out)
 {
 	struct esptag_rec_sa *v = NULL;
 	size_t n = 0, cap = 0;
@@ -798,7 +799,7 @@ int agent_dump(struct daemon *d, struct esptag_rec_sa **out)
 
 		esptag_rec_init(&cur, ESPTAG_REC_CURSOR, sizeof(cur));
 		cur.next = htonl(next);
-		chan_begin(&d->chan, t, &b, ESPTAG_OP_DUMP_SA);
+		chan_begin(&d->chan, t, &b, ESPTAG_OP_DUMP_SA, port);
 		esptag_cfg_add(&b, ESPTAG_REC_CURSOR, &cur, sizeof(cur));
 		chan_finish(&d->chan, t, &b);
 		chan_run(&d->chan, t, 1, 0);
@@ -975,7 +976,7 @@ void ctl_state_add(struct daemon *d, const struct esptag_ctl_view *v, struct rep
 		list[i]->expires_ns = expiry(c.lifetime);
 	}
 	explicit_bzero(&c, sizeof(c));
-	rc = agent_add(d, list, n, &err_i, &ast);
+	rc = agent_add(d, d->chan.port, list, n, &err_i, &ast);
 	if (rc) {
 		bool *gone = calloc(n, sizeof(bool));
 
@@ -992,7 +993,7 @@ void ctl_state_add(struct daemon *d, const struct esptag_ctl_view *v, struct rep
 		r->agent_status = ast;
 		r->err_index = err_i;
 		/* Roll back what the agent took in the other frames. */
-		if (!gone || agent_del(d, list, n, gone) || rc == ESPTAG_CTL_E_TIMEOUT) {
+		if (!gone || agent_del(d, d->chan.port, list, n, gone) || rc == ESPTAG_CTL_E_TIMEOUT) {
 			/* Unanswered frames may have been executed: look again. */
 			d->need_sweep = true;
 			log_warn("ADD_SA failed with unconfirmed frames; the agent's SAD will be swept for orphans");
@@ -1004,7 +1005,7 @@ void ctl_state_add(struct daemon *d, const struct esptag_ctl_view *v, struct rep
 		bool *gone = calloc(n, sizeof(bool));
 		int e = errno;
 
-		if (!gone || agent_del(d, list, n, gone))
+		if (!gone || agent_del(d, d->chan.port, list, n, gone))
 			d->need_sweep = true;
 		free(gone);
 		reply_err(r, ESPTAG_CTL_E_BPF,
@@ -1105,7 +1106,7 @@ void ctl_state_del(struct daemon *d, const struct esptag_ctl_view *v, struct rep
 	}
 	if (!port_usable(d, r))
 		goto out;
-	rc = agent_del(d, list, nl, gone);
+	rc = agent_del(d, d->chan.port, list, nl, gone);
 	drop_confirmed(d, list, nl, gone, ESPTAG_EV_SA_REMOVED);
 	spd_refresh(d);
 	if (rc)
@@ -1142,7 +1143,7 @@ static int flush_all(struct daemon *d, int ev)
 
 	if (!t)
 		return ESPTAG_CTL_E_INTERNAL;
-	rc = agent_simple(d, ESPTAG_OP_FLUSH_PORT, 0, t);
+	rc = agent_simple(d, d->chan.port, ESPTAG_OP_FLUSH_PORT, 0, t);
 	free(t);
 	if (rc)
 		return rc;
@@ -1230,7 +1231,7 @@ void ctl_agent_status(struct daemon *d, struct reply *r)
 void ctl_agent_sa(struct daemon *d, struct reply *r)
 {
 	struct esptag_rec_sa *v;
-	int n = agent_dump(d, &v);
+	int n = agent_dump(d, d->chan.port, &v);
 
 	if (n < 0) {
 		reply_err(r, ESPTAG_CTL_E_TIMEOUT, "the agent did not answer DUMP_SA");
@@ -1272,10 +1273,10 @@ void ctl_stats(struct daemon *d, struct reply *r)
 		reply_add(r, &st);
 	}
 	/* A VF is refused the agent-wide counters by its PF: not asked. */
-	if (d->reachable && !d->chan.mbox) {
+	if (d->reachable && !d->vf_mode) {
 		struct txn *t = calloc(1, sizeof(*t));
 
-		if (t && !agent_simple(d, ESPTAG_OP_GET_STATS, 0, t)) {
+		if (t && !agent_simple(d, d->chan.port, ESPTAG_OP_GET_STATS, 0, t)) {
 			struct esptag_rec_view rv;
 			struct esptag_rec_counter c;
 			size_t off = 0;
@@ -1328,7 +1329,7 @@ void ctl_stats(struct daemon *d, struct reply *r)
 
 			if (!t)
 				break;
-			chan_begin(&d->chan, t, &b, ESPTAG_OP_GET_STATS);
+			chan_begin(&d->chan, t, &b, ESPTAG_OP_GET_STATS, d->chan.port);
 			for (size_t j = 0; j < m; j++) {
 				struct esptag_rec_sa_ref ref;
 
@@ -1501,7 +1502,7 @@ static size_t reinstall_set(struct daemon *d, struct sa **cand, size_t nc, size_
 				 (unsigned long long)seq[n].next);
 		list[n++] = sa;
 	}
-	if (agent_add(d, list, n, &err_i, &ast))
+	if (agent_add(d, d->chan.port, list, n, &err_i, &ast))
 		d->need_sweep = true;
 	batch_ok = !map_install_many(d, list, n, seq, rp);
 	for (size_t i = 0; i < n; i++) {
@@ -1518,7 +1519,7 @@ static size_t reinstall_set(struct daemon *d, struct sa **cand, size_t nc, size_
 		if (sa->c.sa_index != ESPTAG_SA_INDEX_NONE) {
 			bool gone;
 
-			agent_del(d, &sa, 1, &gone);
+			agent_del(d, d->chan.port, &sa, 1, &gone);
 			sa->c.sa_index = ESPTAG_SA_INDEX_NONE;
 		}
 		ev_sa(d, ESPTAG_EV_SA_REMOVED, sa);
@@ -1544,7 +1545,7 @@ static void reinstall(struct daemon *d, uint64_t old_epoch)
 	cfg_set_agent_up(d, false);
 	if (all && t) {
 		/* A fresh agent has nothing of ours; make sure. */
-		if (agent_simple(d, ESPTAG_OP_FLUSH_PORT, 0, t))
+		if (agent_simple(d, d->chan.port, ESPTAG_OP_FLUSH_PORT, 0, t))
 			log_warn("agent: FLUSH_PORT before re-install failed");
 		for (size_t s = 0; s < d->sa_cap; s++)
 			if (d->sas[s].used)
@@ -1567,7 +1568,7 @@ static bool rec_matches_map(const struct esptag_rec_sa *r, const struct esptag_s
 static void reconcile(struct daemon *d)
 {
 	struct esptag_rec_sa *v = NULL;
-	int n = agent_dump(d, &v);
+	int n = agent_dump(d, d->chan.port, &v);
 	uint32_t key, *orph = NULL;
 	size_t norph = 0, kept = 0, stale = 0;
 	struct esptag_sa m;
@@ -1624,7 +1625,7 @@ static void reconcile(struct daemon *d)
 		stale = nd;
 		free(del);
 	}
-	if (norph && agent_del_idx(d, orph, norph, gone))
+	if (norph && agent_del_idx(d, d->chan.port, orph, norph, gone))
 		log_err("reconcile: could not remove every orphan SA from the agent");
 	/* Reconciled first: spd_refresh binds recovered policies only then. */
 	d->reconciled = true;
@@ -1646,7 +1647,7 @@ static void reconcile(struct daemon *d)
 static void sweep(struct daemon *d)
 {
 	struct esptag_rec_sa *v = NULL;
-	int n = agent_dump(d, &v);
+	int n = agent_dump(d, d->chan.port, &v);
 	struct sa **missing = NULL;
 	uint32_t *orph;
 	bool *gone, *seen = NULL;
@@ -1670,7 +1671,7 @@ static void sweep(struct daemon *d)
 		else
 			seen[sa - d->sas] = true;
 	}
-	if (!no || !agent_del_idx(d, orph, no, gone)) {
+	if (!no || !agent_del_idx(d, d->chan.port, orph, no, gone)) {
 		d->need_sweep = false;
 		if (no)
 			log_notice("removed %zu orphan SAs from the agent", no);
@@ -1769,7 +1770,7 @@ void sad_expire_tick(struct daemon *d)
 			list[n++] = &d->sas[s];
 	if (!n)
 		return;
-	agent_del(d, list, n, gone);
+	agent_del(d, d->chan.port, list, n, gone);
 	n = drop_confirmed(d, list, n, gone, ESPTAG_EV_SA_EXPIRED);
 	spd_refresh(d);
 	log_info("%zu SA(s) expired and removed", n);
