@@ -684,3 +684,19 @@ int sa_stats_sum(struct daemon *d, uint32_t idx, struct esptag_sa_stats *out)
 	}
 	return 0;
 }
+
+/*
+ * The per-SA maps are arrays indexed by the agent's SA index: an index at or
+ * beyond max_entries cannot be mirrored (its install fails cleanly, E2BIG).
+ */
+void bpf_sad_slots_check(struct daemon *d, uint32_t capacity)
+{
+	struct bpf_map_info info = {};
+	uint32_t len = sizeof(info);
+
+	if (d->bpf.map_fd[M_SAD] < 0 || bpf_obj_get_info_by_fd(d->bpf.map_fd[M_SAD], &info, &len))
+		return;
+	if (capacity > info.max_entries)
+		log_warn("agent SAD capacity %u exceeds the %u slots of esptag_sad: SAs the agent puts at index %u or above cannot be installed",
+			 capacity, info.max_entries, info.max_entries);
+}

@@ -164,6 +164,30 @@ struct node {
 	bool used;
 };
 
+/* ---- agent link (link.c) ----------------------------------------------- */
+enum link_state {
+	LINK_UNKNOWN,		/* no HELLO answered yet */
+	LINK_SYNCING,		/* answers; our SAs not yet reconciled with its SAD */
+	LINK_UP,		/* answers, reconciled: the port is up */
+	LINK_MISSING,		/* up, but missed HELLO rounds (< down_after) */
+	LINK_DOWN,		/* silent: the port is down, protect traffic dropped */
+};
+enum link_event {
+	LINK_EV_SYNC,		/* answered, not reconciled yet: reconcile now */
+	LINK_EV_UP,		/* reachable and reconciled (again) */
+	LINK_EV_RESTARTED,	/* a new epoch: the agent lost every SA */
+	LINK_EV_ALIVE,		/* a HELLO was answered (after the above) */
+	LINK_EV_DOWN,		/* no answer for down_after rounds */
+};
+struct daemon;
+typedef void (*link_fn)(struct daemon *d, enum link_event ev, uint64_t old_epoch);
+#define LINK_MAX_SUBS	4
+struct agent_link {
+	enum link_state state;
+	link_fn subs[LINK_MAX_SUBS];
+	int nsubs;
+};
+
 struct daemon {
 	char dev[ESPTAG_CTL_DEV_LEN];
 	int ifindex;
@@ -180,10 +204,11 @@ struct daemon {
 	size_t hsize;
 	/* agent */
 	struct caps caps;
-	bool reachable;
+	struct agent_link link;
 	bool reconciled;
 	bool need_sweep;		/* look for orphans at the next HELLO */
 	uint32_t hello_ok, hello_fail, reinstalls;
+	size_t reinstalled_last;	/* SAs re-installed after the last restart */
 	uint32_t hello_tries;
 	uint32_t hello_streak;		/* consecutive failed HELLO rounds */
 	uint32_t down_after;		/* rounds before the port goes down */
@@ -218,6 +243,16 @@ void reply_err(struct reply *r, int status, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 int reply_add(struct reply *r, const void *item);
 
+/* link.c */
+int link_subscribe(struct daemon *d, link_fn fn);
+void link_tick(struct daemon *d);	/* one HELLO, one transition */
+const char *link_state_str(enum link_state s);
+static inline bool link_reachable(const struct daemon *d)
+{
+	return d->link.state == LINK_SYNCING || d->link.state == LINK_UP ||
+	       d->link.state == LINK_MISSING;
+}
+
 /* bpf.c */
 struct bpf_opts {
 	const char *pin_dir;
@@ -240,6 +275,8 @@ int cfg_set_agent_up(struct daemon *d, bool up);
 /* Set or clear one ESPTAG_CFGF_* bit (written only when it changes). */
 int cfg_set_flag(struct daemon *d, uint32_t flag, bool on);
 bool cfg_agent_up(struct daemon *d);
+/* Warn when the agent's SAD is larger than esptag_sad has slots. */
+void bpf_sad_slots_check(struct daemon *d, uint32_t capacity);
 int percpu_sum_u64(struct daemon *d, int map, uint32_t key, uint64_t *out);
 int sa_stats_sum(struct daemon *d, uint32_t idx, struct esptag_sa_stats *out);
 
@@ -249,7 +286,7 @@ void sad_free(struct daemon *d);
 struct sa *sad_by_index(struct daemon *d, uint32_t idx);
 /* The SA with c's key (family, dir, spi, daddr, VLANs), or NULL. */
 struct sa *sad_find(struct daemon *d, const struct esptag_ctl_sa *c);
-void agent_hello_tick(struct daemon *d);
+void sad_link_event(struct daemon *d, enum link_event ev, uint64_t old_epoch);
 void sad_expire_tick(struct daemon *d);
 void ctl_state_add(struct daemon *d, const struct esptag_ctl_view *v, struct reply *r);
 void ctl_state_del(struct daemon *d, const struct esptag_ctl_view *v, struct reply *r);
@@ -286,8 +323,7 @@ struct pf_opts {
 int pf_init(struct daemon *d, const struct pf_opts *o, int ep);
 void pf_ctl(struct daemon *d, const struct esptag_ctl_view *v, struct reply *r);
 bool pf_event(struct daemon *d, int fd);
-void pf_agent_up(struct daemon *d);
-void pf_agent_restarted(struct daemon *d);
+void pf_link_event(struct daemon *d, enum link_event ev, uint64_t old_epoch);
 /* cleanup: flush the VFs' SAs and detach esptag_port (--cleanup-on-exit);
  * otherwise leave the VF ports' programs, entries and SAs running. */
 void pf_exit(struct daemon *d, bool cleanup);

@@ -108,6 +108,17 @@ void monitor_counters(struct daemon *d)
 	d->have_last_cnt = true;
 }
 
+/* The monitor's part in the agent link's events (link.c). */
+static void monitor_link_event(struct daemon *d, enum link_event ev, uint64_t old_epoch)
+{
+	if (ev == LINK_EV_UP)
+		monitor_event(d, ESPTAG_EV_AGENT_UP, NULL, 0, 0, 0);
+	else if (ev == LINK_EV_DOWN)
+		monitor_event(d, ESPTAG_EV_AGENT_DOWN, NULL, 0, 0, 0);
+	else if (ev == LINK_EV_RESTARTED)
+		monitor_event(d, ESPTAG_EV_AGENT_RESTARTED, NULL, d->reinstalled_last, d->caps.epoch, 0);
+}
+
 /* ---- control socket ---------------------------------------------------------- */
 
 /* Does a daemon answer on the control socket path? */
@@ -687,9 +698,15 @@ int main(int argc, char **argv)
 		if (pf_init(d, &po, ep))
 			goto out_pf;
 	}
+	/* Order matters: the SAs are reconciled or re-installed before the
+	 * monitor hears of it, and before the PF resyncs its VFs. */
+	link_subscribe(d, sad_link_event);
+	link_subscribe(d, monitor_link_event);
+	if (d->pf)
+		link_subscribe(d, pf_link_event);
 	log_info("esptagd on %s (ifindex %d, port %lu): control socket %s, pins %s", d->dev,
 		 d->ifindex, port, sock, bo.pin_dir);
-	agent_hello_tick(d);
+	link_tick(d);
 	monitor_counters(d);
 	log_info("ready");
 	started = true;
@@ -719,7 +736,7 @@ int main(int argc, char **argv)
 
 				if (read(tfd, &exp, sizeof(exp)) < 0)
 					continue;
-				agent_hello_tick(d);
+				link_tick(d);
 				sad_expire_tick(d);
 				monitor_counters(d);
 				/* Periodic audit of the agent's SAD for orphans. */

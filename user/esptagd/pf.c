@@ -1231,7 +1231,7 @@ int pf_init(struct daemon *d, const struct pf_opts *o, int ep)
 }
 
 /* After the agent answered HELLO (and after an agent restart). */
-void pf_agent_up(struct daemon *d)
+static void pf_agent_up(struct daemon *d)
 {
 	if (!d->pf)
 		return;
@@ -1265,7 +1265,7 @@ static void vf_resync(struct daemon *d, struct pf_vf *v)
  * are whatever its VF driver has re-installed so far (the VF drivers see
  * the new epoch in their own HELLO and re-install through the mailbox, maybe
  * before the PF noticed): resync rather than clear. */
-void pf_agent_restarted(struct daemon *d)
+static void pf_agent_restarted(struct daemon *d)
 {
 	if (!d->pf)
 		return;
@@ -1276,6 +1276,15 @@ void pf_agent_restarted(struct daemon *d)
 			vf_resync(d, &d->pf->vf[i]);
 	}
 	pf_agent_up(d);
+}
+
+/* The PF's part in the agent link's events (link.c). */
+void pf_link_event(struct daemon *d, enum link_event ev, uint64_t old_epoch)
+{
+	if (ev == LINK_EV_RESTARTED)
+		pf_agent_restarted(d);
+	else if (ev == LINK_EV_ALIVE)
+		pf_agent_up(d);
 }
 
 bool pf_event(struct daemon *d, int fd)

@@ -308,22 +308,6 @@ static void sa_value(struct daemon *d, const struct sa *sa, struct esptag_sa *vp
 	vp->expires_ns = sa->expires_ns;
 }
 
-/*
- * The per-SA maps are arrays indexed by the agent's SA index: an index at or
- * beyond max_entries cannot be mirrored (its install fails cleanly, E2BIG).
- */
-static void sad_slots_check(struct daemon *d, uint32_t capacity)
-{
-	struct bpf_map_info info = {};
-	uint32_t len = sizeof(info);
-
-	if (d->bpf.map_fd[M_SAD] < 0 || bpf_obj_get_info_by_fd(d->bpf.map_fd[M_SAD], &info, &len))
-		return;
-	if (capacity > info.max_entries)
-		log_warn("agent SAD capacity %u exceeds the %u slots of esptag_sad: SAs the agent puts at index %u or above cannot be installed",
-			 capacity, info.max_entries, info.max_entries);
-}
-
 /* Bytes of one slot of a per-SA map as user space reads/writes it. */
 static size_t map_slot_size(struct daemon *d, int map)
 {
@@ -728,57 +712,6 @@ static int agent_simple(struct daemon *d, uint16_t port, uint8_t op, int tries, 
 	return t->v.status ? ESPTAG_CTL_E_AGENT : 0;
 }
 
-static int agent_hello(struct daemon *d, int tries)
-{
-	struct esptag_cfg_builder b;
-	struct esptag_rec_caps caps = {};
-	struct esptag_rec_view rv;
-	struct txn *t = calloc(1, sizeof(*t));
-	size_t off = 0;
-	int rc = -1;
-
-	if (!t)
-		return -1;
-	esptag_rec_init(&caps, ESPTAG_REC_CAPS, sizeof(caps));
-	caps.version_min = ESPTAG_PROTO_VERSION;
-	caps.version_max = ESPTAG_PROTO_VERSION;
-	chan_begin(&d->chan, t, &b, ESPTAG_OP_HELLO, d->chan.port);
-	esptag_cfg_add(&b, ESPTAG_REC_CAPS, &caps, sizeof(caps));
-	chan_finish(&d->chan, t, &b);
-	chan_run(&d->chan, t, 1, tries);
-	if (t->state != TXN_DONE)
-		goto out;
-	rc = -2;
-	if (t->v.status != ESPTAG_ST_OK) {
-		log_err("agent: HELLO answered %s", esptag_status_str(t->v.status));
-		goto out;
-	}
-	while (esptag_cfg_next(&t->v, &off, &rv) == 1) {
-		struct caps *c = &d->caps;
-
-		if (rv.type != ESPTAG_REC_CAPS)
-			continue;
-		memcpy(&c->r, rv.data, sizeof(c->r));
-		c->epoch = get64(c->r.epoch_hi, c->r.epoch_lo);
-		c->capacity = ntohl(c->r.sad_capacity);
-		c->used = ntohl(c->r.sad_used);
-		c->port_limit = ntohl(c->r.port_limit);
-		c->port_used = ntohl(c->r.port_used);
-		c->alg_mask = ntohs(c->r.alg_mask);
-		c->features = ntohs(c->r.features);
-		c->max_records = ntohs(c->r.max_records);
-		c->max_payload = ntohs(c->r.max_payload);
-		c->local_capacity = ntohs(c->r.local_capacity);
-		c->version = c->r.version_max;
-		c->valid = true;
-		sad_slots_check(d, c->capacity);
-		rc = 0;
-	}
-out:
-	free(t);
-	return rc;
-}
-
 /* DUMP_SA of an agent port, every page. Returns the count or -1; *out malloc'ed. */
 int agent_dump(struct daemon *d, uint16_t port, struct esptag_rec_sa **out)
 {
@@ -907,7 +840,7 @@ static const char *feat_str(uint16_t f, char *buf, size_t len)
 
 static bool port_usable(struct daemon *d, struct reply *r)
 {
-	if (!d->reachable || !d->reconciled) {
+	if (!link_reachable(d) || !d->reconciled) {
 		reply_err(r, ESPTAG_CTL_E_TIMEOUT,
 			  "the agent on %s is not reachable (esptag agent status); nothing was changed",
 			  d->dev);
@@ -1186,7 +1119,7 @@ void ctl_state_flush(struct daemon *d, struct reply *r)
 
 int sad_flush_agent(struct daemon *d)
 {
-	if (!d->reachable || !d->sa_count)
+	if (!link_reachable(d) || !d->sa_count)
 		return 0;
 	return flush_all(d, ESPTAG_EV_SA_REMOVED);
 }
@@ -1195,9 +1128,9 @@ void ctl_agent_status(struct daemon *d, struct reply *r)
 {
 	struct esptag_ctl_agent a = {};
 
-	agent_hello_tick(d); /* fresh numbers, and the usual side effects */
+	link_tick(d); /* fresh numbers, and the usual side effects */
 	snprintf(a.dev, sizeof(a.dev), "%s", d->dev);
-	a.reachable = d->reachable;
+	a.reachable = link_reachable(d);
 	a.port_up = cfg_agent_up(d);
 	a.xdp_mode = d->bpf.xdp_mode;
 	a.ifindex = d->ifindex;
@@ -1273,7 +1206,7 @@ void ctl_stats(struct daemon *d, struct reply *r)
 		reply_add(r, &st);
 	}
 	/* A VF is refused the agent-wide counters by its PF: not asked. */
-	if (d->reachable && !d->vf_mode) {
+	if (link_reachable(d) && !d->vf_mode) {
 		struct txn *t = calloc(1, sizeof(*t));
 
 		if (t && !agent_simple(d, d->chan.port, ESPTAG_OP_GET_STATS, 0, t)) {
@@ -1321,7 +1254,7 @@ void ctl_stats(struct daemon *d, struct reply *r)
 			reply_add(r, &st);
 		}
 		/* Agent per-SA counters, batched. */
-		for (k = 0; d->reachable && k < nsa; k += STATS_PER_FRAME) {
+		for (k = 0; link_reachable(d) && k < nsa; k += STATS_PER_FRAME) {
 			struct txn *t = calloc(1, sizeof(*t));
 			struct esptag_cfg_builder b;
 			struct esptag_rec_view rv;
@@ -1554,7 +1487,7 @@ static void reinstall(struct daemon *d, uint64_t old_epoch)
 		log_notice("re-installed %zu SAs after the agent restart (%zu lost)", ok, lost);
 	}
 	d->reinstalls++;
-	monitor_event(d, ESPTAG_EV_AGENT_RESTARTED, NULL, ok, d->caps.epoch, 0);
+	d->reinstalled_last = ok;
 	free(all);
 	free(t);
 }
@@ -1696,63 +1629,22 @@ out:
 	free(gone);
 }
 
-void agent_hello_tick(struct daemon *d)
+/* The SA layer's part in the agent link's events (link.c). */
+void sad_link_event(struct daemon *d, enum link_event ev, uint64_t old_epoch)
 {
-	uint64_t old_epoch = d->caps.epoch;
-	bool had = d->caps.valid;
-	bool had_tso = d->caps.features & ESPTAG_FEAT_TSO;
-	int rc = agent_hello(d, d->hello_tries);
-
-	if (rc == 0) {
-		bool tso = d->caps.features & ESPTAG_FEAT_TSO;
-
-		d->hello_ok++;
-		d->hello_streak = 0;
-		/* Before the port goes up: GSO super-packets only to an agent
-		 * that segments them. */
-		if (!cfg_set_flag(d, ESPTAG_CFGF_NO_TSO, !tso) && !tso && (!had || had_tso))
-			log_warn("the agent on %s does not segment GSO super-packets (no TSO feature): protected ones are dropped (tx_drop_no_tso); turn segmentation offload off: ethtool -K %s tso off gso off",
-				 d->dev, d->dev);
-		if (!d->reachable) {
-			d->reachable = true;
-			log_notice("agent reachable on %s (epoch %016llx, SAD %u/%u)", d->dev,
-				   (unsigned long long)d->caps.epoch, d->caps.used, d->caps.capacity);
-			if (d->reconciled)
-				monitor_event(d, ESPTAG_EV_AGENT_UP, NULL, 0, 0, 0);
-		}
-		if (!d->reconciled) {
-			reconcile(d);
-			if (d->reconciled)
-				monitor_event(d, ESPTAG_EV_AGENT_UP, NULL, 0, 0, 0);
-		}
-		else if (had && d->caps.epoch != old_epoch) {
-			reinstall(d, old_epoch);
-			pf_agent_restarted(d);
-		}
-		pf_agent_up(d);
+	switch (ev) {
+	case LINK_EV_SYNC:
+		reconcile(d);
+		break;
+	case LINK_EV_RESTARTED:
+		reinstall(d, old_epoch);
+		break;
+	case LINK_EV_ALIVE:
 		if (d->reconciled && d->need_sweep)
 			sweep(d);
-		if (d->reconciled && !cfg_agent_up(d)) {
-			cfg_set_agent_up(d, true);
-			log_info("data path: agent up, protect traffic flows");
-		}
-		return;
-	}
-	d->hello_fail++;
-	/* A busy agent may miss one round; a silent one is down after down_after. */
-	if (d->reachable && ++d->hello_streak < d->down_after) {
-		log_info("agent on %s missed a HELLO round (%u of %u before the port goes down)",
-			 d->dev, d->hello_streak, d->down_after);
-		return;
-	}
-	if (d->reachable || cfg_agent_up(d) || !d->hello_ok) {
-		if (d->reachable || d->hello_fail == 1)
-			log_warn("agent on %s does not answer HELLO: port marked down, protect traffic is dropped",
-				 d->dev);
-		if (d->reachable)
-			monitor_event(d, ESPTAG_EV_AGENT_DOWN, NULL, 0, 0, 0);
-		d->reachable = false;
-		cfg_set_agent_up(d, false);
+		break;
+	default:
+		break;
 	}
 }
 
@@ -1763,7 +1655,7 @@ void sad_expire_tick(struct daemon *d)
 	bool gone[256];
 	size_t n = 0;
 
-	if (!d->reachable)
+	if (!link_reachable(d))
 		return;
 	for (size_t s = 0; s < d->sa_cap && n < 256; s++)
 		if (d->sas[s].used && d->sas[s].expires_ns && d->sas[s].expires_ns <= now)
