@@ -280,14 +280,61 @@ void bpf_sad_slots_check(struct daemon *d, uint32_t capacity);
 int percpu_sum_u64(struct daemon *d, int map, uint32_t key, uint64_t *out);
 int sa_stats_sum(struct daemon *d, uint32_t idx, struct esptag_sa_stats *out);
 
-/* sad.c */
+/* sa_table.c: the SA table (no other module below it) */
 int sad_init(struct daemon *d, size_t cap);
 void sad_free(struct daemon *d);
 struct sa *sad_by_index(struct daemon *d, uint32_t idx);
 /* The SA with c's key (family, dir, spi, daddr, VLANs), or NULL. */
 struct sa *sad_find(struct daemon *d, const struct esptag_ctl_sa *c);
+/* A new entry (not yet in the index chain unless c->sa_index is set); NULL if full. */
+struct sa *sa_new(struct daemon *d, const struct esptag_ctl_sa *c, bool has_key);
+void sa_release(struct daemon *d, struct sa *sa);	/* zeroes it, key included */
+void link_idx(struct daemon *d, struct sa *sa);		/* after sa_index was set */
+void unlink_idx(struct daemon *d, struct sa *sa);
+
+/* sa_conv.c: conversions and descriptions */
+void sa_to_rec(const struct daemon *d, const struct esptag_ctl_sa *s, struct esptag_rec_sa *r,
+	       bool with_key);
+void rec_to_sa(const struct daemon *d, const struct esptag_rec_sa *r, struct esptag_ctl_sa *s);
+const char *sa_desc(const struct esptag_ctl_sa *s, char *buf, size_t len);
+const char *agent_hint(int st);			/* what to do about an agent status */
+uint16_t sa_features(const struct esptag_ctl_sa *c);	/* ESPTAG_FEAT_* the SA needs */
+const char *feat_str(uint16_t f, char *buf, size_t len);
+uint64_t expiry(uint32_t lifetime);		/* now + lifetime s, 0 = never */
+
+/* sa_maps.c: the SAs in the per-SA maps (through user/lib/sa_mirror.h) */
+int map_install(struct daemon *d, const struct sa *sa, const struct esptag_seq *seq,
+		const struct esptag_replay *rp);
+void map_remove(struct daemon *d, uint32_t idx);
+void map_retire(struct daemon *d, uint32_t idx);	/* esptag_sad entry only */
+int map_install_many(struct daemon *d, struct sa **v, size_t n, const struct esptag_seq *seq,
+		     const struct esptag_replay *rp);
+void map_remove_many(struct daemon *d, struct sa **v, size_t n);
+uint64_t map_seq(struct daemon *d, const struct sa *sa);	/* next Tx seq / Rx top */
+
+/* agent_ops.c: requests to one agent port (the port is an argument) */
+/* ADD_SA for n SAs: each SA the agent took gets its sa_index. 0 if all were
+ * taken, else a ctl status with *err_i (index into v) and *ast. */
+int agent_add(struct daemon *d, uint16_t port, struct sa **v, size_t n, uint32_t *err_i,
+	      uint8_t *ast);
+/* DEL_SA by index; gone[i]: SA i is no longer in the agent. */
+int agent_del_idx(struct daemon *d, uint16_t port, const uint32_t *idx, size_t n, bool *gone);
+int agent_del(struct daemon *d, uint16_t port, struct sa **v, size_t n, bool *gone);
+/* A request without records (FLUSH_PORT, GET_STATS); the reply is in t. */
+int agent_simple(struct daemon *d, uint16_t port, uint8_t op, int tries, struct txn *t);
+/* DUMP_SA of an agent port, every page. Returns the count or -1; *out malloc'ed. */
+int agent_dump(struct daemon *d, uint16_t port, struct esptag_rec_sa **out);
+
+/* sad_sync.c: the SA database's life with the agent */
+void ev_sa(struct daemon *d, int type, const struct sa *sa);
+/* Remove SAs everywhere after the agent confirmed (gone[i]); returns how many. */
+size_t drop_confirmed(struct daemon *d, struct sa **v, size_t n, const bool *gone, int ev);
+int flush_all(struct daemon *d, int ev);
+int sad_flush_agent(struct daemon *d);	/* at exit */
 void sad_link_event(struct daemon *d, enum link_event ev, uint64_t old_epoch);
 void sad_expire_tick(struct daemon *d);
+
+/* sad_ctl.c: control requests on SAs */
 void ctl_state_add(struct daemon *d, const struct esptag_ctl_view *v, struct reply *r);
 void ctl_state_del(struct daemon *d, const struct esptag_ctl_view *v, struct reply *r);
 void ctl_state_list(struct daemon *d, struct reply *r);
@@ -295,11 +342,6 @@ void ctl_state_flush(struct daemon *d, struct reply *r);
 void ctl_agent_status(struct daemon *d, struct reply *r);
 void ctl_agent_sa(struct daemon *d, struct reply *r);
 void ctl_stats(struct daemon *d, struct reply *r);
-int sad_flush_agent(struct daemon *d);	/* at exit */
-/* DUMP_SA of an agent port, every page. Returns the count or -1; *out malloc'ed. */
-int agent_dump(struct daemon *d, uint16_t port, struct esptag_rec_sa **out);
-void sa_to_rec(const struct daemon *d, const struct esptag_ctl_sa *s, struct esptag_rec_sa *r,
-	       bool with_key);
 
 /* spd.c */
 int spd_init(struct daemon *d);
