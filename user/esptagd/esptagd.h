@@ -373,11 +373,35 @@ void pf_exit(struct daemon *d, bool cleanup);
  * uplink; fills vfs[] with their VF numbers (up to max), returns the count. */
 int pf_remove_leftover(struct daemon *d, const char *uplink, uint16_t *vfs, int max);
 
+/* opts.c: the command line */
+struct opts {
+	char dev[ESPTAG_CTL_DEV_LEN];
+	struct bpf_opts bo;
+	struct cfg_opts co;
+	struct pf_opts po;
+	const char *sock, *mailbox;
+	unsigned long audit_s, hello_ms, max_sas, port, tmo, tries, down_after;
+	bool keep, cleanup, teardown, pf_mode, vf_mode;
+	char pin_buf[1024], sock_buf[1024], mbox_buf[1024];
+};
+/* -1: run; else the exit code (help shown, or a usage error reported). */
+int opts_parse(struct opts *o, int argc, char **argv);
+
+/* teardown.c: esptagd --teardown */
+int run_teardown(struct daemon *d, const struct opts *o);
+
 /* vf.c */
 int vf_open(struct daemon *d, const char *mailbox);
 int vf_reset(struct daemon *d);
 
-/* main.c */
+/* ctlsock.c */
+bool sock_live(const char *path);	/* does a daemon answer there? */
+int ctl_listen(const char *path);
+void ctl_serve(struct daemon *d, int lfd, int ep);	/* one connection */
+
+/* monitor.c */
+void monitor_drop(struct daemon *d, int i);	/* close client i */
+void monitor_link_event(struct daemon *d, enum link_event ev, uint64_t old_epoch);
 void monitor_event(struct daemon *d, int type, const struct esptag_ctl_sa *sa, uint64_t value,
 		   uint64_t delta, uint16_t id);
 void monitor_counters(struct daemon *d);
