@@ -88,15 +88,13 @@ static int mkdir_p(const char *path)
 	return 0;
 }
 
-static struct bpf_program *prog_of_type(struct bpf_object *obj, enum bpf_prog_type type)
-{
-	struct bpf_program *p;
-
-	bpf_object__for_each_program(p, obj)
-		if (bpf_program__type(p) == type)
-			return p;
-	return NULL;
-}
+/* The programs esptagd attaches, by name (docs/rx.md, docs/tx.md). */
+#define PROG_TX		"esptag_tx"		/* tc egress */
+#define PROG_RX		"esptag_rx"		/* xdp */
+#define PROG_RX_MARK	"esptag_rx_mark"	/* tc ingress */
+/* The multi-buffer twin of esptag_rx, for iproute2 on jumbo-MTU ports:
+ * esptagd does not attach it, so it is not loaded. */
+#define PROG_RX_FRAGS	"esptag_rx_frags"
 
 static int open_pinned_maps(struct daemon *d, const char *dir)
 {
@@ -305,6 +303,9 @@ int bpf_setup(struct daemon *d, const struct bpf_opts *o)
 		log_err("cannot open the BPF skeletons: %s", strerror(errno));
 		goto fail;
 	}
+	pxdp = bpf_object__find_program_by_name(rx->obj, PROG_RX_FRAGS);
+	if (pxdp)
+		bpf_program__set_autoload(pxdp, false);
 	err = esptag_tx__load(tx);
 	if (!err)
 		err = esptag_rx__load(rx);
@@ -333,11 +334,11 @@ int bpf_setup(struct daemon *d, const struct bpf_opts *o)
 		d->bpf.xdp_mode = ESPTAG_XDP_NONE;
 		return 0;
 	}
-	ptx = prog_of_type(tx->obj, BPF_PROG_TYPE_SCHED_CLS);
-	pxdp = prog_of_type(rx->obj, BPF_PROG_TYPE_XDP);
-	pmark = prog_of_type(rx->obj, BPF_PROG_TYPE_SCHED_CLS);
+	ptx = bpf_object__find_program_by_name(tx->obj, PROG_TX);
+	pxdp = bpf_object__find_program_by_name(rx->obj, PROG_RX);
+	pmark = bpf_object__find_program_by_name(rx->obj, PROG_RX_MARK);
 	if (!ptx || !pxdp) {
-		log_err("esptag_tx has no tc program or esptag_rx no xdp program");
+		log_err("the BPF objects lack program %s or %s", PROG_TX, PROG_RX);
 		goto fail;
 	}
 	if (attach_xdp(d, bpf_program__fd(pxdp), o->skb_mode))
