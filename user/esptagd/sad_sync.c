@@ -302,21 +302,14 @@ static bool rec_matches_map(const struct esptag_rec_sa *r, const struct esptag_s
 	       !memcmp(r->daddr, m->daddr, 16);
 }
 
-static void reconcile(struct daemon *d)
+/* The agent's SAs that the maps hold too are adopted (without key); the
+ * others go to orph[]. Returns how many were adopted. */
+static size_t adopt_agent_sas(struct daemon *d, const struct esptag_rec_sa *v, int n,
+			      uint32_t *orph, size_t *norph)
 {
-	struct esptag_rec_sa *v = NULL;
-	int n = agent_dump(d, d->chan.port, &v);
-	uint32_t key, *orph = NULL;
-	size_t norph = 0, kept = 0, stale = 0;
 	struct esptag_sa m;
-	bool *gone = NULL;
+	size_t kept = 0;
 
-	if (n < 0) {
-		log_err("reconcile: DUMP_SA failed; will retry");
-		return;
-	}
-	orph = calloc(n ? n : 1, sizeof(*orph));
-	gone = calloc(n ? n : 1, sizeof(*gone));
 	for (int i = 0; i < n; i++) {
 		struct esptag_ctl_sa c;
 		uint32_t idx = ntohl(v[i].sa_index);
@@ -324,44 +317,73 @@ static void reconcile(struct daemon *d)
 
 		if (bpf_map_lookup_elem(d->bpf.map_fd[M_SAD], &idx, &m) || !rec_matches_map(&v[i], &m) ||
 		    sad_by_index(d, idx)) {
-			orph[norph++] = idx;
+			orph[(*norph)++] = idx;
 			continue;
 		}
 		rec_to_sa(d, &v[i], &c);
 		c.reqid = m.reqid;
 		if (sad_find(d, &c) || !(sa = sa_new(d, &c, false))) {
-			orph[norph++] = idx;
+			orph[(*norph)++] = idx;
 			continue;
 		}
 		sa->expires_ns = m.expires_ns;
 		kept++;
 	}
-	/*
-	 * Map entries the agent does not have (or that we could not adopt):
-	 * esptag_sad is an array, so walk its slots and skip the empty ones.
-	 */
-	{
-		uint32_t *del = NULL;
-		size_t nd = 0, cd = 0;
+	return kept;
+}
 
-		for (key = 0; !bpf_map_lookup_elem(d->bpf.map_fd[M_SAD], &key, &m); key++) {
-			if (!ESPTAG_SA_EMPTY(&m) && !sad_by_index(d, key)) {
-				if (nd == cd) {
-					cd = cd ? cd * 2 : 64;
-					uint32_t *nn = realloc(del, cd * sizeof(*del));
+/*
+ * Map entries the agent does not have (or that we could not adopt):
+ * esptag_sad is an array, so walk its slots and skip the empty ones.
+ * Returns how many were removed.
+ */
+static size_t remove_stale(struct daemon *d)
+{
+	uint32_t *del = NULL, key;
+	size_t nd = 0, cd = 0;
+	struct esptag_sa m;
 
-					if (!nn)
-						break;
-					del = nn;
-				}
-				del[nd++] = key;
-			}
+	for (key = 0; !bpf_map_lookup_elem(d->bpf.map_fd[M_SAD], &key, &m); key++) {
+		if (ESPTAG_SA_EMPTY(&m) || sad_by_index(d, key))
+			continue;
+		if (nd == cd) {
+			uint32_t *nn;
+
+			cd = cd ? cd * 2 : 64;
+			nn = realloc(del, cd * sizeof(*del));
+			if (!nn)
+				break;
+			del = nn;
 		}
-		for (size_t i = 0; i < nd; i++)
-			map_remove(d, del[i]);
-		stale = nd;
-		free(del);
+		del[nd++] = key;
 	}
+	for (size_t i = 0; i < nd; i++)
+		map_remove(d, del[i]);
+	free(del);
+	return nd;
+}
+
+static void reconcile(struct daemon *d)
+{
+	struct esptag_rec_sa *v = NULL;
+	int n = agent_dump(d, d->chan.port, &v);
+	size_t norph = 0, kept, stale;
+	uint32_t *orph;
+	bool *gone;
+
+	if (n < 0) {
+		log_err("reconcile: DUMP_SA failed; will retry");
+		return;
+	}
+	orph = calloc(n ? n : 1, sizeof(*orph));
+	gone = calloc(n ? n : 1, sizeof(*gone));
+	if (!orph || !gone) {
+		/* Nothing changed: the next HELLO tries again. */
+		log_err("reconcile: out of memory; will retry");
+		goto out;
+	}
+	kept = adopt_agent_sas(d, v, n, orph, &norph);
+	stale = remove_stale(d);
 	if (norph && agent_del_idx(d, d->chan.port, orph, norph, gone))
 		log_err("reconcile: could not remove every orphan SA from the agent");
 	/* Reconciled first: spd_refresh binds recovered policies only then. */
@@ -371,6 +393,7 @@ static void reconcile(struct daemon *d)
 		   "but cannot be re-installed after an agent restart), %zu orphans removed from the agent, "
 		   "%zu stale map entries removed",
 		   kept, norph, stale);
+out:
 	free(v);
 	free(orph);
 	free(gone);
