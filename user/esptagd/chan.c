@@ -54,14 +54,19 @@ void chan_key_txns_wipe(struct chan *c, size_t n)
 		explicit_bzero(c->ktx, (n < c->ktx_n ? n : c->ktx_n) * sizeof(*c->ktx));
 }
 
+uint32_t chan_new_id(struct chan *c)
+{
+	uint32_t id = c->next_id++;
+
+	return id ? id : c->next_id++;
+}
+
 void chan_begin(struct chan *c, struct txn *t, struct esptag_cfg_builder *b, uint8_t opcode,
 		uint16_t port)
 {
 	uint16_t et = htons(c->eth_p);
 
-	t->msg_id = c->next_id++;
-	if (!t->msg_id)
-		t->msg_id = c->next_id++;
+	t->msg_id = chan_new_id(c);
 	t->opcode = opcode;
 	t->state = TXN_NEW;
 	t->sent = 0;

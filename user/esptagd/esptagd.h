@@ -100,6 +100,8 @@ enum { TXN_NEW, TXN_SENT, TXN_DONE, TXN_TIMEOUT };
 /* The packet transport on dev (chan_pkt.c). */
 int chan_open(struct chan *c, const char *dev);
 void chan_close(struct chan *c);
+/* A fresh msg_id (never 0). */
+uint32_t chan_new_id(struct chan *c);
 /* Start a request to the agent port `port`: the caller adds records with
  * esptag_cfg_add(b, ...), then chan_finish(). */
 void chan_begin(struct chan *c, struct txn *t, struct esptag_cfg_builder *b, uint8_t opcode,

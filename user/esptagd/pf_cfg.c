@@ -145,18 +145,193 @@ void caps_scrub(const struct pf_vf *v, struct txn *t)
 	}
 }
 
-void vf_cfg(struct daemon *d, struct pf_vf *v, uint32_t seq, const uint8_t *pl,
-		   uint32_t plen)
+/* What a VF may ask: refused here (and answered) or let through (true). */
+static bool vf_cfg_admit(struct pf_vf *v, uint32_t seq, const struct esptag_cfg_hdr *h,
+			 const struct esptag_cfg_view *cv)
+{
+	switch (cv->opcode) {
+	case ESPTAG_OP_HELLO:
+	case ESPTAG_OP_DEL_SA:
+	case ESPTAG_OP_FLUSH_PORT:
+	case ESPTAG_OP_DUMP_SA:
+		break;
+	case ESPTAG_OP_GET_STATS: {
+		struct esptag_rec_view rv;
+		size_t off = 0;
+		uint16_t i = 0;
+
+		if (!cv->count) {
+			cfg_refuse(v, seq, h, ESPTAG_ST_NOT_PERMITTED, ESPTAG_ERR_INDEX_NONE,
+				   "the agent-wide counters are the PF's");
+			return false;
+		}
+		for (; esptag_cfg_next(cv, &off, &rv) > 0; i++) {
+			struct esptag_rec_sa_ref ref;
+
+			if (rv.type != ESPTAG_REC_SA_REF)
+				continue;	/* the agent says BAD_RECORD */
+			memcpy(&ref, rv.data, sizeof(ref));
+			if (!db_has(v, ntohl(ref.sa_index))) {
+				cfg_refuse(v, seq, h, ESPTAG_ST_UNKNOWN_SA, i,
+					   "statistics of an SA that is not the VF's");
+				return false;
+			}
+		}
+		break;
+	}
+	case ESPTAG_OP_ADD_SA:
+		if (!(v->c.flags & ESPTAG_CTL_VF_TRUSTED)) {
+			cfg_refuse(v, seq, h, ESPTAG_ST_NOT_PERMITTED, 0,
+				   "the VF is untrusted (esptag vf trust VF on)");
+			return false;
+		}
+		if (v->nsa + cv->count > v->c.limit) {
+			cfg_refuse(v, seq, h, ESPTAG_ST_PORT_LIMIT,
+				   v->nsa >= v->c.limit ? 0 : v->c.limit - v->nsa,
+				   "over the VF's SA limit");
+			return false;
+		}
+		break;
+	default:
+		cfg_refuse(v, seq, h, ESPTAG_ST_NOT_PERMITTED, ESPTAG_ERR_INDEX_NONE,
+			   "only the PF manages this");
+		return false;
+	}
+	return true;
+}
+
+/* The VF's request as the PF sends it: in the VF's domain (port, the SA's
+ * MAC and VLANs) and under a msg_id of the PF's. Returns that msg_id. */
+static uint32_t vf_cfg_frame(struct daemon *d, const struct pf_vf *v, struct txn *t,
+			     const uint8_t *pl, uint32_t plen, const struct esptag_cfg_view *cv,
+			     const struct vf_cache_ent *ce)
+{
+	uint16_t port = htons(v->c.vf + 1);
+	uint32_t pf_id;
+	__be32 id;
+
+	memcpy(t->frame + ESPTAG_ETH_HLEN, pl, plen);
+	t->flen = ESPTAG_ETH_HLEN + plen;
+	/* The domain is the PF's to say: port, and the SA's MAC and VLANs. */
+	memcpy(t->frame + ESPTAG_ETH_HLEN + offsetof(struct esptag_cfg_hdr, port), &port, 2);
+	t->frame[ESPTAG_ETH_HLEN + 2] &= ~ESPTAG_CFG_F_RETRY;
+	/* So is the msg_id: a fresh one of the PF's, so that the agent's reply
+	 * cache can never answer this request with the reply to another (the
+	 * same one again when the agent did not answer it: the same bytes). */
+	pf_id = ce ? ce->pf_id : chan_new_id(&d->chan);
+	id = htonl(pf_id);
+	memcpy(t->frame + ESPTAG_ETH_HLEN + offsetof(struct esptag_cfg_hdr, msg_id), &id, 4);
+	if (cv->opcode == ESPTAG_OP_ADD_SA) {
+		size_t off = 0;
+		struct esptag_rec_view rv;
+
+		while (esptag_cfg_next(cv, &off, &rv) > 0) {
+			struct esptag_rec_sa *r = (struct esptag_rec_sa *)(t->frame + ESPTAG_ETH_HLEN +
+									   (rv.data - pl));
+
+			memcpy(r->local_mac, v->c.mac, 6);
+			r->nvlans = v->c.nvlans;
+			memset(r->vlan, 0, sizeof(r->vlan));
+			for (int i = 0; i < v->c.nvlans; i++) {
+				r->vlan[i].tpid = htons(v->c.nvlans == 2 && i == 0 ? 0x88a8 : 0x8100);
+				r->vlan[i].tci = htons(v->c.vid[i]);
+			}
+		}
+	}
+	frame_head(d, t);
+	t->msg_id = pf_id;
+	t->opcode = cv->opcode;
+	return pf_id;
+}
+
+/* The PF's database takes what an OK reply says; false when the reply was
+ * not taken (the VF has been answered). */
+static bool vf_cfg_taken(struct daemon *d, struct pf_vf *v, uint32_t seq,
+			 const struct esptag_cfg_hdr *h, const struct esptag_cfg_view *cv,
+			 struct txn *t, struct vf_cache_ent *ce)
+{
+	if (t->v.status == ESPTAG_ST_OK) {
+		size_t off = 0;
+		struct esptag_rec_view rv;
+
+		switch (cv->opcode) {
+		case ESPTAG_OP_ADD_SA: {
+			uint32_t idx[ESPTAG_CFG_MAX_RECORDS];
+			size_t n;
+			const char *why = add_reply_check(d, v, cv, &t->v, idx, &n);
+
+			if (why) {
+				log_err("pf: VF %u: the agent's ADD_SA reply names %s; not taken, its SAs removed again",
+					v->c.vf, why);
+				add_undo(d, v, idx, n);
+				if (ce)
+					ce->used = false;
+				cfg_refuse(v, seq, h, ESPTAG_ST_BUSY, ESPTAG_ERR_INDEX_NONE,
+					   "the agent's reply was not taken");
+				return false;
+			}
+			while (esptag_cfg_next(&t->v, &off, &rv) > 0) {
+				struct esptag_rec_sa sr;
+
+				memcpy(&sr, rv.data, sizeof(sr));
+				if (db_add(v, &sr))
+					log_err("pf: VF %u: out of memory for its database", v->c.vf);
+				else
+					map_domain(d, v, &sr);
+			}
+			break;
+		}
+		case ESPTAG_OP_DEL_SA:
+			while (esptag_cfg_next(cv, &off, &rv) > 0) {
+				struct esptag_rec_sa_ref ref;
+
+				memcpy(&ref, rv.data, sizeof(ref));
+				db_del(d, v, ntohl(ref.sa_index));
+			}
+			break;
+		case ESPTAG_OP_FLUSH_PORT:
+			db_clear(d, v);
+			break;
+		case ESPTAG_OP_HELLO:
+			caps_scrub(v, t);
+			break;
+		}
+	}
+	return true;
+}
+
+/* The agent's reply back to the VF under the VF's own msg_id (errors carry
+ * no records to a VF), kept in the VF's reply cache. */
+static void vf_cfg_answer(struct pf_vf *v, uint32_t seq, const struct esptag_cfg_view *cv,
+			  struct txn *t, struct vf_cache_ent *ce, const uint8_t *digest,
+			  uint32_t pf_id)
+{
+	uint16_t port = htons(v->c.vf + 1);
+	struct esptag_cfg_hdr rh;
+
+	memcpy(&rh, t->reply, sizeof(rh));
+	rh.msg_id = htonl(cv->msg_id);
+	rh.port = port;
+	if (rh.status != ESPTAG_ST_OK) {
+		rh.count = 0;
+		rh.length = 0;
+		t->rlen = sizeof(rh);
+	}
+	memcpy(t->reply, &rh, sizeof(rh));
+	if (digest && rh.status != ESPTAG_ST_BUSY)
+		vf_cache_put(v, ce, cv->msg_id, cv->opcode, digest, pf_id, t->reply, t->rlen);
+	mbox_send(v, ESPTAG_MBOX_CFG, seq, 0, t->reply, t->rlen);
+}
+
+void vf_cfg(struct daemon *d, struct pf_vf *v, uint32_t seq, const uint8_t *pl, uint32_t plen)
 {
 	struct esptag_cfg_view cv;
-	struct esptag_cfg_hdr h, rh;
+	struct esptag_cfg_hdr h;
 	struct vf_cache_ent *ce;
 	struct txn *t;
-	uint16_t port = htons(v->c.vf + 1);
 	uint8_t digest[32] = {0};
 	bool have_digest;
 	uint32_t pf_id;
-	__be32 id;
 	int rc;
 
 	memcpy(&h, pl, sizeof(h));
@@ -182,95 +357,13 @@ void vf_cfg(struct daemon *d, struct pf_vf *v, uint32_t seq, const uint8_t *pl,
 		mbox_send(v, ESPTAG_MBOX_CFG, seq, 0, ce->reply, ce->len);
 		return;
 	}
-	switch (cv.opcode) {
-	case ESPTAG_OP_HELLO:
-	case ESPTAG_OP_DEL_SA:
-	case ESPTAG_OP_FLUSH_PORT:
-	case ESPTAG_OP_DUMP_SA:
-		break;
-	case ESPTAG_OP_GET_STATS: {
-		struct esptag_rec_view rv;
-		size_t off = 0;
-		uint16_t i = 0;
-
-		if (!cv.count) {
-			cfg_refuse(v, seq, &h, ESPTAG_ST_NOT_PERMITTED, ESPTAG_ERR_INDEX_NONE,
-				   "the agent-wide counters are the PF's");
-			return;
-		}
-		for (; esptag_cfg_next(&cv, &off, &rv) > 0; i++) {
-			struct esptag_rec_sa_ref ref;
-
-			if (rv.type != ESPTAG_REC_SA_REF)
-				continue;	/* the agent says BAD_RECORD */
-			memcpy(&ref, rv.data, sizeof(ref));
-			if (!db_has(v, ntohl(ref.sa_index))) {
-				cfg_refuse(v, seq, &h, ESPTAG_ST_UNKNOWN_SA, i,
-					   "statistics of an SA that is not the VF's");
-				return;
-			}
-		}
-		break;
-	}
-	case ESPTAG_OP_ADD_SA:
-		if (!(v->c.flags & ESPTAG_CTL_VF_TRUSTED)) {
-			cfg_refuse(v, seq, &h, ESPTAG_ST_NOT_PERMITTED, 0,
-				   "the VF is untrusted (esptag vf trust VF on)");
-			return;
-		}
-		if (v->nsa + cv.count > v->c.limit) {
-			cfg_refuse(v, seq, &h, ESPTAG_ST_PORT_LIMIT,
-				   v->nsa >= v->c.limit ? 0 : v->c.limit - v->nsa,
-				   "over the VF's SA limit");
-			return;
-		}
-		break;
-	default:
-		cfg_refuse(v, seq, &h, ESPTAG_ST_NOT_PERMITTED, ESPTAG_ERR_INDEX_NONE,
-			   "only the PF manages this");
+	if (!vf_cfg_admit(v, seq, &h, &cv))
 		return;
-	}
 	/* An ADD_SA frame carries keys: locked memory, wiped after use. */
 	t = cv.opcode == ESPTAG_OP_ADD_SA ? chan_key_txns(&d->chan, 1) : calloc(1, sizeof(*t));
 	if (!t)
 		return;
-	memcpy(t->frame + ESPTAG_ETH_HLEN, pl, plen);
-	t->flen = ESPTAG_ETH_HLEN + plen;
-	/* The domain is the PF's to say: port, and the SA's MAC and VLANs. */
-	memcpy(t->frame + ESPTAG_ETH_HLEN + offsetof(struct esptag_cfg_hdr, port), &port, 2);
-	t->frame[ESPTAG_ETH_HLEN + 2] &= ~ESPTAG_CFG_F_RETRY;
-	/* So is the msg_id: a fresh one of the PF's, so that the agent's reply
-	 * cache can never answer this request with the reply to another (the
-	 * same one again when the agent did not answer it: the same bytes). */
-	if (ce) {
-		pf_id = ce->pf_id;
-	} else {
-		pf_id = d->chan.next_id++;
-		if (!pf_id)
-			pf_id = d->chan.next_id++;
-	}
-	id = htonl(pf_id);
-	memcpy(t->frame + ESPTAG_ETH_HLEN + offsetof(struct esptag_cfg_hdr, msg_id), &id, 4);
-	if (cv.opcode == ESPTAG_OP_ADD_SA) {
-		size_t off = 0;
-		struct esptag_rec_view rv;
-
-		while (esptag_cfg_next(&cv, &off, &rv) > 0) {
-			struct esptag_rec_sa *r = (struct esptag_rec_sa *)(t->frame + ESPTAG_ETH_HLEN +
-									   (rv.data - pl));
-
-			memcpy(r->local_mac, v->c.mac, 6);
-			r->nvlans = v->c.nvlans;
-			memset(r->vlan, 0, sizeof(r->vlan));
-			for (int i = 0; i < v->c.nvlans; i++) {
-				r->vlan[i].tpid = htons(v->c.nvlans == 2 && i == 0 ? 0x88a8 : 0x8100);
-				r->vlan[i].tci = htons(v->c.vid[i]);
-			}
-		}
-	}
-	frame_head(d, t);
-	t->msg_id = pf_id;
-	t->opcode = cv.opcode;
+	pf_id = vf_cfg_frame(d, v, t, pl, plen, &cv, ce);
 	rc = chan_run(&d->chan, t, 1, 0);
 	explicit_bzero(t->frame, sizeof(t->frame));	/* keys */
 	if (rc) {
@@ -280,69 +373,11 @@ void vf_cfg(struct daemon *d, struct pf_vf *v, uint32_t seq, const uint8_t *pl,
 			vf_cache_put(v, ce, cv.msg_id, cv.opcode, digest, pf_id, NULL, 0);
 		goto done;
 	}
-	if (t->rlen < sizeof(rh))
+	if (t->rlen < sizeof(struct esptag_cfg_hdr))
 		goto done;
-	if (t->v.status == ESPTAG_ST_OK) {
-		size_t off = 0;
-		struct esptag_rec_view rv;
-
-		switch (cv.opcode) {
-		case ESPTAG_OP_ADD_SA: {
-			uint32_t idx[ESPTAG_CFG_MAX_RECORDS];
-			size_t n;
-			const char *why = add_reply_check(d, v, &cv, &t->v, idx, &n);
-
-			if (why) {
-				log_err("pf: VF %u: the agent's ADD_SA reply names %s; not taken, its SAs removed again",
-					v->c.vf, why);
-				add_undo(d, v, idx, n);
-				if (ce)
-					ce->used = false;
-				cfg_refuse(v, seq, &h, ESPTAG_ST_BUSY, ESPTAG_ERR_INDEX_NONE,
-					   "the agent's reply was not taken");
-				goto done;
-			}
-			while (esptag_cfg_next(&t->v, &off, &rv) > 0) {
-				struct esptag_rec_sa sr;
-
-				memcpy(&sr, rv.data, sizeof(sr));
-				if (db_add(v, &sr))
-					log_err("pf: VF %u: out of memory for its database", v->c.vf);
-				else
-					map_domain(d, v, &sr);
-			}
-			break;
-		}
-		case ESPTAG_OP_DEL_SA:
-			while (esptag_cfg_next(&cv, &off, &rv) > 0) {
-				struct esptag_rec_sa_ref ref;
-
-				memcpy(&ref, rv.data, sizeof(ref));
-				db_del(d, v, ntohl(ref.sa_index));
-			}
-			break;
-		case ESPTAG_OP_FLUSH_PORT:
-			db_clear(d, v);
-			break;
-		case ESPTAG_OP_HELLO:
-			caps_scrub(v, t);
-			break;
-		}
-	}
-	/* The reply goes back under the VF's own msg_id. Errors carry no
-	 * records to a VF. */
-	memcpy(&rh, t->reply, sizeof(rh));
-	rh.msg_id = htonl(cv.msg_id);
-	rh.port = port;
-	if (rh.status != ESPTAG_ST_OK) {
-		rh.count = 0;
-		rh.length = 0;
-		t->rlen = sizeof(rh);
-	}
-	memcpy(t->reply, &rh, sizeof(rh));
-	if (have_digest && rh.status != ESPTAG_ST_BUSY)
-		vf_cache_put(v, ce, cv.msg_id, cv.opcode, digest, pf_id, t->reply, t->rlen);
-	mbox_send(v, ESPTAG_MBOX_CFG, seq, 0, t->reply, t->rlen);
+	if (t->v.status == ESPTAG_ST_OK && !vf_cfg_taken(d, v, seq, &h, &cv, t, ce))
+		goto done;
+	vf_cfg_answer(v, seq, &cv, t, ce, have_digest ? digest : NULL, pf_id);
 done:
 	if (cv.opcode == ESPTAG_OP_ADD_SA)
 		chan_key_txns_wipe(&d->chan, 1);
