@@ -69,6 +69,116 @@ void vf_item(struct daemon *d, const struct pf_vf *v, struct esptag_ctl_vf *o)
 		o->flags |= ESPTAG_CTL_VF_LOCAL;
 }
 
+static void vf_list(struct daemon *d, struct reply *r)
+{
+	struct esptag_ctl_vf out;
+
+	for (int i = 0; i <= ESPTAG_CTL_VF_MAX; i++)
+		if (d->pf->vf[i].used) {
+			vf_item(d, &d->pf->vf[i], &out);
+			if (reply_add(r, &out)) {
+				reply_err(r, ESPTAG_CTL_E_INTERNAL, "out of memory");
+				return;
+			}
+		}
+}
+
+/* May VF in.vf be added on in.ifname? 0, or -1 with the reply's error. */
+static int vf_add_check(struct daemon *d, struct pf_vf *v, const struct esptag_ctl_vf *inp,
+			int ifindex, struct reply *r)
+{
+	struct pf *p = d->pf;
+	const struct esptag_ctl_vf in = *inp;
+
+	if (v->used) {
+		char name[IF_NAMESIZE];
+
+		/* Its old port is gone but the netlink event is still on
+		 * its way: the clean-up happens now. */
+		if (!if_indextoname(v->ifindex, name))
+			port_gone(d, v->ifindex);
+	}
+	if (v->used) {
+		reply_err(r, ESPTAG_CTL_E_EXIST, "VF %u already exists (on %s); vf del it first",
+			  in.vf, v->c.ifname);
+		return -1;
+	}
+	if (!ifindex) {
+		reply_err(r, ESPTAG_CTL_E_NOENT, "no switch port %s in the PF's namespace",
+			  in.ifname);
+		return -1;
+	}
+	for (int i = 0; i <= ESPTAG_CTL_VF_MAX; i++)
+		if (p->vf[i].used && (p->vf[i].ifindex == ifindex ||
+				      !memcmp(p->vf[i].c.mac, in.mac, 6))) {
+			reply_err(r, ESPTAG_CTL_E_EXIST,
+				  "VF %d already uses port %s or MAC of VF %u", i,
+				  in.ifname, in.vf);
+			return -1;
+		}
+	if (ifindex == d->ifindex || ifindex == p->uplink_ifindex) {
+		reply_err(r, ESPTAG_CTL_E_INVAL, "%s is the PF or the uplink, not a VF port",
+			  in.ifname);
+		return -1;
+	}
+	return 0;
+}
+
+/* VF add: the esptag_ports entry, esptag_port on its switch port, its
+ * mailbox, its LOCAL record (VEPA). */
+static void vf_add(struct daemon *d, const struct esptag_ctl_vf *inp, struct reply *r)
+{
+	struct pf *p = d->pf;
+	const struct esptag_ctl_vf in = *inp;
+	struct pf_vf *v = &p->vf[in.vf];
+	int ifindex = if_nametoindex(in.ifname);
+	struct esptag_ctl_vf out;
+
+	if (vf_add_check(d, v, &in, ifindex, r))
+		return;
+	memset(v, 0, sizeof(*v));
+	v->c = in;
+	if (!v->c.limit)
+		v->c.limit = p->limit;
+	v->ifindex = ifindex;
+	v->lfd = v->cfd = -1;
+	v->used = true;
+	v->cache = calloc(VF_CACHE_SIZE, sizeof(*v->cache));
+	if (!v->cache) {
+		reply_err(r, ESPTAG_CTL_E_INTERNAL, "out of memory");
+		vf_forget(d, v);
+		return;
+	}
+	if (port_entry(d, v)) {
+		reply_err(r, ESPTAG_CTL_E_BPF, "esptag_ports update failed: %s",
+			  strerror(errno));
+		vf_forget(d, v);
+		return;
+	}
+	if (port_attach(ifindex, bpf_program__fd(p->skel->progs.esptag_port_from_vf),
+			BPF_TC_INGRESS, in.ifname) ||
+	    port_attach(ifindex, bpf_program__fd(p->skel->progs.esptag_port_egress),
+			BPF_TC_EGRESS, in.ifname)) {
+		reply_err(r, ESPTAG_CTL_E_BPF, "cannot attach esptag_port on %s", in.ifname);
+		vf_forget(d, v);
+		return;
+	}
+	if (mbox_listen(p, v)) {
+		reply_err(r, ESPTAG_CTL_E_INTERNAL, "cannot create the mailbox in %s",
+			  p->mbox_dir);
+		port_detach(ifindex, BPF_TC_INGRESS);
+		port_detach(ifindex, BPF_TC_EGRESS);
+		vf_forget(d, v);
+		return;
+	}
+	vf_local(d, v, true);
+	log_info("pf: VF %u on %s (port %u, %s, limit %u): mailbox %s", in.vf, in.ifname,
+		 in.vf + 1, in.flags & ESPTAG_CTL_VF_TRUSTED ? "trusted" : "untrusted",
+		 v->c.limit, v->path);
+	vf_item(d, v, &out);
+	reply_add(r, &out);
+}
+
 void pf_ctl(struct daemon *d, const struct esptag_ctl_view *cv, struct reply *r)
 {
 	struct pf *p = d->pf;
@@ -82,93 +192,13 @@ void pf_ctl(struct daemon *d, const struct esptag_ctl_view *cv, struct reply *r)
 		return;
 	}
 	if (cv->hdr.op == ESPTAG_CTL_VF_LIST) {
-		for (int i = 0; i <= ESPTAG_CTL_VF_MAX; i++)
-			if (p->vf[i].used) {
-				vf_item(d, &p->vf[i], &out);
-				if (reply_add(r, &out)) {
-					reply_err(r, ESPTAG_CTL_E_INTERNAL, "out of memory");
-					return;
-				}
-			}
+		vf_list(d, r);
 		return;
 	}
 	esptag_ctl_item(cv, 0, &in);
 	v = &p->vf[in.vf];
 	if (cv->hdr.op == ESPTAG_CTL_VF_ADD) {
-		int ifindex = if_nametoindex(in.ifname);
-
-		if (v->used) {
-			char name[IF_NAMESIZE];
-
-			/* Its old port is gone but the netlink event is still on
-			 * its way: the clean-up happens now. */
-			if (!if_indextoname(v->ifindex, name))
-				port_gone(d, v->ifindex);
-		}
-		if (v->used) {
-			reply_err(r, ESPTAG_CTL_E_EXIST, "VF %u already exists (on %s); vf del it first",
-				  in.vf, v->c.ifname);
-			return;
-		}
-		if (!ifindex) {
-			reply_err(r, ESPTAG_CTL_E_NOENT, "no switch port %s in the PF's namespace",
-				  in.ifname);
-			return;
-		}
-		for (int i = 0; i <= ESPTAG_CTL_VF_MAX; i++)
-			if (p->vf[i].used && (p->vf[i].ifindex == ifindex ||
-					      !memcmp(p->vf[i].c.mac, in.mac, 6))) {
-				reply_err(r, ESPTAG_CTL_E_EXIST,
-					  "VF %d already uses port %s or MAC of VF %u", i,
-					  in.ifname, in.vf);
-				return;
-			}
-		if (ifindex == d->ifindex || ifindex == p->uplink_ifindex) {
-			reply_err(r, ESPTAG_CTL_E_INVAL, "%s is the PF or the uplink, not a VF port",
-				  in.ifname);
-			return;
-		}
-		memset(v, 0, sizeof(*v));
-		v->c = in;
-		if (!v->c.limit)
-			v->c.limit = p->limit;
-		v->ifindex = ifindex;
-		v->lfd = v->cfd = -1;
-		v->used = true;
-		v->cache = calloc(VF_CACHE_SIZE, sizeof(*v->cache));
-		if (!v->cache) {
-			reply_err(r, ESPTAG_CTL_E_INTERNAL, "out of memory");
-			vf_forget(d, v);
-			return;
-		}
-		if (port_entry(d, v)) {
-			reply_err(r, ESPTAG_CTL_E_BPF, "esptag_ports update failed: %s",
-				  strerror(errno));
-			vf_forget(d, v);
-			return;
-		}
-		if (port_attach(ifindex, bpf_program__fd(p->skel->progs.esptag_port_from_vf),
-				BPF_TC_INGRESS, in.ifname) ||
-		    port_attach(ifindex, bpf_program__fd(p->skel->progs.esptag_port_egress),
-				BPF_TC_EGRESS, in.ifname)) {
-			reply_err(r, ESPTAG_CTL_E_BPF, "cannot attach esptag_port on %s", in.ifname);
-			vf_forget(d, v);
-			return;
-		}
-		if (mbox_listen(p, v)) {
-			reply_err(r, ESPTAG_CTL_E_INTERNAL, "cannot create the mailbox in %s",
-				  p->mbox_dir);
-			port_detach(ifindex, BPF_TC_INGRESS);
-			port_detach(ifindex, BPF_TC_EGRESS);
-			vf_forget(d, v);
-			return;
-		}
-		vf_local(d, v, true);
-		log_info("pf: VF %u on %s (port %u, %s, limit %u): mailbox %s", in.vf, in.ifname,
-			 in.vf + 1, in.flags & ESPTAG_CTL_VF_TRUSTED ? "trusted" : "untrusted",
-			 v->c.limit, v->path);
-		vf_item(d, v, &out);
-		reply_add(r, &out);
+		vf_add(d, &in, r);
 		return;
 	}
 	if (!v->used) {
