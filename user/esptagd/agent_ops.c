@@ -252,3 +252,19 @@ int agent_dump(struct daemon *d, uint16_t port, struct esptag_rec_sa **out)
 	return n;
 }
 
+/* GET_STATS of n SAs (one frame): 0 when the agent answered OK (records in t). */
+int agent_sa_stats(struct daemon *d, uint16_t port, struct sa **v, size_t n, struct txn *t)
+{
+	struct esptag_cfg_builder b;
+	struct esptag_rec_sa_ref ref;
+
+	chan_begin(&d->chan, t, &b, ESPTAG_OP_GET_STATS, port);
+	for (size_t j = 0; j < n; j++) {
+		esptag_rec_init(&ref, ESPTAG_REC_SA_REF, sizeof(ref));
+		ref.sa_index = htonl(v[j]->c.sa_index);
+		esptag_cfg_add(&b, ESPTAG_REC_SA_REF, &ref, sizeof(ref));
+	}
+	chan_finish(&d->chan, t, &b);
+	chan_run(&d->chan, t, 1, 0);
+	return t->state == TXN_DONE && !t->v.status ? 0 : -1;
+}

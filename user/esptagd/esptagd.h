@@ -326,6 +326,8 @@ int agent_del(struct daemon *d, uint16_t port, struct sa **v, size_t n, bool *go
 int agent_simple(struct daemon *d, uint16_t port, uint8_t op, int tries, struct txn *t);
 /* DUMP_SA of an agent port, every page. Returns the count or -1; *out malloc'ed. */
 int agent_dump(struct daemon *d, uint16_t port, struct esptag_rec_sa **out);
+/* GET_STATS of n SAs (one frame): 0 when answered OK (records in t). */
+int agent_sa_stats(struct daemon *d, uint16_t port, struct sa **v, size_t n, struct txn *t);
 
 /* sad_sync.c: the SA database's life with the agent */
 void ev_sa(struct daemon *d, int type, const struct sa *sa);

@@ -24,103 +24,76 @@ static bool port_usable(struct daemon *d, struct reply *r)
 	return true;
 }
 
-void ctl_state_add(struct daemon *d, const struct esptag_ctl_view *v, struct reply *r)
+/* May c be added (item i of the request)? 0, or -1 with the reply's error. */
+static int state_add_check(struct daemon *d, const struct esptag_ctl_sa *c, uint32_t i,
+			   struct reply *r)
 {
-	uint32_t n = v->hdr.count, err_i;
-	struct sa **list = calloc(n, sizeof(*list));
-	struct esptag_ctl_sa c;
-	uint8_t ast;
 	char desc[128];
-	int rc;
 
-	if (!list) {
-		reply_err(r, ESPTAG_CTL_E_INTERNAL, "out of memory");
-		return;
+	r->err_index = i;
+	if (strcmp(c->dev, d->dev)) {
+		reply_err(r, ESPTAG_CTL_E_DEV, "this esptagd manages %s, not %s", d->dev, c->dev);
+		return -1;
 	}
-	if (!port_usable(d, r))
-		goto out;
-	if (n > d->nfree) {
-		reply_err(r, ESPTAG_CTL_E_NOSPC,
-			  "the daemon holds %zu of %zu SAs; %u more do not fit (--max-sas)",
-			  d->sa_count, d->sa_cap, n);
-		goto out;
+	if (!(d->caps.alg_mask & (1u << c->alg))) {
+		reply_err(r, ESPTAG_CTL_E_AGENT, "%s: the agent does not support %s",
+			  sa_desc(c, desc, sizeof(desc)), esptag_alg_str(c->alg));
+		r->agent_status = ESPTAG_ST_BAD_ALG;
+		return -1;
 	}
-	/* Validate everything, then create the entries (not yet in maps). */
-	for (uint32_t i = 0; i < n; i++) {
-		esptag_ctl_item(v, i, &c);
-		if (strcmp(c.dev, d->dev)) {
-			reply_err(r, ESPTAG_CTL_E_DEV, "this esptagd manages %s, not %s", d->dev, c.dev);
-			r->err_index = i;
-			goto undo;
-		}
-		if (!(d->caps.alg_mask & (1u << c.alg))) {
-			reply_err(r, ESPTAG_CTL_E_AGENT, "%s: the agent does not support %s",
-				  sa_desc(&c, desc, sizeof(desc)), esptag_alg_str(c.alg));
-			r->agent_status = ESPTAG_ST_BAD_ALG;
-			r->err_index = i;
-			goto undo;
-		}
-		if (sa_features(&c) & ~d->caps.features) {
-			char miss[64], has[64];
+	if (sa_features(c) & ~d->caps.features) {
+		char miss[64], has[64];
 
-			reply_err(r, ESPTAG_CTL_E_AGENT,
-				  "%s: the agent does not support %s SAs (it announces: %s); nothing was changed",
-				  sa_desc(&c, desc, sizeof(desc)),
-				  feat_str(sa_features(&c) & ~d->caps.features, miss, sizeof(miss)),
-				  feat_str(d->caps.features, has, sizeof(has)));
-			r->agent_status = ESPTAG_ST_BAD_RECORD;
-			r->err_index = i;
-			goto undo;
-		}
-		if (sad_find(d, &c)) {
-			reply_err(r, ESPTAG_CTL_E_EXIST,
-				  "%s already exists (esptag state del ... first, or use another SPI)",
-				  sa_desc(&c, desc, sizeof(desc)));
-			r->err_index = i;
-			goto undo;
-		}
-		c.sa_index = ESPTAG_SA_INDEX_NONE;
-		list[i] = sa_new(d, &c, true);
-		list[i]->expires_ns = expiry(c.lifetime);
+		reply_err(r, ESPTAG_CTL_E_AGENT,
+			  "%s: the agent does not support %s SAs (it announces: %s); nothing was changed",
+			  sa_desc(c, desc, sizeof(desc)),
+			  feat_str(sa_features(c) & ~d->caps.features, miss, sizeof(miss)),
+			  feat_str(d->caps.features, has, sizeof(has)));
+		r->agent_status = ESPTAG_ST_BAD_RECORD;
+		return -1;
 	}
-	explicit_bzero(&c, sizeof(c));
-	rc = agent_add(d, d->chan.port, list, n, &err_i, &ast);
-	if (rc) {
-		bool *gone = calloc(n, sizeof(bool));
+	if (sad_find(d, c)) {
+		reply_err(r, ESPTAG_CTL_E_EXIST,
+			  "%s already exists (esptag state del ... first, or use another SPI)",
+			  sa_desc(c, desc, sizeof(desc)));
+		return -1;
+	}
+	r->err_index = UINT32_MAX;
+	return 0;
+}
 
-		if (rc == ESPTAG_CTL_E_AGENT)
-			reply_err(r, rc, "agent refused %s: %s: %s",
-				  sa_desc(&list[err_i]->c, desc, sizeof(desc)),
-				  esptag_status_str(ast), agent_hint(ast));
-		else if (rc == ESPTAG_CTL_E_TIMEOUT)
-			reply_err(r, rc,
-				  "the agent did not answer ADD_SA (%d tries); nothing was installed",
-				  d->chan.tries);
-		else
-			reply_err(r, rc, "unexpected ADD_SA reply from the agent");
-		r->agent_status = ast;
-		r->err_index = err_i;
-		/* Roll back what the agent took in the other frames. */
-		if (!gone || agent_del(d, d->chan.port, list, n, gone) || rc == ESPTAG_CTL_E_TIMEOUT) {
-			/* Unanswered frames may have been executed: look again. */
-			d->need_sweep = true;
-			log_warn("ADD_SA failed with unconfirmed frames; the agent's SAD will be swept for orphans");
-		}
-		free(gone);
-		goto undo;
-	}
-	if (map_install_many(d, list, n, NULL, NULL)) {
-		bool *gone = calloc(n, sizeof(bool));
-		int e = errno;
+/* The agent did not take every SA (rc): say why, and take back from the
+ * agent what it did take in the other frames. */
+static void state_add_refused(struct daemon *d, struct sa **list, uint32_t n, int rc,
+			      uint32_t err_i, uint8_t ast, struct reply *r)
+{
+	bool *gone = calloc(n, sizeof(bool));
+	char desc[128];
 
-		if (!gone || agent_del(d, d->chan.port, list, n, gone))
-			d->need_sweep = true;
-		free(gone);
-		reply_err(r, ESPTAG_CTL_E_BPF,
-			  "cannot write the SAs into the maps (%s); nothing was installed",
-			  strerror(e));
-		goto undo;
+	if (rc == ESPTAG_CTL_E_AGENT)
+		reply_err(r, rc, "agent refused %s: %s: %s",
+			  sa_desc(&list[err_i]->c, desc, sizeof(desc)), esptag_status_str(ast),
+			  agent_hint(ast));
+	else if (rc == ESPTAG_CTL_E_TIMEOUT)
+		reply_err(r, rc, "the agent did not answer ADD_SA (%d tries); nothing was installed",
+			  d->chan.tries);
+	else
+		reply_err(r, rc, "unexpected ADD_SA reply from the agent");
+	r->agent_status = ast;
+	r->err_index = err_i;
+	if (!gone || agent_del(d, d->chan.port, list, n, gone) || rc == ESPTAG_CTL_E_TIMEOUT) {
+		/* Unanswered frames may have been executed: look again. */
+		d->need_sweep = true;
+		log_warn("ADD_SA failed with unconfirmed frames; the agent's SAD will be swept for orphans");
 	}
+	free(gone);
+}
+
+/* Installed everywhere: the reply (no keys), the events, the policies. */
+static void state_add_done(struct daemon *d, struct sa **list, uint32_t n, struct reply *r)
+{
+	char desc[128];
+
 	for (uint32_t i = 0; i < n; i++) {
 		struct esptag_ctl_sa out = list[i]->c;
 
@@ -138,6 +111,56 @@ void ctl_state_add(struct daemon *d, const struct esptag_ctl_view *v, struct rep
 			 list[0]->c.sa_index);
 	else
 		log_info("%u SAs added", n);
+}
+
+void ctl_state_add(struct daemon *d, const struct esptag_ctl_view *v, struct reply *r)
+{
+	uint32_t n = v->hdr.count, err_i;
+	struct sa **list = calloc(n, sizeof(*list));
+	struct esptag_ctl_sa c;
+	uint8_t ast;
+	int rc;
+
+	if (!list) {
+		reply_err(r, ESPTAG_CTL_E_INTERNAL, "out of memory");
+		return;
+	}
+	if (!port_usable(d, r))
+		goto out;
+	if (n > d->nfree) {
+		reply_err(r, ESPTAG_CTL_E_NOSPC,
+			  "the daemon holds %zu of %zu SAs; %u more do not fit (--max-sas)",
+			  d->sa_count, d->sa_cap, n);
+		goto out;
+	}
+	/* Validate everything, then create the entries (not yet in maps). */
+	for (uint32_t i = 0; i < n; i++) {
+		esptag_ctl_item(v, i, &c);
+		if (state_add_check(d, &c, i, r))
+			goto undo;
+		c.sa_index = ESPTAG_SA_INDEX_NONE;
+		list[i] = sa_new(d, &c, true);
+		list[i]->expires_ns = expiry(c.lifetime);
+	}
+	explicit_bzero(&c, sizeof(c));
+	rc = agent_add(d, d->chan.port, list, n, &err_i, &ast);
+	if (rc) {
+		state_add_refused(d, list, n, rc, err_i, ast, r);
+		goto undo;
+	}
+	if (map_install_many(d, list, n, NULL, NULL)) {
+		bool *gone = calloc(n, sizeof(bool));
+		int e = errno;
+
+		if (!gone || agent_del(d, d->chan.port, list, n, gone))
+			d->need_sweep = true;
+		free(gone);
+		reply_err(r, ESPTAG_CTL_E_BPF,
+			  "cannot write the SAs into the maps (%s); nothing was installed",
+			  strerror(e));
+		goto undo;
+	}
+	state_add_done(d, list, n, r);
 	goto out;
 undo:
 	for (uint32_t i = 0; i < n; i++)
@@ -326,11 +349,96 @@ void ctl_agent_sa(struct daemon *d, struct reply *r)
 	free(v);
 }
 
+/* The agent-wide counters (a VF is refused them by its PF: not asked). */
+static void stats_agent(struct daemon *d, struct reply *r)
+{
+	struct txn *t = calloc(1, sizeof(*t));
+	struct esptag_rec_counter c;
+	struct esptag_ctl_stat st;
+	struct esptag_rec_view rv;
+	size_t off = 0;
+
+	if (t && !agent_simple(d, d->chan.port, ESPTAG_OP_GET_STATS, 0, t)) {
+		while (esptag_cfg_next(&t->v, &off, &rv) == 1) {
+			if (rv.type != ESPTAG_REC_COUNTER)
+				continue;
+			memcpy(&c, rv.data, sizeof(c));
+			if (ntohs(c.id) >= ESPTAG_AC_MAX)
+				continue;
+			memset(&st, 0, sizeof(st));
+			st.kind = ESPTAG_STAT_AGENT;
+			st.id = ntohs(c.id);
+			st.value = get64(c.value_hi, c.value_lo);
+			reply_add(r, &st);
+		}
+	}
+	free(t);
+}
+
+/* The agent's counters of m SAs into the reply's items first .. first + m - 1. */
+static void stats_sa_fill(const struct txn *t, struct reply *r, size_t first, size_t m)
+{
+	struct esptag_rec_sa_stats as;
+	struct esptag_rec_view rv;
+	size_t off = 0, j = 0;
+
+	while (esptag_cfg_next(&t->v, &off, &rv) == 1 && j < m) {
+		struct esptag_ctl_stat *o;
+
+		if (rv.type != ESPTAG_REC_SA_STATS)
+			continue;
+		memcpy(&as, rv.data, sizeof(as));
+		o = (struct esptag_ctl_stat *)(r->items + (first + j) * r->isz);
+		if (o->sa_index == ntohl(as.sa_index)) {
+			o->agent_ok = 1;
+			o->agent_packets = get64(as.packets_hi, as.packets_lo);
+			o->agent_bytes = get64(as.bytes_hi, as.bytes_lo);
+			o->auth_fail = ntohl(as.auth_fail);
+			o->domain_reject = ntohl(as.domain_reject);
+			o->agent_seq = get64(as.seq_hi, as.seq_lo);
+		}
+		j++;
+	}
+}
+
+/* Per-SA counters: the data path's, then the agent's (batched). */
+static void stats_sas(struct daemon *d, struct sa **list, size_t nsa, struct reply *r)
+{
+	size_t first = r->count;
+	struct esptag_ctl_stat st;
+
+	for (size_t i = 0; i < nsa; i++) {
+		struct esptag_sa_stats ss;
+
+		memset(&st, 0, sizeof(st));
+		st.kind = ESPTAG_STAT_SA;
+		st.sa_index = list[i]->c.sa_index;
+		st.spi = list[i]->c.spi;
+		st.dir = list[i]->c.dir;
+		if (!sa_stats_sum(d, st.sa_index, &ss)) {
+			st.packets = ss.packets;
+			st.bytes = ss.bytes;
+			st.drops = ss.drops;
+		}
+		reply_add(r, &st);
+	}
+	for (size_t k = 0; link_reachable(d) && k < nsa; k += STATS_PER_FRAME) {
+		struct txn *t = calloc(1, sizeof(*t));
+		size_t m = nsa - k < STATS_PER_FRAME ? nsa - k : STATS_PER_FRAME;
+
+		if (!t)
+			break;
+		if (!agent_sa_stats(d, d->chan.port, list + k, m, t))
+			stats_sa_fill(t, r, first + k, m);
+		free(t);
+	}
+}
+
 void ctl_stats(struct daemon *d, struct reply *r)
 {
 	struct esptag_ctl_stat st;
-	size_t nsa = 0, k = 0;
 	struct sa **list;
+	size_t nsa = 0;
 
 	for (uint32_t id = 0; id < ESPTAG_CNT_MAX; id++) {
 		memset(&st, 0, sizeof(st));
@@ -339,98 +447,15 @@ void ctl_stats(struct daemon *d, struct reply *r)
 		percpu_sum_u64(d, M_STATS, id, &st.value);
 		reply_add(r, &st);
 	}
-	/* A VF is refused the agent-wide counters by its PF: not asked. */
-	if (link_reachable(d) && !d->vf_mode) {
-		struct txn *t = calloc(1, sizeof(*t));
-
-		if (t && !agent_simple(d, d->chan.port, ESPTAG_OP_GET_STATS, 0, t)) {
-			struct esptag_rec_view rv;
-			struct esptag_rec_counter c;
-			size_t off = 0;
-
-			while (esptag_cfg_next(&t->v, &off, &rv) == 1) {
-				if (rv.type != ESPTAG_REC_COUNTER)
-					continue;
-				memcpy(&c, rv.data, sizeof(c));
-				if (ntohs(c.id) >= ESPTAG_AC_MAX)
-					continue;
-				memset(&st, 0, sizeof(st));
-				st.kind = ESPTAG_STAT_AGENT;
-				st.id = ntohs(c.id);
-				st.value = get64(c.value_hi, c.value_lo);
-				reply_add(r, &st);
-			}
-		}
-		free(t);
-	}
+	if (link_reachable(d) && !d->vf_mode)
+		stats_agent(d, r);
 	list = calloc(d->sa_count ? d->sa_count : 1, sizeof(*list));
 	if (!list)
 		return;
 	for (size_t s = 0; s < d->sa_cap; s++)
 		if (d->sas[s].used)
 			list[nsa++] = &d->sas[s];
-	{
-		size_t first = r->count;
-
-		for (size_t i = 0; i < nsa; i++) {
-			struct esptag_sa_stats ss;
-
-			memset(&st, 0, sizeof(st));
-			st.kind = ESPTAG_STAT_SA;
-			st.sa_index = list[i]->c.sa_index;
-			st.spi = list[i]->c.spi;
-			st.dir = list[i]->c.dir;
-			if (!sa_stats_sum(d, st.sa_index, &ss)) {
-				st.packets = ss.packets;
-				st.bytes = ss.bytes;
-				st.drops = ss.drops;
-			}
-			reply_add(r, &st);
-		}
-		/* Agent per-SA counters, batched. */
-		for (k = 0; link_reachable(d) && k < nsa; k += STATS_PER_FRAME) {
-			struct txn *t = calloc(1, sizeof(*t));
-			struct esptag_cfg_builder b;
-			struct esptag_rec_view rv;
-			size_t off = 0, m = nsa - k < STATS_PER_FRAME ? nsa - k : STATS_PER_FRAME;
-
-			if (!t)
-				break;
-			chan_begin(&d->chan, t, &b, ESPTAG_OP_GET_STATS, d->chan.port);
-			for (size_t j = 0; j < m; j++) {
-				struct esptag_rec_sa_ref ref;
-
-				esptag_rec_init(&ref, ESPTAG_REC_SA_REF, sizeof(ref));
-				ref.sa_index = htonl(list[k + j]->c.sa_index);
-				esptag_cfg_add(&b, ESPTAG_REC_SA_REF, &ref, sizeof(ref));
-			}
-			chan_finish(&d->chan, t, &b);
-			chan_run(&d->chan, t, 1, 0);
-			if (t->state == TXN_DONE && !t->v.status) {
-				size_t j = 0;
-
-				while (esptag_cfg_next(&t->v, &off, &rv) == 1 && j < m) {
-					struct esptag_rec_sa_stats as;
-					struct esptag_ctl_stat *o;
-
-					if (rv.type != ESPTAG_REC_SA_STATS)
-						continue;
-					memcpy(&as, rv.data, sizeof(as));
-					o = (struct esptag_ctl_stat *)(r->items + (first + k + j) * r->isz);
-					if (o->sa_index == ntohl(as.sa_index)) {
-						o->agent_ok = 1;
-						o->agent_packets = get64(as.packets_hi, as.packets_lo);
-						o->agent_bytes = get64(as.bytes_hi, as.bytes_lo);
-						o->auth_fail = ntohl(as.auth_fail);
-						o->domain_reject = ntohl(as.domain_reject);
-						o->agent_seq = get64(as.seq_hi, as.seq_lo);
-					}
-					j++;
-				}
-			}
-			free(t);
-		}
-	}
+	stats_sas(d, list, nsa, r);
 	free(list);
 }
 
