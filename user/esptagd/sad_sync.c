@@ -162,20 +162,18 @@ static bool reinstall_seq(const struct sa *sa, struct esptag_seq *s, uint64_t *w
  * agent gets any SA again. SAs without key (adopted after a daemon restart)
  * cannot be re-installed: they are removed. Returns the number re-installed.
  */
-static size_t reinstall_set(struct daemon *d, struct sa **cand, size_t nc, size_t *lost)
+/*
+ * The SAs that can be re-installed leave esptag_sad (the data path stops
+ * using them: their frames are dropped) and go to list[]; the others (no
+ * key, or a feature the agent lost) are removed. Returns how many went to
+ * list[]; *out: one of them is outbound.
+ */
+static size_t reinstall_retire(struct daemon *d, struct sa **cand, size_t nc, struct sa **list,
+			       size_t *lost, bool *out)
 {
-	struct sa **list = calloc(nc ? nc : 1, sizeof(*list));
-	struct esptag_seq *seq = calloc(nc ? nc : 1, sizeof(*seq));
-	struct esptag_replay *rp = calloc(nc ? nc : 1, sizeof(*rp));
-	size_t n = 0, nk = 0, ok = 0;
-	uint32_t err_i;
-	uint8_t ast;
 	char desc[128];
-	bool batch_ok, out = false;
+	size_t nk = 0;
 
-	*lost = 0;
-	if (!list || !seq || !rp)
-		goto out;
 	for (size_t c = 0; c < nc; c++) {
 		struct sa *sa = cand[c];
 		uint32_t idx = sa->c.sa_index;
@@ -201,11 +199,28 @@ static size_t reinstall_set(struct daemon *d, struct sa **cand, size_t nc, size_
 			(*lost)++;
 			continue;
 		}
-		/* The data path stops using the SA (its frames are dropped). */
 		map_retire(d, idx);
-		out |= sa->c.dir == ESPTAG_DIR_OUT;
+		*out |= sa->c.dir == ESPTAG_DIR_OUT;
 		list[nk++] = sa;
 	}
+	return nk;
+}
+
+static size_t reinstall_set(struct daemon *d, struct sa **cand, size_t nc, size_t *lost)
+{
+	struct sa **list = calloc(nc ? nc : 1, sizeof(*list));
+	struct esptag_seq *seq = calloc(nc ? nc : 1, sizeof(*seq));
+	struct esptag_replay *rp = calloc(nc ? nc : 1, sizeof(*rp));
+	size_t n = 0, nk = 0, ok = 0;
+	uint32_t err_i;
+	uint8_t ast;
+	char desc[128];
+	bool batch_ok, out = false;
+
+	*lost = 0;
+	if (!list || !seq || !rp)
+		goto out;
+	nk = reinstall_retire(d, cand, nc, list, lost, &out);
 	if (out)
 		tx_settle();
 	for (size_t c = 0; c < nk; c++) {
