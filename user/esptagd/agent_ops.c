@@ -26,7 +26,7 @@ static size_t per_frame(struct daemon *d, size_t max)
  * ctl status with *err_i (index into v) and *ast (agent status).
  */
 int agent_add(struct daemon *d, uint16_t port, struct sa **v, size_t n, uint32_t *err_i,
-		     uint8_t *ast)
+	      uint8_t *ast)
 {
 	size_t per = per_frame(d, SA_PER_FRAME), nt = (n + per - 1) / per;
 	struct txn *t = chan_key_txns(&d->chan, nt);	/* the frames carry keys */

@@ -248,7 +248,6 @@ int reply_add(struct reply *r, const void *item);
 /* link.c */
 int link_subscribe(struct daemon *d, link_fn fn);
 void link_tick(struct daemon *d);	/* one HELLO, one transition */
-const char *link_state_str(enum link_state s);
 static inline bool link_reachable(const struct daemon *d)
 {
 	return d->link.state == LINK_SYNCING || d->link.state == LINK_UP ||

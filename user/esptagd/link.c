@@ -23,7 +23,7 @@ static const char *const state_names[] = {
 	[LINK_MISSING] = "missing", [LINK_DOWN] = "down",
 };
 
-const char *link_state_str(enum link_state s)
+static const char *link_state_str(enum link_state s)
 {
 	return s < sizeof(state_names) / sizeof(state_names[0]) ? state_names[s] : "?";
 }

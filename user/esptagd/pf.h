@@ -59,62 +59,53 @@ struct pf {
 
 
 
-/* pf_port.c */
+
+/* pf_db.c: bottom: the VFs' SAs and reply caches */
+void map_domain(struct daemon *d, const struct pf_vf *v, const struct esptag_rec_sa *r);
+void db_clear(struct daemon *d, struct pf_vf *v);
+int db_add(struct pf_vf *v, const struct esptag_rec_sa *r);
+void db_del(struct daemon *d, struct pf_vf *v, uint32_t idx);
+int req_digest(const uint8_t *pl, size_t plen, uint8_t out[32]);
+struct vf_cache_ent *vf_cache_find(struct pf_vf *v, uint32_t msg_id, uint8_t opcode,
+				   const uint8_t *digest);
+void vf_cache_put(struct pf_vf *v, struct vf_cache_ent *e, uint32_t msg_id, uint8_t opcode,
+		  const uint8_t *digest, uint32_t pf_id, const uint8_t *reply, size_t len);
+void vf_cache_clear(struct pf_vf *v);
+bool db_has(const struct pf_vf *v, uint32_t idx);
+
+/* pf_mbox.c: mailbox I/O */
+void mbox_send(struct pf_vf *v, int type, uint32_t seq, int status, const void *pl,
+	       uint32_t plen);
+void cfg_refuse(struct pf_vf *v, uint32_t seq, const struct esptag_cfg_hdr *req,
+		uint8_t status, uint16_t err_index, const char *why);
+void vf_reset_reply(struct pf_vf *v, uint32_t seq, long removed);
+void mbox_close_conn(struct pf *p, struct pf_vf *v);
+void mbox_accept(struct daemon *d, struct pf_vf *v);
+int mbox_listen(struct pf *p, struct pf_vf *v);
+
+/* pf_port.c: esptag_port, netlink */
 int port_attach(int ifindex, int fd, enum bpf_tc_attach_point where, const char *name);
 void port_detach(int ifindex, enum bpf_tc_attach_point where);
 int port_load(struct pf *p, const char *pin_dir);
 int nl_open(void);
-void port_gone(struct daemon *d, int ifindex);
-void nl_read(struct daemon *d);
 
-/* pf_agent.c */
+/* pf_agent.c: the agent on behalf of a VF */
 void frame_head(struct daemon *d, struct txn *t);
 int agent_req_rec(struct daemon *d, struct txn *t, uint8_t op, uint16_t port,
-			 uint8_t type, const void *rec, size_t len);
-int agent_req(struct daemon *d, struct txn *t, uint8_t op, uint16_t port,
-		     const struct esptag_rec_local *loc);
-void local_rec(struct esptag_rec_local *l, uint8_t family, const uint8_t *addr,
-		      const uint8_t *mac, uint8_t nvlans, const uint16_t *vid);
+		  uint8_t type, const void *rec, size_t len);
 int vf_local(struct daemon *d, struct pf_vf *v, bool add);
 void pf_local(struct daemon *d, bool add);
 long vf_cleanup(struct daemon *d, struct pf_vf *v, const char *why);
-void map_domain(struct daemon *d, const struct pf_vf *v, const struct esptag_rec_sa *r);
-void map_undomain(struct daemon *d, uint32_t idx);
-void db_clear(struct daemon *d, struct pf_vf *v);
-int db_add(struct pf_vf *v, const struct esptag_rec_sa *r);
-void db_del(struct daemon *d, struct pf_vf *v, uint32_t idx);
 
-/* pf_mbox.c */
-void mbox_send(struct pf_vf *v, int type, uint32_t seq, int status, const void *pl,
-		      uint32_t plen);
-void cfg_refuse(struct pf_vf *v, uint32_t seq, const struct esptag_cfg_hdr *req,
-		       uint8_t status, uint16_t err_index, const char *why);
-int req_digest(const uint8_t *pl, size_t plen, uint8_t out[32]);
-struct vf_cache_ent *vf_cache_find(struct pf_vf *v, uint32_t msg_id, uint8_t opcode,
-					  const uint8_t *digest);
-void vf_cache_put(struct pf_vf *v, struct vf_cache_ent *e, uint32_t msg_id, uint8_t opcode,
-			 const uint8_t *digest, uint32_t pf_id, const uint8_t *reply, size_t len);
-void vf_cache_clear(struct pf_vf *v);
-bool db_has(const struct pf_vf *v, uint32_t idx);
-void vf_reset_reply(struct pf_vf *v, uint32_t seq, long removed);
-void mbox_close_conn(struct pf *p, struct pf_vf *v);
-void mbox_read(struct daemon *d, struct pf_vf *v);
-void mbox_accept(struct daemon *d, struct pf_vf *v);
-int mbox_listen(struct pf *p, struct pf_vf *v);
+/* pf_cfg.c: a VF's config request */
+void vf_cfg(struct daemon *d, struct pf_vf *v, uint32_t seq, const uint8_t *pl, uint32_t plen);
 
-/* pf_cfg.c */
-const char *index_taken(struct daemon *d, const struct pf_vf *v, uint32_t idx);
-const char *add_reply_check(struct daemon *d, const struct pf_vf *v,
-				   const struct esptag_cfg_view *req, const struct esptag_cfg_view *rep,
-				   uint32_t *idx, size_t *n);
-void add_undo(struct daemon *d, const struct pf_vf *v, const uint32_t *idx, size_t n);
-void caps_scrub(const struct pf_vf *v, struct txn *t);
-void vf_cfg(struct daemon *d, struct pf_vf *v, uint32_t seq, const uint8_t *pl,
-		   uint32_t plen);
-
-/* pf_ctl.c */
+/* pf_vf.c: a VF's life events */
 void vf_forget(struct daemon *d, struct pf_vf *v);
-int port_entry(struct daemon *d, struct pf_vf *v);
-void vf_item(struct daemon *d, const struct pf_vf *v, struct esptag_ctl_vf *o);
+void port_gone(struct daemon *d, int ifindex);
+void nl_read(struct daemon *d);
+void mbox_read(struct daemon *d, struct pf_vf *v);
+
+/* pf_ctl.c: control requests */
 
 #endif

@@ -48,7 +48,7 @@ void frame_head(struct daemon *d, struct txn *t)
 /* A request without records (FLUSH_PORT, rec NULL) or with one record, for
  * port. Returns 0 (reply status in t->v.status) or -1 (no answer). */
 int agent_req_rec(struct daemon *d, struct txn *t, uint8_t op, uint16_t port,
-			 uint8_t type, const void *rec, size_t len)
+		  uint8_t type, const void *rec, size_t len)
 {
 	struct esptag_cfg_builder b;
 
@@ -60,13 +60,13 @@ int agent_req_rec(struct daemon *d, struct txn *t, uint8_t op, uint16_t port,
 	return chan_run(&d->chan, t, 1, 0) ? -1 : 0;
 }
 
-int agent_req(struct daemon *d, struct txn *t, uint8_t op, uint16_t port,
+static int agent_req(struct daemon *d, struct txn *t, uint8_t op, uint16_t port,
 		     const struct esptag_rec_local *loc)
 {
 	return agent_req_rec(d, t, op, port, ESPTAG_REC_LOCAL, loc, sizeof(*loc));
 }
 
-void local_rec(struct esptag_rec_local *l, uint8_t family, const uint8_t *addr,
+static void local_rec(struct esptag_rec_local *l, uint8_t family, const uint8_t *addr,
 		      const uint8_t *mac, uint8_t nvlans, const uint16_t *vid)
 {
 	memset(l, 0, sizeof(*l));
@@ -152,76 +152,3 @@ long vf_cleanup(struct daemon *d, struct pf_vf *v, const char *why)
 	return n;
 }
 
-/* ---- database ------------------------------------------------------------------- */
-
-/*
- * The PF's esptag_sad also holds a domain entry for every VF SA: index ->
- * local_mac/VLANs/ifindex of the VF, flags without ALIVE so the PF's own
- * data path never uses it. esptag_port_egress reads it to let an RX tag
- * reach a VF only for an SA of that VF's domain.
- */
-void map_domain(struct daemon *d, const struct pf_vf *v, const struct esptag_rec_sa *r)
-{
-	struct esptag_sa m = {
-		.spi = r->spi, .dir = r->dir, .family = r->family, .mode = r->mode,
-		.ifindex = v->ifindex, .nvlans = r->nvlans, .icv_len = r->icv_len,
-	};
-	uint32_t idx = ntohl(r->sa_index);
-
-	memcpy(m.local_mac, v->c.mac, 6);
-	memcpy(m.vlan, r->vlan, sizeof(m.vlan));
-	memcpy(m.saddr, r->saddr, 16);
-	memcpy(m.daddr, r->daddr, 16);
-	if (bpf_map_update_elem(d->bpf.map_fd[M_SAD], &idx, &m, BPF_ANY))
-		log_err("pf: VF %u: esptag_sad domain entry %u: %s", v->c.vf, idx, strerror(errno));
-}
-
-/* esptag_sad is an array: an empty (all-zero) slot is no SA. */
-void map_undomain(struct daemon *d, uint32_t idx)
-{
-	struct esptag_sa zero = {};
-
-	if (bpf_map_update_elem(d->bpf.map_fd[M_SAD], &idx, &zero, BPF_ANY) && errno != E2BIG)
-		log_err("pf: esptag_sad domain entry %u: cannot clear: %s", idx, strerror(errno));
-}
-
-void db_clear(struct daemon *d, struct pf_vf *v)
-{
-	for (size_t i = 0; i < v->nsa; i++)
-		map_undomain(d, v->sas[i].idx);
-	v->nsa = 0;
-}
-
-int db_add(struct pf_vf *v, const struct esptag_rec_sa *r)
-{
-	struct vf_sa s = { .idx = ntohl(r->sa_index), .spi = ntohl(r->spi), .dir = r->dir,
-			   .family = r->family };
-
-	memcpy(s.daddr, r->daddr, 16);
-	for (size_t i = 0; i < v->nsa; i++)
-		if (v->sas[i].idx == s.idx) {	/* re-added after an agent restart */
-			v->sas[i] = s;
-			return 0;
-		}
-	if (v->nsa == v->cap) {
-		size_t nc = v->cap ? v->cap * 2 : 64;
-		struct vf_sa *n = realloc(v->sas, nc * sizeof(*n));
-
-		if (!n)
-			return -1;
-		v->sas = n;
-		v->cap = nc;
-	}
-	v->sas[v->nsa++] = s;
-	return 0;
-}
-
-void db_del(struct daemon *d, struct pf_vf *v, uint32_t idx)
-{
-	for (size_t i = 0; i < v->nsa; i++)
-		if (v->sas[i].idx == idx) {
-			map_undomain(d, idx);
-			v->sas[i] = v->sas[--v->nsa];
-			return;
-		}
-}

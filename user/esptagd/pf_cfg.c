@@ -31,7 +31,7 @@
  * database does not, and its esptag_sad slot is empty or the VF's own
  * domain entry (an SA re-added after an agent restart).
  */
-const char *index_taken(struct daemon *d, const struct pf_vf *v, uint32_t idx)
+static const char *index_taken(struct daemon *d, const struct pf_vf *v, uint32_t idx)
 {
 	struct esptag_sa m;
 
@@ -58,7 +58,7 @@ const char *index_taken(struct daemon *d, const struct pf_vf *v, uint32_t idx)
  * at an index nobody else holds, no index twice. Fills idx[] with the
  * reply's indices (n of them) for an undo. NULL when the reply is taken.
  */
-const char *add_reply_check(struct daemon *d, const struct pf_vf *v,
+static const char *add_reply_check(struct daemon *d, const struct pf_vf *v,
 				   const struct esptag_cfg_view *req, const struct esptag_cfg_view *rep,
 				   uint32_t *idx, size_t *n)
 {
@@ -106,7 +106,7 @@ const char *add_reply_check(struct daemon *d, const struct pf_vf *v,
 /* An ADD_SA reply not taken: whatever the agent put on the VF's port under
  * those indices leaves it again (DEL_SA names the VF's port: the agent
  * refuses to touch another port's SA). */
-void add_undo(struct daemon *d, const struct pf_vf *v, const uint32_t *idx, size_t n)
+static void add_undo(struct daemon *d, const struct pf_vf *v, const uint32_t *idx, size_t n)
 {
 	struct txn *t = calloc(1, sizeof(*t));
 
@@ -126,7 +126,7 @@ void add_undo(struct daemon *d, const struct pf_vf *v, const uint32_t *idx, size
 
 /* HELLO to a VF: the CAPS say nothing of other tenants. sad_used is the VF's
  * own port use, port_limit at most the VF's SA limit. */
-void caps_scrub(const struct pf_vf *v, struct txn *t)
+static void caps_scrub(const struct pf_vf *v, struct txn *t)
 {
 	struct esptag_rec_view rv;
 	size_t off = 0;

@@ -24,28 +24,7 @@
 
 #include "pf.h"
 
-/* ---- VF table ------------------------------------------------------------------------ */
-
-void vf_forget(struct daemon *d, struct pf_vf *v)
-{
-	struct pf *p = d->pf;
-	uint32_t key = v->ifindex;
-
-	mbox_close_conn(p, v);
-	if (v->lfd >= 0) {
-		epoll_ctl(p->ep, EPOLL_CTL_DEL, v->lfd, NULL);
-		close(v->lfd);
-		unlink(v->path);
-	}
-	bpf_map_delete_elem(d->bpf.map_fd[M_PORTS], &key);
-	db_clear(d, v);
-	free(v->sas);
-	free(v->cache);
-	memset(v, 0, sizeof(*v));
-	v->lfd = v->cfd = -1;
-}
-
-int port_entry(struct daemon *d, struct pf_vf *v)
+static int port_entry(struct daemon *d, struct pf_vf *v)
 {
 	struct esptag_port e = { .flags = ESPTAG_PORTF_SPOOFCHK, .vf = v->c.vf };
 	uint32_t key = v->ifindex;
@@ -56,7 +35,7 @@ int port_entry(struct daemon *d, struct pf_vf *v)
 	return bpf_map_update_elem(d->bpf.map_fd[M_PORTS], &key, &e, BPF_ANY);
 }
 
-void vf_item(struct daemon *d, const struct pf_vf *v, struct esptag_ctl_vf *o)
+static void vf_item(struct daemon *d, const struct pf_vf *v, struct esptag_ctl_vf *o)
 {
 	*o = v->c;
 	o->port = v->c.vf + 1;

@@ -41,7 +41,7 @@ void sa_to_rec(const struct daemon *d, const struct esptag_ctl_sa *s, struct esp
 }
 
 void rec_to_sa(const struct daemon *d, const struct esptag_rec_sa *r,
-		      struct esptag_ctl_sa *s)
+	       struct esptag_ctl_sa *s)
 {
 	memset(s, 0, sizeof(*s));
 	snprintf(s->dev, sizeof(s->dev), "%s", d->dev);

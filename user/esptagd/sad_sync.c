@@ -36,7 +36,7 @@ void ev_sa(struct daemon *d, int type, const struct sa *sa)
 
 /* Remove SAs everywhere after the agent confirmed (gone[i]). */
 size_t drop_confirmed(struct daemon *d, struct sa **v, size_t n, const bool *gone,
-			     int ev)
+		      int ev)
 {
 	size_t k = 0;
 

@@ -28,7 +28,7 @@
 #define VF_RESET_MS	20000
 
 /* The mailbox transport: a config request goes to the PF as a CFG message. */
-static void mbox_send(struct chan *c, const struct txn *t)
+static void vf_mbox_send(struct chan *c, const struct txn *t)
 {
 	uint8_t m[ESPTAG_MBOX_MAX];
 	size_t ml = esptag_mbox_build(m, sizeof(m), ESPTAG_MBOX_CFG, false, t->msg_id, 0,
@@ -42,7 +42,7 @@ static void mbox_send(struct chan *c, const struct txn *t)
 /* VF mode: one mailbox message; a CFG reply is returned as a frame (our MAC
  * as destination, as the agent would send it). 0 = not a config reply
  * (consumed), -1 = nothing more (or the PF went away: c->hup). */
-static ssize_t mbox_recv(struct chan *c, uint8_t *buf, size_t cap)
+static ssize_t vf_mbox_recv(struct chan *c, uint8_t *buf, size_t cap)
 {
 	uint8_t m[ESPTAG_MBOX_MAX + 1];
 	struct esptag_mbox_view v;
@@ -70,19 +70,19 @@ static ssize_t mbox_recv(struct chan *c, uint8_t *buf, size_t cap)
 	return ESPTAG_ETH_HLEN + v.hdr.len;
 }
 
-static void mbox_drain(struct chan *c)
+static void vf_mbox_drain(struct chan *c)
 {
 	uint8_t f[ESPTAG_ETH_HLEN + ESPTAG_CFG_MAX_PAYLOAD];
 
-	while (mbox_recv(c, f, sizeof(f)) >= 0)
+	while (vf_mbox_recv(c, f, sizeof(f)) >= 0)
 		;
 }
 
 static const struct chan_ops mbox_ops = {
 	.name = "mailbox",
-	.send = mbox_send,
-	.recv = mbox_recv,
-	.drain = mbox_drain,
+	.send = vf_mbox_send,
+	.recv = vf_mbox_recv,
+	.drain = vf_mbox_drain,
 };
 
 int vf_open(struct daemon *d, const char *mailbox)
