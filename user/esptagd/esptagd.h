@@ -1,13 +1,20 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * esptagd internals: one daemon per host port. See docs/esptagd.8.
+ * esptagd internals: one daemon per host port. See docs/esptagd.8 and the
+ * layer graph in docs/architecture.md. A module calls only modules below it
+ * (nothing sideways, nothing back up); the agent link reaches the SA layer,
+ * the monitor and the PF through the subscriber list it publishes to.
  *
- *   main.c  options, event loop, control socket, monitor clients
- *   bpf.c   skeleton load / pin / attach (libxdp, tc) or adopt, map helpers
- *   chan.c  agent channel: AF_PACKET config frames, msg_id matching, retries
- *   sad.c   SA database (keys, mlocked) mirrored into the maps after the agent
- *           said yes; HELLO / epoch / reinstall / reconcile
- *   spd.c   policy database -> two-level LPM (esptag_spd, esptag_spd_src)
+ *   8 main.c                         options (opts.c), start, loop, stop
+ *   7 teardown.c                     esptagd --teardown
+ *   6 ctlsock.c                      dispatch table -> handlers
+ *   5 pf.c pf_ctl.c                  PF life cycle, vf requests
+ *   4 pf_vf.c sad_ctl.c              VF events; state/agent/stats requests
+ *   3 pf_cfg.c sad_sync.c spd_ctl.c  VF config; reconcile/re-install/sweep
+ *   2 agent_ops.c link.c monitor.c pf_agent.c spd.c
+ *   1 chan.c chan_pkt.c vf.c bpf.c bpf_maps.c sa_table.c sa_conv.c
+ *     sa_maps.c pf_db.c pf_mbox.c pf_port.c reply.c opts.c
+ *   0 user/lib: log, util, sa_mirror, ctl, esptag_proto, secmem
  *
  * Single-threaded: a control request runs to completion (including its agent
  * round trips) before the next event is handled.

@@ -13,16 +13,30 @@
 #include <arpa/inet.h>
 
 /*
- * Exit codes of esptagd and esptag-agent (docs/esptagd.8, esptag-agent.8):
- * 0 success, 1 a run-time failure, 2 a usage error (bad option or value),
- * 3 the peer that the program depends on went away (esptagd --vf: the PF
- * closed the mailbox).
+ * Exit codes. esptagd and esptag-agent (docs/esptagd.8, esptag-agent.8):
+ * 0 success, 1 a run-time failure, 2 a usage error (bad option or value:
+ * nothing was done), 3 the peer the program depends on went away (esptagd
+ * --vf: the PF closed the mailbox).
  */
 enum esptag_exit {
 	ESPTAG_EXIT_OK = 0,
 	ESPTAG_EXIT_FAIL = 1,
 	ESPTAG_EXIT_USAGE = 2,
 	ESPTAG_EXIT_GONE = 3,
+};
+
+/*
+ * esptag, the CLI (docs/esptag.8), says more about a request, and scripts
+ * test these values: 1 is its usage error (nothing was sent), 2 and up tell
+ * who refused or failed.
+ */
+enum esptag_cli_exit {
+	ESPTAG_EXIT_CLI_USAGE = 1,
+	ESPTAG_EXIT_REFUSED = 2,	/* the daemon refused: nothing changed */
+	ESPTAG_EXIT_AGENT = 3,		/* the agent refused, or a table is full */
+	ESPTAG_EXIT_TIMEOUT = 4,	/* the agent did not answer */
+	ESPTAG_EXIT_NODAEMON = 5,	/* esptagd could not be reached */
+	ESPTAG_EXIT_INTERNAL = 6,	/* a daemon-side failure */
 };
 
 /* CLOCK_MONOTONIC in nanoseconds. */
