@@ -117,6 +117,7 @@ static void step_answer(struct daemon *d, uint64_t old_epoch, bool had)
 	if (came_up)
 		log_notice("agent reachable on %s (epoch %016llx, SAD %u/%u)", d->dev,
 			   (unsigned long long)d->caps.epoch, d->caps.used, d->caps.capacity);
+	d->link.state = was_reconciled ? LINK_UP : LINK_SYNCING;
 	if (!was_reconciled)
 		publish(d, LINK_EV_SYNC, old_epoch);	/* the SA layer reconciles */
 	d->link.state = d->reconciled ? LINK_UP : LINK_SYNCING;
