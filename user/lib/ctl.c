@@ -13,20 +13,10 @@
 #include <sys/socket.h>
 #include <esptag/maps.h>
 #include "ctl.h"
+#include "util.h"
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
+/* The shared error-buffer helper (util.h), under its short local name. */
+#define fail esptag_fail
 
 static bool all_zero(const void *p, size_t n)
 {

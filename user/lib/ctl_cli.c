@@ -10,20 +10,12 @@
 #include <string.h>
 #include <esptag/maps.h>
 #include "ctl_cli.h"
+#include "util.h"
 
 #define AEAD_NAME "rfc4106(gcm(aes))"
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
+/* The shared error-buffer helper (util.h), under its short local name. */
+#define fail esptag_fail
 
 void esptag_cli_cmd_clear(struct esptag_cli_cmd *cmd)
 {
