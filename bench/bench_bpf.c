@@ -65,7 +65,6 @@ static const uint8_t mac_peer[6] = { 0x02, 0x00, 0x5e, 0x00, 0x00, 0x99 };
 static int opt_calls = 2000, opt_samples = 7, opt_ifindex, opt_rate = 10000;
 static uint32_t opt_big = 1u << 20, opt_repeat = 1000000, opt_cap;
 static int ncpus;		/* libbpf_num_possible_cpus(): one per-CPU value each */
-static uint8_t *zero_sa_stats;	/* ncpus zeroed struct esptag_sa_stats */
 
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 static void die(const char *fmt, ...)
@@ -989,9 +988,6 @@ int main(int argc, char **argv)
 	ncpus = libbpf_num_possible_cpus();
 	if (ncpus < 1)
 		die("cannot count CPUs");
-	zero_sa_stats = calloc(ncpus, sizeof(struct esptag_sa_stats));
-	if (!zero_sa_stats)
-		die("out of memory");
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	/* The measuring thread runs on CPU 0 (the churn thread on CPU 1). */
 	pin_cpu(0);

@@ -51,7 +51,7 @@ void monitor_counters(struct daemon *d)
 
 		if (percpu_sum_u64(d, M_STATS, id, &v))
 			continue;
-		if (d->have_last_cnt && v > d->last_cnt[id] && strstr(esptag_counter_str(id), "drop"))
+		if (d->have_last_cnt && v > d->last_cnt[id] && esptag_counter_is_drop(id))
 			monitor_event(d, ESPTAG_EV_DROP, NULL, v, v - d->last_cnt[id], id);
 		d->last_cnt[id] = v;
 	}
