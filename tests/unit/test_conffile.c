@@ -139,6 +139,19 @@ static void compare(void)
 	T_ASSERT(conf_pol_same(&a, &b));
 }
 
+/* docs/esptagd.conf.example reads without error (tests run from the top). */
+static void example(void)
+{
+	if (access("docs/esptagd.conf.example", R_OK)) {
+		t_skip("docs/esptagd.conf.example not found from here");
+		return;
+	}
+	conf_free(&cf);
+	T_EQ(conf_read("docs/esptagd.conf.example", "eth0", &cf, err, sizeof(err)), 0);
+	T_EQ(cf.nopts, 4);
+	T_EQ(cf.npols, 4);
+}
+
 int main(void)
 {
 	T_RUN(good);
@@ -146,6 +159,7 @@ int main(void)
 	T_RUN(bad_lines);
 	T_RUN(keys_refused);
 	T_RUN(compare);
+	T_RUN(example);
 	conf_free(&cf);
 	return t_done();
 }

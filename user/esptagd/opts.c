@@ -386,6 +386,8 @@ int opts_parse(struct opts *o, int argc, char **argv, bool reload)
 		default:
 			li = opt_idx(opt);
 			o->given[li] = true;
+			if (opt == 'v' || opt == 0x10b)	/* one setting, two spellings */
+				o->given[opt_idx(opt == 'v' ? 0x10b : 'v')] = true;
 			if (set_opt(o, opt, optarg)) {
 				bad_value(opt, optarg);
 				return ESPTAG_EXIT_USAGE;
