@@ -14,6 +14,8 @@
 #     an option that needs a restart is warned about.
 #  4. SIGHUP with an invalid file: the error names the line, nothing changes.
 #  5. a policy added with esptag survives every reload.
+#  6. a restart over the pins: the file takes over the recovered policies it
+#     names (updated in place), the others stay as if added with esptag.
 . "$(dirname "$0")/../lib/harness.sh"
 t_require tcpdump
 . "$ROOT/tests/lib/daemon_agent.sh"
@@ -186,4 +188,25 @@ t_eq cli_policy_survives "$(pols | grep 203.0.113)" "out 192.0.2.0/24 203.0.113.
 kill -HUP "$DAEMON_PID"
 wait_for 5 eval '[ "$(pols)" = "out 192.0.2.0/24 203.0.113.0/24 discard" ]'
 t_eq empty_file_leaves_cli_policy "$(pols)" "out 192.0.2.0/24 203.0.113.0/24 discard"
+
+# --- 6. restart over the pins: the file claims the recovered policies it names ----
+cat >"$CONF" <<'X'
+policy add src 192.0.2.0/24 dst 192.0.2.2/32 dir out action protect spi 0x2001
+X
+E policy add dev eth0 src 192.0.2.0/24 dst 192.0.2.2/32 dir out action protect spi 0x2002
+ID1=$(pol_id 192.0.2.2/32)
+kill -TERM "$DAEMON_PID"
+wait "$DAEMON_PID"
+if ! start_daemon --config "$CONF"; then
+	t_fail restart "esptagd did not come up again: $(tail -5 "$TMP/esptagd.log")"
+	t_exit
+fi
+want="out 192.0.2.0/24 192.0.2.2/32 protect 0x2001
+out 192.0.2.0/24 203.0.113.0/24 discard"
+t_eq restart_file_claims_recovered "$(pols)" "$want"
+t_eq restart_claim_updates_in_place "$(pol_id 192.0.2.2/32)" "$ID1"
+: >"$CONF"
+kill -HUP "$DAEMON_PID"
+wait_for 5 eval '[ "$(pols)" = "out 192.0.2.0/24 203.0.113.0/24 discard" ]'
+t_eq restart_claimed_policy_is_the_files "$(pols)" "out 192.0.2.0/24 203.0.113.0/24 discard"
 t_exit
