@@ -113,6 +113,16 @@ static void keys_refused(void)
 		"hello-interval = 100\nsa add src 192.0.2.1 dst 192.0.2.2 proto esp spi 1 enc aes " K128 "\n",
 		"hello-interval = 100\npolicy add src 192.0.2.0/24 dst 192.0.2.2/32 dir out action protect spi 1 enc " K128 "\n",
 	};
+	static const char *const pasted[] = {	/* a key without a keyword: not echoed */
+		"hello-interval = 100\n" K128 "\n",
+		"hello-interval = 100\n" K128 " = 1\n",
+		"hello-interval = 100\npolicy add src 192.0.2.0/24 dst 192.0.2.2/32 dir out action bypass " K128 "\n",
+	};
+
+	for (size_t i = 0; i < sizeof(pasted) / sizeof(pasted[0]); i++) {
+		T_EQ(rd(pasted[i], "eth0"), -1);
+		T_ASSERT(at_line(2) && !strstr(err, "0102030405"));
+	}
 
 	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
 		T_EQ(rd(v[i], "eth0"), -1);

@@ -26,6 +26,19 @@ struct rd {
 	size_t nlines;
 };
 
+/* A run of 16 hex digits or more: it may be a key; never echo it. */
+static bool looks_like_key(const char *s)
+{
+	size_t run = 0;
+
+	for (; *s; s++) {
+		run = strchr("0123456789abcdefABCDEF", *s) ? run + 1 : 0;
+		if (run >= 16)
+			return true;
+	}
+	return false;
+}
+
 __attribute__((format(printf, 3, 4)))
 static int bad(struct rd *r, int line, const char *fmt, ...)
 {
@@ -35,6 +48,9 @@ static int bad(struct rd *r, int line, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	if (looks_like_key(msg))
+		snprintf(msg, sizeof(msg),
+			 "not understood (not shown: it may hold key material, which never goes in a configuration file)");
 	snprintf(r->err, r->errlen, "%s:%d: %s", r->cf->path, line, msg);
 	return -1;
 }
