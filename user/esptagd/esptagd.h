@@ -9,7 +9,7 @@
  *   7 teardown.c                     esptagd --teardown
  *   6 ctlsock.c                      dispatch table -> handlers
  *   5 pf.c pf_ctl.c                  PF life cycle, vf requests
- *   4 pf_vf.c sad_ctl.c              VF events; state/agent/stats requests
+ *   4 pf_vf.c sad_ctl.c conf_sync.c  VF events; state/agent/stats requests; file policies
  *   3 pf_cfg.c sad_sync.c spd_ctl.c  VF config; reconcile/re-install/sweep
  *   2 agent_ops.c link.c monitor.c pf_agent.c spd.c
  *   1 chan.c chan_pkt.c vf.c bpf.c bpf_maps.c sa_table.c sa_conv.c
@@ -28,6 +28,7 @@
 #include <sys/types.h>
 #include <esptag/wire.h>
 #include <esptag/maps.h>
+#include "conffile.h"
 #include "ctl.h"
 #include "esptag_proto.h"
 #include "log.h"
@@ -160,6 +161,7 @@ struct pol {
 	bool lost;			/* recovered without a binding: stays unresolved */
 	bool recovered;			/* from the maps: bind from c.sa_index once reconciled */
 	bool warned;			/* ambiguity logged */
+	bool from_conf;			/* the configuration file's (a reload manages it) */
 	struct pol_bind bind;
 };
 
@@ -363,6 +365,15 @@ void ctl_policy_update(struct daemon *d, const struct esptag_ctl_view *v, struct
 void ctl_policy_del(struct daemon *d, const struct esptag_ctl_view *v, struct reply *r);
 void ctl_policy_list(struct daemon *d, struct reply *r);
 void ctl_policy_flush(struct daemon *d, struct reply *r);
+/* The policy with c's selector (dir, src, dst), or NULL. */
+struct pol *pol_find(struct daemon *d, const struct esptag_ctl_policy *c);
+
+/* conf_sync.c: make the file's policies the daemon's. Policies only in the
+ * file are added, changed ones updated in place (policy update), those gone
+ * from the file deleted; policies added with esptag are left alone.
+ * claim: at start, policies recovered from the pins that the file names
+ * become the file's. Returns the number of policies that failed. */
+int conf_sync(struct daemon *d, const struct conf *cf, bool claim);
 
 /* pf.c */
 struct pf_opts {
@@ -392,10 +403,23 @@ struct opts {
 	const char *sock, *mailbox;
 	unsigned long audit_s, hello_ms, max_sas, port, tmo, tries, down_after;
 	bool keep, cleanup, teardown, pf_mode, vf_mode;
+	int log_level;
+	const char *config;		/* --config FILE */
+	struct conf conf;		/* the file read (path "" when none) */
+	bool given[64];			/* lopts[i] was on the command line */
+	bool reload;			/* errors to the log, not stderr */
 	char pin_buf[1024], sock_buf[1024], mbox_buf[1024];
 };
-/* -1: run; else the exit code (help shown, or a usage error reported). */
-int opts_parse(struct opts *o, int argc, char **argv);
+#define ESPTAG_CONF_DIR "/etc/esptag"
+/*
+ * The command line, then the configuration file (--config FILE, or
+ * ESPTAG_CONF_DIR/esptagd-DEV.conf when present) for what the command line
+ * did not give. -1: run; else the exit code (help shown, or a usage error
+ * reported: "FILE:LINE: ..." for the file). reload: errors go to the log.
+ */
+int opts_parse(struct opts *o, int argc, char **argv, bool reload);
+/* Warn about options of n that differ from o but need a restart. */
+void opts_restart_warn(const struct opts *o, const struct opts *n);
 
 /* teardown.c: esptagd --teardown */
 int run_teardown(struct daemon *d, const struct opts *o);

@@ -20,6 +20,8 @@
 enum stage { STAGE_NONE, STAGE_BPF, STAGE_PF };
 
 struct loop {
+	int argc;
+	char **argv;			/* re-read at a reload */
 	int ep, lfd, sfd, tfd;
 	sigset_t mask;
 	uint64_t last_audit;
@@ -41,6 +43,16 @@ static void daemon_config(struct daemon *d, const struct opts *o)
 	d->down_after = o->down_after ? o->down_after : 2;
 }
 
+static void hello_timer(struct loop *lp, unsigned long ms)
+{
+	struct itimerspec its = {
+		.it_value = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000 },
+		.it_interval = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000 },
+	};
+
+	timerfd_settime(lp->tfd, 0, &its, NULL);
+}
+
 static void epoll_add(int ep, int fd)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
@@ -51,12 +63,6 @@ static void epoll_add(int ep, int fd)
 /* Control socket, signals, the HELLO timer, the agent channel: one epoll. */
 static int loop_open(struct daemon *d, const struct opts *o, struct loop *lp)
 {
-	struct itimerspec its = {
-		.it_value = { .tv_sec = o->hello_ms / 1000, .tv_nsec = (o->hello_ms % 1000) * 1000000 },
-		.it_interval = { .tv_sec = o->hello_ms / 1000,
-				 .tv_nsec = (o->hello_ms % 1000) * 1000000 },
-	};
-
 	lp->lfd = ctl_listen(o->sock);
 	if (lp->lfd < 0)
 		return -1;
@@ -65,7 +71,7 @@ static int loop_open(struct daemon *d, const struct opts *o, struct loop *lp)
 	lp->ep = epoll_create1(EPOLL_CLOEXEC);
 	if (lp->sfd < 0 || lp->tfd < 0 || lp->ep < 0)
 		return -1;
-	timerfd_settime(lp->tfd, 0, &its, NULL);
+	hello_timer(lp, o->hello_ms);
 	epoll_add(lp->ep, lp->lfd);
 	epoll_add(lp->ep, lp->sfd);
 	epoll_add(lp->ep, lp->tfd);
@@ -105,6 +111,8 @@ static enum stage start(struct daemon *d, const struct opts *o, struct loop *lp)
 		link_subscribe(d, pf_link_event);
 	log_info("esptagd on %s (ifindex %d, port %lu): control socket %s, pins %s", d->dev,
 		 d->ifindex, o->port, o->sock, o->bo.pin_dir);
+	if (*o->conf.path)
+		conf_sync(d, &o->conf, true);
 	link_tick(d);
 	monitor_counters(d);
 	log_info("ready");
@@ -129,14 +137,65 @@ static void on_timer(struct daemon *d, const struct opts *o, struct loop *lp)
 	}
 }
 
-static void on_event(struct daemon *d, const struct opts *o, struct loop *lp, int fd)
+/*
+ * SIGHUP: read the command line and the file again. An invalid file changes
+ * nothing (the error, with its line, is logged). Otherwise the options that
+ * can change at run time take effect, the others are warned about, and the
+ * policy set becomes the file's (conf_sync).
+ */
+static void reload(struct daemon *d, struct opts *o, struct loop *lp)
+{
+	static struct opts n;
+
+	if (opts_parse(&n, lp->argc, lp->argv, true) >= 0)
+		goto out;
+	if (!*n.conf.path) {
+		if (*o->conf.path)
+			log_err("reload: %s is gone; the running configuration is unchanged",
+				o->conf.path);
+		else
+			log_notice("reload: no configuration file (--config FILE, or %s/esptagd-%s.conf)",
+				   ESPTAG_CONF_DIR, d->dev);
+		goto out;
+	}
+	log_level = n.log_level;
+	log_info("reload: %s", n.conf.path);
+	opts_restart_warn(o, &n);
+	if (n.hello_ms != o->hello_ms)
+		hello_timer(lp, n.hello_ms);
+	o->hello_ms = n.hello_ms;
+	o->tmo = n.tmo;
+	o->tries = n.tries;
+	o->down_after = n.down_after;
+	o->audit_s = n.audit_s;
+	o->log_level = n.log_level;
+	/* As chan_open() and daemon_config() had them: 0 is the default. */
+	d->chan.timeout_ms = o->tmo ? o->tmo : ESPTAG_CFG_TIMEOUT_MS;
+	d->chan.tries = o->tries ? o->tries : ESPTAG_CFG_TRIES;
+	d->hello_tries = o->tries ? o->tries : 3;
+	d->down_after = o->down_after ? o->down_after : 2;
+	conf_sync(d, &n.conf, false);
+	/* The file's policies now; its options stay with o (strings point there). */
+	free(o->conf.pols);
+	o->conf.pols = n.conf.pols;
+	o->conf.npols = n.conf.npols;
+	n.conf.pols = NULL;
+out:
+	conf_free(&n.conf);
+}
+
+static void on_event(struct daemon *d, struct opts *o, struct loop *lp, int fd)
 {
 	struct signalfd_siginfo si;
 
 	if (fd == lp->lfd) {
 		ctl_serve(d, lp->lfd, lp->ep);
 	} else if (fd == lp->sfd) {
-		if (read(lp->sfd, &si, sizeof(si)) == sizeof(si) && si.ssi_signo != SIGHUP) {
+		if (read(lp->sfd, &si, sizeof(si)) != sizeof(si))
+			return;
+		if (si.ssi_signo == SIGHUP) {
+			reload(d, o, lp);
+		} else {
 			log_info("signal %u: exiting", si.ssi_signo);
 			lp->stop = true;
 		}
@@ -160,7 +219,7 @@ static void on_event(struct daemon *d, const struct opts *o, struct loop *lp, in
 	}
 }
 
-static void run(struct daemon *d, const struct opts *o, struct loop *lp)
+static void run(struct daemon *d, struct opts *o, struct loop *lp)
 {
 	lp->rc = ESPTAG_EXIT_OK;
 	while (!lp->stop) {
@@ -224,9 +283,12 @@ int main(int argc, char **argv)
 
 	log_init("esptagd");
 	d->chan.fd = -1;
-	rc = opts_parse(&o, argc, argv);
+	rc = opts_parse(&o, argc, argv, false);
 	if (rc >= 0)
 		return rc;
+	log_level = o.log_level;
+	lp.argc = argc;
+	lp.argv = argv;
 	d->ifindex = if_nametoindex(o.dev);
 	if (!d->ifindex) {
 		log_err("no such device %s", o.dev);
@@ -250,5 +312,6 @@ int main(int argc, char **argv)
 	if (lp.started)
 		run(d, &o, &lp);
 	stop(d, &o, &lp, st);
+	conf_free(&o.conf);
 	return lp.rc;
 }

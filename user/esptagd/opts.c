@@ -2,9 +2,11 @@
 /* esptagd's command line (docs/esptagd.8) into struct opts. */
 #include <errno.h>
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "esptagd.h"
 
 static const struct option lopts[] = {
@@ -37,6 +39,8 @@ static const struct option lopts[] = {
 	{ "mailbox", required_argument, NULL, 0x107 },
 	{ "cleanup-on-exit", no_argument, NULL, 0x108 },
 	{ "teardown", no_argument, NULL, 0x109 },
+	{ "config", required_argument, NULL, 0x10a },
+	{ "log-level", required_argument, NULL, 0x10b },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{}
@@ -50,6 +54,7 @@ static void usage(FILE *f)
 		"               [--hello-interval MS] [--down-after N] [--timeout MS] [--tries N]\n"
 		"               [--max-sas N] [--audit-interval S] [--cfg-ethertype HEX] [--meta-ethertype HEX]\n"
 		"               [--mark-mask N --mark-trusted N [--mark-shift N]] [-v|--verbose]\n"
+		"               [--log-level err|warn|notice|info|debug] [--config FILE]\n"
 		"       PF mode: --pf [--mbox-dir DIR] [--uplink IF] [--switch veb|vepa]\n"
 		"               [--vf-limit N] [--local ADDR]\n"
 		"       VF mode: --vf --mailbox PATH\n"
@@ -150,6 +155,21 @@ static int parse_dp_opt(struct opts *o, int opt, const char *arg)
 	return parse_mode_opt(o, opt, arg);
 }
 
+__attribute__((format(printf, 2, 3)))
+static void say(const struct opts *o, const char *fmt, ...)
+{
+	char msg[1280];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (o->reload)
+		log_err("reload: %s; the running configuration is unchanged", msg);
+	else
+		fprintf(stderr, "esptagd: %s\n", msg);
+}
+
 /* Options that exclude or need each other. 0 or an error message. */
 static const char *opts_conflict(const struct opts *o)
 {
@@ -174,7 +194,7 @@ static int opts_check(struct opts *o)
 	char buf[256];
 
 	if (why) {
-		fprintf(stderr, "esptagd: %s\n", why);
+		say(o, "%s", why);
 		return ESPTAG_EXIT_USAGE;
 	}
 	/*
@@ -185,7 +205,7 @@ static int opts_check(struct opts *o)
 	 */
 	if (o->co.set_mark && esptag_mark_check(o->co.mark_mask, o->co.mark_trusted,
 						o->co.mark_shift, ESPTAG_SAD_MAX, buf, sizeof(buf))) {
-		fprintf(stderr, "esptagd: %s\n", buf);
+		say(o, "%s", buf);
 		return ESPTAG_EXIT_USAGE;
 	}
 	return -1;
@@ -221,47 +241,142 @@ static void bad_value(int opt, const char *arg)
 	fprintf(stderr, "esptagd: bad value '%s' for --%s\n", arg, name);
 }
 
-int opts_parse(struct opts *o, int argc, char **argv)
+/* The options that are not the data path's; 0, -1 bad value. */
+static int set_opt(struct opts *o, int opt, const char *arg)
 {
-	int opt;
+	static const char *const levels[] = { "err", "warn", "notice", "info", "debug" };
+
+	switch (opt) {
+	case 'd':
+		if (strlen(arg) >= sizeof(o->dev))
+			return -1;
+		snprintf(o->dev, sizeof(o->dev), "%s", arg);
+		return 0;
+	case 'p':
+		o->bo.pin_dir = arg;
+		return 0;
+	case 's':
+		o->sock = arg;
+		return 0;
+	case 'A':
+		o->bo.adopt = true;
+		return 0;
+	case 'N':
+		o->bo.no_attach = true;
+		return 0;
+	case 'K':
+		o->keep = true;
+		return 0;
+	case 'S':
+		o->bo.skb_mode = true;
+		return 0;
+	case 'v':
+		o->log_level = LOG_DEBUG_;
+		return 0;
+	case 0x10a:
+		o->config = arg;
+		return 0;
+	case 0x10b:
+		for (int i = 0; i < 5; i++)
+			if (!strcmp(arg, levels[i])) {
+				o->log_level = LOG_ERR_ + i;
+				return 0;
+			}
+		return -1;
+	}
+	return parse_dp_opt(o, opt, arg);
+}
+
+static int opt_idx(int val)
+{
+	for (int i = 0; lopts[i].name; i++)
+		if (lopts[i].val == val)
+			return i;
+	return 0;
+}
+
+/* The file's options, where the command line did not give them. */
+static int conf_opts(struct opts *o)
+{
+	static const char *const yes[] = { "yes", "true", "on", "1", NULL };
+	static const char *const no[] = { "no", "false", "off", "0", NULL };
+
+	for (size_t i = 0; i < o->conf.nopts; i++) {
+		const struct conf_opt *c = &o->conf.opts[i];
+		const struct option *l = lopts;
+		const char *arg = c->val;
+		int b = -1;
+
+		while (l->name && strcmp(l->name, c->key))
+			l++;
+		if (!l->name) {
+			say(o, "%s:%d: unknown option '%s' (a long option of esptagd(8) without '--')",
+			    o->conf.path, c->line, c->key);
+			return -1;
+		}
+		if (l->val == 'h' || l->val == 0x109 || l->val == 0x10a) {
+			say(o, "%s:%d: '%s' does not go in a configuration file", o->conf.path,
+			    c->line, c->key);
+			return -1;
+		}
+		if (o->given[l - lopts])
+			continue;	/* the command line wins */
+		if (l->has_arg == no_argument) {
+			for (int k = 0; yes[k]; k++)
+				b = !strcmp(arg, yes[k]) ? 1 : !strcmp(arg, no[k]) ? 0 : b;
+			if (b < 0) {
+				say(o, "%s:%d: %s takes yes or no, not '%s'", o->conf.path, c->line,
+				    c->key, arg);
+				return -1;
+			}
+			if (!b)
+				continue;
+		}
+		if (set_opt(o, l->val, arg)) {
+			say(o, "%s:%d: bad value '%s' for %s", o->conf.path, c->line, arg, c->key);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* --config FILE, or the default file when it is there. */
+static int conf_load(struct opts *o)
+{
+	char err[1280], def[1024];
+	const char *path = o->config;
+
+	if (!path) {
+		if (!*o->dev)
+			return 0;
+		snprintf(def, sizeof(def), "%s/esptagd-%s.conf", ESPTAG_CONF_DIR, o->dev);
+		if (access(def, F_OK))
+			return 0;
+		path = def;
+	}
+	if (conf_read(path, o->dev, &o->conf, err, sizeof(err))) {
+		say(o, "%s", err);
+		return -1;
+	}
+	return conf_opts(o);
+}
+
+int opts_parse(struct opts *o, int argc, char **argv, bool reload)
+{
+	int opt, li;
 
 	memset(o, 0, sizeof(*o));
+	o->reload = reload;
+	o->log_level = LOG_INFO_;
 	o->co.eth_p_cfg = ESPTAG_ETH_P_CFG;
 	o->co.eth_p_meta = ESPTAG_ETH_P_META;
 	o->po.vf_limit = 1024;
 	o->audit_s = 60;
 	o->hello_ms = 1000;
 	o->max_sas = ESPTAG_SAD_MAX;
+	optind = 0;	/* getopt from the start (again, at a reload) */
 	while ((opt = getopt_long(argc, argv, "d:p:s:vh", lopts, NULL)) != -1) {
 		switch (opt) {
-		case 'd':
-			if (strlen(optarg) >= sizeof(o->dev)) {
-				fprintf(stderr, "esptagd: device name too long\n");
-				return ESPTAG_EXIT_USAGE;
-			}
-			snprintf(o->dev, sizeof(o->dev), "%s", optarg);
-			break;
-		case 'p':
-			o->bo.pin_dir = optarg;
-			break;
-		case 's':
-			o->sock = optarg;
-			break;
-		case 'A':
-			o->bo.adopt = true;
-			break;
-		case 'N':
-			o->bo.no_attach = true;
-			break;
-		case 'K':
-			o->keep = true;
-			break;
-		case 'S':
-			o->bo.skb_mode = true;
-			break;
-		case 'v':
-			log_level = LOG_DEBUG_;
-			break;
 		case 'h':
 			usage(stdout);
 			return ESPTAG_EXIT_OK;
@@ -269,13 +384,23 @@ int opts_parse(struct opts *o, int argc, char **argv)
 			usage(stderr);
 			return ESPTAG_EXIT_USAGE;
 		default:
-			if (parse_dp_opt(o, opt, optarg)) {
+			li = opt_idx(opt);
+			o->given[li] = true;
+			if (opt == 'v' || opt == 0x10b)	/* one setting, two spellings */
+				o->given[opt_idx(opt == 'v' ? 0x10b : 'v')] = true;
+			if (set_opt(o, opt, optarg)) {
 				bad_value(opt, optarg);
 				return ESPTAG_EXIT_USAGE;
 			}
 		}
 	}
-	if (!*o->dev || optind != argc) {
+	if (optind != argc) {
+		usage(stderr);
+		return ESPTAG_EXIT_USAGE;
+	}
+	if (conf_load(o))
+		return ESPTAG_EXIT_USAGE;
+	if (!*o->dev) {
 		usage(stderr);
 		return ESPTAG_EXIT_USAGE;
 	}
@@ -283,4 +408,47 @@ int opts_parse(struct opts *o, int argc, char **argv)
 		return ESPTAG_EXIT_USAGE;
 	opts_defaults(o);
 	return -1;
+}
+
+static bool str_differ(const char *a, const char *b)
+{
+	return strcmp(a ? a : "", b ? b : "");
+}
+
+void opts_restart_warn(const struct opts *o, const struct opts *n)
+{
+	const struct {
+		const char *name;
+		bool differ;
+	} f[] = {
+		{ "dev", strcmp(o->dev, n->dev) },
+		{ "pin-dir", str_differ(o->bo.pin_dir, n->bo.pin_dir) },
+		{ "sock", str_differ(o->sock, n->sock) },
+		{ "port", o->port != n->port },
+		{ "adopt", o->bo.adopt != n->bo.adopt },
+		{ "no-attach", o->bo.no_attach != n->bo.no_attach },
+		{ "xdp-skb", o->bo.skb_mode != n->bo.skb_mode },
+		{ "keep-pins", o->keep != n->keep },
+		{ "cleanup-on-exit", o->cleanup != n->cleanup },
+		{ "max-sas", o->max_sas != n->max_sas },
+		{ "cfg-ethertype", o->co.eth_p_cfg != n->co.eth_p_cfg },
+		{ "meta-ethertype", o->co.eth_p_meta != n->co.eth_p_meta },
+		{ "mark-mask", o->co.mark_mask != n->co.mark_mask },
+		{ "mark-trusted", o->co.mark_trusted != n->co.mark_trusted },
+		{ "mark-shift", o->co.mark_shift != n->co.mark_shift },
+		{ "pf", o->pf_mode != n->pf_mode },
+		{ "vf", o->vf_mode != n->vf_mode },
+		{ "mailbox", str_differ(o->mailbox, n->mailbox) },
+		{ "mbox-dir", str_differ(o->po.mbox_dir, n->po.mbox_dir) },
+		{ "uplink", str_differ(o->po.uplink, n->po.uplink) },
+		{ "switch", o->po.vepa != n->po.vepa },
+		{ "vf-limit", o->po.vf_limit != n->po.vf_limit },
+		{ "local", o->po.local_family != n->po.local_family ||
+			   memcmp(o->po.local_addr, n->po.local_addr, 16) },
+	};
+
+	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
+		if (f[i].differ)
+			log_warn("reload: %s changed in %s: it takes effect only when esptagd is restarted",
+				 f[i].name, n->conf.path);
 }

@@ -36,7 +36,7 @@ static bool ambiguous(struct daemon *d, const struct esptag_ctl_policy *c, struc
 	return true;
 }
 
-static struct pol *pol_find(struct daemon *d, const struct esptag_ctl_policy *c)
+struct pol *pol_find(struct daemon *d, const struct esptag_ctl_policy *c)
 {
 	for (size_t i = 0; i < d->pol_cap; i++) {
 		struct pol *p = &d->pols[i];
