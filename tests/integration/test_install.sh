@@ -197,8 +197,8 @@ bg_start "$H" env NOTIFY_SOCKET="$TMP/daemon.notify" setpriv --bounding-set "$(u
 DAEMON_PID=${T_PIDS[-1]}
 check_ready daemon "$DAEMON_PID"
 # CAP_NET_ADMIN, CAP_NET_RAW, CAP_IPC_LOCK (12-14), CAP_SYS_ADMIN (21),
-# CAP_PERFMON (38), CAP_BPF (39) only.
-t_eq daemon_caps_bounded "$(awk '/^CapEff/ {print $2}' /proc/$DAEMON_PID/status)" 000000c000207000
+# CAP_BPF (39) only.
+t_eq daemon_caps_bounded "$(awk '/^CapEff/ {print $2}' /proc/$DAEMON_PID/status)" 0000008000207000
 wait_for 10 is_up
 t_check daemon_agent_up_with_unit_caps is_up
 ver=$(E -j agent status | $PY -c 'import json,sys; print(json.load(sys.stdin)["daemon_version"])')
