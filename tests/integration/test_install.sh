@@ -77,7 +77,7 @@ fi
 t_eq install_modes "$(stat -c '%a' "$D/usr/sbin/esptagd" "$D/usr/share/man/man8/esptagd.8" \
 	"$D/usr/lib/systemd/system/esptagd@.service" | tr '\n' ' ')" "755 644 644 "
 t_eq units_sbindir "$(grep -h '^ExecStart=' "$D"/usr/lib/systemd/system/*.service | sort | tr '\n' '|')" \
-	'ExecStart=/usr/sbin/esptag-agent --host ${HOST_IF} --wire ${WIRE_IF} $AGENT_OPTS|ExecStart=/usr/sbin/esptagd --dev %i|'
+	'ExecStart=/usr/sbin/esptag-agent --host ${HOST_IF} --wire ${WIRE_IF} $AGENT_OPTS|ExecStart=/usr/sbin/esptagd --dev %I|'
 t_check bpf_objects_are_bpf sh -c "file -b '$D/$LIBMA/bpf/esptag/esptag_tx.bpf.o' | grep -q 'eBPF'"
 
 # --- the installed binaries run, and tell their version ------------------
