@@ -8,7 +8,7 @@ AGENT_CORE_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(AGENT_CORE_SRCS))
 BINS += $(BUILD)/bin/esptag-agent
 
 $(BUILD)/bin/esptag-agent: $(BUILD)/obj/user/agent/main.o $(AGENT_OBJS) $(LIB)
-	$(call link-bin,-lcrypto)
+	$(call link-bin,-lcrypto -lsystemd)
 
 # Agent unit tests link the in-memory agent core (no sockets).
 AGENT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_agent_*.c))

@@ -492,6 +492,44 @@ static void mutation_smoke(void)
 	T_ASSERT(accepted > 0);
 }
 
+/* The agent status reply carries the daemon's version; a reply of an older
+ * daemon (104 bytes, no version) still decodes, with the version empty. */
+static void agent_status_version(void)
+{
+	struct esptag_ctl_agent a = { .dev = "eth0" }, got;
+	struct esptag_ctl_view v;
+	size_t len;
+
+	snprintf(a.daemon_version, sizeof(a.daemon_version), "0.9.0 (git 0123456789ab)");
+	len = build(buf, ESPTAG_CTL_AGENT_STATUS, true, 0, &a, 1, sizeof(a));
+	T_EQ(esptag_ctl_decode(buf, len, &v, err, sizeof(err)), 0);
+	T_EQ(v.item_size, 136);
+	memset(&got, 0, sizeof(got));
+	esptag_ctl_item(&v, 0, &got);
+	T_ASSERT(strcmp(got.daemon_version, "0.9.0 (git 0123456789ab)") == 0);
+
+	len = build(buf, ESPTAG_CTL_AGENT_STATUS, true, 0, &a, 1, ESPTAG_CTL_AGENT_V1_SIZE);
+	T_EQ(esptag_ctl_decode(buf, len, &v, err, sizeof(err)), 0);
+	T_EQ(v.item_size, ESPTAG_CTL_AGENT_V1_SIZE);
+	memset(&got, 0, sizeof(got));
+	esptag_ctl_item(&v, 0, &got);
+	T_ASSERT(strcmp(got.dev, "eth0") == 0);
+	T_ASSERT(strcmp(got.daemon_version, "") == 0);
+
+	/* other sizes are still wrong */
+	len = build(buf, ESPTAG_CTL_AGENT_STATUS, true, 0, &a, 1, 120);
+	T_EQ(esptag_ctl_decode(buf, len, &v, err, sizeof(err)), -1);
+	/* the version is printable and terminated */
+	a.daemon_version[3] = '\n';
+	len = build(buf, ESPTAG_CTL_AGENT_STATUS, true, 0, &a, 1, sizeof(a));
+	T_EQ(esptag_ctl_decode(buf, len, &v, err, sizeof(err)), -1);
+	T_ASSERT(strstr(err, "printable") != NULL);
+	memset(a.daemon_version, 'x', sizeof(a.daemon_version));
+	len = build(buf, ESPTAG_CTL_AGENT_STATUS, true, 0, &a, 1, sizeof(a));
+	T_EQ(esptag_ctl_decode(buf, len, &v, err, sizeof(err)), -1);
+	T_ASSERT(strstr(err, "terminated") != NULL);
+}
+
 int main(void)
 {
 	T_RUN(request_roundtrip);
@@ -504,5 +542,6 @@ int main(void)
 	T_RUN(stream_framing);
 	T_RUN(read_error_wipes);
 	T_RUN(mutation_smoke);
+	T_RUN(agent_status_version);
 	return t_done();
 }

@@ -16,6 +16,8 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <openssl/crypto.h>
+#include "notify.h"
+#include "version.h"
 #include "agent.h"
 #include "io.h"
 
@@ -49,6 +51,7 @@ static void usage(FILE *f)
 		"                            (comma list of tso,hairpin,esn,tunnel,ipv6; or none)\n"
 		"  -v, --verbose             log debug messages\n"
 		"  -q, --quiet               log warnings and errors only\n"
+		"  -V, --version             version, commit, libraries, protocol versions\n"
 		"  -h, --help                this text\n"
 		"\n"
 		"Signals: SIGUSR1 prints counters and per-SA statistics to stderr,\n"
@@ -173,6 +176,7 @@ int main(int argc, char **argv)
 	uint32_t v;
 	int c, rc = 1;
 
+	ESPTAG_VERSION_OPT(argc, argv, "esptag-agent");
 	while ((c = getopt_long(argc, argv, "vqh", lo, NULL)) != -1) {
 		switch (c) {
 		case 'H':
@@ -278,6 +282,7 @@ int main(int argc, char **argv)
 		  a.drop_pct ? " (test: dropping config requests)" : "",
 		  a.features != AGENT_FEATURES ? " (test: announcing fewer features)" : "");
 
+	esptag_notify_ready("forwarding");
 	pfd[0].fd = ports[AGENT_HOST].fd;
 	pfd[1].fd = ports[AGENT_WIRE].fd;
 	pfd[0].events = pfd[1].events = POLLIN;
@@ -304,6 +309,7 @@ int main(int argc, char **argv)
 		agent_flush_all(&a);
 	}
 	rc = stop ? 0 : 1;
+	esptag_notify_stopping();
 	agent_log(6, "stopping");
 out:
 	agent_io_close(&ports[AGENT_HOST]);

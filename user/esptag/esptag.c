@@ -21,6 +21,7 @@
 #include "ctl.h"
 #include "ctl_cli.h"
 #include "esptag_proto.h"
+#include "version.h"
 
 /* Exit codes (docs/esptag.8, EXIT STATUS). */
 enum {
@@ -57,7 +58,8 @@ static void usage(FILE *f)
 		"  stats | monitor\n"
 		"  vf list | vf trust VF on|off | vf reset VF | vf del VF      (PF mode)\n"
 		"  vf add VF dev IFNAME mac MAC [addr ADDR] [vlan ID] [trust on|off] [limit N]\n"
-		"SOCKET: -s PATH, else $ESPTAG_SOCK, else /run/esptag/DEV.sock.\n");
+		"SOCKET: -s PATH, else $ESPTAG_SOCK, else /run/esptag/DEV.sock.\n"
+		"esptag -V|--version: version, commit, libraries, protocol versions.\n");
 }
 
 static int exit_for(int status)
@@ -406,7 +408,7 @@ static void print_agent(const struct esptag_ctl_view *v)
 	} feats[] = { { ESPTAG_FEAT_TSO, "tso" }, { ESPTAG_FEAT_HAIRPIN, "hairpin" },
 		      { ESPTAG_FEAT_ESN, "esn" }, { ESPTAG_FEAT_TUNNEL, "tunnel" },
 		      { ESPTAG_FEAT_IPV6, "ipv6" } };
-	struct esptag_ctl_agent a;
+	struct esptag_ctl_agent a = {};
 	char mac[32], amac[32];
 	bool f1 = true;
 
@@ -441,12 +443,14 @@ static void print_agent(const struct esptag_ctl_view *v)
 			printf("\"last_reply_ms\":null,");
 		else
 			printf("\"last_reply_ms\":%u,", a.last_reply_ms);
-		printf("\"reinstalls\":%u,\"daemon_sas\":%u,\"nokey_sas\":%u}\n", a.reinstalls,
-		       a.daemon_sas, a.nokey_sas);
+		printf("\"reinstalls\":%u,\"daemon_sas\":%u,\"nokey_sas\":%u,"
+		       "\"daemon_version\":\"%s\"}\n", a.reinstalls, a.daemon_sas, a.nokey_sas,
+		       *a.daemon_version ? a.daemon_version : "unknown");
 		return;
 	}
 	printf("dev %s ifindex %u mac %s port %u xdp %s\n", a.dev, a.ifindex, mac, a.port,
 	       xdp_s(a.xdp_mode));
+	printf("daemon esptagd %s\n", *a.daemon_version ? a.daemon_version : "unknown");
 	printf("agent %s reachable %s data-path %s\n", amac, a.reachable ? "yes" : "no",
 	       a.port_up ? "up" : "down (protect traffic dropped)");
 	printf("\tepoch 0x%016" PRIx64 " version %u\n", a.epoch, a.version);
@@ -784,6 +788,7 @@ int main(int argc, char **argv)
 		{}
 	};
 
+	ESPTAG_VERSION_OPT(argc, argv, "esptag");
 	signal(SIGPIPE, SIG_IGN);
 	while ((opt = getopt_long(argc, argv, "+js:b:h", lopts, NULL)) != -1) {
 		switch (opt) {

@@ -14,7 +14,9 @@
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
 #include "esptagd.h"
+#include "notify.h"
 #include "secmem.h"
+#include "version.h"
 
 /* How far the start got: what the stop has to undo. */
 enum stage { STAGE_NONE, STAGE_BPF, STAGE_PF };
@@ -281,6 +283,7 @@ int main(int argc, char **argv)
 	enum stage st;
 	int rc;
 
+	ESPTAG_VERSION_OPT(argc, argv, "esptagd");
 	log_init("esptagd");
 	d->chan.fd = -1;
 	rc = opts_parse(&o, argc, argv, false);
@@ -309,8 +312,11 @@ int main(int argc, char **argv)
 	sigprocmask(SIG_BLOCK, &lp.mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	st = start(d, &o, &lp);
-	if (lp.started)
+	if (lp.started) {
+		esptag_notify_ready("serving");
 		run(d, &o, &lp);
+		esptag_notify_stopping();
+	}
 	stop(d, &o, &lp, st);
 	conf_free(&o.conf);
 	return lp.rc;

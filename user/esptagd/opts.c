@@ -59,7 +59,8 @@ static void usage(FILE *f)
 		"               [--vf-limit N] [--local ADDR]\n"
 		"       VF mode: --vf --mailbox PATH\n"
 		"       esptagd --teardown --dev IF [--pin-dir DIR] [--sock PATH] [--port N]\n"
-		"               [--pf [--uplink IF]] [--vf]   (remove what a stopped daemon left)\n");
+		"               [--pf [--uplink IF]] [--vf]   (remove what a stopped daemon left)\n"
+		"       esptagd -V|--version\n");
 }
 
 /* A number in [lo, hi] (base 0, or 16 for EtherTypes). */

@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include "esptagd.h"
+#include "version.h"
 
 #define STATS_PER_FRAME	((ESPTAG_CFG_MAX_PAYLOAD - sizeof(struct esptag_cfg_hdr)) / sizeof(struct esptag_rec_sa_stats))
 
@@ -315,6 +316,7 @@ void ctl_agent_status(struct daemon *d, struct reply *r)
 	a.reinstalls = d->reinstalls;
 	memcpy(a.mac, d->mac, 6);
 	memcpy(a.agent_mac, d->chan.agent_mac, 6);
+	esptag_version_str(a.daemon_version, sizeof(a.daemon_version));
 	reply_add(r, &a);
 }
 

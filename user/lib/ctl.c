@@ -204,6 +204,11 @@ static int agent_check(const struct esptag_ctl_agent *a, char *err, size_t errle
 		return fail(err, errlen, "agent status: bad flag value");
 	if (a->reserved || a->reserved0)
 		return fail(err, errlen, "agent status: reserved field not zero");
+	for (size_t i = 0; i < sizeof(a->daemon_version) && a->daemon_version[i]; i++)
+		if (a->daemon_version[i] < ' ' || a->daemon_version[i] > '~')
+			return fail(err, errlen, "agent status: daemon version not printable");
+	if (a->daemon_version[sizeof(a->daemon_version) - 1])
+		return fail(err, errlen, "agent status: daemon version not terminated");
 	return 0;
 }
 
@@ -316,7 +321,7 @@ void esptag_ctl_item(const struct esptag_ctl_view *v, size_t i, void *out)
 	memcpy(out, v->payload + i * v->item_size, v->item_size);
 }
 
-static int item_check(int op, bool reply, const void *p, char *err, size_t errlen)
+static int item_check(int op, bool reply, const void *p, size_t isz, char *err, size_t errlen)
 {
 	union {
 		struct esptag_ctl_sa sa;
@@ -329,7 +334,8 @@ static int item_check(int op, bool reply, const void *p, char *err, size_t errle
 	} u;
 	int rc = 0;
 
-	memcpy(&u, p, esptag_ctl_item_size(op, reply));
+	memset(&u, 0, sizeof(u));
+	memcpy(&u, p, isz);
 	switch (op) {
 	case ESPTAG_CTL_STATE_ADD:
 	case ESPTAG_CTL_STATE_LIST:
@@ -417,6 +423,9 @@ int esptag_ctl_decode(const void *buf, size_t len, struct esptag_ctl_view *v,
 		return fail(err, errlen, "successful reply with error fields set");
 
 	isz = esptag_ctl_item_size(h->op, reply);
+	/* An agent status reply without daemon_version (older esptagd). */
+	if (reply && h->op == ESPTAG_CTL_AGENT_STATUS && h->len == ESPTAG_CTL_AGENT_V1_SIZE)
+		isz = ESPTAG_CTL_AGENT_V1_SIZE;
 	v->item_size = isz;
 	if (!isz) {
 		if (h->count || h->len)
@@ -437,7 +446,7 @@ int esptag_ctl_decode(const void *buf, size_t len, struct esptag_ctl_view *v,
 	    h->count != 1)
 		return fail(err, errlen, "%s takes exactly one item", esptag_ctl_op_str(h->op));
 	for (uint32_t i = 0; i < h->count; i++) {
-		if (item_check(h->op, reply, v->payload + (size_t)i * isz, ierr, sizeof(ierr)))
+		if (item_check(h->op, reply, v->payload + (size_t)i * isz, isz, ierr, sizeof(ierr)))
 			return fail(err, errlen, "item %u: %s", i, ierr);
 	}
 	return 0;

@@ -33,6 +33,7 @@
 #define ESPTAG_CTL_MSG_MAX	1024		/* error message bytes */
 #define ESPTAG_CTL_DEV_LEN	16		/* IFNAMSIZ */
 #define ESPTAG_CTL_SOCK_DIR	"/run/esptag"
+#define ESPTAG_CTL_VERSION_LEN	32		/* esptag_ctl_agent.daemon_version */
 
 enum esptag_ctl_op {
 	ESPTAG_CTL_STATE_ADD = 1,	/* req: n ctl_sa (with key); rep: n ctl_sa (index, no key) */
@@ -206,8 +207,13 @@ struct esptag_ctl_agent {
 	uint8_t mac[6];			/* host port MAC */
 	uint8_t agent_mac[6];
 	uint32_t reserved;
+	/* The daemon's esptag version, "RELEASE (git COMMIT)", NUL-padded.
+	 * A reply of the first 104 bytes only (an esptagd before this field)
+	 * is still accepted and decodes with the field empty. */
+	char daemon_version[ESPTAG_CTL_VERSION_LEN];
 };
-_Static_assert(sizeof(struct esptag_ctl_agent) == 104, "ctl agent");
+_Static_assert(sizeof(struct esptag_ctl_agent) == 136, "ctl agent");
+#define ESPTAG_CTL_AGENT_V1_SIZE	104	/* without daemon_version */
 
 /* esptag_ctl_vf.flags */
 #define ESPTAG_CTL_VF_TRUSTED	0x01	/* may hold SAs; its tags pass esptag_port */
@@ -310,7 +316,8 @@ int esptag_ctl_decode(const void *buf, size_t len, struct esptag_ctl_view *v,
 		      char *err, size_t errlen);
 /* Item size for op in a request (reply=false) or successful reply; 0 = no items. */
 size_t esptag_ctl_item_size(int op, bool reply);
-/* Copy item i (items are not aligned in a byte buffer). */
+/* Copy item i (items are not aligned in a byte buffer). A shorter item (an
+ * agent status reply of an older esptagd) leaves the rest of *out as it was. */
 void esptag_ctl_item(const struct esptag_ctl_view *v, size_t i, void *out);
 
 /* Per-item checks; is_request: an SA must carry a key (request) or none (reply). */

@@ -1,0 +1,66 @@
+# SPDX-License-Identifier: GPL-2.0-only
+# make install / make uninstall, honouring PREFIX and DESTDIR:
+#   $(SBINDIR)         esptagd esptag esptag-agent
+#   $(MAN8DIR)         esptagd.8 esptag.8 esptag-agent.8
+#   $(BPFOBJDIR)       the BPF objects (for ip link ... xdp obj, tc ... bpf obj, bpftool)
+#   $(INCDIR)          the ABI headers (wire.h, maps.h) for agent vendors
+#   $(SYSTEMDUNITDIR)  esptagd@.service, esptag-agent@.service (@SBINDIR@ filled in)
+#   $(DATADIR)         agent.conf.example, and `installed-dirs`: the directories
+#                      install created, which uninstall removes again once empty
+# `make uninstall` removes exactly those files and those directories.
+PREFIX         ?= /usr/local
+DESTDIR        ?=
+SBINDIR        ?= $(PREFIX)/sbin
+MAN8DIR        ?= $(PREFIX)/share/man/man8
+BPFOBJDIR      ?= $(PREFIX)/lib$(if $(MULTIARCH),/$(MULTIARCH))/bpf/esptag
+INCDIR         ?= $(PREFIX)/include/esptag
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+DATADIR        ?= $(PREFIX)/share/esptag
+INSTALL        ?= install
+
+INST_BINS  := esptagd esptag esptag-agent
+INST_MANS  := $(notdir $(wildcard docs/*.8))
+INST_BPF   := $(notdir $(BPF_OBJS))
+INST_HDRS  := $(notdir $(wildcard include/esptag/*.h))
+INST_UNITS := $(patsubst systemd/%.in,%,$(wildcard systemd/*.service.in))
+INST_DIRS  := $(SBINDIR) $(MAN8DIR) $(BPFOBJDIR) $(INCDIR) $(SYSTEMDUNITDIR) $(DATADIR)
+INST_FILES := $(addprefix $(SBINDIR)/,$(INST_BINS)) $(addprefix $(MAN8DIR)/,$(INST_MANS)) \
+	      $(addprefix $(BPFOBJDIR)/,$(INST_BPF)) $(addprefix $(INCDIR)/,$(INST_HDRS)) \
+	      $(addprefix $(SYSTEMDUNITDIR)/,$(INST_UNITS)) $(DATADIR)/agent.conf.example
+DIRS_LIST  := $(DESTDIR)$(DATADIR)/installed-dirs
+
+.PHONY: install uninstall
+# Creates each missing directory (and missing parents), noting it (without
+# DESTDIR) in installed-dirs (kept across re-installs: a directory an earlier install
+# made stays listed).
+install: $(addprefix $(BUILD)/bin/,$(INST_BINS)) $(BPF_OBJS)
+	$(call msg,INSTALL,$(DESTDIR)$(PREFIX))
+	$(Q)set -e; new=; \
+	for d in $(INST_DIRS); do \
+		p=$$d; while [ -n "$$p" ] && [ ! -d "$(DESTDIR)$$p" ]; do new="$$new $$p"; p=$${p%/*}; done; \
+		mkdir -p "$(DESTDIR)$$d"; \
+	done; \
+	old=; [ -f "$(DIRS_LIST)" ] && old=$$(cat "$(DIRS_LIST)"); \
+	printf '%s\n' $$old $$new | sed '/^$$/d' | sort -u > "$(DIRS_LIST).tmp"; \
+	mv -f "$(DIRS_LIST).tmp" "$(DIRS_LIST)"
+	$(Q)$(INSTALL) -m 0755 $(addprefix $(BUILD)/bin/,$(INST_BINS)) $(DESTDIR)$(SBINDIR)/
+	$(Q)$(INSTALL) -m 0644 $(addprefix docs/,$(INST_MANS)) $(DESTDIR)$(MAN8DIR)/
+	$(Q)$(INSTALL) -m 0644 $(BPF_OBJS) $(DESTDIR)$(BPFOBJDIR)/
+	$(Q)$(INSTALL) -m 0644 $(addprefix include/esptag/,$(INST_HDRS)) $(DESTDIR)$(INCDIR)/
+	$(Q)for u in $(INST_UNITS); do \
+		sed 's|@SBINDIR@|$(SBINDIR)|g' systemd/$$u.in > $(DESTDIR)$(SYSTEMDUNITDIR)/$$u.tmp && \
+		chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/$$u.tmp && \
+		mv -f $(DESTDIR)$(SYSTEMDUNITDIR)/$$u.tmp $(DESTDIR)$(SYSTEMDUNITDIR)/$$u; \
+	done
+	$(Q)$(INSTALL) -m 0644 systemd/agent.conf.example $(DESTDIR)$(DATADIR)/
+
+# Files first, then the directories install created, deepest first, each
+# only if empty (something else may have put files there since).
+uninstall:
+	$(call msg,UNINST,$(DESTDIR)$(PREFIX))
+	$(Q)rm -f $(addprefix $(DESTDIR),$(INST_FILES))
+	$(Q)set -e; dirs=; [ -f "$(DIRS_LIST)" ] && dirs=$$(cat "$(DIRS_LIST)"); \
+	rm -f "$(DIRS_LIST)"; \
+	for d in $$(printf '%s\n' $$dirs | awk '{ print length($$0) " " $$0 }' | sort -rn | cut -d' ' -f2-); do \
+		[ ! -d "$(DESTDIR)$$d" ] || rmdir --ignore-fail-on-non-empty "$(DESTDIR)$$d"; \
+	done; true
