@@ -117,7 +117,7 @@ fuzz-build: $(FUZZ_BINS)
 $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_SRCS) $(FUZZ_EXTRA_SRCS) $$(FUZZ_EXTRA_SRCS_$$*) $(wildcard include/esptag/*.h user/lib/*.h)
 	$(call msg,FUZZ,$@)
 	@mkdir -p $(@D)
-	$(Q)$(CLANG) $(FUZZ_CFLAGS) $< $(LIB_SRCS) $(FUZZ_EXTRA_SRCS_$*) -o $@ -lcrypto
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) $< $(LIB_SRCS) $(FUZZ_EXTRA_SRCS_$*) -o $@ $(LDLIBS)
 
 deps:
 	$(Q)scripts/deps
