@@ -189,7 +189,7 @@ uint32_t agent_esn_infer(uint64_t top, uint32_t window, uint32_t seq_lo);
  * wiped once the SA is installed). */
 void agent_cfg_frame(struct agent *a, uint8_t *f, size_t len);
 
-/* frame.c: the two data path directions. */
+/* rx.c, tx.c (datapath.h): the two data path directions. */
 void agent_host_frame(struct agent *a, uint8_t *f, size_t len, const struct virtio_net_hdr *vh);
 void agent_wire_frame(struct agent *a, const uint8_t *f, size_t len,
 		      const struct virtio_net_hdr *vh);
