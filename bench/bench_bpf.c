@@ -63,7 +63,8 @@ static const uint8_t mac_peer[6] = { 0x02, 0x00, 0x5e, 0x00, 0x00, 0x99 };
 
 static int opt_calls = 2000, opt_samples = 7, opt_ifindex, opt_rate = 10000;
 static uint32_t opt_big = 1u << 20, opt_repeat = 1000000, opt_cap;
-static int ncpus;
+static int ncpus;		/* libbpf_num_possible_cpus(): one per-CPU value each */
+static uint8_t *zero_sa_stats;	/* ncpus zeroed struct esptag_sa_stats */
 
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 static void die(const char *fmt, ...)
@@ -261,7 +262,7 @@ static uint32_t spi_of(uint32_t idx)
  * sequence (out) or replay (in) state, zeroed per-SA counters. */
 static int sa_install_one(const struct maps *m, uint8_t dir, uint32_t idx)
 {
-	static uint8_t st[64 * sizeof(struct esptag_sa_stats)];
+	const uint8_t *st = zero_sa_stats;
 	struct esptag_replay rp;
 	struct esptag_seq sq = { .next = 1 };
 	struct esptag_sa sa;
@@ -331,7 +332,7 @@ static int sa_install(const struct maps *m, uint8_t dir, uint32_t lo, uint32_t h
 /* The per-SA maps are arrays: removing an SA writes zeroed slots (as esptagd). */
 static int sa_remove(const struct maps *m, uint32_t idx)
 {
-	static uint8_t st[64 * sizeof(struct esptag_sa_stats)];
+	const uint8_t *st = zero_sa_stats;
 	struct esptag_sa sa = { 0 };
 	struct esptag_seq sq = { 0 };
 	struct esptag_replay rp = { 0 };
@@ -1006,9 +1007,13 @@ int main(int argc, char **argv)
 	if (opt_calls < 1 || opt_samples < 1 || opt_samples > 64 || opt_big < 1 ||
 	    opt_repeat < 1 || opt_rate < 1000)
 		die("option out of range (samples 1..64, -c >= 1000)");
+	/* A per-CPU map value is one element per possible CPU (not online). */
 	ncpus = libbpf_num_possible_cpus();
-	if (ncpus < 1 || ncpus > 64)
+	if (ncpus < 1)
 		die("cannot count CPUs");
+	zero_sa_stats = calloc(ncpus, sizeof(struct esptag_sa_stats));
+	if (!zero_sa_stats)
+		die("out of memory");
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	/* The measuring thread runs on CPU 0 (the churn thread on CPU 1). */
 	pin_cpu(0);

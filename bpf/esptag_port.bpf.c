@@ -4,7 +4,8 @@
  * with TC on the switch (bridge) side, out of the VMs' reach.
  *
  *  esptag_port_from_vf: tc ingress of each VF port (frames the VF sends)
- *   - a port without an esptag_ports entry cannot prove its MAC: dropped;
+ *   - a port without an esptag_ports entry cannot prove its MAC: dropped
+ *     (port_drop_no_port);
  *   - spoof check: source MAC must be the VF's (ESPTAG_PORTF_SPOOFCHK);
  *   - config or metadata EtherType behind VLAN tags (in the frame, or a
  *     tag in skb metadata): dropped, the agent would forward it as plain;
@@ -54,12 +55,6 @@
 #include "lib/stats.h"
 #include "lib/cfg.h"
 
-static __always_inline bool mac_eq(const __u8 *a, const __u8 *b)
-{
-	return *(const __u32 *)a == *(const __u32 *)b &&
-	       *(const __u16 *)(a + 4) == *(const __u16 *)(b + 4);
-}
-
 /* EtherType after up to two VLAN tags (host order), or < 0. */
 static __always_inline int l2_proto(void *data, void *end, struct ethhdr **eth,
 				    struct cursor *c)
@@ -88,83 +83,78 @@ static __always_inline bool vlan_hidden(const struct __sk_buff *skb, const struc
 	return skb->vlan_present || bpf_ntohs(eth->h_proto) != proto;
 }
 
+#define PORT_MACS_LEN	(2 * ETH_ALEN)	/* destination + source MAC; a tag follows */
+
+/* From a VF: a known port, its own source MAC, none of our EtherTypes but a
+ * trusted VF's well-formed TX tag. STAGE_NEXT: the frame passes. */
+static __always_inline __u32 from_vf_check(struct __sk_buff *skb, const struct cfg_view *cfg,
+					   const struct esptag_port *port)
+{
+	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
+	struct ethhdr *eth = NULL;
+	struct esptag_meta *m;
+	struct cursor c;
+	int proto;
+
+	proto = l2_proto(data, end, &eth, &c);
+	if (!port)
+		return ESPTAG_CNT_PORT_DROP_NO_PORT;
+	if (!eth)
+		return ESPTAG_CNT_PORT_DROP_SPOOF;	/* no MAC header */
+	if ((port->flags & ESPTAG_PORTF_SPOOFCHK) && !mac_eq(eth->h_source, port->mac))
+		return ESPTAG_CNT_PORT_DROP_SPOOF;
+	if (vlan_hidden(skb, eth, proto, cfg))
+		return ESPTAG_CNT_PORT_DROP_VLAN_HIDDEN;
+	if (eth->h_proto == cfg->eth_p_cfg)
+		return ESPTAG_CNT_PORT_DROP_CONFIG;
+	if (eth->h_proto != cfg->eth_p_meta)
+		return STAGE_NEXT;
+	if (!(port->flags & ESPTAG_PORTF_TRUSTED))
+		return ESPTAG_CNT_PORT_DROP_META;
+	/* Trusted: only a well-formed TX tag right after the MACs. */
+	c.pos = (void *)eth + PORT_MACS_LEN;
+	if (parse_meta(&c, end, &m) < 0 || m->kind != ESPTAG_META_TX)
+		return ESPTAG_CNT_PORT_DROP_META;
+	return STAGE_NEXT;
+}
+
 SEC("tc")
 int esptag_port_from_vf(struct __sk_buff *skb)
 {
-	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
 	__u32 ifindex = skb->ifindex, cnt;
 	struct esptag_port *port;
-	struct esptag_meta *m;
 	struct cfg_view cfg;
-	struct ethhdr *eth = NULL;
-	struct cursor c;
-	int proto, verdict = TC_ACT_SHOT;
 
 	cfg_load(&cfg);
 	port = bpf_map_lookup_elem(&esptag_ports, &ifindex);
-	proto = l2_proto(data, end, &eth, &c);
-	if (!eth || !port) {
-		cnt = ESPTAG_CNT_PORT_DROP_SPOOF;	/* no MAC header, or unknown port */
-		goto out;
+	cnt = from_vf_check(skb, &cfg, port);
+	if (cnt == STAGE_NEXT) {
+		/* Untrusted frames are counted when the uplink wraps them. */
+		if (!(port && (port->flags & ESPTAG_PORTF_TRUSTED)))
+			return TC_ACT_OK;
+		cnt = ESPTAG_CNT_PORT_PASS;
 	}
-	if ((port->flags & ESPTAG_PORTF_SPOOFCHK) && !mac_eq(eth->h_source, port->mac)) {
-		cnt = ESPTAG_CNT_PORT_DROP_SPOOF;
-		goto out;
-	}
-	if (vlan_hidden(skb, eth, proto, &cfg)) {
-		cnt = ESPTAG_CNT_PORT_DROP_VLAN_HIDDEN;
-		goto out;
-	}
-	if (eth->h_proto == cfg.eth_p_cfg) {
-		cnt = ESPTAG_CNT_PORT_DROP_CONFIG;
-		goto out;
-	}
-	cnt = ESPTAG_CNT_PORT_DROP_META;
-	if (eth->h_proto == cfg.eth_p_meta) {
-		if (!(port->flags & ESPTAG_PORTF_TRUSTED))
-			goto out;
-		/* Trusted: only a well-formed TX tag right after the MACs. */
-		c.pos = (void *)eth + 2 * ETH_ALEN;
-		if (parse_meta(&c, end, &m) < 0 || m->kind != ESPTAG_META_TX)
-			goto out;
-	}
-	/* Untrusted frames are counted when the uplink wraps them. */
-	if (port->flags & ESPTAG_PORTF_TRUSTED)
-		stat_inc(ESPTAG_CNT_PORT_PASS);
-	return TC_ACT_OK;
-out:
 	stat_inc(cnt);
-	return verdict;
+	return cnt == ESPTAG_CNT_PORT_PASS ? TC_ACT_OK : TC_ACT_SHOT;
 }
 
 /* Uplink egress: wrap a frame of an untrusted VF in an offload=0 tag. */
-static __always_inline int port_wrap(struct __sk_buff *skb, const struct cfg_view *cfg)
+static __always_inline __u32 port_wrap(struct __sk_buff *skb, const struct cfg_view *cfg)
 {
 	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
-	__u32 in = skb->ingress_ifindex;
 	struct esptag_meta_ethhdr *h;
-	struct esptag_port *port;
-	__u8 macs[2 * ETH_ALEN];
+	__u8 macs[PORT_MACS_LEN];
 
-	port = in ? bpf_map_lookup_elem(&esptag_ports, &in) : NULL;
-	if (!port || (port->flags & ESPTAG_PORTF_TRUSTED))
-		return TC_ACT_OK;	/* from the PF, or a trusted VF */
-	if (data + 2 * ETH_ALEN > end) {
-		stat_inc(ESPTAG_CNT_PORT_DROP_ROOM);
-		return TC_ACT_SHOT;
-	}
+	if (data + PORT_MACS_LEN > end)
+		return ESPTAG_CNT_PORT_DROP_ROOM;
 	__builtin_memcpy(macs, data, sizeof(macs));
-	if (bpf_skb_change_head(skb, ESPTAG_META_LEN, 0)) {
-		stat_inc(ESPTAG_CNT_PORT_DROP_ROOM);
-		return TC_ACT_SHOT;
-	}
+	if (bpf_skb_change_head(skb, ESPTAG_META_LEN, 0))
+		return ESPTAG_CNT_PORT_DROP_ROOM;
 	data = (void *)(long)skb->data;
 	end = (void *)(long)skb->data_end;
 	h = data;
-	if ((void *)(h + 1) > end) {
-		stat_inc(ESPTAG_CNT_PORT_DROP_ROOM);
-		return TC_ACT_SHOT;
-	}
+	if ((void *)(h + 1) > end)
+		return ESPTAG_CNT_PORT_DROP_ROOM;
 	__builtin_memcpy(h, macs, sizeof(macs));
 	/* Every field 0 but tpid, version, kind, sa_index (none) and
 	 * inner_proto, which is the frame's EtherType already in place. */
@@ -173,62 +163,73 @@ static __always_inline int port_wrap(struct __sk_buff *skb, const struct cfg_vie
 	h->meta.version = ESPTAG_META_VERSION;
 	h->meta.kind = ESPTAG_META_TX;
 	h->meta.sa_index = bpf_htonl(ESPTAG_SA_INDEX_NONE);
-	stat_inc(ESPTAG_CNT_PORT_WRAP);
-	return TC_ACT_OK;
+	return ESPTAG_CNT_PORT_WRAP;
+}
+
+/* Toward a VF: no config frame, no tag but an RX tag of a trusted VF's own
+ * domain. STAGE_NEXT: the frame passes uncounted (the lean path). */
+static __always_inline __u32 to_vf_check(struct __sk_buff *skb, const struct cfg_view *cfg,
+					 const struct esptag_port *port)
+{
+	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
+	struct ethhdr *eth = NULL;
+	struct esptag_meta *m;
+	struct esptag_sa *sa;
+	struct cursor c;
+	__u32 sa_index;
+	int proto;
+
+	proto = l2_proto(data, end, &eth, &c);
+	if (!eth)
+		return STAGE_NEXT;	/* no Ethernet header: nothing of ours */
+	if (eth->h_proto == cfg->eth_p_cfg)
+		return ESPTAG_CNT_PORT_DROP_CONFIG;
+	if (eth->h_proto != cfg->eth_p_meta) {
+		/* Config or tag behind VLAN tags in the frame. (A tag in skb
+		 * metadata is left alone here: an RX tag for this VF may
+		 * carry one.) */
+		if (proto == bpf_ntohs(cfg->eth_p_cfg) || proto == bpf_ntohs(cfg->eth_p_meta))
+			return ESPTAG_CNT_PORT_DROP_VLAN_HIDDEN;
+		return STAGE_NEXT;
+	}
+	if (!(port->flags & ESPTAG_PORTF_TRUSTED) || !mac_eq(eth->h_dest, port->mac))
+		return ESPTAG_CNT_PORT_DROP_META;
+	c.pos = (void *)eth + PORT_MACS_LEN;
+	if (parse_meta(&c, end, &m) < 0 || m->kind != ESPTAG_META_RX)
+		return ESPTAG_CNT_PORT_DROP_META;
+	sa_index = bpf_ntohl(m->sa_index);
+	if (sa_index == ESPTAG_SA_INDEX_NONE)
+		return STAGE_NEXT;
+	sa = bpf_map_lookup_elem(&esptag_sad, &sa_index);
+	if (!sa || ESPTAG_SA_EMPTY(sa) || !mac_eq(sa->local_mac, port->mac))
+		return ESPTAG_CNT_PORT_DROP_META;
+	return STAGE_NEXT;
 }
 
 SEC("classifier")
 int esptag_port_egress(struct __sk_buff *skb)
 {
-	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
-	__u32 ifindex = skb->ifindex, cnt, sa_index;
+	__u32 ifindex = skb->ifindex, in = skb->ingress_ifindex, cnt;
 	struct esptag_port *port;
-	struct esptag_meta *m;
-	struct esptag_sa *sa;
 	struct cfg_view cfg;
-	struct ethhdr *eth = NULL;
-	struct cursor c;
-	int proto;
 
 	cfg_load(&cfg);
 	port = bpf_map_lookup_elem(&esptag_ports, &ifindex);
-	if (!port)
-		return port_wrap(skb, &cfg);	/* not a VF port: the uplink */
-	proto = l2_proto(data, end, &eth, &c);
-	if (!eth)
-		return TC_ACT_OK;	/* no Ethernet header: nothing of ours */
-	if (eth->h_proto == cfg.eth_p_cfg) {
-		cnt = ESPTAG_CNT_PORT_DROP_CONFIG;
-		goto drop;
+	if (port) {
+		cnt = to_vf_check(skb, &cfg, port);
+	} else {
+		/* Not a VF port: the uplink. Frames from the PF or a trusted
+		 * VF pass unwrapped, uncounted. */
+		port = in ? bpf_map_lookup_elem(&esptag_ports, &in) : NULL;
+		if (!port || (port->flags & ESPTAG_PORTF_TRUSTED))
+			cnt = STAGE_NEXT;
+		else
+			cnt = port_wrap(skb, &cfg);
 	}
-	if (eth->h_proto != cfg.eth_p_meta) {
-		/* Config or tag behind VLAN tags in the frame. (A tag in skb
-		 * metadata is left alone here: an RX tag for this VF may
-		 * carry one.) */
-		if (proto == bpf_ntohs(cfg.eth_p_cfg) || proto == bpf_ntohs(cfg.eth_p_meta)) {
-			cnt = ESPTAG_CNT_PORT_DROP_VLAN_HIDDEN;
-			goto drop;
-		}
-		return TC_ACT_OK;	/* ordinary traffic: not counted, lean path */
-	}
-
-	cnt = ESPTAG_CNT_PORT_DROP_META;
-	if (!(port->flags & ESPTAG_PORTF_TRUSTED) ||
-	    !mac_eq(eth->h_dest, port->mac))
-		goto drop;
-	c.pos = (void *)eth + 2 * ETH_ALEN;
-	if (parse_meta(&c, end, &m) < 0 || m->kind != ESPTAG_META_RX)
-		goto drop;
-	sa_index = bpf_ntohl(m->sa_index);
-	if (sa_index != ESPTAG_SA_INDEX_NONE) {
-		sa = bpf_map_lookup_elem(&esptag_sad, &sa_index);
-		if (!sa || ESPTAG_SA_EMPTY(sa) || !mac_eq(sa->local_mac, port->mac))
-			goto drop;
-	}
-	return TC_ACT_OK;
-drop:
+	if (cnt == STAGE_NEXT)
+		return TC_ACT_OK;
 	stat_inc(cnt);
-	return TC_ACT_SHOT;
+	return cnt == ESPTAG_CNT_PORT_WRAP ? TC_ACT_OK : TC_ACT_SHOT;
 }
 
 char LICENSE[] SEC("license") = "GPL";

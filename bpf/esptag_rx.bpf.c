@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+// SPDX-License-Identifier: GPL-2.0-only
 /*
  * esptag Rx: XDP on a host port (PF, or a VF inside its VM).
  *
@@ -47,30 +47,41 @@
 #include "lib/spd.h"
 #include "lib/replay.h"
 #include "lib/mark.h"
+#include "lib/rx_strip.h"
 
-char _license[] SEC("license") = "Dual BSD/GPL";
-
-#define RX_HDR_MAX	144	/* EtherType + VLANs + IP header we move, bytes */
 #define RX_IP_HDR_MAX	128	/* IPv4 with options / IPv6 with extensions */
-#define RX_MOVE_MAX	50	/* largest block rx_move() copies */
+#define RX_L3_OFF	(RX_ETYPE_OFF + 2)	/* IP header of a tagged frame (+ VLAN tags) */
+#define RX_ESP_LEN	sizeof(struct esptag_esp_hdr)	/* ESP header + IV, 16 */
+#define RX_ESP_TRAILER	2	/* pad length, next header (RFC 4303 2.4-2.6) */
+#define RX_PAYLOAD_MASK	0x1ff	/* payload_off < 512 (checked): tells the verifier */
+#define RX_DIRECT_MAX	0x4000	/* trailer offsets read directly below this */
+#define RX_TAIL_MAX	0xffff	/* bpf_xdp_load_bytes offsets */
 
-/* Outcome of one frame: a counter (enum esptag_counter) and, when the frame
- * was attributed to a known SA, its index for the per-SA counters. */
-struct rx_out {
-	__u32 cnt;
+/* What the stages of one frame learn and hand on. */
+struct rx_ctx {
+	struct l2_info l2;
+	struct esptag_sa *sa;
+	struct esptag_esp_hdr *esp;
+	struct iphdr *iph;	/* transport IPv4: the header to fix */
+	__u8 *ip6_nh;		/* IPv6: the byte naming ESP */
+	__u64 seq;		/* 64-bit sequence number of the tag */
 	__u32 sa_index;
-	bool sa_known;
-	bool drop;		/* counted as cnt but dropped (ESP dummy packet) */
-	__u32 bytes;
+	__u32 l2x;		/* VLAN tag bytes */
+	__u32 l2len;		/* MACs, VLAN tags, EtherType (without the tag) */
+	__u32 iphl;		/* outer IP header with options / extension headers */
+	__u32 ip_total;		/* outer IP packet length */
+	__u32 frame_len;	/* l2len + ip_total: the frame without tag and padding */
+	__u32 extra;		/* bytes after the IP packet (Ethernet padding) */
+	__u32 payload_off;	/* from the tag, checked */
+	__u32 trailer;		/* ESP trailer + ICV, from the tag, checked */
+	__u32 plen;		/* inner payload length */
+	__u32 bytes;		/* accepted: frame length after the strip */
+	__u8 next_hdr;
+	bool sa_known;		/* per-SA counters apply */
+	bool dummy;		/* ESP dummy packet (next header 59) */
 };
 
 static const __u8 agent_mac[ETH_ALEN] = ESPTAG_AGENT_MAC_INIT;
-
-static __always_inline bool mac_eq(const __u8 *a, const __u8 *b)
-{
-	return *(const __u32 *)a == *(const __u32 *)b &&
-	       *(const __u16 *)(a + 4) == *(const __u16 *)(b + 4);
-}
 
 static __always_inline bool addr6_eq(const void *pkt, const __u8 *sa)
 {
@@ -143,7 +154,7 @@ static __always_inline bool rx_domain_ok(const struct esptag_sa *sa,
 #pragma unroll
 	for (i = 0; i < ESPTAG_MAX_VLANS; i++)
 		if (i < l2->vlan.n &&
-		    ((l2->vlan.tag[i].tci ^ sa->vlan[i].tci) & bpf_htons(0x0fff)))
+		    ((l2->vlan.tag[i].tci ^ sa->vlan[i].tci) & bpf_htons(VLAN_VID_MASK)))
 			return false;
 	return true;
 }
@@ -165,348 +176,332 @@ static __always_inline int rx_replay(__u32 sa_index, __u64 seq, __u32 window)
 	return v;
 }
 
-/*
- * Move [42, 42 + n) (the frame's EtherType, VLAN tags and, in transport
- * mode, the IP header) and the MAC addresses forward over the removed bytes
- * (the 30-byte tag, then gap bytes right after the block). n is a constant
- * here: plain 16-bit loads and stores, no helper call, no stack buffer (the
- * usual header stacks). The block moves to higher addresses, so it is
- * copied from its end; the MACs go last, over the block's old place.
- */
-static __always_inline int rx_move(struct xdp_md *ctx, const int n, __u32 gap)
+/* Tag validation (docs/protocol.md 2.9, the RX rules). */
+static __always_inline __u32 rx_tag_check(const struct esptag_meta *m)
 {
-	void *data = (void *)(long)ctx->data;
-	void *end = (void *)(long)ctx->data_end;
-	__u16 *src = data + 42, *dst, *mdst, *macs = data;
-	int i;
-
-	gap &= 0xff;	/* <= 128 + 16; tells the verifier */
-	mdst = data + ESPTAG_META_LEN + gap;
-	/* Keep clang from rebuilding mdst + 6 from data and gap after the
-	 * check: the verifier knows the range of this very register. */
-	asm volatile("" : "+r"(mdst));
-	dst = mdst + ETH_ALEN;		/* data + 42 + gap */
-	if ((void *)src + n > end || (void *)dst + n > end)
-		return -1;
-	/* Fully unrolled: n is a constant, the condition folds away. */
-#pragma unroll
-	for (i = RX_MOVE_MAX / 2 - 1; i >= 0; i--)
-		if (i < n / 2)
-			dst[i] = src[i];
-#pragma unroll
-	for (i = ETH_ALEN - 1; i >= 0; i--)
-		mdst[i] = macs[i];
-	return 0;
-}
-
-/* Same for any keep (IPv4 options, IPv6 extension headers): helpers. */
-static __always_inline int rx_move_any(struct xdp_md *ctx, __u32 keep, __u32 gap,
-				       __u8 *buf, __u8 *macs)
-{
-	if (keep < 2 || keep > RX_HDR_MAX)
-		return -1;
-	if (bpf_xdp_load_bytes(ctx, 0, macs, 2 * ETH_ALEN) ||
-	    bpf_xdp_load_bytes(ctx, 42, buf, keep) ||
-	    bpf_xdp_store_bytes(ctx, 42 + gap, buf, keep) ||
-	    bpf_xdp_store_bytes(ctx, ESPTAG_META_LEN + gap, macs, 2 * ETH_ALEN))
-		return -1;
-	return 0;
-}
-
-/* 2 + 4 * VLANs (+ 20 IPv4 / 40 IPv6 header in transport mode). */
-#define RX_MOVE_CASE(n)	case n: err = rx_move(ctx, n, gap); break
-
-/* Close the gaps and drop the head. Returns 0 or -1. */
-static __always_inline int rx_strip_head(struct xdp_md *ctx, __u32 keep, __u32 gap)
-{
-	__u8 buf[RX_HDR_MAX], macs[2 * ETH_ALEN];
-	int err;
-
-	switch (keep) {
-	RX_MOVE_CASE(2);
-	RX_MOVE_CASE(6);
-	RX_MOVE_CASE(10);
-	RX_MOVE_CASE(22);
-	RX_MOVE_CASE(26);
-	RX_MOVE_CASE(30);
-	RX_MOVE_CASE(42);
-	RX_MOVE_CASE(46);
-	RX_MOVE_CASE(50);
-	default:
-		err = rx_move_any(ctx, keep, gap, buf, macs);
-	}
-	if (err)
-		return -1;
-	return bpf_xdp_adjust_head(ctx, ESPTAG_META_LEN + gap) ? -1 : 0;
-}
-
-/* Hand "trusted, SA sa_index" to the tc companion through XDP metadata. */
-static __always_inline void rx_set_meta(struct xdp_md *ctx, __u32 sa_index)
-{
-	struct esptag_xdp_meta *m;
-	void *data;
-
-	if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(*m)))
-		return;		/* no metadata support: passes untrusted */
-	m = (void *)(long)ctx->data_meta;
-	data = (void *)(long)ctx->data;
-	if ((void *)(m + 1) > data)
-		return;
-	m->magic = ESPTAG_XDP_META_MAGIC;
-	m->sa_index = sa_index;
-}
-
-/* Tagged frame: validate, check, strip. Fills o. */
-static __always_inline void rx_tagged(struct xdp_md *ctx, struct cursor *c,
-				      struct l2_info *l2, struct rx_out *o)
-{
-	void *data = (void *)(long)ctx->data;
-	void *end = (void *)(long)ctx->data_end;
-	struct esptag_meta *m = l2->meta;
-	struct esptag_esp_hdr *esp;
-	struct iphdr *iph = NULL;
-	__u8 *ip6_nh = NULL;
-	struct esptag_sa *sa;
-	__u32 frame_len, l2len, iphl, ip_total, esp_off, trailer, tail_off;
-	__u32 sa_index, plen, icv, gap, keep, l2x, extra;
-	__u16 esp_off16, payload_off16, trailer16;
-	__u8 next_hdr, tr[2], *tail;
-	bool dummy;
-	__u64 seq;
-	int rv;
-
-	/* Tag validation (docs/protocol.md 2.9, the RX rules). */
-	o->cnt = ESPTAG_CNT_RX_DROP_MALFORMED;
 	if (m->kind != ESPTAG_META_RX || m->reserved || m->reserved2 || m->mss ||
 	    (m->flags & (ESPTAG_META_F_OFFLOAD | ESPTAG_META_F_GSO)) ||
 	    m->result > ESPTAG_RES_MAX ||
 	    (m->seq_hi && !(m->flags & ESPTAG_META_F_ESN)) ||
-	    bpf_ntohs(m->inner_proto) < 0x0600)
-		return;
-	sa_index = bpf_ntohl(m->sa_index);
-	o->sa_index = sa_index;
-	if (m->result != ESPTAG_RES_OK) {
-		o->cnt = result_counter(m->result);
-		sa = bpf_map_lookup_elem(&esptag_sad, &sa_index);
-		o->sa_known = sa && !ESPTAG_SA_EMPTY(sa);
-		return;
-	}
+	    bpf_ntohs(m->inner_proto) < ETH_P_802_3_MIN)
+		return ESPTAG_CNT_RX_DROP_TAG;
+	return STAGE_NEXT;
+}
 
-	/* The SA and its domain (an empty slot is an unknown index). */
-	sa = bpf_map_lookup_elem(&esptag_sad, &sa_index);
-	if (!sa || ESPTAG_SA_EMPTY(sa)) {
-		o->cnt = ESPTAG_CNT_RX_DROP_UNKNOWN_SA;
-		return;
-	}
-	o->sa_known = true;
-	if (sa->dir != ESPTAG_DIR_IN) {
-		o->cnt = ESPTAG_CNT_RX_DROP_DIR;
-		return;
-	}
+/* The agent's verdict: anything but OK is dropped, counted by reason. */
+static __always_inline __u32 rx_agent_result(const struct esptag_meta *m, struct rx_ctx *x)
+{
+	struct esptag_sa *sa;
+
+	if (m->result == ESPTAG_RES_OK)
+		return STAGE_NEXT;
+	sa = bpf_map_lookup_elem(&esptag_sad, &x->sa_index);
+	x->sa_known = sa && !ESPTAG_SA_EMPTY(sa);
+	return result_counter(m->result);
+}
+
+/* The SA and its domain (an empty slot is an unknown index). */
+static __always_inline __u32 rx_sa_check(struct xdp_md *ctx, struct rx_ctx *x)
+{
+	struct esptag_sa *sa = bpf_map_lookup_elem(&esptag_sad, &x->sa_index);
+
+	if (!sa || ESPTAG_SA_EMPTY(sa))
+		return ESPTAG_CNT_RX_DROP_UNKNOWN_SA;
+	x->sa = sa;
+	x->sa_known = true;
+	if (sa->dir != ESPTAG_DIR_IN)
+		return ESPTAG_CNT_RX_DROP_DIR;
 	if (!(sa->flags & ESPTAG_SAF_ALIVE) ||
-	    (sa->expires_ns && bpf_ktime_get_ns() >= sa->expires_ns)) {
-		o->cnt = ESPTAG_CNT_RX_DROP_DEAD;
-		return;
-	}
-	if (!rx_domain_ok(sa, l2, ctx->ingress_ifindex)) {
-		o->cnt = ESPTAG_CNT_RX_DROP_DOMAIN;
-		return;
-	}
+	    (sa->expires_ns && bpf_ktime_get_ns() >= sa->expires_ns))
+		return ESPTAG_CNT_RX_DROP_DEAD;
+	if (!rx_domain_ok(sa, &x->l2, ctx->ingress_ifindex))
+		return ESPTAG_CNT_RX_DROP_DOMAIN;
+	return STAGE_NEXT;
+}
 
-	/* The packet: outer IP of the SA's family carrying ESP. */
-	o->cnt = ESPTAG_CNT_RX_DROP_MALFORMED;
-	l2x = l2->vlan.n * 4;		/* VLAN tag bytes */
-	if (l2x > 4 * ESPTAG_MAX_VLANS)
-		return;
-	l2len = ETH_HLEN + l2x;		/* without the tag */
-	if (l2->proto == ETH_P_IP && sa->family == 4) {
+/* The packet: outer IP of the SA's family, to the SA's address, carrying ESP. */
+static __always_inline __u32 rx_outer(struct cursor *c, void *end, struct rx_ctx *x)
+{
+	const struct esptag_sa *sa = x->sa;
+
+	x->l2x = x->l2.vlan.n * 4;
+	if (x->l2x > 4 * ESPTAG_MAX_VLANS)
+		return ESPTAG_CNT_RX_DROP_MALFORMED;
+	x->l2len = ETH_HLEN + x->l2x;		/* without the tag */
+	if (x->l2.proto == ETH_P_IP && sa->family == 4) {
+		struct iphdr *iph;
+
 		if (parse_iphdr(c, end, &iph) != ESPTAG_IPPROTO_ESP ||
 		    ipv4_is_fragment(iph))
-			return;
+			return ESPTAG_CNT_RX_DROP_OUTER;
 		if (iph->daddr != *(const __be32 *)sa->daddr)
-			return;
-		iphl = iph->ihl * 4;
-		ip_total = bpf_ntohs(iph->tot_len);
-	} else if (l2->proto == ETH_P_IPV6 && sa->family == 6) {
+			return ESPTAG_CNT_RX_DROP_OUTER;
+		x->iph = iph;
+		x->iphl = iph->ihl * 4;
+		x->ip_total = bpf_ntohs(iph->tot_len);
+	} else if (x->l2.proto == ETH_P_IPV6 && sa->family == 6) {
 		struct ipv6_info ip6;
 
 		if (parse_ipv6hdr(c, end, &ip6) != ESPTAG_IPPROTO_ESP)
-			return;
+			return ESPTAG_CNT_RX_DROP_OUTER;
 		if (!addr6_eq(&ip6.ip6->daddr, sa->daddr))
-			return;
-		iphl = ip6.hdrlen;
-		ip_total = sizeof(struct ipv6hdr) + bpf_ntohs(ip6.ip6->payload_len);
-		ip6_nh = ip6.nexthdr;	/* the byte naming ESP */
+			return ESPTAG_CNT_RX_DROP_OUTER;
+		x->iphl = ip6.hdrlen;
+		x->ip_total = sizeof(struct ipv6hdr) + bpf_ntohs(ip6.ip6->payload_len);
+		x->ip6_nh = ip6.nexthdr;
 	} else {
-		return;
+		return ESPTAG_CNT_RX_DROP_OUTER;
 	}
-	if (parse_esp(c, end, &esp) < 0)
-		return;
+	switch (parse_esp(c, end, &x->esp)) {
+	case 0:
+		return STAGE_NEXT;
+	case PE_MALFORMED:
+		return ESPTAG_CNT_RX_DROP_SPI_SEQ;	/* SPI 0 */
+	default:
+		return ESPTAG_CNT_RX_DROP_OUTER;	/* ESP header cut */
+	}
+}
 
-	/* The tag must describe this very packet. */
+/* The tag must describe this very packet: offsets, lengths, SPI, sequence. */
+static __always_inline __u32 rx_tag_matches(struct xdp_md *ctx, const struct esptag_meta *m,
+					    struct rx_ctx *x)
+{
+	const struct esptag_sa *sa = x->sa;
+	__u32 frame_len, esp_off, icv;
+	__u16 payload_off16;
+
 	/* The packet ends where the IP lengths say (docs/protocol.md 2.6):
 	 * bytes after it (Ethernet padding) are cut off with the trailer. */
 	frame_len = bpf_xdp_get_buff_len(ctx) - ESPTAG_META_LEN;
-	if (l2len + ip_total > frame_len)
-		return;
-	extra = frame_len - (l2len + ip_total);
-	frame_len = l2len + ip_total;
-	esp_off16 = bpf_ntohs(m->esp_off);
+	if (x->l2len + x->ip_total > frame_len)
+		return ESPTAG_CNT_RX_DROP_OUTER;	/* IP length beyond the frame */
+	x->extra = frame_len - (x->l2len + x->ip_total);
+	frame_len = x->l2len + x->ip_total;
+	x->frame_len = frame_len;
+	esp_off = bpf_ntohs(m->esp_off);
 	payload_off16 = bpf_ntohs(m->payload_off);
-	trailer16 = bpf_ntohs(m->trailer_len);
-	esp_off = esp_off16;
-	trailer = trailer16;
+	x->trailer = bpf_ntohs(m->trailer_len);
 	icv = sa->icv_len ? sa->icv_len : ESPTAG_ICV_LEN;
-	if (esp_off != l2len + iphl ||
-	    payload_off16 != esp_off + sizeof(struct esptag_esp_hdr) ||
-	    iphl > RX_IP_HDR_MAX ||
-	    trailer < 2 + icv || trailer > frame_len ||
-	    payload_off16 > frame_len - trailer)
-		return;
-	plen = frame_len - trailer - payload_off16;	/* inner payload */
-	if (esp->spi != sa->spi || esp->seq != m->seq_lo)
-		return;
-	seq = (__u64)bpf_ntohl(m->seq_hi) << 32 | bpf_ntohl(m->seq_lo);
+	if (esp_off != x->l2len + x->iphl ||
+	    payload_off16 != esp_off + RX_ESP_LEN ||
+	    x->iphl > RX_IP_HDR_MAX ||
+	    x->trailer < RX_ESP_TRAILER + icv || x->trailer > frame_len ||
+	    payload_off16 > frame_len - x->trailer)
+		return ESPTAG_CNT_RX_DROP_TAG;
+	x->payload_off = payload_off16;
+	x->plen = frame_len - x->trailer - payload_off16;	/* inner payload */
+	if (x->esp->spi != sa->spi || x->esp->seq != m->seq_lo)
+		return ESPTAG_CNT_RX_DROP_SPI_SEQ;
+	x->seq = (__u64)bpf_ntohl(m->seq_hi) << 32 | bpf_ntohl(m->seq_lo);
 	/* The agent reports an inferred seq_hi (F_ESN) exactly for ESN SAs. */
 	if (!(sa->flags & ESPTAG_SAF_ESN) != !(m->flags & ESPTAG_META_F_ESN))
-		return;
-	next_hdr = m->next_hdr;
-	/* Decrypted trailer: pad length, next header (RFC 4303 2.4-2.6). */
-	tail_off = frame_len - icv - 2 + ESPTAG_META_LEN;
-	tail = data + (tail_off & 0x3fff);	/* checked just below */
-	if (tail_off < 0x4000 && (void *)(tail + 2) <= end) {
+		return ESPTAG_CNT_RX_DROP_TAG;
+	x->next_hdr = m->next_hdr;
+	return STAGE_NEXT;
+}
+
+/* Decrypted trailer: pad length, next header (RFC 4303 2.4-2.6). */
+static __always_inline __u32 rx_trailer(struct xdp_md *ctx, struct rx_ctx *x)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	__u32 icv = x->sa->icv_len ? x->sa->icv_len : ESPTAG_ICV_LEN;
+	__u32 tail_off = x->frame_len - icv - RX_ESP_TRAILER + ESPTAG_META_LEN;
+	__u8 tr[RX_ESP_TRAILER], *tail;
+
+	tail = data + (tail_off & (RX_DIRECT_MAX - 1));	/* checked just below */
+	if (tail_off < RX_DIRECT_MAX && (void *)(tail + RX_ESP_TRAILER) <= end) {
 		tr[0] = tail[0];
 		tr[1] = tail[1];
-	} else if (tail_off > 0xffff || bpf_xdp_load_bytes(ctx, tail_off, tr, 2)) {
-		return;		/* not in the first buffer: a fragment's */
+	} else if (tail_off > RX_TAIL_MAX ||
+		   bpf_xdp_load_bytes(ctx, tail_off, tr, RX_ESP_TRAILER)) {
+		return ESPTAG_CNT_RX_DROP_TRAILER;	/* not in the first buffer: a fragment's */
 	}
-	if (tr[0] + 2 + icv != trailer || tr[1] != next_hdr)
-		return;
+	if (tr[0] + RX_ESP_TRAILER + icv != x->trailer || tr[1] != x->next_hdr)
+		return ESPTAG_CNT_RX_DROP_TRAILER;
 	/* RFC 4303 2.6: a dummy packet (traffic flow confidentiality) is
 	 * authenticated and advances the window, then is discarded. */
-	dummy = next_hdr == IPPROTO_NONE;
-	if ((sa->flags & ESPTAG_SAF_TUNNEL) && !dummy) {
-		/* payload_off16 was checked to be l2len + iphl + 16 (< 512):
-		 * the mask only tells the verifier. */
-		void *inner = data + ESPTAG_META_LEN + (payload_off16 & 0x1ff);
+	x->dummy = x->next_hdr == IPPROTO_NONE;
+	return STAGE_NEXT;
+}
 
-		/* The inner packet fills the payload exactly. */
-		if (next_hdr == 4) {
-			struct iphdr *ih = inner;
+/* Tunnel mode: the inner IPv4 / IPv6 packet fills the payload exactly. */
+static __always_inline __u32 rx_inner(struct xdp_md *ctx, struct rx_ctx *x)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	/* payload_off was checked to be l2len + iphl + 16 (< 512): the mask
+	 * only tells the verifier. */
+	void *inner = data + ESPTAG_META_LEN + (x->payload_off & RX_PAYLOAD_MASK);
 
-			if ((void *)(ih + 1) > end || ih->version != 4 ||
-			    ih->ihl < 5 || bpf_ntohs(ih->tot_len) != plen)
-				return;
-		} else if (next_hdr == 41) {
-			struct ipv6hdr *ih = inner;
+	if (!(x->sa->flags & ESPTAG_SAF_TUNNEL) || x->dummy)
+		return STAGE_NEXT;
+	if (x->next_hdr == IPPROTO_IPIP) {
+		struct iphdr *ih = inner;
 
-			if ((void *)(ih + 1) > end || ih->version != 6 ||
-			    sizeof(*ih) + bpf_ntohs(ih->payload_len) != plen)
-				return;
-		} else {
-			return;
-		}
+		if ((void *)(ih + 1) > end || ih->version != 4 ||
+		    ih->ihl < 5 || bpf_ntohs(ih->tot_len) != x->plen)
+			return ESPTAG_CNT_RX_DROP_INNER;
+	} else if (x->next_hdr == IPPROTO_IPV6) {
+		struct ipv6hdr *ih = inner;
+
+		if ((void *)(ih + 1) > end || ih->version != 6 ||
+		    sizeof(*ih) + bpf_ntohs(ih->payload_len) != x->plen)
+			return ESPTAG_CNT_RX_DROP_INNER;
+	} else {
+		return ESPTAG_CNT_RX_DROP_INNER;
 	}
+	return STAGE_NEXT;
+}
 
-	/* Anti-replay, only now that the agent authenticated the packet and
-	 * every host-side check passed. */
-	rv = rx_replay(sa_index, seq, sa->replay_window);
-	if (rv == REPLAY_DUP) {
-		o->cnt = ESPTAG_CNT_RX_DROP_REPLAY;
-		return;
-	}
-	if (rv != REPLAY_FRESH) {
-		o->cnt = ESPTAG_CNT_RX_DROP_OLD;
-		return;
-	}
-	if (dummy) {
-		o->cnt = ESPTAG_CNT_RX_OK;
-		o->drop = true;
-		return;
-	}
+/* Anti-replay, only now that the agent authenticated the packet and every
+ * host-side check passed. A dummy packet ends here. */
+static __always_inline __u32 rx_replay_check(struct rx_ctx *x)
+{
+	int rv = rx_replay(x->sa_index, x->seq, x->sa->replay_window);
 
-	/* Rewrite. Packet pointers from the parse are still valid: no helper
-	 * that moves packet data has run yet. */
-	if (sa->flags & ESPTAG_SAF_TUNNEL) {
-		__be16 *etype = data + 42 + l2x;
+	if (rv == REPLAY_DUP)
+		return ESPTAG_CNT_RX_DROP_REPLAY;
+	if (rv != REPLAY_FRESH)
+		return ESPTAG_CNT_RX_DROP_OLD;
+	if (x->dummy)
+		return ESPTAG_CNT_RX_DUMMY;
+	return STAGE_NEXT;
+}
+
+/*
+ * Rewrite the headers that stay and work out what goes: tunnel mode keeps
+ * the L2 header (its EtherType now the inner packet's), transport mode the
+ * IP header too (protocol / next header and lengths restored). Packet
+ * pointers from the parse are still valid: no helper that moves packet
+ * data has run yet.
+ */
+static __always_inline __u32 rx_rewrite(struct xdp_md *ctx, struct rx_ctx *x,
+					__u32 *keep, __u32 *gap)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	__u32 shrink = RX_ESP_LEN + x->trailer;
+	__u64 l2x = x->l2x;
+
+	bound_mask(l2x, 0xf);	/* <= 4 * ESPTAG_MAX_VLANS, checked by rx_outer */
+	if (x->sa->flags & ESPTAG_SAF_TUNNEL) {
+		__be16 *etype = data + RX_ETYPE_OFF + l2x;
 
 		if ((void *)(etype + 1) > end)
-			return;
-		*etype = bpf_htons(next_hdr == 4 ? ETH_P_IP : ETH_P_IPV6);
-		keep = l2len - 2 * ETH_ALEN;
-		gap = iphl + sizeof(struct esptag_esp_hdr);
-	} else {
-		__u32 shrink = sizeof(struct esptag_esp_hdr) + trailer;
-
-		if (iph) {
-			__be16 old_len = iph->tot_len, new_len, old_w, new_w;
-
-			new_len = bpf_htons(ip_total - shrink);
-			old_w = *(__be16 *)&iph->ttl;
-			iph->protocol = next_hdr;
-			new_w = *(__be16 *)&iph->ttl;
-			iph->tot_len = new_len;
-			csum_replace2(&iph->check, old_len, new_len);
-			csum_replace2(&iph->check, old_w, new_w);
-		} else if (ip6_nh) {
-			struct ipv6hdr *ip6 = data + 44 + l2x;
-
-			if ((void *)(ip6 + 1) > end)
-				return;
-			ip6->payload_len = bpf_htons(ip_total - sizeof(*ip6) - shrink);
-			*ip6_nh = next_hdr;
-		} else {
-			return;
-		}
-		keep = l2len - 2 * ETH_ALEN + iphl;
-		gap = sizeof(struct esptag_esp_hdr);
+			return ESPTAG_CNT_RX_DROP_MALFORMED;
+		*etype = bpf_htons(x->next_hdr == IPPROTO_IPIP ? ETH_P_IP : ETH_P_IPV6);
+		*keep = x->l2len - RX_MACS_LEN;
+		*gap = x->iphl + RX_ESP_LEN;
+		return STAGE_NEXT;
 	}
-	if (bpf_xdp_adjust_tail(ctx, -(int)(trailer + extra)))
-		return;
+	if (x->iph) {
+		struct iphdr *iph = x->iph;
+		__be16 old_len = iph->tot_len, new_len, old_w, new_w;
+
+		new_len = bpf_htons(x->ip_total - shrink);
+		old_w = *(__be16 *)&iph->ttl;
+		iph->protocol = x->next_hdr;
+		new_w = *(__be16 *)&iph->ttl;
+		iph->tot_len = new_len;
+		csum_replace2(&iph->check, old_len, new_len);
+		csum_replace2(&iph->check, old_w, new_w);
+	} else if (x->ip6_nh) {
+		struct ipv6hdr *ip6 = data + RX_L3_OFF + l2x;
+
+		if ((void *)(ip6 + 1) > end)
+			return ESPTAG_CNT_RX_DROP_MALFORMED;
+		ip6->payload_len = bpf_htons(x->ip_total - sizeof(*ip6) - shrink);
+		*x->ip6_nh = x->next_hdr;
+	} else {
+		return ESPTAG_CNT_RX_DROP_MALFORMED;
+	}
+	*keep = x->l2len - RX_MACS_LEN + x->iphl;
+	*gap = RX_ESP_LEN;
+	return STAGE_NEXT;
+}
+
+/* Cut trailer and padding, close the gaps, hand "trusted, SA n" on. */
+static __always_inline __u32 rx_strip(struct xdp_md *ctx, struct rx_ctx *x)
+{
+	__u32 keep = 0, gap = 0, cnt;
+
+	cnt = rx_rewrite(ctx, x, &keep, &gap);
+	if (cnt != STAGE_NEXT)
+		return cnt;
+	if (bpf_xdp_adjust_tail(ctx, -(int)(x->trailer + x->extra)))
+		return ESPTAG_CNT_RX_DROP_MALFORMED;
 	if (rx_strip_head(ctx, keep, gap))
-		return;
-	rx_set_meta(ctx, sa_index);
-	o->bytes = frame_len - gap - trailer;
-	o->cnt = ESPTAG_CNT_RX_OK;
+		return ESPTAG_CNT_RX_DROP_MALFORMED;
+	rx_set_meta(ctx, x->sa_index);
+	x->bytes = x->frame_len - gap - x->trailer;
+	return ESPTAG_CNT_RX_OK;
+}
+
+/* Tagged frame: one stage after the other until one ends the frame's path. */
+static __always_inline __u32 rx_tagged(struct xdp_md *ctx, struct cursor *c, struct rx_ctx *x)
+{
+	void *end = (void *)(long)ctx->data_end;
+	const struct esptag_meta *m = x->l2.meta;
+	__u32 cnt;
+
+	if ((cnt = rx_tag_check(m)) != STAGE_NEXT)
+		return cnt;
+	x->sa_index = bpf_ntohl(m->sa_index);
+	if ((cnt = rx_agent_result(m, x)) != STAGE_NEXT ||
+	    (cnt = rx_sa_check(ctx, x)) != STAGE_NEXT ||
+	    (cnt = rx_outer(c, end, x)) != STAGE_NEXT ||
+	    (cnt = rx_tag_matches(ctx, m, x)) != STAGE_NEXT ||
+	    (cnt = rx_trailer(ctx, x)) != STAGE_NEXT ||
+	    (cnt = rx_inner(ctx, x)) != STAGE_NEXT ||
+	    (cnt = rx_replay_check(x)) != STAGE_NEXT)
+		return cnt;
+	return rx_strip(ctx, x);
+}
+
+/* Untagged config EtherType: agent replies only; anything else is forged. */
+static __always_inline __u32 rx_config(const struct rx_ctx *x)
+{
+	if (!x->l2.vlan.n && mac_eq(x->l2.eth->h_source, agent_mac))
+		return ESPTAG_CNT_RX_CONFIG;
+	return ESPTAG_CNT_RX_DROP_MALFORMED;
 }
 
 static __always_inline int rx_main(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
-	struct rx_out o = { .cnt = ESPTAG_CNT_RX_DROP_MALFORMED };
+	struct rx_ctx x = {};
 	struct cfg_view cfg;
-	struct l2_info l2;
 	struct cursor c;
+	__u32 cnt;
 	int proto;
 
 	cfg_load(&cfg);
 	cursor_init(&c, data);
-	proto = parse_l2(&c, end, cfg.eth_p_meta, &l2);
-	if (proto < 0)
-		goto out;
-	if (l2.meta) {
-		rx_tagged(ctx, &c, &l2, &o);
-	} else if (proto == bpf_ntohs(cfg.eth_p_cfg)) {
-		/* Agent replies; anything else with our EtherType is forged. */
-		if (!l2.vlan.n && mac_eq(l2.eth->h_source, agent_mac))
-			o.cnt = ESPTAG_CNT_RX_CONFIG;
-	} else if (proto == ETH_P_IP || proto == ETH_P_IPV6) {
-		o.cnt = rx_plain_ip(&c, end, proto);
-	} else {
-		o.cnt = ESPTAG_CNT_RX_PLAIN;
-	}
-out:
-	stat_inc(o.cnt);
-	if (o.sa_known) {
-		if (o.cnt == ESPTAG_CNT_RX_OK)
-			sa_stat_add(o.sa_index, 1, o.bytes, 0);
+	proto = parse_l2(&c, end, cfg.eth_p_meta, &x.l2);
+	if (proto == PE_MALFORMED && x.l2.eth && x.l2.eth->h_proto == cfg.eth_p_meta)
+		cnt = ESPTAG_CNT_RX_DROP_TAG;	/* version, kind, flags; nested tags */
+	else if (proto < 0)
+		cnt = ESPTAG_CNT_RX_DROP_MALFORMED;
+	else if (x.l2.meta)
+		cnt = rx_tagged(ctx, &c, &x);
+	else if (proto == bpf_ntohs(cfg.eth_p_cfg))
+		cnt = rx_config(&x);
+	else if (proto == ETH_P_IP || proto == ETH_P_IPV6)
+		cnt = rx_plain_ip(&c, end, proto);
+	else
+		cnt = ESPTAG_CNT_RX_PLAIN;
+
+	stat_inc(cnt);
+	if (x.sa_known) {
+		/* A dummy packet is one of the SA's packets (0 bytes delivered). */
+		if (cnt == ESPTAG_CNT_RX_OK || cnt == ESPTAG_CNT_RX_DUMMY)
+			sa_stat_add(x.sa_index, 1, x.bytes, 0);
 		else
-			sa_stat_add(o.sa_index, 0, 0, 1);
+			sa_stat_add(x.sa_index, 0, 0, 1);
 	}
-	if (o.drop)
-		return XDP_DROP;
-	switch (o.cnt) {
+	switch (cnt) {
 	case ESPTAG_CNT_RX_OK:
 	case ESPTAG_CNT_RX_PLAIN:
 	case ESPTAG_CNT_RX_CONFIG:
@@ -556,3 +551,5 @@ int esptag_rx_mark(struct __sk_buff *skb)
 	skb->mark &= ~cfg.mark_mask;
 	return TC_ACT_UNSPEC;
 }
+
+char LICENSE[] SEC("license") = "GPL";

@@ -39,10 +39,16 @@
  * hands the verifier the unchecked register. Masking inside one 64-bit
  * register makes the later bound check apply to the value actually used.
  */
-#define bound16(v) asm volatile("%[x] &= 0xffff" : [x] "+r"(v))
+#define bound16(v) bound_mask(v, 0xffff)
 
-#define TX_INS_MAX	(ESPTAG_META_LEN + sizeof(struct ipv6hdr) + sizeof(struct esptag_esp_hdr))
+#define TX_ESP_LEN	sizeof(struct esptag_esp_hdr)	/* ESP header + IV, 16 */
+#define TX_INS_MAX	(ESPTAG_META_LEN + sizeof(struct ipv6hdr) + TX_ESP_LEN)
 #define TX_PULL_LEN	256	/* linear bytes wanted when headers are paged */
+#define TX_MACS_LEN	(2 * ETH_ALEN)	/* destination + source MAC */
+#define TX_TAG_OFF	TX_MACS_LEN	/* the tag goes right after the MACs */
+#define TX_MSS_MAX	0xffff		/* the tag's mss field is 16 bits */
+#define TX_SEQ32_MAX	0xffffffffull	/* last sequence number without ESN */
+#define TX_OUTER_TTL	64		/* tunnel mode: outer TTL / hop limit */
 
 struct tx_pkt {
 	__u32 l3_off;		/* IP header offset (after MACs and VLAN tags) */
@@ -68,6 +74,63 @@ enum tx_class {
 	TXC_VLAN_HIDDEN,
 };
 
+/* IPv4 header: addresses, lengths; a fragment cannot go in transport mode. */
+static __always_inline int tx_parse_ip4(struct cursor *c, void *end, struct tx_pkt *t)
+{
+	struct iphdr *iph;
+	int proto = parse_iphdr(c, end, &iph);
+
+	if (proto == PE_TRUNC)
+		return TXC_TRUNC;
+	if (proto < 0)
+		return TXC_MALFORMED;
+	t->family = 4;
+	t->ip_len = bpf_ntohs(iph->tot_len);
+	t->nh_rel = offsetof(struct iphdr, protocol);
+	t->tos = iph->tos;
+	t->l4proto = proto;
+	if (ipv4_is_fragment(iph))
+		t->chain_err = 1;
+	__builtin_memset(t->saddr, 0, 16);
+	__builtin_memset(t->daddr, 0, 16);
+	__builtin_memcpy(t->saddr, &iph->saddr, 4);
+	__builtin_memcpy(t->daddr, &iph->daddr, 4);
+	return TXC_IP;
+}
+
+/* IPv6 header and extension chain; a chain transport mode cannot carry
+ * (fragment header, too long) still gets policy (tunnel mode can). */
+static __always_inline int tx_parse_ip6(struct cursor *c, void *end, struct tx_pkt *t)
+{
+	struct ipv6_info info = {};
+	struct ipv6hdr *ip6 = c->pos;
+	int proto;
+
+	if ((void *)(ip6 + 1) > end)
+		return TXC_TRUNC;
+	proto = parse_ipv6hdr(c, end, &info);
+	if (proto == PE_TRUNC && c->pos == (void *)ip6)
+		return TXC_TRUNC;
+	if (ip6->version != 6)
+		return TXC_MALFORMED;
+	t->family = 6;
+	t->ip_len = sizeof(*ip6) + bpf_ntohs(ip6->payload_len);
+	t->tos = (ip6->priority << 4) | (ip6->flow_lbl[0] >> 4);
+	__builtin_memcpy(t->saddr, &ip6->saddr, 16);
+	__builtin_memcpy(t->daddr, &ip6->daddr, 16);
+	if (proto == PE_TRUNC)
+		return TXC_TRUNC;
+	if (proto < 0) {
+		t->chain_err = 1;
+		t->nh_rel = 0;
+		t->l4proto = 0;
+	} else {
+		t->nh_rel = (void *)info.nexthdr - (void *)ip6;
+		t->l4proto = proto;
+	}
+	return TXC_IP;
+}
+
 static __always_inline int tx_parse(struct __sk_buff *skb, const struct cfg_view *cfg,
 				    struct tx_pkt *t)
 {
@@ -75,7 +138,7 @@ static __always_inline int tx_parse(struct __sk_buff *skb, const struct cfg_view
 	struct vlan_info vlan;
 	struct ethhdr *eth;
 	struct cursor c;
-	int proto;
+	int proto, cls;
 
 	cursor_init(&c, data);
 	proto = parse_ethhdr(&c, end, &eth);
@@ -102,55 +165,14 @@ static __always_inline int tx_parse(struct __sk_buff *skb, const struct cfg_view
 		return TXC_VLAN_HIDDEN;
 	t->l3_off = c.pos - data;
 	t->chain_err = 0;
-	if (proto == ETH_P_IP) {
-		struct iphdr *iph;
-
-		proto = parse_iphdr(&c, end, &iph);
-		if (proto == PE_TRUNC)
-			return TXC_TRUNC;
-		if (proto < 0)
-			return TXC_MALFORMED;
-		t->family = 4;
-		t->ip_len = bpf_ntohs(iph->tot_len);
-		t->nh_rel = offsetof(struct iphdr, protocol);
-		t->tos = iph->tos;
-		t->l4proto = proto;
-		if (ipv4_is_fragment(iph))
-			t->chain_err = 1;
-		__builtin_memset(t->saddr, 0, 16);
-		__builtin_memset(t->daddr, 0, 16);
-		__builtin_memcpy(t->saddr, &iph->saddr, 4);
-		__builtin_memcpy(t->daddr, &iph->daddr, 4);
-	} else if (proto == ETH_P_IPV6) {
-		struct ipv6_info info = {};
-		struct ipv6hdr *ip6 = c.pos;
-
-		if ((void *)(ip6 + 1) > end)
-			return TXC_TRUNC;
-		proto = parse_ipv6hdr(&c, end, &info);
-		if (proto == PE_TRUNC && c.pos == (void *)ip6)
-			return TXC_TRUNC;
-		if (ip6->version != 6)
-			return TXC_MALFORMED;
-		t->family = 6;
-		t->ip_len = sizeof(*ip6) + bpf_ntohs(ip6->payload_len);
-		t->tos = (ip6->priority << 4) | (ip6->flow_lbl[0] >> 4);
-		__builtin_memcpy(t->saddr, &ip6->saddr, 16);
-		__builtin_memcpy(t->daddr, &ip6->daddr, 16);
-		if (proto < 0) {
-			/* Policy still applies (tunnel mode can carry it). */
-			if (proto == PE_TRUNC)
-				return TXC_TRUNC;
-			t->chain_err = 1;
-			t->nh_rel = 0;
-			t->l4proto = 0;
-		} else {
-			t->nh_rel = (void *)info.nexthdr - (void *)ip6;
-			t->l4proto = proto;
-		}
-	} else {
+	if (proto == ETH_P_IP)
+		cls = tx_parse_ip4(&c, end, t);
+	else if (proto == ETH_P_IPV6)
+		cls = tx_parse_ip6(&c, end, t);
+	else
 		return TXC_OTHER;
-	}
+	if (cls != TXC_IP)
+		return cls;
 	t->l4_off = c.pos - data;
 	t->ip_hlen = t->l4_off - t->l3_off;
 	return TXC_IP;
@@ -183,323 +205,321 @@ static __always_inline __u32 gso_segs_of(struct __sk_buff *skb, const struct tx_
 	return (skb->len - hdrs + mss - 1) / mss;
 }
 
-SEC("tc")
-int esptag_tx(struct __sk_buff *skb)
-{
-	struct esptag_policy *pol;
-	struct esptag_seq *sq;
-	struct esptag_sa *sa;
+/* What the stages of one frame learn and hand on. */
+struct tx_ctx {
 	struct cfg_view cfg;
-	struct tx_pkt t = {};
-	__u32 cnt, sa_index = 0, ins, esp_off, olen = 0, segs = 1, mss = 0;
-	__u64 mv, new_l3;
-	__u32 pkt_len = skb->len;
-	__u64 seq, now;
-	bool gso, tunnel, sa_known = false;
-	int cls, verdict = TC_ACT_SHOT;
-	void *data, *end;
-	__u8 next_hdr;
+	struct tx_pkt t;
+	struct esptag_sa *sa;
+	__u64 seq;		/* first sequence number reserved */
+	__u32 pkt_len;		/* skb->len on entry */
+	__u32 sa_index;
+	__u32 segs;		/* sequence numbers used: 1, or the GSO segments */
+	__u32 mss;		/* GSO: skb->gso_size */
+	__u32 olen;		/* tunnel, not GSO: outer IP header length */
+	__u32 ins;		/* bytes inserted after the MACs */
+	__u32 esp_off;		/* ESP header offset in the frame without the tag */
+	__u32 mv;		/* prefix (MACs .. insertion point) copied forward */
+	__u32 new_l3;		/* IP header offset after the insertion */
+	__u8 next_hdr;		/* ESP next header */
+	bool gso;
+	bool tunnel;
+	bool sa_known;		/* per-SA counters apply */
+};
 
-	cfg_load(&cfg);
-	cls = tx_parse(skb, &cfg, &t);
+/* Parse (headers in paged data made linear once) and sort the frame out. */
+static __always_inline __u32 tx_classify(struct __sk_buff *skb, struct tx_ctx *x)
+{
+	int cls = tx_parse(skb, &x->cfg, &x->t);
+
 	if (cls == TXC_TRUNC && skb->len > skb->data_end - skb->data) {
-		/* Headers in paged data: make them linear once and retry. */
 		if (bpf_skb_pull_data(skb, skb->len < TX_PULL_LEN ? skb->len : TX_PULL_LEN))
 			cls = TXC_MALFORMED;
 		else
-			cls = tx_parse(skb, &cfg, &t);
+			cls = tx_parse(skb, &x->cfg, &x->t);
 	}
 	switch (cls) {
 	case TXC_IP:
-		break;
+		return STAGE_NEXT;
 	case TXC_CONFIG:
-		cnt = ESPTAG_CNT_TX_CONFIG;
-		verdict = TC_ACT_OK;
-		goto out;
+		return ESPTAG_CNT_TX_CONFIG;
 	case TXC_TAGGED:
-		cnt = ESPTAG_CNT_TX_DROP_TAGGED;
-		goto out;
+		return ESPTAG_CNT_TX_DROP_TAGGED;
 	case TXC_VLAN_HIDDEN:
-		cnt = ESPTAG_CNT_TX_DROP_VLAN_HIDDEN;
-		goto out;
+		return ESPTAG_CNT_TX_DROP_VLAN_HIDDEN;
 	case TXC_OTHER:
-		cnt = ESPTAG_CNT_TX_PASS_OTHER;
-		verdict = TC_ACT_OK;
-		goto out;
+		return ESPTAG_CNT_TX_PASS_OTHER;
 	default:
-		cnt = ESPTAG_CNT_TX_DROP_MALFORMED;
-		goto out;
+		return ESPTAG_CNT_TX_DROP_MALFORMED;
 	}
+}
 
-	pol = spd_lookup(ESPTAG_DIR_OUT, t.family, t.daddr, t.saddr);
-	if (!pol || pol->action == ESPTAG_ACT_BYPASS) {
-		cnt = ESPTAG_CNT_TX_BYPASS;
-		verdict = TC_ACT_OK;
-		goto out;
-	}
-	if (pol->action != ESPTAG_ACT_PROTECT) {
-		cnt = ESPTAG_CNT_TX_DROP_DISCARD;	/* discard, or unknown: fail closed */
-		goto out;
-	}
+/* Outbound policy: bypass (or no rule) passes, protect names the SA. */
+static __always_inline __u32 tx_policy(struct tx_ctx *x)
+{
+	struct esptag_policy *pol;
 
-	sa_index = pol->sa_index;
-	sa = bpf_map_lookup_elem(&esptag_sad, &sa_index);
+	pol = spd_lookup(ESPTAG_DIR_OUT, x->t.family, x->t.daddr, x->t.saddr);
+	if (!pol || pol->action == ESPTAG_ACT_BYPASS)
+		return ESPTAG_CNT_TX_BYPASS;
+	if (pol->action != ESPTAG_ACT_PROTECT)
+		return ESPTAG_CNT_TX_DROP_DISCARD;	/* discard, or unknown: fail closed */
+	x->sa_index = pol->sa_index;
+	return STAGE_NEXT;
+}
+
+/* The SA: usable on this port for this packet, agent up, not expired. */
+static __always_inline __u32 tx_sa_check(struct __sk_buff *skb, struct tx_ctx *x)
+{
+	struct esptag_sa *sa = bpf_map_lookup_elem(&esptag_sad, &x->sa_index);
+
 	/* An empty slot (ESPTAG_SA_EMPTY) is not alive either. */
 	if (!sa || !(sa->flags & ESPTAG_SAF_ALIVE) || sa->dir != ESPTAG_DIR_OUT ||
-	    (sa->ifindex && sa->ifindex != skb->ifindex)) {
-		cnt = ESPTAG_CNT_TX_DROP_NO_SA;
-		goto out;
-	}
-	sa_known = true;
-	if (!(cfg.flags & ESPTAG_CFGF_AGENT_UP)) {
-		cnt = ESPTAG_CNT_TX_DROP_AGENT_DOWN;
-		goto out;
-	}
+	    (sa->ifindex && sa->ifindex != skb->ifindex))
+		return ESPTAG_CNT_TX_DROP_NO_SA;
+	x->sa = sa;
+	x->sa_known = true;
+	if (!(x->cfg.flags & ESPTAG_CFGF_AGENT_UP))
+		return ESPTAG_CNT_TX_DROP_AGENT_DOWN;
 	/* The agent cannot segment: a super-packet would never be protected. */
-	if (skb->gso_size && (cfg.flags & ESPTAG_CFGF_NO_TSO)) {
-		cnt = ESPTAG_CNT_TX_DROP_NO_TSO;
-		goto out;
-	}
-	if (sa->expires_ns) {
-		now = bpf_ktime_get_ns();
-		if (now >= sa->expires_ns) {
-			cnt = ESPTAG_CNT_TX_DROP_EXPIRED;
-			goto out;
-		}
-	}
-	tunnel = sa->mode == ESPTAG_MODE_TUNNEL;
-	if ((!tunnel && (sa->mode != ESPTAG_MODE_TRANSPORT || sa->family != t.family)) ||
-	    (tunnel && sa->family != 4 && sa->family != 6)) {
-		cnt = ESPTAG_CNT_TX_DROP_NO_SA;		/* SA unusable for this packet */
-		goto out;
-	}
+	if (skb->gso_size && (x->cfg.flags & ESPTAG_CFGF_NO_TSO))
+		return ESPTAG_CNT_TX_DROP_NO_TSO;
+	if (sa->expires_ns && bpf_ktime_get_ns() >= sa->expires_ns)
+		return ESPTAG_CNT_TX_DROP_EXPIRED;
+	x->tunnel = sa->mode == ESPTAG_MODE_TUNNEL;
+	if ((!x->tunnel && (sa->mode != ESPTAG_MODE_TRANSPORT || sa->family != x->t.family)) ||
+	    (x->tunnel && sa->family != 4 && sa->family != 6))
+		return ESPTAG_CNT_TX_DROP_NO_SA;	/* SA unusable for this packet */
+	return STAGE_NEXT;
+}
+
+/* The frame can be protected as it is: lengths, VLAN offload, GSO limits. */
+static __always_inline __u32 tx_frame_check(struct __sk_buff *skb, struct tx_ctx *x)
+{
 	/*
 	 * A VLAN tag held in skb metadata (a VLAN device with tx offload) would
 	 * be inserted by the driver right after the MACs, in front of our tag,
 	 * breaking the tag's place; fail closed rather than mis-tag.
 	 */
-	if (skb->vlan_present) {
-		cnt = ESPTAG_CNT_TX_DROP_MALFORMED;
-		goto out;
-	}
+	if (skb->vlan_present)
+		return ESPTAG_CNT_TX_DROP_MALFORMED;
 	/* The IP length must describe the frame exactly (no padding, no cut). */
-	if (t.ip_len != skb->len - t.l3_off || (!tunnel && t.chain_err)) {
-		cnt = ESPTAG_CNT_TX_DROP_MALFORMED;
-		goto out;
-	}
+	if (x->t.ip_len != skb->len - x->t.l3_off || (!x->tunnel && x->t.chain_err))
+		return ESPTAG_CNT_TX_DROP_MALFORMED;
+	x->gso = skb->gso_size != 0;
+	if (!x->gso)
+		return STAGE_NEXT;
+	x->mss = skb->gso_size;
+	x->segs = gso_segs_of(skb, &x->t, x->mss);
+	/* Only TCP super-packets can be framed by the agent. */
+	if (!x->segs || x->t.l4proto != IPPROTO_TCP || x->mss > TX_MSS_MAX)
+		return ESPTAG_CNT_TX_DROP_GSO_PROTO;
+	/*
+	 * Every segment costs the agent one ESP frame: a tiny mss would make
+	 * one frame tens of thousands (docs/protocol.md 2.3).
+	 */
+	if (x->mss < ESPTAG_GSO_MIN_MSS || x->segs > ESPTAG_GSO_MAX_SEGS)
+		return ESPTAG_CNT_TX_DROP_GSO_LIMIT;
+	return STAGE_NEXT;
+}
 
-	gso = skb->gso_size != 0;
-	if (gso) {
-		mss = skb->gso_size;
-		segs = gso_segs_of(skb, &t, mss);
-		if (!segs || t.l4proto != IPPROTO_TCP || mss > 0xffff) {
-			/* Only TCP super-packets can be framed by the agent. */
-			cnt = ESPTAG_CNT_TX_DROP_MALFORMED;
-			goto out;
-		}
-		/*
-		 * Every segment costs the agent one ESP frame: a tiny mss would
-		 * make one frame tens of thousands (docs/protocol.md 2.3).
-		 */
-		if (mss < ESPTAG_GSO_MIN_MSS || segs > ESPTAG_GSO_MAX_SEGS) {
-			cnt = ESPTAG_CNT_TX_DROP_GSO_LIMIT;
-			goto out;
-		}
-	}
+/* Reserve segs sequence numbers of the SA (never 0, never cycling). */
+static __always_inline __u32 tx_seq_reserve(struct tx_ctx *x)
+{
+	struct esptag_seq *sq = bpf_map_lookup_elem(&esptag_seq, &x->sa_index);
+	__u64 seq;
 
-	sq = bpf_map_lookup_elem(&esptag_seq, &sa_index);
-	if (!sq) {
-		cnt = ESPTAG_CNT_TX_DROP_NO_SA;		/* index beyond the array */
-		goto out;
-	}
-	seq = __sync_fetch_and_add(&sq->next, segs);
+	if (!sq)
+		return ESPTAG_CNT_TX_DROP_NO_SA;	/* index beyond the array */
+	seq = __sync_fetch_and_add(&sq->next, x->segs);
 	/*
 	 * A slot esptagd did not initialise starts at 0, which is no valid
 	 * sequence number: take the next range instead (fetch-and-add ranges
 	 * never overlap, so racing CPUs still get distinct numbers).
 	 */
 	if (!seq)
-		seq = __sync_fetch_and_add(&sq->next, segs);
+		seq = __sync_fetch_and_add(&sq->next, x->segs);
 	if (!seq)	/* a counter written as 0: number 0 is never sent */
-		seq = __sync_fetch_and_add(&sq->next, segs);
-	if (!(sa->flags & ESPTAG_SAF_ESN) && seq + segs - 1 > 0xffffffffull) {
-		/* RFC 4303 3.3.3: the counter must not cycle; rekey. */
-		cnt = ESPTAG_CNT_TX_DROP_EXPIRED;
-		goto out;
-	}
+		seq = __sync_fetch_and_add(&sq->next, x->segs);
+	/* RFC 4303 3.3.3: the counter must not cycle; rekey. */
+	if (!(x->sa->flags & ESPTAG_SAF_ESN) && seq + x->segs - 1 > TX_SEQ32_MAX)
+		return ESPTAG_CNT_TX_DROP_EXPIRED;
+	x->seq = seq;
+	return STAGE_NEXT;
+}
 
-	/* Layout: MACs | tag | VLANs, ethertype [| IP header] [| outer IP] | ESP. */
-	if (gso) {
-		mv = 2 * ETH_ALEN;
-		ins = ESPTAG_META_LEN;
-		esp_off = tunnel ? t.l3_off : t.l4_off;
-		next_hdr = tunnel ? (t.family == 4 ? IPPROTO_IPIP : IPPROTO_IPV6) : t.l4proto;
-	} else if (tunnel) {
-		olen = sa->family == 4 ? sizeof(struct iphdr) : sizeof(struct ipv6hdr);
-		mv = t.l3_off;
-		ins = ESPTAG_META_LEN + olen + sizeof(struct esptag_esp_hdr);
-		esp_off = t.l3_off + olen;
-		next_hdr = t.family == 4 ? IPPROTO_IPIP : IPPROTO_IPV6;
+/* Layout: MACs | tag | VLANs, ethertype [| IP header] [| outer IP] | ESP. */
+static __always_inline __u32 tx_layout(struct tx_ctx *x)
+{
+	__u8 inner_nh = x->t.family == 4 ? IPPROTO_IPIP : IPPROTO_IPV6;
+	__u64 mv;
+
+	if (x->gso) {
+		mv = TX_MACS_LEN;
+		x->ins = ESPTAG_META_LEN;
+		x->esp_off = x->tunnel ? x->t.l3_off : x->t.l4_off;
+		x->next_hdr = x->tunnel ? inner_nh : x->t.l4proto;
+	} else if (x->tunnel) {
+		x->olen = x->sa->family == 4 ? sizeof(struct iphdr) : sizeof(struct ipv6hdr);
+		mv = x->t.l3_off;
+		x->ins = ESPTAG_META_LEN + x->olen + TX_ESP_LEN;
+		x->esp_off = x->t.l3_off + x->olen;
+		x->next_hdr = inner_nh;
 	} else {
-		if (t.ip_hlen > TX_IPHDR_MAX) {
-			cnt = ESPTAG_CNT_TX_DROP_MALFORMED;
-			goto out;
-		}
-		mv = t.l4_off;
-		ins = ESPTAG_META_LEN + sizeof(struct esptag_esp_hdr);
-		esp_off = t.l4_off;
-		next_hdr = t.l4proto;
+		if (x->t.ip_hlen > TX_IPHDR_MAX)
+			return ESPTAG_CNT_TX_DROP_MALFORMED;
+		mv = x->t.l4_off;
+		x->ins = ESPTAG_META_LEN + TX_ESP_LEN;
+		x->esp_off = x->t.l4_off;
+		x->next_hdr = x->t.l4proto;
 	}
 	bound16(mv);
-	if (mv > TX_PREFIX_MAX || mv < 2 * ETH_ALEN) {
-		cnt = ESPTAG_CNT_TX_DROP_MALFORMED;
-		goto out;
-	}
-	/*
-	 * One head change: the frame moves back by ins bytes, and the prefix
-	 * (MACs, VLAN tags, EtherType [, IP header]) is copied forward to the
-	 * new head so that the tag follows the MACs and the gap for ESP (and
-	 * the outer header) follows the prefix. Plain loads and stores, in
-	 * increasing order: every source byte lies at least 16 bytes behind
-	 * its destination, so nothing is overwritten before it is read.
-	 */
-	if (bpf_skb_change_head(skb, ins, 0)) {
-		cnt = ESPTAG_CNT_TX_DROP_ROOM;
-		goto out;
-	}
+	if (mv > TX_PREFIX_MAX || mv < TX_MACS_LEN)
+		return ESPTAG_CNT_TX_DROP_MALFORMED;
+	x->mv = mv;
+	return STAGE_NEXT;
+}
+
+/*
+ * One head change: the frame moves back by ins bytes, and the prefix (MACs,
+ * VLAN tags, EtherType [, IP header]) is copied forward to the new head so
+ * that the tag follows the MACs and the gap for ESP (and the outer header)
+ * follows the prefix. Plain loads and stores, in increasing order: every
+ * source byte lies at least 16 bytes behind its destination, so nothing is
+ * overwritten before it is read.
+ */
+static __always_inline __u32 tx_grow(struct __sk_buff *skb, struct tx_ctx *x)
+{
+	__u64 src = x->ins, n = x->mv - TX_MACS_LEN, off;
+	void *data, *end;
+	__u8 *s;
+	int i;
+
+	if (bpf_skb_change_head(skb, x->ins, 0))
+		return ESPTAG_CNT_TX_DROP_ROOM;
 	data = (void *)(long)skb->data;
 	end = (void *)(long)skb->data_end;
-	{
-		__u64 src = ins, n = mv - 2 * ETH_ALEN, off;
-		__u8 *s = data + src;
-		int i;
+	bound16(src);
+	bound16(n);
+	s = data + src;
+	if (src > TX_INS_MAX || n > TX_PREFIX_MAX || (n & 1) ||
+	    data + TX_MACS_LEN > end || (void *)(s + TX_MACS_LEN) > end)
+		return ESPTAG_CNT_TX_DROP_ROOM;
+	__builtin_memcpy(data, s, TX_MACS_LEN);
+	s += TX_MACS_LEN;
+	for (i = 0, off = 0; i < TX_PREFIX_MAX / 8; i++, off += 8) {
+		__u8 *d = data + TX_TAG_OFF + ESPTAG_META_LEN + off;
 
-		bound16(src);
-		bound16(n);
-		if (src > TX_INS_MAX || n > TX_PREFIX_MAX || (n & 1) ||
-		    (void *)(s + 2 * ETH_ALEN) > end) {
-			cnt = ESPTAG_CNT_TX_DROP_ROOM;
-			goto out;
-		}
-		__builtin_memcpy(data, s, 2 * ETH_ALEN);
-		s += 2 * ETH_ALEN;
-		for (i = 0, off = 0; i < TX_PREFIX_MAX / 8; i++, off += 8) {
-			__u8 *d = data + 2 * ETH_ALEN + ESPTAG_META_LEN + off;
-
-			if (off + 8 > n)
-				break;
-			if ((void *)(s + off + 8) > end || (void *)(d + 8) > end) {
-				cnt = ESPTAG_CNT_TX_DROP_ROOM;
-				goto out;
-			}
-			*(__u64 *)d = *(__u64 *)(s + off);
-		}
-		for (i = 0; i < 3; i++, off += 2) {
-			__u8 *d = data + 2 * ETH_ALEN + ESPTAG_META_LEN + off;
-
-			if (off + 2 > n)
-				break;
-			if ((void *)(s + off + 2) > end || (void *)(d + 2) > end) {
-				cnt = ESPTAG_CNT_TX_DROP_ROOM;
-				goto out;
-			}
-			*(__u16 *)d = *(__u16 *)(s + off);
-		}
+		if (off + 8 > n)
+			break;
+		if ((void *)(s + off + 8) > end || (void *)(d + 8) > end)
+			return ESPTAG_CNT_TX_DROP_ROOM;
+		*(__u64 *)d = *(__u64 *)(s + off);
 	}
+	for (i = 0; i < 3; i++, off += 2) {	/* the last 2, 4 or 6 bytes */
+		__u8 *d = data + TX_TAG_OFF + ESPTAG_META_LEN + off;
 
-	new_l3 = t.l3_off + ESPTAG_META_LEN;
+		if (off + 2 > n)
+			break;
+		if ((void *)(s + off + 2) > end || (void *)(d + 2) > end)
+			return ESPTAG_CNT_TX_DROP_ROOM;
+		*(__u16 *)d = *(__u16 *)(s + off);
+	}
+	return STAGE_NEXT;
+}
+
+/* The TX tag right after the MACs. A GSO frame is done: the agent frames it. */
+static __always_inline __u32 tx_write_tag(struct __sk_buff *skb, struct tx_ctx *x)
+{
+	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
+	struct esptag_meta *m = data + TX_TAG_OFF;
+	__u64 new_l3 = x->t.l3_off + ESPTAG_META_LEN;
+	__u32 esp_off = x->esp_off;
+
 	bound16(new_l3);
 	if (new_l3 > TX_PREFIX_MAX + ESPTAG_META_LEN ||
-	    new_l3 < ETH_HLEN + ESPTAG_META_LEN) {
-		cnt = ESPTAG_CNT_TX_DROP_ROOM;
-		goto out;
+	    new_l3 < ETH_HLEN + ESPTAG_META_LEN)
+		return ESPTAG_CNT_TX_DROP_ROOM;
+	x->new_l3 = new_l3;
+	if ((void *)(m + 1) > end)
+		return ESPTAG_CNT_TX_DROP_ROOM;
+	/* Every field but inner_proto, which is already in place. */
+	m->tpid = x->cfg.eth_p_meta;
+	m->version = ESPTAG_META_VERSION;
+	m->kind = ESPTAG_META_TX;
+	m->flags = ESPTAG_META_F_OFFLOAD |
+		   (x->gso ? ESPTAG_META_F_GSO : 0) |
+		   (x->sa->flags & ESPTAG_SAF_ESN ? ESPTAG_META_F_ESN : 0);
+	m->next_hdr = x->next_hdr;
+	m->result = 0;
+	m->reserved = 0;
+	m->esp_off = bpf_htons(esp_off);
+	m->payload_off = bpf_htons(x->gso ? esp_off : esp_off + TX_ESP_LEN);
+	m->trailer_len = 0;
+	m->mss = bpf_htons(x->mss);
+	m->sa_index = bpf_htonl(x->sa_index);
+	m->seq_hi = bpf_htonl(x->seq >> 32);
+	m->seq_lo = bpf_htonl((__u32)x->seq);
+	m->reserved2 = 0;
+	return x->gso ? ESPTAG_CNT_TX_PROTECT_GSO : STAGE_NEXT;
+}
+
+/* Tunnel mode: the outer IPv4 or IPv6 header in the gap, and its EtherType. */
+static __always_inline __u32 tx_outer_hdr(struct __sk_buff *skb, struct tx_ctx *x)
+{
+	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
+	const struct esptag_sa *sa = x->sa;
+	__u64 new_l3 = x->new_l3, et_off = new_l3 - 2;
+	__be16 *et;
+
+	bound16(et_off);	/* own pointer: the verifier refuses off -2 */
+	et = data + et_off;
+	if ((void *)(et + 1) > end)
+		return ESPTAG_CNT_TX_DROP_ROOM;
+	if (sa->family == 4) {
+		struct iphdr oh = {
+			.version = 4, .ihl = 5, .tos = x->t.tos,
+			.tot_len = bpf_htons(x->t.ip_len + x->olen + TX_ESP_LEN),
+			.id = bpf_htons((__u16)x->seq), .frag_off = 0, .ttl = TX_OUTER_TTL,
+			.protocol = IPPROTO_ESP,
+		};
+		struct iphdr *p = data + new_l3;
+
+		__builtin_memcpy(&oh.saddr, sa->saddr, 4);
+		__builtin_memcpy(&oh.daddr, sa->daddr, 4);
+		oh.check = ipv4_csum20(&oh);
+		if ((void *)(p + 1) > end)
+			return ESPTAG_CNT_TX_DROP_ROOM;
+		__builtin_memcpy(p, &oh, sizeof(oh));
+		*et = bpf_htons(ETH_P_IP);
+	} else {
+		struct ipv6hdr *p = data + new_l3;
+
+		if ((void *)(p + 1) > end)
+			return ESPTAG_CNT_TX_DROP_ROOM;
+		*(__be32 *)p = bpf_htonl(6u << 28 | (__u32)x->t.tos << 20);
+		p->payload_len = bpf_htons(x->t.ip_len + TX_ESP_LEN);
+		p->nexthdr = IPPROTO_ESP;
+		p->hop_limit = TX_OUTER_TTL;
+		__builtin_memcpy(&p->saddr, sa->saddr, 16);
+		__builtin_memcpy(&p->daddr, sa->daddr, 16);
+		*et = bpf_htons(ETH_P_IPV6);
 	}
+	return STAGE_NEXT;
+}
 
-	{
-		struct esptag_meta *m = data + 2 * ETH_ALEN;
+/* Transport mode: the IP header now carries ESP (length, protocol, checksum). */
+static __always_inline __u32 tx_transport_hdr(struct __sk_buff *skb, struct tx_ctx *x)
+{
+	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
 
-		if ((void *)(m + 1) > end) {
-			cnt = ESPTAG_CNT_TX_DROP_ROOM;
-			goto out;
-		}
-		/* Every field but inner_proto, which is already in place. */
-		m->tpid = cfg.eth_p_meta;
-		m->version = ESPTAG_META_VERSION;
-		m->kind = ESPTAG_META_TX;
-		m->flags = ESPTAG_META_F_OFFLOAD |
-			   (gso ? ESPTAG_META_F_GSO : 0) |
-			   (sa->flags & ESPTAG_SAF_ESN ? ESPTAG_META_F_ESN : 0);
-		m->next_hdr = next_hdr;
-		m->result = 0;
-		m->reserved = 0;
-		m->esp_off = bpf_htons(esp_off);
-		m->payload_off = bpf_htons(gso ? esp_off : esp_off + sizeof(struct esptag_esp_hdr));
-		m->trailer_len = 0;
-		m->mss = bpf_htons(mss);
-		m->sa_index = bpf_htonl(sa_index);
-		m->seq_hi = bpf_htonl(seq >> 32);
-		m->seq_lo = bpf_htonl((__u32)seq);
-		m->reserved2 = 0;
-	}
-	if (gso) {
-		cnt = ESPTAG_CNT_TX_PROTECT_GSO;
-		verdict = TC_ACT_OK;
-		goto out;
-	}
-
-	if (tunnel) {
-		__u64 et_off = new_l3 - 2;
-		__be16 *et;
-
-		bound16(et_off);	/* own pointer: the verifier refuses off -2 */
-		et = data + et_off;
-		if ((void *)(et + 1) > end) {
-			cnt = ESPTAG_CNT_TX_DROP_ROOM;
-			goto out;
-		}
-		if (sa->family == 4) {
-			struct iphdr oh = {
-				.version = 4, .ihl = 5, .tos = t.tos,
-				.tot_len = bpf_htons(t.ip_len + olen + sizeof(struct esptag_esp_hdr)),
-				.id = bpf_htons((__u16)seq), .frag_off = 0, .ttl = 64,
-				.protocol = IPPROTO_ESP,
-			};
-			struct iphdr *p = data + new_l3;
-
-			__builtin_memcpy(&oh.saddr, sa->saddr, 4);
-			__builtin_memcpy(&oh.daddr, sa->daddr, 4);
-			oh.check = ipv4_csum20(&oh);
-			if ((void *)(p + 1) > end) {
-				cnt = ESPTAG_CNT_TX_DROP_ROOM;
-				goto out;
-			}
-			__builtin_memcpy(p, &oh, sizeof(oh));
-			*et = bpf_htons(ETH_P_IP);
-		} else {
-			struct ipv6hdr *p = data + new_l3;
-
-			if ((void *)(p + 1) > end) {
-				cnt = ESPTAG_CNT_TX_DROP_ROOM;
-				goto out;
-			}
-			*(__be32 *)p = bpf_htonl(6u << 28 | (__u32)t.tos << 20);
-			p->payload_len = bpf_htons(t.ip_len + sizeof(struct esptag_esp_hdr));
-			p->nexthdr = IPPROTO_ESP;
-			p->hop_limit = 64;
-			__builtin_memcpy(&p->saddr, sa->saddr, 16);
-			__builtin_memcpy(&p->daddr, sa->daddr, 16);
-			*et = bpf_htons(ETH_P_IPV6);
-		}
-	} else if (t.family == 4) {
-		struct iphdr *ip = data + new_l3;
+	if (x->t.family == 4) {
+		struct iphdr *ip = data + x->new_l3;
 		__be16 old_len, new_len, old_w, new_w;
 
-		if ((void *)(ip + 1) > end) {
-			cnt = ESPTAG_CNT_TX_DROP_ROOM;
-			goto out;
-		}
+		if ((void *)(ip + 1) > end)
+			return ESPTAG_CNT_TX_DROP_ROOM;
 		old_len = ip->tot_len;
-		new_len = bpf_htons(bpf_ntohs(old_len) + sizeof(struct esptag_esp_hdr));
+		new_len = bpf_htons(bpf_ntohs(old_len) + TX_ESP_LEN);
 		old_w = *((__be16 *)&ip->ttl);
 		ip->tot_len = new_len;
 		ip->protocol = IPPROTO_ESP;
@@ -507,57 +527,79 @@ int esptag_tx(struct __sk_buff *skb)
 		csum_replace2(&ip->check, old_len, new_len);
 		csum_replace2(&ip->check, old_w, new_w);
 	} else {
-		struct ipv6hdr *ip6 = data + new_l3;
-		__u64 nh_rel = t.nh_rel;
+		struct ipv6hdr *ip6 = data + x->new_l3;
+		__u64 nh_rel = x->t.nh_rel;
 		__u8 *nh;
 
-		if ((void *)(ip6 + 1) > end) {
-			cnt = ESPTAG_CNT_TX_DROP_ROOM;
-			goto out;
-		}
-		ip6->payload_len = bpf_htons(bpf_ntohs(ip6->payload_len) +
-					     sizeof(struct esptag_esp_hdr));
+		if ((void *)(ip6 + 1) > end)
+			return ESPTAG_CNT_TX_DROP_ROOM;
+		ip6->payload_len = bpf_htons(bpf_ntohs(ip6->payload_len) + TX_ESP_LEN);
 		bound16(nh_rel);
-		if (nh_rel > TX_IPHDR_MAX) {
-			cnt = ESPTAG_CNT_TX_DROP_ROOM;
-			goto out;
-		}
+		if (nh_rel > TX_IPHDR_MAX)
+			return ESPTAG_CNT_TX_DROP_ROOM;
 		nh = (void *)ip6 + nh_rel;
-		if ((void *)(nh + 1) > end) {
-			cnt = ESPTAG_CNT_TX_DROP_ROOM;
-			goto out;
-		}
+		if ((void *)(nh + 1) > end)
+			return ESPTAG_CNT_TX_DROP_ROOM;
 		*nh = IPPROTO_ESP;
 	}
+	return STAGE_NEXT;
+}
 
-	{
-		__u64 off = esp_off + ESPTAG_META_LEN;
-		struct esptag_esp_hdr *e;
-		__be64 iv = bpf_cpu_to_be64(seq);
+/* The ESP header: SPI, low 32 sequence bits, the 64-bit sequence as IV. */
+static __always_inline __u32 tx_write_esp(struct __sk_buff *skb, struct tx_ctx *x)
+{
+	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
+	__u64 off = x->esp_off + ESPTAG_META_LEN;
+	__be64 iv = bpf_cpu_to_be64(x->seq);
+	struct esptag_esp_hdr *e;
 
-		bound16(off);
-		if (off > TX_PREFIX_MAX + ESPTAG_META_LEN + sizeof(struct ipv6hdr)) {
-			cnt = ESPTAG_CNT_TX_DROP_ROOM;
-			goto out;
-		}
-		e = data + off;
-		if ((void *)(e + 1) > end) {
-			cnt = ESPTAG_CNT_TX_DROP_ROOM;
-			goto out;
-		}
-		e->spi = sa->spi;
-		e->seq = bpf_htonl((__u32)seq);
-		__builtin_memcpy(e->iv, &iv, sizeof(iv));
-	}
-	cnt = ESPTAG_CNT_TX_PROTECT;
-	verdict = TC_ACT_OK;
+	bound16(off);
+	if (off > TX_PREFIX_MAX + ESPTAG_META_LEN + sizeof(struct ipv6hdr))
+		return ESPTAG_CNT_TX_DROP_ROOM;
+	e = data + off;
+	if ((void *)(e + 1) > end)
+		return ESPTAG_CNT_TX_DROP_ROOM;
+	e->spi = x->sa->spi;
+	e->seq = bpf_htonl((__u32)x->seq);
+	__builtin_memcpy(e->iv, &iv, sizeof(iv));
+	return ESPTAG_CNT_TX_PROTECT;
+}
+
+/* The frame passes (TC_ACT_OK) exactly for these counters. */
+static __always_inline bool tx_passes(__u32 cnt)
+{
+	return cnt == ESPTAG_CNT_TX_PROTECT || cnt == ESPTAG_CNT_TX_PROTECT_GSO ||
+	       cnt == ESPTAG_CNT_TX_BYPASS || cnt == ESPTAG_CNT_TX_PASS_OTHER ||
+	       cnt == ESPTAG_CNT_TX_CONFIG;
+}
+
+SEC("tc")
+int esptag_tx(struct __sk_buff *skb)
+{
+	struct tx_ctx x = { .pkt_len = skb->len, .segs = 1 };
+	__u32 cnt;
+	bool ok;
+
+	cfg_load(&x.cfg);
+	if ((cnt = tx_classify(skb, &x)) != STAGE_NEXT ||
+	    (cnt = tx_policy(&x)) != STAGE_NEXT ||
+	    (cnt = tx_sa_check(skb, &x)) != STAGE_NEXT ||
+	    (cnt = tx_frame_check(skb, &x)) != STAGE_NEXT ||
+	    (cnt = tx_seq_reserve(&x)) != STAGE_NEXT ||
+	    (cnt = tx_layout(&x)) != STAGE_NEXT ||
+	    (cnt = tx_grow(skb, &x)) != STAGE_NEXT ||
+	    (cnt = tx_write_tag(skb, &x)) != STAGE_NEXT)
+		goto out;
+	cnt = x.tunnel ? tx_outer_hdr(skb, &x) : tx_transport_hdr(skb, &x);
+	if (cnt != STAGE_NEXT)
+		goto out;
+	cnt = tx_write_esp(skb, &x);
 out:
+	ok = tx_passes(cnt);
 	stat_inc(cnt);
-	if (sa_known)
-		sa_stat_add(sa_index, verdict == TC_ACT_OK ? segs : 0,
-			    verdict == TC_ACT_OK ? pkt_len : 0,
-			    verdict == TC_ACT_OK ? 0 : 1);
-	return verdict;
+	if (x.sa_known)
+		sa_stat_add(x.sa_index, ok ? x.segs : 0, ok ? x.pkt_len : 0, ok ? 0 : 1);
+	return ok ? TC_ACT_OK : TC_ACT_SHOT;
 }
 
 char LICENSE[] SEC("license") = "GPL";

@@ -31,6 +31,8 @@ enum {
 };
 
 #define ESPTAG_MAX_VLANS	2
+#define VLAN_VID_MASK		0x0fff	/* TCI: VLAN ID */
+#define IPV4_FRAG_MASK		0x3fff	/* frag_off: MF flag and fragment offset */
 #define ESPTAG_MAX_IPV6_EXT	4	/* extension headers skipped at most */
 
 #ifndef IPPROTO_HOPOPTS
@@ -48,9 +50,14 @@ enum {
 #ifndef IPPROTO_NONE
 #define IPPROTO_NONE		59
 #endif
-#ifndef ETH_P_8021AD
-#define ETH_P_8021AD		0x88A8
-#endif
+
+/*
+ * Clamp v (a 64-bit variable) with mask m in the register used afterwards:
+ * clang may check a zero-extended copy of a 32-bit value and hand the
+ * verifier the unchecked register, or reload a bounded value from the
+ * stack without its bounds.
+ */
+#define bound_mask(v, m)	asm volatile("%[x] &= " #m : [x] "+r"(v))
 
 struct cursor {
 	void *pos;
@@ -59,6 +66,12 @@ struct cursor {
 static __always_inline void cursor_init(struct cursor *c, void *data)
 {
 	c->pos = data;
+}
+
+static __always_inline bool mac_eq(const __u8 *a, const __u8 *b)
+{
+	return *(const __u32 *)a == *(const __u32 *)b &&
+	       *(const __u16 *)(a + 4) == *(const __u16 *)(b + 4);
 }
 
 /* Ethernet header: returns the EtherType after the MAC addresses. */
@@ -115,7 +128,7 @@ static __always_inline int parse_vlans(struct cursor *c, void *end, int proto,
 	for (i = 0; i < ESPTAG_MAX_VLANS; i++) {
 		__be16 *h = c->pos;	/* TCI, next EtherType */
 
-		if (proto != ETH_P_8021Q && proto != ETH_P_8021AD)
+		if (!esptag_eth_p_is_vlan(proto))
 			return proto;
 		if ((void *)(h + 2) > end)
 			return PE_TRUNC;
@@ -125,7 +138,7 @@ static __always_inline int parse_vlans(struct cursor *c, void *end, int proto,
 		proto = bpf_ntohs(h[1]);
 		c->pos = h + 2;
 	}
-	if (proto == ETH_P_8021Q || proto == ETH_P_8021AD)
+	if (esptag_eth_p_is_vlan(proto))
 		return PE_UNSUPPORTED;
 	return proto;
 }
@@ -194,7 +207,7 @@ static __always_inline int parse_iphdr(struct cursor *c, void *end,
 
 static __always_inline bool ipv4_is_fragment(const struct iphdr *iph)
 {
-	return iph->frag_off & bpf_htons(0x3fff);	/* MF or offset */
+	return iph->frag_off & bpf_htons(IPV4_FRAG_MASK);
 }
 
 struct ipv6_info {

@@ -8,6 +8,14 @@
 
 #include "maps.h"
 
+/*
+ * The programs run as a sequence of always-inline stages with one exit: a
+ * stage returns STAGE_NEXT to go on, or the counter (enum esptag_counter)
+ * that ends the frame's path (a drop reason or a pass), and the single exit
+ * counts it and derives the verdict from it.
+ */
+#define STAGE_NEXT	ESPTAG_CNT_MAX
+
 static __always_inline void stat_inc(__u32 cnt)
 {
 	__u64 *v = bpf_map_lookup_elem(&esptag_stats, &cnt);

@@ -214,47 +214,66 @@ struct esptag_sa_stats {
 };
 ESPTAG_CHECK_SIZE(esptag_sa_stats, 24);
 
-/* Data-path counters (index of esptag_stats). Names in esptag_counter_names. */
+/*
+ * Data-path counters (index of esptag_stats): the one table of them.
+ * X(ID, name, drop) gives ESPTAG_CNT_<ID>, its name (CLI, JSON, metrics,
+ * build/esptag_counters.json for scripts) and whether it counts frames
+ * the data path dropped (1) or passed / handled (0). New counters go at
+ * the end: the index is the map key, pinned maps outlive a build.
+ */
+#define ESPTAG_COUNTERS(X) \
+	X(TX_PROTECT,		tx_protect, 0)		/* ESP header + tag inserted */ \
+	X(TX_PROTECT_GSO,	tx_protect_gso, 0)	/* super-packet tagged for agent framing */ \
+	X(TX_BYPASS,		tx_bypass, 0)		/* policy bypass or no policy */ \
+	X(TX_PASS_OTHER,	tx_pass_other, 0)	/* not IP (ARP, ...) */ \
+	X(TX_CONFIG,		tx_config, 0)		/* config frame from the daemon, passed */ \
+	X(TX_DROP_DISCARD,	tx_drop_discard, 1)	/* policy discard */ \
+	X(TX_DROP_NO_SA,	tx_drop_no_sa, 1)	/* protect without a usable SA */ \
+	X(TX_DROP_EXPIRED,	tx_drop_expired, 1)	/* protect with an expired SA */ \
+	X(TX_DROP_AGENT_DOWN,	tx_drop_agent_down, 1)	/* protect while the agent is down */ \
+	X(TX_DROP_TAGGED,	tx_drop_tagged, 1)	/* already carries a metadata tag */ \
+	X(TX_DROP_MALFORMED,	tx_drop_malformed, 1)	/* truncated / unsupported headers */ \
+	X(TX_DROP_ROOM,		tx_drop_room, 1)	/* could not grow the packet */ \
+	X(RX_OK,		rx_ok, 0)		/* decrypted, verified, accepted */ \
+	X(RX_PLAIN,		rx_plain, 0)		/* untagged traffic passed */ \
+	X(RX_CONFIG,		rx_config, 0)		/* agent reply passed to the daemon */ \
+	X(RX_DROP_AUTH,		rx_drop_auth, 1)	/* agent: ICV failed */ \
+	X(RX_DROP_NO_SA,	rx_drop_no_sa, 1)	/* agent: no SA */ \
+	X(RX_DROP_AGENT_MALFORMED, rx_drop_agent_malformed, 1) /* agent: malformed ESP */ \
+	X(RX_DROP_UNSUPPORTED,	rx_drop_unsupported, 1)	/* agent: unsupported / unknown result */ \
+	X(RX_DROP_UNKNOWN_SA,	rx_drop_unknown_sa, 1)	/* index out of esptag_sad or its slot empty */ \
+	X(RX_DROP_DIR,		rx_drop_dir, 1)		/* index of an outbound SA */ \
+	X(RX_DROP_DEAD,		rx_drop_dead, 1)	/* SA not alive or expired */ \
+	X(RX_DROP_DOMAIN,	rx_drop_domain, 1)	/* SA of another MAC/VLAN domain */ \
+	X(RX_DROP_REPLAY,	rx_drop_replay, 1)	/* duplicate within the window */ \
+	X(RX_DROP_OLD,		rx_drop_old, 1)		/* left of the window */ \
+	X(RX_DROP_POLICY,	rx_drop_policy, 1)	/* plaintext where policy says protect */ \
+	X(RX_DROP_DISCARD,	rx_drop_discard, 1)	/* inbound policy discard */ \
+	X(RX_DROP_MALFORMED,	rx_drop_malformed, 1)	/* truncated / unparsable frame, strip failed */ \
+	X(PORT_PASS,		port_pass, 0)		/* trusted VF frame passed */ \
+	X(PORT_WRAP,		port_wrap, 0)		/* untrusted VF frame wrapped (offload=0) */ \
+	X(PORT_DROP_SPOOF,	port_drop_spoof, 1)	/* source MAC is not the VF's */ \
+	X(PORT_DROP_CONFIG,	port_drop_config, 1)	/* config EtherType from a VF */ \
+	X(PORT_DROP_META,	port_drop_meta, 1)	/* metadata EtherType toward a VF / from a trusted VF */ \
+	X(PORT_DROP_ROOM,	port_drop_room, 1)	/* could not grow the packet */ \
+	X(TX_DROP_NO_TSO,	tx_drop_no_tso, 1)	/* GSO super-packet, the agent cannot segment */ \
+	X(TX_DROP_VLAN_HIDDEN,	tx_drop_vlan_hidden, 1)	/* 0x88B5/0x88B6 behind VLAN tags (in the frame or skb metadata) */ \
+	X(TX_DROP_GSO_LIMIT,	tx_drop_gso_limit, 1)	/* GSO mss below ESPTAG_GSO_MIN_MSS or too many segments */ \
+	X(PORT_DROP_VLAN_HIDDEN, port_drop_vlan_hidden, 1) /* 0x88B5/0x88B6 behind VLAN tags, to or from a VF */ \
+	X(RX_DROP_MARK,		rx_drop_mark, 1)	/* SA index the configured mark cannot hold */ \
+	X(RX_DROP_TAG,		rx_drop_tag, 1)		/* Rx tag invalid or its offsets/lengths not this packet's */ \
+	X(RX_DROP_OUTER,	rx_drop_outer, 1)	/* outer IP not ESP of the SA's family to the SA's address */ \
+	X(RX_DROP_SPI_SEQ,	rx_drop_spi_seq, 1)	/* ESP SPI or sequence number differs from the SA / tag */ \
+	X(RX_DROP_TRAILER,	rx_drop_trailer, 1)	/* decrypted ESP trailer disagrees with the tag */ \
+	X(RX_DROP_INNER,	rx_drop_inner, 1)	/* tunnel: inner packet not IPv4/IPv6 filling the payload */ \
+	X(RX_DUMMY,		rx_dummy, 0)		/* ESP dummy packet (next header 59): verified, discarded */ \
+	X(TX_DROP_GSO_PROTO,	tx_drop_gso_proto, 1)	/* GSO super-packet not TCP, or its segments unknown */ \
+	X(PORT_DROP_NO_PORT,	port_drop_no_port, 1)	/* frame from a port without an esptag_ports entry */
+
 enum esptag_counter {
-	ESPTAG_CNT_TX_PROTECT = 0,	/* ESP header + tag inserted */
-	ESPTAG_CNT_TX_PROTECT_GSO,	/* super-packet tagged for agent framing */
-	ESPTAG_CNT_TX_BYPASS,		/* policy bypass or no policy */
-	ESPTAG_CNT_TX_PASS_OTHER,	/* not IP (ARP, ...) */
-	ESPTAG_CNT_TX_CONFIG,		/* config frame from the daemon, passed */
-	ESPTAG_CNT_TX_DROP_DISCARD,	/* policy discard */
-	ESPTAG_CNT_TX_DROP_NO_SA,	/* protect without a usable SA */
-	ESPTAG_CNT_TX_DROP_EXPIRED,	/* protect with an expired SA */
-	ESPTAG_CNT_TX_DROP_AGENT_DOWN,	/* protect while the agent is down */
-	ESPTAG_CNT_TX_DROP_TAGGED,	/* already carries a metadata tag */
-	ESPTAG_CNT_TX_DROP_MALFORMED,	/* truncated / unsupported headers */
-	ESPTAG_CNT_TX_DROP_ROOM,	/* could not grow the packet */
-	ESPTAG_CNT_RX_OK,		/* decrypted, verified, accepted */
-	ESPTAG_CNT_RX_PLAIN,		/* untagged traffic passed */
-	ESPTAG_CNT_RX_CONFIG,		/* agent reply passed to the daemon */
-	ESPTAG_CNT_RX_DROP_AUTH,	/* agent: ICV failed */
-	ESPTAG_CNT_RX_DROP_NO_SA,	/* agent: no SA */
-	ESPTAG_CNT_RX_DROP_AGENT_MALFORMED, /* agent: malformed ESP */
-	ESPTAG_CNT_RX_DROP_UNSUPPORTED,	/* agent: unsupported / unknown result */
-	ESPTAG_CNT_RX_DROP_UNKNOWN_SA,	/* index out of esptag_sad or its slot empty */
-	ESPTAG_CNT_RX_DROP_DIR,		/* index of an outbound SA */
-	ESPTAG_CNT_RX_DROP_DEAD,	/* SA not alive or expired */
-	ESPTAG_CNT_RX_DROP_DOMAIN,	/* SA of another MAC/VLAN domain */
-	ESPTAG_CNT_RX_DROP_REPLAY,	/* duplicate within the window */
-	ESPTAG_CNT_RX_DROP_OLD,		/* left of the window */
-	ESPTAG_CNT_RX_DROP_POLICY,	/* plaintext where policy says protect */
-	ESPTAG_CNT_RX_DROP_DISCARD,	/* inbound policy discard */
-	ESPTAG_CNT_RX_DROP_MALFORMED,	/* bad tag or headers */
-	ESPTAG_CNT_PORT_PASS,		/* trusted VF frame passed */
-	ESPTAG_CNT_PORT_WRAP,		/* untrusted VF frame wrapped (offload=0) */
-	ESPTAG_CNT_PORT_DROP_SPOOF,	/* source MAC is not the VF's */
-	ESPTAG_CNT_PORT_DROP_CONFIG,	/* config EtherType from a VF */
-	ESPTAG_CNT_PORT_DROP_META,	/* metadata EtherType toward a VF / from a trusted VF */
-	ESPTAG_CNT_PORT_DROP_ROOM,	/* could not grow the packet */
-	ESPTAG_CNT_TX_DROP_NO_TSO,	/* GSO super-packet, the agent cannot segment */
-	ESPTAG_CNT_TX_DROP_VLAN_HIDDEN,	/* 0x88B5/0x88B6 behind VLAN tags (in the frame or skb metadata) */
-	ESPTAG_CNT_TX_DROP_GSO_LIMIT,	/* GSO mss below ESPTAG_GSO_MIN_MSS or too many segments */
-	ESPTAG_CNT_PORT_DROP_VLAN_HIDDEN, /* 0x88B5/0x88B6 behind VLAN tags, to or from a VF */
-	ESPTAG_CNT_RX_DROP_MARK,	/* SA index the configured mark cannot hold */
+#define ESPTAG_CNT_ENUM_(id, name, drop) ESPTAG_CNT_##id,
+	ESPTAG_COUNTERS(ESPTAG_CNT_ENUM_)
+#undef ESPTAG_CNT_ENUM_
 	ESPTAG_CNT_MAX,
 };
 

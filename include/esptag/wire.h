@@ -43,6 +43,18 @@
 #define ESPTAG_CFG_MAX_PAYLOAD	1500
 #define ESPTAG_ETH_HLEN		14
 
+/*
+ * The VLAN TPID rule, the same everywhere (BPF programs, agent, daemon):
+ * an EtherType of 0x8100 (802.1Q C-tag) or 0x88a8 (802.1ad S-tag) starts a
+ * VLAN tag. proto in host byte order.
+ */
+#define ESPTAG_ETH_P_8021Q	0x8100
+#define ESPTAG_ETH_P_8021AD	0x88A8
+static inline __attribute__((always_inline)) int esptag_eth_p_is_vlan(unsigned int proto)
+{
+	return proto == ESPTAG_ETH_P_8021Q || proto == ESPTAG_ETH_P_8021AD;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Configuration packet                                                      */
 /* ------------------------------------------------------------------------ */

@@ -256,7 +256,7 @@ static void unknown_port_dropped(void)
 
 	del_port_at(PORT_IFINDEX);
 	ip_frame(&in, peer_mac, vf_mac, 0);
-	check(fd_from, &in, NULL, TC_ACT_SHOT, ESPTAG_CNT_PORT_DROP_SPOOF, NULL);
+	check(fd_from, &in, NULL, TC_ACT_SHOT, ESPTAG_CNT_PORT_DROP_NO_PORT, NULL);
 }
 
 /* ---------------------------------------------------------------------- */

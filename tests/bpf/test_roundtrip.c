@@ -228,7 +228,7 @@ static int double_agent(const struct bt_pkt *t, uint32_t rx_idx, struct bt_pkt *
 	/* Outer IP header right after L2. */
 	ip = 12;
 	memcpy(&proto, r->b + ip, 2);
-	while (proto == htons(0x8100) || proto == htons(0x88a8)) {
+	while (esptag_eth_p_is_vlan(ntohs(proto))) {
 		ip += 4;
 		memcpy(&proto, r->b + ip, 2);
 	}

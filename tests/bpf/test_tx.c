@@ -848,7 +848,7 @@ static void gso_udp_refused(void)
 	struct flow f = { 4, "192.0.2.1", "198.51.100.7", 0, UDP, 2500 };
 	struct __sk_buff skb = { .gso_size = 1000, .gso_segs = 3 };
 	struct bt_expect e = { .retval = TC_ACT_SHOT,
-			       .cnt = { { ESPTAG_CNT_TX_DROP_MALFORMED, 1 } } };
+			       .cnt = { { ESPTAG_CNT_TX_DROP_GSO_PROTO, 1 } } };
 	struct bt_pkt in;
 
 	plain_frame(&in, &f);

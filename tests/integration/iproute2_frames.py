@@ -11,7 +11,7 @@ packet sockets, counter sums.
   iproute2_frames.py cfg FLAGS                 hex of a struct esptag_cfg
   iproute2_frames.py port FLAGS MAC VF         hex of a struct esptag_port
   iproute2_frames.py u32 N                     N as 4 little-endian bytes (map keys)
-  iproute2_frames.py counter NAME              index of ESPTAG_CNT_NAME in include/esptag/maps.h
+  iproute2_frames.py counter NAME              index of counter NAME (build/esptag_counters.json)
   iproute2_frames.py sum                       sum of the per-CPU values of a bpftool -j lookup (stdin)
   iproute2_frames.py send IFACE DST SRC ETHERTYPE TEXT
         one raw Ethernet frame: MACs, EtherType (hex), TEXT as payload
@@ -25,12 +25,14 @@ packet sockets, counter sums.
 import ipaddress
 import json
 import os
-import re
 import select
 import socket
 import struct
 import sys
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import counters  # noqa: E402
 
 ROOT = os.path.dirname(os.path.abspath(__file__)) + "/../.."
 ETH_P_ALL = 0x0003
@@ -106,10 +108,7 @@ def sendgso(iface, dst, src, saddr, daddr, mss, n):
 
 
 def counter(name):
-    text = open(ROOT + "/include/esptag/maps.h").read()
-    body = re.search(r"enum esptag_counter \{(.*?)\};", text, re.S).group(1)
-    names = re.findall(r"^\s*(ESPTAG_CNT_\w+)", body, re.M)
-    return names.index("ESPTAG_CNT_" + name)
+    return counters.index(name.lower())
 
 
 def main(a):

@@ -6,7 +6,7 @@
   rx_frames.py spd DST PLEN NODE                  hex key + value of an esptag_spd entry (dir in)
   rx_frames.py spdsrc NODE SRC PLEN ACTION        hex key + value of an esptag_spd_src entry
   rx_frames.py cfg MASK TRUSTED SHIFT             hex of a struct esptag_cfg
-  rx_frames.py counter NAME                       index of ESPTAG_CNT_NAME (from include/esptag/maps.h)
+  rx_frames.py counter NAME                       index of ESPTAG_CNT_NAME (build/esptag_counters.json)
   rx_frames.py send IFACE DSTMAC SRC DST PORT TEXT [SA SPI SEQ [RESULT]]
         (TEXT NAME:N sends N bytes "NAME|xxx...", received as NAME/N)
         send a UDP datagram on IFACE through a packet socket: plain, or as
@@ -18,7 +18,6 @@
 import ipaddress
 import json
 import os
-import re
 import socket
 import struct
 import sys
@@ -26,6 +25,9 @@ import sys
 ROOT = os.path.dirname(os.path.abspath(__file__)) + "/../.."
 SO_RCVMARK = 75
 SO_MARK = 36
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import counters  # noqa: E402
 
 
 def hexs(b):
@@ -98,10 +100,7 @@ def main(a):
     elif cmd == "cfg":
         print(hexs(struct.pack("<IIIIHHI", 0, int(a[1], 0), int(a[2], 0), int(a[3], 0), 0, 0, 0)))
     elif cmd == "counter":
-        text = open(ROOT + "/include/esptag/maps.h").read()
-        body = text[text.index("enum esptag_counter {"):]
-        names = re.findall(r"^\s*ESPTAG_CNT_(\w+)", body, re.M)
-        print(names.index(a[1]))
+        print(counters.index(a[1].lower()))
     elif cmd == "send":
         iface, dstmac, src, dst, port, text = a[1:7]
         if ":" in text:  # NAME:N -> NAME|xxx... (N bytes in all)

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # `bpftool btf dump file` on every built BPF object shows the shared ABI
 # structs of include/esptag/maps.h with their field names, so
-# `bpftool map dump` prints named fields.
+# `bpftool map dump` prints named fields. Every BPF object of the tree
+# (programs, test, bench and agent-test programs) declares one licence, "GPL".
 . "$(dirname "$0")/../lib/harness.sh"
 t_require bpftool
 
@@ -36,5 +37,11 @@ for o in "$BUILD"/bpf/*.bpf.o; do
 		done
 		if [ -z "$missing" ]; then t_pass "$n/$s"; else t_fail "$n/$s" "fields missing:$missing"; fi
 	done
+done
+for o in "$BUILD"/bpf/*.bpf.o "$BUILD"/tests/progs/*.bpf.o "$BUILD"/bench/progs/*.bpf.o \
+	"$BUILD"/tests/agent/*.bpf.o; do
+	[ -e "$o" ] || continue
+	lic=$(readelf -p license "$o" 2>/dev/null | sed -n 's/^ *\[ *0\] *//p')
+	t_eq "license/$(basename "$o" .bpf.o)" "$lic" GPL
 done
 t_exit

@@ -77,14 +77,7 @@ cfg_up() { bpftool -j map dump pinned "$PINS/esptag_cfg" | $PY -c 'import json,s
 is_up() { [ "$(cfg_up)" = 1 ]; }
 is_down() { [ "$(cfg_up)" = 0 ]; }
 dp() { # dp COUNTER: data-path counter straight from the pinned per-CPU map
-	bpftool -j map dump pinned "$PINS/esptag_stats" | $PY -c '
-import json, sys
-names = ["tx_protect","tx_protect_gso","tx_bypass","tx_pass_other","tx_config","tx_drop_discard","tx_drop_no_sa","tx_drop_expired","tx_drop_agent_down"]
-i = names.index(sys.argv[1])
-for e in json.load(sys.stdin):
-    e = e["formatted"]
-    if e["key"] == i:
-        print(sum(v["value"] for v in e["values"]))' "$1"
+	bpftool -j map dump pinned "$PINS/esptag_stats" | $PY "$ROOT/tests/lib/counters.py" sum "$1"
 }
 agent_ctr() { E -j stats | $PY -c 'import json,sys; print(json.load(sys.stdin)["agent"][sys.argv[1]])' "$1"; }
 wire_rx() { ip -n "$P" -s -j link show wire1 | $PY -c 'import json,sys; print(json.load(sys.stdin)[0]["stats64"]["rx"]["packets"])'; }

@@ -99,14 +99,7 @@ for p in json.load(sys.stdin):
         print("none" if v is None else v)' "$1" "$2"
 }
 dp() { # dp COUNTER: data-path counter straight from the pinned per-CPU map
-	bpftool -j map dump pinned "$PINS/esptag_stats" | $PY -c '
-import json, sys
-names = ["tx_protect","tx_protect_gso","tx_bypass","tx_pass_other","tx_config","tx_drop_discard","tx_drop_no_sa","tx_drop_expired","tx_drop_agent_down"]
-i = names.index(sys.argv[1])
-for e in json.load(sys.stdin):
-    e = e["formatted"]
-    if e["key"] == i:
-        print(sum(v["value"] for v in e["values"]))' "$1"
+	bpftool -j map dump pinned "$PINS/esptag_stats" | $PY "$ROOT/tests/lib/counters.py" sum "$1"
 }
 # capture_start FILE: tcpdump on the agent's wire side (what leaves the box).
 capture_start() {

@@ -1521,6 +1521,45 @@ static void test_names(void)
 	}
 }
 
+/* The one data-path counter table: names, indexes and the drop attribute. */
+static void test_counter_table(void)
+{
+	static const struct { int id; const char *name; bool drop; } known[] = {
+		{ ESPTAG_CNT_TX_PROTECT, "tx_protect", false },
+		{ ESPTAG_CNT_RX_OK, "rx_ok", false },
+		{ ESPTAG_CNT_RX_DROP_REPLAY, "rx_drop_replay", true },
+		{ ESPTAG_CNT_RX_DROP_MALFORMED, "rx_drop_malformed", true },
+		{ ESPTAG_CNT_RX_DROP_MARK, "rx_drop_mark", true },
+		{ ESPTAG_CNT_RX_DROP_TAG, "rx_drop_tag", true },
+		{ ESPTAG_CNT_RX_DROP_OUTER, "rx_drop_outer", true },
+		{ ESPTAG_CNT_RX_DROP_SPI_SEQ, "rx_drop_spi_seq", true },
+		{ ESPTAG_CNT_RX_DROP_TRAILER, "rx_drop_trailer", true },
+		{ ESPTAG_CNT_RX_DROP_INNER, "rx_drop_inner", true },
+		{ ESPTAG_CNT_RX_DUMMY, "rx_dummy", false },
+		{ ESPTAG_CNT_TX_DROP_GSO_PROTO, "tx_drop_gso_proto", true },
+		{ ESPTAG_CNT_PORT_DROP_NO_PORT, "port_drop_no_port", true },
+	};
+
+	/* Indexes are map keys: existing ones never move. */
+	T_EQ(ESPTAG_CNT_RX_DROP_MARK, 38);
+	T_EQ(ESPTAG_CNT_RX_DROP_TAG, 39);
+	T_EQ(ESPTAG_CNT_PORT_DROP_NO_PORT, ESPTAG_CNT_MAX - 1);
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
+		T_ASSERT(!strcmp(esptag_counters[known[i].id].name, known[i].name));
+		T_EQ(esptag_counter_is_drop(known[i].id), known[i].drop);
+		T_EQ(esptag_counter_index(known[i].name), known[i].id);
+	}
+	for (int i = 0; i < ESPTAG_CNT_MAX; i++) {
+		/* The names array (esptagd) and the table agree; every drop
+		 * counter is named *_drop_* and no other. */
+		T_ASSERT(!strcmp(esptag_counter_names[i], esptag_counters[i].name));
+		T_EQ(esptag_counter_is_drop(i), strstr(esptag_counters[i].name, "_drop_") != NULL);
+	}
+	T_ASSERT(!esptag_counter_is_drop(-1));
+	T_ASSERT(!esptag_counter_is_drop(ESPTAG_CNT_MAX));
+	T_EQ(esptag_counter_index("no_such_counter"), -1);
+}
+
 int main(int argc, char **argv)
 {
 	static char path[4096];
@@ -1557,5 +1596,6 @@ int main(int argc, char **argv)
 	test_meta_fields();
 	T_RUN(test_meta_no_sa);
 	T_RUN(test_names);
+	T_RUN(test_counter_table);
 	return t_done();
 }

@@ -20,8 +20,6 @@
 
 #define ETH_P_IP_ 0x0800
 #define ETH_P_IPV6_ 0x86DD
-#define ETH_P_8021Q_ 0x8100
-#define ETH_P_8021AD_ 0x88A8
 #define ESP_HL ((size_t)sizeof(struct esptag_esp_hdr))
 #define TAG ESPTAG_META_LEN
 #define TRAILER_ROOM (3 + 2 + ESPTAG_ICV_LEN)

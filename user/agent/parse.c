@@ -17,7 +17,7 @@ int agent_parse_l2(const uint8_t *f, size_t len, struct l2 *l)
 		if (off + 2 > len)
 			return -1;
 		t = rd16(f + off);
-		if (t == ETH_P_8021Q_ || t == ETH_P_8021AD_) {
+		if (esptag_eth_p_is_vlan(t)) {
 			if (l->nvlans == 2 || off + 6 > len)
 				return -1;
 			l->vid[l->nvlans++] = rd16(f + off + 2) & 0x0fff;

@@ -210,9 +210,9 @@ static bool tx_vlan_hidden(struct agent *a, const uint8_t *f, size_t len)
 	uint16_t et = rd16(f + 12);
 	size_t off = 12;
 
-	if (et != ETH_P_8021Q_ && et != ETH_P_8021AD_)
+	if (!esptag_eth_p_is_vlan(et))
 		return false;
-	while (off + 6 <= len && (et == ETH_P_8021Q_ || et == ETH_P_8021AD_)) {
+	while (off + 6 <= len && esptag_eth_p_is_vlan(et)) {
 		off += 4;
 		et = rd16(f + off);
 	}

@@ -136,7 +136,16 @@ const char *esptag_counter_str(int counter);		/* enum esptag_counter, e.g. "tx_p
 const char *esptag_agent_counter_str(int counter);	/* enum esptag_agent_counter */
 const char *esptag_rec_type_str(int type);
 /* Name tables indexed by enum esptag_counter / esptag_agent_counter. */
-extern const char *const esptag_counter_names[];
+extern const char *const esptag_counter_names[];	/* [ESPTAG_CNT_MAX] */
+
+/* One data-path counter (enum esptag_counter), from ESPTAG_COUNTERS. */
+struct esptag_counter_info {
+	const char *name;	/* e.g. "rx_drop_replay" */
+	bool drop;		/* counts frames the data path refused */
+};
+extern const struct esptag_counter_info esptag_counters[];	/* [ESPTAG_CNT_MAX] */
+bool esptag_counter_is_drop(int counter);	/* false for an unknown index */
+int esptag_counter_index(const char *name);	/* -1 when unknown */
 extern const char *const esptag_agent_counter_names[];
 
 /*

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* Names of esptag enums for logs, the CLI, JSON and metrics. */
+#include <string.h>
 #include <esptag/maps.h>
 #include "esptag_proto.h"
 
@@ -54,46 +55,18 @@ static const char *const rec_type_names[] = {
 };
 _Static_assert(N(rec_type_names) == ESPTAG_REC_MAX + 1, "record type names");
 
+/* The data-path counters, from the one table in include/esptag/maps.h. */
+const struct esptag_counter_info esptag_counters[] = {
+#define CNT_INFO(id, nm, drop) [ESPTAG_CNT_##id] = { #nm, drop },
+	ESPTAG_COUNTERS(CNT_INFO)
+#undef CNT_INFO
+};
+_Static_assert(N(esptag_counters) == ESPTAG_CNT_MAX, "counter table");
+
 const char *const esptag_counter_names[] = {
-	[ESPTAG_CNT_TX_PROTECT] = "tx_protect",
-	[ESPTAG_CNT_TX_PROTECT_GSO] = "tx_protect_gso",
-	[ESPTAG_CNT_TX_BYPASS] = "tx_bypass",
-	[ESPTAG_CNT_TX_PASS_OTHER] = "tx_pass_other",
-	[ESPTAG_CNT_TX_CONFIG] = "tx_config",
-	[ESPTAG_CNT_TX_DROP_DISCARD] = "tx_drop_discard",
-	[ESPTAG_CNT_TX_DROP_NO_SA] = "tx_drop_no_sa",
-	[ESPTAG_CNT_TX_DROP_EXPIRED] = "tx_drop_expired",
-	[ESPTAG_CNT_TX_DROP_AGENT_DOWN] = "tx_drop_agent_down",
-	[ESPTAG_CNT_TX_DROP_TAGGED] = "tx_drop_tagged",
-	[ESPTAG_CNT_TX_DROP_MALFORMED] = "tx_drop_malformed",
-	[ESPTAG_CNT_TX_DROP_ROOM] = "tx_drop_room",
-	[ESPTAG_CNT_RX_OK] = "rx_ok",
-	[ESPTAG_CNT_RX_PLAIN] = "rx_plain",
-	[ESPTAG_CNT_RX_CONFIG] = "rx_config",
-	[ESPTAG_CNT_RX_DROP_AUTH] = "rx_drop_auth",
-	[ESPTAG_CNT_RX_DROP_NO_SA] = "rx_drop_no_sa",
-	[ESPTAG_CNT_RX_DROP_AGENT_MALFORMED] = "rx_drop_agent_malformed",
-	[ESPTAG_CNT_RX_DROP_UNSUPPORTED] = "rx_drop_unsupported",
-	[ESPTAG_CNT_RX_DROP_UNKNOWN_SA] = "rx_drop_unknown_sa",
-	[ESPTAG_CNT_RX_DROP_DIR] = "rx_drop_dir",
-	[ESPTAG_CNT_RX_DROP_DEAD] = "rx_drop_dead",
-	[ESPTAG_CNT_RX_DROP_DOMAIN] = "rx_drop_domain",
-	[ESPTAG_CNT_RX_DROP_REPLAY] = "rx_drop_replay",
-	[ESPTAG_CNT_RX_DROP_OLD] = "rx_drop_old",
-	[ESPTAG_CNT_RX_DROP_POLICY] = "rx_drop_policy",
-	[ESPTAG_CNT_RX_DROP_DISCARD] = "rx_drop_discard",
-	[ESPTAG_CNT_RX_DROP_MALFORMED] = "rx_drop_malformed",
-	[ESPTAG_CNT_PORT_PASS] = "port_pass",
-	[ESPTAG_CNT_PORT_WRAP] = "port_wrap",
-	[ESPTAG_CNT_PORT_DROP_SPOOF] = "port_drop_spoof",
-	[ESPTAG_CNT_PORT_DROP_CONFIG] = "port_drop_config",
-	[ESPTAG_CNT_PORT_DROP_META] = "port_drop_meta",
-	[ESPTAG_CNT_PORT_DROP_ROOM] = "port_drop_room",
-	[ESPTAG_CNT_TX_DROP_NO_TSO] = "tx_drop_no_tso",
-	[ESPTAG_CNT_TX_DROP_VLAN_HIDDEN] = "tx_drop_vlan_hidden",
-	[ESPTAG_CNT_TX_DROP_GSO_LIMIT] = "tx_drop_gso_limit",
-	[ESPTAG_CNT_PORT_DROP_VLAN_HIDDEN] = "port_drop_vlan_hidden",
-	[ESPTAG_CNT_RX_DROP_MARK] = "rx_drop_mark",
+#define CNT_NAME(id, nm, drop) [ESPTAG_CNT_##id] = #nm,
+	ESPTAG_COUNTERS(CNT_NAME)
+#undef CNT_NAME
 };
 _Static_assert(N(esptag_counter_names) == ESPTAG_CNT_MAX, "counter names");
 
@@ -149,6 +122,19 @@ const char *esptag_rec_type_str(int type)
 const char *esptag_counter_str(int counter)
 {
 	return name(esptag_counter_names, N(esptag_counter_names), counter);
+}
+
+bool esptag_counter_is_drop(int counter)
+{
+	return counter >= 0 && counter < ESPTAG_CNT_MAX && esptag_counters[counter].drop;
+}
+
+int esptag_counter_index(const char *name)
+{
+	for (int i = 0; i < ESPTAG_CNT_MAX; i++)
+		if (!strcmp(esptag_counters[i].name, name))
+			return i;
+	return -1;
 }
 
 const char *esptag_agent_counter_str(int counter)

@@ -18,8 +18,6 @@
 
 #define ETH_P_IP_	0x0800
 #define ETH_P_IPV6_	0x86DD
-#define ETH_P_8021Q_	0x8100
-#define ETH_P_8021AD_	0x88A8
 #define ETH_ZLEN_	60
 
 static inline uint16_t rd16(const uint8_t *p)

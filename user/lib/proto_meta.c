@@ -10,7 +10,7 @@
 
 static bool ip_ethertype(uint16_t t)
 {
-	return t == ETH_P_IP_ || t == ETH_P_IPV6_ || t == ETH_P_8021Q_ || t == ETH_P_8021AD_;
+	return t == ETH_P_IP_ || t == ETH_P_IPV6_ || esptag_eth_p_is_vlan(t);
 }
 
 /* Smallest ESP offset: Ethernet header + minimal IPv4 header. */

@@ -41,10 +41,10 @@ static bool vlans_ok(const struct esptag_vlan *vl, uint8_t nvlans)
 				return false;
 			continue;
 		}
-		if (tpid != ETH_P_8021Q_ && tpid != ETH_P_8021AD_)
+		if (!esptag_eth_p_is_vlan(tpid))
 			return false;
 		/* The inner tag of a Q-in-Q pair is a C-tag. */
-		if (i == 1 && tpid != ETH_P_8021Q_)
+		if (i == 1 && tpid != ESPTAG_ETH_P_8021Q)
 			return false;
 		if (vid == 0 || vid == 0xfff)
 			return false;
