@@ -22,6 +22,26 @@ Q := @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
+# Canned recipes, used by this file and mk/*.mk:
+#   $(call link-bin,LIBS)  link the prerequisites (headers left out) into $@
+#   $(bpf-obj)             compile the BPF source $< into $@ (+ its .d)
+#   $(call bpf-skel,NAME)  generate the skeleton of $< with object name NAME
+define link-bin
+	$(call msg,LINK,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(filter-out %.h,$^) -o $@ $(1)
+endef
+define bpf-obj
+	$(call msg,BPF,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -MF $(@:.o=.d) -c $< -o $@
+endef
+define bpf-skel
+	$(call msg,SKEL,$@)
+	@mkdir -p $(@D)
+	$(Q)$(BPFTOOL) gen skeleton $< name $(1) > $@
+endef
+
 BUILD     ?= build
 CC        ?= gcc
 CLANG     ?= clang
@@ -64,19 +84,13 @@ bins: $(BINS)
 tests: $(TEST_BINS) $(TPROG_OBJS) $(BINS)
 
 $(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c
-	$(call msg,BPF,$@)
-	@mkdir -p $(@D)
-	$(Q)$(CLANG) $(BPF_CFLAGS) -MF $(@:.o=.d) -c $< -o $@
+	$(bpf-obj)
 
 $(BUILD)/tests/progs/%.bpf.o: tests/bpf/progs/%.bpf.c
-	$(call msg,BPF,$@)
-	@mkdir -p $(@D)
-	$(Q)$(CLANG) $(BPF_CFLAGS) -MF $(@:.o=.d) -c $< -o $@
+	$(bpf-obj)
 
 $(BUILD)/skel/%.skel.h: $(BUILD)/bpf/%.bpf.o
-	$(call msg,SKEL,$@)
-	@mkdir -p $(@D)
-	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*) > $@
+	$(call bpf-skel,$(subst -,_,$*))
 
 $(BUILD)/obj/%.o: %.c | $(SKELS)
 	$(call msg,CC,$@)
@@ -89,14 +103,10 @@ $(LIB): $(LIB_OBJS)
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
 $(BUILD)/tests/test_%: $(BUILD)/obj/tests/unit/test_%.o $(TLIB_OBJS) $(LIB)
-	$(call msg,LINK,$@)
-	@mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+	$(call link-bin,$(LDLIBS))
 
 $(BUILD)/tests/test_%: $(BUILD)/obj/tests/bpf/test_%.o $(TLIB_OBJS) $(LIB)
-	$(call msg,LINK,$@)
-	@mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+	$(call link-bin,$(LDLIBS))
 
 # libFuzzer targets: the fuzz source plus the library sources, instrumented.
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \

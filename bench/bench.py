@@ -25,6 +25,25 @@ BUILD = os.environ.get("BUILD", os.path.join(ROOT, "build"))
 BB = os.path.join(BUILD, "bench")
 BIN = os.path.join(BUILD, "bin")
 LAB = os.path.join(ROOT, "scripts", "lab")
+sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
+import etlib  # noqa: E402  (the wire library of the tests: frames)
+
+
+def lab_plan():
+    """The lab's address plan, scripts/lab.env (NAME=VALUE lines)."""
+    plan = {}
+    with open(os.path.join(ROOT, "scripts", "lab.env")) as f:
+        for line in f:
+            line = line.strip()
+            if line and not line.startswith("#") and "=" in line:
+                k, v = line.split("=", 1)
+                plan[k] = v
+    return plan
+
+
+PLAN = lab_plan()
+IP_A, IP_B = PLAN["LAB_IP4_A"], PLAN["LAB_IP4_B"]
+MAC_A, MAC_B = PLAN["LAB_MAC_A"], PLAN["LAB_MAC_B"]
 KEY = "0x" + "".join("%02x" % (0x40 + i) for i in range(20))   # throwaway bench key+salt
 
 children = []           # PIDs we started and must stop
@@ -193,7 +212,7 @@ def sa_lines(site, with_policies=True, window=128):
     the two policies per site), as esptag batch lines. window: replay
     window of the inbound SA (0: strictly increasing sequence numbers only,
     any reordering on the way is a drop)."""
-    me, peer = ("192.0.2.1", "192.0.2.2") if site == "A" else ("192.0.2.2", "192.0.2.1")
+    me, peer = (IP_A, IP_B) if site == "A" else (IP_B, IP_A)
     out_spi, in_spi = ("0x1001", "0x1002") if site == "A" else ("0x1002", "0x1001")
     aead = "aead 'rfc4106(gcm(aes))' %s 128" % KEY
     sa = ["state add dev pf0 src %s dst %s proto esp spi %s mode transport %s dir out"
@@ -406,8 +425,9 @@ def b_ctl(q):
     cli = []
     with tempfile.NamedTemporaryFile("w", prefix="et-bench-", suffix=".txt", delete=False) as f:
         for i in range(q["ctl_n"]):
-            f.write("state add dev pf0 src 192.0.2.1 dst 192.0.2.2 proto esp spi 0x%x "
-                    "mode transport aead 'rfc4106(gcm(aes))' %s 128 dir out\n" % (0x200000 + i, KEY))
+            f.write("state add dev pf0 src %s dst %s proto esp spi 0x%x "
+                    "mode transport aead 'rfc4106(gcm(aes))' %s 128 dir out\n"
+                    % (IP_A, IP_B, 0x200000 + i, KEY))
         batch = f.name
     try:
         for _ in range(max(3, q["samples"] // 2)):
@@ -476,8 +496,8 @@ def wg_setup():
         if run(["sh", "-c", "command -v " + t], check=False).returncode:
             raise RuntimeError(t + " not installed (scripts/deps installs wireguard-go, wireguard-tools)")
     ns = {s: "et-%s-%s" % (lab_env["LAB"], s) for s in ("A", "B")}
-    ip = {"A": "198.51.100.201", "B": "198.51.100.202"}
-    under = {"A": "192.0.2.1", "B": "192.0.2.2"}
+    ip = {"A": PLAN["LAB_WG_A"], "B": PLAN["LAB_WG_B"]}
+    under = {"A": IP_A, "B": IP_B}
     keys = {}
     for s in ("A", "B"):
         k = run(["wg", "genkey"]).stdout.strip()
@@ -527,12 +547,12 @@ def b_e2e(q):
             series[k].append(v)
     for i in range(q["samples"]):
         esp_off()
-        take("bypass", iperf(ns["A"], ns["B"], "192.0.2.2", q["iperf_s"]))
+        take("bypass", iperf(ns["A"], ns["B"], IP_B, q["iperf_s"]))
         esp_on(128)
-        take("esp", iperf(ns["A"], ns["B"], "192.0.2.2", q["iperf_s"]))
+        take("esp", iperf(ns["A"], ns["B"], IP_B, q["iperf_s"]))
         esp_off()
         esp_on(0)
-        take("esp_w0", iperf(ns["A"], ns["B"], "192.0.2.2", q["iperf_s"]))
+        take("esp_w0", iperf(ns["A"], ns["B"], IP_B, q["iperf_s"]))
     # ESP really happened: Tx/Rx SA counters of the last ESP run.
     st = esptag("A", "-j", "state", "list").stdout
     esp_off()
@@ -567,10 +587,10 @@ import socket, subprocess, sys
 s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))  # ETH_P_ALL: sees outgoing frames
 s.bind((sys.argv[1], 0))
 s.settimeout(3)
-subprocess.run(sys.argv[2:], check=True, stdout=subprocess.DEVNULL)
+subprocess.run(sys.argv[3:], check=True, stdout=subprocess.DEVNULL)
 while True:
     f = s.recv(65535)
-    if f[12:14] == b"\x88\xb6" and f[0:6] == bytes.fromhex("0200000b0001"):
+    if f[12:14] == b"\x88\xb6" and f[0:6] == bytes.fromhex(sys.argv[2]):
         print(f.hex())
         break
 """
@@ -579,7 +599,7 @@ while True:
 def tagged_frame(nsA, size):
     """One frame exactly as esptag_tx on pf0 tags it (metadata tag, ESP
     header, offload=1), taken off the switch port toward the agent."""
-    r = run(nsx(nsA, ["/usr/bin/python3", "-c", CAPTURE, "sw-up",
+    r = run(nsx(nsA, ["/usr/bin/python3", "-c", CAPTURE, "sw-up", etlib.mac_bytes(MAC_B).hex(),
                       os.path.join(BB, "pkt_send"), "pf0", "0.001", udp_frame(size)]),
             timeout=30)
     return r.stdout.strip()
@@ -676,20 +696,9 @@ def b_agent(q):
 
 def udp_frame(payload):
     """Plain IPv4/UDP frame A -> B as pf0 would send it (hex)."""
-    mac_b = bytes.fromhex("0200000b0001")
-    mac_a = bytes.fromhex("0200000a0001")
-    udp_len = 8 + payload
-    tot = 20 + udp_len
-    iph = bytearray([0x45, 0, tot >> 8, tot & 255, 0, 1, 0x40, 0, 64, 17, 0, 0,
-                     192, 0, 2, 1, 192, 0, 2, 2])
-    s = sum((iph[i] << 8) | iph[i + 1] for i in range(0, 20, 2))
-    while s >> 16:
-        s = (s & 0xffff) + (s >> 16)
-    c = ~s & 0xffff
-    iph[10], iph[11] = c >> 8, c & 255
-    udp = bytes([0x9c, 0x40, 0x12, 0xb5, udp_len >> 8, udp_len & 255, 0, 0])
     data = bytes((i * 7) & 255 for i in range(payload))
-    return (mac_b + mac_a + b"\x08\x00" + bytes(iph) + udp + data).hex()
+    ip = etlib.ipv4(IP_A, IP_B, 17, etlib.udp(40000, 4789, data), ident=1, flags_frag=0x4000)
+    return (etlib.mac_bytes(MAC_B) + etlib.mac_bytes(MAC_A) + b"\x08\x00" + ip).hex()
 
 
 # ---------------------------------------------------------------------------

@@ -8,17 +8,13 @@ AGENT_CORE_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(AGENT_CORE_SRCS))
 BINS += $(BUILD)/bin/esptag-agent
 
 $(BUILD)/bin/esptag-agent: $(BUILD)/obj/user/agent/main.o $(AGENT_OBJS) $(LIB)
-	$(call msg,LINK,$@)
-	@mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lcrypto
+	$(call link-bin,-lcrypto)
 
 # Agent unit tests link the in-memory agent core (no sockets).
 AGENT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_agent_*.c))
 $(BUILD)/obj/tests/unit/test_agent_%.o: CFLAGS += -Iuser/agent
 $(AGENT_TESTS): $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(AGENT_CORE_OBJS) $(TLIB_OBJS) $(LIB)
-	$(call msg,LINK,$@)
-	@mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+	$(call link-bin,$(LDLIBS))
 
 # Fuzzers of the agent's frame handlers (both directions).
 FUZZ_EXTRA_SRCS_agent_host := $(AGENT_CORE_SRCS)
@@ -42,12 +38,9 @@ conformance:
 AGENT_TSO_HELPER := $(BUILD)/tests/agent/tso_inject
 tests: $(AGENT_TSO_HELPER)
 $(BUILD)/tests/agent/tso_tag.bpf.o: tests/agent/tso_tag.bpf.c include/esptag/wire.h
-	$(call msg,BPF,$@)
-	@mkdir -p $(@D)
-	$(Q)$(CLANG) $(BPF_CFLAGS) -MF $(@:.o=.d) -c $< -o $@
+	$(bpf-obj)
 $(BUILD)/tests/agent/tso_tag.skel.h: $(BUILD)/tests/agent/tso_tag.bpf.o
-	$(call msg,SKEL,$@)
-	$(Q)$(BPFTOOL) gen skeleton $< name tso_tag_bpf > $@
+	$(call bpf-skel,tso_tag_bpf)
+$(AGENT_TSO_HELPER): CFLAGS += -I$(BUILD)/tests/agent
 $(AGENT_TSO_HELPER): tests/agent/tso_inject.c $(BUILD)/tests/agent/tso_tag.skel.h
-	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) -I$(BUILD)/tests/agent $< -o $@ -lbpf -lelf -lz
+	$(call link-bin,-lbpf -lelf -lz)

@@ -14,33 +14,22 @@ BENCH_BINS      := $(addprefix $(BUILD)/bench/,bench_bpf ctl_bench gcm_bench pkt
 tests: $(BENCH_BINS) $(BENCH_PROG_OBJS)
 
 $(BUILD)/bench/progs/%.bpf.o: bench/progs/%.bpf.c
-	$(call msg,BPF,$@)
-	@mkdir -p $(@D)
-	$(Q)$(CLANG) $(BPF_CFLAGS) -MF $(@:.o=.d) -c $< -o $@
+	$(bpf-obj)
 
 $(BUILD)/bench/%.skel.h: $(BUILD)/bench/progs/%.bpf.o
-	$(call msg,SKEL,$@)
-	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*) > $@
+	$(call bpf-skel,$(subst -,_,$*))
 
 $(BUILD)/obj/bench/bench_bpf.o: CFLAGS += -I$(BUILD)/bench
 $(BUILD)/obj/bench/bench_bpf.o: $(BENCH_SKELS)
 
 $(BUILD)/bench/bench_bpf: $(BUILD)/obj/bench/bench_bpf.o $(TLIB_OBJS) $(LIB)
-	$(call msg,LINK,$@)
-	@mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+	$(call link-bin,$(LDLIBS))
 
 $(BUILD)/bench/ctl_bench: $(BUILD)/obj/bench/ctl_bench.o $(LIB)
-	$(call msg,LINK,$@)
-	@mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+	$(call link-bin,$(LDLIBS))
 
 $(BUILD)/bench/gcm_bench: $(BUILD)/obj/bench/gcm_bench.o
-	$(call msg,LINK,$@)
-	@mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lcrypto
+	$(call link-bin,-lcrypto)
 
 $(BUILD)/bench/pkt_send: $(BUILD)/obj/bench/pkt_send.o
-	$(call msg,LINK,$@)
-	@mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) $^ -o $@
+	$(call link-bin)

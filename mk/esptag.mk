@@ -5,6 +5,4 @@ ESPTAG_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(ESPTAG_SRCS))
 BINS += $(BUILD)/bin/esptag
 
 $(BUILD)/bin/esptag: $(ESPTAG_OBJS) $(LIB)
-	$(call msg,LINK,$@)
-	@mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+	$(call link-bin,$(LDLIBS))

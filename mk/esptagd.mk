@@ -8,16 +8,12 @@ BINS += $(BUILD)/bin/esptagd
 $(ESPTAGD_OBJS): $(BUILD)/skel/esptag_tx.skel.h $(BUILD)/skel/esptag_rx.skel.h
 
 $(BUILD)/bin/esptagd: $(ESPTAGD_OBJS) $(LIB)
-	$(call msg,LINK,$@)
-	@mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+	$(call link-bin,$(LDLIBS))
 
 # PF mode loads esptag_port; its default skeleton name collides with
 # struct esptag_port, hence a second skeleton named esptag_port_bpf.
 $(BUILD)/skel/esptag_port_bpf.skel.h: $(BUILD)/bpf/esptag_port.bpf.o
-	$(call msg,GEN-SKEL,$@)
-	@mkdir -p $(@D)
-	$(Q)$(BPFTOOL) gen skeleton $< name esptag_port_bpf > $@
+	$(call bpf-skel,esptag_port_bpf)
 $(ESPTAGD_OBJS): $(BUILD)/skel/esptag_port_bpf.skel.h
 
 # Daemon unit tests (tests/unit/test_esptagd_*.c) link the daemon's agent
@@ -25,6 +21,4 @@ $(ESPTAGD_OBJS): $(BUILD)/skel/esptag_port_bpf.skel.h
 ESPTAGD_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_esptagd_*.c))
 $(BUILD)/obj/tests/unit/test_esptagd_%.o: CFLAGS += -Iuser/esptagd
 $(ESPTAGD_TESTS): $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/obj/user/esptagd/chan.o $(TLIB_OBJS) $(LIB)
-	$(call msg,LINK,$@)
-	@mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+	$(call link-bin,$(LDLIBS))

@@ -17,7 +17,7 @@ import struct
 import subprocess
 import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "conformance"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from etlib import *  # noqa: E402,F403
 
 from scapy.all import Ether, IP, IPv6, UDP, TCP, Raw, wrpcap  # noqa: E402
@@ -242,7 +242,7 @@ def tso_one(a, c, wire, name, family, mode, mss, seq, again=False, sa=None):
         ph = raw[l3o + 12:l3o + 20] + struct.pack("!HH", 6, len(raw) - tcpo)
     else:
         ph = raw[l3o + 8:l3o + 40] + struct.pack("!IxxxB", len(raw) - tcpo, 6)
-    struct.pack_into("!H", raw, tcpo + 16, (~csum(bytes(ph))) & 0xffff)
+    struct.pack_into("!H", raw, tcpo + 16, csum_fold(bytes(ph)))
     esp_off = l3o if mode == MODE_TUNNEL else tcpo
     nh = (4 if family == 4 else 41) if mode == MODE_TUNNEL else 6
     wire.drain()

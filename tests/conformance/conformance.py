@@ -21,7 +21,7 @@ import random
 import struct
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from etlib import *  # noqa: E402,F403
 
 from scapy.all import Ether, IP, IPv6, UDP, Dot1Q, Raw  # noqa: E402

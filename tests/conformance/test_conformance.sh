@@ -10,12 +10,9 @@ t_require nsenter
 [ -x /usr/bin/python3 ] || { t_skip "$(basename "$0")" "needs /usr/bin/python3 (scapy)"; exit 77; }
 AGENT=$BIN/esptag-agent
 [ -x "$AGENT" ] || { t_skip "$(basename "$0")" "build first: make all"; exit 77; }
-# Not $(tmp_new): a subshell would not register the directory for teardown.
-tmp_new >/dev/null
-TMP=${T_FILES[-1]}
+TMP=$(tmp_new) || exit 1
 
-ns_new h >/dev/null && ns_new a >/dev/null && ns_new w >/dev/null || { t_fail setup "netns"; t_exit; }
-H=et-$T_ID-h A=et-$T_ID-a W=et-$T_ID-w
+H=$(ns_new h) && A=$(ns_new a) && W=$(ns_new w) || { t_fail setup "netns"; t_exit; }
 ip link add h0 netns "$H" type veth peer name host0 netns "$A" &&
 	ip link add w0 netns "$W" type veth peer name wire0 netns "$A" || { t_fail setup "veth"; t_exit; }
 for x in "$H h0" "$A host0" "$A wire0" "$W w0"; do
@@ -25,8 +22,7 @@ for x in "$H h0" "$A host0" "$A wire0" "$W w0"; do
 done
 
 bg_start "$A" "$AGENT" --host host0 --wire wire0 --capacity 48 --port-limit 16 >/dev/null 2>"$TMP/agent.log"
-for _ in $(seq 50); do grep -q "running:" "$TMP/agent.log" && break; sleep 0.1; done
-grep -q "running:" "$TMP/agent.log" || { t_fail agent_start "$(tail -3 "$TMP/agent.log")"; t_exit; }
+wait_log "$TMP/agent.log" "running:" || { t_fail agent_start "$(tail -3 "$TMP/agent.log")"; t_exit; }
 
 /usr/bin/python3 "$ROOT/tests/conformance/conformance.py" --host-ns "$H" --host-if h0 \
 	--wire-ns "$W" --wire-if w0 || T_FAILED=1

@@ -22,7 +22,6 @@ packet sockets, counter sums.
         print every frame seen on IFACE for SECONDS as hex, one per line;
         "ready" goes to stderr once the socket is bound
 """
-import ipaddress
 import json
 import os
 import select
@@ -35,69 +34,38 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import counters  # noqa: E402
 
 ROOT = os.path.dirname(os.path.abspath(__file__)) + "/../.."
-ETH_P_ALL = 0x0003
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import etlib  # noqa: E402
+
+ETH_P_ALL = etlib.ETH_P_ALL
 
 
-def mac(s):
-    b = bytes(int(x, 16) for x in s.split(":"))
-    assert len(b) == 6
-    return b
-
-
-def addr16(s):
-    a = ipaddress.ip_address(s)
-    return a.packed + bytes(16 - len(a.packed)), (4 if a.version == 4 else 6)
-
-
-def hexs(b):
-    return " ".join("%02x" % x for x in b)
+mac, hexs = etlib.mac_bytes, etlib.hexs
 
 
 def sa(spi, d, fam, mode, flags, m, saddr, daddr, ifindex):
-    s16, _ = addr16(saddr)
-    d16, _ = addr16(daddr)
     # struct esptag_sa: 80 bytes, host order except spi.
-    v = struct.pack(">I", int(spi, 0))
-    v += struct.pack("<BBBBI", int(d), int(fam), int(mode), int(flags, 0), int(ifindex))
-    v += mac(m) + struct.pack("<BB", 0, 16) + bytes(8)
-    v += s16 + d16 + struct.pack("<HHI4xQ", 0, 0, 0, 0)
-    assert len(v) == 80
-    return v
+    return etlib.map_sa(int(spi, 0), int(d), int(mode), int(flags, 0), m, saddr, daddr,
+                        int(ifindex), family=int(fam))
 
 
 def spd(d, dst, plen, node):
-    a, fam = addr16(dst)
-    key = struct.pack("<IBBH", 32 + int(plen), int(d), fam, 0) + a
-    val = struct.pack("<IIII", int(node), 0, 0, 0)
-    return key, val
+    return etlib.map_spd(int(d), dst, int(plen), int(node))
 
 
 def spdsrc(node, src, plen, action, sa_index):
-    a, _ = addr16(src)
-    key = struct.pack("<II", 32 + int(plen), int(node)) + a
-    val = struct.pack("<B3x", int(action)) + bytes(4) + struct.pack("<II", int(sa_index), 1)
-    return key, val
-
-
-def csum(b):
-    if len(b) % 2:
-        b += b"\0"
-    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
-    while s >> 16:
-        s = (s & 0xffff) + (s >> 16)
-    return s
+    return etlib.map_spd_src(int(node), src, int(plen), int(action), int(sa_index))
 
 
 def sendgso(iface, dst, src, saddr, daddr, mss, n):
-    sa, da = ipaddress.ip_address(saddr).packed, ipaddress.ip_address(daddr).packed
+    sa, da = socket.inet_aton(saddr), socket.inet_aton(daddr)
     payload = bytes((i * 7) & 0xff for i in range(int(n)))
     tcp_len = 20 + len(payload)
-    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + tcp_len, 0x4321, 0x4000, 64, 6, 0, sa, da)
-    ip = ip[:10] + struct.pack("!H", 0xffff - csum(ip)) + ip[12:]
     # NEEDS_CSUM: the TCP checksum field holds the pseudo-header sum.
-    pseudo = csum(sa + da + struct.pack("!HH", 6, tcp_len))
+    pseudo = etlib.csum_fold(sa + da + struct.pack("!HH", 6, tcp_len))
     tcp = struct.pack("!HHIIBBHHH", 40000, 443, 1000, 0, 5 << 4, 0x18, 65535, pseudo, 0)
-    frame = mac(dst) + mac(src) + struct.pack("!H", 0x0800) + ip + tcp + payload
+    ip = etlib.ipv4(saddr, daddr, 6, tcp + payload, ident=0x4321, flags_frag=0x4000)
+    frame = mac(dst) + mac(src) + struct.pack("!H", 0x0800) + ip
     # struct virtio_net_hdr: flags NEEDS_CSUM, gso TCPV4, hdr_len, gso_size,
     # csum_start, csum_offset (native byte order).
     vnet = struct.pack("=BBHHHH", 1, 1, 54, int(mss), 34, 16)
@@ -119,13 +87,13 @@ def main(a):
         k, v = spd(*a[1:5]) if cmd == "spd" else spdsrc(*a[1:6])
         print(hexs(k) + "|" + hexs(v))
     elif cmd == "cfg":
-        print(hexs(struct.pack("<IIIIHHI", int(a[1], 0), 0, 0, 0, 0, 0, 0)))
+        print(hexs(etlib.map_cfg(int(a[1], 0))))
     elif cmd == "port":
-        print(hexs(struct.pack("<I", int(a[1], 0)) + mac(a[2]) + struct.pack("<HI", int(a[3]), 0)))
+        print(hexs(etlib.map_port(int(a[1], 0), a[2], int(a[3]))))
     elif cmd == "u32":
-        print(hexs(struct.pack("<I", int(a[1], 0))))
+        print(hexs(etlib.map_u32(int(a[1], 0))))
     elif cmd == "counter":
-        print(" ".join(str(x) for x in struct.pack("<I", counter(a[1]))))
+        print(" ".join(str(x) for x in etlib.map_u32(counter(a[1]))))
     elif cmd == "sum":
         j = json.load(sys.stdin)
         total = 0

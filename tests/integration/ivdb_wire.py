@@ -4,7 +4,8 @@
 Helpers of test_agent_restart_iv.sh (run inside a namespace).
 
   ivdb_wire.py capture IFACE FILE   record every IPv4 frame received on IFACE:
-                                    "esp SPI SEQ IV" or "ip PROTO" per line
+                                    "esp SPI SEQ IV" or "ip PROTO" per line;
+                                    "ready" on stderr once bound
   ivdb_wire.py send DST PRIO TEXT   one UDP datagram to DST:9 with SO_PRIORITY
                                     PRIO (0x10002: HTB class 1:2)
   ivdb_wire.py drain IFACE PRIO     one 1400-byte non-IP frame (EtherType
@@ -23,6 +24,7 @@ import sys
 def capture(iface, path):
     s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
     s.bind((iface, 0))
+    print("ready", file=sys.stderr, flush=True)
     with open(path, "w", buffering=1) as out:
         while True:
             f, addr = s.recvfrom(70000)

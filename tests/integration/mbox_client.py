@@ -22,38 +22,28 @@ import socket
 import struct
 import sys
 
-MAGIC = 0x424d5445
-CFG, RESET = 1, 2
-OP_HELLO, OP_ADD_SA, OP_DEL_SA, OP_ADD_LOCAL, OP_DUMP_SA, OP_GET_STATS = 1, 2, 3, 5, 7, 8
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import etlib  # noqa: E402
 
-
-def mhdr(t, flags, ln, seq, status=0, reserved=0):
-    return struct.pack("<IBBBBIIiI", MAGIC, 1, t, flags, reserved, ln, seq, status, 0)
+CFG, RESET = etlib.MBOX_CFG, etlib.MBOX_RESET
+OP_HELLO, OP_ADD_SA, OP_DEL_SA, OP_ADD_LOCAL, OP_DUMP_SA, OP_GET_STATS = (
+    etlib.OP[n] for n in ("HELLO", "ADD_SA", "DEL_SA", "ADD_LOCAL", "DUMP_SA", "GET_STATS"))
+mhdr = etlib.mbox_hdr
 
 
 def cfg(op, msg_id, port, recs=b"", count=0, flags=0):
-    return struct.pack("!BBBBIHHHH", 1, op, flags, 0, msg_id, port, count, len(recs), 0xffff) + recs
+    return etlib.cfg_payload(op, msg_id, port, [recs], flags=flags, count=count)
 
 
 def sa_rec(spi, mac):
-    r = struct.pack("!BBH", 1, 0, 108)
-    r += bytes([2, 4, 50, 1]) + struct.pack("!I", spi)
-    r += socket.inet_aton("192.0.2.99") + b"\0" * 12 + socket.inet_aton("192.0.2.12") + b"\0" * 12
-    r += mac + bytes([0, 1]) + b"\0" * 8 + bytes([16, 16, 0, 0]) + struct.pack("!HHI", 0, 0, 0xffffffff)
-    r += os.urandom(16) + b"\0" * 16 + os.urandom(4)
-    assert len(r) == 108
-    return r
+    """ADD_SA record, out, claiming local_mac mac; random key and salt."""
+    return etlib.rec_sa(etlib.DIR_OUT, "192.0.2.99", spi, os.urandom(16), os.urandom(4), mac,
+                        saddr="192.0.2.12", window=0)
 
 
 def sa_rec_fixed(spi, daddr, keysalt):
-    r = struct.pack("!BBH", 1, 0, 108)
-    r += bytes([2, 4, 50, 1]) + struct.pack("!I", spi)
-    r += socket.inet_aton(daddr) + b"\0" * 12 + socket.inet_aton("192.0.2.11") + b"\0" * 12
-    r += b"\2" + b"\0" * 5 + bytes([0, 1]) + b"\0" * 8 + bytes([16, 16, 0, 0])
-    r += struct.pack("!HHI", 64, 0, 0xffffffff)
-    r += keysalt[:16] + b"\0" * 16 + keysalt[16:20]
-    assert len(r) == 108
-    return r
+    return etlib.rec_sa(etlib.DIR_OUT, daddr, spi, keysalt[:16], keysalt[16:20],
+                        b"\2" + bytes(5), saddr="192.0.2.11", window=64)
 
 
 def one(s, op, msg_id, recs=b"", count=0):
@@ -84,12 +74,11 @@ def main():
             idx = struct.unpack("!I", rep[16 + 68: 16 + 72])[0] if rep[3] == 0 and len(rep) >= 88 else -1
             print(rep[3], idx)
         elif mode == "del":
-            rep = one(s, OP_DEL_SA, mid, struct.pack("!BBHI", 2, 0, 8, int(sys.argv[4])), 1)
+            rep = one(s, OP_DEL_SA, mid, etlib.rec_ref(int(sys.argv[4])), 1)
             idx = struct.unpack("!I", rep[20:24])[0] if rep[3] == 0 and len(rep) >= 24 else -1
             print(rep[3], idx)
         elif mode == "hello":
-            caps = struct.pack("!BBHBB", 4, 0, 40, 1, 1) + b"\0" * 34
-            rep = one(s, OP_HELLO, mid, caps, 1)
+            rep = one(s, OP_HELLO, mid, etlib.rec_caps(), 1)
             if rep[3] == 0 and len(rep) >= 56:
                 c = rep[16:56]
                 used, plimit, pused = struct.unpack("!III", c[20:32])
@@ -97,7 +86,7 @@ def main():
             else:
                 print(rep[3], "-", "-", "-")
         else:
-            refs = b"".join(struct.pack("!BBHI", 2, 0, 8, int(i)) for i in sys.argv[4:])
+            refs = b"".join(etlib.rec_ref(int(i)) for i in sys.argv[4:])
             rep = one(s, OP_GET_STATS, mid, refs, len(sys.argv) - 4)
             print(rep[3], struct.unpack("!H", rep[10:12])[0])
     elif mode == "identity":
@@ -111,8 +100,7 @@ def main():
         idx = struct.unpack("!I", rep[16 + 68: 16 + 72])[0] if status == 0 else 0
         print(status, port, rmac)
         if status == 0:
-            ref = struct.pack("!BBHI", 2, 0, 8, idx)
-            p = cfg(OP_DEL_SA, 0x5001, 0, ref, 1)
+            p = cfg(OP_DEL_SA, 0x5001, 0, etlib.rec_ref(idx), 1)
             xchg(s, mhdr(CFG, 0, len(p), 0x5001) + p, CFG, 0x5001)
     else:
         rnd = random.Random(int(sys.argv[4]))
@@ -132,9 +120,7 @@ def main():
             elif v == 4:   # reserved bits, bad version
                 m = mhdr(rnd.choice([0, 3, 255]), 0, 0, i, reserved=rnd.randrange(256))
             else:          # ADD_LOCAL: only the PF manages LOCAL records
-                rec = struct.pack("!BBH", 3, 0, 36) + bytes([4, 0]) + b"\2" * 6 + \
-                    socket.inet_aton("192.0.2.200") + b"\0" * 12 + b"\0" * 8
-                p = cfg(OP_ADD_LOCAL, i + 1, 0, rec, 1)
+                p = cfg(OP_ADD_LOCAL, i + 1, 0, etlib.rec_local("192.0.2.200", b"\2" * 6), 1)
                 m = mhdr(CFG, 0, len(p), i) + p
             s.send(m)
         p = cfg(OP_DUMP_SA, 0x6000, 0)

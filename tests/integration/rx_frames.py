@@ -15,7 +15,6 @@
         until IDLE seconds pass without one; "ready" goes to stderr once bound
   rx_frames.py sum                               sum the per-CPU values of a bpftool -j lookup on stdin
 """
-import ipaddress
 import json
 import os
 import socket
@@ -23,6 +22,8 @@ import struct
 import sys
 
 ROOT = os.path.dirname(os.path.abspath(__file__)) + "/../.."
+sys.path.insert(0, ROOT + "/tests/lib")
+import etlib  # noqa: E402
 SO_RCVMARK = 75
 SO_MARK = 36
 
@@ -30,58 +31,30 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import counters  # noqa: E402
 
 
-def hexs(b):
-    return " ".join("%02x" % x for x in b)
-
-
-def addr16(a):
-    ip = ipaddress.ip_address(a)
-    return ip.packed + b"\0" * (16 - len(ip.packed)), 4 if ip.version == 4 else 6
-
-
-def mac(m):
-    return bytes(int(x, 16) for x in m.split(":"))
-
-
-def csum(b):
-    if len(b) % 2:
-        b += b"\0"
-    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return (~s) & 0xFFFF
+hexs, addr16, mac_bytes = etlib.hexs, etlib.addr16, etlib.mac_bytes
 
 
 def sa_value(spi, local_mac, daddr, ifindex):
-    d, fam = addr16(daddr)
-    v = struct.pack(">I", spi)
-    v += struct.pack("<BBBBI", 1, fam, 1, 0x01, ifindex)  # dir in, transport, ALIVE
-    v += mac(local_mac) + struct.pack("<BB", 0, 16)
-    v += b"\0" * 8  # vlans
-    v += b"\0" * 16 + d  # saddr, daddr
-    v += struct.pack("<HHIIQ", 64, 0, 0, 0, 0)  # window, reserved, reqid, pad, expires
-    assert len(v) == 80
-    return v
+    """Inbound transport SA, alive, window 64 (struct esptag_sa)."""
+    return etlib.map_sa(spi, etlib.DIR_IN, etlib.MODE_TRANSPORT, etlib.SAF_ALIVE, local_mac, None,
+                        daddr, ifindex, window=64)
 
 
 def ipv4(src, dst, proto, payload):
-    h = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(payload), 0x1234, 0x4000, 64,
-                    proto, 0, socket.inet_aton(src), socket.inet_aton(dst))
-    return h[:10] + struct.pack("!H", csum(h)) + h[12:] + payload
+    return etlib.ipv4(src, dst, proto, payload, ident=0x1234, flags_frag=0x4000)
 
 
 def frame(dstmac, srcmac, src, dst, port, text, sa=None, spi=0, seq=0, result=0):
-    udp = struct.pack("!HHHH", 40000, port, 8 + len(text), 0) + text
+    udp = etlib.udp(40000, port, text)
     if sa is None:
-        return mac(dstmac) + srcmac + b"\x08\x00" + ipv4(src, dst, 17, udp)
+        return mac_bytes(dstmac) + srcmac + b"\x08\x00" + ipv4(src, dst, 17, udp)
     pad = (4 - (len(udp) + 2) % 4) % 4
     trailer = bytes(range(1, pad + 1)) + bytes([pad, 17]) + b"\xc5" * 16
     esp = struct.pack("!IIQ", spi, seq & 0xFFFFFFFF, seq)
     ip = ipv4(src, dst, 50, esp + udp + trailer)
-    tag = struct.pack("!HBBBBBBHHHHIIIH", 0x88B6, 1, 2, 0, 17, result, 0,
-                      14 + 20, 14 + 20 + 16, len(trailer) if result == 0 else 0, 0,
-                      sa, seq >> 32, seq & 0xFFFFFFFF, 0)
-    return mac(dstmac) + srcmac + tag + b"\x08\x00" + ip
+    tag = etlib.meta(etlib.META_RX, 0, 17, result, 14 + 20, 14 + 20 + 16,
+                     len(trailer) if result == 0 else 0, 0, sa, seq, 0x0800)
+    return mac_bytes(dstmac) + srcmac + tag + ip
 
 
 def main(a):
@@ -89,16 +62,13 @@ def main(a):
     if cmd == "sa":
         print(hexs(sa_value(int(a[2], 0), a[3], a[4], int(a[5]) if len(a) > 5 else 0)))
     elif cmd == "spd":
-        d, fam = addr16(a[1])
-        key = struct.pack("<IBBH", 32 + int(a[2]), 1, fam, 0) + d
-        print("key hex", hexs(key), "value hex", hexs(struct.pack("<IIII", int(a[3]), 0, 0, 0)))
+        key, val = etlib.map_spd(etlib.DIR_IN, a[1], int(a[2]), int(a[3]))
+        print("key hex", hexs(key), "value hex", hexs(val))
     elif cmd == "spdsrc":
-        s, _ = addr16(a[2])
-        key = struct.pack("<II", 32 + int(a[3]), int(a[1])) + s
-        act = {"bypass": 1, "protect": 2, "discard": 3}[a[4]]
-        print("key hex", hexs(key), "value hex", hexs(struct.pack("<BxxxIII", act, 0, 0, 1)))
+        key, val = etlib.map_spd_src(int(a[1]), a[2], int(a[3]), etlib.ACTION[a[4]], 0)
+        print("key hex", hexs(key), "value hex", hexs(val))
     elif cmd == "cfg":
-        print(hexs(struct.pack("<IIIIHHI", 0, int(a[1], 0), int(a[2], 0), int(a[3], 0), 0, 0, 0)))
+        print(hexs(etlib.map_cfg(0, int(a[1], 0), int(a[2], 0), int(a[3], 0))))
     elif cmd == "counter":
         print(counters.index(a[1].lower()))
     elif cmd == "send":

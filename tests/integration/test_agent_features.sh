@@ -22,25 +22,19 @@ PY=/usr/bin/python3
 K1=0x0102030405060708090a0b0c0d0e0f10a1a2a3a4
 AEAD="aead rfc4106(gcm(aes))"
 
-H=$(ns_new h) && T_NS+=("$H")
-A=$(ns_new a) && T_NS+=("$A")
+H=$(ns_new h) || exit 1
+A=$(ns_new a) || exit 1
 ip link add eth0 netns "$H" type veth peer name host0 netns "$A"
 ip -n "$A" link add wire0 type veth peer name wire1
 ip -n "$H" link set eth0 up
 for i in host0 wire0 wire1; do ip -n "$A" link set "$i" up; done
 ip -n "$H" addr add 192.0.2.1/24 dev eth0
 
-PINS=$(pin_dir_new pins) && T_PINS+=("$PINS")
-TMP=$(tmp_new) && T_FILES+=("$TMP")
+PINS=$(pin_dir_new pins) || exit 1
+TMP=$(tmp_new) || exit 1
 SOCK=$TMP/esptagd.sock
 E() { nsx "$H" "$BIN/esptag" -s "$SOCK" "$@"; }
 reachable() { E -j agent status 2>/dev/null | grep -q '"reachable":true'; }
-wait_for() {
-	local t=$1 i
-	shift
-	for i in $(seq $((t * 10))); do "$@" && return 0; sleep 0.1; done
-	return 1
-}
 cfg_flags() { bpftool -j map dump pinned "$PINS/esptag_cfg" | $PY -c 'import json,sys; print(json.load(sys.stdin)[0]["formatted"]["value"]["flags"])'; }
 no_tso_set() { [ $(($(cfg_flags) & 2)) = 2 ]; }
 no_tso_clear() { [ $(($(cfg_flags) & 2)) = 0 ]; }
@@ -148,7 +142,7 @@ enc0=$(agent_ctr tx_encrypted)
 drop0=$(dp tx_drop_no_tso)
 gso_send
 t_eq gso_send_rc $? 0
-sleep 0.5
+wait_for 3 eval '[ "$(dp tx_drop_no_tso)" -gt "$drop0" ]'
 t_eq gso_dropped_counted "$(($(dp tx_drop_no_tso) - drop0))" 1
 t_eq gso_never_reached_agent "$(($(agent_ctr tx_segments) - seg0))/$(($(agent_ctr tx_encrypted) - enc0))" 0/0
 

@@ -19,13 +19,10 @@ AGENT=$BIN/esptag-agent
 [ -x "$AGENT" ] && [ -x "$BUILD/tests/agent/tso_inject" ] ||
 	{ t_skip "$(basename "$0")" "build first: make all"; exit 77; }
 DRIVER=$ROOT/tests/agent/interop.py
-# Not $(tmp_new): a subshell would not register the directory for teardown.
-tmp_new >/dev/null
-TMP=${T_FILES[-1]}
+TMP=$(tmp_new) || exit 1
 export BUILD
 
-ns_new h >/dev/null && ns_new a >/dev/null && ns_new w >/dev/null || { t_fail setup "netns"; t_exit; }
-H=et-$T_ID-h A=et-$T_ID-a W=et-$T_ID-w
+H=$(ns_new h) && A=$(ns_new a) && W=$(ns_new w) || { t_fail setup "netns"; t_exit; }
 ip link add h0 netns "$H" type veth peer name host0 netns "$A" &&
 	ip link add w0 netns "$W" type veth peer name wire0 netns "$A" || { t_fail setup "veth"; t_exit; }
 for x in "$H h0" "$A host0" "$A wire0" "$W w0"; do
@@ -36,11 +33,11 @@ done
 
 AGENT_PID=
 start_agent() { # start_agent LOG [args]
-	local log=$1 i
+	local log=$1
 	shift
 	bg_start "$A" "$AGENT" --host host0 --wire wire0 "$@" >/dev/null 2>"$log"
 	AGENT_PID=${T_PIDS[-1]}
-	for i in $(seq 50); do grep -q "running:" "$log" 2>/dev/null && return 0; sleep 0.1; done
+	wait_log "$log" "running:" && return 0
 	t_fail agent_start "$(tail -3 "$log")"
 	t_exit
 }
@@ -58,7 +55,7 @@ epoch1=$(drive hello | sed -n 's/^EPOCH //p')
 drive interop
 drive tso
 kill -USR1 "$AGENT_PID"
-sleep 0.3
+wait_log "$TMP/agent1.log" "counter tx_segments" && wait_log "$TMP/agent1.log" "esptag-agent: sa 0 port 0 dir out"
 t_check sigusr1/counters_printed grep -q "counter tx_segments" "$TMP/agent1.log"
 t_check sigusr1/per_sa_stats grep -q "esptag-agent: sa 0 port 0 dir out" "$TMP/agent1.log"
 stop_agent run1
@@ -72,7 +69,7 @@ else
 fi
 drive loss
 kill -USR1 "$AGENT_PID"
-sleep 0.3
+wait_log "$TMP/agent2.log" "counter tx_segments"
 stop_agent run2
 
 # No key byte, in hex, ever reaches the logs (verbose, SIGUSR1 dumps included).

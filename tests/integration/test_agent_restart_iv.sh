@@ -28,9 +28,9 @@ K1=0x0102030405060708090a0b0c0d0e0f10a1a2a3a4
 K2=0x1112131415161718191a1b1c1d1e1f20b1b2b3b4
 AEAD="aead rfc4106(gcm(aes))"
 
-H=$(ns_new h) && T_NS+=("$H")
-A=$(ns_new a) && T_NS+=("$A")
-P=$(ns_new p) && T_NS+=("$P")
+H=$(ns_new h) || exit 1
+A=$(ns_new a) || exit 1
+P=$(ns_new p) || exit 1
 ip link add eth0 netns "$H" type veth peer name host0 netns "$A"
 ip -n "$A" link add wire0 type veth peer name wire1 netns "$P"
 for n in "$H" "$A" "$P"; do
@@ -48,8 +48,8 @@ ip -n "$H" neigh replace 192.0.2.2 lladdr "$PMAC" dev eth0 nud permanent
 ip -n "$H" neigh replace 192.0.2.3 lladdr "$PMAC" dev eth0 nud permanent
 ip -n "$P" neigh replace 192.0.2.1 lladdr "$HMAC" dev wire1 nud permanent
 
-PINS=$(pin_dir_new pins) && T_PINS+=("$PINS")
-TMP=$(tmp_new) && T_FILES+=("$TMP")
+PINS=$(pin_dir_new pins) || exit 1
+TMP=$(tmp_new) || exit 1
 SOCK=$TMP/esptagd.sock
 CAP=$TMP/wire.txt
 
@@ -59,12 +59,6 @@ start_agent() {
 	AGENT_PID=${T_PIDS[-1]}
 }
 stop_pid() { kill "-${2:-TERM}" "$1" 2>/dev/null; wait "$1" 2>/dev/null; }
-wait_for() {
-	local t=$1 i
-	shift
-	for i in $(seq $((t * 10))); do "$@" && return 0; sleep 0.1; done
-	return 1
-}
 cfg_up() { bpftool -j map dump pinned "$PINS/esptag_cfg" | $PY -c 'import json,sys; print(json.load(sys.stdin)[0]["formatted"]["value"]["flags"] & 1)'; }
 is_up() { [ "$(cfg_up)" = 1 ]; }
 send() { nsx "$H" $W send "$1" "$2" "$3"; }	# DST PRIO TEXT
@@ -96,21 +90,25 @@ restart_agent() {
 	start_agent --capacity 16
 	wait_for 8 eval '[ "$(restarts)" -gt "$n0" ]' && wait_for 5 is_up
 }
+# wire_esp_ge N [TIMEOUT=3]: the capture holds at least N ESP frames.
+wire_esp_ge() { wait_for "${2:-3}" eval '[ "$(nesp)" -ge '"$1"' ]'; }
 # reorder TAG: host numbers n, n+1, n+2 reach the agent as n+1, n, n+2.
 reorder() {
 	nsx "$H" $W drain eth0 0x10002	# class 1:2 now owes ~0.7 s
+	local n0
+	n0=$(nesp)
 	send 192.0.2.2 0x10002 "$1-a"	# stamped n, waits in class 1:2
 	send 192.0.2.2 0 "$1-b"		# stamped n + 1, reaches the agent first
-	sleep 1.2
+	wire_esp_ge $((n0 + 2)) 5	# a, released by class 1:2, is out too
 	send 192.0.2.2 0 "$1-c"
-	sleep 0.3
+	wire_esp_ge $((n0 + 3))
 }
 
 start_daemon() {
 	bg_start "$H" "$BIN/esptagd" --dev eth0 --pin-dir "$PINS" --sock "$SOCK" \
 		--hello-interval 200 >>"$TMP/esptagd.log" 2>&1 >/dev/null
 	DAEMON_PID=${T_PIDS[-1]}
-	wait_for 10 eval '[ -S "$SOCK" ] && E agent status >/dev/null 2>&1' && wait_for 5 is_up
+	wait_agent_status "$H" "$SOCK" && wait_for 5 is_up
 }
 
 start_agent --capacity 16
@@ -135,8 +133,8 @@ nsx "$H" tc qdisc add dev eth0 root handle 1: htb default 1 &&
 	nsx "$H" tc class add dev eth0 parent 1: classid 1:2 htb rate 16kbit ceil 16kbit \
 		burst 100 cburst 100
 t_eq setup_qdisc "$?" 0
-bg_start "$P" $W capture wire1 "$CAP" >/dev/null
-sleep 0.3
+bg_start "$P" $W capture wire1 "$CAP" >/dev/null 2>"$CAP.ready"
+wait_ready "$CAP.ready" || t_fail capture_ready "packet socket did not start"
 
 # --- generation 1: host numbers 1..3 leave as IVs 2, 3, 4 -----------------------
 reorder g1
@@ -147,7 +145,7 @@ restart_agent && t_pass agent_restart_1 || t_fail agent_restart_1 "$(tail -3 "$T
 n=$(nesp)
 send 192.0.2.2 0 g2-d
 send 192.0.2.2 0 g2-e
-sleep 0.3
+wire_esp_ge $((n + 2))
 sum=$(wire)
 t_eq no_iv_reuse_after_restart "$(echo "$sum" | jq_ 'd["dups"]')" "[]"
 t_eq traffic_flows_after_restart "$(wire "$n" | jq_ 'len(d["ivs"])')" 2
@@ -161,7 +159,7 @@ reorder g2
 n=$(nesp)
 restart_agent && t_pass agent_restart_2 || t_fail agent_restart_2 "$(tail -3 "$TMP/esptagd.log")"
 send 192.0.2.2 0 g3-f
-sleep 0.3
+wire_esp_ge $((n + 1))
 t_eq no_iv_reuse_after_second_restart "$(wire | jq_ 'd["dups"]')" "[]"
 # base 7, next 12: the second agent may have used up to 16.
 t_eq second_restart_ivs "$(wire "$n" | jq_ 'd["ivs"]')" "[17]"
@@ -186,13 +184,13 @@ assert spis == [0x1100], spis' && t_pass agent_holds_only_esn_sa ||
 t_eq esn_sa_restart_number "$(sa_field 0x1100 seq)" $((0x100000001))
 n=$(nesp)
 send 192.0.2.2 0 g4-dead
-send 192.0.2.3 0 g4-esn
-sleep 0.3
+send 192.0.2.3 0 g4-esn	# sent after g4-dead: once it is out, g4-dead was handled
+wire_esp_ge $((n + 1))
 # Only the ESN SA's frame reaches the wire, at its restart number.
 t_eq exhausted_sa_sends_nothing "$(wire "$n" | jq_ 'd["spi_iv"]')" "[[$((0x1100)), $((0x100000001))]]"
 t_eq nothing_in_clear_after_exhaustion "$(wire | jq_ 'd["plain"]')" 0
 t_eq no_iv_reuse_overall "$(wire | jq_ 'd["dups"]')" "[]"
-sleep 0.3
+wait_log "$TMP/monitor.json" '"sa-expired"'
 $PY - "$TMP/monitor.json" <<'EOF' && t_pass sa_expired_event || t_fail sa_expired_event "$(tail -c 400 "$TMP/monitor.json")"
 import json, sys
 ev = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]

@@ -24,9 +24,9 @@ K2=0x1112131415161718191a1b1c1d1e1f20b1b2b3b4
 AEAD="aead rfc4106(gcm(aes))"
 
 # $(...) runs the harness helpers in a subshell: register for teardown here.
-H=$(ns_new h) && T_NS+=("$H")
-A=$(ns_new a) && T_NS+=("$A")
-P=$(ns_new p) && T_NS+=("$P")
+H=$(ns_new h) || exit 1
+A=$(ns_new a) || exit 1
+P=$(ns_new p) || exit 1
 ip link add eth0 netns "$H" type veth peer name host0 netns "$A"
 ip -n "$A" link add wire0 type veth peer name wire1 netns "$P"
 for n in "$H" "$A" "$P"; do
@@ -44,8 +44,8 @@ HMAC=$(ip -n "$H" -br link show eth0 | awk '{print $3}')
 ip -n "$H" neigh replace 192.0.2.2 lladdr "$PMAC" dev eth0 nud permanent
 ip -n "$P" neigh replace 192.0.2.1 lladdr "$HMAC" dev wire1 nud permanent
 
-PINS=$(pin_dir_new pins) && T_PINS+=("$PINS")
-TMP=$(tmp_new) && T_FILES+=("$TMP")
+PINS=$(pin_dir_new pins) || exit 1
+TMP=$(tmp_new) || exit 1
 SOCK=$TMP/esptagd.sock
 
 E() { nsx "$H" "$BIN/esptag" -s "$SOCK" "$@"; }
@@ -54,24 +54,15 @@ start_agent() {
 	AGENT_PID=${T_PIDS[-1]}
 }
 stop_pid() { kill "-${2:-TERM}" "$1" 2>/dev/null; wait "$1" 2>/dev/null; }
+# Ready once the control socket answers `esptag agent status`; stop
+# waiting early if esptagd exited.
+daemon_answers_or_died() { _t_agent_status "$H" "$SOCK" || ! kill -0 "$DAEMON_PID" 2>/dev/null; }
 start_daemon() {
-	local i
 	bg_start "$H" "$BIN/esptagd" --dev eth0 --pin-dir "$PINS" --sock "$SOCK" \
 		--hello-interval 200 "$@" >>"$TMP/esptagd.log" 2>&1
 	DAEMON_PID=${T_PIDS[-1]}
-	for i in $(seq 100); do
-		[ -S "$SOCK" ] && E agent status >/dev/null 2>&1 && return 0
-		kill -0 "$DAEMON_PID" 2>/dev/null || return 1
-		sleep 0.1
-	done
-	return 1
-}
-# wait_for SECONDS CMD...: poll until CMD succeeds.
-wait_for() {
-	local t=$1 i
-	shift
-	for i in $(seq $((t * 10))); do "$@" && return 0; sleep 0.1; done
-	return 1
+	wait_for 10 daemon_answers_or_died
+	_t_agent_status "$H" "$SOCK"
 }
 cfg_up() { bpftool -j map dump pinned "$PINS/esptag_cfg" | $PY -c 'import json,sys; print(json.load(sys.stdin)[0]["formatted"]["value"]["flags"] & 1)'; }
 is_up() { [ "$(cfg_up)" = 1 ]; }
@@ -261,7 +252,8 @@ check_agree ipv6_agree 4
 E state add dev eth0 src 192.0.2.1 dst 192.0.2.3 proto esp spi 0x5000 $AEAD $K1 128 \
 	limit time-hard 1 dir out
 t_eq lifetime_add_rc $? 0
-sleep 2.5
+sa_5000_gone() { E -j state list | $PY -c 'import json,sys; sys.exit(any(s["spi"] == 0x5000 for s in json.load(sys.stdin)))'; }
+wait_for 5 sa_5000_gone
 check_agree lifetime_expired_everywhere 4
 E state del dev eth0 dst 2001:db8::2 proto esp spi 0x4000 && E state del dev eth0 dst 2001:db8::1 proto esp spi 0x4001 &&
 E policy del dev eth0 src 2001:db8::/64 dst 2001:db8::2/128 dir out &&
@@ -309,7 +301,7 @@ d1=$(dp tx_drop_agent_down) p1=$(dp tx_protect)
 # An agent that forwards traffic but never answers config: still fail closed,
 # and the wire sees nothing at all (no plaintext, no ESP).
 start_agent --capacity 16 --test-drop-config 100
-sleep 1
+sleep 1 # the test's point: the port stays down for a while (absence cannot be polled)
 is_down && t_pass deaf_agent_stays_down || t_fail deaf_agent_stays_down "port came up"
 w0=$(wire_rx) d0=$(dp tx_drop_agent_down)
 ping_peer 5
@@ -334,10 +326,12 @@ ping_peer 5
 e1=$(agent_ctr tx_encrypted)
 [ $((e1 - e0)) -ge 5 ] && t_pass traffic_resumes_after_agent_restart ||
 	t_fail traffic_resumes_after_agent_restart "agent tx_encrypted +$((e1 - e0))"
-sleep 0.5
-grep -q '"agent-down"' "$TMP/monitor.json" && grep -q '"agent-restarted"' "$TMP/monitor.json" &&
-	grep -q '"sa-added"' "$TMP/monitor.json" && grep -q '"tx_drop_agent_down"' "$TMP/monitor.json" &&
-	grep -q '"sa-expired"' "$TMP/monitor.json" && grep -q '"policy-removed"' "$TMP/monitor.json" &&
+monitor_events() {
+	grep -q '"agent-down"' "$TMP/monitor.json" && grep -q '"agent-restarted"' "$TMP/monitor.json" &&
+		grep -q '"sa-added"' "$TMP/monitor.json" && grep -q '"tx_drop_agent_down"' "$TMP/monitor.json" &&
+		grep -q '"sa-expired"' "$TMP/monitor.json" && grep -q '"policy-removed"' "$TMP/monitor.json"
+}
+wait_for 3 monitor_events &&
 	t_pass monitor_events || t_fail monitor_events "$(head -c 600 "$TMP/monitor.json")"
 
 # --- daemon killed: the data path keeps going; restart reconciles --------------
@@ -485,8 +479,7 @@ fi
 stop_pid "$AGENT_PID" KILL
 
 # --- --adopt: programs and maps attached by iproute2 ----------------------------
-ADOPT=/sys/fs/bpf/et-$T_ID-adopt
-mkdir -p "$ADOPT" && T_PINS+=("$ADOPT")
+ADOPT=$(pin_dir_new adopt) || exit 1
 export TC_BPF_MNT=$ADOPT
 nsx "$H" tc qdisc replace dev eth0 clsact &&
 	nsx "$H" tc filter add dev eth0 egress bpf da obj "$BUILD/bpf/esptag_tx.bpf.o" sec tc &&

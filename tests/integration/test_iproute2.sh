@@ -25,13 +25,10 @@ TX=$BUILD/bpf/esptag_tx.bpf.o RX=$BUILD/bpf/esptag_rx.bpf.o PORT=$BUILD/bpf/espt
 "$ROOT/scripts/bpffs"
 PY="/usr/bin/python3 $ROOT/tests/integration/iproute2_frames.py"
 
-# Not through $(...): the harness keeps what to tear down in arrays.
-for n in h p s v w; do ns_new "ipr$n" >/dev/null || exit 1; done
-pin_dir_new ipr >/dev/null || exit 1
-H=et-$T_ID-iprh P=et-$T_ID-iprp S=et-$T_ID-iprs V=et-$T_ID-iprv W=et-$T_ID-iprw
-PIN=/sys/fs/bpf/et-$T_ID-ipr
+H=$(ns_new iprh) && P=$(ns_new iprp) && S=$(ns_new iprs) && V=$(ns_new iprv) && W=$(ns_new iprw) || exit 1
+PIN=$(pin_dir_new ipr) || exit 1
 G=$PIN/tc/globals
-TMP=$(mktemp -d "/tmp/et-$T_ID-XXXX") && T_FILES+=("$TMP")
+TMP=$(tmp_new) || exit 1
 for n in $H $P $S $V $W; do
 	# No IPv6: its link-local chatter would only add noise to captures.
 	nsx "$n" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
@@ -55,11 +52,9 @@ cnt() { # cnt NAME: esptag_stats[ESPTAG_CNT_NAME] summed over the CPUs
 # capture NS IFACE SECONDS OUT: packet-socket capture in the background
 # (harness-tracked PID); returns once the socket is bound.
 capture() {
-	local i
 	rm -f "$4" "$4.ready"
 	bg_start "$1" $PY cap "$2" "$3" >"$4" 2>"$4.ready"
-	for i in $(seq 50); do grep -q ready "$4.ready" 2>/dev/null && return 0; sleep 0.1; done
-	return 1
+	wait_ready "$4.ready"
 }
 wait_capture() { local p=${T_PIDS[-1]}; wait "$p" 2>/dev/null; }
 map_update() { # map_update MAP "KEYHEX|VALUEHEX"
@@ -280,9 +275,8 @@ if [ ! -x "$AGENT" ] || [ ! -f "$RX" ]; then
 	t_skip e2e_manual_sa "needs $AGENT and $RX (make)"
 	t_exit
 fi
-for n in ea eb xa xb; do ns_new "ipr$n" >/dev/null || exit 1; done
-pin_dir_new ipra >/dev/null && pin_dir_new iprb >/dev/null || exit 1
-EA=et-$T_ID-iprea EB=et-$T_ID-ipreb XA=et-$T_ID-iprxa XB=et-$T_ID-iprxb
+EA=$(ns_new iprea) && EB=$(ns_new ipreb) && XA=$(ns_new iprxa) && XB=$(ns_new iprxb) || exit 1
+PINA=$(pin_dir_new ipra) && PINB=$(pin_dir_new iprb) || exit 1
 for n in $EA $EB $XA $XB; do
 	nsx "$n" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
 done
@@ -301,8 +295,8 @@ ip -n "$EB" link set pb up
 for n in $XA $XB; do ip -n "$n" link set host0 up; ip -n "$n" link set wire0 up; done
 PIA=$(ip -n "$EA" -o link show pa | cut -d: -f1) PIB=$(ip -n "$EB" -o link show pb | cut -d: -f1)
 for side in A B; do
-	if [ $side = A ]; then ns=$EA dev=pa pin=/sys/fs/bpf/et-$T_ID-ipra
-	else ns=$EB dev=pb pin=/sys/fs/bpf/et-$T_ID-iprb; fi
+	if [ $side = A ]; then ns=$EA dev=pa pin=$PINA
+	else ns=$EB dev=pb pin=$PINB; fi
 	export TC_BPF_MNT=$pin
 	nsx "$ns" tc qdisc add dev $dev clsact
 	nsx "$ns" tc filter add dev $dev egress bpf da obj "$TX" sec tc &&
@@ -311,10 +305,10 @@ for side in A B; do
 		t_fail e2e_attach_$side "iproute2 attach failed"
 	unset TC_BPF_MNT
 done
-GA=/sys/fs/bpf/et-$T_ID-ipra/tc/globals GB=/sys/fs/bpf/et-$T_ID-iprb/tc/globals
-bg_start "$XA" "$AGENT" --host host0 --wire wire0 -q >/dev/null 2>"$TMP/agent-a.log"
-bg_start "$XB" "$AGENT" --host host0 --wire wire0 -q >/dev/null 2>"$TMP/agent-b.log"
-sleep 0.5
+GA=$PINA/tc/globals GB=$PINB/tc/globals
+bg_start "$XA" "$AGENT" --host host0 --wire wire0 >/dev/null 2>"$TMP/agent-a.log"
+bg_start "$XB" "$AGENT" --host host0 --wire wire0 >/dev/null 2>"$TMP/agent-b.log"
+wait_log "$TMP/agent-a.log" "running:" && wait_log "$TMP/agent-b.log" "running:"
 
 # The SA pair in the agents, through the data path's config channel.
 # The key exists only here and in the agents: never in a BPF map.
@@ -329,7 +323,7 @@ r = c.add_sa([etlib.rec_sa(int(sys.argv[3]), "192.0.2.2", 0x4242, key, salt, sys
                            saddr="192.0.2.1")])
 if r is None or r.status:
     sys.exit("ADD_SA failed: %r" % (r,))
-print(etlib.parse_sa(r.recs(etlib.REC_SA)[0])["sa_index"])' "$ROOT/tests/conformance" "$2" "$3" "$4"
+print(etlib.parse_sa(r.recs(etlib.REC_SA)[0])["sa_index"])' "$ROOT/tests/lib" "$2" "$3" "$4"
 }
 IA=$(add_sa "$EA" pa 2 $MA) IB=$(add_sa "$EB" pb 1 $MB)
 if [[ "$IA" =~ ^[0-9]+$ ]] && [[ "$IB" =~ ^[0-9]+$ ]]; then t_pass e2e_agent_add_sa_via_data_path
@@ -361,7 +355,7 @@ try:
     print(s.recv(2000).decode(errors="replace"), flush=True)
 except socket.timeout:
     pass' >"$TMP/recv.txt" 2>"$TMP/recv.ready"
-for i in $(seq 50); do grep -q ready "$TMP/recv.ready" 2>/dev/null && break; sleep 0.1; done
+wait_ready "$TMP/recv.ready"
 nsx "$EA" bash -c "printf %s secret-across-the-wire >/dev/udp/192.0.2.2/4000"
 wait "${T_PIDS[-1]}" 2>/dev/null
 # (bg_start prints the PID first)

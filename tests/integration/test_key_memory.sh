@@ -18,16 +18,16 @@ done
 "$ROOT/scripts/bpffs"
 PY=/usr/bin/python3
 
-H=$(ns_new h) && T_NS+=("$H")
-A=$(ns_new a) && T_NS+=("$A")
+H=$(ns_new h) || exit 1
+A=$(ns_new a) || exit 1
 ip link add eth0 netns "$H" type veth peer name host0 netns "$A"
 ip -n "$A" link add wire0 type veth peer name wire1
 ip -n "$H" link set eth0 up
 for i in host0 wire0 wire1; do ip -n "$A" link set "$i" up; done
 ip -n "$H" addr add 192.0.2.1/24 dev eth0
 
-PINS=$(pin_dir_new pins) && T_PINS+=("$PINS")
-TMP=$(tmp_new) && T_FILES+=("$TMP")
+PINS=$(pin_dir_new pins) || exit 1
+TMP=$(tmp_new) || exit 1
 SOCK=$TMP/esptagd.sock
 E() { nsx "$H" "$BIN/esptag" -s "$SOCK" "$@"; }
 
@@ -40,12 +40,8 @@ AGENT_PID=${T_PIDS[-1]}
 bg_start "$H" "$BIN/esptagd" --dev eth0 --pin-dir "$PINS" --sock "$SOCK" \
 	--hello-interval 200 >"$TMP/esptagd.log" 2>&1
 DAEMON_PID=${T_PIDS[-1]}
-up=0
-for _ in $(seq 100); do
-	if E -j agent status 2>/dev/null | grep -q '"reachable":true'; then up=1; break; fi
-	sleep 0.1
-done
-if [ $up != 1 ]; then
+reachable() { E -j agent status 2>/dev/null | grep -q '"reachable":true'; }
+if ! wait_for 10 reachable; then
 	t_fail setup "esptagd/agent not up: $(tail -3 "$TMP/esptagd.log") $(tail -3 "$TMP/agent.log")"
 	t_exit
 fi

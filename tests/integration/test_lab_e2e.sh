@@ -63,13 +63,11 @@ for fam in 4 6; do
 		t_eq "$c/tcp_transfer_intact" "$got" "$PAY_SUM"
 		# skb mark on the receiver: trusted | index of B's inbound SA.
 		idx=$(sa_index_of B "$s1" in)
-		L B /usr/bin/python3 "$ROOT/tests/lib/udp_mark.py" recv "$IN_B" 5002 3 3 >"$TMP/mark-$c" &
-		rp=$!
-		for _ in $(seq 40); do grep -q ready "$TMP/mark-$c" 2>/dev/null && break; sleep 0.05; done
-		L A /usr/bin/python3 "$ROOT/tests/lib/udp_mark.py" send "$IN_B" 5002 3 "$IN_A"
-		wait "$rp"
+		lab_udp_recv B "$TMP/mark-$c" "$IN_B" 5002 3 3
+		lab_udp_send A "$IN_B" 5002 3 "$IN_A"
+		wait "$UDP_PID"
 		want=$(printf '0x%08x' $((0x80000000 | ${idx:-0})))
-		marks=$(grep -v ready "$TMP/mark-$c" | sort -u | tr '\n' ' ' | sed 's/ $//')
+		marks=$(sort -u <"$TMP/mark-$c" | tr '\n' ' ' | sed 's/ $//')
 		if [ -n "$idx" ] && [ "$marks" = "$want" ] && [ "$(grep -c 0x "$TMP/mark-$c")" = 3 ]; then
 			t_pass "$c/receiver_mark_names_sa"
 		else

@@ -49,12 +49,6 @@ clear_icmp() { count "$1" "icmp and host $A_IP and host $B_IP"; }
 esp_from_a() { count "$1" "ip proto 50 and src host $A_IP and dst host $B_IP"; }
 
 ast() { L A esptag -j agent status 2>/dev/null | $PY -c "import json,sys; print(json.load(sys.stdin)[sys.argv[1]])" "$1" 2>/dev/null; }
-wait_for() { # SECONDS CMD... (a deadline: each try may take a while)
-	local end=$((SECONDS + $1))
-	shift
-	while [ "$SECONDS" -lt "$end" ]; do "$@" && return 0; sleep 0.1; done
-	return 1
-}
 port_up() { [ "$(ast port_up)" = True ]; }
 reinstalled() { [ "$(ast reinstalls)" -ge "$1" ] 2>/dev/null && port_up; }
 
@@ -108,9 +102,9 @@ event_case() {
 	fi
 	lab_capture_start "$TMP/$c.pcap"
 	ping_start "$TMP/$c.ping"
-	sleep 0.5
+	sleep 0.5 # pacing: the fast ping runs before ...
 	"$@"
-	sleep 0.5
+	sleep 0.5 # ... and after the event
 	ping_stop
 	lab_capture_stop
 	n=$(sent "$TMP/$c.ping")
@@ -125,7 +119,7 @@ event_case() {
 # (a) SIGTERM, what a service manager sends, then a new esptagd.
 term_restart() {
 	"$LABSH" daemon stop A
-	sleep 1
+	sleep 1 # the test's point: a second with no daemon under the fast ping
 	"$LABSH" daemon start A >/dev/null
 	wait_for 5 port_up
 }
@@ -139,7 +133,7 @@ t_eq a_sigterm_restart/sas_adopted "${n:-0}" 2
 # (b) SIGKILL (a crash), then a new esptagd.
 kill_restart() {
 	"$LABSH" daemon kill A
-	sleep 1
+	sleep 1 # the test's point: a second with no daemon under the fast ping
 	"$LABSH" daemon start A >/dev/null
 	wait_for 5 port_up
 }
@@ -150,7 +144,7 @@ agent_restart() {
 	local r0
 	r0=$(ast reinstalls)
 	kill -9 "$(cat "/run/esptag-lab/$LAB/A-agent.pid")"
-	sleep 1
+	sleep 1 # the test's point: a second with no agent under the fast ping
 	"$LABSH" agent start A
 	wait_for 10 reinstalled $((r0 + 1))
 }
@@ -169,7 +163,7 @@ repoint() {
 		aead 'rfc4106(gcm(aes))' "0x$k" 128 dir out >"$TMP/e-sa.log" 2>&1 &&
 	LV B esptag state add dev pf0 src "$SA_A" dst "$SA_B" proto esp spi "$SPI_E" mode transport \
 		aead 'rfc4106(gcm(aes))' "0x$k" 128 dir in >>"$TMP/e-sa.log" 2>&1 &&
-	sleep 0.5 &&
+	sleep 0.5 && # pacing: pings on the old SA, then the update under them
 	LV A esptag policy update dev pf0 src "$NET_A" dst "$NET_B" dir out action protect \
 		spi "$SPI_E" >>"$TMP/e-sa.log" 2>&1
 }
@@ -184,7 +178,7 @@ if fresh_sas d; then
 	"$LABSH" daemon stop A
 	lab_capture_start "$TMP/d.pcap"
 	ping_start "$TMP/d.ping"
-	sleep 2
+	sleep 2 # pacing: two seconds of fast ping with no daemon
 	ping_stop
 	lab_capture_stop
 	n=$(sent "$TMP/d.ping")
@@ -198,11 +192,11 @@ if fresh_sas d; then
 	# ... and if the agent dies meanwhile, protect traffic is dropped, not clear.
 	lab_capture_start "$TMP/d2.pcap"
 	ping_start "$TMP/d2.ping"
-	sleep 0.5
+	sleep 0.5 # pacing: ping, agent killed, ping, agent back, ping
 	kill -9 "$(cat "/run/esptag-lab/$LAB/A-agent.pid")"
-	sleep 0.5
+	sleep 0.5 # (pacing, as above)
 	"$LABSH" agent start A
-	sleep 1.5
+	sleep 1.5 # (pacing, as above)
 	ping_stop
 	lab_capture_stop
 	clr=$(clear_icmp "$TMP/d2.pcap")

@@ -13,12 +13,12 @@ t_require bpftool
 "$ROOT/scripts/bpffs"
 PY=/usr/bin/python3
 
-H=$(ns_new h) && T_NS+=("$H")
+H=$(ns_new h) || exit 1
 ip -n "$H" link add eth0 type veth peer name peer0
 ip -n "$H" link set eth0 up
 ip -n "$H" link set peer0 up
-PINS=$(pin_dir_new pins) && T_PINS+=("$PINS")
-TMP=$(tmp_new) && T_FILES+=("$TMP")
+PINS=$(pin_dir_new pins) || exit 1
+TMP=$(tmp_new) || exit 1
 
 # refused NAME OPTION_IN_MESSAGE ARGS...: exit 2, message, nothing applied.
 refused() {
@@ -61,15 +61,16 @@ bg_start "$H" "$BIN/esptagd" --dev eth0 --pin-dir "$PINS" --sock "$TMP/s.sock" \
 	--mark-mask 0x01ffff00 --mark-trusted 0x01000000 --mark-shift 8 >"$TMP/d.log" 2>&1
 pid=${T_PIDS[-1]}
 cfg=
-for _ in $(seq 100); do
-	kill -0 "$pid" 2>/dev/null || break
+# mark_cfg_set: esptagd wrote its mark fields (in $cfg), or it exited.
+mark_cfg_set() {
+	kill -0 "$pid" 2>/dev/null || return 0
 	cfg=$(bpftool -j map dump pinned "$PINS/esptag_cfg" 2>/dev/null | $PY -c '
 import json, sys
 v = json.load(sys.stdin)[0]["formatted"]["value"]
 print("%#x %#x %d" % (v["mark_mask"], v["mark_trusted"], v["mark_shift"]))' 2>/dev/null) && [ -n "$cfg" ] &&
-		[ "$cfg" != "0x0 0x0 0" ] && break
-	sleep 0.1
-done
+		[ "$cfg" != "0x0 0x0 0" ]
+}
+wait_for 10 mark_cfg_set
 t_eq mark_narrowed_accepted "$cfg" "0x1ffff00 0x1000000 8"
 kill -0 "$pid" 2>/dev/null && t_pass mark_narrowed_daemon_runs ||
 	t_fail mark_narrowed_daemon_runs "$(tail -3 "$TMP/d.log")"

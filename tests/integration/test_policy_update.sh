@@ -38,7 +38,7 @@ capture_start "$TMP/upd.pcap" || t_fail capture "tcpdump did not start"
 b0=$(dp tx_bypass)
 nsx "$H" ping -q -c 400 -i 0.002 -W 0.01 192.0.2.2 >/dev/null 2>&1 &
 PING=$!
-sleep 0.4
+sleep 0.4 # pacing: the ping runs on SA 1 before the update
 E policy update $POL action protect spi 0x2002
 urc=$?
 wait "$PING"
@@ -96,7 +96,7 @@ t_eq update_of_missing_policy_exit_2 $? 2
 t_eq bad_updates_change_nothing "$(spd_src_sa_index "$ID")" "$(sa_index_of 192.0.2.2 0x2003)"
 grep -q "policy $ID updated" "$TMP/esptagd.log" && t_pass update_logged ||
 	t_fail update_logged "$(tail -3 "$TMP/esptagd.log")"
-sleep 0.2
+wait_for 3 eval '[ "$(grep -c "\"policy-updated\"" "$TMP/monitor.json")" -ge 4 ]'
 n=$(grep -c '"policy-updated"' "$TMP/monitor.json")
 t_eq monitor_policy_updated_events "$n" 4
 t_exit

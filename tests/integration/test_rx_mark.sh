@@ -18,14 +18,10 @@ OBJ=$BUILD/bpf/esptag_rx.bpf.o
 "$ROOT/scripts/bpffs"
 PY="/usr/bin/python3 $ROOT/tests/integration/rx_frames.py"
 
-# Not through $(...): the harness records what to tear down in arrays,
-# which a command substitution's subshell would lose.
-ns_new rxh >/dev/null || exit 1
-ns_new rxa >/dev/null || exit 1
-pin_dir_new rx >/dev/null || exit 1
-H=et-$T_ID-rxh A=et-$T_ID-rxa PIN=/sys/fs/bpf/et-$T_ID-rx
+H=$(ns_new rxh) && A=$(ns_new rxa) || exit 1
+PIN=$(pin_dir_new rx) || exit 1
 G=$PIN/tc/globals
-TMP=$(mktemp -d "/tmp/et-$T_ID-XXXX") && T_FILES+=("$TMP")
+TMP=$(tmp_new) || exit 1
 MAC=02:00:5e:00:00:01
 # No IPv6: its link-local chatter would count as plain traffic.
 nsx "$H" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
@@ -63,7 +59,7 @@ send() { nsx "$A" $PY send a0 $MAC 192.0.2.2 192.0.2.1 4789 "$@"; }
 setcfg() { bpftool map update pinned "$G/esptag_cfg" key 0 0 0 0 value hex $($PY cfg "$@"); }
 
 bg_start "$H" bash -c "exec $PY recv 192.0.2.1 4789 3 >$TMP/rx 2>$TMP/rx.err" >/dev/null
-for _ in $(seq 50); do grep -q ready "$TMP/rx.err" 2>/dev/null && break; sleep 0.1; done
+wait_ready "$TMP/rx.err"
 
 send one 5 0x5005 1			# decrypted by SA 5: default mark
 send replayed 5 0x5005 1		# same sequence number: replay drop
@@ -91,9 +87,7 @@ t_eq counter_rx_plain "$(cnt RX_PLAIN)" 1
 # does not fit a page ("Peer MTU is too large to set XDP"); the xdp.frags
 # entry point of the same object attaches and handles multi-buffer frames
 # (the trailer sits in a fragment).
-ns_new jh >/dev/null || exit 1
-ns_new ja >/dev/null || exit 1
-JH=et-$T_ID-jh JA=et-$T_ID-ja
+JH=$(ns_new jh) && JA=$(ns_new ja) || exit 1
 nsx "$JH" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
 nsx "$JA" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
 ip -n "$JH" link add p0 mtu 9000 type veth peer name a0 mtu 9000 netns "$JA"
@@ -119,7 +113,7 @@ bpftool map delete pinned "$G/esptag_spd_src" $($PY spdsrc 1 192.0.2.2 32 protec
 jsend() { nsx "$JA" $PY send a0 $MAC 192.0.2.2 192.0.2.1 4789 "$@"; }
 ok_before=$(cnt RX_OK)
 bg_start "$JH" bash -c "exec $PY recv 192.0.2.1 4789 3 >$TMP/jrx 2>$TMP/jrx.err" >/dev/null
-for _ in $(seq 50); do grep -q ready "$TMP/jrx.err" 2>/dev/null && break; sleep 0.1; done
+wait_ready "$TMP/jrx.err"
 jsend jumbo:8000 6 0x6006 1
 jsend small 6 0x6006 2
 wait "${T_PIDS[1]}"

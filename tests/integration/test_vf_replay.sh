@@ -33,7 +33,7 @@ fi
 t_pass lab_up
 "$LABSH" vm daemon-kill vm1 >/dev/null 2>&1
 MBOX="$STATE/A-mbox/vf1.mbox"
-sleep 0.3
+sleep 0.3 # settle: the PF handles the killed VF driver's hang-up (it logs nothing to wait for)
 
 jget() { /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
 sad_used() { L A esptag -j agent status | jget sad_used; }
@@ -57,11 +57,9 @@ sa_add() { # NODE DEV SRC DST SPI KEY DIR
 }
 # 4 datagrams A -> B on the PF's protected flow: how many B decrypted.
 pf_flow() {
-	L B /usr/bin/python3 "$ROOT/tests/lib/udp_mark.py" recv 192.0.2.2 6100 4 2 >"$TMP/b" &
-	local p=$!
-	sleep 0.4
-	L A /usr/bin/python3 "$ROOT/tests/lib/udp_mark.py" send 192.0.2.2 6100 4
-	wait "$p"
+	lab_udp_recv B "$TMP/b" 192.0.2.2 6100 4 2
+	lab_udp_send A 192.0.2.2 6100 4
+	wait "$UDP_PID"
 	grep -c '^0x8' "$TMP/b"
 }
 

@@ -29,24 +29,23 @@ if ! "$LABSH" up --vms 1 --switch veb >"$TMP/up.log" 2>&1; then
 fi
 t_pass lab_up
 
-wait_for() {
-	local t=$1 i
-	shift
-	for i in $(seq $((t * 10))); do "$@" && return 0; sleep 0.1; done
-	return 1
-}
 send() { L A-vm1 $W send 192.0.2.2 "$1" "$2"; }	# PRIO TEXT
 wire() { $W check "$CAP" "${1:-0}"; }
 jq_() { $PY -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"; }
 nesp() { wire | jq_ 'd["esp"]'; }
+# wire_esp_ge N [TIMEOUT=3]: the capture holds at least N ESP frames.
+wire_esp_ge() { wait_for "${2:-3}" eval '[ "$(nesp)" -ge '"$1"' ]'; }
+vm_port_up() { [ "$(L A-vm1 esptag -j agent status 2>/dev/null | jq_ 'd["port_up"]')" = True ]; }
 restarts() { grep -c "after the agent restart" "$STATE/A-vm1-esptagd.log"; }
 reorder() {
 	L A-vm1 $W drain vf0 0x10002	# class 1:2 now owes ~0.7 s
+	local n0
+	n0=$(nesp)
 	send 0x10002 "$1-a"		# stamped n, waits in class 1:2
 	send 0 "$1-b"			# stamped n + 1, reaches the agent first
-	sleep 1.2
+	wire_esp_ge $((n0 + 2)) 5	# a, released by class 1:2, is out too
 	send 0 "$1-c"
-	sleep 0.3
+	wire_esp_ge $((n0 + 3))
 }
 
 K=$(randhex 20)
@@ -61,9 +60,9 @@ L A-vm1 tc qdisc add dev vf0 root handle 1: htb default 1 &&
 	L A-vm1 tc class add dev vf0 parent 1: classid 1:2 htb rate 16kbit ceil 16kbit \
 		burst 100 cburst 100
 t_eq vf_setup_qdisc "$?" 0
-nsenter --net="/run/netns/et-$LAB-B-agent" $W capture wire0 "$CAP" &
-T_PIDS+=("$!")
-sleep 0.3
+nsenter --net="/run/netns/et-$LAB-B-agent" $W capture wire0 "$CAP" 2>"$CAP.ready" &
+t_register pid $!
+wait_ready "$CAP.ready" || t_fail capture_ready "packet socket did not start"
 
 reorder g1
 t_eq vf_reordered_frames_renumbered "$(wire | jq_ 'd["ivs"]')" "[2, 3, 4]"
@@ -72,11 +71,11 @@ n0=$(restarts)
 "$LABSH" agent stop A && "$LABSH" agent start A
 wait_for 10 eval '[ "$(restarts)" -gt "$n0" ]' && t_pass vf_sa_reinstalled ||
 	t_fail vf_sa_reinstalled "$(tail -3 "$STATE/A-vm1-esptagd.log")"
-sleep 0.5
+wait_for 5 vm_port_up
 n=$(nesp)
 send 0 g2-d
 send 0 g2-e
-sleep 0.3
+wire_esp_ge $((n + 2))
 t_eq vf_no_iv_reuse_after_restart "$(wire | jq_ 'd["dups"]')" "[]"
 t_eq vf_restart_ivs_above_old_agent "$(wire "$n" | jq_ 'd["ivs"]')" "[7, 8]"
 t_eq vf_nothing_in_clear "$(wire | jq_ 'd["plain"]')" 0

@@ -33,9 +33,9 @@ t_check veb_list_mode grep -q "mode veb" "$TMP/list"
 t_eq veb_no_local_records "$(L A esptag -j vf list | /usr/bin/python3 -c 'import json,sys; print(any(v["local"] for v in json.load(sys.stdin)))')" False
 
 # Without a policy: clear, switched locally (the documented VEB bypass).
-L A-vm2 /usr/bin/python3 "$UM" recv 192.0.2.12 5555 3 2 >"$TMP/plain" &
+L A-vm2 /usr/bin/python3 "$UM" recv 192.0.2.12 5555 3 2 >"$TMP/plain" 2>"$TMP/plain.ready" &
 p=$!
-sleep 0.4
+wait_ready "$TMP/plain.ready"
 L A-vm1 /usr/bin/python3 "$UM" send 192.0.2.12 5555 3
 wait "$p"
 t_eq veb_plain_bypasses "$(grep -c '^0x00000000$' "$TMP/plain")" 3
@@ -51,15 +51,15 @@ L A-vm1 esptag state add dev vf0 src 192.0.2.11 dst 192.0.2.12 proto esp spi 0x2
 t_eq veb_sa_setup "$?" 0
 m0=$(cnt A "data path" port_drop_meta) e0=$(cnt A agent tx_encrypted) h0=$(cnt A agent tx_hairpin)
 tp0=$(cnt A-vm1 "data path" tx_protect)
-nsenter --net="/run/netns/et-$LAB-A-vm2" tcpdump -i vf0 -U -w "$TMP/vm2.pcap" udp port 5555 >/dev/null 2>&1 &
+nsenter --net="/run/netns/et-$LAB-A-vm2" tcpdump -i vf0 -U -w "$TMP/vm2.pcap" udp port 5555 >/dev/null 2>"$TMP/vm2.err" &
 TD=$!
-sleep 0.5
-L A-vm2 /usr/bin/python3 "$UM" recv 192.0.2.12 5555 3 2 >"$TMP/prot" &
+wait_log "$TMP/vm2.err" "listening on"
+L A-vm2 /usr/bin/python3 "$UM" recv 192.0.2.12 5555 3 2 >"$TMP/prot" 2>"$TMP/prot.ready" &
 p=$!
-sleep 0.4
+wait_ready "$TMP/prot.ready"
 L A-vm1 /usr/bin/python3 "$UM" send 192.0.2.12 5555 3
 wait "$p"
-sleep 0.3
+sleep 0.3 # settle: the capture must show nothing, and absence cannot be polled
 kill "$TD" 2>/dev/null
 wait "$TD" 2>/dev/null
 t_eq veb_protect_sent_tagged "$(( $(cnt A-vm1 "data path" tx_protect) - tp0 ))" 3

@@ -77,11 +77,9 @@ sa_add A-vm1 192.0.2.11 192.0.2.12 0x2001 "$K" out >/dev/null &&
 t_eq vepa_sa_setup "$?" 0
 IDX2=$(sa_index_of A-vm2 0x2001 in)
 hp0=$(ag tx_hairpin)
-L A-vm2 /usr/bin/python3 "$ROOT/tests/lib/udp_mark.py" recv 192.0.2.12 5555 5 3 >"$TMP/marks" &
-RP=$!
-sleep 0.5
-L A-vm1 /usr/bin/python3 "$ROOT/tests/lib/udp_mark.py" send 192.0.2.12 5555 5
-wait "$RP"
+lab_udp_recv A-vm2 "$TMP/marks" 192.0.2.12 5555 5 3
+lab_udp_send A-vm1 192.0.2.12 5555 5
+wait "$UDP_PID"
 want=$(printf '0x%08x' $((0x80000000 | IDX2)))
 t_eq vepa_hairpin_received "$(grep -c "^$want\$" "$TMP/marks")" 5
 t_eq vepa_hairpin_counted "$(( $(ag tx_hairpin) - hp0 ))" 5
@@ -91,26 +89,22 @@ t_eq vepa_vf_list_local "$(L A esptag -j vf list | /usr/bin/python3 -c 'import j
 s1=$(vf_sas 1) s2=$(vf_sas 2)
 "$LABSH" agent stop A >/dev/null 2>&1
 "$LABSH" agent start A >/dev/null 2>&1
-ok=0
-for _ in $(seq 100); do
+vfs_reinstalled() {
+	local r1 r2 up
 	r1=$(L A-vm1 esptag -j agent status | jget reinstalls)
 	r2=$(L A-vm2 esptag -j agent status | jget reinstalls)
 	up=$(L A-vm2 esptag -j agent status | jget port_up)
-	if [ "$r1" -ge 1 ] && [ "$r2" -ge 1 ] && [ "$up" = True ] && [ "$(vf_sas 1)" = "$s1" ] &&
-		[ "$(vf_sas 2)" = "$s2" ] && [ "$(sad_used)" = "$((s1 + s2))" ]; then
-		ok=1
-		break
-	fi
-	sleep 0.1
-done
+	[ "$r1" -ge 1 ] && [ "$r2" -ge 1 ] && [ "$up" = True ] && [ "$(vf_sas 1)" = "$s1" ] &&
+		[ "$(vf_sas 2)" = "$s2" ] && [ "$(sad_used)" = "$((s1 + s2))" ]
+}
+ok=0
+wait_for 10 vfs_reinstalled && ok=1
 t_eq agent_restart_vfs_reinstalled "$ok" 1
 t_eq agent_restart_locals_back "$(L A esptag -j vf list | /usr/bin/python3 -c 'import json,sys; print(all(v["local"] for v in json.load(sys.stdin)))')" True
 IDX2=$(sa_index_of A-vm2 0x2001 in)
-L A-vm2 /usr/bin/python3 "$ROOT/tests/lib/udp_mark.py" recv 192.0.2.12 5555 3 3 >"$TMP/marks" &
-RP=$!
-sleep 0.5
-L A-vm1 /usr/bin/python3 "$ROOT/tests/lib/udp_mark.py" send 192.0.2.12 5555 3
-wait "$RP"
+lab_udp_recv A-vm2 "$TMP/marks" 192.0.2.12 5555 3 3
+lab_udp_send A-vm1 192.0.2.12 5555 3
+wait "$UDP_PID"
 t_eq agent_restart_hairpin_again "$(grep -c "^$(printf '0x%08x' $((0x80000000 | IDX2)))\$" "$TMP/marks")" 3
 
 # ---- same (dst, proto, SPI), two VMs, two keys ------------------------------
@@ -129,12 +123,10 @@ b_recv() { # KEY -> received count; 3 datagrams from each VM
 	L B esptag state flush >/dev/null; L B esptag policy flush >/dev/null
 	sa_add B 192.0.2.11 192.0.2.2 0x3000 "$1" in >/dev/null
 	L B esptag policy add dev pf0 src 192.0.2.0/24 dst 192.0.2.2/32 dir in action protect spi 0x3000 >/dev/null
-	L B /usr/bin/python3 "$ROOT/tests/lib/udp_mark.py" recv 192.0.2.2 6000 6 2 >"$TMP/b" &
-	local p=$!
-	sleep 0.4
-	L A-vm1 /usr/bin/python3 "$ROOT/tests/lib/udp_mark.py" send 192.0.2.2 6000 3
-	L A-vm2 /usr/bin/python3 "$ROOT/tests/lib/udp_mark.py" send 192.0.2.2 6000 3
-	wait "$p"
+	lab_udp_recv B "$TMP/b" 192.0.2.2 6000 6 2
+	lab_udp_send A-vm1 192.0.2.2 6000 3
+	lab_udp_send A-vm2 192.0.2.2 6000 3
+	wait "$UDP_PID"
 	grep -c '^0x8' "$TMP/b"
 }
 af0=$(cnt B agent rx_auth_fail)
@@ -146,7 +138,7 @@ t_eq same_spi_key2_vm1_auth_fail "$(( $(cnt B agent rx_auth_fail) - af0 ))" 3
 # VM2 (trusted, so its tags reach the agent) forges a tag with VM1's index.
 dd0=$(ag tx_drop_domain) enc0=$(ag tx_encrypted)
 L A-vm2 $FR tag vf0 "$(vm_mac 2)" "$MAC_B" "$I1" 192.0.2.12 192.0.2.2
-sleep 0.3
+wait_for 3 eval '[ "$(ag tx_drop_domain)" -gt "$dd0" ]'
 t_eq foreign_index_refused "$(( $(ag tx_drop_domain) - dd0 ))" 1
 t_eq foreign_index_not_encrypted "$(( $(ag tx_encrypted) - enc0 ))" 0
 
@@ -158,7 +150,11 @@ t_eq untrusted_no_sa_in_vm "$(L A-vm3 esptag -j state list | jget_len)" 0
 u0=$(sad_used) c0=$(dp port_drop_config) m0=$(dp port_drop_meta) e0=$(ag tx_encrypted) d0=$(ag rx_decrypted) cr0=$(ag cfg_rx)
 v0=$(dp port_drop_vlan_hidden)
 read -r ncfg nmeta nhidden < <(L A-vm3 $FR forge vf0 "$(vm_mac 3)" 400 7)
-sleep 0.5
+forged_dropped() {
+	[ $(( $(dp port_drop_config) - c0 )) -ge "$ncfg" ] && [ $(( $(dp port_drop_meta) - m0 )) -ge "$nmeta" ] &&
+		[ $(( $(dp port_drop_vlan_hidden) - v0 )) -ge "$nhidden" ]
+}
+wait_for 3 forged_dropped
 t_eq untrusted_forged_sad_unchanged "$(sad_used)" "$u0"
 t_eq untrusted_config_dropped_at_port "$(( $(dp port_drop_config) - c0 ))" "$ncfg"
 t_eq untrusted_tags_dropped_at_port "$(( $(dp port_drop_meta) - m0 ))" "$nmeta"
@@ -179,8 +175,12 @@ t_check untrusted_plain_bypassed [ $(( $(ag tx_bypass) - b0 )) -ge 2 ]
 # the agent (which refuses the foreign index) while trusted. port_pass also
 # counts the other VMs' frames, so the verdicts are read from
 # port_drop_meta and the agent's tx_drop_domain.
-tagm() { L A-vm3 $FR tag vf0 "$(vm_mac 3)" "$MAC_B" "$I1" 192.0.2.13 192.0.2.2; sleep 0.2; }
 verdict() { echo "$(( $(dp port_drop_meta) - m0 ))/$(( $(ag tx_drop_domain) - dd0 ))"; }
+# tagm: send the tag, return once one of the two counters moved.
+tagm() {
+	L A-vm3 $FR tag vf0 "$(vm_mac 3)" "$MAC_B" "$I1" 192.0.2.13 192.0.2.2
+	wait_for 3 eval '[ "$(verdict)" != 0/0 ]'
+}
 m0=$(dp port_drop_meta) dd0=$(ag tx_drop_domain)
 tagm
 t_eq trust_off_tag_dropped_at_port "$(verdict)" 1/0
@@ -196,7 +196,7 @@ t_eq trust_off_again_dropped_at_port "$(verdict)" 1/0
 # ---- spoofed source MAC ----------------------------------------------------------
 s0=$(dp port_drop_spoof)
 L A-vm1 $FR spoof vf0 "$(vm_mac 2)" "$MAC_B" 192.0.2.12 192.0.2.2 5
-sleep 0.3
+wait_for 3 eval '[ $(( $(dp port_drop_spoof) - s0 )) -ge 5 ]'
 t_eq spoofed_mac_dropped "$(( $(dp port_drop_spoof) - s0 ))" 5
 
 # ---- VM destroyed holding 1,000 SAs ----------------------------------------------
@@ -219,7 +219,7 @@ while [ $(( $(date +%s%N) - t0 )) -lt 2000000000 ]; do
 		ok=1
 		break
 	fi
-	sleep 0.05
+	sleep 0.05 # poll interval of a timed loop: it measures how long cleanup takes
 done
 ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 echo "# destroyed VM cleaned up in ${ms} ms"
@@ -240,7 +240,7 @@ t_check agent_pid_is_agent grep -q esptag-agent "/proc/$AGENT_PID/cmdline"
 kill -STOP "$AGENT_PID"
 ( L A esptag vf reset 2 >"$TMP/reset.out" 2>&1; date +%s%N >"$TMP/reset.done" ) &
 RSP=$!
-sleep 1
+sleep 1 # the test's point: a stopped agent holds the answer back this long
 t_check reset_waits_for_agent [ ! -e "$TMP/reset.done" ]
 t_cont=$(date +%s%N)
 kill -CONT "$AGENT_PID"
@@ -261,7 +261,7 @@ t_eq mbox_reset_abandoned_still_there "$(sad_used)" "$u_before"
 kill -STOP "$AGENT_PID"
 ( "$LABSH" vm daemon-start vm2 >/dev/null 2>&1; date +%s%N >"$TMP/start.done" ) &
 SP=$!
-sleep 1
+sleep 1 # the test's point: a stopped agent holds the VF driver back this long
 t_check mbox_reset_vf_waits [ ! -e "$TMP/start.done" ] && [ ! -S "$STATE/A-vm2.sock" ]
 t_cont=$(date +%s%N)
 kill -CONT "$AGENT_PID"
@@ -282,11 +282,9 @@ for c in $(seq 1 100); do
 	"$LABSH" vm del vm4 >/dev/null 2>&1 || { fail=4; break; }
 done
 t_eq cycles_100_ran "$fail" 0
+cycles_clean() { [ "$(sad_used)" = "$u0" ] && [ "$(vf_sas 4)" = gone ]; }
 ok=0
-for _ in $(seq 40); do
-	[ "$(sad_used)" = "$u0" ] && [ "$(vf_sas 4)" = gone ] && ok=1 && break
-	sleep 0.05
-done
+wait_for 2 cycles_clean && ok=1
 t_eq cycles_agent_sad_back "$ok/$(sad_used)" "1/$u0"
 t_eq cycles_pf_map_back "$(pf_sad_entries)" "$p0"
 t_eq cycles_ports_back "$(bpftool -j map dump pinned "/sys/fs/bpf/esptag-$LAB-A/esptag_ports" | jget_len)" "$ports0"

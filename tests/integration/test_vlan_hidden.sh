@@ -27,9 +27,9 @@ PUSH=$BUILD/tests/progs/vlan_push.bpf.o
 "$ROOT/scripts/bpffs"
 PY=/usr/bin/python3
 
-H=$(ns_new h) && T_NS+=("$H")
-A=$(ns_new a) && T_NS+=("$A")
-P=$(ns_new p) && T_NS+=("$P")
+H=$(ns_new h) || exit 1
+A=$(ns_new a) || exit 1
+P=$(ns_new p) || exit 1
 ip link add eth0 netns "$H" type veth peer name host0 netns "$A"
 ip -n "$A" link add wire0 type veth peer name wire1 netns "$P"
 for n in "$H" "$A" "$P"; do
@@ -42,8 +42,8 @@ ip -n "$P" link set wire1 up
 HMAC=$(ip -n "$H" -br link show eth0 | awk '{print $3}')
 PMAC=$(ip -n "$P" -br link show wire1 | awk '{print $3}')
 
-PINS=$(pin_dir_new pins) && T_PINS+=("$PINS")
-TMP=$(tmp_new) && T_FILES+=("$TMP")
+PINS=$(pin_dir_new pins) || exit 1
+TMP=$(tmp_new) || exit 1
 SOCK=$TMP/esptagd.sock
 E() { nsx "$H" "$BIN/esptag" -s "$SOCK" "$@"; }
 
@@ -89,7 +89,7 @@ import socket, sys
 s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
 s.bind((sys.argv[1], 0))
 out = open(sys.argv[2], "w", buffering=1)
-print("ready", flush=True)
+print("ready", file=sys.stderr, flush=True)
 while True:
     out.write(s.recv(65536).hex() + "\n")
 PYEOF
@@ -109,9 +109,12 @@ expect_present() {
 	for m in "$@"; do on_wire "$m" || bad+=" $m"; done
 	[ -z "$bad" ] && t_pass "$n" || t_fail "$n" "missing from the wire:$bad"
 }
-agent_ctr() {
+agent_dumps() { grep -c " counter $1 " "$TMP/agent.log"; }
+agent_ctr() { # the agent's counter C from a fresh SIGUSR1 dump
+	local n0
+	n0=$(agent_dumps "$1")
 	kill -USR1 "$AGENT_PID"
-	sleep 0.3
+	wait_for 3 eval '[ "$(agent_dumps "$1")" -gt "$n0" ]'
 	awk -v c="$1" '$2 == "counter" && $3 == c {v = $4} END {print v + 0}' "$TMP/agent.log"
 }
 dp_ctr() { E -j stats | $PY -c 'import json,sys; print(json.load(sys.stdin)["datapath"][sys.argv[1]])' "$1"; }
@@ -121,11 +124,11 @@ push_on() {
 }
 push_off() { nsx "$H" tc filter del dev eth0 egress pref 1; }
 
-bg_start "$P" bash -c "exec $PY $TMP/capture.py wire1 $TMP/wire.txt >$TMP/cap.out 2>&1" >/dev/null
-for _ in $(seq 50); do grep -q ready "$TMP/cap.out" 2>/dev/null && break; sleep 0.1; done
+bg_start "$P" bash -c "exec $PY $TMP/capture.py wire1 $TMP/wire.txt 2>$TMP/cap.err" >/dev/null
+wait_ready "$TMP/cap.err" || t_fail capture_ready "packet socket did not start"
 bg_start "$A" "$BIN/esptag-agent" --host host0 --wire wire0 --capacity 16 >>"$TMP/agent.log" 2>&1
 AGENT_PID=${T_PIDS[-1]}
-sleep 0.5
+wait_log "$TMP/agent.log" "running:" || t_fail agent_start "$(tail -3 "$TMP/agent.log")"
 AGENT=02:45:53:50:54:00
 
 # ---- 1. the agent alone -----------------------------------------------------
@@ -143,7 +146,9 @@ if push_on; then
 else
 	t_fail agent_vlan_push_filter "cannot attach $PUSH"
 fi
-sleep 0.5
+# The agent handles frames in order: once the last one sent is on the wire,
+# every earlier one has been forwarded or dropped.
+wait_for 3 on_wire "$([ -n "$pushed" ] && echo ET-A-CONTROL-PUSHED || echo ET-A-CONTROL-Q)"
 expect_absent agent_vlan_hidden_not_on_wire ET-A-CFG-Q ET-A-CFG-QINQ ET-A-META-Q ET-A-META-QINQ
 expect_present agent_vlan_control_on_wire ET-A-CONTROL-Q
 if [ -n "$pushed" ]; then
@@ -158,12 +163,7 @@ agent_before=$(agent_ctr tx_drop_vlan_hidden)
 # ---- 2. esptagd and esptag_tx on the host port --------------------------------
 bg_start "$H" "$BIN/esptagd" --dev eth0 --pin-dir "$PINS" --sock "$SOCK" \
 	--hello-interval 200 >>"$TMP/esptagd.log" 2>&1
-up=
-for _ in $(seq 100); do
-	[ -S "$SOCK" ] && E agent status >/dev/null 2>&1 && { up=1; break; }
-	sleep 0.1
-done
-if [ -z "$up" ]; then
+if ! wait_agent_status "$H" "$SOCK"; then
 	t_fail daemon_start "esptagd did not come up: $(tail -5 "$TMP/esptagd.log")"
 	t_exit
 fi
@@ -172,20 +172,19 @@ send "$AGENT" cfg2 ET-H-CFG-QINQ
 send "$PMAC" meta1 ET-H-META-Q
 send "$PMAC" meta2 ET-H-META-QINQ
 send "$PMAC" ip1 ET-H-CONTROL-Q
-sleep 0.3
+wait_for 3 on_wire ET-H-CONTROL-Q
 t_eq host_counter_tx_drop_vlan_hidden "$(dp_ctr tx_drop_vlan_hidden)" 4
 t_eq host_drops_before_agent "$(agent_ctr tx_drop_vlan_hidden)" "$agent_before"
 if push_on; then
 	# The pushed tag lives in skb metadata: esptag_tx sees an untagged
 	# 0x88B5 frame with skb->vlan_present.
 	send "$AGENT" cfg0 ET-H-CFG-PUSHED
-	sleep 0.3
+	wait_for 3 eval '[ "$(dp_ctr tx_drop_vlan_hidden)" -ge 5 ]'
 	push_off
 	# (The daemon's HELLOs sent meanwhile got the tag too: also dropped.)
 	n=$(dp_ctr tx_drop_vlan_hidden)
 	[ "$n" -ge 5 ] && t_pass host_counter_pushed || t_fail host_counter_pushed "got $n, want >= 5"
 fi
-sleep 0.3
 expect_absent host_vlan_hidden_not_on_wire ET-H-CFG-Q ET-H-CFG-QINQ ET-H-META-Q ET-H-META-QINQ \
 	ET-H-CFG-PUSHED
 expect_present host_vlan_control_on_wire ET-H-CONTROL-Q

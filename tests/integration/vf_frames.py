@@ -5,49 +5,36 @@
   vf_frames.py tag IFACE SRCMAC DSTMAC SAIDX SRCIP DSTIP   one well-formed TX tag (offload=1)
   vf_frames.py spoof IFACE SRCMAC DSTMAC SRCIP DSTIP COUNT  UDP with a forged source MAC
 """
+import os
 import random
 import socket
 import struct
 import sys
 
-AGENT = bytes.fromhex("024553505400")
-P_CFG, P_META = 0x88B5, 0x88B6
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import etlib  # noqa: E402
 
-
-def mac(s):
-    return bytes.fromhex(s.replace(":", ""))
-
-
-def csum(b):
-    if len(b) % 2:
-        b += b"\0"
-    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
-    while s >> 16:
-        s = (s & 0xffff) + (s >> 16)
-    return (~s) & 0xffff
+AGENT = etlib.AGENT_MAC
+P_CFG, P_META = etlib.ETH_P_CFG, etlib.ETH_P_META
+mac = etlib.mac_bytes
 
 
 def ip4(src, dst, proto, payload):
-    h = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(payload), 1, 0, 64, proto, 0,
-                    socket.inet_aton(src), socket.inet_aton(dst))
-    h = h[:10] + struct.pack("!H", csum(h)) + h[12:]
-    return h + payload
+    return etlib.ipv4(src, dst, proto, payload, ident=1)
 
 
 def meta(kind, flags, sa_index, esp_off=0, payload_off=0, inner=0x0800, seq=1, nh=17):
-    return struct.pack("!HBBBBBBHHHHIIIHH", P_META, 1, kind, flags, nh, 0, 0, esp_off,
-                       payload_off, 0, 0, sa_index, 0, seq, 0, inner)
+    return etlib.meta(kind, flags, nh, 0, esp_off, payload_off, 0, 0, sa_index, seq, inner)
 
 
 def cfg(opcode, port, msg_id, records=b"", count=0, flags=0):
-    return struct.pack("!BBBBIHHHH", 1, opcode, flags, 0, msg_id, port, count, len(records),
-                       0xffff) + records
+    return etlib.cfg_payload(opcode, msg_id, port, [records], flags=flags, count=count)
 
 
 def sa_record(rnd):
     # type 1 (SA), len 108; fields random but plausible: dir out, v4, ESP
     body = bytes([2, 4, 50, 1]) + rnd.randbytes(4) + rnd.randbytes(96)
-    return struct.pack("!BBH", 1, 0, 108) + body
+    return struct.pack("!BBH", etlib.REC_SA, 0, etlib.REC_SIZE[etlib.REC_SA]) + body
 
 
 def forge(sock, src, count, seed):
@@ -107,9 +94,9 @@ def main():
         s.send(fr)
     elif mode == "spoof":
         dst, sip, dip, n = mac(sys.argv[4]), sys.argv[5], sys.argv[6], int(sys.argv[7])
-        udp = struct.pack("!HHHH", 4000, 4001, 8 + 12, 0) + b"spoofed-data"
+        u = etlib.udp(4000, 4001, b"spoofed-data")
         for _ in range(n):
-            s.send(dst + src + struct.pack("!H", 0x0800) + ip4(sip, dip, 17, udp))
+            s.send(dst + src + struct.pack("!H", 0x0800) + ip4(sip, dip, 17, u))
 
 
 if __name__ == "__main__":

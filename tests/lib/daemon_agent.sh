@@ -18,9 +18,9 @@ done
 PY=/usr/bin/python3
 AEAD="aead rfc4106(gcm(aes))"
 
-H=$(ns_new h) && T_NS+=("$H")
-A=$(ns_new a) && T_NS+=("$A")
-P=$(ns_new p) && T_NS+=("$P")
+H=$(ns_new h) || exit 1
+A=$(ns_new a) || exit 1
+P=$(ns_new p) || exit 1
 ip link add eth0 netns "$H" type veth peer name host0 netns "$A"
 ip -n "$A" link add wire0 type veth peer name wire1 netns "$P"
 for n in "$H" "$A" "$P"; do
@@ -39,8 +39,8 @@ ip -n "$P" neigh replace 192.0.2.1 lladdr "$HMAC" dev wire1 nud permanent
 ip -n "$H" route add 198.51.100.0/24 via 192.0.2.2
 ip -n "$H" route add 203.0.113.0/24 via 192.0.2.2
 
-PINS=$(pin_dir_new pins) && T_PINS+=("$PINS")
-TMP=$(tmp_new) && T_FILES+=("$TMP")
+PINS=$(pin_dir_new pins) || exit 1
+TMP=$(tmp_new) || exit 1
 SOCK=$TMP/esptagd.sock
 
 E() { nsx "$H" "$BIN/esptag" -s "$SOCK" "$@"; }
@@ -48,24 +48,15 @@ start_agent() {
 	bg_start "$A" "$BIN/esptag-agent" --host host0 --wire wire0 "$@" >>"$TMP/agent.log" 2>&1
 	AGENT_PID=${T_PIDS[-1]}
 }
+# Ready once the control socket answers `esptag agent status`; stop
+# waiting early if esptagd exited.
+daemon_answers_or_died() { _t_agent_status "$H" "$SOCK" || ! kill -0 "$DAEMON_PID" 2>/dev/null; }
 start_daemon() {
-	local i
 	bg_start "$H" "$BIN/esptagd" --dev eth0 --pin-dir "$PINS" --sock "$SOCK" \
 		--hello-interval 200 "$@" >>"$TMP/esptagd.log" 2>&1
 	DAEMON_PID=${T_PIDS[-1]}
-	for i in $(seq 100); do
-		[ -S "$SOCK" ] && E agent status >/dev/null 2>&1 && return 0
-		kill -0 "$DAEMON_PID" 2>/dev/null || return 1
-		sleep 0.1
-	done
-	return 1
-}
-# wait_for SECONDS CMD...: poll until CMD succeeds.
-wait_for() {
-	local t=$1 i
-	shift
-	for i in $(seq $((t * 10))); do "$@" && return 0; sleep 0.1; done
-	return 1
+	wait_for 10 daemon_answers_or_died
+	_t_agent_status "$H" "$SOCK"
 }
 is_up() {
 	[ "$(bpftool -j map dump pinned "$PINS/esptag_cfg" |
@@ -103,18 +94,13 @@ dp() { # dp COUNTER: data-path counter straight from the pinned per-CPU map
 }
 # capture_start FILE: tcpdump on the agent's wire side (what leaves the box).
 capture_start() {
-	local i
 	: >"$TMP/tcpdump.err"
 	bg_start "$A" tcpdump -Z root --immediate-mode -i wire0 -U -n -w "$1" >/dev/null 2>>"$TMP/tcpdump.err"
 	CAP_PID=${T_PIDS[-1]}
-	for i in $(seq 50); do
-		grep -q "listening on" "$TMP/tcpdump.err" && return 0
-		sleep 0.1
-	done
-	return 1
+	wait_log "$TMP/tcpdump.err" "listening on"
 }
 capture_stop() {
-	sleep 0.2
+	sleep 0.2 # settle: frames still on their way through the agent get captured
 	kill -INT "$CAP_PID" 2>/dev/null
 	wait "$CAP_PID" 2>/dev/null
 }

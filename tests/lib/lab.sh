@@ -7,6 +7,7 @@ LABSH="$ROOT/scripts/lab"
 : "${LAB:?set LAB before sourcing tests/lib/lab.sh}"
 export LAB
 LAB_VERBOSE=${LAB_VERBOSE:-0}
+. "$ROOT/tests/lib/wait.sh"
 
 L() { "$LABSH" exec "$@"; }
 # Run and show a command on a node (demo style).
@@ -17,24 +18,39 @@ LV() {
 	L "$node" "$@"
 }
 
-# Addresses per family and mode: outer (SA endpoints) and inner (traffic).
+# Addresses per family and mode (the plan: scripts/lab.env): outer (SA
+# endpoints) and inner (traffic).
+. "$ROOT/scripts/lab.env"
 lab_addrs() { # FAMILY MODE -> sets SA_A SA_B IN_A IN_B NET_A NET_B PLEN
 	if [ "$1" = 6 ]; then
-		SA_A=2001:db8:1::1 SA_B=2001:db8:1::2 PLEN=128
+		SA_A=$LAB_IP6_A SA_B=$LAB_IP6_B PLEN=128
 		if [ "$2" = tunnel ]; then
-			IN_A=2001:db8:a::1 IN_B=2001:db8:b::1 NET_A=2001:db8:a::/64 NET_B=2001:db8:b::/64
+			IN_A=$LAB_IN6_A IN_B=$LAB_IN6_B NET_A=$LAB_INNET6_A NET_B=$LAB_INNET6_B
 		else
 			IN_A=$SA_A IN_B=$SA_B NET_A=$SA_A/128 NET_B=$SA_B/128
 		fi
 	else
-		SA_A=192.0.2.1 SA_B=192.0.2.2 PLEN=32
+		SA_A=$LAB_IP4_A SA_B=$LAB_IP4_B PLEN=32
 		if [ "$2" = tunnel ]; then
-			IN_A=198.51.100.1 IN_B=203.0.113.1 NET_A=198.51.100.0/24 NET_B=203.0.113.0/24
+			IN_A=$LAB_IN4_A IN_B=$LAB_IN4_B NET_A=$LAB_INNET4_A NET_B=$LAB_INNET4_B
 		else
 			IN_A=$SA_A IN_B=$SA_B NET_A=$SA_A/32 NET_B=$SA_B/32
 		fi
 	fi
 }
+
+# lab_udp_recv NODE OUT ADDR PORT COUNT TIMEOUT: tests/lib/udp_mark.py recv on
+# NODE in the background (marks to OUT), returns once its socket is bound;
+# its PID in UDP_PID.
+lab_udp_recv() {
+	local node=$1 out=$2
+	shift 2
+	L "$node" /usr/bin/python3 "$ROOT/tests/lib/udp_mark.py" recv "$@" >"$out" 2>"$out.ready" &
+	UDP_PID=$!
+	wait_ready "$out.ready"
+}
+# lab_udp_send NODE ADDR PORT COUNT [SRC]
+lab_udp_send() { local node=$1; shift; L "$node" /usr/bin/python3 "$ROOT/tests/lib/udp_mark.py" send "$@"; }
 
 randhex() { od -An -tx1 -N"$1" /dev/urandom | tr -d ' \n'; }
 
@@ -73,18 +89,18 @@ lab_flush() {
 # Start a wire capture in the background: lab_capture_start FILE [SNAPLEN]
 lab_capture_start() {
 	local n="et-$LAB-A-agent"
-	nsenter --net="/run/netns/$n" tcpdump -i wire0 -s "${2:-0}" -U -w "$1" >/dev/null 2>&1 &
+	nsenter --net="/run/netns/$n" tcpdump -i wire0 -s "${2:-0}" -U -w "$1" >/dev/null 2>"$1.err" &
 	CAP_PID=$!
-	for _ in $(seq 50); do [ -s "$1" ] && break; sleep 0.05; done
-	sleep 0.2
+	wait_log "$1.err" "listening on"
 }
 lab_capture_stop() {
-	sleep 0.3
+	sleep 0.3 # settle: frames still on their way through the agent get captured
 	kill "$CAP_PID" 2>/dev/null
 	wait "$CAP_PID" 2>/dev/null
 	CAP_PID=
 }
 
+_lab_listening() { L "$1" ss -Hltn "sport = :$2" 2>/dev/null | grep -q .; }
 # TCP transfer of FILE from A to B's address DST, port PORT; prints the sha256
 # that B received.
 lab_tcp_xfer() { # FILE DST PORT [SRC]
@@ -94,7 +110,7 @@ lab_tcp_xfer() { # FILE DST PORT [SRC]
 	[[ "$dst" == *:* ]] && lsn=TCP6-LISTEN
 	L B socat -u "$lsn:$port,reuseaddr" "OPEN:$out,creat,trunc" &
 	local lp=$!
-	sleep 0.3
+	wait_for 5 _lab_listening B "$port"
 	if [[ "$dst" == *:* ]]; then dst="[$dst]"; fi
 	L A socat -u "OPEN:$f" "TCP:$dst:$port${src:+,bind=$([[ "$src" == *:* ]] && echo "[$src]" || echo "$src")}" ||
 		{ kill "$lp" 2>/dev/null; rm -f "$out"; return 1; }

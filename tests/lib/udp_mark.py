@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: GPL-2.0-only
 """Receive UDP datagrams and print the skb mark of each (SO_RCVMARK).
+"ready" goes to stderr once the socket is bound (tests/lib/harness.sh).
   udp_mark.py recv ADDR PORT COUNT TIMEOUT   -> one "0x%08x" line per datagram
   udp_mark.py send ADDR PORT COUNT [SRC]
 """
@@ -19,7 +20,7 @@ def main():
         s.setsockopt(socket.SOL_SOCKET, SO_RCVMARK, 1)
         s.bind((addr, port))
         s.settimeout(float(sys.argv[5]))
-        print("ready", flush=True)
+        print("ready", file=sys.stderr, flush=True)
         for _ in range(count):
             try:
                 data, anc, _, _ = s.recvmsg(2048, socket.CMSG_SPACE(4))

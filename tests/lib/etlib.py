@@ -1,10 +1,22 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """
-esptag wire protocol for test drivers, written from docs/protocol.md and
-include/esptag/wire.h independently of the C codec: config packets
-(EtherType 0x88B5), metadata tags (0x88B6), and raw AF_PACKET sockets in
-network namespaces. Used by the conformance suite and the agent's
-integration tests. Run with /usr/bin/python3 (scapy).
+The one Python library of the esptag wire, for every test helper, the
+conformance suite and the bench. Written from docs/protocol.md,
+include/esptag/wire.h and include/esptag/maps.h independently of the C
+codec:
+  - config packets (EtherType 0x88B5): cfg_payload, rec_* / parse_*, Reply,
+    CfgClient;
+  - metadata tags (0x88B6): meta, parse_meta, tag, untag, tx_esp_frame;
+  - the VF mailbox message header: mbox_hdr;
+  - BPF map keys and values as the daemon writes them: map_sa, map_spd,
+    map_spd_src, map_cfg, map_port, map_u32;
+  - plain frames: eth, ipv4, udp, csum (one's complement checksum);
+  - raw AF_PACKET sockets in network namespaces: Port, in_netns.
+tests/lib/esptag_scapy.py has the same formats as scapy layers. Import with
+  sys.path.insert(0, "<repo>/tests/lib"); import etlib
+tests/unit/test_pywire.py checks the packers against the worked examples of
+docs/protocol.md. Scapy is only needed by esptag_scapy.py
+(/usr/bin/python3 has it).
 """
 import ctypes
 import os
@@ -193,6 +205,23 @@ def parse_caps(r):
     return dict(version_min=f[3], version_max=f[4], alg_mask=f[5], epoch=(f[6] << 32) | f[7],
                 sad_capacity=f[8], sad_used=f[9], port_limit=f[10], port_used=f[11],
                 max_records=f[12], max_payload=f[13], local_capacity=f[14], features=f[15])
+
+
+def rec_stats(sa_index, packets=0, nbytes=0, auth_fail=0, domain_reject=0, seq=0):
+    return struct.pack("!BBHIIIIIIIII", REC_SA_STATS, 0, 40, sa_index, packets >> 32,
+                       packets & 0xffffffff, nbytes >> 32, nbytes & 0xffffffff, auth_fail,
+                       domain_reject, seq >> 32, seq & 0xffffffff)
+
+
+def rec_counter(cid, value):
+    return struct.pack("!BBHHHII", REC_COUNTER, 0, 16, cid, 0, value >> 32, value & 0xffffffff)
+
+
+def rec_caps_agent(alg_mask, epoch, sad_capacity, sad_used, port_limit, port_used, max_records,
+                   max_payload, local_capacity, features, vmin=1, vmax=1):
+    return struct.pack("!BBHBBHIIIIIIHHHH", REC_CAPS, 0, 40, vmin, vmax, alg_mask, epoch >> 32,
+                       epoch & 0xffffffff, sad_capacity, sad_used, port_limit, port_used,
+                       max_records, max_payload, local_capacity, features)
 
 
 def rec_cursor(nxt):
@@ -397,10 +426,103 @@ def tx_esp_frame(plain, spi, seq, sa_index, mode=MODE_TRANSPORT, outer=None, esn
     return tag(frame, m)
 
 
-def csum(b):
+def csum_fold(b):
+    """One's complement sum of b in 16-bit words, folded, not inverted (a
+    pseudo-header sum for CHECKSUM_PARTIAL)."""
     if len(b) % 2:
         b += b"\0"
     s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
     while s >> 16:
         s = (s & 0xffff) + (s >> 16)
-    return ~s & 0xffff
+    return s
+
+
+def csum(b):
+    """The Internet checksum of b (RFC 1071)."""
+    return ~csum_fold(b) & 0xffff
+
+# ---------------------------------------------------------------- plain frames
+
+
+def ipv4(src, dst, proto, payload, ident=1, flags_frag=0, ttl=64, tos=0):
+    """An IPv4 header (no options, checksum filled in) + payload."""
+    h = struct.pack("!BBHHHBBH4s4s", 0x45, tos, 20 + len(payload), ident, flags_frag, ttl, proto,
+                    0, socket.inet_aton(src), socket.inet_aton(dst))
+    return h[:10] + struct.pack("!H", csum(h)) + h[12:] + payload
+
+
+def udp(sport, dport, payload, check=0):
+    """A UDP header (checksum as given, 0: none) + payload."""
+    return struct.pack("!HHHH", sport, dport, 8 + len(payload), check) + payload
+
+
+def addr16(addr):
+    """(16 bytes: the address, IPv4 zero-padded; family 4 or 6)."""
+    family = 6 if ":" in addr else 4
+    return ip_bytes(addr, family), family
+
+
+def hexs(b):
+    """Bytes as bpftool's "hex" argument: space-separated pairs."""
+    return " ".join("%02x" % x for x in b)
+
+# ---------------------------------------------------------------- BPF maps
+# Keys and values of the pinned maps (include/esptag/maps.h), host byte order
+# (little endian here) except where the struct says network order.
+
+ACTION = dict(bypass=1, protect=2, discard=3)
+SAF_ALIVE = 0x01
+
+
+def map_sa(spi, dir, mode, flags, local_mac, saddr, daddr, ifindex, window=0, icv_len=16,
+           nvlans=0, vlans=bytes(8), family=None):
+    """struct esptag_sa (80 bytes): spi in network order, the rest host order."""
+    s16, _ = addr16(saddr) if saddr else (bytes(16), 0)
+    d16, fam = addr16(daddr)
+    family = fam if family is None else family
+    v = struct.pack(">I", spi)
+    v += struct.pack("<BBBBI", dir, family, mode, flags, ifindex)
+    v += mac_bytes(local_mac) + struct.pack("<BB", nvlans, icv_len) + vlans
+    v += s16 + d16 + struct.pack("<HHI4xQ", window, 0, 0, 0)
+    assert len(v) == 80
+    return v
+
+
+def map_spd(dir, dst, plen, node):
+    """(key, value) of esptag_spd: LPM on the destination; value: node id."""
+    a, family = addr16(dst)
+    return (struct.pack("<IBBH", 32 + plen, dir, family, 0) + a,
+            struct.pack("<IIII", node, 0, 0, 0))
+
+
+def map_spd_src(node, src, plen, action, sa_index):
+    """(key, value) of esptag_spd_src: LPM on (node, source)."""
+    a, _ = addr16(src)
+    return (struct.pack("<II", 32 + plen, node) + a,
+            struct.pack("<BxxxIII", action, 0, sa_index, 1))
+
+
+def map_cfg(flags=0, mark_mask=0, mark_trusted=0, mark_shift=0, eth_p_cfg=0, eth_p_meta=0):
+    """struct esptag_cfg (24 bytes)."""
+    return struct.pack("<IIIIHHI", flags, mark_mask, mark_trusted, mark_shift, eth_p_cfg,
+                       eth_p_meta, 0)
+
+
+def map_port(flags, mac, vf):
+    """struct esptag_port (16 bytes)."""
+    return struct.pack("<I", flags) + mac_bytes(mac) + struct.pack("<HI", vf, 0)
+
+
+def map_u32(v):
+    return struct.pack("<I", v)
+
+# ---------------------------------------------------------------- VF mailbox
+
+MBOX_MAGIC = 0x424d5445  # "ETMB" as little-endian bytes
+MBOX_CFG, MBOX_RESET = 1, 2
+MBOX_F_REPLY = 0x01
+
+
+def mbox_hdr(type, flags, length, seq, status=0, reserved=0, magic=MBOX_MAGIC, version=1):
+    """The mailbox message header (24 bytes, host order; user/lib/ctl_mbox.h)."""
+    return struct.pack("<IBBBBIIiI", magic, version, type, flags, reserved, length, seq, status, 0)
