@@ -41,6 +41,7 @@
 #include <netinet/in.h>
 #include "../tests/lib/test.h"
 #include "../tests/lib/bpf_test.h"
+#include "sa_mirror.h"
 #include "bench_bare.skel.h"
 #include "bench_live.skel.h"
 #include "bench_count.skel.h"
@@ -64,7 +65,6 @@ static const uint8_t mac_peer[6] = { 0x02, 0x00, 0x5e, 0x00, 0x00, 0x99 };
 static int opt_calls = 2000, opt_samples = 7, opt_ifindex, opt_rate = 10000;
 static uint32_t opt_big = 1u << 20, opt_repeat = 1000000, opt_cap;
 static int ncpus;		/* libbpf_num_possible_cpus(): one per-CPU value each */
-static uint8_t *zero_sa_stats;	/* ncpus zeroed struct esptag_sa_stats */
 
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 static void die(const char *fmt, ...)
@@ -258,23 +258,22 @@ static uint32_t spi_of(uint32_t idx)
 	return 0x10000 + idx;
 }
 
+/* The per-SA maps of an object, for the SA mirror (user/lib/sa_mirror.h). */
+static struct esptag_sa_maps sa_maps(const struct maps *m)
+{
+	return (struct esptag_sa_maps){ .sad = m->sad, .seq = m->seq, .replay = m->replay,
+					.sa_stats = m->stats, .ncpus = ncpus };
+}
+
 /* One SA the way esptagd mirrors an agent-confirmed SA: the SAD entry, its
  * sequence (out) or replay (in) state, zeroed per-SA counters. */
 static int sa_install_one(const struct maps *m, uint8_t dir, uint32_t idx)
 {
-	const uint8_t *st = zero_sa_stats;
-	struct esptag_replay rp;
-	struct esptag_seq sq = { .next = 1 };
+	struct esptag_sa_maps sm = sa_maps(m);
 	struct esptag_sa sa;
 
-	memset(&rp, 0, sizeof(rp));
 	sa_value(m, &sa, dir, spi_of(idx));
-	if (bpf_map_update_elem(m->sad, &idx, &sa, BPF_ANY) ||
-	    (dir == ESPTAG_DIR_OUT ? bpf_map_update_elem(m->seq, &idx, &sq, BPF_ANY)
-				   : bpf_map_update_elem(m->replay, &idx, &rp, BPF_ANY)) ||
-	    bpf_map_update_elem(m->stats, &idx, st, BPF_ANY))
-		return -errno;
-	return 0;
+	return esptag_sa_mirror_write(&sm, idx, &sa, NULL, NULL);
 }
 
 /*
@@ -285,12 +284,9 @@ static int sa_install_one(const struct maps *m, uint8_t dir, uint32_t idx)
 static int sa_install(const struct maps *m, uint8_t dir, uint32_t lo, uint32_t hi, bool single)
 {
 	enum { CHUNK = 16384 };
-	size_t stsz = ncpus * sizeof(struct esptag_sa_stats);
+	struct esptag_sa_maps sm = sa_maps(m);
 	uint32_t *keys;
 	struct esptag_sa *sas;
-	struct esptag_replay *rp;
-	struct esptag_seq *sq;
-	uint8_t *st;
 	int err = 0;
 
 	if (single) {
@@ -301,47 +297,28 @@ static int sa_install(const struct maps *m, uint8_t dir, uint32_t lo, uint32_t h
 	}
 	keys = calloc(CHUNK, sizeof(*keys));
 	sas = calloc(CHUNK, sizeof(*sas));
-	rp = calloc(CHUNK, sizeof(*rp));
-	sq = calloc(CHUNK, sizeof(*sq));
-	st = calloc(CHUNK, stsz);
-	if (!keys || !sas || !rp || !sq || !st)
+	if (!keys || !sas)
 		die("out of memory");
 	for (uint32_t base = lo; base < hi && !err; base += CHUNK) {
 		uint32_t n = hi - base < CHUNK ? hi - base : CHUNK;
-		LIBBPF_OPTS(bpf_map_batch_opts, bo);
 
 		for (uint32_t i = 0; i < n; i++) {
 			keys[i] = base + i;
 			sa_value(m, &sas[i], dir, spi_of(base + i));
-			sq[i].next = 1;
 		}
-		if (bpf_map_update_batch(m->sad, keys, sas, &n, &bo) ||
-		    (dir == ESPTAG_DIR_OUT ? bpf_map_update_batch(m->seq, keys, sq, &n, &bo)
-					   : bpf_map_update_batch(m->replay, keys, rp, &n, &bo)) ||
-		    bpf_map_update_batch(m->stats, keys, st, &n, &bo))
-			err = -errno;
+		err = esptag_sa_mirror_write_many(&sm, keys, sas, NULL, NULL, n);
 	}
 	free(keys);
 	free(sas);
-	free(rp);
-	free(sq);
-	free(st);
 	return err;
 }
 
 /* The per-SA maps are arrays: removing an SA writes zeroed slots (as esptagd). */
 static int sa_remove(const struct maps *m, uint32_t idx)
 {
-	const uint8_t *st = zero_sa_stats;
-	struct esptag_sa sa = { 0 };
-	struct esptag_seq sq = { 0 };
-	struct esptag_replay rp = { 0 };
-	int e = bpf_map_update_elem(m->sad, &idx, &sa, BPF_ANY);
+	struct esptag_sa_maps sm = sa_maps(m);
 
-	bpf_map_update_elem(m->seq, &idx, &sq, BPF_ANY);
-	bpf_map_update_elem(m->replay, &idx, &rp, BPF_ANY);
-	bpf_map_update_elem(m->stats, &idx, st, BPF_ANY);
-	return e;
+	return esptag_sa_mirror_clear(&sm, idx);
 }
 
 /* Policy: destination node id -> one source rule (0/0) with action. */
@@ -1011,9 +988,6 @@ int main(int argc, char **argv)
 	ncpus = libbpf_num_possible_cpus();
 	if (ncpus < 1)
 		die("cannot count CPUs");
-	zero_sa_stats = calloc(ncpus, sizeof(struct esptag_sa_stats));
-	if (!zero_sa_stats)
-		die("out of memory");
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	/* The measuring thread runs on CPU 0 (the churn thread on CPU 1). */
 	pin_cpu(0);

@@ -17,8 +17,8 @@ $(BUILD)/skel/esptag_port_bpf.skel.h: $(BUILD)/bpf/esptag_port.bpf.o
 $(ESPTAGD_OBJS): $(BUILD)/skel/esptag_port_bpf.skel.h
 
 # Daemon unit tests (tests/unit/test_esptagd_*.c) link the daemon's agent
-# channel; the test provides logm() and now_ns().
+# channel (chan.c, chan_pkt.c); the test provides logm().
 ESPTAGD_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_esptagd_*.c))
 $(BUILD)/obj/tests/unit/test_esptagd_%.o: CFLAGS += -Iuser/esptagd
-$(ESPTAGD_TESTS): $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/obj/user/esptagd/chan.o $(TLIB_OBJS) $(LIB)
+$(ESPTAGD_TESTS): $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/obj/user/esptagd/chan.o $(BUILD)/obj/user/esptagd/chan_pkt.o $(TLIB_OBJS) $(LIB)
 	$(call link-bin,$(LDLIBS))

@@ -462,13 +462,16 @@ static int install_sas(void)
 				.icv_len = 16 };
 	uint32_t k = SA_MINE;
 
+	struct esptag_sa_maps m = { .sad = fd_sad, .seq = -1, .replay = -1, .sa_stats = -1 };
+	int err;
+
 	memcpy(sa.local_mac, vf_mac, 6);
-	if (bpf_map_update_elem(fd_sad, &k, &sa, BPF_ANY))
-		return -errno;
+	if ((err = esptag_sa_mirror_write(&m, k, &sa, NULL, NULL)))
+		return err;
 	k = SA_OTHER;
 	memcpy(sa.local_mac, other_mac, 6);
-	if (bpf_map_update_elem(fd_sad, &k, &sa, BPF_ANY))
-		return -errno;
+	if ((err = esptag_sa_mirror_write(&m, k, &sa, NULL, NULL)))
+		return err;
 	return set_cfg(0);
 }
 

@@ -150,6 +150,7 @@ static int install_tx(const struct rt_case *c, uint32_t idx, const struct esptag
 	struct esptag_spd_src_key sk = { .prefixlen = 32, .node = idx + 1 };
 	struct esptag_policy pol = { .action = ESPTAG_ACT_PROTECT, .spi = r->spi, .sa_index = idx };
 	struct esptag_cfg cfg = { .flags = ESPTAG_CFGF_AGENT_UP };
+	struct esptag_sa_maps sm = bt_sa_maps(&tx);
 	uint32_t zero = 0;
 	int fam;
 
@@ -157,8 +158,7 @@ static int install_tx(const struct rt_case *c, uint32_t idx, const struct esptag
 	bt_addr(c->dst, k.daddr, &fam);
 	k.family = fam;
 	k.prefixlen = 32 + (fam == 4 ? 32 : 128);
-	if (bpf_map_update_elem(bt_map_fd(&tx, "esptag_sad"), &idx, &sa, BPF_ANY) ||
-	    bpf_map_update_elem(bt_map_fd(&tx, "esptag_seq"), &idx, &seq, BPF_ANY) ||
+	if (esptag_sa_mirror_write(&sm, idx, &sa, &seq, NULL) ||
 	    bpf_map_update_elem(bt_map_fd(&tx, "esptag_spd"), &k, &n, BPF_ANY) ||
 	    bpf_map_update_elem(bt_map_fd(&tx, "esptag_spd_src"), &sk, &pol, BPF_ANY) ||
 	    bpf_map_update_elem(bt_map_fd(&tx, "esptag_cfg"), &zero, &cfg, BPF_ANY))
@@ -170,12 +170,11 @@ static int install_rx(uint32_t idx, const struct esptag_rec_sa *r)
 {
 	struct esptag_sa sa;
 
+	struct esptag_sa_maps sm = bt_sa_maps(&rx);
+
 	host_sa(r, &sa);
-	/* esptag_replay is an array: a fresh window is a zeroed slot. */
-	if (bpf_map_update_elem(bt_map_fd(&rx, "esptag_replay"), &idx,
-				&(struct esptag_replay){ 0 }, BPF_ANY))
-		return -errno;
-	return bpf_map_update_elem(bt_map_fd(&rx, "esptag_sad"), &idx, &sa, BPF_ANY) ? -errno : 0;
+	/* A fresh replay window, zeroed counters, then the SA. */
+	return esptag_sa_mirror_write(&sm, idx, &sa, NULL, NULL);
 }
 
 /* ---------------------------------------------------------------------- */

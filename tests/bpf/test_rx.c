@@ -116,10 +116,10 @@ static int sa_install(const struct sa_def *d)
 	memcpy(sa.vlan, d->vlan, sizeof(sa.vlan));
 	bt_addr(d->us, sa.daddr, NULL);
 	bt_addr(d->peer, sa.saddr, NULL);
-	/* esptag_replay is an array: a fresh window is a zeroed slot. */
-	if (bpf_map_update_elem(fd_replay, &d->index, &(struct esptag_replay){ 0 }, BPF_ANY))
-		return -errno;
-	return bpf_map_update_elem(fd_sad, &d->index, &sa, BPF_ANY);
+	/* A fresh replay window, then the SA (user/lib/sa_mirror.h). */
+	return esptag_sa_mirror_write(&(struct esptag_sa_maps){ .sad = fd_sad, .replay = fd_replay,
+								.seq = -1, .sa_stats = -1 },
+				      d->index, &sa, NULL, NULL);
 }
 
 /* ---------------------------------------------------------------------- */

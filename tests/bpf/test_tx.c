@@ -165,7 +165,10 @@ static int install(void)
 			bt_addr(d->saddr, sa.saddr, NULL);
 			bt_addr(d->daddr, sa.daddr, NULL);
 		}
-		if (bpf_map_update_elem(fd_sad, &d->index, &sa, BPF_ANY))
+		/* The SA only: each case sets the counter it needs (set_seq). */
+		if (esptag_sa_mirror_write(&(struct esptag_sa_maps){ .sad = fd_sad, .seq = -1,
+								     .replay = -1, .sa_stats = -1 },
+					   d->index, &sa, NULL, NULL))
 			return -errno;
 	}
 	for (size_t i = 0; i < sizeof(nodes) / sizeof(nodes[0]); i++) {

@@ -163,9 +163,10 @@ repoint() {
 		aead 'rfc4106(gcm(aes))' "0x$k" 128 dir out >"$TMP/e-sa.log" 2>&1 &&
 	LV B esptag state add dev pf0 src "$SA_A" dst "$SA_B" proto esp spi "$SPI_E" mode transport \
 		aead 'rfc4106(gcm(aes))' "0x$k" 128 dir in >>"$TMP/e-sa.log" 2>&1 &&
-	sleep 0.5 && # pacing: pings on the old SA, then the update under them
+	sleep 1 && # pacing: pings on the old SA, then the update under them ...
 	LV A esptag policy update dev pf0 src "$NET_A" dst "$NET_B" dir out action protect \
-		spi "$SPI_E" >>"$TMP/e-sa.log" 2>&1
+		spi "$SPI_E" >>"$TMP/e-sa.log" 2>&1 &&
+	sleep 0.5 # ... and pings on the new SA
 }
 event_case e_policy_repoint repoint
 # After the update every ESP frame from A carries the new SPI.

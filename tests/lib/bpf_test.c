@@ -457,3 +457,14 @@ void bt_meta_insert(struct bt_pkt *p, const struct esptag_meta *m)
 	bt_insert(p, 12, &t, ESPTAG_META_LEN);
 	memcpy(p->b + 12 + ESPTAG_META_LEN, &inner, 2);
 }
+
+struct esptag_sa_maps bt_sa_maps(const struct bt_obj *o)
+{
+	int n = libbpf_num_possible_cpus();
+
+	return (struct esptag_sa_maps){
+		.sad = bt_map_fd(o, "esptag_sad"), .seq = bt_map_fd(o, "esptag_seq"),
+		.replay = bt_map_fd(o, "esptag_replay"), .sa_stats = bt_map_fd(o, "esptag_sa_stats"),
+		.ncpus = n > 0 ? n : 1,
+	};
+}

@@ -26,6 +26,7 @@
 #include <bpf/bpf.h>
 #include <esptag/wire.h>
 #include <esptag/maps.h>
+#include "sa_mirror.h"
 
 #define BT_PKT_MAX	4096
 
@@ -200,5 +201,9 @@ void bt_meta_insert(struct bt_pkt *p, const struct esptag_meta *m);
 uint16_t bt_csum(const void *buf, size_t len, uint32_t init);
 /* Parse a dotted IPv4 / IPv6 text address into 16 bytes (v4 in the first 4). */
 int bt_addr(const char *txt, uint8_t out[16], int *family);
+
+/* The per-SA maps of o (esptag_sad, _seq, _replay, _sa_stats) for the SA
+ * mirror (user/lib/sa_mirror.h); a map o lacks is -1 (left alone). */
+struct esptag_sa_maps bt_sa_maps(const struct bt_obj *o);
 
 #endif /* ESPTAG_BPF_TEST_H */

@@ -35,14 +35,6 @@ void logm(int prio, const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
-uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
-
 static struct chan ch;
 static int agent_fd = -1, lo_index;
 static bool ready;
@@ -127,7 +119,7 @@ static struct txn *hello_txn(void)
 
 	if (!t)
 		return NULL;
-	chan_begin(&ch, t, &b, ESPTAG_OP_HELLO);
+	chan_begin(&ch, t, &b, ESPTAG_OP_HELLO, 0);
 	esptag_rec_init(&caps, ESPTAG_REC_CAPS, sizeof(caps));
 	caps.version_min = caps.version_max = ESPTAG_PROTO_VERSION;
 	esptag_cfg_add(&b, ESPTAG_REC_CAPS, &caps, sizeof(caps));

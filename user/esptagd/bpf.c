@@ -88,15 +88,13 @@ static int mkdir_p(const char *path)
 	return 0;
 }
 
-static struct bpf_program *prog_of_type(struct bpf_object *obj, enum bpf_prog_type type)
-{
-	struct bpf_program *p;
-
-	bpf_object__for_each_program(p, obj)
-		if (bpf_program__type(p) == type)
-			return p;
-	return NULL;
-}
+/* The programs esptagd attaches, by name (docs/rx.md, docs/tx.md). */
+#define PROG_TX		"esptag_tx"		/* tc egress */
+#define PROG_RX		"esptag_rx"		/* xdp */
+#define PROG_RX_MARK	"esptag_rx_mark"	/* tc ingress */
+/* The multi-buffer twin of esptag_rx, for iproute2 on jumbo-MTU ports:
+ * esptagd does not attach it, so it is not loaded. */
+#define PROG_RX_FRAGS	"esptag_rx_frags"
 
 static int open_pinned_maps(struct daemon *d, const char *dir)
 {
@@ -265,12 +263,61 @@ static void detach_xdp(struct daemon *d)
 		bpf_xdp_detach(d->ifindex, d->bpf.xdp_flags, NULL);
 }
 
+/* Pins already there: a data path a previous daemon left running (stop or
+ * crash). It is adopted, and never removed on failure. */
+static void pins_check(struct daemon *d, const char *pin_dir)
+{
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/%s", pin_dir, map_names[M_SAD]);
+	d->bpf.fresh = access(path, F_OK) != 0;
+	if (!d->bpf.fresh)
+		log_info("pins found in %s: taking over the data path left running there", pin_dir);
+}
+
+/* Attach the loaded programs: XDP, then tc ingress (mark), tc egress. */
+static int bpf_attach(struct daemon *d, const struct bpf_opts *o, struct esptag_tx *tx,
+		      struct esptag_rx *rx)
+{
+	struct bpf_program *ptx, *pxdp, *pmark;
+	char path[512];
+
+	ptx = bpf_object__find_program_by_name(tx->obj, PROG_TX);
+	pxdp = bpf_object__find_program_by_name(rx->obj, PROG_RX);
+	pmark = bpf_object__find_program_by_name(rx->obj, PROG_RX_MARK);
+	if (!ptx || !pxdp) {
+		log_err("the BPF objects lack program %s or %s", PROG_TX, PROG_RX);
+		return -1;
+	}
+	if (attach_xdp(d, bpf_program__fd(pxdp), o->skb_mode))
+		return -1;
+	if (pmark) {
+		if (attach_tc(d, bpf_program__fd(pmark), BPF_TC_INGRESS))
+			return -1;
+		d->bpf.tc_ingress = true;
+	}
+	if (attach_tc(d, bpf_program__fd(ptx), BPF_TC_EGRESS))
+		return -1;
+	d->bpf.tc_egress = true;
+	/* What this daemon made (for the teardown): marks in the pin dir. */
+	snprintf(path, sizeof(path), "%s/%s", o->pin_dir, MARK_CLSACT);
+	if (d->bpf.qdisc_created)
+		mkdir(path, 0700);
+	snprintf(path, sizeof(path), "%s/%s", o->pin_dir, MARK_XDP_STATE);
+	if (xdp_state_dir[0] && !access(xdp_state_dir, F_OK))
+		mkdir(path, 0700);
+	log_info("attached: xdp %s, tc egress %s, tc ingress %s on %s",
+		 bpf_program__name(pxdp), bpf_program__name(ptx),
+		 pmark ? bpf_program__name(pmark) : "-", d->dev);
+	return 0;
+}
+
 int bpf_setup(struct daemon *d, const struct bpf_opts *o)
 {
 	DECLARE_LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = o->pin_dir);
 	struct esptag_tx *tx = NULL;
 	struct esptag_rx *rx = NULL;
-	struct bpf_program *ptx, *pxdp, *pmark;
+	struct bpf_program *frags;
 	int err;
 
 	libbpf_set_print(libbpf_log);
@@ -288,23 +335,16 @@ int bpf_setup(struct daemon *d, const struct bpf_opts *o)
 			o->pin_dir, strerror(errno));
 		return -1;
 	}
-	{
-		/* Pins already there: a data path a previous daemon left running
-		 * (stop or crash). It is adopted, and never removed on failure. */
-		char path[512];
-
-		snprintf(path, sizeof(path), "%s/%s", o->pin_dir, map_names[M_SAD]);
-		d->bpf.fresh = access(path, F_OK) != 0;
-		if (!d->bpf.fresh)
-			log_info("pins found in %s: taking over the data path left running there",
-				 o->pin_dir);
-	}
+	pins_check(d, o->pin_dir);
 	tx = esptag_tx__open_opts(&oo);
 	rx = esptag_rx__open_opts(&oo);
 	if (!tx || !rx) {
 		log_err("cannot open the BPF skeletons: %s", strerror(errno));
 		goto fail;
 	}
+	frags = bpf_object__find_program_by_name(rx->obj, PROG_RX_FRAGS);
+	if (frags)
+		bpf_program__set_autoload(frags, false);
 	err = esptag_tx__load(tx);
 	if (!err)
 		err = esptag_rx__load(rx);
@@ -333,36 +373,8 @@ int bpf_setup(struct daemon *d, const struct bpf_opts *o)
 		d->bpf.xdp_mode = ESPTAG_XDP_NONE;
 		return 0;
 	}
-	ptx = prog_of_type(tx->obj, BPF_PROG_TYPE_SCHED_CLS);
-	pxdp = prog_of_type(rx->obj, BPF_PROG_TYPE_XDP);
-	pmark = prog_of_type(rx->obj, BPF_PROG_TYPE_SCHED_CLS);
-	if (!ptx || !pxdp) {
-		log_err("esptag_tx has no tc program or esptag_rx no xdp program");
+	if (bpf_attach(d, o, tx, rx))
 		goto fail;
-	}
-	if (attach_xdp(d, bpf_program__fd(pxdp), o->skb_mode))
-		goto fail;
-	if (pmark) {
-		if (attach_tc(d, bpf_program__fd(pmark), BPF_TC_INGRESS))
-			goto fail;
-		d->bpf.tc_ingress = true;
-	}
-	if (attach_tc(d, bpf_program__fd(ptx), BPF_TC_EGRESS))
-		goto fail;
-	d->bpf.tc_egress = true;
-	{
-		char path[512];
-
-		snprintf(path, sizeof(path), "%s/%s", o->pin_dir, MARK_CLSACT);
-		if (d->bpf.qdisc_created)
-			mkdir(path, 0700);
-		snprintf(path, sizeof(path), "%s/%s", o->pin_dir, MARK_XDP_STATE);
-		if (xdp_state_dir[0] && !access(xdp_state_dir, F_OK))
-			mkdir(path, 0700);
-	}
-	log_info("attached: xdp %s, tc egress %s, tc ingress %s on %s",
-		 bpf_program__name(pxdp), bpf_program__name(ptx),
-		 pmark ? bpf_program__name(pmark) : "-", d->dev);
 	return 0;
 fail:
 	d->bpf.tx_skel = tx;
@@ -567,120 +579,4 @@ int bpf_open_leftover(struct daemon *d, const char *dir)
 		n += d->bpf.map_fd[i] >= 0;
 	}
 	return n;
-}
-
-bool cfg_agent_up(struct daemon *d)
-{
-	struct esptag_cfg c = {};
-	__u32 k = 0;
-
-	if (bpf_map_lookup_elem(d->bpf.map_fd[M_CFG], &k, &c))
-		return false;
-	return c.flags & ESPTAG_CFGF_AGENT_UP;
-}
-
-int cfg_set_flag(struct daemon *d, uint32_t flag, bool on)
-{
-	struct esptag_cfg c = {};
-	__u32 k = 0;
-
-	if (bpf_map_lookup_elem(d->bpf.map_fd[M_CFG], &k, &c))
-		memset(&c, 0, sizeof(c));
-	if (!!(c.flags & flag) == on)
-		return 0;
-	if (on)
-		c.flags |= flag;
-	else
-		c.flags &= ~flag;
-	if (bpf_map_update_elem(d->bpf.map_fd[M_CFG], &k, &c, BPF_ANY)) {
-		log_err("esptag_cfg: cannot update: %s", strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
-int cfg_set_agent_up(struct daemon *d, bool up)
-{
-	struct esptag_cfg c = {};
-	__u32 k = 0;
-
-	if (bpf_map_lookup_elem(d->bpf.map_fd[M_CFG], &k, &c))
-		memset(&c, 0, sizeof(c));
-	if (up)
-		c.flags |= ESPTAG_CFGF_AGENT_UP;
-	else
-		c.flags &= ~ESPTAG_CFGF_AGENT_UP;
-	if (bpf_map_update_elem(d->bpf.map_fd[M_CFG], &k, &c, BPF_ANY)) {
-		log_err("esptag_cfg: cannot update: %s", strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
-int cfg_apply(struct daemon *d, const struct cfg_opts *o)
-{
-	struct esptag_cfg c = {};
-	__u32 k = 0;
-
-	if (!o->set_eth && !o->set_mark)
-		return 0;
-	if (bpf_map_lookup_elem(d->bpf.map_fd[M_CFG], &k, &c))
-		memset(&c, 0, sizeof(c));
-	if (o->set_eth) {
-		c.eth_p_cfg = o->eth_p_cfg;
-		c.eth_p_meta = o->eth_p_meta;
-	}
-	if (o->set_mark) {
-		struct bpf_map_info info = {};
-		uint32_t len = sizeof(info);
-		char why[256];
-
-		/* The mark must hold every index esptag_sad can (an adopted
-		 * map has the size its creator gave it). */
-		if (bpf_obj_get_info_by_fd(d->bpf.map_fd[M_SAD], &info, &len)) {
-			log_err("esptag_sad: cannot read its size: %s", strerror(errno));
-			return -1;
-		}
-		if (esptag_mark_check(o->mark_mask, o->mark_trusted, o->mark_shift,
-				      info.max_entries, why, sizeof(why))) {
-			log_err("esptag_cfg not changed: %s (esptag_sad has %u slots)", why,
-				info.max_entries);
-			return -1;
-		}
-		c.mark_mask = o->mark_mask;
-		c.mark_trusted = o->mark_trusted;
-		c.mark_shift = o->mark_shift;
-	}
-	if (bpf_map_update_elem(d->bpf.map_fd[M_CFG], &k, &c, BPF_ANY)) {
-		log_err("esptag_cfg: cannot update: %s", strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
-int percpu_sum_u64(struct daemon *d, int map, uint32_t key, uint64_t *out)
-{
-	uint64_t v[d->bpf.ncpus > 0 ? d->bpf.ncpus : 1];
-
-	*out = 0;
-	if (bpf_map_lookup_elem(d->bpf.map_fd[map], &key, v))
-		return -1;
-	for (int i = 0; i < d->bpf.ncpus; i++)
-		*out += v[i];
-	return 0;
-}
-
-int sa_stats_sum(struct daemon *d, uint32_t idx, struct esptag_sa_stats *out)
-{
-	struct esptag_sa_stats v[d->bpf.ncpus > 0 ? d->bpf.ncpus : 1];
-
-	memset(out, 0, sizeof(*out));
-	if (bpf_map_lookup_elem(d->bpf.map_fd[M_SA_STATS], &idx, v))
-		return -1;
-	for (int i = 0; i < d->bpf.ncpus; i++) {
-		out->packets += v[i].packets;
-		out->bytes += v[i].bytes;
-		out->drops += v[i].drops;
-	}
-	return 0;
 }

@@ -1,75 +1,20 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * The agent channel: config frames (EtherType 0x88B5) on an AF_PACKET socket
- * bound to the host port. Requests go to the agent's well-known MAC; replies
- * are matched by (msg_id, opcode) and must carry F_REPLY. A request that is
- * not answered in time is retransmitted byte for byte (the agent answers
- * duplicates from its reply cache), timeout doubling, a bounded number of
- * tries.
+ * The agent channel: config requests to the agent and their replies, over a
+ * transport (struct chan_ops: the AF_PACKET socket of chan_pkt.c, or a VF's
+ * mailbox to its PF, vf.c). Replies are matched by (msg_id, opcode) and must
+ * carry F_REPLY. A request that is not answered in time is retransmitted
+ * byte for byte (the agent answers duplicates from its reply cache), timeout
+ * doubling, a bounded number of tries. Each request names its agent port.
  */
 #include <errno.h>
 #include <poll.h>
 #include <string.h>
 #include <unistd.h>
 #include <arpa/inet.h>
-#include <net/if.h>
-#include <sys/ioctl.h>
-#include <sys/random.h>
 #include <sys/socket.h>
-#include <linux/if_packet.h>
-#include <linux/if_ether.h>
 #include "esptagd.h"
-#include "ctl_mbox.h"
 #include "secmem.h"
-
-#ifndef PACKET_IGNORE_OUTGOING
-#define PACKET_IGNORE_OUTGOING 23
-#endif
-
-static const uint8_t agent_mac[6] = ESPTAG_AGENT_MAC_INIT;
-
-int chan_open(struct chan *c, const char *dev)
-{
-	struct sockaddr_ll sll = { .sll_family = AF_PACKET };
-	struct ifreq ifr = {};
-	int one = 1, rcvbuf = 4 << 20;
-
-	if (!c->eth_p)
-		c->eth_p = ESPTAG_ETH_P_CFG;
-	c->fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, htons(c->eth_p));
-	if (c->fd < 0) {
-		log_err("agent channel: AF_PACKET socket: %s (needs CAP_NET_RAW)", strerror(errno));
-		return -1;
-	}
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", dev);
-	if (ioctl(c->fd, SIOCGIFHWADDR, &ifr)) {
-		log_err("agent channel: %s: no MAC address: %s", dev, strerror(errno));
-		goto fail;
-	}
-	memcpy(c->mac, ifr.ifr_hwaddr.sa_data, 6);
-	memcpy(c->agent_mac, agent_mac, 6);
-	sll.sll_protocol = htons(c->eth_p);
-	sll.sll_ifindex = c->ifindex;
-	if (bind(c->fd, (struct sockaddr *)&sll, sizeof(sll))) {
-		log_err("agent channel: bind to %s: %s", dev, strerror(errno));
-		goto fail;
-	}
-	setsockopt(c->fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof(one));
-	setsockopt(c->fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf));
-	if (getrandom(&c->next_id, sizeof(c->next_id), 0) != sizeof(c->next_id))
-		c->next_id = (uint32_t)now_ns();
-	if (!c->timeout_ms)
-		c->timeout_ms = ESPTAG_CFG_TIMEOUT_MS;
-	if (!c->tries)
-		c->tries = ESPTAG_CFG_TRIES;
-	if (!c->window)
-		c->window = 64;
-	return 0;
-fail:
-	close(c->fd);
-	c->fd = -1;
-	return -1;
-}
 
 void chan_close(struct chan *c)
 {
@@ -109,13 +54,19 @@ void chan_key_txns_wipe(struct chan *c, size_t n)
 		explicit_bzero(c->ktx, (n < c->ktx_n ? n : c->ktx_n) * sizeof(*c->ktx));
 }
 
-void chan_begin(struct chan *c, struct txn *t, struct esptag_cfg_builder *b, uint8_t opcode)
+uint32_t chan_new_id(struct chan *c)
+{
+	uint32_t id = c->next_id++;
+
+	return id ? id : c->next_id++;
+}
+
+void chan_begin(struct chan *c, struct txn *t, struct esptag_cfg_builder *b, uint8_t opcode,
+		uint16_t port)
 {
 	uint16_t et = htons(c->eth_p);
 
-	t->msg_id = c->next_id++;
-	if (!t->msg_id)
-		t->msg_id = c->next_id++;
+	t->msg_id = chan_new_id(c);
 	t->opcode = opcode;
 	t->state = TXN_NEW;
 	t->sent = 0;
@@ -124,7 +75,7 @@ void chan_begin(struct chan *c, struct txn *t, struct esptag_cfg_builder *b, uin
 	memcpy(t->frame + 6, c->mac, 6);
 	memcpy(t->frame + 12, &et, 2);
 	esptag_cfg_begin(b, t->frame + ESPTAG_ETH_HLEN, ESPTAG_CFG_MAX_PAYLOAD, opcode, 0, 0,
-			 t->msg_id, c->port);
+			 t->msg_id, port);
 }
 
 int chan_finish(struct chan *c, struct txn *t, struct esptag_cfg_builder *b)
@@ -151,18 +102,7 @@ static void txn_send(struct chan *c, struct txn *t, uint64_t now)
 	} else {
 		t->tmo_ms = c->timeout_ms;
 	}
-	if (c->mbox) {
-		/* VF mode: the config payload goes to the PF through the mailbox. */
-		uint8_t m[ESPTAG_MBOX_MAX];
-		size_t ml = esptag_mbox_build(m, sizeof(m), ESPTAG_MBOX_CFG, false, t->msg_id, 0,
-					      t->frame + ESPTAG_ETH_HLEN,
-					      t->flen - ESPTAG_ETH_HLEN);
-
-		if (send(c->fd, m, ml, MSG_NOSIGNAL) < 0)
-			log_debug("mailbox: send: %s", strerror(errno));
-		explicit_bzero(m, ml);
-	} else if (send(c->fd, t->frame, t->flen, 0) < 0 && errno != EAGAIN && errno != ENOBUFS)
-		log_debug("agent channel: send: %s", strerror(errno));
+	c->ops->send(c, t);
 	t->sent++;
 	t->state = TXN_SENT;
 	t->deadline = now + (uint64_t)t->tmo_ms * 1000000ull;
@@ -172,27 +112,16 @@ static void txn_send(struct chan *c, struct txn *t, uint64_t now)
 static void chan_recv(struct chan *c, struct txn *t, size_t n)
 {
 	uint8_t buf[ESPTAG_ETH_HLEN + ESPTAG_CFG_MAX_PAYLOAD + 64];
-	struct sockaddr_ll sll;
-	socklen_t sl;
 	ssize_t len;
 
 	for (;;) {
 		struct esptag_cfg_hdr h;
 		size_t plen;
 
-		sl = sizeof(sll);
-		if (c->mbox) {
-			len = mbox_recv_cfg(c, buf, sizeof(buf));
-			if (len == 0)
-				continue;
-			sll.sll_pkttype = PACKET_HOST;
-		} else {
-			len = recvfrom(c->fd, buf, sizeof(buf), MSG_DONTWAIT,
-				       (struct sockaddr *)&sll, &sl);
-		}
+		len = c->ops->recv(c, buf, sizeof(buf));
 		if (len < 0)
 			return;
-		if (sll.sll_pkttype == PACKET_OUTGOING)
+		if (len == 0)
 			continue;
 		if ((size_t)len < ESPTAG_ETH_HLEN + sizeof(h)) {
 			c->bad++;
@@ -290,48 +219,7 @@ int chan_run(struct chan *c, struct txn *t, size_t n, int tries)
 	return timeouts;
 }
 
-/* VF mode: one mailbox message; a CFG reply is returned as a frame (our MAC
- * as destination, as the agent would send it). 0 = not a config reply
- * (consumed), -1 = nothing more (or the PF went away: c->hup). */
-ssize_t mbox_recv_cfg(struct chan *c, uint8_t *buf, size_t cap)
-{
-	uint8_t m[ESPTAG_MBOX_MAX + 1];
-	struct esptag_mbox_view v;
-	char err[160];
-	ssize_t n = recv(c->fd, m, sizeof(m), MSG_DONTWAIT);
-
-	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
-		c->hup = true;
-		return -1;
-	}
-	if (n < 0)
-		return -1;
-	if (esptag_mbox_decode(m, n, &v, err, sizeof(err)) || !(v.hdr.flags & ESPTAG_MBOX_F_REPLY) ||
-	    v.hdr.type != ESPTAG_MBOX_CFG || ESPTAG_ETH_HLEN + v.hdr.len > cap) {
-		c->bad++;
-		log_warn("mailbox: message from the PF ignored: %s",
-			 v.hdr.type == ESPTAG_MBOX_CFG ? err : "not a config reply");
-		return 0;
-	}
-	memcpy(buf, c->mac, 6);
-	memcpy(buf + 6, c->agent_mac, 6);
-	buf[12] = c->eth_p >> 8;
-	buf[13] = c->eth_p & 0xff;
-	memcpy(buf + ESPTAG_ETH_HLEN, v.payload, v.hdr.len);
-	return ESPTAG_ETH_HLEN + v.hdr.len;
-}
-
 void chan_drain(struct chan *c)
 {
-	uint8_t buf[2048];
-
-	if (c->mbox) {
-		uint8_t f[ESPTAG_ETH_HLEN + ESPTAG_CFG_MAX_PAYLOAD];
-
-		while (mbox_recv_cfg(c, f, sizeof(f)) >= 0)
-			;
-		return;
-	}
-	while (recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT) > 0)
-		;
+	c->ops->drain(c);
 }

@@ -1,13 +1,20 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * esptagd internals: one daemon per host port. See docs/esptagd.8.
+ * esptagd internals: one daemon per host port. See docs/esptagd.8 and the
+ * layer graph in docs/architecture.md. A module calls only modules below it
+ * (nothing sideways, nothing back up); the agent link reaches the SA layer,
+ * the monitor and the PF through the subscriber list it publishes to.
  *
- *   main.c  options, event loop, control socket, monitor clients
- *   bpf.c   skeleton load / pin / attach (libxdp, tc) or adopt, map helpers
- *   chan.c  agent channel: AF_PACKET config frames, msg_id matching, retries
- *   sad.c   SA database (keys, mlocked) mirrored into the maps after the agent
- *           said yes; HELLO / epoch / reinstall / reconcile
- *   spd.c   policy database -> two-level LPM (esptag_spd, esptag_spd_src)
+ *   8 main.c                         options (opts.c), start, loop, stop
+ *   7 teardown.c                     esptagd --teardown
+ *   6 ctlsock.c                      dispatch table -> handlers
+ *   5 pf.c pf_ctl.c                  PF life cycle, vf requests
+ *   4 pf_vf.c sad_ctl.c              VF events; state/agent/stats requests
+ *   3 pf_cfg.c sad_sync.c spd_ctl.c  VF config; reconcile/re-install/sweep
+ *   2 agent_ops.c link.c monitor.c pf_agent.c spd.c
+ *   1 chan.c chan_pkt.c vf.c bpf.c bpf_maps.c sa_table.c sa_conv.c
+ *     sa_maps.c pf_db.c pf_mbox.c pf_port.c reply.c opts.c
+ *   0 user/lib: log, util, sa_mirror, ctl, esptag_proto, secmem
  *
  * Single-threaded: a control request runs to completion (including its agent
  * round trips) before the next event is handled.
@@ -23,22 +30,8 @@
 #include <esptag/maps.h>
 #include "ctl.h"
 #include "esptag_proto.h"
-
-/* ---- logging (stderr, syslog priority prefixes for journald) ---------- */
-#define LOG_ERR_	3
-#define LOG_WARN_	4
-#define LOG_NOTICE_	5
-#define LOG_INFO_	6
-#define LOG_DEBUG_	7
-extern int log_level;
-void logm(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-#define log_err(...)	logm(LOG_ERR_, __VA_ARGS__)
-#define log_warn(...)	logm(LOG_WARN_, __VA_ARGS__)
-#define log_notice(...)	logm(LOG_NOTICE_, __VA_ARGS__)
-#define log_info(...)	logm(LOG_INFO_, __VA_ARGS__)
-#define log_debug(...)	logm(LOG_DEBUG_, __VA_ARGS__)
-
-uint64_t now_ns(void);	/* CLOCK_MONOTONIC */
+#include "log.h"
+#include "util.h"
 
 /* ---- BPF side ----------------------------------------------------------- */
 enum map_id {
@@ -62,12 +55,25 @@ struct bpf_state {
 };
 
 /* ---- agent channel ------------------------------------------------------ */
+struct chan;
+struct txn;
+/* A transport of config requests: the packet socket (chan_pkt.c) or a VF's
+ * mailbox to its PF (vf.c). recv returns one reply frame (Ethernet header
+ * first), 0 for a message to skip, -1 when nothing more is queued. */
+struct chan_ops {
+	const char *name;
+	void (*send)(struct chan *c, const struct txn *t);
+	ssize_t (*recv)(struct chan *c, uint8_t *buf, size_t cap);
+	void (*drain)(struct chan *c);
+};
+
 struct chan {
+	const struct chan_ops *ops;
 	int fd;
 	int ifindex;
 	uint8_t mac[6];
 	uint8_t agent_mac[6];
-	uint16_t port;
+	uint16_t port;			/* this daemon's own agent port */
 	uint16_t eth_p;
 	uint32_t next_id;
 	uint32_t timeout_ms;		/* first timeout, doubled per try */
@@ -75,7 +81,6 @@ struct chan {
 	int window;			/* requests in flight */
 	uint64_t last_reply_ns;
 	uint64_t replies, retries, timeouts, bad;
-	bool mbox;			/* VF mode: fd is the mailbox to the PF */
 	bool hup;			/* VF mode: the PF closed the mailbox */
 	struct txn *ktx;		/* chan_key_txns(): locked, no-dump */
 	size_t ktx_n;
@@ -99,11 +104,15 @@ struct txn {
 };
 enum { TXN_NEW, TXN_SENT, TXN_DONE, TXN_TIMEOUT };
 
+/* The packet transport on dev (chan_pkt.c). */
 int chan_open(struct chan *c, const char *dev);
 void chan_close(struct chan *c);
-/* Start a request: payload built by the caller with esptag_cfg_* on
- * txn_payload(); returns the builder. */
-void chan_begin(struct chan *c, struct txn *t, struct esptag_cfg_builder *b, uint8_t opcode);
+/* A fresh msg_id (never 0). */
+uint32_t chan_new_id(struct chan *c);
+/* Start a request to the agent port `port`: the caller adds records with
+ * esptag_cfg_add(b, ...), then chan_finish(). */
+void chan_begin(struct chan *c, struct txn *t, struct esptag_cfg_builder *b, uint8_t opcode,
+		uint16_t port);
 int chan_finish(struct chan *c, struct txn *t, struct esptag_cfg_builder *b);
 /* Run n transactions (up to c->window in flight) until each has a reply or
  * ran out of tries. tries 0 = c->tries. Returns the number that timed out. */
@@ -115,7 +124,6 @@ struct txn *chan_key_txns(struct chan *c, size_t n);
 void chan_key_txns_wipe(struct chan *c, size_t n);
 /* Drain unsolicited frames (late duplicates). */
 void chan_drain(struct chan *c);
-ssize_t mbox_recv_cfg(struct chan *c, uint8_t *buf, size_t cap);
 
 /* ---- SA database ---------------------------------------------------------- */
 struct sa {
@@ -165,6 +173,30 @@ struct node {
 	bool used;
 };
 
+/* ---- agent link (link.c) ----------------------------------------------- */
+enum link_state {
+	LINK_UNKNOWN,		/* no HELLO answered yet */
+	LINK_SYNCING,		/* answers; our SAs not yet reconciled with its SAD */
+	LINK_UP,		/* answers, reconciled: the port is up */
+	LINK_MISSING,		/* up, but missed HELLO rounds (< down_after) */
+	LINK_DOWN,		/* silent: the port is down, protect traffic dropped */
+};
+enum link_event {
+	LINK_EV_SYNC,		/* answered, not reconciled yet: reconcile now */
+	LINK_EV_UP,		/* reachable and reconciled (again) */
+	LINK_EV_RESTARTED,	/* a new epoch: the agent lost every SA */
+	LINK_EV_ALIVE,		/* a HELLO was answered (after the above) */
+	LINK_EV_DOWN,		/* no answer for down_after rounds */
+};
+struct daemon;
+typedef void (*link_fn)(struct daemon *d, enum link_event ev, uint64_t old_epoch);
+#define LINK_MAX_SUBS	4
+struct agent_link {
+	enum link_state state;
+	link_fn subs[LINK_MAX_SUBS];
+	int nsubs;
+};
+
 struct daemon {
 	char dev[ESPTAG_CTL_DEV_LEN];
 	int ifindex;
@@ -181,10 +213,11 @@ struct daemon {
 	size_t hsize;
 	/* agent */
 	struct caps caps;
-	bool reachable;
+	struct agent_link link;
 	bool reconciled;
 	bool need_sweep;		/* look for orphans at the next HELLO */
 	uint32_t hello_ok, hello_fail, reinstalls;
+	size_t reinstalled_last;	/* SAs re-installed after the last restart */
 	uint32_t hello_tries;
 	uint32_t hello_streak;		/* consecutive failed HELLO rounds */
 	uint32_t down_after;		/* rounds before the port goes down */
@@ -219,6 +252,15 @@ void reply_err(struct reply *r, int status, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 int reply_add(struct reply *r, const void *item);
 
+/* link.c */
+int link_subscribe(struct daemon *d, link_fn fn);
+void link_tick(struct daemon *d);	/* one HELLO, one transition */
+static inline bool link_reachable(const struct daemon *d)
+{
+	return d->link.state == LINK_SYNCING || d->link.state == LINK_UP ||
+	       d->link.state == LINK_MISSING;
+}
+
 /* bpf.c */
 struct bpf_opts {
 	const char *pin_dir;
@@ -241,17 +283,68 @@ int cfg_set_agent_up(struct daemon *d, bool up);
 /* Set or clear one ESPTAG_CFGF_* bit (written only when it changes). */
 int cfg_set_flag(struct daemon *d, uint32_t flag, bool on);
 bool cfg_agent_up(struct daemon *d);
+/* Warn when the agent's SAD is larger than esptag_sad has slots. */
+void bpf_sad_slots_check(struct daemon *d, uint32_t capacity);
 int percpu_sum_u64(struct daemon *d, int map, uint32_t key, uint64_t *out);
 int sa_stats_sum(struct daemon *d, uint32_t idx, struct esptag_sa_stats *out);
 
-/* sad.c */
+/* sa_table.c: the SA table (no other module below it) */
 int sad_init(struct daemon *d, size_t cap);
 void sad_free(struct daemon *d);
 struct sa *sad_by_index(struct daemon *d, uint32_t idx);
 /* The SA with c's key (family, dir, spi, daddr, VLANs), or NULL. */
 struct sa *sad_find(struct daemon *d, const struct esptag_ctl_sa *c);
-void agent_hello_tick(struct daemon *d);
+/* A new entry (not yet in the index chain unless c->sa_index is set); NULL if full. */
+struct sa *sa_new(struct daemon *d, const struct esptag_ctl_sa *c, bool has_key);
+void sa_release(struct daemon *d, struct sa *sa);	/* zeroes it, key included */
+void link_idx(struct daemon *d, struct sa *sa);		/* after sa_index was set */
+void unlink_idx(struct daemon *d, struct sa *sa);
+
+/* sa_conv.c: conversions and descriptions */
+void sa_to_rec(const struct daemon *d, const struct esptag_ctl_sa *s, struct esptag_rec_sa *r,
+	       bool with_key);
+void rec_to_sa(const struct daemon *d, const struct esptag_rec_sa *r, struct esptag_ctl_sa *s);
+const char *sa_desc(const struct esptag_ctl_sa *s, char *buf, size_t len);
+const char *agent_hint(int st);			/* what to do about an agent status */
+uint16_t sa_features(const struct esptag_ctl_sa *c);	/* ESPTAG_FEAT_* the SA needs */
+const char *feat_str(uint16_t f, char *buf, size_t len);
+uint64_t expiry(uint32_t lifetime);		/* now + lifetime s, 0 = never */
+
+/* sa_maps.c: the SAs in the per-SA maps (through user/lib/sa_mirror.h) */
+int map_install(struct daemon *d, const struct sa *sa, const struct esptag_seq *seq,
+		const struct esptag_replay *rp);
+void map_remove(struct daemon *d, uint32_t idx);
+void map_retire(struct daemon *d, uint32_t idx);	/* esptag_sad entry only */
+int map_install_many(struct daemon *d, struct sa **v, size_t n, const struct esptag_seq *seq,
+		     const struct esptag_replay *rp);
+void map_remove_many(struct daemon *d, struct sa **v, size_t n);
+uint64_t map_seq(struct daemon *d, const struct sa *sa);	/* next Tx seq / Rx top */
+
+/* agent_ops.c: requests to one agent port (the port is an argument) */
+/* ADD_SA for n SAs: each SA the agent took gets its sa_index. 0 if all were
+ * taken, else a ctl status with *err_i (index into v) and *ast. */
+int agent_add(struct daemon *d, uint16_t port, struct sa **v, size_t n, uint32_t *err_i,
+	      uint8_t *ast);
+/* DEL_SA by index; gone[i]: SA i is no longer in the agent. */
+int agent_del_idx(struct daemon *d, uint16_t port, const uint32_t *idx, size_t n, bool *gone);
+int agent_del(struct daemon *d, uint16_t port, struct sa **v, size_t n, bool *gone);
+/* A request without records (FLUSH_PORT, GET_STATS); the reply is in t. */
+int agent_simple(struct daemon *d, uint16_t port, uint8_t op, int tries, struct txn *t);
+/* DUMP_SA of an agent port, every page. Returns the count or -1; *out malloc'ed. */
+int agent_dump(struct daemon *d, uint16_t port, struct esptag_rec_sa **out);
+/* GET_STATS of n SAs (one frame): 0 when answered OK (records in t). */
+int agent_sa_stats(struct daemon *d, uint16_t port, struct sa **v, size_t n, struct txn *t);
+
+/* sad_sync.c: the SA database's life with the agent */
+void ev_sa(struct daemon *d, int type, const struct sa *sa);
+/* Remove SAs everywhere after the agent confirmed (gone[i]); returns how many. */
+size_t drop_confirmed(struct daemon *d, struct sa **v, size_t n, const bool *gone, int ev);
+int flush_all(struct daemon *d, int ev);
+int sad_flush_agent(struct daemon *d);	/* at exit */
+void sad_link_event(struct daemon *d, enum link_event ev, uint64_t old_epoch);
 void sad_expire_tick(struct daemon *d);
+
+/* sad_ctl.c: control requests on SAs */
 void ctl_state_add(struct daemon *d, const struct esptag_ctl_view *v, struct reply *r);
 void ctl_state_del(struct daemon *d, const struct esptag_ctl_view *v, struct reply *r);
 void ctl_state_list(struct daemon *d, struct reply *r);
@@ -259,11 +352,6 @@ void ctl_state_flush(struct daemon *d, struct reply *r);
 void ctl_agent_status(struct daemon *d, struct reply *r);
 void ctl_agent_sa(struct daemon *d, struct reply *r);
 void ctl_stats(struct daemon *d, struct reply *r);
-int sad_flush_agent(struct daemon *d);	/* at exit */
-/* DUMP_SA of d->chan.port, every page. Returns the count or -1; *out malloc'ed. */
-int agent_dump(struct daemon *d, struct esptag_rec_sa **out);
-void sa_to_rec(const struct daemon *d, const struct esptag_ctl_sa *s, struct esptag_rec_sa *r,
-	       bool with_key);
 
 /* spd.c */
 int spd_init(struct daemon *d);
@@ -287,8 +375,7 @@ struct pf_opts {
 int pf_init(struct daemon *d, const struct pf_opts *o, int ep);
 void pf_ctl(struct daemon *d, const struct esptag_ctl_view *v, struct reply *r);
 bool pf_event(struct daemon *d, int fd);
-void pf_agent_up(struct daemon *d);
-void pf_agent_restarted(struct daemon *d);
+void pf_link_event(struct daemon *d, enum link_event ev, uint64_t old_epoch);
 /* cleanup: flush the VFs' SAs and detach esptag_port (--cleanup-on-exit);
  * otherwise leave the VF ports' programs, entries and SAs running. */
 void pf_exit(struct daemon *d, bool cleanup);
@@ -296,11 +383,35 @@ void pf_exit(struct daemon *d, bool cleanup);
  * uplink; fills vfs[] with their VF numbers (up to max), returns the count. */
 int pf_remove_leftover(struct daemon *d, const char *uplink, uint16_t *vfs, int max);
 
+/* opts.c: the command line */
+struct opts {
+	char dev[ESPTAG_CTL_DEV_LEN];
+	struct bpf_opts bo;
+	struct cfg_opts co;
+	struct pf_opts po;
+	const char *sock, *mailbox;
+	unsigned long audit_s, hello_ms, max_sas, port, tmo, tries, down_after;
+	bool keep, cleanup, teardown, pf_mode, vf_mode;
+	char pin_buf[1024], sock_buf[1024], mbox_buf[1024];
+};
+/* -1: run; else the exit code (help shown, or a usage error reported). */
+int opts_parse(struct opts *o, int argc, char **argv);
+
+/* teardown.c: esptagd --teardown */
+int run_teardown(struct daemon *d, const struct opts *o);
+
 /* vf.c */
 int vf_open(struct daemon *d, const char *mailbox);
 int vf_reset(struct daemon *d);
 
-/* main.c */
+/* ctlsock.c */
+bool sock_live(const char *path);	/* does a daemon answer there? */
+int ctl_listen(const char *path);
+void ctl_serve(struct daemon *d, int lfd, int ep);	/* one connection */
+
+/* monitor.c */
+void monitor_drop(struct daemon *d, int i);	/* close client i */
+void monitor_link_event(struct daemon *d, enum link_event ev, uint64_t old_epoch);
 void monitor_event(struct daemon *d, int type, const struct esptag_ctl_sa *sa, uint64_t value,
 		   uint64_t delta, uint16_t id);
 void monitor_counters(struct daemon *d);

@@ -15,6 +15,7 @@
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include "esptagd.h"
+#include "spd.h"
 
 int spd_init(struct daemon *d)
 {
@@ -43,7 +44,7 @@ static bool prefix_contains(const uint8_t *net, uint8_t plen, const uint8_t *add
 	return true;
 }
 
-static void node_key(const struct node *n, struct esptag_spd_key *k)
+void node_key(const struct node *n, struct esptag_spd_key *k)
 {
 	memset(k, 0, sizeof(*k));
 	k->prefixlen = 32 + n->plen;
@@ -52,7 +53,7 @@ static void node_key(const struct node *n, struct esptag_spd_key *k)
 	memcpy(k->daddr, n->addr, 16);
 }
 
-static int node_write(struct daemon *d, const struct node *n)
+int node_write(struct daemon *d, const struct node *n)
 {
 	struct esptag_spd_key k;
 	struct esptag_spd_node v = { .id = n->id, .parent = n->parent,
@@ -80,7 +81,7 @@ static const struct node *best_parent(struct daemon *d, const struct node *n,
 	return best;
 }
 
-static void set_parent(struct daemon *d, struct node *n, const struct node *skip)
+void set_parent(struct daemon *d, struct node *n, const struct node *skip)
 {
 	const struct node *best = best_parent(d, n, skip);
 
@@ -89,7 +90,7 @@ static void set_parent(struct daemon *d, struct node *n, const struct node *skip
 }
 
 /* Recompute every parent; skip = a node about to go. Writes changed ones. */
-static void reparent(struct daemon *d, const struct node *skip)
+void reparent(struct daemon *d, const struct node *skip)
 {
 	for (size_t i = 0; i < d->pol_cap; i++) {
 		struct node *n = &d->nodes[i];
@@ -129,7 +130,7 @@ static unsigned int chain_len(struct daemon *d, const struct node *m)
  * further up would be skipped and its traffic sent in clear. So a new node
  * (already marked used) must not make any chain through it longer.
  */
-static bool too_deep(struct daemon *d, const struct node *n)
+bool too_deep(struct daemon *d, const struct node *n)
 {
 	for (size_t i = 0; i < d->pol_cap; i++) {
 		const struct node *m = &d->nodes[i];
@@ -143,8 +144,8 @@ static bool too_deep(struct daemon *d, const struct node *n)
 	return false;
 }
 
-static struct node *node_find(struct daemon *d, uint8_t dir, uint8_t family, uint8_t plen,
-			      const uint8_t *addr)
+struct node *node_find(struct daemon *d, uint8_t dir, uint8_t family, uint8_t plen,
+		       const uint8_t *addr)
 {
 	for (size_t i = 0; i < d->pol_cap; i++) {
 		struct node *n = &d->nodes[i];
@@ -164,7 +165,7 @@ static struct node *node_by_id(struct daemon *d, uint32_t id)
 	return NULL;
 }
 
-static struct node *node_alloc(struct daemon *d)
+struct node *node_alloc(struct daemon *d)
 {
 	for (size_t i = 0; i < d->pol_cap; i++)
 		if (!d->nodes[i].used) {
@@ -175,7 +176,7 @@ static struct node *node_alloc(struct daemon *d)
 	return NULL;
 }
 
-static void src_key(const struct pol *p, const struct node *n, struct esptag_spd_src_key *k)
+void src_key(const struct pol *p, const struct node *n, struct esptag_spd_src_key *k)
 {
 	memset(k, 0, sizeof(*k));
 	k->prefixlen = 32 + p->c.src_plen;
@@ -188,7 +189,7 @@ static void src_key(const struct pol *p, const struct node *n, struct esptag_spd
  * swaps the element in one step (the data path reads the old or the new
  * value): a policy is rewritten in place, never deleted and re-added.
  */
-static int pol_write(struct daemon *d, const struct pol *p)
+int pol_write(struct daemon *d, const struct pol *p)
 {
 	const struct node *n = &d->nodes[p->node - 1];
 	struct esptag_spd_src_key k;
@@ -203,7 +204,7 @@ static int pol_write(struct daemon *d, const struct pol *p)
 	return bpf_map_update_elem(d->bpf.map_fd[M_SPD_SRC], &k, &v, BPF_ANY);
 }
 
-static bool pol_is_out_protect(const struct esptag_ctl_policy *c)
+bool pol_is_out_protect(const struct esptag_ctl_policy *c)
 {
 	return c->action == ESPTAG_ACT_PROTECT && c->dir == ESPTAG_DIR_OUT;
 }
@@ -238,8 +239,8 @@ static bool tmpl_match(const struct esptag_ctl_policy *c, const struct sa *sa)
 }
 
 /* Outbound SAs that fit c: the count, and the first two. */
-static size_t tmpl_candidates(struct daemon *d, const struct esptag_ctl_policy *c,
-			      const struct sa **two)
+size_t tmpl_candidates(struct daemon *d, const struct esptag_ctl_policy *c,
+		       const struct sa **two)
 {
 	size_t n = 0;
 
@@ -275,7 +276,7 @@ static void bind_to(struct pol *p, const struct sa *sa)
  * policy is updated. It never moves to another SA that happens to share
  * the SPI. Several fitting SAs and no binding: unresolved (fails closed).
  */
-static uint32_t resolve_sa(struct daemon *d, struct pol *p)
+uint32_t resolve_sa(struct daemon *d, struct pol *p)
 {
 	const struct sa *two[2];
 	size_t n;
@@ -361,251 +362,6 @@ void spd_refresh(struct daemon *d)
 	}
 }
 
-/*
- * Refuse a policy that names its SA ambiguously: several outbound SAs fit
- * and nothing (tmpl dst, reqid ...) tells them apart.
- */
-static bool ambiguous(struct daemon *d, const struct esptag_ctl_policy *c, struct reply *r)
-{
-	const struct sa *two[2];
-	char a0[64], a1[64];
-	size_t n;
-
-	if (!pol_is_out_protect(c))
-		return false;
-	n = tmpl_candidates(d, c, two);
-	if (n < 2)
-		return false;
-	reply_err(r, ESPTAG_CTL_E_INVAL,
-		  "spi 0x%08x%s fits %zu outbound SAs (dst %s, dst %s%s): name the SA with 'tmpl dst PEER' (or reqid); nothing was changed",
-		  c->spi, c->tmpl_flags ? " with this template" : "", n,
-		  esptag_addr_str(two[0]->c.family, two[0]->c.daddr, a0, sizeof(a0)),
-		  esptag_addr_str(two[1]->c.family, two[1]->c.daddr, a1, sizeof(a1)),
-		  n > 2 ? ", ..." : "");
-	return true;
-}
-
-static struct pol *pol_find(struct daemon *d, const struct esptag_ctl_policy *c)
-{
-	for (size_t i = 0; i < d->pol_cap; i++) {
-		struct pol *p = &d->pols[i];
-
-		if (p->used && p->c.dir == c->dir && p->c.family == c->family &&
-		    p->c.src_plen == c->src_plen && p->c.dst_plen == c->dst_plen &&
-		    !memcmp(p->c.src, c->src, 16) && !memcmp(p->c.dst, c->dst, 16))
-			return p;
-	}
-	return NULL;
-}
-
-static void pol_event(struct daemon *d, int type, const struct pol *p)
-{
-	struct esptag_ctl_sa s = { .dir = p->c.dir, .family = p->c.family, .spi = p->c.spi,
-				   .sa_index = p->c.sa_index };
-
-	memcpy(s.daddr, p->c.dst, 16);
-	monitor_event(d, type, &s, p->c.id, 0, 0);
-}
-
-void ctl_policy_add(struct daemon *d, const struct esptag_ctl_view *v, struct reply *r)
-{
-	struct esptag_ctl_policy c;
-	struct pol *p = NULL;
-	struct node *n;
-	bool new_node = false;
-
-	esptag_ctl_item(v, 0, &c);
-	if (strcmp(c.dev, d->dev)) {
-		reply_err(r, ESPTAG_CTL_E_DEV, "this esptagd manages %s, not %s", d->dev, c.dev);
-		return;
-	}
-	if (pol_find(d, &c)) {
-		reply_err(r, ESPTAG_CTL_E_EXIST,
-			  "a policy for this src, dst and dir exists (esptag policy update ... replaces its action)");
-		return;
-	}
-	if (ambiguous(d, &c, r))
-		return;
-	for (size_t i = 0; i < d->pol_cap && !p; i++)
-		if (!d->pols[i].used)
-			p = &d->pols[i];
-	n = node_find(d, c.dir, c.family, c.dst_plen, c.dst);
-	if (!n) {
-		n = node_alloc(d);
-		new_node = true;
-	}
-	if (!p || !n) {
-		if (n && new_node)
-			n->used = false;
-		reply_err(r, ESPTAG_CTL_E_NOSPC, "policy table full (%zu)", d->pol_cap);
-		return;
-	}
-	if (new_node) {
-		n->id = d->next_node_id++;
-		n->dir = c.dir;
-		n->family = c.family;
-		n->plen = c.dst_plen;
-		memcpy(n->addr, c.dst, 16);
-		if (too_deep(d, n)) {
-			n->used = false;
-			reply_err(r, ESPTAG_CTL_E_NOSPC,
-				  "destination prefixes with policies would nest more than %u deep around this dst; nothing was changed",
-				  ESPTAG_SPD_DEPTH);
-			return;
-		}
-		/* The node is written with its parent first; only then are
-		 * longer prefixes re-pointed at it, so that no lookup meets a
-		 * parent link to a node that is not there yet. */
-		set_parent(d, n, NULL);
-		if (node_write(d, n)) {
-			reply_err(r, ESPTAG_CTL_E_BPF, "cannot write esptag_spd: %s", strerror(errno));
-			n->used = false;
-			return;
-		}
-		reparent(d, NULL);
-	}
-	memset(p, 0, sizeof(*p));
-	p->used = true;
-	p->c = c;
-	p->c.id = d->next_pol_id++;
-	p->node = n - d->nodes + 1;
-	p->c.sa_index = resolve_sa(d, p);
-	if (pol_write(d, p)) {
-		reply_err(r, ESPTAG_CTL_E_BPF, "cannot write esptag_spd_src: %s", strerror(errno));
-		p->used = false;
-		if (new_node) {
-			struct esptag_spd_key k;
-
-			node_key(n, &k);
-			bpf_map_delete_elem(d->bpf.map_fd[M_SPD], &k);
-			n->used = false;
-			reparent(d, NULL);
-		}
-		return;
-	}
-	n->refs++;
-	reply_add(r, &p->c);
-	pol_event(d, ESPTAG_EV_POLICY_ADDED, p);
-	if (c.action == ESPTAG_ACT_PROTECT && c.dir == ESPTAG_DIR_OUT &&
-	    p->c.sa_index == ESPTAG_SA_INDEX_NONE)
-		log_notice("policy %u: no outbound SA with spi 0x%08x fits yet; matching traffic is dropped until it is added",
-			   p->c.id, c.spi);
-	log_info("policy %u added (%s %s)", p->c.id, c.dir == ESPTAG_DIR_IN ? "in" : "out",
-		 esptag_action_str(c.action));
-}
-
-/*
- * Replace the action and SA of an existing policy: one update of its
- * esptag_spd_src element, which the data path sees as the old or the new
- * value, never as a missing policy (a delete and re-add would let matching
- * traffic out in clear between the two).
- */
-void ctl_policy_update(struct daemon *d, const struct esptag_ctl_view *v, struct reply *r)
-{
-	struct esptag_ctl_policy c;
-	struct pol *p, old;
-
-	esptag_ctl_item(v, 0, &c);
-	if (strcmp(c.dev, d->dev)) {
-		reply_err(r, ESPTAG_CTL_E_DEV, "this esptagd manages %s, not %s", d->dev, c.dev);
-		return;
-	}
-	p = pol_find(d, &c);
-	if (!p) {
-		reply_err(r, ESPTAG_CTL_E_NOENT,
-			  "no policy for this src, dst and dir to update (esptag policy add ...)");
-		return;
-	}
-	if (ambiguous(d, &c, r))
-		return;
-	old = *p;
-	p->c.action = c.action;
-	p->c.spi = c.spi;
-	p->c.reqid = c.reqid;
-	p->c.tmpl_family = c.tmpl_family;
-	p->c.tmpl_flags = c.tmpl_flags;
-	p->c.tmpl_mode = c.tmpl_mode;
-	memcpy(p->c.tmpl_src, c.tmpl_src, 16);
-	memcpy(p->c.tmpl_dst, c.tmpl_dst, 16);
-	p->bound = p->lost = p->recovered = p->warned = false;
-	p->c.sa_index = resolve_sa(d, p);
-	if (pol_write(d, p)) {
-		int e = errno;
-
-		*p = old;
-		reply_err(r, ESPTAG_CTL_E_BPF, "cannot update esptag_spd_src: %s; nothing was changed",
-			  strerror(e));
-		return;
-	}
-	reply_add(r, &p->c);
-	pol_event(d, ESPTAG_EV_POLICY_UPDATED, p);
-	if (pol_is_out_protect(&p->c) && p->c.sa_index == ESPTAG_SA_INDEX_NONE)
-		log_notice("policy %u: no outbound SA with spi 0x%08x fits yet; matching traffic is dropped until it is added",
-			   p->c.id, p->c.spi);
-	log_info("policy %u updated (%s %s)", p->c.id, p->c.dir == ESPTAG_DIR_IN ? "in" : "out",
-		 esptag_action_str(p->c.action));
-}
-
-static void pol_remove(struct daemon *d, struct pol *p)
-{
-	struct node *n = &d->nodes[p->node - 1];
-	struct esptag_spd_src_key k;
-
-	src_key(p, n, &k);
-	if (bpf_map_delete_elem(d->bpf.map_fd[M_SPD_SRC], &k) && errno != ENOENT)
-		log_err("esptag_spd_src: delete: %s", strerror(errno));
-	pol_event(d, ESPTAG_EV_POLICY_REMOVED, p);
-	p->used = false;
-	if (--n->refs == 0) {
-		struct esptag_spd_key nk;
-
-		/* Children skip this node before it disappears. */
-		reparent(d, n);
-		node_key(n, &nk);
-		if (bpf_map_delete_elem(d->bpf.map_fd[M_SPD], &nk) && errno != ENOENT)
-			log_err("esptag_spd: delete: %s", strerror(errno));
-		n->used = false;
-	}
-}
-
-void ctl_policy_del(struct daemon *d, const struct esptag_ctl_view *v, struct reply *r)
-{
-	struct esptag_ctl_policy c;
-	struct pol *p;
-
-	esptag_ctl_item(v, 0, &c);
-	if (strcmp(c.dev, d->dev)) {
-		reply_err(r, ESPTAG_CTL_E_DEV, "this esptagd manages %s, not %s", d->dev, c.dev);
-		return;
-	}
-	p = pol_find(d, &c);
-	if (!p) {
-		reply_err(r, ESPTAG_CTL_E_NOENT, "no policy for this src, dst and dir (esptag policy list)");
-		return;
-	}
-	log_info("policy %u deleted", p->c.id);
-	pol_remove(d, p);
-}
-
-void ctl_policy_list(struct daemon *d, struct reply *r)
-{
-	for (size_t i = 0; i < d->pol_cap; i++)
-		if (d->pols[i].used)
-			reply_add(r, &d->pols[i].c);
-}
-
-void ctl_policy_flush(struct daemon *d, struct reply *r)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < d->pol_cap; i++)
-		if (d->pols[i].used) {
-			pol_remove(d, &d->pols[i]);
-			n++;
-		}
-	log_info("flushed %zu policies", n);
-}
-
 /* Rebuild the policy database from pinned maps (daemon restart). */
 int spd_recover(struct daemon *d)
 {
@@ -674,3 +430,4 @@ int spd_recover(struct daemon *d)
 		log_notice("recovered %zu policies (%zu destination nodes) from the pinned maps", np, nn);
 	return 0;
 }
+

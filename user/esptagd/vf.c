@@ -27,6 +27,64 @@
 #define VF_TIMEOUT_MS	4000
 #define VF_RESET_MS	20000
 
+/* The mailbox transport: a config request goes to the PF as a CFG message. */
+static void vf_mbox_send(struct chan *c, const struct txn *t)
+{
+	uint8_t m[ESPTAG_MBOX_MAX];
+	size_t ml = esptag_mbox_build(m, sizeof(m), ESPTAG_MBOX_CFG, false, t->msg_id, 0,
+				      t->frame + ESPTAG_ETH_HLEN, t->flen - ESPTAG_ETH_HLEN);
+
+	if (send(c->fd, m, ml, MSG_NOSIGNAL) < 0)
+		log_debug("mailbox: send: %s", strerror(errno));
+	explicit_bzero(m, ml);
+}
+
+/* VF mode: one mailbox message; a CFG reply is returned as a frame (our MAC
+ * as destination, as the agent would send it). 0 = not a config reply
+ * (consumed), -1 = nothing more (or the PF went away: c->hup). */
+static ssize_t vf_mbox_recv(struct chan *c, uint8_t *buf, size_t cap)
+{
+	uint8_t m[ESPTAG_MBOX_MAX + 1];
+	struct esptag_mbox_view v;
+	char err[160];
+	ssize_t n = recv(c->fd, m, sizeof(m), MSG_DONTWAIT);
+
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+		c->hup = true;
+		return -1;
+	}
+	if (n < 0)
+		return -1;
+	if (esptag_mbox_decode(m, n, &v, err, sizeof(err)) || !(v.hdr.flags & ESPTAG_MBOX_F_REPLY) ||
+	    v.hdr.type != ESPTAG_MBOX_CFG || ESPTAG_ETH_HLEN + v.hdr.len > cap) {
+		c->bad++;
+		log_warn("mailbox: message from the PF ignored: %s",
+			 v.hdr.type == ESPTAG_MBOX_CFG ? err : "not a config reply");
+		return 0;
+	}
+	memcpy(buf, c->mac, 6);
+	memcpy(buf + 6, c->agent_mac, 6);
+	buf[12] = c->eth_p >> 8;
+	buf[13] = c->eth_p & 0xff;
+	memcpy(buf + ESPTAG_ETH_HLEN, v.payload, v.hdr.len);
+	return ESPTAG_ETH_HLEN + v.hdr.len;
+}
+
+static void vf_mbox_drain(struct chan *c)
+{
+	uint8_t f[ESPTAG_ETH_HLEN + ESPTAG_CFG_MAX_PAYLOAD];
+
+	while (vf_mbox_recv(c, f, sizeof(f)) >= 0)
+		;
+}
+
+static const struct chan_ops mbox_ops = {
+	.name = "mailbox",
+	.send = vf_mbox_send,
+	.recv = vf_mbox_recv,
+	.drain = vf_mbox_drain,
+};
+
 int vf_open(struct daemon *d, const char *mailbox)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
@@ -56,7 +114,7 @@ int vf_open(struct daemon *d, const char *mailbox)
 			mailbox, strerror(errno));
 		return -1;
 	}
-	c->mbox = true;
+	c->ops = &mbox_ops;
 	if (!c->eth_p)
 		c->eth_p = ESPTAG_ETH_P_CFG;
 	if (getrandom(&c->next_id, sizeof(c->next_id), 0) != sizeof(c->next_id))

@@ -10,10 +10,10 @@
 #ifndef ESPTAG_CTL_CLI_INT_H
 #define ESPTAG_CTL_CLI_INT_H
 
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include "ctl_cli.h"
+#include "util.h"
 
 #define AEAD_NAME "rfc4106(gcm(aes))"
 
@@ -33,17 +33,8 @@ enum {
 	S_TSRC = 1 << 14, S_TDST = 1 << 15,
 };
 
-static inline int fail(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static inline int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
+/* The shared error-buffer helper (util.h), under its short local name. */
+#define fail esptag_fail
 
 /* A keyword given twice is an error: return -1 from the caller. */
 #define SEEN(a, bit, kw)                                                     \

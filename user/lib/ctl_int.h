@@ -9,26 +9,14 @@
 #ifndef ESPTAG_CTL_INT_H
 #define ESPTAG_CTL_INT_H
 
-#include <stdarg.h>
 #include <stdbool.h>
-#include <stdint.h>
 #include <stdio.h>
+#include <stdint.h>
 #include "ctl.h"
+#include "util.h"
 
-/* Format a reason into err (if any) and return -1. */
-static inline int fail(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static inline int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
+/* The shared error-buffer helper (util.h), under its short local name. */
+#define fail esptag_fail
 
 static inline bool all_zero(const void *p, size_t n)
 {

@@ -1,0 +1,286 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* esptagd's command line (docs/esptagd.8) into struct opts. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "esptagd.h"
+
+static const struct option lopts[] = {
+	{ "dev", required_argument, NULL, 'd' },
+	{ "pin-dir", required_argument, NULL, 'p' },
+	{ "sock", required_argument, NULL, 's' },
+	{ "port", required_argument, NULL, 'P' },
+	{ "adopt", no_argument, NULL, 'A' },
+	{ "no-attach", no_argument, NULL, 'N' },
+	{ "keep-pins", no_argument, NULL, 'K' },
+	{ "xdp-skb", no_argument, NULL, 'S' },
+	{ "hello-interval", required_argument, NULL, 'H' },
+	{ "timeout", required_argument, NULL, 'T' },
+	{ "tries", required_argument, NULL, 'R' },
+	{ "max-sas", required_argument, NULL, 'M' },
+	{ "audit-interval", required_argument, NULL, 'a' },
+	{ "down-after", required_argument, NULL, 'D' },
+	{ "cfg-ethertype", required_argument, NULL, 'C' },
+	{ "meta-ethertype", required_argument, NULL, 'E' },
+	{ "mark-mask", required_argument, NULL, 'm' },
+	{ "mark-trusted", required_argument, NULL, 't' },
+	{ "mark-shift", required_argument, NULL, 'x' },
+	{ "pf", no_argument, NULL, 0x100 },
+	{ "mbox-dir", required_argument, NULL, 0x101 },
+	{ "uplink", required_argument, NULL, 0x102 },
+	{ "switch", required_argument, NULL, 0x103 },
+	{ "vf-limit", required_argument, NULL, 0x104 },
+	{ "local", required_argument, NULL, 0x105 },
+	{ "vf", no_argument, NULL, 0x106 },
+	{ "mailbox", required_argument, NULL, 0x107 },
+	{ "cleanup-on-exit", no_argument, NULL, 0x108 },
+	{ "teardown", no_argument, NULL, 0x109 },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{}
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: esptagd --dev IF [--pin-dir DIR] [--sock PATH] [--port N]\n"
+		"               [--adopt] [--no-attach] [--cleanup-on-exit] [--xdp-skb]\n"
+		"               [--hello-interval MS] [--down-after N] [--timeout MS] [--tries N]\n"
+		"               [--max-sas N] [--audit-interval S] [--cfg-ethertype HEX] [--meta-ethertype HEX]\n"
+		"               [--mark-mask N --mark-trusted N [--mark-shift N]] [-v|--verbose]\n"
+		"       PF mode: --pf [--mbox-dir DIR] [--uplink IF] [--switch veb|vepa]\n"
+		"               [--vf-limit N] [--local ADDR]\n"
+		"       VF mode: --vf --mailbox PATH\n"
+		"       esptagd --teardown --dev IF [--pin-dir DIR] [--sock PATH] [--port N]\n"
+		"               [--pf [--uplink IF]] [--vf]   (remove what a stopped daemon left)\n");
+}
+
+/* A number in [lo, hi] (base 0, or 16 for EtherTypes). */
+static int num(const char *s, int base, unsigned long lo, unsigned long hi, unsigned long *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtoul(s, &end, base);
+	return *end || errno || *out < lo || *out > hi ? -1 : 0;
+}
+
+/* The PF / VF / life-cycle options; 0, -1 bad value. */
+static int parse_mode_opt(struct opts *o, int opt, const char *arg)
+{
+	unsigned long v;
+
+	switch (opt) {
+	case 0x100:
+		o->pf_mode = true;
+		return 0;
+	case 0x101:
+		o->po.mbox_dir = arg;
+		return 0;
+	case 0x102:
+		o->po.uplink = arg;
+		return 0;
+	case 0x103:
+		if (strcmp(arg, "veb") && strcmp(arg, "vepa"))
+			return -1;
+		o->po.vepa = !strcmp(arg, "vepa");
+		return 0;
+	case 0x104:
+		if (num(arg, 0, 1, ESPTAG_SAD_MAX, &v))
+			return -1;
+		o->po.vf_limit = v;
+		return 0;
+	case 0x105:
+		return esptag_addr_parse(arg, &o->po.local_family, o->po.local_addr) ? -1 : 0;
+	case 0x106:
+		o->vf_mode = true;
+		return 0;
+	case 0x107:
+		o->mailbox = arg;
+		return 0;
+	case 0x108:
+		o->cleanup = true;
+		return 0;
+	case 0x109:
+		o->teardown = true;
+		return 0;
+	}
+	return -1;
+}
+
+/* The data-path and agent options; 0, -1 bad value. */
+static int parse_dp_opt(struct opts *o, int opt, const char *arg)
+{
+	unsigned long v;
+
+	switch (opt) {
+	case 'C':
+	case 'E':
+		if (num(arg, 16, 0x0600, 0xffff, &v))
+			return -1;
+		*(opt == 'C' ? &o->co.eth_p_cfg : &o->co.eth_p_meta) = v;
+		o->co.set_eth = true;
+		return 0;
+	case 'm':
+	case 't':
+	case 'x':
+		if (num(arg, 0, 0, opt == 'x' ? 31 : 0xffffffffu, &v))
+			return -1;
+		*(opt == 'm' ? &o->co.mark_mask : opt == 't' ? &o->co.mark_trusted :
+							      &o->co.mark_shift) = v;
+		o->co.set_mark = true;
+		return 0;
+	case 'H':
+		return num(arg, 0, 50, 600000, &o->hello_ms);
+	case 'T':
+		return num(arg, 0, 1, 60000, &o->tmo);
+	case 'R':
+		return num(arg, 0, 1, 20, &o->tries);
+	case 'M':
+		return num(arg, 0, 1, ESPTAG_SAD_MAX, &o->max_sas);
+	case 'D':
+		return num(arg, 0, 1, 100, &o->down_after);
+	case 'a':
+		return num(arg, 0, 0, 86400, &o->audit_s);
+	case 'P':
+		return num(arg, 0, 0, 0xffff, &o->port);
+	}
+	return parse_mode_opt(o, opt, arg);
+}
+
+/* Options that exclude or need each other. 0 or an error message. */
+static const char *opts_conflict(const struct opts *o)
+{
+	if (o->pf_mode && o->vf_mode)
+		return "--pf and --vf exclude each other";
+	if (o->keep && o->cleanup)
+		return "--keep-pins and --cleanup-on-exit exclude each other";
+	if (o->teardown && (o->cleanup || o->keep || o->bo.adopt || o->bo.no_attach || o->mailbox))
+		return "--teardown takes --dev, --pin-dir, --sock, --port, --pf, --uplink, --vf and --cfg-ethertype only (programs attached by iproute2 are removed with iproute2)";
+	if (!o->teardown && o->vf_mode != !!o->mailbox)
+		return "--vf needs --mailbox PATH (the socket the PF made for this VF), and --mailbox needs --vf";
+	if (!o->pf_mode && (o->po.mbox_dir || o->po.uplink || o->po.vepa || o->po.local_family))
+		return "--mbox-dir, --uplink, --switch and --local need --pf";
+	if (o->co.set_eth && o->co.eth_p_cfg == o->co.eth_p_meta)
+		return "config and metadata EtherTypes must differ";
+	return NULL;
+}
+
+static int opts_check(struct opts *o)
+{
+	const char *why = opts_conflict(o);
+	char buf[256];
+
+	if (why) {
+		fprintf(stderr, "esptagd: %s\n", why);
+		return ESPTAG_EXIT_USAGE;
+	}
+	/*
+	 * Every SA index esptag_sad can hold needs a mark of its own: the
+	 * agent picks the index (shared by every port), so the bound is the
+	 * map's size, not --max-sas. Adopted maps are checked again with their
+	 * real size (cfg_apply).
+	 */
+	if (o->co.set_mark && esptag_mark_check(o->co.mark_mask, o->co.mark_trusted,
+						o->co.mark_shift, ESPTAG_SAD_MAX, buf, sizeof(buf))) {
+		fprintf(stderr, "esptagd: %s\n", buf);
+		return ESPTAG_EXIT_USAGE;
+	}
+	return -1;
+}
+
+static void opts_defaults(struct opts *o)
+{
+	if (!o->bo.pin_dir) {
+		if (o->bo.adopt)
+			snprintf(o->pin_buf, sizeof(o->pin_buf), "/sys/fs/bpf/tc/globals");
+		else
+			snprintf(o->pin_buf, sizeof(o->pin_buf), "/sys/fs/bpf/esptag/%s", o->dev);
+		o->bo.pin_dir = o->pin_buf;
+	}
+	if (!o->sock) {
+		esptag_ctl_sock_path(o->sock_buf, sizeof(o->sock_buf), o->dev);
+		o->sock = o->sock_buf;
+	}
+	if (!o->po.mbox_dir) {
+		snprintf(o->mbox_buf, sizeof(o->mbox_buf), "%s/%s.vf", ESPTAG_CTL_SOCK_DIR, o->dev);
+		o->po.mbox_dir = o->mbox_buf;
+	}
+	o->po.pin_dir = o->bo.pin_dir;
+}
+
+static void bad_value(int opt, const char *arg)
+{
+	const char *name = "?";
+
+	for (const struct option *l = lopts; l->name; l++)
+		if (l->val == opt)
+			name = l->name;
+	fprintf(stderr, "esptagd: bad value '%s' for --%s\n", arg, name);
+}
+
+int opts_parse(struct opts *o, int argc, char **argv)
+{
+	int opt;
+
+	memset(o, 0, sizeof(*o));
+	o->co.eth_p_cfg = ESPTAG_ETH_P_CFG;
+	o->co.eth_p_meta = ESPTAG_ETH_P_META;
+	o->po.vf_limit = 1024;
+	o->audit_s = 60;
+	o->hello_ms = 1000;
+	o->max_sas = ESPTAG_SAD_MAX;
+	while ((opt = getopt_long(argc, argv, "d:p:s:vh", lopts, NULL)) != -1) {
+		switch (opt) {
+		case 'd':
+			if (strlen(optarg) >= sizeof(o->dev)) {
+				fprintf(stderr, "esptagd: device name too long\n");
+				return ESPTAG_EXIT_USAGE;
+			}
+			snprintf(o->dev, sizeof(o->dev), "%s", optarg);
+			break;
+		case 'p':
+			o->bo.pin_dir = optarg;
+			break;
+		case 's':
+			o->sock = optarg;
+			break;
+		case 'A':
+			o->bo.adopt = true;
+			break;
+		case 'N':
+			o->bo.no_attach = true;
+			break;
+		case 'K':
+			o->keep = true;
+			break;
+		case 'S':
+			o->bo.skb_mode = true;
+			break;
+		case 'v':
+			log_level = LOG_DEBUG_;
+			break;
+		case 'h':
+			usage(stdout);
+			return ESPTAG_EXIT_OK;
+		case '?':
+			usage(stderr);
+			return ESPTAG_EXIT_USAGE;
+		default:
+			if (parse_dp_opt(o, opt, optarg)) {
+				bad_value(opt, optarg);
+				return ESPTAG_EXIT_USAGE;
+			}
+		}
+	}
+	if (!*o->dev || optind != argc) {
+		usage(stderr);
+		return ESPTAG_EXIT_USAGE;
+	}
+	if (opts_check(o) >= 0)
+		return ESPTAG_EXIT_USAGE;
+	opts_defaults(o);
+	return -1;
+}
