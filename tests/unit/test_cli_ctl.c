@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * The control-socket codec (user/lib/ctl.c): valid messages decode to the
- * same items, every malformed variant is rejected with a reason, replies
- * never carry keys, and the stream framing survives short and lying peers.
+ * The control-socket codec (user/lib/ctl.c, ctl_check.c, ctl_io.c): valid
+ * messages decode to the same items, every malformed variant is rejected
+ * with a reason, replies never carry keys, and the stream framing survives
+ * short and lying peers.
  */
 #include <errno.h>
 #include <unistd.h>

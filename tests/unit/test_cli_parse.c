@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * The esptag command-line grammar (user/lib/ctl_cli.c): good commands give
+ * The esptag command-line grammar (user/lib/ctl_cli*.c): good commands give
  * the exact request, bad ones a clear error and no request (and no key
  * bytes left in the command).
  */

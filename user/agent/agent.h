@@ -139,7 +139,7 @@ void agent_dump_stats(struct agent *a, FILE *f);
 extern int agent_log_level;
 void agent_log(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* sad.c */
+/* sad.c: the SAD */
 struct agent_sa_key {
 	uint8_t daddr[16];
 	uint8_t family, proto, dir, nvlans;
@@ -153,6 +153,10 @@ struct agent_sa *agent_sad_find(struct agent *a, const struct agent_sa_key *k);
 int64_t agent_sad_add(struct agent *a, const struct esptag_rec_sa *rec, uint16_t port);
 void agent_sad_del(struct agent *a, uint32_t idx);
 struct agent_sa *agent_sad_get(struct agent *a, uint32_t idx);
+/* FNV-1a over n bytes, continuing from h (start: 2166136261). */
+uint32_t agent_fnv(uint32_t h, const void *p, size_t n);
+
+/* local.c: local (hairpin) addresses */
 bool agent_local_equal(const struct esptag_rec_local *x, const struct esptag_rec_local *y);
 struct agent_local *agent_local_find_rec(struct agent *a, const struct esptag_rec_local *r);
 /* Hairpin lookup by destination address; prefers an entry whose MAC is dmac. */
@@ -189,7 +193,7 @@ uint32_t agent_esn_infer(uint64_t top, uint32_t window, uint32_t seq_lo);
  * wiped once the SA is installed). */
 void agent_cfg_frame(struct agent *a, uint8_t *f, size_t len);
 
-/* frame.c: the two data path directions. */
+/* rx.c, tx.c (datapath.h): the two data path directions. */
 void agent_host_frame(struct agent *a, uint8_t *f, size_t len, const struct virtio_net_hdr *vh);
 void agent_wire_frame(struct agent *a, const uint8_t *f, size_t len,
 		      const struct virtio_net_hdr *vh);

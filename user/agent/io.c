@@ -85,13 +85,88 @@ static int setopt(int fd, int level, int opt, const void *v, socklen_t l, const 
 	return 0;
 }
 
-int agent_io_open(struct agent_io_port *p, const char *ifname)
+/* Options that must precede the ring (packet options, buffer sizes). */
+static int io_sock_opts(struct agent_io_port *p)
+{
+	int one = 1, v2 = TPACKET_V2, rcvbuf = RCVBUF_BYTES, sndbuf = SNDBUF_BYTES;
+
+	if (setopt(p->fd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof(one), "PACKET_VNET_HDR") ||
+	    setopt(p->fd, SOL_PACKET, PACKET_VERSION, &v2, sizeof(v2), "PACKET_VERSION") ||
+	    setopt(p->fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof(one),
+		   "PACKET_IGNORE_OUTGOING") ||
+	    setopt(p->fd, SOL_PACKET, PACKET_COPY_THRESH, &one, sizeof(one),
+		   "PACKET_COPY_THRESH") ||
+	    setopt(p->fd, SOL_PACKET, PACKET_AUXDATA, &one, sizeof(one), "PACKET_AUXDATA") ||
+	    setopt(p->fd, SOL_PACKET, PACKET_LOSS, &one, sizeof(one), "PACKET_LOSS"))
+		return -1;
+	/* Root may exceed net.core.rmem_max; otherwise take what it allows. */
+	if (setsockopt(p->fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) < 0 &&
+	    setopt(p->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf), "SO_RCVBUF"))
+		return -1;
+	if (setsockopt(p->fd, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof(sndbuf)) < 0 &&
+	    setopt(p->fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf), "SO_SNDBUF"))
+		return -1;
+	return 0;
+}
+
+/* The receive and transmit rings, mapped together. */
+static int io_rings(struct agent_io_port *p)
 {
 	struct tpacket_req req;
+	size_t rx_sz;
+
+	memset(&req, 0, sizeof(req));
+	req.tp_block_size = RING_BLOCK_SIZE;
+	req.tp_block_nr = RING_BLOCKS;
+	req.tp_frame_size = RING_FRAME_SIZE;
+	req.tp_frame_nr = RING_FRAMES;
+	if (setopt(p->fd, SOL_PACKET, PACKET_RX_RING, &req, sizeof(req), "PACKET_RX_RING"))
+		return -1;
+	req.tp_block_nr = TX_BLOCKS;
+	req.tp_frame_nr = TX_FRAMES;
+	if (setopt(p->fd, SOL_PACKET, PACKET_TX_RING, &req, sizeof(req), "PACKET_TX_RING"))
+		return -1;
+	rx_sz = (size_t)RING_BLOCK_SIZE * RING_BLOCKS;
+	p->ring_sz = rx_sz + (size_t)RING_BLOCK_SIZE * TX_BLOCKS;
+	p->ring = mmap(NULL, p->ring_sz, PROT_READ | PROT_WRITE, MAP_SHARED, p->fd, 0);
+	if (p->ring == MAP_FAILED) {
+		p->ring = NULL;
+		agent_log(3, "mmap rings on %s: %s", p->name, strerror(errno));
+		return -1;
+	}
+	p->txring = (uint8_t *)p->ring + rx_sz;
+	p->nframes = RING_FRAMES;
+	return 0;
+}
+
+/* The send-only socket for frames that do not take the ring. */
+static int io_open_txfd(struct agent_io_port *p, struct sockaddr_ll *sll)
+{
+	int one = 1, sndbuf = SNDBUF_BYTES;
+
+	p->txfd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+	if (p->txfd < 0) {
+		agent_log(3, "socket(AF_PACKET): %s", strerror(errno));
+		return -1;
+	}
+	p->has_txfd = true;
+	sll->sll_protocol = 0;
+	if (setopt(p->txfd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof(one), "PACKET_VNET_HDR"))
+		return -1;
+	if (setsockopt(p->txfd, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof(sndbuf)) < 0 &&
+	    setopt(p->txfd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf), "SO_SNDBUF"))
+		return -1;
+	if (bind(p->txfd, (struct sockaddr *)sll, sizeof(*sll)) < 0) {
+		agent_log(3, "bind to %s: %s", p->name, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int agent_io_open(struct agent_io_port *p, const char *ifname)
+{
 	struct packet_mreq mr;
 	struct sockaddr_ll sll;
-	int one = 1, v2 = TPACKET_V2, rcvbuf = RCVBUF_BYTES, sndbuf = SNDBUF_BYTES;
-	size_t rx_sz;
 
 	memset(p, 0, sizeof(*p));
 	p->fd = -1;
@@ -108,43 +183,8 @@ int agent_io_open(struct agent_io_port *p, const char *ifname)
 		return -1;
 	}
 	/* Options that must precede the ring, then the ring, then bind. */
-	if (setopt(p->fd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof(one), "PACKET_VNET_HDR") ||
-	    setopt(p->fd, SOL_PACKET, PACKET_VERSION, &v2, sizeof(v2), "PACKET_VERSION") ||
-	    setopt(p->fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof(one),
-		   "PACKET_IGNORE_OUTGOING") ||
-	    setopt(p->fd, SOL_PACKET, PACKET_COPY_THRESH, &one, sizeof(one),
-		   "PACKET_COPY_THRESH") ||
-	    setopt(p->fd, SOL_PACKET, PACKET_AUXDATA, &one, sizeof(one), "PACKET_AUXDATA") ||
-	    setopt(p->fd, SOL_PACKET, PACKET_LOSS, &one, sizeof(one), "PACKET_LOSS"))
+	if (io_sock_opts(p) || io_rings(p))
 		goto fail;
-	/* Root may exceed net.core.rmem_max; otherwise take what it allows. */
-	if (setsockopt(p->fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) < 0 &&
-	    setopt(p->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf), "SO_RCVBUF"))
-		goto fail;
-	if (setsockopt(p->fd, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof(sndbuf)) < 0 &&
-	    setopt(p->fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf), "SO_SNDBUF"))
-		goto fail;
-	memset(&req, 0, sizeof(req));
-	req.tp_block_size = RING_BLOCK_SIZE;
-	req.tp_block_nr = RING_BLOCKS;
-	req.tp_frame_size = RING_FRAME_SIZE;
-	req.tp_frame_nr = RING_FRAMES;
-	if (setopt(p->fd, SOL_PACKET, PACKET_RX_RING, &req, sizeof(req), "PACKET_RX_RING"))
-		goto fail;
-	req.tp_block_nr = TX_BLOCKS;
-	req.tp_frame_nr = TX_FRAMES;
-	if (setopt(p->fd, SOL_PACKET, PACKET_TX_RING, &req, sizeof(req), "PACKET_TX_RING"))
-		goto fail;
-	rx_sz = (size_t)RING_BLOCK_SIZE * RING_BLOCKS;
-	p->ring_sz = rx_sz + (size_t)RING_BLOCK_SIZE * TX_BLOCKS;
-	p->ring = mmap(NULL, p->ring_sz, PROT_READ | PROT_WRITE, MAP_SHARED, p->fd, 0);
-	if (p->ring == MAP_FAILED) {
-		p->ring = NULL;
-		agent_log(3, "mmap rings on %s: %s", ifname, strerror(errno));
-		goto fail;
-	}
-	p->txring = (uint8_t *)p->ring + rx_sz;
-	p->nframes = RING_FRAMES;
 	memset(&sll, 0, sizeof(sll));
 	sll.sll_family = AF_PACKET;
 	sll.sll_protocol = htons(ETH_P_ALL);
@@ -153,23 +193,8 @@ int agent_io_open(struct agent_io_port *p, const char *ifname)
 		agent_log(3, "bind to %s: %s", ifname, strerror(errno));
 		goto fail;
 	}
-	/* The send-only socket for frames that do not take the ring. */
-	p->txfd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
-	if (p->txfd < 0) {
-		agent_log(3, "socket(AF_PACKET): %s", strerror(errno));
+	if (io_open_txfd(p, &sll))
 		goto fail;
-	}
-	p->has_txfd = true;
-	sll.sll_protocol = 0;
-	if (setopt(p->txfd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof(one), "PACKET_VNET_HDR"))
-		goto fail;
-	if (setsockopt(p->txfd, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof(sndbuf)) < 0 &&
-	    setopt(p->txfd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf), "SO_SNDBUF"))
-		goto fail;
-	if (bind(p->txfd, (struct sockaddr *)&sll, sizeof(sll)) < 0) {
-		agent_log(3, "bind to %s: %s", ifname, strerror(errno));
-		goto fail;
-	}
 	/* A bump in the wire sees every frame, whatever its destination. */
 	memset(&mr, 0, sizeof(mr));
 	mr.mr_ifindex = p->ifindex;

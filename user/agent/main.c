@@ -152,7 +152,69 @@ static void wire_rx(struct agent *a, uint8_t *f, size_t len, const struct virtio
 	agent_wire_frame(a, f, len, vh);
 }
 
-int main(int argc, char **argv)
+/* The command line. */
+struct agent_cmdline {
+	const char *host, *wire;
+	struct agent_opts o;
+	int log_level; /* 0: the default */
+};
+
+/* One option of the command line: 0, or the exit code. */
+static int parse_opt(int c, struct agent_cmdline *cl)
+{
+	struct agent_opts *o = &cl->o;
+	uint32_t v;
+
+	switch (c) {
+	case 'H':
+		cl->host = optarg;
+		return 0;
+	case 'W':
+		cl->wire = optarg;
+		return 0;
+	case 'c':
+		return parse_u32(optarg, "--capacity", 1, 1u << 24, &o->capacity) ? 2 : 0;
+	case 'p':
+		return parse_u32(optarg, "--port-limit", 1, 1u << 24, &o->port_limit) ? 2 : 0;
+	case 'l':
+		return parse_u32(optarg, "--local-capacity", 1, 65535, &o->local_capacity) ? 2 : 0;
+	case 'C':
+	case 'M':
+		if (parse_u32(optarg, c == 'C' ? "--cfg-ethertype" : "--meta-ethertype", 0x0600,
+			      0xffff, &v))
+			return 2;
+		if (c == 'C')
+			o->eth_cfg = v;
+		else
+			o->eth_meta = v;
+		return 0;
+	case 'D':
+		if (parse_u32(optarg, "--test-drop-config", 0, 100, &v))
+			return 2;
+		o->drop_pct = v;
+		return 0;
+	case 'F':
+		if (parse_features(optarg, &o->features))
+			return 2;
+		o->set_features = true;
+		return 0;
+	case 'v':
+		cl->log_level = 7;
+		return 0;
+	case 'q':
+		cl->log_level = 4;
+		return 0;
+	default:
+		usage(stderr);
+		return 2;
+	}
+}
+
+/*
+ * Parse the command line into cl. Returns -1 to go on, else the exit code
+ * (0 after --help).
+ */
+static int parse_cmdline(int argc, char **argv, struct agent_cmdline *cl)
 {
 	static const struct option lo[] = {{"host", required_argument, NULL, 'H'},
 					   {"wire", required_argument, NULL, 'W'},
@@ -167,98 +229,55 @@ int main(int argc, char **argv)
 					   {"quiet", no_argument, NULL, 'q'},
 					   {"help", no_argument, NULL, 'h'},
 					   {0}};
-	const char *host = NULL, *wire = NULL;
-	struct agent_opts o = {0};
-	static struct agent a;
-	struct sigaction sa;
-	struct pollfd pfd[2];
-	uint8_t *scratch;
-	uint32_t v;
-	int c, rc = 1;
+	int c, rc;
 
 	ESPTAG_VERSION_OPT(argc, argv, "esptag-agent");
+	memset(cl, 0, sizeof(*cl));
 	while ((c = getopt_long(argc, argv, "vqh", lo, NULL)) != -1) {
-		switch (c) {
-		case 'H':
-			host = optarg;
-			break;
-		case 'W':
-			wire = optarg;
-			break;
-		case 'c':
-			if (parse_u32(optarg, "--capacity", 1, 1u << 24, &o.capacity))
-				return 2;
-			break;
-		case 'p':
-			if (parse_u32(optarg, "--port-limit", 1, 1u << 24, &o.port_limit))
-				return 2;
-			break;
-		case 'l':
-			if (parse_u32(optarg, "--local-capacity", 1, 65535, &o.local_capacity))
-				return 2;
-			break;
-		case 'C':
-		case 'M':
-			if (parse_u32(optarg, c == 'C' ? "--cfg-ethertype" : "--meta-ethertype",
-				      0x0600, 0xffff, &v))
-				return 2;
-			if (c == 'C')
-				o.eth_cfg = v;
-			else
-				o.eth_meta = v;
-			break;
-		case 'D':
-			if (parse_u32(optarg, "--test-drop-config", 0, 100, &v))
-				return 2;
-			o.drop_pct = v;
-			break;
-		case 'F':
-			if (parse_features(optarg, &o.features))
-				return 2;
-			o.set_features = true;
-			break;
-		case 'v':
-			agent_log_level = 7;
-			break;
-		case 'q':
-			agent_log_level = 4;
-			break;
-		case 'h':
+		if (c == 'h') {
 			usage(stdout);
 			return 0;
-		default:
-			usage(stderr);
-			return 2;
 		}
+		rc = parse_opt(c, cl);
+		if (rc)
+			return rc;
 	}
-	if (optind != argc || !host || !wire) {
+	if (optind != argc || !cl->host || !cl->wire) {
 		fprintf(stderr,
 			"esptag-agent: --host IF and --wire IF are required (see --help)\n");
 		return 2;
 	}
-	if (!strcmp(host, wire)) {
+	if (!strcmp(cl->host, cl->wire)) {
 		fprintf(stderr, "esptag-agent: --host and --wire must be different interfaces\n");
 		return 2;
 	}
-	if (o.eth_cfg && o.eth_meta && o.eth_cfg == o.eth_meta) {
+	if (cl->o.eth_cfg && cl->o.eth_meta && cl->o.eth_cfg == cl->o.eth_meta) {
 		fprintf(stderr, "esptag-agent: config and metadata EtherTypes must differ\n");
 		return 2;
 	}
-	if (o.port_limit && o.capacity && o.port_limit > o.capacity)
-		o.port_limit = o.capacity;
+	if (cl->o.port_limit && cl->o.capacity && cl->o.port_limit > cl->o.capacity)
+		cl->o.port_limit = cl->o.capacity;
+	return -1;
+}
 
-	/*
-	 * The AES key schedules live in OpenSSL's cipher contexts on the
-	 * ordinary heap (the SAD itself is locked and left out of dumps): no
-	 * core dumps and no ptrace by other processes of the same user, and,
-	 * when locking cannot run into RLIMIT_MEMLOCK, every page locked in RAM
-	 * as it is first touched.
-	 */
+/*
+ * The AES key schedules live in OpenSSL's cipher contexts on the ordinary
+ * heap (the SAD itself is locked and left out of dumps): no core dumps and
+ * no ptrace by other processes of the same user, and, when locking cannot
+ * run into RLIMIT_MEMLOCK, every page locked in RAM as it is first touched.
+ */
+static void harden_process(void)
+{
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0))
 		agent_log(4, "prctl(PR_SET_DUMPABLE): %s", strerror(errno));
 	if (!can_lock_all() || mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT))
 		agent_log(4, "cannot lock all memory (needs CAP_IPC_LOCK): the cipher contexts "
 			     "may be swapped out");
+}
+
+static void install_signals(void)
+{
+	struct sigaction sa;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal; /* no SA_RESTART: poll() returns EINTR */
@@ -266,23 +285,14 @@ int main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGUSR1, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+}
 
-	if (agent_init(&a, &o, flush_side)) {
-		agent_log(3, "out of memory for a SAD of %u entries", o.capacity);
-		return 1;
-	}
-	scratch = malloc(AGENT_SLOT);
-	if (!scratch)
-		goto out;
-	ports[AGENT_HOST].fd = ports[AGENT_WIRE].fd = -1;
-	if (agent_io_open(&ports[AGENT_HOST], host) || agent_io_open(&ports[AGENT_WIRE], wire))
-		goto out;
-	agent_log(6, "running: host %s wire %s capacity %u port-limit %u epoch %016llx%s%s", host,
-		  wire, a.capacity, a.port_limit, (unsigned long long)a.epoch,
-		  a.drop_pct ? " (test: dropping config requests)" : "",
-		  a.features != AGENT_FEATURES ? " (test: announcing fewer features)" : "");
+/* Move frames between the two interfaces until a signal or an error.
+ * Returns the exit code. */
+static int run_loop(struct agent *a, uint8_t *scratch)
+{
+	struct pollfd pfd[2];
 
-	esptag_notify_ready("forwarding");
 	pfd[0].fd = ports[AGENT_HOST].fd;
 	pfd[1].fd = ports[AGENT_WIRE].fd;
 	pfd[0].events = pfd[1].events = POLLIN;
@@ -295,7 +305,7 @@ int main(int argc, char **argv)
 		}
 		if (dump) {
 			dump = 0;
-			agent_dump_stats(&a, stderr);
+			agent_dump_stats(a, stderr);
 		}
 		if (pfd[0].revents & (POLLERR | POLLNVAL) ||
 		    pfd[1].revents & (POLLERR | POLLNVAL)) {
@@ -303,12 +313,46 @@ int main(int argc, char **argv)
 			break;
 		}
 		/* Drain both rings even without POLLIN: blocks retire on a timer. */
-		agent_io_rx(&ports[AGENT_HOST], &a, scratch, host_rx);
-		agent_flush_all(&a);
-		agent_io_rx(&ports[AGENT_WIRE], &a, scratch, wire_rx);
-		agent_flush_all(&a);
+		agent_io_rx(&ports[AGENT_HOST], a, scratch, host_rx);
+		agent_flush_all(a);
+		agent_io_rx(&ports[AGENT_WIRE], a, scratch, wire_rx);
+		agent_flush_all(a);
 	}
-	rc = stop ? 0 : 1;
+	return stop ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+	struct agent_cmdline cl;
+	static struct agent a;
+	uint8_t *scratch;
+	int rc;
+
+	rc = parse_cmdline(argc, argv, &cl);
+	if (rc >= 0)
+		return rc;
+	rc = 1;
+	if (cl.log_level)
+		agent_log_level = cl.log_level;
+	harden_process();
+	install_signals();
+	if (agent_init(&a, &cl.o, flush_side)) {
+		agent_log(3, "out of memory for a SAD of %u entries", cl.o.capacity);
+		return 1;
+	}
+	scratch = malloc(AGENT_SLOT);
+	if (!scratch)
+		goto out;
+	ports[AGENT_HOST].fd = ports[AGENT_WIRE].fd = -1;
+	if (agent_io_open(&ports[AGENT_HOST], cl.host) ||
+	    agent_io_open(&ports[AGENT_WIRE], cl.wire))
+		goto out;
+	agent_log(6, "running: host %s wire %s capacity %u port-limit %u epoch %016llx%s%s",
+		  cl.host, cl.wire, a.capacity, a.port_limit, (unsigned long long)a.epoch,
+		  a.drop_pct ? " (test: dropping config requests)" : "",
+		  a.features != AGENT_FEATURES ? " (test: announcing fewer features)" : "");
+	esptag_notify_ready("forwarding");
+	rc = run_loop(&a, scratch);
 	esptag_notify_stopping();
 	agent_log(6, "stopping");
 out:

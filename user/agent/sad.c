@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * The agent's SAD and its table of local (hairpin) addresses.
+ * The agent's SAD (the table of local addresses is in local.c).
  * SAs are found by index (Tx: the index the host put in the metadata) or by
  * the extended key (Rx: daddr, proto, SPI, dir, domain = local MAC + VLAN
  * IDs). Both tables are fixed-size arrays allocated at start-up with
@@ -11,7 +11,7 @@
 #include <openssl/crypto.h>
 #include "agent.h"
 
-static uint32_t fnv(uint32_t h, const void *p, size_t n)
+uint32_t agent_fnv(uint32_t h, const void *p, size_t n)
 {
 	const uint8_t *b = p;
 
@@ -22,7 +22,7 @@ static uint32_t fnv(uint32_t h, const void *p, size_t n)
 
 static uint32_t key_hash(const struct agent_sa_key *k)
 {
-	return fnv(2166136261u, k, sizeof(*k));
+	return agent_fnv(2166136261u, k, sizeof(*k));
 }
 
 void agent_sa_key_from_rec(struct agent_sa_key *k, const struct esptag_rec_sa *r)
@@ -114,97 +114,4 @@ void agent_sad_del(struct agent *a, uint32_t idx)
 	agent_esp_unkey(sa);
 	OPENSSL_cleanse(sa, sizeof(*sa));
 	a->free_idx[a->nfree++] = idx;
-}
-
-/* ---- local (hairpin) addresses ---- */
-
-static uint32_t addr_hash(uint8_t family, const uint8_t *addr)
-{
-	return fnv(fnv(2166136261u, &family, 1), addr, 16);
-}
-
-bool agent_local_equal(const struct esptag_rec_local *x, const struct esptag_rec_local *y)
-{
-	unsigned int i;
-
-	if (x->family != y->family || x->nvlans != y->nvlans || memcmp(x->mac, y->mac, 6) ||
-	    memcmp(x->addr, y->addr, 16))
-		return false;
-	for (i = 0; i < x->nvlans && i < 2; i++)
-		if ((ntohs(x->vlan[i].tci) & 0xfff) != (ntohs(y->vlan[i].tci) & 0xfff))
-			return false;
-	return true;
-}
-
-struct agent_local *agent_local_find_rec(struct agent *a, const struct esptag_rec_local *r)
-{
-	uint32_t i = a->lhash[addr_hash(r->family, r->addr) & a->lmask];
-
-	while (i) {
-		struct agent_local *l = &a->local[i - 1];
-
-		if (agent_local_equal(&l->rec, r))
-			return l;
-		i = l->hnext;
-	}
-	return NULL;
-}
-
-struct agent_local *agent_local_find_addr(struct agent *a, uint8_t family, const uint8_t *addr,
-					  const uint8_t *dmac)
-{
-	uint8_t full[16] = {0};
-	struct agent_local *best = NULL;
-	uint32_t i;
-
-	if (!a->nlocal)
-		return NULL;
-	memcpy(full, addr, family == 4 ? 4 : 16);
-	for (i = a->lhash[addr_hash(family, full) & a->lmask]; i; i = a->local[i - 1].hnext) {
-		struct agent_local *l = &a->local[i - 1];
-
-		if (l->rec.family != family || memcmp(l->rec.addr, full, 16))
-			continue;
-		if (!memcmp(l->rec.mac, dmac, 6))
-			return l;
-		if (!best)
-			best = l;
-	}
-	return best;
-}
-
-int agent_local_add(struct agent *a, const struct esptag_rec_local *r, uint16_t port)
-{
-	uint32_t i, h;
-
-	for (i = 0; i < a->local_capacity; i++) {
-		struct agent_local *l = &a->local[i];
-
-		if (l->used)
-			continue;
-		l->used = true;
-		l->port = port;
-		l->rec = *r;
-		h = addr_hash(r->family, r->addr) & a->lmask;
-		l->hnext = a->lhash[h];
-		a->lhash[h] = i + 1;
-		a->nlocal++;
-		return 0;
-	}
-	return -1;
-}
-
-void agent_local_del(struct agent *a, struct agent_local *l)
-{
-	uint32_t idx = l - a->local, *pp;
-
-	for (pp = &a->lhash[addr_hash(l->rec.family, l->rec.addr) & a->lmask]; *pp;
-	     pp = &a->local[*pp - 1].hnext) {
-		if (*pp == idx + 1) {
-			*pp = l->hnext;
-			break;
-		}
-	}
-	memset(l, 0, sizeof(*l));
-	a->nlocal--;
 }

@@ -1,0 +1,331 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The opcodes of config requests (docs/protocol.md): each executes all or
+ * nothing on the SAD and the table of local addresses and appends its
+ * records to the reply. A request only ever touches its own port's entries.
+ */
+#include <string.h>
+#include <arpa/inet.h>
+#include <openssl/crypto.h>
+#include "agent.h"
+#include "cfg_ops.h"
+
+#define MAX_RECS ESPTAG_CFG_MAX_RECORDS
+
+static void put32(__be32 *p, uint32_t v)
+{
+	*p = htonl(v);
+}
+
+static void put64(__be32 *hi, __be32 *lo, uint64_t v)
+{
+	*hi = htonl(v >> 32);
+	*lo = htonl((uint32_t)v);
+}
+
+void agent_caps_fill(struct agent *a, struct esptag_rec_caps *c, uint16_t port)
+{
+	memset(c, 0, sizeof(*c));
+	esptag_rec_init(c, ESPTAG_REC_CAPS, sizeof(*c));
+	c->version_min = ESPTAG_PROTO_VERSION;
+	c->version_max = ESPTAG_PROTO_VERSION;
+	c->alg_mask = htons(ESPTAG_ALG_MASK);
+	put64(&c->epoch_hi, &c->epoch_lo, a->epoch);
+	put32(&c->sad_capacity, a->capacity);
+	put32(&c->sad_used, a->sad_used);
+	put32(&c->port_limit, a->port_limit);
+	put32(&c->port_used, a->port_used[port]);
+	c->max_records = htons(MAX_RECS);
+	c->max_payload = htons(ESPTAG_CFG_MAX_PAYLOAD);
+	c->local_capacity = htons(a->local_capacity > 0xffff ? 0xffff : a->local_capacity);
+	c->features = htons(a->features);
+}
+
+void agent_reply_err(struct agent_reply *r, uint8_t status, uint16_t idx)
+{
+	r->status = status;
+	r->err_index = idx;
+}
+
+static void op_hello(struct agent *a, const struct esptag_cfg_view *v, struct agent_reply *r)
+{
+	struct esptag_rec_caps c;
+
+	agent_caps_fill(a, &c, v->port);
+	esptag_cfg_add(&r->b, ESPTAG_REC_CAPS, &c, sizeof(c));
+}
+
+static bool sa_key_equal(const struct esptag_rec_sa *x, const struct esptag_rec_sa *y)
+{
+	struct agent_sa_key kx, ky;
+
+	agent_sa_key_from_rec(&kx, x);
+	agent_sa_key_from_rec(&ky, y);
+	return !memcmp(&kx, &ky, sizeof(kx));
+}
+
+static void op_add_sa(struct agent *a, const struct esptag_cfg_view *v, uint8_t *recs_rw,
+		      struct agent_reply *r)
+{
+	struct esptag_rec_sa *sa = a->stage; /* [MAX_RECS], locked memory */
+	struct esptag_rec_view rv;
+	struct agent_sa_key k;
+	int64_t added[MAX_RECS];
+	size_t off = 0;
+	uint16_t n = 0, i, j;
+
+	while (esptag_cfg_next(v, &off, &rv) == 1 && n < MAX_RECS) {
+		memcpy(&sa[n], rv.data, sizeof(sa[n]));
+		/* The request's key bytes are not needed any more. */
+		OPENSSL_cleanse(recs_rw + (rv.data - v->records) +
+				    offsetof(struct esptag_rec_sa, key),
+				ESPTAG_KEY_MAX + ESPTAG_SALT_LEN);
+		n++;
+	}
+	for (i = 0; i < n; i++) {
+		agent_sa_key_from_rec(&k, &sa[i]);
+		if (agent_sad_find(a, &k)) {
+			agent_reply_err(r, ESPTAG_ST_DUPLICATE, i);
+			goto out;
+		}
+		for (j = 0; j < i; j++) {
+			if (sa_key_equal(&sa[i], &sa[j])) {
+				agent_reply_err(r, ESPTAG_ST_DUPLICATE, i);
+				goto out;
+			}
+		}
+	}
+	if (a->port_used[v->port] + n > a->port_limit) {
+		agent_reply_err(r, ESPTAG_ST_PORT_LIMIT, a->port_limit - a->port_used[v->port]);
+		goto out;
+	}
+	if (a->sad_used + n > a->capacity) {
+		agent_reply_err(r, ESPTAG_ST_NO_SPACE, a->capacity - a->sad_used);
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		added[i] = agent_sad_add(a, &sa[i], v->port);
+		if (added[i] < 0) {
+			while (i--)
+				agent_sad_del(a, added[i]);
+			agent_reply_err(r, ESPTAG_ST_BUSY, ESPTAG_ERR_INDEX_NONE);
+			agent_log(3, "ADD_SA: cannot set up the cipher context");
+			goto out;
+		}
+	}
+	for (i = 0; i < n; i++) {
+		struct esptag_rec_sa echo = a->sa[added[i]].rec; /* key/salt zero */
+
+		esptag_cfg_add(&r->b, ESPTAG_REC_SA, &echo, sizeof(echo));
+		agent_log(7, "ADD_SA port %u index %lld spi 0x%08x dir %u", v->port,
+			  (long long)added[i], ntohl(echo.spi), echo.dir);
+	}
+out:
+	OPENSSL_cleanse(sa, MAX_RECS * sizeof(*sa));
+}
+
+static void op_del_sa(struct agent *a, const struct esptag_cfg_view *v, struct agent_reply *r)
+{
+	struct esptag_rec_sa_ref ref[MAX_RECS];
+	struct esptag_rec_view rv;
+	size_t off = 0;
+	uint16_t n = 0, i;
+
+	while (esptag_cfg_next(v, &off, &rv) == 1 && n < MAX_RECS)
+		memcpy(&ref[n++], rv.data, sizeof(ref[0]));
+	for (i = 0; i < n; i++) {
+		struct agent_sa *sa = agent_sad_get(a, ntohl(ref[i].sa_index));
+
+		if (!sa || sa->port != v->port) {
+			agent_reply_err(r, ESPTAG_ST_UNKNOWN_SA, i);
+			return;
+		}
+	}
+	for (i = 0; i < n; i++) {
+		agent_sad_del(a, ntohl(ref[i].sa_index));
+		esptag_cfg_add(&r->b, ESPTAG_REC_SA_REF, &ref[i], sizeof(ref[i]));
+	}
+}
+
+static void op_flush(struct agent *a, const struct esptag_cfg_view *v, struct agent_reply *r)
+{
+	uint32_t i, nsa = 0, nl = 0;
+
+	for (i = 0; i < a->capacity && a->port_used[v->port]; i++) {
+		if (a->sa[i].used && a->sa[i].port == v->port) {
+			agent_sad_del(a, i);
+			nsa++;
+		}
+	}
+	for (i = 0; i < a->local_capacity; i++) {
+		if (a->local[i].used && a->local[i].port == v->port) {
+			agent_local_del(a, &a->local[i]);
+			nl++;
+		}
+	}
+	agent_log(6, "FLUSH_PORT port %u: %u SAs, %u locals removed", v->port, nsa, nl);
+}
+
+static void op_add_local(struct agent *a, const struct esptag_cfg_view *v, struct agent_reply *r)
+{
+	struct esptag_rec_local lo[MAX_RECS];
+	struct esptag_rec_view rv;
+	size_t off = 0;
+	uint16_t n = 0, i, j;
+
+	while (esptag_cfg_next(v, &off, &rv) == 1 && n < MAX_RECS)
+		memcpy(&lo[n++], rv.data, sizeof(lo[0]));
+	for (i = 0; i < n; i++) {
+		if (agent_local_find_rec(a, &lo[i])) {
+			agent_reply_err(r, ESPTAG_ST_DUPLICATE, i);
+			return;
+		}
+		for (j = 0; j < i; j++) {
+			if (agent_local_equal(&lo[i], &lo[j])) {
+				agent_reply_err(r, ESPTAG_ST_DUPLICATE, i);
+				return;
+			}
+		}
+	}
+	if (a->nlocal + n > a->local_capacity) {
+		agent_reply_err(r, ESPTAG_ST_NO_SPACE, a->local_capacity - a->nlocal);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		agent_local_add(a, &lo[i], v->port);
+		esptag_cfg_add(&r->b, ESPTAG_REC_LOCAL, &lo[i], sizeof(lo[i]));
+	}
+}
+
+static void op_del_local(struct agent *a, const struct esptag_cfg_view *v, struct agent_reply *r)
+{
+	struct esptag_rec_local lo[MAX_RECS];
+	struct esptag_rec_view rv;
+	size_t off = 0;
+	uint16_t n = 0, i;
+
+	while (esptag_cfg_next(v, &off, &rv) == 1 && n < MAX_RECS)
+		memcpy(&lo[n++], rv.data, sizeof(lo[0]));
+	for (i = 0; i < n; i++) {
+		struct agent_local *l = agent_local_find_rec(a, &lo[i]);
+
+		if (!l || l->port != v->port) {
+			agent_reply_err(r, ESPTAG_ST_UNKNOWN_LOCAL, i);
+			return;
+		}
+	}
+	for (i = 0; i < n; i++) {
+		struct agent_local *l = agent_local_find_rec(a, &lo[i]);
+
+		if (l)
+			agent_local_del(a, l);
+		esptag_cfg_add(&r->b, ESPTAG_REC_LOCAL, &lo[i], sizeof(lo[i]));
+	}
+}
+
+static void op_dump(struct agent *a, const struct esptag_cfg_view *v, struct agent_reply *r)
+{
+	struct esptag_rec_view rv;
+	struct esptag_rec_cursor cur;
+	size_t off = 0;
+	uint32_t next = 0, i;
+
+	if (esptag_cfg_next(v, &off, &rv) == 1) {
+		memcpy(&cur, rv.data, sizeof(cur));
+		next = ntohl(cur.next);
+	}
+	for (i = next; i < a->capacity; i++) {
+		struct agent_sa *sa = &a->sa[i];
+
+		if (!sa->used || sa->port != v->port)
+			continue;
+		if (esptag_cfg_room(&r->b, sizeof(sa->rec) + sizeof(cur)) < 1) {
+			memset(&cur, 0, sizeof(cur));
+			esptag_rec_init(&cur, ESPTAG_REC_CURSOR, sizeof(cur));
+			cur.next = htonl(i);
+			esptag_cfg_add(&r->b, ESPTAG_REC_CURSOR, &cur, sizeof(cur));
+			r->flags |= ESPTAG_CFG_F_MORE;
+			return;
+		}
+		esptag_cfg_add(&r->b, ESPTAG_REC_SA, &sa->rec, sizeof(sa->rec));
+	}
+}
+
+static void op_stats(struct agent *a, const struct esptag_cfg_view *v, struct agent_reply *r)
+{
+	struct esptag_rec_sa_ref ref[MAX_RECS];
+	struct esptag_rec_view rv;
+	size_t off = 0;
+	uint16_t n = 0, i;
+
+	while (esptag_cfg_next(v, &off, &rv) == 1 && n < MAX_RECS)
+		memcpy(&ref[n++], rv.data, sizeof(ref[0]));
+	if (!n) {
+		for (i = 0; i < ESPTAG_AC_MAX; i++) {
+			struct esptag_rec_counter c;
+
+			memset(&c, 0, sizeof(c));
+			esptag_rec_init(&c, ESPTAG_REC_COUNTER, sizeof(c));
+			c.id = htons(i);
+			put64(&c.value_hi, &c.value_lo, a->ctr[i]);
+			esptag_cfg_add(&r->b, ESPTAG_REC_COUNTER, &c, sizeof(c));
+		}
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		struct agent_sa *sa = agent_sad_get(a, ntohl(ref[i].sa_index));
+
+		if (!sa || sa->port != v->port) {
+			agent_reply_err(r, ESPTAG_ST_UNKNOWN_SA, i);
+			return;
+		}
+	}
+	for (i = 0; i < n; i++) {
+		struct agent_sa *sa = agent_sad_get(a, ntohl(ref[i].sa_index));
+		struct esptag_rec_sa_stats s;
+
+		memset(&s, 0, sizeof(s));
+		esptag_rec_init(&s, ESPTAG_REC_SA_STATS, sizeof(s));
+		s.sa_index = ref[i].sa_index;
+		put64(&s.packets_hi, &s.packets_lo, sa->packets);
+		put64(&s.bytes_hi, &s.bytes_lo, sa->bytes);
+		put32(&s.auth_fail, sa->auth_fail);
+		put32(&s.domain_reject, sa->domain_reject);
+		put64(&s.seq_hi, &s.seq_lo, sa->rec.dir == ESPTAG_DIR_OUT ? sa->ivdb : sa->rx_top);
+		esptag_cfg_add(&r->b, ESPTAG_REC_SA_STATS, &s, sizeof(s));
+	}
+}
+
+void agent_cfg_exec(struct agent *a, const struct esptag_cfg_view *v, uint8_t *recs_rw,
+		    struct agent_reply *r)
+{
+	switch (v->opcode) {
+	case ESPTAG_OP_HELLO:
+		op_hello(a, v, r);
+		break;
+	case ESPTAG_OP_ADD_SA:
+		op_add_sa(a, v, recs_rw, r);
+		break;
+	case ESPTAG_OP_DEL_SA:
+		op_del_sa(a, v, r);
+		break;
+	case ESPTAG_OP_FLUSH_PORT:
+		op_flush(a, v, r);
+		break;
+	case ESPTAG_OP_ADD_LOCAL:
+		op_add_local(a, v, r);
+		break;
+	case ESPTAG_OP_DEL_LOCAL:
+		op_del_local(a, v, r);
+		break;
+	case ESPTAG_OP_DUMP_SA:
+		op_dump(a, v, r);
+		break;
+	case ESPTAG_OP_GET_STATS:
+		op_stats(a, v, r);
+		break;
+	default:
+		agent_reply_err(r, ESPTAG_ST_BAD_OPCODE, ESPTAG_ERR_INDEX_NONE);
+		break;
+	}
+}

@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * esptag, the command-line client of esptagd: what its files share.
+ *   main.c         command line, batch files, running a command
+ *   conn.c         the control socket: request/reply, monitor
+ *   print.c        state, policy and VF listings
+ *   print_status.c agent status, statistics, monitor events
+ */
+#ifndef ESPTAG_CLI_H
+#define ESPTAG_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "ctl.h"
+#include "ctl_cli.h"
+
+/* Exit codes (docs/esptag.8, EXIT STATUS). */
+enum {
+	EX_OK = 0,
+	EX_USAGE = 1,	/* bad command line / batch file: nothing sent */
+	EX_REFUSED = 2,	/* the daemon refused (not found, exists, wrong dev ...) */
+	EX_AGENT = 3,	/* the agent refused (bad alg, duplicate, SAD full ...) */
+	EX_TIMEOUT = 4,	/* the agent did not answer */
+	EX_NODAEMON = 5,/* cannot talk to esptagd */
+	EX_INTERNAL = 6,/* daemon-side failure (BPF map, internal) */
+};
+
+extern bool cli_json;	     /* -j: JSON output */
+extern const char *cli_sock; /* -s SOCKET */
+
+/* conn.c */
+/* The CLI exit code of a reply status. */
+int cli_exit_for(int status);
+/*
+ * Send one request, read and validate the reply. Returns the CLI exit code;
+ * on success *buf and *v hold the reply (caller frees *buf).
+ */
+int cli_transact(const char *dev, int op, const void *items, uint32_t count, size_t isz,
+		 uint8_t **buf, struct esptag_ctl_view *v, uint32_t *err_index);
+/* Print the daemon's events until the connection ends. */
+int cli_monitor(const char *dev);
+
+/* print.c */
+const char *cli_dir_s(int d);
+void cli_mac_s(const uint8_t *m, char *b);
+void cli_print_sas(const struct esptag_ctl_view *v);
+void cli_print_policies(const struct esptag_ctl_view *v);
+void cli_print_vfs(const struct esptag_ctl_view *v, bool list);
+void cli_print_vf_reset(const struct esptag_ctl_view *v);
+
+/* print_status.c */
+void cli_print_agent(const struct esptag_ctl_view *v);
+void cli_print_stats(const struct esptag_ctl_view *v);
+void cli_print_event(const struct esptag_ctl_event *e);
+
+#endif

@@ -1,0 +1,276 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * esptag: command-line client of esptagd (docs/esptag.8).
+ * Parses ip-xfrm-style commands (user/lib/ctl_cli.h), sends them over the
+ * daemon's control socket (user/lib/ctl.h, conn.c) and prints the answer as
+ * text or JSON (-j, print.c, print_status.c). Keys are never printed.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cli.h"
+#include "version.h"
+
+#define BATCH_CHUNK 8192
+
+bool cli_json;
+const char *cli_sock;
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: esptag [-j] [-s SOCKET] OBJECT COMMAND [ARGS]\n"
+		"       esptag [-j] [-s SOCKET] -b FILE|-\n"
+		"  state add dev DEV src ADDR dst ADDR proto esp spi SPI mode transport|tunnel\n"
+		"            [reqid N] aead 'rfc4106(gcm(aes))' 0xKEYSALT 128 [replay-window N]\n"
+		"            [esn] [vlan ID [vlan ID]] [limit time-hard SECONDS] dir in|out\n"
+		"  state del dev DEV dst ADDR proto esp spi SPI [dir in|out]\n"
+		"  state list | state flush\n"
+		"  policy add|update dev DEV src PREFIX dst PREFIX dir in|out\n"
+		"             action protect [spi SPI] [reqid N] | action bypass | action discard\n"
+		"             [tmpl [src ADDR] [dst PEER] [proto esp] [spi SPI] [reqid N] [mode M]]\n"
+		"  policy del dev DEV src PREFIX dst PREFIX dir in|out\n"
+		"  policy list | policy flush\n"
+		"  agent status | agent sa\n"
+		"  stats | monitor\n"
+		"  vf list | vf trust VF on|off | vf reset VF | vf del VF      (PF mode)\n"
+		"  vf add VF dev IFNAME mac MAC [addr ADDR] [vlan ID] [trust on|off] [limit N]\n"
+		"SOCKET: -s PATH, else $ESPTAG_SOCK, else /run/esptag/DEV.sock.\n"
+		"esptag -V|--version: version, commit, libraries, protocol versions.\n");
+}
+
+/* Run one parsed command (or a group of count STATE_ADD/STATE_DEL ones). */
+static int run(struct esptag_cli_cmd *cmds, uint32_t count)
+{
+	struct esptag_cli_cmd *c = &cmds[0];
+	struct esptag_ctl_view v;
+	uint32_t err_index = UINT32_MAX;
+	uint8_t *buf = NULL;
+	void *items = NULL;
+	size_t isz = 0;
+	int rc;
+
+	if (c->op == ESPTAG_CTL_MONITOR)
+		return cli_monitor(c->dev);
+	isz = esptag_ctl_item_size(c->op, false);
+	if (isz) {
+		items = calloc(count, isz);
+		if (!items)
+			return EX_INTERNAL;
+		for (uint32_t i = 0; i < count; i++)
+			memcpy((uint8_t *)items + i * isz, &cmds[i].sa, isz);
+	}
+	rc = cli_transact(c->dev, c->op, items, isz ? count : 0, isz, &buf, &v, &err_index);
+	if (items) {
+		explicit_bzero(items, count * isz);
+		free(items);
+	}
+	if (rc != EX_OK) {
+		if (count > 1 && err_index < count)
+			fprintf(stderr, "esptag: the failing item is number %u of this group; none of the group was applied\n",
+				err_index + 1);
+		esptag_ctl_free(buf);
+		return rc;
+	}
+	switch (c->op) {
+	case ESPTAG_CTL_STATE_LIST:
+	case ESPTAG_CTL_AGENT_SA:
+		cli_print_sas(&v);
+		break;
+	case ESPTAG_CTL_POLICY_LIST:
+		cli_print_policies(&v);
+		break;
+	case ESPTAG_CTL_AGENT_STATUS:
+		cli_print_agent(&v);
+		break;
+	case ESPTAG_CTL_STATS:
+		cli_print_stats(&v);
+		break;
+	case ESPTAG_CTL_VF_LIST:
+	case ESPTAG_CTL_VF_ADD:
+		cli_print_vfs(&v, c->op == ESPTAG_CTL_VF_LIST);
+		break;
+	case ESPTAG_CTL_VF_RESET:
+		cli_print_vf_reset(&v);
+		break;
+	default:
+		break;
+	}
+	esptag_ctl_free(buf);
+	return EX_OK;
+}
+
+/* The commands of a batch file and the line each came from. */
+struct batch {
+	struct esptag_cli_cmd *cmds;
+	size_t *lines;
+	size_t n, cap;
+};
+
+static int batch_grow(struct batch *b)
+{
+	size_t ncap = b->cap ? b->cap * 2 : 256;
+	struct esptag_cli_cmd *nc = calloc(ncap, sizeof(*nc));
+	size_t *nl = realloc(b->lines, ncap * sizeof(*nl));
+
+	if (!nc || !nl) {
+		free(nc);
+		return -1;
+	}
+	b->lines = nl;
+	if (b->cmds) {
+		memcpy(nc, b->cmds, b->n * sizeof(*nc));
+		explicit_bzero(b->cmds, b->n * sizeof(*b->cmds));
+		free(b->cmds);
+	}
+	b->cmds = nc;
+	b->cap = ncap;
+	return 0;
+}
+
+/* Parse every line of f into b; nothing is sent. Returns the exit code. */
+static int batch_read(FILE *f, const char *file, struct batch *b)
+{
+	size_t lineno = 0, linecap = 0;
+	char *line = NULL, *argv[64], err[256];
+	int rc = EX_OK, argc;
+
+	while (getline(&line, &linecap, f) >= 0) {
+		lineno++;
+		argc = esptag_cli_split(line, argv, 64);
+		if (argc == 0)
+			continue;
+		if (b->n == b->cap && batch_grow(b)) {
+			rc = EX_INTERNAL;
+			break;
+		}
+		if (argc < 0) {
+			fprintf(stderr, "esptag: %s:%zu: unterminated quote or too many words\n", file,
+				lineno);
+			rc = EX_USAGE;
+			break;
+		}
+		if (esptag_cli_parse(argc, argv, &b->cmds[b->n], err, sizeof(err))) {
+			fprintf(stderr, "esptag: %s:%zu: %s (nothing was sent)\n", file, lineno, err);
+			rc = EX_USAGE;
+			break;
+		}
+		if (b->cmds[b->n].op == ESPTAG_CTL_MONITOR) {
+			fprintf(stderr, "esptag: %s:%zu: monitor cannot be batched\n", file, lineno);
+			rc = EX_USAGE;
+			break;
+		}
+		b->lines[b->n++] = lineno;
+	}
+	if (line)
+		explicit_bzero(line, linecap);
+	free(line);
+	return rc;
+}
+
+/* Run the commands; consecutive state add (or del) lines for one dev
+ * travel together. */
+static int batch_send(const char *file, struct batch *b)
+{
+	int rc = EX_OK;
+
+	for (size_t i = 0; i < b->n;) {
+		struct esptag_cli_cmd *cmds = b->cmds;
+		size_t j = i + 1;
+
+		if (cmds[i].op == ESPTAG_CTL_STATE_ADD || cmds[i].op == ESPTAG_CTL_STATE_DEL)
+			while (j < b->n && j - i < BATCH_CHUNK && cmds[j].op == cmds[i].op &&
+			       !strcmp(cmds[j].dev, cmds[i].dev))
+				j++;
+		rc = run(&cmds[i], j - i);
+		if (rc) {
+			fprintf(stderr, "esptag: %s: stopped at the group of lines %zu-%zu\n", file,
+				b->lines[i], b->lines[j - 1]);
+			return rc;
+		}
+		i = j;
+	}
+	return rc;
+}
+
+static int batch(const char *file)
+{
+	FILE *f = strcmp(file, "-") ? fopen(file, "r") : stdin;
+	struct batch b = {0};
+	int rc;
+
+	if (!f) {
+		fprintf(stderr, "esptag: cannot open %s: %s\n", file, strerror(errno));
+		return EX_USAGE;
+	}
+	rc = batch_read(f, file, &b);
+	if (rc == EX_OK)
+		rc = batch_send(file, &b);
+	if (b.cmds) {
+		explicit_bzero(b.cmds, b.cap * sizeof(*b.cmds));
+		free(b.cmds);
+	}
+	free(b.lines);
+	if (f != stdin)
+		fclose(f);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	struct esptag_cli_cmd cmd;
+	const char *batch_file = NULL;
+	char err[256];
+	int opt, rc;
+
+	static const struct option lopts[] = {
+		{ "cli_json", no_argument, NULL, 'j' },
+		{ "socket", required_argument, NULL, 's' },
+		{ "batch", required_argument, NULL, 'b' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+
+	ESPTAG_VERSION_OPT(argc, argv, "esptag");
+	signal(SIGPIPE, SIG_IGN);
+	while ((opt = getopt_long(argc, argv, "+js:b:h", lopts, NULL)) != -1) {
+		switch (opt) {
+		case 'j':
+			cli_json = true;
+			break;
+		case 's':
+			cli_sock = optarg;
+			break;
+		case 'b':
+			batch_file = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return EX_OK;
+		default:
+			usage(stderr);
+			return EX_USAGE;
+		}
+	}
+	if (batch_file) {
+		if (optind != argc) {
+			fprintf(stderr, "esptag: -b takes no command on the command line\n");
+			return EX_USAGE;
+		}
+		return batch(batch_file);
+	}
+	if (optind < argc && !strcmp(argv[optind], "help")) {
+		usage(stdout);
+		return EX_OK;
+	}
+	if (esptag_cli_parse(argc - optind, argv + optind, &cmd, err, sizeof(err))) {
+		fprintf(stderr, "esptag: %s\n", err);
+		return EX_USAGE;
+	}
+	rc = run(&cmd, 1);
+	esptag_cli_cmd_clear(&cmd);
+	return rc;
+}

@@ -1,0 +1,197 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * esptag output of the agent status, the statistics and the monitor events,
+ * as text or JSON (-j).
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <time.h>
+#include <esptag/maps.h>
+#include "cli.h"
+#include "esptag_proto.h"
+
+static const char *xdp_s(int m)
+{
+	switch (m) {
+	case ESPTAG_XDP_DISPATCHER:
+		return "dispatcher";
+	case ESPTAG_XDP_SINGLE:
+		return "single";
+	case ESPTAG_XDP_ADOPTED:
+		return "adopted";
+	default:
+		return "none";
+	}
+}
+
+void cli_print_agent(const struct esptag_ctl_view *v)
+{
+	static const struct {
+		uint16_t bit;
+		const char *name;
+	} feats[] = { { ESPTAG_FEAT_TSO, "tso" }, { ESPTAG_FEAT_HAIRPIN, "hairpin" },
+		      { ESPTAG_FEAT_ESN, "esn" }, { ESPTAG_FEAT_TUNNEL, "tunnel" },
+		      { ESPTAG_FEAT_IPV6, "ipv6" } };
+	struct esptag_ctl_agent a = {};
+	char mac[32], amac[32];
+	bool f1 = true;
+
+	esptag_ctl_item(v, 0, &a);
+	cli_mac_s(a.mac, mac);
+	cli_mac_s(a.agent_mac, amac);
+	if (cli_json) {
+		printf("{\"dev\":\"%s\",\"ifindex\":%u,\"mac\":\"%s\",\"port\":%u,"
+		       "\"agent_mac\":\"%s\",\"reachable\":%s,\"port_up\":%s,\"epoch\":%" PRIu64
+		       ",\"version\":%u,\"sad_capacity\":%u,\"sad_used\":%u,\"port_limit\":%u,"
+		       "\"port_used\":%u,\"local_capacity\":%u,\"max_records\":%u,"
+		       "\"max_payload\":%u,\"algorithms\":[",
+		       a.dev, a.ifindex, mac, a.port, amac, a.reachable ? "true" : "false",
+		       a.port_up ? "true" : "false", a.epoch, a.version, a.sad_capacity,
+		       a.sad_used, a.port_limit, a.port_used, a.local_capacity, a.max_records,
+		       a.max_payload);
+		for (int alg = 1; alg <= 2; alg++)
+			if (a.alg_mask & (1u << alg)) {
+				printf("%s\"%s\"", f1 ? "" : ",", esptag_alg_str(alg));
+				f1 = false;
+			}
+		printf("],\"features\":[");
+		f1 = true;
+		for (size_t i = 0; i < sizeof(feats) / sizeof(feats[0]); i++)
+			if (a.features & feats[i].bit) {
+				printf("%s\"%s\"", f1 ? "" : ",", feats[i].name);
+				f1 = false;
+			}
+		printf("],\"xdp\":\"%s\",\"hello_ok\":%u,\"hello_fail\":%u,", xdp_s(a.xdp_mode),
+		       a.hello_ok, a.hello_fail);
+		if (a.last_reply_ms == UINT32_MAX)
+			printf("\"last_reply_ms\":null,");
+		else
+			printf("\"last_reply_ms\":%u,", a.last_reply_ms);
+		printf("\"reinstalls\":%u,\"daemon_sas\":%u,\"nokey_sas\":%u,"
+		       "\"daemon_version\":\"%s\"}\n", a.reinstalls, a.daemon_sas, a.nokey_sas,
+		       *a.daemon_version ? a.daemon_version : "unknown");
+		return;
+	}
+	printf("dev %s ifindex %u mac %s port %u xdp %s\n", a.dev, a.ifindex, mac, a.port,
+	       xdp_s(a.xdp_mode));
+	printf("daemon esptagd %s\n", *a.daemon_version ? a.daemon_version : "unknown");
+	printf("agent %s reachable %s data-path %s\n", amac, a.reachable ? "yes" : "no",
+	       a.port_up ? "up" : "down (protect traffic dropped)");
+	printf("\tepoch 0x%016" PRIx64 " version %u\n", a.epoch, a.version);
+	printf("\tsad %u/%u port %u/%u locals %u max-records %u max-payload %u\n", a.sad_used,
+	       a.sad_capacity, a.port_used, a.port_limit, a.local_capacity, a.max_records,
+	       a.max_payload);
+	printf("\talgorithms");
+	for (int alg = 1; alg <= 2; alg++)
+		if (a.alg_mask & (1u << alg))
+			printf(" %s", esptag_alg_str(alg));
+	printf("\n\tfeatures");
+	for (size_t i = 0; i < sizeof(feats) / sizeof(feats[0]); i++)
+		if (a.features & feats[i].bit)
+			printf(" %s", feats[i].name);
+	printf("\n\thello ok %u fail %u last-reply ", a.hello_ok, a.hello_fail);
+	if (a.last_reply_ms == UINT32_MAX)
+		printf("never");
+	else
+		printf("%ums ago", a.last_reply_ms);
+	printf(" reinstalls %u\n\tdaemon sas %u (without key %u)\n", a.reinstalls, a.daemon_sas,
+	       a.nokey_sas);
+}
+
+void cli_print_stats(const struct esptag_ctl_view *v)
+{
+	struct esptag_ctl_stat s;
+	int section = 0;
+	bool first = true;
+
+	if (cli_json)
+		printf("{");
+	for (uint32_t i = 0; i < v->hdr.count; i++) {
+		esptag_ctl_item(v, i, &s);
+		if (s.kind != section) {
+			if (cli_json)
+				printf("%s\"%s\":%s", section ? (section == ESPTAG_STAT_SA ? "]," : "},") : "",
+				       s.kind == ESPTAG_STAT_DP ? "datapath" :
+				       s.kind == ESPTAG_STAT_AGENT ? "agent" : "sa",
+				       s.kind == ESPTAG_STAT_SA ? "[" : "{");
+			else
+				printf("%s:\n", s.kind == ESPTAG_STAT_DP ? "data path" :
+						s.kind == ESPTAG_STAT_AGENT ? "agent" : "sa");
+			section = s.kind;
+			first = true;
+		}
+		if (s.kind == ESPTAG_STAT_DP || s.kind == ESPTAG_STAT_AGENT) {
+			const char *name = s.kind == ESPTAG_STAT_DP ? esptag_counter_str(s.id)
+								    : esptag_agent_counter_str(s.id);
+			if (cli_json)
+				printf("%s\"%s\":%" PRIu64, first ? "" : ",", name, s.value);
+			else
+				printf("\t%-28s %" PRIu64 "\n", name, s.value);
+		} else if (cli_json) {
+			printf("%s{\"sa_index\":%u,\"spi\":%u,\"dir\":\"%s\",\"packets\":%" PRIu64
+			       ",\"bytes\":%" PRIu64 ",\"drops\":%" PRIu64,
+			       first ? "" : ",", s.sa_index, s.spi, cli_dir_s(s.dir), s.packets, s.bytes,
+			       s.drops);
+			if (s.agent_ok)
+				printf(",\"agent\":{\"packets\":%" PRIu64 ",\"bytes\":%" PRIu64
+				       ",\"auth_fail\":%" PRIu64 ",\"domain_reject\":%" PRIu64
+				       ",\"seq\":%" PRIu64 "}",
+				       s.agent_packets, s.agent_bytes, s.auth_fail, s.domain_reject,
+				       s.agent_seq);
+			printf("}");
+		} else {
+			printf("\tsa-index %u spi 0x%08x dir %s packets %" PRIu64 " bytes %" PRIu64
+			       " drops %" PRIu64 "\n",
+			       s.sa_index, s.spi, cli_dir_s(s.dir), s.packets, s.bytes, s.drops);
+			if (s.agent_ok)
+				printf("\t\tagent packets %" PRIu64 " bytes %" PRIu64 " auth-fail %" PRIu64
+				       " domain-reject %" PRIu64 " seq %" PRIu64 "\n",
+				       s.agent_packets, s.agent_bytes, s.auth_fail, s.domain_reject,
+				       s.agent_seq);
+		}
+		first = false;
+	}
+	if (cli_json)
+		printf("%s}\n", section == ESPTAG_STAT_SA ? "]" : section ? "}" : "");
+}
+
+void cli_print_event(const struct esptag_ctl_event *e)
+{
+	char d[64], ts[32];
+	time_t t = e->time_ms / 1000;
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+	if (e->family)
+		esptag_addr_str(e->family, e->daddr, d, sizeof(d));
+	if (cli_json) {
+		printf("{\"time\":\"%s.%03uZ\",\"event\":\"%s\"", ts, (unsigned)(e->time_ms % 1000),
+		       esptag_ctl_event_str(e->type));
+		if (e->type == ESPTAG_EV_DROP)
+			printf(",\"counter\":\"%s\",\"value\":%" PRIu64 ",\"delta\":%" PRIu64,
+			       esptag_counter_str(e->id), e->value, e->delta);
+		else if (e->type == ESPTAG_EV_AGENT_RESTARTED)
+			printf(",\"epoch\":%" PRIu64 ",\"reinstalled\":%" PRIu64, e->delta, e->value);
+		else if (e->spi || e->sa_index)
+			printf(",\"sa_index\":%u,\"spi\":%u,\"dir\":\"%s\"", e->sa_index, e->spi,
+			       cli_dir_s(e->dir));
+		if (e->family)
+			printf(",\"dst\":\"%s\"", d);
+		printf("}\n");
+	} else {
+		printf("[%s.%03uZ] %s", ts, (unsigned)(e->time_ms % 1000),
+		       esptag_ctl_event_str(e->type));
+		if (e->type == ESPTAG_EV_DROP)
+			printf(" %s %" PRIu64 " (+%" PRIu64 ")", esptag_counter_str(e->id), e->value,
+			       e->delta);
+		else if (e->type == ESPTAG_EV_AGENT_RESTARTED)
+			printf(" epoch 0x%016" PRIx64 " reinstalled %" PRIu64, e->delta, e->value);
+		else if (e->spi || e->sa_index)
+			printf(" sa-index %u spi 0x%08x dir %s", e->sa_index, e->spi, cli_dir_s(e->dir));
+		if (e->family)
+			printf(" dst %s", d);
+		printf("\n");
+	}
+	fflush(stdout);
+}
