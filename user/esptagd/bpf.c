@@ -219,6 +219,9 @@ int bpf_setup(struct daemon *d, const struct bpf_opts *o)
 	unused = bpf_object__find_program_by_name(rx->obj, o->xdp_frags ? PROG_RX : PROG_RX_FRAGS);
 	if (unused)
 		bpf_program__set_autoload(unused, false);
+	if (o->xdp_prio >= 0 && !o->no_attach &&
+	    xdp_run_prio_set(rx->obj, o->xdp_frags ? PROG_RX_FRAGS : PROG_RX, o->xdp_prio))
+		goto fail;
 	err = esptag_tx__load(tx);
 	if (!err)
 		err = esptag_rx__load(rx);

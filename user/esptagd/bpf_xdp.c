@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <linux/if_link.h>
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <xdp/libxdp.h>
 #include "bpf_xdp.h"
@@ -126,6 +127,47 @@ static int xdp_look(struct daemon *d, struct xdp_seen *s)
 }
 
 /*
+ * --xdp-priority: libxdp takes a run priority only for a program it has not
+ * loaded (xdp_program__set_run_prio refuses a loaded one) and reads it from
+ * the program's BTF (XDP_RUN_CONFIG: a struct _<prog> in .xdp_run_config
+ * whose member "priority" is a pointer to an array of that many elements).
+ * So the number is written there before the object is loaded: the loaded
+ * program then carries it, for libxdp here and for xdp-loader status.
+ */
+int xdp_run_prio_set(struct bpf_object *obj, const char *prog, unsigned int prio)
+{
+	struct btf *btf = bpf_object__btf(obj);
+	char want[64];
+	int n = btf ? (int)btf__type_cnt(btf) : 0;
+
+	snprintf(want, sizeof(want), "_%s", prog);
+	for (int id = 1; id < n; id++) {
+		const struct btf_type *t = btf__type_by_id(btf, id), *st, *pt, *at;
+		const struct btf_member *m;
+
+		if (!btf_is_var(t) || strcmp(btf__name_by_offset(btf, t->name_off), want))
+			continue;
+		st = btf__type_by_id(btf, t->type);
+		if (!btf_is_struct(st))
+			break;
+		m = btf_members(st);
+		for (int i = 0; i < btf_vlen(st); i++, m++) {
+			if (strcmp(btf__name_by_offset(btf, m->name_off), "priority"))
+				continue;
+			pt = btf__type_by_id(btf, m->type);
+			at = btf_is_ptr(pt) ? btf__type_by_id(btf, pt->type) : NULL;
+			if (!at || !btf_is_array(at))
+				break;
+			((struct btf_array *)btf_array(at))->nelems = prio;
+			return 0;
+		}
+		break;
+	}
+	log_err("xdp: %s has no XDP_RUN_CONFIG priority to set", prog);
+	return -1;
+}
+
+/*
  * A previous daemon's esptag_rx stays in the dispatcher after a stop or a
  * crash: once ours runs next to it, take the old one out (until then a
  * frame runs through both, which at worst drops it: never clear).
@@ -158,10 +200,6 @@ static int xdp_attach_libxdp(struct daemon *d, int fd, enum xdp_attach_mode mode
 
 	if (err)
 		return err;
-	if (o->xdp_prio >= 0 && (err = xdp_program__set_run_prio(xp, o->xdp_prio))) {
-		xdp_program__close(xp);
-		return err;
-	}
 	log_info("xdp: %s run priority %u, chain call on XDP_PASS %s", xdp_program__name(xp),
 		 xdp_program__run_prio(xp),
 		 xdp_program__chain_call_enabled(xp, XDP_PASS) ? "yes" : "no");

@@ -11,6 +11,9 @@ extern bool bpf_quiet_libbpf;
 extern char xdp_state_dir[256];
 
 void xdp_state_path(char *buf, size_t len);
+struct bpf_object;
+/* Before the object is loaded: prog's XDP_RUN_CONFIG priority = prio. */
+int xdp_run_prio_set(struct bpf_object *obj, const char *prog, unsigned int prio);
 /* Attach fd (esptag_rx or esptag_rx_frags) on d->ifindex; never replaces a
  * program that is not esptag's (ESPTAG_EXIT_FAIL with a message). */
 int xdp_attach(struct daemon *d, int fd, const struct bpf_opts *o);
