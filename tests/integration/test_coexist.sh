@@ -13,6 +13,7 @@
 #    esptag_tx (lower prio number) returning TC_ACT_OK sends protected
 #    traffic out in clear (the rule documented), one before it returning
 #    TC_ACT_UNSPEC or one after it does not break protection (ESP on the wire);
+#    --teardown --tc-prio removes filters at that priority;
 #  - a mark set before esptag_rx_mark (tc ingress, bit 0x00040000, outside
 #    the default mask 0x8000ffff) survives esptag's Rx (SO_RCVMARK).
 . "$(dirname "$0")/../lib/harness.sh"
@@ -149,7 +150,16 @@ other_filter 1 tc_ok
 t_eq tc_before_ok_bypasses "$(on_wire before_ok)" "0 5"
 other_filter_del 1
 t_eq tc_removed_protected "$(on_wire removed)" "5 0"
+# A stop keeps the data path; --teardown with the same --tc-prio removes it.
 stop_daemon
+nsx "$H" "$BIN/esptagd" --teardown --dev eth0 --pin-dir "$PINS" --sock "$SOCK" --tc-prio 0x20 \
+	>>"$TMP/esptagd.log" 2>&1
+if nsx "$H" tc filter show dev eth0 egress | grep -q esptag ||
+   nsx "$H" tc filter show dev eth0 ingress | grep -q esptag || [ "$(xdp_id)" != 0 ]; then
+	t_fail teardown_tc_prio "$(nsx "$H" tc filter show dev eth0 egress; xdp_id)"
+else
+	t_pass teardown_tc_prio
+fi
 
 # --- a mark set before esptag_rx_mark survives (iproute2, SO_RCVMARK) ---------
 RX=$(ns_new rxh) && RA=$(ns_new rxa) || exit 1
