@@ -39,6 +39,7 @@
 #include <linux/pkt_cls.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
+#include <xdp/xdp_helpers.h>
 #include "lib/maps.h"
 #include "lib/parse.h"
 #include "lib/csum.h"
@@ -511,6 +512,25 @@ static __always_inline int rx_main(struct xdp_md *ctx)
 	}
 }
 
+/*
+ * libxdp's run config (its dispatcher, where the kernel has freplace): run
+ * before programs at libxdp's default priority (50), so protected traffic is
+ * checked before a program that might redirect it, and chain on to the next
+ * program only for frames esptag_rx passes. --xdp-priority overrides the
+ * priority (xdp_program__set_run_prio).
+ */
+#define ESPTAG_XDP_RUN_PRIO	10
+
+struct {
+	__uint(priority, ESPTAG_XDP_RUN_PRIO);
+	__uint(XDP_PASS, 1);
+} XDP_RUN_CONFIG(esptag_rx);
+
+struct {
+	__uint(priority, ESPTAG_XDP_RUN_PRIO);
+	__uint(XDP_PASS, 1);
+} XDP_RUN_CONFIG(esptag_rx_frags);
+
 SEC("xdp")
 int esptag_rx(struct xdp_md *ctx)
 {
@@ -528,8 +548,9 @@ int esptag_rx_frags(struct xdp_md *ctx)
  * & mask) for frames esptag_rx decrypted and accepted; frames without the
  * record get the esptag bits cleared (mark & ~mask), so nothing arriving on
  * this port can carry a trusted mark it did not earn. esptag_cfg gives mask,
- * trusted and shift; mask 0 selects the defaults: all 32 bits, trusted
- * 0x80000000, shift 0 (mark = 0x80000000 | sa_index). Returns
+ * trusted and shift; mask 0 selects the defaults: mask 0x8000ffff, trusted
+ * 0x80000000, shift 0 (esptag bits = 0x80000000 | sa_index; the other 15
+ * bits of the mark, set by other software before us, are kept). Returns
  * TC_ACT_UNSPEC so later filters (e.g. fw classifiers) still run. An SA
  * index the settings cannot hold without aliasing another SA's mark is
  * dropped (rx_drop_mark, bpf/lib/mark.h).

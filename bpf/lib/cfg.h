@@ -2,7 +2,9 @@
 /*
  * Runtime settings (esptag_cfg[0]) with their defaults applied. A missing
  * or zeroed entry means: agent down, default EtherTypes, and the Rx mark
- * defaults: all 32 bits, trusted bit 0x80000000, SA index at shift 0.
+ * defaults: mask 0x8000ffff (trusted bit 0x80000000 and the 16 bits of an SA
+ * index below ESPTAG_SAD_MAX at shift 0); the other 15 bits of skb->mark
+ * belong to whoever else sets them.
  */
 #ifndef ESPTAG_BPF_CFG_H
 #define ESPTAG_BPF_CFG_H
@@ -28,8 +30,8 @@ static __always_inline void cfg_load(struct cfg_view *v)
 	v->eth_p_cfg = bpf_htons(ESPTAG_ETH_P_CFG);
 	v->eth_p_meta = bpf_htons(ESPTAG_ETH_P_META);
 	/* mark_mask 0 selects all three mark defaults (docs/rx.md). */
-	v->mark_mask = 0xffffffff;
-	v->mark_trusted = 0x80000000;
+	v->mark_mask = ESPTAG_MARK_MASK_DEFAULT;
+	v->mark_trusted = ESPTAG_MARK_TRUSTED_DEFAULT;
 	v->mark_shift = 0;
 	if (!c)
 		return;

@@ -31,6 +31,14 @@
 #define ESPTAG_SPD_MAX		4096
 #define ESPTAG_PORTS_MAX	256
 
+/*
+ * The Rx mark defaults (esptag_cfg.mark_mask 0, docs/rx.md): the trusted bit
+ * and the 16 bits of an SA index below ESPTAG_SAD_MAX, at shift 0
+ * (mark 0x80000000 | index); esptag_rx_mark keeps the other 15 bits.
+ */
+#define ESPTAG_MARK_MASK_DEFAULT	0x8000ffffu
+#define ESPTAG_MARK_TRUSTED_DEFAULT	0x80000000u
+
 /* esptag_sa.flags */
 #define ESPTAG_SAF_ALIVE	0x01	/* agent confirmed, usable */
 #define ESPTAG_SAF_ESN		0x02
@@ -172,7 +180,7 @@ ESPTAG_CHECK_OFF(esptag_policy, sa_index, 8);
 /* Runtime settings (esptag_cfg[0]), written by esptagd or by hand. */
 struct esptag_cfg {
 	__u32	flags;			/* ESPTAG_CFGF_* */
-	__u32	mark_mask;		/* skb->mark bits esptag owns (0 = all) */
+	__u32	mark_mask;		/* skb->mark bits esptag owns (0 = default) */
 	__u32	mark_trusted;		/* bits set on decrypted+verified traffic */
 	__u32	mark_shift;		/* SA index shifted by this into the mask */
 	__u16	eth_p_cfg;		/* config EtherType (0 = 0x88B5) */

@@ -7,6 +7,10 @@
  *    written into esptag_cfg by hand they make the data path drop SA 133
  *    and SA 128 (rx_drop_mark) instead of giving them SA 5's and SA 0's
  *    mark;
+ *  - the default settings (esptag_cfg.mark_mask 0) own only the trusted bit
+ *    and the SA index bits (0x8000ffff): a mark other software set before
+ *    esptag_rx_mark (0x00040000) survives, the SA's mark stays
+ *    0x80000000 | index;
  *  - under every accepted setting tried, each SA index below the SAD size
  *    gets a mark of its own, with the trusted bits set and the bits outside
  *    the mask kept.
@@ -75,6 +79,29 @@ static void aliasing_settings(void)
 	}
 }
 
+/* The defaults keep a mark set before esptag_rx_mark outside 0x8000ffff. */
+static void default_keeps_others(void)
+{
+	static const struct { uint32_t sa, in, out; } rows[] = {
+		{ 5, 0x00040000, 0x80040005 },
+		{ 65535, 0x00040000, 0x8004ffff },
+		{ 0, 0x7fff0000, 0xffff0000 },
+		{ 7, 0x8000ffff, 0x80000007 },		/* esptag's own bits rewritten */
+		{ 7, 0, 0x80000007 },			/* the value tests look for */
+	};
+	char why[256];
+	uint32_t v, m;
+
+	T_ASSERT(esptag_mark_check(ESPTAG_MARK_MASK_DEFAULT, ESPTAG_MARK_TRUSTED_DEFAULT, 0,
+				   ESPTAG_SAD_MAX, why, sizeof(why)) == 0);
+	T_ASSERT(!set_mark(0, 0, 0));
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		T_ASSERT(run(rows[i].sa, rows[i].in, &v, &m) == 0);
+		T_EQ((int32_t)v, TC_ACT_UNSPEC);
+		T_EQ(m, rows[i].out);
+	}
+}
+
 static int cmp_u32(const void *a, const void *b)
 {
 	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
@@ -91,7 +118,8 @@ static void accepted_settings_distinct(void)
 		{ 0xffff8000, 0x80000000, 15, 65536 },		/* docs/rx.md example */
 		{ 0x01ffff00, 0x01000000, 8, 65536 },		/* 17 bits of 32 */
 		{ 0x0001ffff, 0x00000001, 1, 65536 },
-		{ 0xffffffff, 0x80000000, 0, 65536 },		/* the defaults, explicit */
+		{ 0xffffffff, 0x80000000, 0, 65536 },		/* the old defaults */
+		{ 0x8000ffff, 0x80000000, 0, 65536 },		/* the defaults, explicit */
 		{ 0x0000ff00, 0x00008000, 8, 100 },
 		{ 0x00000007, 0x00000004, 0, 4 },
 		{ 0xf0000000, 0x10000000, 29, 1 << 2 },
@@ -149,6 +177,7 @@ int main(void)
 	bt_payload(&frame, 46, 0);
 	T_RUN(aliasing_settings);
 	T_RUN(accepted_settings_distinct);
+	T_RUN(default_keeps_others);
 	bt_close(&obj);
 	return t_done();
 }

@@ -1205,7 +1205,8 @@ static void test_custom_ethertypes(void)
 static void test_mark_untrusted(void)
 {
 	static const struct { uint32_t mask, in, out; } rows[] = {
-		{ 0, 0x80000005, 0 },			/* default: all bits */
+		{ 0, 0x80040005, 0x00040000 },		/* default 0x8000ffff: */
+		{ 0, 0x7fff0000, 0x7fff0000 },		/* others' bits stay */
 		{ 0xff000000, 0x81234567, 0x00234567 },
 		{ 0x0000ff00, 0x8000ffff, 0x800000ff },
 	};

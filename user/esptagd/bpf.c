@@ -2,9 +2,9 @@
 /*
  * Loading the data path: the esptag_tx and esptag_rx skeletons share their
  * maps through pins (LIBBPF_PIN_BY_NAME) under a per-instance pin root.
- * XDP goes through libxdp so esptag can share the hook with other programs
- * where the kernel has the dispatcher (freplace); where it does not, we fall
- * back to a single program and say so. TC programs go through libbpf.
+ * XDP is bpf_xdp.c (libxdp; a program that is not esptag's is never
+ * replaced). TC programs go through libbpf (cls_bpf, direct action) at
+ * handle 0xe5 and --tc-prio (default 0xe5): libbpf 1.1 has no tcx links.
  * --adopt uses what iproute2 attached: only the pinned maps are opened.
  */
 #include <errno.h>
@@ -15,13 +15,11 @@
 #include <linux/if_link.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include <xdp/libxdp.h>
-#include "esptagd.h"
+#include "bpf_xdp.h"
 #include "esptag_tx.skel.h"
 #include "esptag_rx.skel.h"
 
 #define TC_HANDLE	0xe5
-#define TC_PRIO		0xe5
 
 const char *const map_names[M_NR] = {
 	[M_SAD] = "esptag_sad",		[M_SEQ] = "esptag_seq",
@@ -40,9 +38,6 @@ const char *const map_names[M_NR] = {
 #define MARK_CLSACT	"esptagd_made_clsact"
 #define MARK_XDP_STATE	"esptagd_made_xdp_state"
 
-/* libxdp probes the dispatcher, which fails here by design: not a warning. */
-static bool quiet_libbpf;
-
 static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
 	char buf[1024];
@@ -53,19 +48,7 @@ static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap
 	n = vsnprintf(buf, sizeof(buf), fmt, ap);
 	if (n > 0 && buf[n - 1] == '\n' && n <= (int)sizeof(buf))
 		buf[n - 1] = 0;
-	logm(level == LIBBPF_WARN && !quiet_libbpf ? LOG_WARN_ : LOG_DEBUG_, "%s", buf);
-	return 0;
-}
-
-static int libxdp_log(enum libxdp_print_level level, const char *fmt, va_list ap)
-{
-	char buf[1024];
-	int n;
-
-	n = vsnprintf(buf, sizeof(buf), fmt, ap);
-	if (n > 0 && n <= (int)sizeof(buf) && buf[n - 1] == '\n')
-		buf[n - 1] = 0;
-	logm(level == LIBXDP_WARN ? LOG_NOTICE_ : LOG_DEBUG_, "%s", buf);
+	logm(level == LIBBPF_WARN && !bpf_quiet_libbpf ? LOG_WARN_ : LOG_DEBUG_, "%s", buf);
 	return 0;
 }
 
@@ -92,8 +75,8 @@ static int mkdir_p(const char *path)
 #define PROG_TX		"esptag_tx"		/* tc egress */
 #define PROG_RX		"esptag_rx"		/* xdp */
 #define PROG_RX_MARK	"esptag_rx_mark"	/* tc ingress */
-/* The multi-buffer twin of esptag_rx, for iproute2 on jumbo-MTU ports:
- * esptagd does not attach it, so it is not loaded. */
+/* The multi-buffer twin of esptag_rx (--xdp-frags, jumbo-MTU ports): only
+ * the one esptagd attaches is loaded. */
 #define PROG_RX_FRAGS	"esptag_rx_frags"
 
 static int open_pinned_maps(struct daemon *d, const char *dir)
@@ -117,14 +100,15 @@ static int open_pinned_maps(struct daemon *d, const char *dir)
 static int attach_tc(struct daemon *d, int fd, enum bpf_tc_attach_point where)
 {
 	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = d->ifindex, .attach_point = where);
-	DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .handle = TC_HANDLE, .priority = TC_PRIO,
+	DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .handle = TC_HANDLE,
+			    .priority = d->bpf.tc_prio,
 			    .prog_fd = fd, .flags = BPF_TC_F_REPLACE);
 	int err;
 
 	if (!d->bpf.hook_done) {
-		quiet_libbpf = true; /* "Exclusivity flag on" when clsact exists */
+		bpf_quiet_libbpf = true; /* "Exclusivity flag on" when clsact exists */
 		err = bpf_tc_hook_create(&hook);
-		quiet_libbpf = false;
+		bpf_quiet_libbpf = false;
 		if (!err)
 			d->bpf.qdisc_created = true;
 		else if (err != -EEXIST) {
@@ -143,124 +127,12 @@ static int attach_tc(struct daemon *d, int fd, enum bpf_tc_attach_point where)
 static void detach_tc(struct daemon *d, enum bpf_tc_attach_point where)
 {
 	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = d->ifindex, .attach_point = where);
-	DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .handle = TC_HANDLE, .priority = TC_PRIO);
+	DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .handle = TC_HANDLE,
+			    .priority = d->bpf.tc_prio);
 	int err = bpf_tc_detach(&hook, &opts);
 
 	if (err && err != -ENOENT)
 		log_warn("tc: detach from %s: %s", d->dev, strerror(-err));
-}
-
-/* libxdp's bpffs state directory, when this daemon made it appear. */
-static char xdp_state_dir[256];
-
-/*
- * A previous daemon's esptag_rx stays in the dispatcher after a stop or a
- * crash: once ours runs next to it, take the old one out (until then a
- * frame runs through both, which at worst drops it: never clear).
- */
-static void drop_older_rx(struct daemon *d, struct xdp_multiprog *mp, enum xdp_attach_mode mode,
-			  uint32_t ours)
-{
-	struct xdp_program *p;
-
-	for (p = xdp_multiprog__next_prog(NULL, mp); p; p = xdp_multiprog__next_prog(p, mp)) {
-		if (xdp_program__id(p) == ours || strncmp(xdp_program__name(p), "esptag_rx", 9))
-			continue;
-		if (xdp_program__detach(p, d->ifindex, mode, 0))
-			log_warn("xdp: cannot take the previous esptag_rx (id %u) out of the dispatcher on %s",
-				 xdp_program__id(p), d->dev);
-		else
-			log_info("xdp: took the previous esptag_rx (id %u) out of the dispatcher on %s",
-				 xdp_program__id(p), d->dev);
-		return;
-	}
-}
-
-static int attach_xdp(struct daemon *d, int fd, bool skb_mode)
-{
-	enum xdp_attach_mode mode = skb_mode ? XDP_MODE_SKB : XDP_MODE_NATIVE;
-	struct xdp_program *xp;
-	struct xdp_multiprog *mp;
-	int err;
-
-	d->bpf.xdp_fd = fd;
-	d->bpf.xdp_flags = skb_mode ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
-	libxdp_set_print(libxdp_log);
-	/* libxdp keeps its lock state in <bpffs>/xdp and leaves the directory
-	 * behind; remove it at exit if it was not there before us. */
-	{
-		const char *root = secure_getenv("LIBXDP_BPFFS");
-		char dir[sizeof(xdp_state_dir)];
-
-		snprintf(dir, sizeof(dir), "%s/xdp", root ? root : "/sys/fs/bpf");
-		xdp_state_dir[0] = 0;
-		if (access(dir, F_OK))
-			snprintf(xdp_state_dir, sizeof(xdp_state_dir), "%s", dir);
-	}
-	xp = xdp_program__from_fd(fd);
-	err = libxdp_get_error(xp);
-	if (!err) {
-		quiet_libbpf = true;
-		err = xdp_program__attach(xp, d->ifindex, mode, 0);
-		quiet_libbpf = false;
-		if (!err) {
-			d->bpf.xdp_prog = xp;
-			mp = xdp_multiprog__get_from_ifindex(d->ifindex);
-			if (!libxdp_get_error(mp) && mp && xdp_multiprog__is_legacy(mp)) {
-				d->bpf.xdp_mode = ESPTAG_XDP_SINGLE;
-				log_notice("xdp: libxdp attached a single program on %s (no dispatcher on this kernel)",
-					   d->dev);
-			} else {
-				d->bpf.xdp_mode = ESPTAG_XDP_DISPATCHER;
-				log_info("xdp: attached through the libxdp dispatcher on %s", d->dev);
-				if (!libxdp_get_error(mp) && mp)
-					drop_older_rx(d, mp, mode, xdp_program__id(xp));
-			}
-			if (!libxdp_get_error(mp))
-				xdp_multiprog__close(mp);
-			goto out;
-		}
-		xdp_program__close(xp);
-	}
-	log_notice("xdp: libxdp could not attach on %s (%s): this kernel lacks the dispatcher "
-		   "(freplace) or another program is attached; falling back to a single program",
-		   d->dev, strerror(-err));
-	err = bpf_xdp_attach(d->ifindex, fd, d->bpf.xdp_flags, NULL);
-	if (err) {
-		log_err("xdp: cannot attach on %s: %s%s", d->dev, strerror(-err),
-			skb_mode ? "" : " (try --xdp-skb)");
-		return err;
-	}
-	d->bpf.xdp_mode = ESPTAG_XDP_SINGLE;
-out:
-	{
-		struct bpf_prog_info info = {};
-		__u32 len = sizeof(info);
-
-		if (!bpf_obj_get_info_by_fd(fd, &info, &len))
-			d->bpf.xdp_id = info.id;
-	}
-	return 0;
-}
-
-static void detach_xdp(struct daemon *d)
-{
-	enum xdp_attach_mode mode =
-		d->bpf.xdp_flags & XDP_FLAGS_SKB_MODE ? XDP_MODE_SKB : XDP_MODE_NATIVE;
-	__u32 cur = 0;
-
-	if (d->bpf.xdp_prog) {
-		int err = xdp_program__detach(d->bpf.xdp_prog, d->ifindex, mode, 0);
-
-		if (err)
-			log_warn("xdp: libxdp detach from %s: %s", d->dev, strerror(-err));
-		xdp_program__close(d->bpf.xdp_prog);
-		d->bpf.xdp_prog = NULL;
-		return;
-	}
-	/* Only remove the program if it is still ours. */
-	if (!bpf_xdp_query_id(d->ifindex, d->bpf.xdp_flags, &cur) && cur == d->bpf.xdp_id)
-		bpf_xdp_detach(d->ifindex, d->bpf.xdp_flags, NULL);
 }
 
 /* Pins already there: a data path a previous daemon left running (stop or
@@ -283,13 +155,14 @@ static int bpf_attach(struct daemon *d, const struct bpf_opts *o, struct esptag_
 	char path[512];
 
 	ptx = bpf_object__find_program_by_name(tx->obj, PROG_TX);
-	pxdp = bpf_object__find_program_by_name(rx->obj, PROG_RX);
+	pxdp = bpf_object__find_program_by_name(rx->obj, o->xdp_frags ? PROG_RX_FRAGS : PROG_RX);
 	pmark = bpf_object__find_program_by_name(rx->obj, PROG_RX_MARK);
 	if (!ptx || !pxdp) {
-		log_err("the BPF objects lack program %s or %s", PROG_TX, PROG_RX);
+		log_err("the BPF objects lack program %s or %s", PROG_TX,
+			o->xdp_frags ? PROG_RX_FRAGS : PROG_RX);
 		return -1;
 	}
-	if (attach_xdp(d, bpf_program__fd(pxdp), o->skb_mode))
+	if (xdp_attach(d, bpf_program__fd(pxdp), o))
 		return -1;
 	if (pmark) {
 		if (attach_tc(d, bpf_program__fd(pmark), BPF_TC_INGRESS))
@@ -317,11 +190,12 @@ int bpf_setup(struct daemon *d, const struct bpf_opts *o)
 	DECLARE_LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = o->pin_dir);
 	struct esptag_tx *tx = NULL;
 	struct esptag_rx *rx = NULL;
-	struct bpf_program *frags;
+	struct bpf_program *unused;
 	int err;
 
 	libbpf_set_print(libbpf_log);
 	d->bpf.ncpus = libbpf_num_possible_cpus();
+	d->bpf.tc_prio = o->tc_prio;
 	for (int i = 0; i < M_NR; i++)
 		d->bpf.map_fd[i] = -1;
 	if (o->adopt) {
@@ -342,9 +216,12 @@ int bpf_setup(struct daemon *d, const struct bpf_opts *o)
 		log_err("cannot open the BPF skeletons: %s", strerror(errno));
 		goto fail;
 	}
-	frags = bpf_object__find_program_by_name(rx->obj, PROG_RX_FRAGS);
-	if (frags)
-		bpf_program__set_autoload(frags, false);
+	unused = bpf_object__find_program_by_name(rx->obj, o->xdp_frags ? PROG_RX : PROG_RX_FRAGS);
+	if (unused)
+		bpf_program__set_autoload(unused, false);
+	if (o->xdp_prio >= 0 && !o->no_attach &&
+	    xdp_run_prio_set(rx->obj, o->xdp_frags ? PROG_RX_FRAGS : PROG_RX, o->xdp_prio))
+		goto fail;
 	err = esptag_tx__load(tx);
 	if (!err)
 		err = esptag_rx__load(rx);
@@ -390,13 +267,6 @@ static bool marked(const char *pin_dir, const char *mark)
 
 	snprintf(path, sizeof(path), "%s/%s", pin_dir, mark);
 	return !access(path, F_OK);
-}
-
-static void xdp_state_path(char *buf, size_t len)
-{
-	const char *root = secure_getenv("LIBXDP_BPFFS");
-
-	snprintf(buf, len, "%s/xdp", root ? root : "/sys/fs/bpf");
 }
 
 /* Remove the clsact qdisc and libxdp's state directory where we made them. */
@@ -452,7 +322,7 @@ void bpf_teardown(struct daemon *d, bool keep, const char *pin_dir)
 		if (d->bpf.tc_ingress)
 			detach_tc(d, BPF_TC_INGRESS);
 		if (d->bpf.xdp_mode == ESPTAG_XDP_SINGLE || d->bpf.xdp_mode == ESPTAG_XDP_DISPATCHER)
-			detach_xdp(d);
+			xdp_detach(d);
 		remove_made(d, pin_dir);
 	}
 	for (int i = 0; i < M_NR; i++) {
@@ -507,54 +377,10 @@ void tc_detach_leftover(int ifindex, int where, uint32_t handle, uint32_t prio)
 			 where == BPF_TC_EGRESS ? "egress" : "ingress");
 }
 
-static void xdp_detach_leftover(struct daemon *d)
+void bpf_remove_leftover(struct daemon *d, const char *pin_dir, uint32_t tc_prio)
 {
-	DECLARE_LIBBPF_OPTS(bpf_xdp_query_opts, q);
-	const __u32 flags[2] = { XDP_FLAGS_DRV_MODE, XDP_FLAGS_SKB_MODE };
-	__u32 ids[2];
-
-	if (bpf_xdp_query(d->ifindex, 0, &q))
-		return;
-	ids[0] = q.drv_prog_id;
-	ids[1] = q.skb_prog_id;
-	for (int i = 0; i < 2; i++) {
-		if (prog_named(ids[i], "esptag_rx")) {
-			/* Only if it is still that program (XDP_FLAGS_REPLACE). */
-			int fd = bpf_prog_get_fd_by_id(ids[i]);
-			DECLARE_LIBBPF_OPTS(bpf_xdp_attach_opts, ao, .old_prog_fd = fd);
-
-			if (fd >= 0 && !bpf_xdp_detach(d->ifindex, flags[i] | XDP_FLAGS_REPLACE, &ao))
-				log_info("xdp: detached esptag_rx from %s", d->dev);
-			else
-				log_warn("xdp: cannot detach esptag_rx from %s", d->dev);
-			if (fd >= 0)
-				close(fd);
-		} else if (prog_named(ids[i], "xdp_dispatcher")) {
-			struct xdp_multiprog *mp;
-			struct xdp_program *p;
-
-			libxdp_set_print(libxdp_log);
-			mp = xdp_multiprog__get_from_ifindex(d->ifindex);
-			if (libxdp_get_error(mp) || !mp)
-				continue;
-			for (p = xdp_multiprog__next_prog(NULL, mp); p; p = xdp_multiprog__next_prog(p, mp)) {
-				if (strncmp(xdp_program__name(p), "esptag_rx", 9))
-					continue;
-				if (xdp_program__detach(p, d->ifindex, xdp_multiprog__attach_mode(mp), 0))
-					log_warn("xdp: libxdp could not detach esptag_rx from %s", d->dev);
-				else
-					log_info("xdp: detached esptag_rx from the dispatcher of %s", d->dev);
-				break;
-			}
-			xdp_multiprog__close(mp);
-		}
-	}
-}
-
-void bpf_remove_leftover(struct daemon *d, const char *pin_dir)
-{
-	tc_detach_leftover(d->ifindex, BPF_TC_EGRESS, TC_HANDLE, TC_PRIO);
-	tc_detach_leftover(d->ifindex, BPF_TC_INGRESS, TC_HANDLE, TC_PRIO);
+	tc_detach_leftover(d->ifindex, BPF_TC_EGRESS, TC_HANDLE, tc_prio);
+	tc_detach_leftover(d->ifindex, BPF_TC_INGRESS, TC_HANDLE, tc_prio);
 	xdp_detach_leftover(d);
 	remove_made(d, pin_dir);
 	for (int i = 0; i < M_NR; i++) {

@@ -12,7 +12,7 @@
  *   4 pf_vf.c sad_ctl.c conf_sync.c  VF events; state/agent/stats requests; file policies
  *   3 pf_cfg.c sad_sync.c spd_ctl.c  VF config; reconcile/re-install/sweep
  *   2 agent_ops.c link.c monitor.c pf_agent.c spd.c
- *   1 chan.c chan_pkt.c vf.c bpf.c bpf_maps.c sa_table.c sa_conv.c
+ *   1 chan.c chan_pkt.c vf.c bpf.c bpf_xdp.c bpf_maps.c sa_table.c sa_conv.c
  *     sa_maps.c pf_db.c pf_mbox.c pf_port.c reply.c opts.c
  *   0 user/lib: log, util, sa_mirror, ctl, esptag_proto, secmem
  *
@@ -51,6 +51,7 @@ struct bpf_state {
 	int xdp_fd, xdp_flags;
 	uint32_t xdp_id;
 	bool tc_egress, tc_ingress, qdisc_created, hook_done;
+	uint32_t tc_prio;
 	bool pinned_by_us;
 	bool fresh;			/* no pins were there before this daemon */
 };
@@ -264,9 +265,14 @@ static inline bool link_reachable(const struct daemon *d)
 }
 
 /* bpf.c */
+/* The default tc filter priority (and handle) of esptag_tx and esptag_rx_mark. */
+#define ESPTAGD_TC_PRIO	0xe5
 struct bpf_opts {
 	const char *pin_dir;
 	bool adopt, no_attach, skb_mode;
+	bool xdp_frags;			/* attach esptag_rx_frags, not esptag_rx */
+	int xdp_prio;			/* libxdp run priority; -1: XDP_RUN_CONFIG's */
+	uint32_t tc_prio;		/* tc filter priority of both clsact filters */
 };
 int bpf_setup(struct daemon *d, const struct bpf_opts *o);
 struct cfg_opts {
@@ -279,7 +285,7 @@ void bpf_teardown(struct daemon *d, bool keep, const char *pin_dir);
 /* --teardown: open what is pinned (count), then detach what esptag left
  * attached on d->ifindex and remove the pins. */
 int bpf_open_leftover(struct daemon *d, const char *dir);
-void bpf_remove_leftover(struct daemon *d, const char *pin_dir);
+void bpf_remove_leftover(struct daemon *d, const char *pin_dir, uint32_t tc_prio);
 void tc_detach_leftover(int ifindex, int where, uint32_t handle, uint32_t prio); /* bpf_tc_attach_point */
 int cfg_set_agent_up(struct daemon *d, bool up);
 /* Set or clear one ESPTAG_CFGF_* bit (written only when it changes). */
@@ -402,7 +408,7 @@ struct opts {
 	struct pf_opts po;
 	const char *sock, *mailbox;
 	unsigned long audit_s, hello_ms, max_sas, port, tmo, tries, down_after;
-	bool keep, cleanup, teardown, pf_mode, vf_mode;
+	bool keep, cleanup, teardown, pf_mode, vf_mode, set_tc_prio;
 	int log_level;
 	const char *config;		/* --config FILE */
 	struct conf conf;		/* the file read (path "" when none) */

@@ -41,6 +41,9 @@ static const struct option lopts[] = {
 	{ "teardown", no_argument, NULL, 0x109 },
 	{ "config", required_argument, NULL, 0x10a },
 	{ "log-level", required_argument, NULL, 0x10b },
+	{ "xdp-priority", required_argument, NULL, 0x10c },
+	{ "xdp-frags", no_argument, NULL, 0x10d },
+	{ "tc-prio", required_argument, NULL, 0x10e },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{}
@@ -50,7 +53,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: esptagd --dev IF [--pin-dir DIR] [--sock PATH] [--port N]\n"
-		"               [--adopt] [--no-attach] [--cleanup-on-exit] [--xdp-skb]\n"
+		"               [--adopt] [--no-attach] [--cleanup-on-exit] [--xdp-skb] [--xdp-frags]\n"
+		"               [--xdp-priority N] [--tc-prio N]\n"
 		"               [--hello-interval MS] [--down-after N] [--timeout MS] [--tries N]\n"
 		"               [--max-sas N] [--audit-interval S] [--cfg-ethertype HEX] [--meta-ethertype HEX]\n"
 		"               [--mark-mask N --mark-trusted N [--mark-shift N]] [-v|--verbose]\n"
@@ -59,7 +63,7 @@ static void usage(FILE *f)
 		"               [--vf-limit N] [--local ADDR]\n"
 		"       VF mode: --vf --mailbox PATH\n"
 		"       esptagd --teardown --dev IF [--pin-dir DIR] [--sock PATH] [--port N]\n"
-		"               [--pf [--uplink IF]] [--vf]   (remove what a stopped daemon left)\n"
+		"               [--pf [--uplink IF]] [--vf] [--tc-prio N]   (remove what a stopped daemon left)\n"
 		"       esptagd -V|--version\n");
 }
 
@@ -111,6 +115,20 @@ static int parse_mode_opt(struct opts *o, int opt, const char *arg)
 		return 0;
 	case 0x109:
 		o->teardown = true;
+		return 0;
+	case 0x10c:
+		if (num(arg, 0, 0, 0x7fffffff, &v))
+			return -1;
+		o->bo.xdp_prio = v;
+		return 0;
+	case 0x10d:
+		o->bo.xdp_frags = true;
+		return 0;
+	case 0x10e:
+		if (num(arg, 0, 1, 0xffff, &v))
+			return -1;
+		o->bo.tc_prio = v;
+		o->set_tc_prio = true;
 		return 0;
 	}
 	return -1;
@@ -179,7 +197,12 @@ static const char *opts_conflict(const struct opts *o)
 	if (o->keep && o->cleanup)
 		return "--keep-pins and --cleanup-on-exit exclude each other";
 	if (o->teardown && (o->cleanup || o->keep || o->bo.adopt || o->bo.no_attach || o->mailbox))
-		return "--teardown takes --dev, --pin-dir, --sock, --port, --pf, --uplink, --vf and --cfg-ethertype only (programs attached by iproute2 are removed with iproute2)";
+		return "--teardown takes --dev, --pin-dir, --sock, --port, --pf, --uplink, --vf, --tc-prio and --cfg-ethertype only (programs attached by iproute2 are removed with iproute2)";
+	if ((o->bo.adopt || o->bo.no_attach) &&
+	    (o->bo.xdp_frags || o->bo.xdp_prio >= 0 || o->set_tc_prio))
+		return "--xdp-frags, --xdp-priority and --tc-prio choose how esptagd attaches: not with --adopt or --no-attach";
+	if (o->teardown && (o->bo.xdp_frags || o->bo.xdp_prio >= 0))
+		return "--xdp-frags and --xdp-priority do not apply to --teardown";
 	if (!o->teardown && o->vf_mode != !!o->mailbox)
 		return "--vf needs --mailbox PATH (the socket the PF made for this VF), and --mailbox needs --vf";
 	if (!o->pf_mode && (o->po.mbox_dir || o->po.uplink || o->po.vepa || o->po.local_family))
@@ -375,6 +398,8 @@ int opts_parse(struct opts *o, int argc, char **argv, bool reload)
 	o->audit_s = 60;
 	o->hello_ms = 1000;
 	o->max_sas = ESPTAG_SAD_MAX;
+	o->bo.xdp_prio = -1;
+	o->bo.tc_prio = ESPTAGD_TC_PRIO;
 	optind = 0;	/* getopt from the start (again, at a reload) */
 	while ((opt = getopt_long(argc, argv, "d:p:s:vh", lopts, NULL)) != -1) {
 		switch (opt) {

@@ -54,7 +54,7 @@ int run_teardown(struct daemon *d, const struct opts *o)
 		}
 		free(t);
 	}
-	bpf_remove_leftover(d, pin_dir);
+	bpf_remove_leftover(d, pin_dir, o->bo.tc_prio);
 	unlink(sock);
 	log_info("teardown of %s done: programs detached, pins in %s removed", d->dev, pin_dir);
 	return rc;
