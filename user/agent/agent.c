@@ -11,24 +11,6 @@
 #include "esptag_proto.h"
 #include "secmem.h"
 
-int agent_log_level = 6; /* LOG_INFO */
-
-void agent_log(int prio, const char *fmt, ...)
-{
-	static const char *const names[] = {"emerg",   "alert",	 "crit", "err",
-					    "warning", "notice", "info", "debug"};
-	va_list ap;
-
-	if (prio > agent_log_level)
-		return;
-	/* "<N>" lets journald and syslog-aware supervisors keep the priority. */
-	fprintf(stderr, "<%d>esptag-agent: %s: ", prio, names[prio & 7]);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
 static uint32_t pow2_at_least(uint32_t n)
 {
 	uint32_t p = 1;

@@ -136,8 +136,10 @@ uint32_t agent_rand32(struct agent *a);
 void agent_dump_stats(struct agent *a, FILE *f);
 
 /* Logging to stderr with syslog priorities. */
-extern int agent_log_level;
-void agent_log(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The agent logs through the shared logger (user/lib/log.h): one format for
+ * every esptag program. agent_log(prio, ...) is logm(). */
+#include "log.h"
+#define agent_log logm
 
 /* sad.c: the SAD */
 struct agent_sa_key {

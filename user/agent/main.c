@@ -17,6 +17,7 @@
 #include <sys/resource.h>
 #include <openssl/crypto.h>
 #include "notify.h"
+#include "util.h"
 #include "version.h"
 #include "agent.h"
 #include "io.h"
@@ -173,16 +174,16 @@ static int parse_opt(int c, struct agent_cmdline *cl)
 		cl->wire = optarg;
 		return 0;
 	case 'c':
-		return parse_u32(optarg, "--capacity", 1, 1u << 24, &o->capacity) ? 2 : 0;
+		return parse_u32(optarg, "--capacity", 1, 1u << 24, &o->capacity) ? ESPTAG_EXIT_USAGE : 0;
 	case 'p':
-		return parse_u32(optarg, "--port-limit", 1, 1u << 24, &o->port_limit) ? 2 : 0;
+		return parse_u32(optarg, "--port-limit", 1, 1u << 24, &o->port_limit) ? ESPTAG_EXIT_USAGE : 0;
 	case 'l':
-		return parse_u32(optarg, "--local-capacity", 1, 65535, &o->local_capacity) ? 2 : 0;
+		return parse_u32(optarg, "--local-capacity", 1, 65535, &o->local_capacity) ? ESPTAG_EXIT_USAGE : 0;
 	case 'C':
 	case 'M':
 		if (parse_u32(optarg, c == 'C' ? "--cfg-ethertype" : "--meta-ethertype", 0x0600,
 			      0xffff, &v))
-			return 2;
+			return ESPTAG_EXIT_USAGE;
 		if (c == 'C')
 			o->eth_cfg = v;
 		else
@@ -190,12 +191,12 @@ static int parse_opt(int c, struct agent_cmdline *cl)
 		return 0;
 	case 'D':
 		if (parse_u32(optarg, "--test-drop-config", 0, 100, &v))
-			return 2;
+			return ESPTAG_EXIT_USAGE;
 		o->drop_pct = v;
 		return 0;
 	case 'F':
 		if (parse_features(optarg, &o->features))
-			return 2;
+			return ESPTAG_EXIT_USAGE;
 		o->set_features = true;
 		return 0;
 	case 'v':
@@ -206,7 +207,7 @@ static int parse_opt(int c, struct agent_cmdline *cl)
 		return 0;
 	default:
 		usage(stderr);
-		return 2;
+		return ESPTAG_EXIT_USAGE;
 	}
 }
 
@@ -236,7 +237,7 @@ static int parse_cmdline(int argc, char **argv, struct agent_cmdline *cl)
 	while ((c = getopt_long(argc, argv, "vqh", lo, NULL)) != -1) {
 		if (c == 'h') {
 			usage(stdout);
-			return 0;
+			return ESPTAG_EXIT_OK;
 		}
 		rc = parse_opt(c, cl);
 		if (rc)
@@ -245,15 +246,15 @@ static int parse_cmdline(int argc, char **argv, struct agent_cmdline *cl)
 	if (optind != argc || !cl->host || !cl->wire) {
 		fprintf(stderr,
 			"esptag-agent: --host IF and --wire IF are required (see --help)\n");
-		return 2;
+		return ESPTAG_EXIT_USAGE;
 	}
 	if (!strcmp(cl->host, cl->wire)) {
 		fprintf(stderr, "esptag-agent: --host and --wire must be different interfaces\n");
-		return 2;
+		return ESPTAG_EXIT_USAGE;
 	}
 	if (cl->o.eth_cfg && cl->o.eth_meta && cl->o.eth_cfg == cl->o.eth_meta) {
 		fprintf(stderr, "esptag-agent: config and metadata EtherTypes must differ\n");
-		return 2;
+		return ESPTAG_EXIT_USAGE;
 	}
 	if (cl->o.port_limit && cl->o.capacity && cl->o.port_limit > cl->o.capacity)
 		cl->o.port_limit = cl->o.capacity;
@@ -328,12 +329,13 @@ int main(int argc, char **argv)
 	uint8_t *scratch;
 	int rc;
 
+	log_init("esptag-agent");
 	rc = parse_cmdline(argc, argv, &cl);
 	if (rc >= 0)
 		return rc;
-	rc = 1;
+	rc = ESPTAG_EXIT_FAIL;
 	if (cl.log_level)
-		agent_log_level = cl.log_level;
+		log_level = cl.log_level;
 	harden_process();
 	install_signals();
 	if (agent_init(&a, &cl.o, flush_side)) {

@@ -13,18 +13,10 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "ctl.h"
+#include "util.h"
 #include "ctl_cli.h"
 
-/* Exit codes (docs/esptag.8, EXIT STATUS). */
-enum {
-	EX_OK = 0,
-	EX_USAGE = 1,	/* bad command line / batch file: nothing sent */
-	EX_REFUSED = 2,	/* the daemon refused (not found, exists, wrong dev ...) */
-	EX_AGENT = 3,	/* the agent refused (bad alg, duplicate, SAD full ...) */
-	EX_TIMEOUT = 4,	/* the agent did not answer */
-	EX_NODAEMON = 5,/* cannot talk to esptagd */
-	EX_INTERNAL = 6,/* daemon-side failure (BPF map, internal) */
-};
+/* Exit codes: enum esptag_cli_exit in user/lib/util.h (docs/esptag.8, EXIT STATUS). */
 
 extern bool cli_json;	     /* -j: JSON output */
 extern const char *cli_sock; /* -s SOCKET */

@@ -17,17 +17,17 @@ int cli_exit_for(int status)
 {
 	switch (status) {
 	case ESPTAG_CTL_OK:
-		return EX_OK;
+		return ESPTAG_EXIT_OK;
 	case ESPTAG_CTL_E_AGENT:
 	case ESPTAG_CTL_E_NOSPC:
-		return EX_AGENT;
+		return ESPTAG_EXIT_AGENT;
 	case ESPTAG_CTL_E_TIMEOUT:
-		return EX_TIMEOUT;
+		return ESPTAG_EXIT_TIMEOUT;
 	case ESPTAG_CTL_E_BPF:
 	case ESPTAG_CTL_E_INTERNAL:
-		return EX_INTERNAL;
+		return ESPTAG_EXIT_INTERNAL;
 	default:
-		return EX_REFUSED;
+		return ESPTAG_EXIT_REFUSED;
 	}
 }
 
@@ -95,29 +95,29 @@ int cli_transact(const char *dev, int op, const void *items, uint32_t count, siz
 
 	*buf = NULL;
 	if (sock_path(dev, path, sizeof(path)))
-		return EX_NODAEMON;
+		return ESPTAG_EXIT_NODAEMON;
 	fd = ctl_connect(path);
 	if (fd < 0)
-		return EX_NODAEMON;
+		return ESPTAG_EXIT_NODAEMON;
 	esptag_ctl_hdr_init(&h, op, false, 0, count, count * isz);
 	if (esptag_ctl_write(fd, &h, items)) {
 		fprintf(stderr, "esptag: sending to esptagd: %s\n", strerror(errno));
 		close(fd);
-		return EX_NODAEMON;
+		return ESPTAG_EXIT_NODAEMON;
 	}
 	n = esptag_ctl_read(fd, buf);
 	close(fd);
 	if (n <= 0) {
 		fprintf(stderr, "esptag: no reply from esptagd: %s\n",
 			n ? strerror(errno) : "connection closed");
-		return EX_NODAEMON;
+		return ESPTAG_EXIT_NODAEMON;
 	}
 	if (esptag_ctl_decode(*buf, n, v, err, sizeof(err)) || !(v->hdr.flags & ESPTAG_CTL_F_REPLY) ||
 	    v->hdr.op != op) {
 		fprintf(stderr, "esptag: bad reply from esptagd: %s\n", err);
 		esptag_ctl_free(*buf);
 		*buf = NULL;
-		return EX_NODAEMON;
+		return ESPTAG_EXIT_NODAEMON;
 	}
 	if (err_index)
 		*err_index = v->hdr.err_index;
@@ -126,7 +126,7 @@ int cli_transact(const char *dev, int op, const void *items, uint32_t count, siz
 			(const char *)v->payload);
 		return cli_exit_for(v->hdr.status);
 	}
-	return EX_OK;
+	return ESPTAG_EXIT_OK;
 }
 
 int cli_monitor(const char *dev)
@@ -140,10 +140,10 @@ int cli_monitor(const char *dev)
 	int fd;
 
 	if (sock_path(dev, path, sizeof(path)))
-		return EX_NODAEMON;
+		return ESPTAG_EXIT_NODAEMON;
 	fd = ctl_connect(path);
 	if (fd < 0)
-		return EX_NODAEMON;
+		return ESPTAG_EXIT_NODAEMON;
 	esptag_ctl_hdr_init(&h, ESPTAG_CTL_MONITOR, false, 0, 0, 0);
 	if (esptag_ctl_write(fd, &h, NULL))
 		goto lost;
@@ -155,7 +155,7 @@ int cli_monitor(const char *dev)
 			fprintf(stderr, "esptag: bad message from esptagd: %s\n", err);
 			esptag_ctl_free(buf);
 			close(fd);
-			return EX_NODAEMON;
+			return ESPTAG_EXIT_NODAEMON;
 		}
 		if (v.hdr.status) {
 			fprintf(stderr, "esptag: monitor: %.*s\n", (int)v.hdr.len, (const char *)v.payload);
@@ -172,5 +172,5 @@ int cli_monitor(const char *dev)
 lost:
 	fprintf(stderr, "esptag: monitor: connection to esptagd lost\n");
 	close(fd);
-	return EX_NODAEMON;
+	return ESPTAG_EXIT_NODAEMON;
 }

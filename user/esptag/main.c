@@ -59,7 +59,7 @@ static int run(struct esptag_cli_cmd *cmds, uint32_t count)
 	if (isz) {
 		items = calloc(count, isz);
 		if (!items)
-			return EX_INTERNAL;
+			return ESPTAG_EXIT_INTERNAL;
 		for (uint32_t i = 0; i < count; i++)
 			memcpy((uint8_t *)items + i * isz, &cmds[i].sa, isz);
 	}
@@ -68,7 +68,7 @@ static int run(struct esptag_cli_cmd *cmds, uint32_t count)
 		explicit_bzero(items, count * isz);
 		free(items);
 	}
-	if (rc != EX_OK) {
+	if (rc != ESPTAG_EXIT_OK) {
 		if (count > 1 && err_index < count)
 			fprintf(stderr, "esptag: the failing item is number %u of this group; none of the group was applied\n",
 				err_index + 1);
@@ -100,7 +100,7 @@ static int run(struct esptag_cli_cmd *cmds, uint32_t count)
 		break;
 	}
 	esptag_ctl_free(buf);
-	return EX_OK;
+	return ESPTAG_EXIT_OK;
 }
 
 /* The commands of a batch file and the line each came from. */
@@ -136,7 +136,7 @@ static int batch_read(FILE *f, const char *file, struct batch *b)
 {
 	size_t lineno = 0, linecap = 0;
 	char *line = NULL, *argv[64], err[256];
-	int rc = EX_OK, argc;
+	int rc = ESPTAG_EXIT_OK, argc;
 
 	while (getline(&line, &linecap, f) >= 0) {
 		lineno++;
@@ -144,23 +144,23 @@ static int batch_read(FILE *f, const char *file, struct batch *b)
 		if (argc == 0)
 			continue;
 		if (b->n == b->cap && batch_grow(b)) {
-			rc = EX_INTERNAL;
+			rc = ESPTAG_EXIT_INTERNAL;
 			break;
 		}
 		if (argc < 0) {
 			fprintf(stderr, "esptag: %s:%zu: unterminated quote or too many words\n", file,
 				lineno);
-			rc = EX_USAGE;
+			rc = ESPTAG_EXIT_CLI_USAGE;
 			break;
 		}
 		if (esptag_cli_parse(argc, argv, &b->cmds[b->n], err, sizeof(err))) {
 			fprintf(stderr, "esptag: %s:%zu: %s (nothing was sent)\n", file, lineno, err);
-			rc = EX_USAGE;
+			rc = ESPTAG_EXIT_CLI_USAGE;
 			break;
 		}
 		if (b->cmds[b->n].op == ESPTAG_CTL_MONITOR) {
 			fprintf(stderr, "esptag: %s:%zu: monitor cannot be batched\n", file, lineno);
-			rc = EX_USAGE;
+			rc = ESPTAG_EXIT_CLI_USAGE;
 			break;
 		}
 		b->lines[b->n++] = lineno;
@@ -175,7 +175,7 @@ static int batch_read(FILE *f, const char *file, struct batch *b)
  * travel together. */
 static int batch_send(const char *file, struct batch *b)
 {
-	int rc = EX_OK;
+	int rc = ESPTAG_EXIT_OK;
 
 	for (size_t i = 0; i < b->n;) {
 		struct esptag_cli_cmd *cmds = b->cmds;
@@ -204,10 +204,10 @@ static int batch(const char *file)
 
 	if (!f) {
 		fprintf(stderr, "esptag: cannot open %s: %s\n", file, strerror(errno));
-		return EX_USAGE;
+		return ESPTAG_EXIT_CLI_USAGE;
 	}
 	rc = batch_read(f, file, &b);
-	if (rc == EX_OK)
+	if (rc == ESPTAG_EXIT_OK)
 		rc = batch_send(file, &b);
 	if (b.cmds) {
 		explicit_bzero(b.cmds, b.cap * sizeof(*b.cmds));
@@ -249,26 +249,26 @@ int main(int argc, char **argv)
 			break;
 		case 'h':
 			usage(stdout);
-			return EX_OK;
+			return ESPTAG_EXIT_OK;
 		default:
 			usage(stderr);
-			return EX_USAGE;
+			return ESPTAG_EXIT_CLI_USAGE;
 		}
 	}
 	if (batch_file) {
 		if (optind != argc) {
 			fprintf(stderr, "esptag: -b takes no command on the command line\n");
-			return EX_USAGE;
+			return ESPTAG_EXIT_CLI_USAGE;
 		}
 		return batch(batch_file);
 	}
 	if (optind < argc && !strcmp(argv[optind], "help")) {
 		usage(stdout);
-		return EX_OK;
+		return ESPTAG_EXIT_OK;
 	}
 	if (esptag_cli_parse(argc - optind, argv + optind, &cmd, err, sizeof(err))) {
 		fprintf(stderr, "esptag: %s\n", err);
-		return EX_USAGE;
+		return ESPTAG_EXIT_CLI_USAGE;
 	}
 	rc = run(&cmd, 1);
 	esptag_cli_cmd_clear(&cmd);
