@@ -18,7 +18,7 @@ for b in esptagd esptag esptag-agent; do
 done
 "$ROOT/scripts/bpffs"
 PY=/usr/bin/python3
-GUIDE=$ROOT/docs/deploy.md
+GUIDE=${ET_GUIDE:-$ROOT/docs/deploy.md} # ET_GUIDE: another copy, to check the test itself
 TMP=$(tmp_new deploy) || exit 1
 
 # Extract the marked blocks: $TMP/blocks/NNN.TAG, in document order.
