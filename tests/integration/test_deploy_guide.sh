@@ -9,7 +9,11 @@
 # Asserts: every block succeeds, ping A -> B passes, the wire carries only
 # ESP for the flow (no ICMP in clear), `esptag state list` on each host
 # shows its two SAs, a DF ping of the guide's largest size (route MTU 1466)
-# passes and one byte more does not leave the host.
+# passes and one byte more does not leave the host, and without that route
+# MTU such a packet is lost rather than sent. Then the other rows of the MTU
+# table (IPv6 transport, IPv4 and IPv6 tunnel): the largest inner packet
+# gives a 1514-byte ESP frame on the wire, no ICMP in clear.
+# ET_GUIDE=FILE runs the same on another copy of the guide.
 . "$(dirname "$0")/../lib/harness.sh"
 t_require_root
 t_require tcpdump
@@ -182,4 +186,63 @@ if [ -s "$TMP/wire.pcap" ]; then
 else
 	t_fail wire_capture "empty capture: $(cat "$TMP/tcpdump.err")"
 fi
+# The other rows of the guide's MTU table, on the same two hosts (esptag
+# commands as in the guide, addresses of this test): at the table's largest
+# inner packet a DF ping passes and its ESP request is exactly 1500 bytes of
+# IP on the wire (1514-byte frame).
+# mtu_case NAME FAM MODE SPI_AB SPI_BA OUT_A OUT_B IN_A IN_B LARGEST
+#   OUT_*: the SA endpoints, IN_*: the ping's addresses (= OUT_* in transport).
+AMAC=$(nsx "$HA" cat /sys/class/net/esp0/address)
+BMAC=$(nsx "$HB" cat /sys/class/net/esp0/address)
+mtu_case() {
+	local c=$1 fam=$2 mode=$3 s_ab=$4 s_ba=$5 oa=$6 ob=$7 ia=$8 ib=$9 max=${10}
+	local plen=32 hdr=20 E n
+	[ "$fam" = 6 ] && plen=128 hdr=40
+	for h in A B; do
+		if [ $h = A ]; then E=EA n=$HA; else E=EB n=$HB; fi
+		local lo_o=$oa pe_o=$ob lo_i=$ia pe_i=$ib out=$s_ab in=$s_ba kout=$KEY_AB kin=$KEY_BA mac=$BMAC
+		[ $h = B ] && lo_o=$ob pe_o=$oa lo_i=$ib pe_i=$ia out=$s_ba in=$s_ab kout=$KEY_BA kin=$KEY_AB mac=$AMAC
+		{
+			if [ "$fam" = 6 ]; then
+				nsx "$n" ip addr add "$lo_o/64" dev esp0 nodad 2>/dev/null || true
+				nsx "$n" ip -6 neigh replace "$pe_o" lladdr "$mac" dev esp0 nud permanent
+			fi
+			if [ "$mode" = tunnel ]; then
+				nsx "$n" ip addr add "$lo_i/$plen" dev lo
+				nsx "$n" ip route add "$pe_i/$plen" via "$pe_o" dev esp0 src "$lo_i" mtu "$max"
+			else
+				nsx "$n" ip route replace "$pe_i/$plen" dev esp0 mtu "$max"
+			fi
+			$E state add dev esp0 src "$lo_o" dst "$pe_o" proto esp spi "$out" mode "$mode" \
+				aead 'rfc4106(gcm(aes))' "$kout" 128 dir out
+			$E state add dev esp0 src "$pe_o" dst "$lo_o" proto esp spi "$in" mode "$mode" \
+				aead 'rfc4106(gcm(aes))' "$kin" 128 dir in
+			$E policy add dev esp0 src "$lo_i/$plen" dst "$pe_i/$plen" dir out action protect \
+				tmpl src "$lo_o" dst "$pe_o" proto esp spi "$out" mode "$mode"
+			$E policy add dev esp0 src "$pe_i/$plen" dst "$lo_i/$plen" dir in action protect
+		} >>"$TMP/case-$c.log" 2>&1 || { t_fail "$c/setup" "$(tail -n 3 "$TMP/case-$c.log")"; return; }
+	done
+	: >"$TMP/tcpdump-$c.err"
+	bg_start "et-$T_ID-agA" tcpdump -Z root --immediate-mode -i nic0 -U -n \
+		-w "$TMP/wire-$c.pcap" >/dev/null 2>>"$TMP/tcpdump-$c.err"
+	local cap=${T_PIDS[-1]}
+	wait_log "$TMP/tcpdump-$c.err" "listening on"
+	local p=(ping); [ "$fam" = 6 ] && p=(ping -6)
+	t_check "$c/df_ping_$max" nsx "$HA" "${p[@]}" -c 1 -W 2 -M do -I "$ia" -s $((max - hdr - 8)) "$ib"
+	if nsx "$HA" "${p[@]}" -c 1 -W 1 -M do -I "$ia" -s $((max - hdr - 7)) "$ib" >/dev/null 2>&1; then
+		t_fail "$c/df_ping_$((max + 1))_refused" "got through"
+	else
+		t_pass "$c/df_ping_$((max + 1))_refused"
+	fi
+	sleep 0.2 # settle: frames on their way through the agent get captured
+	kill -INT "$cap" 2>/dev/null; wait "$cap" 2>/dev/null
+	local full clear
+	full=$(tcpdump -nr "$TMP/wire-$c.pcap" -e "esp and src $oa" 2>/dev/null | grep -c 'length 1514:')
+	clear=$(tcpdump -nr "$TMP/wire-$c.pcap" "(icmp or icmp6) and host $ib" 2>/dev/null | wc -l)
+	if [ "$full" -ge 1 ]; then t_pass "$c/esp_frame_is_1514"; else t_fail "$c/esp_frame_is_1514" "no 1514-byte ESP frame from A"; fi
+	t_eq "$c/no_clear_icmp" "$clear" 0
+}
+mtu_case v6_transport 6 transport 0x2001 0x2002 2001:db8::1 2001:db8::2 2001:db8::1 2001:db8::2 1466
+mtu_case v4_tunnel 4 tunnel 0x3001 0x3002 192.0.2.1 192.0.2.2 198.51.100.1 203.0.113.1 1446
+mtu_case v6_tunnel 6 tunnel 0x4001 0x4002 2001:db8::1 2001:db8::2 2001:db8:a::1 2001:db8:b::1 1426
 t_exit
