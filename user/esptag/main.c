@@ -17,29 +17,59 @@
 #define BATCH_CHUNK 8192
 
 bool cli_json;
+struct json_w cli_jw;
 const char *cli_sock;
+
+static const char usage_state[] =
+	"  state add dev DEV src ADDR dst ADDR proto esp spi SPI [mode transport|tunnel]\n"
+	"            [reqid N] aead 'rfc4106(gcm(aes))' 0xKEYSALT 128 [replay-window N]\n"
+	"            [flag esn | esn] [vlan ID [vlan ID]] [limit time-hard SECONDS] dir in|out\n"
+	"  state del dev DEV dst ADDR proto esp spi SPI [dir in|out]\n"
+	"  state get [dev DEV] dst ADDR [proto esp] spi SPI [dir in|out]\n"
+	"  state list|ls|show [dev DEV] | state count [dev DEV]\n"
+	"  state flush|deleteall [dev DEV]\n";
+static const char usage_policy[] =
+	"  policy add|update dev DEV src PREFIX dst PREFIX dir in|out\n"
+	"             action protect [spi SPI] [reqid N] | action bypass | action discard\n"
+	"             [tmpl [src ADDR] [dst PEER] [proto esp] [spi SPI] [reqid N] [mode M]]\n"
+	"  policy del dev DEV src PREFIX dst PREFIX dir in|out\n"
+	"  policy list|ls|show [dev DEV] | policy flush|deleteall [dev DEV]\n";
+static const char usage_agent[] = "  agent status [dev DEV] | agent sa [dev DEV]\n";
+static const char usage_stats[] = "  stats [dev DEV]\n";
+static const char usage_monitor[] = "  monitor [dev DEV]\n";
+static const char usage_vf[] =
+	"  vf list [dev DEV] | vf trust VF on|off | vf reset VF | vf del VF      (PF mode)\n"
+	"  vf add VF dev IFNAME mac MAC [addr ADDR] [vlan ID] [trust on|off] [limit N]\n";
+
+/* The usage of one object (enum esptag_cli_obj), or of all. */
+static void usage_of(FILE *f, int obj)
+{
+	const char *const parts[] = {
+		[ESPTAG_CLI_OBJ_STATE] = usage_state,	  [ESPTAG_CLI_OBJ_POLICY] = usage_policy,
+		[ESPTAG_CLI_OBJ_AGENT] = usage_agent,	  [ESPTAG_CLI_OBJ_VF] = usage_vf,
+		[ESPTAG_CLI_OBJ_STATS] = usage_stats,	  [ESPTAG_CLI_OBJ_MONITOR] = usage_monitor,
+	};
+
+	if (obj > ESPTAG_CLI_OBJ_ALL && obj <= ESPTAG_CLI_OBJ_MONITOR) {
+		fprintf(f, "Usage: esptag [-j [-p]] [-s SOCKET]\n%s", parts[obj]);
+		return;
+	}
+	fprintf(f,
+		"Usage: esptag [-j [-p]] [-s SOCKET] OBJECT COMMAND [ARGS]\n"
+		"       esptag [-j [-p]] [-s SOCKET] -b FILE|-\n"
+		"       esptag help [OBJECT] | esptag OBJECT help\n");
+	for (int i = ESPTAG_CLI_OBJ_STATE; i <= ESPTAG_CLI_OBJ_MONITOR; i++)
+		fputs(parts[i], f);
+	fprintf(f,
+		"Objects and commands may be shortened to a unique prefix (st l = state list).\n"
+		"-j: JSON output, -p: pretty-printed JSON (implies -j).\n"
+		"SOCKET: -s PATH, else $ESPTAG_SOCK, else /run/esptag/DEV.sock.\n"
+		"esptag -V|--version: version, commit, libraries, protocol versions.\n");
+}
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"Usage: esptag [-j] [-s SOCKET] OBJECT COMMAND [ARGS]\n"
-		"       esptag [-j] [-s SOCKET] -b FILE|-\n"
-		"  state add dev DEV src ADDR dst ADDR proto esp spi SPI mode transport|tunnel\n"
-		"            [reqid N] aead 'rfc4106(gcm(aes))' 0xKEYSALT 128 [replay-window N]\n"
-		"            [esn] [vlan ID [vlan ID]] [limit time-hard SECONDS] dir in|out\n"
-		"  state del dev DEV dst ADDR proto esp spi SPI [dir in|out]\n"
-		"  state list | state flush\n"
-		"  policy add|update dev DEV src PREFIX dst PREFIX dir in|out\n"
-		"             action protect [spi SPI] [reqid N] | action bypass | action discard\n"
-		"             [tmpl [src ADDR] [dst PEER] [proto esp] [spi SPI] [reqid N] [mode M]]\n"
-		"  policy del dev DEV src PREFIX dst PREFIX dir in|out\n"
-		"  policy list | policy flush\n"
-		"  agent status | agent sa\n"
-		"  stats | monitor\n"
-		"  vf list | vf trust VF on|off | vf reset VF | vf del VF      (PF mode)\n"
-		"  vf add VF dev IFNAME mac MAC [addr ADDR] [vlan ID] [trust on|off] [limit N]\n"
-		"SOCKET: -s PATH, else $ESPTAG_SOCK, else /run/esptag/DEV.sock.\n"
-		"esptag -V|--version: version, commit, libraries, protocol versions.\n");
+	usage_of(f, ESPTAG_CLI_OBJ_ALL);
 }
 
 /* Run one parsed command (or a group of count STATE_ADD/STATE_DEL ones). */
@@ -53,6 +83,10 @@ static int run(struct esptag_cli_cmd *cmds, uint32_t count)
 	size_t isz = 0;
 	int rc;
 
+	if (c->help) {
+		usage_of(stdout, c->help);
+		return ESPTAG_EXIT_OK;
+	}
 	if (c->op == ESPTAG_CTL_MONITOR)
 		return cli_monitor(c->dev);
 	isz = esptag_ctl_item_size(c->op, false);
@@ -72,6 +106,11 @@ static int run(struct esptag_cli_cmd *cmds, uint32_t count)
 		if (count > 1 && err_index < count)
 			fprintf(stderr, "esptag: the failing item is number %u of this group; none of the group was applied\n",
 				err_index + 1);
+		esptag_ctl_free(buf);
+		return rc;
+	}
+	if (c->verb == ESPTAG_CLI_GET || c->verb == ESPTAG_CLI_COUNT) {
+		rc = c->verb == ESPTAG_CLI_GET ? cli_print_sa_get(&v, &c->id) : cli_print_sa_count(&v);
 		esptag_ctl_free(buf);
 		return rc;
 	}
@@ -224,10 +263,12 @@ int main(int argc, char **argv)
 	struct esptag_cli_cmd cmd;
 	const char *batch_file = NULL;
 	char err[256];
+	bool pretty = false;
 	int opt, rc;
 
 	static const struct option lopts[] = {
-		{ "cli_json", no_argument, NULL, 'j' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "pretty", no_argument, NULL, 'p' },
 		{ "socket", required_argument, NULL, 's' },
 		{ "batch", required_argument, NULL, 'b' },
 		{ "help", no_argument, NULL, 'h' },
@@ -236,10 +277,13 @@ int main(int argc, char **argv)
 
 	ESPTAG_VERSION_OPT(argc, argv, "esptag");
 	signal(SIGPIPE, SIG_IGN);
-	while ((opt = getopt_long(argc, argv, "+js:b:h", lopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "+jps:b:h", lopts, NULL)) != -1) {
 		switch (opt) {
 		case 'j':
 			cli_json = true;
+			break;
+		case 'p':
+			pretty = cli_json = true;
 			break;
 		case 's':
 			cli_sock = optarg;
@@ -255,16 +299,13 @@ int main(int argc, char **argv)
 			return ESPTAG_EXIT_CLI_USAGE;
 		}
 	}
+	json_init(&cli_jw, stdout, pretty);
 	if (batch_file) {
 		if (optind != argc) {
 			fprintf(stderr, "esptag: -b takes no command on the command line\n");
 			return ESPTAG_EXIT_CLI_USAGE;
 		}
 		return batch(batch_file);
-	}
-	if (optind < argc && !strcmp(argv[optind], "help")) {
-		usage(stdout);
-		return ESPTAG_EXIT_OK;
 	}
 	if (esptag_cli_parse(argc - optind, argv + optind, &cmd, err, sizeof(err))) {
 		fprintf(stderr, "esptag: %s\n", err);
