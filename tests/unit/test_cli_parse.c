@@ -375,6 +375,10 @@ static void ip_xfrm_habits(void)
 		{ "stat", ESPTAG_CTL_STATE_LIST, 0, 0, "" }, /* state wins, as in ip xfrm */
 		{ "mon dev eth0", ESPTAG_CTL_MONITOR, 0, 0, "eth0" },
 		{ "vf ls dev eth0", ESPTAG_CTL_VF_LIST, 0, 0, "eth0" },
+		{ "vf trust 3 on dev eth0", ESPTAG_CTL_VF_TRUST, 0, 0, "eth0" },
+		{ "vf t 3 off", ESPTAG_CTL_VF_TRUST, 0, 0, "" },
+		{ "vf reset 3 dev eth0", ESPTAG_CTL_VF_RESET, 0, 0, "eth0" },
+		{ "vf d 3 dev eth0", ESPTAG_CTL_VF_DEL, 0, 0, "eth0" },
 		{ "help", 0, 0, ESPTAG_CLI_OBJ_ALL, "" },
 		{ "help state", 0, 0, ESPTAG_CLI_OBJ_STATE, "" },
 		{ "state help", 0, 0, ESPTAG_CLI_OBJ_STATE, "" },
@@ -456,6 +460,8 @@ static void ip_xfrm_refused(void)
 	BAD("state list dev 'a\\b'", "bad character");
 	BAD("stats dev 'x\"y'", "bad character");
 	BAD("state list dev eth0 dev eth1", "'dev' given twice");
+	BAD("vf reset 3 now", "takes no more arguments but 'dev DEV'");
+	BAD("vf del 3 dev 'a\\b'", "bad character");
 }
 
 int main(void)

@@ -38,7 +38,7 @@ static const char usage_agent[] = "  agent status [dev DEV] | agent sa [dev DEV]
 static const char usage_stats[] = "  stats [dev DEV]\n";
 static const char usage_monitor[] = "  monitor [dev DEV]\n";
 static const char usage_vf[] =
-	"  vf list [dev DEV] | vf trust VF on|off | vf reset VF | vf del VF      (PF mode)\n"
+	"  vf list | vf trust VF on|off | vf reset VF | vf del VF   [dev DEV]   (PF mode)\n"
 	"  vf add VF dev IFNAME mac MAC [addr ADDR] [vlan ID] [trust on|off] [limit N]\n";
 
 /* The usage of one object (enum esptag_cli_obj), or of all. */
