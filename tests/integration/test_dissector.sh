@@ -11,7 +11,8 @@
 # add`, the reply's sa_index the one of `esptag -j state list`; its key is
 # marked as key material; TX tags name the outbound SA and carry ESP below
 # them (esp.spi), RX tags name the inbound SA and carry IP (ip.src). Without
-# the dissector none of those fields exist, and no frame matches `esp`.
+# the dissector none of those fields exist, and no tagged frame matches `esp`
+# or `ip`. The config EtherType is a preference (-o esptag.ethertype:N).
 . "$(dirname "$0")/../lib/harness.sh"
 t_require tcpdump
 t_require tshark
@@ -137,4 +138,15 @@ t_eq without_dissector_no_ip "$(TS -Y 'eth.type == 0x88b6 && ip' | wc -l)" 0
 TS -V >"$TMP/plain.v"
 grep -q 'Opcode: \|Kind: TX\|esptag' "$TMP/plain.v" && t_fail without_dissector_no_fields "fields present" ||
 	t_pass without_dissector_no_fields
+
+# --- the EtherType is a preference ---------------------------------------------------
+$PY -c '
+import sys; sys.path.insert(0, sys.argv[1]); import etlib
+from scapy.all import wrpcap, Ether, Raw
+p = etlib.cfg_payload(etlib.OP["HELLO"], 5, 0, [etlib.rec_caps()])
+wrpcap(sys.argv[2], [Ether(dst="02:45:53:50:54:00", src="02:00:00:00:00:01", type=0x88b7) / Raw(p)])' \
+	"$ROOT/tests/lib" "$TMP/pref.pcap"
+t_eq pref_default_ignores_88b7 "$(tshark -n -r "$TMP/pref.pcap" -X lua_script:"$LUA" -Y esptag 2>/dev/null | wc -l)" 0
+t_eq pref_ethertype_88b7 "$(tshark -n -r "$TMP/pref.pcap" -X lua_script:"$LUA" -o esptag.ethertype:34999 \
+	-Y 'esptag.opcode == 1' 2>/dev/null | wc -l)" 1
 t_exit
