@@ -44,6 +44,7 @@ static const struct option lopts[] = {
 	{ "xdp-priority", required_argument, NULL, 0x10c },
 	{ "xdp-frags", no_argument, NULL, 0x10d },
 	{ "tc-prio", required_argument, NULL, 0x10e },
+	{ "ro-group", required_argument, NULL, 0x10f },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{}
@@ -59,6 +60,7 @@ static void usage(FILE *f)
 		"               [--max-sas N] [--audit-interval S] [--cfg-ethertype HEX] [--meta-ethertype HEX]\n"
 		"               [--mark-mask N --mark-trusted N [--mark-shift N]] [-v|--verbose]\n"
 		"               [--log-level err|warn|notice|info|debug] [--config FILE]\n"
+		"               [--ro-group GROUP]   (read-only socket SOCK.ro for exporters)\n"
 		"       PF mode: --pf [--mbox-dir DIR] [--uplink IF] [--switch veb|vepa]\n"
 		"               [--vf-limit N] [--local ADDR]\n"
 		"       VF mode: --vf --mailbox PATH\n"
@@ -299,6 +301,9 @@ static int set_opt(struct opts *o, int opt, const char *arg)
 		return 0;
 	case 0x10a:
 		o->config = arg;
+		return 0;
+	case 0x10f:
+		o->ro_group = arg;
 		return 0;
 	case 0x10b:
 		for (int i = 0; i < 5; i++)
