@@ -48,7 +48,8 @@ void cli_print_agent(const struct esptag_ctl_view *v);
 void cli_print_stats(const struct esptag_ctl_view *v);
 void cli_print_event(const struct esptag_ctl_event *e);
 
-/* print_prom.c: stats and agent status replies, Prometheus text format */
-void cli_print_prom(const struct esptag_ctl_view *stats, const struct esptag_ctl_view *agent);
+/* print_prom.c: stats and agent status replies, Prometheus text format;
+ * -1 out of memory. */
+int cli_print_prom(const struct esptag_ctl_view *stats, const struct esptag_ctl_view *agent);
 
 #endif

@@ -58,8 +58,8 @@ static int run_prom(const char *dev)
 		fprintf(stderr, "esptag: empty agent status reply\n");
 		rc = ESPTAG_EXIT_INTERNAL;
 	}
-	if (rc == ESPTAG_EXIT_OK)
-		cli_print_prom(&sv, &av);
+	if (rc == ESPTAG_EXIT_OK && cli_print_prom(&sv, &av))
+		rc = ESPTAG_EXIT_INTERNAL;
 	esptag_ctl_free(sbuf);
 	esptag_ctl_free(abuf);
 	if (rc == ESPTAG_EXIT_OK && (fflush(stdout) || ferror(stdout))) {
