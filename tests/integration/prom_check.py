@@ -1,15 +1,30 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: GPL-2.0-only
-# prom_check.py PROM_FILE STATS_JSON [KEY...]: parse esptag -o prometheus
-# output with prometheus_client's parser and compare every counter with the
-# same run's `esptag -j stats`. Prints "ok" or the first mismatch (exit 1).
+# prom_check.py PROM_FILE JSON_BEFORE JSON_AFTER [KEY...]: parse esptag -o
+# prometheus output with prometheus_client's parser and compare every counter
+# with `esptag -j stats` taken just before and just after it. Only the config
+# channel counters may move in between (each stats request is a GET_STATS
+# round trip to the agent): those must lie between the two, every other
+# counter must equal both. Prints "ok" or the first mismatch (exit 1).
 import json
 import sys
 from prometheus_client.parser import text_string_to_metric_families
 
 text = open(sys.argv[1]).read()
 st = json.load(open(sys.argv[2]))
-keys = [k.lower().removeprefix("0x") for k in sys.argv[3:]]
+st2 = json.load(open(sys.argv[3]))
+keys = [k.lower().removeprefix("0x") for k in sys.argv[4:]]
+
+
+def cfg(name):
+    return "cfg" in name or "config" in name
+
+
+def same(section, name, got_v, v):
+    v2 = st2[section][name]
+    if v != v2 and not cfg(name):
+        fail(f"{section} {name} moved without traffic: {v} -> {v2}")
+    return got_v is not None and v <= got_v <= v2
 
 
 def fail(msg):
@@ -47,12 +62,14 @@ for name, v in st["datapath"].items():
     k2 = (f"esptag_{name}_total", tuple(sorted(dev.items())))
     if (k1 in got) == (k2 in got):
         fail(f"datapath {name}: in both or neither ({k1 in got}, {k2 in got})")
-    if got.get(k1, got.get(k2)) != v:
+    if not same("datapath", name, got.get(k1, got.get(k2)), v):
         fail(f"datapath {name}: prometheus {got.get(k1, got.get(k2))} json {v}")
 for name, v in st.get("agent", {}).items():
     k = (f"esptag_agent_{name}_total", tuple(sorted(dev.items())))
-    if got.get(k) != v:
+    if not same("agent", name, got.get(k), v):
         fail(f"agent {name}: prometheus {got.get(k)} json {v}")
+if st.get("sa") != st2.get("sa"):
+    fail("SA counters moved without traffic")
 sums = {}
 for sa in st.get("sa", []):
     key = (f"0x{sa['spi']:08x}", sa["dir"])
