@@ -455,6 +455,7 @@ void opts_restart_warn(const struct opts *o, const struct opts *n)
 		{ "dev", strcmp(o->dev, n->dev) },
 		{ "pin-dir", str_differ(o->bo.pin_dir, n->bo.pin_dir) },
 		{ "sock", str_differ(o->sock, n->sock) },
+		{ "ro-group", str_differ(o->ro_group, n->ro_group) },
 		{ "port", o->port != n->port },
 		{ "adopt", o->bo.adopt != n->bo.adopt },
 		{ "no-attach", o->bo.no_attach != n->bo.no_attach },
