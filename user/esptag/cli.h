@@ -5,6 +5,7 @@
  *   conn.c         the control socket: request/reply, monitor
  *   print.c        state, policy and VF listings
  *   print_status.c agent status, statistics, monitor events
+ *   print_prom.c   statistics in the Prometheus text format
  */
 #ifndef ESPTAG_CLI_H
 #define ESPTAG_CLI_H
@@ -19,6 +20,7 @@
 /* Exit codes: enum esptag_cli_exit in user/lib/util.h (docs/esptag.8, EXIT STATUS). */
 
 extern bool cli_json;	     /* -j: JSON output */
+extern bool cli_prom;	     /* -o prometheus (stats only) */
 extern const char *cli_sock; /* -s SOCKET */
 
 /* conn.c */
@@ -45,5 +47,9 @@ void cli_print_vf_reset(const struct esptag_ctl_view *v);
 void cli_print_agent(const struct esptag_ctl_view *v);
 void cli_print_stats(const struct esptag_ctl_view *v);
 void cli_print_event(const struct esptag_ctl_event *e);
+
+/* print_prom.c: stats and agent status replies, Prometheus text format;
+ * -1 out of memory. */
+int cli_print_prom(const struct esptag_ctl_view *stats, const struct esptag_ctl_view *agent);
 
 #endif

@@ -17,12 +17,13 @@
 #define BATCH_CHUNK 8192
 
 bool cli_json;
+bool cli_prom;
 const char *cli_sock;
 
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: esptag [-j] [-s SOCKET] OBJECT COMMAND [ARGS]\n"
+		"Usage: esptag [-j|-o text|json|prometheus] [-s SOCKET] OBJECT COMMAND [ARGS]\n"
 		"       esptag [-j] [-s SOCKET] -b FILE|-\n"
 		"  state add dev DEV src ADDR dst ADDR proto esp spi SPI mode transport|tunnel\n"
 		"            [reqid N] aead 'rfc4106(gcm(aes))' 0xKEYSALT 128 [replay-window N]\n"
@@ -35,11 +36,48 @@ static void usage(FILE *f)
 		"  policy del dev DEV src PREFIX dst PREFIX dir in|out\n"
 		"  policy list | policy flush\n"
 		"  agent status | agent sa\n"
-		"  stats | monitor\n"
+		"  stats [-o prometheus] | monitor\n"
 		"  vf list | vf trust VF on|off | vf reset VF | vf del VF      (PF mode)\n"
 		"  vf add VF dev IFNAME mac MAC [addr ADDR] [vlan ID] [trust on|off] [limit N]\n"
 		"SOCKET: -s PATH, else $ESPTAG_SOCK, else /run/esptag/DEV.sock.\n"
 		"esptag -V|--version: version, commit, libraries, protocol versions.\n");
+}
+
+/* stats -o prometheus: the statistics and the agent status, one text. */
+static int run_prom(const char *dev)
+{
+	struct esptag_ctl_view sv, av;
+	uint8_t *sbuf = NULL, *abuf = NULL;
+	uint32_t ei;
+	int rc;
+
+	rc = cli_transact(dev, ESPTAG_CTL_STATS, NULL, 0, 0, &sbuf, &sv, &ei);
+	if (rc == ESPTAG_EXIT_OK)
+		rc = cli_transact(dev, ESPTAG_CTL_AGENT_STATUS, NULL, 0, 0, &abuf, &av, &ei);
+	if (rc == ESPTAG_EXIT_OK && !av.hdr.count) {
+		fprintf(stderr, "esptag: empty agent status reply\n");
+		rc = ESPTAG_EXIT_INTERNAL;
+	}
+	if (rc == ESPTAG_EXIT_OK && cli_print_prom(&sv, &av))
+		rc = ESPTAG_EXIT_INTERNAL;
+	esptag_ctl_free(sbuf);
+	esptag_ctl_free(abuf);
+	if (rc == ESPTAG_EXIT_OK && (fflush(stdout) || ferror(stdout))) {
+		fprintf(stderr, "esptag: writing the output: %s\n", strerror(errno));
+		rc = ESPTAG_EXIT_INTERNAL;
+	}
+	return rc;
+}
+
+/* -o FORMAT; 0, -1 unknown. */
+static int set_output(const char *f)
+{
+	cli_json = !strcmp(f, "json");
+	cli_prom = !strcmp(f, "prometheus");
+	if (cli_json || cli_prom || !strcmp(f, "text"))
+		return 0;
+	fprintf(stderr, "esptag: unknown output format '%s' (text, json, prometheus)\n", f);
+	return -1;
 }
 
 /* Run one parsed command (or a group of count STATE_ADD/STATE_DEL ones). */
@@ -55,6 +93,8 @@ static int run(struct esptag_cli_cmd *cmds, uint32_t count)
 
 	if (c->op == ESPTAG_CTL_MONITOR)
 		return cli_monitor(c->dev);
+	if (cli_prom)
+		return run_prom(c->dev);
 	isz = esptag_ctl_item_size(c->op, false);
 	if (isz) {
 		items = calloc(count, isz);
@@ -230,13 +270,14 @@ int main(int argc, char **argv)
 		{ "cli_json", no_argument, NULL, 'j' },
 		{ "socket", required_argument, NULL, 's' },
 		{ "batch", required_argument, NULL, 'b' },
+		{ "output", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
 
 	ESPTAG_VERSION_OPT(argc, argv, "esptag");
 	signal(SIGPIPE, SIG_IGN);
-	while ((opt = getopt_long(argc, argv, "+js:b:h", lopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "+js:b:o:h", lopts, NULL)) != -1) {
 		switch (opt) {
 		case 'j':
 			cli_json = true;
@@ -247,6 +288,10 @@ int main(int argc, char **argv)
 		case 'b':
 			batch_file = optarg;
 			break;
+		case 'o':
+			if (set_output(optarg))
+				return ESPTAG_EXIT_CLI_USAGE;
+			break;
 		case 'h':
 			usage(stdout);
 			return ESPTAG_EXIT_OK;
@@ -256,6 +301,10 @@ int main(int argc, char **argv)
 		}
 	}
 	if (batch_file) {
+		if (cli_prom) {
+			fprintf(stderr, "esptag: -o prometheus is for the stats command, not -b\n");
+			return ESPTAG_EXIT_CLI_USAGE;
+		}
 		if (optind != argc) {
 			fprintf(stderr, "esptag: -b takes no command on the command line\n");
 			return ESPTAG_EXIT_CLI_USAGE;
@@ -266,8 +315,20 @@ int main(int argc, char **argv)
 		usage(stdout);
 		return ESPTAG_EXIT_OK;
 	}
+	/* "stats -o FORMAT": the option may follow the command too. */
+	if (argc - optind == 3 && !strcmp(argv[optind], "stats") &&
+	    (!strcmp(argv[optind + 1], "-o") || !strcmp(argv[optind + 1], "--output"))) {
+		if (set_output(argv[optind + 2]))
+			return ESPTAG_EXIT_CLI_USAGE;
+		argc -= 2;
+	}
 	if (esptag_cli_parse(argc - optind, argv + optind, &cmd, err, sizeof(err))) {
 		fprintf(stderr, "esptag: %s\n", err);
+		return ESPTAG_EXIT_CLI_USAGE;
+	}
+	if (cli_prom && cmd.op != ESPTAG_CTL_STATS) {
+		fprintf(stderr, "esptag: -o prometheus is for the stats command only\n");
+		esptag_cli_cmd_clear(&cmd);
 		return ESPTAG_EXIT_CLI_USAGE;
 	}
 	rc = run(&cmd, 1);
