@@ -5,6 +5,7 @@
 #   $(BPFOBJDIR)       the BPF objects (for ip link ... xdp obj, tc ... bpf obj, bpftool)
 #   $(INCDIR)          the ABI headers (wire.h, maps.h) for agent vendors
 #   $(SYSTEMDUNITDIR)  esptagd@.service, esptag-agent@.service (@SBINDIR@ filled in)
+#   $(WSDIR)           esptag.lua, the Wireshark dissector (docs/operations.md)
 #   $(DATADIR)         agent.conf.example, and `installed-dirs`: the directories
 #                      install created, which uninstall removes again once empty
 # `make uninstall` removes exactly those files and those directories.
@@ -16,6 +17,7 @@ BPFOBJDIR      ?= $(PREFIX)/lib$(if $(MULTIARCH),/$(MULTIARCH))/bpf/esptag
 INCDIR         ?= $(PREFIX)/include/esptag
 SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 DATADIR        ?= $(PREFIX)/share/esptag
+WSDIR          ?= $(DATADIR)/wireshark
 INSTALL        ?= install
 
 INST_BINS  := esptagd esptag esptag-agent
@@ -23,10 +25,11 @@ INST_MANS  := $(notdir $(wildcard docs/*.8))
 INST_BPF   := $(notdir $(BPF_OBJS))
 INST_HDRS  := $(notdir $(wildcard include/esptag/*.h))
 INST_UNITS := $(patsubst systemd/%.in,%,$(wildcard systemd/*.service.in))
-INST_DIRS  := $(SBINDIR) $(MAN8DIR) $(BPFOBJDIR) $(INCDIR) $(SYSTEMDUNITDIR) $(DATADIR)
+INST_DIRS  := $(SBINDIR) $(MAN8DIR) $(BPFOBJDIR) $(INCDIR) $(SYSTEMDUNITDIR) $(DATADIR) $(WSDIR)
 INST_FILES := $(addprefix $(SBINDIR)/,$(INST_BINS)) $(addprefix $(MAN8DIR)/,$(INST_MANS)) \
 	      $(addprefix $(BPFOBJDIR)/,$(INST_BPF)) $(addprefix $(INCDIR)/,$(INST_HDRS)) \
-	      $(addprefix $(SYSTEMDUNITDIR)/,$(INST_UNITS)) $(DATADIR)/agent.conf.example
+	      $(addprefix $(SYSTEMDUNITDIR)/,$(INST_UNITS)) $(DATADIR)/agent.conf.example \
+	      $(WSDIR)/esptag.lua
 DIRS_LIST  := $(DESTDIR)$(DATADIR)/installed-dirs
 
 .PHONY: install uninstall
@@ -53,6 +56,7 @@ install: $(addprefix $(BUILD)/bin/,$(INST_BINS)) $(BPF_OBJS)
 		mv -f $(DESTDIR)$(SYSTEMDUNITDIR)/$$u.tmp $(DESTDIR)$(SYSTEMDUNITDIR)/$$u; \
 	done
 	$(Q)$(INSTALL) -m 0644 systemd/agent.conf.example $(DESTDIR)$(DATADIR)/
+	$(Q)$(INSTALL) -m 0644 wireshark/esptag.lua $(DESTDIR)$(WSDIR)/
 
 # Files first, then the directories install created, deepest first, each
 # only if empty (something else may have put files there since).

@@ -3,7 +3,7 @@
 # Installing and running esptag as a service:
 #  - `make install DESTDIR=D PREFIX=/usr` lays out exactly the expected tree
 #    (binaries, man pages, BPF objects, ABI headers, systemd units, example
-#    agent configuration), with @SBINDIR@ filled into the units;
+#    agent configuration, the Wireshark dissector), with @SBINDIR@ filled into the units;
 #  - the installed binaries run from there: -V/--version name the release
 #    of file VERSION, the commit, libbpf/libxdp, the protocol versions;
 #  - `systemd-analyze verify` finds nothing to say about the installed units
@@ -61,6 +61,8 @@ usr/share
 usr/share/esptag
 usr/share/esptag/agent.conf.example
 usr/share/esptag/installed-dirs
+usr/share/esptag/wireshark
+usr/share/esptag/wireshark/esptag.lua
 usr/share/man
 usr/share/man/man8
 usr/share/man/man8/esptag-agent.8

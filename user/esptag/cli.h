@@ -5,6 +5,7 @@
  *   conn.c         the control socket: request/reply, monitor
  *   print.c        state, policy and VF listings
  *   print_status.c agent status, statistics, monitor events
+ *   print_prom.c   statistics in the Prometheus text format
  */
 #ifndef ESPTAG_CLI_H
 #define ESPTAG_CLI_H
@@ -21,6 +22,7 @@
 
 extern bool cli_json;	     /* -j: JSON output */
 extern struct json_w cli_jw; /* the JSON writer of -j (pretty with -p) */
+extern bool cli_prom;	     /* -o prometheus (stats only) */
 extern const char *cli_sock; /* -s SOCKET */
 
 /* conn.c */
@@ -51,5 +53,9 @@ int cli_print_sa_count(const struct esptag_ctl_view *v);
 void cli_print_agent(const struct esptag_ctl_view *v);
 void cli_print_stats(const struct esptag_ctl_view *v);
 void cli_print_event(const struct esptag_ctl_event *e);
+
+/* print_prom.c: stats and agent status replies, Prometheus text format;
+ * -1 out of memory. */
+int cli_print_prom(const struct esptag_ctl_view *stats, const struct esptag_ctl_view *agent);
 
 #endif

@@ -18,6 +18,7 @@
 
 bool cli_json;
 struct json_w cli_jw;
+bool cli_prom;
 const char *cli_sock;
 
 static const char usage_state[] =
@@ -35,7 +36,7 @@ static const char usage_policy[] =
 	"  policy del dev DEV src PREFIX dst PREFIX dir in|out\n"
 	"  policy list|ls|show [dev DEV] | policy flush|deleteall [dev DEV]\n";
 static const char usage_agent[] = "  agent status [dev DEV] | agent sa [dev DEV]\n";
-static const char usage_stats[] = "  stats [dev DEV]\n";
+static const char usage_stats[] = "  stats [dev DEV] [-o prometheus]\n";
 static const char usage_monitor[] = "  monitor [dev DEV]\n";
 static const char usage_vf[] =
 	"  vf list | vf trust VF on|off | vf reset VF | vf del VF   [dev DEV]   (PF mode)\n"
@@ -55,14 +56,14 @@ static void usage_of(FILE *f, int obj)
 		return;
 	}
 	fprintf(f,
-		"Usage: esptag [-j [-p]] [-s SOCKET] OBJECT COMMAND [ARGS]\n"
+		"Usage: esptag [-j [-p]|-o text|json|prometheus] [-s SOCKET] OBJECT COMMAND [ARGS]\n"
 		"       esptag [-j [-p]] [-s SOCKET] -b FILE|-\n"
 		"       esptag help [OBJECT] | esptag OBJECT help\n");
 	for (int i = ESPTAG_CLI_OBJ_STATE; i <= ESPTAG_CLI_OBJ_MONITOR; i++)
 		fputs(parts[i], f);
 	fprintf(f,
 		"Objects and commands may be shortened to a unique prefix (st l = state list).\n"
-		"-j: JSON output, -p: pretty-printed JSON (implies -j).\n"
+		"-j: JSON output, -p: pretty-printed JSON (implies -j), -o prometheus: stats only.\n"
 		"SOCKET: -s PATH, else $ESPTAG_SOCK, else /run/esptag/DEV.sock.\n"
 		"esptag -V|--version: version, commit, libraries, protocol versions.\n");
 }
@@ -70,6 +71,43 @@ static void usage_of(FILE *f, int obj)
 static void usage(FILE *f)
 {
 	usage_of(f, ESPTAG_CLI_OBJ_ALL);
+}
+
+/* stats -o prometheus: the statistics and the agent status, one text. */
+static int run_prom(const char *dev)
+{
+	struct esptag_ctl_view sv, av;
+	uint8_t *sbuf = NULL, *abuf = NULL;
+	uint32_t ei;
+	int rc;
+
+	rc = cli_transact(dev, ESPTAG_CTL_STATS, NULL, 0, 0, &sbuf, &sv, &ei);
+	if (rc == ESPTAG_EXIT_OK)
+		rc = cli_transact(dev, ESPTAG_CTL_AGENT_STATUS, NULL, 0, 0, &abuf, &av, &ei);
+	if (rc == ESPTAG_EXIT_OK && !av.hdr.count) {
+		fprintf(stderr, "esptag: empty agent status reply\n");
+		rc = ESPTAG_EXIT_INTERNAL;
+	}
+	if (rc == ESPTAG_EXIT_OK && cli_print_prom(&sv, &av))
+		rc = ESPTAG_EXIT_INTERNAL;
+	esptag_ctl_free(sbuf);
+	esptag_ctl_free(abuf);
+	if (rc == ESPTAG_EXIT_OK && (fflush(stdout) || ferror(stdout))) {
+		fprintf(stderr, "esptag: writing the output: %s\n", strerror(errno));
+		rc = ESPTAG_EXIT_INTERNAL;
+	}
+	return rc;
+}
+
+/* -o FORMAT; 0, -1 unknown. */
+static int set_output(const char *f)
+{
+	cli_json = !strcmp(f, "json");
+	cli_prom = !strcmp(f, "prometheus");
+	if (cli_json || cli_prom || !strcmp(f, "text"))
+		return 0;
+	fprintf(stderr, "esptag: unknown output format '%s' (text, json, prometheus)\n", f);
+	return -1;
 }
 
 /* Run one parsed command (or a group of count STATE_ADD/STATE_DEL ones). */
@@ -89,6 +127,8 @@ static int run(struct esptag_cli_cmd *cmds, uint32_t count)
 	}
 	if (c->op == ESPTAG_CTL_MONITOR)
 		return cli_monitor(c->dev);
+	if (cli_prom)
+		return run_prom(c->dev);
 	isz = esptag_ctl_item_size(c->op, false);
 	if (isz) {
 		items = calloc(count, isz);
@@ -271,13 +311,14 @@ int main(int argc, char **argv)
 		{ "pretty", no_argument, NULL, 'p' },
 		{ "socket", required_argument, NULL, 's' },
 		{ "batch", required_argument, NULL, 'b' },
+		{ "output", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
 
 	ESPTAG_VERSION_OPT(argc, argv, "esptag");
 	signal(SIGPIPE, SIG_IGN);
-	while ((opt = getopt_long(argc, argv, "+jps:b:h", lopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "+jps:b:o:h", lopts, NULL)) != -1) {
 		switch (opt) {
 		case 'j':
 			cli_json = true;
@@ -291,6 +332,10 @@ int main(int argc, char **argv)
 		case 'b':
 			batch_file = optarg;
 			break;
+		case 'o':
+			if (set_output(optarg))
+				return ESPTAG_EXIT_CLI_USAGE;
+			break;
 		case 'h':
 			usage(stdout);
 			return ESPTAG_EXIT_OK;
@@ -301,14 +346,30 @@ int main(int argc, char **argv)
 	}
 	json_init(&cli_jw, stdout, pretty);
 	if (batch_file) {
+		if (cli_prom) {
+			fprintf(stderr, "esptag: -o prometheus is for the stats command, not -b\n");
+			return ESPTAG_EXIT_CLI_USAGE;
+		}
 		if (optind != argc) {
 			fprintf(stderr, "esptag: -b takes no command on the command line\n");
 			return ESPTAG_EXIT_CLI_USAGE;
 		}
 		return batch(batch_file);
 	}
+	/* "stats -o FORMAT": the option may follow the command too. */
+	if (argc - optind == 3 && !strcmp(argv[optind], "stats") &&
+	    (!strcmp(argv[optind + 1], "-o") || !strcmp(argv[optind + 1], "--output"))) {
+		if (set_output(argv[optind + 2]))
+			return ESPTAG_EXIT_CLI_USAGE;
+		argc -= 2;
+	}
 	if (esptag_cli_parse(argc - optind, argv + optind, &cmd, err, sizeof(err))) {
 		fprintf(stderr, "esptag: %s\n", err);
+		return ESPTAG_EXIT_CLI_USAGE;
+	}
+	if (cli_prom && cmd.op != ESPTAG_CTL_STATS) {
+		fprintf(stderr, "esptag: -o prometheus is for the stats command only\n");
+		esptag_cli_cmd_clear(&cmd);
 		return ESPTAG_EXIT_CLI_USAGE;
 	}
 	rc = run(&cmd, 1);

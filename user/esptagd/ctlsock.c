@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,6 +76,49 @@ int ctl_listen(const char *path)
 	return fd;
 }
 
+/*
+ * The read-only socket: mode 0660, group GROUP (root's when it cannot be
+ * set). Whoever the file mode lets connect may send the CTL_READ requests
+ * of the dispatch table, nothing else.
+ */
+int ctl_listen_ro(const char *path, const char *group)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct group *g = getgrnam(group);
+	mode_t old;
+	int fd;
+
+	if (!g) {
+		log_err("--ro-group %s: no such group", group);
+		return -1;
+	}
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		log_err("socket path too long: %s", path);
+		return -1;
+	}
+	strcpy(sun.sun_path, path);
+	unlink(path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -1;
+	old = umask(0177);	/* 0600 until the group is set */
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) || listen(fd, 64)) {
+		umask(old);
+		log_err("read-only control socket %s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	umask(old);
+	if (chown(path, (uid_t)-1, g->gr_gid) || chmod(path, 0660)) {
+		log_err("read-only control socket %s: group %s: %s", path, group, strerror(errno));
+		close(fd);
+		unlink(path);
+		return -1;
+	}
+	log_info("read-only control socket %s (group %s)", path, group);
+	return fd;
+}
+
 typedef void (*ctl_fn)(struct daemon *d, const struct esptag_ctl_view *v, struct reply *r);
 
 /* Handlers that do not read the request's items. */
@@ -91,9 +135,10 @@ NO_ITEMS(h_agent_status, ctl_agent_status)
 NO_ITEMS(h_agent_sa, ctl_agent_sa)
 NO_ITEMS(h_stats, ctl_stats)
 
-/* The peer may be anyone that can open the socket (mode 0600: root or the
- * daemon's user); OWNER requests need root or the daemon's uid. */
-enum { CTL_ANY, CTL_OWNER };
+/* OWNER requests need the read-write socket (mode 0600) and root or the
+ * daemon's uid. READ requests (no change, no key in the reply) are also
+ * answered on the read-only socket (--ro-group) to anyone it lets in. */
+enum { CTL_READ, CTL_OWNER };
 
 struct ctl_op {
 	ctl_fn fn;		/* NULL: MONITOR (takes the connection) */
@@ -104,19 +149,19 @@ struct ctl_op {
 static const struct ctl_op ctl_ops[ESPTAG_CTL_OP_MAX + 1] = {
 	[ESPTAG_CTL_STATE_ADD]		= { ctl_state_add, 1, CTL_OWNER },
 	[ESPTAG_CTL_STATE_DEL]		= { ctl_state_del, 1, CTL_OWNER },
-	[ESPTAG_CTL_STATE_LIST]		= { h_state_list, 0, CTL_OWNER },
+	[ESPTAG_CTL_STATE_LIST]		= { h_state_list, 0, CTL_READ },
 	[ESPTAG_CTL_STATE_FLUSH]	= { h_state_flush, 0, CTL_OWNER },
 	[ESPTAG_CTL_POLICY_ADD]		= { ctl_policy_add, 1, CTL_OWNER },
 	[ESPTAG_CTL_POLICY_UPDATE]	= { ctl_policy_update, 1, CTL_OWNER },
 	[ESPTAG_CTL_POLICY_DEL]		= { ctl_policy_del, 1, CTL_OWNER },
-	[ESPTAG_CTL_POLICY_LIST]	= { h_policy_list, 0, CTL_OWNER },
+	[ESPTAG_CTL_POLICY_LIST]	= { h_policy_list, 0, CTL_READ },
 	[ESPTAG_CTL_POLICY_FLUSH]	= { h_policy_flush, 0, CTL_OWNER },
-	[ESPTAG_CTL_AGENT_STATUS]	= { h_agent_status, 0, CTL_OWNER },
-	[ESPTAG_CTL_AGENT_SA]		= { h_agent_sa, 0, CTL_OWNER },
-	[ESPTAG_CTL_STATS]		= { h_stats, 0, CTL_OWNER },
+	[ESPTAG_CTL_AGENT_STATUS]	= { h_agent_status, 0, CTL_READ },
+	[ESPTAG_CTL_AGENT_SA]		= { h_agent_sa, 0, CTL_READ },
+	[ESPTAG_CTL_STATS]		= { h_stats, 0, CTL_READ },
 	[ESPTAG_CTL_VF_ADD]		= { pf_ctl, 1, CTL_OWNER },
 	[ESPTAG_CTL_VF_DEL]		= { pf_ctl, 1, CTL_OWNER },
-	[ESPTAG_CTL_VF_LIST]		= { pf_ctl, 0, CTL_OWNER },
+	[ESPTAG_CTL_VF_LIST]		= { pf_ctl, 0, CTL_READ },
 	[ESPTAG_CTL_VF_TRUST]		= { pf_ctl, 1, CTL_OWNER },
 	[ESPTAG_CTL_VF_RESET]		= { pf_ctl, 1, CTL_OWNER },
 	[ESPTAG_CTL_MONITOR]		= { NULL, 0, CTL_OWNER },
@@ -198,8 +243,13 @@ static int ctl_dispatch(struct daemon *d, int fd, int ep, bool owner,
 	log_debug("control: %s (%u items)", esptag_ctl_op_str(op), v->hdr.count);
 	if (!o || (!o->fn && op != ESPTAG_CTL_MONITOR))
 		reply_err(r, ESPTAG_CTL_E_INVAL, "operation %u is not a request", op);
-	else if (o->priv == CTL_OWNER && !owner)
-		return fd;
+	else if (o->priv == CTL_OWNER && !owner) {
+		log_warn("control socket: %s refused on the read-only socket",
+			 esptag_ctl_op_str(op));
+		reply_err(r, ESPTAG_CTL_E_PERM,
+			  "%s needs the read-write control socket (this one is read-only)",
+			  esptag_ctl_op_str(op));
+	}
 	else if (v->hdr.count < o->min_items)
 		reply_err(r, ESPTAG_CTL_E_INVAL, "%s needs at least %u item(s)",
 			  esptag_ctl_op_str(op), o->min_items);
@@ -212,7 +262,7 @@ static int ctl_dispatch(struct daemon *d, int fd, int ep, bool owner,
 	return fd;
 }
 
-void ctl_serve(struct daemon *d, int lfd, int ep)
+void ctl_serve(struct daemon *d, int lfd, int ep, bool ro)
 {
 	struct timeval tmo = { .tv_sec = 5 };
 	struct esptag_ctl_view v;
@@ -227,8 +277,9 @@ void ctl_serve(struct daemon *d, int lfd, int ep)
 		return;
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tmo, sizeof(tmo));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tmo, sizeof(tmo));
-	/* Every request is OWNER's: refuse anyone else before reading. */
-	if (!peer_is_owner(fd)) {
+	/* Read-write socket: refuse anyone but the owner before reading. The
+	 * read-only one: its file mode decides; the table, what it may ask. */
+	if (!ro && !peer_is_owner(fd)) {
 		close(fd);
 		return;
 	}
@@ -243,7 +294,7 @@ void ctl_serve(struct daemon *d, int lfd, int ep)
 	if (esptag_ctl_decode(buf, n, &v, err, sizeof(err)) || (v.hdr.flags & ESPTAG_CTL_F_REPLY))
 		reply_bad_request(fd, buf, n, &r, err);
 	else
-		fd = ctl_dispatch(d, fd, ep, true, &v, &r);
+		fd = ctl_dispatch(d, fd, ep, !ro, &v, &r);
 	/* The request may have carried keys. */
 	esptag_ctl_free(buf);
 	if (r.items)

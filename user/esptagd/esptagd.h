@@ -407,6 +407,7 @@ struct opts {
 	struct cfg_opts co;
 	struct pf_opts po;
 	const char *sock, *mailbox;
+	const char *ro_group;		/* --ro-group: read-only socket <sock>.ro */
 	unsigned long audit_s, hello_ms, max_sas, port, tmo, tries, down_after;
 	bool keep, cleanup, teardown, pf_mode, vf_mode, set_tc_prio;
 	int log_level;
@@ -437,7 +438,10 @@ int vf_reset(struct daemon *d);
 /* ctlsock.c */
 bool sock_live(const char *path);	/* does a daemon answer there? */
 int ctl_listen(const char *path);
-void ctl_serve(struct daemon *d, int lfd, int ep);	/* one connection */
+/* The read-only socket path (sock + ".ro"), mode 0660, group group. */
+int ctl_listen_ro(const char *path, const char *group);
+/* One connection; ro: the read-only socket (only CTL_READ requests). */
+void ctl_serve(struct daemon *d, int lfd, int ep, bool ro);
 
 /* monitor.c */
 void monitor_drop(struct daemon *d, int i);	/* close client i */

@@ -24,7 +24,8 @@ enum stage { STAGE_NONE, STAGE_BPF, STAGE_PF };
 struct loop {
 	int argc;
 	char **argv;			/* re-read at a reload */
-	int ep, lfd, sfd, tfd;
+	int ep, lfd, rofd, sfd, tfd;
+	char ro_path[1100];
 	sigset_t mask;
 	uint64_t last_audit;
 	bool stop, started;
@@ -68,6 +69,12 @@ static int loop_open(struct daemon *d, const struct opts *o, struct loop *lp)
 	lp->lfd = ctl_listen(o->sock);
 	if (lp->lfd < 0)
 		return -1;
+	if (o->ro_group) {
+		snprintf(lp->ro_path, sizeof(lp->ro_path), "%s.ro", o->sock);
+		lp->rofd = ctl_listen_ro(lp->ro_path, o->ro_group);
+		if (lp->rofd < 0)
+			return -1;
+	}
 	lp->sfd = signalfd(-1, &lp->mask, SFD_CLOEXEC);
 	lp->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	lp->ep = epoll_create1(EPOLL_CLOEXEC);
@@ -75,6 +82,8 @@ static int loop_open(struct daemon *d, const struct opts *o, struct loop *lp)
 		return -1;
 	hello_timer(lp, o->hello_ms);
 	epoll_add(lp->ep, lp->lfd);
+	if (lp->rofd >= 0)
+		epoll_add(lp->ep, lp->rofd);
 	epoll_add(lp->ep, lp->sfd);
 	epoll_add(lp->ep, lp->tfd);
 	epoll_add(lp->ep, d->chan.fd);
@@ -190,8 +199,8 @@ static void on_event(struct daemon *d, struct opts *o, struct loop *lp, int fd)
 {
 	struct signalfd_siginfo si;
 
-	if (fd == lp->lfd) {
-		ctl_serve(d, lp->lfd, lp->ep);
+	if (fd == lp->lfd || fd == lp->rofd) {
+		ctl_serve(d, fd, lp->ep, fd == lp->rofd);
 	} else if (fd == lp->sfd) {
 		if (read(lp->sfd, &si, sizeof(si)) != sizeof(si))
 			return;
@@ -265,6 +274,10 @@ static void stop(struct daemon *d, const struct opts *o, struct loop *lp, enum s
 		close(lp->lfd);
 		unlink(o->sock);
 	}
+	if (lp->rofd >= 0) {
+		close(lp->rofd);
+		unlink(lp->ro_path);
+	}
 	for (int m = 0; m < d->nmon; m++)
 		close(d->monitors[m]);
 	chan_close(&d->chan);
@@ -279,7 +292,7 @@ int main(int argc, char **argv)
 	static struct daemon dm;
 	static struct opts o;
 	struct daemon *d = &dm;
-	struct loop lp = { .ep = -1, .lfd = -1, .sfd = -1, .tfd = -1, .rc = ESPTAG_EXIT_FAIL };
+	struct loop lp = { .ep = -1, .lfd = -1, .rofd = -1, .sfd = -1, .tfd = -1, .rc = ESPTAG_EXIT_FAIL };
 	enum stage st;
 	int rc;
 

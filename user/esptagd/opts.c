@@ -44,6 +44,7 @@ static const struct option lopts[] = {
 	{ "xdp-priority", required_argument, NULL, 0x10c },
 	{ "xdp-frags", no_argument, NULL, 0x10d },
 	{ "tc-prio", required_argument, NULL, 0x10e },
+	{ "ro-group", required_argument, NULL, 0x10f },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{}
@@ -59,6 +60,7 @@ static void usage(FILE *f)
 		"               [--max-sas N] [--audit-interval S] [--cfg-ethertype HEX] [--meta-ethertype HEX]\n"
 		"               [--mark-mask N --mark-trusted N [--mark-shift N]] [-v|--verbose]\n"
 		"               [--log-level err|warn|notice|info|debug] [--config FILE]\n"
+		"               [--ro-group GROUP]   (read-only socket SOCK.ro for exporters)\n"
 		"       PF mode: --pf [--mbox-dir DIR] [--uplink IF] [--switch veb|vepa]\n"
 		"               [--vf-limit N] [--local ADDR]\n"
 		"       VF mode: --vf --mailbox PATH\n"
@@ -300,6 +302,9 @@ static int set_opt(struct opts *o, int opt, const char *arg)
 	case 0x10a:
 		o->config = arg;
 		return 0;
+	case 0x10f:
+		o->ro_group = arg;
+		return 0;
 	case 0x10b:
 		for (int i = 0; i < 5; i++)
 			if (!strcmp(arg, levels[i])) {
@@ -450,6 +455,7 @@ void opts_restart_warn(const struct opts *o, const struct opts *n)
 		{ "dev", strcmp(o->dev, n->dev) },
 		{ "pin-dir", str_differ(o->bo.pin_dir, n->bo.pin_dir) },
 		{ "sock", str_differ(o->sock, n->sock) },
+		{ "ro-group", str_differ(o->ro_group, n->ro_group) },
 		{ "port", o->port != n->port },
 		{ "adopt", o->bo.adopt != n->bo.adopt },
 		{ "no-attach", o->bo.no_attach != n->bo.no_attach },
