@@ -67,6 +67,10 @@ static void line(const uint8_t *data, size_t size)
 		CHECK(err[0]);
 		return;
 	}
+	if (cmd.help) {	/* help: nothing to send */
+		CHECK(cmd.op == 0 && cmd.help >= ESPTAG_CLI_OBJ_ALL && cmd.help <= ESPTAG_CLI_OBJ_MONITOR);
+		return;
+	}
 	CHECK(cmd.op >= 1 && cmd.op <= ESPTAG_CTL_OP_MAX);
 	if (cmd.op == ESPTAG_CTL_STATE_ADD)
 		CHECK(esptag_ctl_sa_check(&cmd.sa, true, NULL, 0) == 0);

@@ -201,7 +201,7 @@ static void state_del_and_simple(void)
 	T_EQ(cmd.op, ESPTAG_CTL_STATE_LIST);
 	T_EQ(parse("state flush"), 0);
 	T_EQ(cmd.op, ESPTAG_CTL_STATE_FLUSH);
-	BAD("state flush now", "takes no arguments");
+	BAD("state flush now", "takes no arguments but 'dev DEV'");
 	BAD("state frobnicate", "unknown command 'state frobnicate'");
 	T_EQ(parse("agent status"), 0);
 	T_EQ(cmd.op, ESPTAG_CTL_AGENT_STATUS);
@@ -212,7 +212,7 @@ static void state_del_and_simple(void)
 	T_EQ(parse("monitor"), 0);
 	T_EQ(cmd.op, ESPTAG_CTL_MONITOR);
 	BAD("xfrm state", "unknown object 'xfrm'");
-	BAD("agent reboot", "use status or sa");
+	BAD("agent reboot", "use status, sa or help");
 }
 
 static void policy_good(void)
@@ -339,6 +339,131 @@ static void split(void)
 	T_EQ(esptag_cli_split(l4, argv, 2), -1);
 }
 
+
+/*
+ * ip-xfrm spellings: each line parses, and gives exactly this op, verb,
+ * help object and dev (the socket it selects).
+ */
+static void ip_xfrm_habits(void)
+{
+	static const struct {
+		const char *line;
+		int op, verb, help;
+		const char *dev;
+	} t[] = {
+		{ "state ls", ESPTAG_CTL_STATE_LIST, 0, 0, "" },
+		{ "state list", ESPTAG_CTL_STATE_LIST, 0, 0, "" },
+		{ "state show dev eth0", ESPTAG_CTL_STATE_LIST, 0, 0, "eth0" },
+		{ "st l", ESPTAG_CTL_STATE_LIST, 0, 0, "" },
+		{ "s", ESPTAG_CTL_STATE_LIST, 0, 0, "" },
+		{ "sa list", ESPTAG_CTL_STATE_LIST, 0, 0, "" },
+		{ "sta sh", ESPTAG_CTL_STATE_LIST, 0, 0, "" },
+		{ "state count", ESPTAG_CTL_STATE_LIST, ESPTAG_CLI_COUNT, 0, "" },
+		{ "st c dev eth1", ESPTAG_CTL_STATE_LIST, ESPTAG_CLI_COUNT, 0, "eth1" },
+		{ "state deleteall", ESPTAG_CTL_STATE_FLUSH, 0, 0, "" },
+		{ "state deletea dev eth0", ESPTAG_CTL_STATE_FLUSH, 0, 0, "eth0" },
+		{ "state f", ESPTAG_CTL_STATE_FLUSH, 0, 0, "" },
+		{ "pol li", ESPTAG_CTL_POLICY_LIST, 0, 0, "" },
+		{ "policy ls dev eth0", ESPTAG_CTL_POLICY_LIST, 0, 0, "eth0" },
+		{ "p s", ESPTAG_CTL_POLICY_LIST, 0, 0, "" },
+		{ "policy deleteall", ESPTAG_CTL_POLICY_FLUSH, 0, 0, "" },
+		{ "pol fl dev eth0", ESPTAG_CTL_POLICY_FLUSH, 0, 0, "eth0" },
+		{ "a st", ESPTAG_CTL_AGENT_STATUS, 0, 0, "" },
+		{ "agent show dev eth0", ESPTAG_CTL_AGENT_STATUS, 0, 0, "eth0" },
+		{ "agent sa dev eth0", ESPTAG_CTL_AGENT_SA, 0, 0, "eth0" },
+		{ "stats dev eth0", ESPTAG_CTL_STATS, 0, 0, "eth0" },
+		{ "stat", ESPTAG_CTL_STATE_LIST, 0, 0, "" }, /* state wins, as in ip xfrm */
+		{ "mon dev eth0", ESPTAG_CTL_MONITOR, 0, 0, "eth0" },
+		{ "vf ls dev eth0", ESPTAG_CTL_VF_LIST, 0, 0, "eth0" },
+		{ "vf trust 3 on dev eth0", ESPTAG_CTL_VF_TRUST, 0, 0, "eth0" },
+		{ "vf t 3 off", ESPTAG_CTL_VF_TRUST, 0, 0, "" },
+		{ "vf reset 3 dev eth0", ESPTAG_CTL_VF_RESET, 0, 0, "eth0" },
+		{ "vf d 3 dev eth0", ESPTAG_CTL_VF_DEL, 0, 0, "eth0" },
+		{ "help", 0, 0, ESPTAG_CLI_OBJ_ALL, "" },
+		{ "help state", 0, 0, ESPTAG_CLI_OBJ_STATE, "" },
+		{ "state help", 0, 0, ESPTAG_CLI_OBJ_STATE, "" },
+		{ "st h", 0, 0, ESPTAG_CLI_OBJ_STATE, "" },
+		{ "policy help", 0, 0, ESPTAG_CLI_OBJ_POLICY, "" },
+		{ "agent help", 0, 0, ESPTAG_CLI_OBJ_AGENT, "" },
+		{ "vf help", 0, 0, ESPTAG_CLI_OBJ_VF, "" },
+		{ "stats help", 0, 0, ESPTAG_CLI_OBJ_STATS, "" },
+		{ "monitor help", 0, 0, ESPTAG_CLI_OBJ_MONITOR, "" },
+	};
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		if (parse(t[i].line)) {
+			t_fail(__FILE__, __LINE__, "'%s' refused: %s", t[i].line, err);
+			return;
+		}
+		if (cmd.op != t[i].op || cmd.verb != t[i].verb || cmd.help != t[i].help ||
+		    strcmp(cmd.dev, t[i].dev)) {
+			t_fail(__FILE__, __LINE__, "'%s': op %d verb %d help %d dev '%s'", t[i].line,
+			       cmd.op, cmd.verb, cmd.help, cmd.dev);
+			return;
+		}
+	}
+}
+
+/* state get, the ip xfrm spellings of del, and `flag esn`. */
+static void ip_xfrm_sa_fields(void)
+{
+	T_EQ(parse("state get dst 198.51.100.7 proto esp spi 0x1000 dir out"), 0);
+	T_EQ(cmd.op, ESPTAG_CTL_STATE_LIST);
+	T_EQ(cmd.verb, ESPTAG_CLI_GET);
+	T_EQ(cmd.id.family, 4);
+	T_EQ(cmd.id.daddr[0], 198);
+	T_EQ(cmd.id.daddr[3], 7);
+	T_EQ(cmd.id.spi, 0x1000);
+	T_EQ(cmd.id.dir, ESPTAG_DIR_OUT);
+	T_ASSERT(!strcmp(cmd.dev, ""));
+	T_EQ(parse("st g dev eth0 dst 2001:db8::9 spi 4096"), 0);
+	T_EQ(cmd.verb, ESPTAG_CLI_GET);
+	T_EQ(cmd.id.family, 6);
+	T_EQ(cmd.id.spi, 4096);
+	T_EQ(cmd.id.dir, 0);
+	T_ASSERT(!strcmp(cmd.dev, "eth0"));
+	BAD("state get dst 198.51.100.7", "state get needs");
+	BAD("state get spi 0x1000", "state get needs");
+	BAD("state get dst 198.51.100.7 spi 0x1000 key 1", "unknown keyword 'key' in state get");
+	T_EQ(parse("state d dev eth0 dst 192.0.2.9 proto esp spi 0x2000"), 0);
+	T_EQ(cmd.op, ESPTAG_CTL_STATE_DEL);
+	T_EQ(cmd.id.spi, 0x2000);
+	T_EQ(parse("state delete dev eth0 dst 192.0.2.9 proto esp spi 0x2000"), 0);
+	T_EQ(cmd.op, ESPTAG_CTL_STATE_DEL);
+	T_EQ(parse("state add dev eth0 src 192.0.2.1 dst 198.51.100.7 proto esp spi 0x1000 "
+		   "aead 'rfc4106(gcm(aes))' " K128 " 128 flag esn dir out"), 0);
+	T_EQ(cmd.op, ESPTAG_CTL_STATE_ADD);
+	T_ASSERT(cmd.sa.sa_flags & ESPTAG_SA_F_ESN);
+	T_EQ(parse("state add dev eth0 src 192.0.2.1 dst 198.51.100.7 proto esp spi 0x1000 "
+		   "aead 'rfc4106(gcm(aes))' " K128 " 128 esn dir out"), 0);
+	T_ASSERT(cmd.sa.sa_flags & ESPTAG_SA_F_ESN);
+	T_EQ(parse("state add dev eth0 src 192.0.2.1 dst 198.51.100.7 proto esp spi 0x1000 "
+		   "aead 'rfc4106(gcm(aes))' " K128 " 128 dir out"), 0);
+	T_ASSERT(!(cmd.sa.sa_flags & ESPTAG_SA_F_ESN));
+	BAD("state add dev eth0 src 192.0.2.1 dst 198.51.100.7 proto esp spi 0x1000 "
+	    "aead 'rfc4106(gcm(aes))' " K128 " 128 flag esn esn dir out", "'esn' given twice");
+	BAD("state add dev eth0 src 192.0.2.1 dst 198.51.100.7 proto esp spi 0x1000 "
+	    "aead 'rfc4106(gcm(aes))' " K128 " 128 flag wildrecv dir out", "only 'flag esn'");
+	BAD("state add dev eth0 src 192.0.2.1 dst 198.51.100.7 proto esp spi 0x1000 "
+	    "aead 'rfc4106(gcm(aes))' " K128 " 128 dir out flag", "'flag' needs a value");
+}
+
+/* An ambiguous prefix is refused, naming the candidates; so are bad dev names. */
+static void ip_xfrm_refused(void)
+{
+	BAD("agent s", "ambiguous agent command 's': it could be status, sa");
+	BAD("state de", "state del needs"); /* del wins over deleteall */
+	BAD("state x", "unknown command 'state x'");
+	BAD("help frob", "no help on 'frob'");
+	BAD("stats list", "takes no arguments but 'dev DEV'");
+	BAD("state list dev 'a\"b'", "bad character");
+	BAD("state list dev 'a\\b'", "bad character");
+	BAD("stats dev 'x\"y'", "bad character");
+	BAD("state list dev eth0 dev eth1", "'dev' given twice");
+	BAD("vf reset 3 now", "takes no more arguments but 'dev DEV'");
+	BAD("vf del 3 dev 'a\\b'", "bad character");
+}
+
 int main(void)
 {
 	T_RUN(state_add_v4_out);
@@ -350,5 +475,8 @@ int main(void)
 	T_RUN(policy_bad);
 	T_RUN(policy_tmpl);
 	T_RUN(split);
+	T_RUN(ip_xfrm_habits);
+	T_RUN(ip_xfrm_sa_fields);
+	T_RUN(ip_xfrm_refused);
 	return t_done();
 }

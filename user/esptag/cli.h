@@ -16,10 +16,12 @@
 #include "ctl.h"
 #include "util.h"
 #include "ctl_cli.h"
+#include "json.h"
 
 /* Exit codes: enum esptag_cli_exit in user/lib/util.h (docs/esptag.8, EXIT STATUS). */
 
 extern bool cli_json;	     /* -j: JSON output */
+extern struct json_w cli_jw; /* the JSON writer of -j (pretty with -p) */
 extern bool cli_prom;	     /* -o prometheus (stats only) */
 extern const char *cli_sock; /* -s SOCKET */
 
@@ -42,6 +44,10 @@ void cli_print_sas(const struct esptag_ctl_view *v);
 void cli_print_policies(const struct esptag_ctl_view *v);
 void cli_print_vfs(const struct esptag_ctl_view *v, bool list);
 void cli_print_vf_reset(const struct esptag_ctl_view *v);
+/* state get: the SAs matching id (an array; exit code REFUSED if none). */
+int cli_print_sa_get(const struct esptag_ctl_view *v, const struct esptag_ctl_sa_id *id);
+/* state count: "SAD count N" (as ip xfrm), or {"count":N}. */
+int cli_print_sa_count(const struct esptag_ctl_view *v);
 
 /* print_status.c */
 void cli_print_agent(const struct esptag_ctl_view *v);

@@ -17,30 +17,60 @@
 #define BATCH_CHUNK 8192
 
 bool cli_json;
+struct json_w cli_jw;
 bool cli_prom;
 const char *cli_sock;
 
-static void usage(FILE *f)
+static const char usage_state[] =
+	"  state add dev DEV src ADDR dst ADDR proto esp spi SPI [mode transport|tunnel]\n"
+	"            [reqid N] aead 'rfc4106(gcm(aes))' 0xKEYSALT 128 [replay-window N]\n"
+	"            [flag esn | esn] [vlan ID [vlan ID]] [limit time-hard SECONDS] dir in|out\n"
+	"  state del dev DEV dst ADDR proto esp spi SPI [dir in|out]\n"
+	"  state get [dev DEV] dst ADDR [proto esp] spi SPI [dir in|out]\n"
+	"  state list|ls|show [dev DEV] | state count [dev DEV]\n"
+	"  state flush|deleteall [dev DEV]\n";
+static const char usage_policy[] =
+	"  policy add|update dev DEV src PREFIX dst PREFIX dir in|out\n"
+	"             action protect [spi SPI] [reqid N] | action bypass | action discard\n"
+	"             [tmpl [src ADDR] [dst PEER] [proto esp] [spi SPI] [reqid N] [mode M]]\n"
+	"  policy del dev DEV src PREFIX dst PREFIX dir in|out\n"
+	"  policy list|ls|show [dev DEV] | policy flush|deleteall [dev DEV]\n";
+static const char usage_agent[] = "  agent status [dev DEV] | agent sa [dev DEV]\n";
+static const char usage_stats[] = "  stats [dev DEV] [-o prometheus]\n";
+static const char usage_monitor[] = "  monitor [dev DEV]\n";
+static const char usage_vf[] =
+	"  vf list | vf trust VF on|off | vf reset VF | vf del VF   [dev DEV]   (PF mode)\n"
+	"  vf add VF dev IFNAME mac MAC [addr ADDR] [vlan ID] [trust on|off] [limit N]\n";
+
+/* The usage of one object (enum esptag_cli_obj), or of all. */
+static void usage_of(FILE *f, int obj)
 {
+	const char *const parts[] = {
+		[ESPTAG_CLI_OBJ_STATE] = usage_state,	  [ESPTAG_CLI_OBJ_POLICY] = usage_policy,
+		[ESPTAG_CLI_OBJ_AGENT] = usage_agent,	  [ESPTAG_CLI_OBJ_VF] = usage_vf,
+		[ESPTAG_CLI_OBJ_STATS] = usage_stats,	  [ESPTAG_CLI_OBJ_MONITOR] = usage_monitor,
+	};
+
+	if (obj > ESPTAG_CLI_OBJ_ALL && obj <= ESPTAG_CLI_OBJ_MONITOR) {
+		fprintf(f, "Usage: esptag [-j [-p]] [-s SOCKET]\n%s", parts[obj]);
+		return;
+	}
 	fprintf(f,
-		"Usage: esptag [-j|-o text|json|prometheus] [-s SOCKET] OBJECT COMMAND [ARGS]\n"
-		"       esptag [-j] [-s SOCKET] -b FILE|-\n"
-		"  state add dev DEV src ADDR dst ADDR proto esp spi SPI mode transport|tunnel\n"
-		"            [reqid N] aead 'rfc4106(gcm(aes))' 0xKEYSALT 128 [replay-window N]\n"
-		"            [esn] [vlan ID [vlan ID]] [limit time-hard SECONDS] dir in|out\n"
-		"  state del dev DEV dst ADDR proto esp spi SPI [dir in|out]\n"
-		"  state list | state flush\n"
-		"  policy add|update dev DEV src PREFIX dst PREFIX dir in|out\n"
-		"             action protect [spi SPI] [reqid N] | action bypass | action discard\n"
-		"             [tmpl [src ADDR] [dst PEER] [proto esp] [spi SPI] [reqid N] [mode M]]\n"
-		"  policy del dev DEV src PREFIX dst PREFIX dir in|out\n"
-		"  policy list | policy flush\n"
-		"  agent status | agent sa\n"
-		"  stats [-o prometheus] | monitor\n"
-		"  vf list | vf trust VF on|off | vf reset VF | vf del VF      (PF mode)\n"
-		"  vf add VF dev IFNAME mac MAC [addr ADDR] [vlan ID] [trust on|off] [limit N]\n"
+		"Usage: esptag [-j [-p]|-o text|json|prometheus] [-s SOCKET] OBJECT COMMAND [ARGS]\n"
+		"       esptag [-j [-p]] [-s SOCKET] -b FILE|-\n"
+		"       esptag help [OBJECT] | esptag OBJECT help\n");
+	for (int i = ESPTAG_CLI_OBJ_STATE; i <= ESPTAG_CLI_OBJ_MONITOR; i++)
+		fputs(parts[i], f);
+	fprintf(f,
+		"Objects and commands may be shortened to a unique prefix (st l = state list).\n"
+		"-j: JSON output, -p: pretty-printed JSON (implies -j), -o prometheus: stats only.\n"
 		"SOCKET: -s PATH, else $ESPTAG_SOCK, else /run/esptag/DEV.sock.\n"
 		"esptag -V|--version: version, commit, libraries, protocol versions.\n");
+}
+
+static void usage(FILE *f)
+{
+	usage_of(f, ESPTAG_CLI_OBJ_ALL);
 }
 
 /* stats -o prometheus: the statistics and the agent status, one text. */
@@ -91,6 +121,10 @@ static int run(struct esptag_cli_cmd *cmds, uint32_t count)
 	size_t isz = 0;
 	int rc;
 
+	if (c->help) {
+		usage_of(stdout, c->help);
+		return ESPTAG_EXIT_OK;
+	}
 	if (c->op == ESPTAG_CTL_MONITOR)
 		return cli_monitor(c->dev);
 	if (cli_prom)
@@ -112,6 +146,11 @@ static int run(struct esptag_cli_cmd *cmds, uint32_t count)
 		if (count > 1 && err_index < count)
 			fprintf(stderr, "esptag: the failing item is number %u of this group; none of the group was applied\n",
 				err_index + 1);
+		esptag_ctl_free(buf);
+		return rc;
+	}
+	if (c->verb == ESPTAG_CLI_GET || c->verb == ESPTAG_CLI_COUNT) {
+		rc = c->verb == ESPTAG_CLI_GET ? cli_print_sa_get(&v, &c->id) : cli_print_sa_count(&v);
 		esptag_ctl_free(buf);
 		return rc;
 	}
@@ -264,10 +303,12 @@ int main(int argc, char **argv)
 	struct esptag_cli_cmd cmd;
 	const char *batch_file = NULL;
 	char err[256];
+	bool pretty = false;
 	int opt, rc;
 
 	static const struct option lopts[] = {
-		{ "cli_json", no_argument, NULL, 'j' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "pretty", no_argument, NULL, 'p' },
 		{ "socket", required_argument, NULL, 's' },
 		{ "batch", required_argument, NULL, 'b' },
 		{ "output", required_argument, NULL, 'o' },
@@ -277,10 +318,13 @@ int main(int argc, char **argv)
 
 	ESPTAG_VERSION_OPT(argc, argv, "esptag");
 	signal(SIGPIPE, SIG_IGN);
-	while ((opt = getopt_long(argc, argv, "+js:b:o:h", lopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "+jps:b:o:h", lopts, NULL)) != -1) {
 		switch (opt) {
 		case 'j':
 			cli_json = true;
+			break;
+		case 'p':
+			pretty = cli_json = true;
 			break;
 		case 's':
 			cli_sock = optarg;
@@ -300,6 +344,7 @@ int main(int argc, char **argv)
 			return ESPTAG_EXIT_CLI_USAGE;
 		}
 	}
+	json_init(&cli_jw, stdout, pretty);
 	if (batch_file) {
 		if (cli_prom) {
 			fprintf(stderr, "esptag: -o prometheus is for the stats command, not -b\n");
@@ -310,10 +355,6 @@ int main(int argc, char **argv)
 			return ESPTAG_EXIT_CLI_USAGE;
 		}
 		return batch(batch_file);
-	}
-	if (optind < argc && !strcmp(argv[optind], "help")) {
-		usage(stdout);
-		return ESPTAG_EXIT_OK;
 	}
 	/* "stats -o FORMAT": the option may follow the command too. */
 	if (argc - optind == 3 && !strcmp(argv[optind], "stats") &&

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * esptag output of the listings: SAs (state list, agent sa), policies and
- * VFs, as text (ip xfrm style) or JSON (-j). Keys are never printed.
+ * VFs, as text (ip xfrm style) or JSON (-j, -p; written by user/lib/json.h). Keys are never printed.
  */
 #include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
 #include <esptag/maps.h>
 #include "cli.h"
 #include "esptag_proto.h"
@@ -24,26 +25,40 @@ void cli_mac_s(const uint8_t *m, char *b)
 	sprintf(b, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
 }
 
-static void print_sa(const struct esptag_ctl_sa *sa, bool first)
+static void print_sa(const struct esptag_ctl_sa *sa)
 {
 	char s[64], d[64];
 
 	esptag_addr_str(sa->family, sa->saddr, s, sizeof(s));
 	esptag_addr_str(sa->family, sa->daddr, d, sizeof(d));
 	if (cli_json) {
-		printf("%s{\"dev\":\"%s\",\"src\":\"%s\",\"dst\":\"%s\",\"proto\":\"esp\","
-		       "\"spi\":%u,\"reqid\":%u,\"mode\":\"%s\",\"dir\":\"%s\","
-		       "\"aead\":\"rfc4106(gcm(aes))\",\"key_bits\":%u,\"icv_bits\":%u,"
-		       "\"replay_window\":%u,\"esn\":%s,\"vlans\":[",
-		       first ? "" : ",", sa->dev, s, d, sa->spi, sa->reqid, mode_s(sa->mode),
-		       cli_dir_s(sa->dir), sa->key_len * 8, sa->icv_len * 8, sa->replay_window,
-		       sa->sa_flags & ESPTAG_SA_F_ESN ? "true" : "false");
+		struct json_w *w = &cli_jw;
+
+		json_obj(w);
+		json_kstr(w, "dev", sa->dev);
+		json_kstr(w, "src", s);
+		json_kstr(w, "dst", d);
+		json_kstr(w, "proto", "esp");
+		json_ku64(w, "spi", sa->spi);
+		json_ku64(w, "reqid", sa->reqid);
+		json_kstr(w, "mode", mode_s(sa->mode));
+		json_kstr(w, "dir", cli_dir_s(sa->dir));
+		json_kstr(w, "aead", "rfc4106(gcm(aes))");
+		json_ku64(w, "key_bits", sa->key_len * 8);
+		json_ku64(w, "icv_bits", sa->icv_len * 8);
+		json_ku64(w, "replay_window", sa->replay_window);
+		json_kbool(w, "esn", sa->sa_flags & ESPTAG_SA_F_ESN);
+		json_key(w, "vlans");
+		json_arr(w);
 		for (int i = 0; i < sa->nvlans; i++)
-			printf("%s%u", i ? "," : "", sa->vid[i]);
-		printf("],\"sa_index\":%u,\"seq\":%" PRIu64 ",\"alive\":%s,\"nokey\":%s,"
-		       "\"lifetime\":%u}",
-		       sa->sa_index, sa->seq, sa->state & ESPTAG_CTL_SAS_ALIVE ? "true" : "false",
-		       sa->state & ESPTAG_CTL_SAS_NOKEY ? "true" : "false", sa->lifetime);
+			json_u64(w, sa->vid[i]);
+		json_end(w);
+		json_ku64(w, "sa_index", sa->sa_index);
+		json_ku64(w, "seq", sa->seq);
+		json_kbool(w, "alive", sa->state & ESPTAG_CTL_SAS_ALIVE);
+		json_kbool(w, "nokey", sa->state & ESPTAG_CTL_SAS_NOKEY);
+		json_ku64(w, "lifetime", sa->lifetime);
+		json_end(w);
 		return;
 	}
 	printf("src %s dst %s\n", s, d);
@@ -72,13 +87,43 @@ void cli_print_sas(const struct esptag_ctl_view *v)
 	struct esptag_ctl_sa sa;
 
 	if (cli_json)
-		printf("[");
+		json_arr(&cli_jw);
 	for (uint32_t i = 0; i < v->hdr.count; i++) {
 		esptag_ctl_item(v, i, &sa);
-		print_sa(&sa, i == 0);
+		print_sa(&sa);
 	}
-	if (cli_json)
-		printf("]\n");
+	if (cli_json) {
+		json_end(&cli_jw);
+		json_done(&cli_jw);
+	}
+}
+
+static void print_vf_json(const struct esptag_ctl_vf *f, const char *mac, const char *a)
+{
+	struct json_w *w = &cli_jw;
+
+	json_obj(w);
+	json_ku64(w, "vf", f->vf);
+	json_ku64(w, "port", f->port);
+	json_kstr(w, "dev", f->ifname);
+	json_ku64(w, "ifindex", f->ifindex);
+	json_kstr(w, "mac", mac);
+	if (f->family)
+		json_kstr(w, "addr", a);
+	else
+		json_knull(w, "addr");
+	json_kbool(w, "trusted", f->flags & ESPTAG_CTL_VF_TRUSTED);
+	json_kbool(w, "connected", f->flags & ESPTAG_CTL_VF_CONNECTED);
+	json_kbool(w, "local", f->flags & ESPTAG_CTL_VF_LOCAL);
+	json_ku64(w, "sas", f->sa_count);
+	json_ku64(w, "limit", f->limit);
+	json_kstr(w, "mode", f->mode == ESPTAG_CTL_SW_VEPA ? "vepa" : "veb");
+	json_key(w, "vlans");
+	json_arr(w);
+	for (int k = 0; k < f->nvlans; k++)
+		json_u64(w, f->vid[k]);
+	json_end(w);
+	json_end(w);
 }
 
 void cli_print_vfs(const struct esptag_ctl_view *v, bool list)
@@ -88,25 +133,14 @@ void cli_print_vfs(const struct esptag_ctl_view *v, bool list)
 	bool veb = false;
 
 	if (cli_json)
-		printf("[");
+		json_arr(&cli_jw);
 	for (uint32_t i = 0; i < v->hdr.count; i++) {
 		esptag_ctl_item(v, i, &f);
 		cli_mac_s(f.mac, mac);
 		esptag_addr_str(f.family, f.addr, a, sizeof(a));
 		veb |= f.mode == ESPTAG_CTL_SW_VEB;
 		if (cli_json) {
-			printf("%s{\"vf\":%u,\"port\":%u,\"dev\":\"%s\",\"ifindex\":%u,"
-			       "\"mac\":\"%s\",\"addr\":%s%s%s,\"trusted\":%s,\"connected\":%s,"
-			       "\"local\":%s,\"sas\":%u,\"limit\":%u,\"mode\":\"%s\",\"vlans\":[",
-			       i ? "," : "", f.vf, f.port, f.ifname, f.ifindex, mac,
-			       f.family ? "\"" : "", f.family ? a : "null", f.family ? "\"" : "",
-			       f.flags & ESPTAG_CTL_VF_TRUSTED ? "true" : "false",
-			       f.flags & ESPTAG_CTL_VF_CONNECTED ? "true" : "false",
-			       f.flags & ESPTAG_CTL_VF_LOCAL ? "true" : "false", f.sa_count, f.limit,
-			       f.mode == ESPTAG_CTL_SW_VEPA ? "vepa" : "veb");
-			for (int k = 0; k < f.nvlans; k++)
-				printf("%s%u", k ? "," : "", f.vid[k]);
-			printf("]}");
+			print_vf_json(&f, mac, a);
 			continue;
 		}
 		printf("vf %u port %u dev %s mac %s", f.vf, f.port, f.ifname, mac);
@@ -121,7 +155,8 @@ void cli_print_vfs(const struct esptag_ctl_view *v, bool list)
 		       f.flags & ESPTAG_CTL_VF_LOCAL ? " local-registered" : "");
 	}
 	if (cli_json) {
-		printf("]\n");
+		json_end(&cli_jw);
+		json_done(&cli_jw);
 		return;
 	}
 	if (list && veb)
@@ -131,7 +166,41 @@ void cli_print_vfs(const struct esptag_ctl_view *v, bool list)
 		       "      east-west traffic.\n");
 }
 
-static void print_policy(const struct esptag_ctl_policy *p, bool first)
+static void print_policy_json(const struct esptag_ctl_policy *p, const char *s, const char *d,
+			      const char *ts, const char *td)
+{
+	struct json_w *w = &cli_jw;
+	char b[80];
+
+	json_obj(w);
+	json_ku64(w, "id", p->id);
+	json_kstr(w, "dev", p->dev);
+	snprintf(b, sizeof(b), "%s/%u", s, p->src_plen);
+	json_kstr(w, "src", b);
+	snprintf(b, sizeof(b), "%s/%u", d, p->dst_plen);
+	json_kstr(w, "dst", b);
+	json_kstr(w, "dir", cli_dir_s(p->dir));
+	json_kstr(w, "action", esptag_action_str(p->action));
+	if (p->action == ESPTAG_ACT_PROTECT) {
+		json_ku64(w, "spi", p->spi);
+		if (p->tmpl_flags & ESPTAG_CTL_TMPL_REQID)
+			json_ku64(w, "reqid", p->reqid);
+		if (*ts)
+			json_kstr(w, "tmpl_src", ts);
+		if (*td)
+			json_kstr(w, "tmpl_dst", td);
+		if (p->tmpl_mode)
+			json_kstr(w, "tmpl_mode",
+				  p->tmpl_mode == ESPTAG_MODE_TUNNEL ? "tunnel" : "transport");
+		if (p->sa_index != ESPTAG_SA_INDEX_NONE)
+			json_ku64(w, "sa_index", p->sa_index);
+		else
+			json_knull(w, "sa_index");
+	}
+	json_end(w);
+}
+
+static void print_policy(const struct esptag_ctl_policy *p)
 {
 	char s[64], d[64], ts[64] = "", td[64] = "";
 
@@ -142,27 +211,7 @@ static void print_policy(const struct esptag_ctl_policy *p, bool first)
 	if (p->tmpl_flags & ESPTAG_CTL_TMPL_DST)
 		esptag_addr_str(p->tmpl_family, p->tmpl_dst, td, sizeof(td));
 	if (cli_json) {
-		printf("%s{\"id\":%u,\"dev\":\"%s\",\"src\":\"%s/%u\",\"dst\":\"%s/%u\","
-		       "\"dir\":\"%s\",\"action\":\"%s\"",
-		       first ? "" : ",", p->id, p->dev, s, p->src_plen, d, p->dst_plen,
-		       cli_dir_s(p->dir), esptag_action_str(p->action));
-		if (p->action == ESPTAG_ACT_PROTECT) {
-			printf(",\"spi\":%u", p->spi);
-			if (p->tmpl_flags & ESPTAG_CTL_TMPL_REQID)
-				printf(",\"reqid\":%u", p->reqid);
-			if (*ts)
-				printf(",\"tmpl_src\":\"%s\"", ts);
-			if (*td)
-				printf(",\"tmpl_dst\":\"%s\"", td);
-			if (p->tmpl_mode)
-				printf(",\"tmpl_mode\":\"%s\"",
-				       p->tmpl_mode == ESPTAG_MODE_TUNNEL ? "tunnel" : "transport");
-			if (p->sa_index != ESPTAG_SA_INDEX_NONE)
-				printf(",\"sa_index\":%u", p->sa_index);
-			else
-				printf(",\"sa_index\":null");
-		}
-		printf("}");
+		print_policy_json(p, s, d, ts, td);
 		return;
 	}
 	printf("src %s/%u dst %s/%u dev %s dir %s action %s", s, p->src_plen, d, p->dst_plen,
@@ -197,13 +246,15 @@ void cli_print_policies(const struct esptag_ctl_view *v)
 	struct esptag_ctl_policy p;
 
 	if (cli_json)
-		printf("[");
+		json_arr(&cli_jw);
 	for (uint32_t i = 0; i < v->hdr.count; i++) {
 		esptag_ctl_item(v, i, &p);
-		print_policy(&p, i == 0);
+		print_policy(&p);
 	}
-	if (cli_json)
-		printf("]\n");
+	if (cli_json) {
+		json_end(&cli_jw);
+		json_done(&cli_jw);
+	}
 }
 
 void cli_print_vf_reset(const struct esptag_ctl_view *v)
@@ -213,8 +264,60 @@ void cli_print_vf_reset(const struct esptag_ctl_view *v)
 	if (!v->hdr.count)
 		return;
 	esptag_ctl_item(v, 0, &f);
-	if (cli_json)
-		printf("{\"vf\":%u,\"removed\":%u}\n", f.vf, f.sa_count);
-	else
+	if (cli_json) {
+		json_obj(&cli_jw);
+		json_ku64(&cli_jw, "vf", f.vf);
+		json_ku64(&cli_jw, "removed", f.sa_count);
+		json_end(&cli_jw);
+		json_done(&cli_jw);
+	} else {
 		printf("vf %u reset: %u SAs removed from the agent\n", f.vf, f.sa_count);
+	}
+}
+
+static bool sa_matches(const struct esptag_ctl_sa *sa, const struct esptag_ctl_sa_id *id)
+{
+	size_t alen = id->family == 6 ? 16 : 4;
+
+	return sa->spi == id->spi && sa->family == id->family &&
+	       !memcmp(sa->daddr, id->daddr, alen) && (!id->dir || sa->dir == id->dir) &&
+	       (!*id->dev || !strcmp(sa->dev, id->dev));
+}
+
+int cli_print_sa_get(const struct esptag_ctl_view *v, const struct esptag_ctl_sa_id *id)
+{
+	struct esptag_ctl_sa sa;
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < v->hdr.count; i++) {
+		esptag_ctl_item(v, i, &sa);
+		if (!sa_matches(&sa, id))
+			continue;
+		if (cli_json && !n)
+			json_arr(&cli_jw);
+		print_sa(&sa);
+		n++;
+	}
+	if (!n) {
+		fprintf(stderr, "esptag: no such SA (dst, spi%s)\n", id->dir ? ", dir" : "");
+		return ESPTAG_EXIT_REFUSED;
+	}
+	if (cli_json) {
+		json_end(&cli_jw);
+		json_done(&cli_jw);
+	}
+	return ESPTAG_EXIT_OK;
+}
+
+int cli_print_sa_count(const struct esptag_ctl_view *v)
+{
+	if (cli_json) {
+		json_obj(&cli_jw);
+		json_ku64(&cli_jw, "count", v->hdr.count);
+		json_end(&cli_jw);
+		json_done(&cli_jw);
+	} else {
+		printf("SAD count %u\n", v->hdr.count);
+	}
+	return ESPTAG_EXIT_OK;
 }

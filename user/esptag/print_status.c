@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * esptag output of the agent status, the statistics and the monitor events,
- * as text or JSON (-j).
+ * as text or JSON (-j, -p; json.h; the statistics keep their own writer).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -24,52 +24,71 @@ static const char *xdp_s(int m)
 	}
 }
 
+static const struct {
+	uint16_t bit;
+	const char *name;
+} feats[] = { { ESPTAG_FEAT_TSO, "tso" }, { ESPTAG_FEAT_HAIRPIN, "hairpin" },
+	      { ESPTAG_FEAT_ESN, "esn" }, { ESPTAG_FEAT_TUNNEL, "tunnel" },
+	      { ESPTAG_FEAT_IPV6, "ipv6" } };
+
+static void print_agent_json(const struct esptag_ctl_agent *a, const char *mac, const char *amac)
+{
+	struct json_w *w = &cli_jw;
+
+	json_obj(w);
+	json_kstr(w, "dev", a->dev);
+	json_ku64(w, "ifindex", a->ifindex);
+	json_kstr(w, "mac", mac);
+	json_ku64(w, "port", a->port);
+	json_kstr(w, "agent_mac", amac);
+	json_kbool(w, "reachable", a->reachable);
+	json_kbool(w, "port_up", a->port_up);
+	json_ku64(w, "epoch", a->epoch);
+	json_ku64(w, "version", a->version);
+	json_ku64(w, "sad_capacity", a->sad_capacity);
+	json_ku64(w, "sad_used", a->sad_used);
+	json_ku64(w, "port_limit", a->port_limit);
+	json_ku64(w, "port_used", a->port_used);
+	json_ku64(w, "local_capacity", a->local_capacity);
+	json_ku64(w, "max_records", a->max_records);
+	json_ku64(w, "max_payload", a->max_payload);
+	json_key(w, "algorithms");
+	json_arr(w);
+	for (int alg = 1; alg <= 2; alg++)
+		if (a->alg_mask & (1u << alg))
+			json_str(w, esptag_alg_str(alg));
+	json_end(w);
+	json_key(w, "features");
+	json_arr(w);
+	for (size_t i = 0; i < sizeof(feats) / sizeof(feats[0]); i++)
+		if (a->features & feats[i].bit)
+			json_str(w, feats[i].name);
+	json_end(w);
+	json_kstr(w, "xdp", xdp_s(a->xdp_mode));
+	json_ku64(w, "hello_ok", a->hello_ok);
+	json_ku64(w, "hello_fail", a->hello_fail);
+	if (a->last_reply_ms == UINT32_MAX)
+		json_knull(w, "last_reply_ms");
+	else
+		json_ku64(w, "last_reply_ms", a->last_reply_ms);
+	json_ku64(w, "reinstalls", a->reinstalls);
+	json_ku64(w, "daemon_sas", a->daemon_sas);
+	json_ku64(w, "nokey_sas", a->nokey_sas);
+	json_kstr(w, "daemon_version", *a->daemon_version ? a->daemon_version : "unknown");
+	json_end(w);
+	json_done(w);
+}
+
 void cli_print_agent(const struct esptag_ctl_view *v)
 {
-	static const struct {
-		uint16_t bit;
-		const char *name;
-	} feats[] = { { ESPTAG_FEAT_TSO, "tso" }, { ESPTAG_FEAT_HAIRPIN, "hairpin" },
-		      { ESPTAG_FEAT_ESN, "esn" }, { ESPTAG_FEAT_TUNNEL, "tunnel" },
-		      { ESPTAG_FEAT_IPV6, "ipv6" } };
 	struct esptag_ctl_agent a = {};
 	char mac[32], amac[32];
-	bool f1 = true;
 
 	esptag_ctl_item(v, 0, &a);
 	cli_mac_s(a.mac, mac);
 	cli_mac_s(a.agent_mac, amac);
 	if (cli_json) {
-		printf("{\"dev\":\"%s\",\"ifindex\":%u,\"mac\":\"%s\",\"port\":%u,"
-		       "\"agent_mac\":\"%s\",\"reachable\":%s,\"port_up\":%s,\"epoch\":%" PRIu64
-		       ",\"version\":%u,\"sad_capacity\":%u,\"sad_used\":%u,\"port_limit\":%u,"
-		       "\"port_used\":%u,\"local_capacity\":%u,\"max_records\":%u,"
-		       "\"max_payload\":%u,\"algorithms\":[",
-		       a.dev, a.ifindex, mac, a.port, amac, a.reachable ? "true" : "false",
-		       a.port_up ? "true" : "false", a.epoch, a.version, a.sad_capacity,
-		       a.sad_used, a.port_limit, a.port_used, a.local_capacity, a.max_records,
-		       a.max_payload);
-		for (int alg = 1; alg <= 2; alg++)
-			if (a.alg_mask & (1u << alg)) {
-				printf("%s\"%s\"", f1 ? "" : ",", esptag_alg_str(alg));
-				f1 = false;
-			}
-		printf("],\"features\":[");
-		f1 = true;
-		for (size_t i = 0; i < sizeof(feats) / sizeof(feats[0]); i++)
-			if (a.features & feats[i].bit) {
-				printf("%s\"%s\"", f1 ? "" : ",", feats[i].name);
-				f1 = false;
-			}
-		printf("],\"xdp\":\"%s\",\"hello_ok\":%u,\"hello_fail\":%u,", xdp_s(a.xdp_mode),
-		       a.hello_ok, a.hello_fail);
-		if (a.last_reply_ms == UINT32_MAX)
-			printf("\"last_reply_ms\":null,");
-		else
-			printf("\"last_reply_ms\":%u,", a.last_reply_ms);
-		printf("\"reinstalls\":%u,\"daemon_sas\":%u,\"nokey_sas\":%u,"
-		       "\"daemon_version\":\"%s\"}\n", a.reinstalls, a.daemon_sas, a.nokey_sas,
-		       *a.daemon_version ? a.daemon_version : "unknown");
+		print_agent_json(&a, mac, amac);
 		return;
 	}
 	printf("dev %s ifindex %u mac %s port %u xdp %s\n", a.dev, a.ifindex, mac, a.port,
@@ -166,19 +185,29 @@ void cli_print_event(const struct esptag_ctl_event *e)
 	if (e->family)
 		esptag_addr_str(e->family, e->daddr, d, sizeof(d));
 	if (cli_json) {
-		printf("{\"time\":\"%s.%03uZ\",\"event\":\"%s\"", ts, (unsigned)(e->time_ms % 1000),
-		       esptag_ctl_event_str(e->type));
-		if (e->type == ESPTAG_EV_DROP)
-			printf(",\"counter\":\"%s\",\"value\":%" PRIu64 ",\"delta\":%" PRIu64,
-			       esptag_counter_str(e->id), e->value, e->delta);
-		else if (e->type == ESPTAG_EV_AGENT_RESTARTED)
-			printf(",\"epoch\":%" PRIu64 ",\"reinstalled\":%" PRIu64, e->delta, e->value);
-		else if (e->spi || e->sa_index)
-			printf(",\"sa_index\":%u,\"spi\":%u,\"dir\":\"%s\"", e->sa_index, e->spi,
-			       cli_dir_s(e->dir));
+		struct json_w *w = &cli_jw;
+		char tb[48];
+
+		snprintf(tb, sizeof(tb), "%s.%03uZ", ts, (unsigned)(e->time_ms % 1000));
+		json_obj(w);
+		json_kstr(w, "time", tb);
+		json_kstr(w, "event", esptag_ctl_event_str(e->type));
+		if (e->type == ESPTAG_EV_DROP) {
+			json_kstr(w, "counter", esptag_counter_str(e->id));
+			json_ku64(w, "value", e->value);
+			json_ku64(w, "delta", e->delta);
+		} else if (e->type == ESPTAG_EV_AGENT_RESTARTED) {
+			json_ku64(w, "epoch", e->delta);
+			json_ku64(w, "reinstalled", e->value);
+		} else if (e->spi || e->sa_index) {
+			json_ku64(w, "sa_index", e->sa_index);
+			json_ku64(w, "spi", e->spi);
+			json_kstr(w, "dir", cli_dir_s(e->dir));
+		}
 		if (e->family)
-			printf(",\"dst\":\"%s\"", d);
-		printf("}\n");
+			json_kstr(w, "dst", d);
+		json_end(w);
+		json_done(w);
 	} else {
 		printf("[%s.%03uZ] %s", ts, (unsigned)(e->time_ms % 1000),
 		       esptag_ctl_event_str(e->type));

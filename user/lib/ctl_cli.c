@@ -2,7 +2,8 @@
 /*
  * esptag command-line grammar: objects and verbs. Every error says what was
  * wrong and what is expected; nothing is sent unless the whole command
- * parsed. The keywords of each object are in ctl_cli_<object>.c.
+ * parsed. Objects and verbs may be abbreviated to a prefix (iproute2
+ * habit); the keywords of each object are in ctl_cli_<object>.c.
  */
 #include <string.h>
 #include "ctl_cli_int.h"
@@ -12,120 +13,309 @@ void esptag_cli_cmd_clear(struct esptag_cli_cmd *cmd)
 	explicit_bzero(cmd, sizeof(*cmd));
 }
 
-static bool is(const char *s, const char *a, const char *b)
+/* One word of a level: name, what it means, and whether it wins a prefix
+ * shared with other words (iproute2: `ip x s` is state, `ip x s d` delete). */
+struct word {
+	const char *name;
+	int id;
+	bool preferred;
+};
+
+/*
+ * The id of the word w abbreviates: an exact name, else the only id whose
+ * names start with w, else the preferred one among them. -1 with err
+ * naming the candidates if ambiguous, -2 if nothing matches.
+ */
+static int lookup(struct args *a, const struct word *t, size_t n, const char *w,
+		  const char *level)
 {
-	return !strcmp(s, a) || (b && !strcmp(s, b));
+	char cands[160] = "";
+	int ids[32], nids = 0, pref = -1;
+	size_t wl = strlen(w);
+
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(t[i].name, w))
+			return t[i].id;
+	if (!wl)
+		return -2;
+	for (size_t i = 0; i < n && nids < 32; i++) {
+		bool known = false;
+
+		if (strncmp(t[i].name, w, wl))
+			continue;
+		if (t[i].preferred)
+			pref = t[i].id;
+		for (int k = 0; k < nids; k++)
+			known |= ids[k] == t[i].id;
+		if (known)
+			continue;
+		ids[nids++] = t[i].id;
+		if (strlen(cands) + strlen(t[i].name) + 3 < sizeof(cands)) {
+			if (*cands)
+				strcat(cands, ", ");
+			strcat(cands, t[i].name);
+		}
+	}
+	if (nids == 1)
+		return ids[0];
+	if (nids == 0)
+		return -2;
+	if (pref >= 0)
+		return pref;
+	fail(a->err, a->errlen, "ambiguous %s '%s': it could be %s", level, w, cands);
+	return -1;
 }
 
-static int parse_state(struct args *a, struct esptag_cli_cmd *cmd, const char *verb)
+enum { V_ADD = 1, V_UPDATE, V_DEL, V_DELALL, V_LIST, V_FLUSH, V_GET, V_COUNT, V_HELP,
+       V_STATUS, V_SA, V_TRUST, V_RESET };
+
+static const struct word state_verbs[] = {
+	{ "add", V_ADD, false }, { "del", V_DEL, true }, { "delete", V_DEL, false }, { "deleteall", V_DELALL, false },
+	{ "list", V_LIST, true }, { "ls", V_LIST, false }, { "show", V_LIST, false }, { "flush", V_FLUSH, false },
+	{ "get", V_GET, false }, { "count", V_COUNT, false }, { "help", V_HELP, false },
+};
+
+static const struct word policy_verbs[] = {
+	{ "add", V_ADD, false }, { "update", V_UPDATE, false }, { "del", V_DEL, true }, { "delete", V_DEL, false },
+	{ "deleteall", V_DELALL, false }, { "list", V_LIST, true }, { "ls", V_LIST, false }, { "show", V_LIST, false },
+	{ "flush", V_FLUSH, false }, { "help", V_HELP, false },
+};
+
+static const struct word agent_verbs[] = {
+	{ "status", V_STATUS, false }, { "show", V_STATUS, false }, { "sa", V_SA, false }, { "help", V_HELP, false },
+};
+
+static const struct word vf_verbs[] = {
+	{ "list", V_LIST, true }, { "ls", V_LIST, false }, { "show", V_LIST, false }, { "add", V_ADD, false },
+	{ "del", V_DEL, true }, { "delete", V_DEL, false }, { "trust", V_TRUST, false }, { "reset", V_RESET, false },
+	{ "help", V_HELP, false },
+};
+
+static const struct word objects[] = {
+	{ "state", ESPTAG_CLI_OBJ_STATE, true }, { "sa", ESPTAG_CLI_OBJ_STATE, false },
+	{ "policy", ESPTAG_CLI_OBJ_POLICY, false }, { "agent", ESPTAG_CLI_OBJ_AGENT, false },
+	{ "vf", ESPTAG_CLI_OBJ_VF, false }, { "stats", ESPTAG_CLI_OBJ_STATS, false },
+	{ "monitor", ESPTAG_CLI_OBJ_MONITOR, false }, { "help", ESPTAG_CLI_OBJ_ALL, false },
+};
+
+#define NW(t) (sizeof(t) / sizeof((t)[0]))
+
+/* The verb (argv[1], "" if none) of an object: its id, 0 for none, -1 on error. */
+static int verb_of(struct args *a, const struct word *t, size_t n, const char *obj,
+		   const char *uses)
 {
-	if (is(verb, "add", NULL)) {
+	const char *w = a->argc > 1 ? a->argv[1] : "";
+	char level[32];
+	int id;
+
+	if (!*w)
+		return 0;
+	snprintf(level, sizeof(level), "%s command", obj);
+	id = lookup(a, t, n, w, level);
+	if (id == -2)
+		return fail(a->err, a->errlen, "unknown command '%s %s': use %s", obj, w, uses);
+	return id;
+}
+
+/*
+ * Nothing but an optional `dev DEV` from argv[first] on (it selects the
+ * daemon's socket, as for every other command).
+ */
+static int only_dev(struct args *a, struct esptag_cli_cmd *cmd, int first, const char *what)
+{
+	for (a->i = first; a->i < a->argc; a->i++) {
+		const char *v;
+
+		if (strcmp(a->argv[a->i], "dev"))
+			return fail(a->err, a->errlen,
+				    "'%s' takes no arguments but 'dev DEV' (got '%s')", what,
+				    a->argv[a->i]);
+		if (*cmd->dev)
+			return fail(a->err, a->errlen, "'dev' given twice");
+		if (!(v = cli_next_val(a, "dev")) || cli_set_dev(cmd->dev, v, a->err, a->errlen))
+			return -1;
+	}
+	return 0;
+}
+
+static int parse_state(struct args *a, struct esptag_cli_cmd *cmd)
+{
+	int v = verb_of(a, state_verbs, NW(state_verbs), "state",
+			"add, del, get, list, count, flush, deleteall or help");
+
+	switch (v) {
+	case V_ADD:
 		cmd->op = ESPTAG_CTL_STATE_ADD;
 		return cli_parse_state_add(a, cmd);
-	}
-	if (is(verb, "del", "delete")) {
+	case V_DEL:
 		cmd->op = ESPTAG_CTL_STATE_DEL;
 		return cli_parse_state_del(a, cmd);
-	}
-	if (is(verb, "list", "show") || !*verb) {
+	case V_GET:
 		cmd->op = ESPTAG_CTL_STATE_LIST;
-		return cli_no_args(a, "state list");
-	}
-	if (is(verb, "flush", NULL)) {
+		cmd->verb = ESPTAG_CLI_GET;
+		return cli_parse_state_get(a, cmd);
+	case 0:
+	case V_LIST:
+		cmd->op = ESPTAG_CTL_STATE_LIST;
+		return only_dev(a, cmd, 2, "state list");
+	case V_COUNT:
+		cmd->op = ESPTAG_CTL_STATE_LIST;
+		cmd->verb = ESPTAG_CLI_COUNT;
+		return only_dev(a, cmd, 2, "state count");
+	case V_FLUSH:
+	case V_DELALL:
 		cmd->op = ESPTAG_CTL_STATE_FLUSH;
-		return cli_no_args(a, "state flush");
+		return only_dev(a, cmd, 2, v == V_FLUSH ? "state flush" : "state deleteall");
+	case V_HELP:
+		cmd->help = ESPTAG_CLI_OBJ_STATE;
+		return 0;
 	}
-	return fail(a->err, a->errlen, "unknown command 'state %s': use add, del, list or flush",
-		    verb);
+	return -1;
 }
 
-static int parse_policy(struct args *a, struct esptag_cli_cmd *cmd, const char *verb)
+static int parse_policy(struct args *a, struct esptag_cli_cmd *cmd)
 {
-	if (is(verb, "add", NULL)) {
+	int v = verb_of(a, policy_verbs, NW(policy_verbs), "policy",
+			"add, update, del, list, flush, deleteall or help");
+
+	switch (v) {
+	case V_ADD:
 		cmd->op = ESPTAG_CTL_POLICY_ADD;
 		return cli_parse_policy(a, cmd, true);
-	}
-	if (is(verb, "update", NULL)) {
+	case V_UPDATE:
 		cmd->op = ESPTAG_CTL_POLICY_UPDATE;
 		return cli_parse_policy(a, cmd, true);
-	}
-	if (is(verb, "del", "delete")) {
+	case V_DEL:
 		cmd->op = ESPTAG_CTL_POLICY_DEL;
 		return cli_parse_policy(a, cmd, false);
-	}
-	if (is(verb, "list", "show") || !*verb) {
+	case 0:
+	case V_LIST:
 		cmd->op = ESPTAG_CTL_POLICY_LIST;
-		return cli_no_args(a, "policy list");
-	}
-	if (is(verb, "flush", NULL)) {
+		return only_dev(a, cmd, 2, "policy list");
+	case V_FLUSH:
+	case V_DELALL:
 		cmd->op = ESPTAG_CTL_POLICY_FLUSH;
-		return cli_no_args(a, "policy flush");
+		return only_dev(a, cmd, 2, v == V_FLUSH ? "policy flush" : "policy deleteall");
+	case V_HELP:
+		cmd->help = ESPTAG_CLI_OBJ_POLICY;
+		return 0;
 	}
-	return fail(a->err, a->errlen,
-		    "unknown command 'policy %s': use add, update, del, list or flush", verb);
+	return -1;
 }
 
-static int parse_agent(struct args *a, struct esptag_cli_cmd *cmd, const char *verb)
+static int parse_agent(struct args *a, struct esptag_cli_cmd *cmd)
 {
-	if (is(verb, "status", "show") || !*verb) {
+	int v = verb_of(a, agent_verbs, NW(agent_verbs), "agent", "status, sa or help");
+
+	switch (v) {
+	case 0:
+	case V_STATUS:
 		cmd->op = ESPTAG_CTL_AGENT_STATUS;
-		return cli_no_args(a, "agent status");
-	}
-	if (is(verb, "sa", NULL)) {
+		return only_dev(a, cmd, 2, "agent status");
+	case V_SA:
 		cmd->op = ESPTAG_CTL_AGENT_SA;
-		return cli_no_args(a, "agent sa");
+		return only_dev(a, cmd, 2, "agent sa");
+	case V_HELP:
+		cmd->help = ESPTAG_CLI_OBJ_AGENT;
+		return 0;
 	}
-	return fail(a->err, a->errlen, "unknown command 'agent %s': use status or sa", verb);
+	return -1;
 }
 
-static int parse_vf(struct args *a, struct esptag_cli_cmd *cmd, const char *verb)
+static int parse_vf(struct args *a, struct esptag_cli_cmd *cmd)
 {
-	if (is(verb, "list", "show") || !*verb) {
+	int v = verb_of(a, vf_verbs, NW(vf_verbs), "vf", "list, add, del, trust, reset or help");
+
+	switch (v) {
+	case 0:
+	case V_LIST:
 		cmd->op = ESPTAG_CTL_VF_LIST;
-		return a->argc > 2 ? cli_no_args(a, "vf list") : 0;
-	}
-	if (is(verb, "add", NULL))
+		return only_dev(a, cmd, 2, "vf list");
+	case V_ADD:
 		cmd->op = ESPTAG_CTL_VF_ADD;
-	else if (is(verb, "del", "delete"))
+		break;
+	case V_DEL:
 		cmd->op = ESPTAG_CTL_VF_DEL;
-	else if (is(verb, "trust", NULL))
+		break;
+	case V_TRUST:
 		cmd->op = ESPTAG_CTL_VF_TRUST;
-	else if (is(verb, "reset", NULL))
+		break;
+	case V_RESET:
 		cmd->op = ESPTAG_CTL_VF_RESET;
-	if (cmd->op)
-		return cli_parse_vf(a, cmd);
-	return fail(a->err, a->errlen,
-		    "unknown command 'vf %s': use list, add, del, trust or reset", verb);
+		break;
+	case V_HELP:
+		cmd->help = ESPTAG_CLI_OBJ_VF;
+		return 0;
+	default:
+		return -1;
+	}
+	return cli_parse_vf(a, cmd);
+}
+
+/* stats, monitor: `help` or an optional `dev DEV`. */
+static int parse_simple(struct args *a, struct esptag_cli_cmd *cmd, int obj)
+{
+	if (a->argc > 1 && !strcmp(a->argv[1], "help")) {
+		cmd->help = obj;
+		return a->argc > 2 ? fail(a->err, a->errlen, "'help' takes no arguments") : 0;
+	}
+	cmd->op = obj == ESPTAG_CLI_OBJ_STATS ? ESPTAG_CTL_STATS : ESPTAG_CTL_MONITOR;
+	return only_dev(a, cmd, 1, obj == ESPTAG_CLI_OBJ_STATS ? "stats" : "monitor");
+}
+
+/* help [OBJECT] */
+static int parse_help(struct args *a, struct esptag_cli_cmd *cmd)
+{
+	int obj = ESPTAG_CLI_OBJ_ALL;
+
+	if (a->argc > 2)
+		return fail(a->err, a->errlen, "usage: help [OBJECT]");
+	if (a->argc == 2) {
+		obj = lookup(a, objects, NW(objects), a->argv[1], "object");
+		if (obj == -2)
+			return fail(a->err, a->errlen, "no help on '%s': use state, policy, agent, vf, stats or monitor",
+				    a->argv[1]);
+		if (obj < 0)
+			return -1;
+	}
+	cmd->help = obj;
+	return 0;
 }
 
 int esptag_cli_parse(int argc, char **argv, struct esptag_cli_cmd *cmd, char *err, size_t errlen)
 {
 	struct args a = { .argc = argc, .argv = argv, .err = err, .errlen = errlen };
-	const char *obj, *verb;
-	int rc;
+	int obj, rc = -1;
 
 	memset(cmd, 0, sizeof(*cmd));
 	if (argc < 1)
 		return fail(err, errlen, "no command (try: esptag help)");
-	obj = argv[0];
-	verb = argc > 1 ? argv[1] : "";
-	if (is(obj, "state", "sa")) {
-		rc = parse_state(&a, cmd, verb);
-	} else if (is(obj, "policy", NULL)) {
-		rc = parse_policy(&a, cmd, verb);
-	} else if (is(obj, "agent", NULL)) {
-		rc = parse_agent(&a, cmd, verb);
-	} else if (is(obj, "vf", NULL)) {
-		rc = parse_vf(&a, cmd, verb);
-	} else if (is(obj, "stats", NULL)) {
-		cmd->op = ESPTAG_CTL_STATS;
-		rc = argc > 1 ? fail(err, errlen, "'stats' takes no arguments") : 0;
-	} else if (is(obj, "monitor", NULL)) {
-		cmd->op = ESPTAG_CTL_MONITOR;
-		rc = argc > 1 ? fail(err, errlen, "'monitor' takes no arguments") : 0;
-	} else {
-		rc = fail(err, errlen,
-			  "unknown object '%s': use state, policy, agent, vf, stats or monitor", obj);
+	obj = lookup(&a, objects, NW(objects), argv[0], "object");
+	switch (obj) {
+	case ESPTAG_CLI_OBJ_STATE:
+		rc = parse_state(&a, cmd);
+		break;
+	case ESPTAG_CLI_OBJ_POLICY:
+		rc = parse_policy(&a, cmd);
+		break;
+	case ESPTAG_CLI_OBJ_AGENT:
+		rc = parse_agent(&a, cmd);
+		break;
+	case ESPTAG_CLI_OBJ_VF:
+		rc = parse_vf(&a, cmd);
+		break;
+	case ESPTAG_CLI_OBJ_STATS:
+	case ESPTAG_CLI_OBJ_MONITOR:
+		rc = parse_simple(&a, cmd, obj);
+		break;
+	case ESPTAG_CLI_OBJ_ALL:
+		rc = parse_help(&a, cmd);
+		break;
+	case -2:
+		fail(err, errlen,
+		     "unknown object '%s': use state, policy, agent, vf, stats, monitor or help",
+		     argv[0]);
+		break;
 	}
 	if (rc)
 		esptag_cli_cmd_clear(cmd);

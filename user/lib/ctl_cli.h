@@ -8,8 +8,28 @@
 
 #include "ctl.h"
 
+/* Objects, for `help` (esptag_cli_cmd.help). */
+enum esptag_cli_obj {
+	ESPTAG_CLI_OBJ_ALL = 1, /* esptag help */
+	ESPTAG_CLI_OBJ_STATE,
+	ESPTAG_CLI_OBJ_POLICY,
+	ESPTAG_CLI_OBJ_AGENT,
+	ESPTAG_CLI_OBJ_VF,
+	ESPTAG_CLI_OBJ_STATS,
+	ESPTAG_CLI_OBJ_MONITOR,
+};
+
+/* What the CLI does with the answer of a request, beyond printing it. */
+enum esptag_cli_verb {
+	ESPTAG_CLI_PLAIN = 0,
+	ESPTAG_CLI_GET,	  /* state get: STATE_LIST, print the SA matching cmd.id */
+	ESPTAG_CLI_COUNT, /* state count: STATE_LIST, print how many */
+};
+
 struct esptag_cli_cmd {
-	int op;				/* enum esptag_ctl_op */
+	int op;				/* enum esptag_ctl_op; 0 for help */
+	int help;			/* enum esptag_cli_obj: print that usage, send nothing */
+	int verb;			/* enum esptag_cli_verb */
 	char dev[ESPTAG_CTL_DEV_LEN];	/* "dev DEV" if given (selects the socket) */
 	union {
 		struct esptag_ctl_sa sa;	/* STATE_ADD (holds the key) */
@@ -21,7 +41,10 @@ struct esptag_cli_cmd {
 
 /*
  * Parse "OBJECT COMMAND ARGS..." (argv[0] is the object: state, policy,
- * agent, stats, monitor). Returns 0, or -1 with a message in err that says
+ * agent, vf, stats, monitor, help). Objects and commands may be shortened
+ * to any prefix that names one of them (as iproute2 does; `s` and `st` are
+ * state, `d` is del; an ambiguous prefix is an error naming the
+ * candidates). `help` as object or command sets cmd->help. Returns 0, or -1 with a message in err that says
  * what is wrong and what is expected. On failure *cmd is zeroed (no key
  * bytes left behind).
  */

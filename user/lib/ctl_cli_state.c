@@ -175,6 +175,14 @@ static int state_add_kw(struct args *a, struct esptag_ctl_sa *sa, const char *kw
 		SEEN(a, S_AEAD, kw);
 		return parse_aead(a, sa);
 	}
+	/* `flag esn` as ip xfrm spells it, or plain `esn` */
+	if (!strcmp(kw, "flag")) {
+		if (!(v = cli_next_val(a, kw)))
+			return -1;
+		if (strcmp(v, "esn"))
+			return fail(a->err, a->errlen, "flag '%s' not supported: only 'flag esn'", v);
+		kw = "esn";
+	}
 	if (!strcmp(kw, "esn")) {
 		SEEN(a, S_ESN, kw);
 		sa->sa_flags |= ESPTAG_SA_F_ESN;
@@ -238,7 +246,8 @@ int cli_parse_state_add(struct args *a, struct esptag_cli_cmd *cmd)
 	return state_add_finish(a, sa, sfam, dfam);
 }
 
-int cli_parse_state_del(struct args *a, struct esptag_cli_cmd *cmd)
+/* The keywords naming an SA (state del, state get) into cmd->id. */
+static int parse_sa_id(struct args *a, struct esptag_cli_cmd *cmd, const char *what)
 {
 	struct esptag_ctl_sa_id *id = &cmd->id;
 	const struct sa_id_out o = {.dev = id->dev, .family = &id->family, .daddr = id->daddr,
@@ -252,11 +261,29 @@ int cli_parse_state_del(struct args *a, struct esptag_cli_cmd *cmd)
 		if (r < 0)
 			return -1;
 		if (!r)
-			return fail(a->err, a->errlen, "unknown keyword '%s' in state del", kw);
+			return fail(a->err, a->errlen, "unknown keyword '%s' in %s", kw, what);
 	}
+	id->proto = ESPTAG_IPPROTO_ESP;
+	return 0;
+}
+
+int cli_parse_state_del(struct args *a, struct esptag_cli_cmd *cmd)
+{
+	if (parse_sa_id(a, cmd, "state del"))
+		return -1;
 	if ((a->seen & (S_DEV | S_DST | S_SPI)) != (S_DEV | S_DST | S_SPI))
 		return fail(a->err, a->errlen,
 			    "state del needs dev DEV dst ADDR proto esp spi SPI [dir in|out]");
-	id->proto = ESPTAG_IPPROTO_ESP;
-	return esptag_ctl_sa_id_check(id, a->err, a->errlen);
+	return esptag_ctl_sa_id_check(&cmd->id, a->err, a->errlen);
+}
+
+/* state get [dev DEV] dst ADDR [proto esp] spi SPI [dir in|out] */
+int cli_parse_state_get(struct args *a, struct esptag_cli_cmd *cmd)
+{
+	if (parse_sa_id(a, cmd, "state get"))
+		return -1;
+	if ((a->seen & (S_DST | S_SPI)) != (S_DST | S_SPI))
+		return fail(a->err, a->errlen,
+			    "state get needs dst ADDR [proto esp] spi SPI [dir in|out] [dev DEV]");
+	return 0;
 }

@@ -28,8 +28,19 @@ static int parse_onoff(const char *s, bool *on)
 	return 0;
 }
 
+/* An optional trailing `dev DEV` (the PF port: selects the socket). */
+static int vf_tail_dev(struct args *a, struct esptag_cli_cmd *cmd, int first)
+{
+	if (a->argc == first)
+		return 0;
+	if (a->argc != first + 2 || strcmp(a->argv[first], "dev"))
+		return fail(a->err, a->errlen, "'vf %s VF' takes no more arguments but 'dev DEV' (got '%s')",
+			    a->argv[1], a->argv[first]);
+	return cli_set_dev(cmd->dev, a->argv[first + 1], a->err, a->errlen);
+}
+
 /* vf add VF dev IFNAME mac MAC [addr ADDR] [vlan ID [vlan ID]] [trust on|off] [limit N]
- * vf del VF | vf trust VF on|off | vf reset VF */
+ * vf del VF | vf trust VF on|off | vf reset VF, each [dev DEV] */
 int cli_parse_vf(struct args *a, struct esptag_cli_cmd *cmd)
 {
 	struct esptag_ctl_vf *vf = &cmd->vf;
@@ -47,17 +58,13 @@ int cli_parse_vf(struct args *a, struct esptag_cli_cmd *cmd)
 	vf->vf = n;
 	a->i = 2;
 	if (cmd->op == ESPTAG_CTL_VF_TRUST) {
-		if (a->argc != 4 || parse_onoff(a->argv[3], &on))
-			return fail(err, errlen, "usage: vf trust VF on|off");
+		if (a->argc < 4 || parse_onoff(a->argv[3], &on))
+			return fail(err, errlen, "usage: vf trust VF on|off [dev DEV]");
 		vf->flags = on ? ESPTAG_CTL_VF_TRUSTED : 0;
-		return 0;
+		return vf_tail_dev(a, cmd, 4);
 	}
-	if (cmd->op != ESPTAG_CTL_VF_ADD) {
-		if (a->argc > 3)
-			return fail(err, errlen, "'vf %s VF' takes no more arguments (got '%s')",
-				    verb, a->argv[3]);
-		return 0;
-	}
+	if (cmd->op != ESPTAG_CTL_VF_ADD)
+		return vf_tail_dev(a, cmd, 3);
 	vf->flags = ESPTAG_CTL_VF_TRUSTED;
 	while (++a->i < a->argc) {
 		const char *kw = a->argv[a->i], *v = cli_next_val(a, kw);

@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+# esptag's ip-xfrm habits against a running esptagd + esptag-agent:
+#  - every listing's -j output (state list, agent sa, policy list, agent
+#    status, stats, state get, state count) and its -p form parse with a
+#    strict JSON parser, and -p holds the same data as -j;
+#  - a device name with a quote or a backslash is refused by the grammar
+#    (exit 1, nothing sent, nothing changed);
+#  - state get finds one SA by dst/spi[/dir] (text and JSON), exit 2 and
+#    nothing printed on stdout for an SA that is not there;
+#  - state count counts the daemon's SAs; state deleteall empties them;
+#  - prefixes (st l, pol li) give the same output as the full words; an
+#    ambiguous prefix exits 1 naming the candidates;
+#  - help, state help, policy help print the usage on stdout, exit 0.
+. "$(dirname "$0")/../lib/harness.sh"
+. "$ROOT/tests/lib/daemon_agent.sh"
+K1=0x0102030405060708090a0b0c0d0e0f10a1a2a3a4
+K2=0x1112131415161718191a1b1c1d1e1f20b1b2b3b4
+STRICT='import json,sys
+def bad(x): raise ValueError("not JSON: " + x)
+json.load(sys.stdin, parse_constant=bad)'
+
+start_agent
+start_daemon
+
+E state add dev eth0 src 192.0.2.1 dst 192.0.2.2 proto esp spi 0x1000 mode transport \
+	$AEAD $K1 128 flag esn dir out || t_fail setup "state add out"
+E state add dev eth0 src 192.0.2.2 dst 192.0.2.1 proto esp spi 0x2000 mode transport \
+	$AEAD $K2 128 replay-window 64 dir in || t_fail setup "state add in"
+E policy add dev eth0 src 192.0.2.1/32 dst 192.0.2.2/32 dir out action protect spi 0x1000 ||
+	t_fail setup "policy add"
+
+# --- strict JSON, compact and pretty -------------------------------------------
+for cmd in "state list" "agent sa" "policy list" "agent status" "stats" "state count" \
+	   "state get dst 192.0.2.2 spi 0x1000"; do
+	name=json_$(tr ' .' '__' <<<"$cmd" | cut -c1-30)
+	j=$(E -j $cmd)
+	rc=$?
+	if [ $rc -eq 0 ] && $PY -c "$STRICT" <<<"$j"; then t_pass "$name"; else t_fail "$name" "rc $rc: $j"; fi
+	# -p: pretty, strict, the same data (stats counters move: not compared)
+	p=$(E -j -p $cmd)
+	if ! $PY -c "$STRICT" <<<"$p"; then
+		t_fail "${name}_pretty" "not JSON: $p"
+	elif [ "$cmd" != stats ] && [ "$cmd" != "agent status" ] &&
+	     [ "$($PY -c 'import json,sys; print(json.dumps(json.load(sys.stdin), sort_keys=True))' <<<"$p")" != \
+	       "$($PY -c 'import json,sys; print(json.dumps(json.load(sys.stdin), sort_keys=True))' <<<"$j")" ]; then
+		t_fail "${name}_pretty" "-p differs from -j"
+	else
+		t_pass "${name}_pretty"
+	fi
+done
+lines=$(E -j -p state list | wc -l)
+[ "$lines" -gt 10 ] && t_pass pretty_is_indented || t_fail pretty_is_indented "$lines lines"
+esn=$(E -j state list | $PY -c 'import json,sys; print([s["esn"] for s in json.load(sys.stdin) if s["spi"] == 0x1000])')
+t_eq flag_esn_reaches_daemon "$esn" "[True]"
+
+# --- device names with a quote or a backslash: refused, nothing sent -----------
+before=$(E -j state list)
+i=0
+for d in 'e"th0' 'e\th0' "e'th0"; do
+	i=$((i + 1))
+	out=$(E state del dev "$d" dst 192.0.2.2 proto esp spi 0x1000 dir out 2>&1)
+	rc=$?
+	if [ $rc -eq 1 ] && grep -q "bad character" <<<"$out"; then t_pass "dev_refused_$i"; else
+		t_fail "dev_refused_$i" "dev [$d]: rc $rc: $out"; fi
+	out=$(E -j state list dev "$d" 2>/dev/null)
+	[ $? -eq 1 ] && [ -z "$out" ] && t_pass "dev_refused_list_$i" || t_fail "dev_refused_list_$i" "dev [$d]: $out"
+done
+t_eq dev_refused_nothing_changed "$(E -j state list)" "$before"
+
+# --- state get -----------------------------------------------------------------
+out=$(E state get dst 192.0.2.2 proto esp spi 0x1000)
+grep -q "spi 0x00001000" <<<"$out" && [ "$(grep -c '^src ' <<<"$out")" = 1 ] &&
+	t_pass state_get_text || t_fail state_get_text "$out"
+got=$(E -j st g dst 192.0.2.1 spi 0x2000 dir in | $PY -c 'import json,sys; a=json.load(sys.stdin); print(len(a), a[0]["spi"], a[0]["dir"], a[0]["replay_window"])')
+t_eq state_get_json "$got" "1 8192 in 64"
+out=$(E state get dst 192.0.2.2 spi 0x1000 dir in 2>/dev/null)
+rc=$?
+[ $rc -eq 2 ] && [ -z "$out" ] && t_pass state_get_missing || t_fail state_get_missing "rc $rc: $out"
+out=$(E state get dst 192.0.2.2 spi 0x1001 2>&1 >/dev/null)
+grep -q "no such SA" <<<"$out" && t_pass state_get_missing_message || t_fail state_get_missing_message "$out"
+
+# --- state count, prefixes, ambiguity -------------------------------------------
+t_eq state_count_text "$(E state count)" "SAD count 2"
+t_eq state_count_json "$(E -j state count dev eth0 | $PY -c 'import json,sys; print(json.load(sys.stdin)["count"])')" 2
+t_eq prefix_st_l "$(E st l)" "$(E state list)"
+t_eq prefix_state_ls "$(E -j state ls)" "$(E -j state list)"
+t_eq prefix_pol_li "$(E pol li)" "$(E policy list)"
+out=$(E agent s 2>&1)
+rc=$?
+[ $rc -eq 1 ] && grep -q "ambiguous agent command 's': it could be status, sa" <<<"$out" &&
+	t_pass ambiguous_prefix || t_fail ambiguous_prefix "rc $rc: $out"
+
+# --- help at every level ---------------------------------------------------------
+for h in "help" "state help" "policy help" "agent help" "help policy"; do
+	out=$(E $h 2>/dev/null)
+	rc=$?
+	name=help_$(tr ' ' '_' <<<"$h")
+	case $h in
+	*state*) want="state get" ;;
+	*policy*) want="policy add" ;;
+	*agent*) want="agent status" ;;
+	*) want="state add" ;;
+	esac
+	[ $rc -eq 0 ] && grep -q "$want" <<<"$out" && grep -q "^Usage: esptag" <<<"$out" &&
+		t_pass "$name" || t_fail "$name" "rc $rc: $out"
+done
+out=$(E policy help)
+grep -q "state add" <<<"$out" && t_fail help_policy_only "shows state: $out" || t_pass help_policy_only
+
+# --- deleteall -------------------------------------------------------------------
+E state deleteall dev eth0 && t_eq state_deleteall "$(E state count)" "SAD count 0" ||
+	t_fail state_deleteall "exit $?"
+t_eq state_deleteall_agent "$(E -j agent sa)" "[]"
+t_exit
