@@ -3,7 +3,7 @@
  * esptag_port: the emulated NIC switch's guard on its VF ports, attached
  * with TC on the switch (bridge) side, out of the VMs' reach.
  *
- *  esptag_port_from_vf: tc ingress of each VF port (frames the VF sends)
+ *  esptag_port_in: tc ingress of each VF port (frames the VF sends)
  *   - a port without an esptag_ports entry cannot prove its MAC: dropped
  *     (port_drop_no_port);
  *   - spoof check: source MAC must be the VF's (ESPTAG_PORTF_SPOOFCHK);
@@ -16,7 +16,7 @@
  *     offload=1 included (the agent checks the SA's domain); any other tag
  *     (RX kind, malformed) is dropped.
  *
- *  esptag_port_egress: tc egress of each VF port AND of the uplink port
+ *  esptag_port_out: tc egress of each VF port AND of the uplink port
  *  (toward the agent); it tells them apart by esptag_ports[ifindex]:
  *   - VF port (frames the switch delivers to the VF): config frames dropped;
  *     metadata-tagged frames dropped unless the VF is trusted and it is an
@@ -119,7 +119,7 @@ static __always_inline __u32 from_vf_check(struct __sk_buff *skb, const struct c
 }
 
 SEC("tc")
-int esptag_port_from_vf(struct __sk_buff *skb)
+int esptag_port_in(struct __sk_buff *skb)
 {
 	__u32 ifindex = skb->ifindex, cnt;
 	struct esptag_port *port;
@@ -207,7 +207,7 @@ static __always_inline __u32 to_vf_check(struct __sk_buff *skb, const struct cfg
 }
 
 SEC("classifier")
-int esptag_port_egress(struct __sk_buff *skb)
+int esptag_port_out(struct __sk_buff *skb)
 {
 	__u32 ifindex = skb->ifindex, in = skb->ingress_ifindex, cnt;
 	struct esptag_port *port;

@@ -484,8 +484,8 @@ int main(void)
 		return 1;
 	}
 	printf("PASS verifier_accepts_esptag_port\n");
-	fd_from = bt_prog_fd(&obj, "esptag_port_from_vf");
-	fd_egress = bt_prog_fd(&obj, "esptag_port_egress");
+	fd_from = bt_prog_fd(&obj, "esptag_port_in");
+	fd_egress = bt_prog_fd(&obj, "esptag_port_out");
 	fd_ports = bt_map_fd(&obj, "esptag_ports");
 	fd_sad = bt_map_fd(&obj, "esptag_sad");
 	fd_cfg = bt_map_fd(&obj, "esptag_cfg");

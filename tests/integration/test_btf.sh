@@ -38,6 +38,15 @@ for o in "$BUILD"/bpf/*.bpf.o; do
 		if [ -z "$missing" ]; then t_pass "$n/$s"; else t_fail "$n/$s" "fields missing:$missing"; fi
 	done
 done
+# Program and map names as bpftool and tc show them: the kernel keeps 15
+# characters (BPF_OBJ_NAME_LEN - 1), so a longer name shows truncated.
+for o in "$BUILD"/bpf/*.bpf.o; do
+	n=$(basename "$o" .bpf.o)
+	long=$(bpftool btf dump file "$o" 2>/dev/null |
+		sed -n "s/^\[[0-9]*\] \(FUNC\|VAR\) '\([^']*\)'.*linkage=global.*/\2/p" |
+		grep -v '^LICENSE$\|^_' | awk 'length($0) > 15' | tr '\n' ' ')
+	t_eq "names_fit_15/$n" "$long" ""
+done
 for o in "$BUILD"/bpf/*.bpf.o "$BUILD"/tests/progs/*.bpf.o "$BUILD"/bench/progs/*.bpf.o \
 	"$BUILD"/tests/agent/*.bpf.o; do
 	[ -e "$o" ] || continue

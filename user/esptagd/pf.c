@@ -85,7 +85,7 @@ int pf_init(struct daemon *d, const struct pf_opts *o, int ep)
 			return -1;
 		}
 		if (port_attach(p->uplink_ifindex,
-				bpf_program__fd(p->skel->progs.esptag_port_egress), BPF_TC_EGRESS,
+				bpf_program__fd(p->skel->progs.esptag_port_out), BPF_TC_EGRESS,
 				o->uplink))
 			return -1;
 	}

@@ -134,9 +134,9 @@ static void vf_add(struct daemon *d, const struct esptag_ctl_vf *inp, struct rep
 		vf_forget(d, v);
 		return;
 	}
-	if (port_attach(ifindex, bpf_program__fd(p->skel->progs.esptag_port_from_vf),
+	if (port_attach(ifindex, bpf_program__fd(p->skel->progs.esptag_port_in),
 			BPF_TC_INGRESS, in.ifname) ||
-	    port_attach(ifindex, bpf_program__fd(p->skel->progs.esptag_port_egress),
+	    port_attach(ifindex, bpf_program__fd(p->skel->progs.esptag_port_out),
 			BPF_TC_EGRESS, in.ifname)) {
 		reply_err(r, ESPTAG_CTL_E_BPF, "cannot attach esptag_port on %s", in.ifname);
 		vf_forget(d, v);

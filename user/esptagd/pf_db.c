@@ -27,7 +27,7 @@
 /*
  * The PF's esptag_sad also holds a domain entry for every VF SA: index ->
  * local_mac/VLANs/ifindex of the VF, flags without ALIVE so the PF's own
- * data path never uses it. esptag_port_egress reads it to let an RX tag
+ * data path never uses it. esptag_port_out reads it to let an RX tag
  * reach a VF only for an SA of that VF's domain.
  */
 void map_domain(struct daemon *d, const struct pf_vf *v, const struct esptag_rec_sa *r)
