@@ -11,7 +11,11 @@
 #  - state count counts the daemon's SAs; state deleteall empties them;
 #  - prefixes (st l, pol li) give the same output as the full words; an
 #    ambiguous prefix exits 1 naming the candidates;
-#  - help, state help, policy help print the usage on stdout, exit 0.
+#  - help, state help, policy help print the usage on stdout, exit 0;
+#  - -s is statistics: `-s state list` shows each SA's counters (text and
+#    JSON) equal to the per-SA values of `-j stats`; the old `-s PATH`
+#    still reaches the socket, with a deprecation warning on stderr;
+#    --socket PATH gives no warning.
 . "$(dirname "$0")/../lib/harness.sh"
 . "$ROOT/tests/lib/daemon_agent.sh"
 K1=0x0102030405060708090a0b0c0d0e0f10a1a2a3a4
@@ -107,6 +111,38 @@ for h in "help" "state help" "policy help" "agent help" "help policy"; do
 done
 out=$(E policy help)
 grep -q "state add" <<<"$out" && t_fail help_policy_only "shows state: $out" || t_pass help_policy_only
+
+# --- -s: statistics; the old -s PATH -----------------------------------------------
+nsx "$H" ping -q -c 5 -i 0.05 -W 0.2 192.0.2.2 >/dev/null 2>&1
+sj=$(E -j stats)
+lj=$(E -s -j state list)
+cmp=$($PY -c '
+import json,sys
+st = {(s["sa_index"], s["spi"]): s for s in json.loads(sys.argv[1])["sa"]}
+sas = json.loads(sys.argv[2])
+ok = len(sas) == 2
+for sa in sas:
+    s, x = st[(sa["sa_index"], sa["spi"])], sa["stats"]
+    ok &= all(x[k] == s[k] for k in ("packets", "bytes", "drops"))
+    if "agent" in s:
+        ok &= all(x["agent"][k] == s["agent"][k] for k in ("packets", "bytes", "auth_fail"))
+    else:
+        ok &= "agent" not in x
+print("ok" if ok and any(sa["stats"]["packets"] for sa in sas) else "differ")' "$sj" "$lj" 2>&1)
+t_eq s_state_list_json_counters "$cmp" ok
+txt=$(E -s state list)
+want=$($PY -c '
+import json,sys
+for s in json.loads(sys.argv[1])["sa"]:
+    print("stats packets %d bytes %d drops %d" % (s["packets"], s["bytes"], s["drops"]))' "$sj" | sort)
+t_eq s_state_list_text_counters "$(grep -o 'stats packets.*' <<<"$txt" | sort)" "$want"
+E state list | grep -q 'stats packets' && t_fail state_list_plain_no_stats "$(E state list)" ||
+	t_pass state_list_plain_no_stats
+err=$(nsx "$H" "$BIN/esptag" -s "$SOCK" state count 2>&1 >/dev/null)
+out=$(nsx "$H" "$BIN/esptag" -s "$SOCK" state count 2>/dev/null)
+t_eq old_s_path_works "$out" "SAD count 2"
+t_eq old_s_path_warns "$err" "esptag: '-s PATH' is deprecated, use --socket PATH; -s now means statistics"
+t_eq socket_no_warning "$(E state count 2>&1 >/dev/null)" ""
 
 # --- deleteall -------------------------------------------------------------------
 E state deleteall dev eth0 && t_eq state_deleteall "$(E state count)" "SAD count 0" ||
