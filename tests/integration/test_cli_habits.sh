@@ -15,7 +15,8 @@
 #  - -s is statistics: `-s state list` shows each SA's counters (text and
 #    JSON) equal to the per-SA values of `-j stats`; the old `-s PATH`
 #    still reaches the socket, with a deprecation warning on stderr;
-#    --socket PATH gives no warning.
+#    --socket PATH gives no warning;
+#  - stats -p is pretty-printed (indented) with the keys of stats -j.
 . "$(dirname "$0")/../lib/harness.sh"
 . "$ROOT/tests/lib/daemon_agent.sh"
 K1=0x0102030405060708090a0b0c0d0e0f10a1a2a3a4
@@ -53,6 +54,19 @@ for cmd in "state list" "agent sa" "policy list" "agent status" "stats" "state c
 		t_pass "${name}_pretty"
 	fi
 done
+# stats -p: written by the JSON writer too (indented), the same keys as -j
+keys='import json,sys
+def walk(x, p=""):
+    if isinstance(x, dict):
+        for k, v in x.items(): yield from walk(v, p + "/" + k)
+    elif isinstance(x, list):
+        for v in x: yield from walk(v, p + "[]")
+    else: yield p
+print(sorted(set(walk(json.load(sys.stdin)))))'
+sp=$(E -p stats)
+[ "$(wc -l <<<"$sp")" -gt 20 ] && grep -q '^ *"datapath": {$' <<<"$sp" && t_pass stats_pretty_indented ||
+	t_fail stats_pretty_indented "$(head -c 300 <<<"$sp")"
+t_eq stats_pretty_same_keys "$($PY -c "$keys" <<<"$sp")" "$(E -j stats | $PY -c "$keys")"
 lines=$(E -j -p state list | wc -l)
 [ "$lines" -gt 10 ] && t_pass pretty_is_indented || t_fail pretty_is_indented "$lines lines"
 esn=$(E -j state list | $PY -c 'import json,sys; print([s["esn"] for s in json.load(sys.stdin) if s["spi"] == 0x1000])')
