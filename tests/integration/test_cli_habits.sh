@@ -16,7 +16,9 @@
 #    JSON) equal to the per-SA values of `-j stats`; the old `-s PATH`
 #    still reaches the socket, with a deprecation warning on stderr;
 #    --socket PATH gives no warning;
-#  - stats -p is pretty-printed (indented) with the keys of stats -j.
+#  - stats -p is pretty-printed (indented) with the keys of stats -j;
+#  - docs/operations.md's recipe: sa_index as 4 LE bytes looks up the SA in
+#    esptag_sad, whose SPI is in network byte order.
 . "$(dirname "$0")/../lib/harness.sh"
 . "$ROOT/tests/lib/daemon_agent.sh"
 K1=0x0102030405060708090a0b0c0d0e0f10a1a2a3a4
@@ -157,6 +159,13 @@ out=$(nsx "$H" "$BIN/esptag" -s "$SOCK" state count 2>/dev/null)
 t_eq old_s_path_works "$out" "SAD count 2"
 t_eq old_s_path_warns "$err" "esptag: '-s PATH' is deprecated, use --socket PATH; -s now means statistics"
 t_eq socket_no_warning "$(E state count 2>&1 >/dev/null)" ""
+
+# --- docs/operations.md: sa_index -> bpftool lookup of esptag_sad, SPI in network order
+idx=$(E -j state get dst 192.0.2.2 spi 0x1000 dir out | $PY -c 'import json,sys; print(json.load(sys.stdin)[0]["sa_index"])')
+spi=$(bpftool -j map lookup pinned "$PINS/esptag_sad" \
+	key $((idx & 255)) $((idx >> 8 & 255)) $((idx >> 16 & 255)) $((idx >> 24 & 255)) |
+	$PY -c 'import json,socket,sys; print(hex(socket.ntohl(json.load(sys.stdin)["formatted"]["value"]["spi"])))')
+t_eq bpftool_sad_lookup_by_sa_index "$spi" 0x1000
 
 # --- deleteall -------------------------------------------------------------------
 E state deleteall dev eth0 && t_eq state_deleteall "$(E state count)" "SAD count 0" ||
