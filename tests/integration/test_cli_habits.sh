@@ -13,7 +13,8 @@
 #    ambiguous prefix exits 1 naming the candidates;
 #  - help, state help, policy help print the usage on stdout, exit 0;
 #  - -s is statistics: `-s state list` shows each SA's counters (text and
-#    JSON) equal to the per-SA values of `-j stats`; the old `-s PATH`
+#    JSON) equal to the per-SA values of `-j stats`, `-s policy list` those
+#    of each protect policy's SA; the old `-s PATH`
 #    still reaches the socket, with a deprecation warning on stderr;
 #    --socket PATH gives no warning;
 #  - stats -p is pretty-printed (indented) with the keys of stats -j;
@@ -152,6 +153,19 @@ import json,sys
 for s in json.loads(sys.argv[1])["sa"]:
     print("stats packets %d bytes %d drops %d" % (s["packets"], s["bytes"], s["drops"]))' "$sj" | sort)
 t_eq s_state_list_text_counters "$(grep -o 'stats packets.*' <<<"$txt" | sort)" "$want"
+pj=$(E -s -j policy list)
+cmp=$($PY -c '
+import json,sys
+st = {s["sa_index"]: s for s in json.loads(sys.argv[1])["sa"]}
+pol = json.loads(sys.argv[2])
+ok = len(pol) == 1 and pol[0]["sa_index"] in st
+for p in pol:
+    s, x = st[p["sa_index"]], p["stats"]
+    ok &= all(x[k] == s[k] for k in ("packets", "bytes", "drops")) and s["packets"] > 0
+print("ok" if ok else "differ")' "$sj" "$pj" 2>&1)
+t_eq s_policy_list_json_counters "$cmp" ok
+E -s policy list | grep -q '^	stats packets [1-9]' && t_pass s_policy_list_text ||
+	t_fail s_policy_list_text "$(E -s policy list)"
 E state list | grep -q 'stats packets' && t_fail state_list_plain_no_stats "$(E state list)" ||
 	t_pass state_list_plain_no_stats
 err=$(nsx "$H" "$BIN/esptag" -s "$SOCK" state count 2>&1 >/dev/null)

@@ -43,7 +43,8 @@ const char *cli_dir_s(int d);
 void cli_mac_s(const uint8_t *m, char *b);
 /* The SAs; with stats (a stats reply, or NULL) each SA's counters too. */
 void cli_print_sas(const struct esptag_ctl_view *v, const struct esptag_ctl_view *stats);
-void cli_print_policies(const struct esptag_ctl_view *v);
+/* The policies; with stats (or NULL) the counters of each bound SA too. */
+void cli_print_policies(const struct esptag_ctl_view *v, const struct esptag_ctl_view *stats);
 void cli_print_vfs(const struct esptag_ctl_view *v, bool list);
 void cli_print_vf_reset(const struct esptag_ctl_view *v);
 /* state get: the SAs matching id (an array; exit code REFUSED if none). */

@@ -65,7 +65,7 @@ static void usage_of(FILE *f, int obj)
 	fprintf(f,
 		"Objects and commands may be shortened to a unique prefix (st l = state list).\n"
 		"-j: JSON output, -p: pretty-printed JSON (implies -j), -o prometheus: stats only.\n"
-		"-s: statistics (state list: each SA's counters).\n"
+		"-s: statistics (state list, policy list: each SA's counters).\n"
 		"SOCKET: --socket PATH, else $ESPTAG_SOCK, else /run/esptag/DEV.sock.\n"
 		"esptag -V|--version: version, commit, libraries, protocol versions.\n");
 }
@@ -101,9 +101,9 @@ static int run_prom(const char *dev)
 	return rc;
 }
 
-/* state list -s: the SAs with their counters (stats reply, matched by
- * sa_index within this run). */
-static int print_sas_stats(const char *dev, const struct esptag_ctl_view *sas)
+/* state list -s, policy list -s: the SAs (policies) with the counters of
+ * their SA (stats reply, matched by sa_index within this run). */
+static int print_with_stats(const char *dev, int op, const struct esptag_ctl_view *v)
 {
 	struct esptag_ctl_view sv;
 	uint8_t *sbuf = NULL;
@@ -111,8 +111,10 @@ static int print_sas_stats(const char *dev, const struct esptag_ctl_view *sas)
 	int rc;
 
 	rc = cli_transact(dev, ESPTAG_CTL_STATS, NULL, 0, 0, &sbuf, &sv, &ei);
-	if (rc == ESPTAG_EXIT_OK)
-		cli_print_sas(sas, &sv);
+	if (rc == ESPTAG_EXIT_OK && op == ESPTAG_CTL_STATE_LIST)
+		cli_print_sas(v, &sv);
+	else if (rc == ESPTAG_EXIT_OK)
+		cli_print_policies(v, &sv);
 	esptag_ctl_free(sbuf);
 	return rc;
 }
@@ -174,18 +176,19 @@ static int run(struct esptag_cli_cmd *cmds, uint32_t count)
 	}
 	switch (c->op) {
 	case ESPTAG_CTL_STATE_LIST:
+	case ESPTAG_CTL_POLICY_LIST:
 		if (cli_stats) {
-			rc = print_sas_stats(c->dev, &v);
+			rc = print_with_stats(c->dev, c->op, &v);
 			esptag_ctl_free(buf);
 			return rc;
 		}
-		cli_print_sas(&v, NULL);
+		if (c->op == ESPTAG_CTL_STATE_LIST)
+			cli_print_sas(&v, NULL);
+		else
+			cli_print_policies(&v, NULL);
 		break;
 	case ESPTAG_CTL_AGENT_SA:
 		cli_print_sas(&v, NULL);
-		break;
-	case ESPTAG_CTL_POLICY_LIST:
-		cli_print_policies(&v);
 		break;
 	case ESPTAG_CTL_AGENT_STATUS:
 		cli_print_agent(&v);
