@@ -33,7 +33,7 @@ ip -n "$H" addr add 192.0.2.1/24 dev eth0
 PINS=$(pin_dir_new pins) || exit 1
 TMP=$(tmp_new) || exit 1
 SOCK=$TMP/esptagd.sock
-E() { nsx "$H" "$BIN/esptag" -s "$SOCK" "$@"; }
+E() { nsx "$H" "$BIN/esptag" --socket "$SOCK" "$@"; }
 reachable() { E -j agent status 2>/dev/null | grep -q '"reachable":true'; }
 cfg_flags() { bpftool -j map dump pinned "$PINS/esptag_cfg" | $PY -c 'import json,sys; print(json.load(sys.stdin)[0]["formatted"]["value"]["flags"])'; }
 no_tso_set() { [ $(($(cfg_flags) & 2)) = 2 ]; }

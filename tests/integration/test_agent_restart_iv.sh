@@ -53,7 +53,7 @@ TMP=$(tmp_new) || exit 1
 SOCK=$TMP/esptagd.sock
 CAP=$TMP/wire.txt
 
-E() { nsx "$H" "$BIN/esptag" -s "$SOCK" "$@"; }
+E() { nsx "$H" "$BIN/esptag" --socket "$SOCK" "$@"; }
 start_agent() {
 	bg_start "$A" "$BIN/esptag-agent" --host host0 --wire wire0 "$@" >>"$TMP/agent.log" 2>&1
 	AGENT_PID=${T_PIDS[-1]}

@@ -11,7 +11,15 @@
 #  - state count counts the daemon's SAs; state deleteall empties them;
 #  - prefixes (st l, pol li) give the same output as the full words; an
 #    ambiguous prefix exits 1 naming the candidates;
-#  - help, state help, policy help print the usage on stdout, exit 0.
+#  - help, state help, policy help print the usage on stdout, exit 0;
+#  - -s is statistics: `-s state list` shows each SA's counters (text and
+#    JSON) equal to the per-SA values of `-j stats`, `-s policy list` those
+#    of each protect policy's SA; the old `-s PATH`
+#    still reaches the socket, with a deprecation warning on stderr;
+#    --socket PATH gives no warning;
+#  - stats -p is pretty-printed (indented) with the keys of stats -j;
+#  - docs/operations.md's recipe: sa_index as 4 LE bytes looks up the SA in
+#    esptag_sad, whose SPI is in network byte order.
 . "$(dirname "$0")/../lib/harness.sh"
 . "$ROOT/tests/lib/daemon_agent.sh"
 K1=0x0102030405060708090a0b0c0d0e0f10a1a2a3a4
@@ -49,6 +57,19 @@ for cmd in "state list" "agent sa" "policy list" "agent status" "stats" "state c
 		t_pass "${name}_pretty"
 	fi
 done
+# stats -p: written by the JSON writer too (indented), the same keys as -j
+keys='import json,sys
+def walk(x, p=""):
+    if isinstance(x, dict):
+        for k, v in x.items(): yield from walk(v, p + "/" + k)
+    elif isinstance(x, list):
+        for v in x: yield from walk(v, p + "[]")
+    else: yield p
+print(sorted(set(walk(json.load(sys.stdin)))))'
+sp=$(E -p stats)
+[ "$(wc -l <<<"$sp")" -gt 20 ] && grep -q '^ *"datapath": {$' <<<"$sp" && t_pass stats_pretty_indented ||
+	t_fail stats_pretty_indented "$(head -c 300 <<<"$sp")"
+t_eq stats_pretty_same_keys "$($PY -c "$keys" <<<"$sp")" "$(E -j stats | $PY -c "$keys")"
 lines=$(E -j -p state list | wc -l)
 [ "$lines" -gt 10 ] && t_pass pretty_is_indented || t_fail pretty_is_indented "$lines lines"
 esn=$(E -j state list | $PY -c 'import json,sys; print([s["esn"] for s in json.load(sys.stdin) if s["spi"] == 0x1000])')
@@ -107,6 +128,58 @@ for h in "help" "state help" "policy help" "agent help" "help policy"; do
 done
 out=$(E policy help)
 grep -q "state add" <<<"$out" && t_fail help_policy_only "shows state: $out" || t_pass help_policy_only
+
+# --- -s: statistics; the old -s PATH -----------------------------------------------
+nsx "$H" ping -q -c 5 -i 0.05 -W 0.2 192.0.2.2 >/dev/null 2>&1
+sj=$(E -j stats)
+lj=$(E -s -j state list)
+cmp=$($PY -c '
+import json,sys
+st = {(s["sa_index"], s["spi"]): s for s in json.loads(sys.argv[1])["sa"]}
+sas = json.loads(sys.argv[2])
+ok = len(sas) == 2
+for sa in sas:
+    s, x = st[(sa["sa_index"], sa["spi"])], sa["stats"]
+    ok &= all(x[k] == s[k] for k in ("packets", "bytes", "drops"))
+    if "agent" in s:
+        ok &= all(x["agent"][k] == s["agent"][k] for k in ("packets", "bytes", "auth_fail"))
+    else:
+        ok &= "agent" not in x
+print("ok" if ok and any(sa["stats"]["packets"] for sa in sas) else "differ")' "$sj" "$lj" 2>&1)
+t_eq s_state_list_json_counters "$cmp" ok
+txt=$(E -s state list)
+want=$($PY -c '
+import json,sys
+for s in json.loads(sys.argv[1])["sa"]:
+    print("stats packets %d bytes %d drops %d" % (s["packets"], s["bytes"], s["drops"]))' "$sj" | sort)
+t_eq s_state_list_text_counters "$(grep -o 'stats packets.*' <<<"$txt" | sort)" "$want"
+pj=$(E -s -j policy list)
+cmp=$($PY -c '
+import json,sys
+st = {s["sa_index"]: s for s in json.loads(sys.argv[1])["sa"]}
+pol = json.loads(sys.argv[2])
+ok = len(pol) == 1 and pol[0]["sa_index"] in st
+for p in pol:
+    s, x = st[p["sa_index"]], p["stats"]
+    ok &= all(x[k] == s[k] for k in ("packets", "bytes", "drops")) and s["packets"] > 0
+print("ok" if ok else "differ")' "$sj" "$pj" 2>&1)
+t_eq s_policy_list_json_counters "$cmp" ok
+E -s policy list | grep -q '^	stats packets [1-9]' && t_pass s_policy_list_text ||
+	t_fail s_policy_list_text "$(E -s policy list)"
+E state list | grep -q 'stats packets' && t_fail state_list_plain_no_stats "$(E state list)" ||
+	t_pass state_list_plain_no_stats
+err=$(nsx "$H" "$BIN/esptag" -s "$SOCK" state count 2>&1 >/dev/null)
+out=$(nsx "$H" "$BIN/esptag" -s "$SOCK" state count 2>/dev/null)
+t_eq old_s_path_works "$out" "SAD count 2"
+t_eq old_s_path_warns "$err" "esptag: '-s PATH' is deprecated, use --socket PATH; -s now means statistics"
+t_eq socket_no_warning "$(E state count 2>&1 >/dev/null)" ""
+
+# --- docs/operations.md: sa_index -> bpftool lookup of esptag_sad, SPI in network order
+idx=$(E -j state get dst 192.0.2.2 spi 0x1000 dir out | $PY -c 'import json,sys; print(json.load(sys.stdin)[0]["sa_index"])')
+spi=$(bpftool -j map lookup pinned "$PINS/esptag_sad" \
+	key $((idx & 255)) $((idx >> 8 & 255)) $((idx >> 16 & 255)) $((idx >> 24 & 255)) |
+	$PY -c 'import json,socket,sys; print(hex(socket.ntohl(json.load(sys.stdin)["formatted"]["value"]["spi"])))')
+t_eq bpftool_sad_lookup_by_sa_index "$spi" 0x1000
 
 # --- deleteall -------------------------------------------------------------------
 E state deleteall dev eth0 && t_eq state_deleteall "$(E state count)" "SAD count 0" ||

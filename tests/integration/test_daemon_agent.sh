@@ -48,7 +48,7 @@ PINS=$(pin_dir_new pins) || exit 1
 TMP=$(tmp_new) || exit 1
 SOCK=$TMP/esptagd.sock
 
-E() { nsx "$H" "$BIN/esptag" -s "$SOCK" "$@"; }
+E() { nsx "$H" "$BIN/esptag" --socket "$SOCK" "$@"; }
 start_agent() {
 	bg_start "$A" "$BIN/esptag-agent" --host host0 --wire wire0 "$@" >>"$TMP/agent.log" 2>&1
 	AGENT_PID=${T_PIDS[-1]}

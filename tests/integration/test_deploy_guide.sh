@@ -140,8 +140,8 @@ sleep 0.2 # settle: frames still on their way through the agent get captured
 [ "$ok" = 1 ] || { cat "$TMP/log-A" "$TMP/log-B" | tail -n 30; t_exit; }
 
 # Independent checks, on what the guide built.
-EA() { nsx "$HA" "$BIN/esptag" -s "$TMP/sockA/esp0.sock" "$@"; }
-EB() { nsx "$HB" "$BIN/esptag" -s "$TMP/sockB/esp0.sock" "$@"; }
+EA() { nsx "$HA" "$BIN/esptag" --socket "$TMP/sockA/esp0.sock" "$@"; }
+EB() { nsx "$HB" "$BIN/esptag" --socket "$TMP/sockB/esp0.sock" "$@"; }
 t_check ping_A_to_B nsx "$HA" ping -c 2 -i 0.2 -W 2 192.0.2.2
 t_check ping_B_to_A nsx "$HB" ping -c 2 -i 0.2 -W 2 192.0.2.1
 t_check df_ping_max_1466_passes nsx "$HA" ping -c 1 -W 2 -M do -s 1438 192.0.2.2

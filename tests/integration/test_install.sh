@@ -193,7 +193,7 @@ t_eq agent_caps_bounded "$(awk '/^CapEff/ {print $2}' /proc/$AGENT_PID/status)" 
 
 # The daemon: READY=1 once the XDP program is on eth0 and the control socket
 # answers `esptag agent status`.
-notify_start daemon "ip -n $H -d link show eth0 | grep -q xdp && [ -S $SOCK ] && nsenter --net=/run/netns/$H $BIN/esptag -s $SOCK agent status"
+notify_start daemon "ip -n $H -d link show eth0 | grep -q xdp && [ -S $SOCK ] && nsenter --net=/run/netns/$H $BIN/esptag --socket $SOCK agent status"
 bg_start "$H" env NOTIFY_SOCKET="$TMP/daemon.notify" setpriv --bounding-set "$(unit_caps esptagd@.service.in)" -- \
 	"$BIN/esptagd" --dev eth0 --pin-dir "$PINS" --sock "$SOCK" --hello-interval 200 >>"$TMP/esptagd.log" 2>&1
 DAEMON_PID=${T_PIDS[-1]}
@@ -205,7 +205,7 @@ wait_for 10 is_up
 t_check daemon_agent_up_with_unit_caps is_up
 ver=$(E -j agent status | $PY -c 'import json,sys; print(json.load(sys.stdin)["daemon_version"])')
 t_eq status_daemon_version "$ver" "$REL (git $("$BIN/esptagd" -V | sed -n 's/^git //p'))"
-t_check status_text_daemon_version sh -c "nsenter --net=/run/netns/$H $BIN/esptag -s $SOCK agent status | grep -qx 'daemon esptagd $REL (git .*)'"
+t_check status_text_daemon_version sh -c "nsenter --net=/run/netns/$H $BIN/esptag --socket $SOCK agent status | grep -qx 'daemon esptagd $REL (git .*)'"
 
 # SIGTERM: STOPPING=1 from each; esptagd's stop leaves the data path attached.
 kill -TERM "$DAEMON_PID"

@@ -29,7 +29,7 @@ ip -n "$H" addr add 192.0.2.1/24 dev eth0
 PINS=$(pin_dir_new pins) || exit 1
 TMP=$(tmp_new) || exit 1
 SOCK=$TMP/esptagd.sock
-E() { nsx "$H" "$BIN/esptag" -s "$SOCK" "$@"; }
+E() { nsx "$H" "$BIN/esptag" --socket "$SOCK" "$@"; }
 
 # A fresh key and salt each run, so that a match is not a coincidence.
 KEY=$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')

@@ -45,7 +45,7 @@ PMAC=$(ip -n "$P" -br link show wire1 | awk '{print $3}')
 PINS=$(pin_dir_new pins) || exit 1
 TMP=$(tmp_new) || exit 1
 SOCK=$TMP/esptagd.sock
-E() { nsx "$H" "$BIN/esptag" -s "$SOCK" "$@"; }
+E() { nsx "$H" "$BIN/esptag" --socket "$SOCK" "$@"; }
 
 # send.py IF SRC DST KIND MARKER: one raw frame, MARKER in its payload.
 # KIND: cfg1 / meta2 (0x88B5 behind 802.1Q, 0x88B6 behind 802.1ad +

@@ -42,7 +42,7 @@ _t_link_up() { ip -n "$1" -o link show "$2" 2>/dev/null | grep -q "[<,]UP[,>].*s
 # wait_link_up NS IFACE [TIMEOUT=5]: IFACE is up, carrier included (a veth
 # once both ends are up).
 wait_link_up() { wait_for "${3:-5}" _t_link_up "$1" "$2"; }
-_t_agent_status() { [ -S "$2" ] && nsenter --net="/run/netns/$1" "$BIN/esptag" -s "$2" agent status >/dev/null 2>&1; }
+_t_agent_status() { [ -S "$2" ] && nsenter --net="/run/netns/$1" "$BIN/esptag" --socket "$2" agent status >/dev/null 2>&1; }
 # wait_agent_status NS SOCK [TIMEOUT=10]: esptagd's control socket SOCK in NS
 # exists and answers `esptag agent status`.
 wait_agent_status() { wait_for "${3:-10}" _t_agent_status "$1" "$2"; }

@@ -5,6 +5,10 @@
  * bytes left in the command).
  */
 #include <arpa/inet.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 #include "../lib/test.h"
 #include "ctl_cli.h"
 #include <esptag/maps.h>
@@ -464,6 +468,38 @@ static void ip_xfrm_refused(void)
 	BAD("vf del 3 dev 'a\\b'", "bad character");
 }
 
+/* "-s NEXT": the old socket spelling only for a path that is not an object. */
+static void s_old_or_stats(void)
+{
+	char dir[] = "/tmp/et-cliparse-XXXXXX", sock[64];
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd;
+
+	T_ASSERT(esptag_cli_s_is_socket("/run/esptag/eth0.sock"));
+	T_ASSERT(esptag_cli_s_is_socket("./x.sock"));
+	T_ASSERT(!esptag_cli_s_is_socket("state"));
+	T_ASSERT(!esptag_cli_s_is_socket("st"));
+	T_ASSERT(!esptag_cli_s_is_socket("policy"));
+	T_ASSERT(!esptag_cli_s_is_socket("stats"));
+	T_ASSERT(!esptag_cli_s_is_socket("-j"));
+	T_ASSERT(!esptag_cli_s_is_socket(""));
+	T_ASSERT(!esptag_cli_s_is_socket(NULL));
+	T_ASSERT(!esptag_cli_s_is_socket("nosuch.sock"));
+	/* an existing socket without '/' in its name (relative, in the cwd) */
+	T_ASSERT(mkdtemp(dir) != NULL);
+	snprintf(sock, sizeof(sock), "%s/esp0.sock", dir);
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", sock);
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	T_ASSERT(fd >= 0 && !bind(fd, (struct sockaddr *)&sun, sizeof(sun)));
+	T_ASSERT(!chdir(dir));
+	T_ASSERT(esptag_cli_s_is_socket("esp0.sock"));
+	T_ASSERT(!esptag_cli_s_is_socket("esp1.sock"));
+	close(fd);
+	unlink(sock);
+	T_ASSERT(!chdir("/"));
+	rmdir(dir);
+}
+
 int main(void)
 {
 	T_RUN(state_add_v4_out);
@@ -478,5 +514,6 @@ int main(void)
 	T_RUN(ip_xfrm_habits);
 	T_RUN(ip_xfrm_sa_fields);
 	T_RUN(ip_xfrm_refused);
+	T_RUN(s_old_or_stats);
 	return t_done();
 }

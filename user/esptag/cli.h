@@ -23,7 +23,8 @@
 extern bool cli_json;	     /* -j: JSON output */
 extern struct json_w cli_jw; /* the JSON writer of -j (pretty with -p) */
 extern bool cli_prom;	     /* -o prometheus (stats only) */
-extern const char *cli_sock; /* -s SOCKET */
+extern const char *cli_sock; /* --socket SOCKET */
+extern bool cli_stats;	     /* -s: statistics */
 
 /* conn.c */
 /* The CLI exit code of a reply status. */
@@ -40,8 +41,10 @@ int cli_monitor(const char *dev);
 /* print.c */
 const char *cli_dir_s(int d);
 void cli_mac_s(const uint8_t *m, char *b);
-void cli_print_sas(const struct esptag_ctl_view *v);
-void cli_print_policies(const struct esptag_ctl_view *v);
+/* The SAs; with stats (a stats reply, or NULL) each SA's counters too. */
+void cli_print_sas(const struct esptag_ctl_view *v, const struct esptag_ctl_view *stats);
+/* The policies; with stats (or NULL) the counters of each bound SA too. */
+void cli_print_policies(const struct esptag_ctl_view *v, const struct esptag_ctl_view *stats);
 void cli_print_vfs(const struct esptag_ctl_view *v, bool list);
 void cli_print_vf_reset(const struct esptag_ctl_view *v);
 /* state get: the SAs matching id (an array; exit code REFUSED if none). */

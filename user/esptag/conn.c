@@ -31,7 +31,7 @@ int cli_exit_for(int status)
 	}
 }
 
-/* Pick the socket: -s, $ESPTAG_SOCK, dev's default, or the only one. */
+/* Pick the socket: --socket, $ESPTAG_SOCK, dev's default, or the only one. */
 static int sock_path(const char *dev, char *out, size_t len)
 {
 	const char *env = getenv("ESPTAG_SOCK");
@@ -58,7 +58,7 @@ static int sock_path(const char *dev, char *out, size_t len)
 		closedir(d);
 	if (found == 1)
 		return 0;
-	fprintf(stderr, "esptag: %s; give -s SOCKET or set ESPTAG_SOCK\n",
+	fprintf(stderr, "esptag: %s; give --socket SOCKET or set ESPTAG_SOCK\n",
 		found ? "several esptagd sockets in " ESPTAG_CTL_SOCK_DIR
 		      : "no esptagd socket in " ESPTAG_CTL_SOCK_DIR " (is esptagd running?)");
 	return -1;

@@ -20,6 +20,7 @@ bool cli_json;
 struct json_w cli_jw;
 bool cli_prom;
 const char *cli_sock;
+bool cli_stats;
 
 static const char usage_state[] =
 	"  state add dev DEV src ADDR dst ADDR proto esp spi SPI [mode transport|tunnel]\n"
@@ -52,19 +53,20 @@ static void usage_of(FILE *f, int obj)
 	};
 
 	if (obj > ESPTAG_CLI_OBJ_ALL && obj <= ESPTAG_CLI_OBJ_MONITOR) {
-		fprintf(f, "Usage: esptag [-j [-p]] [-s SOCKET]\n%s", parts[obj]);
+		fprintf(f, "Usage: esptag [-j [-p]] [-s] [--socket SOCKET]\n%s", parts[obj]);
 		return;
 	}
 	fprintf(f,
-		"Usage: esptag [-j [-p]|-o text|json|prometheus] [-s SOCKET] OBJECT COMMAND [ARGS]\n"
-		"       esptag [-j [-p]] [-s SOCKET] -b FILE|-\n"
+		"Usage: esptag [-j [-p]|-o text|json|prometheus] [-s] [--socket SOCKET] OBJECT COMMAND [ARGS]\n"
+		"       esptag [-j [-p]] [--socket SOCKET] -b FILE|-\n"
 		"       esptag help [OBJECT] | esptag OBJECT help\n");
 	for (int i = ESPTAG_CLI_OBJ_STATE; i <= ESPTAG_CLI_OBJ_MONITOR; i++)
 		fputs(parts[i], f);
 	fprintf(f,
 		"Objects and commands may be shortened to a unique prefix (st l = state list).\n"
 		"-j: JSON output, -p: pretty-printed JSON (implies -j), -o prometheus: stats only.\n"
-		"SOCKET: -s PATH, else $ESPTAG_SOCK, else /run/esptag/DEV.sock.\n"
+		"-s: statistics (state list, policy list: each SA's counters).\n"
+		"SOCKET: --socket PATH, else $ESPTAG_SOCK, else /run/esptag/DEV.sock.\n"
 		"esptag -V|--version: version, commit, libraries, protocol versions.\n");
 }
 
@@ -96,6 +98,24 @@ static int run_prom(const char *dev)
 		fprintf(stderr, "esptag: writing the output: %s\n", strerror(errno));
 		rc = ESPTAG_EXIT_INTERNAL;
 	}
+	return rc;
+}
+
+/* state list -s, policy list -s: the SAs (policies) with the counters of
+ * their SA (stats reply, matched by sa_index within this run). */
+static int print_with_stats(const char *dev, int op, const struct esptag_ctl_view *v)
+{
+	struct esptag_ctl_view sv;
+	uint8_t *sbuf = NULL;
+	uint32_t ei;
+	int rc;
+
+	rc = cli_transact(dev, ESPTAG_CTL_STATS, NULL, 0, 0, &sbuf, &sv, &ei);
+	if (rc == ESPTAG_EXIT_OK && op == ESPTAG_CTL_STATE_LIST)
+		cli_print_sas(v, &sv);
+	else if (rc == ESPTAG_EXIT_OK)
+		cli_print_policies(v, &sv);
+	esptag_ctl_free(sbuf);
 	return rc;
 }
 
@@ -156,11 +176,19 @@ static int run(struct esptag_cli_cmd *cmds, uint32_t count)
 	}
 	switch (c->op) {
 	case ESPTAG_CTL_STATE_LIST:
-	case ESPTAG_CTL_AGENT_SA:
-		cli_print_sas(&v);
-		break;
 	case ESPTAG_CTL_POLICY_LIST:
-		cli_print_policies(&v);
+		if (cli_stats) {
+			rc = print_with_stats(c->dev, c->op, &v);
+			esptag_ctl_free(buf);
+			return rc;
+		}
+		if (c->op == ESPTAG_CTL_STATE_LIST)
+			cli_print_sas(&v, NULL);
+		else
+			cli_print_policies(&v, NULL);
+		break;
+	case ESPTAG_CTL_AGENT_SA:
+		cli_print_sas(&v, NULL);
 		break;
 	case ESPTAG_CTL_AGENT_STATUS:
 		cli_print_agent(&v);
@@ -309,7 +337,8 @@ int main(int argc, char **argv)
 	static const struct option lopts[] = {
 		{ "json", no_argument, NULL, 'j' },
 		{ "pretty", no_argument, NULL, 'p' },
-		{ "socket", required_argument, NULL, 's' },
+		{ "socket", required_argument, NULL, 'S' },
+		{ "stats", no_argument, NULL, 's' },
 		{ "batch", required_argument, NULL, 'b' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
@@ -318,7 +347,7 @@ int main(int argc, char **argv)
 
 	ESPTAG_VERSION_OPT(argc, argv, "esptag");
 	signal(SIGPIPE, SIG_IGN);
-	while ((opt = getopt_long(argc, argv, "+jps:b:o:h", lopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "+jpsb:o:h", lopts, NULL)) != -1) {
 		switch (opt) {
 		case 'j':
 			cli_json = true;
@@ -326,8 +355,18 @@ int main(int argc, char **argv)
 		case 'p':
 			pretty = cli_json = true;
 			break;
-		case 's':
+		case 'S':
 			cli_sock = optarg;
+			break;
+		case 's':
+			/* The old "-s PATH" (the socket), for one release. */
+			if (optind < argc && !strcmp(argv[optind - 1], "-s") &&
+			    esptag_cli_s_is_socket(argv[optind])) {
+				fprintf(stderr, "esptag: '-s PATH' is deprecated, use --socket PATH; -s now means statistics\n");
+				cli_sock = argv[optind++];
+				break;
+			}
+			cli_stats = true;
 			break;
 		case 'b':
 			batch_file = optarg;

@@ -25,8 +25,52 @@ void cli_mac_s(const uint8_t *m, char *b)
 	sprintf(b, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
 }
 
-static void print_sa(const struct esptag_ctl_sa *sa)
+/* The stats reply's entry of one SA (by sa_index, and spi unless 0); false if none. */
+static bool sa_stat(const struct esptag_ctl_view *stats, uint32_t sa_index, uint32_t spi,
+		    struct esptag_ctl_stat *s)
 {
+	for (uint32_t i = 0; stats && i < stats->hdr.count; i++) {
+		esptag_ctl_item(stats, i, s);
+		if (s->kind == ESPTAG_STAT_SA && s->sa_index == sa_index && (!spi || s->spi == spi))
+			return true;
+	}
+	return false;
+}
+
+/* state list -s: one SA's counters (JSON: a "stats" member of the SA). */
+static void print_sa_stats(const struct esptag_ctl_stat *s)
+{
+	struct json_w *w = &cli_jw;
+
+	if (!cli_json) {
+		printf("\tstats packets %" PRIu64 " bytes %" PRIu64 " drops %" PRIu64 "\n",
+		       s->packets, s->bytes, s->drops);
+		if (s->agent_ok)
+			printf("\tagent packets %" PRIu64 " bytes %" PRIu64 " auth-fail %" PRIu64
+			       "\n", s->agent_packets, s->agent_bytes, s->auth_fail);
+		return;
+	}
+	json_key(w, "stats");
+	json_obj(w);
+	json_ku64(w, "packets", s->packets);
+	json_ku64(w, "bytes", s->bytes);
+	json_ku64(w, "drops", s->drops);
+	if (s->agent_ok) {
+		json_key(w, "agent");
+		json_obj(w);
+		json_ku64(w, "packets", s->agent_packets);
+		json_ku64(w, "bytes", s->agent_bytes);
+		json_ku64(w, "auth_fail", s->auth_fail);
+		json_end(w);
+	}
+	json_end(w);
+}
+
+static void print_sa(const struct esptag_ctl_sa *sa, const struct esptag_ctl_view *stats)
+{
+	struct esptag_ctl_stat st;
+	bool has_st = sa_stat(stats, sa->sa_index, sa->spi, &st);
+
 	char s[64], d[64];
 
 	esptag_addr_str(sa->family, sa->saddr, s, sizeof(s));
@@ -58,6 +102,8 @@ static void print_sa(const struct esptag_ctl_sa *sa)
 		json_kbool(w, "alive", sa->state & ESPTAG_CTL_SAS_ALIVE);
 		json_kbool(w, "nokey", sa->state & ESPTAG_CTL_SAS_NOKEY);
 		json_ku64(w, "lifetime", sa->lifetime);
+		if (has_st)
+			print_sa_stats(&st);
 		json_end(w);
 		return;
 	}
@@ -80,9 +126,11 @@ static void print_sa(const struct esptag_ctl_sa *sa)
 	if (sa->state & ESPTAG_CTL_SAS_NOKEY)
 		printf(" nokey");
 	printf("\n");
+	if (has_st)
+		print_sa_stats(&st);
 }
 
-void cli_print_sas(const struct esptag_ctl_view *v)
+void cli_print_sas(const struct esptag_ctl_view *v, const struct esptag_ctl_view *stats)
 {
 	struct esptag_ctl_sa sa;
 
@@ -90,7 +138,7 @@ void cli_print_sas(const struct esptag_ctl_view *v)
 		json_arr(&cli_jw);
 	for (uint32_t i = 0; i < v->hdr.count; i++) {
 		esptag_ctl_item(v, i, &sa);
-		print_sa(&sa);
+		print_sa(&sa, stats);
 	}
 	if (cli_json) {
 		json_end(&cli_jw);
@@ -167,7 +215,7 @@ void cli_print_vfs(const struct esptag_ctl_view *v, bool list)
 }
 
 static void print_policy_json(const struct esptag_ctl_policy *p, const char *s, const char *d,
-			      const char *ts, const char *td)
+			      const char *ts, const char *td, const struct esptag_ctl_stat *st)
 {
 	struct json_w *w = &cli_jw;
 	char b[80];
@@ -197,12 +245,19 @@ static void print_policy_json(const struct esptag_ctl_policy *p, const char *s, 
 		else
 			json_knull(w, "sa_index");
 	}
+	if (st)
+		print_sa_stats(st);
 	json_end(w);
 }
 
-static void print_policy(const struct esptag_ctl_policy *p)
+static void print_policy(const struct esptag_ctl_policy *p, const struct esptag_ctl_view *stats)
 {
 	char s[64], d[64], ts[64] = "", td[64] = "";
+	struct esptag_ctl_stat stb, *st = NULL;
+
+	if (p->action == ESPTAG_ACT_PROTECT && p->sa_index != ESPTAG_SA_INDEX_NONE &&
+	    sa_stat(stats, p->sa_index, 0, &stb))
+		st = &stb;
 
 	esptag_addr_str(p->family, p->src, s, sizeof(s));
 	esptag_addr_str(p->family, p->dst, d, sizeof(d));
@@ -211,7 +266,7 @@ static void print_policy(const struct esptag_ctl_policy *p)
 	if (p->tmpl_flags & ESPTAG_CTL_TMPL_DST)
 		esptag_addr_str(p->tmpl_family, p->tmpl_dst, td, sizeof(td));
 	if (cli_json) {
-		print_policy_json(p, s, d, ts, td);
+		print_policy_json(p, s, d, ts, td, st);
 		return;
 	}
 	printf("src %s/%u dst %s/%u dev %s dir %s action %s", s, p->src_plen, d, p->dst_plen,
@@ -239,9 +294,11 @@ static void print_policy(const struct esptag_ctl_policy *p)
 		}
 	}
 	printf(" id %u\n", p->id);
+	if (st)
+		print_sa_stats(st);
 }
 
-void cli_print_policies(const struct esptag_ctl_view *v)
+void cli_print_policies(const struct esptag_ctl_view *v, const struct esptag_ctl_view *stats)
 {
 	struct esptag_ctl_policy p;
 
@@ -249,7 +306,7 @@ void cli_print_policies(const struct esptag_ctl_view *v)
 		json_arr(&cli_jw);
 	for (uint32_t i = 0; i < v->hdr.count; i++) {
 		esptag_ctl_item(v, i, &p);
-		print_policy(&p);
+		print_policy(&p, stats);
 	}
 	if (cli_json) {
 		json_end(&cli_jw);
@@ -295,7 +352,7 @@ int cli_print_sa_get(const struct esptag_ctl_view *v, const struct esptag_ctl_sa
 			continue;
 		if (cli_json && !n)
 			json_arr(&cli_jw);
-		print_sa(&sa);
+		print_sa(&sa, NULL);
 		n++;
 	}
 	if (!n) {

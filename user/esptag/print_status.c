@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * esptag output of the agent status, the statistics and the monitor events,
- * as text or JSON (-j, -p; json.h; the statistics keep their own writer).
+ * as text or JSON (-j, -p; written by json.h).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -117,61 +117,96 @@ void cli_print_agent(const struct esptag_ctl_view *v)
 	       a.nokey_sas);
 }
 
+static const char *stat_section(int kind, bool json)
+{
+	return kind == ESPTAG_STAT_DP ? (json ? "datapath" : "data path") :
+	       kind == ESPTAG_STAT_AGENT ? "agent" : "sa";
+}
+
+/* One SA's counters in JSON (keys as the stats reply's fields). */
+static void print_stat_sa_json(const struct esptag_ctl_stat *s)
+{
+	struct json_w *w = &cli_jw;
+
+	json_obj(w);
+	json_ku64(w, "sa_index", s->sa_index);
+	json_ku64(w, "spi", s->spi);
+	json_kstr(w, "dir", cli_dir_s(s->dir));
+	json_ku64(w, "packets", s->packets);
+	json_ku64(w, "bytes", s->bytes);
+	json_ku64(w, "drops", s->drops);
+	if (s->agent_ok) {
+		json_key(w, "agent");
+		json_obj(w);
+		json_ku64(w, "packets", s->agent_packets);
+		json_ku64(w, "bytes", s->agent_bytes);
+		json_ku64(w, "auth_fail", s->auth_fail);
+		json_ku64(w, "domain_reject", s->domain_reject);
+		json_ku64(w, "seq", s->agent_seq);
+		json_end(w);
+	}
+	json_end(w);
+}
+
+static void print_stat_text(const struct esptag_ctl_stat *s)
+{
+	if (s->kind == ESPTAG_STAT_DP || s->kind == ESPTAG_STAT_AGENT) {
+		printf("\t%-28s %" PRIu64 "\n",
+		       s->kind == ESPTAG_STAT_DP ? esptag_counter_str(s->id)
+						 : esptag_agent_counter_str(s->id),
+		       s->value);
+		return;
+	}
+	printf("\tsa-index %u spi 0x%08x dir %s packets %" PRIu64 " bytes %" PRIu64
+	       " drops %" PRIu64 "\n",
+	       s->sa_index, s->spi, cli_dir_s(s->dir), s->packets, s->bytes, s->drops);
+	if (s->agent_ok)
+		printf("\t\tagent packets %" PRIu64 " bytes %" PRIu64 " auth-fail %" PRIu64
+		       " domain-reject %" PRIu64 " seq %" PRIu64 "\n",
+		       s->agent_packets, s->agent_bytes, s->auth_fail, s->domain_reject,
+		       s->agent_seq);
+}
+
+/* The statistics: sections datapath and agent (name: value) and sa (a list). */
 void cli_print_stats(const struct esptag_ctl_view *v)
 {
+	struct json_w *w = &cli_jw;
 	struct esptag_ctl_stat s;
 	int section = 0;
-	bool first = true;
 
 	if (cli_json)
-		printf("{");
+		json_obj(w);
 	for (uint32_t i = 0; i < v->hdr.count; i++) {
 		esptag_ctl_item(v, i, &s);
 		if (s.kind != section) {
-			if (cli_json)
-				printf("%s\"%s\":%s", section ? (section == ESPTAG_STAT_SA ? "]," : "},") : "",
-				       s.kind == ESPTAG_STAT_DP ? "datapath" :
-				       s.kind == ESPTAG_STAT_AGENT ? "agent" : "sa",
-				       s.kind == ESPTAG_STAT_SA ? "[" : "{");
-			else
-				printf("%s:\n", s.kind == ESPTAG_STAT_DP ? "data path" :
-						s.kind == ESPTAG_STAT_AGENT ? "agent" : "sa");
+			if (cli_json) {
+				if (section)
+					json_end(w);
+				json_key(w, stat_section(s.kind, true));
+				if (s.kind == ESPTAG_STAT_SA)
+					json_arr(w);
+				else
+					json_obj(w);
+			} else {
+				printf("%s:\n", stat_section(s.kind, false));
+			}
 			section = s.kind;
-			first = true;
 		}
-		if (s.kind == ESPTAG_STAT_DP || s.kind == ESPTAG_STAT_AGENT) {
-			const char *name = s.kind == ESPTAG_STAT_DP ? esptag_counter_str(s.id)
-								    : esptag_agent_counter_str(s.id);
-			if (cli_json)
-				printf("%s\"%s\":%" PRIu64, first ? "" : ",", name, s.value);
-			else
-				printf("\t%-28s %" PRIu64 "\n", name, s.value);
-		} else if (cli_json) {
-			printf("%s{\"sa_index\":%u,\"spi\":%u,\"dir\":\"%s\",\"packets\":%" PRIu64
-			       ",\"bytes\":%" PRIu64 ",\"drops\":%" PRIu64,
-			       first ? "" : ",", s.sa_index, s.spi, cli_dir_s(s.dir), s.packets, s.bytes,
-			       s.drops);
-			if (s.agent_ok)
-				printf(",\"agent\":{\"packets\":%" PRIu64 ",\"bytes\":%" PRIu64
-				       ",\"auth_fail\":%" PRIu64 ",\"domain_reject\":%" PRIu64
-				       ",\"seq\":%" PRIu64 "}",
-				       s.agent_packets, s.agent_bytes, s.auth_fail, s.domain_reject,
-				       s.agent_seq);
-			printf("}");
-		} else {
-			printf("\tsa-index %u spi 0x%08x dir %s packets %" PRIu64 " bytes %" PRIu64
-			       " drops %" PRIu64 "\n",
-			       s.sa_index, s.spi, cli_dir_s(s.dir), s.packets, s.bytes, s.drops);
-			if (s.agent_ok)
-				printf("\t\tagent packets %" PRIu64 " bytes %" PRIu64 " auth-fail %" PRIu64
-				       " domain-reject %" PRIu64 " seq %" PRIu64 "\n",
-				       s.agent_packets, s.agent_bytes, s.auth_fail, s.domain_reject,
-				       s.agent_seq);
-		}
-		first = false;
+		if (!cli_json)
+			print_stat_text(&s);
+		else if (s.kind == ESPTAG_STAT_SA)
+			print_stat_sa_json(&s);
+		else
+			json_ku64(w, s.kind == ESPTAG_STAT_DP ? esptag_counter_str(s.id)
+							      : esptag_agent_counter_str(s.id),
+				  s.value);
 	}
-	if (cli_json)
-		printf("%s}\n", section == ESPTAG_STAT_SA ? "]" : section ? "}" : "");
+	if (cli_json) {
+		if (section)
+			json_end(w);
+		json_end(w);
+		json_done(w);
+	}
 }
 
 void cli_print_event(const struct esptag_ctl_event *e)

@@ -6,6 +6,7 @@
  * habit); the keywords of each object are in ctl_cli_<object>.c.
  */
 #include <string.h>
+#include <sys/stat.h>
 #include "ctl_cli_int.h"
 
 void esptag_cli_cmd_clear(struct esptag_cli_cmd *cmd)
@@ -320,4 +321,16 @@ int esptag_cli_parse(int argc, char **argv, struct esptag_cli_cmd *cmd, char *er
 	if (rc)
 		esptag_cli_cmd_clear(cmd);
 	return rc;
+}
+
+bool esptag_cli_s_is_socket(const char *next)
+{
+	struct stat st;
+
+	if (!next || !*next || *next == '-')
+		return false;
+	for (size_t i = 0; i < NW(objects); i++)
+		if (!strncmp(objects[i].name, next, strlen(next)))
+			return false;
+	return strchr(next, '/') || (!stat(next, &st) && S_ISSOCK(st.st_mode));
 }

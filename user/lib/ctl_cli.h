@@ -60,4 +60,12 @@ void esptag_cli_cmd_clear(struct esptag_cli_cmd *cmd);
  */
 int esptag_cli_split(char *line, char **argv, int max);
 
+/*
+ * "-s" followed by next: true if this is the old spelling "-s PATH" (the
+ * socket; deprecated, now --socket PATH), false if -s means statistics.
+ * Old when next contains '/' or is an existing socket, and is not an object
+ * keyword (state, policy, ... or a prefix of one).
+ */
+bool esptag_cli_s_is_socket(const char *next);
+
 #endif
