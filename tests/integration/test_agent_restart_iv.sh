@@ -18,42 +18,15 @@
 t_require_root
 t_require bpftool
 t_require tc
-for b in esptagd esptag esptag-agent; do
-	[ -x "$BIN/$b" ] || { t_skip "$(basename "$0")" "$BIN/$b not built"; exit 77; }
-done
-"$ROOT/scripts/bpffs"
-PY=/usr/bin/python3
+# Host, agent and peer namespaces, the daemon's pins and socket: the shared
+# set-up; this test adds a second peer address behind the same MAC.
+. "$ROOT/tests/lib/daemon_agent.sh"
 W="$PY $ROOT/tests/integration/ivdb_wire.py"
 K1=0x0102030405060708090a0b0c0d0e0f10a1a2a3a4
 K2=0x1112131415161718191a1b1c1d1e1f20b1b2b3b4
-AEAD="aead rfc4106(gcm(aes))"
-
-H=$(ns_new h) || exit 1
-A=$(ns_new a) || exit 1
-P=$(ns_new p) || exit 1
-ip link add eth0 netns "$H" type veth peer name host0 netns "$A"
-ip -n "$A" link add wire0 type veth peer name wire1 netns "$P"
-for n in "$H" "$A" "$P"; do
-	nsx "$n" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-done
-ip -n "$H" link set eth0 up
-ip -n "$A" link set host0 up
-ip -n "$A" link set wire0 up
-ip -n "$P" link set wire1 up
-ip -n "$H" addr add 192.0.2.1/24 dev eth0
-ip -n "$P" addr add 192.0.2.2/24 dev wire1
-PMAC=$(ip -n "$P" -br link show wire1 | awk '{print $3}')
-HMAC=$(ip -n "$H" -br link show eth0 | awk '{print $3}')
-ip -n "$H" neigh replace 192.0.2.2 lladdr "$PMAC" dev eth0 nud permanent
 ip -n "$H" neigh replace 192.0.2.3 lladdr "$PMAC" dev eth0 nud permanent
-ip -n "$P" neigh replace 192.0.2.1 lladdr "$HMAC" dev wire1 nud permanent
-
-PINS=$(pin_dir_new pins) || exit 1
-TMP=$(tmp_new) || exit 1
-SOCK=$TMP/esptagd.sock
 CAP=$TMP/wire.txt
 
-E() { nsx "$H" "$BIN/esptag" --socket "$SOCK" "$@"; }
 start_agent() {
 	bg_start "$A" "$BIN/esptag-agent" --host host0 --wire wire0 "$@" >>"$TMP/agent.log" 2>&1
 	AGENT_PID=${T_PIDS[-1]}

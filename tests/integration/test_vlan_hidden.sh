@@ -19,33 +19,10 @@
 . "$(dirname "$0")/../lib/harness.sh"
 t_require_root
 t_require tc
-for b in esptagd esptag esptag-agent; do
-	[ -x "$BIN/$b" ] || { t_skip "$(basename "$0")" "$BIN/$b not built"; exit 77; }
-done
 PUSH=$BUILD/tests/progs/vlan_push.bpf.o
 [ -f "$PUSH" ] || { t_skip "$(basename "$0")" "build first (make)"; exit 77; }
-"$ROOT/scripts/bpffs"
-PY=/usr/bin/python3
-
-H=$(ns_new h) || exit 1
-A=$(ns_new a) || exit 1
-P=$(ns_new p) || exit 1
-ip link add eth0 netns "$H" type veth peer name host0 netns "$A"
-ip -n "$A" link add wire0 type veth peer name wire1 netns "$P"
-for n in "$H" "$A" "$P"; do
-	nsx "$n" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-done
-ip -n "$H" link set eth0 up
-ip -n "$A" link set host0 up
-ip -n "$A" link set wire0 up
-ip -n "$P" link set wire1 up
-HMAC=$(ip -n "$H" -br link show eth0 | awk '{print $3}')
-PMAC=$(ip -n "$P" -br link show wire1 | awk '{print $3}')
-
-PINS=$(pin_dir_new pins) || exit 1
-TMP=$(tmp_new) || exit 1
-SOCK=$TMP/esptagd.sock
-E() { nsx "$H" "$BIN/esptag" --socket "$SOCK" "$@"; }
+# Host, agent and peer namespaces, the daemon's pins and socket.
+. "$ROOT/tests/lib/daemon_agent.sh"
 
 # send.py IF SRC DST KIND MARKER: one raw frame, MARKER in its payload.
 # KIND: cfg1 / meta2 (0x88B5 behind 802.1Q, 0x88B6 behind 802.1ad +
