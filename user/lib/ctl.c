@@ -40,6 +40,16 @@ size_t esptag_ctl_item_size(int op, bool reply)
 		return reply ? sizeof(struct esptag_ctl_stat) : 0;
 	case ESPTAG_CTL_EVENT:
 		return reply ? sizeof(struct esptag_ctl_event) : 0;
+	case ESPTAG_CTL_STATE_ALLOCSPI:
+		return sizeof(struct esptag_ctl_spi);
+	case ESPTAG_CTL_STATE_UPDATE:
+		return sizeof(struct esptag_ctl_sa);
+	case ESPTAG_CTL_STATE_GET:
+		return reply ? sizeof(struct esptag_ctl_sa) : sizeof(struct esptag_ctl_sa_id);
+	case ESPTAG_CTL_POLICY_GET:
+		return sizeof(struct esptag_ctl_policy);
+	case ESPTAG_CTL_BYPASS_SOCKET:
+		return reply ? 0 : sizeof(struct esptag_ctl_bypass);
 	default:
 		return 0;
 	}
@@ -105,7 +115,10 @@ static bool single_item(int op)
 	return op == ESPTAG_CTL_POLICY_ADD || op == ESPTAG_CTL_POLICY_DEL ||
 	       op == ESPTAG_CTL_POLICY_UPDATE || op == ESPTAG_CTL_AGENT_STATUS ||
 	       op == ESPTAG_CTL_EVENT || op == ESPTAG_CTL_VF_ADD || op == ESPTAG_CTL_VF_DEL ||
-	       op == ESPTAG_CTL_VF_TRUST || op == ESPTAG_CTL_VF_RESET;
+	       op == ESPTAG_CTL_VF_TRUST || op == ESPTAG_CTL_VF_RESET ||
+	       op == ESPTAG_CTL_STATE_ALLOCSPI || op == ESPTAG_CTL_STATE_UPDATE ||
+	       op == ESPTAG_CTL_STATE_GET || op == ESPTAG_CTL_POLICY_GET ||
+	       op == ESPTAG_CTL_BYPASS_SOCKET;
 }
 
 /* The items of a request or a successful reply: count, size, contents. */

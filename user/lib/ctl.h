@@ -29,7 +29,7 @@
 #define ESPTAG_CTL_MAGIC	0x4c435445u	/* "ETCL" as little-endian bytes */
 #define ESPTAG_CTL_VERSION	1
 #define ESPTAG_CTL_MAX_ITEMS	(65536 + 1024)	/* items per message: a full SAD + stats */
-#define ESPTAG_CTL_MAX_LEN	(ESPTAG_CTL_MAX_ITEMS * 128u)	/* payload bytes */
+#define ESPTAG_CTL_MAX_LEN	(ESPTAG_CTL_MAX_ITEMS * 208u)	/* payload bytes */
 #define ESPTAG_CTL_MSG_MAX	1024		/* error message bytes */
 #define ESPTAG_CTL_DEV_LEN	16		/* IFNAMSIZ */
 #define ESPTAG_CTL_SOCK_DIR	"/run/esptag"
@@ -56,7 +56,13 @@ enum esptag_ctl_op {
 	ESPTAG_CTL_VF_TRUST,		/* req: 1 ctl_vf (vf, flags TRUSTED or not); rep: none */
 	ESPTAG_CTL_VF_RESET,		/* req: 1 ctl_vf (vf); rep: 1 ctl_vf (sa_count = removed) */
 	ESPTAG_CTL_POLICY_UPDATE,	/* req: 1 ctl_policy; rep: 1 ctl_policy (id) */
-	ESPTAG_CTL_OP_MAX = ESPTAG_CTL_POLICY_UPDATE,
+	/* What an IKE daemon needs (the kernel-esptag charon plugin, ip-xfrm words) */
+	ESPTAG_CTL_STATE_ALLOCSPI,	/* req: 1 ctl_spi; rep: 1 ctl_spi (spi reserved) */
+	ESPTAG_CTL_STATE_UPDATE,	/* req: 1 ctl_sa (no key: id + new limits); rep: 1 ctl_sa */
+	ESPTAG_CTL_STATE_GET,		/* req: 1 ctl_sa_id (dir set); rep: 1 ctl_sa (cur_*) */
+	ESPTAG_CTL_POLICY_GET,		/* req: 1 ctl_policy (selector); rep: 1 ctl_policy (use_time) */
+	ESPTAG_CTL_BYPASS_SOCKET,	/* req: 1 ctl_bypass; rep: none */
+	ESPTAG_CTL_OP_MAX = ESPTAG_CTL_BYPASS_SOCKET,
 };
 
 /* esptag_ctl_hdr.flags */
@@ -96,7 +102,16 @@ _Static_assert(sizeof(struct esptag_ctl_hdr) == 24, "ctl hdr");
 #define ESPTAG_CTL_SAS_NOKEY	0x02	/* adopted after a daemon restart: key unknown */
 #define ESPTAG_CTL_SAS_KNOWN	0x03
 
-/* An SA. Requests: key/salt set, sa_index 0xffffffff, state 0, seq 0. */
+/*
+ * An SA. Requests: key/salt set, sa_index 0xffffffff, state 0, seq 0, cur_*
+ * 0. Lifetimes as `ip xfrm state ... limit`: 0 = no limit. Hard byte and
+ * packet limits are enforced exactly by the data path (a packet that would
+ * pass a hard limit is dropped, never sent in clear); soft limits and time
+ * limits raise ESPTAG_EV_SA_SOFT_EXPIRED / ESPTAG_EV_SA_EXPIRED events.
+ * Bytes count the IP packets before ESP (as XFRM's curlft.bytes).
+ * STATE_UPDATE: dev, dir, family, spi, daddr name the SA; the limits and
+ * replay_window are the new values; key bytes zero.
+ */
 struct esptag_ctl_sa {
 	char dev[ESPTAG_CTL_DEV_LEN];	/* NUL-terminated */
 	uint8_t dir;			/* enum esptag_dir */
@@ -119,8 +134,19 @@ struct esptag_ctl_sa {
 	uint8_t key[ESPTAG_KEY_MAX];
 	uint8_t salt[ESPTAG_SALT_LEN];
 	uint64_t seq;			/* replies: out: next seq; in: highest seen */
+	/* lifetimes (lifetime above is time-hard, seconds after add) */
+	uint64_t soft_bytes, hard_bytes;
+	uint64_t soft_packets, hard_packets;
+	uint32_t soft_time;		/* seconds after add, 0 = none */
+	uint32_t reserved1;
+	/* replies: current use (XFRM curlft) */
+	uint64_t cur_bytes, cur_packets;
+	uint64_t add_time;		/* CLOCK_REALTIME seconds */
+	uint64_t use_time;		/* CLOCK_REALTIME seconds of the last packet, 0 = none */
+	uint64_t reserved2;
 };
-_Static_assert(sizeof(struct esptag_ctl_sa) == 128, "ctl sa");
+_Static_assert(sizeof(struct esptag_ctl_sa) == 208, "ctl sa");
+#define ESPTAG_CTL_SA_V1_SIZE	128	/* without lifetimes and use */
 
 /* An SA selector for state del. dir 0 = both directions. */
 struct esptag_ctl_sa_id {
@@ -133,6 +159,41 @@ struct esptag_ctl_sa_id {
 	uint8_t daddr[16];
 };
 _Static_assert(sizeof(struct esptag_ctl_sa_id) == 40, "ctl sa id");
+
+/*
+ * An SPI reservation (STATE_ALLOCSPI, `ip xfrm state allocspi`): esptagd
+ * picks an SPI in [min, max] (0, 0 = 0xc0000000..0xcfffffff) that no inbound
+ * SA or reservation of dev holds for (daddr, proto) and keeps it reserved
+ * until an inbound STATE_ADD takes it, a STATE_DEL names it, or 180 s pass.
+ */
+struct esptag_ctl_spi {
+	char dev[ESPTAG_CTL_DEV_LEN];
+	uint8_t family;			/* 4 or 6 */
+	uint8_t proto;			/* 50 */
+	uint8_t reserved[2];
+	uint32_t spi;			/* reply: the reserved SPI; request 0 */
+	uint32_t min, max;
+	uint32_t reqid;
+	uint32_t reserved2;
+	uint8_t saddr[16];
+	uint8_t daddr[16];		/* this host: the inbound SA's destination */
+};
+_Static_assert(sizeof(struct esptag_ctl_spi) == 72, "ctl spi");
+
+/*
+ * A socket whose packets pass in clear both ways whatever the policies say
+ * (`bypass_socket` of an IKE daemon): named by its socket cookie
+ * (SO_COOKIE), which the kernel never reuses. Outbound the data path matches
+ * the packet's socket; inbound the socket the packet is delivered to.
+ */
+struct esptag_ctl_bypass {
+	uint64_t cookie;
+	uint8_t family;			/* 4 or 6 */
+	uint8_t proto;			/* 17 (UDP) */
+	uint16_t port;			/* local port, host order (informative) */
+	uint32_t reserved;
+};
+_Static_assert(sizeof(struct esptag_ctl_bypass) == 16, "ctl bypass");
 
 /* esptag_ctl_policy.tmpl_flags: which fields of the template name the SA */
 #define ESPTAG_CTL_TMPL_SRC	0x01	/* tmpl_src: the SA's source address */
@@ -149,6 +210,14 @@ _Static_assert(sizeof(struct esptag_ctl_sa_id) == 40, "ctl sa id");
  * tmpl_dst, as flagged in tmpl_flags) and mode. The outbound SAs matching
  * every given field must be exactly one once SAs exist (the daemon refuses
  * an ambiguous policy); the policy then stays bound to that SA.
+ *
+ * A policy named by reqid without an SPI follows its reqid, as XFRM's
+ * templates do: it uses the newest outbound SA with that reqid (and the
+ * template's addresses), moves to a newer one the moment it is added
+ * (make-before-break: the IKE daemon removes the old SA only afterwards)
+ * and back to the remaining one if the newest goes first. With no such SA
+ * it is a trap policy: matching packets are dropped and raise
+ * ESPTAG_EV_ACQUIRE (at most one per policy in flight), never sent in clear.
  */
 struct esptag_ctl_policy {
 	char dev[ESPTAG_CTL_DEV_LEN];
@@ -168,8 +237,9 @@ struct esptag_ctl_policy {
 	uint8_t dst[16];
 	uint8_t tmpl_src[16];		/* with TMPL_SRC */
 	uint8_t tmpl_dst[16];		/* with TMPL_DST */
+	uint64_t use_time;		/* replies: CLOCK_REALTIME s of the last packet, 0 = none */
 };
-_Static_assert(sizeof(struct esptag_ctl_policy) == 104, "ctl policy");
+_Static_assert(sizeof(struct esptag_ctl_policy) == 112, "ctl policy");
 
 /* esptag_ctl_agent.xdp_mode */
 enum esptag_ctl_xdp_mode {
@@ -281,7 +351,21 @@ enum esptag_ctl_event_type {
 	ESPTAG_EV_POLICY_ADDED,
 	ESPTAG_EV_POLICY_REMOVED,
 	ESPTAG_EV_POLICY_UPDATED,	/* action or SA of a policy replaced */
-	ESPTAG_EV_MAX = ESPTAG_EV_POLICY_UPDATED,
+	ESPTAG_EV_SA_SOFT_EXPIRED,	/* id = enum esptag_ctl_limit; the SA stays */
+	ESPTAG_EV_ACQUIRE,		/* a protect policy without an SA was hit:
+					 * reqid, policy_id, saddr/daddr/id(proto)
+					 * of the (dropped) packet */
+	ESPTAG_EV_MAX = ESPTAG_EV_ACQUIRE,
+};
+
+/* esptag_ctl_event.id of SA_SOFT_EXPIRED and SA_EXPIRED (hard: the SA is
+ * removed, SA_REMOVED follows) */
+enum esptag_ctl_limit {
+	ESPTAG_LIMIT_NONE = 0,		/* removed for another reason (re-install rule) */
+	ESPTAG_LIMIT_TIME,
+	ESPTAG_LIMIT_BYTES,
+	ESPTAG_LIMIT_PACKETS,
+	ESPTAG_LIMIT_SEQ,		/* a 32-bit sequence number space nearly spent */
 };
 
 struct esptag_ctl_event {
@@ -296,8 +380,11 @@ struct esptag_ctl_event {
 	uint64_t delta;
 	uint64_t time_ms;		/* CLOCK_REALTIME */
 	uint8_t daddr[16];
+	uint8_t saddr[16];
+	uint32_t reqid;
+	uint32_t policy_id;
 };
-_Static_assert(sizeof(struct esptag_ctl_event) == 56, "ctl event");
+_Static_assert(sizeof(struct esptag_ctl_event) == 80, "ctl event");
 
 /* A decoded, validated message. */
 struct esptag_ctl_view {

@@ -205,6 +205,61 @@ static int stat_check(const struct esptag_ctl_stat *s, char *err, size_t errlen)
 	return 0;
 }
 
+/* STATE_UPDATE request: an SA named by dev, dir, family, spi, daddr; no key. */
+static int sa_update_check(const struct esptag_ctl_sa *sa, char *err, size_t errlen)
+{
+	if (dev_check(sa->dev, true, err, errlen))
+		return -1;
+	if (sa->dir != ESPTAG_DIR_IN && sa->dir != ESPTAG_DIR_OUT)
+		return fail(err, errlen, "dir must be in or out");
+	if (sa->family != 4 && sa->family != 6)
+		return fail(err, errlen, "family must be 4 or 6");
+	if (sa->spi < 256)
+		return fail(err, errlen, "SPI 0x%x is reserved (0-255, RFC 4303)", sa->spi);
+	if (all_zero(sa->daddr, 16))
+		return fail(err, errlen, "dst address missing");
+	if (addr_check(sa->family, sa->daddr, "dst", err, errlen))
+		return -1;
+	if (!all_zero(sa->key, sizeof(sa->key)) || !all_zero(sa->salt, sizeof(sa->salt)))
+		return fail(err, errlen, "state update does not change keys");
+	if (sa->replay_window > ESPTAG_REPLAY_MAX)
+		return fail(err, errlen, "replay window %u > %u", sa->replay_window,
+			    ESPTAG_REPLAY_MAX);
+	return 0;
+}
+
+static int spi_check(const struct esptag_ctl_spi *s, bool reply, char *err, size_t errlen)
+{
+	if (dev_check(s->dev, reply, err, errlen))
+		return -1;
+	if (s->family != 4 && s->family != 6)
+		return fail(err, errlen, "family must be 4 or 6");
+	if (s->proto != 50)
+		return fail(err, errlen, "proto must be esp");
+	if ((s->min || s->max) && (s->min < 256 || s->max < s->min))
+		return fail(err, errlen, "SPI range 0x%x-0x%x invalid (min >= 0x100, min <= max)",
+			    s->min, s->max);
+	if (reply ? s->spi < 256 : s->spi != 0)
+		return fail(err, errlen, reply ? "no SPI in the reply" : "spi set in a request");
+	if (addr_check(s->family, s->saddr, "src", err, errlen) ||
+	    addr_check(s->family, s->daddr, "dst", err, errlen))
+		return -1;
+	if (all_zero(s->daddr, 16))
+		return fail(err, errlen, "dst address missing");
+	return 0;
+}
+
+static int bypass_check(const struct esptag_ctl_bypass *b, char *err, size_t errlen)
+{
+	if (!b->cookie)
+		return fail(err, errlen, "socket cookie missing");
+	if (b->family != 4 && b->family != 6)
+		return fail(err, errlen, "family must be 4 or 6");
+	if (b->proto != 17)
+		return fail(err, errlen, "only UDP sockets can bypass");
+	return 0;
+}
+
 static int event_check(const struct esptag_ctl_event *e, char *err, size_t errlen)
 {
 	if (e->type < 1 || e->type > ESPTAG_EV_MAX)
@@ -271,6 +326,8 @@ int esptag_ctl_item_check(int op, bool reply, const void *p, size_t isz, char *e
 		struct esptag_ctl_stat stat;
 		struct esptag_ctl_event ev;
 		struct esptag_ctl_vf vf;
+		struct esptag_ctl_spi spi;
+		struct esptag_ctl_bypass bypass;
 	} u;
 	int rc = 0;
 
@@ -285,6 +342,21 @@ int esptag_ctl_item_check(int op, bool reply, const void *p, size_t isz, char *e
 	case ESPTAG_CTL_STATE_DEL:
 		rc = esptag_ctl_sa_id_check(&u.id, err, errlen);
 		break;
+	case ESPTAG_CTL_STATE_GET:
+		rc = reply ? esptag_ctl_sa_check(&u.sa, false, err, errlen)
+			   : esptag_ctl_sa_id_check(&u.id, err, errlen);
+		break;
+	case ESPTAG_CTL_STATE_UPDATE:
+		rc = reply ? esptag_ctl_sa_check(&u.sa, false, err, errlen)
+			   : sa_update_check(&u.sa, err, errlen);
+		break;
+	case ESPTAG_CTL_STATE_ALLOCSPI:
+		rc = spi_check(&u.spi, reply, err, errlen);
+		break;
+	case ESPTAG_CTL_BYPASS_SOCKET:
+		rc = bypass_check(&u.bypass, err, errlen);
+		break;
+	case ESPTAG_CTL_POLICY_GET:
 	case ESPTAG_CTL_POLICY_ADD:
 	case ESPTAG_CTL_POLICY_UPDATE:
 	case ESPTAG_CTL_POLICY_DEL:

@@ -24,6 +24,11 @@ const char *esptag_ctl_op_str(int op)
 		[ESPTAG_CTL_VF_LIST] = "vf list",	  [ESPTAG_CTL_VF_TRUST] = "vf trust",
 		[ESPTAG_CTL_VF_RESET] = "vf reset",
 		[ESPTAG_CTL_POLICY_UPDATE] = "policy update",
+		[ESPTAG_CTL_STATE_ALLOCSPI] = "state allocspi",
+		[ESPTAG_CTL_STATE_UPDATE] = "state update",
+		[ESPTAG_CTL_STATE_GET] = "state get",
+		[ESPTAG_CTL_POLICY_GET] = "policy get",
+		[ESPTAG_CTL_BYPASS_SOCKET] = "bypass socket",
 	};
 	return op > 0 && op <= ESPTAG_CTL_OP_MAX ? n[op] : "?";
 }
@@ -59,6 +64,8 @@ const char *esptag_ctl_event_str(int t)
 		[ESPTAG_EV_POLICY_ADDED] = "policy-added",
 		[ESPTAG_EV_POLICY_REMOVED] = "policy-removed",
 		[ESPTAG_EV_POLICY_UPDATED] = "policy-updated",
+		[ESPTAG_EV_SA_SOFT_EXPIRED] = "sa-soft-expired",
+		[ESPTAG_EV_ACQUIRE] = "acquire",
 	};
 	return t > 0 && t <= ESPTAG_EV_MAX ? n[t] : "?";
 }
