@@ -155,7 +155,7 @@ run_case() { # NAME AUTH FAMILY START
 	"$IKE" stop "$IA" >/dev/null 2>&1
 	"$IKE" stop "$IB" >/dev/null 2>&1
 	local left=""
-	alive_pid() { kill -0 "$1" 2>/dev/null && [[ "$(ps -o stat= -p "$1" 2>/dev/null)" != Z* ]]; }
+	alive_pid() { local st; st=$(ps -o stat= -p "$1" 2>/dev/null) && [ -n "$st" ] && [[ "$st" != Z* ]]; }
 	alive_pid "$pa" && left+=" charon A $pa"
 	alive_pid "$pb" && left+=" charon B $pb"
 	[ -e "$IKE_RUN/$IA" ] && left+=" $IKE_RUN/$IA"
