@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+# scripts/lab with IKE: `up --ike` runs a charon per site (scripts/ike).
+# With the libipsec backend (strongSwan's user-space ESP, tunnel mode):
+# certificates, then PSK after `ike stop` / `ike start`; the CHILD_SA is up,
+# both sites agree on its SPIs, ping between the inner addresses passes
+# through it, the wire between the agents carries no clear ICMP. With the
+# esptag backend (once build/libstrongswan-kernel-esptag.so exists): trap
+# policies, the first ping brings the CHILD_SA up, its SPIs are the SAs
+# esptagd holds. Refusals leave nothing started; `down` with charon
+# running leaves no charon, mount namespace or state behind.
+. "$(dirname "$0")/../lib/harness.sh"
+t_require_root
+t_require tcpdump
+[ -x /usr/sbin/charon-systemd ] || { t_skip lab_ike "needs charon-systemd (scripts/deps)"; exit 77; }
+t_require swanctl
+t_require pki
+LAB="t$T_ID"
+. "$ROOT/tests/lib/lab.sh"
+export BIN
+
+TMP=$(tmp_new labike)
+lab_down() { "$LABSH" down >/dev/null 2>&1; }
+trap 'lab_down; t_teardown' EXIT
+STATE=/run/esptag-lab/$LAB
+
+spis() { # SITE -> "IN OUT" of the CHILD_SA
+	"$LABSH" ike swanctl "$1" --list-sas 2>/dev/null | awk '
+		$1 == "in" && !i { i = $2 } $1 == "out" && !o { o = $2 }
+		END { gsub(/,/, "", i); gsub(/,/, "", o); print i, o }'
+}
+child_up() { "$LABSH" ike swanctl "$1" --list-sas 2>/dev/null | grep -q INSTALLED; }
+charon_pids() { cat "$STATE"/ike/*/charon.pid 2>/dev/null; }
+# running PID: exists and is not a zombie (one ps: no race with the reaper)
+running() { local st; st=$(ps -o stat= -p "$1" 2>/dev/null) && [ -n "$st" ] && [[ "$st" != Z* ]]; }
+
+# ping_through NAME: inner A -> inner B, wire captured: no clear ICMP.
+ping_through() {
+	local c=$1 pcap=$TMP/$1.pcap icmp
+	lab_capture_start "$pcap"
+	if L A ping -c 3 -i 0.2 -W 2 -I "$LAB_IN4_A" "$LAB_IN4_B" >"$TMP/$c-ping.log" 2>&1; then
+		t_pass "$c/ping"
+	else
+		t_fail "$c/ping" "$(tail -n 2 "$TMP/$c-ping.log")"
+	fi
+	lab_capture_stop
+	icmp=$(tcpdump -n -r "$pcap" icmp 2>/dev/null | grep -c 'echo')
+	t_eq "$c/no_clear_icmp_on_wire" "$icmp" 0
+}
+
+check_spis() { # NAME
+	local ai ao bi bo
+	read -r ai ao < <(spis A)
+	read -r bi bo < <(spis B)
+	if [ -n "$ai" ] && [ "$ai" = "$bo" ] && [ "$ao" = "$bi" ]; then
+		t_pass "$1/spis_agree"
+	else
+		t_fail "$1/spis_agree" "A in/out $ai/$ao, B in/out $bi/$bo"
+	fi
+	SPI_IN=$ai SPI_OUT=$ao
+}
+
+if ! "$LABSH" up --ike --backend libipsec --mode tunnel --auth cert >"$TMP/up.log" 2>&1; then
+	t_fail libipsec_cert/lab_up "$(tail -n 5 "$TMP/up.log")"
+	t_exit
+fi
+t_pass libipsec_cert/lab_up
+if child_up A && child_up B; then t_pass libipsec_cert/child_sa_up; else t_fail libipsec_cert/child_sa_up "$("$LABSH" ike swanctl A --list-sas 2>&1 | tail -n 3)"; fi
+"$LABSH" ike swanctl A --list-certs >"$TMP/certs" 2>&1
+if grep -q "CN=esptag lab CA" "$TMP/certs" && grep -q "altNames:  *$LAB_IP4_A" "$TMP/certs"; then
+	t_pass libipsec_cert/certificates_loaded
+else
+	t_fail libipsec_cert/certificates_loaded "$(head -n 5 "$TMP/certs")"
+fi
+check_spis libipsec_cert
+ping_through libipsec_cert
+
+old=$(charon_pids)
+"$LABSH" ike stop >/dev/null 2>&1
+left=""
+for p in $old; do running "$p" && left+=" $p"; done
+[ -e "$STATE/ike" ] && left+=" $STATE/ike"
+[ -e "$STATE/ike-conf" ] && left+=" $STATE/ike-conf (keys)"
+if [ -n "$old" ] && [ -z "$left" ]; then t_pass ike_stop_leaves_nothing; else t_fail ike_stop_leaves_nothing "pids '$old', left:$left"; fi
+
+if "$LABSH" ike start --backend libipsec --mode tunnel --auth psk >"$TMP/psk.log" 2>&1 && child_up A; then
+	t_pass libipsec_psk/child_sa_up
+else
+	t_fail libipsec_psk/child_sa_up "$(tail -n 5 "$TMP/psk.log")"
+fi
+check_spis libipsec_psk
+ping_through libipsec_psk
+"$LABSH" ike stop >/dev/null 2>&1
+
+# Refused: transport mode and trap with kernel-libipsec; nothing started.
+if ! "$LABSH" ike start --backend libipsec --mode transport >/dev/null 2>&1 &&
+	! "$LABSH" ike start --backend libipsec --mode tunnel --start trap >/dev/null 2>&1 &&
+	[ ! -e "$STATE/ike" ] && [ -z "$(charon_pids)" ]; then
+	t_pass libipsec_refusals_start_nothing
+else
+	t_fail libipsec_refusals_start_nothing "something started: $(ls "$STATE/ike" 2>&1)"
+fi
+
+# The esptag backend: kernel-esptag drives each site's esptagd.
+if [ -f "$BUILD/libstrongswan-kernel-esptag.so" ] || [ -f /usr/lib/ipsec/plugins/libstrongswan-kernel-esptag.so ]; then
+	if "$LABSH" ike start >"$TMP/esptag.log" 2>&1; then
+		t_pass esptag_psk/ike_start
+		# trap: no SA until the first packet (which is dropped, fail closed).
+		t_eq esptag_psk/no_sa_before_traffic "$(L A esptag state count 2>/dev/null)" 0
+		L A ping -c 1 -W 1 "$LAB_IP4_B" >/dev/null 2>&1
+		if wait_for 20 child_up A; then t_pass esptag_psk/first_packet_brings_child_sa_up
+		else t_fail esptag_psk/first_packet_brings_child_sa_up "$("$LABSH" ike swanctl A --list-sas 2>&1 | tail -n 3)"; fi
+		check_spis esptag_psk
+		st=$(L A esptag state list 2>&1)
+		if [ -n "$SPI_IN" ] && grep -qi "spi 0x$SPI_IN" <<<"$st" && grep -qi "spi 0x$SPI_OUT" <<<"$st"; then
+			t_pass esptag_psk/esptagd_holds_the_spis
+		else
+			t_fail esptag_psk/esptagd_holds_the_spis "want 0x$SPI_IN and 0x$SPI_OUT in: $(echo "$st" | grep -i spi | tr '\n' ' ')"
+		fi
+		if L A ping -c 3 -i 0.2 -W 2 "$LAB_IP4_B" >"$TMP/esptag-ping.log" 2>&1; then t_pass esptag_psk/ping
+		else t_fail esptag_psk/ping "$(tail -n 2 "$TMP/esptag-ping.log")"; fi
+	else
+		t_fail esptag_psk/ike_start "$(tail -n 5 "$TMP/esptag.log")"
+	fi
+else
+	t_skip esptag_backend "build/libstrongswan-kernel-esptag.so not built"
+fi
+
+# down with charon running: nothing left.
+"$LABSH" ike start --backend libipsec --mode tunnel >/dev/null 2>&1 || "$LABSH" ike status >/dev/null 2>&1
+old=$(charon_pids)
+"$LABSH" down >/dev/null 2>&1
+left=""
+for p in $old; do running "$p" && left+=" charon $p"; done
+[ -e "$STATE" ] && left+=" $STATE"
+grep -l -- "$STATE" /proc/[0-9]*/mountinfo >/dev/null 2>&1 && left+=" a mount namespace holding $STATE"
+if [ -n "$old" ] && [ -z "$left" ]; then t_pass down_with_charon_leaves_nothing; else t_fail down_with_charon_leaves_nothing "pids '$old', left:$left"; fi
+t_exit
