@@ -5,14 +5,18 @@ Check a wire capture against the ESP SAs that should protect it, with
 tshark as the independent decoder (ICV check on).
 
   espcheck.py PCAP --sas FILE [--marker HEX] [--hosts A,B ...] [--seq-only]
+  espcheck.py PCAP --keylog FILE [--ike] ...
 
 FILE holds one SA per line: "SPI FAMILY KEYSALT_HEX" (mode 0600; keys are
-never printed). Prints one JSON object:
+never printed). --keylog FILE instead: Wireshark's esp_sa format, as
+esptagd --keylog writes it. --ike: UDP to or from port 500 or 4500 is
+counted as "ike", not as plain_ip. Prints one JSON object:
   frames        frames in the capture
   esp           ESP frames
   esp_known     ESP frames whose SPI is in FILE
   icv_good      ESP frames tshark decrypted with a good ICV
   plain_ip      IP frames between --hosts addresses that are not ESP
+  ike           (--ike) IKE frames between --hosts addresses
   marker_hits   frames whose raw bytes contain the marker (clear text leak)
   seq           {spi: {"n":..., "unique":bool, "increasing":bool}}
 """
@@ -48,23 +52,34 @@ def as_int(s):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("pcap")
-    ap.add_argument("--sas", required=True)
+    ap.add_argument("--sas")
+    ap.add_argument("--keylog")
+    ap.add_argument("--ike", action="store_true")
     ap.add_argument("--marker", default="")
     ap.add_argument("--hosts", default="")
     ap.add_argument("--seq-only", action="store_true",
                     help="headers only (snaplen capture): no decryption")
     a = ap.parse_args()
 
-    sas = []
-    with open(a.sas) as f:
-        for line in f:
-            p = line.split()
-            if len(p) == 3:
-                sas.append((int(p[0], 0), int(p[1]), p[2].lower().removeprefix("0x")))
+    if not a.sas and not a.keylog:
+        ap.error("--sas FILE or --keylog FILE")
+    sas, keylog = [], []
+    if a.sas:
+        with open(a.sas) as f:
+            for line in f:
+                p = line.split()
+                if len(p) == 3:
+                    sas.append((int(p[0], 0), int(p[1]), p[2].lower().removeprefix("0x")))
+    if a.keylog:
+        with open(a.keylog) as f:
+            keylog = [line for line in f if line.startswith('"IPv')]
     known = {spi for spi, _, _ in sas}
+    known |= {int(line.split(",")[3].strip('"'), 16) for line in keylog}
 
     res = {"frames": 0, "esp": 0, "esp_known": 0, "icv_good": 0, "plain_ip": 0,
            "marker_hits": 0, "seq": {}}
+    if a.ike:
+        res["ike"] = 0
     with tempfile.TemporaryDirectory(prefix="et-espcheck-") as tmp:
         cfg = os.path.join(tmp, "wireshark")
         os.makedirs(cfg)
@@ -72,15 +87,17 @@ def main():
             for spi, fam, ks in sas:
                 f.write('"%s","*","*","0x%08x","AES-GCM with 16 octet ICV [RFC4106]",'
                         '"0x%s","NULL",""\n' % ("IPv6" if fam == 6 else "IPv4", spi, ks))
+            f.writelines(keylog)
         env = dict(os.environ, XDG_CONFIG_HOME=tmp, HOME=tmp)
         opts = [] if a.seq_only else ["esp.enable_encryption_decode:TRUE",
                                       "esp.enable_authentication_check:TRUE"]
         rows = tshark_fields(a.pcap, ["frame.number", "esp.spi", "esp.sequence",
                                       "esp.icv_good", "ip.src", "ip.dst", "ipv6.src",
-                                      "ipv6.dst", "ip.proto", "ipv6.nxt"], env, opts)
+                                      "ipv6.dst", "ip.proto", "ipv6.nxt", "udp.srcport",
+                                      "udp.dstport"], env, opts)
     hosts = set(h for h in a.hosts.split(",") if h)
     for r in rows:
-        r += [""] * (10 - len(r))
+        r += [""] * (12 - len(r))
         res["frames"] += 1
         spi = as_int(r[1])
         if spi is not None:
@@ -104,7 +121,11 @@ def main():
         src = (r[4] or r[6]).split(",")[0]
         dst = (r[5] or r[7]).split(",")[0]
         if src and (not hosts or (src in hosts and dst in hosts)):
-            res["plain_ip"] += 1
+            ports = {r[10].split(",")[0], r[11].split(",")[0]}
+            if a.ike and ports & {"500", "4500"}:
+                res["ike"] += 1
+            else:
+                res["plain_ip"] += 1
     for s in res["seq"].values():
         del s["_last"], s["_seen"]
 
