@@ -34,6 +34,8 @@ void monitor_event(struct daemon *d, int type, const struct esptag_ctl_sa *sa, u
 		e.dir = sa->dir;
 		e.family = sa->family;
 		memcpy(e.daddr, sa->daddr, 16);
+		memcpy(e.saddr, sa->saddr, 16);
+		e.reqid = sa->reqid;
 	}
 	esptag_ctl_hdr_init(&h, ESPTAG_CTL_EVENT, true, 0, 1, sizeof(e));
 	memcpy(buf, &h, sizeof(h));
