@@ -79,7 +79,7 @@ ike_sas_agree() {
 ike_wire_check() {
 	local n=$1 pcap=$2 hosts=$3 min=$4 res esp known good plain hits ike keys=()
 	if [ "$IKE_KEYLOG" = 1 ]; then
-		keys=(--keylog "$STATE/A.esp_sa")
+		keys=(--esp-sa "$STATE/A.esp_sa")
 	else
 		: >"$TMP/no-keys"
 		keys=(--sas "$TMP/no-keys")
