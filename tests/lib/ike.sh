@@ -39,6 +39,15 @@ swanctl_sas() {
 		/INSTALLED/ { inst = 1; next } /, (REKEYED|DELETING|REKEYING|CREATED|ROUTED)/ { inst = 0 }
 		inst && ($1 == "in" || $1 == "out") { s = $2; sub(/,$/, "", s); print $1 ":" s }' | sort | tr '\n' ' '
 }
+# charon_sas SITE: the SAs charon has in its backend: both of INSTALLED,
+# REKEYING and REKEYED CHILD_SAs, the inbound one of DELETED/DELETING ones
+# (charon deletes a rekeyed CHILD_SA's inbound SA a few seconds later).
+charon_sas() {
+	swan "$1" --list-sas 2>/dev/null | awk '
+		/ reqid [0-9]+, / { st = $5; sub(/,$/, "", st); next }
+		($1 == "in" || ($1 == "out" && st !~ /^DELET/)) && st != "" {
+			s = $2; sub(/,$/, "", s); print $1 ":" s }' | sort | tr '\n' ' '
+}
 # esptag_sas SITE [state|agent]: of esptagd's SAD (state list) or the
 # agent's (agent sa).
 esptag_sas() {
