@@ -41,18 +41,37 @@ recv_sha() { # PORT FAMILY -> sha256 of what B got (background: RECV_PID, RECV_O
 	RECV_PID=$!
 	wait_for 5 _lab_listening B "$1"
 }
-# max SAs esptagd at A held while the run went on
+# The most SAs esptagd at A held while the run went on (max_sas), and
+# every agent SA index it used at A and B (idx_A, idx_B).
+sa_indexes() { # SITE
+	L "$1" esptag -j state list 2>/dev/null | $PY -c '
+import json, sys
+for s in json.load(sys.stdin):
+    print(s["sa_index"])' 2>/dev/null
+}
 watch_sas() {
 	local max=0 n
+	: >"$TMP/idx_A"; : >"$TMP/idx_B"
 	while [ -e "$TMP/watch" ]; do
+		sa_indexes A >>"$TMP/idx_A"
+		sa_indexes B >>"$TMP/idx_B"
 		n=$(ike_count A state)
 		[[ "$n" =~ ^[0-9]+$ ]] && [ "$n" -gt "$max" ] && max=$n
 		echo "$max" >"$TMP/max_sas"
 		sleep 0.5
 	done
 }
-map_sas() { # SITE: non-empty esptag_sad slots
-	bpftool -j map dump pinned "/sys/fs/bpf/esptag-$LAB-$1/esptag_sad" | $PY "$ROOT/tests/lib/map_nonempty.py" --count
+# map_stale SITE: the SA indexes the run used that esptag_sad still holds
+# although no current SA has them (a full dump of the map is too slow).
+map_stale() {
+	local s=$1 cur i
+	cur=" $(sa_indexes "$s" | tr '\n' ' ') "
+	for i in $(sort -un "$TMP/idx_$s"); do
+		[[ "$cur" == *" $i "* ]] && continue
+		bpftool -j map lookup pinned "/sys/fs/bpf/esptag-$LAB-$s/esptag_sad" \
+			key $((i & 255)) $((i >> 8 & 255)) $((i >> 16 & 255)) $((i >> 24)) | sed '1s/^/[/; $s/$/]/' |
+			$PY "$ROOT/tests/lib/map_nonempty.py" --count | grep -qx 0 || echo "$i"
+	done | tr '\n' ' '
 }
 
 port=5200
@@ -115,15 +134,15 @@ import json, sys; r = json.load(sys.stdin); print(r["plain_ip"], len(r["seq"]))'
 		want=$(charon_sas "$1")
 		[ -n "$want" ] && [ "$(esptag_sas "$1")" = "$want" ] &&
 			[ "$(esptag_sas "$1" agent)" = "$want" ] &&
-			[ "$(map_sas "$1")" = "$(wc -w <<<"$want")" ] &&
 			[ "$(charon_sas "$1")" = "$want" ]
 	}
 	for s in A B; do
 		if wait_for 15 consistent "$s"; then
-			t_pass "$c/esptagd_maps_agent_hold_charons_sas_only_$s"
+			t_pass "$c/esptagd_agent_hold_charons_sas_only_$s"
 		else
-			t_fail "$c/esptagd_maps_agent_hold_charons_sas_only_$s" "charon '$(charon_sas "$s")' esptagd '$(esptag_sas "$s")' agent '$(esptag_sas "$s" agent)' maps $(map_sas "$s")"
+			t_fail "$c/esptagd_agent_hold_charons_sas_only_$s" "charon '$(charon_sas "$s")' esptagd '$(esptag_sas "$s")' agent '$(esptag_sas "$s" agent)'"
 		fi
+		t_eq "$c/maps_keep_no_old_sa_$s" "$(map_stale "$s")" ""
 	done
 	if [ "$(swanctl_sas A)" != "$first" ]; then t_pass "$c/sas_replaced"
 	else t_fail "$c/sas_replaced" "still $first"; fi
