@@ -18,29 +18,6 @@ fi
 t_pass lab_up
 SECS=22
 
-# send_paced DST PORT SRC SECS: A sends 32 KiB every 20 ms for SECS seconds
-# (about 1.6 MB/s, so the transfer spans the rekeys); prints the sha256 of
-# what it sent.
-send_paced() {
-	L A $PY -c '
-import hashlib, os, socket, sys, time
-dst, port, src, secs = sys.argv[1], int(sys.argv[2]), sys.argv[3], float(sys.argv[4])
-fam = socket.AF_INET6 if ":" in dst else socket.AF_INET
-s = socket.socket(fam, socket.SOCK_STREAM)
-s.bind((src, 0)); s.connect((dst, port))
-h = hashlib.sha256(); end = time.time() + secs
-while time.time() < end:
-    b = os.urandom(32768); s.sendall(b); h.update(b); time.sleep(0.02)
-s.close(); print(h.hexdigest())' "$@"
-}
-recv_sha() { # PORT FAMILY -> sha256 of what B got (background: RECV_PID, RECV_OUT)
-	local lsn=TCP4-LISTEN
-	[ "$2" = 6 ] && lsn=TCP6-LISTEN
-	RECV_OUT=$TMP/recv-$1
-	L B socat -T 30 -u "$lsn:$1,reuseaddr" "OPEN:$RECV_OUT,creat,trunc" &
-	RECV_PID=$!
-	wait_for 5 _lab_listening B "$1"
-}
 # The most SAs esptagd at A held while the run went on (max_sas), and
 # every agent SA index it used at A and B (idx_A, idx_B).
 sa_indexes() { # SITE
@@ -142,7 +119,13 @@ import json, sys; r = json.load(sys.stdin); print(r["plain_ip"], len(r["seq"]))'
 		else
 			t_fail "$c/esptagd_agent_hold_charons_sas_only_$s" "charon '$(charon_sas "$s")' esptagd '$(esptag_sas "$s")' agent '$(esptag_sas "$s" agent)'"
 		fi
-		t_eq "$c/maps_keep_no_old_sa_$s" "$(map_stale "$s")" ""
+		# (rekeys go on and reuse indexes: a leak stays, a race passes)
+		no_stale() { [ -z "$(map_stale "$1")" ]; }
+		if wait_for 10 no_stale "$s"; then
+			t_pass "$c/maps_keep_no_old_sa_$s"
+		else
+			t_fail "$c/maps_keep_no_old_sa_$s" "esptag_sad still holds index(es) $(map_stale "$s")"
+		fi
 	done
 	if [ "$(swanctl_sas A)" != "$first" ]; then t_pass "$c/sas_replaced"
 	else t_fail "$c/sas_replaced" "still $first"; fi

@@ -116,3 +116,27 @@ ike_payload() {
 	$PY -c "import sys; m=bytes.fromhex('$MARK_HEX'); sys.stdout.buffer.write((m + b'esptag-plaintext-marker ' * 40) * ${1:-300})" >"$TMP/payload"
 	PAY_SUM=$(sha256sum <"$TMP/payload" | cut -d' ' -f1)
 }
+
+# send_paced DST PORT SRC SECS: A sends 32 KiB every 20 ms for SECS seconds
+# (about 1.6 MB/s, so the transfer spans the rekeys); prints the sha256 of
+# what it sent.
+send_paced() {
+	L A $PY -c '
+import hashlib, os, socket, sys, time
+dst, port, src, secs = sys.argv[1], int(sys.argv[2]), sys.argv[3], float(sys.argv[4])
+fam = socket.AF_INET6 if ":" in dst else socket.AF_INET
+s = socket.socket(fam, socket.SOCK_STREAM)
+s.bind((src, 0)); s.connect((dst, port))
+h = hashlib.sha256(); end = time.time() + secs
+while time.time() < end:
+    b = os.urandom(32768); s.sendall(b); h.update(b); time.sleep(0.02)
+s.close(); print(h.hexdigest())' "$@"
+}
+recv_sha() { # PORT FAMILY -> sha256 of what B got (background: RECV_PID, RECV_OUT)
+	local lsn=TCP4-LISTEN
+	[ "$2" = 6 ] && lsn=TCP6-LISTEN
+	RECV_OUT=$TMP/recv-$1
+	L B socat -T 30 -u "$lsn:$1,reuseaddr" "OPEN:$RECV_OUT,creat,trunc" &
+	RECV_PID=$!
+	wait_for 5 _lab_listening B "$1"
+}
