@@ -4,7 +4,7 @@
 # IKE_SA and CHILD_SA negotiated with PSK and with X.509 certificates, in
 # transport and tunnel mode, over IPv4 and IPv6. The SPIs swanctl lists are
 # the SAs esptagd and the agent hold at both sites; ping and a TCP transfer
-# pass; the wire between the sites carries IKE and ESP only, and tshark
+# pass, and swanctl shows the bytes esptag counted; the wire between the sites carries IKE and ESP only, and tshark
 # decrypts every ESP frame with a good ICV from esptagd's key log. charon
 # stopped: its SAs and policies are gone from esptagd.
 . "$(dirname "$0")/../lib/harness.sh"
@@ -50,6 +50,13 @@ for combo in "psk transport 4" "cert tunnel 4" "psk tunnel 6" "cert transport 6"
 	got=$(lab_tcp_xfer "$TMP/payload" "$IN_B" "$port" "$IN_A")
 	t_eq "$c/tcp_transfer_intact" "$got" "$PAY_SUM"
 	lab_capture_stop
+	# query_sa: charon's counters of A's outbound SA come from esptagd
+	outb=$(swan A --list-sas 2>/dev/null | awk '$1 == "out" { gsub(/,/, "", $3); print $3; exit }')
+	if [ -n "$outb" ] && [ "$outb" -ge "$(stat -c %s "$TMP/payload")" ]; then
+		t_pass "$c/swanctl_shows_esptags_byte_counts"
+	else
+		t_fail "$c/swanctl_shows_esptags_byte_counts" "out SA: '$outb' bytes"
+	fi
 	ike_wire_check "$c" "$pcap" "$IN_A,$IN_B,$SA_A,$SA_B" 50
 	rm -f "$pcap"
 	# Stopping charon deletes what it installed.
