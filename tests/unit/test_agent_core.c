@@ -25,7 +25,8 @@ static uint32_t msg_id = 100;
 
 static int setup(void)
 {
-	const struct agent_opts o = {.capacity = 32, .port_limit = 16, .local_capacity = 4};
+	const struct agent_opts o = {.capacity = 32, .port_limit = 16, .local_capacity = 4,
+				     .allow_v1 = true};
 
 	agent_fini(&A);
 	return agent_init(&A, &o, NULL);
