@@ -250,7 +250,7 @@ struct daemon {
 	bool allow_v1;			/* --allow-v1: keys in clear if the agent wants */
 	bool have_fpr;			/* --agent-key given */
 	uint8_t agent_fpr[32];		/* SHA-256 of the agent's public key */
-	char agent_refused[256];	/* why the answering agent is not used, "" if it is */
+	char agent_refused[512];	/* why the answering agent is not used, "" if it is */
 };
 
 /* A control-request answer under construction. */
