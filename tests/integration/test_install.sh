@@ -79,7 +79,7 @@ fi
 t_eq install_modes "$(stat -c '%a' "$D/usr/sbin/esptagd" "$D/usr/share/man/man8/esptagd.8" \
 	"$D/usr/lib/systemd/system/esptagd@.service" | tr '\n' ' ')" "755 644 644 "
 t_eq units_sbindir "$(grep -h '^ExecStart=' "$D"/usr/lib/systemd/system/*.service | sort | tr '\n' '|')" \
-	'ExecStart=/usr/sbin/esptag-agent --host ${HOST_IF} --wire ${WIRE_IF} $AGENT_OPTS|ExecStart=/usr/sbin/esptagd --dev %I|'
+	'ExecStart=/usr/sbin/esptag-agent --host ${HOST_IF} --wire ${WIRE_IF} --state-dir ${STATE_DIRECTORY} $AGENT_OPTS|ExecStart=/usr/sbin/esptagd --dev %I|'
 t_check bpf_objects_are_bpf sh -c "file -b '$D/$LIBMA/bpf/esptag/esptag_tx.bpf.o' | grep -q 'eBPF'"
 
 # --- the installed binaries run, and tell their version ------------------
@@ -185,7 +185,7 @@ SS="nsenter --net=/run/netns/$A ss -0 -a -p"
 notify_start agent "$SS | grep -q ':host0 .*esptag-agent' && $SS | grep -q ':wire0 .*esptag-agent'" ||
 	t_fail agent_listener "not ready"
 bg_start "$A" env NOTIFY_SOCKET="$TMP/agent.notify" setpriv --bounding-set "$(unit_caps esptag-agent@.service.in)" -- \
-	"$BIN/esptag-agent" --host host0 --wire wire0 >>"$TMP/agent.log" 2>&1
+	"$BIN/esptag-agent" --host host0 --wire wire0 --state-dir "$TMP/agent-state" >>"$TMP/agent.log" 2>&1
 AGENT_PID=${T_PIDS[-1]}
 check_ready agent "$AGENT_PID"
 # CAP_NET_RAW (13) and CAP_IPC_LOCK (14) only.
