@@ -39,6 +39,9 @@ t_check pf_speaks_v2 grep -q "config protocol version 2, agent key $FPR" "$STATE
 t_check vm_speaks_v2_pinned grep -q "config protocol version 2, agent key $FPR (as configured)" \
 	"$STATE/A-vm1-esptagd.log"
 
+aversion() { L "$1" esptag -j agent status | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["version"])'; }
+t_eq pf_agent_status_version "$(aversion A)" 2
+t_eq vm_agent_status_version "$(aversion A-vm1)" 2
 VMNS=/run/netns/et-$LAB-A-vm1
 VMPINS=/sys/fs/bpf/esptag-$LAB-A-vm1
 VMSOCK=$STATE/A-vm1.sock

@@ -10,7 +10,8 @@
 #    used, a clear error in the log and from `esptag state add`, no ADD_SA
 #    sent; with --allow-v1 esptagd uses version 1 (the operator's choice);
 #  - esptagd --allow-v1 against esptag-agent --allow-v1: version 2, the
-#    highest in common; --agent-key with another fingerprint: refused.
+#    highest in common; --agent-key (or agent-key in the configuration
+#    file) with another fingerprint: refused; with the agent's: used.
 . "$(dirname "$0")/../lib/harness.sh"
 . "$ROOT/tests/lib/daemon_agent.sh"
 t_require tshark
@@ -108,5 +109,19 @@ wait_log "$TMP/esptagd.log" "is not the configured agent key $OTHER" 10
 out=$(add_out 0x1004 2>&1)
 [ $? -ne 0 ] && echo "$out" | grep -q "not the configured agent key" &&
 	t_pass pinned_key_mismatch_refused || t_fail pinned_key_mismatch_refused "$out"
+stop_pid "$DAEMON_PID"
+# ... the same from the configuration file's agent-key
+printf 'agent-key = %s\n' "$OTHER" >"$TMP/esptagd.conf"
+: >"$TMP/esptagd.log"
+start_daemon --config "$TMP/esptagd.conf" >/dev/null 2>&1
+wait_log "$TMP/esptagd.log" "is not the configured agent key $OTHER" 10
+out=$(add_out 0x1005 2>&1)
+[ $? -ne 0 ] && t_pass conf_agent_key_mismatch_refused || t_fail conf_agent_key_mismatch_refused "$out"
+stop_pid "$DAEMON_PID"
+printf 'agent-key = %s\n' "$FPR" >"$TMP/esptagd.conf"
+start_daemon --config "$TMP/esptagd.conf" >/dev/null 2>&1
+wait_for 5 is_up
+add_out 0x1006 >/dev/null
+t_eq conf_agent_key_match_add_ok $? 0
 stop_pid "$DAEMON_PID"
 t_exit
