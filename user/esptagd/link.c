@@ -156,8 +156,10 @@ static int agent_hello(struct daemon *d, int tries)
 	esptag_cfg_add(&b, ESPTAG_REC_CAPS, &caps, sizeof(caps));
 	chan_finish(&d->chan, t, &b);
 	chan_run(&d->chan, t, 1, tries);
-	if (t->state != TXN_DONE)
+	if (t->state != TXN_DONE) {
+		d->agent_refused[0] = 0;	/* silent now: "not reachable" says it */
 		goto out;
+	}
 	rc = -2;
 	if (t->v.status != ESPTAG_ST_OK) {
 		log_err("agent: HELLO answered %s", esptag_status_str(t->v.status));
