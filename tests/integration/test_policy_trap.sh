@@ -13,7 +13,9 @@
 #     exactly one new acquire (protocol of that packet: UDP);
 #   - policy get (text, -j) and policy list give use_time: the last packet
 #     through the policy (within the last seconds), none for an unused one;
-#     policy get of a missing selector exits 2.
+#     policy get of a missing selector exits 2;
+#   - after a daemon restart (SIGKILL) the policy is back on its SA, knows
+#     its reqid again and moves to the next SA added with it.
 . "$(dirname "$0")/../lib/harness.sh"
 t_require tcpdump
 . "$ROOT/tests/lib/daemon_agent.sh"
@@ -109,4 +111,18 @@ case "$txt" in
 esac
 E policy get dev eth0 src 192.0.2.1/32 dst 192.0.2.3/32 dir out >/dev/null 2>&1
 t_eq policy_get_missing_exit_2 $? 2
+
+# --- daemon restart: the policy still follows its reqid -----------------------------
+K3=0x2122232425262728292a2b2c2d2e2f30c1c2c3c4	# every SA its own key
+E state add dev eth0 src 192.0.2.1 dst 192.0.2.2 proto esp spi 0x4002 reqid 42 mode transport $AEAD $K3 128 dir out
+kill -KILL "$DAEMON_PID"
+wait "$DAEMON_PID" 2>/dev/null
+rm -f "$SOCK"
+if start_daemon; then t_pass daemon_restart; else t_fail daemon_restart "$(tail -5 "$TMP/esptagd.log")"; fi
+wait_for 5 is_up
+t_eq recovered_on_its_sa "$(spd_src_sa_index "$ID")" "$(sa_index_of 192.0.2.2 0x4002)"
+t_eq recovered_reqid "$(policy_field "$ID" reqid)" 42
+K2=0x1112131415161718191a1b1c1d1e1f20b1b2b3b4
+E state add dev eth0 src 192.0.2.1 dst 192.0.2.2 proto esp spi 0x4003 reqid 42 mode transport $AEAD $K2 128 dir out
+t_eq recovered_follows_new_sa "$(spd_src_sa_index "$ID")" "$(sa_index_of 192.0.2.2 0x4003)"
 t_exit
