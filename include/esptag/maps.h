@@ -215,7 +215,8 @@ struct esptag_acquire {
 ESPTAG_CHECK_SIZE(esptag_acquire, 40);
 
 /* Per-policy use (value of esptag_pol_use, per CPU): frames the policy
- * decided and the last one's time (bpf_ktime_get_ns, CLOCK_MONOTONIC). */
+ * decided and the last one's time (bpf_ktime_get_coarse_ns: CLOCK_MONOTONIC,
+ * to a tick). */
 struct esptag_pol_use {
 	__u64	packets;
 	__u64	last_ns;
