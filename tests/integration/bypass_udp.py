@@ -11,6 +11,10 @@
       print "sent N answered M" (answers within 1 s of the last one).
   bypass_udp.py register SOCK
       register a fresh socket, print the status and message (exit 0 always).
+  bypass_udp.py fill SOCK N
+      register N fresh sockets while keeping them open, print "ok K refused R
+      status S" (S: the status of the last refusal, 0 if none), close them
+      all, register one more and print "after close status S".
 """
 import argparse
 import os
@@ -22,7 +26,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 import etlib  # noqa: E402
 
 ap = argparse.ArgumentParser()
-ap.add_argument("mode", choices=["echo", "send", "register"])
+ap.add_argument("mode", choices=["echo", "send", "register", "fill"])
 ap.add_argument("args", nargs="*")
 ap.add_argument("--register")
 a = ap.parse_args()
@@ -48,6 +52,26 @@ if a.mode == "register":
         print("status %d %s" % (st, msg))
     except OSError as e:
         print("status -1 %s" % e)
+    sys.exit(0)
+
+if a.mode == "fill":
+    socks, ok, refused, last = [], 0, 0, 0
+    for i in range(int(a.args[1])):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.bind(("127.0.0.1", 0))
+        socks.append(s)
+        st, msg = etlib.ctl_bypass_socket(a.args[0], s)
+        if st:
+            refused, last = refused + 1, st
+        else:
+            ok += 1
+    print("ok %d refused %d status %d" % (ok, refused, last), flush=True)
+    for s in socks:
+        s.close()
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    st, msg = etlib.ctl_bypass_socket(a.args[0], s)
+    print("after close status %d" % st, flush=True)
     sys.exit(0)
 
 if a.mode == "echo":

@@ -13,7 +13,9 @@
 #     4501 of A is dropped at A (rx_drop_policy), A's socket never sees it;
 #   - ping between the sites stays ESP;
 #   - the request needs the read-write socket: refused (E_PERM) on the
-#     read-only one (--ro-group); a cookie of 0 is refused (bad request).
+#     read-only one (--ro-group); a cookie of 0 is refused (bad request);
+#   - at most 64 sockets: when full, the entries of closed sockets are
+#     removed first; 64 open ones and a 65th is refused (E_NOSPC).
 . "$(dirname "$0")/../lib/harness.sh"
 t_require_root
 t_require tcpdump
@@ -102,4 +104,11 @@ t_eq plaintext_to_unregistered_unanswered "$r3" "sent 10 answered 0"
 t_eq plaintext_left_b_in_clear "$(plain_udp "$TMP/wire2.pcap" 4501)" 10
 t_eq plaintext_dropped_at_a "$((d1 - d0))" 10
 t_eq a_unregistered_socket_got_nothing "$(grep -c "from $B_IP" "$TMP/a4501")" 0
+
+# --- the map is bounded; closed sockets' entries make room ---------------------------
+# A holds one entry of a closed socket (the sender above): 64 open sockets
+# fit once it is pruned, the 65th is refused (E_NOSPC); closed, they make room.
+r=$(L A $UDP fill "$STATE/A.sock" 65)
+t_eq bounded_65th_refused "$(echo "$r" | head -1)" "ok 64 refused 1 status 7"
+t_eq closed_sockets_pruned "$(echo "$r" | tail -1)" "after close status 0"
 t_exit
