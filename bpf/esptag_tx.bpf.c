@@ -14,6 +14,11 @@
  * makes veth drop it, an L2 insertion keeps it whole. The agent frames ESP
  * per segment.
  *
+ * A registered bypass socket's UDP packets (esptag_bypass, by socket
+ * cookie: an IKE daemon's) go out in clear before any policy is looked up.
+ * A trap policy (protect by reqid without an SA) drops its packets and
+ * raises an acquire (esptag_acquire ring buffer, one per policy in flight).
+ *
  * Fail closed: protect without a usable SA, with an expired SA or with the
  * agent down drops the frame. Frames already carrying a metadata tag are
  * dropped (never tagged twice); config frames of the daemon pass untouched;

@@ -282,14 +282,6 @@ static void bind_to(struct pol *p, const struct sa *sa)
 }
 
 /*
- * The SA index a policy uses. An outbound protect policy is bound to one SA
- * (its identity: dst, SPI, family, VLANs) the first time exactly one SA fits
- * what the policy names, and stays bound: when that SA goes, the policy
- * fails closed until the same SA comes back (re-install, re-add) or the
- * policy is updated. It never moves to another SA that happens to share
- * the SPI. Several fitting SAs and no binding: unresolved (fails closed).
- */
-/*
  * The newest outbound SA that fits a policy following its reqid (highest
  * gen; SAs adopted after a restart have none: the higher index wins
  * among them, any added SA beats them).
@@ -310,6 +302,15 @@ static uint32_t newest_sa(struct daemon *d, const struct esptag_ctl_policy *c)
 	return best ? best->c.sa_index : ESPTAG_SA_INDEX_NONE;
 }
 
+/*
+ * The SA index a policy uses. An outbound protect policy is bound to one SA
+ * (its identity: dst, SPI, family, VLANs) the first time exactly one SA fits
+ * what the policy names, and stays bound: when that SA goes, the policy
+ * fails closed until the same SA comes back (re-install, re-add) or the
+ * policy is updated. It never moves to another SA that happens to share
+ * the SPI. Several fitting SAs and no binding: unresolved (fails closed).
+ * A policy that follows its reqid is never bound: the newest fitting SA.
+ */
 uint32_t resolve_sa(struct daemon *d, struct pol *p)
 {
 	const struct sa *two[2];
