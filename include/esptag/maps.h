@@ -18,6 +18,7 @@
  *   esptag_acq_pend HASH        __u32 policy id -> __u64 acquire pending until (ns)
  *   esptag_acquire  RINGBUF     struct esptag_acquire records (data path -> esptagd)
  *   esptag_pol_use  PERCPU_HASH __u32 policy id -> struct esptag_pol_use
+ *   esptag_pol_tmpl HASH        __u32 policy id -> struct esptag_pol_tmpl (dir in)
  *
  * The four per-SA maps are arrays indexed by the agent's SA index (below the
  * agent's capacity, reused after a delete): the lookup is inlined and costs
@@ -169,6 +170,9 @@ ESPTAG_CHECK_OFF(esptag_spd_src_key, saddr, 8);
 #define ESPTAG_POLF_TRAP	0x01	/* protect, named by reqid: with no usable SA
 					 * a packet is dropped (tx_drop_trap) and
 					 * raises an acquire (esptag_acquire) */
+#define ESPTAG_POLF_TMPL	0x02	/* dir in protect: a decrypted packet it covers
+					 * must come through an SA that fits its
+					 * template (esptag_pol_tmpl[id]) */
 
 struct esptag_policy {
 	__u8	action;			/* enum esptag_action */
@@ -223,10 +227,34 @@ struct esptag_pol_use {
 };
 ESPTAG_CHECK_SIZE(esptag_pol_use, 16);
 
+/* esptag_pol_tmpl.flags: which fields the decrypting SA must match */
+#define ESPTAG_TMPLF_REQID	0x01
+#define ESPTAG_TMPLF_SRC	0x02	/* the SA's source (the peer) */
+#define ESPTAG_TMPLF_DST	0x04	/* the SA's destination (this host) */
+
+/*
+ * The template of an inbound protect policy (value of esptag_pol_tmpl), as
+ * XFRM checks it: the SA that decrypted a packet the policy covers must
+ * have this reqid, mode (0 = any) and addresses, as flagged.
+ */
+struct esptag_pol_tmpl {
+	__u32	reqid;
+	__u8	flags;			/* ESPTAG_TMPLF_* */
+	__u8	mode;			/* enum esptag_mode, 0 = any */
+	__u8	family;			/* of saddr/daddr, with SRC/DST */
+	__u8	reserved;
+	__u8	saddr[16];
+	__u8	daddr[16];
+};
+ESPTAG_CHECK_SIZE(esptag_pol_tmpl, 40);
+ESPTAG_CHECK_OFF(esptag_pol_tmpl, saddr, 8);
+
 /* esptag_cfg.flags */
 #define ESPTAG_CFGF_AGENT_UP	0x01	/* clear: protect traffic fails closed */
 #define ESPTAG_CFGF_NO_TSO	0x02	/* the agent does not segment: GSO
 					 * super-packets are dropped (TX_DROP_NO_TSO) */
+#define ESPTAG_CFGF_IN_TMPL	0x04	/* some inbound policy has a template:
+					 * decrypted packets are looked up (Rx) */
 
 /* Runtime settings (esptag_cfg[0]), written by esptagd or by hand. */
 struct esptag_cfg {
@@ -330,7 +358,8 @@ ESPTAG_CHECK_SIZE(esptag_sa_stats, 24);
 	X(PORT_DROP_NO_PORT,	port_drop_no_port, 1)	/* frame from a port without an esptag_ports entry */ \
 	X(TX_DROP_TRAP,		tx_drop_trap, 1)	/* trap policy (by reqid) without an SA: acquire */ \
 	X(TX_BYPASS_SOCKET,	tx_bypass_socket, 0)	/* sent in clear: a registered bypass socket's */ \
-	X(RX_BYPASS_SOCKET,	rx_bypass_socket, 0)	/* plaintext a protect policy covers, for a bypass socket */
+	X(RX_BYPASS_SOCKET,	rx_bypass_socket, 0)	/* plaintext a protect policy covers, for a bypass socket */ \
+	X(RX_DROP_TMPL,		rx_drop_tmpl, 1)	/* decrypted by an SA the inbound policy's template does not name */
 
 enum esptag_counter {
 #define ESPTAG_CNT_ENUM_(id, name, drop) ESPTAG_CNT_##id,

@@ -23,7 +23,7 @@ LAB="t$T_ID"
 . "$ROOT/tests/lib/lab.sh"
 export BIN
 PY=/usr/bin/python3
-UDP="$PY $ROOT/tests/integration/bypass_udp.py"
+UDP="$PY $ROOT/tests/integration/udp_peer.py"
 TMP=$(tmp_new bypass)
 STATE=/run/esptag-lab/$LAB
 ECHO_PIDS=()

@@ -287,8 +287,13 @@ static void policy_tmpl(void)
 	T_EQ(cmd.pol.action, ESPTAG_ACT_BYPASS);
 	BAD("policy add dev eth0 src 192.0.2.0/24 dst 198.51.100.0/24 dir out action bypass tmpl dst 203.0.113.2",
 	    "only go with 'action protect'");
-	BAD("policy add dev eth0 src 192.0.2.0/24 dst 198.51.100.0/24 dir in action protect tmpl dst 203.0.113.2",
-	    "name the outbound SA");
+	/* An inbound template: the SA that must have decrypted the traffic. */
+	T_EQ(parse("policy add dev eth0 src 198.51.100.0/24 dst 192.0.2.0/24 dir in tmpl src 198.51.100.2 dst 192.0.2.1 proto esp reqid 7 mode tunnel"), 0);
+	T_EQ(cmd.pol.dir, ESPTAG_DIR_IN);
+	T_EQ(cmd.pol.action, ESPTAG_ACT_PROTECT);
+	T_EQ(cmd.pol.reqid, 7);
+	T_EQ(cmd.pol.tmpl_mode, ESPTAG_MODE_TUNNEL);
+	T_EQ(cmd.pol.tmpl_flags, ESPTAG_CTL_TMPL_SRC | ESPTAG_CTL_TMPL_DST | ESPTAG_CTL_TMPL_REQID);
 	BAD("policy add dev eth0 src 192.0.2.0/24 dst 198.51.100.0/24 dir out tmpl dst 203.0.113.2",
 	    "needs 'spi SPI'");
 	BAD("policy add dev eth0 src 192.0.2.0/24 dst 198.51.100.0/24 dir out spi 0x1000 tmpl dst 203.0.113.2 dst 203.0.113.3",

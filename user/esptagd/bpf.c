@@ -29,6 +29,7 @@ const char *const map_names[M_NR] = {
 	[M_PORTS] = "esptag_ports",
 	[M_BYPASS] = "esptag_bypass",	[M_ACQ_PEND] = "esptag_acq_pend",
 	[M_ACQ] = "esptag_acquire",	[M_POL_USE] = "esptag_pol_use",
+	[M_POL_TMPL] = "esptag_pol_tmpl",
 };
 
 /*
@@ -92,7 +93,7 @@ static int open_pinned_maps(struct daemon *d, const char *dir)
 			if (i == M_PORTS) /* only with the port program */
 				continue;
 			if (i >= M_BYPASS) { /* programs of an older build */
-				log_warn("map %s not pinned: bypass sockets, acquires and policy use times are unavailable",
+				log_warn("map %s not pinned: bypass sockets, acquires, policy use times and inbound templates are unavailable",
 					 path);
 				continue;
 			}

@@ -38,7 +38,7 @@
 enum map_id {
 	M_SAD, M_SEQ, M_REPLAY, M_SPD, M_SPD_SRC, M_CFG, M_STATS, M_SA_STATS, M_PORTS,
 	/* optional when adopting programs built before them */
-	M_BYPASS, M_ACQ_PEND, M_ACQ, M_POL_USE, M_NR,
+	M_BYPASS, M_ACQ_PEND, M_ACQ, M_POL_USE, M_POL_TMPL, M_NR,
 };
 extern const char *const map_names[M_NR];
 

@@ -1,17 +1,22 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: GPL-2.0-only
-"""UDP endpoints for test_bypass_socket (run inside a site's namespace).
+"""UDP endpoints for test_bypass_socket and test_policy_reqid (run inside a
+site's namespace).
 
-  bypass_udp.py echo  ADDR PORT [--register SOCK]
+  udp_peer.py echo  ADDR PORT [--register SOCK]
       bind, register as a bypass socket if asked, print "ready" on stderr,
       then answer every datagram with the same bytes (until killed); each
       datagram received is logged on stdout as "from ADDR:PORT".
-  bypass_udp.py send  ADDR PORT DST DPORT COUNT [--register SOCK]
+  udp_peer.py send  ADDR PORT DST DPORT COUNT [--register SOCK]
       bind, register if asked, send COUNT datagrams (one every 10 ms) and
       print "sent N answered M" (answers within 1 s of the last one).
-  bypass_udp.py register SOCK
+  udp_peer.py stream ADDR PORT DST DPORT STOPFILE
+      send a numbered datagram every 2 ms until STOPFILE exists, then wait
+      1 s for the last answers and print "sent N answered M missing K"
+      (K: datagrams never answered; an echo answers each).
+  udp_peer.py register SOCK
       register a fresh socket, print the status and message (exit 0 always).
-  bypass_udp.py fill SOCK N
+  udp_peer.py fill SOCK N
       register N fresh sockets while keeping them open, print "ok K refused R
       status S" (S: the status of the last refusal, 0 if none), close them
       all, register one more and print "after close status S".
@@ -26,7 +31,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 import etlib  # noqa: E402
 
 ap = argparse.ArgumentParser()
-ap.add_argument("mode", choices=["echo", "send", "register", "fill"])
+ap.add_argument("mode", choices=["echo", "send", "register", "fill", "stream"])
 ap.add_argument("args", nargs="*")
 ap.add_argument("--register")
 a = ap.parse_args()
@@ -72,6 +77,35 @@ if a.mode == "fill":
     s.bind(("127.0.0.1", 0))
     st, msg = etlib.ctl_bypass_socket(a.args[0], s)
     print("after close status %d" % st, flush=True)
+    sys.exit(0)
+
+if a.mode == "stream":
+    s = bound(a.args[0], a.args[1])
+    dst, dport, stop = a.args[2], int(a.args[3]), a.args[4]
+    s.setblocking(False)
+    sent, seen = 0, set()
+
+    def drain():
+        while True:
+            try:
+                data, _ = s.recvfrom(65536)
+            except BlockingIOError:
+                return
+            seen.add(int(data.split()[1]))
+
+    nxt = time.time()
+    while not os.path.exists(stop):
+        s.sendto(b"seq %d" % sent, (dst, dport))
+        sent += 1
+        nxt += 0.002
+        while time.time() < nxt:
+            drain()
+            time.sleep(0.0002)
+    end = time.time() + 1
+    while time.time() < end and len(seen) < sent:
+        drain()
+        time.sleep(0.01)
+    print("sent %d answered %d missing %d" % (sent, len(seen), sent - len(seen)), flush=True)
     sys.exit(0)
 
 if a.mode == "echo":
