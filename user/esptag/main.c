@@ -62,6 +62,8 @@ static void usage_of(FILE *f, int obj)
 		"       esptag help [OBJECT] | esptag OBJECT help\n");
 	for (int i = ESPTAG_CLI_OBJ_STATE; i <= ESPTAG_CLI_OBJ_MONITOR; i++)
 		fputs(parts[i], f);
+	fprintf(f, "  map [ list | sad | seq | replay | sa_stats | spd | stats | cfg | ports ] [ dev DEV | pin DIR ]\n"
+		   "      the pinned maps read directly: empty slots skipped, SPIs in host order\n");
 	fprintf(f,
 		"Objects and commands may be shortened to a unique prefix (st l = state list).\n"
 		"-j: JSON output, -p: pretty-printed JSON (implies -j), -o prometheus: stats only.\n"
@@ -394,6 +396,15 @@ int main(int argc, char **argv)
 			return ESPTAG_EXIT_CLI_USAGE;
 		}
 		return batch(batch_file);
+	}
+	/* esptag map: the pins, read directly (no control socket). */
+	if (optind < argc && strlen(argv[optind]) >= 1 && !strncmp(argv[optind], "map", strlen(argv[optind])) &&
+	    strncmp(argv[optind], "monitor", strlen(argv[optind]))) {
+		if (cli_prom) {
+			fprintf(stderr, "esptag: -o prometheus is for the stats command only\n");
+			return ESPTAG_EXIT_CLI_USAGE;
+		}
+		return cli_map_main(argc - optind, argv + optind);
 	}
 	/* "stats -o FORMAT": the option may follow the command too. */
 	if (argc - optind == 3 && !strcmp(argv[optind], "stats") &&
