@@ -80,6 +80,9 @@ l=$(M -j -p map list pin "$PINS")
 $PY -c "$STRICT" <<<"$l" && t_pass map_list_json || t_fail map_list_json "$l"
 t_eq map_list_sad_used "$($PY -c 'import json,sys
 print([m["used"] for m in json.load(sys.stdin)["maps"] if m["name"] == "esptag_sad"])' <<<"$l")" "[2]"
+# every esptag_* pin of the directory, the same set bpffs holds
+t_eq map_list_every_pin "$($PY -c 'import json,sys
+print(" ".join(m["name"] for m in json.load(sys.stdin)["maps"]))' <<<"$l")" "$(ls "$PINS" | grep '^esptag_' | sort | tr '\n' ' ' | sed 's/ $//')"
 t_eq map_prefix "$(M map sa pin "$PINS" 2>&1 | head -c 40)" "esptag: map: ambiguous 'sa' (list, sad, "
 
 # --- errors ------------------------------------------------------------------------------

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <dirent.h>
 #include <sys/stat.h>
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
@@ -27,11 +28,6 @@
 
 struct map_ctx {
 	char dir[512];
-};
-
-static const char *const map_names[] = {
-	"esptag_sad", "esptag_seq",	"esptag_replay", "esptag_sa_stats", "esptag_spd",
-	"esptag_spd_src", "esptag_stats", "esptag_cfg",	 "esptag_ports",
 };
 
 static bool is_dir_with_sad(const char *dir)
@@ -524,8 +520,41 @@ static uint32_t used_entries(int fd, const struct bpf_map_info *info)
 	return n;
 }
 
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Every esptag_* map pinned in the directory (iproute2's globals hold others'
+ * maps too), sorted by name. */
 static int view_list(const struct map_ctx *c)
 {
+	DIR *d = opendir(c->dir);
+	struct dirent *e;
+	char **names = NULL;
+	size_t n = 0, cap = 0;
+
+	if (!d) {
+		fprintf(stderr, "esptag: %s: %s\n", c->dir, strerror(errno));
+		return ESPTAG_EXIT_INTERNAL;
+	}
+	while ((e = readdir(d))) {
+		if (strncmp(e->d_name, "esptag_", 7))
+			continue;
+		if (n == cap) {
+			char **m = realloc(names, (cap = cap ? cap * 2 : 32) * sizeof(*names));
+
+			if (!m)
+				break;
+			names = m;
+		}
+		if (!(names[n] = strdup(e->d_name)))
+			break;
+		n++;
+	}
+	closedir(d);
+	if (n)
+		qsort(names, n, sizeof(*names), name_cmp);
 	if (cli_json) {
 		json_obj(&cli_jw);
 		json_kstr(&cli_jw, "pin_dir", c->dir);
@@ -534,24 +563,25 @@ static int view_list(const struct map_ctx *c)
 	} else {
 		printf("pinned in %s\n", c->dir);
 	}
-	for (size_t i = 0; i < sizeof(map_names) / sizeof(map_names[0]); i++) {
+	for (size_t i = 0; i < n; i++) {
 		struct bpf_map_info info;
-		int fd = open_map(c, map_names[i], &info);
+		int fd = open_map(c, names[i], &info);
 		uint32_t used;
 
 		if (fd < 0)
 			continue;
-		used = used_entries(fd, &info);
+		/* A ring buffer has no entries to count. */
+		used = info.type == BPF_MAP_TYPE_RINGBUF ? 0 : used_entries(fd, &info);
 		close(fd);
 		if (cli_json) {
 			json_obj(&cli_jw);
-			json_kstr(&cli_jw, "name", map_names[i]);
+			json_kstr(&cli_jw, "name", names[i]);
 			json_ku64(&cli_jw, "id", info.id);
 			json_ku64(&cli_jw, "max_entries", info.max_entries);
 			json_ku64(&cli_jw, "used", used);
 			json_end(&cli_jw);
 		} else {
-			printf("%-16s id %-6u max %-8u used %u\n", map_names[i], info.id,
+			printf("%-16s id %-6u max %-8u used %u\n", names[i], info.id,
 			       info.max_entries, used);
 		}
 	}
@@ -560,6 +590,9 @@ static int view_list(const struct map_ctx *c)
 		json_end(&cli_jw);
 		json_done(&cli_jw);
 	}
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
 	return ESPTAG_EXIT_OK;
 }
 
