@@ -8,7 +8,9 @@
  * limit without ESN and the saturating IVDB with ESN, partial L4 checksum
  * completion before encryption, malformed/fragmented ESP on Rx.
  */
+#include <unistd.h>
 #include <arpa/inet.h>
+#include <sys/stat.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include "../lib/test.h"
@@ -934,6 +936,50 @@ static void test_v2_versions(void)
 	T_EQ(A.sad_used, 1);
 }
 
+/* The identity key file: made once 0600, the same key after, a warning
+ * when others may read it, a clear error when it is not a key. */
+static void test_identity_file(void)
+{
+	char dir[] = "/tmp/et-agent-id-XXXXXX", sub[64], path[128], err[512];
+	uint8_t p1[32], p2[32];
+	struct stat st;
+	bool created;
+	EVP_PKEY *k;
+	FILE *f;
+
+	T_ASSERT(mkdtemp(dir));
+	snprintf(sub, sizeof(sub), "%s/state", dir);
+	snprintf(path, sizeof(path), "%s/%s", sub, ESPTAG_AGENT_KEY_FILE);
+	k = esptag_identity_load(sub, false, &created, err, sizeof(err));
+	T_ASSERT(!k && strstr(err, "No such file"));
+	k = esptag_identity_load(sub, true, &created, err, sizeof(err));
+	T_ASSERT(k && created && !err[0]);
+	T_EQ(esptag_x25519_pub(k, p1), 0);
+	EVP_PKEY_free(k);
+	T_EQ(stat(path, &st), 0);
+	T_EQ(st.st_mode & 0777, 0600);
+	T_EQ(stat(sub, &st), 0);
+	T_EQ(st.st_mode & 0777, 0700);
+	k = esptag_identity_load(sub, true, &created, err, sizeof(err));
+	T_ASSERT(k && !created && !err[0]);
+	T_EQ(esptag_x25519_pub(k, p2), 0);
+	T_MEMEQ(p1, 32, p2, 32);
+	EVP_PKEY_free(k);
+	T_EQ(chmod(path, 0644), 0);
+	k = esptag_identity_load(sub, true, &created, err, sizeof(err));
+	T_ASSERT(k && strstr(err, "readable by others"));
+	EVP_PKEY_free(k);
+	f = fopen(path, "w");
+	T_ASSERT(f);
+	fputs("not a key\n", f);
+	fclose(f);
+	k = esptag_identity_load(sub, true, &created, err, sizeof(err));
+	T_ASSERT(!k && strstr(err, "not an X25519 private key"));
+	unlink(path);
+	rmdir(sub);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	T_RUN(test_add_sa_wipes_request_key);
@@ -952,6 +998,7 @@ int main(void)
 	T_RUN(test_v2_wrap_bound);
 	T_RUN(test_v2_replay);
 	T_RUN(test_v2_versions);
+	T_RUN(test_identity_file);
 	agent_fini(&A);
 	return t_done();
 }

@@ -134,12 +134,8 @@ EVP_PKEY *esptag_identity_load(const char *dir, bool create, bool *created, char
 		snprintf(err, errlen, "state directory path too long");
 		return NULL;
 	}
-	if (!access(path, F_OK) || !create) {
-		k = read_key(path, err, errlen);
-		if (k)
-			err[0] = 0;
-		return k;
-	}
+	if (!access(path, F_OK) || !create)
+		return read_key(path, err, errlen);	/* err: a warning when k */
 	if (mkdir(dir, 0700) && errno != EEXIST) {
 		snprintf(err, errlen, "state directory %s: %s", dir, strerror(errno));
 		return NULL;
@@ -175,10 +171,7 @@ EVP_PKEY *esptag_identity_load(const char *dir, bool create, bool *created, char
 	EVP_PKEY_free(k);
 	/* Whatever is there now is the key (ours, or another process's). */
 	k = read_key(path, err, errlen);
-	if (k) {
-		err[0] = 0;
-		*created = true;
-	}
+	*created = k != NULL;
 	return k;
 }
 

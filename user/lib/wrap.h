@@ -38,7 +38,8 @@ EVP_PKEY *esptag_x25519_from_priv(const uint8_t priv[ESPTAG_X25519_LEN]);
  * The identity key in dir/ESPTAG_AGENT_KEY_FILE (PKCS#8 PEM, mode 0600): read
  * it, or (create) make one when there is none (dir is created 0700 if
  * missing; two processes starting at once end up with the same key).
- * *created says whether it was made now. NULL with a message in err.
+ * *created says whether it was made now. NULL with a message in err; a
+ * key with a message in err: a warning (the file is readable by others).
  */
 EVP_PKEY *esptag_identity_load(const char *dir, bool create, bool *created, char *err,
 			       size_t errlen);
