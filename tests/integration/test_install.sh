@@ -93,7 +93,7 @@ for b in esptagd esptag esptag-agent; do
 		if [ "$rc" = 0 ] && [ "$first" = "$b $REL" ] &&
 			echo "$out" | grep -Eq '^git ([0-9a-f]{7,}(-dirty)?|unknown)$' &&
 			echo "$out" | grep -Eq '^libxdp ' &&
-			echo "$out" | grep -Eq '^config protocol [0-9]+, metadata [0-9]+, control protocol [0-9]+$'; then
+			echo "$out" | grep -Eq '^config protocol [0-9]+(\.\.[0-9]+)?, metadata [0-9]+, control protocol [0-9]+$'; then
 			t_pass "version_${b}_$opt"
 		else
 			t_fail "version_${b}_$opt" "rc $rc: $(echo "$out" | tr '\n' '|')"
