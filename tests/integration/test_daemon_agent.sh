@@ -205,17 +205,15 @@ assert s["packets"] >= 5 and s["agent"]["packets"] >= 5 and s["agent"]["seq"] >=
 	t_pass per_sa_stats || t_fail per_sa_stats "$(E stats | tail -4)"
 
 # --- an orphan in the agent (a raw ADD_SA nobody asked the daemon for) is swept -
-nsx "$H" $PY - "$HMAC" <<'EOF'
-import socket, struct, sys
-mac = bytes.fromhex(sys.argv[1].replace(":", ""))
-sa = struct.pack("!BBHBBBBI16s16s6sBB8sBBBBHHI32s4s", 1, 0, 108, 2, 4, 50, 1, 0x6666,
-                 bytes([192, 0, 2, 9]) + bytes(12), bytes([192, 0, 2, 1]) + bytes(12), mac,
-                 0, 1, bytes(8), 16, 16, 0, 0, 0, 0, 0xffffffff, bytes(range(1, 17)) + bytes(16),
-                 b"salt")
-hdr = struct.pack("!BBBBIHHHH", 1, 2, 0, 0, 0x0badcafe, 0, 1, len(sa), 0xffff)
-s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
-s.bind(("eth0", 0))
-s.send(bytes.fromhex("024553505400") + mac + b"\x88\xb5" + hdr + sa)
+# (a version 2 ADD_SA, its key wrapped for the agent's key as any requester's)
+nsx "$H" $PY - "$ROOT/tests/lib" <<'EOF'
+import sys
+sys.path.insert(0, sys.argv[1])
+import etlib
+c = etlib.CfgClient("eth0")
+r = c.add_sa([etlib.rec_sa(etlib.DIR_OUT, "192.0.2.9", 0x6666, bytes(range(1, 17)), b"salt",
+                           c.mac, saddr="192.0.2.1")])
+assert r is not None and r.status == 0 and c.version == 2, (r, c.version)
 EOF
 wait_for 5 grep -q "removed 1 orphan SAs from the agent" "$TMP/esptagd.log" &&
 	t_pass orphan_swept || t_fail orphan_swept "no sweep in the log"
@@ -225,7 +223,7 @@ check_agree orphan_sweep_agree 2
 nsx "$H" $PY - "$HMAC" <<'EOF'
 import socket, struct, sys
 mac = bytes.fromhex(sys.argv[1].replace(":", ""))
-hdr = struct.pack("!BBBBIHHHH", 1, 4, 0, 0, 0x0badcaff, 0, 0, 0, 0xffff)
+hdr = struct.pack("!BBBBIHHHH", 2, 4, 0, 0, 0x0badcaff, 0, 0, 0, 0xffff)
 s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
 s.bind(("eth0", 0))
 s.send((bytes.fromhex("024553505400") + mac + b"\x88\xb5" + hdr).ljust(60, b"\0"))

@@ -86,6 +86,7 @@ struct chan {
 	uint64_t last_reply_ns;
 	uint64_t replies, retries, timeouts, bad;
 	bool hup;			/* VF mode: the PF closed the mailbox */
+	uint8_t version;		/* config version of requests but HELLO (1: none yet) */
 	struct txn *ktx;		/* chan_key_txns(): locked, no-dump */
 	size_t ktx_n;
 };
@@ -147,7 +148,10 @@ struct caps {
 	uint64_t epoch;
 	uint32_t capacity, used, port_limit, port_used;
 	uint16_t alg_mask, features, max_records, max_payload, local_capacity;
-	uint8_t version;
+	uint8_t version;		/* negotiated (docs/protocol.md 1.9) */
+	uint8_t version_min, version_max;	/* the agent's */
+	bool has_key;			/* 72-byte CAPS: the agent's X25519 key */
+	uint8_t agent_key[ESPTAG_X25519_LEN];
 };
 
 /* The outbound SA a protect policy is bound to: the SA's identity (as in
@@ -248,6 +252,14 @@ struct daemon {
 	bool vf_mode;
 	uint16_t vf_num;
 	uint32_t vf_limit;
+	uint8_t vf_mac[6];		/* VF mode: the domain the PF assigned (RESET) */
+	uint8_t vf_nvlans;
+	uint16_t vf_vid[2];
+	/* Config protocol version 2 (wrapped keys) */
+	bool allow_v1;			/* --allow-v1: keys in clear if the agent wants */
+	bool have_fpr;			/* --agent-key given */
+	uint8_t agent_fpr[32];		/* SHA-256 of the agent's public key */
+	char agent_refused[512];	/* why the answering agent is not used, "" if it is */
 };
 
 /* A control-request answer under construction. */
@@ -426,6 +438,9 @@ struct opts {
 	bool keep, cleanup, teardown, pf_mode, vf_mode, set_tc_prio;
 	int log_level;
 	const char *config;		/* --config FILE */
+	bool allow_v1;			/* --allow-v1 */
+	bool have_fpr;			/* --agent-key FINGERPRINT */
+	uint8_t agent_fpr[32];
 	struct conf conf;		/* the file read (path "" when none) */
 	bool given[64];			/* lopts[i] was on the command line */
 	bool reload;			/* errors to the log, not stderr */

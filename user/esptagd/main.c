@@ -44,6 +44,9 @@ static void daemon_config(struct daemon *d, const struct opts *o)
 	/* Periodic HELLO: a quicker verdict than a full retry ladder. */
 	d->hello_tries = o->tries ? o->tries : 3;
 	d->down_after = o->down_after ? o->down_after : 2;
+	d->allow_v1 = o->allow_v1;
+	d->have_fpr = o->have_fpr;
+	memcpy(d->agent_fpr, o->agent_fpr, sizeof(d->agent_fpr));
 }
 
 static void hello_timer(struct loop *lp, unsigned long ms)

@@ -16,6 +16,11 @@
 
 static bool port_usable(struct daemon *d, struct reply *r)
 {
+	if (d->agent_refused[0]) {
+		reply_err(r, ESPTAG_CTL_E_AGENT, "the agent on %s is not used: %s; nothing was changed",
+			  d->dev, d->agent_refused);
+		return false;
+	}
 	if (!link_reachable(d) || !d->reconciled) {
 		reply_err(r, ESPTAG_CTL_E_TIMEOUT,
 			  "the agent on %s is not reachable (esptag agent status); nothing was changed",
