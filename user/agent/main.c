@@ -52,7 +52,8 @@ static void usage(FILE *f)
 		"  --local-capacity N        hairpin addresses (default %u)\n"
 		"  --cfg-ethertype HEX       config EtherType (default 0x%04x)\n"
 		"  --meta-ethertype HEX      metadata EtherType (default 0x%04x)\n"
-		"  --state-dir DIR           the identity key's directory (default %s)\n"
+		"  --state-dir DIR           the identity key's directory (default\n"
+		"                            $STATE_DIRECTORY, else %s)\n"
 		"  --show-key                print the agent's public key and fingerprint\n"
 		"                            (making the key if there is none) and exit\n"
 		"  --allow-v1                also speak config protocol version 1 (SA keys\n"
@@ -168,6 +169,7 @@ static void wire_rx(struct agent *a, uint8_t *f, size_t len, const struct virtio
 struct agent_cmdline {
 	const char *host, *wire;
 	const char *state_dir;
+	char state_buf[4096];		/* $STATE_DIRECTORY's first entry */
 	bool show_key;
 	struct agent_opts o;
 	int log_level; /* 0: the default */
@@ -268,8 +270,19 @@ static int parse_cmdline(int argc, char **argv, struct agent_cmdline *cl)
 		if (rc)
 			return rc;
 	}
-	if (!cl->state_dir)
-		cl->state_dir = AGENT_STATE_DIR;
+	/* systemd's StateDirectory= (the first one), else the default. */
+	if (!cl->state_dir) {
+		const char *sd = getenv("STATE_DIRECTORY");
+		size_t n = sd ? strcspn(sd, ":") : 0;
+
+		if (n && n < sizeof(cl->state_buf)) {
+			memcpy(cl->state_buf, sd, n);
+			cl->state_buf[n] = 0;
+			cl->state_dir = cl->state_buf;
+		} else {
+			cl->state_dir = AGENT_STATE_DIR;
+		}
+	}
 	if (optind != argc) {
 		fprintf(stderr, "esptag-agent: unexpected argument '%s' (see --help)\n", argv[optind]);
 		return ESPTAG_EXIT_USAGE;
