@@ -138,6 +138,8 @@ struct sa {
 	uint64_t added_ns;		/* CLOCK_MONOTONIC at add (soft time) */
 	struct esptag_sa_life keep;	/* use carried over a re-install */
 	bool soft_done;			/* soft expire raised (once per SA) */
+	uint64_t seq_at_ns;		/* non-ESN: when seq was last read (lifetime tick) */
+	uint64_t seq;			/* what it was */
 	uint32_t hnext, inext;		/* hash chains (slot + 1, 0 = end) */
 	bool used;
 	bool has_key;
