@@ -13,7 +13,8 @@
  *   3 pf_cfg.c sad_sync.c spd_ctl.c  VF config; reconcile/re-install/sweep
  *   2 agent_ops.c link.c monitor.c pf_agent.c spd.c
  *   1 chan.c chan_pkt.c vf.c bpf.c bpf_xdp.c bpf_maps.c sa_table.c sa_conv.c
- *     sa_maps.c pf_db.c pf_mbox.c pf_port.c reply.c opts.c
+ *     sa_maps.c spi_res.c key_seen.c keylog.c pf_db.c pf_mbox.c pf_port.c
+ *     reply.c opts.c
  *   0 user/lib: log, util, sa_mirror, ctl, esptag_proto, secmem
  *
  * Single-threaded: a control request runs to completion (including its agent
