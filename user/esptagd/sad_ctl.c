@@ -153,6 +153,11 @@ static void state_add_done(struct daemon *d, struct sa **list, uint32_t n, struc
 		struct spi_res *res;
 
 		link_idx(d, list[i]);
+		/* In the maps: traffic may use the key from now on, so it is
+		 * never taken again (an add that failed never carried any). */
+		if (key_seen_add(d, &list[i]->c))
+			log_err("SA %s: cannot record its key digest (out of memory): a later add of the same key would not be refused",
+				sa_desc(&list[i]->c, desc, sizeof(desc)));
 		if (list[i]->c.dir == ESPTAG_DIR_IN &&
 		    (res = spi_res_find(d, list[i]->c.family, list[i]->c.daddr, list[i]->c.spi)))
 			spi_res_del(d, res);
@@ -209,13 +214,6 @@ void ctl_state_add(struct daemon *d, const struct esptag_ctl_view *v, struct rep
 		list[i]->added_ns = now_ns();
 	}
 	explicit_bzero(&c, sizeof(c));
-	/* From here the agent may hold the keys: never again for this daemon. */
-	for (uint32_t i = 0; i < n; i++)
-		if (key_seen_add(d, &list[i]->c)) {
-			reply_err(r, ESPTAG_CTL_E_INTERNAL,
-				  "cannot record the key digest (out of locked memory); nothing was added");
-			goto undo;
-		}
 	if (d->seq_start > 1 && !(seq = calloc(n, sizeof(*seq)))) {
 		reply_err(r, ESPTAG_CTL_E_INTERNAL, "out of memory");
 		goto undo;
