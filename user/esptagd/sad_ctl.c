@@ -162,7 +162,12 @@ static void state_add_done(struct daemon *d, struct sa **list, uint32_t n, struc
 		    (res = spi_res_find(d, list[i]->c.family, list[i]->c.daddr, list[i]->c.spi)))
 			spi_res_del(d, res);
 		keylog_sa(d, &list[i]->c);
-		sa_reply_item(d, list[i], &out);
+		/* As installed (no map reads: a batch may be large). */
+		out = list[i]->c;
+		explicit_bzero(out.key, sizeof(out.key));
+		explicit_bzero(out.salt, sizeof(out.salt));
+		out.state = ESPTAG_CTL_SAS_ALIVE;
+		out.seq = list[i]->c.dir == ESPTAG_DIR_OUT ? (d->seq_start > 1 ? d->seq_start : 1) : 0;
 		reply_add(r, &out);
 		ev_sa(d, ESPTAG_EV_SA_ADDED, list[i]);
 	}
@@ -704,7 +709,7 @@ void ctl_state_get(struct daemon *d, const struct esptag_ctl_view *v, struct rep
 void ctl_state_update(struct daemon *d, const struct esptag_ctl_view *v, struct reply *r)
 {
 	struct esptag_ctl_sa c, out;
-	struct sa *sa;
+	struct sa *sa, old;
 	bool soft_changed;
 	char desc[128];
 
@@ -728,22 +733,32 @@ void ctl_state_update(struct daemon *d, const struct esptag_ctl_view *v, struct 
 	}
 	soft_changed = c.soft_bytes != sa->c.soft_bytes || c.soft_packets != sa->c.soft_packets ||
 		       c.soft_time != sa->c.soft_time;
+	/* esptag_sad first (expiry, window): if that fails nothing changed. */
+	old = *sa;
+	sa->c.lifetime = c.lifetime;
+	if (c.dir == ESPTAG_DIR_IN)
+		sa->c.replay_window = c.replay_window;
+	sa->expires_ns = c.lifetime ? sa->added_ns + (uint64_t)c.lifetime * 1000000000ull : 0;
+	if (map_update_sa(d, sa)) {
+		int e = errno;
+
+		sa->c.lifetime = old.c.lifetime;
+		sa->c.replay_window = old.c.replay_window;
+		sa->expires_ns = old.expires_ns;
+		explicit_bzero(&old, sizeof(old));
+		reply_err(r, ESPTAG_CTL_E_BPF, "cannot update esptag_sad: %s; nothing was changed",
+			  strerror(e));
+		return;
+	}
+	explicit_bzero(&old, sizeof(old));
 	sa->c.soft_bytes = c.soft_bytes;
 	sa->c.soft_packets = c.soft_packets;
 	sa->c.soft_time = c.soft_time;
 	sa->c.hard_bytes = c.hard_bytes;
 	sa->c.hard_packets = c.hard_packets;
-	sa->c.lifetime = c.lifetime;
-	if (c.dir == ESPTAG_DIR_IN)
-		sa->c.replay_window = c.replay_window;
-	sa->expires_ns = c.lifetime ? sa->added_ns + (uint64_t)c.lifetime * 1000000000ull : 0;
 	if (soft_changed)
 		sa->soft_done = false;
 	life_set_limits(d, sa->c.sa_index, c.hard_bytes, c.hard_packets);
-	if (map_update_sa(d, sa)) {
-		reply_err(r, ESPTAG_CTL_E_BPF, "cannot update esptag_sad: %s", strerror(errno));
-		return;
-	}
 	sa_reply_item(d, sa, &out);
 	reply_add(r, &out);
 	log_info("SA updated: %s", sa_desc(&sa->c, desc, sizeof(desc)));
