@@ -66,10 +66,13 @@ int esptag_ctl_sa_check(const struct esptag_ctl_sa *sa, bool is_request, char *e
 			return fail(err, errlen, "AES-256-GCM needs a 32-byte key, got %u",
 				    sa->key_len);
 	} else {
-		return fail(err, errlen, "unknown algorithm %u", sa->alg);
+		return fail(err, errlen,
+			    "unknown algorithm %u: esptag SAs are AES-GCM (RFC 4106) with a 16-byte ICV and a 128- or 256-bit key",
+			    sa->alg);
 	}
 	if (sa->icv_len != ESPTAG_ICV_LEN)
-		return fail(err, errlen, "ICV length must be 16 bytes (128 bits)");
+		return fail(err, errlen,
+			    "ICV length must be 16 bytes (128 bits): esptag SAs are AES-GCM with a 16-byte ICV");
 	if (sa->sa_flags & ~ESPTAG_SA_F_KNOWN)
 		return fail(err, errlen, "unknown SA flags 0x%x", sa->sa_flags);
 	if (sa->nvlans > 2)
