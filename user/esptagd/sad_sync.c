@@ -602,7 +602,9 @@ void sad_life_tick(struct daemon *d)
 			sa->soft_done = true;
 			monitor_event(d, ESPTAG_EV_SA_SOFT_EXPIRED, &sa->c,
 				      r == ESPTAG_LIMIT_BYTES ? l.bytes :
-				      r == ESPTAG_LIMIT_PACKETS ? l.packets : seq, 0, r);
+				      r == ESPTAG_LIMIT_PACKETS ? l.packets :
+				      r == ESPTAG_LIMIT_SEQ ? seq : (now - sa->added_ns) / 1000000000ull,
+				      0, r);
 			log_info("SA spi 0x%08x dir %s: soft limit (%s) reached",
 				 sa->c.spi, sa->c.dir == ESPTAG_DIR_IN ? "in" : "out",
 				 r == ESPTAG_LIMIT_TIME ? "time" : r == ESPTAG_LIMIT_BYTES ? "bytes" :

@@ -372,7 +372,8 @@ enum esptag_ctl_event_type {
 /* esptag_ctl_event.id of SA_SOFT_EXPIRED and SA_EXPIRED (hard: the SA is
  * removed, SA_REMOVED follows). SA_SOFT_EXPIRED comes at most once per SA
  * (again after a STATE_UPDATE changed a soft limit); its value is the use
- * that reached the limit (bytes, packets, or the sequence number). */
+ * that reached the limit (bytes, packets, seconds since the add, or the
+ * sequence number). */
 enum esptag_ctl_limit {
 	ESPTAG_LIMIT_NONE = 0,		/* removed for another reason (re-install rule) */
 	ESPTAG_LIMIT_TIME,
