@@ -24,7 +24,7 @@ enum stage { STAGE_NONE, STAGE_BPF, STAGE_PF };
 struct loop {
 	int argc;
 	char **argv;			/* re-read at a reload */
-	int ep, lfd, rofd, sfd, tfd;
+	int ep, lfd, rofd, sfd, tfd, afd;
 	int lifefd;			/* the lifetime timer (ESPTAGD_LIFE_TICK_MS) */
 	char ro_path[1100];
 	sigset_t mask;
@@ -101,6 +101,9 @@ static int loop_open(struct daemon *d, const struct opts *o, struct loop *lp)
 	epoll_add(lp->ep, lp->tfd);
 	epoll_add(lp->ep, lp->lifefd);
 	epoll_add(lp->ep, d->chan.fd);
+	lp->afd = acquire_open(d);
+	if (lp->afd >= 0)
+		epoll_add(lp->ep, lp->afd);
 	return 0;
 }
 
@@ -232,6 +235,8 @@ static void on_event(struct daemon *d, struct opts *o, struct loop *lp, int fd)
 
 		if (read(lp->lifefd, &exp, sizeof(exp)) > 0)
 			sad_life_tick(d);
+	} else if (fd == lp->afd) {
+		acquire_poll(d);
 	} else if (fd == d->chan.fd) {
 		chan_drain(&d->chan);
 		if (d->chan.hup) {
@@ -301,6 +306,7 @@ static void stop(struct daemon *d, const struct opts *o, struct loop *lp, enum s
 	}
 	for (int m = 0; m < d->nmon; m++)
 		close(d->monitors[m]);
+	acquire_close(d);
 	chan_close(&d->chan);
 	sad_free(d);
 	spd_free(d);
@@ -318,8 +324,8 @@ int main(int argc, char **argv)
 	static struct daemon dm;
 	static struct opts o;
 	struct daemon *d = &dm;
-	struct loop lp = { .ep = -1, .lfd = -1, .rofd = -1, .sfd = -1, .tfd = -1, .lifefd = -1,
-			   .rc = ESPTAG_EXIT_FAIL };
+	struct loop lp = { .ep = -1, .lfd = -1, .rofd = -1, .sfd = -1, .tfd = -1, .afd = -1,
+			   .lifefd = -1, .rc = ESPTAG_EXIT_FAIL };
 	enum stage st;
 	int rc;
 

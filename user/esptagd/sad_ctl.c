@@ -217,6 +217,7 @@ void ctl_state_add(struct daemon *d, const struct esptag_ctl_view *v, struct rep
 		list[i] = sa_new(d, &c, true);
 		list[i]->expires_ns = expiry(c.lifetime);
 		list[i]->added_ns = now_ns();
+		list[i]->gen = ++d->sa_gen;	/* newest last: policies by reqid take it */
 	}
 	explicit_bzero(&c, sizeof(c));
 	if (d->seq_start > 1 && !(seq = calloc(n, sizeof(*seq)))) {
@@ -335,7 +336,15 @@ void ctl_state_del(struct daemon *d, const struct esptag_ctl_view *v, struct rep
 	}
 	if (!port_usable(d, r))
 		goto out;
+	/* Policies following a reqid move to the SA that stays before the
+	 * agent removes this one (no gap); the others fail closed now. */
+	for (size_t i = 0; i < nl; i++)
+		list[i]->leaving = true;
+	spd_refresh(d);
 	rc = agent_del(d, d->chan.port, list, nl, gone);
+	for (size_t i = 0; i < nl; i++)
+		if (!gone[i])
+			list[i]->leaving = false;
 	drop_confirmed(d, list, nl, gone, ESPTAG_EV_SA_REMOVED);
 	spd_refresh(d);
 	if (rc)

@@ -617,9 +617,14 @@ void sad_life_tick(struct daemon *d)
 	}
 	if (!n || !link_reachable(d))
 		return;
+	for (size_t i = 0; i < n; i++)
+		list[i]->leaving = true;	/* policies by reqid move off first */
+	spd_refresh(d);
 	agent_del(d, d->chan.port, list, n, gone);
 	for (size_t i = 0; i < n; i++)
-		if (gone[i])
+		if (!gone[i])
+			list[i]->leaving = false;
+		else
 			monitor_event(d, ESPTAG_EV_SA_EXPIRED, &list[i]->c, 0, 0, why[i]);
 	k = drop_confirmed(d, list, n, gone, ESPTAG_EV_SA_REMOVED);
 	spd_refresh(d);
