@@ -70,7 +70,8 @@ static void usage_of(FILE *f, int obj)
 		"       esptag help [OBJECT] | esptag OBJECT help\n");
 	for (int i = ESPTAG_CLI_OBJ_STATE; i <= ESPTAG_CLI_OBJ_MONITOR; i++)
 		fputs(parts[i], f);
-	fprintf(f, "  map [ list | sad | seq | replay | sa_stats | spd | stats | cfg | ports ] [ dev DEV | pin DIR ]\n"
+	fprintf(f, "  map [ list | sad | seq | replay | sa_stats | sa_life | spd | stats | cfg | ports ]\n"
+		   "      [ dev DEV | pin DIR ]\n"
 		   "      the pinned maps read directly: empty slots skipped, SPIs in host order\n");
 	fprintf(f,
 		"Objects and commands may be shortened to a unique prefix (st l = state list).\n"
