@@ -80,6 +80,7 @@ struct rx_ctx {
 	__u32 trailer;		/* ESP trailer + ICV, from the tag, checked */
 	__u32 plen;		/* inner payload length */
 	__u32 bytes;		/* accepted: frame length after the strip */
+	__u32 cfg_flags;	/* esptag_cfg.flags */
 	__u32 life_bytes;	/* charged to esptag_sa_life: the IP packet after ESP */
 	__u8 next_hdr;
 	bool sa_known;		/* per-SA counters apply */
@@ -396,6 +397,88 @@ static __always_inline __u32 rx_inner(struct xdp_md *ctx, struct rx_ctx *x)
 	return STAGE_NEXT;
 }
 
+/* Does the decrypting SA fit the inbound policy's template? */
+static __always_inline bool rx_tmpl_fits(const struct esptag_pol_tmpl *t,
+					 const struct esptag_sa *sa)
+{
+	if ((t->flags & ESPTAG_TMPLF_REQID) && t->reqid != sa->reqid)
+		return false;
+	if (t->mode && t->mode != sa->mode)
+		return false;
+	if ((t->flags & (ESPTAG_TMPLF_SRC | ESPTAG_TMPLF_DST)) && t->family != sa->family)
+		return false;
+	if ((t->flags & ESPTAG_TMPLF_SRC) && !addr6_eq(t->saddr, sa->saddr))
+		return false;
+	if ((t->flags & ESPTAG_TMPLF_DST) && !addr6_eq(t->daddr, sa->daddr))
+		return false;
+	return true;
+}
+
+/*
+ * XFRM's inbound template check: the decrypted packet's inbound policy
+ * (its own addresses: the IP header of transport mode, the inner header of
+ * tunnel mode), if it is a protect policy with a template, must name the SA
+ * that decrypted it (reqid, mode, addresses). Only when some inbound policy
+ * has a template (ESPTAG_CFGF_IN_TMPL): otherwise decrypted traffic costs
+ * no policy lookup.
+ */
+static __always_inline __u32 rx_policy_tmpl(struct xdp_md *ctx, struct rx_ctx *x)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	__u8 saddr[16] = {}, daddr[16] = {}, family;
+	const struct esptag_policy *pol;
+	const struct esptag_pol_tmpl *t;
+	__u32 id;
+
+	if (!(x->cfg_flags & ESPTAG_CFGF_IN_TMPL) || x->dummy)
+		return STAGE_NEXT;
+	if (x->sa->flags & ESPTAG_SAF_TUNNEL) {
+		void *inner = data + ESPTAG_META_LEN + (x->payload_off & RX_PAYLOAD_MASK);
+
+		if (x->next_hdr == IPPROTO_IPIP) {
+			struct iphdr *ih = inner;
+
+			if ((void *)(ih + 1) > end)
+				return ESPTAG_CNT_RX_DROP_INNER;
+			__builtin_memcpy(saddr, &ih->saddr, 4);
+			__builtin_memcpy(daddr, &ih->daddr, 4);
+			family = 4;
+		} else {
+			struct ipv6hdr *ih = inner;
+
+			if ((void *)(ih + 1) > end)
+				return ESPTAG_CNT_RX_DROP_INNER;
+			__builtin_memcpy(saddr, &ih->saddr, 16);
+			__builtin_memcpy(daddr, &ih->daddr, 16);
+			family = 6;
+		}
+	} else if (x->iph) {
+		__builtin_memcpy(saddr, &x->iph->saddr, 4);
+		__builtin_memcpy(daddr, &x->iph->daddr, 4);
+		family = 4;
+	} else {
+		__u64 l2x = x->l2x;
+		struct ipv6hdr *ip6;
+
+		bound_mask(l2x, 0xf);
+		ip6 = data + RX_L3_OFF + l2x;
+		if ((void *)(ip6 + 1) > end)
+			return ESPTAG_CNT_RX_DROP_MALFORMED;
+		__builtin_memcpy(saddr, &ip6->saddr, 16);
+		__builtin_memcpy(daddr, &ip6->daddr, 16);
+		family = 6;
+	}
+	pol = spd_lookup(ESPTAG_DIR_IN, family, daddr, saddr);
+	if (!pol || pol->action != ESPTAG_ACT_PROTECT || !(pol->flags & ESPTAG_POLF_TMPL))
+		return STAGE_NEXT;
+	id = pol->id;
+	t = bpf_map_lookup_elem(&esptag_pol_tmpl, &id);
+	if (!t || !rx_tmpl_fits(t, x->sa))
+		return ESPTAG_CNT_RX_DROP_TMPL;	/* no template: fail closed */
+	return STAGE_NEXT;
+}
+
 /* Anti-replay, only now that the agent authenticated the packet and every
  * host-side check passed. A dummy packet ends here. */
 static __always_inline __u32 rx_replay_check(struct rx_ctx *x)
@@ -510,6 +593,7 @@ static __always_inline __u32 rx_tagged(struct xdp_md *ctx, struct cursor *c, str
 	    (cnt = rx_tag_matches(ctx, m, x)) != STAGE_NEXT ||
 	    (cnt = rx_trailer(ctx, x)) != STAGE_NEXT ||
 	    (cnt = rx_inner(ctx, x)) != STAGE_NEXT ||
+	    (cnt = rx_policy_tmpl(ctx, x)) != STAGE_NEXT ||
 	    (cnt = rx_replay_check(x)) != STAGE_NEXT ||
 	    (cnt = rx_life(x)) != STAGE_NEXT)
 		return cnt;
@@ -535,6 +619,7 @@ static __always_inline int rx_main(struct xdp_md *ctx)
 	int proto;
 
 	cfg_load(&cfg);
+	x.cfg_flags = cfg.flags;
 	cursor_init(&c, data);
 	proto = parse_l2(&c, end, cfg.eth_p_meta, &x.l2);
 	if (proto == PE_MALFORMED && x.l2.eth && x.l2.eth->h_proto == cfg.eth_p_meta)

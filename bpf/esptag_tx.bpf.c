@@ -14,10 +14,16 @@
  * makes veth drop it, an L2 insertion keeps it whole. The agent frames ESP
  * per segment.
  *
+ * A registered bypass socket's UDP packets (esptag_bypass, by socket
+ * cookie: an IKE daemon's) go out in clear before any policy is looked up.
+ * A trap policy (protect by reqid without an SA) drops its packets and
+ * raises an acquire (esptag_acquire ring buffer, one per policy in flight).
+ *
  * Fail closed: protect without a usable SA, with an expired SA or with the
  * agent down drops the frame, and so does a frame that would take the SA
- * past its hard byte or packet limit (lib/life.h). Frames already carrying a metadata tag are
- * dropped (never tagged twice); config frames of the daemon pass untouched;
+ * past its hard byte or packet limit (lib/life.h). Frames already carrying
+ * a metadata tag are dropped (never tagged twice); config frames of the
+ * daemon pass untouched;
  * either EtherType behind VLAN tags is dropped (the agent would forward it
  * to the wire as plain). GSO with an mss below ESPTAG_GSO_MIN_MSS or more
  * than ESPTAG_GSO_MAX_SEGS segments is dropped.

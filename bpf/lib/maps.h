@@ -140,6 +140,15 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } esptag_pol_use SEC(".maps");
 
+/* Inbound policies' templates: policy id -> what the decrypting SA must be. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, ESPTAG_SPD_MAX);
+	__type(key, __u32);
+	__type(value, struct esptag_pol_tmpl);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} esptag_pol_tmpl SEC(".maps");
+
 /* Per-SA lifetime: hard limits and exact use (atomics), mmapable so that
  * esptagd changes a limit without touching the counters. */
 struct {

@@ -18,6 +18,7 @@
  *   esptag_acq_pend HASH        __u32 policy id -> __u64 acquire pending until (ns)
  *   esptag_acquire  RINGBUF     struct esptag_acquire records (data path -> esptagd)
  *   esptag_pol_use  PERCPU_HASH __u32 policy id -> struct esptag_pol_use
+ *   esptag_pol_tmpl HASH        __u32 policy id -> struct esptag_pol_tmpl (dir in)
  *   esptag_sa_life  ARRAY (mmapable) __u32 agent SA index -> struct esptag_sa_life
  *
  * The four per-SA maps are arrays indexed by the agent's SA index (below the
@@ -170,6 +171,9 @@ ESPTAG_CHECK_OFF(esptag_spd_src_key, saddr, 8);
 #define ESPTAG_POLF_TRAP	0x01	/* protect, named by reqid: with no usable SA
 					 * a packet is dropped (tx_drop_trap) and
 					 * raises an acquire (esptag_acquire) */
+#define ESPTAG_POLF_TMPL	0x02	/* dir in protect: a decrypted packet it covers
+					 * must come through an SA that fits its
+					 * template (esptag_pol_tmpl[id]) */
 
 struct esptag_policy {
 	__u8	action;			/* enum esptag_action */
@@ -216,17 +220,42 @@ struct esptag_acquire {
 ESPTAG_CHECK_SIZE(esptag_acquire, 40);
 
 /* Per-policy use (value of esptag_pol_use, per CPU): frames the policy
- * decided and the last one's time (bpf_ktime_get_ns, CLOCK_MONOTONIC). */
+ * decided and the last one's time (bpf_ktime_get_coarse_ns: CLOCK_MONOTONIC,
+ * to a tick). */
 struct esptag_pol_use {
 	__u64	packets;
 	__u64	last_ns;
 };
 ESPTAG_CHECK_SIZE(esptag_pol_use, 16);
 
+/* esptag_pol_tmpl.flags: which fields the decrypting SA must match */
+#define ESPTAG_TMPLF_REQID	0x01
+#define ESPTAG_TMPLF_SRC	0x02	/* the SA's source (the peer) */
+#define ESPTAG_TMPLF_DST	0x04	/* the SA's destination (this host) */
+
+/*
+ * The template of an inbound protect policy (value of esptag_pol_tmpl), as
+ * XFRM checks it: the SA that decrypted a packet the policy covers must
+ * have this reqid, mode (0 = any) and addresses, as flagged.
+ */
+struct esptag_pol_tmpl {
+	__u32	reqid;
+	__u8	flags;			/* ESPTAG_TMPLF_* */
+	__u8	mode;			/* enum esptag_mode, 0 = any */
+	__u8	family;			/* of saddr/daddr, with SRC/DST */
+	__u8	reserved;
+	__u8	saddr[16];
+	__u8	daddr[16];
+};
+ESPTAG_CHECK_SIZE(esptag_pol_tmpl, 40);
+ESPTAG_CHECK_OFF(esptag_pol_tmpl, saddr, 8);
+
 /* esptag_cfg.flags */
 #define ESPTAG_CFGF_AGENT_UP	0x01	/* clear: protect traffic fails closed */
 #define ESPTAG_CFGF_NO_TSO	0x02	/* the agent does not segment: GSO
 					 * super-packets are dropped (TX_DROP_NO_TSO) */
+#define ESPTAG_CFGF_IN_TMPL	0x04	/* some inbound policy has a template:
+					 * decrypted packets are looked up (Rx) */
 
 /* Runtime settings (esptag_cfg[0]), written by esptagd or by hand. */
 struct esptag_cfg {
@@ -364,6 +393,7 @@ ESPTAG_CHECK_OFF(esptag_sa_life, last_ns, 32);
 	X(TX_DROP_TRAP,		tx_drop_trap, 1)	/* trap policy (by reqid) without an SA: acquire */ \
 	X(TX_BYPASS_SOCKET,	tx_bypass_socket, 0)	/* sent in clear: a registered bypass socket's */ \
 	X(RX_BYPASS_SOCKET,	rx_bypass_socket, 0)	/* plaintext a protect policy covers, for a bypass socket */ \
+	X(RX_DROP_TMPL,		rx_drop_tmpl, 1)	/* decrypted by an SA the inbound policy's template does not name */ \
 	X(TX_DROP_LIMIT,	tx_drop_limit, 1)	/* the SA's hard byte or packet limit would be passed */ \
 	X(RX_DROP_LIMIT,	rx_drop_limit, 1)	/* the SA's hard byte or packet limit would be passed */
 

@@ -753,9 +753,20 @@ static void truncated_everywhere(void)
 /* ---------------------------------------------------------------------- */
 /* GSO                                                                     */
 
+static struct esptag_sa_life life_of(uint32_t idx)
+{
+	struct esptag_sa_life l = {};
+
+	bpf_map_lookup_elem(bt_map_fd(&obj, "esptag_sa_life"), &idx, &l);
+	return l;
+}
+
 static void gso_check(const struct flow *f, uint32_t sa_index, uint32_t gso_segs,
 		      uint32_t want_segs)
 {
+	struct esptag_sa_life l0 = life_of(sa_index), l1;
+	/* Lifetime bytes: the IP packets the agent cuts, each with IP + TCP headers. */
+	uint64_t hdrs = (f->family == 4 ? 20 : 40) + 20, ip_len = hdrs + f->payload;
 	const struct sa_def *sa = sa_of(sa_index);
 	struct __sk_buff skb = { .gso_size = 1000, .gso_segs = gso_segs };
 	struct bt_expect e = { .retval = TC_ACT_OK,
@@ -781,6 +792,52 @@ static void gso_check(const struct flow *f, uint32_t sa_index, uint32_t gso_segs
 	if (!BT_CHECK(&obj, fd_tx, in.b, in.len, &skb, &e, NULL))
 		return;
 	T_EQ(get_seq(sa_index), 700 + want_segs);	/* one number per segment */
+	l1 = life_of(sa_index);
+	T_EQ(l1.packets - l0.packets, want_segs);
+	T_EQ(l1.bytes - l0.bytes, ip_len + (want_segs - 1) * hdrs);
+	T_ASSERT(l1.last_ns != 0);
+}
+
+/*
+ * A hard packet or byte limit (esptag_sa_life) holds exactly for a GSO
+ * frame too: a super-packet whose segments would pass it is dropped whole
+ * (tx_drop_limit) and nothing of it is counted; one that fits exactly passes.
+ */
+static void gso_hard_limit(void)
+{
+	struct flow f = { 4, "192.0.2.1", "198.51.100.7", 1, TCP, 2500 };
+	struct __sk_buff skb = { .gso_size = 1000, .gso_segs = 3 };
+	struct bt_expect drop = { .retval = TC_ACT_SHOT, .cnt = { { ESPTAG_CNT_TX_DROP_LIMIT, 1 } } };
+	struct bt_expect pass = { .retval = TC_ACT_OK, .cnt = { { ESPTAG_CNT_TX_PROTECT_GSO, 1 } } };
+	int fd = bt_map_fd(&obj, "esptag_sa_life");
+	uint32_t idx = 1;
+	struct esptag_sa_life l = life_of(idx), after;
+	struct bt_pkt in;
+	uint64_t bytes = 2540 + 2 * 40;	/* 3 segments of a 2540-byte IP packet */
+
+	plain_frame(&in, &f);
+	l.hard_packets = l.packets + 2;	/* 3 segments do not fit */
+	T_ASSERT(!bpf_map_update_elem(fd, &idx, &l, BPF_ANY));
+	T_ASSERT(!set_seq(idx, 900));
+	if (!BT_CHECK(&obj, fd_tx, in.b, in.len, &skb, &drop, NULL))
+		return;
+	after = life_of(idx);
+	T_EQ(after.packets, l.packets);
+	T_EQ(after.bytes, l.bytes);
+	T_EQ(after.refused, l.refused + 1);
+	T_EQ(get_seq(idx), 900);		/* no sequence number spent */
+	l = after;
+	l.hard_packets = l.packets + 3;	/* exactly fits */
+	l.hard_bytes = l.bytes + bytes;
+	T_ASSERT(!bpf_map_update_elem(fd, &idx, &l, BPF_ANY));
+	if (!BT_CHECK(&obj, fd_tx, in.b, in.len, &skb, &pass, NULL))
+		return;
+	after = life_of(idx);
+	T_EQ(after.packets, l.packets + 3);
+	T_EQ(after.bytes, l.bytes + bytes);
+	l = after;
+	l.hard_packets = l.hard_bytes = 0;
+	T_ASSERT(!bpf_map_update_elem(fd, &idx, &l, BPF_ANY));
 }
 
 static void gso_transport_v4(void)
@@ -995,6 +1052,95 @@ static void counters_on_both_cpus(void)
 	T_ASSERT(v[0] >= SEQ_RUNS && v[1] >= SEQ_RUNS);
 }
 
+static int *acq_seen;
+
+static int acq_cb(void *ctx, void *data, size_t len)
+{
+	if (len >= sizeof(struct esptag_acquire))
+		memcpy(ctx, data, sizeof(struct esptag_acquire));
+	(*acq_seen)++;
+	return 0;
+}
+/* Acquire records the ring buffer held since the last call (the last one in *last). */
+static int acq_records(struct esptag_acquire *last)
+{
+	static struct ring_buffer *rb;
+	static int n;
+	static struct esptag_acquire got;
+
+	if (!rb)
+		rb = ring_buffer__new(bt_map_fd(&obj, "esptag_acquire"), acq_cb, &got, NULL);
+	if (!rb)
+		return -1;
+	n = 0;
+	acq_seen = &n;
+	ring_buffer__consume(rb);
+	if (last)
+		*last = got;
+	return n;
+}
+
+/*
+ * A trap policy (protect by reqid without an SA, ESPTAG_POLF_TRAP): every
+ * packet dropped (tx_drop_trap), the first raises one acquire, the next
+ * ones none until esptag_acq_pend is re-armed (0); the policy's use
+ * (esptag_pol_use) counts each packet.
+ */
+static void trap_policy_acquire(void)
+{
+	struct flow f = V4("192.0.2.1", "192.0.2.70", 0, UDP);
+	struct bt_expect e = { .retval = TC_ACT_SHOT, .cnt = { { ESPTAG_CNT_TX_DROP_TRAP, 1 } } };
+	struct esptag_spd_key k = { .prefixlen = 32 + 26, .dir = ESPTAG_DIR_OUT, .family = 4 };
+	struct esptag_spd_node v = { .id = 19 };
+	struct esptag_spd_src_key sk = { .prefixlen = 32, .node = 19 };
+	struct esptag_policy pol = { .action = ESPTAG_ACT_PROTECT, .flags = ESPTAG_POLF_TRAP,
+				     .sa_index = ESPTAG_SA_INDEX_NONE, .id = 100 };
+	int pend = bt_map_fd(&obj, "esptag_acq_pend"), use = bt_map_fd(&obj, "esptag_pol_use");
+	int ncpu = libbpf_num_possible_cpus();
+	struct esptag_pol_use u[ncpu > 0 ? ncpu : 1];
+	struct esptag_acquire a;
+	uint32_t id = 100;
+	uint64_t zero = 0, packets = 0;
+	struct bt_pkt in;
+
+	bt_addr("192.0.2.64", k.daddr, NULL);
+	T_ASSERT(!bpf_map_update_elem(fd_spd, &k, &v, BPF_ANY));
+	T_ASSERT(!bpf_map_update_elem(fd_src, &sk, &pol, BPF_ANY));
+	T_ASSERT(!bpf_map_update_elem(pend, &id, &zero, BPF_ANY));
+	memset(u, 0, sizeof(u));
+	T_ASSERT(!bpf_map_update_elem(use, &id, u, BPF_ANY));
+	plain_frame(&in, &f);
+	T_EQ(acq_records(NULL), 0);
+	BT_CHECK(&obj, fd_tx, in.b, in.len, NULL, &e, NULL);
+	T_EQ(acq_records(&a), 1);
+	T_EQ(a.policy_id, 100);
+	T_EQ(a.family, 4);
+	T_EQ(a.proto, IPPROTO_UDP);
+	T_EQ(a.saddr[0], 192);
+	T_EQ(a.daddr[3], 70);
+	/* In flight: dropped again, no second acquire. */
+	BT_CHECK(&obj, fd_tx, in.b, in.len, NULL, &e, NULL);
+	BT_CHECK(&obj, fd_tx, in.b, in.len, NULL, &e, NULL);
+	T_EQ(acq_records(NULL), 0);
+	/* Re-armed (an SA came and went): the next packet asks again. */
+	T_ASSERT(!bpf_map_update_elem(pend, &id, &zero, BPF_ANY));
+	BT_CHECK(&obj, fd_tx, in.b, in.len, NULL, &e, NULL);
+	T_EQ(acq_records(NULL), 1);
+	/* Without the TRAP flag the same policy is an unresolved one: no acquire. */
+	pol.flags = 0;
+	T_ASSERT(!bpf_map_update_elem(fd_src, &sk, &pol, BPF_ANY));
+	T_ASSERT(!bpf_map_update_elem(pend, &id, &zero, BPF_ANY));
+	e.cnt[0].idx = ESPTAG_CNT_TX_DROP_NO_SA;
+	BT_CHECK(&obj, fd_tx, in.b, in.len, NULL, &e, NULL);
+	T_EQ(acq_records(NULL), 0);
+	T_ASSERT(!bpf_map_lookup_elem(use, &id, u));
+	for (int i = 0; i < (ncpu > 0 ? ncpu : 1); i++)
+		packets += u[i].packets;
+	T_EQ(packets, 5);
+	bpf_map_delete_elem(fd_src, &sk);
+	bpf_map_delete_elem(fd_spd, &k);
+}
+
 int main(void)
 {
 	int err = bt_open(&obj, "bpf/esptag_tx.bpf.o", "tx", NULL, NULL);
@@ -1039,8 +1185,10 @@ int main(void)
 	T_RUN(gso_udp_refused);
 	T_RUN(gso_no_tso_dropped);
 	T_RUN(gso_limits);
+	T_RUN(gso_hard_limit);
 	T_RUN(seq_unique_across_cpus);
 	T_RUN(counters_on_both_cpus);
+	T_RUN(trap_policy_acquire);
 	bt_close(&obj);
 	return t_done();
 }

@@ -26,9 +26,11 @@ const char *const map_names[M_NR] = {
 	[M_REPLAY] = "esptag_replay",	[M_SPD] = "esptag_spd",
 	[M_SPD_SRC] = "esptag_spd_src",	[M_CFG] = "esptag_cfg",
 	[M_STATS] = "esptag_stats",	[M_SA_STATS] = "esptag_sa_stats",
-	[M_PORTS] = "esptag_ports",	[M_SA_LIFE] = "esptag_sa_life",
+	[M_PORTS] = "esptag_ports",
 	[M_BYPASS] = "esptag_bypass",	[M_ACQ_PEND] = "esptag_acq_pend",
 	[M_ACQ] = "esptag_acquire",	[M_POL_USE] = "esptag_pol_use",
+	[M_POL_TMPL] = "esptag_pol_tmpl",
+	[M_SA_LIFE] = "esptag_sa_life",
 };
 
 /*
@@ -91,8 +93,8 @@ static int open_pinned_maps(struct daemon *d, const char *dir)
 		if (d->bpf.map_fd[i] < 0) {
 			if (i == M_PORTS) /* only with the port program */
 				continue;
-			if (i >= M_BYPASS) { /* programs of an older build */
-				log_warn("map %s not pinned: bypass sockets, acquires and policy use times are unavailable",
+			if (i >= M_BYPASS && i <= M_POL_TMPL) { /* programs of an older build */
+				log_warn("map %s not pinned: bypass sockets, acquires, policy use times and inbound templates are unavailable",
 					 path);
 				continue;
 			}

@@ -13,7 +13,8 @@
  *   3 pf_cfg.c sad_sync.c spd_ctl.c  VF config; reconcile/re-install/sweep
  *   2 agent_ops.c link.c monitor.c pf_agent.c spd.c
  *   1 chan.c chan_pkt.c vf.c bpf.c bpf_xdp.c bpf_maps.c sa_table.c sa_conv.c
- *     sa_maps.c pf_db.c pf_mbox.c pf_port.c reply.c opts.c
+ *     sa_maps.c spi_res.c key_seen.c keylog.c pf_db.c pf_mbox.c pf_port.c
+ *     reply.c opts.c
  *   0 user/lib: log, util, sa_mirror, ctl, esptag_proto, secmem
  *
  * Single-threaded: a control request runs to completion (including its agent
@@ -36,9 +37,11 @@
 
 /* ---- BPF side ----------------------------------------------------------- */
 enum map_id {
-	M_SAD, M_SEQ, M_REPLAY, M_SPD, M_SPD_SRC, M_CFG, M_STATS, M_SA_STATS, M_PORTS, M_SA_LIFE,
+	M_SAD, M_SEQ, M_REPLAY, M_SPD, M_SPD_SRC, M_CFG, M_STATS, M_SA_STATS, M_PORTS,
 	/* optional when adopting programs built before them */
-	M_BYPASS, M_ACQ_PEND, M_ACQ, M_POL_USE, M_NR,
+	M_BYPASS, M_ACQ_PEND, M_ACQ, M_POL_USE, M_POL_TMPL,
+	/* required: its mapping holds the SAs' limits (sa_maps.c) */
+	M_SA_LIFE, M_NR,
 };
 extern const char *const map_names[M_NR];
 
@@ -88,6 +91,7 @@ struct chan {
 	uint64_t last_reply_ns;
 	uint64_t replies, retries, timeouts, bad;
 	bool hup;			/* VF mode: the PF closed the mailbox */
+	uint8_t version;		/* config version of requests but HELLO (1: none yet) */
 	struct txn *ktx;		/* chan_key_txns(): locked, no-dump */
 	size_t ktx_n;
 };
@@ -139,6 +143,8 @@ struct sa {
 	uint64_t added_ns;		/* CLOCK_MONOTONIC at add (soft time) */
 	struct esptag_sa_life keep;	/* use carried over a re-install */
 	bool soft_done;			/* soft expire raised (once per SA) */
+	uint64_t seq_at_ns;		/* non-ESN: when seq was last read (lifetime tick) */
+	uint64_t seq;			/* what it was */
 	uint32_t hnext, inext;		/* hash chains (slot + 1, 0 = end) */
 	bool used;
 	bool has_key;
@@ -153,7 +159,10 @@ struct caps {
 	uint64_t epoch;
 	uint32_t capacity, used, port_limit, port_used;
 	uint16_t alg_mask, features, max_records, max_payload, local_capacity;
-	uint8_t version;
+	uint8_t version;		/* negotiated (docs/protocol.md 1.9) */
+	uint8_t version_min, version_max;	/* the agent's */
+	bool has_key;			/* 72-byte CAPS: the agent's X25519 key */
+	uint8_t agent_key[ESPTAG_X25519_LEN];
 };
 
 /* The outbound SA a protect policy is bound to: the SA's identity (as in
@@ -261,6 +270,14 @@ struct daemon {
 	bool vf_mode;
 	uint16_t vf_num;
 	uint32_t vf_limit;
+	uint8_t vf_mac[6];		/* VF mode: the domain the PF assigned (RESET) */
+	uint8_t vf_nvlans;
+	uint16_t vf_vid[2];
+	/* Config protocol version 2 (wrapped keys) */
+	bool allow_v1;			/* --allow-v1: keys in clear if the agent wants */
+	bool have_fpr;			/* --agent-key given */
+	uint8_t agent_fpr[32];		/* SHA-256 of the agent's public key */
+	char agent_refused[512];	/* why the answering agent is not used, "" if it is */
 };
 
 /* A control-request answer under construction. */
@@ -492,6 +509,9 @@ struct opts {
 	bool keep, cleanup, teardown, pf_mode, vf_mode, set_tc_prio;
 	int log_level;
 	const char *config;		/* --config FILE */
+	bool allow_v1;			/* --allow-v1 */
+	bool have_fpr;			/* --agent-key FINGERPRINT */
+	uint8_t agent_fpr[32];
 	struct conf conf;		/* the file read (path "" when none) */
 	bool given[64];			/* lopts[i] was on the command line */
 	bool reload;			/* errors to the log, not stderr */

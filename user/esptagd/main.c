@@ -45,6 +45,9 @@ static void daemon_config(struct daemon *d, const struct opts *o)
 	/* Periodic HELLO: a quicker verdict than a full retry ladder. */
 	d->hello_tries = o->tries ? o->tries : 3;
 	d->down_after = o->down_after ? o->down_after : 2;
+	d->allow_v1 = o->allow_v1;
+	d->have_fpr = o->have_fpr;
+	memcpy(d->agent_fpr, o->agent_fpr, sizeof(d->agent_fpr));
 	d->res_ttl_ns = (uint64_t)(o->spi_reserve_s ? o->spi_reserve_s : ESPTAG_SPI_RESERVE_S) *
 			1000000000ull;
 	d->seq_start = o->seq_start;
@@ -230,13 +233,13 @@ static void on_event(struct daemon *d, struct opts *o, struct loop *lp, int fd)
 		}
 	} else if (fd == lp->tfd) {
 		on_timer(d, o, lp);
-	} else if (fd == lp->afd) {
-		acquire_poll(d);
 	} else if (fd == lp->lifefd) {
 		uint64_t exp;
 
 		if (read(lp->lifefd, &exp, sizeof(exp)) > 0)
 			sad_life_tick(d);
+	} else if (fd == lp->afd) {
+		acquire_poll(d);
 	} else if (fd == d->chan.fd) {
 		chan_drain(&d->chan);
 		if (d->chan.hup) {

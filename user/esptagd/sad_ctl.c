@@ -26,6 +26,11 @@ static bool all_zero16(const uint8_t a[16])
 
 static bool port_usable(struct daemon *d, struct reply *r)
 {
+	if (d->agent_refused[0]) {
+		reply_err(r, ESPTAG_CTL_E_AGENT, "the agent on %s is not used: %s; nothing was changed",
+			  d->dev, d->agent_refused);
+		return false;
+	}
 	if (!link_reachable(d) || !d->reconciled) {
 		reply_err(r, ESPTAG_CTL_E_TIMEOUT,
 			  "the agent on %s is not reachable (esptag agent status); nothing was changed",
@@ -153,11 +158,21 @@ static void state_add_done(struct daemon *d, struct sa **list, uint32_t n, struc
 		struct spi_res *res;
 
 		link_idx(d, list[i]);
+		/* In the maps: traffic may use the key from now on, so it is
+		 * never taken again (an add that failed never carried any). */
+		if (key_seen_add(d, &list[i]->c))
+			log_err("SA %s: cannot record its key digest (out of memory): a later add of the same key would not be refused",
+				sa_desc(&list[i]->c, desc, sizeof(desc)));
 		if (list[i]->c.dir == ESPTAG_DIR_IN &&
 		    (res = spi_res_find(d, list[i]->c.family, list[i]->c.daddr, list[i]->c.spi)))
 			spi_res_del(d, res);
 		keylog_sa(d, &list[i]->c);
-		sa_reply_item(d, list[i], &out);
+		/* As installed (no map reads: a batch may be large). */
+		out = list[i]->c;
+		explicit_bzero(out.key, sizeof(out.key));
+		explicit_bzero(out.salt, sizeof(out.salt));
+		out.state = ESPTAG_CTL_SAS_ALIVE;
+		out.seq = list[i]->c.dir == ESPTAG_DIR_OUT ? (d->seq_start > 1 ? d->seq_start : 1) : 0;
 		reply_add(r, &out);
 		ev_sa(d, ESPTAG_EV_SA_ADDED, list[i]);
 	}
@@ -206,17 +221,10 @@ void ctl_state_add(struct daemon *d, const struct esptag_ctl_view *v, struct rep
 		c.add_time = (uint64_t)time(NULL);
 		list[i] = sa_new(d, &c, true);
 		list[i]->expires_ns = expiry(c.lifetime);
-		list[i]->gen = ++d->sa_gen;	/* newest last: policies by reqid take it */
 		list[i]->added_ns = now_ns();
+		list[i]->gen = ++d->sa_gen;	/* newest last: policies by reqid take it */
 	}
 	explicit_bzero(&c, sizeof(c));
-	/* From here the agent may hold the keys: never again for this daemon. */
-	for (uint32_t i = 0; i < n; i++)
-		if (key_seen_add(d, &list[i]->c)) {
-			reply_err(r, ESPTAG_CTL_E_INTERNAL,
-				  "cannot record the key digest (out of locked memory); nothing was added");
-			goto undo;
-		}
 	if (d->seq_start > 1 && !(seq = calloc(n, sizeof(*seq)))) {
 		reply_err(r, ESPTAG_CTL_E_INTERNAL, "out of memory");
 		goto undo;
@@ -715,7 +723,7 @@ void ctl_state_get(struct daemon *d, const struct esptag_ctl_view *v, struct rep
 void ctl_state_update(struct daemon *d, const struct esptag_ctl_view *v, struct reply *r)
 {
 	struct esptag_ctl_sa c, out;
-	struct sa *sa;
+	struct sa *sa, old;
 	bool soft_changed;
 	char desc[128];
 
@@ -739,22 +747,32 @@ void ctl_state_update(struct daemon *d, const struct esptag_ctl_view *v, struct 
 	}
 	soft_changed = c.soft_bytes != sa->c.soft_bytes || c.soft_packets != sa->c.soft_packets ||
 		       c.soft_time != sa->c.soft_time;
+	/* esptag_sad first (expiry, window): if that fails nothing changed. */
+	old = *sa;
+	sa->c.lifetime = c.lifetime;
+	if (c.dir == ESPTAG_DIR_IN)
+		sa->c.replay_window = c.replay_window;
+	sa->expires_ns = c.lifetime ? sa->added_ns + (uint64_t)c.lifetime * 1000000000ull : 0;
+	if (map_update_sa(d, sa)) {
+		int e = errno;
+
+		sa->c.lifetime = old.c.lifetime;
+		sa->c.replay_window = old.c.replay_window;
+		sa->expires_ns = old.expires_ns;
+		explicit_bzero(&old, sizeof(old));
+		reply_err(r, ESPTAG_CTL_E_BPF, "cannot update esptag_sad: %s; nothing was changed",
+			  strerror(e));
+		return;
+	}
+	explicit_bzero(&old, sizeof(old));
 	sa->c.soft_bytes = c.soft_bytes;
 	sa->c.soft_packets = c.soft_packets;
 	sa->c.soft_time = c.soft_time;
 	sa->c.hard_bytes = c.hard_bytes;
 	sa->c.hard_packets = c.hard_packets;
-	sa->c.lifetime = c.lifetime;
-	if (c.dir == ESPTAG_DIR_IN)
-		sa->c.replay_window = c.replay_window;
-	sa->expires_ns = c.lifetime ? sa->added_ns + (uint64_t)c.lifetime * 1000000000ull : 0;
 	if (soft_changed)
 		sa->soft_done = false;
 	life_set_limits(d, sa->c.sa_index, c.hard_bytes, c.hard_packets);
-	if (map_update_sa(d, sa)) {
-		reply_err(r, ESPTAG_CTL_E_BPF, "cannot update esptag_sad: %s", strerror(errno));
-		return;
-	}
 	sa_reply_item(d, sa, &out);
 	reply_add(r, &out);
 	log_info("SA updated: %s", sa_desc(&sa->c, desc, sizeof(desc)));

@@ -553,34 +553,58 @@ static int hard_reached(const struct sa *sa, const struct esptag_sa_life *l, uin
  * removes the SA from the agent and the maps (SA_REMOVED follows).
  * Time limits count from the add. Reservations of SPIs expire here too.
  */
+/*
+ * A non-ESN SA's sequence number (outbound: the next, inbound: the highest
+ * seen), read from its map every tick once it is in the soft zone, else
+ * every SEQ_READ_NS: from below the soft mark to the hard one takes 2^28 -
+ * 2^16 numbers, more than 5 s at 50 million packets per second.
+ */
+#define SEQ_READ_NS	(5 * 1000000000ull)
+
+static uint64_t seq_now(struct daemon *d, struct sa *sa, uint64_t now)
+{
+	if (sa->c.sa_flags & ESPTAG_SA_F_ESN)
+		return 0;
+	if (!sa->seq_at_ns || now - sa->seq_at_ns >= SEQ_READ_NS ||
+	    sa->seq > 0xffffffffull - ESPTAG_SEQ32_SOFT_LEFT) {
+		sa->seq = map_seq(d, sa);
+		sa->seq_at_ns = now;
+	}
+	return sa->seq;
+}
+
 void sad_life_tick(struct daemon *d)
 {
 	uint64_t now = now_ns();
 	struct sa *list[256];
 	uint16_t why[256];
 	bool gone[256];
-	size_t n = 0, k;
+	size_t n = 0, k, seen = 0;
 
 	spi_res_expire(d, now);
 	if (!d->reconciled)
 		return;
-	for (size_t s = 0; s < d->sa_cap && n < 256; s++) {
+	for (size_t s = 0; s < d->sa_cap && seen < d->sa_count && n < 256; s++) {
 		struct sa *sa = &d->sas[s];
 		struct esptag_sa_life l = {};
-		uint64_t seq = 0;
+		uint64_t seq;
 		int r;
 
-		if (!sa->used || sa->c.sa_index == ESPTAG_SA_INDEX_NONE)
+		if (!sa->used)
+			continue;
+		seen++;
+		if (sa->c.sa_index == ESPTAG_SA_INDEX_NONE)
 			continue;
 		if (sa->c.hard_bytes || sa->c.hard_packets || sa->c.soft_bytes || sa->c.soft_packets)
 			life_read(d, sa->c.sa_index, &l);
-		if (!(sa->c.sa_flags & ESPTAG_SA_F_ESN))
-			seq = map_seq(d, sa);
+		seq = seq_now(d, sa, now);
 		if (!sa->soft_done && (r = soft_reached(sa, &l, seq, now))) {
 			sa->soft_done = true;
 			monitor_event(d, ESPTAG_EV_SA_SOFT_EXPIRED, &sa->c,
 				      r == ESPTAG_LIMIT_BYTES ? l.bytes :
-				      r == ESPTAG_LIMIT_PACKETS ? l.packets : seq, 0, r);
+				      r == ESPTAG_LIMIT_PACKETS ? l.packets :
+				      r == ESPTAG_LIMIT_SEQ ? seq : (now - sa->added_ns) / 1000000000ull,
+				      0, r);
 			log_info("SA spi 0x%08x dir %s: soft limit (%s) reached",
 				 sa->c.spi, sa->c.dir == ESPTAG_DIR_IN ? "in" : "out",
 				 r == ESPTAG_LIMIT_TIME ? "time" : r == ESPTAG_LIMIT_BYTES ? "bytes" :

@@ -196,7 +196,8 @@ int pol_write(struct daemon *d, const struct pol *p)
 	struct esptag_spd_src_key k;
 	struct esptag_policy v = {
 		.action = p->c.action,
-		.flags = pol_follows_reqid(&p->c) ? ESPTAG_POLF_TRAP : 0,
+		.flags = (pol_follows_reqid(&p->c) ? ESPTAG_POLF_TRAP : 0) |
+			 (pol_has_in_tmpl(&p->c) ? ESPTAG_POLF_TMPL : 0),
 		.spi = htonl(p->c.spi),
 		.sa_index = p->c.sa_index,
 		.id = p->c.id,
@@ -219,6 +220,45 @@ bool pol_is_out_protect(const struct esptag_ctl_policy *c)
 bool pol_follows_reqid(const struct esptag_ctl_policy *c)
 {
 	return pol_is_out_protect(c) && (c->tmpl_flags & ESPTAG_CTL_TMPL_REQID) && !c->spi;
+}
+
+/* An inbound protect policy with a template: esptag_rx checks the SA that
+ * decrypted the traffic it covers (reqid, mode, addresses), as XFRM does. */
+bool pol_has_in_tmpl(const struct esptag_ctl_policy *c)
+{
+	return c->action == ESPTAG_ACT_PROTECT && c->dir == ESPTAG_DIR_IN &&
+	       (c->tmpl_flags || c->tmpl_mode);
+}
+
+/* The esptag_pol_tmpl entry of an inbound policy with a template. */
+int tmpl_write(struct daemon *d, const struct esptag_ctl_policy *c)
+{
+	struct esptag_pol_tmpl t = {
+		.reqid = c->reqid, .mode = c->tmpl_mode, .family = c->tmpl_family,
+		.flags = (c->tmpl_flags & ESPTAG_CTL_TMPL_REQID ? ESPTAG_TMPLF_REQID : 0) |
+			 (c->tmpl_flags & ESPTAG_CTL_TMPL_SRC ? ESPTAG_TMPLF_SRC : 0) |
+			 (c->tmpl_flags & ESPTAG_CTL_TMPL_DST ? ESPTAG_TMPLF_DST : 0),
+	};
+	uint32_t id = c->id;
+
+	if (d->bpf.map_fd[M_POL_TMPL] < 0) {
+		errno = EOPNOTSUPP;
+		return -1;
+	}
+	memcpy(t.saddr, c->tmpl_src, 16);
+	memcpy(t.daddr, c->tmpl_dst, 16);
+	return bpf_map_update_elem(d->bpf.map_fd[M_POL_TMPL], &id, &t, BPF_ANY);
+}
+
+/* esptag_cfg's IN_TMPL: set while any inbound policy has a template, so
+ * that decrypted packets cost a policy lookup only then. */
+void in_tmpl_sync(struct daemon *d)
+{
+	bool any = false;
+
+	for (size_t i = 0; i < d->pol_cap && !any; i++)
+		any = d->pols[i].used && pol_has_in_tmpl(&d->pols[i].c);
+	cfg_set_flag(d, ESPTAG_CFGF_IN_TMPL, any);
 }
 
 /*
@@ -282,14 +322,6 @@ static void bind_to(struct pol *p, const struct sa *sa)
 }
 
 /*
- * The SA index a policy uses. An outbound protect policy is bound to one SA
- * (its identity: dst, SPI, family, VLANs) the first time exactly one SA fits
- * what the policy names, and stays bound: when that SA goes, the policy
- * fails closed until the same SA comes back (re-install, re-add) or the
- * policy is updated. It never moves to another SA that happens to share
- * the SPI. Several fitting SAs and no binding: unresolved (fails closed).
- */
-/*
  * The newest outbound SA that fits a policy following its reqid (highest
  * gen; SAs adopted after a restart have none: the higher index wins
  * among them, any added SA beats them).
@@ -310,6 +342,15 @@ static uint32_t newest_sa(struct daemon *d, const struct esptag_ctl_policy *c)
 	return best ? best->c.sa_index : ESPTAG_SA_INDEX_NONE;
 }
 
+/*
+ * The SA index a policy uses. An outbound protect policy is bound to one SA
+ * (its identity: dst, SPI, family, VLANs) the first time exactly one SA fits
+ * what the policy names, and stays bound: when that SA goes, the policy
+ * fails closed until the same SA comes back (re-install, re-add) or the
+ * policy is updated. It never moves to another SA that happens to share
+ * the SPI. Several fitting SAs and no binding: unresolved (fails closed).
+ * A policy that follows its reqid is never bound: the newest fitting SA.
+ */
 uint32_t resolve_sa(struct daemon *d, struct pol *p)
 {
 	const struct sa *two[2];
@@ -420,6 +461,8 @@ void pol_maps_del(struct daemon *d, uint32_t id)
 		bpf_map_delete_elem(d->bpf.map_fd[M_POL_USE], &id);
 	if (d->bpf.map_fd[M_ACQ_PEND] >= 0)
 		bpf_map_delete_elem(d->bpf.map_fd[M_ACQ_PEND], &id);
+	if (d->bpf.map_fd[M_POL_TMPL] >= 0)
+		bpf_map_delete_elem(d->bpf.map_fd[M_POL_TMPL], &id);
 }
 
 /*
@@ -482,6 +525,31 @@ void spd_refresh(struct daemon *d)
 	}
 }
 
+/* An inbound policy's template back from esptag_pol_tmpl (restart). */
+static void tmpl_recover(struct daemon *d, struct pol *p)
+{
+	struct esptag_pol_tmpl t;
+	uint32_t id = p->c.id;
+
+	if (d->bpf.map_fd[M_POL_TMPL] < 0 ||
+	    bpf_map_lookup_elem(d->bpf.map_fd[M_POL_TMPL], &id, &t)) {
+		/* The data path drops what it covers (no template: fail closed). */
+		log_warn("policy %u: its template is gone from esptag_pol_tmpl; decrypted traffic it covers is dropped until esptag policy update",
+			 id);
+		return;
+	}
+	p->c.reqid = t.flags & ESPTAG_TMPLF_REQID ? t.reqid : 0;
+	p->c.tmpl_mode = t.mode;
+	p->c.tmpl_flags = (t.flags & ESPTAG_TMPLF_REQID ? ESPTAG_CTL_TMPL_REQID : 0) |
+			  (t.flags & ESPTAG_TMPLF_SRC ? ESPTAG_CTL_TMPL_SRC : 0) |
+			  (t.flags & ESPTAG_TMPLF_DST ? ESPTAG_CTL_TMPL_DST : 0);
+	p->c.tmpl_family = t.flags & (ESPTAG_TMPLF_SRC | ESPTAG_TMPLF_DST) ? t.family : 0;
+	if (t.flags & ESPTAG_TMPLF_SRC)
+		memcpy(p->c.tmpl_src, t.saddr, 16);
+	if (t.flags & ESPTAG_TMPLF_DST)
+		memcpy(p->c.tmpl_dst, t.daddr, 16);
+}
+
 /* Rebuild the policy database from pinned maps (daemon restart). */
 int spd_recover(struct daemon *d)
 {
@@ -541,6 +609,8 @@ int spd_recover(struct daemon *d)
 			/* What named its SA is not in the maps: bound once reconciled. */
 			p->recovered = pol_is_out_protect(&p->c);
 			p->trap_recovered = pv.flags & ESPTAG_POLF_TRAP;
+			if (pv.flags & ESPTAG_POLF_TMPL)
+				tmpl_recover(d, p);
 			n->refs++;
 			if (pv.id >= d->next_pol_id)
 				d->next_pol_id = pv.id + 1;
@@ -549,6 +619,7 @@ int spd_recover(struct daemon *d)
 	}
 	if (nn || np)
 		log_notice("recovered %zu policies (%zu destination nodes) from the pinned maps", np, nn);
+	in_tmpl_sync(d);
 	return 0;
 }
 

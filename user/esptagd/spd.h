@@ -22,5 +22,8 @@ uint32_t resolve_sa(struct daemon *d, struct pol *p);
 void acq_rearm(struct daemon *d, uint32_t id);
 void pol_maps_add(struct daemon *d, const struct pol *p);
 void pol_maps_del(struct daemon *d, uint32_t id);
+bool pol_has_in_tmpl(const struct esptag_ctl_policy *c);
+int tmpl_write(struct daemon *d, const struct esptag_ctl_policy *c);
+void in_tmpl_sync(struct daemon *d);
 
 #endif

@@ -122,9 +122,15 @@ void ctl_policy_add(struct daemon *d, const struct esptag_ctl_view *v, struct re
 	p->c.id = d->next_pol_id++;
 	p->node = n - d->nodes + 1;
 	p->c.sa_index = resolve_sa(d, p);
-	if (pol_write(d, p)) {
-		reply_err(r, ESPTAG_CTL_E_BPF, "cannot write esptag_spd_src: %s", strerror(errno));
+	/* An inbound template is in place before the policy that names it. */
+	if ((pol_has_in_tmpl(&p->c) &&
+	     (tmpl_write(d, &p->c) || cfg_set_flag(d, ESPTAG_CFGF_IN_TMPL, true))) ||
+	    pol_write(d, p)) {
+		reply_err(r, ESPTAG_CTL_E_BPF, "cannot write the policy maps (esptag_spd_src, esptag_pol_tmpl): %s; nothing was changed",
+			  strerror(errno));
+		pol_maps_del(d, p->c.id);
 		p->used = false;
+		in_tmpl_sync(d);
 		if (new_node) {
 			struct esptag_spd_key k;
 
@@ -185,14 +191,25 @@ void ctl_policy_update(struct daemon *d, const struct esptag_ctl_view *v, struct
 	memcpy(p->c.tmpl_dst, c.tmpl_dst, 16);
 	p->bound = p->lost = p->recovered = p->warned = false;
 	p->c.sa_index = resolve_sa(d, p);
-	if (pol_write(d, p)) {
+	if ((pol_has_in_tmpl(&p->c) &&
+	     (tmpl_write(d, &p->c) || cfg_set_flag(d, ESPTAG_CFGF_IN_TMPL, true))) ||
+	    pol_write(d, p)) {
 		int e = errno;
 
 		*p = old;
-		reply_err(r, ESPTAG_CTL_E_BPF, "cannot update esptag_spd_src: %s; nothing was changed",
+		if (pol_has_in_tmpl(&old.c))
+			tmpl_write(d, &old.c);
+		else if (d->bpf.map_fd[M_POL_TMPL] >= 0)
+			bpf_map_delete_elem(d->bpf.map_fd[M_POL_TMPL], &p->c.id);
+		in_tmpl_sync(d);
+		reply_err(r, ESPTAG_CTL_E_BPF, "cannot update the policy maps (esptag_spd_src, esptag_pol_tmpl): %s; nothing was changed",
 			  strerror(e));
 		return;
 	}
+	/* The policy no longer names a template: its entry goes after it. */
+	if (!pol_has_in_tmpl(&p->c) && pol_has_in_tmpl(&old.c) && d->bpf.map_fd[M_POL_TMPL] >= 0)
+		bpf_map_delete_elem(d->bpf.map_fd[M_POL_TMPL], &p->c.id);
+	in_tmpl_sync(d);
 	if (pol_follows_reqid(&p->c))
 		acq_rearm(d, p->c.id);
 	reply_add(r, &p->c);
@@ -245,6 +262,7 @@ void ctl_policy_del(struct daemon *d, const struct esptag_ctl_view *v, struct re
 	}
 	log_info("policy %u deleted", p->c.id);
 	pol_remove(d, p);
+	in_tmpl_sync(d);
 }
 
 /* A policy as a reply: with the time of its last packet. */
@@ -291,5 +309,6 @@ void ctl_policy_flush(struct daemon *d, struct reply *r)
 			pol_remove(d, &d->pols[i]);
 			n++;
 		}
+	in_tmpl_sync(d);
 	log_info("flushed %zu policies", n);
 }

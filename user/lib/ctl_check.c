@@ -66,10 +66,13 @@ int esptag_ctl_sa_check(const struct esptag_ctl_sa *sa, bool is_request, char *e
 			return fail(err, errlen, "AES-256-GCM needs a 32-byte key, got %u",
 				    sa->key_len);
 	} else {
-		return fail(err, errlen, "unknown algorithm %u", sa->alg);
+		return fail(err, errlen,
+			    "unknown algorithm %u: esptag SAs are AES-GCM (RFC 4106) with a 16-byte ICV and a 128- or 256-bit key",
+			    sa->alg);
 	}
 	if (sa->icv_len != ESPTAG_ICV_LEN)
-		return fail(err, errlen, "ICV length must be 16 bytes (128 bits)");
+		return fail(err, errlen,
+			    "ICV length must be 16 bytes (128 bits): esptag SAs are AES-GCM with a 16-byte ICV");
 	if (sa->sa_flags & ~ESPTAG_SA_F_KNOWN)
 		return fail(err, errlen, "unknown SA flags 0x%x", sa->sa_flags);
 	if (sa->nvlans > 2)
@@ -148,10 +151,9 @@ int esptag_ctl_policy_check(const struct esptag_ctl_policy *p, bool is_request, 
 		return fail(err, errlen, "SPI 0x%x is reserved (0-255, RFC 4303)", p->spi);
 	if (p->tmpl_flags & ~ESPTAG_CTL_TMPL_FLAGS)
 		return fail(err, errlen, "unknown template flags 0x%x", p->tmpl_flags);
-	if ((p->tmpl_flags || p->tmpl_mode) &&
-	    (p->action != ESPTAG_ACT_PROTECT || p->dir != ESPTAG_DIR_OUT))
+	if ((p->tmpl_flags || p->tmpl_mode) && p->action != ESPTAG_ACT_PROTECT)
 		return fail(err, errlen,
-			    "a template (tmpl src, dst, reqid, mode) names the SA of a dir out protect policy only");
+			    "a template (tmpl src, dst, reqid, mode) names the SA of a protect policy only");
 	if (!(p->tmpl_flags & ESPTAG_CTL_TMPL_REQID) && p->reqid)
 		return fail(err, errlen, "reqid set without its template flag");
 	if (p->tmpl_mode && p->tmpl_mode != ESPTAG_MODE_TRANSPORT &&
