@@ -216,4 +216,33 @@ if ! "$IKE" start "$IA" "$NA" "$TMP/bl-a" --backend libipsec >/dev/null 2>"$TMP/
 else
 	t_fail start_refuses_bad_config_and_cleans_up "$(tail -n 3 "$TMP/bl.err")"
 fi
+# A kernel-esptag that does not load (here: a plugin with no features, so
+# charon unloads it) must not leave kernel-netlink serving kernel-ipsec
+# (the kernel's XFRM) in its place: start refuses, nothing left running.
+if command -v gcc >/dev/null; then
+	cat >"$TMP/nofeat.c" <<'EOF'
+#include <stdlib.h>
+struct plugin { char *(*get_name)(void *); int (*get_features)(void *, void **);
+	int (*reload)(void *); void (*destroy)(void *); };
+static char *gn(void *p) { return "kernel-esptag"; }
+static int gf(void *p, void **f) { *f = NULL; return 0; }
+static void ds(void *p) { free(p); }
+struct plugin *kernel_esptag_plugin_create(void)
+{
+	struct plugin *p = calloc(1, sizeof(*p));
+	p->get_name = gn; p->get_features = gf; p->destroy = ds;
+	return p;
+}
+EOF
+	gcc -shared -fPIC -o "$TMP/libstrongswan-kernel-esptag.so" "$TMP/nofeat.c"
+	mkdir -p "$TMP/esprun"
+	if ! "$IKE" start "$IA" "$NA" "$TMP/bl-a" --backend esptag --esptag-run "$TMP/esprun" \
+		--plugin "$TMP/libstrongswan-kernel-esptag.so" >/dev/null 2>"$TMP/nofeat.err" &&
+		grep -q "kernel-esptag not loaded" "$TMP/nofeat.err" && [ ! -e "$IKE_RUN/$IA" ] &&
+		! pgrep -f "$IKE_RUN/$IA" >/dev/null; then
+		t_pass start_refuses_when_kernel_esptag_does_not_load
+	else
+		t_fail start_refuses_when_kernel_esptag_does_not_load "$(tail -n 3 "$TMP/nofeat.err")"
+	fi
+fi
 t_exit
