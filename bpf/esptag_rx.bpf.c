@@ -18,7 +18,8 @@
  *  - tagged, any other result: drop, counted by reason;
  *  - config EtherType from the agent's address: pass (daemon socket);
  *  - untagged IP: inbound policy (dir in, dst = our address, src = peer):
- *    protect -> drop (must have arrived encrypted), discard -> drop,
+ *    protect -> drop (must have arrived encrypted) unless it is UDP for a
+ *    registered bypass socket (bpf/lib/bypass.h), discard -> drop,
  *    bypass or no rule -> pass;
  *  - anything else untagged (ARP, ...): pass.
  *
@@ -49,6 +50,7 @@
 #include "lib/replay.h"
 #include "lib/mark.h"
 #include "lib/rx_strip.h"
+#include "lib/bypass.h"
 
 #define RX_IP_HDR_MAX	128	/* IPv4 with options / IPv6 with extensions */
 #define RX_L3_OFF	(RX_ETYPE_OFF + 2)	/* IP header of a tagged frame (+ VLAN tags) */
@@ -105,12 +107,41 @@ static __always_inline __u32 result_counter(__u8 result)
 	}
 }
 
+/*
+ * Plaintext UDP a protect policy covers: accepted only when the socket it
+ * will be delivered to is a registered bypass socket (an IKE daemon's).
+ * Not for fragments or IPv6 with extension headers (no UDP header here).
+ */
+static __always_inline bool rx_bypass_socket(struct xdp_md *ctx, struct cursor *c, void *end,
+					     __u8 family, const __u8 *saddr, const __u8 *daddr,
+					     __u8 l4proto)
+{
+	struct bpf_sock_tuple t = {};
+	struct udphdr *udp;
+
+	if (l4proto != IPPROTO_UDP || parse_udphdr(c, end, &udp) < 0)
+		return false;
+	if (family == 4) {
+		__builtin_memcpy(&t.ipv4.saddr, saddr, 4);
+		__builtin_memcpy(&t.ipv4.daddr, daddr, 4);
+		t.ipv4.sport = udp->source;
+		t.ipv4.dport = udp->dest;
+		return bypass_udp_socket(ctx, &t, sizeof(t.ipv4));
+	}
+	__builtin_memcpy(t.ipv6.saddr, saddr, 16);
+	__builtin_memcpy(t.ipv6.daddr, daddr, 16);
+	t.ipv6.sport = udp->source;
+	t.ipv6.dport = udp->dest;
+	return bypass_udp_socket(ctx, &t, sizeof(t.ipv6));
+}
+
 /* Untagged IP: inbound policy by (our address = dst, peer = src). */
-static __always_inline __u32 rx_plain_ip(struct cursor *c, void *end, int proto)
+static __always_inline __u32 rx_plain_ip(struct xdp_md *ctx, struct cursor *c, void *end,
+					 int proto)
 {
 	__u8 daddr[16] = {}, saddr[16] = {};
 	struct esptag_policy *pol;
-	__u8 family;
+	__u8 family, l4proto = 0;
 
 	if (proto == ETH_P_IP) {
 		struct iphdr *iph;
@@ -120,6 +151,8 @@ static __always_inline __u32 rx_plain_ip(struct cursor *c, void *end, int proto)
 		__builtin_memcpy(daddr, &iph->daddr, 4);
 		__builtin_memcpy(saddr, &iph->saddr, 4);
 		family = 4;
+		if (!ipv4_is_fragment(iph))
+			l4proto = iph->protocol;
 	} else {
 		struct ipv6hdr *ip6 = c->pos;
 
@@ -131,10 +164,15 @@ static __always_inline __u32 rx_plain_ip(struct cursor *c, void *end, int proto)
 		__builtin_memcpy(daddr, &ip6->daddr, 16);
 		__builtin_memcpy(saddr, &ip6->saddr, 16);
 		family = 6;
+		l4proto = ip6->nexthdr;
+		c->pos = ip6 + 1;
 	}
 	pol = spd_lookup(ESPTAG_DIR_IN, family, daddr, saddr);
+	if (pol)
+		spd_use(pol);
 	if (pol && pol->action == ESPTAG_ACT_PROTECT)
-		return ESPTAG_CNT_RX_DROP_POLICY;
+		return rx_bypass_socket(ctx, c, end, family, saddr, daddr, l4proto) ?
+		       ESPTAG_CNT_RX_BYPASS_SOCKET : ESPTAG_CNT_RX_DROP_POLICY;
 	if (pol && pol->action == ESPTAG_ACT_DISCARD)
 		return ESPTAG_CNT_RX_DROP_DISCARD;
 	return ESPTAG_CNT_RX_PLAIN;
@@ -490,7 +528,7 @@ static __always_inline int rx_main(struct xdp_md *ctx)
 	else if (proto == bpf_ntohs(cfg.eth_p_cfg))
 		cnt = rx_config(&x);
 	else if (proto == ETH_P_IP || proto == ETH_P_IPV6)
-		cnt = rx_plain_ip(&c, end, proto);
+		cnt = rx_plain_ip(ctx, &c, end, proto);
 	else
 		cnt = ESPTAG_CNT_RX_PLAIN;
 
@@ -506,6 +544,7 @@ static __always_inline int rx_main(struct xdp_md *ctx)
 	case ESPTAG_CNT_RX_OK:
 	case ESPTAG_CNT_RX_PLAIN:
 	case ESPTAG_CNT_RX_CONFIG:
+	case ESPTAG_CNT_RX_BYPASS_SOCKET:
 		return XDP_PASS;
 	default:
 		return XDP_DROP;

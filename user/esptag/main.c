@@ -34,7 +34,7 @@ static const char usage_policy[] =
 	"  policy add|update dev DEV src PREFIX dst PREFIX dir in|out\n"
 	"             action protect [spi SPI] [reqid N] | action bypass | action discard\n"
 	"             [tmpl [src ADDR] [dst PEER] [proto esp] [spi SPI] [reqid N] [mode M]]\n"
-	"  policy del dev DEV src PREFIX dst PREFIX dir in|out\n"
+	"  policy del|get dev DEV src PREFIX dst PREFIX dir in|out\n"
 	"  policy list|ls|show [dev DEV] | policy flush|deleteall [dev DEV]\n";
 static const char usage_agent[] = "  agent status [dev DEV] | agent sa [dev DEV]\n";
 static const char usage_stats[] = "  stats [dev DEV] [-o prometheus]\n";
@@ -186,6 +186,9 @@ static int run(struct esptag_cli_cmd *cmds, uint32_t count)
 			cli_print_sas(&v, NULL);
 		else
 			cli_print_policies(&v, NULL);
+		break;
+	case ESPTAG_CTL_POLICY_GET:
+		cli_print_policies(&v, NULL);
 		break;
 	case ESPTAG_CTL_AGENT_SA:
 		cli_print_sas(&v, NULL);
