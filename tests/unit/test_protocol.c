@@ -1547,7 +1547,8 @@ static void test_counter_table(void)
 	T_EQ(ESPTAG_CNT_RX_DROP_MARK, 38);
 	T_EQ(ESPTAG_CNT_RX_DROP_TAG, 39);
 	T_EQ(ESPTAG_CNT_PORT_DROP_NO_PORT, 46);
-	T_EQ(ESPTAG_CNT_RX_BYPASS_SOCKET, ESPTAG_CNT_MAX - 1);
+	T_EQ(ESPTAG_CNT_RX_BYPASS_SOCKET, 49);
+	T_EQ(ESPTAG_CNT_RX_DROP_LIMIT, ESPTAG_CNT_MAX - 1);
 	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
 		T_ASSERT(!strcmp(esptag_counters[known[i].id].name, known[i].name));
 		T_EQ(esptag_counter_is_drop(known[i].id), known[i].drop);

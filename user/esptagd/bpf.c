@@ -29,6 +29,7 @@ const char *const map_names[M_NR] = {
 	[M_PORTS] = "esptag_ports",
 	[M_BYPASS] = "esptag_bypass",	[M_ACQ_PEND] = "esptag_acq_pend",
 	[M_ACQ] = "esptag_acquire",	[M_POL_USE] = "esptag_pol_use",
+	[M_SA_LIFE] = "esptag_sa_life",
 };
 
 /*

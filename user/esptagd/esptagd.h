@@ -36,7 +36,7 @@
 
 /* ---- BPF side ----------------------------------------------------------- */
 enum map_id {
-	M_SAD, M_SEQ, M_REPLAY, M_SPD, M_SPD_SRC, M_CFG, M_STATS, M_SA_STATS, M_PORTS,
+	M_SAD, M_SEQ, M_REPLAY, M_SPD, M_SPD_SRC, M_CFG, M_STATS, M_SA_STATS, M_PORTS, M_SA_LIFE,
 	/* optional when adopting programs built before them */
 	M_BYPASS, M_ACQ_PEND, M_ACQ, M_POL_USE, M_NR,
 };
@@ -55,6 +55,8 @@ struct bpf_state {
 	bool tc_egress, tc_ingress, qdisc_created, hook_done;
 	uint32_t tc_prio;
 	bool pinned_by_us;
+	struct esptag_sa_life *life;	/* esptag_sa_life mapped (sa_life.c), NULL if not */
+	uint32_t life_n;		/* its entries */
 	bool fresh;			/* no pins were there before this daemon */
 };
 
@@ -131,8 +133,12 @@ void chan_drain(struct chan *c);
 
 /* ---- SA database ---------------------------------------------------------- */
 struct sa {
-	struct esptag_ctl_sa c;		/* key/salt live here (mlocked table) */
-	uint64_t expires_ns;		/* CLOCK_MONOTONIC, 0 = never */
+	struct esptag_ctl_sa c;		/* key/salt live here (mlocked table); lifetimes,
+					 * add_time (CLOCK_REALTIME s) */
+	uint64_t expires_ns;		/* CLOCK_MONOTONIC, 0 = never (time-hard) */
+	uint64_t added_ns;		/* CLOCK_MONOTONIC at add (soft time) */
+	struct esptag_sa_life keep;	/* use carried over a re-install */
+	bool soft_done;			/* soft expire raised (once per SA) */
 	uint32_t hnext, inext;		/* hash chains (slot + 1, 0 = end) */
 	bool used;
 	bool has_key;
@@ -243,6 +249,13 @@ struct daemon {
 	int nmon;
 	uint64_t last_cnt[ESPTAG_CNT_MAX];
 	bool have_last_cnt;
+	/* SPI reservations (spi_res.c), used keys (key_seen.c), key log */
+	struct spi_res *res;
+	size_t nres, res_cap;
+	uint64_t res_ttl_ns;		/* --spi-reserve-time */
+	struct key_seen *kseen;		/* locked memory */
+	uint64_t seq_start;		/* --seq-start: first outbound number (testing) */
+	int keylog_fd;			/* --keylog, -1 = off */
 	/* PF mode (pf.c) / VF mode (vf.c) */
 	struct pf *pf;
 	bool vf_mode;
@@ -330,12 +343,52 @@ uint64_t expiry(uint32_t lifetime);		/* now + lifetime s, 0 = never */
 /* sa_maps.c: the SAs in the per-SA maps (through user/lib/sa_mirror.h) */
 int map_install(struct daemon *d, const struct sa *sa, const struct esptag_seq *seq,
 		const struct esptag_replay *rp);
+/* Rewrite a running SA's esptag_sad entry (state update: expiry, window). */
+int map_update_sa(struct daemon *d, const struct sa *sa);
 void map_remove(struct daemon *d, uint32_t idx);
 void map_retire(struct daemon *d, uint32_t idx);	/* esptag_sad entry only */
 int map_install_many(struct daemon *d, struct sa **v, size_t n, const struct esptag_seq *seq,
 		     const struct esptag_replay *rp);
 void map_remove_many(struct daemon *d, struct sa **v, size_t n);
 uint64_t map_seq(struct daemon *d, const struct sa *sa);	/* next Tx seq / Rx top */
+
+/* sa_maps.c: esptag_sa_life through its mapping (limits, use) */
+int life_map_open(struct daemon *d);
+void life_map_close(struct daemon *d);
+/* The SA's lifetime entry (limits and use), false if the map is not there. */
+bool life_read(struct daemon *d, uint32_t idx, struct esptag_sa_life *out);
+/* New hard limits of a running SA: plain stores, the counters untouched. */
+void life_set_limits(struct daemon *d, uint32_t idx, uint64_t hard_bytes, uint64_t hard_packets);
+/* cur_bytes, cur_packets, use_time of a reply from the SA's entry. */
+void life_fill(struct daemon *d, const struct sa *sa, struct esptag_ctl_sa *out);
+/* The SA as a reply item: no key; state, seq, current use. */
+void sa_reply_item(struct daemon *d, const struct sa *sa, struct esptag_ctl_sa *out);
+
+/* spi_res.c: SPI reservations (state allocspi) */
+struct spi_res {
+	uint8_t family;
+	uint8_t daddr[16], saddr[16];
+	uint32_t spi, reqid;
+	uint64_t expires_ns;		/* CLOCK_MONOTONIC */
+};
+#define ESPTAG_SPI_RESERVE_S	180	/* default --spi-reserve-time */
+struct spi_res *spi_res_find(struct daemon *d, uint8_t family, const uint8_t daddr[16],
+			     uint32_t spi);
+int spi_res_add(struct daemon *d, const struct spi_res *r);
+void spi_res_del(struct daemon *d, struct spi_res *r);
+size_t spi_res_expire(struct daemon *d, uint64_t now);
+
+/* key_seen.c: keyed digests of the (key, salt) pairs this process added */
+int key_seen_init(struct daemon *d);
+void key_seen_free(struct daemon *d);
+/* Has c's (key, salt) been added before? */
+bool key_seen(struct daemon *d, const struct esptag_ctl_sa *c);
+int key_seen_add(struct daemon *d, const struct esptag_ctl_sa *c);
+
+/* keylog.c: --keylog FILE, Wireshark esp_sa lines */
+int keylog_open(struct daemon *d, const char *path);
+void keylog_sa(struct daemon *d, const struct esptag_ctl_sa *c);
+void keylog_close(struct daemon *d);
 
 /* agent_ops.c: requests to one agent port (the port is an argument) */
 /* ADD_SA for n SAs: each SA the agent took gets its sa_index. 0 if all were
@@ -359,7 +412,14 @@ size_t drop_confirmed(struct daemon *d, struct sa **v, size_t n, const bool *gon
 int flush_all(struct daemon *d, int ev);
 int sad_flush_agent(struct daemon *d);	/* at exit */
 void sad_link_event(struct daemon *d, enum link_event ev, uint64_t old_epoch);
-void sad_expire_tick(struct daemon *d);
+/* Lifetimes (every ESPTAGD_LIFE_TICK_MS): soft limits raise SA_SOFT_EXPIRED
+ * once, hard ones SA_EXPIRED and remove the SA; reservations expire. */
+#define ESPTAGD_LIFE_TICK_MS	200
+/* A non-ESN SA's 32-bit space: soft expire with this many numbers left,
+ * hard expire (removed) with this many. */
+#define ESPTAG_SEQ32_SOFT_LEFT	(1ull << 28)
+#define ESPTAG_SEQ32_HARD_LEFT	(1ull << 16)
+void sad_life_tick(struct daemon *d);
 
 /* sad_ctl.c: control requests on SAs */
 void ctl_state_add(struct daemon *d, const struct esptag_ctl_view *v, struct reply *r);
@@ -369,6 +429,9 @@ void ctl_state_flush(struct daemon *d, struct reply *r);
 void ctl_agent_status(struct daemon *d, struct reply *r);
 void ctl_agent_sa(struct daemon *d, struct reply *r);
 void ctl_stats(struct daemon *d, struct reply *r);
+void ctl_state_allocspi(struct daemon *d, const struct esptag_ctl_view *v, struct reply *r);
+void ctl_state_get(struct daemon *d, const struct esptag_ctl_view *v, struct reply *r);
+void ctl_state_update(struct daemon *d, const struct esptag_ctl_view *v, struct reply *r);
 
 /* spd.c */
 int spd_init(struct daemon *d);
@@ -422,6 +485,9 @@ struct opts {
 	struct pf_opts po;
 	const char *sock, *mailbox;
 	const char *ro_group;		/* --ro-group: read-only socket <sock>.ro */
+	const char *keylog;		/* --keylog FILE */
+	unsigned long spi_reserve_s;	/* --spi-reserve-time */
+	unsigned long long seq_start;	/* --seq-start (testing) */
 	unsigned long audit_s, hello_ms, max_sas, port, tmo, tries, down_after;
 	bool keep, cleanup, teardown, pf_mode, vf_mode, set_tc_prio;
 	int log_level;

@@ -45,6 +45,9 @@ static const struct option lopts[] = {
 	{ "xdp-frags", no_argument, NULL, 0x10d },
 	{ "tc-prio", required_argument, NULL, 0x10e },
 	{ "ro-group", required_argument, NULL, 0x10f },
+	{ "keylog", required_argument, NULL, 0x110 },
+	{ "spi-reserve-time", required_argument, NULL, 0x111 },
+	{ "seq-start", required_argument, NULL, 0x112 },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{}
@@ -61,6 +64,8 @@ static void usage(FILE *f)
 		"               [--mark-mask N --mark-trusted N [--mark-shift N]] [-v|--verbose]\n"
 		"               [--log-level err|warn|notice|info|debug] [--config FILE]\n"
 		"               [--ro-group GROUP]   (read-only socket SOCK.ro for exporters)\n"
+		"               [--spi-reserve-time S] [--keylog FILE]   (FILE gets every SA's key: labs only)\n"
+		"               [--seq-start N]   (testing: outbound SAs start at sequence number N)\n"
 		"       PF mode: --pf [--mbox-dir DIR] [--uplink IF] [--switch veb|vepa]\n"
 		"               [--vf-limit N] [--local ADDR]\n"
 		"       VF mode: --vf --mailbox PATH\n"
@@ -305,6 +310,27 @@ static int set_opt(struct opts *o, int opt, const char *arg)
 	case 0x10f:
 		o->ro_group = arg;
 		return 0;
+	case 0x110:
+		if (!*arg)
+			return -1;
+		o->keylog = arg;
+		return 0;
+	case 0x111: {
+		unsigned long v;
+
+		if (num(arg, 0, 1, 86400, &v))
+			return -1;
+		o->spi_reserve_s = v;
+		return 0;
+	}
+	case 0x112: {
+		char *end;
+
+		errno = 0;
+		o->seq_start = strtoull(arg, &end, 0);
+		/* Numbers may only be skipped: 1 (the default) .. 2^64 - 2. */
+		return *end || errno || !o->seq_start || o->seq_start == ~0ull ? -1 : 0;
+	}
 	case 0x10b:
 		for (int i = 0; i < 5; i++)
 			if (!strcmp(arg, levels[i])) {
@@ -456,6 +482,7 @@ void opts_restart_warn(const struct opts *o, const struct opts *n)
 		{ "pin-dir", str_differ(o->bo.pin_dir, n->bo.pin_dir) },
 		{ "sock", str_differ(o->sock, n->sock) },
 		{ "ro-group", str_differ(o->ro_group, n->ro_group) },
+		{ "keylog", str_differ(o->keylog, n->keylog) },
 		{ "port", o->port != n->port },
 		{ "adopt", o->bo.adopt != n->bo.adopt },
 		{ "no-attach", o->bo.no_attach != n->bo.no_attach },

@@ -85,6 +85,8 @@ int esptag_ctl_sa_check(const struct esptag_ctl_sa *sa, bool is_request, char *e
 	if (sa->replay_window > ESPTAG_REPLAY_MAX)
 		return fail(err, errlen, "replay window %u > %u", sa->replay_window,
 			    ESPTAG_REPLAY_MAX);
+	if (sa->reserved1 || sa->reserved2)
+		return fail(err, errlen, "reserved field not zero");
 	if (addr_check(sa->family, sa->saddr, "src", err, errlen) ||
 	    addr_check(sa->family, sa->daddr, "dst", err, errlen))
 		return -1;
@@ -95,7 +97,8 @@ int esptag_ctl_sa_check(const struct esptag_ctl_sa *sa, bool is_request, char *e
 	if (is_request) {
 		if (all_zero(sa->key, sa->key_len))
 			return fail(err, errlen, "key missing (all zero)");
-		if (sa->sa_index != ESPTAG_SA_INDEX_NONE || sa->state || sa->seq)
+		if (sa->sa_index != ESPTAG_SA_INDEX_NONE || sa->state || sa->seq ||
+		    sa->cur_bytes || sa->cur_packets || sa->add_time || sa->use_time)
 			return fail(err, errlen, "request with reply-only fields set");
 	} else {
 		if (!all_zero(sa->key, sizeof(sa->key)) || !all_zero(sa->salt, sizeof(sa->salt)))
@@ -222,6 +225,9 @@ static int sa_update_check(const struct esptag_ctl_sa *sa, char *err, size_t err
 		return -1;
 	if (!all_zero(sa->key, sizeof(sa->key)) || !all_zero(sa->salt, sizeof(sa->salt)))
 		return fail(err, errlen, "state update does not change keys");
+	if (sa->cur_bytes || sa->cur_packets || sa->add_time || sa->use_time || sa->seq ||
+	    sa->reserved1 || sa->reserved2)
+		return fail(err, errlen, "request with reply-only fields set");
 	if (sa->replay_window > ESPTAG_REPLAY_MAX)
 		return fail(err, errlen, "replay window %u > %u", sa->replay_window,
 			    ESPTAG_REPLAY_MAX);
