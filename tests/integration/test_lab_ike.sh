@@ -5,9 +5,10 @@
 # certificates, then PSK after `ike stop` / `ike start`; the CHILD_SA is up,
 # both sites agree on its SPIs, ping between the inner addresses passes
 # through it, the wire between the agents carries no clear ICMP. With the
-# esptag backend (once build/libstrongswan-kernel-esptag.so exists): trap
-# policies, the first ping brings the CHILD_SA up, its SPIs are the SAs
-# esptagd holds. Refusals leave nothing started; `down` with charon
+# esptag backend (kernel-esptag, build/libstrongswan-kernel-esptag.so):
+# trap policies, no SA before traffic, the first ping brings the CHILD_SA
+# up, its SPIs are the SAs esptagd holds, `ike stop` removes them; then
+# certificates in tunnel mode between the inner networks. Refusals leave nothing started; `down` with charon
 # running leaves no charon, mount namespace or state behind.
 . "$(dirname "$0")/../lib/harness.sh"
 t_require_root
@@ -106,7 +107,7 @@ if [ -f "$BUILD/libstrongswan-kernel-esptag.so" ] || [ -f /usr/lib/ipsec/plugins
 	if "$LABSH" ike start >"$TMP/esptag.log" 2>&1; then
 		t_pass esptag_psk/ike_start
 		# trap: no SA until the first packet (which is dropped, fail closed).
-		t_eq esptag_psk/no_sa_before_traffic "$(L A esptag state count 2>/dev/null)" 0
+		t_eq esptag_psk/no_sa_before_traffic "$(L A esptag state count 2>/dev/null | awk '{ print $NF }')" 0
 		L A ping -c 1 -W 1 "$LAB_IP4_B" >/dev/null 2>&1
 		if wait_for 20 child_up A; then t_pass esptag_psk/first_packet_brings_child_sa_up
 		else t_fail esptag_psk/first_packet_brings_child_sa_up "$("$LABSH" ike swanctl A --list-sas 2>&1 | tail -n 3)"; fi
@@ -122,6 +123,26 @@ if [ -f "$BUILD/libstrongswan-kernel-esptag.so" ] || [ -f /usr/lib/ipsec/plugins
 	else
 		t_fail esptag_psk/ike_start "$(tail -n 5 "$TMP/esptag.log")"
 	fi
+	"$LABSH" ike stop >/dev/null 2>&1
+	t_eq esptag_psk/ike_stop_removes_sas "$(L A esptag state count 2>/dev/null | awk '{ print $NF }')" 0
+	# Certificates, tunnel mode between the inner networks.
+	if "$LABSH" ike start --auth cert --mode tunnel >"$TMP/esptag-cert.log" 2>&1; then
+		t_pass esptag_cert_tunnel/ike_start
+		L A ping -c 1 -W 1 -I "$LAB_IN4_A" "$LAB_IN4_B" >/dev/null 2>&1
+		if wait_for 20 child_up A; then t_pass esptag_cert_tunnel/child_sa_up
+		else t_fail esptag_cert_tunnel/child_sa_up "$("$LABSH" ike swanctl A --list-sas 2>&1 | tail -n 3)"; fi
+		check_spis esptag_cert_tunnel
+		st=$(L A esptag state list 2>&1)
+		if [ -n "$SPI_OUT" ] && grep -qi "spi 0x$SPI_OUT .*mode tunnel" <<<"$st"; then
+			t_pass esptag_cert_tunnel/esptagd_holds_tunnel_sa
+		else
+			t_fail esptag_cert_tunnel/esptagd_holds_tunnel_sa "want 0x$SPI_OUT mode tunnel in: $(echo "$st" | grep -i spi | tr '\n' ' ')"
+		fi
+		ping_through esptag_cert_tunnel
+	else
+		t_fail esptag_cert_tunnel/ike_start "$(tail -n 5 "$TMP/esptag-cert.log")"
+	fi
+	"$LABSH" ike stop >/dev/null 2>&1
 else
 	t_skip esptag_backend "build/libstrongswan-kernel-esptag.so not built"
 fi
