@@ -44,7 +44,11 @@ def lab_plan():
 PLAN = lab_plan()
 IP_A, IP_B = PLAN["LAB_IP4_A"], PLAN["LAB_IP4_B"]
 MAC_A, MAC_B = PLAN["LAB_MAC_A"], PLAN["LAB_MAC_B"]
-KEY = "0x" + "".join("%02x" % (0x40 + i) for i in range(20))   # throwaway bench key+salt
+def new_key():
+    """A fresh throwaway AES-128-GCM key+salt: esptagd refuses a (key, salt)
+    it has seen before (AES-GCM must never reuse them), so every SA the
+    bench installs by hand gets its own."""
+    return "0x" + os.urandom(20).hex()
 
 children = []           # PIDs we started and must stop
 namespaces = []         # namespaces we created
@@ -207,18 +211,20 @@ def esptag(site, *args, check=True, stdin=None):
                input=stdin)
 
 
-def sa_lines(site, with_policies=True, window=128):
+def sa_lines(site, keys, with_policies=True, window=128):
     """The working A<->B transport configuration (one out SA, one in SA and
-    the two policies per site), as esptag batch lines. window: replay
-    window of the inbound SA (0: strictly increasing sequence numbers only,
-    any reordering on the way is a drop)."""
+    the two policies per site), as esptag batch lines. keys: the key+salt
+    of the A->B and B->A SAs. window: replay window of the inbound SA (0:
+    strictly increasing sequence numbers only, any reordering on the way is
+    a drop)."""
     me, peer = (IP_A, IP_B) if site == "A" else (IP_B, IP_A)
     out_spi, in_spi = ("0x1001", "0x1002") if site == "A" else ("0x1002", "0x1001")
-    aead = "aead 'rfc4106(gcm(aes))' %s 128" % KEY
+    k_out, k_in = keys if site == "A" else keys[::-1]
+    aead = "aead 'rfc4106(gcm(aes))' %s 128"
     sa = ["state add dev pf0 src %s dst %s proto esp spi %s mode transport %s dir out"
-          % (me, peer, out_spi, aead),
+          % (me, peer, out_spi, aead % k_out),
           "state add dev pf0 src %s dst %s proto esp spi %s mode transport %s%s dir in"
-          % (peer, me, in_spi, aead, " replay-window %d" % window if window else "")]
+          % (peer, me, in_spi, aead % k_in, " replay-window %d" % window if window else "")]
     pol = ["policy add dev pf0 src %s/32 dst %s/32 dir out action protect spi %s"
            % (me, peer, out_spi),
            "policy add dev pf0 src %s/32 dst %s/32 dir in action protect spi %s"
@@ -227,8 +233,9 @@ def sa_lines(site, with_policies=True, window=128):
 
 
 def esp_on(window=128):
+    keys = (new_key(), new_key())
     for s in ("A", "B"):
-        esptag(s, "-b", "-", stdin="\n".join(sa_lines(s, window=window)) + "\n")
+        esptag(s, "-b", "-", stdin="\n".join(sa_lines(s, keys, window=window)) + "\n")
 
 
 def esp_off():
@@ -421,22 +428,23 @@ def b_ctl(q):
     m = run(["taskset", "-c", "0", os.path.join(BB, "bench_bpf"), "mapfill",
              "-N", str(q["ctl_n"]), "-s", str(q["samples"])])
     raw = jlines(m.stdout)[0]
-    # The CLI's batch mode (-b), same SAs, end to end including parsing.
+    # The CLI's batch mode (-b), same SAs, end to end including parsing;
+    # fresh keys for every pass (esptagd never takes a key twice).
     cli = []
-    with tempfile.NamedTemporaryFile("w", prefix="et-bench-", suffix=".txt", delete=False) as f:
-        for i in range(q["ctl_n"]):
-            f.write("state add dev pf0 src %s dst %s proto esp spi 0x%x "
-                    "mode transport aead 'rfc4106(gcm(aes))' %s 128 dir out\n"
-                    % (IP_A, IP_B, 0x200000 + i, KEY))
-        batch = f.name
-    try:
-        for _ in range(max(3, q["samples"] // 2)):
+    for _ in range(max(3, q["samples"] // 2)):
+        with tempfile.NamedTemporaryFile("w", prefix="et-bench-", suffix=".txt", delete=False) as f:
+            for i in range(q["ctl_n"]):
+                f.write("state add dev pf0 src %s dst %s proto esp spi 0x%x "
+                        "mode transport aead 'rfc4106(gcm(aes))' %s 128 dir out\n"
+                        % (IP_A, IP_B, 0x200000 + i, new_key()))
+            batch = f.name
+        try:
             t0 = time.monotonic()
             esptag("A", "-b", batch)
             cli.append(q["ctl_n"] / (time.monotonic() - t0))
             esptag("A", "state", "flush")
-    finally:
-        os.unlink(batch)
+        finally:
+            os.unlink(batch)
     api = c["api_batched_add"]
     lat = c["single_add_latency"]
     fl = c["flush"]
