@@ -9,8 +9,9 @@
  * Per sample: N SAs added in STATE_ADD requests of BATCH SAs (rate in SAs/s),
  * then STATE_FLUSH of the port (the PF's SAD domain) timed. Then SINGLES adds
  * of one SA per request (a new connection each, like the CLI): per-add
- * latency percentiles. Prints JSON lines like bench_bpf. The key is a
- * throwaway constant and is never printed.
+ * latency percentiles. Prints JSON lines like bench_bpf. Keys are random
+ * throwaways, fresh for every add (esptagd refuses a key and salt it has
+ * seen before), and never printed.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -18,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include "ctl.h"
@@ -80,6 +82,16 @@ out:
 	return rc;
 }
 
+/* Fresh random keys and salts for SAs [0, count). */
+static int fresh_keys(struct esptag_ctl_sa *sas, int count)
+{
+	for (int i = 0; i < count; i++)
+		if (getrandom(sas[i].key, sas[i].key_len, 0) != (ssize_t)sas[i].key_len ||
+		    getrandom(sas[i].salt, sizeof(sas[i].salt), 0) != (ssize_t)sizeof(sas[i].salt))
+			return -1;
+	return 0;
+}
+
 static void print_samples(const char *what, const char *unit, const double *s, int n,
 			  const char *extra)
 {
@@ -128,7 +140,11 @@ int main(int argc, char **argv)
 	if (transact(ESPTAG_CTL_STATE_FLUSH, NULL, 0, 0))
 		return 1;
 	for (int s = 0; s < samples; s++) {
-		uint64_t t0 = now_ns(), t1;
+		uint64_t t0, t1;
+
+		if (fresh_keys(sas, n))
+			return 1;
+		t0 = now_ns();
 
 		for (int i = 0; i < n; i += batch) {
 			int k = n - i < batch ? n - i : batch;
@@ -142,6 +158,8 @@ int main(int argc, char **argv)
 			return 1;
 		flush[s] = (now_ns() - t1) / 1e6;
 	}
+	if (fresh_keys(sas, singles))
+		return 1;
 	for (int i = 0; i < singles; i++) {
 		uint64_t t0 = now_ns();
 
