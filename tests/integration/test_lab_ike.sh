@@ -8,7 +8,8 @@
 # esptag backend (kernel-esptag, build/libstrongswan-kernel-esptag.so):
 # trap policies, no SA before traffic, the first ping brings the CHILD_SA
 # up, its SPIs are the SAs esptagd holds, `ike stop` removes them; then
-# certificates in tunnel mode between the inner networks. Refusals leave nothing started; `down` with charon
+# certificates in tunnel mode between the inner networks; IPv6 tunnel
+# mode. Refusals leave nothing started; `down` with charon
 # running leaves no charon, mount namespace or state behind.
 . "$(dirname "$0")/../lib/harness.sh"
 t_require_root
@@ -61,7 +62,7 @@ check_spis() { # NAME
 	SPI_IN=$ai SPI_OUT=$ao
 }
 
-if ! "$LABSH" up --ike --backend libipsec --mode tunnel --auth cert >"$TMP/up.log" 2>&1; then
+if ! "$LABSH" up --ipv6 --ike --backend libipsec --mode tunnel --auth cert >"$TMP/up.log" 2>&1; then
 	t_fail libipsec_cert/lab_up "$(tail -n 5 "$TMP/up.log")"
 	t_exit
 fi
@@ -141,6 +142,20 @@ if [ -f "$BUILD/libstrongswan-kernel-esptag.so" ] || [ -f /usr/lib/ipsec/plugins
 		ping_through esptag_cert_tunnel
 	else
 		t_fail esptag_cert_tunnel/ike_start "$(tail -n 5 "$TMP/esptag-cert.log")"
+	fi
+	"$LABSH" ike stop >/dev/null 2>&1
+	# IPv6, tunnel mode between the inner IPv6 networks.
+	if "$LABSH" ike start --ipv6 --mode tunnel >"$TMP/esptag-v6.log" 2>&1; then
+		L A ping -6 -c 1 -W 1 -I "$LAB_IN6_A" "$LAB_IN6_B" >/dev/null 2>&1
+		if wait_for 20 child_up A && L A ping -6 -c 3 -i 0.2 -W 2 -I "$LAB_IN6_A" "$LAB_IN6_B" >"$TMP/v6-ping.log" 2>&1 &&
+			"$LABSH" ike swanctl A --list-sas 2>/dev/null | grep -q "remote $LAB_INNET6_B"; then
+			t_pass esptag_ipv6_tunnel/ping_through_child_sa
+		else
+			t_fail esptag_ipv6_tunnel/ping_through_child_sa "$(tail -n 2 "$TMP/v6-ping.log" 2>/dev/null)"
+		fi
+		check_spis esptag_ipv6_tunnel
+	else
+		t_fail esptag_ipv6_tunnel/ike_start "$(tail -n 5 "$TMP/esptag-v6.log")"
 	fi
 	"$LABSH" ike stop >/dev/null 2>&1
 else
