@@ -4,26 +4,23 @@
 Check a wire capture against the ESP SAs that should protect it, with
 tshark as the independent decoder (ICV check on).
 
-  espcheck.py PCAP --sas FILE [--esp-sa FILE] [--marker HEX] [--hosts A,B ...]
-              [--allow-ike] [--seq-only]
+  espcheck.py PCAP --sas FILE [--marker HEX] [--hosts A,B ...] [--seq-only]
+  espcheck.py PCAP --keylog FILE [--ike] ...
 
---sas FILE holds one SA per line: "SPI FAMILY KEYSALT_HEX" (mode 0600; keys
-are never printed). --esp-sa FILE holds Wireshark esp_sa lines as they are
-(esptagd --keylog writes them); both may be given, several times.
---allow-ike: UDP port 500/4500 frames that are not ESP (IKE) are counted
-in "ike", not in "plain_ip". Prints one JSON object:
+FILE holds one SA per line: "SPI FAMILY KEYSALT_HEX" (mode 0600; keys are
+never printed). --keylog FILE instead: Wireshark's esp_sa format, as
+esptagd --keylog writes it. --ike: UDP to or from port 500 or 4500 is
+counted as "ike", not as plain_ip. Prints one JSON object:
   frames        frames in the capture
   esp           ESP frames
   esp_known     ESP frames whose SPI is in FILE
   icv_good      ESP frames tshark decrypted with a good ICV
   plain_ip      IP frames between --hosts addresses that are not ESP
-                (nor IKE, with --allow-ike)
-  ike           UDP port 500/4500 frames that are not ESP
+  ike           (--ike) IKE frames between --hosts addresses
   marker_hits   frames whose raw bytes contain the marker (clear text leak)
   seq           {spi: {"n":..., "unique":bool, "increasing":bool}}
 """
 import argparse
-import csv
 import json
 import os
 import subprocess
@@ -55,35 +52,34 @@ def as_int(s):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("pcap")
-    ap.add_argument("--sas", action="append", default=[])
-    ap.add_argument("--esp-sa", action="append", default=[])
-    ap.add_argument("--allow-ike", action="store_true")
+    ap.add_argument("--sas")
+    ap.add_argument("--keylog")
+    ap.add_argument("--ike", action="store_true")
     ap.add_argument("--marker", default="")
     ap.add_argument("--hosts", default="")
     ap.add_argument("--seq-only", action="store_true",
                     help="headers only (snaplen capture): no decryption")
     a = ap.parse_args()
 
-    if not a.sas and not a.esp_sa:
-        ap.error("--sas or --esp-sa is needed")
-    sas = []
-    for fn in a.sas:
-        with open(fn) as f:
+    if not a.sas and not a.keylog:
+        ap.error("--sas FILE or --keylog FILE")
+    sas, keylog = [], []
+    if a.sas:
+        with open(a.sas) as f:
             for line in f:
                 p = line.split()
                 if len(p) == 3:
                     sas.append((int(p[0], 0), int(p[1]), p[2].lower().removeprefix("0x")))
+    if a.keylog:
+        with open(a.keylog) as f:
+            keylog = [line for line in f if line.startswith('"IPv')]
     known = {spi for spi, _, _ in sas}
-    raw = []       # esp_sa lines as given
-    for fn in a.esp_sa:
-        with open(fn) as f:
-            for row in csv.reader(f):
-                if len(row) >= 6 and row[3].lower().startswith("0x"):
-                    known.add(int(row[3], 16))
-                    raw.append(",".join('"%s"' % c for c in row))
+    known |= {int(line.split(",")[3].strip('"'), 16) for line in keylog}
 
     res = {"frames": 0, "esp": 0, "esp_known": 0, "icv_good": 0, "plain_ip": 0,
-           "ike": 0, "marker_hits": 0, "seq": {}}
+           "marker_hits": 0, "seq": {}}
+    if a.ike:
+        res["ike"] = 0
     with tempfile.TemporaryDirectory(prefix="et-espcheck-") as tmp:
         cfg = os.path.join(tmp, "wireshark")
         os.makedirs(cfg)
@@ -91,8 +87,7 @@ def main():
             for spi, fam, ks in sas:
                 f.write('"%s","*","*","0x%08x","AES-GCM with 16 octet ICV [RFC4106]",'
                         '"0x%s","NULL",""\n' % ("IPv6" if fam == 6 else "IPv4", spi, ks))
-            for line in sorted(set(raw)):
-                f.write(line + "\n")
+            f.writelines(keylog)
         env = dict(os.environ, XDG_CONFIG_HOME=tmp, HOME=tmp)
         opts = [] if a.seq_only else ["esp.enable_encryption_decode:TRUE",
                                       "esp.enable_authentication_check:TRUE"]
@@ -123,15 +118,14 @@ def main():
             s["_seen"].add(seq)
             s["_last"] = seq if seq is not None else s["_last"]
             continue
-        ports = {r[10].split(",")[0], r[11].split(",")[0]}
-        if ports & {"500", "4500"}:
-            res["ike"] += 1
-            if a.allow_ike:
-                continue
         src = (r[4] or r[6]).split(",")[0]
         dst = (r[5] or r[7]).split(",")[0]
         if src and (not hosts or (src in hosts and dst in hosts)):
-            res["plain_ip"] += 1
+            ports = {r[10].split(",")[0], r[11].split(",")[0]}
+            if a.ike and ports & {"500", "4500"}:
+                res["ike"] += 1
+            else:
+                res["plain_ip"] += 1
     for s in res["seq"].values():
         del s["_last"], s["_seen"]
 
