@@ -95,7 +95,7 @@ run_case() { # NAME AUTH FAMILY START
 		t_fail "$c/own_mount_namespace" "charon $pa: mnt $(readlink "/proc/$pa/ns/mnt"), net $(readlink "/proc/$pa/ns/net")"
 	fi
 	local pcap=$TMP/$c.pcap
-	nsx "$NA" tcpdump -i v0 -n -s 0 -U -w "$pcap" >/dev/null 2>"$pcap.err" &
+	nsx "$NA" tcpdump -i v0 -n -s 0 -U --immediate-mode -w "$pcap" >/dev/null 2>"$pcap.err" &
 	local cap=$!
 	wait_log "$pcap.err" "listening on"
 	if [ "$start" = none ]; then
@@ -138,14 +138,16 @@ run_case() { # NAME AUTH FAMILY START
 	else
 		t_fail "$c/ping_through_child_sa" "outbound SA packets $before -> $after"
 	fi
-	sleep 0.3 # pacing: the last replies reach the capture
+	# kernel-libipsec: ESP in UDP 4500 (non-ESP marker 0 = IKE, excluded).
+	local icmp esp espf='udp port 4500 and udp[8:4] != 0'
+	[ "$fam" = 6 ] && espf='udp port 4500 and ip6[48:4] != 0'
+	esp_frames() { tcpdump -n -r "$pcap" "$espf" 2>/dev/null | wc -l; }
+	# The 3 requests and 3 replies written out (-U) before the capture stops.
+	wait_for 3 eval '[ "$(esp_frames)" -ge 6 ]' 2>/dev/null
 	kill "$cap" 2>/dev/null
 	wait "$cap" 2>/dev/null
-	local icmp esp
 	icmp=$(tcpdump -n -r "$pcap" 'icmp or icmp6' 2>/dev/null | grep -c -E 'echo (request|reply)')
-	# kernel-libipsec: ESP in UDP 4500 (non-ESP marker 0 = IKE, excluded).
-	esp=$(tcpdump -n -r "$pcap" 'udp port 4500 and udp[8:4] != 0' 2>/dev/null | wc -l)
-	[ "$fam" = 6 ] && esp=$(tcpdump -n -r "$pcap" 'udp port 4500 and ip6[48:4] != 0' 2>/dev/null | wc -l)
+	esp=$(esp_frames)
 	if [ "$icmp" = 0 ] && [ "$esp" -ge 6 ]; then
 		t_pass "$c/wire_only_esp"
 	else

@@ -38,16 +38,24 @@ running() { local st; st=$(ps -o stat= -p "$1" 2>/dev/null) && [ -n "$st" ] && [
 
 # ping_through NAME: inner A -> inner B, wire captured: no clear ICMP.
 ping_through() {
-	local c=$1 pcap=$TMP/$1.pcap icmp
+	local c=$1 pcap=$TMP/$1.pcap icmp esp
 	lab_capture_start "$pcap"
 	if L A ping -c 3 -i 0.2 -W 2 -I "$LAB_IN4_A" "$LAB_IN4_B" >"$TMP/$c-ping.log" 2>&1; then
 		t_pass "$c/ping"
 	else
 		t_fail "$c/ping" "$(tail -n 2 "$TMP/$c-ping.log")"
 	fi
+	# The 3 requests and 3 replies (ESP, or ESP in UDP for libipsec) in the
+	# capture before it stops.
+	wait_for 3 eval '[ "$(tcpdump -n -r "$pcap" "esp or udp port 4500" 2>/dev/null | wc -l)" -ge 6 ]' 2>/dev/null
 	lab_capture_stop
 	icmp=$(tcpdump -n -r "$pcap" icmp 2>/dev/null | grep -c 'echo')
-	t_eq "$c/no_clear_icmp_on_wire" "$icmp" 0
+	esp=$(tcpdump -n -r "$pcap" "esp or udp port 4500" 2>/dev/null | wc -l)
+	if [ "$icmp" = 0 ] && [ "$esp" -ge 6 ]; then
+		t_pass "$c/wire_only_esp"
+	else
+		t_fail "$c/wire_only_esp" "clear echo frames $icmp, ESP frames $esp"
+	fi
 }
 
 check_spis() { # NAME
