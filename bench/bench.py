@@ -44,11 +44,14 @@ def lab_plan():
 PLAN = lab_plan()
 IP_A, IP_B = PLAN["LAB_IP4_A"], PLAN["LAB_IP4_B"]
 MAC_A, MAC_B = PLAN["LAB_MAC_A"], PLAN["LAB_MAC_B"]
-def new_key():
-    """A fresh throwaway AES-128-GCM key+salt: esptagd refuses a (key, salt)
-    it has seen before (AES-GCM must never reuse them), so every SA the
-    bench installs by hand gets its own."""
-    return "0x" + os.urandom(20).hex()
+_key_n = [0]
+
+
+def bench_key(spi):
+    """A throwaway key+salt of its own for every SA added: esptagd refuses a
+    key it has used before (and the same SA on both sites shares its key)."""
+    _key_n[0] += 1
+    return "0x%08x%016x%08x%08x" % (spi, _key_n[0], os.getpid() & 0xffffffff, 0x40414243)
 
 children = []           # PIDs we started and must stop
 namespaces = []         # namespaces we created
@@ -219,12 +222,12 @@ def sa_lines(site, keys, with_policies=True, window=128):
     a drop)."""
     me, peer = (IP_A, IP_B) if site == "A" else (IP_B, IP_A)
     out_spi, in_spi = ("0x1001", "0x1002") if site == "A" else ("0x1002", "0x1001")
-    k_out, k_in = keys if site == "A" else keys[::-1]
-    aead = "aead 'rfc4106(gcm(aes))' %s 128"
-    sa = ["state add dev pf0 src %s dst %s proto esp spi %s mode transport %s dir out"
-          % (me, peer, out_spi, aead % k_out),
-          "state add dev pf0 src %s dst %s proto esp spi %s mode transport %s%s dir in"
-          % (peer, me, in_spi, aead % k_in, " replay-window %d" % window if window else "")]
+    k_out, k_in = (keys["0x1001"], keys["0x1002"]) if site == "A" else (keys["0x1002"], keys["0x1001"])
+    sa = ["state add dev pf0 src %s dst %s proto esp spi %s mode transport "
+          "aead 'rfc4106(gcm(aes))' %s 128 dir out" % (me, peer, out_spi, k_out),
+          "state add dev pf0 src %s dst %s proto esp spi %s mode transport "
+          "aead 'rfc4106(gcm(aes))' %s 128%s dir in"
+          % (peer, me, in_spi, k_in, " replay-window %d" % window if window else "")]
     pol = ["policy add dev pf0 src %s/32 dst %s/32 dir out action protect spi %s"
            % (me, peer, out_spi),
            "policy add dev pf0 src %s/32 dst %s/32 dir in action protect spi %s"
@@ -233,7 +236,7 @@ def sa_lines(site, keys, with_policies=True, window=128):
 
 
 def esp_on(window=128):
-    keys = (new_key(), new_key())
+    keys = {"0x1001": bench_key(0x1001), "0x1002": bench_key(0x1002)}
     for s in ("A", "B"):
         esptag(s, "-b", "-", stdin="\n".join(sa_lines(s, keys, window=window)) + "\n")
 
@@ -432,11 +435,12 @@ def b_ctl(q):
     # fresh keys for every pass (esptagd never takes a key twice).
     cli = []
     for _ in range(max(3, q["samples"] // 2)):
+        # new keys for every round: the same SAs again would reuse them
         with tempfile.NamedTemporaryFile("w", prefix="et-bench-", suffix=".txt", delete=False) as f:
             for i in range(q["ctl_n"]):
                 f.write("state add dev pf0 src %s dst %s proto esp spi 0x%x "
                         "mode transport aead 'rfc4106(gcm(aes))' %s 128 dir out\n"
-                        % (IP_A, IP_B, 0x200000 + i, new_key()))
+                        % (IP_A, IP_B, 0x200000 + i, bench_key(0x200000 + i)))
             batch = f.name
         try:
             t0 = time.monotonic()

@@ -46,3 +46,22 @@ $(CHARON_PLUGIN): $(CHARON_OBJS) $(CHARON_LIB_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) -shared -o $@ $^ -L$(SSW_LIBDIR) -lcharon -lstrongswan \
 		-Wl,-rpath,$(SSW_LIBDIR) -Wl,-z,defs
+
+# make install (install.mk): the plugin where Debian's charon loads plugins
+# from, the strongswan.conf snippet where it reads them. Both directories
+# are fixed by charon, not by PREFIX; with a PREFIX other than /usr or
+# /usr/local (a staging tree) they go under PREFIX instead.
+PREFIX ?= /usr/local
+ifneq ($(filter /usr /usr/local,$(PREFIX:/=)),)
+CHARON_PLUGINDIR   ?= $(SSW_LIBDIR)/plugins
+STRONGSWAN_CONFDIR ?= /etc/strongswan.d/charon
+else
+CHARON_PLUGINDIR   ?= $(PREFIX)/lib/ipsec/plugins
+STRONGSWAN_CONFDIR ?= $(PREFIX)/etc/strongswan.d/charon
+endif
+ifneq ($(wildcard $(SSW_LIBDIR)/libcharon.so.0),)
+CHARON_INST_DIRS   := $(CHARON_PLUGINDIR) $(STRONGSWAN_CONFDIR)
+CHARON_INST_FILES  := $(CHARON_PLUGINDIR)/libstrongswan-kernel-esptag.so \
+		      $(STRONGSWAN_CONFDIR)/kernel-esptag.conf
+CHARON_INST_PREREQ := $(CHARON_PLUGIN)
+endif

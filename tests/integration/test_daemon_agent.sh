@@ -21,6 +21,7 @@ done
 PY=/usr/bin/python3
 K1=0x0102030405060708090a0b0c0d0e0f10a1a2a3a4
 K2=0x1112131415161718191a1b1c1d1e1f20b1b2b3b4
+K3=0x2122232425262728292a2b2c2d2e2f30c1c2c3c4 # every SA its own key
 AEAD="aead rfc4106(gcm(aes))"
 
 # $(...) runs the harness helpers in a subshell: register for teardown here.
@@ -178,8 +179,8 @@ bad del_unknown 2 "no SA" state del dev eth0 dst 192.0.2.2 proto esp spi 0x7777
 # SAs) is accepted by the agent, the second refused: the daemon must take the
 # first 13 back, so that nothing is left anywhere.
 for i in $(seq 1 15); do
-	printf 'state add dev eth0 src 192.0.2.1 dst 192.0.2.2 proto esp spi %d %s %s 128 dir out\n' \
-		$((0x3000 + i)) "$AEAD" "$K1"
+	printf 'state add dev eth0 src 192.0.2.1 dst 192.0.2.2 proto esp spi %d %s 0x%08x%024xa1a2a3a4 128 dir out\n' \
+		$((0x3000 + i)) "$AEAD" "$((0x3000 + i))" "$i"
 done >"$TMP/full.batch"
 E -b "$TMP/full.batch" 2>"$TMP/err.txt"
 rc=$?
@@ -249,7 +250,7 @@ E policy add dev eth0 src 2001:db8::/64 dst 2001:db8::2/128 dir out action prote
 E policy add dev eth0 src 2001:db8::/32 dst 2001:db8::/32 dir in action protect
 t_eq ipv6_add_rc $? 0
 check_agree ipv6_agree 4
-E state add dev eth0 src 192.0.2.1 dst 192.0.2.3 proto esp spi 0x5000 $AEAD $K1 128 \
+E state add dev eth0 src 192.0.2.1 dst 192.0.2.3 proto esp spi 0x5000 $AEAD $K3 128 \
 	limit time-hard 1 dir out
 t_eq lifetime_add_rc $? 0
 sa_5000_gone() { E -j state list | $PY -c 'import json,sys; sys.exit(any(s["spi"] == 0x5000 for s in json.load(sys.stdin)))'; }

@@ -5,12 +5,12 @@ Check a wire capture against the ESP SAs that should protect it, with
 tshark as the independent decoder (ICV check on).
 
   espcheck.py PCAP --sas FILE [--marker HEX] [--hosts A,B ...] [--seq-only]
-  espcheck.py PCAP --keylog FILE [--ike] ...
+  espcheck.py PCAP --esp-sa FILE ...
 
 FILE holds one SA per line: "SPI FAMILY KEYSALT_HEX" (mode 0600; keys are
-never printed). --keylog FILE instead: Wireshark's esp_sa format, as
-esptagd --keylog writes it. --ike: UDP to or from port 500 or 4500 is
-counted as "ike", not as plain_ip. Prints one JSON object:
+never printed); with --esp-sa, FILE is a Wireshark esp_sa table as is (an
+esptagd --keylog file). --ike: UDP to or from port 500 or 4500 is counted
+as "ike", not as plain_ip. Prints one JSON object:
   frames        frames in the capture
   esp           ESP frames
   esp_known     ESP frames whose SPI is in FILE
@@ -53,7 +53,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("pcap")
     ap.add_argument("--sas")
-    ap.add_argument("--keylog")
+    ap.add_argument("--esp-sa", dest="esp_sa")
     ap.add_argument("--ike", action="store_true")
     ap.add_argument("--marker", default="")
     ap.add_argument("--hosts", default="")
@@ -61,20 +61,21 @@ def main():
                     help="headers only (snaplen capture): no decryption")
     a = ap.parse_args()
 
-    if not a.sas and not a.keylog:
-        ap.error("--sas FILE or --keylog FILE")
-    sas, keylog = [], []
-    if a.sas:
+    sas, table = [], None
+    if a.esp_sa:
+        with open(a.esp_sa) as f:
+            table = f.read()
+        known = {int(line.split(",")[3].strip('"'), 16)
+                 for line in table.splitlines() if line.count(",") >= 7}
+    else:
+        if not a.sas:
+            ap.error("--sas or --esp-sa")
         with open(a.sas) as f:
             for line in f:
                 p = line.split()
                 if len(p) == 3:
                     sas.append((int(p[0], 0), int(p[1]), p[2].lower().removeprefix("0x")))
-    if a.keylog:
-        with open(a.keylog) as f:
-            keylog = [line for line in f if line.startswith('"IPv')]
-    known = {spi for spi, _, _ in sas}
-    known |= {int(line.split(",")[3].strip('"'), 16) for line in keylog}
+        known = {spi for spi, _, _ in sas}
 
     res = {"frames": 0, "esp": 0, "esp_known": 0, "icv_good": 0, "plain_ip": 0,
            "marker_hits": 0, "seq": {}}
@@ -84,10 +85,11 @@ def main():
         cfg = os.path.join(tmp, "wireshark")
         os.makedirs(cfg)
         with open(os.path.join(cfg, "esp_sa"), "w") as f:
+            if table is not None:
+                f.write(table)
             for spi, fam, ks in sas:
                 f.write('"%s","*","*","0x%08x","AES-GCM with 16 octet ICV [RFC4106]",'
                         '"0x%s","NULL",""\n' % ("IPv6" if fam == 6 else "IPv4", spi, ks))
-            f.writelines(keylog)
         env = dict(os.environ, XDG_CONFIG_HOME=tmp, HOME=tmp)
         opts = [] if a.seq_only else ["esp.enable_encryption_decode:TRUE",
                                       "esp.enable_authentication_check:TRUE"]
@@ -121,8 +123,7 @@ def main():
         src = (r[4] or r[6]).split(",")[0]
         dst = (r[5] or r[7]).split(",")[0]
         if src and (not hosts or (src in hosts and dst in hosts)):
-            ports = {r[10].split(",")[0], r[11].split(",")[0]}
-            if a.ike and ports & {"500", "4500"}:
+            if a.ike and {r[10].split(",")[0], r[11].split(",")[0]} & {"500", "4500"}:
                 res["ike"] += 1
             else:
                 res["plain_ip"] += 1

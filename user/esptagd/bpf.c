@@ -26,10 +26,9 @@ const char *const map_names[M_NR] = {
 	[M_REPLAY] = "esptag_replay",	[M_SPD] = "esptag_spd",
 	[M_SPD_SRC] = "esptag_spd_src",	[M_CFG] = "esptag_cfg",
 	[M_STATS] = "esptag_stats",	[M_SA_STATS] = "esptag_sa_stats",
-	[M_PORTS] = "esptag_ports",
+	[M_PORTS] = "esptag_ports",	[M_SA_LIFE] = "esptag_sa_life",
 	[M_BYPASS] = "esptag_bypass",	[M_ACQ_PEND] = "esptag_acq_pend",
 	[M_ACQ] = "esptag_acquire",	[M_POL_USE] = "esptag_pol_use",
-	[M_SA_LIFE] = "esptag_sa_life",
 };
 
 /*

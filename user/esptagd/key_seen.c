@@ -18,14 +18,21 @@
 #include "secmem.h"
 
 #define KS_SECRET	32
-#define KS_DIGEST	32
+#define KS_DIGEST	16	/* HMAC-SHA256 truncated to 128 bits */
 
+/*
+ * An open-addressing set of digests (linear probing, at most half full; an
+ * all-zero slot is empty, and a digest is never all zero: its first byte
+ * gets bit 0 set). Grows by doubling; 16 bytes per SA ever added.
+ */
 struct key_seen {
 	uint8_t secret[KS_SECRET];
-	size_t n, cap;			/* digests held, room for */
+	size_t n, cap;			/* digests held, slots (a power of two) */
 	size_t bytes;			/* mapping size */
 	uint8_t (*dig)[KS_DIGEST];	/* in the same mapping, after this header */
 };
+
+static EVP_MAC *hmac;		/* fetched once (not secret) */
 
 static size_t ks_bytes(size_t cap)
 {
@@ -44,10 +51,35 @@ static struct key_seen *ks_alloc(size_t cap)
 	return k;
 }
 
+static bool slot_empty(const uint8_t *d)
+{
+	for (int i = 0; i < KS_DIGEST; i++)
+		if (d[i])
+			return false;
+	return true;
+}
+
+/* The slot holding h, or the empty one where it would go. */
+static uint8_t *ks_slot(const struct key_seen *k, const uint8_t h[KS_DIGEST])
+{
+	uint64_t x;
+	size_t i;
+
+	memcpy(&x, h + 8, sizeof(x));
+	for (i = x & (k->cap - 1);; i = (i + 1) & (k->cap - 1))
+		if (slot_empty(k->dig[i]) || !memcmp(k->dig[i], h, KS_DIGEST))
+			return k->dig[i];
+}
+
 int key_seen_init(struct daemon *d)
 {
-	struct key_seen *k = ks_alloc(1024);
+	struct key_seen *k;
 
+	if (!hmac && !(hmac = EVP_MAC_fetch(NULL, "HMAC", NULL))) {
+		log_err("OpenSSL: no HMAC");
+		return -1;
+	}
+	k = ks_alloc(4096);
 	if (!k)
 		return -1;
 	if (getrandom(k->secret, sizeof(k->secret), 0) != sizeof(k->secret)) {
@@ -63,18 +95,19 @@ void key_seen_free(struct daemon *d)
 	if (d->kseen)
 		esptag_secmem_free(d->kseen, d->kseen->bytes);
 	d->kseen = NULL;
+	EVP_MAC_free(hmac);
+	hmac = NULL;
 }
 
-/* HMAC-SHA256(secret, key_len || key || salt). 0 or -1. */
+/* HMAC-SHA256(secret, key_len || key || salt), truncated. 0 or -1. */
 static int digest(const struct key_seen *k, const struct esptag_ctl_sa *c, uint8_t out[KS_DIGEST])
 {
-	uint8_t msg[1 + ESPTAG_KEY_MAX + ESPTAG_SALT_LEN];
+	uint8_t msg[1 + ESPTAG_KEY_MAX + ESPTAG_SALT_LEN], full[32];
 	OSSL_PARAM prm[] = {
 		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, "SHA256", 0),
 		OSSL_PARAM_construct_end(),
 	};
-	EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-	EVP_MAC_CTX *ctx = mac ? EVP_MAC_CTX_new(mac) : NULL;
+	EVP_MAC_CTX *ctx = hmac ? EVP_MAC_CTX_new(hmac) : NULL;
 	size_t len = 0;
 	int rc = -1;
 
@@ -83,46 +116,59 @@ static int digest(const struct key_seen *k, const struct esptag_ctl_sa *c, uint8
 	memcpy(msg + 1 + c->key_len, c->salt, ESPTAG_SALT_LEN);
 	if (ctx && EVP_MAC_init(ctx, k->secret, sizeof(k->secret), prm) &&
 	    EVP_MAC_update(ctx, msg, 1 + c->key_len + ESPTAG_SALT_LEN) &&
-	    EVP_MAC_final(ctx, out, &len, KS_DIGEST) && len == KS_DIGEST)
+	    EVP_MAC_final(ctx, full, &len, sizeof(full)) && len == sizeof(full)) {
+		memcpy(out, full, KS_DIGEST);
+		out[0] |= 1;
 		rc = 0;
+	}
 	explicit_bzero(msg, sizeof(msg));
+	explicit_bzero(full, sizeof(full));
 	EVP_MAC_CTX_free(ctx);
-	EVP_MAC_free(mac);
 	return rc;
 }
 
 bool key_seen(struct daemon *d, const struct esptag_ctl_sa *c)
 {
 	uint8_t h[KS_DIGEST];
-	bool seen = false;
+	bool seen;
 
 	if (!d->kseen || digest(d->kseen, c, h))
 		return false;
-	for (size_t i = 0; i < d->kseen->n && !seen; i++)
-		seen = !memcmp(d->kseen->dig[i], h, KS_DIGEST);
+	seen = !slot_empty(ks_slot(d->kseen, h));
 	explicit_bzero(h, sizeof(h));
 	return seen;
 }
 
+/* Twice the slots, every digest moved over. */
+static int ks_grow(struct daemon *d)
+{
+	struct key_seen *k = d->kseen, *n = ks_alloc(k->cap * 2);
+
+	if (!n)
+		return -1;
+	memcpy(n->secret, k->secret, sizeof(k->secret));
+	for (size_t i = 0; i < k->cap; i++)
+		if (!slot_empty(k->dig[i]))
+			memcpy(ks_slot(n, k->dig[i]), k->dig[i], KS_DIGEST);
+	n->n = k->n;
+	esptag_secmem_free(k, k->bytes);
+	d->kseen = n;
+	return 0;
+}
+
 int key_seen_add(struct daemon *d, const struct esptag_ctl_sa *c)
 {
-	struct key_seen *k = d->kseen;
+	uint8_t h[KS_DIGEST], *slot;
 
-	if (!k)
+	if (!d->kseen || ((d->kseen->n + 1) * 2 > d->kseen->cap && ks_grow(d)))
 		return -1;
-	if (k->n == k->cap) {
-		struct key_seen *n = ks_alloc(k->cap * 2);
-
-		if (!n)
-			return -1;
-		memcpy(n->secret, k->secret, sizeof(k->secret));
-		memcpy(n->dig, k->dig, k->n * KS_DIGEST);
-		n->n = k->n;
-		esptag_secmem_free(k, k->bytes);
-		d->kseen = k = n;
+	if (digest(d->kseen, c, h))
+		return -1;
+	slot = ks_slot(d->kseen, h);
+	if (slot_empty(slot)) {
+		memcpy(slot, h, KS_DIGEST);
+		d->kseen->n++;
 	}
-	if (digest(k, c, k->dig[k->n]))
-		return -1;
-	k->n++;
+	explicit_bzero(h, sizeof(h));
 	return 0;
 }

@@ -598,12 +598,10 @@ void sad_life_tick(struct daemon *d)
 	spd_refresh(d);
 	agent_del(d, d->chan.port, list, n, gone);
 	for (size_t i = 0; i < n; i++)
-	{
 		if (!gone[i])
 			list[i]->leaving = false;
 		else
 			monitor_event(d, ESPTAG_EV_SA_EXPIRED, &list[i]->c, 0, 0, why[i]);
-	}
 	k = drop_confirmed(d, list, n, gone, ESPTAG_EV_SA_REMOVED);
 	spd_refresh(d);
 	log_info("%zu SA(s) reached a hard limit and were removed", k);
