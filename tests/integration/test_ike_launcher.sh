@@ -95,7 +95,7 @@ run_case() { # NAME AUTH FAMILY START
 		t_fail "$c/own_mount_namespace" "charon $pa: mnt $(readlink "/proc/$pa/ns/mnt"), net $(readlink "/proc/$pa/ns/net")"
 	fi
 	local pcap=$TMP/$c.pcap
-	nsx "$NA" tcpdump -i v0 -n -s 0 -U -w "$pcap" >/dev/null 2>"$pcap.err" &
+	nsx "$NA" tcpdump -i v0 -n -s 0 -U --immediate-mode -w "$pcap" >/dev/null 2>"$pcap.err" &
 	local cap=$!
 	wait_log "$pcap.err" "listening on"
 	if [ "$start" = none ]; then
@@ -138,14 +138,16 @@ run_case() { # NAME AUTH FAMILY START
 	else
 		t_fail "$c/ping_through_child_sa" "outbound SA packets $before -> $after"
 	fi
-	sleep 0.3 # pacing: the last replies reach the capture
+	# kernel-libipsec: ESP in UDP 4500 (non-ESP marker 0 = IKE, excluded).
+	local icmp esp espf='udp port 4500 and udp[8:4] != 0'
+	[ "$fam" = 6 ] && espf='udp port 4500 and ip6[48:4] != 0'
+	esp_frames() { tcpdump -n -r "$pcap" "$espf" 2>/dev/null | wc -l; }
+	# The 3 requests and 3 replies written out (-U) before the capture stops.
+	wait_for 3 eval '[ "$(esp_frames)" -ge 6 ]' 2>/dev/null
 	kill "$cap" 2>/dev/null
 	wait "$cap" 2>/dev/null
-	local icmp esp
 	icmp=$(tcpdump -n -r "$pcap" 'icmp or icmp6' 2>/dev/null | grep -c -E 'echo (request|reply)')
-	# kernel-libipsec: ESP in UDP 4500 (non-ESP marker 0 = IKE, excluded).
-	esp=$(tcpdump -n -r "$pcap" 'udp port 4500 and udp[8:4] != 0' 2>/dev/null | wc -l)
-	[ "$fam" = 6 ] && esp=$(tcpdump -n -r "$pcap" 'udp port 4500 and ip6[48:4] != 0' 2>/dev/null | wc -l)
+	esp=$(esp_frames)
 	if [ "$icmp" = 0 ] && [ "$esp" -ge 6 ]; then
 		t_pass "$c/wire_only_esp"
 	else
@@ -215,5 +217,34 @@ if ! "$IKE" start "$IA" "$NA" "$TMP/bl-a" --backend libipsec >/dev/null 2>"$TMP/
 	t_pass start_refuses_bad_config_and_cleans_up
 else
 	t_fail start_refuses_bad_config_and_cleans_up "$(tail -n 3 "$TMP/bl.err")"
+fi
+# A kernel-esptag that does not load (here: a plugin with no features, so
+# charon unloads it) must not leave kernel-netlink serving kernel-ipsec
+# (the kernel's XFRM) in its place: start refuses, nothing left running.
+if command -v gcc >/dev/null; then
+	cat >"$TMP/nofeat.c" <<'EOF'
+#include <stdlib.h>
+struct plugin { char *(*get_name)(void *); int (*get_features)(void *, void **);
+	int (*reload)(void *); void (*destroy)(void *); };
+static char *gn(void *p) { return "kernel-esptag"; }
+static int gf(void *p, void **f) { *f = NULL; return 0; }
+static void ds(void *p) { free(p); }
+struct plugin *kernel_esptag_plugin_create(void)
+{
+	struct plugin *p = calloc(1, sizeof(*p));
+	p->get_name = gn; p->get_features = gf; p->destroy = ds;
+	return p;
+}
+EOF
+	gcc -shared -fPIC -o "$TMP/libstrongswan-kernel-esptag.so" "$TMP/nofeat.c"
+	mkdir -p "$TMP/esprun"
+	if ! "$IKE" start "$IA" "$NA" "$TMP/bl-a" --backend esptag --esptag-run "$TMP/esprun" \
+		--plugin "$TMP/libstrongswan-kernel-esptag.so" >/dev/null 2>"$TMP/nofeat.err" &&
+		grep -q "kernel-esptag not loaded" "$TMP/nofeat.err" && [ ! -e "$IKE_RUN/$IA" ] &&
+		! pgrep -f "$IKE_RUN/$IA" >/dev/null; then
+		t_pass start_refuses_when_kernel_esptag_does_not_load
+	else
+		t_fail start_refuses_when_kernel_esptag_does_not_load "$(tail -n 3 "$TMP/nofeat.err")"
+	fi
 fi
 t_exit
