@@ -39,6 +39,12 @@ for combo in "psk transport 4" "cert tunnel 4" "psk tunnel 6" "cert transport 6"
 		continue
 	fi
 	ike_sas_agree "$c"
+	# both directions' policies name charon's CHILD_SA (reqid, mode, peers)
+	tmpl=$(L A esptag -j policy list | $PY -c '
+import json, sys
+print(" ".join(sorted("%s:%s:%s:%s" % (p["dir"], p.get("reqid"), p.get("tmpl_mode"), p.get("tmpl_dst"))
+                      for p in json.load(sys.stdin))))')
+	t_eq "$c/policies_name_the_child_sa" "$tmpl" "in:1:$mode:$SA_A out:1:$mode:$SA_B"
 	pcap="$TMP/$c.pcap"
 	lab_capture_start "$pcap"
 	ping_opt=(); [ "$fam" = 6 ] && ping_opt=(-6)

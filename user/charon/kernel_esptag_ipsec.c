@@ -15,8 +15,9 @@
  * policies name their SA by reqid, SA addresses and mode: esptagd moves
  * them to the newest SA of that reqid on its own (make-before-break) and
  * treats them as trap policies (drop + acquire) while no SA exists.
- * Inbound protect policies require decrypted packets. Forward policies
- * are not sent: esptagd's inbound policies hold for forwarded packets too.
+ * Inbound protect policies carry the same template: only packets an SA of
+ * theirs decrypted pass. Forward policies are not sent: esptagd's inbound
+ * policies hold for forwarded packets too.
  *
  * Tunnel-mode outbound policies get the route kernel-netlink's IPsec half
  * would have installed (via the peer's next hop, source the local inner
@@ -560,8 +561,9 @@ static bool policy_fill(private_kernel_esptag_ipsec_t *this, policy_entry_t *pe,
 		p->action = ESPTAG_ACT_PROTECT;
 		break;
 	}
-	if (pe->dir != ESPTAG_DIR_OUT)
-		return TRUE;	/* inbound: must arrive decrypted, by any SA */
+	/* The template, as XFRM's: outbound it names the SA to use (esptagd
+	 * follows the newest of the reqid), inbound the SAs whose decrypted
+	 * packets the policy accepts (src = the peer, dst = this host). */
 	p->tmpl_flags = ESPTAG_CTL_TMPL_REQID;
 	p->reqid = u->reqid;
 	p->tmpl_mode = u->mode == MODE_TUNNEL ? ESPTAG_MODE_TUNNEL : ESPTAG_MODE_TRANSPORT;
