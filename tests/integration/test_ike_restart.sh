@@ -6,7 +6,9 @@
 #    traffic goes on, and the next rekey (an IKE exchange through the
 #    bypass sockets, new SAs through esptagd) works;
 #  - the agent restarted: traffic resumes, and no ESP sequence number (the
-#    IV) is used twice on any SA across the restart.
+#    IV) is used twice on any SA across the restart;
+#  - charon started while esptagd is down: once esptagd is up, the plugin
+#    registers charon's IKE sockets and IKE passes esptagd's base policies.
 . "$(dirname "$0")/../lib/harness.sh"
 TMP=$(tmp_new ikerst)
 . "$ROOT/tests/lib/ike.sh"
@@ -65,5 +67,34 @@ import json, sys; r = json.load(sys.stdin)
 print(int(bool(r["seq"]) and all(s["unique"] for s in r["seq"].values())), r["plain_ip"])')
 t_eq agent_restart/no_sequence_number_used_twice "$ok" 1
 t_eq no_clear_frame "$plain" 0
+ike stop >/dev/null 2>&1
+
+# ---- charon started while esptagd is down ----------------------------------
+# Under esptagd's base policies (out discard, in protect) IKE passes only
+# through registered bypass sockets: charon's are registered once the
+# plugin reaches esptagd.
+for s in A B; do
+	L "$s" esptag policy add dev pf0 src "$LAB_NET4" dst "$LAB_NET4" dir out action discard &&
+		L "$s" esptag policy add dev pf0 src "$LAB_NET4" dst "$LAB_NET4" dir in action protect ||
+		t_fail "base_policies_$s" "esptag policy add refused"
+done
+"$LABSH" daemon stop A
+if ike start --mode transport --start none >"$TMP/early.log" 2>&1; then
+	"$LABSH" daemon start A
+	t_eq charon_first/esptagd_keeps_its_policies "$(ike_count A policy)" 2
+	connected() { grep -q "kernel-esptag: receiving events of esptagd" "$STATE/ike/A/charon.log"; }
+	wait_for 10 connected || true
+	swan A --initiate --child lab --timeout 15 >>"$TMP/early.log" 2>&1
+	if both_up; then
+		t_pass charon_first/ike_passes_once_esptagd_is_up
+	else
+		t_fail charon_first/ike_passes_once_esptagd_is_up "$(tail -n 2 "$TMP/early.log" | tr '\n' ' ')"
+	fi
+	L A ping -c 2 -i 0.2 -W 2 "$SA_B" >/dev/null 2>&1 && t_pass charon_first/ping ||
+		t_fail charon_first/ping "ping failed"
+else
+	t_fail charon_first/ike_start "$(tail -n 3 "$TMP/early.log")"
+	"$LABSH" daemon start A
+fi
 ike stop >/dev/null 2>&1
 t_exit

@@ -868,6 +868,7 @@ METHOD(kernel_ipsec_t, bypass_socket, bool,
 	socklen_t len = sizeof(uint64_t), slen = sizeof(sa);
 	bypass_entry_t *b;
 	uint64_t cookie = 0;
+	bool ok;
 
 	if (getsockopt(fd, SOL_SOCKET, SO_COOKIE, &cookie, &len) || !cookie) {
 		DBG1(DBG_KNL, "kernel-esptag: no cookie of socket %d: %s", fd, strerror(errno));
@@ -876,15 +877,15 @@ METHOD(kernel_ipsec_t, bypass_socket, bool,
 	INIT(b, .cookie = cookie, .family = family == AF_INET6 ? 6 : 4);
 	if (!getsockname(fd, &sa.sa, &slen))
 		b->port = ntohs(sa.sa.sa_family == AF_INET6 ? sa.in6.sin6_port : sa.in.sin_port);
-	if (!bypass_send(this, b)) {
-		free(b);
-		return FALSE;
-	}
+	/* Kept even if esptagd does not answer now: registered again when
+	 * the event connection (re)connects. */
 	this->mutex->lock(this->mutex);
 	this->bypass->insert_last(this->bypass, b);
+	ok = bypass_send(this, b);
 	this->mutex->unlock(this->mutex);
-	DBG2(DBG_KNL, "kernel-esptag: IKE socket on port %u passes in clear", b->port);
-	return TRUE;
+	if (ok)
+		DBG2(DBG_KNL, "kernel-esptag: IKE socket on port %u passes in clear", b->port);
+	return ok;
 }
 
 /* A new esptagd (restart) knows nothing of charon's sockets: tell again. */
