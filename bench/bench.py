@@ -216,9 +216,10 @@ def esptag(site, *args, check=True, stdin=None):
 
 def sa_lines(site, keys, with_policies=True, window=128):
     """The working A<->B transport configuration (one out SA, one in SA and
-    the two policies per site), as esptag batch lines. window: replay
-    window of the inbound SA (0: strictly increasing sequence numbers only,
-    any reordering on the way is a drop)."""
+    the two policies per site), as esptag batch lines. keys: the key+salt
+    of the A->B and B->A SAs. window: replay window of the inbound SA (0:
+    strictly increasing sequence numbers only, any reordering on the way is
+    a drop)."""
     me, peer = (IP_A, IP_B) if site == "A" else (IP_B, IP_A)
     out_spi, in_spi = ("0x1001", "0x1002") if site == "A" else ("0x1002", "0x1001")
     k_out, k_in = (keys["0x1001"], keys["0x1002"]) if site == "A" else (keys["0x1002"], keys["0x1001"])
@@ -430,7 +431,8 @@ def b_ctl(q):
     m = run(["taskset", "-c", "0", os.path.join(BB, "bench_bpf"), "mapfill",
              "-N", str(q["ctl_n"]), "-s", str(q["samples"])])
     raw = jlines(m.stdout)[0]
-    # The CLI's batch mode (-b), same SAs, end to end including parsing.
+    # The CLI's batch mode (-b), same SAs, end to end including parsing;
+    # fresh keys for every pass (esptagd never takes a key twice).
     cli = []
     for _ in range(max(3, q["samples"] // 2)):
         # new keys for every round: the same SAs again would reuse them
@@ -542,12 +544,38 @@ def wg_setup():
     return procs, ns, ip
 
 
+KERNEL_ESPTAG = [os.path.join(BUILD, "libstrongswan-kernel-esptag.so"),
+                 "/usr/lib/ipsec/plugins/libstrongswan-kernel-esptag.so"]
+
+
+def have_kernel_esptag():
+    return any(os.path.exists(f) for f in KERNEL_ESPTAG)
+
+
+def ike_start(*opts):
+    """charon on both sites of the bench's lab (scripts/lab ike start):
+    IKE proposal aes128gcm16-prfsha256-x25519, ESP AES-GCM-16 (128 first).
+    Returns once the CHILD_SA is up (start_action start)."""
+    if not os.path.exists("/usr/sbin/charon-systemd"):
+        raise RuntimeError("charon-systemd not installed (scripts/deps installs strongSwan)")
+    lab("ike", "stop", check=False)
+    lab("ike", "start", "--start", "start", *opts, timeout=120)
+
+
+def ike_stop():
+    lab("ike", "stop", check=False)
+
+
 def b_e2e(q):
     """iperf3 A->B, samples interleaved: bypass (no SAs, the agents forward
     untagged frames), ESP with a replay window of 128, ESP with window 0.
-    Then wireguard-go on the same namespaces and veths (agents in bypass)."""
+    Then wireguard-go on the same namespaces and veths (agents in bypass),
+    then, interleaved, strongSwan's own user-space ESP (charon with
+    kernel-libipsec, its TUN device; agents in bypass) and, when the
+    kernel-esptag plugin is built, esptag keyed by charon through it, both
+    with the same IKE proposal."""
     ns = {s: "et-%s-%s" % (lab_env["LAB"], s) for s in ("A", "B")}
-    series = {"bypass": [], "esp": [], "esp_w0": [], "wg": []}
+    series = {"bypass": [], "esp": [], "esp_w0": [], "wg": [], "libipsec": [], "esp_ike": []}
     stalled = {k: 0 for k in series}
 
     def take(k, v):
@@ -577,17 +605,58 @@ def b_e2e(q):
                 stop(p)
     except Exception as e:     # reported, not hidden
         wg_err = str(e)
+    # strongSwan kernel-libipsec: ESP (in UDP, as libipsec always sends it)
+    # in tunnel mode between the sites' inner addresses, through the TUN
+    # device ipsec0; esptagd has no SA or policy, the agents forward. And
+    # esptag keyed by IKE: charon drives each site's esptagd through the
+    # kernel-esptag plugin (transport mode, as the hand-keyed runs above).
+    # Samples interleaved (charon restarted with the other backend for
+    # each), so that both see the same load on this shared machine.
+    li_err = None
+    ike_err = None if have_kernel_esptag() else \
+        "the kernel-esptag plugin is not built: esptag keyed by hand (esptag CLI) instead"
+    for i in range(q["samples"]):
+        if li_err is None:
+            try:
+                ike_start("--backend", "libipsec", "--mode", "tunnel")
+                take("libipsec", iperf(ns["A"], ns["B"], PLAN["LAB_IN4_B"], q["iperf_s"],
+                                       bind=PLAN["LAB_IN4_A"]))
+            except Exception as e:
+                li_err = str(e)
+            finally:
+                ike_stop()
+        if ike_err is None:
+            try:
+                ike_start("--backend", "esptag", "--mode", "transport")
+                take("esp_ike", iperf(ns["A"], ns["B"], IP_B, q["iperf_s"]))
+            except Exception as e:
+                ike_err = str(e)
+            finally:
+                ike_stop()
+                esp_off()      # whatever charon left: the next libipsec run needs none
     S = lambda k: {"samples": series[k]}
     parts = [part("iperf3 TCP A->B through both agents with ESP (replay window 128) vs the same "
                   "lab in bypass", "bypass", S("esp"), S("bypass"), 0.5, "higher", "Mbit/s")]
     if series["wg"]:
         parts.append(part("esptag ESP vs wireguard-go on the same namespaces and veths",
                           "wireguard-go", S("esp"), S("wg"), 1.0, "higher", "Mbit/s"))
+    if series["libipsec"]:
+        mine = "esp_ike" if series["esp_ike"] else "esp"
+        parts.append(part("esptag ESP %s vs strongSwan kernel-libipsec (user-space ESP over TUN, "
+                          "same sites, same IKE proposal)"
+                          % ("keyed by charon through kernel-esptag" if mine == "esp_ike"
+                             else "keyed by hand"),
+                          "kernel-libipsec", S(mine), S("libipsec"), 2.0, "higher", "Mbit/s",
+                          note=None if mine == "esp_ike" else ike_err))
     parts.append(part("ESP with replay window 0 (strictly increasing only) vs bypass",
                       "bypass", S("esp_w0"), S("bypass"), None, "higher", "Mbit/s"))
     return entry(6, "end_to_end", parts, extra={
         "iperf_seconds": q["iperf_s"], "wireguard_go": "measured" if series["wg"] else
         "not measured: " + (wg_err or "?"), "wireguard_samples": series["wg"],
+        "kernel_libipsec": "measured" if series["libipsec"] else
+        "not measured: " + (li_err or "?"), "kernel_libipsec_samples": series["libipsec"],
+        "esptag_ike": "measured" if series["esp_ike"] else "not measured: " + (ike_err or "?"),
+        "esptag_ike_samples": series["esp_ike"],
         "stalled_runs": stalled,
         "esptag_state_after_esp_runs": st[:2000]})
 

@@ -63,7 +63,13 @@ def plots(res, root):
         wg = e2e.get("extra", {}).get("wireguard_samples")
         if wg:
             series.append(("wireguard-go", wg))
-        fig, ax = plt.subplots(figsize=(6, 3.6))
+        ike = e2e.get("extra", {}).get("esptag_ike_samples")
+        if ike:
+            series.append(("esptag ESP\nkeyed by IKE", ike))
+        li = e2e.get("extra", {}).get("kernel_libipsec_samples")
+        if li:
+            series.append(("strongSwan\nkernel-libipsec", li))
+        fig, ax = plt.subplots(figsize=(max(6, 1.3 * len(series)), 3.6))
         for i, (n, s) in enumerate(series):
             if not s:
                 continue
@@ -127,6 +133,11 @@ def write(doc, root):
                 fmt(p["baseline_value"], p["unit"] if p["baseline_value"] is not None else None),
                 fmt(p["ratio"]), (p["target_kind"] + " " + fmt(p["target"])) if p["target"] else "(reported)",
                 met_s(p["met"]), len(p["samples"])))
+        notes = [p for p in e["parts"] if p.get("note")]
+        if notes:
+            L.append("")
+            for p in notes:
+                L.append("- %s: %s" % (p["name"], p["note"]))
         x = e.get("extra")
         if x:
             keep = {k: v for k, v in x.items() if "samples" not in k and

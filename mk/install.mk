@@ -7,6 +7,8 @@
 #   $(SYSTEMDUNITDIR)  esptagd@.service, esptag-agent@.service, esptag-metrics@.service
 #                      and .timer (@SBINDIR@ filled in)
 #   $(WSDIR)           esptag.lua, the Wireshark dissector (docs/operations.md)
+#   $(CHARON_PLUGINDIR) the kernel-esptag charon plugin, and $(STRONGSWAN_CONFDIR)
+#                      its strongswan.conf snippet, when built (charon.mk)
 #   $(DATADIR)         agent.conf.example, and `installed-dirs`: the directories
 #                      install created, which uninstall removes again once empty
 # `make uninstall` removes exactly those files and those directories.
@@ -26,18 +28,19 @@ INST_MANS  := $(notdir $(wildcard docs/*.8))
 INST_BPF   := $(notdir $(BPF_OBJS))
 INST_HDRS  := $(notdir $(wildcard include/esptag/*.h))
 INST_UNITS := $(patsubst systemd/%.in,%,$(wildcard systemd/*.service.in systemd/*.timer.in))
-INST_DIRS  := $(SBINDIR) $(MAN8DIR) $(BPFOBJDIR) $(INCDIR) $(SYSTEMDUNITDIR) $(DATADIR) $(WSDIR)
+INST_DIRS  := $(SBINDIR) $(MAN8DIR) $(BPFOBJDIR) $(INCDIR) $(SYSTEMDUNITDIR) $(DATADIR) $(WSDIR) \
+	      $(CHARON_INST_DIRS)
 INST_FILES := $(addprefix $(SBINDIR)/,$(INST_BINS)) $(addprefix $(MAN8DIR)/,$(INST_MANS)) \
 	      $(addprefix $(BPFOBJDIR)/,$(INST_BPF)) $(addprefix $(INCDIR)/,$(INST_HDRS)) \
 	      $(addprefix $(SYSTEMDUNITDIR)/,$(INST_UNITS)) $(DATADIR)/agent.conf.example \
-	      $(WSDIR)/esptag.lua
+	      $(WSDIR)/esptag.lua $(CHARON_INST_FILES)
 DIRS_LIST  := $(DESTDIR)$(DATADIR)/installed-dirs
 
 .PHONY: install uninstall
 # Creates each missing directory (and missing parents), noting it (without
 # DESTDIR) in installed-dirs (kept across re-installs: a directory an earlier install
 # made stays listed).
-install: $(addprefix $(BUILD)/bin/,$(INST_BINS)) $(BPF_OBJS)
+install: $(addprefix $(BUILD)/bin/,$(INST_BINS)) $(BPF_OBJS) $(CHARON_INST_PREREQ)
 	$(call msg,INSTALL,$(DESTDIR)$(PREFIX))
 	$(Q)set -e; new=; \
 	for d in $(INST_DIRS); do \
@@ -58,6 +61,8 @@ install: $(addprefix $(BUILD)/bin/,$(INST_BINS)) $(BPF_OBJS)
 	done
 	$(Q)$(INSTALL) -m 0644 systemd/agent.conf.example $(DESTDIR)$(DATADIR)/
 	$(Q)$(INSTALL) -m 0644 wireshark/esptag.lua $(DESTDIR)$(WSDIR)/
+	$(Q)$(if $(CHARON_INST_FILES),$(INSTALL) -m 0644 $(CHARON_PLUGIN) $(DESTDIR)$(CHARON_PLUGINDIR)/ && \
+		$(INSTALL) -m 0644 strongswan/kernel-esptag.conf $(DESTDIR)$(STRONGSWAN_CONFDIR)/,true)
 
 # Files first, then the directories install created, deepest first, each
 # only if empty (something else may have put files there since).

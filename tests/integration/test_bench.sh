@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # The make bench harness itself, on a tiny run (scripts/bench --quick):
 # results JSON well formed, the eight benchmarks present with their fields,
-# real samples, ratios consistent with the medians. No timed pass/fail:
+# real samples, ratios consistent with the medians, end_to_end's strongSwan
+# kernel-libipsec peer measured. No timed pass/fail:
 # whether a target is met does not matter here.
 . "$(dirname "$0")/../lib/harness.sh"
 t_require_root
@@ -48,10 +49,23 @@ for e in res:
         if p["samples"] and p["value"] != statistics.median(p["samples"]):
             good, why = False, "value of %s is not the median" % p["name"]
     ok(n, good, why)
+# end_to_end's strongSwan peer: kernel-libipsec measured in the same run,
+# compared with esptag (keyed by IKE once kernel-esptag is built) at >= 2x.
+e2e = [e for e in res if e.get("name") == "end_to_end" and not e.get("error")]
+if e2e:
+    x = e2e[0].get("extra", {})
+    li = [p for p in e2e[0]["parts"] if p["baseline"] == "kernel-libipsec"]
+    ok("bench_e2e_kernel_libipsec_peer",
+       bool(li) and len(li[0]["baseline_samples"]) >= 1 and li[0]["target"] == 2.0
+       and li[0]["target_kind"] == ">=" and x.get("kernel_libipsec") == "measured",
+       "kernel_libipsec: %s" % x.get("kernel_libipsec"))
+    ok("bench_e2e_esptag_ike_said",
+       x.get("esptag_ike") == "measured" or str(x.get("esptag_ike", "")).startswith("not measured: "),
+       "esptag_ike: %r" % x.get("esptag_ike"))
 PY
 left=$(ip netns list | awk '{print $1}' | grep -c -- "$T_ID" || true)
 t_eq bench_no_namespaces_left "$left" 0
-left=$(for p in $(pgrep -f 'esptag-agent|esptagd|wireguard-go'); do
+left=$(for p in $(pgrep -f 'esptag-agent|esptagd|wireguard-go|charon-systemd'); do
 	tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx "LAB=t$T_ID" && echo "$p"; done | wc -l)
 t_eq bench_no_processes_left "$left" 0
 t_exit

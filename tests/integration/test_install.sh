@@ -3,7 +3,9 @@
 # Installing and running esptag as a service:
 #  - `make install DESTDIR=D PREFIX=/usr` lays out exactly the expected tree
 #    (binaries, man pages, BPF objects, ABI headers, systemd units, example
-#    agent configuration, the Wireshark dissector), with @SBINDIR@ filled into the units;
+#    agent configuration, the Wireshark dissector, the kernel-esptag charon
+#    plugin and its strongswan.conf snippet when built), with @SBINDIR@
+#    filled into the units;
 #  - the installed binaries run from there: -V/--version name the release
 #    of file VERSION, the commit, libbpf/libxdp, the protocol versions;
 #  - `systemd-analyze verify` finds nothing to say about the installed units
@@ -70,6 +72,9 @@ usr/share/man/man8
 usr/share/man/man8/esptag-agent.8
 usr/share/man/man8/esptag.8
 usr/share/man/man8/esptagd.8
+$( [ -f "$BUILD/libstrongswan-kernel-esptag.so" ] && printf '%s\n' etc etc/strongswan.d etc/strongswan.d/charon \
+	etc/strongswan.d/charon/kernel-esptag.conf usr/lib/ipsec usr/lib/ipsec/plugins \
+	usr/lib/ipsec/plugins/libstrongswan-kernel-esptag.so)
 EOT
 sed -i '/^$/d' "$TMP/want"
 (cd "$D" && find . -mindepth 1 | sed 's|^\./||' | sort) >"$TMP/got"

@@ -9,12 +9,14 @@ tshark as the independent decoder (ICV check on).
 
 FILE holds one SA per line: "SPI FAMILY KEYSALT_HEX" (mode 0600; keys are
 never printed); with --esp-sa, FILE is a Wireshark esp_sa table as is (an
-esptagd --keylog file). Prints one JSON object:
+esptagd --keylog file). --ike: UDP to or from port 500 or 4500 is counted
+as "ike", not as plain_ip. Prints one JSON object:
   frames        frames in the capture
   esp           ESP frames
   esp_known     ESP frames whose SPI is in FILE
   icv_good      ESP frames tshark decrypted with a good ICV
   plain_ip      IP frames between --hosts addresses that are not ESP
+  ike           (--ike) IKE frames between --hosts addresses
   marker_hits   frames whose raw bytes contain the marker (clear text leak)
   seq           {spi: {"n":..., "unique":bool, "increasing":bool}}
 """
@@ -27,7 +29,10 @@ import tempfile
 
 
 def tshark_fields(pcap, fields, env=None, opts=()):
-    cmd = ["tshark", "-n", "-r", pcap]
+    # ISAKMP off: a decrypted datagram to UDP port 500 that is not IKE would
+    # make its dissector throw before the ESP trailer (and its ICV check)
+    # is dissected; the IKE frames are counted by their ports.
+    cmd = ["tshark", "-n", "-r", pcap, "--disable-protocol", "isakmp"]
     for o in opts:
         cmd += ["-o", o]
     cmd += ["-T", "fields", "-E", "separator=\t"]
@@ -52,6 +57,7 @@ def main():
     ap.add_argument("pcap")
     ap.add_argument("--sas")
     ap.add_argument("--esp-sa", dest="esp_sa")
+    ap.add_argument("--ike", action="store_true")
     ap.add_argument("--marker", default="")
     ap.add_argument("--hosts", default="")
     ap.add_argument("--seq-only", action="store_true",
@@ -76,6 +82,8 @@ def main():
 
     res = {"frames": 0, "esp": 0, "esp_known": 0, "icv_good": 0, "plain_ip": 0,
            "marker_hits": 0, "seq": {}}
+    if a.ike:
+        res["ike"] = 0
     with tempfile.TemporaryDirectory(prefix="et-espcheck-") as tmp:
         cfg = os.path.join(tmp, "wireshark")
         os.makedirs(cfg)
@@ -90,10 +98,11 @@ def main():
                                       "esp.enable_authentication_check:TRUE"]
         rows = tshark_fields(a.pcap, ["frame.number", "esp.spi", "esp.sequence",
                                       "esp.icv_good", "ip.src", "ip.dst", "ipv6.src",
-                                      "ipv6.dst", "ip.proto", "ipv6.nxt"], env, opts)
+                                      "ipv6.dst", "ip.proto", "ipv6.nxt", "udp.srcport",
+                                      "udp.dstport"], env, opts)
     hosts = set(h for h in a.hosts.split(",") if h)
     for r in rows:
-        r += [""] * (10 - len(r))
+        r += [""] * (12 - len(r))
         res["frames"] += 1
         spi = as_int(r[1])
         if spi is not None:
@@ -117,7 +126,10 @@ def main():
         src = (r[4] or r[6]).split(",")[0]
         dst = (r[5] or r[7]).split(",")[0]
         if src and (not hosts or (src in hosts and dst in hosts)):
-            res["plain_ip"] += 1
+            if a.ike and {r[10].split(",")[0], r[11].split(",")[0]} & {"500", "4500"}:
+                res["ike"] += 1
+            else:
+                res["plain_ip"] += 1
     for s in res["seq"].values():
         del s["_last"], s["_seen"]
 

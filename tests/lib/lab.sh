@@ -104,17 +104,17 @@ lab_capture_stop() {
 
 _lab_listening() { L "$1" ss -Hltn "sport = :$2" 2>/dev/null | grep -q .; }
 # TCP transfer of FILE from A to B's address DST, port PORT; prints the sha256
-# that B received.
+# that B received (30 s without progress ends the transfer).
 lab_tcp_xfer() { # FILE DST PORT [SRC]
 	local f=$1 dst=$2 port=$3 src=${4:-} out
 	out=$(mktemp /tmp/et-xfer-XXXX)
 	local lsn=TCP4-LISTEN
 	[[ "$dst" == *:* ]] && lsn=TCP6-LISTEN
-	L B socat -u "$lsn:$port,reuseaddr" "OPEN:$out,creat,trunc" &
+	L B socat -T 30 -u "$lsn:$port,reuseaddr" "OPEN:$out,creat,trunc" &
 	local lp=$!
 	wait_for 5 _lab_listening B "$port"
 	if [[ "$dst" == *:* ]]; then dst="[$dst]"; fi
-	L A socat -u "OPEN:$f" "TCP:$dst:$port${src:+,bind=$([[ "$src" == *:* ]] && echo "[$src]" || echo "$src")}" ||
+	L A socat -T 30 -u "OPEN:$f" "TCP:$dst:$port${src:+,bind=$([[ "$src" == *:* ]] && echo "[$src]" || echo "$src")}" ||
 		{ kill "$lp" 2>/dev/null; rm -f "$out"; return 1; }
 	wait "$lp"
 	sha256sum <"$out" | cut -d' ' -f1
