@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <stdint.h>
+#include <pthread.h>
 #include <linux/virtio_net.h>
 #include <esptag/wire.h>
 
@@ -30,6 +31,14 @@ enum agent_side {
 #define AGENT_DEF_CAPACITY 65536
 #define AGENT_DEF_LOCALS 1024
 
+/* Per-SA counters. The SA holds those of the control context (and of the
+ * only context of a single-threaded agent); each worker of a multi-core
+ * agent has its own array of them, summed on read (agent_sa_stats). */
+struct agent_sa_ctr {
+	uint64_t packets, bytes;
+	uint32_t auth_fail, domain_reject;
+};
+
 /* One SA. Key material lives only inside ctx (OpenSSL zeroes it on free),
  * the salt here (a->sa is locked memory left out of core dumps). */
 struct agent_sa {
@@ -41,9 +50,15 @@ struct agent_sa {
 	EVP_CIPHER_CTX *ctx; /* keyed once, IV set per packet */
 	uint64_t ivdb;	     /* Tx: IVDB, next sequence number */
 	bool tx_spent;	     /* Tx: the last number of the space was used */
-	uint64_t rx_top;     /* Rx: highest authenticated sequence */
-	uint64_t packets, bytes;
-	uint32_t auth_fail, domain_reject;
+	uint8_t ivlock;	     /* Tx: ivdb and tx_spent change under it (workers) */
+	uint64_t rx_top;     /* Rx: highest authenticated sequence (atomic max) */
+	union {
+		struct agent_sa_ctr c;
+		struct {
+			uint64_t packets, bytes;
+			uint32_t auth_fail, domain_reject;
+		};
+	};
 };
 
 struct agent_local {
@@ -110,6 +125,19 @@ struct agent {
 	uint8_t *scratch;    /* AGENT_SLOT bytes of work space */
 	agent_flush_fn flush;
 	void *io;
+	/*
+	 * Multi-core agent (agent_worker_init): every worker has its own
+	 * struct agent sharing the SAD's arrays with the control context ctl
+	 * (the one agent_init made), its own output batches, scratch, counters
+	 * and per-SA counters (sactr). Workers run frames holding sadlock for
+	 * reading; a config frame runs on ctl with it held for writing.
+	 * Single-threaded (tests, fuzzers, --cpus 1): ctl and sadlock NULL.
+	 */
+	struct agent *ctl;
+	pthread_rwlock_t *sadlock;
+	struct agent_sa_ctr *sactr; /* worker: [capacity] */
+	struct agent **workers;	    /* control context: its workers */
+	unsigned int nworkers;
 };
 
 #define AGENT_FEATURES \
@@ -134,6 +162,26 @@ void agent_commit(struct agent *a, int side, uint32_t len);
 uint32_t agent_rand32(struct agent *a);
 /* Print counters and per-SA stats (never keys) to f. */
 void agent_dump_stats(struct agent *a, FILE *f);
+/* Worker w of the control context ctl (see struct agent). */
+int agent_worker_init(struct agent *w, struct agent *ctl, pthread_rwlock_t *lock);
+void agent_worker_fini(struct agent *w);
+/* A config frame received by worker w (holding sadlock for reading). */
+void agent_cfg_from_worker(struct agent *w, uint8_t *f, size_t len);
+/* Counter c summed over ctl and its workers (call on the control context
+ * with sadlock held for writing, or single-threaded). */
+uint64_t agent_ctr_sum(const struct agent *a, int c);
+/* The counters of SA idx, summed the same way. */
+void agent_sa_stats(const struct agent *a, uint32_t idx, struct agent_sa_ctr *out);
+/* Where this context counts frames of sa. */
+static inline struct agent_sa_ctr *agent_sa_ctr(struct agent *a, struct agent_sa *sa)
+{
+	return a->sactr ? &a->sactr[sa - a->sa] : &sa->c;
+}
+/* The context that holds the SAD's bookkeeping (counts, free list). */
+static inline struct agent *agent_ctl(struct agent *a)
+{
+	return a->ctl ? a->ctl : a;
+}
 
 /* Logging to stderr with syslog priorities. */
 /* The agent logs through the shared logger (user/lib/log.h): one format for

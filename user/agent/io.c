@@ -163,7 +163,33 @@ static int io_open_txfd(struct agent_io_port *p, struct sockaddr_ll *sll)
 	return 0;
 }
 
-int agent_io_open(struct agent_io_port *p, const char *ifname)
+/*
+ * Join the fan-out group *id (a new one, with a kernel-chosen unique id,
+ * when *id is 0): the kernel spreads frames over the group's sockets by
+ * flow hash, so a flow stays on one worker and in order.
+ */
+static int io_fanout(struct agent_io_port *p, int *id)
+{
+	int v = PACKET_FANOUT_HASH << 16;
+	socklen_t l = sizeof(v);
+
+	if (!*id)
+		v |= PACKET_FANOUT_FLAG_UNIQUEID << 16;
+	else
+		v |= *id & 0xffff;
+	if (setopt(p->fd, SOL_PACKET, PACKET_FANOUT, &v, sizeof(v), "PACKET_FANOUT"))
+		return -1;
+	if (!*id) {
+		if (getsockopt(p->fd, SOL_PACKET, PACKET_FANOUT, &v, &l) < 0) {
+			agent_log(3, "getsockopt PACKET_FANOUT: %s", strerror(errno));
+			return -1;
+		}
+		*id = (v & 0xffff) | 0x10000; /* non-zero even for group 0 */
+	}
+	return 0;
+}
+
+int agent_io_open(struct agent_io_port *p, const char *ifname, int *fanout)
 {
 	struct packet_mreq mr;
 	struct sockaddr_ll sll;
@@ -193,6 +219,8 @@ int agent_io_open(struct agent_io_port *p, const char *ifname)
 		agent_log(3, "bind to %s: %s", ifname, strerror(errno));
 		goto fail;
 	}
+	if (fanout && io_fanout(p, fanout))
+		goto fail;
 	if (io_open_txfd(p, &sll))
 		goto fail;
 	/* A bump in the wire sees every frame, whatever its destination. */
@@ -209,6 +237,7 @@ fail:
 
 void agent_io_close(struct agent_io_port *p)
 {
+	agent_xsk_close(p);
 	if (p->ring)
 		munmap(p->ring, p->ring_sz);
 	p->ring = NULL;
@@ -271,18 +300,16 @@ static void tx_kick(struct agent_io_port *p)
 	}
 }
 
-int agent_io_send(struct agent_io_port *p, struct agent_pkt *pkts, unsigned int n)
+/* Frames above MTU + Ethernet header go to sendmsg(), which refuses
+ * them as before (the ring does not check the MTU with vnet headers).
+ * The MTU is read again every MTU_REFRESH_NS (an ioctl costs ~0.5 us,
+ * as much as a frame when batches are small). */
+static void io_mtu(struct agent_io_port *p)
 {
 	struct ifreq ifr;
 	struct timespec ts;
 	uint64_t now;
-	unsigned int i, queued = 0;
-	int dropped = 0;
 
-	/* Frames above MTU + Ethernet header go to sendmsg(), which refuses
-	 * them as before (the ring does not check the MTU with vnet headers).
-	 * The MTU is read again every MTU_REFRESH_NS (an ioctl costs ~0.5 us,
-	 * as much as a frame when batches are small). */
 	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
 	now = (uint64_t)ts.tv_sec * 1000000000u + ts.tv_nsec;
 	if (!p->mtu_at || now - p->mtu_at >= MTU_REFRESH_NS) {
@@ -292,6 +319,13 @@ int agent_io_send(struct agent_io_port *p, struct agent_pkt *pkts, unsigned int 
 			p->mtu = ifr.ifr_mtu;
 		p->mtu_at = now ? now : 1;
 	}
+}
+
+static int packet_send(struct agent_io_port *p, struct agent_pkt *pkts, unsigned int n)
+{
+	unsigned int i, queued = 0;
+	int dropped = 0;
+
 	for (i = 0; i < n; i++) {
 		struct agent_pkt *pk = &pkts[i];
 		struct tpacket2_hdr *h = tx_slot(p, p->tx_cur);
@@ -318,6 +352,32 @@ int agent_io_send(struct agent_io_port *p, struct agent_pkt *pkts, unsigned int 
 	}
 	if (queued)
 		tx_kick(p);
+	return dropped;
+}
+
+/*
+ * AF_XDP mode: frames a descriptor can carry go through the AF_XDP
+ * socket, the others (GSO, partial checksum, large) through the AF_PACKET
+ * path, each run after the runs before it, so a batch keeps its order.
+ */
+int agent_io_send(struct agent_io_port *p, struct agent_pkt *pkts, unsigned int n)
+{
+	unsigned int i = 0, j;
+	int dropped = 0;
+
+	io_mtu(p);
+	if (p->mode != AGENT_IO_XDP)
+		return packet_send(p, pkts, n);
+	while (i < n) {
+		for (; i < n && agent_xsk_fits(p, &pkts[i]); i++)
+			agent_xsk_queue(p, &pkts[i]);
+		agent_xsk_kick(p);
+		for (j = i; j < n && !agent_xsk_fits(p, &pkts[j]); j++)
+			;
+		if (j > i)
+			dropped += packet_send(p, pkts + i, j - i);
+		i = j;
+	}
 	return dropped;
 }
 
@@ -403,12 +463,14 @@ static void rx_copy(struct agent_io_port *p, struct agent *a, uint8_t *scratch,
  * Hand every ready frame of the ring to fn, in arrival order.
  */
 unsigned int agent_io_rx(struct agent_io_port *p, struct agent *a, uint8_t *scratch,
-			 void (*fn)(struct agent *, uint8_t *, size_t,
-				    const struct virtio_net_hdr *))
+			 agent_rx_fn fn)
 {
 	unsigned int frames = 0;
 
-	while (frames < p->nframes) {
+	if (p->mode == AGENT_IO_XDP)
+		frames = agent_xsk_rx(p, a, fn);
+
+	for (unsigned int slots = 0; slots < p->nframes; slots++) {
 		/* Slots are contiguous: a block holds a whole number of them. */
 		struct tpacket2_hdr *h =
 		    (void *)((uint8_t *)p->ring + (size_t)p->cur * RING_FRAME_SIZE);

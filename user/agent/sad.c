@@ -85,6 +85,8 @@ int64_t agent_sad_add(struct agent *a, const struct esptag_rec_sa *rec, uint16_t
 	OPENSSL_cleanse(sa->rec.salt, sizeof(sa->rec.salt));
 	sa->rec.sa_index = htonl(idx);
 	sa->ivdb = 1;
+	for (h = 0; h < a->nworkers; h++)
+		memset(&a->workers[h]->sactr[idx], 0, sizeof(struct agent_sa_ctr));
 	agent_sa_key_from_rec(&k, rec);
 	h = key_hash(&k) & a->hmask;
 	sa->hnext = a->hash[h];

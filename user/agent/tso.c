@@ -212,8 +212,8 @@ static const char *tso_segment(struct agent *a, const struct esptag_meta_view *m
 	if (!esplen)
 		return "cipher error";
 	agent_ip_grow(o, &t->l2, t->outer, (int)(esplen - ESP_HL - plen));
-	t->sa->packets++;
-	t->sa->bytes += plen;
+	agent_sa_ctr(a, t->sa)->packets++;
+	agent_sa_ctr(a, t->sa)->bytes += plen;
 	a->ctr[ESPTAG_AC_TX_SEGMENTS]++;
 	ol2.proto = t->outer == 4 ? ETH_P_IP_ : ETH_P_IPV6_;
 	agent_tx_out(a, o, esp + esplen, &ol2, t->outer);
