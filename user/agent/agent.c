@@ -102,6 +102,7 @@ void agent_fini(struct agent *a)
 int agent_worker_init(struct agent *w, struct agent *ctl, pthread_rwlock_t *lock)
 {
 	struct agent **ws;
+	uint32_t i;
 	int s;
 
 	ws = realloc(ctl->workers, (ctl->nworkers + 1) * sizeof(*ws));
@@ -120,9 +121,10 @@ int agent_worker_init(struct agent *w, struct agent *ctl, pthread_rwlock_t *lock
 	w->io = NULL;
 	w->scratch = malloc(AGENT_SLOT);
 	w->sactr = calloc(ctl->capacity, sizeof(*w->sactr));
+	w->sactx = calloc(ctl->capacity, sizeof(*w->sactx));
 	for (s = 0; s < 2; s++)
 		w->q[s].mem = malloc((size_t)AGENT_BATCH * AGENT_SLOT);
-	if (!w->scratch || !w->sactr || !w->q[0].mem || !w->q[1].mem ||
+	if (!w->scratch || !w->sactr || !w->sactx || !w->q[0].mem || !w->q[1].mem ||
 	    getrandom(&w->rng, sizeof(w->rng), 0) != sizeof(w->rng)) {
 		agent_worker_fini(w);
 		return -ENOMEM;
@@ -130,14 +132,36 @@ int agent_worker_init(struct agent *w, struct agent *ctl, pthread_rwlock_t *lock
 	if (!w->rng)
 		w->rng = 0x9e3779b97f4a7c15ull;
 	w->ip_id = w->rng;
+	/* Copies of the contexts of the SAs already there. */
+	for (i = 0; i < ctl->capacity; i++) {
+		if (!ctl->sa[i].used)
+			continue;
+		w->sactx[i] = agent_esp_ctx_dup(&ctl->sa[i]);
+		if (!w->sactx[i]) {
+			agent_worker_fini(w);
+			return -ENOMEM;
+		}
+	}
 	ws[ctl->nworkers++] = w;
 	return 0;
 }
 
 void agent_worker_fini(struct agent *w)
 {
+	struct agent *c = w->ctl;
+	unsigned int i;
 	int s;
 
+	/* Off the control context's list first. */
+	for (i = 0; c && i < c->nworkers; i++) {
+		if (c->workers[i] != w)
+			continue;
+		c->workers[i] = c->workers[--c->nworkers];
+		break;
+	}
+	for (i = 0; w->sactx && i < w->capacity; i++)
+		agent_esp_ctx_free(w->sactx[i]);
+	free(w->sactx);
 	if (w->scratch)
 		OPENSSL_cleanse(w->scratch, AGENT_SLOT);
 	free(w->scratch);

@@ -136,6 +136,7 @@ struct agent {
 	struct agent *ctl;
 	pthread_rwlock_t *sadlock;
 	struct agent_sa_ctr *sactr; /* worker: [capacity] */
+	EVP_CIPHER_CTX **sactx;	    /* worker: [capacity] its copies of the SAs' contexts */
 	struct agent **workers;	    /* control context: its workers */
 	unsigned int nworkers;
 };
@@ -176,6 +177,11 @@ void agent_sa_stats(const struct agent *a, uint32_t idx, struct agent_sa_ctr *ou
 static inline struct agent_sa_ctr *agent_sa_ctr(struct agent *a, struct agent_sa *sa)
 {
 	return a->sactr ? &a->sactr[sa - a->sa] : &sa->c;
+}
+/* The cipher context this context uses for sa. */
+static inline EVP_CIPHER_CTX *agent_sa_cipher(struct agent *a, struct agent_sa *sa)
+{
+	return a->sactx ? a->sactx[sa - a->sa] : sa->ctx;
 }
 /* The context that holds the SAD's bookkeeping (counts, free list). */
 static inline struct agent *agent_ctl(struct agent *a)
@@ -236,6 +242,16 @@ size_t agent_esp_seal(struct agent_sa *sa, uint8_t *esp, size_t plen, uint8_t ne
  */
 int agent_esp_open(struct agent_sa *sa, const uint8_t *esp, size_t len, uint8_t *out,
 		   uint32_t seq_hi, uint8_t *pad_len, uint8_t *next_hdr);
+/* The same with a cipher context of the caller's (a worker's copy of the
+ * SA's: OpenSSL contexts are not shared between threads). */
+size_t agent_esp_seal_ctx(EVP_CIPHER_CTX *ctx, const struct agent_sa *sa, uint8_t *esp,
+			  size_t plen, uint8_t next_hdr, uint32_t seq_hi);
+int agent_esp_open_ctx(EVP_CIPHER_CTX *ctx, const struct agent_sa *sa, const uint8_t *esp,
+		       size_t len, uint8_t *out, uint32_t seq_hi, uint8_t *pad_len,
+		       uint8_t *next_hdr);
+/* A copy of the SA's keyed context (NULL: out of memory); freeing cleanses. */
+EVP_CIPHER_CTX *agent_esp_ctx_dup(const struct agent_sa *sa);
+void agent_esp_ctx_free(EVP_CIPHER_CTX *c);
 /* RFC 4303 A2: the high half of the sequence number for seq_lo. */
 uint32_t agent_esn_infer(uint64_t top, uint32_t window, uint32_t seq_lo);
 

@@ -82,7 +82,7 @@ static void rx_decrypt(struct agent *a, struct agent_sa *sa, const uint8_t *f,
 		m->flags |= ESPTAG_META_F_ESN;
 	}
 	m->seq = (uint64_t)seq_hi << 32 | seq_lo;
-	rc = agent_esp_open(sa, f + esp_off, ip->end - esp_off, body + esp_off + ESP_HL, seq_hi,
+	rc = agent_esp_open_ctx(agent_sa_cipher(a, sa), sa, f + esp_off, ip->end - esp_off, body + esp_off + ESP_HL, seq_hi,
 			    &pad, &nh);
 	if (rc) {
 		/* Never hand decrypted bytes over unless the ICV verified. */

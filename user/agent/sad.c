@@ -77,6 +77,20 @@ int64_t agent_sad_add(struct agent *a, const struct esptag_rec_sa *rec, uint16_t
 	memset(sa, 0, sizeof(*sa));
 	if (agent_esp_key(sa, rec->key, rec->key_len, rec->salt, rec->dir == ESPTAG_DIR_OUT))
 		return -1;
+	/* Each worker its own copy of the keyed context (made here, under
+	 * the write lock, so the data path never allocates). */
+	for (h = 0; h < a->nworkers; h++) {
+		a->workers[h]->sactx[idx] = agent_esp_ctx_dup(sa);
+		if (!a->workers[h]->sactx[idx]) {
+			while (h-- > 0) {
+				agent_esp_ctx_free(a->workers[h]->sactx[idx]);
+				a->workers[h]->sactx[idx] = NULL;
+			}
+			agent_esp_unkey(sa);
+			OPENSSL_cleanse(sa, sizeof(*sa));
+			return -1;
+		}
+	}
 	a->nfree--;
 	sa->used = true;
 	sa->port = port;
@@ -100,7 +114,7 @@ void agent_sad_del(struct agent *a, uint32_t idx)
 {
 	struct agent_sa *sa = &a->sa[idx];
 	struct agent_sa_key k;
-	uint32_t *pp;
+	uint32_t *pp, i;
 
 	if (idx >= a->capacity || !sa->used)
 		return;
@@ -113,6 +127,10 @@ void agent_sad_del(struct agent *a, uint32_t idx)
 	}
 	a->port_used[sa->port]--;
 	a->sad_used--;
+	for (i = 0; i < a->nworkers; i++) {
+		agent_esp_ctx_free(a->workers[i]->sactx[idx]);
+		a->workers[i]->sactx[idx] = NULL;
+	}
 	agent_esp_unkey(sa);
 	OPENSSL_cleanse(sa, sizeof(*sa));
 	a->free_idx[a->nfree++] = idx;

@@ -224,7 +224,7 @@ static void tx_esp(struct agent *a, const uint8_t *f, size_t len, const struct e
 		goto malformed;
 	agent_esp_hdr_write(o + m->esp_off, sa, seq);
 	plen = ip.end - m->payload_off;
-	esplen = agent_esp_seal(sa, o + m->esp_off, plen, m->next_hdr, seq >> 32);
+	esplen = agent_esp_seal_ctx(agent_sa_cipher(a, sa), sa, o + m->esp_off, plen, m->next_hdr, seq >> 32);
 	why = "cipher error";
 	if (!esplen)
 		goto malformed;

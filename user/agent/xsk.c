@@ -24,7 +24,10 @@
 #include <string.h>
 #include <unistd.h>
 #include <net/if.h>
+#include <linux/ethtool.h>
 #include <linux/if_link.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <linux/if_xdp.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -63,18 +66,25 @@ struct agent_xsk {
 	bool zerocopy;
 };
 
+/* ETHTOOL_GCHANNELS (sysfs would show another namespace's devices under
+ * nsenter --net). A device without channels has one queue. */
 unsigned int agent_io_rx_queues(const char *ifname)
 {
-	char path[128];
-	unsigned int n = 0;
+	struct ethtool_channels ch = {.cmd = ETHTOOL_GCHANNELS};
+	struct ifreq ifr;
+	unsigned int n = 1;
+	int fd;
 
-	for (;;) {
-		snprintf(path, sizeof(path), "/sys/class/net/%s/queues/rx-%u", ifname, n);
-		if (access(path, F_OK))
-			break;
-		n++;
-	}
-	return n ? n : 1;
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return 1;
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	ifr.ifr_data = (void *)&ch;
+	if (ioctl(fd, SIOCETHTOOL, &ifr) == 0 && ch.rx_count + ch.combined_count > 0)
+		n = ch.rx_count + ch.combined_count;
+	close(fd);
+	return n;
 }
 
 int agent_xdp_attach(struct agent_xdp **out, const char *ifname)
