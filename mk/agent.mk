@@ -8,6 +8,7 @@ AGENT_CORE_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(AGENT_CORE_SRCS))
 BINS += $(BUILD)/bin/esptag-agent
 
 $(BUILD)/obj/user/agent/xsk.o: $(BUILD)/skel/esptag_agent_xsk.skel.h
+$(BUILD)/obj/user/agent/io.o: $(BUILD)/skel/esptag_agent_fanout.skel.h
 $(BUILD)/bin/esptag-agent: $(BUILD)/obj/user/agent/main.o $(AGENT_OBJS) $(LIB)
 	$(call link-bin,-lxdp -lbpf -lelf -lz -lcrypto -lsystemd -lpthread)
 

@@ -279,6 +279,13 @@ void agent_dump_stats(struct agent *a, FILE *f)
 	for (c = 0; c < ESPTAG_AC_MAX; c++)
 		fprintf(f, "esptag-agent: counter %-22s %llu\n", esptag_agent_counter_str(c),
 			(unsigned long long)agent_ctr_sum(a, c));
+	/* What each worker did (non-zero counters): how the load spreads. */
+	for (i = 0; i < a->nworkers; i++)
+		for (c = 0; c < ESPTAG_AC_MAX; c++)
+			if (a->workers[i]->ctr[c])
+				fprintf(f, "esptag-agent: worker %u counter %s %llu\n", i,
+					esptag_agent_counter_str(c),
+					(unsigned long long)a->workers[i]->ctr[c]);
 	for (i = 0; i < a->capacity; i++) {
 		struct agent_sa *sa = &a->sa[i];
 		struct agent_sa_ctr st;

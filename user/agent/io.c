@@ -51,8 +51,10 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <bpf/libbpf.h>
 #include "agent.h"
 #include "io.h"
+#include "esptag_agent_fanout.skel.h"
 
 /*
  * 2 KB slots: the kernel puts the frame at offset 76 (tpacket2_hdr,
@@ -163,33 +165,61 @@ static int io_open_txfd(struct agent_io_port *p, struct sockaddr_ll *sll)
 	return 0;
 }
 
-/*
- * Join the fan-out group *id (a new one, with a kernel-chosen unique id,
- * when *id is 0): the kernel spreads frames over the group's sockets by
- * flow hash, so a flow stays on one worker and in order.
- */
-static int io_fanout(struct agent_io_port *p, int *id)
+int agent_fanout_prog(uint16_t eth_meta)
 {
-	int v = PACKET_FANOUT_HASH << 16;
+	static struct esptag_agent_fanout *skel;
+	static bool failed;
+
+	if (skel)
+		return bpf_program__fd(skel->progs.esptag_agent_fanout);
+	if (failed)
+		return -1;
+	failed = true;
+	skel = esptag_agent_fanout__open();
+	if (!skel)
+		return -1;
+	skel->rodata->meta_ethertype = eth_meta;
+	if (esptag_agent_fanout__load(skel)) {
+		agent_log(4, "fan-out program does not load: frames spread by the kernel's flow "
+			     "hash (tagged frames all on one worker)");
+		esptag_agent_fanout__destroy(skel);
+		skel = NULL;
+		return -1;
+	}
+	return bpf_program__fd(skel->progs.esptag_agent_fanout);
+}
+
+/*
+ * Join the fan-out group fo (a new one, with a kernel-chosen unique id, when
+ * fo->id is 0). The group's program (or the kernel's flow hash) spreads
+ * frames over its sockets by flow, so a flow stays on one worker and in
+ * order.
+ */
+static int io_fanout(struct agent_io_port *p, struct agent_fanout *fo)
+{
+	int v = (fo->prog_fd >= 0 ? PACKET_FANOUT_EBPF : PACKET_FANOUT_HASH) << 16;
 	socklen_t l = sizeof(v);
 
-	if (!*id)
+	if (!fo->id)
 		v |= PACKET_FANOUT_FLAG_UNIQUEID << 16;
 	else
-		v |= *id & 0xffff;
+		v |= fo->id & 0xffff;
 	if (setopt(p->fd, SOL_PACKET, PACKET_FANOUT, &v, sizeof(v), "PACKET_FANOUT"))
 		return -1;
-	if (!*id) {
-		if (getsockopt(p->fd, SOL_PACKET, PACKET_FANOUT, &v, &l) < 0) {
-			agent_log(3, "getsockopt PACKET_FANOUT: %s", strerror(errno));
-			return -1;
-		}
-		*id = (v & 0xffff) | 0x10000; /* non-zero even for group 0 */
+	if (fo->id)
+		return 0;
+	if (getsockopt(p->fd, SOL_PACKET, PACKET_FANOUT, &v, &l) < 0) {
+		agent_log(3, "getsockopt PACKET_FANOUT: %s", strerror(errno));
+		return -1;
 	}
+	fo->id = (v & 0xffff) | 0x10000; /* non-zero even for group 0 */
+	if (fo->prog_fd >= 0 && setopt(p->fd, SOL_PACKET, PACKET_FANOUT_DATA, &fo->prog_fd,
+				       sizeof(fo->prog_fd), "PACKET_FANOUT_DATA"))
+		return -1;
 	return 0;
 }
 
-int agent_io_open(struct agent_io_port *p, const char *ifname, int *fanout)
+int agent_io_open(struct agent_io_port *p, const char *ifname, struct agent_fanout *fanout)
 {
 	struct packet_mreq mr;
 	struct sockaddr_ll sll;

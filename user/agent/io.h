@@ -33,12 +33,21 @@ struct agent_io_port {
 	struct agent_xsk *xsk; /* AGENT_IO_XDP */
 };
 
+/* An AF_PACKET fan-out group: id 0 until the first socket made it; the
+ * group's program (agent_fanout_prog), or -1 for the kernel's flow hash. */
+struct agent_fanout {
+	int id;
+	int prog_fd;
+};
+
 /*
- * Open the port of one worker on ifname. fanout: 0, or the AF_PACKET
- * fan-out group every worker's socket on ifname joins (flow hash); *fanout
- * 0 on entry asks for a new group, whose id is stored there.
+ * Open the port of one worker on ifname. fanout: NULL, or the fan-out group
+ * every worker's socket on ifname joins.
  */
-int agent_io_open(struct agent_io_port *p, const char *ifname, int *fanout);
+int agent_io_open(struct agent_io_port *p, const char *ifname, struct agent_fanout *fanout);
+/* The fan-out program (bpf/esptag_agent_fanout.bpf.c) for metadata
+ * EtherType eth_meta: its fd, or -1 (then the kernel's flow hash). */
+int agent_fanout_prog(uint16_t eth_meta);
 void agent_io_close(struct agent_io_port *p);
 /* Send n frames (virtio_net_hdr + data). Returns how many were refused. */
 int agent_io_send(struct agent_io_port *p, struct agent_pkt *pkts, unsigned int n);

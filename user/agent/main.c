@@ -35,6 +35,7 @@ struct worker {
 	struct agent own;
 	struct agent_io_port ports[2];
 	int cpu;
+	uint16_t a_eth_meta; /* the metadata EtherType (fan-out program) */
 	uint8_t *scratch; /* io.c's work space (a VLAN tag put back) */
 	pthread_t thread;
 	bool started;
@@ -468,7 +469,8 @@ static int open_side(struct worker *ws, int n, int side, const char *name, bool 
 		     bool forced, struct agent_xdp **xdp)
 {
 	unsigned int queues = agent_io_rx_queues(name);
-	int fanout = 0, i;
+	struct agent_fanout fo = {0, -1};
+	int i;
 
 	if (want_xdp && (unsigned int)n > queues) {
 		agent_log(forced ? 3 : 6,
@@ -485,8 +487,10 @@ static int open_side(struct worker *ws, int n, int side, const char *name, bool 
 			return -1;
 		want_xdp = false;
 	}
+	if (n > 1)
+		fo.prog_fd = agent_fanout_prog(ws[0].a_eth_meta);
 	for (i = 0; i < n; i++)
-		if (agent_io_open(&ws[i].ports[side], name, n > 1 ? &fanout : NULL))
+		if (agent_io_open(&ws[i].ports[side], name, n > 1 ? &fo : NULL))
 			return -1;
 	for (i = 0; want_xdp && i < n; i++) {
 		if (!agent_xsk_open(&ws[i].ports[side], *xdp, i))
@@ -546,6 +550,7 @@ int main(int argc, char **argv)
 	for (i = 0; i < n; i++) {
 		ws[i].ports[0].fd = ws[i].ports[1].fd = -1;
 		ws[i].cpu = cl.cpus[i];
+		ws[i].a_eth_meta = a.eth_meta;
 		ws[i].scratch = malloc(AGENT_SLOT);
 		if (!ws[i].scratch)
 			goto out;
