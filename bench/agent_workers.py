@@ -55,7 +55,8 @@ def _retry(fn, secs=30):
             time.sleep(0.5)
 
 
-def _restart_agent(B, args):
+def restart_agent(B, args):
+    """Site A's agent again with AGENT_ARGS args, and fresh SAs."""
     _retry(B.esp_off)
     B.lab("agent", "stop", "A")
     env = dict(B.lab_env, AGENT_ARGS=args)
@@ -85,7 +86,7 @@ def b_agent_workers(q, B):
     res = {}
     try:
         for name, args in CONFIGS:
-            _restart_agent(B, args)
+            restart_agent(B, args)
             apid = B.agent_pid("A")
             frames = {s: _frames(B, nsA, s) for s in (64, 1400)}
             B.lab("agent", "stop", "B")
@@ -106,7 +107,7 @@ def b_agent_workers(q, B):
                 B.lab("agent", "start", "B", check=False)
     finally:
         # Back to the lab's default agent for whatever runs next.
-        _restart_agent(B, os.environ.get("AGENT_ARGS", ""))
+        restart_agent(B, os.environ.get("AGENT_ARGS", ""))
     S = lambda k: {"samples": res.get(k, [])}
     parts = []
     for s in (64, 1400):

@@ -647,8 +647,9 @@ def b_agent(q):
     nsAg = "et-%s-A-agent" % lab_env["LAB"]
     nsBg = "et-%s-B-agent" % lab_env["LAB"]
     sink = os.path.join(BB, "progs", "bench_sink.bpf.o")
-    esp_off()
-    esp_on()
+    # One worker, on CPU 1 (the agent runs one per CPU by default).
+    import agent_workers
+    agent_workers.restart_agent(sys.modules[__name__], "--cpus 1-1")
     apid = agent_pid("A")
     run(["taskset", "-p", "-c", "1", str(apid)])
     res = {}

@@ -182,6 +182,7 @@ struct agent_cmdline {
 	struct agent_opts o;
 	int log_level; /* 0: the default */
 	enum io_choice io;
+	bool cpus_given;
 	int ncpus;
 	int cpus[CPU_SETSIZE];
 };
@@ -283,6 +284,7 @@ static int parse_opt(int c, struct agent_cmdline *cl)
 		o->set_features = true;
 		return 0;
 	case 'U':
+		cl->cpus_given = true;
 		return parse_cpus(optarg, cl) ? ESPTAG_EXIT_USAGE : 0;
 	case 'I':
 		if (!strcmp(optarg, "auto"))
@@ -593,6 +595,13 @@ int main(int argc, char **argv)
 		  a.features != AGENT_FEATURES ? " (announcing fewer features)" : "");
 	esptag_notify_ready("forwarding");
 	if (n == 1) {
+		cpu_set_t set;
+
+		/* --cpus named the CPU: run there (by default: where we may). */
+		CPU_ZERO(&set);
+		CPU_SET(ws[0].cpu, &set);
+		if (cl.cpus_given && sched_setaffinity(0, sizeof(set), &set))
+			agent_log(4, "cannot pin the worker to CPU %d", ws[0].cpu);
 		rc = worker_loop(&ws[0], true);
 	} else {
 		/* Signals go to this thread only: workers block them. */
