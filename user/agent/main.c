@@ -17,6 +17,8 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <stdarg.h>
+#include <bpf/libbpf.h>
 #include <openssl/crypto.h>
 #include "notify.h"
 #include "util.h"
@@ -154,6 +156,23 @@ static int parse_features(const char *s, uint16_t *out)
 		return -1;
 	}
 	*out = f;
+	return 0;
+}
+
+/* libbpf's messages (a program that does not load without CAP_BPF, ...) at
+ * debug level: the agent logs what it falls back to itself. */
+static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	char buf[512];
+	size_t n;
+
+	if (log_level < 7)
+		return 0;
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	n = strlen(buf);
+	if (n && buf[n - 1] == '\n')
+		buf[n - 1] = 0;
+	agent_log(7, "libbpf: %s", buf);
 	return 0;
 }
 
@@ -541,6 +560,7 @@ int main(int argc, char **argv)
 		log_level = cl.log_level;
 	harden_process();
 	install_signals();
+	libbpf_set_print(libbpf_log);
 	if (agent_init(&a, &cl.o, flush_side)) {
 		agent_log(3, "out of memory for a SAD of %u entries", cl.o.capacity);
 		return 1;
