@@ -106,4 +106,32 @@ for io in packet auto xdp; do
 	t_eq "${io}_sum_is_total" "$(awk '$2 == "counter" && $3 == "tx_encrypted" {v = $4} END {print v + 0}' "$TMP/agent.log")" "$N"
 done
 t_eq nothing_in_clear "$(wire | jq_ 'd["plain"]')" 0
+# Frames without a policy pass the agent once: a worker's socket in a
+# fan-out group must not take the agent's own transmissions back in (the
+# send-only socket's frames, GSO super-packets among them, would go round
+# between host0 and wire0). One UDP GSO super-packet of 4 segments
+# (UDP_SEGMENT), in bypass: on the wire it is one frame (AF_PACKET: the
+# agent forwards it whole) or 4 (AF_XDP on the host side: the host's veth
+# has no TSO then and cuts it), never more.
+gso_send() {
+	nsx "$H" $PY - "$1" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(17, 103, 1000)  # SOL_UDP, UDP_SEGMENT
+s.sendto(sys.argv[1].encode().ljust(4000, b"."), ("203.0.113.9", 9))
+PY
+}
+for io in packet xdp; do
+	n0=$(restarts)
+	stop_pid "$AGENT_PID"
+	start_agent --cpus 2 --io "$io"
+	wait_for 8 eval '[ "$(restarts)" -gt "$n0" ]' && wait_for 5 is_up
+	p0=$(wire | jq_ 'd["plain"]')
+	gso_send "$io-gso"
+	want=1
+	[ "$io" = xdp ] && want=4
+	wait_for 3 eval '[ "$(wire | jq_ '"'"'d["plain"]'"'"')" -ge $((p0 + want)) ]'
+	sleep 1
+	t_eq "${io}_bypass_frames_once" "$(($(wire | jq_ 'd["plain"]') - p0))" "$want"
+done
 t_exit

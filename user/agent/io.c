@@ -56,6 +56,10 @@
 #include "io.h"
 #include "esptag_agent_fanout.skel.h"
 
+#ifndef PACKET_FANOUT_FLAG_IGNORE_OUTGOING
+#define PACKET_FANOUT_FLAG_IGNORE_OUTGOING 0x4000
+#endif
+
 /*
  * 2 KB slots: the kernel puts the frame at offset 76 (tpacket2_hdr,
  * sockaddr_ll, virtio_net_hdr), so frames of up to 1972 bytes fit.
@@ -197,7 +201,13 @@ int agent_fanout_prog(uint16_t eth_meta)
  */
 static int io_fanout(struct agent_io_port *p, struct agent_fanout *fo)
 {
-	int v = (fo->prog_fd >= 0 ? PACKET_FANOUT_EBPF : PACKET_FANOUT_HASH) << 16;
+	/* A group receives through its own hook, which ignores the socket's
+	 * PACKET_IGNORE_OUTGOING: without the group's flag every worker would
+	 * get the frames the agent sends back (a bypass frame would circle
+	 * between the two interfaces for ever). A kernel without the flag
+	 * refuses it: fan-out fails and the agent does not start. */
+	int v = ((fo->prog_fd >= 0 ? PACKET_FANOUT_EBPF : PACKET_FANOUT_HASH) |
+		 PACKET_FANOUT_FLAG_IGNORE_OUTGOING) << 16;
 	socklen_t l = sizeof(v);
 
 	if (!fo->id)

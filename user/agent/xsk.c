@@ -62,7 +62,8 @@ struct agent_xsk {
 	struct xsk_ring_cons cq, rx;
 	uint64_t free_tx[XSK_FRAMES - XSK_RX_FRAMES];
 	unsigned int nfree_tx;
-	unsigned int queued; /* tx descriptors not kicked yet */
+	unsigned int queued;	  /* tx descriptors not submitted yet */
+	unsigned int outstanding; /* submitted, not completed */
 	bool zerocopy;
 };
 
@@ -285,6 +286,7 @@ static void xsk_complete(struct agent_xsk *s)
 		s->free_tx[s->nfree_tx++] = *xsk_ring_cons__comp_addr(&s->cq, idx + i);
 	if (n)
 		xsk_ring_cons__release(&s->cq, n);
+	s->outstanding -= n;
 }
 
 bool agent_xsk_fits(const struct agent_io_port *p, const struct agent_pkt *pk)
@@ -294,23 +296,30 @@ bool agent_xsk_fits(const struct agent_io_port *p, const struct agent_pkt *pk)
 	       pk->len <= (uint32_t)p->mtu + 14 && pk->len >= 14;
 }
 
+/*
+ * Send what is queued. In copy mode one sendto() sends at most a small
+ * batch (32 frames in Linux's generic transmit path): go on until the
+ * kernel has completed every frame handed over, or makes no progress
+ * (a full device queue) a few times in a row.
+ */
 void agent_xsk_kick(struct agent_io_port *p)
 {
 	struct agent_xsk *s = p->xsk;
-	int tries;
+	unsigned int before, stuck = 0;
 
-	if (!s->queued)
-		return;
-	xsk_ring_prod__submit(&s->tx, s->queued);
-	s->queued = 0;
-	/* Copy mode sends in this call; the loop rides out a busy device. */
-	for (tries = 0; tries < 4; tries++) {
-		if (sendto(xsk_socket__fd(s->xsk), NULL, 0, MSG_DONTWAIT, NULL, 0) >= 0 ||
-		    (errno != EAGAIN && errno != EBUSY && errno != ENOBUFS))
+	if (s->queued) {
+		xsk_ring_prod__submit(&s->tx, s->queued);
+		s->outstanding += s->queued;
+		s->queued = 0;
+	}
+	while (s->outstanding && stuck < 4) {
+		before = s->outstanding;
+		if (sendto(xsk_socket__fd(s->xsk), NULL, 0, MSG_DONTWAIT, NULL, 0) < 0 &&
+		    errno != EAGAIN && errno != EBUSY && errno != ENOBUFS && errno != EINTR)
 			break;
 		xsk_complete(s);
+		stuck = s->outstanding < before ? 0 : stuck + 1;
 	}
-	xsk_complete(s);
 }
 
 void agent_xsk_queue(struct agent_io_port *p, const struct agent_pkt *pk)
