@@ -34,10 +34,11 @@ def _frames(B, nsA, size):
                           flags_frag=0x4000)
         plain = (B.etlib.mac_bytes(B.MAC_B) + B.etlib.mac_bytes(B.MAC_A) + b"\x08\x00" +
                  ip).hex()
-        r = B.run(B.nsx(nsA, ["/usr/bin/python3", "-c", B.CAPTURE, "sw-up",
-                              B.etlib.mac_bytes(B.MAC_B).hex(),
-                              os.path.join(B.BB, "pkt_send"), "pf0", "0.001", plain]),
-                  timeout=30)
+        # Until the data path protects again after the agent's restart.
+        r = _retry(lambda: B.run(B.nsx(nsA, ["/usr/bin/python3", "-c", B.CAPTURE, "sw-up",
+                                             B.etlib.mac_bytes(B.MAC_B).hex(),
+                                             os.path.join(B.BB, "pkt_send"), "pf0", "0.001",
+                                             plain]), timeout=8), 60)
         frames.append(r.stdout.strip())
     return frames
 

@@ -3,7 +3,7 @@
  * AF_XDP I/O of esptag-agent through libxdp's xsk API.
  *
  * One XDP program per interface (bpf/esptag_agent_xsk.bpf.c, attached in
- * driver mode, else generic), one AF_XDP socket per worker bound to the
+ * driver mode), one AF_XDP socket per worker bound to the
  * worker's receive queue: zero-copy where the driver has it, copy mode
  * otherwise (veth). The socket sits next to the port's AF_PACKET socket
  * (io.c), which still takes what the XDP program passes up (frames with an
@@ -90,7 +90,9 @@ unsigned int agent_io_rx_queues(const char *ifname)
 
 int agent_xdp_attach(struct agent_xdp **out, const char *ifname)
 {
-	static const __u32 modes[] = {XDP_FLAGS_DRV_MODE, XDP_FLAGS_SKB_MODE};
+	/* Driver mode only: a device-bound program (the VLAN kfunc) cannot be
+	 * attached in generic mode. A device without native XDP keeps TPACKET. */
+	static const __u32 modes[] = {XDP_FLAGS_DRV_MODE};
 	struct agent_xdp *x;
 	unsigned int i;
 	int err = -1;
@@ -260,6 +262,8 @@ unsigned int agent_xsk_rx(struct agent_io_port *p, struct agent *a, agent_rx_fn 
 			fn(a, xsk_umem__get_data(s->area, d->addr), d->len, NULL);
 		}
 		/* Every frame goes straight back: the handlers copied what they keep. */
+		/* Never fails: at most XSK_RX_FRAMES frames circulate, the
+		 * fill ring holds them all. */
 		while (xsk_ring_prod__reserve(&s->fq, n, &idx_fq) != n)
 			;
 		for (i = 0; i < n; i++)
