@@ -66,7 +66,27 @@ worker_ctr() {
 start_agent --cpus 2 --io packet
 if ! { start_daemon && wait_for 5 is_up; }; then
 	t_fail daemon_start "$(tail -5 "$TMP/esptagd.log")"
-	t_exit
+	# One worker, AF_XDP on the wire side: a frame whose VLAN tag the wire's
+# veth carries in packet metadata (tc vlan push on the peer) reaches the
+# host with its tag (the XDP program passes it to the AF_PACKET socket,
+# which puts the tag back).
+n0=$(restarts)
+stop_pid "$AGENT_PID"
+start_agent --cpus 1
+wait_for 8 eval '[ "$(restarts)" -gt "$n0" ]' && wait_for 5 is_up
+wait_log "$TMP/agent.log" "wire wire0 (AF_XDP) workers 1" && t_pass one_worker_af_xdp ||
+	t_fail one_worker_af_xdp "$(grep running: "$TMP/agent.log" | tail -1)"
+nsx "$P" tc qdisc add dev wire1 clsact &&
+	nsx "$P" tc filter add dev wire1 egress pref 1 bpf da obj "$BUILD/tests/progs/vlan_push.bpf.o" sec tc
+t_eq vlan_push_attached "$?" 0
+bg_start "$H" tcpdump -Z root --immediate-mode -i eth0 -U -n -e -c 1 -w "$TMP/vlan.pcap" \
+	"vlan 42 and udp port 9" >/dev/null 2>"$TMP/vlan.err"
+VPID=${T_PIDS[-1]}
+wait_log "$TMP/vlan.err" "listening on"
+nsx "$P" $PY -c 'import socket; socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"v" * 32, ("192.0.2.1", 9))'
+wait_gone "$VPID" 3 && t_pass wire_vlan_tag_kept_through_af_xdp ||
+	t_fail wire_vlan_tag_kept_through_af_xdp "no frame with VLAN 42 reached the host"
+t_exit
 fi
 E state add dev eth0 src 192.0.2.1 dst 192.0.2.2 proto esp spi 0x1000 mode transport \
 	$AEAD $K1 128 dir out &&
@@ -134,4 +154,24 @@ for io in packet xdp; do
 	sleep 1
 	t_eq "${io}_bypass_frames_once" "$(($(wire | jq_ 'd["plain"]') - p0))" "$want"
 done
+# One worker, AF_XDP on the wire side: a frame whose VLAN tag the wire's
+# veth carries in packet metadata (tc vlan push on the peer) reaches the
+# host with its tag (the XDP program passes it to the AF_PACKET socket,
+# which puts the tag back).
+n0=$(restarts)
+stop_pid "$AGENT_PID"
+start_agent --cpus 1
+wait_for 8 eval '[ "$(restarts)" -gt "$n0" ]' && wait_for 5 is_up
+wait_log "$TMP/agent.log" "wire wire0 (AF_XDP) workers 1" && t_pass one_worker_af_xdp ||
+	t_fail one_worker_af_xdp "$(grep running: "$TMP/agent.log" | tail -1)"
+nsx "$P" tc qdisc add dev wire1 clsact &&
+	nsx "$P" tc filter add dev wire1 egress pref 1 bpf da obj "$BUILD/tests/progs/vlan_push.bpf.o" sec tc
+t_eq vlan_push_attached "$?" 0
+bg_start "$H" tcpdump -Z root --immediate-mode -i eth0 -U -n -e -c 1 -w "$TMP/vlan.pcap" \
+	"vlan 42 and udp port 9" >/dev/null 2>"$TMP/vlan.err"
+VPID=${T_PIDS[-1]}
+wait_log "$TMP/vlan.err" "listening on"
+nsx "$P" $PY -c 'import socket; socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"v" * 32, ("192.0.2.1", 9))'
+wait_gone "$VPID" 3 && t_pass wire_vlan_tag_kept_through_af_xdp ||
+	t_fail wire_vlan_tag_kept_through_af_xdp "no frame with VLAN 42 reached the host"
 t_exit
