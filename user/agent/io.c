@@ -35,7 +35,12 @@
  *
  * Why no PACKET_QDISC_BYPASS: it skips the device's packet taps, so a
  * capture on the agent's interfaces (tcpdump -i wire0, as the tests do)
- * would no longer see what the agent sends.
+ * would no longer see what the agent sends. *
+ * Several workers: each has a port of its own on every interface; their
+ * receiving sockets form one fan-out group per interface (io_fanout), so
+ * every frame reaches one worker, chosen by flow. With AF_XDP (xsk.c) the
+ * port also has an AF_XDP socket on the worker's queue, and this socket
+ * keeps what AF_XDP cannot carry.
  */
 #include <errno.h>
 #include <poll.h>
