@@ -817,6 +817,32 @@ static void test_workers_ivdb_unique(void)
 	T_EQ(A.nworkers, 0);
 }
 
+/*
+ * ADD_SA takes the lowest free index, whatever the order of the deletes:
+ * live SAs stay packed at the start of the data path's per-SA arrays.
+ */
+static void test_sad_lowest_free_index(void)
+{
+	static const uint32_t want[4] = {2, 4, 6, 8};
+	struct esptag_rec_sa r;
+	uint32_t idx[8], got, i;
+
+	T_ASSERT(setup() == 0);
+	for (i = 0; i < 8; i++) {
+		sa_rec(&r, ESPTAG_DIR_OUT, 0xa000 + i, "192.0.2.2", 0);
+		T_EQ(add_sa(&r, 0, &idx[i]), 0);
+		T_EQ(idx[i], i);
+	}
+	agent_sad_del(&A, 6);
+	agent_sad_del(&A, 2);
+	agent_sad_del(&A, 4);
+	for (i = 0; i < 4; i++) {
+		sa_rec(&r, ESPTAG_DIR_OUT, 0xb000 + i, "192.0.2.2", 0);
+		T_EQ(add_sa(&r, 0, &got), 0);
+		T_EQ(got, want[i]);
+	}
+}
+
 int main(void)
 {
 	T_RUN(test_add_sa_wipes_request_key);
@@ -832,6 +858,7 @@ int main(void)
 	T_RUN(test_tx_vlan_hidden_dropped);
 	T_RUN(test_tx_gso_min_mss);
 	T_RUN(test_workers_ivdb_unique);
+	T_RUN(test_sad_lowest_free_index);
 	agent_fini(&A);
 	return t_done();
 }

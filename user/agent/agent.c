@@ -59,7 +59,7 @@ int agent_init(struct agent *a, const struct agent_opts *o, agent_flush_fn flush
 		return -ENOMEM;
 	}
 	for (i = 0; i < a->capacity; i++)
-		a->free_idx[i] = a->capacity - 1 - i;
+		a->free_idx[i] = i; /* ascending: a min-heap (sad.c) */
 	a->nfree = a->capacity;
 
 	/* A fresh random epoch on every start tells hosts to re-install. */

@@ -106,7 +106,7 @@ struct agent {
 	struct esptag_rec_sa *stage; /* [AGENT_STAGE_RECS], locked, not in core dumps */
 	uint32_t *hash;	     /* SA hash heads: index + 1 */
 	uint32_t hmask;
-	uint32_t *free_idx; /* stack of free SA indices */
+	uint32_t *free_idx; /* free SA indices, a min-heap: lowest first */
 	uint32_t nfree;
 	uint32_t *port_used;	   /* [65536] SAs per port */
 	struct agent_local *local; /* [local_capacity] */

@@ -11,6 +11,39 @@
 #include <openssl/crypto.h>
 #include "agent.h"
 
+/*
+ * Free SA indices: a binary min-heap, so an ADD_SA always takes the lowest
+ * free index and live SAs stay packed at the start of the data path's
+ * per-SA arrays (fewer cache lines and pages touched than indices spread
+ * by the order of deletions).
+ */
+static void free_push(struct agent *a, uint32_t idx)
+{
+	uint32_t i = a->nfree++, parent;
+
+	while (i && a->free_idx[parent = (i - 1) / 2] > idx) {
+		a->free_idx[i] = a->free_idx[parent];
+		i = parent;
+	}
+	a->free_idx[i] = idx;
+}
+
+static void free_pop(struct agent *a)
+{
+	uint32_t last = a->free_idx[--a->nfree], i = 0, c;
+
+	while ((c = 2 * i + 1) < a->nfree) {
+		if (c + 1 < a->nfree && a->free_idx[c + 1] < a->free_idx[c])
+			c++;
+		if (a->free_idx[c] >= last)
+			break;
+		a->free_idx[i] = a->free_idx[c];
+		i = c;
+	}
+	if (a->nfree)
+		a->free_idx[i] = last;
+}
+
 uint32_t agent_fnv(uint32_t h, const void *p, size_t n)
 {
 	const uint8_t *b = p;
@@ -72,7 +105,7 @@ int64_t agent_sad_add(struct agent *a, const struct esptag_rec_sa *rec, uint16_t
 
 	if (!a->nfree)
 		return -1;
-	idx = a->free_idx[a->nfree - 1];
+	idx = a->free_idx[0];
 	sa = &a->sa[idx];
 	memset(sa, 0, sizeof(*sa));
 	if (agent_esp_key(sa, rec->key, rec->key_len, rec->salt, rec->dir == ESPTAG_DIR_OUT))
@@ -91,7 +124,7 @@ int64_t agent_sad_add(struct agent *a, const struct esptag_rec_sa *rec, uint16_t
 			return -1;
 		}
 	}
-	a->nfree--;
+	free_pop(a);
 	sa->used = true;
 	sa->port = port;
 	sa->rec = *rec;
@@ -133,5 +166,5 @@ void agent_sad_del(struct agent *a, uint32_t idx)
 	}
 	agent_esp_unkey(sa);
 	OPENSSL_cleanse(sa, sizeof(*sa));
-	a->free_idx[a->nfree++] = idx;
+	free_push(a, idx);
 }
