@@ -18,7 +18,8 @@
  *  - tagged, any other result: drop, counted by reason;
  *  - config EtherType from the agent's address: pass (daemon socket);
  *  - untagged IP: inbound policy (dir in, dst = our address, src = peer):
- *    protect -> drop (must have arrived encrypted), discard -> drop,
+ *    protect -> drop (must have arrived encrypted) unless it is UDP for a
+ *    registered bypass socket (bpf/lib/bypass.h), discard -> drop,
  *    bypass or no rule -> pass;
  *  - anything else untagged (ARP, ...): pass.
  *
@@ -49,6 +50,7 @@
 #include "lib/replay.h"
 #include "lib/mark.h"
 #include "lib/rx_strip.h"
+#include "lib/bypass.h"
 
 #define RX_IP_HDR_MAX	128	/* IPv4 with options / IPv6 with extensions */
 #define RX_L3_OFF	(RX_ETYPE_OFF + 2)	/* IP header of a tagged frame (+ VLAN tags) */
@@ -77,6 +79,7 @@ struct rx_ctx {
 	__u32 trailer;		/* ESP trailer + ICV, from the tag, checked */
 	__u32 plen;		/* inner payload length */
 	__u32 bytes;		/* accepted: frame length after the strip */
+	__u32 cfg_flags;	/* esptag_cfg.flags */
 	__u8 next_hdr;
 	bool sa_known;		/* per-SA counters apply */
 	bool dummy;		/* ESP dummy packet (next header 59) */
@@ -105,12 +108,41 @@ static __always_inline __u32 result_counter(__u8 result)
 	}
 }
 
+/*
+ * Plaintext UDP a protect policy covers: accepted only when the socket it
+ * will be delivered to is a registered bypass socket (an IKE daemon's).
+ * Not for fragments or IPv6 with extension headers (no UDP header here).
+ */
+static __always_inline bool rx_bypass_socket(struct xdp_md *ctx, struct cursor *c, void *end,
+					     __u8 family, const __u8 *saddr, const __u8 *daddr,
+					     __u8 l4proto)
+{
+	struct bpf_sock_tuple t = {};
+	struct udphdr *udp;
+
+	if (l4proto != IPPROTO_UDP || parse_udphdr(c, end, &udp) < 0)
+		return false;
+	if (family == 4) {
+		__builtin_memcpy(&t.ipv4.saddr, saddr, 4);
+		__builtin_memcpy(&t.ipv4.daddr, daddr, 4);
+		t.ipv4.sport = udp->source;
+		t.ipv4.dport = udp->dest;
+		return bypass_udp_socket(ctx, &t, sizeof(t.ipv4));
+	}
+	__builtin_memcpy(t.ipv6.saddr, saddr, 16);
+	__builtin_memcpy(t.ipv6.daddr, daddr, 16);
+	t.ipv6.sport = udp->source;
+	t.ipv6.dport = udp->dest;
+	return bypass_udp_socket(ctx, &t, sizeof(t.ipv6));
+}
+
 /* Untagged IP: inbound policy by (our address = dst, peer = src). */
-static __always_inline __u32 rx_plain_ip(struct cursor *c, void *end, int proto)
+static __always_inline __u32 rx_plain_ip(struct xdp_md *ctx, struct cursor *c, void *end,
+					 int proto)
 {
 	__u8 daddr[16] = {}, saddr[16] = {};
 	struct esptag_policy *pol;
-	__u8 family;
+	__u8 family, l4proto = 0;
 
 	if (proto == ETH_P_IP) {
 		struct iphdr *iph;
@@ -120,6 +152,8 @@ static __always_inline __u32 rx_plain_ip(struct cursor *c, void *end, int proto)
 		__builtin_memcpy(daddr, &iph->daddr, 4);
 		__builtin_memcpy(saddr, &iph->saddr, 4);
 		family = 4;
+		if (!ipv4_is_fragment(iph))
+			l4proto = iph->protocol;
 	} else {
 		struct ipv6hdr *ip6 = c->pos;
 
@@ -131,10 +165,15 @@ static __always_inline __u32 rx_plain_ip(struct cursor *c, void *end, int proto)
 		__builtin_memcpy(daddr, &ip6->daddr, 16);
 		__builtin_memcpy(saddr, &ip6->saddr, 16);
 		family = 6;
+		l4proto = ip6->nexthdr;
+		c->pos = ip6 + 1;
 	}
 	pol = spd_lookup(ESPTAG_DIR_IN, family, daddr, saddr);
+	if (pol)
+		spd_use(pol);
 	if (pol && pol->action == ESPTAG_ACT_PROTECT)
-		return ESPTAG_CNT_RX_DROP_POLICY;
+		return rx_bypass_socket(ctx, c, end, family, saddr, daddr, l4proto) ?
+		       ESPTAG_CNT_RX_BYPASS_SOCKET : ESPTAG_CNT_RX_DROP_POLICY;
 	if (pol && pol->action == ESPTAG_ACT_DISCARD)
 		return ESPTAG_CNT_RX_DROP_DISCARD;
 	return ESPTAG_CNT_RX_PLAIN;
@@ -355,6 +394,88 @@ static __always_inline __u32 rx_inner(struct xdp_md *ctx, struct rx_ctx *x)
 	return STAGE_NEXT;
 }
 
+/* Does the decrypting SA fit the inbound policy's template? */
+static __always_inline bool rx_tmpl_fits(const struct esptag_pol_tmpl *t,
+					 const struct esptag_sa *sa)
+{
+	if ((t->flags & ESPTAG_TMPLF_REQID) && t->reqid != sa->reqid)
+		return false;
+	if (t->mode && t->mode != sa->mode)
+		return false;
+	if ((t->flags & (ESPTAG_TMPLF_SRC | ESPTAG_TMPLF_DST)) && t->family != sa->family)
+		return false;
+	if ((t->flags & ESPTAG_TMPLF_SRC) && !addr6_eq(t->saddr, sa->saddr))
+		return false;
+	if ((t->flags & ESPTAG_TMPLF_DST) && !addr6_eq(t->daddr, sa->daddr))
+		return false;
+	return true;
+}
+
+/*
+ * XFRM's inbound template check: the decrypted packet's inbound policy
+ * (its own addresses: the IP header of transport mode, the inner header of
+ * tunnel mode), if it is a protect policy with a template, must name the SA
+ * that decrypted it (reqid, mode, addresses). Only when some inbound policy
+ * has a template (ESPTAG_CFGF_IN_TMPL): otherwise decrypted traffic costs
+ * no policy lookup.
+ */
+static __always_inline __u32 rx_policy_tmpl(struct xdp_md *ctx, struct rx_ctx *x)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	__u8 saddr[16] = {}, daddr[16] = {}, family;
+	const struct esptag_policy *pol;
+	const struct esptag_pol_tmpl *t;
+	__u32 id;
+
+	if (!(x->cfg_flags & ESPTAG_CFGF_IN_TMPL) || x->dummy)
+		return STAGE_NEXT;
+	if (x->sa->flags & ESPTAG_SAF_TUNNEL) {
+		void *inner = data + ESPTAG_META_LEN + (x->payload_off & RX_PAYLOAD_MASK);
+
+		if (x->next_hdr == IPPROTO_IPIP) {
+			struct iphdr *ih = inner;
+
+			if ((void *)(ih + 1) > end)
+				return ESPTAG_CNT_RX_DROP_INNER;
+			__builtin_memcpy(saddr, &ih->saddr, 4);
+			__builtin_memcpy(daddr, &ih->daddr, 4);
+			family = 4;
+		} else {
+			struct ipv6hdr *ih = inner;
+
+			if ((void *)(ih + 1) > end)
+				return ESPTAG_CNT_RX_DROP_INNER;
+			__builtin_memcpy(saddr, &ih->saddr, 16);
+			__builtin_memcpy(daddr, &ih->daddr, 16);
+			family = 6;
+		}
+	} else if (x->iph) {
+		__builtin_memcpy(saddr, &x->iph->saddr, 4);
+		__builtin_memcpy(daddr, &x->iph->daddr, 4);
+		family = 4;
+	} else {
+		__u64 l2x = x->l2x;
+		struct ipv6hdr *ip6;
+
+		bound_mask(l2x, 0xf);
+		ip6 = data + RX_L3_OFF + l2x;
+		if ((void *)(ip6 + 1) > end)
+			return ESPTAG_CNT_RX_DROP_MALFORMED;
+		__builtin_memcpy(saddr, &ip6->saddr, 16);
+		__builtin_memcpy(daddr, &ip6->daddr, 16);
+		family = 6;
+	}
+	pol = spd_lookup(ESPTAG_DIR_IN, family, daddr, saddr);
+	if (!pol || pol->action != ESPTAG_ACT_PROTECT || !(pol->flags & ESPTAG_POLF_TMPL))
+		return STAGE_NEXT;
+	id = pol->id;
+	t = bpf_map_lookup_elem(&esptag_pol_tmpl, &id);
+	if (!t || !rx_tmpl_fits(t, x->sa))
+		return ESPTAG_CNT_RX_DROP_TMPL;	/* no template: fail closed */
+	return STAGE_NEXT;
+}
+
 /* Anti-replay, only now that the agent authenticated the packet and every
  * host-side check passed. A dummy packet ends here. */
 static __always_inline __u32 rx_replay_check(struct rx_ctx *x)
@@ -455,6 +576,7 @@ static __always_inline __u32 rx_tagged(struct xdp_md *ctx, struct cursor *c, str
 	    (cnt = rx_tag_matches(ctx, m, x)) != STAGE_NEXT ||
 	    (cnt = rx_trailer(ctx, x)) != STAGE_NEXT ||
 	    (cnt = rx_inner(ctx, x)) != STAGE_NEXT ||
+	    (cnt = rx_policy_tmpl(ctx, x)) != STAGE_NEXT ||
 	    (cnt = rx_replay_check(x)) != STAGE_NEXT)
 		return cnt;
 	return rx_strip(ctx, x);
@@ -479,6 +601,7 @@ static __always_inline int rx_main(struct xdp_md *ctx)
 	int proto;
 
 	cfg_load(&cfg);
+	x.cfg_flags = cfg.flags;
 	cursor_init(&c, data);
 	proto = parse_l2(&c, end, cfg.eth_p_meta, &x.l2);
 	if (proto == PE_MALFORMED && x.l2.eth && x.l2.eth->h_proto == cfg.eth_p_meta)
@@ -490,7 +613,7 @@ static __always_inline int rx_main(struct xdp_md *ctx)
 	else if (proto == bpf_ntohs(cfg.eth_p_cfg))
 		cnt = rx_config(&x);
 	else if (proto == ETH_P_IP || proto == ETH_P_IPV6)
-		cnt = rx_plain_ip(&c, end, proto);
+		cnt = rx_plain_ip(ctx, &c, end, proto);
 	else
 		cnt = ESPTAG_CNT_RX_PLAIN;
 
@@ -506,6 +629,7 @@ static __always_inline int rx_main(struct xdp_md *ctx)
 	case ESPTAG_CNT_RX_OK:
 	case ESPTAG_CNT_RX_PLAIN:
 	case ESPTAG_CNT_RX_CONFIG:
+	case ESPTAG_CNT_RX_BYPASS_SOCKET:
 		return XDP_PASS;
 	default:
 		return XDP_DROP;

@@ -14,6 +14,11 @@
  * makes veth drop it, an L2 insertion keeps it whole. The agent frames ESP
  * per segment.
  *
+ * A registered bypass socket's UDP packets (esptag_bypass, by socket
+ * cookie: an IKE daemon's) go out in clear before any policy is looked up.
+ * A trap policy (protect by reqid without an SA) drops its packets and
+ * raises an acquire (esptag_acquire ring buffer, one per policy in flight).
+ *
  * Fail closed: protect without a usable SA, with an expired SA or with the
  * agent down drops the frame. Frames already carrying a metadata tag are
  * dropped (never tagged twice); config frames of the daemon pass untouched;
@@ -127,17 +132,75 @@ static __always_inline __u32 tx_classify(struct __sk_buff *skb, struct tx_ctx *x
 	}
 }
 
+/*
+ * A registered bypass socket's UDP packet (an IKE daemon's) goes out in
+ * clear whatever the policies say: its socket cookie is in esptag_bypass.
+ */
+static __always_inline __u32 tx_bypass_socket(struct __sk_buff *skb, struct tx_ctx *x)
+{
+	__u64 cookie;
+
+	if (x->t.l4proto != IPPROTO_UDP || x->t.chain_err)
+		return STAGE_NEXT;
+	cookie = bpf_get_socket_cookie(skb);
+	if (cookie && bpf_map_lookup_elem(&esptag_bypass, &cookie))
+		return ESPTAG_CNT_TX_BYPASS_SOCKET;
+	return STAGE_NEXT;
+}
+
+/*
+ * A trap policy was hit: one acquire per policy in flight. esptag_acq_pend
+ * holds the time until which an acquire is pending; the CPU that moves it
+ * forward (compare and swap) sends the record. esptagd re-arms it (0) when
+ * an SA appears for the policy; else it expires after ESPTAG_ACQ_EXPIRES_NS.
+ */
+static __always_inline void tx_acquire(const struct esptag_policy *pol, const struct tx_ctx *x)
+{
+	__u32 id = pol->id;
+	__u64 *pend = bpf_map_lookup_elem(&esptag_acq_pend, &id);
+	struct esptag_acquire *a;
+	__u64 now, old;
+
+	if (!pend)
+		return;
+	now = bpf_ktime_get_ns();
+	old = *pend;
+	if (now < old)
+		return;
+	if (__sync_val_compare_and_swap(pend, old, now + ESPTAG_ACQ_EXPIRES_NS) != old)
+		return;
+	a = bpf_ringbuf_reserve(&esptag_acquire, sizeof(*a), 0);
+	if (!a) {
+		*pend = old;	/* not sent: the next packet tries again */
+		return;
+	}
+	a->policy_id = id;
+	a->family = x->t.family;
+	a->proto = x->t.l4proto;
+	a->reserved = 0;
+	__builtin_memcpy(a->saddr, x->t.saddr, 16);
+	__builtin_memcpy(a->daddr, x->t.daddr, 16);
+	bpf_ringbuf_submit(a, 0);
+}
+
 /* Outbound policy: bypass (or no rule) passes, protect names the SA. */
 static __always_inline __u32 tx_policy(struct tx_ctx *x)
 {
 	struct esptag_policy *pol;
 
 	pol = spd_lookup(ESPTAG_DIR_OUT, x->t.family, x->t.daddr, x->t.saddr);
-	if (!pol || pol->action == ESPTAG_ACT_BYPASS)
+	if (!pol)
+		return ESPTAG_CNT_TX_BYPASS;
+	spd_use(pol);
+	if (pol->action == ESPTAG_ACT_BYPASS)
 		return ESPTAG_CNT_TX_BYPASS;
 	if (pol->action != ESPTAG_ACT_PROTECT)
 		return ESPTAG_CNT_TX_DROP_DISCARD;	/* discard, or unknown: fail closed */
 	x->sa_index = pol->sa_index;
+	if (x->sa_index == ESPTAG_SA_INDEX_NONE && (pol->flags & ESPTAG_POLF_TRAP)) {
+		tx_acquire(pol, x);
+		return ESPTAG_CNT_TX_DROP_TRAP;
+	}
 	return STAGE_NEXT;
 }
 
@@ -444,7 +507,7 @@ static __always_inline bool tx_passes(__u32 cnt)
 {
 	return cnt == ESPTAG_CNT_TX_PROTECT || cnt == ESPTAG_CNT_TX_PROTECT_GSO ||
 	       cnt == ESPTAG_CNT_TX_BYPASS || cnt == ESPTAG_CNT_TX_PASS_OTHER ||
-	       cnt == ESPTAG_CNT_TX_CONFIG;
+	       cnt == ESPTAG_CNT_TX_CONFIG || cnt == ESPTAG_CNT_TX_BYPASS_SOCKET;
 }
 
 SEC("tc")
@@ -456,6 +519,7 @@ int esptag_tx(struct __sk_buff *skb)
 
 	cfg_load(&x.cfg);
 	if ((cnt = tx_classify(skb, &x)) != STAGE_NEXT ||
+	    (cnt = tx_bypass_socket(skb, &x)) != STAGE_NEXT ||
 	    (cnt = tx_policy(&x)) != STAGE_NEXT ||
 	    (cnt = tx_sa_check(skb, &x)) != STAGE_NEXT ||
 	    (cnt = tx_frame_check(skb, &x)) != STAGE_NEXT ||

@@ -4,7 +4,8 @@
 #   $(MAN8DIR)         esptagd.8 esptag.8 esptag-agent.8
 #   $(BPFOBJDIR)       the BPF objects (for ip link ... xdp obj, tc ... bpf obj, bpftool)
 #   $(INCDIR)          the ABI headers (wire.h, maps.h) for agent vendors
-#   $(SYSTEMDUNITDIR)  esptagd@.service, esptag-agent@.service (@SBINDIR@ filled in)
+#   $(SYSTEMDUNITDIR)  esptagd@.service, esptag-agent@.service, esptag-metrics@.service
+#                      and .timer (@SBINDIR@ filled in)
 #   $(WSDIR)           esptag.lua, the Wireshark dissector (docs/operations.md)
 #   $(DATADIR)         agent.conf.example, and `installed-dirs`: the directories
 #                      install created, which uninstall removes again once empty
@@ -24,7 +25,7 @@ INST_BINS  := esptagd esptag esptag-agent
 INST_MANS  := $(notdir $(wildcard docs/*.8))
 INST_BPF   := $(notdir $(BPF_OBJS))
 INST_HDRS  := $(notdir $(wildcard include/esptag/*.h))
-INST_UNITS := $(patsubst systemd/%.in,%,$(wildcard systemd/*.service.in))
+INST_UNITS := $(patsubst systemd/%.in,%,$(wildcard systemd/*.service.in systemd/*.timer.in))
 INST_DIRS  := $(SBINDIR) $(MAN8DIR) $(BPFOBJDIR) $(INCDIR) $(SYSTEMDUNITDIR) $(DATADIR) $(WSDIR)
 INST_FILES := $(addprefix $(SBINDIR)/,$(INST_BINS)) $(addprefix $(MAN8DIR)/,$(INST_MANS)) \
 	      $(addprefix $(BPFOBJDIR)/,$(INST_BPF)) $(addprefix $(INCDIR)/,$(INST_HDRS)) \

@@ -106,4 +106,47 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } esptag_sa_stats SEC(".maps");
 
+/* Bypass sockets: socket cookie -> what it is (esptagd writes them). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, ESPTAG_BYPASS_MAX);
+	__type(key, __u64);
+	__type(value, struct esptag_bypass);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} esptag_bypass SEC(".maps");
+
+/* Trap policies: policy id -> acquire pending until (bpf_ktime_get_ns). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, ESPTAG_SPD_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} esptag_acq_pend SEC(".maps");
+
+/* Acquires from esptag_tx to esptagd. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, ESPTAG_RINGBUF_SIZE);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} esptag_acquire SEC(".maps");
+
+/* Per-policy use: policy id -> packets, last use, per CPU. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, ESPTAG_SPD_MAX);
+	__type(key, __u32);
+	__type(value, struct esptag_pol_use);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} esptag_pol_use SEC(".maps");
+
+/* Inbound policies' templates: policy id -> what the decrypting SA must be. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, ESPTAG_SPD_MAX);
+	__type(key, __u32);
+	__type(value, struct esptag_pol_tmpl);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} esptag_pol_tmpl SEC(".maps");
+
 #endif /* ESPTAG_BPF_MAPS_H */

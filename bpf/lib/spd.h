@@ -52,4 +52,17 @@ spd_lookup(__u8 dir, __u8 family, const __u8 *daddr, const __u8 *saddr)
 	return NULL;
 }
 
+/* Count a frame a policy decided and stamp its time (esptag policy get). */
+static __always_inline void spd_use(const struct esptag_policy *pol)
+{
+	__u32 id = pol->id;
+	struct esptag_pol_use *u = bpf_map_lookup_elem(&esptag_pol_use, &id);
+
+	if (!u)
+		return;		/* no entry: esptagd did not create one */
+	u->packets++;
+	/* Seconds are what is asked for: the coarse clock (same base) is cheaper. */
+	u->last_ns = bpf_ktime_get_coarse_ns();
+}
+
 #endif /* ESPTAG_BPF_SPD_H */

@@ -14,6 +14,11 @@
  *   esptag_ports    HASH        __u32 ifindex -> struct esptag_port (port prog)
  *   esptag_stats    PERCPU_ARRAY enum esptag_counter -> __u64
  *   esptag_sa_stats PERCPU_ARRAY __u32 agent SA index -> struct esptag_sa_stats
+ *   esptag_bypass   HASH        __u64 socket cookie -> struct esptag_bypass
+ *   esptag_acq_pend HASH        __u32 policy id -> __u64 acquire pending until (ns)
+ *   esptag_acquire  RINGBUF     struct esptag_acquire records (data path -> esptagd)
+ *   esptag_pol_use  PERCPU_HASH __u32 policy id -> struct esptag_pol_use
+ *   esptag_pol_tmpl HASH        __u32 policy id -> struct esptag_pol_tmpl (dir in)
  *
  * The four per-SA maps are arrays indexed by the agent's SA index (below the
  * agent's capacity, reused after a delete): the lookup is inlined and costs
@@ -161,9 +166,18 @@ ESPTAG_CHECK_SIZE(esptag_spd_src_key, 24);
 ESPTAG_CHECK_OFF(esptag_spd_src_key, node, 4);
 ESPTAG_CHECK_OFF(esptag_spd_src_key, saddr, 8);
 
+/* esptag_policy.flags */
+#define ESPTAG_POLF_TRAP	0x01	/* protect, named by reqid: with no usable SA
+					 * a packet is dropped (tx_drop_trap) and
+					 * raises an acquire (esptag_acquire) */
+#define ESPTAG_POLF_TMPL	0x02	/* dir in protect: a decrypted packet it covers
+					 * must come through an SA that fits its
+					 * template (esptag_pol_tmpl[id]) */
+
 struct esptag_policy {
 	__u8	action;			/* enum esptag_action */
-	__u8	reserved[3];
+	__u8	flags;			/* ESPTAG_POLF_* */
+	__u8	reserved[2];
 	__be32	spi;			/* protect: SPI (informative) */
 	__u32	sa_index;		/* protect, out: agent SA index in esptag_sad */
 	__u32	id;			/* policy id (daemon) */
@@ -172,10 +186,75 @@ ESPTAG_CHECK_SIZE(esptag_policy, 16);
 ESPTAG_CHECK_OFF(esptag_policy, spi, 4);
 ESPTAG_CHECK_OFF(esptag_policy, sa_index, 8);
 
+/*
+ * Sockets whose packets pass in clear both ways (an IKE daemon's own, the
+ * value of esptag_bypass, keyed by the socket cookie, SO_COOKIE). Bounded:
+ * ESPTAG_BYPASS_MAX entries.
+ */
+#define ESPTAG_BYPASS_MAX	64
+struct esptag_bypass {
+	__u8	family;			/* 4 or 6 */
+	__u8	proto;			/* 17 */
+	__u16	port;			/* local port, host order (informative) */
+	__u32	reserved;
+};
+ESPTAG_CHECK_SIZE(esptag_bypass, 8);
+
+/*
+ * An acquire (esptag_acquire ring buffer record): a packet hit a trap
+ * policy (ESPTAG_POLF_TRAP without a usable SA) and was dropped. At most
+ * one per policy until esptagd re-arms it or ESPTAG_ACQ_EXPIRES_NS pass
+ * (esptag_acq_pend holds the time until which it is pending).
+ */
+#define ESPTAG_ACQ_EXPIRES_NS	(30ull * 1000000000ull)	/* XFRM's xfrm_acq_expires */
+#define ESPTAG_RINGBUF_SIZE	(16 * 1024)
+struct esptag_acquire {
+	__u32	policy_id;
+	__u8	family;			/* 4 or 6 */
+	__u8	proto;			/* IP protocol of the packet */
+	__u16	reserved;
+	__u8	saddr[16];
+	__u8	daddr[16];
+};
+ESPTAG_CHECK_SIZE(esptag_acquire, 40);
+
+/* Per-policy use (value of esptag_pol_use, per CPU): frames the policy
+ * decided and the last one's time (bpf_ktime_get_coarse_ns: CLOCK_MONOTONIC,
+ * to a tick). */
+struct esptag_pol_use {
+	__u64	packets;
+	__u64	last_ns;
+};
+ESPTAG_CHECK_SIZE(esptag_pol_use, 16);
+
+/* esptag_pol_tmpl.flags: which fields the decrypting SA must match */
+#define ESPTAG_TMPLF_REQID	0x01
+#define ESPTAG_TMPLF_SRC	0x02	/* the SA's source (the peer) */
+#define ESPTAG_TMPLF_DST	0x04	/* the SA's destination (this host) */
+
+/*
+ * The template of an inbound protect policy (value of esptag_pol_tmpl), as
+ * XFRM checks it: the SA that decrypted a packet the policy covers must
+ * have this reqid, mode (0 = any) and addresses, as flagged.
+ */
+struct esptag_pol_tmpl {
+	__u32	reqid;
+	__u8	flags;			/* ESPTAG_TMPLF_* */
+	__u8	mode;			/* enum esptag_mode, 0 = any */
+	__u8	family;			/* of saddr/daddr, with SRC/DST */
+	__u8	reserved;
+	__u8	saddr[16];
+	__u8	daddr[16];
+};
+ESPTAG_CHECK_SIZE(esptag_pol_tmpl, 40);
+ESPTAG_CHECK_OFF(esptag_pol_tmpl, saddr, 8);
+
 /* esptag_cfg.flags */
 #define ESPTAG_CFGF_AGENT_UP	0x01	/* clear: protect traffic fails closed */
 #define ESPTAG_CFGF_NO_TSO	0x02	/* the agent does not segment: GSO
 					 * super-packets are dropped (TX_DROP_NO_TSO) */
+#define ESPTAG_CFGF_IN_TMPL	0x04	/* some inbound policy has a template:
+					 * decrypted packets are looked up (Rx) */
 
 /* Runtime settings (esptag_cfg[0]), written by esptagd or by hand. */
 struct esptag_cfg {
@@ -276,7 +355,11 @@ ESPTAG_CHECK_SIZE(esptag_sa_stats, 24);
 	X(RX_DROP_INNER,	rx_drop_inner, 1)	/* tunnel: inner packet not IPv4/IPv6 filling the payload */ \
 	X(RX_DUMMY,		rx_dummy, 0)		/* ESP dummy packet (next header 59): verified, discarded */ \
 	X(TX_DROP_GSO_PROTO,	tx_drop_gso_proto, 1)	/* GSO super-packet not TCP, or its segments unknown */ \
-	X(PORT_DROP_NO_PORT,	port_drop_no_port, 1)	/* frame from a port without an esptag_ports entry */
+	X(PORT_DROP_NO_PORT,	port_drop_no_port, 1)	/* frame from a port without an esptag_ports entry */ \
+	X(TX_DROP_TRAP,		tx_drop_trap, 1)	/* trap policy (by reqid) without an SA: acquire */ \
+	X(TX_BYPASS_SOCKET,	tx_bypass_socket, 0)	/* sent in clear: a registered bypass socket's */ \
+	X(RX_BYPASS_SOCKET,	rx_bypass_socket, 0)	/* plaintext a protect policy covers, for a bypass socket */ \
+	X(RX_DROP_TMPL,		rx_drop_tmpl, 1)	/* decrypted by an SA the inbound policy's template does not name */
 
 enum esptag_counter {
 #define ESPTAG_CNT_ENUM_(id, name, drop) ESPTAG_CNT_##id,

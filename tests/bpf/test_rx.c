@@ -12,6 +12,7 @@
  * counters.
  */
 #include <errno.h>
+#include <sys/socket.h>
 #include <pthread.h>
 #include <sched.h>
 #include <unistd.h>
@@ -1139,6 +1140,128 @@ static void test_policy(void)
 	}
 }
 
+/*
+ * Inbound templates (XFRM's check): while esptag_cfg has IN_TMPL, a
+ * decrypted packet whose inbound protect policy has ESPTAG_POLF_TMPL must
+ * come through an SA fitting esptag_pol_tmpl[policy id] (reqid, mode,
+ * addresses), else rx_drop_tmpl. Uses test_policy's tree: 203.0.113.5 ->
+ * 192.0.2.1 is protect, policy id 224; SA_V4 has reqid 0, transport.
+ */
+static void set_in_tmpl(bool on)
+{
+	uint32_t zero = 0;
+	struct esptag_cfg c = { 0 };
+
+	bpf_map_lookup_elem(fd_cfg, &zero, &c);
+	c.flags = on ? c.flags | ESPTAG_CFGF_IN_TMPL : c.flags & ~ESPTAG_CFGF_IN_TMPL;
+	bpf_map_update_elem(fd_cfg, &zero, &c, BPF_ANY);
+}
+
+static void test_policy_template(void)
+{
+	int fd_tmpl = bt_map_fd(&obj, "esptag_pol_tmpl");
+	struct esptag_spd_src_key k = { .prefixlen = 32 + 24, .node = 2 };
+	struct esptag_policy p = { .action = ESPTAG_ACT_PROTECT, .flags = ESPTAG_POLF_TMPL,
+				   .id = 224 };
+	struct esptag_pol_tmpl t = { .reqid = 5, .flags = ESPTAG_TMPLF_REQID };
+	struct flow f = flow_v4;
+	uint32_t id = 224;
+	uint64_t seq = 100;
+
+	bt_addr("203.0.113.0", k.saddr, NULL);
+	T_ASSERT(!bpf_map_update_elem(fd_spd_src, &k, &p, BPF_ANY));
+	T_ASSERT(!bpf_map_update_elem(fd_tmpl, &id, &t, BPF_ANY));
+	f.src = "203.0.113.5";
+	/* Check off (no IN_TMPL): the template is not looked at. */
+	ok_one(fd_rx, SA_V4, &f, seq++);
+	set_in_tmpl(true);
+	/* Another reqid: decrypted, verified, then dropped. */
+	build_ok(SA_V4, &f, seq++, &plain, &wire);
+	CHECK(fd_rx, &wire, wire.len, XDP_DROP, ESPTAG_CNT_RX_DROP_TMPL, NULL, SA_V4, 0, 1);
+	/* The SA's reqid (0): accepted. */
+	t.reqid = 0;
+	T_ASSERT(!bpf_map_update_elem(fd_tmpl, &id, &t, BPF_ANY));
+	ok_one(fd_rx, SA_V4, &f, seq++);
+	/* Mode tunnel against a transport SA: dropped. */
+	t.mode = ESPTAG_MODE_TUNNEL;
+	T_ASSERT(!bpf_map_update_elem(fd_tmpl, &id, &t, BPF_ANY));
+	build_ok(SA_V4, &f, seq++, &plain, &wire);
+	CHECK(fd_rx, &wire, wire.len, XDP_DROP, ESPTAG_CNT_RX_DROP_TMPL, NULL, SA_V4, 0, 1);
+	/* SA addresses: the right peer passes, another is dropped. */
+	t.mode = ESPTAG_MODE_TRANSPORT;
+	t.flags = ESPTAG_TMPLF_REQID | ESPTAG_TMPLF_SRC | ESPTAG_TMPLF_DST;
+	t.family = 4;
+	bt_addr(V4_PEER, t.saddr, NULL);
+	bt_addr(V4_US, t.daddr, NULL);
+	T_ASSERT(!bpf_map_update_elem(fd_tmpl, &id, &t, BPF_ANY));
+	ok_one(fd_rx, SA_V4, &f, seq++);
+	bt_addr("203.0.113.6", t.saddr, NULL);
+	T_ASSERT(!bpf_map_update_elem(fd_tmpl, &id, &t, BPF_ANY));
+	build_ok(SA_V4, &f, seq++, &plain, &wire);
+	CHECK(fd_rx, &wire, wire.len, XDP_DROP, ESPTAG_CNT_RX_DROP_TMPL, NULL, SA_V4, 0, 1);
+	/* The flag without an entry: fail closed. */
+	bpf_map_delete_elem(fd_tmpl, &id);
+	build_ok(SA_V4, &f, seq++, &plain, &wire);
+	CHECK(fd_rx, &wire, wire.len, XDP_DROP, ESPTAG_CNT_RX_DROP_TMPL, NULL, SA_V4, 0, 1);
+	/* A policy without a template: accepted whatever the SA. */
+	p.flags = 0;
+	T_ASSERT(!bpf_map_update_elem(fd_spd_src, &k, &p, BPF_ANY));
+	ok_one(fd_rx, SA_V4, &f, seq++);
+	set_in_tmpl(false);
+}
+
+/*
+ * Bypass sockets: plaintext UDP that an inbound protect policy covers
+ * passes only when the socket it is delivered to (bpf_sk_lookup_udp in this
+ * namespace) has its cookie in esptag_bypass. A UDP socket of this test on
+ * an ephemeral port (any address) stands for an IKE daemon's.
+ */
+static void test_bypass_socket(void)
+{
+	int fd_byp = bt_map_fd(&obj, "esptag_bypass");
+	int us = socket(AF_INET, SOCK_DGRAM, 0), other = socket(AF_INET, SOCK_DGRAM, 0);
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	struct esptag_bypass v = { .family = 4, .proto = IPPROTO_UDP };
+	socklen_t al = sizeof(a);
+	uint16_t port_us, port_other;
+	uint64_t cookie;
+	socklen_t cl = sizeof(cookie);
+	struct flow f = flow_v4;
+	size_t ip;
+
+	T_ASSERT(us >= 0 && other >= 0);
+	T_ASSERT(!bind(us, (struct sockaddr *)&a, sizeof(a)) &&
+		 !getsockname(us, (struct sockaddr *)&a, &al));
+	port_us = a.sin_port;
+	a.sin_port = 0;
+	T_ASSERT(!bind(other, (struct sockaddr *)&a, sizeof(a)) &&
+		 !getsockname(other, (struct sockaddr *)&a, &al));
+	port_other = a.sin_port;
+	T_ASSERT(!getsockopt(us, SOL_SOCKET, SO_COOKIE, &cookie, &cl));
+	/* 203.0.113.5 -> 192.0.2.1 is protect (test_policy's tree). */
+	f.src = "203.0.113.5";
+	ip = plain_frame(&f, &plain);
+	memcpy(plain.b + ip + 20 + 2, &port_us, 2);	/* UDP destination port */
+	CHECK(fd_rx, &plain, plain.len, XDP_DROP, ESPTAG_CNT_RX_DROP_POLICY);
+	T_ASSERT(!bpf_map_update_elem(fd_byp, &cookie, &v, BPF_ANY));
+	CHECK(fd_rx, &plain, plain.len, XDP_PASS, ESPTAG_CNT_RX_BYPASS_SOCKET);
+	/* Another socket between the same hosts stays protected. */
+	memcpy(plain.b + ip + 20 + 2, &port_other, 2);
+	CHECK(fd_rx, &plain, plain.len, XDP_DROP, ESPTAG_CNT_RX_DROP_POLICY);
+	/* TCP to the same port: no UDP socket, dropped. */
+	f.l4 = IPPROTO_TCP;
+	ip = plain_frame(&f, &plain);
+	CHECK(fd_rx, &plain, plain.len, XDP_DROP, ESPTAG_CNT_RX_DROP_POLICY);
+	/* The socket closed: its cookie matches nothing any more. */
+	f.l4 = IPPROTO_UDP;
+	ip = plain_frame(&f, &plain);
+	memcpy(plain.b + ip + 20 + 2, &port_us, 2);
+	close(us);
+	CHECK(fd_rx, &plain, plain.len, XDP_DROP, ESPTAG_CNT_RX_DROP_POLICY);
+	bpf_map_delete_elem(fd_byp, &cookie);
+	close(other);
+}
+
 static void test_config_and_other(void)
 {
 	struct bt_pkt p = { 0 };
@@ -1275,6 +1398,8 @@ int main(void)
 	T_RUN(test_trailing_bytes);
 	T_RUN(test_truncated);
 	T_RUN(test_policy);
+	T_RUN(test_policy_template);
+	T_RUN(test_bypass_socket);
 	T_RUN(test_config_and_other);
 	T_RUN(test_custom_ethertypes);
 	T_RUN(test_mark_untrusted);

@@ -995,6 +995,95 @@ static void counters_on_both_cpus(void)
 	T_ASSERT(v[0] >= SEQ_RUNS && v[1] >= SEQ_RUNS);
 }
 
+static int *acq_seen;
+
+static int acq_cb(void *ctx, void *data, size_t len)
+{
+	if (len >= sizeof(struct esptag_acquire))
+		memcpy(ctx, data, sizeof(struct esptag_acquire));
+	(*acq_seen)++;
+	return 0;
+}
+/* Acquire records the ring buffer held since the last call (the last one in *last). */
+static int acq_records(struct esptag_acquire *last)
+{
+	static struct ring_buffer *rb;
+	static int n;
+	static struct esptag_acquire got;
+
+	if (!rb)
+		rb = ring_buffer__new(bt_map_fd(&obj, "esptag_acquire"), acq_cb, &got, NULL);
+	if (!rb)
+		return -1;
+	n = 0;
+	acq_seen = &n;
+	ring_buffer__consume(rb);
+	if (last)
+		*last = got;
+	return n;
+}
+
+/*
+ * A trap policy (protect by reqid without an SA, ESPTAG_POLF_TRAP): every
+ * packet dropped (tx_drop_trap), the first raises one acquire, the next
+ * ones none until esptag_acq_pend is re-armed (0); the policy's use
+ * (esptag_pol_use) counts each packet.
+ */
+static void trap_policy_acquire(void)
+{
+	struct flow f = V4("192.0.2.1", "192.0.2.70", 0, UDP);
+	struct bt_expect e = { .retval = TC_ACT_SHOT, .cnt = { { ESPTAG_CNT_TX_DROP_TRAP, 1 } } };
+	struct esptag_spd_key k = { .prefixlen = 32 + 26, .dir = ESPTAG_DIR_OUT, .family = 4 };
+	struct esptag_spd_node v = { .id = 19 };
+	struct esptag_spd_src_key sk = { .prefixlen = 32, .node = 19 };
+	struct esptag_policy pol = { .action = ESPTAG_ACT_PROTECT, .flags = ESPTAG_POLF_TRAP,
+				     .sa_index = ESPTAG_SA_INDEX_NONE, .id = 100 };
+	int pend = bt_map_fd(&obj, "esptag_acq_pend"), use = bt_map_fd(&obj, "esptag_pol_use");
+	int ncpu = libbpf_num_possible_cpus();
+	struct esptag_pol_use u[ncpu > 0 ? ncpu : 1];
+	struct esptag_acquire a;
+	uint32_t id = 100;
+	uint64_t zero = 0, packets = 0;
+	struct bt_pkt in;
+
+	bt_addr("192.0.2.64", k.daddr, NULL);
+	T_ASSERT(!bpf_map_update_elem(fd_spd, &k, &v, BPF_ANY));
+	T_ASSERT(!bpf_map_update_elem(fd_src, &sk, &pol, BPF_ANY));
+	T_ASSERT(!bpf_map_update_elem(pend, &id, &zero, BPF_ANY));
+	memset(u, 0, sizeof(u));
+	T_ASSERT(!bpf_map_update_elem(use, &id, u, BPF_ANY));
+	plain_frame(&in, &f);
+	T_EQ(acq_records(NULL), 0);
+	BT_CHECK(&obj, fd_tx, in.b, in.len, NULL, &e, NULL);
+	T_EQ(acq_records(&a), 1);
+	T_EQ(a.policy_id, 100);
+	T_EQ(a.family, 4);
+	T_EQ(a.proto, IPPROTO_UDP);
+	T_EQ(a.saddr[0], 192);
+	T_EQ(a.daddr[3], 70);
+	/* In flight: dropped again, no second acquire. */
+	BT_CHECK(&obj, fd_tx, in.b, in.len, NULL, &e, NULL);
+	BT_CHECK(&obj, fd_tx, in.b, in.len, NULL, &e, NULL);
+	T_EQ(acq_records(NULL), 0);
+	/* Re-armed (an SA came and went): the next packet asks again. */
+	T_ASSERT(!bpf_map_update_elem(pend, &id, &zero, BPF_ANY));
+	BT_CHECK(&obj, fd_tx, in.b, in.len, NULL, &e, NULL);
+	T_EQ(acq_records(NULL), 1);
+	/* Without the TRAP flag the same policy is an unresolved one: no acquire. */
+	pol.flags = 0;
+	T_ASSERT(!bpf_map_update_elem(fd_src, &sk, &pol, BPF_ANY));
+	T_ASSERT(!bpf_map_update_elem(pend, &id, &zero, BPF_ANY));
+	e.cnt[0].idx = ESPTAG_CNT_TX_DROP_NO_SA;
+	BT_CHECK(&obj, fd_tx, in.b, in.len, NULL, &e, NULL);
+	T_EQ(acq_records(NULL), 0);
+	T_ASSERT(!bpf_map_lookup_elem(use, &id, u));
+	for (int i = 0; i < (ncpu > 0 ? ncpu : 1); i++)
+		packets += u[i].packets;
+	T_EQ(packets, 5);
+	bpf_map_delete_elem(fd_src, &sk);
+	bpf_map_delete_elem(fd_spd, &k);
+}
+
 int main(void)
 {
 	int err = bt_open(&obj, "bpf/esptag_tx.bpf.o", "tx", NULL, NULL);
@@ -1041,6 +1130,7 @@ int main(void)
 	T_RUN(gso_limits);
 	T_RUN(seq_unique_across_cpus);
 	T_RUN(counters_on_both_cpus);
+	T_RUN(trap_policy_acquire);
 	bt_close(&obj);
 	return t_done();
 }

@@ -46,6 +46,8 @@ usr/lib
 usr/lib/systemd
 usr/lib/systemd/system
 usr/lib/systemd/system/esptag-agent@.service
+usr/lib/systemd/system/esptag-metrics@.service
+usr/lib/systemd/system/esptag-metrics@.timer
 usr/lib/systemd/system/esptagd@.service
 $( [ -n "$MA" ] && echo "$LIBMA")
 $LIBMA/bpf
@@ -79,7 +81,7 @@ fi
 t_eq install_modes "$(stat -c '%a' "$D/usr/sbin/esptagd" "$D/usr/share/man/man8/esptagd.8" \
 	"$D/usr/lib/systemd/system/esptagd@.service" | tr '\n' ' ')" "755 644 644 "
 t_eq units_sbindir "$(grep -h '^ExecStart=' "$D"/usr/lib/systemd/system/*.service | sort | tr '\n' '|')" \
-	'ExecStart=/usr/sbin/esptag-agent --host ${HOST_IF} --wire ${WIRE_IF} $AGENT_OPTS|ExecStart=/usr/sbin/esptagd --dev %I|'
+	'ExecStart=/usr/sbin/esptag --socket /run/esptag/%i.sock -o prometheus --textfile ${TEXTFILE_DIR}/esptag-%i.prom stats|ExecStart=/usr/sbin/esptag-agent --host ${HOST_IF} --wire ${WIRE_IF} $AGENT_OPTS|ExecStart=/usr/sbin/esptagd --dev %I|'
 t_check bpf_objects_are_bpf sh -c "file -b '$D/$LIBMA/bpf/esptag/esptag_tx.bpf.o' | grep -q 'eBPF'"
 
 # --- the installed binaries run, and tell their version ------------------
@@ -111,8 +113,11 @@ if command -v systemd-analyze >/dev/null; then
 	mkdir -p "$TMP/inst"
 	cp "$U/esptagd@.service" "$TMP/inst/esptagd@eth0.service"
 	cp "$U/esptag-agent@.service" "$TMP/inst/esptag-agent@site1.service"
+	cp "$U/esptag-metrics@.service" "$TMP/inst/esptag-metrics@eth0.service"
+	cp "$U/esptag-metrics@.timer" "$TMP/inst/esptag-metrics@eth0.timer"
 	for u in "$U/esptagd@.service" "$U/esptag-agent@.service" \
-		"$TMP/inst/esptagd@eth0.service" "$TMP/inst/esptag-agent@site1.service"; do
+		"$TMP/inst/esptagd@eth0.service" "$TMP/inst/esptag-agent@site1.service" \
+		"$TMP/inst/esptag-metrics@eth0.service" "$TMP/inst/esptag-metrics@eth0.timer"; do
 		out=$(systemd-analyze verify --man=no "$u" 2>&1)
 		rc=$?
 		if [ "$rc" = 0 ] && [ -z "$out" ]; then

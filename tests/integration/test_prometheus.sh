@@ -70,9 +70,28 @@ t_eq global_option_form "$r" ok
 E -o prometheus state list >/dev/null 2>&1
 t_eq prom_other_command_usage_error $? 1
 
-# Textfile collector idiom: write a temporary file, rename it over.
-E -o prometheus stats >"$TMP/esptag.prom.tmp" && mv "$TMP/esptag.prom.tmp" "$TMP/esptag.prom"
-t_check textfile_written grep -q '^esptag_agent_up{dev="eth0"} 1$' "$TMP/esptag.prom"
+# Textfile collector: --textfile writes a temporary file next to FILE and
+# renames it over FILE (0644); nothing on stdout, no temporary file left.
+mkdir -p "$TMP/textfile"
+echo stale >"$TMP/textfile/esptag.prom"
+out=$(E -o prometheus --textfile "$TMP/textfile/esptag.prom" stats)
+t_eq textfile_rc $? 0
+t_eq textfile_stdout_empty "$out" ""
+t_check textfile_written grep -q '^esptag_agent_up{dev="eth0"} 1$' "$TMP/textfile/esptag.prom"
+t_eq textfile_mode "$(stat -c %a "$TMP/textfile/esptag.prom")" 644
+t_eq textfile_no_tmp_left "$(ls "$TMP/textfile")" esptag.prom
+r=$($PY -c 'import sys
+from prometheus_client.parser import text_string_to_metric_families as p
+print(sum(1 for f in p(open(sys.argv[1]).read()) for s in f.samples))' "$TMP/textfile/esptag.prom")
+[ "${r:-0}" -gt 10 ] && t_pass textfile_parses || t_fail textfile_parses "$r"
+# a failure (no daemon behind the socket) leaves the previous file as it was
+cp "$TMP/textfile/esptag.prom" "$TMP/prev.prom"
+nsx "$H" "$BIN/esptag" --socket "$TMP/no-such.sock" -o prometheus --textfile "$TMP/textfile/esptag.prom" stats 2>/dev/null
+t_eq textfile_fail_exit $? 5
+t_check textfile_fail_keeps_previous cmp -s "$TMP/prev.prom" "$TMP/textfile/esptag.prom"
+t_eq textfile_fail_no_tmp_left "$(ls "$TMP/textfile")" esptag.prom
+E --textfile "$TMP/textfile/x.prom" stats >/dev/null 2>&1
+t_eq textfile_needs_prometheus $? 1
 
 # --- the read-only socket -------------------------------------------------------
 t_eq ro_socket_mode_group "$(stat -c '%a %G' "$SOCK.ro")" "660 nogroup"

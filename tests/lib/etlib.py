@@ -526,3 +526,52 @@ MBOX_F_REPLY = 0x01
 def mbox_hdr(type, flags, length, seq, status=0, reserved=0, magic=MBOX_MAGIC, version=1):
     """The mailbox message header (24 bytes, host order; user/lib/ctl_mbox.h)."""
     return struct.pack("<IBBBBIIiI", magic, version, type, flags, reserved, length, seq, status, 0)
+
+# ---------------------------------------------------------------- control socket
+
+CTL_MAGIC, CTL_VERSION = 0x4c435445, 1
+CTL_OP = dict(POLICY_GET=23, BYPASS_SOCKET=24)
+CTL_F_REPLY = 0x01
+SO_COOKIE = 57
+
+
+def ctl_request(path, op, payload=b"", count=0):
+    """One request on esptagd's control socket (user/lib/ctl.h): returns
+    (status, reply payload); the payload is the error message when status
+    is not 0."""
+    hdr = struct.pack("=IBBBBIIiI", CTL_MAGIC, CTL_VERSION, op, 0, 0, len(payload), count, 0, 0)
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.connect(path)
+        s.sendall(hdr + payload)
+        buf = b""
+        while len(buf) < 24:
+            chunk = s.recv(4096)
+            if not chunk:
+                raise OSError("control socket closed the connection")
+            buf += chunk
+        magic, _, rop, flags, _, ln, _, status, _ = struct.unpack("=IBBBBIIiI", buf[:24])
+        if magic != CTL_MAGIC or rop != op or not flags & CTL_F_REPLY:
+            raise OSError("not a reply to op %d" % op)
+        while len(buf) < 24 + ln:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            buf += chunk
+        return status, buf[24:24 + ln]
+    finally:
+        s.close()
+
+
+def socket_cookie(sock):
+    """The kernel's cookie of a socket (SO_COOKIE)."""
+    return struct.unpack("=Q", sock.getsockopt(socket.SOL_SOCKET, SO_COOKIE, 8))[0]
+
+
+def ctl_bypass_socket(path, sock):
+    """Register a UDP socket as a bypass socket (BYPASS_SOCKET, struct
+    esptag_ctl_bypass). Returns (status, message)."""
+    fam = 6 if sock.family == socket.AF_INET6 else 4
+    item = struct.pack("=QBBHI", socket_cookie(sock), fam, 17, sock.getsockname()[1], 0)
+    st, rep = ctl_request(path, CTL_OP["BYPASS_SOCKET"], item, 1)
+    return st, rep.decode("ascii", "replace")

@@ -89,7 +89,9 @@ lab_flush() {
 # Start a wire capture in the background: lab_capture_start FILE [SNAPLEN]
 lab_capture_start() {
 	local n="et-$LAB-A-agent"
-	nsenter --net="/run/netns/$n" tcpdump -i wire0 -s "${2:-0}" -U -w "$1" >/dev/null 2>"$1.err" &
+	# --immediate-mode: every frame reaches the file before the stop (the
+	# default block buffering loses the last frames at SIGTERM).
+	nsenter --net="/run/netns/$n" tcpdump --immediate-mode -i wire0 -s "${2:-0}" -U -w "$1" >/dev/null 2>"$1.err" &
 	CAP_PID=$!
 	wait_log "$1.err" "listening on"
 }

@@ -356,14 +356,14 @@ static void policy_tmpl_items(void)
 	q.tmpl_mode = 9;
 	POL_DECODES(ESPTAG_CTL_POLICY_ADD, -1);
 	q = p;
-	q.dir = ESPTAG_DIR_IN;	/* a template on an inbound policy */
+	q.dir = ESPTAG_DIR_IN;	/* a template on an inbound protect policy: checked on Rx */
 	q.spi = 0;
-	POL_DECODES(ESPTAG_CTL_POLICY_ADD, -1);
+	POL_DECODES(ESPTAG_CTL_POLICY_ADD, 0);
 	q = p;
 	q.action = ESPTAG_ACT_BYPASS;
 	q.spi = 0;
 	POL_DECODES(ESPTAG_CTL_POLICY_UPDATE, -1);
-	T_ASSERT(strstr(err, "dir out protect policy only"));
+	T_ASSERT(strstr(err, "SA of a protect policy only"));
 	{
 		struct esptag_ctl_policy two[2] = { p, p };
 

@@ -240,6 +240,16 @@ static void policy_good(void)
 	T_EQ(cmd.pol.action, ESPTAG_ACT_DISCARD);
 	T_EQ(parse("policy del dev eth0 src 0.0.0.0/0 dst 203.0.113.0/24 dir in"), 0);
 	T_EQ(cmd.op, ESPTAG_CTL_POLICY_DEL);
+	T_EQ(parse("policy get dev eth0 src 192.0.2.1/32 dst 192.0.2.2/32 dir out"), 0);
+	T_EQ(cmd.op, ESPTAG_CTL_POLICY_GET);
+	T_EQ(cmd.pol.dir, ESPTAG_DIR_OUT);
+	T_EQ(cmd.pol.dst_plen, 32);
+	/* A trap policy: reqid and template, no SPI, no SA needed. */
+	T_EQ(parse("policy add dev eth0 src 192.0.2.1/32 dst 192.0.2.2/32 dir out tmpl src 192.0.2.1 dst 192.0.2.2 proto esp reqid 7 mode transport"), 0);
+	T_EQ(cmd.pol.action, ESPTAG_ACT_PROTECT);
+	T_EQ(cmd.pol.spi, 0);
+	T_EQ(cmd.pol.reqid, 7);
+	T_EQ(cmd.pol.tmpl_flags, ESPTAG_CTL_TMPL_SRC | ESPTAG_CTL_TMPL_DST | ESPTAG_CTL_TMPL_REQID);
 	T_EQ(parse("policy list"), 0);
 	T_EQ(cmd.op, ESPTAG_CTL_POLICY_LIST);
 	T_EQ(parse("policy flush"), 0);
@@ -277,8 +287,13 @@ static void policy_tmpl(void)
 	T_EQ(cmd.pol.action, ESPTAG_ACT_BYPASS);
 	BAD("policy add dev eth0 src 192.0.2.0/24 dst 198.51.100.0/24 dir out action bypass tmpl dst 203.0.113.2",
 	    "only go with 'action protect'");
-	BAD("policy add dev eth0 src 192.0.2.0/24 dst 198.51.100.0/24 dir in action protect tmpl dst 203.0.113.2",
-	    "name the outbound SA");
+	/* An inbound template: the SA that must have decrypted the traffic. */
+	T_EQ(parse("policy add dev eth0 src 198.51.100.0/24 dst 192.0.2.0/24 dir in tmpl src 198.51.100.2 dst 192.0.2.1 proto esp reqid 7 mode tunnel"), 0);
+	T_EQ(cmd.pol.dir, ESPTAG_DIR_IN);
+	T_EQ(cmd.pol.action, ESPTAG_ACT_PROTECT);
+	T_EQ(cmd.pol.reqid, 7);
+	T_EQ(cmd.pol.tmpl_mode, ESPTAG_MODE_TUNNEL);
+	T_EQ(cmd.pol.tmpl_flags, ESPTAG_CTL_TMPL_SRC | ESPTAG_CTL_TMPL_DST | ESPTAG_CTL_TMPL_REQID);
 	BAD("policy add dev eth0 src 192.0.2.0/24 dst 198.51.100.0/24 dir out tmpl dst 203.0.113.2",
 	    "needs 'spi SPI'");
 	BAD("policy add dev eth0 src 192.0.2.0/24 dst 198.51.100.0/24 dir out spi 0x1000 tmpl dst 203.0.113.2 dst 203.0.113.3",
@@ -324,6 +339,9 @@ static void policy_bad(void)
 	BAD("policy add dev eth0 src 192.0.2.0/24 dir out action bypass", "needs dev DEV src PREFIX dst PREFIX");
 	BAD("policy del dev eth0 src 192.0.2.0/24 dst 198.51.100.0/24 dir out action bypass",
 	    "unknown keyword 'action'");
+	BAD("policy get dev eth0 src 192.0.2.0/24 dst 198.51.100.0/24 dir out action bypass",
+	    "unknown keyword 'action'");
+	BAD("policy get dev eth0 src 192.0.2.0/24 dir out", "policy get needs dev DEV src PREFIX dst PREFIX");
 }
 
 static void split(void)

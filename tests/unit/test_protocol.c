@@ -1538,12 +1538,18 @@ static void test_counter_table(void)
 		{ ESPTAG_CNT_RX_DUMMY, "rx_dummy", false },
 		{ ESPTAG_CNT_TX_DROP_GSO_PROTO, "tx_drop_gso_proto", true },
 		{ ESPTAG_CNT_PORT_DROP_NO_PORT, "port_drop_no_port", true },
+		{ ESPTAG_CNT_TX_DROP_TRAP, "tx_drop_trap", true },
+		{ ESPTAG_CNT_TX_BYPASS_SOCKET, "tx_bypass_socket", false },
+		{ ESPTAG_CNT_RX_BYPASS_SOCKET, "rx_bypass_socket", false },
+		{ ESPTAG_CNT_RX_DROP_TMPL, "rx_drop_tmpl", true },
 	};
 
 	/* Indexes are map keys: existing ones never move. */
 	T_EQ(ESPTAG_CNT_RX_DROP_MARK, 38);
 	T_EQ(ESPTAG_CNT_RX_DROP_TAG, 39);
-	T_EQ(ESPTAG_CNT_PORT_DROP_NO_PORT, ESPTAG_CNT_MAX - 1);
+	T_EQ(ESPTAG_CNT_PORT_DROP_NO_PORT, 46);
+	T_EQ(ESPTAG_CNT_RX_BYPASS_SOCKET, 49);
+	T_EQ(ESPTAG_CNT_RX_DROP_TMPL, ESPTAG_CNT_MAX - 1);
 	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
 		T_ASSERT(!strcmp(esptag_counters[known[i].id].name, known[i].name));
 		T_EQ(esptag_counter_is_drop(known[i].id), known[i].drop);

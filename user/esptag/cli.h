@@ -6,6 +6,7 @@
  *   print.c        state, policy and VF listings
  *   print_status.c agent status, statistics, monitor events
  *   print_prom.c   statistics in the Prometheus text format
+ *   map_view.c     esptag map: the pinned maps read directly, empty slots skipped
  */
 #ifndef ESPTAG_CLI_H
 #define ESPTAG_CLI_H
@@ -37,6 +38,9 @@ int cli_transact(const char *dev, int op, const void *items, uint32_t count, siz
 		 uint8_t **buf, struct esptag_ctl_view *v, uint32_t *err_index);
 /* Print the daemon's events until the connection ends. */
 int cli_monitor(const char *dev);
+
+/* map_view.c: esptag map ... (argv[0] is "map"); the CLI exit code */
+int cli_map_main(int argc, char **argv);
 
 /* print.c */
 const char *cli_dir_s(int d);

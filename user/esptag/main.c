@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
 #include "cli.h"
 #include "version.h"
 
@@ -34,7 +36,7 @@ static const char usage_policy[] =
 	"  policy add|update dev DEV src PREFIX dst PREFIX dir in|out\n"
 	"             action protect [spi SPI] [reqid N] | action bypass | action discard\n"
 	"             [tmpl [src ADDR] [dst PEER] [proto esp] [spi SPI] [reqid N] [mode M]]\n"
-	"  policy del dev DEV src PREFIX dst PREFIX dir in|out\n"
+	"  policy del|get dev DEV src PREFIX dst PREFIX dir in|out\n"
 	"  policy list|ls|show [dev DEV] | policy flush|deleteall [dev DEV]\n";
 static const char usage_agent[] = "  agent status [dev DEV] | agent sa [dev DEV]\n";
 static const char usage_stats[] = "  stats [dev DEV] [-o prometheus]\n";
@@ -62,9 +64,12 @@ static void usage_of(FILE *f, int obj)
 		"       esptag help [OBJECT] | esptag OBJECT help\n");
 	for (int i = ESPTAG_CLI_OBJ_STATE; i <= ESPTAG_CLI_OBJ_MONITOR; i++)
 		fputs(parts[i], f);
+	fprintf(f, "  map [ list | sad | seq | replay | sa_stats | spd | stats | cfg | ports ] [ dev DEV | pin DIR ]\n"
+		   "      the pinned maps read directly: empty slots skipped, SPIs in host order\n");
 	fprintf(f,
 		"Objects and commands may be shortened to a unique prefix (st l = state list).\n"
 		"-j: JSON output, -p: pretty-printed JSON (implies -j), -o prometheus: stats only.\n"
+		"--textfile FILE (with -o prometheus stats): write FILE atomically (node_exporter).\n"
 		"-s: statistics (state list, policy list: each SA's counters).\n"
 		"SOCKET: --socket PATH, else $ESPTAG_SOCK, else /run/esptag/DEV.sock.\n"
 		"esptag -V|--version: version, commit, libraries, protocol versions.\n");
@@ -75,9 +80,60 @@ static void usage(FILE *f)
 	usage_of(f, ESPTAG_CLI_OBJ_ALL);
 }
 
+/* --textfile FILE: where run_prom writes (stdout if NULL). */
+static const char *cli_textfile;
+
+/*
+ * --textfile FILE: point stdout at a temporary file next to FILE (same
+ * directory, so the rename is atomic: node_exporter's textfile collector
+ * never reads a half-written file). tmp receives its name.
+ */
+static int textfile_open(char *tmp, size_t len)
+{
+	int fd;
+
+	if ((size_t)snprintf(tmp, len, "%s.tmp.XXXXXX", cli_textfile) >= len) {
+		fprintf(stderr, "esptag: --textfile: path too long\n");
+		return -1;
+	}
+	fd = mkstemp(tmp);
+	if (fd < 0) {
+		fprintf(stderr, "esptag: --textfile %s: %s\n", cli_textfile, strerror(errno));
+		return -1;
+	}
+	/* Readable by the collector: 0644 like the files node_exporter expects. */
+	if (fchmod(fd, 0644) || fflush(stdout) || dup2(fd, STDOUT_FILENO) < 0) {
+		fprintf(stderr, "esptag: --textfile %s: %s\n", tmp, strerror(errno));
+		close(fd);
+		unlink(tmp);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+/* Rename the finished temporary file over FILE, or remove it on failure
+ * (the previous FILE stays). */
+static int textfile_close(const char *tmp, int rc)
+{
+	if (rc == ESPTAG_EXIT_OK && fsync(STDOUT_FILENO)) {
+		fprintf(stderr, "esptag: --textfile %s: %s\n", tmp, strerror(errno));
+		rc = ESPTAG_EXIT_INTERNAL;
+	}
+	if (rc == ESPTAG_EXIT_OK && rename(tmp, cli_textfile)) {
+		fprintf(stderr, "esptag: --textfile: rename to %s: %s\n", cli_textfile,
+			strerror(errno));
+		rc = ESPTAG_EXIT_INTERNAL;
+	}
+	if (rc != ESPTAG_EXIT_OK)
+		unlink(tmp);
+	return rc;
+}
+
 /* stats -o prometheus: the statistics and the agent status, one text. */
 static int run_prom(const char *dev)
 {
+	char tmp[4096] = "";
 	struct esptag_ctl_view sv, av;
 	uint8_t *sbuf = NULL, *abuf = NULL;
 	uint32_t ei;
@@ -86,6 +142,10 @@ static int run_prom(const char *dev)
 	rc = cli_transact(dev, ESPTAG_CTL_STATS, NULL, 0, 0, &sbuf, &sv, &ei);
 	if (rc == ESPTAG_EXIT_OK)
 		rc = cli_transact(dev, ESPTAG_CTL_AGENT_STATUS, NULL, 0, 0, &abuf, &av, &ei);
+	if (rc == ESPTAG_EXIT_OK && cli_textfile && textfile_open(tmp, sizeof(tmp))) {
+		tmp[0] = 0;
+		rc = ESPTAG_EXIT_INTERNAL;
+	}
 	if (rc == ESPTAG_EXIT_OK && !av.hdr.count) {
 		fprintf(stderr, "esptag: empty agent status reply\n");
 		rc = ESPTAG_EXIT_INTERNAL;
@@ -98,6 +158,8 @@ static int run_prom(const char *dev)
 		fprintf(stderr, "esptag: writing the output: %s\n", strerror(errno));
 		rc = ESPTAG_EXIT_INTERNAL;
 	}
+	if (cli_textfile && tmp[0])
+		rc = textfile_close(tmp, rc);
 	return rc;
 }
 
@@ -186,6 +248,9 @@ static int run(struct esptag_cli_cmd *cmds, uint32_t count)
 			cli_print_sas(&v, NULL);
 		else
 			cli_print_policies(&v, NULL);
+		break;
+	case ESPTAG_CTL_POLICY_GET:
+		cli_print_policies(&v, NULL);
 		break;
 	case ESPTAG_CTL_AGENT_SA:
 		cli_print_sas(&v, NULL);
@@ -341,6 +406,7 @@ int main(int argc, char **argv)
 		{ "stats", no_argument, NULL, 's' },
 		{ "batch", required_argument, NULL, 'b' },
 		{ "output", required_argument, NULL, 'o' },
+		{ "textfile", required_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
@@ -371,6 +437,9 @@ int main(int argc, char **argv)
 		case 'b':
 			batch_file = optarg;
 			break;
+		case 'T':
+			cli_textfile = optarg;
+			break;
 		case 'o':
 			if (set_output(optarg))
 				return ESPTAG_EXIT_CLI_USAGE;
@@ -395,6 +464,15 @@ int main(int argc, char **argv)
 		}
 		return batch(batch_file);
 	}
+	/* esptag map: the pins, read directly (no control socket). */
+	if (optind < argc && strlen(argv[optind]) >= 1 && !strncmp(argv[optind], "map", strlen(argv[optind])) &&
+	    strncmp(argv[optind], "monitor", strlen(argv[optind]))) {
+		if (cli_prom) {
+			fprintf(stderr, "esptag: -o prometheus is for the stats command only\n");
+			return ESPTAG_EXIT_CLI_USAGE;
+		}
+		return cli_map_main(argc - optind, argv + optind);
+	}
 	/* "stats -o FORMAT": the option may follow the command too. */
 	if (argc - optind == 3 && !strcmp(argv[optind], "stats") &&
 	    (!strcmp(argv[optind + 1], "-o") || !strcmp(argv[optind + 1], "--output"))) {
@@ -404,6 +482,11 @@ int main(int argc, char **argv)
 	}
 	if (esptag_cli_parse(argc - optind, argv + optind, &cmd, err, sizeof(err))) {
 		fprintf(stderr, "esptag: %s\n", err);
+		return ESPTAG_EXIT_CLI_USAGE;
+	}
+	if (cli_textfile && (!cli_prom || cmd.op != ESPTAG_CTL_STATS)) {
+		fprintf(stderr, "esptag: --textfile FILE goes with -o prometheus stats\n");
+		esptag_cli_cmd_clear(&cmd);
 		return ESPTAG_EXIT_CLI_USAGE;
 	}
 	if (cli_prom && cmd.op != ESPTAG_CTL_STATS) {

@@ -6,6 +6,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <esptag/maps.h>
 #include "cli.h"
 #include "esptag_proto.h"
@@ -245,6 +246,10 @@ static void print_policy_json(const struct esptag_ctl_policy *p, const char *s, 
 		else
 			json_knull(w, "sa_index");
 	}
+	if (p->use_time)
+		json_ku64(w, "use_time", p->use_time);
+	else
+		json_knull(w, "use_time");
 	if (st)
 		print_sa_stats(st);
 	json_end(w);
@@ -292,6 +297,15 @@ static void print_policy(const struct esptag_ctl_policy *p, const struct esptag_
 			else
 				printf(" sa-index none (fails closed)");
 		}
+	}
+	if (p->use_time) {
+		time_t t = (time_t)p->use_time;
+		char tb[32];
+		struct tm tm;
+
+		localtime_r(&t, &tm);
+		strftime(tb, sizeof(tb), "%Y-%m-%d %H:%M:%S", &tm);
+		printf(" use %s", tb);
 	}
 	printf(" id %u\n", p->id);
 	if (st)

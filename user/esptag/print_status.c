@@ -234,6 +234,13 @@ void cli_print_event(const struct esptag_ctl_event *e)
 		} else if (e->type == ESPTAG_EV_AGENT_RESTARTED) {
 			json_ku64(w, "epoch", e->delta);
 			json_ku64(w, "reinstalled", e->value);
+		} else if (e->type == ESPTAG_EV_ACQUIRE) {
+			char sb[64];
+
+			json_ku64(w, "reqid", e->reqid);
+			json_ku64(w, "policy_id", e->policy_id);
+			json_ku64(w, "proto", e->id);
+			json_kstr(w, "src", esptag_addr_str(e->family, e->saddr, sb, sizeof(sb)));
 		} else if (e->spi || e->sa_index) {
 			json_ku64(w, "sa_index", e->sa_index);
 			json_ku64(w, "spi", e->spi);
@@ -251,7 +258,12 @@ void cli_print_event(const struct esptag_ctl_event *e)
 			       e->delta);
 		else if (e->type == ESPTAG_EV_AGENT_RESTARTED)
 			printf(" epoch 0x%016" PRIx64 " reinstalled %" PRIu64, e->delta, e->value);
-		else if (e->spi || e->sa_index)
+		else if (e->type == ESPTAG_EV_ACQUIRE) {
+			char sb[64];
+
+			printf(" reqid %u policy %u proto %u src %s", e->reqid, e->policy_id, e->id,
+			       esptag_addr_str(e->family, e->saddr, sb, sizeof(sb)));
+		} else if (e->spi || e->sa_index)
 			printf(" sa-index %u spi 0x%08x dir %s", e->sa_index, e->spi, cli_dir_s(e->dir));
 		if (e->family)
 			printf(" dst %s", d);

@@ -27,6 +27,9 @@ const char *const map_names[M_NR] = {
 	[M_SPD_SRC] = "esptag_spd_src",	[M_CFG] = "esptag_cfg",
 	[M_STATS] = "esptag_stats",	[M_SA_STATS] = "esptag_sa_stats",
 	[M_PORTS] = "esptag_ports",
+	[M_BYPASS] = "esptag_bypass",	[M_ACQ_PEND] = "esptag_acq_pend",
+	[M_ACQ] = "esptag_acquire",	[M_POL_USE] = "esptag_pol_use",
+	[M_POL_TMPL] = "esptag_pol_tmpl",
 };
 
 /*
@@ -89,6 +92,11 @@ static int open_pinned_maps(struct daemon *d, const char *dir)
 		if (d->bpf.map_fd[i] < 0) {
 			if (i == M_PORTS) /* only with the port program */
 				continue;
+			if (i >= M_BYPASS) { /* programs of an older build */
+				log_warn("map %s not pinned: bypass sockets, acquires, policy use times and inbound templates are unavailable",
+					 path);
+				continue;
+			}
 			log_err("map %s not pinned (%s): attach the esptag programs with iproute2 first, or drop --adopt",
 				path, strerror(errno));
 			return -1;

@@ -36,7 +36,9 @@
 
 /* ---- BPF side ----------------------------------------------------------- */
 enum map_id {
-	M_SAD, M_SEQ, M_REPLAY, M_SPD, M_SPD_SRC, M_CFG, M_STATS, M_SA_STATS, M_PORTS, M_NR,
+	M_SAD, M_SEQ, M_REPLAY, M_SPD, M_SPD_SRC, M_CFG, M_STATS, M_SA_STATS, M_PORTS,
+	/* optional when adopting programs built before them */
+	M_BYPASS, M_ACQ_PEND, M_ACQ, M_POL_USE, M_POL_TMPL, M_NR,
 };
 extern const char *const map_names[M_NR];
 
@@ -134,6 +136,9 @@ struct sa {
 	uint32_t hnext, inext;		/* hash chains (slot + 1, 0 = end) */
 	bool used;
 	bool has_key;
+	bool leaving;			/* being deleted: policies move off it first */
+	uint64_t gen;			/* order of adding (policies by reqid take the
+					 * newest); 0 = adopted, older than any added */
 };
 
 struct caps {
@@ -161,6 +166,7 @@ struct pol {
 	bool bound;			/* bind names its SA for good */
 	bool lost;			/* recovered without a binding: stays unresolved */
 	bool recovered;			/* from the maps: bind from c.sa_index once reconciled */
+	bool trap_recovered;		/* recovered with ESPTAG_POLF_TRAP: it followed a reqid */
 	bool warned;			/* ambiguity logged */
 	bool from_conf;			/* the configuration file's (a reload manages it) */
 	struct pol_bind bind;
@@ -229,6 +235,9 @@ struct daemon {
 	struct node *nodes;
 	size_t pol_cap;
 	uint32_t next_pol_id, next_node_id;
+	uint64_t sa_gen;		/* last struct sa.gen given */
+	void *acq_rb;			/* struct ring_buffer * of esptag_acquire */
+	uint32_t bypass_count;		/* sockets registered (BYPASS_SOCKET) */
 	/* monitor */
 	int monitors[16];
 	int nmon;
@@ -371,7 +380,12 @@ void ctl_policy_update(struct daemon *d, const struct esptag_ctl_view *v, struct
 void ctl_policy_del(struct daemon *d, const struct esptag_ctl_view *v, struct reply *r);
 void ctl_policy_list(struct daemon *d, struct reply *r);
 void ctl_policy_flush(struct daemon *d, struct reply *r);
-/* The policy with c's selector (dir, src, dst), or NULL. */
+void ctl_policy_get(struct daemon *d, const struct esptag_ctl_view *v, struct reply *r);
+/* Does a policy follow its reqid (outbound protect, reqid, no SPI)? */
+bool pol_follows_reqid(const struct esptag_ctl_policy *c);
+/* Last use of a policy (CLOCK_REALTIME s, 0 = never) from esptag_pol_use. */
+uint64_t pol_use_time(struct daemon *d, uint32_t id);
+/* The policy with c's selector with c's selector (dir, src, dst), or NULL. */
 struct pol *pol_find(struct daemon *d, const struct esptag_ctl_policy *c);
 
 /* conf_sync.c: make the file's policies the daemon's. Policies only in the
@@ -449,5 +463,15 @@ void monitor_link_event(struct daemon *d, enum link_event ev, uint64_t old_epoch
 void monitor_event(struct daemon *d, int type, const struct esptag_ctl_sa *sa, uint64_t value,
 		   uint64_t delta, uint16_t id);
 void monitor_counters(struct daemon *d);
+void monitor_send(struct daemon *d, struct esptag_ctl_event *e);	/* time_ms set here */
+
+/* acquire.c: the data path's acquires (esptag_acquire ring buffer) to the
+ * monitor clients */
+int acquire_open(struct daemon *d);	/* epoll fd, or -1 (none) */
+void acquire_poll(struct daemon *d);
+void acquire_close(struct daemon *d);
+
+/* bypass.c: BYPASS_SOCKET requests */
+void ctl_bypass_socket(struct daemon *d, const struct esptag_ctl_view *v, struct reply *r);
 
 #endif

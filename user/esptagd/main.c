@@ -24,7 +24,7 @@ enum stage { STAGE_NONE, STAGE_BPF, STAGE_PF };
 struct loop {
 	int argc;
 	char **argv;			/* re-read at a reload */
-	int ep, lfd, rofd, sfd, tfd;
+	int ep, lfd, rofd, sfd, tfd, afd;
 	char ro_path[1100];
 	sigset_t mask;
 	uint64_t last_audit;
@@ -87,6 +87,9 @@ static int loop_open(struct daemon *d, const struct opts *o, struct loop *lp)
 	epoll_add(lp->ep, lp->sfd);
 	epoll_add(lp->ep, lp->tfd);
 	epoll_add(lp->ep, d->chan.fd);
+	lp->afd = acquire_open(d);
+	if (lp->afd >= 0)
+		epoll_add(lp->ep, lp->afd);
 	return 0;
 }
 
@@ -212,6 +215,8 @@ static void on_event(struct daemon *d, struct opts *o, struct loop *lp, int fd)
 		}
 	} else if (fd == lp->tfd) {
 		on_timer(d, o, lp);
+	} else if (fd == lp->afd) {
+		acquire_poll(d);
 	} else if (fd == d->chan.fd) {
 		chan_drain(&d->chan);
 		if (d->chan.hup) {
@@ -280,6 +285,7 @@ static void stop(struct daemon *d, const struct opts *o, struct loop *lp, enum s
 	}
 	for (int m = 0; m < d->nmon; m++)
 		close(d->monitors[m]);
+	acquire_close(d);
 	chan_close(&d->chan);
 	sad_free(d);
 	spd_free(d);
@@ -292,7 +298,7 @@ int main(int argc, char **argv)
 	static struct daemon dm;
 	static struct opts o;
 	struct daemon *d = &dm;
-	struct loop lp = { .ep = -1, .lfd = -1, .rofd = -1, .sfd = -1, .tfd = -1, .rc = ESPTAG_EXIT_FAIL };
+	struct loop lp = { .ep = -1, .lfd = -1, .rofd = -1, .sfd = -1, .tfd = -1, .afd = -1, .rc = ESPTAG_EXIT_FAIL };
 	enum stage st;
 	int rc;
 

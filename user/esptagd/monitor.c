@@ -16,18 +16,32 @@ void monitor_drop(struct daemon *d, int i)
 	d->monitors[i] = d->monitors[--d->nmon];
 }
 
-void monitor_event(struct daemon *d, int type, const struct esptag_ctl_sa *sa, uint64_t value,
-		   uint64_t delta, uint16_t id)
+void monitor_send(struct daemon *d, struct esptag_ctl_event *e)
 {
-	struct esptag_ctl_event e = { .type = type, .id = id, .value = value, .delta = delta };
 	struct esptag_ctl_hdr h;
 	struct timespec ts;
-	uint8_t buf[sizeof(h) + sizeof(e)];
+	uint8_t buf[sizeof(h) + sizeof(*e)];
 
 	if (!d->nmon)
 		return;
 	clock_gettime(CLOCK_REALTIME, &ts);
-	e.time_ms = (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	e->time_ms = (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	esptag_ctl_hdr_init(&h, ESPTAG_CTL_EVENT, true, 0, 1, sizeof(*e));
+	memcpy(buf, &h, sizeof(h));
+	memcpy(buf + sizeof(h), e, sizeof(*e));
+	for (int i = d->nmon - 1; i >= 0; i--)
+		if (send(d->monitors[i], buf, sizeof(buf), MSG_DONTWAIT | MSG_NOSIGNAL) !=
+		    (ssize_t)sizeof(buf))
+			monitor_drop(d, i);
+}
+
+void monitor_event(struct daemon *d, int type, const struct esptag_ctl_sa *sa, uint64_t value,
+		   uint64_t delta, uint16_t id)
+{
+	struct esptag_ctl_event e = { .type = type, .id = id, .value = value, .delta = delta };
+
+	if (!d->nmon)
+		return;
 	if (sa) {
 		e.sa_index = sa->sa_index == ESPTAG_SA_INDEX_NONE ? 0 : sa->sa_index;
 		e.spi = sa->spi;
@@ -35,13 +49,7 @@ void monitor_event(struct daemon *d, int type, const struct esptag_ctl_sa *sa, u
 		e.family = sa->family;
 		memcpy(e.daddr, sa->daddr, 16);
 	}
-	esptag_ctl_hdr_init(&h, ESPTAG_CTL_EVENT, true, 0, 1, sizeof(e));
-	memcpy(buf, &h, sizeof(h));
-	memcpy(buf + sizeof(h), &e, sizeof(e));
-	for (int i = d->nmon - 1; i >= 0; i--)
-		if (send(d->monitors[i], buf, sizeof(buf), MSG_DONTWAIT | MSG_NOSIGNAL) !=
-		    (ssize_t)sizeof(buf))
-			monitor_drop(d, i);
+	monitor_send(d, &e);
 }
 
 void monitor_counters(struct daemon *d)

@@ -142,6 +142,7 @@ void ctl_state_add(struct daemon *d, const struct esptag_ctl_view *v, struct rep
 		c.sa_index = ESPTAG_SA_INDEX_NONE;
 		list[i] = sa_new(d, &c, true);
 		list[i]->expires_ns = expiry(c.lifetime);
+		list[i]->gen = ++d->sa_gen;	/* newest last: policies by reqid take it */
 	}
 	explicit_bzero(&c, sizeof(c));
 	rc = agent_add(d, d->chan.port, list, n, &err_i, &ast);
@@ -238,7 +239,15 @@ void ctl_state_del(struct daemon *d, const struct esptag_ctl_view *v, struct rep
 	}
 	if (!port_usable(d, r))
 		goto out;
+	/* Policies following a reqid move to the SA that stays before the
+	 * agent removes this one (no gap); the others fail closed now. */
+	for (size_t i = 0; i < nl; i++)
+		list[i]->leaving = true;
+	spd_refresh(d);
 	rc = agent_del(d, d->chan.port, list, nl, gone);
+	for (size_t i = 0; i < nl; i++)
+		if (!gone[i])
+			list[i]->leaving = false;
 	drop_confirmed(d, list, nl, gone, ESPTAG_EV_SA_REMOVED);
 	spd_refresh(d);
 	if (rc)

@@ -504,7 +504,13 @@ void sad_expire_tick(struct daemon *d)
 			list[n++] = &d->sas[s];
 	if (!n)
 		return;
+	for (size_t i = 0; i < n; i++)
+		list[i]->leaving = true;	/* policies by reqid move off first */
+	spd_refresh(d);
 	agent_del(d, d->chan.port, list, n, gone);
+	for (size_t i = 0; i < n; i++)
+		if (!gone[i])
+			list[i]->leaving = false;
 	n = drop_confirmed(d, list, n, gone, ESPTAG_EV_SA_EXPIRED);
 	spd_refresh(d);
 	log_info("%zu SA(s) expired and removed", n);

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include "esptagd.h"
@@ -195,6 +196,8 @@ int pol_write(struct daemon *d, const struct pol *p)
 	struct esptag_spd_src_key k;
 	struct esptag_policy v = {
 		.action = p->c.action,
+		.flags = (pol_follows_reqid(&p->c) ? ESPTAG_POLF_TRAP : 0) |
+			 (pol_has_in_tmpl(&p->c) ? ESPTAG_POLF_TMPL : 0),
 		.spi = htonl(p->c.spi),
 		.sa_index = p->c.sa_index,
 		.id = p->c.id,
@@ -210,6 +213,55 @@ bool pol_is_out_protect(const struct esptag_ctl_policy *c)
 }
 
 /*
+ * A policy named by reqid without an SPI follows its reqid (ctl.h): the
+ * newest fitting SA, never bound. Reqids are chosen by this host's IKE
+ * daemon, not by peers, so following one cannot be steered from outside.
+ */
+bool pol_follows_reqid(const struct esptag_ctl_policy *c)
+{
+	return pol_is_out_protect(c) && (c->tmpl_flags & ESPTAG_CTL_TMPL_REQID) && !c->spi;
+}
+
+/* An inbound protect policy with a template: esptag_rx checks the SA that
+ * decrypted the traffic it covers (reqid, mode, addresses), as XFRM does. */
+bool pol_has_in_tmpl(const struct esptag_ctl_policy *c)
+{
+	return c->action == ESPTAG_ACT_PROTECT && c->dir == ESPTAG_DIR_IN &&
+	       (c->tmpl_flags || c->tmpl_mode);
+}
+
+/* The esptag_pol_tmpl entry of an inbound policy with a template. */
+int tmpl_write(struct daemon *d, const struct esptag_ctl_policy *c)
+{
+	struct esptag_pol_tmpl t = {
+		.reqid = c->reqid, .mode = c->tmpl_mode, .family = c->tmpl_family,
+		.flags = (c->tmpl_flags & ESPTAG_CTL_TMPL_REQID ? ESPTAG_TMPLF_REQID : 0) |
+			 (c->tmpl_flags & ESPTAG_CTL_TMPL_SRC ? ESPTAG_TMPLF_SRC : 0) |
+			 (c->tmpl_flags & ESPTAG_CTL_TMPL_DST ? ESPTAG_TMPLF_DST : 0),
+	};
+	uint32_t id = c->id;
+
+	if (d->bpf.map_fd[M_POL_TMPL] < 0) {
+		errno = EOPNOTSUPP;
+		return -1;
+	}
+	memcpy(t.saddr, c->tmpl_src, 16);
+	memcpy(t.daddr, c->tmpl_dst, 16);
+	return bpf_map_update_elem(d->bpf.map_fd[M_POL_TMPL], &id, &t, BPF_ANY);
+}
+
+/* esptag_cfg's IN_TMPL: set while any inbound policy has a template, so
+ * that decrypted packets cost a policy lookup only then. */
+void in_tmpl_sync(struct daemon *d)
+{
+	bool any = false;
+
+	for (size_t i = 0; i < d->pol_cap && !any; i++)
+		any = d->pols[i].used && pol_has_in_tmpl(&d->pols[i].c);
+	cfg_set_flag(d, ESPTAG_CFGF_IN_TMPL, any);
+}
+
+/*
  * Does outbound SA sa fit what policy c names: SPI and/or reqid, and the
  * template's addresses and mode when given? Without a template address the
  * SA must be of the policy's family (transport mode, or tunnel of that
@@ -217,7 +269,8 @@ bool pol_is_out_protect(const struct esptag_ctl_policy *c)
  */
 static bool tmpl_match(const struct esptag_ctl_policy *c, const struct sa *sa)
 {
-	if (!sa->used || sa->c.dir != ESPTAG_DIR_OUT || sa->c.sa_index == ESPTAG_SA_INDEX_NONE)
+	if (!sa->used || sa->leaving || sa->c.dir != ESPTAG_DIR_OUT ||
+	    sa->c.sa_index == ESPTAG_SA_INDEX_NONE)
 		return false;
 	if (c->spi && sa->c.spi != c->spi)
 		return false;
@@ -269,12 +322,34 @@ static void bind_to(struct pol *p, const struct sa *sa)
 }
 
 /*
+ * The newest outbound SA that fits a policy following its reqid (highest
+ * gen; SAs adopted after a restart have none: the higher index wins
+ * among them, any added SA beats them).
+ */
+static uint32_t newest_sa(struct daemon *d, const struct esptag_ctl_policy *c)
+{
+	const struct sa *best = NULL;
+
+	for (size_t s = 0; s < d->sa_cap; s++) {
+		const struct sa *sa = &d->sas[s];
+
+		if (!tmpl_match(c, sa))
+			continue;
+		if (!best || sa->gen > best->gen ||
+		    (sa->gen == best->gen && sa->c.sa_index > best->c.sa_index))
+			best = sa;
+	}
+	return best ? best->c.sa_index : ESPTAG_SA_INDEX_NONE;
+}
+
+/*
  * The SA index a policy uses. An outbound protect policy is bound to one SA
  * (its identity: dst, SPI, family, VLANs) the first time exactly one SA fits
  * what the policy names, and stays bound: when that SA goes, the policy
  * fails closed until the same SA comes back (re-install, re-add) or the
  * policy is updated. It never moves to another SA that happens to share
  * the SPI. Several fitting SAs and no binding: unresolved (fails closed).
+ * A policy that follows its reqid is never bound: the newest fitting SA.
  */
 uint32_t resolve_sa(struct daemon *d, struct pol *p)
 {
@@ -283,6 +358,8 @@ uint32_t resolve_sa(struct daemon *d, struct pol *p)
 
 	if (!pol_is_out_protect(&p->c) || p->lost)
 		return ESPTAG_SA_INDEX_NONE;
+	if (pol_follows_reqid(&p->c))
+		return newest_sa(d, &p->c);
 	if (p->bound) {
 		struct esptag_ctl_sa k = { .dir = ESPTAG_DIR_OUT, .family = p->bind.family,
 					   .nvlans = p->bind.nvlans, .spi = p->bind.spi };
@@ -324,6 +401,21 @@ static void bind_recovered(struct daemon *d, struct pol *p)
 			      sad_by_index(d, p->c.sa_index) : NULL;
 
 	p->recovered = false;
+	if (p->trap_recovered) {
+		/* It followed a reqid: the SA it was on tells which. */
+		if (sa && sa->used && sa->c.dir == ESPTAG_DIR_OUT) {
+			p->c.spi = 0;
+			p->c.tmpl_flags = ESPTAG_CTL_TMPL_REQID | ESPTAG_CTL_TMPL_DST;
+			p->c.reqid = sa->c.reqid;
+			p->c.tmpl_family = sa->c.family;
+			memcpy(p->c.tmpl_dst, sa->c.daddr, 16);
+			return;
+		}
+		p->lost = true;
+		log_notice("policy %u: it followed a reqid but had no SA when esptagd restarted; which reqid is unknown, so its traffic is dropped until esptag policy update names it",
+			   p->c.id);
+		return;
+	}
 	if (sa && sa->used && sa->c.dir == ESPTAG_DIR_OUT && (!p->c.spi || sa->c.spi == p->c.spi)) {
 		bind_to(p, sa);
 		p->c.tmpl_flags |= ESPTAG_CTL_TMPL_DST;
@@ -334,6 +426,72 @@ static void bind_recovered(struct daemon *d, struct pol *p)
 	p->lost = true;
 	log_notice("policy %u: its SA (spi 0x%08x) was gone when esptagd restarted; which peer it named is unknown, so its traffic is dropped until esptag policy update names the SA",
 		   p->c.id, p->c.spi);
+}
+
+/* Trap policy id may raise an acquire again (esptag_acq_pend = 0). */
+void acq_rearm(struct daemon *d, uint32_t id)
+{
+	uint64_t zero = 0;
+
+	if (d->bpf.map_fd[M_ACQ_PEND] >= 0 &&
+	    bpf_map_update_elem(d->bpf.map_fd[M_ACQ_PEND], &id, &zero, BPF_ANY))
+		log_warn("esptag_acq_pend: policy %u: %s", id, strerror(errno));
+}
+
+/* The per-policy maps' entries of a new policy (use; trap: acquire state). */
+void pol_maps_add(struct daemon *d, const struct pol *p)
+{
+	uint32_t id = p->c.id;
+
+	if (d->bpf.map_fd[M_POL_USE] >= 0) {
+		size_t n = d->bpf.ncpus > 0 ? d->bpf.ncpus : 1;
+		struct esptag_pol_use *z = calloc(n, sizeof(*z));
+
+		if (!z || bpf_map_update_elem(d->bpf.map_fd[M_POL_USE], &id, z, BPF_NOEXIST))
+			log_debug("esptag_pol_use: policy %u: %s", id, z ? strerror(errno) : "no memory");
+		free(z);
+	}
+	if (pol_follows_reqid(&p->c))
+		acq_rearm(d, id);
+}
+
+void pol_maps_del(struct daemon *d, uint32_t id)
+{
+	if (d->bpf.map_fd[M_POL_USE] >= 0)
+		bpf_map_delete_elem(d->bpf.map_fd[M_POL_USE], &id);
+	if (d->bpf.map_fd[M_ACQ_PEND] >= 0)
+		bpf_map_delete_elem(d->bpf.map_fd[M_ACQ_PEND], &id);
+	if (d->bpf.map_fd[M_POL_TMPL] >= 0)
+		bpf_map_delete_elem(d->bpf.map_fd[M_POL_TMPL], &id);
+}
+
+/*
+ * The last packet through a policy, from esptag_pol_use (per CPU, the data
+ * path's CLOCK_MONOTONIC), as CLOCK_REALTIME seconds; 0 = none.
+ */
+uint64_t pol_use_time(struct daemon *d, uint32_t id)
+{
+	size_t n = d->bpf.ncpus > 0 ? d->bpf.ncpus : 1;
+	struct esptag_pol_use *v;
+	uint64_t last = 0, mono, real;
+	struct timespec ts;
+
+	if (d->bpf.map_fd[M_POL_USE] < 0 || !(v = calloc(n, sizeof(*v))))
+		return 0;
+	if (!bpf_map_lookup_elem(d->bpf.map_fd[M_POL_USE], &id, v))
+		for (size_t i = 0; i < n; i++)
+			if (v[i].last_ns > last)
+				last = v[i].last_ns;
+	free(v);
+	if (!last)
+		return 0;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	mono = (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	real = (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+	if (last > mono)
+		last = mono;
+	return (real - (mono - last)) / 1000000000ull;
 }
 
 void spd_refresh(struct daemon *d)
@@ -356,10 +514,40 @@ void spd_refresh(struct daemon *d)
 		/* One update of an existing key: atomic for the data path. */
 		if (pol_write(d, p))
 			log_err("esptag_spd_src: cannot update policy %u: %s", p->c.id, strerror(errno));
+		else if (pol_follows_reqid(&p->c) && idx != ESPTAG_SA_INDEX_NONE)
+			acq_rearm(d, p->c.id);	/* an SA is there: the next trap hit may ask again */
+		else if (pol_follows_reqid(&p->c))
+			log_info("policy %u: no outbound SA with reqid %u left; a trap again (acquires)",
+				 p->c.id, p->c.reqid);
 		else if (idx == ESPTAG_SA_INDEX_NONE)
 			log_notice("policy %u: its SA (spi 0x%08x) is gone; its traffic is dropped until that SA is added again",
 				   p->c.id, p->c.spi);
 	}
+}
+
+/* An inbound policy's template back from esptag_pol_tmpl (restart). */
+static void tmpl_recover(struct daemon *d, struct pol *p)
+{
+	struct esptag_pol_tmpl t;
+	uint32_t id = p->c.id;
+
+	if (d->bpf.map_fd[M_POL_TMPL] < 0 ||
+	    bpf_map_lookup_elem(d->bpf.map_fd[M_POL_TMPL], &id, &t)) {
+		/* The data path drops what it covers (no template: fail closed). */
+		log_warn("policy %u: its template is gone from esptag_pol_tmpl; decrypted traffic it covers is dropped until esptag policy update",
+			 id);
+		return;
+	}
+	p->c.reqid = t.flags & ESPTAG_TMPLF_REQID ? t.reqid : 0;
+	p->c.tmpl_mode = t.mode;
+	p->c.tmpl_flags = (t.flags & ESPTAG_TMPLF_REQID ? ESPTAG_CTL_TMPL_REQID : 0) |
+			  (t.flags & ESPTAG_TMPLF_SRC ? ESPTAG_CTL_TMPL_SRC : 0) |
+			  (t.flags & ESPTAG_TMPLF_DST ? ESPTAG_CTL_TMPL_DST : 0);
+	p->c.tmpl_family = t.flags & (ESPTAG_TMPLF_SRC | ESPTAG_TMPLF_DST) ? t.family : 0;
+	if (t.flags & ESPTAG_TMPLF_SRC)
+		memcpy(p->c.tmpl_src, t.saddr, 16);
+	if (t.flags & ESPTAG_TMPLF_DST)
+		memcpy(p->c.tmpl_dst, t.daddr, 16);
 }
 
 /* Rebuild the policy database from pinned maps (daemon restart). */
@@ -420,6 +608,9 @@ int spd_recover(struct daemon *d)
 			p->node = n - d->nodes + 1;
 			/* What named its SA is not in the maps: bound once reconciled. */
 			p->recovered = pol_is_out_protect(&p->c);
+			p->trap_recovered = pv.flags & ESPTAG_POLF_TRAP;
+			if (pv.flags & ESPTAG_POLF_TMPL)
+				tmpl_recover(d, p);
 			n->refs++;
 			if (pv.id >= d->next_pol_id)
 				d->next_pol_id = pv.id + 1;
@@ -428,6 +619,7 @@ int spd_recover(struct daemon *d)
 	}
 	if (nn || np)
 		log_notice("recovered %zu policies (%zu destination nodes) from the pinned maps", np, nn);
+	in_tmpl_sync(d);
 	return 0;
 }
 

@@ -19,5 +19,11 @@ bool pol_is_out_protect(const struct esptag_ctl_policy *c);
 size_t tmpl_candidates(struct daemon *d, const struct esptag_ctl_policy *c,
 		       const struct sa **two);
 uint32_t resolve_sa(struct daemon *d, struct pol *p);
+void acq_rearm(struct daemon *d, uint32_t id);
+void pol_maps_add(struct daemon *d, const struct pol *p);
+void pol_maps_del(struct daemon *d, uint32_t id);
+bool pol_has_in_tmpl(const struct esptag_ctl_policy *c);
+int tmpl_write(struct daemon *d, const struct esptag_ctl_policy *c);
+void in_tmpl_sync(struct daemon *d);
 
 #endif

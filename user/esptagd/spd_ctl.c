@@ -22,7 +22,8 @@ static bool ambiguous(struct daemon *d, const struct esptag_ctl_policy *c, struc
 	char a0[64], a1[64];
 	size_t n;
 
-	if (!pol_is_out_protect(c))
+	/* Several SAs of one reqid are a rekey: the newest is used. */
+	if (!pol_is_out_protect(c) || pol_follows_reqid(c))
 		return false;
 	n = tmpl_candidates(d, c, two);
 	if (n < 2)
@@ -121,9 +122,15 @@ void ctl_policy_add(struct daemon *d, const struct esptag_ctl_view *v, struct re
 	p->c.id = d->next_pol_id++;
 	p->node = n - d->nodes + 1;
 	p->c.sa_index = resolve_sa(d, p);
-	if (pol_write(d, p)) {
-		reply_err(r, ESPTAG_CTL_E_BPF, "cannot write esptag_spd_src: %s", strerror(errno));
+	/* An inbound template is in place before the policy that names it. */
+	if ((pol_has_in_tmpl(&p->c) &&
+	     (tmpl_write(d, &p->c) || cfg_set_flag(d, ESPTAG_CFGF_IN_TMPL, true))) ||
+	    pol_write(d, p)) {
+		reply_err(r, ESPTAG_CTL_E_BPF, "cannot write the policy maps (esptag_spd_src, esptag_pol_tmpl): %s; nothing was changed",
+			  strerror(errno));
+		pol_maps_del(d, p->c.id);
 		p->used = false;
+		in_tmpl_sync(d);
 		if (new_node) {
 			struct esptag_spd_key k;
 
@@ -135,10 +142,14 @@ void ctl_policy_add(struct daemon *d, const struct esptag_ctl_view *v, struct re
 		return;
 	}
 	n->refs++;
+	pol_maps_add(d, p);
 	reply_add(r, &p->c);
 	pol_event(d, ESPTAG_EV_POLICY_ADDED, p);
-	if (c.action == ESPTAG_ACT_PROTECT && c.dir == ESPTAG_DIR_OUT &&
-	    p->c.sa_index == ESPTAG_SA_INDEX_NONE)
+	if (pol_follows_reqid(&c) && p->c.sa_index == ESPTAG_SA_INDEX_NONE)
+		log_info("policy %u: no outbound SA with reqid %u yet: a trap policy (its traffic is dropped and raises an acquire)",
+			 p->c.id, c.reqid);
+	else if (c.action == ESPTAG_ACT_PROTECT && c.dir == ESPTAG_DIR_OUT &&
+		 p->c.sa_index == ESPTAG_SA_INDEX_NONE)
 		log_notice("policy %u: no outbound SA with spi 0x%08x fits yet; matching traffic is dropped until it is added",
 			   p->c.id, c.spi);
 	log_info("policy %u added (%s %s)", p->c.id, c.dir == ESPTAG_DIR_IN ? "in" : "out",
@@ -180,17 +191,31 @@ void ctl_policy_update(struct daemon *d, const struct esptag_ctl_view *v, struct
 	memcpy(p->c.tmpl_dst, c.tmpl_dst, 16);
 	p->bound = p->lost = p->recovered = p->warned = false;
 	p->c.sa_index = resolve_sa(d, p);
-	if (pol_write(d, p)) {
+	if ((pol_has_in_tmpl(&p->c) &&
+	     (tmpl_write(d, &p->c) || cfg_set_flag(d, ESPTAG_CFGF_IN_TMPL, true))) ||
+	    pol_write(d, p)) {
 		int e = errno;
 
 		*p = old;
-		reply_err(r, ESPTAG_CTL_E_BPF, "cannot update esptag_spd_src: %s; nothing was changed",
+		if (pol_has_in_tmpl(&old.c))
+			tmpl_write(d, &old.c);
+		else if (d->bpf.map_fd[M_POL_TMPL] >= 0)
+			bpf_map_delete_elem(d->bpf.map_fd[M_POL_TMPL], &p->c.id);
+		in_tmpl_sync(d);
+		reply_err(r, ESPTAG_CTL_E_BPF, "cannot update the policy maps (esptag_spd_src, esptag_pol_tmpl): %s; nothing was changed",
 			  strerror(e));
 		return;
 	}
+	/* The policy no longer names a template: its entry goes after it. */
+	if (!pol_has_in_tmpl(&p->c) && pol_has_in_tmpl(&old.c) && d->bpf.map_fd[M_POL_TMPL] >= 0)
+		bpf_map_delete_elem(d->bpf.map_fd[M_POL_TMPL], &p->c.id);
+	in_tmpl_sync(d);
+	if (pol_follows_reqid(&p->c))
+		acq_rearm(d, p->c.id);
 	reply_add(r, &p->c);
 	pol_event(d, ESPTAG_EV_POLICY_UPDATED, p);
-	if (pol_is_out_protect(&p->c) && p->c.sa_index == ESPTAG_SA_INDEX_NONE)
+	if (pol_is_out_protect(&p->c) && !pol_follows_reqid(&p->c) &&
+	    p->c.sa_index == ESPTAG_SA_INDEX_NONE)
 		log_notice("policy %u: no outbound SA with spi 0x%08x fits yet; matching traffic is dropped until it is added",
 			   p->c.id, p->c.spi);
 	log_info("policy %u updated (%s %s)", p->c.id, p->c.dir == ESPTAG_DIR_IN ? "in" : "out",
@@ -206,6 +231,7 @@ static void pol_remove(struct daemon *d, struct pol *p)
 	if (bpf_map_delete_elem(d->bpf.map_fd[M_SPD_SRC], &k) && errno != ENOENT)
 		log_err("esptag_spd_src: delete: %s", strerror(errno));
 	pol_event(d, ESPTAG_EV_POLICY_REMOVED, p);
+	pol_maps_del(d, p->c.id);
 	p->used = false;
 	if (--n->refs == 0) {
 		struct esptag_spd_key nk;
@@ -236,13 +262,42 @@ void ctl_policy_del(struct daemon *d, const struct esptag_ctl_view *v, struct re
 	}
 	log_info("policy %u deleted", p->c.id);
 	pol_remove(d, p);
+	in_tmpl_sync(d);
+}
+
+/* A policy as a reply: with the time of its last packet. */
+static void reply_pol(struct daemon *d, struct reply *r, const struct pol *p)
+{
+	struct esptag_ctl_policy out = p->c;
+
+	out.use_time = pol_use_time(d, p->c.id);
+	reply_add(r, &out);
 }
 
 void ctl_policy_list(struct daemon *d, struct reply *r)
 {
 	for (size_t i = 0; i < d->pol_cap; i++)
 		if (d->pols[i].used)
-			reply_add(r, &d->pols[i].c);
+			reply_pol(d, r, &d->pols[i]);
+}
+
+/* One policy by its selector (dev, dir, src, dst), with its use time. */
+void ctl_policy_get(struct daemon *d, const struct esptag_ctl_view *v, struct reply *r)
+{
+	struct esptag_ctl_policy c;
+	struct pol *p;
+
+	esptag_ctl_item(v, 0, &c);
+	if (strcmp(c.dev, d->dev)) {
+		reply_err(r, ESPTAG_CTL_E_DEV, "this esptagd manages %s, not %s", d->dev, c.dev);
+		return;
+	}
+	p = pol_find(d, &c);
+	if (!p) {
+		reply_err(r, ESPTAG_CTL_E_NOENT, "no policy for this src, dst and dir (esptag policy list)");
+		return;
+	}
+	reply_pol(d, r, p);
 }
 
 void ctl_policy_flush(struct daemon *d, struct reply *r)
@@ -254,5 +309,6 @@ void ctl_policy_flush(struct daemon *d, struct reply *r)
 			pol_remove(d, &d->pols[i]);
 			n++;
 		}
+	in_tmpl_sync(d);
 	log_info("flushed %zu policies", n);
 }

@@ -218,6 +218,11 @@ _Static_assert(sizeof(struct esptag_ctl_bypass) == 16, "ctl bypass");
  * and back to the remaining one if the newest goes first. With no such SA
  * it is a trap policy: matching packets are dropped and raise
  * ESPTAG_EV_ACQUIRE (at most one per policy in flight), never sent in clear.
+ *
+ * An inbound protect policy may carry a template too (reqid, mode,
+ * tmpl_src = the peer, tmpl_dst = this host): decrypted traffic it covers
+ * must come through an SA that fits it, as XFRM checks (dropped otherwise).
+ * dir has no fwd: inbound policies cover forwarded traffic too.
  */
 struct esptag_ctl_policy {
 	char dev[ESPTAG_CTL_DEV_LEN];

@@ -145,10 +145,9 @@ int esptag_ctl_policy_check(const struct esptag_ctl_policy *p, bool is_request, 
 		return fail(err, errlen, "SPI 0x%x is reserved (0-255, RFC 4303)", p->spi);
 	if (p->tmpl_flags & ~ESPTAG_CTL_TMPL_FLAGS)
 		return fail(err, errlen, "unknown template flags 0x%x", p->tmpl_flags);
-	if ((p->tmpl_flags || p->tmpl_mode) &&
-	    (p->action != ESPTAG_ACT_PROTECT || p->dir != ESPTAG_DIR_OUT))
+	if ((p->tmpl_flags || p->tmpl_mode) && p->action != ESPTAG_ACT_PROTECT)
 		return fail(err, errlen,
-			    "a template (tmpl src, dst, reqid, mode) names the SA of a dir out protect policy only");
+			    "a template (tmpl src, dst, reqid, mode) names the SA of a protect policy only");
 	if (!(p->tmpl_flags & ESPTAG_CTL_TMPL_REQID) && p->reqid)
 		return fail(err, errlen, "reqid set without its template flag");
 	if (p->tmpl_mode && p->tmpl_mode != ESPTAG_MODE_TRANSPORT &&

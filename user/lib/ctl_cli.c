@@ -79,7 +79,7 @@ static const struct word state_verbs[] = {
 static const struct word policy_verbs[] = {
 	{ "add", V_ADD, false }, { "update", V_UPDATE, false }, { "del", V_DEL, true }, { "delete", V_DEL, false },
 	{ "deleteall", V_DELALL, false }, { "list", V_LIST, true }, { "ls", V_LIST, false }, { "show", V_LIST, false },
-	{ "flush", V_FLUSH, false }, { "help", V_HELP, false },
+	{ "flush", V_FLUSH, false }, { "help", V_HELP, false }, { "get", V_GET, false },
 };
 
 static const struct word agent_verbs[] = {
@@ -177,9 +177,12 @@ static int parse_state(struct args *a, struct esptag_cli_cmd *cmd)
 static int parse_policy(struct args *a, struct esptag_cli_cmd *cmd)
 {
 	int v = verb_of(a, policy_verbs, NW(policy_verbs), "policy",
-			"add, update, del, list, flush, deleteall or help");
+			"add, update, del, get, list, flush, deleteall or help");
 
 	switch (v) {
+	case V_GET:
+		cmd->op = ESPTAG_CTL_POLICY_GET;
+		return cli_parse_policy(a, cmd, false);
 	case V_ADD:
 		cmd->op = ESPTAG_CTL_POLICY_ADD;
 		return cli_parse_policy(a, cmd, true);

@@ -160,9 +160,6 @@ static int policy_action_check(struct args *a, struct esptag_ctl_policy *p,
 		return fail(err, errlen, "'spi' only goes with 'action protect'");
 	if ((seen & (S_REQID | S_TMPL)) && p->action != ESPTAG_ACT_PROTECT)
 		return fail(err, errlen, "'reqid' and 'tmpl' only go with 'action protect'");
-	if ((seen & (S_REQID | S_TMPL)) && p->dir != ESPTAG_DIR_OUT)
-		return fail(err, errlen,
-			    "'reqid' and 'tmpl' name the outbound SA: 'dir in action protect' takes none");
 	if (p->action == ESPTAG_ACT_PROTECT && p->dir == ESPTAG_DIR_OUT &&
 	    !(seen & (S_SPI | S_REQID)))
 		return fail(err, errlen,
