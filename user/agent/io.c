@@ -219,8 +219,13 @@ static int io_fanout(struct agent_io_port *p, struct agent_fanout *fo)
 		v |= PACKET_FANOUT_FLAG_UNIQUEID << 16;
 	else
 		v |= fo->id & 0xffff;
-	if (setopt(p->fd, SOL_PACKET, PACKET_FANOUT, &v, sizeof(v), "PACKET_FANOUT"))
+	if (setsockopt(p->fd, SOL_PACKET, PACKET_FANOUT, &v, sizeof(v)) < 0) {
+		agent_log(3, "PACKET_FANOUT on %s: %s%s", p->name, strerror(errno),
+			  errno == EINVAL ? " (a kernel without PACKET_FANOUT_FLAG_IGNORE_OUTGOING "
+					    "cannot spread over workers: run with --cpus 1)"
+					  : "");
 		return -1;
+	}
 	if (fo->id)
 		return 0;
 	if (getsockopt(p->fd, SOL_PACKET, PACKET_FANOUT, &v, &l) < 0) {
