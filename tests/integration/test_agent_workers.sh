@@ -125,6 +125,28 @@ for io in packet auto xdp; do
 		t_fail "${io}_both_workers_encrypt" "worker 0: $w0, worker 1: $w1 of $N"
 	t_eq "${io}_sum_is_total" "$(awk '$2 == "counter" && $3 == "tx_encrypted" {v = $4} END {print v + 0}' "$TMP/agent.log")" "$N"
 done
+# The systemd unit's capabilities (CAP_NET_RAW, CAP_IPC_LOCK: no CAP_BPF for
+# the eBPF fan-out program): the same hash in classic BPF still spreads.
+n0=$(restarts)
+stop_pid "$AGENT_PID"
+bg_start "$A" setpriv --bounding-set -all,+net_raw,+ipc_lock -- \
+	"$BIN/esptag-agent" --host host0 --wire wire0 --cpus 2 --io packet >>"$TMP/agent.log" 2>&1
+AGENT_PID=${T_PIDS[-1]}
+wait_for 8 eval '[ "$(restarts)" -gt "$n0" ]' && wait_for 5 is_up ||
+	t_fail unitcaps_reinstalled "$(tail -3 "$TMP/esptagd.log")"
+wait_log "$TMP/agent.log" "classic BPF instead" && t_pass unitcaps_classic_bpf_fanout ||
+	t_fail unitcaps_classic_bpf_fanout "$(tail -3 "$TMP/agent.log")"
+n=$(nesp)
+send_flows "$N"
+# (Not every frame need reach the wire here: without CAP_NET_ADMIN the
+# socket buffers stay at the sysctl limits and a burst may overflow them.)
+wait_for 10 eval '[ "$(nesp)" -ge $((n + N)) ]'
+t_eq unitcaps_no_iv_twice "$(wire | jq_ 'd["dups"]')" "[]"
+w0=$(worker_ctr 0 tx_encrypted)
+w1=$(worker_ctr 1 tx_encrypted)
+[ "$w0" -gt 0 ] && [ "$w1" -gt 0 ] && [ $((w0 + w1)) -eq "$N" ] &&
+	t_pass unitcaps_both_workers_encrypt ||
+	t_fail unitcaps_both_workers_encrypt "worker 0: $w0, worker 1: $w1 of $N"
 t_eq nothing_in_clear "$(wire | jq_ 'd["plain"]')" 0
 # Frames without a policy pass the agent once: a worker's socket in a
 # fan-out group must not take the agent's own transmissions back in (the

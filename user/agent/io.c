@@ -52,6 +52,7 @@
 #include <arpa/inet.h>
 #include <net/if.h>
 #include <linux/if_ether.h>
+#include <linux/filter.h>
 #include <linux/if_packet.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -189,14 +190,93 @@ int agent_fanout_prog(uint16_t eth_meta)
 		return -1;
 	skel->rodata->meta_ethertype = eth_meta;
 	if (esptag_agent_fanout__load(skel)) {
-		agent_log(4, "fan-out program does not load: frames spread by the kernel's flow "
-			     "hash (tagged frames all on one worker)");
+		agent_log(6, "fan-out: the eBPF program does not load (CAP_BPF?): classic BPF "
+			     "instead");
 		esptag_agent_fanout__destroy(skel);
 		skel = NULL;
 		return -1;
 	}
 	return bpf_program__fd(skel->progs.esptag_agent_fanout);
 }
+
+/*
+ * The same hash as bpf/esptag_agent_fanout.bpf.c in classic BPF, for
+ * PACKET_FANOUT_CBPF: no CAP_BPF needed (the systemd unit does not grant
+ * it). Offsets count from the MAC header (SKF_LL_OFF). Untagged IPv4:
+ * addresses and the first word after the IP header; IPv6: addresses'
+ * words and the first word after the fixed header; Tx-tagged: words 3 and
+ * 4 of the IP header, and the ports (transport; GSO: at esp_off, else
+ * payload_off) or words 3 and 4 of the inner IP header (tunnel). Then the
+ * same mix. Anything else: 0.
+ */
+#define LL(k) ((uint32_t)(SKF_LL_OFF + (k)))
+#define TAGT (ESPTAG_META_LEN) /* tag bytes before the untagged offsets */
+static struct sock_filter fanout_cbpf[] = {
+	/*  0 */ BPF_STMT(BPF_LD | BPF_H | BPF_ABS, LL(12)),
+	/*  1 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ESPTAG_ETH_P_META, 23, 0), /* -> 25 */
+	/*  2 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x0800, 0, 11),		 /* -> 14 */
+	/*  3 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, LL(26)),
+	/*  4 */ BPF_STMT(BPF_ST, 0),
+	/*  5 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, LL(30)),
+	/*  6 */ BPF_STMT(BPF_LDX | BPF_MEM, 0),
+	/*  7 */ BPF_STMT(BPF_ALU | BPF_XOR | BPF_X, 0),
+	/*  8 */ BPF_STMT(BPF_ST, 0),
+	/*  9 */ BPF_STMT(BPF_LDX | BPF_B | BPF_MSH, LL(14)),
+	/* 10 */ BPF_STMT(BPF_LD | BPF_W | BPF_IND, LL(14)),
+	/* 11 */ BPF_STMT(BPF_LDX | BPF_MEM, 0),
+	/* 12 */ BPF_STMT(BPF_ALU | BPF_XOR | BPF_X, 0),
+	/* 13 */ BPF_STMT(BPF_JMP | BPF_JA, 37), /* -> 51 */
+	/* 14 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x86DD, 0, 46), /* -> 61 */
+	/* 15 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, LL(34)),
+	/* 16 */ BPF_STMT(BPF_ST, 0),
+	/* 17 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, LL(50)),
+	/* 18 */ BPF_STMT(BPF_LDX | BPF_MEM, 0),
+	/* 19 */ BPF_STMT(BPF_ALU | BPF_XOR | BPF_X, 0),
+	/* 20 */ BPF_STMT(BPF_ST, 0),
+	/* 21 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, LL(54)),
+	/* 22 */ BPF_STMT(BPF_LDX | BPF_MEM, 0),
+	/* 23 */ BPF_STMT(BPF_ALU | BPF_XOR | BPF_X, 0),
+	/* 24 */ BPF_STMT(BPF_JMP | BPF_JA, 26), /* -> 51 */
+	/* tagged */
+	/* 25 */ BPF_STMT(BPF_LD | BPF_B | BPF_ABS, LL(15)), /* kind */
+	/* 26 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ESPTAG_META_TX, 0, 34), /* -> 61 */
+	/* 27 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, LL(TAGT + 14 + 12)),
+	/* 28 */ BPF_STMT(BPF_ST, 0),
+	/* 29 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, LL(TAGT + 14 + 16)),
+	/* 30 */ BPF_STMT(BPF_LDX | BPF_MEM, 0),
+	/* 31 */ BPF_STMT(BPF_ALU | BPF_XOR | BPF_X, 0),
+	/* 32 */ BPF_STMT(BPF_ST, 0),
+	/* 33 */ BPF_STMT(BPF_LD | BPF_B | BPF_ABS, LL(16)), /* flags */
+	/* 34 */ BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, ESPTAG_META_F_GSO, 0, 2), /* -> 37 */
+	/* 35 */ BPF_STMT(BPF_LD | BPF_H | BPF_ABS, LL(20)), /* esp_off */
+	/* 36 */ BPF_STMT(BPF_JMP | BPF_JA, 1), /* -> 38 */
+	/* 37 */ BPF_STMT(BPF_LD | BPF_H | BPF_ABS, LL(22)), /* payload_off */
+	/* 38 */ BPF_STMT(BPF_MISC | BPF_TAX, 0),
+	/* 39 */ BPF_STMT(BPF_LD | BPF_B | BPF_ABS, LL(17)), /* next_hdr */
+	/* 40 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 4, 3, 0),  /* -> 44 */
+	/* 41 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 41, 2, 0), /* -> 44 */
+	/* 42 */ BPF_STMT(BPF_LD | BPF_W | BPF_IND, LL(TAGT)), /* ports */
+	/* 43 */ BPF_STMT(BPF_JMP | BPF_JA, 5), /* -> 49 */
+	/* 44 */ BPF_STMT(BPF_LD | BPF_W | BPF_IND, LL(TAGT + 12)),
+	/* 45 */ BPF_STMT(BPF_ST, 1),
+	/* 46 */ BPF_STMT(BPF_LD | BPF_W | BPF_IND, LL(TAGT + 16)),
+	/* 47 */ BPF_STMT(BPF_LDX | BPF_MEM, 1),
+	/* 48 */ BPF_STMT(BPF_ALU | BPF_XOR | BPF_X, 0),
+	/* 49 */ BPF_STMT(BPF_LDX | BPF_MEM, 0),
+	/* 50 */ BPF_STMT(BPF_ALU | BPF_XOR | BPF_X, 0),
+	/* mix */
+	/* 51 */ BPF_STMT(BPF_ST, 0),
+	/* 52 */ BPF_STMT(BPF_ALU | BPF_RSH | BPF_K, 16),
+	/* 53 */ BPF_STMT(BPF_LDX | BPF_MEM, 0),
+	/* 54 */ BPF_STMT(BPF_ALU | BPF_XOR | BPF_X, 0),
+	/* 55 */ BPF_STMT(BPF_ALU | BPF_MUL | BPF_K, 0x45d9f3b),
+	/* 56 */ BPF_STMT(BPF_ST, 0),
+	/* 57 */ BPF_STMT(BPF_ALU | BPF_RSH | BPF_K, 16),
+	/* 58 */ BPF_STMT(BPF_LDX | BPF_MEM, 0),
+	/* 59 */ BPF_STMT(BPF_ALU | BPF_XOR | BPF_X, 0),
+	/* 60 */ BPF_STMT(BPF_RET | BPF_A, 0),
+	/* 61 */ BPF_STMT(BPF_RET | BPF_K, 0),
+};
 
 /*
  * Join the fan-out group fo (a new one, with a kernel-chosen unique id, when
@@ -211,8 +291,9 @@ static int io_fanout(struct agent_io_port *p, struct agent_fanout *fo)
 	 * get the frames the agent sends back (a bypass frame would circle
 	 * between the two interfaces for ever). A kernel without the flag
 	 * refuses it: fan-out fails and the agent does not start. */
-	int v = ((fo->prog_fd >= 0 ? PACKET_FANOUT_EBPF : PACKET_FANOUT_HASH) |
+	int v = ((fo->prog_fd >= 0 ? PACKET_FANOUT_EBPF : PACKET_FANOUT_CBPF) |
 		 PACKET_FANOUT_FLAG_IGNORE_OUTGOING) << 16;
+	struct sock_fprog cbpf = {sizeof(fanout_cbpf) / sizeof(fanout_cbpf[0]), fanout_cbpf};
 	socklen_t l = sizeof(v);
 
 	if (!fo->id)
@@ -233,10 +314,12 @@ static int io_fanout(struct agent_io_port *p, struct agent_fanout *fo)
 		return -1;
 	}
 	fo->id = (v & 0xffff) | 0x10000; /* non-zero even for group 0 */
-	if (fo->prog_fd >= 0 && setopt(p->fd, SOL_PACKET, PACKET_FANOUT_DATA, &fo->prog_fd,
-				       sizeof(fo->prog_fd), "PACKET_FANOUT_DATA"))
-		return -1;
-	return 0;
+	if (fo->prog_fd >= 0)
+		return setopt(p->fd, SOL_PACKET, PACKET_FANOUT_DATA, &fo->prog_fd,
+			      sizeof(fo->prog_fd), "PACKET_FANOUT_DATA");
+	fanout_cbpf[1].k = fo->eth_meta;
+	return setopt(p->fd, SOL_PACKET, PACKET_FANOUT_DATA, &cbpf, sizeof(cbpf),
+		      "PACKET_FANOUT_DATA (classic BPF)");
 }
 
 int agent_io_open(struct agent_io_port *p, const char *ifname, struct agent_fanout *fanout)

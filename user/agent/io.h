@@ -34,10 +34,12 @@ struct agent_io_port {
 };
 
 /* An AF_PACKET fan-out group: id 0 until the first socket made it; the
- * group's program (agent_fanout_prog), or -1 for the kernel's flow hash. */
+ * group's eBPF program (agent_fanout_prog), or -1 for the same hash in
+ * classic BPF (io.c), which needs the metadata EtherType. */
 struct agent_fanout {
 	int id;
 	int prog_fd;
+	uint16_t eth_meta;
 };
 
 /*
@@ -46,7 +48,7 @@ struct agent_fanout {
  */
 int agent_io_open(struct agent_io_port *p, const char *ifname, struct agent_fanout *fanout);
 /* The fan-out program (bpf/esptag_agent_fanout.bpf.c) for metadata
- * EtherType eth_meta: its fd, or -1 (then the kernel's flow hash). */
+ * EtherType eth_meta: its fd, or -1 (then classic BPF). */
 int agent_fanout_prog(uint16_t eth_meta);
 void agent_io_close(struct agent_io_port *p);
 /* Send n frames (virtio_net_hdr + data). Returns how many were refused. */

@@ -490,7 +490,7 @@ static int open_side(struct worker *ws, int n, int side, const char *name, bool 
 		     bool forced, struct agent_xdp **xdp)
 {
 	unsigned int queues = agent_io_rx_queues(name);
-	struct agent_fanout fo = {0, -1};
+	struct agent_fanout fo = {0, -1, ws[0].a_eth_meta};
 	int i;
 
 	if (want_xdp && (unsigned int)n > queues) {
