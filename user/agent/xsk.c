@@ -11,8 +11,8 @@
  * descriptor cannot carry (GSO super-packets, partial checksums, frames
  * larger than a umem frame or the MTU).
  *
- * UMEM: XSK_FRAMES frames of XSK_FRAME_SIZE bytes; the first half feeds
- * the fill ring (receive), the second half is a stack of free transmit
+ * UMEM: XSK_FRAMES frames of XSK_FRAME_SIZE bytes; the first XSK_RX_FRAMES
+ * feed the fill ring (receive), the others are a stack of free transmit
  * frames, refilled from the completion ring. A received frame is handed to
  * the frame handler in place (the handlers build their output in the
  * worker's batch, never pointing into the input), then goes straight back
@@ -43,9 +43,11 @@
 #endif
 
 #define XSK_FRAME_SIZE XSK_UMEM__DEFAULT_FRAME_SIZE
-#define XSK_FRAMES 4096u
-#define XSK_RX_FRAMES (XSK_FRAMES / 2)
-#define XSK_RING 2048u
+/* Receive: 4096 frames, as many as the TPACKET ring's slots, to ride out a
+ * few milliseconds without CPU; transmit: 2048. 24 MB per socket. */
+#define XSK_RX_FRAMES 4096u
+#define XSK_TX_FRAMES 2048u
+#define XSK_FRAMES (XSK_RX_FRAMES + XSK_TX_FRAMES)
 #define XSK_BATCH 64u
 
 struct agent_xdp {
@@ -150,8 +152,8 @@ static int xsk_bind(struct agent_io_port *p, struct agent_xsk *s, struct agent_x
 		    unsigned int q, __u16 bind_flags)
 {
 	struct xsk_socket_config cfg = {
-	    .rx_size = XSK_RING,
-	    .tx_size = XSK_RING,
+	    .rx_size = XSK_RX_FRAMES,
+	    .tx_size = XSK_TX_FRAMES,
 	    .libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD,
 	    .xdp_flags = x->flags,
 	    .bind_flags = bind_flags,
@@ -163,8 +165,8 @@ static int xsk_bind(struct agent_io_port *p, struct agent_xsk *s, struct agent_x
 int agent_xsk_open(struct agent_io_port *p, struct agent_xdp *x, unsigned int q)
 {
 	struct xsk_umem_config ucfg = {
-	    .fill_size = XSK_RING,
-	    .comp_size = XSK_RING,
+	    .fill_size = XSK_RX_FRAMES,
+	    .comp_size = XSK_TX_FRAMES,
 	    .frame_size = XSK_FRAME_SIZE,
 	    .frame_headroom = 0,
 	};
@@ -285,7 +287,7 @@ static void xsk_complete(struct agent_xsk *s)
 	__u32 idx;
 	unsigned int n, i;
 
-	n = xsk_ring_cons__peek(&s->cq, XSK_RING, &idx);
+	n = xsk_ring_cons__peek(&s->cq, XSK_TX_FRAMES, &idx);
 	for (i = 0; i < n; i++)
 		s->free_tx[s->nfree_tx++] = *xsk_ring_cons__comp_addr(&s->cq, idx + i);
 	if (n)
