@@ -44,7 +44,14 @@ def lab_plan():
 PLAN = lab_plan()
 IP_A, IP_B = PLAN["LAB_IP4_A"], PLAN["LAB_IP4_B"]
 MAC_A, MAC_B = PLAN["LAB_MAC_A"], PLAN["LAB_MAC_B"]
-KEY = "0x" + "".join("%02x" % (0x40 + i) for i in range(20))   # throwaway bench key+salt
+_key_n = [0]
+
+
+def bench_key(spi):
+    """A throwaway key+salt of its own for every SA added: esptagd refuses a
+    key it has used before (and the same SA on both sites shares its key)."""
+    _key_n[0] += 1
+    return "0x%08x%016x%08x%08x" % (spi, _key_n[0], os.getpid() & 0xffffffff, 0x40414243)
 
 children = []           # PIDs we started and must stop
 namespaces = []         # namespaces we created
@@ -207,18 +214,19 @@ def esptag(site, *args, check=True, stdin=None):
                input=stdin)
 
 
-def sa_lines(site, with_policies=True, window=128):
+def sa_lines(site, keys, with_policies=True, window=128):
     """The working A<->B transport configuration (one out SA, one in SA and
     the two policies per site), as esptag batch lines. window: replay
     window of the inbound SA (0: strictly increasing sequence numbers only,
     any reordering on the way is a drop)."""
     me, peer = (IP_A, IP_B) if site == "A" else (IP_B, IP_A)
     out_spi, in_spi = ("0x1001", "0x1002") if site == "A" else ("0x1002", "0x1001")
-    aead = "aead 'rfc4106(gcm(aes))' %s 128" % KEY
-    sa = ["state add dev pf0 src %s dst %s proto esp spi %s mode transport %s dir out"
-          % (me, peer, out_spi, aead),
-          "state add dev pf0 src %s dst %s proto esp spi %s mode transport %s%s dir in"
-          % (peer, me, in_spi, aead, " replay-window %d" % window if window else "")]
+    k_out, k_in = (keys["0x1001"], keys["0x1002"]) if site == "A" else (keys["0x1002"], keys["0x1001"])
+    sa = ["state add dev pf0 src %s dst %s proto esp spi %s mode transport "
+          "aead 'rfc4106(gcm(aes))' %s 128 dir out" % (me, peer, out_spi, k_out),
+          "state add dev pf0 src %s dst %s proto esp spi %s mode transport "
+          "aead 'rfc4106(gcm(aes))' %s 128%s dir in"
+          % (peer, me, in_spi, k_in, " replay-window %d" % window if window else "")]
     pol = ["policy add dev pf0 src %s/32 dst %s/32 dir out action protect spi %s"
            % (me, peer, out_spi),
            "policy add dev pf0 src %s/32 dst %s/32 dir in action protect spi %s"
@@ -227,8 +235,9 @@ def sa_lines(site, with_policies=True, window=128):
 
 
 def esp_on(window=128):
+    keys = {"0x1001": bench_key(0x1001), "0x1002": bench_key(0x1002)}
     for s in ("A", "B"):
-        esptag(s, "-b", "-", stdin="\n".join(sa_lines(s, window=window)) + "\n")
+        esptag(s, "-b", "-", stdin="\n".join(sa_lines(s, keys, window=window)) + "\n")
 
 
 def esp_off():
@@ -423,20 +432,21 @@ def b_ctl(q):
     raw = jlines(m.stdout)[0]
     # The CLI's batch mode (-b), same SAs, end to end including parsing.
     cli = []
-    with tempfile.NamedTemporaryFile("w", prefix="et-bench-", suffix=".txt", delete=False) as f:
-        for i in range(q["ctl_n"]):
-            f.write("state add dev pf0 src %s dst %s proto esp spi 0x%x "
-                    "mode transport aead 'rfc4106(gcm(aes))' %s 128 dir out\n"
-                    % (IP_A, IP_B, 0x200000 + i, KEY))
-        batch = f.name
-    try:
-        for _ in range(max(3, q["samples"] // 2)):
+    for _ in range(max(3, q["samples"] // 2)):
+        # new keys for every round: the same SAs again would reuse them
+        with tempfile.NamedTemporaryFile("w", prefix="et-bench-", suffix=".txt", delete=False) as f:
+            for i in range(q["ctl_n"]):
+                f.write("state add dev pf0 src %s dst %s proto esp spi 0x%x "
+                        "mode transport aead 'rfc4106(gcm(aes))' %s 128 dir out\n"
+                        % (IP_A, IP_B, 0x200000 + i, bench_key(0x200000 + i)))
+            batch = f.name
+        try:
             t0 = time.monotonic()
             esptag("A", "-b", batch)
             cli.append(q["ctl_n"] / (time.monotonic() - t0))
             esptag("A", "state", "flush")
-    finally:
-        os.unlink(batch)
+        finally:
+            os.unlink(batch)
     api = c["api_batched_add"]
     lat = c["single_add_latency"]
     fl = c["flush"]

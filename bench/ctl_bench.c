@@ -9,8 +9,9 @@
  * Per sample: N SAs added in STATE_ADD requests of BATCH SAs (rate in SAs/s),
  * then STATE_FLUSH of the port (the PF's SAD domain) timed. Then SINGLES adds
  * of one SA per request (a new connection each, like the CLI): per-add
- * latency percentiles. Prints JSON lines like bench_bpf. The key is a
- * throwaway constant and is never printed.
+ * latency percentiles. Prints JSON lines like bench_bpf. The keys are
+ * throwaway values, a new one for every SA added (esptagd refuses a key it
+ * has used before), and are never printed.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -31,6 +32,17 @@ static uint64_t now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+/* A key of its own for each SA about to be added (bytes 8..15 count). */
+static void fresh_keys(struct esptag_ctl_sa *sas, int k)
+{
+	static uint64_t ctr;
+
+	for (int i = 0; i < k; i++) {
+		ctr++;
+		memcpy(sas[i].key + 8, &ctr, sizeof(ctr));
+	}
 }
 
 static int cmp_dbl(const void *a, const void *b)
@@ -133,6 +145,7 @@ int main(int argc, char **argv)
 		for (int i = 0; i < n; i += batch) {
 			int k = n - i < batch ? n - i : batch;
 
+			fresh_keys(&sas[i], k);
 			if (transact(ESPTAG_CTL_STATE_ADD, &sas[i], k, sizeof(*sas)))
 				return 1;
 		}
@@ -143,8 +156,10 @@ int main(int argc, char **argv)
 		flush[s] = (now_ns() - t1) / 1e6;
 	}
 	for (int i = 0; i < singles; i++) {
-		uint64_t t0 = now_ns();
+		uint64_t t0;
 
+		fresh_keys(&sas[i], 1);
+		t0 = now_ns();
 		if (transact(ESPTAG_CTL_STATE_ADD, &sas[i], 1, sizeof(*sas)))
 			return 1;
 		lat[i] = (now_ns() - t0) / 1e3;

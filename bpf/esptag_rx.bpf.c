@@ -51,6 +51,7 @@
 #include "lib/mark.h"
 #include "lib/rx_strip.h"
 #include "lib/bypass.h"
+#include "lib/life.h"
 
 #define RX_IP_HDR_MAX	128	/* IPv4 with options / IPv6 with extensions */
 #define RX_L3_OFF	(RX_ETYPE_OFF + 2)	/* IP header of a tagged frame (+ VLAN tags) */
@@ -80,9 +81,11 @@ struct rx_ctx {
 	__u32 plen;		/* inner payload length */
 	__u32 bytes;		/* accepted: frame length after the strip */
 	__u32 cfg_flags;	/* esptag_cfg.flags */
+	__u32 life_bytes;	/* charged to esptag_sa_life: the IP packet after ESP */
 	__u8 next_hdr;
 	bool sa_known;		/* per-SA counters apply */
 	bool dummy;		/* ESP dummy packet (next header 59) */
+	bool charged;		/* life_charge() took this frame */
 };
 
 static const __u8 agent_mac[ETH_ALEN] = ESPTAG_AGENT_MAC_INIT;
@@ -492,6 +495,20 @@ static __always_inline __u32 rx_replay_check(struct rx_ctx *x)
 }
 
 /*
+ * The SA's hard byte and packet limits (lib/life.h), once the packet is
+ * authentic and fresh: the IP packet as it is delivered (tunnel: the inner
+ * packet; transport: IP header + payload).
+ */
+static __always_inline __u32 rx_life(struct rx_ctx *x)
+{
+	x->life_bytes = x->plen + (x->sa->flags & ESPTAG_SAF_TUNNEL ? 0 : x->iphl);
+	if (!life_charge(x->sa_index, 1, x->life_bytes))
+		return ESPTAG_CNT_RX_DROP_LIMIT;
+	x->charged = true;
+	return STAGE_NEXT;
+}
+
+/*
  * Rewrite the headers that stay and work out what goes: tunnel mode keeps
  * the L2 header (its EtherType now the inner packet's), transport mode the
  * IP header too (protocol / next header and lengths restored). Packet
@@ -577,7 +594,8 @@ static __always_inline __u32 rx_tagged(struct xdp_md *ctx, struct cursor *c, str
 	    (cnt = rx_trailer(ctx, x)) != STAGE_NEXT ||
 	    (cnt = rx_inner(ctx, x)) != STAGE_NEXT ||
 	    (cnt = rx_policy_tmpl(ctx, x)) != STAGE_NEXT ||
-	    (cnt = rx_replay_check(x)) != STAGE_NEXT)
+	    (cnt = rx_replay_check(x)) != STAGE_NEXT ||
+	    (cnt = rx_life(x)) != STAGE_NEXT)
 		return cnt;
 	return rx_strip(ctx, x);
 }
@@ -617,6 +635,8 @@ static __always_inline int rx_main(struct xdp_md *ctx)
 	else
 		cnt = ESPTAG_CNT_RX_PLAIN;
 
+	if (x.charged && cnt != ESPTAG_CNT_RX_OK)
+		life_uncharge(x.sa_index, 1, x.life_bytes);
 	stat_inc(cnt);
 	if (x.sa_known) {
 		/* A dummy packet is one of the SA's packets (0 bytes delivered). */

@@ -20,8 +20,10 @@
  * raises an acquire (esptag_acquire ring buffer, one per policy in flight).
  *
  * Fail closed: protect without a usable SA, with an expired SA or with the
- * agent down drops the frame. Frames already carrying a metadata tag are
- * dropped (never tagged twice); config frames of the daemon pass untouched;
+ * agent down drops the frame, and so does a frame that would take the SA
+ * past its hard byte or packet limit (lib/life.h). Frames already carrying
+ * a metadata tag are dropped (never tagged twice); config frames of the
+ * daemon pass untouched;
  * either EtherType behind VLAN tags is dropped (the agent would forward it
  * to the wire as plain). GSO with an mss below ESPTAG_GSO_MIN_MSS or more
  * than ESPTAG_GSO_MAX_SEGS segments is dropped.
@@ -36,6 +38,7 @@
 #include "lib/stats.h"
 #include "lib/cfg.h"
 #include "lib/spd.h"
+#include "lib/life.h"
 
 #define TX_IPHDR_MAX	128	/* IP header + IPv6 extension headers moved at most */
 #define TX_PREFIX_MAX	(ETH_HLEN + 4 * ESPTAG_MAX_VLANS + TX_IPHDR_MAX)
@@ -57,19 +60,20 @@
 
 #include "lib/tx_parse.h"
 
-/* TCP payload segments of a GSO packet whose gso_segs the stack left 0. */
-/* (Tunnel mode too: the inner packet is the frame's own IP packet.) */
-static __always_inline __u32 gso_segs_of(struct __sk_buff *skb, const struct tx_pkt *t,
-					 __u32 mss)
+/*
+ * A GSO packet's segments and the bytes of their headers (IP + TCP, from the
+ * frame's start): every segment the agent makes carries them again. 0 when
+ * the TCP header cannot be read (the packet cannot be framed).
+ * (Tunnel mode too: the inner packet is the frame's own IP packet.)
+ */
+static __always_inline __u32 gso_hdrs_of(struct __sk_buff *skb, const struct tx_pkt *t)
 {
 	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
 	struct cursor c;
 	struct tcphdr *tcp;
-	__u32 hdrs, l4_off = t->l4_off;
+	__u32 l4_off = t->l4_off;
 	int hl;
 
-	if (skb->gso_segs)
-		return skb->gso_segs;
 	if (t->chain_err || t->l4proto != IPPROTO_TCP)
 		return 0;
 	if (l4_off > TX_PREFIX_MAX)
@@ -78,8 +82,15 @@ static __always_inline __u32 gso_segs_of(struct __sk_buff *skb, const struct tx_
 	hl = parse_tcphdr(&c, end, &tcp);
 	if (hl < 0)
 		return 0;
-	hdrs = l4_off + hl;
-	if (skb->len <= hdrs)
+	return l4_off + hl;
+}
+
+/* TCP payload segments of a GSO packet (the stack's count when it has one). */
+static __always_inline __u32 gso_segs_of(struct __sk_buff *skb, __u32 hdrs, __u32 mss)
+{
+	if (skb->gso_segs)
+		return skb->gso_segs;
+	if (!hdrs || skb->len <= hdrs)
 		return 0;
 	return (skb->len - hdrs + mss - 1) / mss;
 }
@@ -93,6 +104,7 @@ struct tx_ctx {
 	__u32 pkt_len;		/* skb->len on entry */
 	__u32 sa_index;
 	__u32 segs;		/* sequence numbers used: 1, or the GSO segments */
+	__u64 life_bytes;	/* charged to esptag_sa_life (XFRM curlft bytes) */
 	__u32 mss;		/* GSO: skb->gso_size */
 	__u32 olen;		/* tunnel, not GSO: outer IP header length */
 	__u32 ins;		/* bytes inserted after the MACs */
@@ -103,6 +115,7 @@ struct tx_ctx {
 	bool gso;
 	bool tunnel;
 	bool sa_known;		/* per-SA counters apply */
+	bool charged;		/* life_charge() took this frame */
 };
 
 /* Parse (headers in paged data made linear once) and sort the frame out. */
@@ -232,6 +245,8 @@ static __always_inline __u32 tx_sa_check(struct __sk_buff *skb, struct tx_ctx *x
 /* The frame can be protected as it is: lengths, VLAN offload, GSO limits. */
 static __always_inline __u32 tx_frame_check(struct __sk_buff *skb, struct tx_ctx *x)
 {
+	__u32 hdrs;
+
 	/*
 	 * A VLAN tag held in skb metadata (a VLAN device with tx offload) would
 	 * be inserted by the driver right after the MACs, in front of our tag,
@@ -243,19 +258,32 @@ static __always_inline __u32 tx_frame_check(struct __sk_buff *skb, struct tx_ctx
 	if (x->t.ip_len != skb->len - x->t.l3_off || (!x->tunnel && x->t.chain_err))
 		return ESPTAG_CNT_TX_DROP_MALFORMED;
 	x->gso = skb->gso_size != 0;
+	x->life_bytes = x->t.ip_len;
 	if (!x->gso)
 		return STAGE_NEXT;
 	x->mss = skb->gso_size;
-	x->segs = gso_segs_of(skb, &x->t, x->mss);
+	hdrs = gso_hdrs_of(skb, &x->t);
+	x->segs = gso_segs_of(skb, hdrs, x->mss);
 	/* Only TCP super-packets can be framed by the agent. */
-	if (!x->segs || x->t.l4proto != IPPROTO_TCP || x->mss > TX_MSS_MAX)
+	if (!x->segs || !hdrs || x->t.l4proto != IPPROTO_TCP || x->mss > TX_MSS_MAX)
 		return ESPTAG_CNT_TX_DROP_GSO_PROTO;
+	/* Each segment repeats the IP and TCP headers (lifetime bytes). */
+	x->life_bytes += (__u64)(x->segs - 1) * (hdrs - x->t.l3_off);
 	/*
 	 * Every segment costs the agent one ESP frame: a tiny mss would make
 	 * one frame tens of thousands (docs/protocol.md 2.3).
 	 */
 	if (x->mss < ESPTAG_GSO_MIN_MSS || x->segs > ESPTAG_GSO_MAX_SEGS)
 		return ESPTAG_CNT_TX_DROP_GSO_LIMIT;
+	return STAGE_NEXT;
+}
+
+/* The SA's hard byte and packet limits: charge the frame or drop it. */
+static __always_inline __u32 tx_life(struct tx_ctx *x)
+{
+	if (!life_charge(x->sa_index, x->segs, x->life_bytes))
+		return ESPTAG_CNT_TX_DROP_LIMIT;
+	x->charged = true;
 	return STAGE_NEXT;
 }
 
@@ -523,6 +551,7 @@ int esptag_tx(struct __sk_buff *skb)
 	    (cnt = tx_policy(&x)) != STAGE_NEXT ||
 	    (cnt = tx_sa_check(skb, &x)) != STAGE_NEXT ||
 	    (cnt = tx_frame_check(skb, &x)) != STAGE_NEXT ||
+	    (cnt = tx_life(&x)) != STAGE_NEXT ||
 	    (cnt = tx_seq_reserve(&x)) != STAGE_NEXT ||
 	    (cnt = tx_layout(&x)) != STAGE_NEXT ||
 	    (cnt = tx_grow(skb, &x)) != STAGE_NEXT ||
@@ -534,6 +563,8 @@ int esptag_tx(struct __sk_buff *skb)
 	cnt = tx_write_esp(skb, &x);
 out:
 	ok = tx_passes(cnt);
+	if (x.charged && !ok)
+		life_uncharge(x.sa_index, x.segs, x.life_bytes);
 	stat_inc(cnt);
 	if (x.sa_known)
 		sa_stat_add(x.sa_index, ok ? x.segs : 0, ok ? x.pkt_len : 0, ok ? 0 : 1);

@@ -29,11 +29,15 @@ AGENT_IF      ?=
 AGENT_WIRE_IF ?=
 AGENT_HOST_NS ?=
 AGENT_WIRE_NS ?=
+# AGENT_VERSION: the config protocol version of the run (default: the
+# highest the agent and the suite share); run once per version it speaks.
+AGENT_VERSION ?=
 conformance:
 	@test -n "$(AGENT_IF)" -a -n "$(AGENT_WIRE_IF)" || \
-		{ echo "usage: make conformance AGENT_IF=<host-side if> AGENT_WIRE_IF=<wire-side if> [AGENT_HOST_NS=ns AGENT_WIRE_NS=ns]"; exit 2; }
+		{ echo "usage: make conformance AGENT_IF=<host-side if> AGENT_WIRE_IF=<wire-side if> [AGENT_HOST_NS=ns AGENT_WIRE_NS=ns] [AGENT_VERSION=1|2]"; exit 2; }
 	$(Q)/usr/bin/python3 tests/conformance/conformance.py --host-if $(AGENT_IF) --wire-if $(AGENT_WIRE_IF) \
-		$(if $(AGENT_HOST_NS),--host-ns $(AGENT_HOST_NS)) $(if $(AGENT_WIRE_NS),--wire-ns $(AGENT_WIRE_NS))
+		$(if $(AGENT_HOST_NS),--host-ns $(AGENT_HOST_NS)) $(if $(AGENT_WIRE_NS),--wire-ns $(AGENT_WIRE_NS)) \
+		$(if $(AGENT_VERSION),--version $(AGENT_VERSION))
 
 # TSO test helper: a TC program that tags GSO super-packets like the host
 # data path, and a loader that injects one through a PACKET_VNET_HDR socket.

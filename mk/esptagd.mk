@@ -8,7 +8,7 @@ BINS += $(BUILD)/bin/esptagd
 $(ESPTAGD_OBJS): $(BUILD)/skel/esptag_tx.skel.h $(BUILD)/skel/esptag_rx.skel.h
 
 $(BUILD)/bin/esptagd: $(ESPTAGD_OBJS) $(LIB)
-	$(call link-bin,$(LDLIBS) -lsystemd)
+	$(call link-bin,$(LDLIBS) -lsystemd -lcrypto)
 
 # PF mode loads esptag_port; its default skeleton name collides with
 # struct esptag_port, hence a second skeleton named esptag_port_bpf.

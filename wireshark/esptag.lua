@@ -16,8 +16,9 @@ local statuses = { [0] = "OK", [1] = "BAD_VERSION", [2] = "BAD_OPCODE", [3] = "M
 	[8] = "UNKNOWN_SA", [9] = "BAD_ALG", [10] = "NOT_PERMITTED", [11] = "UNKNOWN_LOCAL",
 	[12] = "BUSY" }
 local rectypes = { [1] = "SA", [2] = "SA_REF", [3] = "LOCAL", [4] = "CAPS",
-	[5] = "SA_STATS", [6] = "COUNTER", [7] = "CURSOR" }
-local recsizes = { [1] = 108, [2] = 8, [3] = 36, [4] = 40, [5] = 40, [6] = 16, [7] = 8 }
+	[5] = "SA_STATS", [6] = "COUNTER", [7] = "CURSOR", [8] = "SA_WRAP" }
+local recsizes = { [1] = 108, [2] = 8, [3] = 36, [4] = 40, [5] = 40, [6] = 16, [7] = 8,
+	[8] = 196 }
 local dirs = { [1] = "in", [2] = "out" }
 local modes = { [1] = "transport", [2] = "tunnel" }
 local algs = { [1] = "AES-GCM-128", [2] = "AES-GCM-256" }
@@ -74,6 +75,12 @@ local F = {
 	sa_index = ProtoField.uint32("esptag.sa_index", "SA index"),
 	sa_key = ProtoField.bytes("esptag.sa.key", "Key (key material)"),
 	sa_salt = ProtoField.bytes("esptag.sa.salt", "Salt (key material)"),
+	-- SA_WRAP (version 2)
+	wrap_msg_id = ProtoField.uint32("esptag.wrap.msg_id", "Requester's msg_id", base.HEX),
+	wrap_eph = ProtoField.bytes("esptag.wrap.eph_key", "Ephemeral X25519 key"),
+	wrap_ct = ProtoField.bytes("esptag.wrap.wrapped", "Wrapped key and salt"),
+	wrap_tag = ProtoField.bytes("esptag.wrap.tag", "Wrap tag"),
+	caps_agent_key = ProtoField.bytes("esptag.caps.agent_key", "Agent key (X25519)"),
 	-- LOCAL
 	loc_family = ProtoField.uint8("esptag.local.family", "Family", base.DEC, families),
 	loc_nvlans = ProtoField.uint8("esptag.local.nvlans", "VLANs"),
@@ -190,6 +197,11 @@ local rec_fn = {
 		t:append_text(": " .. (counters[r(4, 2):uint()] or tostring(r(4, 2):uint())))
 	end,
 	[7] = function(t, r) t:add(F.cur_next, r(4, 4)) end,
+	[8] = function(t, r, op)
+		rec_sa(t, r(0, 108), op)
+		t:add(F.wrap_msg_id, r(108, 4)); t:add(F.wrap_eph, r(112, 32))
+		t:add(F.wrap_ct, r(144, 36)); t:add(F.wrap_tag, r(180, 16))
+	end,
 }
 
 function cfg.dissector(tvb, pinfo, tree)
@@ -219,7 +231,10 @@ function cfg.dissector(tvb, pinfo, tree)
 		local rt = t:add(F.rec, r)
 		rt:set_text("Record " .. n .. ": " .. (rectypes[ty] or ("type " .. ty)))
 		rt:add(F.rec_type, r(0, 1)); rt:add(F.rec_flags, r(1, 1)); rt:add(F.rec_len, r(2, 2))
-		if recsizes[ty] == len and rec_fn[ty] then
+		if ty == 4 and len == 72 then -- CAPS with the agent's key (version 2)
+			rec_fn[4](rt, r(0, 40), op)
+			rt:add(F.caps_agent_key, r(40, 32))
+		elseif recsizes[ty] == len and rec_fn[ty] then
 			rec_fn[ty](rt, r, op)
 		else
 			rt:add_proto_expert_info(ef_malformed, "unknown record type or wrong length")

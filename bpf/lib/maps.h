@@ -149,4 +149,15 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } esptag_pol_tmpl SEC(".maps");
 
+/* Per-SA lifetime: hard limits and exact use (atomics), mmapable so that
+ * esptagd changes a limit without touching the counters. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, ESPTAG_SAD_MAX);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct esptag_sa_life);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} esptag_sa_life SEC(".maps");
+
 #endif /* ESPTAG_BPF_MAPS_H */

@@ -19,6 +19,7 @@
  *   esptag_acquire  RINGBUF     struct esptag_acquire records (data path -> esptagd)
  *   esptag_pol_use  PERCPU_HASH __u32 policy id -> struct esptag_pol_use
  *   esptag_pol_tmpl HASH        __u32 policy id -> struct esptag_pol_tmpl (dir in)
+ *   esptag_sa_life  ARRAY (mmapable) __u32 agent SA index -> struct esptag_sa_life
  *
  * The four per-SA maps are arrays indexed by the agent's SA index (below the
  * agent's capacity, reused after a delete): the lookup is inlined and costs
@@ -302,6 +303,39 @@ struct esptag_sa_stats {
 ESPTAG_CHECK_SIZE(esptag_sa_stats, 24);
 
 /*
+ * Lifetime of one SA (value of esptag_sa_life; one shared value per SA, not
+ * per CPU, so that a hard limit holds exactly). esptagd writes the hard
+ * limits (0 = none) and zeroes the rest before the SA enters esptag_sad;
+ * the data path adds every packet it passes under the SA with atomic
+ * fetch-and-add, counted as XFRM counts curlft: packets and bytes of the IP
+ * packets before ESP (transport: the IP packet as the stack handed it over /
+ * as delivered; tunnel: the inner packet), a GSO super-packet as the
+ * segments the agent makes of it (each with its own IP and TCP header), so
+ * the numbers are what the peer counts. A packet whose bytes or packets
+ * would pass a hard limit is not counted and dropped (TX_DROP_LIMIT,
+ * RX_DROP_LIMIT) and counted in refused, which tells esptagd the SA is
+ * spent. last_ns is bpf_ktime_get_ns() of the last packet, written at most
+ * every ESPTAG_LIFE_USE_NS. The map is BPF_F_MMAPABLE: esptagd
+ * changes the limits of a running SA (state update) with plain stores into
+ * the mapping, never overwriting the counters. A new map rather than new
+ * fields in esptag_sa_stats or esptag_sa: the pins of a running data path
+ * outlive a build, and libbpf refuses to reuse a pin whose value size
+ * differs; a map that is new gets created next to them.
+ */
+struct esptag_sa_life {
+	__u64	hard_bytes;		/* esptagd: 0 = no limit */
+	__u64	hard_packets;		/* esptagd: 0 = no limit */
+	__u64	bytes;			/* data path: IP bytes before ESP */
+	__u64	packets;		/* data path: packets (GSO: segments) */
+	__u64	last_ns;		/* data path: CLOCK_MONOTONIC of the last packet, 0 = none */
+	__u64	refused;		/* data path: packets dropped at a hard limit */
+};
+ESPTAG_CHECK_SIZE(esptag_sa_life, 48);
+ESPTAG_CHECK_OFF(esptag_sa_life, bytes, 16);
+ESPTAG_CHECK_OFF(esptag_sa_life, last_ns, 32);
+#define ESPTAG_LIFE_USE_NS	10000000ull	/* last_ns resolution: 10 ms */
+
+/*
  * Data-path counters (index of esptag_stats): the one table of them.
  * X(ID, name, drop) gives ESPTAG_CNT_<ID>, its name (CLI, JSON, metrics,
  * build/esptag_counters.json for scripts) and whether it counts frames
@@ -359,7 +393,9 @@ ESPTAG_CHECK_SIZE(esptag_sa_stats, 24);
 	X(TX_DROP_TRAP,		tx_drop_trap, 1)	/* trap policy (by reqid) without an SA: acquire */ \
 	X(TX_BYPASS_SOCKET,	tx_bypass_socket, 0)	/* sent in clear: a registered bypass socket's */ \
 	X(RX_BYPASS_SOCKET,	rx_bypass_socket, 0)	/* plaintext a protect policy covers, for a bypass socket */ \
-	X(RX_DROP_TMPL,		rx_drop_tmpl, 1)	/* decrypted by an SA the inbound policy's template does not name */
+	X(RX_DROP_TMPL,		rx_drop_tmpl, 1)	/* decrypted by an SA the inbound policy's template does not name */ \
+	X(TX_DROP_LIMIT,	tx_drop_limit, 1)	/* the SA's hard byte or packet limit would be passed */ \
+	X(RX_DROP_LIMIT,	rx_drop_limit, 1)	/* the SA's hard byte or packet limit would be passed */
 
 enum esptag_counter {
 #define ESPTAG_CNT_ENUM_(id, name, drop) ESPTAG_CNT_##id,

@@ -25,7 +25,9 @@
 #define ESPTAG_ETH_P_CFG	0x88B5
 #define ESPTAG_ETH_P_META	0x88B6
 
-#define ESPTAG_PROTO_VERSION	1	/* config packet version */
+#define ESPTAG_PROTO_VERSION	1	/* config version of HELLO (and the first) */
+#define ESPTAG_PROTO_V2		2	/* wrapped keys (docs/protocol.md 1.10) */
+#define ESPTAG_PROTO_VERSION_MAX 2	/* highest config version spoken here */
 #define ESPTAG_META_VERSION	1	/* metadata tag version */
 
 /*
@@ -126,7 +128,8 @@ enum esptag_rec_type {
 	ESPTAG_REC_SA_STATS	= 5,	/* struct esptag_rec_sa_stats */
 	ESPTAG_REC_COUNTER	= 6,	/* struct esptag_rec_counter */
 	ESPTAG_REC_CURSOR	= 7,	/* struct esptag_rec_cursor */
-	ESPTAG_REC_MAX		= 7,
+	ESPTAG_REC_SA_WRAP	= 8,	/* struct esptag_rec_sa_wrap (version 2) */
+	ESPTAG_REC_MAX		= 8,
 };
 
 /* Every record starts with this; len covers the whole record. 4 bytes. */
@@ -224,6 +227,31 @@ ESPTAG_CHECK_OFF(esptag_rec_sa, sa_index, 68);
 ESPTAG_CHECK_OFF(esptag_rec_sa, key, 72);
 ESPTAG_CHECK_OFF(esptag_rec_sa, salt, 104);
 
+/*
+ * Version 2 ADD_SA: an SA whose key and salt travel wrapped for the agent's
+ * identity key (docs/protocol.md 1.10). The first 108 bytes are laid out as
+ * an SA record (type SA_WRAP, len 196) with key and salt zero; KEK =
+ * HKDF-SHA256(X25519(eph, agent), salt eph_key || agent_key, info label ||
+ * port || domain || msg_id); wrapped || tag = AES-256-GCM(KEK, nonce 0,
+ * key[32] || salt[4], AAD = bytes 0..143 of the record). 196 bytes.
+ */
+#define ESPTAG_X25519_LEN	32	/* X25519 keys (RFC 7748) */
+#define ESPTAG_WRAP_CT_LEN	(ESPTAG_KEY_MAX + ESPTAG_SALT_LEN)
+#define ESPTAG_WRAP_TAG_LEN	16
+#define ESPTAG_WRAP_AAD_LEN	144
+struct esptag_rec_sa_wrap {
+	struct esptag_rec_sa sa;	/* hdr type SA_WRAP, len 196; key, salt zero */
+	__be32	msg_id;			/* the requester's msg_id (bound into the KEK) */
+	__u8	eph_key[ESPTAG_X25519_LEN];	/* the requester's ephemeral X25519 key */
+	__u8	wrapped[ESPTAG_WRAP_CT_LEN];	/* key[32] || salt[4], encrypted */
+	__u8	tag[ESPTAG_WRAP_TAG_LEN];	/* AES-GCM tag */
+};
+ESPTAG_CHECK_SIZE(esptag_rec_sa_wrap, 196);
+ESPTAG_CHECK_OFF(esptag_rec_sa_wrap, msg_id, 108);
+ESPTAG_CHECK_OFF(esptag_rec_sa_wrap, eph_key, 112);
+ESPTAG_CHECK_OFF(esptag_rec_sa_wrap, wrapped, 144);
+ESPTAG_CHECK_OFF(esptag_rec_sa_wrap, tag, 180);
+
 /* Reference to an SA by its agent index (DEL_SA, GET_STATS). 8 bytes. */
 struct esptag_rec_sa_ref {
 	struct esptag_rec_hdr hdr;	/* type ESPTAG_REC_SA_REF, len 8 */
@@ -277,6 +305,17 @@ ESPTAG_CHECK_OFF(esptag_rec_caps, max_records, 32);
 ESPTAG_CHECK_OFF(esptag_rec_caps, max_payload, 34);
 ESPTAG_CHECK_OFF(esptag_rec_caps, local_capacity, 36);
 ESPTAG_CHECK_OFF(esptag_rec_caps, features, 38);
+
+/*
+ * Version 2: the CAPS of a HELLO reply to a host whose version_max is 2 or
+ * more carry the agent's X25519 identity (public) key. 72 bytes.
+ */
+struct esptag_rec_caps2 {
+	struct esptag_rec_caps caps;	/* hdr.len 72 */
+	__u8	agent_key[ESPTAG_X25519_LEN];	/* X25519 public key (RFC 7748) */
+};
+ESPTAG_CHECK_SIZE(esptag_rec_caps2, 72);
+ESPTAG_CHECK_OFF(esptag_rec_caps2, agent_key, 40);
 
 #define ESPTAG_FEAT_TSO		0x0001	/* segments GSO super-packets */
 #define ESPTAG_FEAT_HAIRPIN	0x0002	/* ADD_LOCAL / hairpin */

@@ -329,6 +329,8 @@ def phase_loss(a):
     c, host, wire = setup(a)
     rnd = random.Random(4106)
     n, spis, idx_seen = 30, [], {}
+    while c.version is None:    # the version (and the agent's key) first, lossless
+        c.hello()
     orig_wait = c.wait
 
     def lossy_wait(msg_id, timeout=1.0, src=None):
@@ -342,7 +344,10 @@ def phase_loss(a):
         spi = 0x5000 + i
         recs = [rec_sa(DIR_OUT, "192.0.2.%d" % (50 + i), spi, rand_key(16), rand_key(4), c.mac,
                        saddr="192.0.2.10")]
-        r = c.request(OP["ADD_SA"], recs, 0, tries=10, timeout=0.05)
+        mid = c.next_id()
+        if c.version >= 2:
+            recs = [wrap_sa(x, c.agent_key, 0, mid) for x in recs]
+        r = c.request(OP["ADD_SA"], recs, 0, msg_id=mid, tries=10, timeout=0.05)
         if r is None or r.status != 0:
             failed_req += 1
             continue

@@ -753,9 +753,20 @@ static void truncated_everywhere(void)
 /* ---------------------------------------------------------------------- */
 /* GSO                                                                     */
 
+static struct esptag_sa_life life_of(uint32_t idx)
+{
+	struct esptag_sa_life l = {};
+
+	bpf_map_lookup_elem(bt_map_fd(&obj, "esptag_sa_life"), &idx, &l);
+	return l;
+}
+
 static void gso_check(const struct flow *f, uint32_t sa_index, uint32_t gso_segs,
 		      uint32_t want_segs)
 {
+	struct esptag_sa_life l0 = life_of(sa_index), l1;
+	/* Lifetime bytes: the IP packets the agent cuts, each with IP + TCP headers. */
+	uint64_t hdrs = (f->family == 4 ? 20 : 40) + 20, ip_len = hdrs + f->payload;
 	const struct sa_def *sa = sa_of(sa_index);
 	struct __sk_buff skb = { .gso_size = 1000, .gso_segs = gso_segs };
 	struct bt_expect e = { .retval = TC_ACT_OK,
@@ -781,6 +792,52 @@ static void gso_check(const struct flow *f, uint32_t sa_index, uint32_t gso_segs
 	if (!BT_CHECK(&obj, fd_tx, in.b, in.len, &skb, &e, NULL))
 		return;
 	T_EQ(get_seq(sa_index), 700 + want_segs);	/* one number per segment */
+	l1 = life_of(sa_index);
+	T_EQ(l1.packets - l0.packets, want_segs);
+	T_EQ(l1.bytes - l0.bytes, ip_len + (want_segs - 1) * hdrs);
+	T_ASSERT(l1.last_ns != 0);
+}
+
+/*
+ * A hard packet or byte limit (esptag_sa_life) holds exactly for a GSO
+ * frame too: a super-packet whose segments would pass it is dropped whole
+ * (tx_drop_limit) and nothing of it is counted; one that fits exactly passes.
+ */
+static void gso_hard_limit(void)
+{
+	struct flow f = { 4, "192.0.2.1", "198.51.100.7", 1, TCP, 2500 };
+	struct __sk_buff skb = { .gso_size = 1000, .gso_segs = 3 };
+	struct bt_expect drop = { .retval = TC_ACT_SHOT, .cnt = { { ESPTAG_CNT_TX_DROP_LIMIT, 1 } } };
+	struct bt_expect pass = { .retval = TC_ACT_OK, .cnt = { { ESPTAG_CNT_TX_PROTECT_GSO, 1 } } };
+	int fd = bt_map_fd(&obj, "esptag_sa_life");
+	uint32_t idx = 1;
+	struct esptag_sa_life l = life_of(idx), after;
+	struct bt_pkt in;
+	uint64_t bytes = 2540 + 2 * 40;	/* 3 segments of a 2540-byte IP packet */
+
+	plain_frame(&in, &f);
+	l.hard_packets = l.packets + 2;	/* 3 segments do not fit */
+	T_ASSERT(!bpf_map_update_elem(fd, &idx, &l, BPF_ANY));
+	T_ASSERT(!set_seq(idx, 900));
+	if (!BT_CHECK(&obj, fd_tx, in.b, in.len, &skb, &drop, NULL))
+		return;
+	after = life_of(idx);
+	T_EQ(after.packets, l.packets);
+	T_EQ(after.bytes, l.bytes);
+	T_EQ(after.refused, l.refused + 1);
+	T_EQ(get_seq(idx), 900);		/* no sequence number spent */
+	l = after;
+	l.hard_packets = l.packets + 3;	/* exactly fits */
+	l.hard_bytes = l.bytes + bytes;
+	T_ASSERT(!bpf_map_update_elem(fd, &idx, &l, BPF_ANY));
+	if (!BT_CHECK(&obj, fd_tx, in.b, in.len, &skb, &pass, NULL))
+		return;
+	after = life_of(idx);
+	T_EQ(after.packets, l.packets + 3);
+	T_EQ(after.bytes, l.bytes + bytes);
+	l = after;
+	l.hard_packets = l.hard_bytes = 0;
+	T_ASSERT(!bpf_map_update_elem(fd, &idx, &l, BPF_ANY));
 }
 
 static void gso_transport_v4(void)
@@ -1128,6 +1185,7 @@ int main(void)
 	T_RUN(gso_udp_refused);
 	T_RUN(gso_no_tso_dropped);
 	T_RUN(gso_limits);
+	T_RUN(gso_hard_limit);
 	T_RUN(seq_unique_across_cpus);
 	T_RUN(counters_on_both_cpus);
 	T_RUN(trap_policy_acquire);

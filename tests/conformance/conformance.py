@@ -9,11 +9,18 @@ requirement of docs/protocol.md. The crypto oracle is scapy's ESP
 implementation, independent of the agent.
 
   /usr/bin/python3 conformance.py --host-if IF [--host-ns NS] --wire-if IF [--wire-ns NS]
+                                  [--version 1|2]
   (or: make conformance AGENT_IF=... AGENT_WIRE_IF=... [AGENT_HOST_NS=... AGENT_WIRE_NS=...])
 
 The suite uses SAD ports 0x0e00..0x0e03 and flushes them before and after.
 It needs quota checks to be feasible: with a port_limit above 64 (HELLO) the
 quota requirement is skipped. Exit status 1 if any requirement failed.
+
+Every requirement runs in one config protocol version: --version, else the
+highest both the agent and the suite speak. In version 2 every ADD_SA
+carries wrapped keys (docs/protocol.md 1.10), and the cfg.v2.* requirements
+check the wrap itself; run the suite once per version the agent speaks
+(esptag-agent speaks version 1 only with --allow-v1).
 """
 import argparse
 import os
@@ -28,6 +35,15 @@ from scapy.all import Ether, IP, IPv6, UDP, Dot1Q, Raw  # noqa: E402
 from scapy.layers.ipsec import SecurityAssociation, ESP  # noqa: E402
 
 P0, P1, P2, P3 = 0x0e00, 0x0e01, 0x0e02, 0x0e03
+SUITE_V = [1]   # the version of this run (requests but HELLO)
+_cfg_payload = cfg_payload
+
+
+def cfg_payload(op, msg_id, port, recs=(), **kw):   # noqa: F811
+    """etlib's, in the version of this run (HELLO: always 1)."""
+    if op != OP["HELLO"]:
+        kw.setdefault("version", SUITE_V[0])
+    return _cfg_payload(op, msg_id, port, recs, **kw)
 PEER_MAC = "02:00:5e:00:53:99"
 results = {"PASS": 0, "FAIL": 0, "SKIP": 0}
 
@@ -77,6 +93,14 @@ class Suite:
         self.mac = self.c.mac
         self.spi = random.randint(0x10000, 0x7fffffff)
         self.caps = None
+        r = self.c.hello(P0, 1, 2)
+        c = parse_caps(r.recs(REC_CAPS)[0]) if r and r.status == 0 else None
+        self.agent_caps = c
+        self.v = a.version or (min(2, c["version_max"]) if c else 1)
+        self.c.version = self.v
+        SUITE_V[0] = self.v
+        print("INFO config protocol version %d (agent speaks %s)" % (
+            self.v, "%d..%d" % (c["version_min"], c["version_max"]) if c else "?"), flush=True)
 
     # ------------------------------------------------------------ helpers
     def nspi(self):
@@ -89,8 +113,19 @@ class Suite:
                                                                   r.err_index))
         return r
 
+    def wrapped(self, recs, port, msg_id):
+        """ADD_SA records of this run's version: version 2 wraps the keys."""
+        if self.v < 2:
+            return recs
+        return [wrap_sa(r, self.c.agent_key, port, msg_id) for r in recs]
+
+    def addreq(self, recs, port=P0, msg_id=None, **kw):
+        """An ADD_SA request of SA request records (rec_sa, keys in them)."""
+        mid = msg_id or self.c.next_id()
+        return self.c.request(OP["ADD_SA"], self.wrapped(recs, port, mid), port, msg_id=mid, **kw)
+
     def add(self, recs, port=P0):
-        r = self.ok(self.c.request(OP["ADD_SA"], recs, port), "ADD_SA")
+        r = self.ok(self.addreq(recs, port), "ADD_SA")
         return [parse_sa(x)["sa_index"] for x in r.recs(REC_SA)]
 
     def out_sa(self, daddr="192.0.2.20", saddr="192.0.2.10", mac=None, port=P0, **kw):
@@ -161,7 +196,7 @@ class Suite:
         caps = r.recs(REC_CAPS)
         expect(len(caps) == 1, "HELLO reply has %d CAPS records" % len(caps))
         c = parse_caps(caps[0])
-        expect(c["version_min"] <= 1 <= c["version_max"], "versions %s" % c)
+        expect(c["version_min"] <= self.v <= c["version_max"], "versions %s" % c)
         expect(c["alg_mask"] & (1 << ALG_GCM128) and c["alg_mask"] & (1 << ALG_GCM256),
                "alg_mask %#x lacks AES-GCM-128/256" % c["alg_mask"])
         expect(c["epoch"] != 0, "epoch 0")
@@ -194,12 +229,15 @@ class Suite:
     @req("cfg.version.bad_version")
     def t_bad_version(self):
         mid = self.c.next_id()
-        self.c.raw(cfg_payload(OP["HELLO"], mid, P0, [rec_caps(2, 2)], version=2))
+        self.c.raw(cfg_payload(OP["HELLO"], mid, P0, [rec_caps(3, 3)], version=3))
         r = self.c.wait(mid)
         expect(r is not None, "no reply")
         expect(r.status == ST["BAD_VERSION"], "status %s" % ST_NAME.get(r.status))
-        expect(r.version == 1, "reply version %d, want the agent's highest (1)" % r.version)
+        top = self.agent_caps["version_max"] if self.agent_caps else 1
+        expect(r.version == top, "reply version %d, want the agent's highest (%d)" % (
+            r.version, top))
         expect(len(r.recs(REC_CAPS)) == 1 and r.count == 1, "no CAPS record")
+        expect(len(r.recs(REC_CAPS)[0]) == 40, "a BAD_VERSION reply's CAPS is 40 bytes")
 
     @req("cfg.opcode.unknown")
     def t_bad_opcode(self):
@@ -241,7 +279,7 @@ class Suite:
         good = rec_sa(DIR_OUT, "192.0.2.21", self.nspi(), rk(16), rk(4), self.mac)
         bad = bytearray(rec_sa(DIR_OUT, "192.0.2.21", self.nspi(), rk(16), rk(4), self.mac))
         bad[4] = 9  # dir
-        r = self.c.request(OP["ADD_SA"], [good, bytes(bad)], P0)
+        r = self.addreq([good, bytes(bad)], P0)
         expect(r is not None and r.status == ST["BAD_RECORD"], "reply %r" % r)
         expect(r.err_index == 1, "err_index %d, want 1" % r.err_index)
         expect(self.dump_count(P0) == n, "a failed batch changed the SAD")
@@ -250,14 +288,14 @@ class Suite:
     def t_bad_alg(self):
         rec = rec_sa(DIR_OUT, "192.0.2.21", self.nspi(), rk(16), rk(4), self.mac,
                      alg=ALG_GCM256)  # 16-byte key with AES-256
-        r = self.c.request(OP["ADD_SA"], [rec], P0)
+        r = self.addreq([rec], P0)
         expect(r is not None and r.status == ST["BAD_ALG"] and r.err_index == 0, "reply %r" % r)
 
     @req("cfg.add_sa.batch_echo")
     def t_batch(self):
         recs = [rec_sa(DIR_OUT, "192.0.2.%d" % (30 + i), self.nspi(), rk(16 if i % 2 else 32),
                        rk(4), self.mac, saddr="192.0.2.10") for i in range(3)]
-        r = self.ok(self.c.request(OP["ADD_SA"], recs, P0), "ADD_SA")
+        r = self.ok(self.addreq(recs, P0), "ADD_SA")
         sas = [parse_sa(x) for x in r.recs(REC_SA)]
         expect(len(sas) == 3, "%d records echoed" % len(sas))
         for req_rec, got in zip(recs, sas):
@@ -277,7 +315,7 @@ class Suite:
         recs = [rec_sa(DIR_OUT, "192.0.2.41", self.nspi(), rk(16), rk(4), self.mac),
                 rec_sa(DIR_OUT, "192.0.2.42", self.nspi(), rk(16), rk(4), self.mac),
                 rec_sa(DIR_OUT, "192.0.2.40", spi, rk(16), rk(4), self.mac)]
-        r = self.c.request(OP["ADD_SA"], recs, P0)
+        r = self.addreq(recs, P0)
         expect(r is not None and r.status == ST["DUPLICATE"], "reply %r" % r)
         expect(r.err_index == 2 and r.count == 0, "err_index %d count %d" % (r.err_index, r.count))
         expect(self.dump_count(P0) == n, "part of a failed batch was applied")
@@ -287,7 +325,7 @@ class Suite:
         spi = self.nspi()
         a = rec_sa(DIR_IN, "192.0.2.10", spi, rk(16), rk(4), self.mac)
         b = rec_sa(DIR_IN, "192.0.2.10", spi, rk(16), rk(4), self.mac)
-        r = self.c.request(OP["ADD_SA"], [a, b], P0)
+        r = self.addreq([a, b], P0)
         expect(r is not None and r.status == ST["DUPLICATE"] and r.err_index == 1, "reply %r" % r)
 
     @req("cfg.add_sa.extended_key_domains")
@@ -298,7 +336,7 @@ class Suite:
         c = rec_sa(DIR_IN, "192.0.2.10", spi, rk(16), rk(4), "02:00:5e:00:53:a1",
                    vlans=[(0x8100, 100)])
         d = rec_sa(DIR_OUT, "192.0.2.10", spi, rk(16), rk(4), "02:00:5e:00:53:a1")
-        self.ok(self.c.request(OP["ADD_SA"], [a, b, c, d], P0),
+        self.ok(self.addreq([a, b, c, d], P0),
                 "same (dst, spi) in other MAC/VLAN domains and directions")
 
     @req("cfg.add_sa.port_limit")
@@ -309,19 +347,19 @@ class Suite:
         lim = self.caps["port_limit"]
         recs = [rec_sa(DIR_IN, "192.0.2.10", self.nspi(), rk(16), rk(4), self.mac)
                 for _ in range(lim - 1)]
-        for i in range(0, len(recs), 10):
-            self.ok(self.c.request(OP["ADD_SA"], recs[i:i + 10], P3), "fill")
+        for i in range(0, len(recs), 7):
+            self.ok(self.addreq(recs[i:i + 7], P3), "fill")
         two = [rec_sa(DIR_IN, "192.0.2.10", self.nspi(), rk(16), rk(4), self.mac)
                for _ in range(2)]
-        r = self.c.request(OP["ADD_SA"], two, P3)
+        r = self.addreq(two, P3)
         expect(r is not None and r.status == ST["PORT_LIMIT"], "reply %r" % r)
         expect(r.err_index == 1, "err_index %d, want 1 (the first record over)" % r.err_index)
         expect(self.dump_count(P3) == lim - 1, "a refused batch was applied")
-        self.ok(self.c.request(OP["ADD_SA"], two[:1], P3), "the last slot")
+        self.ok(self.addreq(two[:1], P3), "the last slot")
         r = self.c.request(OP["HELLO"], [rec_caps()], P3)
         expect(parse_caps(r.recs(REC_CAPS)[0])["port_used"] == lim, "port_used")
         # Another port is not limited by this one.
-        self.ok(self.c.request(OP["ADD_SA"], [rec_sa(DIR_IN, "192.0.2.10", self.nspi(), rk(16),
+        self.ok(self.addreq([rec_sa(DIR_IN, "192.0.2.10", self.nspi(), rk(16),
                                                      rk(4), self.mac)], P2), "other port")
         self.ok(self.c.request(OP["FLUSH_PORT"], [], P3), "FLUSH_PORT")
 
@@ -336,19 +374,19 @@ class Suite:
             n = min(free, c["port_limit"])
             recs = [rec_sa(DIR_IN, "192.0.2.10", self.nspi(), rk(16), rk(4), self.mac)
                     for _ in range(n)]
-            for i in range(0, n, 10):
-                self.ok(self.c.request(OP["ADD_SA"], recs[i:i + 10], p), "fill")
+            for i in range(0, n, 7):
+                self.ok(self.addreq(recs[i:i + 7], p), "fill")
             free -= n
         expect(free == 0, "could not fill the SAD")
         rec = rec_sa(DIR_IN, "192.0.2.10", self.nspi(), rk(16), rk(4), self.mac)
-        r = self.c.request(OP["ADD_SA"], [rec], P3)
+        r = self.addreq([rec], P3)
         expect(r is not None and r.status == ST["NO_SPACE"] and r.err_index == 0,
                "reply %r" % r)
         r = self.ok(self.c.hello(P3), "HELLO")
         c2 = parse_caps(r.recs(REC_CAPS)[0])
         expect(c2["sad_used"] == c2["sad_capacity"], "sad_used %d" % c2["sad_used"])
         self.ok(self.c.request(OP["FLUSH_PORT"], [], P1), "FLUSH_PORT")
-        self.ok(self.c.request(OP["ADD_SA"], [rec], P3), "ADD_SA after room was made")
+        self.ok(self.addreq([rec], P3), "ADD_SA after room was made")
 
     @req("cfg.del_sa.ownership_all_or_nothing")
     def t_del(self):
@@ -374,8 +412,8 @@ class Suite:
     def t_cache(self):
         n = self.dump_count(P0)
         mid = self.c.next_id()
-        pl = cfg_payload(OP["ADD_SA"], mid, P0, [rec_sa(DIR_OUT, "192.0.2.60", self.nspi(),
-                                                        rk(16), rk(4), self.mac)])
+        pl = cfg_payload(OP["ADD_SA"], mid, P0, self.wrapped([rec_sa(
+            DIR_OUT, "192.0.2.60", self.nspi(), rk(16), rk(4), self.mac)], P0, mid))
         self.c.raw(pl)
         r1 = self.c.wait(mid)
         expect(r1 is not None and r1.status == 0, "first: %r" % r1)
@@ -392,13 +430,13 @@ class Suite:
         n = self.dump_count(P0)
         mid = self.c.next_id()
         s1, s2 = self.nspi(), self.nspi()
-        self.c.raw(cfg_payload(OP["ADD_SA"], mid, P0, [rec_sa(DIR_OUT, "192.0.2.61", s1,
-                                                              rk(16), rk(4), self.mac)]))
+        self.c.raw(cfg_payload(OP["ADD_SA"], mid, P0, self.wrapped([rec_sa(
+            DIR_OUT, "192.0.2.61", s1, rk(16), rk(4), self.mac)], P0, mid)))
         r1 = self.c.wait(mid)
         expect(r1 is not None and r1.status == 0, "first: %r" % r1)
         # The same msg_id, port and opcode with another SA: a new request.
-        self.c.raw(cfg_payload(OP["ADD_SA"], mid, P0, [rec_sa(DIR_OUT, "192.0.2.61", s2,
-                                                              rk(16), rk(4), self.mac)]))
+        self.c.raw(cfg_payload(OP["ADD_SA"], mid, P0, self.wrapped([rec_sa(
+            DIR_OUT, "192.0.2.61", s2, rk(16), rk(4), self.mac)], P0, mid)))
         r2 = self.c.wait(mid)
         expect(r2 is not None and r2.status == 0, "second: %r" % r2)
         sas = [parse_sa(r) for r in r2.recs(REC_SA)]
@@ -433,7 +471,7 @@ class Suite:
         for _ in range(3):
             recs = [rec_sa(DIR_OUT, "192.0.2.70", self.nspi(), rk(16), rk(4), self.mac)
                     for _ in range(5)]
-            r = self.ok(self.c.request(OP["ADD_SA"], recs, P1), "ADD_SA")
+            r = self.ok(self.addreq(recs, P1), "ADD_SA")
             want |= {parse_sa(x)["sa_index"] for x in r.recs(REC_SA)}
         seen, cur, pages = [], 0, 0
         while True:
@@ -489,8 +527,8 @@ class Suite:
         n = self.dump_count(P0)
         self.host.drain()
         mid = self.c.next_id()
-        pl = cfg_payload(OP["ADD_SA"], mid, P0, [rec_sa(DIR_OUT, "192.0.2.90", self.nspi(),
-                                                        rk(16), rk(4), self.mac)])
+        pl = cfg_payload(OP["ADD_SA"], mid, P0, self.wrapped([rec_sa(
+            DIR_OUT, "192.0.2.90", self.nspi(), rk(16), rk(4), self.mac)], P0, mid))
         self.wire_cfg.raw(pl)
         expect(self.wire_cfg.wait(mid, 0.5) is None, "answered on the wire side")
         expect(not self.host_frames(lambda f: ethertype(f) == ETH_P_CFG, 0.3),
@@ -779,6 +817,123 @@ class Suite:
         expect(u[m["payload_off"]:m["payload_off"] + len(l4)] == l4, "plaintext differs")
         self.ok(self.c.request(OP["DEL_LOCAL"], [rec_local("192.0.2.150", lmac)], P0), "DEL")
 
+    # ------------------------------------------------------------ version 2
+    def need_v2(self):
+        if self.v < 2:
+            raise Skip("this run is version %d" % self.v)
+
+    def one_wrapped(self, port=P0, mac=None):
+        """A fresh SA request record and its msg_id."""
+        return rec_sa(DIR_OUT, "192.0.2.70", self.nspi(), rk(16), rk(4), mac or self.mac,
+                      saddr="192.0.2.10"), self.c.next_id()
+
+    def refused_nothing_added(self, recs, port, mid, what, want=("BAD_RECORD",)):
+        n = self.dump_count(port)
+        r = self.c.request(OP["ADD_SA"], recs, port, msg_id=mid)
+        expect(r is not None, "%s: no reply" % what)
+        expect(ST_NAME.get(r.status) in want and r.err_index == len(recs) - 1,
+               "%s: %r, want %s at record %d" % (what, r, "/".join(want), len(recs) - 1))
+        expect(self.dump_count(port) == n, "%s: the SAD changed" % what)
+
+    @req("cfg.v2.hello.agent_key")
+    def t_v2_hello(self):
+        self.need_v2()
+        r = self.ok(self.c.request(OP["HELLO"], [rec_caps(1, 2)], P0), "HELLO 1..2")
+        c = r.recs(REC_CAPS)
+        expect(len(c) == 1 and len(c[0]) == 72, "CAPS to a version 2 host: %d bytes, want 72"
+               % (len(c[0]) if c else 0))
+        expect(any(c[0][40:72]), "all-zero agent key")
+        expect(c[0][40:72] == self.c.agent_key, "the agent key changed between HELLOs")
+        print("INFO agent key %s" % fingerprint(c[0][40:72]), flush=True)
+        r = self.ok(self.c.request(OP["HELLO"], [rec_caps(1, 1)], P0), "HELLO 1..1")
+        expect(len(r.recs(REC_CAPS)[0]) == 40, "CAPS to a version 1 host must be 40 bytes")
+
+    @req("cfg.v2.wrap.installs_key")
+    def t_v2_installs(self):
+        self.need_v2()
+        rec, mid = self.one_wrapped()
+        w = wrap_sa(rec, self.c.agent_key, P0, mid)
+        expect(rec[72:72 + 16] not in w and rec[104:108] not in w, "the key is in the record")
+        r = self.ok(self.c.request(OP["ADD_SA"], [w], P0, msg_id=mid), "ADD_SA")
+        expect(r.version == 2, "reply version %d" % r.version)
+        sa = parse_sa(r.recs(REC_SA)[0])
+        expect(not any(sa["key"]) and not any(sa["salt"]), "key material in the reply")
+
+    @req("cfg.v2.wrap.other_port")
+    def t_v2_port(self):
+        self.need_v2()
+        rec, mid = self.one_wrapped()
+        self.refused_nothing_added([wrap_sa(rec, self.c.agent_key, P1, mid)], P0, mid,
+                                   "wrapped for another port")
+
+    @req("cfg.v2.wrap.other_domain")
+    def t_v2_domain(self):
+        self.need_v2()
+        rec, mid = self.one_wrapped()
+        w = bytearray(wrap_sa(rec, self.c.agent_key, P0, mid))
+        w[49] ^= 0x02   # local_mac, still unicast
+        self.refused_nothing_added([bytes(w)], P0, mid, "moved to another MAC")
+        rec, mid = self.one_wrapped()
+        w = bytearray(wrap_sa(rec, self.c.agent_key, P0, mid))
+        w[50] = 1       # behind VLAN 7 now
+        w[52:56] = struct.pack("!HH", 0x8100, 7)
+        self.refused_nothing_added([bytes(w)], P0, mid, "moved behind a VLAN")
+
+    @req("cfg.v2.wrap.tampered")
+    def t_v2_tampered(self):
+        self.need_v2()
+        good, gmid = self.one_wrapped()
+        for off, what in ((11, "spi"), (15, "daddr"), (65, "replay_window"), (111, "msg_id"),
+                          (120, "eph_key"), (150, "wrapped key"), (177, "wrapped salt"),
+                          (195, "tag")):
+            rec, mid = self.one_wrapped()
+            w = bytearray(wrap_sa(rec, self.c.agent_key, P0, mid))
+            w[off] ^= 0x01
+            # In a batch after a good record: the bad one is named, nothing added.
+            self.refused_nothing_added([wrap_sa(good, self.c.agent_key, P0, mid), bytes(w)],
+                                       P0, mid, "%s changed" % what)
+        other = X25519PrivateKey_pub()
+        rec, mid = self.one_wrapped()
+        self.refused_nothing_added([wrap_sa(rec, other, P0, mid)], P0, mid,
+                                   "wrapped for another agent key")
+
+    @req("cfg.v2.wrap.replay_never_a_second_sa")
+    def t_v2_replay(self):
+        self.need_v2()
+        rec, mid = self.one_wrapped()
+        w = wrap_sa(rec, self.c.agent_key, P0, mid)
+        r1 = self.ok(self.c.request(OP["ADD_SA"], [w], P0, msg_id=mid), "ADD_SA")
+        idx = parse_sa(r1.recs(REC_SA)[0])["sa_index"]
+        # The identical request again: the cached answer, same index.
+        r2 = self.c.request(OP["ADD_SA"], [w], P0, msg_id=mid)
+        expect(r2 is not None and r2.status == 0 and
+               parse_sa(r2.recs(REC_SA)[0])["sa_index"] == idx, "retransmission: %r" % r2)
+        expect(self.dump_count(P0) == 1, "two SAs after a retransmission")
+        # The record in another request (a relay's msg_id): refused.
+        r3 = self.c.request(OP["ADD_SA"], [w], P0)
+        expect(r3 is not None and ST_NAME.get(r3.status) in ("BAD_RECORD", "DUPLICATE"),
+               "replayed under another msg_id: %r" % r3)
+        expect(self.dump_count(P0) == 1, "a replay made a second SA")
+        # Deleted, then replayed: still refused, no SA comes back.
+        self.ok(self.c.request(OP["DEL_SA"], [rec_ref(idx)], P0), "DEL_SA")
+        r4 = self.c.request(OP["ADD_SA"], [w], P0)
+        expect(r4 is not None and r4.status != 0, "a replay after DEL_SA was installed: %r" % r4)
+        expect(self.dump_count(P0) == 0, "a replay after DEL_SA installed an SA")
+
+    @req("cfg.v2.version1_refused")
+    def t_v2_v1_refused(self):
+        self.need_v2()
+        if self.agent_caps and self.agent_caps["version_min"] < 2:
+            raise Skip("the agent accepts version 1 (keys in clear): its operator allowed it")
+        r = self.ok(self.c.request(OP["HELLO"], [rec_caps(1, 1)], P0), "HELLO 1..1")
+        c = parse_caps(r.recs(REC_CAPS)[0])
+        expect(c["version_min"] == 2, "a version 1 host is offered %s" % c)
+        rec, mid = self.one_wrapped()
+        r = self.c.request(OP["ADD_SA"], [rec], P0, msg_id=mid, version=1)
+        expect(r is not None and r.status == ST["BAD_VERSION"], "a version 1 ADD_SA: %r" % r)
+        expect(r.version == 2 and len(r.recs(REC_CAPS)) == 1, "BAD_VERSION reply %r" % r)
+        expect(self.dump_count(P0) == 0, "a version 1 ADD_SA changed the SAD")
+
     # ------------------------------------------------------------ run
     def run(self):
         for p in (P0, P1, P2, P3):
@@ -793,6 +948,11 @@ class Suite:
             self.c.request(OP["FLUSH_PORT"], [], p)
 
 
+def X25519PrivateKey_pub():
+    """The public key of a fresh X25519 key: not the agent's."""
+    return x25519_pub(os.urandom(32))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -800,6 +960,8 @@ def main():
     ap.add_argument("--host-ns")
     ap.add_argument("--wire-if", required=True, help="our end of the agent's wire-side link")
     ap.add_argument("--wire-ns")
+    ap.add_argument("--version", type=int, choices=(1, 2),
+                    help="config protocol version of the run (default: the highest in common)")
     a = ap.parse_args()
     Suite(a).run()
     print("conformance: %(PASS)d passed, %(FAIL)d failed, %(SKIP)d skipped" % results)

@@ -37,14 +37,26 @@ static void check_accepted(const uint8_t *data, size_t size, const struct esptag
 	/* Only Ethernet padding of a minimum frame may follow. */
 	CHECK(total == size || size <= 46);
 	CHECK(v->msg_id != 0);
-	CHECK(v->version == ESPTAG_PROTO_VERSION || (reply && v->status == ESPTAG_ST_BAD_VERSION));
+	CHECK((v->version >= ESPTAG_PROTO_VERSION && v->version <= ESPTAG_PROTO_VERSION_MAX) ||
+	      (reply && v->status == ESPTAG_ST_BAD_VERSION));
+	/* HELLO is version 1 in every version. */
+	CHECK(v->opcode != ESPTAG_OP_HELLO || v->version == ESPTAG_PROTO_VERSION ||
+	      (reply && v->status == ESPTAG_ST_BAD_VERSION));
 	CHECK(!reply || v->status == ESPTAG_ST_OK || v->count == 0 ||
 	      (v->status == ESPTAG_ST_BAD_VERSION && v->count == 1));
 
 	esptag_cfg_begin(&b, out, sizeof(out), v->opcode, v->flags, v->status, v->msg_id, v->port);
 	esptag_cfg_set_version(&b, v->version);
 	while (esptag_cfg_next(v, &off, &r)) {
-		CHECK(r.len == esptag_rec_size(r.type));
+		/* Exact sizes; CAPS with the agent's key only in OK HELLO replies. */
+		CHECK(r.len == esptag_rec_size(r.type) ||
+		      (r.type == ESPTAG_REC_CAPS && r.len == sizeof(struct esptag_rec_caps2) && reply &&
+		       v->opcode == ESPTAG_OP_HELLO && v->status == ESPTAG_ST_OK));
+		/* Wrapped SAs only in version 2 ADD_SA requests; clear keys never there. */
+		if (r.type == ESPTAG_REC_SA_WRAP)
+			CHECK(!reply && v->opcode == ESPTAG_OP_ADD_SA && v->version >= ESPTAG_PROTO_V2);
+		if (r.type == ESPTAG_REC_SA && !reply)
+			CHECK(v->version < ESPTAG_PROTO_V2);
 		CHECK(r.data >= data + 16 && r.data + r.len <= data + total);
 		if (r.type == ESPTAG_REC_SA) {
 			struct esptag_rec_sa sa;

@@ -20,6 +20,7 @@ done
 "$ROOT/scripts/bpffs"
 PY=/usr/bin/python3
 K1=0x0102030405060708090a0b0c0d0e0f10a1a2a3a4
+K2=0x1112131415161718191a1b1c1d1e1f20b1b2b3b4 # every SA its own key
 AEAD="aead rfc4106(gcm(aes))"
 
 H=$(ns_new h) || exit 1
@@ -82,7 +83,7 @@ refused() {
 }
 refused esn_sa_refused "the agent does not support esn SAs" \
 	dev eth0 src 192.0.2.1 dst 192.0.2.2 proto esp spi 0x1001 mode transport \
-	$AEAD $K1 128 esn dir out
+	$AEAD $K2 128 esn dir out
 refused tunnel_sa_refused "the agent does not support tunnel SAs" \
 	dev eth0 src 192.0.2.1 dst 203.0.113.9 proto esp spi 0x1002 mode tunnel \
 	$AEAD $K1 128 dir out
@@ -153,7 +154,7 @@ start_agent
 wait_for 10 no_tso_clear && t_pass cfg_no_tso_cleared || t_fail cfg_no_tso_cleared "esptag_cfg.flags $(cfg_flags)"
 wait_for 10 reachable
 E state add dev eth0 src 192.0.2.1 dst 192.0.2.2 proto esp spi 0x1001 mode transport \
-	$AEAD $K1 128 esn dir out
+	$AEAD $K2 128 esn dir out
 t_eq esn_sa_taken_by_full_agent $? 0
 
 # --- restarted with fewer features: what it cannot do is not re-installed ------

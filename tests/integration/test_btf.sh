@@ -15,6 +15,7 @@ declare -A WANT=(
 	[esptag_replay]="lock top bitmap"
 	[esptag_cfg]="flags mark_mask mark_trusted mark_shift eth_p_cfg eth_p_meta"
 	[esptag_sa_stats]="packets bytes drops"
+	[esptag_sa_life]="hard_bytes hard_packets bytes packets last_ns refused"
 	[esptag_port]="flags mac vf"
 	[esptag_vlan]="tpid tci"
 )

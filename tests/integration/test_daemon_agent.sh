@@ -21,6 +21,9 @@ done
 PY=/usr/bin/python3
 K1=0x0102030405060708090a0b0c0d0e0f10a1a2a3a4
 K2=0x1112131415161718191a1b1c1d1e1f20b1b2b3b4
+K3=0x2122232425262728292a2b2c2d2e2f30c1c2c3c4 # every SA its own key
+K4=0x3132333435363738393a3b3c3d3e3f40d1d2d3d4
+K5=0x4142434445464748494a4b4c4d4e4f50e1e2e3e4
 AEAD="aead rfc4106(gcm(aes))"
 
 # $(...) runs the harness helpers in a subshell: register for teardown here.
@@ -178,8 +181,8 @@ bad del_unknown 2 "no SA" state del dev eth0 dst 192.0.2.2 proto esp spi 0x7777
 # SAs) is accepted by the agent, the second refused: the daemon must take the
 # first 13 back, so that nothing is left anywhere.
 for i in $(seq 1 15); do
-	printf 'state add dev eth0 src 192.0.2.1 dst 192.0.2.2 proto esp spi %d %s %s 128 dir out\n' \
-		$((0x3000 + i)) "$AEAD" "$K1"
+	printf 'state add dev eth0 src 192.0.2.1 dst 192.0.2.2 proto esp spi %d %s 0x%08x%024xa1a2a3a4 128 dir out\n' \
+		$((0x3000 + i)) "$AEAD" "$((0x3000 + i))" "$i"
 done >"$TMP/full.batch"
 E -b "$TMP/full.batch" 2>"$TMP/err.txt"
 rc=$?
@@ -205,17 +208,15 @@ assert s["packets"] >= 5 and s["agent"]["packets"] >= 5 and s["agent"]["seq"] >=
 	t_pass per_sa_stats || t_fail per_sa_stats "$(E stats | tail -4)"
 
 # --- an orphan in the agent (a raw ADD_SA nobody asked the daemon for) is swept -
-nsx "$H" $PY - "$HMAC" <<'EOF'
-import socket, struct, sys
-mac = bytes.fromhex(sys.argv[1].replace(":", ""))
-sa = struct.pack("!BBHBBBBI16s16s6sBB8sBBBBHHI32s4s", 1, 0, 108, 2, 4, 50, 1, 0x6666,
-                 bytes([192, 0, 2, 9]) + bytes(12), bytes([192, 0, 2, 1]) + bytes(12), mac,
-                 0, 1, bytes(8), 16, 16, 0, 0, 0, 0, 0xffffffff, bytes(range(1, 17)) + bytes(16),
-                 b"salt")
-hdr = struct.pack("!BBBBIHHHH", 1, 2, 0, 0, 0x0badcafe, 0, 1, len(sa), 0xffff)
-s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
-s.bind(("eth0", 0))
-s.send(bytes.fromhex("024553505400") + mac + b"\x88\xb5" + hdr + sa)
+# (a version 2 ADD_SA, its key wrapped for the agent's key as any requester's)
+nsx "$H" $PY - "$ROOT/tests/lib" <<'EOF'
+import sys
+sys.path.insert(0, sys.argv[1])
+import etlib
+c = etlib.CfgClient("eth0")
+r = c.add_sa([etlib.rec_sa(etlib.DIR_OUT, "192.0.2.9", 0x6666, bytes(range(1, 17)), b"salt",
+                           c.mac, saddr="192.0.2.1")])
+assert r is not None and r.status == 0 and c.version == 2, (r, c.version)
 EOF
 wait_for 5 grep -q "removed 1 orphan SAs from the agent" "$TMP/esptagd.log" &&
 	t_pass orphan_swept || t_fail orphan_swept "no sweep in the log"
@@ -225,7 +226,7 @@ check_agree orphan_sweep_agree 2
 nsx "$H" $PY - "$HMAC" <<'EOF'
 import socket, struct, sys
 mac = bytes.fromhex(sys.argv[1].replace(":", ""))
-hdr = struct.pack("!BBBBIHHHH", 1, 4, 0, 0, 0x0badcaff, 0, 0, 0, 0xffff)
+hdr = struct.pack("!BBBBIHHHH", 2, 4, 0, 0, 0x0badcaff, 0, 0, 0, 0xffff)
 s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
 s.bind(("eth0", 0))
 s.send((bytes.fromhex("024553505400") + mac + b"\x88\xb5" + hdr).ljust(60, b"\0"))
@@ -242,14 +243,14 @@ assert out["seq"] >= int(sys.argv[1]), out' "$seq_before" &&
 
 # --- IPv6 SAs and policies next to the IPv4 ones; a hard lifetime ----------------
 E state add dev eth0 src 2001:db8::1 dst 2001:db8::2 proto esp spi 0x4000 mode tunnel \
-	$AEAD $K1 128 esn dir out &&
+	$AEAD $K4 128 esn dir out &&
 E state add dev eth0 src 2001:db8::2 dst 2001:db8::1 proto esp spi 0x4001 mode tunnel \
-	$AEAD $K2 128 replay-window 1024 esn dir in &&
+	$AEAD $K5 128 replay-window 1024 esn dir in &&
 E policy add dev eth0 src 2001:db8::/64 dst 2001:db8::2/128 dir out action protect spi 0x4000 &&
 E policy add dev eth0 src 2001:db8::/32 dst 2001:db8::/32 dir in action protect
 t_eq ipv6_add_rc $? 0
 check_agree ipv6_agree 4
-E state add dev eth0 src 192.0.2.1 dst 192.0.2.3 proto esp spi 0x5000 $AEAD $K1 128 \
+E state add dev eth0 src 192.0.2.1 dst 192.0.2.3 proto esp spi 0x5000 $AEAD $K3 128 \
 	limit time-hard 1 dir out
 t_eq lifetime_add_rc $? 0
 sa_5000_gone() { E -j state list | $PY -c 'import json,sys; sys.exit(any(s["spi"] == 0x5000 for s in json.load(sys.stdin)))'; }

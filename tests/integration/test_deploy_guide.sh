@@ -197,11 +197,13 @@ BMAC=$(nsx "$HB" cat /sys/class/net/esp0/address)
 mtu_case() {
 	local c=$1 fam=$2 mode=$3 s_ab=$4 s_ba=$5 oa=$6 ob=$7 ia=$8 ib=$9 max=${10}
 	local plen=32 hdr=20 E n
+	# new keys for every case: esptagd refuses a key it has added before
+	local kab=0x$(openssl rand -hex 20) kba=0x$(openssl rand -hex 20)
 	[ "$fam" = 6 ] && plen=128 hdr=40
 	for h in A B; do
 		if [ $h = A ]; then E=EA n=$HA; else E=EB n=$HB; fi
-		local lo_o=$oa pe_o=$ob lo_i=$ia pe_i=$ib out=$s_ab in=$s_ba kout=$KEY_AB kin=$KEY_BA mac=$BMAC
-		[ $h = B ] && lo_o=$ob pe_o=$oa lo_i=$ib pe_i=$ia out=$s_ba in=$s_ab kout=$KEY_BA kin=$KEY_AB mac=$AMAC
+		local lo_o=$oa pe_o=$ob lo_i=$ia pe_i=$ib out=$s_ab in=$s_ba kout=$kab kin=$kba mac=$BMAC
+		[ $h = B ] && lo_o=$ob pe_o=$oa lo_i=$ib pe_i=$ia out=$s_ba in=$s_ab kout=$kba kin=$kab mac=$AMAC
 		{
 			if [ "$fam" = 6 ]; then
 				nsx "$n" ip addr add "$lo_o/64" dev esp0 nodad 2>/dev/null || true
@@ -214,11 +216,11 @@ mtu_case() {
 				nsx "$n" ip route replace "$pe_i/$plen" dev esp0 mtu "$max"
 			fi
 			$E state add dev esp0 src "$lo_o" dst "$pe_o" proto esp spi "$out" mode "$mode" \
-				aead 'rfc4106(gcm(aes))' "$kout" 128 dir out
+				aead 'rfc4106(gcm(aes))' "$kout" 128 dir out &&
 			$E state add dev esp0 src "$pe_o" dst "$lo_o" proto esp spi "$in" mode "$mode" \
-				aead 'rfc4106(gcm(aes))' "$kin" 128 dir in
+				aead 'rfc4106(gcm(aes))' "$kin" 128 dir in &&
 			$E policy add dev esp0 src "$lo_i/$plen" dst "$pe_i/$plen" dir out action protect \
-				tmpl src "$lo_o" dst "$pe_o" proto esp spi "$out" mode "$mode"
+				tmpl src "$lo_o" dst "$pe_o" proto esp spi "$out" mode "$mode" &&
 			$E policy add dev esp0 src "$pe_i/$plen" dst "$lo_i/$plen" dir in action protect
 		} >>"$TMP/case-$c.log" 2>&1 || { t_fail "$c/setup" "$(tail -n 3 "$TMP/case-$c.log")"; return; }
 	done

@@ -81,7 +81,7 @@ fi
 t_eq install_modes "$(stat -c '%a' "$D/usr/sbin/esptagd" "$D/usr/share/man/man8/esptagd.8" \
 	"$D/usr/lib/systemd/system/esptagd@.service" | tr '\n' ' ')" "755 644 644 "
 t_eq units_sbindir "$(grep -h '^ExecStart=' "$D"/usr/lib/systemd/system/*.service | sort | tr '\n' '|')" \
-	'ExecStart=/usr/sbin/esptag --socket /run/esptag/%i.sock -o prometheus --textfile ${TEXTFILE_DIR}/esptag-%i.prom stats|ExecStart=/usr/sbin/esptag-agent --host ${HOST_IF} --wire ${WIRE_IF} $AGENT_OPTS|ExecStart=/usr/sbin/esptagd --dev %I|'
+	'ExecStart=/usr/sbin/esptag --socket /run/esptag/%i.sock -o prometheus --textfile ${TEXTFILE_DIR}/esptag-%i.prom stats|ExecStart=/usr/sbin/esptag-agent --host ${HOST_IF} --wire ${WIRE_IF} --state-dir ${STATE_DIRECTORY} $AGENT_OPTS|ExecStart=/usr/sbin/esptagd --dev %I|'
 t_check bpf_objects_are_bpf sh -c "file -b '$D/$LIBMA/bpf/esptag/esptag_tx.bpf.o' | grep -q 'eBPF'"
 
 # --- the installed binaries run, and tell their version ------------------
@@ -93,7 +93,7 @@ for b in esptagd esptag esptag-agent; do
 		if [ "$rc" = 0 ] && [ "$first" = "$b $REL" ] &&
 			echo "$out" | grep -Eq '^git ([0-9a-f]{7,}(-dirty)?|unknown)$' &&
 			echo "$out" | grep -Eq '^libxdp ' &&
-			echo "$out" | grep -Eq '^config protocol [0-9]+, metadata [0-9]+, control protocol [0-9]+$'; then
+			echo "$out" | grep -Eq '^config protocol [0-9]+(\.\.[0-9]+)?, metadata [0-9]+, control protocol [0-9]+$'; then
 			t_pass "version_${b}_$opt"
 		else
 			t_fail "version_${b}_$opt" "rc $rc: $(echo "$out" | tr '\n' '|')"
@@ -190,7 +190,7 @@ SS="nsenter --net=/run/netns/$A ss -0 -a -p"
 notify_start agent "$SS | grep -q ':host0 .*esptag-agent' && $SS | grep -q ':wire0 .*esptag-agent'" ||
 	t_fail agent_listener "not ready"
 bg_start "$A" env NOTIFY_SOCKET="$TMP/agent.notify" setpriv --bounding-set "$(unit_caps esptag-agent@.service.in)" -- \
-	"$BIN/esptag-agent" --host host0 --wire wire0 >>"$TMP/agent.log" 2>&1
+	"$BIN/esptag-agent" --host host0 --wire wire0 --state-dir "$TMP/agent-state" >>"$TMP/agent.log" 2>&1
 AGENT_PID=${T_PIDS[-1]}
 check_ready agent "$AGENT_PID"
 # CAP_NET_RAW (13) and CAP_IPC_LOCK (14) only.

@@ -21,6 +21,8 @@
 . "$ROOT/tests/lib/daemon_agent.sh"
 KA=0x0102030405060708090a0b0c0d0e0f10a1a2a3a4
 KB=0x1112131415161718191a1b1c1d1e1f20b1b2b3b4
+# every SA its own key (esptagd refuses a key it has used): key N
+key() { printf '0x%08x%024x%08x' "$1" "$(($1 * 7919))" "$(($1 + 1))"; }
 SUMMARY="$PY $ROOT/tests/lib/wire_summary.py --from 192.0.2.1"
 
 start_agent --capacity 16
@@ -99,18 +101,18 @@ import json, sys
 s = json.load(sys.stdin)
 assert s["esp"] == 0 and s["plain_ip"] == 0, s' && [ $((d1 - d0)) -ge 4 ] &&
 	t_pass sa_gone_fails_closed || t_fail sa_gone_fails_closed "$s tx_drop_no_sa +$((d1 - d0))"
-sa_add 203.0.113.2 0x1000 "$KB"
+sa_add 203.0.113.2 0x1000 "$(key 2)"
 IB=$(sa_index_of 203.0.113.2 0x1000)
 t_eq policy_b_back_on_readded_sa "$(spd_src_sa_index "$PB")" "$IB"
 
 # --- old spelling: spi alone, one SA: binds, and stays bound --------------------
-sa_add 198.51.100.3 0x3000 "$KA"
+sa_add 198.51.100.3 0x3000 "$(key 3)"
 IC=$(sa_index_of 198.51.100.3 0x3000)
 E policy add dev eth0 src 192.0.2.0/24 dst 198.51.100.128/25 dir out action protect spi 0x3000
 t_eq spi_alone_unique_rc $? 0
 PC=$(E -j policy list | $PY -c 'import json,sys; print([p["id"] for p in json.load(sys.stdin) if p["dst"] == "198.51.100.128/25"][0])')
 t_eq spi_alone_resolves "$(spd_src_sa_index "$PC")" "$IC"
-sa_add 203.0.113.3 0x3000 "$KB"
+sa_add 203.0.113.3 0x3000 "$(key 4)"
 t_eq spi_alone_stays_on_its_sa "$(spd_src_sa_index "$PC")" "$IC"
 E state del dev eth0 dst 198.51.100.3 proto esp spi 0x3000 dir out
 t_eq spi_alone_sa_gone_not_switched "$(spd_src_sa_index "$PC")" none
@@ -138,7 +140,7 @@ E state del dev eth0 dst 203.0.113.2 proto esp spi 0x1000 dir out
 t_eq recovered_policy_not_switched "$(spd_src_sa_index "$PB")" none
 # PC recovered without its SA: no guessing, even when one SA with its SPI
 # appears; policy update names it.
-sa_add 198.51.100.4 0x3000 "$KA"
+sa_add 198.51.100.4 0x3000 "$(key 5)"
 t_eq recovered_unbound_policy_no_guess "$(spd_src_sa_index "$PC")" none
 E policy update dev eth0 src 192.0.2.0/24 dst 198.51.100.128/25 dir out action protect spi 0x3000 \
 	tmpl dst 198.51.100.4

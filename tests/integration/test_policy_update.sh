@@ -12,6 +12,7 @@ t_require tcpdump
 . "$ROOT/tests/lib/daemon_agent.sh"
 K1=0x0102030405060708090a0b0c0d0e0f10a1a2a3a4
 K2=0x1112131415161718191a1b1c1d1e1f20b1b2b3b4
+K3=0x2122232425262728292a2b2c2d2e2f30c1c2c3c4 # every SA its own key
 SUMMARY="$PY $ROOT/tests/lib/wire_summary.py --from 192.0.2.1"
 POL="dev eth0 src 192.0.2.0/24 dst 192.0.2.2/32 dir out"
 
@@ -85,7 +86,7 @@ import json, sys
 s = json.load(sys.stdin)
 assert s["esp"] == 0 and s["plain_ip"] == 0, s' && [ $((d1 - d0)) -ge 20 ] &&
 	t_pass missing_sa_fails_closed || t_fail missing_sa_fails_closed "$s tx_drop_no_sa +$((d1 - d0))"
-E state add dev eth0 src 192.0.2.1 dst 192.0.2.2 proto esp spi 0x2003 $AEAD $K1 128 dir out
+E state add dev eth0 src 192.0.2.1 dst 192.0.2.2 proto esp spi 0x2003 $AEAD $K3 128 dir out
 t_eq policy_picks_up_added_sa "$(spd_src_sa_index "$ID")" "$(sa_index_of 192.0.2.2 0x2003)"
 
 # --- bad update changes nothing -------------------------------------------------

@@ -33,6 +33,11 @@ fi
 t_pass lab_up
 "$LABSH" vm daemon-kill vm1 >/dev/null 2>&1
 MBOX="$STATE/A-mbox/vf1.mbox"
+# mbox_client wraps the VF's keys for its domain: the VF's MAC.
+VF_MAC=$(L A esptag -j vf list | /usr/bin/python3 -c '
+import json, sys
+print([v["mac"] for v in json.load(sys.stdin) if v["vf"] == 1][0])')
+export VF_MAC
 sleep 0.3 # settle: the PF handles the killed VF driver's hang-up (it logs nothing to wait for)
 
 jget() { /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }

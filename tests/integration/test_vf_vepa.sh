@@ -203,7 +203,7 @@ t_eq spoofed_mac_dropped "$(( $(dp port_drop_spoof) - s0 ))" 5
 base_used=$(sad_used) base_pf=$(pf_sad_entries) before1=$(vf_sas 1)
 for i in $(seq 1 1000); do
 	printf 'state add dev vf0 src 192.0.2.11 dst 203.0.113.%d proto esp spi %d mode transport aead rfc4106(gcm(aes)) 0x%s 128 dir out\n' \
-		$((i % 250 + 1)) $((0x10000 + i)) "$K1"
+		$((i % 250 + 1)) $((0x10000 + i)) "$(printf '%08x%024x%08x' "$i" 1 2)"
 done >"$TMP/1000.batch"
 L A-vm1 esptag -b "$TMP/1000.batch" >/dev/null
 t_eq destroy_1000_added "$(( $(vf_sas 1) - before1 ))" 1000
@@ -230,7 +230,7 @@ t_check destroy_port_entry_gone sh -c "! bpftool map dump pinned /sys/fs/bpf/esp
 # ---- VF reset: the answer only after the agent confirmed -----------------------------
 for i in $(seq 1 50); do
 	printf 'state add dev vf0 src 192.0.2.12 dst 203.0.113.%d proto esp spi %d mode transport aead rfc4106(gcm(aes)) 0x%s 128 dir out\n' \
-		"$i" $((0x20000 + i)) "$K2"
+		"$i" $((0x20000 + i)) "$(printf '%08x%024x%08x' "$i" 3 4)"
 done >"$TMP/50.batch"
 L A-vm2 esptag -b "$TMP/50.batch" >/dev/null
 n2=$(vf_sas 2)
@@ -277,8 +277,8 @@ ports0=$(bpftool -j map dump pinned "/sys/fs/bpf/esptag-$LAB-A/esptag_ports" | j
 fail=0
 for c in $(seq 1 100); do
 	"$LABSH" vm add vm4 >/dev/null 2>&1 || { fail=1; break; }
-	sa_add A-vm4 192.0.2.14 192.0.2.2 $((0x5000 + c)) "$K1" out >/dev/null || { fail=2; break; }
-	sa_add A-vm4 192.0.2.2 192.0.2.14 $((0x6000 + c)) "$K2" in >/dev/null || { fail=3; break; }
+	sa_add A-vm4 192.0.2.14 192.0.2.2 $((0x5000 + c)) "$(key)" out >/dev/null || { fail=2; break; }
+	sa_add A-vm4 192.0.2.2 192.0.2.14 $((0x6000 + c)) "$(key)" in >/dev/null || { fail=3; break; }
 	"$LABSH" vm del vm4 >/dev/null 2>&1 || { fail=4; break; }
 done
 t_eq cycles_100_ran "$fail" 0
@@ -299,20 +299,22 @@ t_check cycles_no_mailbox [ ! -e "$STATE/A-mbox/vf4.mbox" ]
 
 # ---- per-VF SA limit ------------------------------------------------------------------------
 VF_ADD_ARGS="limit 5" "$LABSH" vm add vm5 >/dev/null 2>&1
-for i in 1 2 3 4 5; do sa_add A-vm5 192.0.2.15 192.0.2.2 $((0x7000 + i)) "$K1" out >/dev/null || break; done
+for i in 1 2 3 4 5; do sa_add A-vm5 192.0.2.15 192.0.2.2 $((0x7000 + i)) "$(key)" out >/dev/null || break; done
 t_eq limit_five_accepted "$(vf_sas 5)" 5
 u0=$(sad_used)
-out=$(sa_add A-vm5 192.0.2.15 192.0.2.2 0x7006 "$K1" out 2>&1); rc=$?
+out=$(sa_add A-vm5 192.0.2.15 192.0.2.2 0x7006 "$(key)" out 2>&1); rc=$?
 t_eq limit_sixth_refused_exit "$rc" 3
 t_check limit_refusal_says_why grep -q "quota" <<<"$out"
 t_eq limit_agent_unchanged "$(sad_used)" "$u0"
 t_eq limit_vf_unchanged "$(vf_sas 5)/$(L A-vm5 esptag -j state list | jget_len)" 5/5
 
 # ---- the VF's identity is its mailbox, never the message ---------------------------------
-# (a hostile driver takes VF 5's mailbox: it claims port 0 and the PF's MAC)
-read -r st port mac < <(/usr/bin/python3 "$ROOT/tests/integration/mbox_client.py" identity \
+# (a hostile driver takes VF 5's mailbox: it claims port 0 and the PF's MAC;
+# its keys are wrapped, so the PF cannot rewrite the domain: the PF refuses a
+# foreign MAC, the agent a key wrapped for port 0, BAD_RECORD both)
+read -r st1 st2 st port mac < <(/usr/bin/python3 "$ROOT/tests/integration/mbox_client.py" identity \
 	"$STATE/A-mbox/vf5.mbox" 02:00:00:0a:00:01)
-t_eq mbox_identity_from_socket "$st $port $mac" "0 6 $(vm_mac 5)"
+t_eq mbox_identity_from_socket "$st1 $st2 $st $port $mac" "4 4 0 6 $(vm_mac 5)"
 t_eq mbox_reset_cleaned_before "$(sad_used)" "$(( u0 - 5 ))"
 t_check mbox_claim_not_in_pf_port sh -c "! '$BIN/esptag' -s '$STATE/A.sock' agent sa | grep -q 0x00007777"
 t_eq mbox_garbage_pf_survives "$(/usr/bin/python3 "$ROOT/tests/integration/mbox_client.py" garbage \

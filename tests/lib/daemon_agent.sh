@@ -48,10 +48,13 @@ TMP=$(tmp_new) || exit 1
 SOCK=$TMP/esptagd.sock
 
 E() { nsx "$H" "$BIN/esptag" --socket "$SOCK" "$@"; }
+# The agent's identity key lives in $TMP/agent-state (agent_fpr prints its
+# fingerprint, what a VM's esptagd is given as --agent-key).
 start_agent() {
-	bg_start "$A" "$BIN/esptag-agent" --host host0 --wire wire0 "$@" >>"$TMP/agent.log" 2>&1
+	bg_start "$A" "$BIN/esptag-agent" --host host0 --wire wire0 --state-dir "$TMP/agent-state" "$@" >>"$TMP/agent.log" 2>&1
 	AGENT_PID=${T_PIDS[-1]}
 }
+agent_fpr() { "$BIN/esptag-agent" --show-key --state-dir "$TMP/agent-state" 2>/dev/null | awk '$1 == "fingerprint" {print $2}'; }
 # Ready once the control socket answers `esptag agent status`; stop
 # waiting early if esptagd exited.
 daemon_answers_or_died() { _t_agent_status "$H" "$SOCK" || ! kill -0 "$DAEMON_PID" 2>/dev/null; }

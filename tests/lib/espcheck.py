@@ -5,9 +5,11 @@ Check a wire capture against the ESP SAs that should protect it, with
 tshark as the independent decoder (ICV check on).
 
   espcheck.py PCAP --sas FILE [--marker HEX] [--hosts A,B ...] [--seq-only]
+  espcheck.py PCAP --esp-sa FILE ...
 
 FILE holds one SA per line: "SPI FAMILY KEYSALT_HEX" (mode 0600; keys are
-never printed). Prints one JSON object:
+never printed); with --esp-sa, FILE is a Wireshark esp_sa table as is (an
+esptagd --keylog file). Prints one JSON object:
   frames        frames in the capture
   esp           ESP frames
   esp_known     ESP frames whose SPI is in FILE
@@ -48,20 +50,29 @@ def as_int(s):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("pcap")
-    ap.add_argument("--sas", required=True)
+    ap.add_argument("--sas")
+    ap.add_argument("--esp-sa", dest="esp_sa")
     ap.add_argument("--marker", default="")
     ap.add_argument("--hosts", default="")
     ap.add_argument("--seq-only", action="store_true",
                     help="headers only (snaplen capture): no decryption")
     a = ap.parse_args()
 
-    sas = []
-    with open(a.sas) as f:
-        for line in f:
-            p = line.split()
-            if len(p) == 3:
-                sas.append((int(p[0], 0), int(p[1]), p[2].lower().removeprefix("0x")))
-    known = {spi for spi, _, _ in sas}
+    sas, table = [], None
+    if a.esp_sa:
+        with open(a.esp_sa) as f:
+            table = f.read()
+        known = {int(line.split(",")[3].strip('"'), 16)
+                 for line in table.splitlines() if line.count(",") >= 7}
+    else:
+        if not a.sas:
+            ap.error("--sas or --esp-sa")
+        with open(a.sas) as f:
+            for line in f:
+                p = line.split()
+                if len(p) == 3:
+                    sas.append((int(p[0], 0), int(p[1]), p[2].lower().removeprefix("0x")))
+        known = {spi for spi, _, _ in sas}
 
     res = {"frames": 0, "esp": 0, "esp_known": 0, "icv_good": 0, "plain_ip": 0,
            "marker_hits": 0, "seq": {}}
@@ -69,6 +80,8 @@ def main():
         cfg = os.path.join(tmp, "wireshark")
         os.makedirs(cfg)
         with open(os.path.join(cfg, "esp_sa"), "w") as f:
+            if table is not None:
+                f.write(table)
             for spi, fam, ks in sas:
                 f.write('"%s","*","*","0x%08x","AES-GCM with 16 octet ICV [RFC4106]",'
                         '"0x%s","NULL",""\n' % ("IPv6" if fam == 6 else "IPv4", spi, ks))

@@ -6,7 +6,8 @@ field by field:
 
   ESPTagCfg     config packet header (EtherType 0x88B5) + its records:
   ESPTagSA, ESPTagSARef, ESPTagLocal, ESPTagCaps, ESPTagSAStats,
-  ESPTagCounter, ESPTagCursor, ESPTagRecord (any other type)
+  ESPTagCounter, ESPTagCursor, ESPTagSAWrap and ESPTagCaps2 (version 2),
+  ESPTagRecord (any other type)
   ESPTagMeta    metadata tag (EtherType 0x88B6), followed by the inner L3
   ESPTagMapSA, ESPTagMapCfg   BPF map values (host byte order, little endian)
 
@@ -29,7 +30,7 @@ STATUS = {0: "OK", 1: "BAD_VERSION", 2: "BAD_OPCODE", 3: "MALFORMED", 4: "BAD_RE
           5: "NO_SPACE", 6: "PORT_LIMIT", 7: "DUPLICATE", 8: "UNKNOWN_SA", 9: "BAD_ALG",
           10: "NOT_PERMITTED", 11: "UNKNOWN_LOCAL", 12: "BUSY"}
 REC_TYPES = {1: "SA", 2: "SA_REF", 3: "LOCAL", 4: "CAPS", 5: "SA_STATS", 6: "COUNTER",
-             7: "CURSOR"}
+             7: "CURSOR", 8: "SA_WRAP"}
 META_KINDS = {1: "TX", 2: "RX"}
 
 
@@ -52,9 +53,8 @@ class _Addr16(StrFixedLenField):
         StrFixedLenField.__init__(self, name, default, 16)
 
 
-class ESPTagSA(_Rec):
-    name = "esptag SA record"
-    fields_desc = _hdr(1, 108) + [
+def _sa_fields(rtype, length):
+    return _hdr(rtype, length) + [
         ByteEnumField("dir", 2, {1: "in", 2: "out"}), ByteField("family", 4),
         ByteField("proto", 50), ByteEnumField("mode", 1, {1: "transport", 2: "tunnel"}),
         XIntField("spi", 0), _Addr16("daddr"), _Addr16("saddr"),
@@ -66,6 +66,19 @@ class ESPTagSA(_Rec):
         ByteField("reserved", 0), ShortField("replay_window", 0), ShortField("reserved2", 0),
         XIntField("sa_index", 0xffffffff), StrFixedLenField("key", bytes(32), 32),
         StrFixedLenField("salt", bytes(4), 4)]
+
+
+class ESPTagSA(_Rec):
+    name = "esptag SA record"
+    fields_desc = _sa_fields(1, 108)
+
+
+class ESPTagSAWrap(_Rec):
+    """Version 2: an SA whose key and salt are wrapped (key, salt zero)."""
+    name = "esptag SA_WRAP record"
+    fields_desc = _sa_fields(8, 196) + [
+        XIntField("wrap_msg_id", 0), StrFixedLenField("eph_key", bytes(32), 32),
+        StrFixedLenField("wrapped", bytes(36), 36), StrFixedLenField("tag", bytes(16), 16)]
 
 
 class ESPTagSARef(_Rec):
@@ -88,6 +101,13 @@ class ESPTagCaps(_Rec):
         IntField("sad_used", 0), IntField("port_limit", 0), IntField("port_used", 0),
         ShortField("max_records", 0), ShortField("max_payload", 0),
         ShortField("local_capacity", 0), XShortField("features", 0)]
+
+
+class ESPTagCaps2(_Rec):
+    """Version 2 HELLO reply: CAPS with the agent's X25519 key (72 bytes)."""
+    name = "esptag CAPS record (with the agent key)"
+    fields_desc = ESPTagCaps.fields_desc[:3] + ESPTagCaps.fields_desc[3:] + [
+        StrFixedLenField("agent_key", bytes(32), 32)]
 
 
 class ESPTagSAStats(_Rec):
@@ -116,11 +136,13 @@ class ESPTagRecord(_Rec):
 
 
 _REC_CLS = {1: ESPTagSA, 2: ESPTagSARef, 3: ESPTagLocal, 4: ESPTagCaps, 5: ESPTagSAStats,
-            6: ESPTagCounter, 7: ESPTagCursor}
+            6: ESPTagCounter, 7: ESPTagCursor, 8: ESPTagSAWrap}
 
 
 def _rec_cls(raw, *args):
     """The record class by its type byte (unknown types: ESPTagRecord)."""
+    if len(raw) >= 4 and raw[0] == 4 and raw[2:4] == b"\x00\x48":
+        return ESPTagCaps2(raw)
     return _REC_CLS.get(raw[0] if raw else 0, ESPTagRecord)(raw)
 
 
@@ -178,4 +200,5 @@ bind_layers(Ether, ESPTagMeta, type=ETH_P_META)
 
 __all__ = ["ESPTagCfg", "ESPTagSA", "ESPTagSARef", "ESPTagLocal", "ESPTagCaps",
            "ESPTagSAStats", "ESPTagCounter", "ESPTagCursor", "ESPTagRecord", "ESPTagMeta",
+           "ESPTagSAWrap", "ESPTagCaps2",
            "ESPTagMapSA", "ESPTagMapCfg", "ETH_P_CFG", "ETH_P_META"]

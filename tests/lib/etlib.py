@@ -38,8 +38,11 @@ ST = dict(OK=0, BAD_VERSION=1, BAD_OPCODE=2, MALFORMED=3, BAD_RECORD=4, NO_SPACE
           PORT_LIMIT=6, DUPLICATE=7, UNKNOWN_SA=8, BAD_ALG=9, NOT_PERMITTED=10,
           UNKNOWN_LOCAL=11, BUSY=12)
 ST_NAME = {v: k for k, v in ST.items()}
-REC_SA, REC_SA_REF, REC_LOCAL, REC_CAPS, REC_SA_STATS, REC_COUNTER, REC_CURSOR = range(1, 8)
-REC_SIZE = {1: 108, 2: 8, 3: 36, 4: 40, 5: 40, 6: 16, 7: 8}
+REC_SA, REC_SA_REF, REC_LOCAL, REC_CAPS, REC_SA_STATS, REC_COUNTER, REC_CURSOR, REC_SA_WRAP = \
+    range(1, 9)
+REC_SIZE = {1: 108, 2: 8, 3: 36, 4: 40, 5: 40, 6: 16, 7: 8, 8: 196}
+CAPS2_LEN = 72          # CAPS with the agent's X25519 key (version 2 HELLO replies)
+WRAP_LABEL = b"esptag v2 key wrap"
 DIR_IN, DIR_OUT = 1, 2
 MODE_TRANSPORT, MODE_TUNNEL = 1, 2
 ALG_GCM128, ALG_GCM256 = 1, 2
@@ -201,10 +204,56 @@ def rec_caps(vmin=1, vmax=1):
 
 
 def parse_caps(r):
-    f = struct.unpack("!BBHBBHIIIIIIHHHH", r)
+    f = struct.unpack("!BBHBBHIIIIIIHHHH", r[:40])
     return dict(version_min=f[3], version_max=f[4], alg_mask=f[5], epoch=(f[6] << 32) | f[7],
                 sad_capacity=f[8], sad_used=f[9], port_limit=f[10], port_used=f[11],
-                max_records=f[12], max_payload=f[13], local_capacity=f[14], features=f[15])
+                max_records=f[12], max_payload=f[13], local_capacity=f[14], features=f[15],
+                agent_key=r[40:72] if len(r) >= CAPS2_LEN else None)
+
+
+# ---------------------------------------------------------------- version 2: wrapped keys
+# docs/protocol.md 1.10, with the Python "cryptography" package (imported
+# only when used).
+
+def fingerprint(pub):
+    """sha256:HEX of an agent's 32-byte X25519 public key."""
+    import hashlib
+    return "sha256:" + hashlib.sha256(pub).hexdigest()
+
+
+def x25519_pub(priv):
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+    from cryptography.hazmat.primitives import serialization
+    return X25519PrivateKey.from_private_bytes(priv).public_key().public_bytes(
+        serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+def wrap_kek(shared, eph_pub, agent_pub, sa108, port, msg_id):
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+    from cryptography.hazmat.primitives import hashes
+    info = (WRAP_LABEL + struct.pack("!H", port) + sa108[44:50] + sa108[50:51] +
+            sa108[52:60] + struct.pack("!I", msg_id))
+    return HKDF(hashes.SHA256(), 32, eph_pub + agent_pub, info).derive(shared)
+
+
+def wrap_sa(sa108, agent_pub, port, msg_id, eph_priv=None):
+    """The SA_WRAP record (196 bytes) of an SA request record with its key
+    (rec_sa), wrapped for agent_pub, for port and msg_id."""
+    from cryptography.hazmat.primitives.asymmetric.x25519 import (X25519PrivateKey,
+                                                                  X25519PublicKey)
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    from cryptography.hazmat.primitives import serialization
+    eph = (X25519PrivateKey.from_private_bytes(eph_priv) if eph_priv
+           else X25519PrivateKey.generate())
+    eph_pub = eph.public_key().public_bytes(serialization.Encoding.Raw,
+                                            serialization.PublicFormat.Raw)
+    shared = eph.exchange(X25519PublicKey.from_public_bytes(agent_pub))
+    key_salt = sa108[72:108]
+    head = struct.pack("!BBH", REC_SA_WRAP, 0, 196) + sa108[4:72] + bytes(36)
+    aad = head + struct.pack("!I", msg_id) + eph_pub
+    kek = wrap_kek(shared, eph_pub, agent_pub, head, port, msg_id)
+    ct = AESGCM(kek).encrypt(bytes(12), key_salt, aad)
+    return aad + ct
 
 
 def rec_stats(sa_index, packets=0, nbytes=0, auth_fail=0, domain_reject=0, seq=0):
@@ -274,10 +323,14 @@ class Reply:
 class CfgClient:
     """Talks to the agent through the host-side interface."""
 
-    def __init__(self, ifname, ns=None, mac=None):
+    def __init__(self, ifname, ns=None, mac=None, version=None):
         self.port = Port(ifname, ns, ETH_P_CFG)
         self.mac = mac_bytes(mac) if mac else self.port.mac
         self.msg_id = random.randint(1, 1 << 30)
+        # The config version of requests but HELLO: None until hello()
+        # negotiated it (add_sa says hello first), or forced.
+        self.version = version
+        self.agent_key = None
 
     def next_id(self):
         self.msg_id += 1
@@ -299,6 +352,8 @@ class CfgClient:
         """Send with retransmission of the identical request (F_RETRY set
         on retries, ignored for matching), like esptagd."""
         msg_id = msg_id or self.next_id()
+        if op != OP["HELLO"] and "version" not in kw and self.version:
+            kw["version"] = self.version
         for i in range(tries):
             self.raw(cfg_payload(op, msg_id, port, recs, flags=F_RETRY if i else 0, **kw))
             r = self.wait(msg_id, timeout)
@@ -307,11 +362,27 @@ class CfgClient:
             timeout *= 2
         return None
 
-    def hello(self, port=0):
-        return self.request(OP["HELLO"], [rec_caps()], port)
+    def hello(self, port=0, vmin=1, vmax=2):
+        """HELLO with versions vmin..vmax; negotiates self.version (and keeps
+        the agent's key) unless the version was forced."""
+        r = self.request(OP["HELLO"], [rec_caps(vmin, vmax)], port)
+        if r and r.status == 0 and r.recs(REC_CAPS):
+            c = parse_caps(r.recs(REC_CAPS)[0])
+            self.agent_key = c["agent_key"] or self.agent_key
+            v = min(vmax, c["version_max"])
+            if self.version is None and v >= max(vmin, c["version_min"]):
+                self.version = v
+        return r
 
-    def add_sa(self, recs, port=0):
-        return self.request(OP["ADD_SA"], recs, port)
+    def add_sa(self, recs, port=0, msg_id=None):
+        """ADD_SA of SA request records (rec_sa, keys in them): wrapped for
+        the agent's key in version 2."""
+        if self.version is None:
+            self.hello(port)
+        msg_id = msg_id or self.next_id()
+        if (self.version or 1) >= 2:
+            recs = [wrap_sa(r, self.agent_key, port, msg_id) for r in recs]
+        return self.request(OP["ADD_SA"], recs, port, msg_id=msg_id)
 
     def counters(self, port=0):
         r = self.request(OP["GET_STATS"], [], port)

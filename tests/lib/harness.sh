@@ -36,6 +36,9 @@ T_FAILED=0
 T_DIR=$(mktemp -d "/tmp/et-${T_ID}-harness-XXXX") || { echo "FAIL harness: mktemp failed"; exit 1; }
 T_REG=$T_DIR/cleanup
 : >"$T_REG"
+# An esptag-agent started without --state-dir keeps its identity key here
+# (systemd's variable), not in /var/lib/esptag-agent: a test leaves nothing.
+export STATE_DIRECTORY=$T_DIR/agent-state
 
 t_pass() { echo "PASS $1"; }
 t_fail() { echo "FAIL $1: ${2:-}"; T_FAILED=1; }

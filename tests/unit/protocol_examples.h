@@ -10,7 +10,9 @@
 
 #include <string.h>
 #include <arpa/inet.h>
+#include <openssl/evp.h>
 #include "esptag_proto.h"
+#include "wrap.h"
 
 /* Documentation MACs (RFC 7042): the PF host port, a VF, the peer. */
 static const uint8_t ex_pf_mac[6] = { 0x00, 0x00, 0x5e, 0x00, 0x53, 0x01 };
@@ -20,7 +22,26 @@ static const uint8_t ex_agent_mac[6] = ESPTAG_AGENT_MAC_INIT;
 
 #define EX_MSG_ID 0x1a2b3c01u
 
-enum ex_kind { EX_CFG, EX_CFG_FRAME, EX_META };
+enum ex_kind { EX_CFG, EX_CFG_FRAME, EX_META, EX_RAW };
+
+/*
+ * Version 2 examples: the X25519 keys of RFC 7748 section 6.1. The agent's
+ * identity is Bob's key pair, the requester's ephemeral key Alice's, so
+ * the shared secret is the RFC's 4a5d9d5b...1742.
+ */
+static const uint8_t ex_agent_priv[32] = {
+	0x5d, 0xab, 0x08, 0x7e, 0x62, 0x4a, 0x8a, 0x4b, 0x79, 0xe1, 0x7f, 0x8b, 0x83, 0x80, 0x0e, 0xe6,
+	0x6f, 0x3b, 0xb1, 0x29, 0x26, 0x18, 0xb6, 0xfd, 0x1c, 0x2f, 0x8b, 0x27, 0xff, 0x88, 0xe0, 0xeb,
+};
+static const uint8_t ex_agent_pub[32] = {
+	0xde, 0x9e, 0xdb, 0x7d, 0x7b, 0x7d, 0xc1, 0xb4, 0xd3, 0x5b, 0x61, 0xc2, 0xec, 0xe4, 0x35, 0x37,
+	0x3f, 0x83, 0x43, 0xc8, 0x5b, 0x78, 0x67, 0x4d, 0xad, 0xfc, 0x7e, 0x14, 0x6f, 0x88, 0x2b, 0x4f,
+};
+static const uint8_t ex_eph_priv[32] = {
+	0x77, 0x07, 0x6d, 0x0a, 0x73, 0x18, 0xa5, 0x7d, 0x3c, 0x16, 0xc1, 0x72, 0x51, 0xb2, 0x66, 0x45,
+	0xdf, 0x4c, 0x2f, 0x87, 0xeb, 0xc0, 0x99, 0x2a, 0xb1, 0x77, 0xfb, 0xa5, 0x1d, 0xb9, 0x2c, 0x2a,
+};
+#define EX_V2_MSG_ID (EX_MSG_ID + 0x0f)
 
 static inline void ex_fill(uint8_t *p, size_t n, uint8_t first)
 {
@@ -128,6 +149,14 @@ static inline void ex_caps_host(struct esptag_rec_caps *c)
 	c->version_max = 1;
 }
 
+static inline void ex_caps_agent(struct esptag_rec_caps *c, uint32_t port_used);
+static inline void ex_caps_agent_v2(struct esptag_rec_caps *c)
+{
+	ex_caps_agent(c, 0);
+	c->version_min = 2;
+	c->version_max = 2;
+}
+
 static inline void ex_caps_agent(struct esptag_rec_caps *c, uint32_t port_used)
 {
 	memset(c, 0, sizeof(*c));
@@ -152,6 +181,114 @@ static inline void ex_caps_agent(struct esptag_rec_caps *c, uint32_t port_used)
 	struct esptag_cfg_builder b;                                         \
 	esptag_cfg_begin(&b, buf, cap, (op), (fl), (st), (id), (port))
 #define EX_REPLY ESPTAG_CFG_F_REPLY
+
+/* ---- version 2 ---- */
+
+/* A host that wants wrapped keys only: versions 2..2. */
+static inline size_t ex_hello_v2_request(uint8_t *buf, size_t cap)
+{
+	struct esptag_rec_caps c;
+	EX_BEGIN(ESPTAG_OP_HELLO, 0, 0, EX_MSG_ID + 0x0e, 0);
+
+	memset(&c, 0, sizeof(c));
+	esptag_rec_init(&c, ESPTAG_REC_CAPS, sizeof(c));
+	c.version_min = 2;
+	c.version_max = 2;
+	esptag_cfg_add(&b, ESPTAG_REC_CAPS, &c, sizeof(c));
+	return esptag_cfg_end(&b, ESPTAG_ERR_INDEX_NONE);
+}
+
+static inline void ex_caps_agent_v2(struct esptag_rec_caps *c);
+
+/* The agent (versions 2..2: started without --allow-v1) with its key. */
+static inline size_t ex_hello_v2_reply(uint8_t *buf, size_t cap)
+{
+	struct esptag_rec_caps2 c;
+	EX_BEGIN(ESPTAG_OP_HELLO, EX_REPLY, ESPTAG_ST_OK, EX_MSG_ID + 0x0e, 0);
+
+	ex_caps_agent_v2(&c.caps);
+	esptag_rec_init(&c, ESPTAG_REC_CAPS, sizeof(c));
+	memcpy(c.agent_key, ex_agent_pub, 32);
+	esptag_cfg_add(&b, ESPTAG_REC_CAPS, &c, sizeof(c));
+	return esptag_cfg_end(&b, ESPTAG_ERR_INDEX_NONE);
+}
+
+/* The SA of add_sa_request, wrapped: port 0, msg_id EX_V2_MSG_ID. */
+static inline size_t ex_add_sa_v2_request(uint8_t *buf, size_t cap)
+{
+	struct esptag_rec_sa sa;
+	struct esptag_rec_sa_wrap w;
+	EX_BEGIN(ESPTAG_OP_ADD_SA, 0, 0, EX_V2_MSG_ID, 0);
+
+	esptag_cfg_set_version(&b, 2);
+	ex_sa_v4(&sa, true);
+	if (esptag_wrap_seal(&sa, ex_agent_pub, 0, EX_V2_MSG_ID, ex_eph_priv, &w))
+		return 0;
+	esptag_cfg_add(&b, ESPTAG_REC_SA_WRAP, &w, sizeof(w));
+	return esptag_cfg_end(&b, ESPTAG_ERR_INDEX_NONE);
+}
+
+static inline size_t ex_add_sa_v2_reply(uint8_t *buf, size_t cap)
+{
+	struct esptag_rec_sa sa;
+	EX_BEGIN(ESPTAG_OP_ADD_SA, EX_REPLY, ESPTAG_ST_OK, EX_V2_MSG_ID, 0);
+
+	esptag_cfg_set_version(&b, 2);
+	ex_sa_v4(&sa, false);
+	esptag_cfg_add(&b, ESPTAG_REC_SA, &sa, sizeof(sa));
+	return esptag_cfg_end(&b, ESPTAG_ERR_INDEX_NONE);
+}
+
+/* add_sa_request (version 1, key in clear) sent to that agent. */
+static inline size_t ex_bad_version_v1_reply(uint8_t *buf, size_t cap)
+{
+	struct esptag_rec_caps c;
+	EX_BEGIN(ESPTAG_OP_ADD_SA, EX_REPLY, ESPTAG_ST_BAD_VERSION, EX_MSG_ID + 2, 0);
+
+	esptag_cfg_set_version(&b, 2);
+	ex_caps_agent_v2(&c);
+	esptag_cfg_add(&b, ESPTAG_REC_CAPS, &c, sizeof(c));
+	return esptag_cfg_end(&b, ESPTAG_ERR_INDEX_NONE);
+}
+
+/* The derivation of add_sa_v2_request, step by step. */
+static inline size_t ex_wrap_shared(uint8_t *buf, size_t cap)
+{
+	static const uint8_t shared[32] = {
+		0x4a, 0x5d, 0x9d, 0x5b, 0xa4, 0xce, 0x2d, 0xe1, 0x72, 0x8e, 0x3b, 0xf4, 0x80, 0x35, 0x0f, 0x25,
+		0xe0, 0x7e, 0x21, 0xc9, 0x47, 0xd1, 0x9e, 0x33, 0x76, 0xf0, 0x9b, 0x3c, 0x1e, 0x16, 0x17, 0x42,
+	};
+
+	memcpy(buf, shared, 32);
+	return 32;
+}
+
+static inline size_t ex_wrap_info(uint8_t *buf, size_t cap)
+{
+	struct esptag_rec_sa sa;
+
+	ex_sa_v4(&sa, true);
+	return esptag_wrap_info(&sa, 0, EX_V2_MSG_ID, buf);
+}
+
+static inline size_t ex_wrap_kek(uint8_t *buf, size_t cap)
+{
+	struct esptag_rec_sa sa;
+	uint8_t shared[32], eph_pub[32];
+	EVP_PKEY *k = esptag_x25519_from_priv(ex_eph_priv);
+
+	if (!k || esptag_x25519_pub(k, eph_pub))
+		return 0;
+	EVP_PKEY_free(k);
+	ex_wrap_shared(shared, sizeof(shared));
+	ex_sa_v4(&sa, true);
+	return esptag_wrap_kek(shared, eph_pub, ex_agent_pub, &sa, 0, EX_V2_MSG_ID, buf) ? 0 : 32;
+}
+
+static inline size_t ex_agent_key_fpr(uint8_t *buf, size_t cap)
+{
+	return esptag_key_fingerprint(ex_agent_pub, buf) ? 0 : 32;
+}
 
 static inline size_t ex_hello_request(uint8_t *buf, size_t cap)
 {
@@ -593,6 +730,15 @@ static const struct ex_example ex_examples[] = {
 	{ "get_stats_sa_reply", EX_CFG, ex_get_stats_sa_reply, 0 },
 	{ "get_stats_counters_request", EX_CFG, ex_get_stats_counters_request, 0 },
 	{ "get_stats_counters_reply", EX_CFG, ex_get_stats_counters_reply, 0 },
+	{ "hello_v2_request", EX_CFG, ex_hello_v2_request, 0 },
+	{ "hello_v2_reply", EX_CFG, ex_hello_v2_reply, 0 },
+	{ "agent_key_fingerprint", EX_RAW, ex_agent_key_fpr, 0 },
+	{ "add_sa_v2_request", EX_CFG, ex_add_sa_v2_request, 0 },
+	{ "add_sa_v2_reply", EX_CFG, ex_add_sa_v2_reply, 0 },
+	{ "wrap_shared_secret", EX_RAW, ex_wrap_shared, 0 },
+	{ "wrap_hkdf_info", EX_RAW, ex_wrap_info, 0 },
+	{ "wrap_kek", EX_RAW, ex_wrap_kek, 0 },
+	{ "bad_version_v1_reply", EX_CFG, ex_bad_version_v1_reply, 0 },
 	{ "tx_meta", EX_META, ex_tx_meta, 44 + 20 + 16 + 8 + 4 },
 	{ "tx_gso_meta", EX_META, ex_tx_gso_meta, 44 + 20 + 32 + 2 * 1448 },
 	{ "tx_bypass_meta", EX_META, ex_tx_bypass_meta, 44 + 20 + 8 + 4 },

@@ -10,11 +10,15 @@
  */
 #include <pthread.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <arpa/inet.h>
+#include <sys/stat.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include "../lib/test.h"
 #include "agent.h"
 #include "esptag_proto.h"
+#include "wrap.h"
 
 static const uint8_t MAC1[6] = {0x02, 0, 0x5e, 0, 0x53, 0x01};
 static const uint8_t PEER[6] = {0x02, 0, 0x5e, 0, 0x53, 0x02};
@@ -30,9 +34,19 @@ static uint32_t rd32_(const uint8_t *p)
 }
 static uint32_t msg_id = 100;
 
+static int setup_v2(bool allow_v1)
+{
+	const struct agent_opts o = {.capacity = 32, .port_limit = 16, .local_capacity = 4,
+				     .allow_v1 = allow_v1};
+
+	agent_fini(&A);
+	return agent_init(&A, &o, NULL);
+}
+
 static int setup(void)
 {
-	const struct agent_opts o = {.capacity = 32, .port_limit = 16, .local_capacity = 4};
+	const struct agent_opts o = {.capacity = 32, .port_limit = 16, .local_capacity = 4,
+				     .allow_v1 = true};
 
 	agent_fini(&A);
 	return agent_init(&A, &o, NULL);
@@ -843,6 +857,278 @@ static void test_sad_lowest_free_index(void)
 	}
 }
 
+/* ---- version 2: wrapped keys ---------------------------------------------- */
+
+/* A version 2 ADD_SA of n wrapped records on port; returns the status. */
+static int v2_add(uint8_t *frame, uint16_t port, const struct esptag_rec_sa_wrap *w, size_t n,
+		  uint32_t id)
+{
+	struct esptag_cfg_builder b;
+	struct agent_pkt *p;
+	size_t len;
+
+	memcpy(frame, (uint8_t[])ESPTAG_AGENT_MAC_INIT, 6);
+	memcpy(frame + 6, MAC1, 6);
+	frame[12] = 0x88;
+	frame[13] = 0xb5;
+	esptag_cfg_begin(&b, frame + 14, 1500, ESPTAG_OP_ADD_SA, 0, 0, id, port);
+	esptag_cfg_set_version(&b, 2);
+	for (size_t i = 0; i < n; i++)
+		esptag_cfg_add(&b, ESPTAG_REC_SA_WRAP, &w[i], sizeof(w[i]));
+	len = esptag_cfg_end(&b, ESPTAG_ERR_INDEX_NONE);
+	clear();
+	agent_host_frame(&A, frame, 14 + len, NULL);
+	p = last(AGENT_HOST);
+	return p ? p->data[14 + 3] : -1;
+}
+
+static uint16_t reply_err_index(void)
+{
+	const uint8_t *h = last(AGENT_HOST)->data + 14;
+
+	return (uint16_t)(h[14] << 8 | h[15]);
+}
+
+static void wrap(struct esptag_rec_sa_wrap *w, uint32_t spi, uint16_t port, uint32_t id)
+{
+	struct esptag_rec_sa r;
+
+	sa_rec(&r, ESPTAG_DIR_OUT, spi, "192.0.2.2", 0);
+	T_EQ(esptag_wrap_seal(&r, A.id_pub, port, id, NULL, w), 0);
+	OPENSSL_cleanse(&r, sizeof(r));
+}
+
+static void test_v2_add_sa_wrapped(void)
+{
+	struct esptag_rec_sa_wrap w;
+	struct esptag_rec_sa echo;
+	uint8_t frame[1600];
+	uint32_t id = ++msg_id, idx;
+
+	T_ASSERT(setup_v2(false) == 0);
+	wrap(&w, 0x3000, 3, id);
+	/* The request holds no byte of the key or salt in clear. */
+	T_ASSERT(!memmem(&w, sizeof(w), KEY, 4) && !memmem(&w, sizeof(w), SALT, 4));
+	T_EQ(v2_add(frame, 3, &w, 1, id), 0);
+	T_EQ(last(AGENT_HOST)->data[14], 2);	/* a version 2 reply */
+	memcpy(&echo, last(AGENT_HOST)->data + 14 + 16, sizeof(echo));
+	T_EQ(echo.hdr.type, ESPTAG_REC_SA);
+	idx = ntohl(echo.sa_index);
+	T_ASSERT(all_zero(echo.key, 32) && all_zero(echo.salt, 4));
+	T_ASSERT(A.sa[idx].used && A.sa[idx].port == 3);
+	T_MEMEQ(A.sa[idx].salt, 4, SALT, 4);	/* unwrapped */
+	T_EQ(A.sad_used, 1);
+}
+
+/* A wrapped record moved to another port or domain, or changed anywhere:
+ * BAD_RECORD at that record, nothing installed. */
+static void test_v2_wrap_bound(void)
+{
+	struct esptag_rec_sa_wrap w, b2[2];
+	uint8_t frame[1600];
+	uint32_t id;
+	static const struct {
+		const char *what;
+		size_t off;
+	} flips[] = {
+		{"spi", offsetof(struct esptag_rec_sa, spi) + 3},
+		{"daddr", offsetof(struct esptag_rec_sa, daddr) + 3},
+		{"local_mac", offsetof(struct esptag_rec_sa, local_mac) + 5},
+		{"replay_window", offsetof(struct esptag_rec_sa, replay_window) + 1},
+		{"msg_id", offsetof(struct esptag_rec_sa_wrap, msg_id) + 3},
+		{"eph_key", offsetof(struct esptag_rec_sa_wrap, eph_key) + 7},
+		{"wrapped", offsetof(struct esptag_rec_sa_wrap, wrapped)},
+		{"wrapped salt", offsetof(struct esptag_rec_sa_wrap, wrapped) + 33},
+		{"tag", offsetof(struct esptag_rec_sa_wrap, tag) + 15},
+	};
+
+	T_ASSERT(setup_v2(false) == 0);
+	/* Another port. */
+	id = ++msg_id;
+	wrap(&w, 0x3001, 3, id);
+	T_EQ(v2_add(frame, 4, &w, 1, id), ESPTAG_ST_BAD_RECORD);
+	T_EQ(reply_err_index(), 0);
+	/* Another domain: behind a VLAN now. */
+	id = ++msg_id;
+	wrap(&w, 0x3002, 3, id);
+	w.sa.nvlans = 1;
+	w.sa.vlan[0].tpid = htons(0x8100);
+	w.sa.vlan[0].tci = htons(10);
+	T_EQ(v2_add(frame, 3, &w, 1, id), ESPTAG_ST_BAD_RECORD);
+	/* Any byte changed. */
+	for (size_t i = 0; i < sizeof(flips) / sizeof(flips[0]); i++) {
+		id = ++msg_id;
+		wrap(&w, 0x3003, 3, id);
+		((uint8_t *)&w)[flips[i].off] ^= 0x01;
+		if (v2_add(frame, 3, &w, 1, id) != ESPTAG_ST_BAD_RECORD)
+			t_fail(__FILE__, __LINE__, "%s changed: not BAD_RECORD", flips[i].what);
+	}
+	/* Wrapped for another agent's key. */
+	{
+		struct esptag_rec_sa r;
+		uint8_t other[32];
+		EVP_PKEY *k = esptag_x25519_from_priv((const uint8_t[32]){1, 2, 3});
+
+		T_ASSERT(k && !esptag_x25519_pub(k, other));
+		EVP_PKEY_free(k);
+		id = ++msg_id;
+		sa_rec(&r, ESPTAG_DIR_OUT, 0x3004, "192.0.2.2", 0);
+		T_EQ(esptag_wrap_seal(&r, other, 3, id, NULL, &w), 0);
+		T_EQ(v2_add(frame, 3, &w, 1, id), ESPTAG_ST_BAD_RECORD);
+	}
+	/* In a batch: the bad record is named, the good one not installed. */
+	id = ++msg_id;
+	wrap(&b2[0], 0x3005, 3, id);
+	wrap(&b2[1], 0x3006, 5, id);
+	T_EQ(v2_add(frame, 3, b2, 2, id), ESPTAG_ST_BAD_RECORD);
+	T_EQ(reply_err_index(), 1);
+	T_EQ(A.sad_used, 0);
+	T_EQ(A.port_used[3], 0);
+}
+
+/* A replayed wrapped ADD_SA never makes a second SA. */
+static void test_v2_replay(void)
+{
+	struct esptag_rec_sa_wrap w, b2[2];
+	struct esptag_rec_sa_ref ref;
+	uint8_t frame[1600], again[1600];
+	uint32_t id = ++msg_id, idx;
+
+	T_ASSERT(setup_v2(false) == 0);
+	wrap(&w, 0x4000, 2, id);
+	T_EQ(v2_add(frame, 2, &w, 1, id), 0);
+	idx = ntohl(((struct esptag_rec_sa *)(last(AGENT_HOST)->data + 30))->sa_index);
+	/* The same bytes again: the reply cache's answer, same index. */
+	T_EQ(v2_add(again, 2, &w, 1, id), 0);
+	T_EQ(A.ctr[ESPTAG_AC_CFG_DUP], 1);
+	T_EQ(A.sad_used, 1);
+	/* The record under another msg_id (a relay's): refused. */
+	T_EQ(v2_add(again, 2, &w, 1, ++msg_id), ESPTAG_ST_BAD_RECORD);
+	T_EQ(A.sad_used, 1);
+	/* Gone, then replayed: still refused, nothing comes back. */
+	memset(&ref, 0, sizeof(ref));
+	esptag_rec_init(&ref, ESPTAG_REC_SA_REF, sizeof(ref));
+	ref.sa_index = htonl(idx);
+	{
+		struct esptag_cfg_builder b;
+
+		memcpy(again, frame, 14);
+		esptag_cfg_begin(&b, again + 14, 1500, ESPTAG_OP_DEL_SA, 0, 0, ++msg_id, 2);
+		esptag_cfg_set_version(&b, 2);
+		esptag_cfg_add(&b, ESPTAG_REC_SA_REF, &ref, sizeof(ref));
+		clear();
+		agent_host_frame(&A, again, 14 + esptag_cfg_end(&b, ESPTAG_ERR_INDEX_NONE), NULL);
+		T_EQ(last(AGENT_HOST)->data[14 + 3], 0);
+	}
+	T_EQ(A.sad_used, 0);
+	T_EQ(v2_add(again, 2, &w, 1, ++msg_id), ESPTAG_ST_BAD_RECORD);
+	T_EQ(A.sad_used, 0);
+	/* One ephemeral key twice in a batch. */
+	id = ++msg_id;
+	wrap(&b2[0], 0x4001, 2, id);
+	b2[1] = b2[0];
+	T_EQ(v2_add(frame, 2, b2, 2, id), ESPTAG_ST_BAD_RECORD);
+	T_EQ(reply_err_index(), 1);
+	T_EQ(A.sad_used, 0);
+}
+
+/* HELLO and version 1 against an agent with and without --allow-v1. */
+static void test_v2_versions(void)
+{
+	struct esptag_rec_caps hc, c;
+	struct esptag_rec_caps2 c2;
+	struct esptag_rec_sa r;
+	uint8_t frame[1600];
+	const uint8_t *rep;
+
+	memset(&hc, 0, sizeof(hc));
+	esptag_rec_init(&hc, ESPTAG_REC_CAPS, sizeof(hc));
+	T_ASSERT(setup_v2(false) == 0);
+	/* A version 1 host: 40-byte CAPS, versions 2..2. */
+	hc.version_min = hc.version_max = 1;
+	T_EQ(request(frame, ESPTAG_OP_HELLO, 0, &hc, sizeof(hc), ESPTAG_REC_CAPS, ++msg_id), 0);
+	rep = last(AGENT_HOST)->data + 14;
+	T_EQ(rep[0], 1);
+	T_EQ(rep[12] << 8 | rep[13], 40);
+	memcpy(&c, rep + 16, sizeof(c));
+	T_EQ(c.version_min, 2);
+	T_EQ(c.version_max, 2);
+	/* ... and its ADD_SA (key in clear) is refused: BAD_VERSION, nothing added. */
+	sa_rec(&r, ESPTAG_DIR_OUT, 0x5000, "192.0.2.2", 0);
+	T_EQ(add_sa(&r, 0, NULL), ESPTAG_ST_BAD_VERSION);
+	rep = last(AGENT_HOST)->data + 14;
+	T_EQ(rep[0], 2);
+	T_EQ(rep[16], ESPTAG_REC_CAPS);
+	T_EQ(A.sad_used, 0);
+	/* A version 2 host: 72-byte CAPS with the agent's key. */
+	hc.version_min = 1;
+	hc.version_max = 2;
+	T_EQ(request(frame, ESPTAG_OP_HELLO, 0, &hc, sizeof(hc), ESPTAG_REC_CAPS, ++msg_id), 0);
+	rep = last(AGENT_HOST)->data + 14;
+	T_EQ(rep[12] << 8 | rep[13], 72);
+	memcpy(&c2, rep + 16, sizeof(c2));
+	T_MEMEQ(c2.agent_key, 32, A.id_pub, 32);
+	{
+		struct esptag_cfg_view v;
+
+		T_EQ(esptag_cfg_decode(rep, 16 + 72, &v), 0);
+	}
+	/* --allow-v1: versions 1..2, the clear-key ADD_SA taken. */
+	T_ASSERT(setup_v2(true) == 0);
+	hc.version_min = hc.version_max = 1;
+	T_EQ(request(frame, ESPTAG_OP_HELLO, 0, &hc, sizeof(hc), ESPTAG_REC_CAPS, ++msg_id), 0);
+	memcpy(&c, last(AGENT_HOST)->data + 14 + 16, sizeof(c));
+	T_EQ(c.version_min, 1);
+	T_EQ(c.version_max, 2);
+	sa_rec(&r, ESPTAG_DIR_OUT, 0x5000, "192.0.2.2", 0);
+	T_EQ(add_sa(&r, 0, NULL), 0);
+	T_EQ(A.sad_used, 1);
+}
+
+/* The identity key file: made once 0600, the same key after, a warning
+ * when others may read it, a clear error when it is not a key. */
+static void test_identity_file(void)
+{
+	char dir[] = "/tmp/et-agent-id-XXXXXX", sub[64], path[128], err[512];
+	uint8_t p1[32], p2[32];
+	struct stat st;
+	bool created;
+	EVP_PKEY *k;
+	FILE *f;
+
+	T_ASSERT(mkdtemp(dir));
+	snprintf(sub, sizeof(sub), "%s/state", dir);
+	snprintf(path, sizeof(path), "%s/%s", sub, ESPTAG_AGENT_KEY_FILE);
+	k = esptag_identity_load(sub, false, &created, err, sizeof(err));
+	T_ASSERT(!k && strstr(err, "No such file"));
+	k = esptag_identity_load(sub, true, &created, err, sizeof(err));
+	T_ASSERT(k && created && !err[0]);
+	T_EQ(esptag_x25519_pub(k, p1), 0);
+	EVP_PKEY_free(k);
+	T_EQ(stat(path, &st), 0);
+	T_EQ(st.st_mode & 0777, 0600);
+	T_EQ(stat(sub, &st), 0);
+	T_EQ(st.st_mode & 0777, 0700);
+	k = esptag_identity_load(sub, true, &created, err, sizeof(err));
+	T_ASSERT(k && !created && !err[0]);
+	T_EQ(esptag_x25519_pub(k, p2), 0);
+	T_MEMEQ(p1, 32, p2, 32);
+	EVP_PKEY_free(k);
+	T_EQ(chmod(path, 0644), 0);
+	k = esptag_identity_load(sub, true, &created, err, sizeof(err));
+	T_ASSERT(k && strstr(err, "readable by others"));
+	EVP_PKEY_free(k);
+	f = fopen(path, "w");
+	T_ASSERT(f);
+	fputs("not a key\n", f);
+	fclose(f);
+	k = esptag_identity_load(sub, true, &created, err, sizeof(err));
+	T_ASSERT(!k && strstr(err, "not an X25519 private key"));
+	unlink(path);
+	rmdir(sub);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	T_RUN(test_add_sa_wipes_request_key);
@@ -859,6 +1145,11 @@ int main(void)
 	T_RUN(test_tx_gso_min_mss);
 	T_RUN(test_workers_ivdb_unique);
 	T_RUN(test_sad_lowest_free_index);
+	T_RUN(test_v2_add_sa_wrapped);
+	T_RUN(test_v2_wrap_bound);
+	T_RUN(test_v2_replay);
+	T_RUN(test_v2_versions);
+	T_RUN(test_identity_file);
 	agent_fini(&A);
 	return t_done();
 }

@@ -495,6 +495,96 @@ static void mutation_smoke(void)
 
 /* The agent status reply carries the daemon's version; a reply of an older
  * daemon (104 bytes, no version) still decodes, with the version empty. */
+/* The IKE daemon's items: allocspi, get, update; lifetimes; events. */
+static void ike_items(void)
+{
+	struct esptag_ctl_spi q = { .dev = "eth0", .family = 4, .proto = 50,
+				    .daddr = { 192, 0, 2, 1 }, .saddr = { 192, 0, 2, 2 } };
+	struct esptag_ctl_sa_id id = { .dev = "eth0", .dir = ESPTAG_DIR_IN, .family = 4,
+				       .proto = 50, .spi = 0x1000, .daddr = { 192, 0, 2, 1 } };
+	struct esptag_ctl_sa sa = good_sa(), up;
+	struct esptag_ctl_event e = { .type = ESPTAG_EV_SA_SOFT_EXPIRED, .id = ESPTAG_LIMIT_BYTES,
+				      .spi = 0x1000, .dir = ESPTAG_DIR_IN, .family = 4,
+				      .reqid = 7 };
+	struct esptag_ctl_view v;
+	size_t len;
+
+	/* allocspi: request without SPI, range sane; reply with one */
+	len = build(buf, ESPTAG_CTL_STATE_ALLOCSPI, false, 0, &q, 1, sizeof(q));
+	T_EQ(esptag_ctl_decode(buf, len, &v, err, sizeof(err)), 0);
+	q.min = 0x100;
+	q.max = 0x1ff;
+	len = build(buf, ESPTAG_CTL_STATE_ALLOCSPI, false, 0, &q, 1, sizeof(q));
+	T_EQ(esptag_ctl_decode(buf, len, &v, err, sizeof(err)), 0);
+	q.min = 0x200;
+	len = build(buf, ESPTAG_CTL_STATE_ALLOCSPI, false, 0, &q, 1, sizeof(q));
+	T_EQ(esptag_ctl_decode(buf, len, &v, err, sizeof(err)), -1);
+	T_ASSERT(strstr(err, "SPI range"));
+	q.min = q.max = 0;
+	q.spi = 0x1234;
+	len = build(buf, ESPTAG_CTL_STATE_ALLOCSPI, false, 0, &q, 1, sizeof(q));
+	T_EQ(esptag_ctl_decode(buf, len, &v, err, sizeof(err)), -1);
+	T_ASSERT(strstr(err, "spi set in a request"));
+	len = build(buf, ESPTAG_CTL_STATE_ALLOCSPI, true, 0, &q, 1, sizeof(q));
+	T_EQ(esptag_ctl_decode(buf, len, &v, err, sizeof(err)), 0);
+	q.spi = 0;
+	len = build(buf, ESPTAG_CTL_STATE_ALLOCSPI, true, 0, &q, 1, sizeof(q));
+	T_EQ(esptag_ctl_decode(buf, len, &v, err, sizeof(err)), -1);
+	/* get: one sa_id; the reply one SA with current use, never a key */
+	len = build(buf, ESPTAG_CTL_STATE_GET, false, 0, &id, 1, sizeof(id));
+	T_EQ(esptag_ctl_decode(buf, len, &v, err, sizeof(err)), 0);
+	len = build(buf, ESPTAG_CTL_STATE_GET, true, 0, &sa, 1, sizeof(sa));
+	T_EQ(esptag_ctl_decode(buf, len, &v, err, sizeof(err)), -1);
+	T_ASSERT(strstr(err, "key material"));
+	up = sa;
+	memset(up.key, 0, sizeof(up.key));
+	memset(up.salt, 0, sizeof(up.salt));
+	up.cur_bytes = 1000;
+	up.cur_packets = 10;
+	up.add_time = 1700000000;
+	up.use_time = 1700000005;
+	len = build(buf, ESPTAG_CTL_STATE_GET, true, 0, &up, 1, sizeof(up));
+	T_EQ(esptag_ctl_decode(buf, len, &v, err, sizeof(err)), 0);
+	/* update: limits, no key, no current use */
+	up.cur_bytes = up.cur_packets = up.add_time = up.use_time = 0;
+	up.hard_packets = 100;
+	up.soft_packets = 80;
+	len = build(buf, ESPTAG_CTL_STATE_UPDATE, false, 0, &up, 1, sizeof(up));
+	T_EQ(esptag_ctl_decode(buf, len, &v, err, sizeof(err)), 0);
+	up.key[0] = 1;
+	len = build(buf, ESPTAG_CTL_STATE_UPDATE, false, 0, &up, 1, sizeof(up));
+	T_EQ(esptag_ctl_decode(buf, len, &v, err, sizeof(err)), -1);
+	T_ASSERT(strstr(err, "does not change keys"));
+	up.key[0] = 0;
+	up.cur_bytes = 5;
+	len = build(buf, ESPTAG_CTL_STATE_UPDATE, false, 0, &up, 1, sizeof(up));
+	T_EQ(esptag_ctl_decode(buf, len, &v, err, sizeof(err)), -1);
+	T_ASSERT(strstr(err, "reply-only"));
+	/* an add request carries lifetimes but no current use */
+	sa.hard_bytes = 1 << 20;
+	sa.soft_time = 30;
+	sa.lifetime = 60;
+	len = build(buf, ESPTAG_CTL_STATE_ADD, false, 0, &sa, 1, sizeof(sa));
+	T_EQ(esptag_ctl_decode(buf, len, &v, err, sizeof(err)), 0);
+	sa.use_time = 1;
+	len = build(buf, ESPTAG_CTL_STATE_ADD, false, 0, &sa, 1, sizeof(sa));
+	T_EQ(esptag_ctl_decode(buf, len, &v, err, sizeof(err)), -1);
+	T_ASSERT(strstr(err, "reply-only"));
+	sa.use_time = 0;
+	sa.reserved2 = 1;
+	len = build(buf, ESPTAG_CTL_STATE_ADD, false, 0, &sa, 1, sizeof(sa));
+	T_EQ(esptag_ctl_decode(buf, len, &v, err, sizeof(err)), -1);
+	T_ASSERT(strstr(err, "reserved"));
+	/* the old 128-byte SA is not an SA any more */
+	sa.reserved2 = 0;
+	len = build(buf, ESPTAG_CTL_STATE_ADD, false, 0, &sa, 1, ESPTAG_CTL_SA_V1_SIZE);
+	T_EQ(esptag_ctl_decode(buf, len, &v, err, sizeof(err)), -1);
+	/* an expire event carries the SA's identity */
+	len = build(buf, ESPTAG_CTL_EVENT, true, 0, &e, 1, sizeof(e));
+	T_EQ(esptag_ctl_decode(buf, len, &v, err, sizeof(err)), 0);
+	T_ASSERT(!strcmp(esptag_ctl_event_str(ESPTAG_EV_SA_SOFT_EXPIRED), "sa-soft-expired"));
+}
+
 static void agent_status_version(void)
 {
 	struct esptag_ctl_agent a = { .dev = "eth0" }, got;
@@ -544,5 +634,6 @@ int main(void)
 	T_RUN(read_error_wipes);
 	T_RUN(mutation_smoke);
 	T_RUN(agent_status_version);
+	T_RUN(ike_items);
 	return t_done();
 }

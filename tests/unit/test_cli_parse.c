@@ -181,8 +181,16 @@ static void state_add_bad(void)
 	    "1-15 characters");
 	BAD("state add dev eth0 src 192.0.2.1 dst 192.0.2.2 proto esp spi 0x1000 dir out colour blue aead rfc4106(gcm(aes)) " K128 " 128",
 	    "unknown keyword 'colour'");
-	BAD("state add dev eth0 src 192.0.2.1 dst 192.0.2.2 proto esp spi 0x1000 dir out aead rfc4106(gcm(aes)) " K128 " 128 limit time-soft 5",
-	    "time-hard");
+	BAD("state add dev eth0 src 192.0.2.1 dst 192.0.2.2 proto esp spi 0x1000 dir out aead rfc4106(gcm(aes)) " K128 " 128 limit time-use-soft 5",
+	    "not supported");
+	BAD("state add dev eth0 src 192.0.2.1 dst 192.0.2.2 proto esp spi 0x1000 dir out aead rfc4106(gcm(aes)) " K128 " 128 limit byte-hard -1",
+	    "number of bytes");
+	BAD("state add dev eth0 src 192.0.2.1 dst 192.0.2.2 proto esp spi 0x1000 dir out aead rfc4106(gcm(aes)) " K128 " 128 limit time-hard 5 limit time-hard 6",
+	    "'limit time-hard' given twice");
+	BAD("state add dev eth0 src 192.0.2.1 dst 192.0.2.2 proto esp spi 0x1000 dir out aead rfc4106(gcm(aes)) " K128 " 128 limit packet-soft 9 limit packet-hard 8",
+	    "packet-soft is beyond packet-hard");
+	BAD("state add dev eth0 src 192.0.2.1 dst 192.0.2.2 proto esp spi 0x1000 dir out aead rfc4106(gcm(aes)) " K128 " 128 limit frobs 1",
+	    "limit 'frobs' unknown");
 	BAD("state add dev eth0 src 192.0.2.1 dst 192.0.2.2 proto esp spi", "needs a value");
 }
 
@@ -430,7 +438,7 @@ static void ip_xfrm_habits(void)
 static void ip_xfrm_sa_fields(void)
 {
 	T_EQ(parse("state get dst 198.51.100.7 proto esp spi 0x1000 dir out"), 0);
-	T_EQ(cmd.op, ESPTAG_CTL_STATE_LIST);
+	T_EQ(cmd.op, ESPTAG_CTL_STATE_GET);
 	T_EQ(cmd.verb, ESPTAG_CLI_GET);
 	T_EQ(cmd.id.family, 4);
 	T_EQ(cmd.id.daddr[0], 198);
@@ -468,6 +476,78 @@ static void ip_xfrm_sa_fields(void)
 	    "aead 'rfc4106(gcm(aes))' " K128 " 128 flag wildrecv dir out", "only 'flag esn'");
 	BAD("state add dev eth0 src 192.0.2.1 dst 198.51.100.7 proto esp spi 0x1000 "
 	    "aead 'rfc4106(gcm(aes))' " K128 " 128 dir out flag", "'flag' needs a value");
+}
+
+/* limit words (ip xfrm), state update, state allocspi, refused algorithms */
+static void lifetimes_and_ike_words(void)
+{
+	const char *base = "state add dev eth0 src 192.0.2.1 dst 192.0.2.2 proto esp spi 0x1000 dir out ";
+	char line[512];
+
+	snprintf(line, sizeof(line), "%saead rfc4106(gcm(aes)) " K128 " 128 limit time-soft 30 "
+		 "limit time-hard 60 limit byte-soft 1000 limit byte-hard 0x10000000000 "
+		 "limit packet-soft 5 limit packet-hard 10", base);
+	T_EQ(parse(line), 0);
+	T_EQ(cmd.sa.soft_time, 30);
+	T_EQ(cmd.sa.lifetime, 60);
+	T_EQ(cmd.sa.soft_bytes, 1000);
+	T_EQ(cmd.sa.hard_bytes, 0x10000000000ull);
+	T_EQ(cmd.sa.soft_packets, 5);
+	T_EQ(cmd.sa.hard_packets, 10);
+	/* algorithms an SA cannot have: the error says what it can */
+	snprintf(line, sizeof(line), "%senc cbc(aes) 0x0102030405060708090a0b0c0d0e0f10", base);
+	BAD(line, "'cbc(aes)' not supported: esptag SAs are AES-GCM with a 16-byte ICV and a 128- or 256-bit key");
+	snprintf(line, sizeof(line), "%sauth hmac(sha256) 0x01", base);
+	BAD(line, "auth 'hmac(sha256)' not supported");
+	snprintf(line, sizeof(line), "%saead rfc7539esp(chacha20,poly1305) " K256 " 128", base);
+	BAD(line, "AES-GCM with a 16-byte ICV");
+	snprintf(line, sizeof(line), "%saead rfc4106(gcm(aes)) " K128 " 64", base);
+	BAD(line, "ICV length '64' not supported: only 128 (bits); esptag SAs are AES-GCM");
+	/* state update: limits and window only; what was given */
+	T_EQ(parse("state update src 192.0.2.1 dst 192.0.2.2 proto esp spi 0x1000 dir in "
+		   "limit packet-hard 100 replay-window 64"), 0);
+	T_EQ(cmd.op, ESPTAG_CTL_STATE_UPDATE);
+	T_EQ(cmd.verb, ESPTAG_CLI_UPDATE);
+	T_EQ(cmd.sa.hard_packets, 100);
+	T_EQ(cmd.sa.replay_window, 64);
+	T_EQ(cmd.upd, ESPTAG_CLI_UPD_PACKET_HARD | ESPTAG_CLI_UPD_REPLAY);
+	{
+		struct esptag_ctl_sa cur = { .lifetime = 60, .soft_bytes = 7, .hard_packets = 1,
+					     .replay_window = 32, .cur_bytes = 5, .seq = 9 };
+
+		esptag_cli_update_merge(&cmd, &cur);
+		T_EQ(cur.lifetime, 60);
+		T_EQ(cur.soft_bytes, 7);
+		T_EQ(cur.hard_packets, 100);
+		T_EQ(cur.replay_window, 64);
+		T_EQ(cur.cur_bytes, 0);
+		T_EQ(cur.seq, 0);
+	}
+	BAD("state update dst 192.0.2.2 proto esp spi 0x1000 aead rfc4106(gcm(aes)) " K128 " 128",
+	    "cannot change keys");
+	BAD("state update dst 192.0.2.2 proto esp spi 0x1000", "nothing to change");
+	BAD("state update dst 192.0.2.2 limit packet-hard 5", "state update needs");
+	BAD("state update dst 192.0.2.2 spi 0x1000 dir out replay-window 32", "'dir in' SAs only");
+	/* allocspi */
+	T_EQ(parse("state allocspi src 192.0.2.2 dst 192.0.2.1 proto esp min 0x100 max 0x1ff reqid 3 dev eth0"), 0);
+	T_EQ(cmd.op, ESPTAG_CTL_STATE_ALLOCSPI);
+	T_EQ(cmd.verb, ESPTAG_CLI_ALLOCSPI);
+	T_EQ(cmd.spi.family, 4);
+	T_EQ(cmd.spi.proto, 50);
+	T_EQ(cmd.spi.min, 0x100);
+	T_EQ(cmd.spi.max, 0x1ff);
+	T_EQ(cmd.spi.reqid, 3);
+	T_EQ(cmd.spi.daddr[3], 1);
+	T_EQ(cmd.spi.saddr[3], 2);
+	T_ASSERT(!strcmp(cmd.dev, "eth0"));
+	T_EQ(parse("st allocspi src 2001:db8::2 dst 2001:db8::1 proto esp"), 0);
+	T_EQ(cmd.spi.family, 6);
+	T_EQ(cmd.spi.min, 0);
+	BAD("state allocspi dst 192.0.2.1 proto esp", "allocspi needs");
+	BAD("state allocspi src 192.0.2.2 dst 192.0.2.1 min 0x200", "both min SPI and max SPI");
+	BAD("state allocspi src 192.0.2.2 dst 192.0.2.1 min 0x300 max 0x200", "above max");
+	BAD("state allocspi src 192.0.2.2 dst 2001:db8::1", "both be IPv4 or both IPv6");
+	BAD("state allocspi src 192.0.2.2 dst 192.0.2.1 spi 0x1000", "unknown keyword 'spi'");
 }
 
 /* An ambiguous prefix is refused, naming the candidates; so are bad dev names. */
@@ -533,5 +613,6 @@ int main(void)
 	T_RUN(ip_xfrm_sa_fields);
 	T_RUN(ip_xfrm_refused);
 	T_RUN(s_old_or_stats);
+	T_RUN(lifetimes_and_ike_words);
 	return t_done();
 }

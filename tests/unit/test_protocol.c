@@ -60,6 +60,9 @@ static const struct field fields[] = {
 	F(esptag_rec_counter, hdr), F(esptag_rec_counter, id), F(esptag_rec_counter, reserved),
 	F(esptag_rec_counter, value_hi), F(esptag_rec_counter, value_lo),
 	F(esptag_rec_cursor, hdr), F(esptag_rec_cursor, next),
+	F(esptag_rec_caps2, caps), F(esptag_rec_caps2, agent_key),
+	F(esptag_rec_sa_wrap, sa), F(esptag_rec_sa_wrap, msg_id), F(esptag_rec_sa_wrap, eph_key),
+	F(esptag_rec_sa_wrap, wrapped), F(esptag_rec_sa_wrap, tag),
 	F(esptag_meta, tpid), F(esptag_meta, version), F(esptag_meta, kind),
 	F(esptag_meta, flags), F(esptag_meta, next_hdr), F(esptag_meta, result),
 	F(esptag_meta, reserved), F(esptag_meta, esp_off), F(esptag_meta, payload_off),
@@ -84,6 +87,8 @@ static const struct {
 	{ "esptag_rec_sa_stats", sizeof(struct esptag_rec_sa_stats) },
 	{ "esptag_rec_counter", sizeof(struct esptag_rec_counter) },
 	{ "esptag_rec_cursor", sizeof(struct esptag_rec_cursor) },
+	{ "esptag_rec_caps2", sizeof(struct esptag_rec_caps2) },
+	{ "esptag_rec_sa_wrap", sizeof(struct esptag_rec_sa_wrap) },
 	{ "esptag_meta", sizeof(struct esptag_meta) },
 	{ "esptag_esp_hdr", sizeof(struct esptag_esp_hdr) },
 };
@@ -97,6 +102,7 @@ static const char *rec_struct(uint8_t type)
 		[ESPTAG_REC_SA_STATS] = "esptag_rec_sa_stats",
 		[ESPTAG_REC_COUNTER] = "esptag_rec_counter",
 		[ESPTAG_REC_CURSOR] = "esptag_rec_cursor",
+		[ESPTAG_REC_SA_WRAP] = "esptag_rec_sa",
 	};
 	return type <= ESPTAG_REC_MAX ? n[type] : NULL;
 }
@@ -114,13 +120,13 @@ static void print_bytes(const uint8_t *p, size_t n)
 	}
 }
 
-/* One line per field of struct st: "hex  # name". */
-static void print_fields(const char *st, const uint8_t *p)
+/* One line per field of struct st from offset from on: "hex  # name". */
+static void print_fields_from(const char *st, const uint8_t *p, size_t from)
 {
 	for (size_t i = 0; i < NFIELDS; i++) {
 		size_t col = 0;
 
-		if (strcmp(fields[i].st, st))
+		if (strcmp(fields[i].st, st) || fields[i].off < from)
 			continue;
 		for (size_t j = 0; j < fields[i].size; j++) {
 			if (j && j % 16 == 0) {
@@ -131,6 +137,11 @@ static void print_fields(const char *st, const uint8_t *p)
 		}
 		printf("%*s# %s\n", (int)(col < 48 ? 50 - col : 2), "", fields[i].name);
 	}
+}
+
+static void print_fields(const char *st, const uint8_t *p)
+{
+	print_fields_from(st, p, 0);
 }
 
 static void print_cfg(const uint8_t *p, size_t n)
@@ -152,6 +163,11 @@ static void print_cfg(const uint8_t *p, size_t n)
 			print_bytes(r.data, r.len);
 		else
 			print_fields(rec_struct(r.type), r.data);
+		/* The version 2 records: the fields after the SA / CAPS part. */
+		if (v.count <= 4 && r.type == ESPTAG_REC_SA_WRAP)
+			print_fields_from("esptag_rec_sa_wrap", r.data, sizeof(struct esptag_rec_sa));
+		if (v.count <= 4 && r.type == ESPTAG_REC_CAPS && r.len == sizeof(struct esptag_rec_caps2))
+			print_fields_from("esptag_rec_caps2", r.data, sizeof(struct esptag_rec_caps));
 	}
 	if (16 + v.records_len < n) {
 		printf("# Ethernet padding\n");
@@ -165,7 +181,9 @@ static void print_example(const struct ex_example *e)
 	size_t n = e->build(buf, sizeof(buf));
 
 	printf("```hex example=%s\n", e->name);
-	if (e->kind == EX_CFG) {
+	if (e->kind == EX_RAW) {
+		print_bytes(buf, n);
+	} else if (e->kind == EX_CFG) {
 		print_cfg(buf, n);
 	} else if (e->kind == EX_CFG_FRAME) {
 		printf("# Ethernet: dst (agent), src (host port), EtherType\n");
@@ -343,7 +361,7 @@ static void test_doc_values(void)
 		{ "SA", ESPTAG_REC_SA }, { "SA_REF", ESPTAG_REC_SA_REF },
 		{ "LOCAL", ESPTAG_REC_LOCAL }, { "CAPS", ESPTAG_REC_CAPS },
 		{ "SA_STATS", ESPTAG_REC_SA_STATS }, { "COUNTER", ESPTAG_REC_COUNTER },
-		{ "CURSOR", ESPTAG_REC_CURSOR },
+		{ "CURSOR", ESPTAG_REC_CURSOR }, { "SA_WRAP", ESPTAG_REC_SA_WRAP },
 	}, flags[] = {
 		{ "ESPTAG_CFG_F_REPLY", ESPTAG_CFG_F_REPLY },
 		{ "ESPTAG_CFG_F_MORE", ESPTAG_CFG_F_MORE },
@@ -464,6 +482,8 @@ static void test_examples_decode(void)
 		int rc;
 
 		T_ASSERT(n > 0);
+		if (e->kind == EX_RAW)
+			continue;
 		if (e->kind == EX_META)
 			rc = esptag_meta_decode(buf + 12, e->frame_len - 12, ESPTAG_ETH_P_META, &m);
 		else if (e->kind == EX_CFG_FRAME)
@@ -496,7 +516,7 @@ static void test_cfg_round_trip(void)
 		uint8_t *p = buf;
 		int nrec = 0;
 
-		if (e->kind == EX_META)
+		if (e->kind == EX_META || e->kind == EX_RAW)
 			continue;
 		n = ex_build(e->name, buf);
 		if (e->kind == EX_CFG_FRAME) {
@@ -506,8 +526,10 @@ static void test_cfg_round_trip(void)
 		T_EQ(esptag_cfg_decode(p, n, &v), 0);
 		esptag_cfg_begin(&b, out, sizeof(out), v.opcode, v.flags, v.status, v.msg_id,
 				 v.port);
+		esptag_cfg_set_version(&b, v.version);
 		while (esptag_cfg_next(&v, &off, &r)) {
-			T_EQ(r.len, esptag_rec_size(r.type));
+			T_ASSERT(r.len == esptag_rec_size(r.type) ||
+				 (r.type == ESPTAG_REC_CAPS && r.len == sizeof(struct esptag_rec_caps2)));
 			T_EQ(esptag_cfg_add(&b, r.type, r.data, r.len), 0);
 			nrec++;
 		}
@@ -649,7 +671,7 @@ static void test_cfg_version(void)
 	static uint8_t buf[4096];
 	struct esptag_cfg_view v;
 	size_t n = ex_build("add_sa_request", buf);
-	const uint8_t bad[] = { 0, 2, 255 };
+	const uint8_t bad[] = { 0, 3, 255 };
 
 	for (size_t i = 0; i < sizeof(bad); i++) {
 		buf[0] = bad[i];
@@ -660,6 +682,17 @@ static void test_cfg_version(void)
 		T_EQ(v.opcode, ESPTAG_OP_ADD_SA);
 		T_EQ(v.bad_index, 0xffff);
 	}
+	/* Version 2 carries wrapped keys: an SA record in its ADD_SA is
+	 * MALFORMED (record 0), as an SA_WRAP record in version 1. */
+	n = ex_build("add_sa_request", buf);
+	buf[0] = 2;
+	T_EQ(dec(buf, n, &v), ESPTAG_EMALFORMED);
+	T_EQ(v.bad_index, 0);
+	n = ex_build("add_sa_v2_request", buf);
+	T_EQ(dec(buf, n, &v), 0);
+	buf[0] = 1;
+	T_EQ(dec(buf, n, &v), ESPTAG_EMALFORMED);
+	T_EQ(v.bad_index, 0);
 	/* HELLO with version 2 too. */
 	n = ex_build("hello_request", buf);
 	buf[0] = 2;
@@ -1252,7 +1285,7 @@ static void test_validation_order(void)
 	buf[16 + 108] = 99;				/* record 1: unknown type */
 	T_EQ(dec(buf, n, &v), ESPTAG_EMALFORMED);
 	T_EQ(v.bad_index, 1);
-	buf[0] = 2;					/* version first of all */
+	buf[0] = 3;					/* version first of all */
 	T_EQ(dec(buf, n, &v), ESPTAG_EVERSION);
 	/* two content errors: the first record wins */
 	n = ex_build("add_sa_batch_request", buf);
@@ -1542,6 +1575,8 @@ static void test_counter_table(void)
 		{ ESPTAG_CNT_TX_BYPASS_SOCKET, "tx_bypass_socket", false },
 		{ ESPTAG_CNT_RX_BYPASS_SOCKET, "rx_bypass_socket", false },
 		{ ESPTAG_CNT_RX_DROP_TMPL, "rx_drop_tmpl", true },
+		{ ESPTAG_CNT_TX_DROP_LIMIT, "tx_drop_limit", true },
+		{ ESPTAG_CNT_RX_DROP_LIMIT, "rx_drop_limit", true },
 	};
 
 	/* Indexes are map keys: existing ones never move. */
@@ -1549,7 +1584,8 @@ static void test_counter_table(void)
 	T_EQ(ESPTAG_CNT_RX_DROP_TAG, 39);
 	T_EQ(ESPTAG_CNT_PORT_DROP_NO_PORT, 46);
 	T_EQ(ESPTAG_CNT_RX_BYPASS_SOCKET, 49);
-	T_EQ(ESPTAG_CNT_RX_DROP_TMPL, ESPTAG_CNT_MAX - 1);
+	T_EQ(ESPTAG_CNT_RX_DROP_TMPL, 50);
+	T_EQ(ESPTAG_CNT_RX_DROP_LIMIT, ESPTAG_CNT_MAX - 1);
 	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
 		T_ASSERT(!strcmp(esptag_counters[known[i].id].name, known[i].name));
 		T_EQ(esptag_counter_is_drop(known[i].id), known[i].drop);

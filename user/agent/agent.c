@@ -7,9 +7,11 @@
 #include <sys/random.h>
 #include <arpa/inet.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include "agent.h"
 #include "esptag_proto.h"
 #include "secmem.h"
+#include "wrap.h"
 
 static uint32_t pow2_at_least(uint32_t n)
 {
@@ -35,6 +37,17 @@ int agent_init(struct agent *a, const struct agent_opts *o, agent_flush_fn flush
 	a->eth_meta = o->eth_meta ? o->eth_meta : ESPTAG_ETH_P_META;
 	a->flush = flush;
 	a->features = o->set_features ? o->features : AGENT_FEATURES;
+	a->version_min = o->allow_v1 ? ESPTAG_PROTO_VERSION : ESPTAG_PROTO_V2;
+	a->id_key = o->id_key;
+	if (!a->id_key) {
+		/* No identity given (tests): one for this life only. */
+		EVP_PKEY_CTX *kc = EVP_PKEY_CTX_new_id(EVP_PKEY_X25519, NULL);
+
+		if (kc && EVP_PKEY_keygen_init(kc) == 1)
+			EVP_PKEY_keygen(kc, &a->id_key);
+		EVP_PKEY_CTX_free(kc);
+	}
+	a->seen_eph = calloc(AGENT_SEEN_EPH, sizeof(*a->seen_eph));
 	a->hmask = pow2_at_least(a->capacity * 2) - 1;
 	a->lmask = pow2_at_least(a->local_capacity * 2) - 1;
 
@@ -54,7 +67,8 @@ int agent_init(struct agent *a, const struct agent_opts *o, agent_flush_fn flush
 		agent_log(4, "cannot lock the SAD in memory (RLIMIT_MEMLOCK, CAP_IPC_LOCK): "
 			  "key material may be swapped out");
 	if (!a->sa || !a->stage || !a->hash || !a->free_idx || !a->port_used || !a->local ||
-	    !a->lhash || !a->cache || !a->scratch || !a->q[0].mem || !a->q[1].mem) {
+	    !a->lhash || !a->cache || !a->scratch || !a->q[0].mem || !a->q[1].mem ||
+	    !a->seen_eph || esptag_x25519_pub(a->id_key, a->id_pub)) {
 		agent_fini(a);
 		return -ENOMEM;
 	}
@@ -96,6 +110,8 @@ void agent_fini(struct agent *a)
 	free(a->scratch);
 	for (s = 0; s < 2; s++)
 		free(a->q[s].mem);
+	free(a->seen_eph);
+	EVP_PKEY_free(a->id_key);
 	memset(a, 0, sizeof(*a));
 }
 

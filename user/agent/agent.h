@@ -18,6 +18,7 @@
 #include <esptag/wire.h>
 
 typedef struct evp_cipher_ctx_st EVP_CIPHER_CTX;
+typedef struct evp_pkey_st EVP_PKEY;
 
 enum agent_side {
 	AGENT_HOST = 0, /* toward the host (NIC) */
@@ -99,6 +100,9 @@ typedef void (*agent_flush_fn)(struct agent *a, int side);
 /* ADD_SA records (with keys) of one request, staged before they go in. */
 #define AGENT_STAGE_RECS ESPTAG_CFG_MAX_RECORDS
 
+/* Ephemeral keys of accepted wrapped SAs remembered against replays. */
+#define AGENT_SEEN_EPH 4096
+
 struct agent {
 	uint32_t capacity, port_limit, local_capacity;
 	uint32_t sad_used, nlocal;
@@ -139,6 +143,12 @@ struct agent {
 	EVP_CIPHER_CTX **sactx;	    /* worker: [capacity] its copies of the SAs' contexts */
 	struct agent **workers;	    /* control context: its workers */
 	unsigned int nworkers;
+	/* Version 2 (wrapped keys): the identity, the versions spoken. */
+	EVP_PKEY *id_key;		/* X25519 private key (OpenSSL's memory) */
+	uint8_t id_pub[ESPTAG_X25519_LEN];
+	uint8_t version_min;		/* 1 with --allow-v1, else 2 */
+	uint8_t (*seen_eph)[ESPTAG_X25519_LEN];	/* [AGENT_SEEN_EPH] ring */
+	uint32_t seen_next;
 };
 
 #define AGENT_FEATURES \
@@ -151,6 +161,8 @@ struct agent_opts {
 	uint16_t features; /* announced in CAPS (set_features; else AGENT_FEATURES) */
 	unsigned int drop_pct;
 	uint16_t eth_cfg, eth_meta;
+	EVP_PKEY *id_key;	/* the identity (the agent takes it); NULL: a fresh one */
+	bool allow_v1;		/* accept version 1 requests (keys in clear) */
 };
 
 /* agent.c: life cycle */

@@ -9,6 +9,7 @@
 #include <openssl/crypto.h>
 #include "agent.h"
 #include "cfg_ops.h"
+#include "wrap.h"
 
 #define MAX_RECS ESPTAG_CFG_MAX_RECORDS
 
@@ -27,8 +28,8 @@ void agent_caps_fill(struct agent *a, struct esptag_rec_caps *c, uint16_t port)
 {
 	memset(c, 0, sizeof(*c));
 	esptag_rec_init(c, ESPTAG_REC_CAPS, sizeof(*c));
-	c->version_min = ESPTAG_PROTO_VERSION;
-	c->version_max = ESPTAG_PROTO_VERSION;
+	c->version_min = a->version_min;
+	c->version_max = ESPTAG_PROTO_VERSION_MAX;
 	c->alg_mask = htons(ESPTAG_ALG_MASK);
 	put64(&c->epoch_hi, &c->epoch_lo, a->epoch);
 	put32(&c->sad_capacity, a->capacity);
@@ -47,12 +48,76 @@ void agent_reply_err(struct agent_reply *r, uint8_t status, uint16_t idx)
 	r->err_index = idx;
 }
 
+/* A host that speaks version 2 gets the CAPS with the agent's key (72
+ * bytes); a version 1 host the 40 bytes it can read. */
 static void op_hello(struct agent *a, const struct esptag_cfg_view *v, struct agent_reply *r)
 {
-	struct esptag_rec_caps c;
+	struct esptag_rec_caps2 c;
+	struct esptag_rec_caps hc;
+	struct esptag_rec_view rv;
+	size_t off = 0;
+	uint8_t host_max = ESPTAG_PROTO_VERSION;
 
-	agent_caps_fill(a, &c, v->port);
+	if (esptag_cfg_next(v, &off, &rv) == 1 && rv.len >= sizeof(hc)) {
+		memcpy(&hc, rv.data, sizeof(hc));
+		host_max = hc.version_max;
+	}
+	agent_caps_fill(a, &c.caps, v->port);
+	if (host_max < ESPTAG_PROTO_V2) {
+		esptag_cfg_add(&r->b, ESPTAG_REC_CAPS, &c.caps, sizeof(c.caps));
+		return;
+	}
+	memcpy(c.agent_key, a->id_pub, sizeof(c.agent_key));
 	esptag_cfg_add(&r->b, ESPTAG_REC_CAPS, &c, sizeof(c));
+}
+
+/* Whether eph was accepted before (a replayed wrapped record). */
+static bool eph_seen(const struct agent *a, const uint8_t *eph)
+{
+	for (uint32_t i = 0; i < AGENT_SEEN_EPH; i++)
+		if (!memcmp(a->seen_eph[i], eph, ESPTAG_X25519_LEN))
+			return true;
+	return false;
+}
+
+/*
+ * Version 2: the wrapped records of v unwrapped into sa[] (with keys), each
+ * for the port the request came on, its domain and msg_id. A record that
+ * does not open, or whose ephemeral key was seen before (a replay, also
+ * inside the batch), fails the request with BAD_RECORD. Returns n or -1.
+ */
+static int unwrap_all(struct agent *a, const struct esptag_cfg_view *v, struct esptag_rec_sa *sa,
+		      uint8_t (*eph)[ESPTAG_X25519_LEN], struct agent_reply *r)
+{
+	struct esptag_rec_sa_wrap w;
+	struct esptag_rec_view rv;
+	size_t off = 0;
+	uint16_t n = 0;
+
+	while (esptag_cfg_next(v, &off, &rv) == 1 && n < MAX_RECS) {
+		bool replay;
+
+		memcpy(&w, rv.data, sizeof(w));
+		replay = eph_seen(a, w.eph_key);
+		for (uint16_t j = 0; j < n && !replay; j++)
+			replay = !memcmp(eph[j], w.eph_key, ESPTAG_X25519_LEN);
+		if (replay) {
+			agent_log(4, "ADD_SA port %u record %u: ephemeral key used before (a replay): refused",
+				  v->port, n);
+			agent_reply_err(r, ESPTAG_ST_BAD_RECORD, n);
+			return -1;
+		}
+		if (esptag_wrap_open(a->id_key, &w, v->port, &sa[n]) ||
+		    esptag_sa_plain_key_check(&sa[n])) {
+			agent_log(4, "ADD_SA port %u record %u: the wrapped key does not open for this agent, port, domain and record: refused",
+				  v->port, n);
+			agent_reply_err(r, ESPTAG_ST_BAD_RECORD, n);
+			return -1;
+		}
+		memcpy(eph[n], w.eph_key, ESPTAG_X25519_LEN);
+		n++;
+	}
+	return n;
 }
 
 static bool sa_key_equal(const struct esptag_rec_sa *x, const struct esptag_rec_sa *y)
@@ -71,10 +136,18 @@ static void op_add_sa(struct agent *a, const struct esptag_cfg_view *v, uint8_t 
 	struct esptag_rec_view rv;
 	struct agent_sa_key k;
 	int64_t added[MAX_RECS];
+	static uint8_t eph[MAX_RECS][ESPTAG_X25519_LEN];
 	size_t off = 0;
 	uint16_t n = 0, i, j;
 
-	while (esptag_cfg_next(v, &off, &rv) == 1 && n < MAX_RECS) {
+	if (v->version >= ESPTAG_PROTO_V2) {
+		int got = unwrap_all(a, v, sa, eph, r);
+
+		if (got < 0)
+			goto out;
+		n = got;
+	}
+	while (v->version < ESPTAG_PROTO_V2 && esptag_cfg_next(v, &off, &rv) == 1 && n < MAX_RECS) {
 		memcpy(&sa[n], rv.data, sizeof(sa[n]));
 		/* The request's key bytes are not needed any more. */
 		OPENSSL_cleanse(recs_rw + (rv.data - v->records) +
@@ -112,6 +185,11 @@ static void op_add_sa(struct agent *a, const struct esptag_cfg_view *v, uint8_t 
 			agent_log(3, "ADD_SA: cannot set up the cipher context");
 			goto out;
 		}
+	}
+	/* Installed: their ephemeral keys are spent. */
+	for (i = 0; v->version >= ESPTAG_PROTO_V2 && i < n; i++) {
+		memcpy(a->seen_eph[a->seen_next], eph[i], ESPTAG_X25519_LEN);
+		a->seen_next = (a->seen_next + 1) % AGENT_SEEN_EPH;
 	}
 	for (i = 0; i < n; i++) {
 		struct esptag_rec_sa echo = a->sa[added[i]].rec; /* key/salt zero */

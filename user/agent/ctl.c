@@ -128,6 +128,14 @@ static void cfg_wipe_keys(uint8_t *pl, size_t plen)
 				ESPTAG_KEY_MAX + ESPTAG_SALT_LEN);
 }
 
+/* A reply carries the request's version (when it is one spoken here). */
+static uint8_t reply_version(const struct esptag_cfg_hdr *h)
+{
+	if (h->version >= ESPTAG_PROTO_VERSION && h->version <= ESPTAG_PROTO_VERSION_MAX)
+		return h->version;
+	return ESPTAG_PROTO_VERSION_MAX;
+}
+
 /* Decode and execute the request; the reply is built into e->frame. */
 static void cfg_execute(struct agent *a, uint8_t *pl, size_t plen, const struct esptag_cfg_hdr *h,
 			struct agent_reply *r, struct agent_cache_ent *e)
@@ -140,9 +148,13 @@ static void cfg_execute(struct agent *a, uint8_t *pl, size_t plen, const struct 
 	r->err_index = ESPTAG_ERR_INDEX_NONE;
 	esptag_cfg_begin(&r->b, e->frame + ESPTAG_ETH_HLEN, ESPTAG_CFG_MAX_PAYLOAD, h->opcode,
 			 ESPTAG_CFG_F_REPLY, 0, ntohl(h->msg_id), ntohs(h->port));
+	esptag_cfg_set_version(&r->b, reply_version(h));
 	rc = esptag_cfg_decode(pl, plen, &v);
 	if (rc)
 		cfg_decode_err(r, rc, v.bad_index);
+	else if (v.version < a->version_min && v.opcode != ESPTAG_OP_HELLO)
+		/* Version 1 (keys in clear) only when the operator allows it. */
+		agent_reply_err(r, ESPTAG_ST_BAD_VERSION, ESPTAG_ERR_INDEX_NONE);
 	else
 		agent_cfg_exec(a, &v, pl + sizeof(*h), r);
 	if (rc && h->opcode == ESPTAG_OP_ADD_SA)
@@ -155,6 +167,10 @@ static void cfg_error_reply(struct agent *a, const struct esptag_cfg_hdr *h,
 {
 	esptag_cfg_begin(&r->b, e->frame + ESPTAG_ETH_HLEN, ESPTAG_CFG_MAX_PAYLOAD, h->opcode,
 			 ESPTAG_CFG_F_REPLY, r->status, ntohl(h->msg_id), ntohs(h->port));
+	/* BAD_VERSION: the agent's highest version, and its CAPS (40 bytes:
+	 * readable by any host). */
+	esptag_cfg_set_version(&r->b, r->status == ESPTAG_ST_BAD_VERSION ?
+					      ESPTAG_PROTO_VERSION_MAX : reply_version(h));
 	if (r->status == ESPTAG_ST_BAD_VERSION) {
 		struct esptag_rec_caps c;
 

@@ -23,8 +23,13 @@
 #include "notify.h"
 #include "util.h"
 #include "version.h"
+#include <openssl/evp.h>
 #include "agent.h"
 #include "io.h"
+#include "wrap.h"
+
+/* Where the identity key lives unless --state-dir says otherwise. */
+#define AGENT_STATE_DIR "/var/lib/esptag-agent"
 
 static volatile sig_atomic_t stop, dump;
 
@@ -71,6 +76,12 @@ static void usage(FILE *f)
 		"                            default: one per CPU the agent may run on\n"
 		"  --io auto|xdp|packet      packet I/O: AF_XDP or AF_PACKET rings (default auto:\n"
 		"                            AF_XDP on the wire side where it can, see the man page)\n"
+		"  --state-dir DIR           the identity key's directory (default\n"
+		"                            $STATE_DIRECTORY, else %s)\n"
+		"  --show-key                print the agent's public key and fingerprint\n"
+		"                            (making the key if there is none) and exit\n"
+		"  --allow-v1                also speak config protocol version 1 (SA keys\n"
+		"                            in clear on the host port)\n"
 		"  --test-drop-config PCT    test only: drop PCT%% of config requests\n"
 		"  --features LIST           test only: announce only these features\n"
 		"                            (comma list of tso,hairpin,esn,tunnel,ipv6; or none)\n"
@@ -81,7 +92,8 @@ static void usage(FILE *f)
 		"\n"
 		"Signals: SIGUSR1 prints counters and per-SA statistics to stderr,\n"
 		"SIGTERM/SIGINT stop cleanly (all key material is wiped).\n",
-		AGENT_DEF_CAPACITY, AGENT_DEF_LOCALS, ESPTAG_ETH_P_CFG, ESPTAG_ETH_P_META);
+		AGENT_DEF_CAPACITY, AGENT_DEF_LOCALS, ESPTAG_ETH_P_CFG, ESPTAG_ETH_P_META,
+		AGENT_STATE_DIR);
 }
 
 static int parse_u32(const char *s, const char *what, uint32_t min, uint32_t max, uint32_t *out)
@@ -198,6 +210,9 @@ static void wire_rx(struct agent *a, uint8_t *f, size_t len, const struct virtio
 /* The command line. */
 struct agent_cmdline {
 	const char *host, *wire;
+	const char *state_dir;
+	char state_buf[4096];		/* $STATE_DIRECTORY's first entry */
+	bool show_key;
 	struct agent_opts o;
 	int log_level; /* 0: the default */
 	enum io_choice io;
@@ -318,6 +333,15 @@ static int parse_opt(int c, struct agent_cmdline *cl)
 			return ESPTAG_EXIT_USAGE;
 		}
 		return 0;
+	case 'S':
+		cl->state_dir = optarg;
+		return 0;
+	case 'K':
+		cl->show_key = true;
+		return 0;
+	case '1':
+		o->allow_v1 = true;
+		return 0;
 	case 'v':
 		cl->log_level = 7;
 		return 0;
@@ -347,6 +371,9 @@ static int parse_cmdline(int argc, char **argv, struct agent_cmdline *cl)
 					   {"features", required_argument, NULL, 'F'},
 					   {"cpus", required_argument, NULL, 'U'},
 					   {"io", required_argument, NULL, 'I'},
+					   {"state-dir", required_argument, NULL, 'S'},
+					   {"show-key", no_argument, NULL, 'K'},
+					   {"allow-v1", no_argument, NULL, '1'},
 					   {"verbose", no_argument, NULL, 'v'},
 					   {"quiet", no_argument, NULL, 'q'},
 					   {"help", no_argument, NULL, 'h'},
@@ -364,7 +391,26 @@ static int parse_cmdline(int argc, char **argv, struct agent_cmdline *cl)
 		if (rc)
 			return rc;
 	}
-	if (optind != argc || !cl->host || !cl->wire) {
+	/* systemd's StateDirectory= (the first one), else the default. */
+	if (!cl->state_dir) {
+		const char *sd = getenv("STATE_DIRECTORY");
+		size_t n = sd ? strcspn(sd, ":") : 0;
+
+		if (n && n < sizeof(cl->state_buf)) {
+			memcpy(cl->state_buf, sd, n);
+			cl->state_buf[n] = 0;
+			cl->state_dir = cl->state_buf;
+		} else {
+			cl->state_dir = AGENT_STATE_DIR;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "esptag-agent: unexpected argument '%s' (see --help)\n", argv[optind]);
+		return ESPTAG_EXIT_USAGE;
+	}
+	if (cl->show_key)
+		return -1;
+	if (!cl->host || !cl->wire) {
 		fprintf(stderr,
 			"esptag-agent: --host IF and --wire IF are required (see --help)\n");
 		return ESPTAG_EXIT_USAGE;
@@ -539,6 +585,51 @@ static void close_ports(struct worker *ws, int n)
 	}
 }
 
+/* The identity key (made on the first start); NULL after logging why. */
+static EVP_PKEY *identity(const char *dir, bool quiet_new)
+{
+	uint8_t pub[ESPTAG_X25519_LEN], fpr[ESPTAG_FPR_LEN];
+	char err[512], fs[ESPTAG_FPR_STRLEN];
+	bool created;
+	EVP_PKEY *k = esptag_identity_load(dir, true, &created, err, sizeof(err));
+
+	if (!k) {
+		agent_log(3, "identity key: %s", err);
+		return NULL;
+	}
+	if (err[0])
+		agent_log(4, "identity key: %s", err);
+	if (esptag_x25519_pub(k, pub) || esptag_key_fingerprint(pub, fpr)) {
+		EVP_PKEY_free(k);
+		return NULL;
+	}
+	esptag_fpr_str(fpr, fs);
+	if (created || !quiet_new)
+		agent_log(6, "%s identity key %s/%s, fingerprint %s",
+			  created ? "new" : "using", dir, ESPTAG_AGENT_KEY_FILE, fs);
+	return k;
+}
+
+/* --show-key: what an operator copies into a VM's esptagd configuration. */
+static int show_key(const char *dir)
+{
+	uint8_t pub[ESPTAG_X25519_LEN], fpr[ESPTAG_FPR_LEN];
+	char fs[ESPTAG_FPR_STRLEN];
+	EVP_PKEY *k = identity(dir, true);
+
+	if (!k)
+		return ESPTAG_EXIT_FAIL;
+	esptag_x25519_pub(k, pub);
+	esptag_key_fingerprint(pub, fpr);
+	esptag_fpr_str(fpr, fs);
+	printf("public-key ");
+	for (int i = 0; i < ESPTAG_X25519_LEN; i++)
+		printf("%02x", pub[i]);
+	printf("\nfingerprint %s\n", fs);
+	EVP_PKEY_free(k);
+	return ESPTAG_EXIT_OK;
+}
+
 int main(int argc, char **argv)
 {
 	struct agent_cmdline cl;
@@ -558,9 +649,14 @@ int main(int argc, char **argv)
 	rc = ESPTAG_EXIT_FAIL;
 	if (cl.log_level)
 		log_level = cl.log_level;
+	if (cl.show_key)
+		return show_key(cl.state_dir);
 	harden_process();
 	install_signals();
 	libbpf_set_print(libbpf_log);
+	cl.o.id_key = identity(cl.state_dir, false);
+	if (!cl.o.id_key)
+		return ESPTAG_EXIT_FAIL;
 	if (agent_init(&a, &cl.o, flush_side)) {
 		agent_log(3, "out of memory for a SAD of %u entries", cl.o.capacity);
 		return 1;
@@ -607,10 +703,11 @@ int main(int argc, char **argv)
 		a.io = ws[0].ports;
 	}
 	agent_log(6, "running: host %s (%s) wire %s (%s) workers %d capacity %u port-limit %u "
-		     "epoch %016llx%s%s",
+		     "epoch %016llx versions %u..%u%s%s",
 		  cl.host, ws[0].ports[AGENT_HOST].mode == AGENT_IO_XDP ? "AF_XDP" : "AF_PACKET",
 		  cl.wire, ws[0].ports[AGENT_WIRE].mode == AGENT_IO_XDP ? "AF_XDP" : "AF_PACKET", n,
-		  a.capacity, a.port_limit, (unsigned long long)a.epoch,
+		  a.capacity, a.port_limit, (unsigned long long)a.epoch, a.version_min,
+		  ESPTAG_PROTO_VERSION_MAX,
 		  a.drop_pct ? " (test: dropping config requests)" : "",
 		  a.features != AGENT_FEATURES ? " (announcing fewer features)" : "");
 	esptag_notify_ready("forwarding");

@@ -36,6 +36,9 @@ int cli_exit_for(int status);
  */
 int cli_transact(const char *dev, int op, const void *items, uint32_t count, size_t isz,
 		 uint8_t **buf, struct esptag_ctl_view *v, uint32_t *err_index);
+/* The same; quiet: no message for "no such SA" (E_NOENT). */
+int cli_transact_q(const char *dev, int op, const void *items, uint32_t count, size_t isz,
+		   uint8_t **buf, struct esptag_ctl_view *v, uint32_t *err_index, bool quiet);
 /* Print the daemon's events until the connection ends. */
 int cli_monitor(const char *dev);
 
@@ -51,8 +54,11 @@ void cli_print_sas(const struct esptag_ctl_view *v, const struct esptag_ctl_view
 void cli_print_policies(const struct esptag_ctl_view *v, const struct esptag_ctl_view *stats);
 void cli_print_vfs(const struct esptag_ctl_view *v, bool list);
 void cli_print_vf_reset(const struct esptag_ctl_view *v);
-/* state get: the SAs matching id (an array; exit code REFUSED if none). */
-int cli_print_sa_get(const struct esptag_ctl_view *v, const struct esptag_ctl_sa_id *id);
+/* state get / update: n SAs (an array, with their lifetimes); exit code
+ * REFUSED if none ("no such SA" naming id). */
+int cli_print_sa_get(const struct esptag_ctl_sa *sas, uint32_t n, const struct esptag_ctl_sa_id *id);
+/* state allocspi: the reserved SPI, as ip xfrm state allocspi. */
+void cli_print_allocspi(const struct esptag_ctl_spi *q);
 /* state count: "SAD count N" (as ip xfrm), or {"count":N}. */
 int cli_print_sa_count(const struct esptag_ctl_view *v);
 

@@ -86,7 +86,13 @@ static int ctl_connect(const char *path)
 }
 
 int cli_transact(const char *dev, int op, const void *items, uint32_t count, size_t isz,
-		    uint8_t **buf, struct esptag_ctl_view *v, uint32_t *err_index)
+		 uint8_t **buf, struct esptag_ctl_view *v, uint32_t *err_index)
+{
+	return cli_transact_q(dev, op, items, count, isz, buf, v, err_index, false);
+}
+
+int cli_transact_q(const char *dev, int op, const void *items, uint32_t count, size_t isz,
+		   uint8_t **buf, struct esptag_ctl_view *v, uint32_t *err_index, bool quiet)
 {
 	struct esptag_ctl_hdr h;
 	char path[256], err[256];
@@ -122,8 +128,9 @@ int cli_transact(const char *dev, int op, const void *items, uint32_t count, siz
 	if (err_index)
 		*err_index = v->hdr.err_index;
 	if (v->hdr.status) {
-		fprintf(stderr, "esptag: %s: %.*s\n", esptag_ctl_op_str(op), (int)v->hdr.len,
-			(const char *)v->payload);
+		if (!quiet || v->hdr.status != ESPTAG_CTL_E_NOENT)
+			fprintf(stderr, "esptag: %s: %.*s\n", esptag_ctl_op_str(op),
+				(int)v->hdr.len, (const char *)v->payload);
 		return cli_exit_for(v->hdr.status);
 	}
 	return ESPTAG_EXIT_OK;

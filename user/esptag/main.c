@@ -27,7 +27,13 @@ bool cli_stats;
 static const char usage_state[] =
 	"  state add dev DEV src ADDR dst ADDR proto esp spi SPI [mode transport|tunnel]\n"
 	"            [reqid N] aead 'rfc4106(gcm(aes))' 0xKEYSALT 128 [replay-window N]\n"
-	"            [flag esn | esn] [vlan ID [vlan ID]] [limit time-hard SECONDS] dir in|out\n"
+	"            [flag esn | esn] [vlan ID [vlan ID]] [limit LIMIT]... dir in|out\n"
+	"            (manual keying: labs and conformance only; every SA its own key)\n"
+	"  state update [dev DEV] [src ADDR] dst ADDR proto esp spi SPI [dir in|out]\n"
+	"            [limit LIMIT]... [replay-window N]\n"
+	"  LIMIT := time-soft|time-hard SECONDS | byte-soft|byte-hard BYTES |\n"
+	"           packet-soft|packet-hard PACKETS   (0 = none)\n"
+	"  state allocspi [dev DEV] src PEER dst ADDR proto esp [min SPI max SPI] [reqid N]\n"
 	"  state del dev DEV dst ADDR proto esp spi SPI [dir in|out]\n"
 	"  state get [dev DEV] dst ADDR [proto esp] spi SPI [dir in|out]\n"
 	"  state list|ls|show [dev DEV] | state count [dev DEV]\n"
@@ -64,7 +70,8 @@ static void usage_of(FILE *f, int obj)
 		"       esptag help [OBJECT] | esptag OBJECT help\n");
 	for (int i = ESPTAG_CLI_OBJ_STATE; i <= ESPTAG_CLI_OBJ_MONITOR; i++)
 		fputs(parts[i], f);
-	fprintf(f, "  map [ list | sad | seq | replay | sa_stats | spd | stats | cfg | ports ] [ dev DEV | pin DIR ]\n"
+	fprintf(f, "  map [ list | sad | seq | replay | sa_stats | sa_life | spd | stats | cfg | ports ]\n"
+		   "      [ dev DEV | pin DIR ]\n"
 		   "      the pinned maps read directly: empty slots skipped, SPIs in host order\n");
 	fprintf(f,
 		"Objects and commands may be shortened to a unique prefix (st l = state list).\n"
@@ -181,6 +188,153 @@ static int print_with_stats(const char *dev, int op, const struct esptag_ctl_vie
 	return rc;
 }
 
+/* The daemon's device when the command did not name it (the request item
+ * needs it): from its agent status. */
+static int daemon_dev(struct esptag_cli_cmd *c, char *dev)
+{
+	struct esptag_ctl_agent a = {};
+	struct esptag_ctl_view v;
+	uint8_t *buf = NULL;
+	uint32_t ei;
+	int rc;
+
+	if (*c->dev) {
+		snprintf(dev, ESPTAG_CTL_DEV_LEN, "%s", c->dev);
+		return ESPTAG_EXIT_OK;
+	}
+	rc = cli_transact(c->dev, ESPTAG_CTL_AGENT_STATUS, NULL, 0, 0, &buf, &v, &ei);
+	if (rc == ESPTAG_EXIT_OK && v.hdr.count)
+		esptag_ctl_item(&v, 0, &a);
+	esptag_ctl_free(buf);
+	if (rc == ESPTAG_EXIT_OK && !*a.dev)
+		rc = ESPTAG_EXIT_INTERNAL;
+	snprintf(dev, ESPTAG_CTL_DEV_LEN, "%s", a.dev);
+	return rc;
+}
+
+/* STATE_GET of one SA (id with dir set): exit code; *found, *sa. */
+static int sa_get_one(const char *dev, const struct esptag_ctl_sa_id *id, struct esptag_ctl_sa *sa,
+		      bool *found, bool quiet)
+{
+	struct esptag_ctl_view v;
+	uint8_t *buf = NULL;
+	uint32_t ei;
+	int rc;
+
+	*found = false;
+	rc = cli_transact_q(dev, ESPTAG_CTL_STATE_GET, id, 1, sizeof(*id), &buf, &v, &ei, quiet);
+	if (rc == ESPTAG_EXIT_OK && v.hdr.count) {
+		esptag_ctl_item(&v, 0, sa);
+		*found = true;
+	}
+	esptag_ctl_free(buf);
+	return rc;
+}
+
+/* state get: STATE_GET, in both directions when dir is unset. */
+static int run_get(struct esptag_cli_cmd *c, const char *dev)
+{
+	struct esptag_ctl_sa found[2];
+	struct esptag_ctl_sa_id id = c->id;
+	uint32_t n = 0;
+
+	snprintf(id.dev, sizeof(id.dev), "%s", dev);
+	for (uint8_t dir = ESPTAG_DIR_IN; dir <= ESPTAG_DIR_OUT; dir++) {
+		bool got;
+		int rc;
+
+		if (c->id.dir && c->id.dir != dir)
+			continue;
+		id.dir = dir;
+		rc = sa_get_one(c->dev, &id, &found[n], &got, true);
+		if (rc != ESPTAG_EXIT_OK && rc != ESPTAG_EXIT_REFUSED)
+			return rc;
+		n += got;
+	}
+	return cli_print_sa_get(found, n, &c->id);
+}
+
+/* state update: the SA as it is, with the given limits / window. */
+static int run_update(struct esptag_cli_cmd *c, const char *dev)
+{
+	struct esptag_ctl_sa_id id = { .family = c->sa.family, .proto = ESPTAG_IPPROTO_ESP,
+				       .spi = c->sa.spi };
+	struct esptag_ctl_sa cur, other;
+	struct esptag_ctl_view v;
+	uint8_t *buf = NULL;
+	uint32_t ei;
+	bool got = false, got2 = false;
+	int rc;
+
+	snprintf(id.dev, sizeof(id.dev), "%s", dev);
+	memcpy(id.daddr, c->sa.daddr, 16);
+	id.dir = c->sa.dir ? c->sa.dir : ESPTAG_DIR_IN;
+	rc = sa_get_one(c->dev, &id, &cur, &got, true);
+	if (!c->sa.dir) {
+		id.dir = ESPTAG_DIR_OUT;
+		rc = sa_get_one(c->dev, &id, got ? &other : &cur, &got2, true);
+		if (got && got2) {
+			fprintf(stderr, "esptag: dst and spi name an SA in each direction: add dir in or dir out\n");
+			return ESPTAG_EXIT_CLI_USAGE;
+		}
+		got |= got2;
+	}
+	if (!got) {
+		if (rc == ESPTAG_EXIT_OK || rc == ESPTAG_EXIT_REFUSED) {
+			fprintf(stderr, "esptag: no such SA (dst, spi%s); nothing was changed\n",
+				c->sa.dir ? ", dir" : "");
+			return ESPTAG_EXIT_REFUSED;
+		}
+		return rc;
+	}
+	if ((c->upd & ESPTAG_CLI_UPD_REPLAY) && cur.dir == ESPTAG_DIR_OUT && c->sa.replay_window) {
+		fprintf(stderr, "esptag: replay-window applies to dir in SAs only; nothing was changed\n");
+		return ESPTAG_EXIT_CLI_USAGE;
+	}
+	esptag_cli_update_merge(c, &cur);
+	snprintf(cur.dev, sizeof(cur.dev), "%s", dev);
+	rc = cli_transact(c->dev, ESPTAG_CTL_STATE_UPDATE, &cur, 1, sizeof(cur), &buf, &v, &ei);
+	if (rc == ESPTAG_EXIT_OK && v.hdr.count) {
+		esptag_ctl_item(&v, 0, &cur);
+		cli_print_sa_get(&cur, 1, NULL);
+	}
+	esptag_ctl_free(buf);
+	return rc;
+}
+
+/* state allocspi: print the reservation as ip xfrm state allocspi does. */
+static int run_allocspi(struct esptag_cli_cmd *c, const char *dev)
+{
+	struct esptag_ctl_spi q = c->spi;
+	struct esptag_ctl_view v;
+	uint8_t *buf = NULL;
+	uint32_t ei;
+	int rc;
+
+	snprintf(q.dev, sizeof(q.dev), "%s", dev);
+	rc = cli_transact(c->dev, ESPTAG_CTL_STATE_ALLOCSPI, &q, 1, sizeof(q), &buf, &v, &ei);
+	if (rc == ESPTAG_EXIT_OK && v.hdr.count) {
+		esptag_ctl_item(&v, 0, &q);
+		cli_print_allocspi(&q);
+	}
+	esptag_ctl_free(buf);
+	return rc;
+}
+
+static int run_sa_verb(struct esptag_cli_cmd *c)
+{
+	char dev[ESPTAG_CTL_DEV_LEN];
+	int rc = daemon_dev(c, dev);
+
+	if (rc != ESPTAG_EXIT_OK)
+		return rc;
+	if (c->verb == ESPTAG_CLI_GET)
+		return run_get(c, dev);
+	if (c->verb == ESPTAG_CLI_UPDATE)
+		return run_update(c, dev);
+	return run_allocspi(c, dev);
+}
+
 /* -o FORMAT; 0, -1 unknown. */
 static int set_output(const char *f)
 {
@@ -211,6 +365,9 @@ static int run(struct esptag_cli_cmd *cmds, uint32_t count)
 		return cli_monitor(c->dev);
 	if (cli_prom)
 		return run_prom(c->dev);
+	if (c->verb == ESPTAG_CLI_GET || c->verb == ESPTAG_CLI_UPDATE ||
+	    c->verb == ESPTAG_CLI_ALLOCSPI)
+		return run_sa_verb(c);
 	isz = esptag_ctl_item_size(c->op, false);
 	if (isz) {
 		items = calloc(count, isz);
@@ -231,8 +388,8 @@ static int run(struct esptag_cli_cmd *cmds, uint32_t count)
 		esptag_ctl_free(buf);
 		return rc;
 	}
-	if (c->verb == ESPTAG_CLI_GET || c->verb == ESPTAG_CLI_COUNT) {
-		rc = c->verb == ESPTAG_CLI_GET ? cli_print_sa_get(&v, &c->id) : cli_print_sa_count(&v);
+	if (c->verb == ESPTAG_CLI_COUNT) {
+		rc = cli_print_sa_count(&v);
 		esptag_ctl_free(buf);
 		return rc;
 	}

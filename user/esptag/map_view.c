@@ -9,7 +9,7 @@
  *
  *   esptag map [list] [dev DEV | pin DIR]      the maps, their sizes and use
  *   esptag map MAP [dev DEV | pin DIR]         the non-empty entries of MAP:
- *        sad, seq, replay, sa_stats, spd, stats, cfg, ports
+ *        sad, seq, replay, sa_stats, sa_life, spd, stats, cfg, ports
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -246,6 +246,15 @@ static int view_array(const struct map_ctx *c, const char *which)
 			const struct esptag_replay *r = (const void *)val;
 
 			entry_u64("top", r->top);
+		} else if (!strcmp(which, "sa_life")) {
+			const struct esptag_sa_life *l = (const void *)val;
+
+			entry_u64("hard_bytes", l->hard_bytes);
+			entry_u64("hard_packets", l->hard_packets);
+			entry_u64("bytes", l->bytes);
+			entry_u64("packets", l->packets);
+			entry_u64("last_ns", l->last_ns);
+			entry_u64("refused", l->refused);
 		} else {	/* sa_stats, per CPU: the sum */
 			size_t step = (info.value_size + 7) & ~7u;
 			uint64_t p = 0, b = 0, d = 0;
@@ -598,7 +607,8 @@ static int view_list(const struct map_ctx *c)
 
 static void map_usage(FILE *f)
 {
-	fprintf(f, "Usage: esptag map [ list | sad | seq | replay | sa_stats | spd | stats | cfg | ports ]\n"
+	fprintf(f, "Usage: esptag map [ list | sad | seq | replay | sa_stats | sa_life | spd | stats | cfg |\n"
+		   "                    ports ]\n"
 		   "                  [ dev DEV | pin DIR ]\n"
 		   "The pinned maps of an esptagd instance without the empty slots of the per-SA\n"
 		   "arrays, per-CPU values summed, SPIs in host order (bpftool shows esptag_sad's\n"
@@ -613,7 +623,7 @@ static bool prefix_of(const char *arg, const char *word)
 int cli_map_main(int argc, char **argv)
 {
 	static const char *const views[] = { "list", "sad", "seq", "replay", "sa_stats",
-					     "spd", "stats", "cfg", "ports", "help" };
+					     "spd", "stats", "cfg", "ports", "help", "sa_life" };
 	const char *view = "list", *dev = NULL, *pin = NULL;
 	struct map_ctx c;
 	int i = 1;
@@ -637,7 +647,7 @@ int cli_map_main(int argc, char **argv)
 			i++;
 		} else if (strcmp(argv[i], "dev") && strcmp(argv[i], "pin")) {
 			fprintf(stderr, "esptag: map: %s '%s' (list, sad, seq, replay, sa_stats, "
-				"spd, stats, cfg, ports or help)\n", hits ? "ambiguous" : "unknown",
+				"sa_life, spd, stats, cfg, ports or help)\n", hits ? "ambiguous" : "unknown",
 				argv[i]);
 			return ESPTAG_EXIT_CLI_USAGE;
 		}

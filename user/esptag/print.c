@@ -67,7 +67,64 @@ static void print_sa_stats(const struct esptag_ctl_stat *s)
 	json_end(w);
 }
 
-static void print_sa(const struct esptag_ctl_sa *sa, const struct esptag_ctl_view *stats)
+/* "(INF)" for no limit, else the number (ip -s xfrm state). */
+static const char *lim_s(uint64_t v, char *b, size_t n)
+{
+	if (!v)
+		return "(INF)";
+	snprintf(b, n, "%" PRIu64, v);
+	return b;
+}
+
+static const char *time_s(uint64_t t, char *b, size_t n)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (!t || !localtime_r(&tt, &tm) || !strftime(b, n, "%Y-%m-%d %H:%M:%S", &tm))
+		return "-";
+	return b;
+}
+
+/* Lifetime config and current use, as ip -s xfrm state shows them. */
+static void print_sa_life(const struct esptag_ctl_sa *sa)
+{
+	struct json_w *w = &cli_jw;
+	char a[32], b[32];
+
+	if (cli_json) {
+		json_key(w, "limits");
+		json_obj(w);
+		json_ku64(w, "time_soft", sa->soft_time);
+		json_ku64(w, "time_hard", sa->lifetime);
+		json_ku64(w, "byte_soft", sa->soft_bytes);
+		json_ku64(w, "byte_hard", sa->hard_bytes);
+		json_ku64(w, "packet_soft", sa->soft_packets);
+		json_ku64(w, "packet_hard", sa->hard_packets);
+		json_end(w);
+		json_key(w, "current");
+		json_obj(w);
+		json_ku64(w, "bytes", sa->cur_bytes);
+		json_ku64(w, "packets", sa->cur_packets);
+		json_ku64(w, "add_time", sa->add_time);
+		json_ku64(w, "use_time", sa->use_time);
+		json_end(w);
+		return;
+	}
+	printf("\tlifetime config:\n");
+	printf("\t  limit: soft %s(bytes), hard %s(bytes)\n", lim_s(sa->soft_bytes, a, sizeof(a)),
+	       lim_s(sa->hard_bytes, b, sizeof(b)));
+	printf("\t  limit: soft %s(packets), hard %s(packets)\n",
+	       lim_s(sa->soft_packets, a, sizeof(a)), lim_s(sa->hard_packets, b, sizeof(b)));
+	printf("\t  expire add: soft %u(sec), hard %u(sec)\n", sa->soft_time, sa->lifetime);
+	printf("\tlifetime current:\n");
+	printf("\t  %" PRIu64 "(bytes), %" PRIu64 "(packets)\n", sa->cur_bytes, sa->cur_packets);
+	printf("\t  add %s use %s\n", time_s(sa->add_time, a, sizeof(a)),
+	       time_s(sa->use_time, b, sizeof(b)));
+}
+
+static void print_sa(const struct esptag_ctl_sa *sa, const struct esptag_ctl_view *stats,
+		     bool life)
 {
 	struct esptag_ctl_stat st;
 	bool has_st = sa_stat(stats, sa->sa_index, sa->spi, &st);
@@ -103,6 +160,7 @@ static void print_sa(const struct esptag_ctl_sa *sa, const struct esptag_ctl_vie
 		json_kbool(w, "alive", sa->state & ESPTAG_CTL_SAS_ALIVE);
 		json_kbool(w, "nokey", sa->state & ESPTAG_CTL_SAS_NOKEY);
 		json_ku64(w, "lifetime", sa->lifetime);
+		print_sa_life(sa);
 		if (has_st)
 			print_sa_stats(&st);
 		json_end(w);
@@ -127,6 +185,8 @@ static void print_sa(const struct esptag_ctl_sa *sa, const struct esptag_ctl_vie
 	if (sa->state & ESPTAG_CTL_SAS_NOKEY)
 		printf(" nokey");
 	printf("\n");
+	if (life)
+		print_sa_life(sa);
 	if (has_st)
 		print_sa_stats(&st);
 }
@@ -139,7 +199,7 @@ void cli_print_sas(const struct esptag_ctl_view *v, const struct esptag_ctl_view
 		json_arr(&cli_jw);
 	for (uint32_t i = 0; i < v->hdr.count; i++) {
 		esptag_ctl_item(v, i, &sa);
-		print_sa(&sa, stats);
+		print_sa(&sa, stats, stats != NULL);
 	}
 	if (cli_json) {
 		json_end(&cli_jw);
@@ -346,38 +406,45 @@ void cli_print_vf_reset(const struct esptag_ctl_view *v)
 	}
 }
 
-static bool sa_matches(const struct esptag_ctl_sa *sa, const struct esptag_ctl_sa_id *id)
+int cli_print_sa_get(const struct esptag_ctl_sa *sas, uint32_t n, const struct esptag_ctl_sa_id *id)
 {
-	size_t alen = id->family == 6 ? 16 : 4;
-
-	return sa->spi == id->spi && sa->family == id->family &&
-	       !memcmp(sa->daddr, id->daddr, alen) && (!id->dir || sa->dir == id->dir) &&
-	       (!*id->dev || !strcmp(sa->dev, id->dev));
-}
-
-int cli_print_sa_get(const struct esptag_ctl_view *v, const struct esptag_ctl_sa_id *id)
-{
-	struct esptag_ctl_sa sa;
-	uint32_t n = 0;
-
-	for (uint32_t i = 0; i < v->hdr.count; i++) {
-		esptag_ctl_item(v, i, &sa);
-		if (!sa_matches(&sa, id))
-			continue;
-		if (cli_json && !n)
-			json_arr(&cli_jw);
-		print_sa(&sa, NULL);
-		n++;
-	}
 	if (!n) {
-		fprintf(stderr, "esptag: no such SA (dst, spi%s)\n", id->dir ? ", dir" : "");
+		fprintf(stderr, "esptag: no such SA (dst, spi%s)\n", id && id->dir ? ", dir" : "");
 		return ESPTAG_EXIT_REFUSED;
 	}
+	if (cli_json)
+		json_arr(&cli_jw);
+	for (uint32_t i = 0; i < n; i++)
+		print_sa(&sas[i], NULL, true);
 	if (cli_json) {
 		json_end(&cli_jw);
 		json_done(&cli_jw);
 	}
 	return ESPTAG_EXIT_OK;
+}
+
+void cli_print_allocspi(const struct esptag_ctl_spi *q)
+{
+	char s[64], d[64];
+
+	esptag_addr_str(q->family, q->saddr, s, sizeof(s));
+	esptag_addr_str(q->family, q->daddr, d, sizeof(d));
+	if (cli_json) {
+		struct json_w *w = &cli_jw;
+
+		json_obj(w);
+		json_kstr(w, "dev", q->dev);
+		json_kstr(w, "src", s);
+		json_kstr(w, "dst", d);
+		json_kstr(w, "proto", "esp");
+		json_ku64(w, "spi", q->spi);
+		json_ku64(w, "reqid", q->reqid);
+		json_end(w);
+		json_done(w);
+		return;
+	}
+	printf("src %s dst %s\n", s, d);
+	printf("\tproto esp spi 0x%08x reqid %u mode transport\n", q->spi, q->reqid);
 }
 
 int cli_print_sa_count(const struct esptag_ctl_view *v)

@@ -209,9 +209,27 @@ void cli_print_stats(const struct esptag_ctl_view *v)
 	}
 }
 
+static bool sa_event(int type)
+{
+	return type == ESPTAG_EV_SA_ADDED || type == ESPTAG_EV_SA_REMOVED ||
+	       type == ESPTAG_EV_SA_EXPIRED || type == ESPTAG_EV_SA_SOFT_EXPIRED;
+}
+
+/* enum esptag_ctl_limit of an (soft) expire event */
+static const char *limit_str(int id)
+{
+	static const char *const n[] = {
+		[ESPTAG_LIMIT_NONE] = "none",	  [ESPTAG_LIMIT_TIME] = "time",
+		[ESPTAG_LIMIT_BYTES] = "bytes",	  [ESPTAG_LIMIT_PACKETS] = "packets",
+		[ESPTAG_LIMIT_SEQ] = "seq",
+	};
+	return id >= 0 && id <= ESPTAG_LIMIT_SEQ ? n[id] : "?";
+}
+
 void cli_print_event(const struct esptag_ctl_event *e)
 {
-	char d[64], ts[32];
+	char d[64], s[64] = "", ts[32];
+	bool expire = e->type == ESPTAG_EV_SA_EXPIRED || e->type == ESPTAG_EV_SA_SOFT_EXPIRED;
 	time_t t = e->time_ms / 1000;
 	struct tm tm;
 
@@ -219,6 +237,8 @@ void cli_print_event(const struct esptag_ctl_event *e)
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
 	if (e->family)
 		esptag_addr_str(e->family, e->daddr, d, sizeof(d));
+	if (e->family && sa_event(e->type))
+		esptag_addr_str(e->family, e->saddr, s, sizeof(s));
 	if (cli_json) {
 		struct json_w *w = &cli_jw;
 		char tb[48];
@@ -248,6 +268,16 @@ void cli_print_event(const struct esptag_ctl_event *e)
 		}
 		if (e->family)
 			json_kstr(w, "dst", d);
+		if (*s)
+			json_kstr(w, "src", s);
+		if (sa_event(e->type)) {
+			json_kstr(w, "proto", "esp");
+			json_ku64(w, "reqid", e->reqid);
+		}
+		if (expire) {
+			json_kstr(w, "limit", limit_str(e->id));
+			json_ku64(w, "value", e->value);
+		}
 		json_end(w);
 		json_done(w);
 	} else {
@@ -267,6 +297,12 @@ void cli_print_event(const struct esptag_ctl_event *e)
 			printf(" sa-index %u spi 0x%08x dir %s", e->sa_index, e->spi, cli_dir_s(e->dir));
 		if (e->family)
 			printf(" dst %s", d);
+		if (*s)
+			printf(" src %s", s);
+		if (sa_event(e->type))
+			printf(" reqid %u", e->reqid);
+		if (expire)
+			printf(" limit %s", limit_str(e->id));
 		printf("\n");
 	}
 	fflush(stdout);

@@ -9,8 +9,10 @@
 #include <string.h>
 #include <arpa/inet.h>
 #include "esptagd.h"
+#include "wrap.h"
 
 #define SA_PER_FRAME	((ESPTAG_CFG_MAX_PAYLOAD - sizeof(struct esptag_cfg_hdr)) / sizeof(struct esptag_rec_sa))
+#define WRAP_PER_FRAME	((ESPTAG_CFG_MAX_PAYLOAD - sizeof(struct esptag_cfg_hdr)) / sizeof(struct esptag_rec_sa_wrap))
 #define REF_PER_FRAME	((ESPTAG_CFG_MAX_PAYLOAD - sizeof(struct esptag_cfg_hdr)) / sizeof(struct esptag_rec_sa_ref))
 
 static size_t per_frame(struct daemon *d, size_t max)
@@ -21,6 +23,45 @@ static size_t per_frame(struct daemon *d, size_t max)
 }
 
 /*
+ * The ADD_SA record of one SA: version 1 the record with its key, version 2
+ * the key wrapped for the agent's key, for port and msg_id. A VF's SA is
+ * in the domain the PF assigned (it forwards a wrapped record untouched).
+ * 0, or -1 (nothing added).
+ */
+static int add_rec(struct daemon *d, const struct sa *sa, uint16_t port, uint32_t msg_id,
+		   struct esptag_cfg_builder *b)
+{
+	struct esptag_rec_sa rec;
+	struct esptag_rec_sa_wrap w;
+	int rc;
+
+	sa_to_rec(d, &sa->c, &rec, true);
+	if (d->vf_mode) {
+		memcpy(rec.local_mac, d->vf_mac, 6);
+		rec.nvlans = d->vf_nvlans;
+		memset(rec.vlan, 0, sizeof(rec.vlan));
+		for (int i = 0; i < d->vf_nvlans && i < 2; i++) {
+			rec.vlan[i].tpid = htons(d->vf_nvlans == 2 && i == 0 ? 0x88a8 : 0x8100);
+			rec.vlan[i].tci = htons(d->vf_vid[i]);
+		}
+	}
+	if (d->chan.version < ESPTAG_PROTO_V2) {
+		rc = esptag_cfg_add(b, ESPTAG_REC_SA, &rec, sizeof(rec));
+		explicit_bzero(&rec, sizeof(rec));
+		return rc;
+	}
+	rc = esptag_wrap_seal(&rec, d->caps.agent_key, port, msg_id, NULL, &w);
+	explicit_bzero(&rec, sizeof(rec));
+	if (rc) {
+		log_err("agent: cannot wrap an SA key (OpenSSL)");
+		return -1;
+	}
+	rc = esptag_cfg_add(b, ESPTAG_REC_SA_WRAP, &w, sizeof(w));
+	explicit_bzero(&w, sizeof(w));
+	return rc;
+}
+
+/*
  * ADD_SA for n SAs, batched. Each SA that the agent took gets its sa_index;
  * the others keep ESPTAG_SA_INDEX_NONE. Returns 0 if all were taken, else a
  * ctl status with *err_i (index into v) and *ast (agent status).
@@ -28,7 +69,8 @@ static size_t per_frame(struct daemon *d, size_t max)
 int agent_add(struct daemon *d, uint16_t port, struct sa **v, size_t n, uint32_t *err_i,
 	      uint8_t *ast)
 {
-	size_t per = per_frame(d, SA_PER_FRAME), nt = (n + per - 1) / per;
+	size_t per = per_frame(d, d->chan.version >= ESPTAG_PROTO_V2 ? WRAP_PER_FRAME : SA_PER_FRAME);
+	size_t nt = (n + per - 1) / per;
 	struct txn *t = chan_key_txns(&d->chan, nt);	/* the frames carry keys */
 	struct esptag_rec_sa rec;
 	int rc = 0;
@@ -46,10 +88,12 @@ int agent_add(struct daemon *d, uint16_t port, struct sa **v, size_t n, uint32_t
 		t[k].n = n - t[k].first < per ? n - t[k].first : per;
 		chan_begin(&d->chan, &t[k], &b, ESPTAG_OP_ADD_SA, port);
 		for (uint32_t j = 0; j < t[k].n; j++) {
-			sa_to_rec(d, &v[t[k].first + j]->c, &rec, true);
-			esptag_cfg_add(&b, ESPTAG_REC_SA, &rec, sizeof(rec));
+			if (add_rec(d, v[t[k].first + j], port, t[k].msg_id, &b)) {
+				chan_key_txns_wipe(&d->chan, nt);
+				*err_i = t[k].first + j;
+				return ESPTAG_CTL_E_INTERNAL;
+			}
 		}
-		explicit_bzero(&rec, sizeof(rec));
 		chan_finish(&d->chan, &t[k], &b);
 	}
 	chan_run(&d->chan, t, nt, 0);

@@ -30,6 +30,7 @@ const char *const map_names[M_NR] = {
 	[M_BYPASS] = "esptag_bypass",	[M_ACQ_PEND] = "esptag_acq_pend",
 	[M_ACQ] = "esptag_acquire",	[M_POL_USE] = "esptag_pol_use",
 	[M_POL_TMPL] = "esptag_pol_tmpl",
+	[M_SA_LIFE] = "esptag_sa_life",
 };
 
 /*
@@ -92,7 +93,7 @@ static int open_pinned_maps(struct daemon *d, const char *dir)
 		if (d->bpf.map_fd[i] < 0) {
 			if (i == M_PORTS) /* only with the port program */
 				continue;
-			if (i >= M_BYPASS) { /* programs of an older build */
+			if (i >= M_BYPASS && i <= M_POL_TMPL) { /* programs of an older build */
 				log_warn("map %s not pinned: bypass sockets, acquires, policy use times and inbound templates are unavailable",
 					 path);
 				continue;

@@ -76,6 +76,9 @@ void chan_begin(struct chan *c, struct txn *t, struct esptag_cfg_builder *b, uin
 	memcpy(t->frame + 12, &et, 2);
 	esptag_cfg_begin(b, t->frame + ESPTAG_ETH_HLEN, ESPTAG_CFG_MAX_PAYLOAD, opcode, 0, 0,
 			 t->msg_id, port);
+	/* HELLO is version 1 always; the rest speaks what HELLO found. */
+	if (opcode != ESPTAG_OP_HELLO && c->version > ESPTAG_PROTO_VERSION)
+		esptag_cfg_set_version(b, c->version);
 }
 
 int chan_finish(struct chan *c, struct txn *t, struct esptag_cfg_builder *b)

@@ -165,6 +165,9 @@ static const struct ctl_op ctl_ops[ESPTAG_CTL_OP_MAX + 1] = {
 	[ESPTAG_CTL_VF_TRUST]		= { pf_ctl, 1, CTL_OWNER },
 	[ESPTAG_CTL_VF_RESET]		= { pf_ctl, 1, CTL_OWNER },
 	[ESPTAG_CTL_MONITOR]		= { NULL, 0, CTL_OWNER },
+	[ESPTAG_CTL_STATE_ALLOCSPI]	= { ctl_state_allocspi, 1, CTL_OWNER },
+	[ESPTAG_CTL_STATE_UPDATE]	= { ctl_state_update, 1, CTL_OWNER },
+	[ESPTAG_CTL_STATE_GET]		= { ctl_state_get, 1, CTL_READ },
 	[ESPTAG_CTL_POLICY_GET]		= { ctl_policy_get, 1, CTL_READ },
 	[ESPTAG_CTL_BYPASS_SOCKET]	= { ctl_bypass_socket, 1, CTL_OWNER },
 };

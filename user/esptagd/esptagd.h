@@ -13,7 +13,8 @@
  *   3 pf_cfg.c sad_sync.c spd_ctl.c  VF config; reconcile/re-install/sweep
  *   2 agent_ops.c link.c monitor.c pf_agent.c spd.c
  *   1 chan.c chan_pkt.c vf.c bpf.c bpf_xdp.c bpf_maps.c sa_table.c sa_conv.c
- *     sa_maps.c pf_db.c pf_mbox.c pf_port.c reply.c opts.c
+ *     sa_maps.c spi_res.c key_seen.c keylog.c pf_db.c pf_mbox.c pf_port.c
+ *     reply.c opts.c
  *   0 user/lib: log, util, sa_mirror, ctl, esptag_proto, secmem
  *
  * Single-threaded: a control request runs to completion (including its agent
@@ -38,7 +39,9 @@
 enum map_id {
 	M_SAD, M_SEQ, M_REPLAY, M_SPD, M_SPD_SRC, M_CFG, M_STATS, M_SA_STATS, M_PORTS,
 	/* optional when adopting programs built before them */
-	M_BYPASS, M_ACQ_PEND, M_ACQ, M_POL_USE, M_POL_TMPL, M_NR,
+	M_BYPASS, M_ACQ_PEND, M_ACQ, M_POL_USE, M_POL_TMPL,
+	/* required: its mapping holds the SAs' limits (sa_maps.c) */
+	M_SA_LIFE, M_NR,
 };
 extern const char *const map_names[M_NR];
 
@@ -55,6 +58,8 @@ struct bpf_state {
 	bool tc_egress, tc_ingress, qdisc_created, hook_done;
 	uint32_t tc_prio;
 	bool pinned_by_us;
+	struct esptag_sa_life *life;	/* esptag_sa_life mapped (sa_life.c), NULL if not */
+	uint32_t life_n;		/* its entries */
 	bool fresh;			/* no pins were there before this daemon */
 };
 
@@ -86,6 +91,7 @@ struct chan {
 	uint64_t last_reply_ns;
 	uint64_t replies, retries, timeouts, bad;
 	bool hup;			/* VF mode: the PF closed the mailbox */
+	uint8_t version;		/* config version of requests but HELLO (1: none yet) */
 	struct txn *ktx;		/* chan_key_txns(): locked, no-dump */
 	size_t ktx_n;
 };
@@ -131,8 +137,14 @@ void chan_drain(struct chan *c);
 
 /* ---- SA database ---------------------------------------------------------- */
 struct sa {
-	struct esptag_ctl_sa c;		/* key/salt live here (mlocked table) */
-	uint64_t expires_ns;		/* CLOCK_MONOTONIC, 0 = never */
+	struct esptag_ctl_sa c;		/* key/salt live here (mlocked table); lifetimes,
+					 * add_time (CLOCK_REALTIME s) */
+	uint64_t expires_ns;		/* CLOCK_MONOTONIC, 0 = never (time-hard) */
+	uint64_t added_ns;		/* CLOCK_MONOTONIC at add (soft time) */
+	struct esptag_sa_life keep;	/* use carried over a re-install */
+	bool soft_done;			/* soft expire raised (once per SA) */
+	uint64_t seq_at_ns;		/* non-ESN: when seq was last read (lifetime tick) */
+	uint64_t seq;			/* what it was */
 	uint32_t hnext, inext;		/* hash chains (slot + 1, 0 = end) */
 	bool used;
 	bool has_key;
@@ -147,7 +159,10 @@ struct caps {
 	uint64_t epoch;
 	uint32_t capacity, used, port_limit, port_used;
 	uint16_t alg_mask, features, max_records, max_payload, local_capacity;
-	uint8_t version;
+	uint8_t version;		/* negotiated (docs/protocol.md 1.9) */
+	uint8_t version_min, version_max;	/* the agent's */
+	bool has_key;			/* 72-byte CAPS: the agent's X25519 key */
+	uint8_t agent_key[ESPTAG_X25519_LEN];
 };
 
 /* The outbound SA a protect policy is bound to: the SA's identity (as in
@@ -243,11 +258,26 @@ struct daemon {
 	int nmon;
 	uint64_t last_cnt[ESPTAG_CNT_MAX];
 	bool have_last_cnt;
+	/* SPI reservations (spi_res.c), used keys (key_seen.c), key log */
+	struct spi_res *res;
+	size_t nres, res_cap;
+	uint64_t res_ttl_ns;		/* --spi-reserve-time */
+	struct key_seen *kseen;		/* locked memory */
+	uint64_t seq_start;		/* --seq-start: first outbound number (testing) */
+	int keylog_fd;			/* --keylog, -1 = off */
 	/* PF mode (pf.c) / VF mode (vf.c) */
 	struct pf *pf;
 	bool vf_mode;
 	uint16_t vf_num;
 	uint32_t vf_limit;
+	uint8_t vf_mac[6];		/* VF mode: the domain the PF assigned (RESET) */
+	uint8_t vf_nvlans;
+	uint16_t vf_vid[2];
+	/* Config protocol version 2 (wrapped keys) */
+	bool allow_v1;			/* --allow-v1: keys in clear if the agent wants */
+	bool have_fpr;			/* --agent-key given */
+	uint8_t agent_fpr[32];		/* SHA-256 of the agent's public key */
+	char agent_refused[512];	/* why the answering agent is not used, "" if it is */
 };
 
 /* A control-request answer under construction. */
@@ -330,12 +360,52 @@ uint64_t expiry(uint32_t lifetime);		/* now + lifetime s, 0 = never */
 /* sa_maps.c: the SAs in the per-SA maps (through user/lib/sa_mirror.h) */
 int map_install(struct daemon *d, const struct sa *sa, const struct esptag_seq *seq,
 		const struct esptag_replay *rp);
+/* Rewrite a running SA's esptag_sad entry (state update: expiry, window). */
+int map_update_sa(struct daemon *d, const struct sa *sa);
 void map_remove(struct daemon *d, uint32_t idx);
 void map_retire(struct daemon *d, uint32_t idx);	/* esptag_sad entry only */
 int map_install_many(struct daemon *d, struct sa **v, size_t n, const struct esptag_seq *seq,
 		     const struct esptag_replay *rp);
 void map_remove_many(struct daemon *d, struct sa **v, size_t n);
 uint64_t map_seq(struct daemon *d, const struct sa *sa);	/* next Tx seq / Rx top */
+
+/* sa_maps.c: esptag_sa_life through its mapping (limits, use) */
+int life_map_open(struct daemon *d);
+void life_map_close(struct daemon *d);
+/* The SA's lifetime entry (limits and use), false if the map is not there. */
+bool life_read(struct daemon *d, uint32_t idx, struct esptag_sa_life *out);
+/* New hard limits of a running SA: plain stores, the counters untouched. */
+void life_set_limits(struct daemon *d, uint32_t idx, uint64_t hard_bytes, uint64_t hard_packets);
+/* cur_bytes, cur_packets, use_time of a reply from the SA's entry. */
+void life_fill(struct daemon *d, const struct sa *sa, struct esptag_ctl_sa *out);
+/* The SA as a reply item: no key; state, seq, current use. */
+void sa_reply_item(struct daemon *d, const struct sa *sa, struct esptag_ctl_sa *out);
+
+/* spi_res.c: SPI reservations (state allocspi) */
+struct spi_res {
+	uint8_t family;
+	uint8_t daddr[16], saddr[16];
+	uint32_t spi, reqid;
+	uint64_t expires_ns;		/* CLOCK_MONOTONIC */
+};
+#define ESPTAG_SPI_RESERVE_S	180	/* default --spi-reserve-time */
+struct spi_res *spi_res_find(struct daemon *d, uint8_t family, const uint8_t daddr[16],
+			     uint32_t spi);
+int spi_res_add(struct daemon *d, const struct spi_res *r);
+void spi_res_del(struct daemon *d, struct spi_res *r);
+size_t spi_res_expire(struct daemon *d, uint64_t now);
+
+/* key_seen.c: keyed digests of the (key, salt) pairs this process added */
+int key_seen_init(struct daemon *d);
+void key_seen_free(struct daemon *d);
+/* Has c's (key, salt) been added before? */
+bool key_seen(struct daemon *d, const struct esptag_ctl_sa *c);
+int key_seen_add(struct daemon *d, const struct esptag_ctl_sa *c);
+
+/* keylog.c: --keylog FILE, Wireshark esp_sa lines */
+int keylog_open(struct daemon *d, const char *path);
+void keylog_sa(struct daemon *d, const struct esptag_ctl_sa *c);
+void keylog_close(struct daemon *d);
 
 /* agent_ops.c: requests to one agent port (the port is an argument) */
 /* ADD_SA for n SAs: each SA the agent took gets its sa_index. 0 if all were
@@ -359,7 +429,14 @@ size_t drop_confirmed(struct daemon *d, struct sa **v, size_t n, const bool *gon
 int flush_all(struct daemon *d, int ev);
 int sad_flush_agent(struct daemon *d);	/* at exit */
 void sad_link_event(struct daemon *d, enum link_event ev, uint64_t old_epoch);
-void sad_expire_tick(struct daemon *d);
+/* Lifetimes (every ESPTAGD_LIFE_TICK_MS): soft limits raise SA_SOFT_EXPIRED
+ * once, hard ones SA_EXPIRED and remove the SA; reservations expire. */
+#define ESPTAGD_LIFE_TICK_MS	200
+/* A non-ESN SA's 32-bit space: soft expire with this many numbers left,
+ * hard expire (removed) with this many. */
+#define ESPTAG_SEQ32_SOFT_LEFT	(1ull << 28)
+#define ESPTAG_SEQ32_HARD_LEFT	(1ull << 16)
+void sad_life_tick(struct daemon *d);
 
 /* sad_ctl.c: control requests on SAs */
 void ctl_state_add(struct daemon *d, const struct esptag_ctl_view *v, struct reply *r);
@@ -369,6 +446,9 @@ void ctl_state_flush(struct daemon *d, struct reply *r);
 void ctl_agent_status(struct daemon *d, struct reply *r);
 void ctl_agent_sa(struct daemon *d, struct reply *r);
 void ctl_stats(struct daemon *d, struct reply *r);
+void ctl_state_allocspi(struct daemon *d, const struct esptag_ctl_view *v, struct reply *r);
+void ctl_state_get(struct daemon *d, const struct esptag_ctl_view *v, struct reply *r);
+void ctl_state_update(struct daemon *d, const struct esptag_ctl_view *v, struct reply *r);
 
 /* spd.c */
 int spd_init(struct daemon *d);
@@ -422,10 +502,16 @@ struct opts {
 	struct pf_opts po;
 	const char *sock, *mailbox;
 	const char *ro_group;		/* --ro-group: read-only socket <sock>.ro */
+	const char *keylog;		/* --keylog FILE */
+	unsigned long spi_reserve_s;	/* --spi-reserve-time */
+	unsigned long long seq_start;	/* --seq-start (testing) */
 	unsigned long audit_s, hello_ms, max_sas, port, tmo, tries, down_after;
 	bool keep, cleanup, teardown, pf_mode, vf_mode, set_tc_prio;
 	int log_level;
 	const char *config;		/* --config FILE */
+	bool allow_v1;			/* --allow-v1 */
+	bool have_fpr;			/* --agent-key FINGERPRINT */
+	uint8_t agent_fpr[32];
 	struct conf conf;		/* the file read (path "" when none) */
 	bool given[64];			/* lopts[i] was on the command line */
 	bool reload;			/* errors to the log, not stderr */

@@ -13,10 +13,14 @@
  * monitor, the PF (VF resync, LOCAL records). The link owns the AGENT_UP
  * flag of the data path: set while UP, cleared on DOWN.
  */
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <arpa/inet.h>
+#include <openssl/crypto.h>
 #include "esptagd.h"
+#include "wrap.h"
 
 static const char *const state_names[] = {
 	[LINK_UNKNOWN] = "unknown", [LINK_SYNCING] = "syncing", [LINK_UP] = "up",
@@ -42,9 +46,16 @@ static void publish(struct daemon *d, enum link_event ev, uint64_t old_epoch)
 		d->link.subs[i](d, ev, old_epoch);
 }
 
-static void caps_parse(struct caps *c, const void *data)
+static void caps_parse(struct caps *c, const void *data, uint16_t len)
 {
 	memcpy(&c->r, data, sizeof(c->r));
+	c->has_key = len == sizeof(struct esptag_rec_caps2);
+	if (c->has_key)
+		memcpy(c->agent_key, (const uint8_t *)data + sizeof(c->r), sizeof(c->agent_key));
+	else
+		memset(c->agent_key, 0, sizeof(c->agent_key));
+	c->version_min = c->r.version_min;
+	c->version_max = c->r.version_max;
 	c->epoch = get64(c->r.epoch_hi, c->r.epoch_lo);
 	c->capacity = ntohl(c->r.sad_capacity);
 	c->used = ntohl(c->r.sad_used);
@@ -57,6 +68,73 @@ static void caps_parse(struct caps *c, const void *data)
 	c->local_capacity = ntohs(c->r.local_capacity);
 	c->version = c->r.version_max;
 	c->valid = true;
+}
+
+/* Why the agent that answered cannot be used (d->agent_refused), logged
+ * when it changes; "" clears it. */
+__attribute__((format(printf, 2, 3)))
+static void refuse(struct daemon *d, const char *fmt, ...)
+{
+	char why[sizeof(d->agent_refused)];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	if (strcmp(why, d->agent_refused) && why[0])
+		log_err("agent on %s: %s", d->dev, why);
+	snprintf(d->agent_refused, sizeof(d->agent_refused), "%s", why);
+}
+
+/*
+ * The version both speak (docs/protocol.md 1.9) and, for version 2, the
+ * agent's key checked against --agent-key. 0: d->chan.version set; -1:
+ * the agent is not used (d->agent_refused says why).
+ */
+static int negotiate(struct daemon *d, struct caps *c)
+{
+	uint8_t hmin = d->allow_v1 ? ESPTAG_PROTO_VERSION : ESPTAG_PROTO_V2;
+	uint8_t v = c->version_max < ESPTAG_PROTO_VERSION_MAX ? c->version_max : ESPTAG_PROTO_VERSION_MAX;
+	uint8_t fpr[ESPTAG_FPR_LEN];
+	char got[ESPTAG_FPR_STRLEN], want[ESPTAG_FPR_STRLEN];
+
+	if (v < hmin || v < c->version_min) {
+		if (c->version_max < ESPTAG_PROTO_V2)
+			refuse(d, "the agent speaks only config protocol version 1 (SA keys in clear on the host port); not used (esptagd --allow-v1 accepts it)");
+		else
+			refuse(d, "no config protocol version in common (agent %u..%u, esptagd %u..%u); not used",
+			       c->version_min, c->version_max, hmin, ESPTAG_PROTO_VERSION_MAX);
+		return -1;
+	}
+	if (v >= ESPTAG_PROTO_V2) {
+		if (!c->has_key || esptag_key_fingerprint(c->agent_key, fpr)) {
+			refuse(d, "the agent announced version 2 without its key; not used");
+			return -1;
+		}
+		esptag_fpr_str(fpr, got);
+		if (d->have_fpr && CRYPTO_memcmp(fpr, d->agent_fpr, sizeof(fpr))) {
+			esptag_fpr_str(d->agent_fpr, want);
+			refuse(d, "agent key %s is not the configured agent key %s (--agent-key): refused, no SA key is sent to it%s",
+			       got, want, d->vf_mode ? " (the PF relaying this VF's requests may have substituted its own key)" : "");
+			return -1;
+		}
+		if (!d->have_fpr && d->vf_mode) {
+			refuse(d, "VF mode trusts only the agent key it was given: set --agent-key (agent-key in the configuration file) to the fingerprint esptag-agent --show-key prints on the agent; this agent's key is %s",
+			       got);
+			return -1;
+		}
+		if (d->agent_refused[0] || !d->caps.valid || d->chan.version != v ||
+		    memcmp(d->caps.agent_key, c->agent_key, sizeof(c->agent_key)))
+			log_info("agent on %s: config protocol version %u, agent key %s%s", d->dev, v, got,
+				 d->have_fpr ? " (as configured)" : "");
+	} else if (d->chan.version != v || d->agent_refused[0]) {
+		log_warn("agent on %s: config protocol version 1: SA keys travel in clear on the host port (--allow-v1)",
+			 d->dev);
+	}
+	refuse(d, "%s", "");
+	c->version = v;
+	d->chan.version = v;
+	return 0;
 }
 
 /* One HELLO of our port: 0 (d->caps updated), -1 no answer, -2 refused. */
@@ -72,23 +150,33 @@ static int agent_hello(struct daemon *d, int tries)
 	if (!t)
 		return -1;
 	esptag_rec_init(&caps, ESPTAG_REC_CAPS, sizeof(caps));
-	caps.version_min = ESPTAG_PROTO_VERSION;
-	caps.version_max = ESPTAG_PROTO_VERSION;
+	caps.version_min = d->allow_v1 ? ESPTAG_PROTO_VERSION : ESPTAG_PROTO_V2;
+	caps.version_max = ESPTAG_PROTO_VERSION_MAX;
 	chan_begin(&d->chan, t, &b, ESPTAG_OP_HELLO, d->chan.port);
 	esptag_cfg_add(&b, ESPTAG_REC_CAPS, &caps, sizeof(caps));
 	chan_finish(&d->chan, t, &b);
 	chan_run(&d->chan, t, 1, tries);
-	if (t->state != TXN_DONE)
+	if (t->state != TXN_DONE) {
+		d->agent_refused[0] = 0;	/* silent now: "not reachable" says it */
 		goto out;
+	}
 	rc = -2;
 	if (t->v.status != ESPTAG_ST_OK) {
 		log_err("agent: HELLO answered %s", esptag_status_str(t->v.status));
 		goto out;
 	}
 	while (esptag_cfg_next(&t->v, &off, &rv) == 1) {
+		struct caps c = d->caps;
+
 		if (rv.type != ESPTAG_REC_CAPS)
 			continue;
-		caps_parse(&d->caps, rv.data);
+		caps_parse(&c, rv.data, rv.len);
+		/* A refused agent leaves d->caps as they were: nothing is sent. */
+		if (negotiate(d, &c)) {
+			rc = -2;
+			break;
+		}
+		d->caps = c;
 		bpf_sad_slots_check(d, d->caps.capacity);
 		rc = 0;
 	}
@@ -146,7 +234,10 @@ static void step_silence(struct daemon *d)
 		return;
 	}
 	if (reachable || cfg_agent_up(d) || !d->hello_ok) {
-		if (reachable || d->hello_fail == 1)
+		if ((reachable || d->hello_fail == 1) && d->agent_refused[0])
+			log_warn("agent on %s not used: port marked down, protect traffic is dropped",
+				 d->dev);
+		else if (reachable || d->hello_fail == 1)
 			log_warn("agent on %s does not answer HELLO: port marked down, protect traffic is dropped",
 				 d->dev);
 		d->link.state = LINK_DOWN;

@@ -25,6 +25,7 @@ struct loop {
 	int argc;
 	char **argv;			/* re-read at a reload */
 	int ep, lfd, rofd, sfd, tfd, afd;
+	int lifefd;			/* the lifetime timer (ESPTAGD_LIFE_TICK_MS) */
 	char ro_path[1100];
 	sigset_t mask;
 	uint64_t last_audit;
@@ -44,6 +45,12 @@ static void daemon_config(struct daemon *d, const struct opts *o)
 	/* Periodic HELLO: a quicker verdict than a full retry ladder. */
 	d->hello_tries = o->tries ? o->tries : 3;
 	d->down_after = o->down_after ? o->down_after : 2;
+	d->allow_v1 = o->allow_v1;
+	d->have_fpr = o->have_fpr;
+	memcpy(d->agent_fpr, o->agent_fpr, sizeof(d->agent_fpr));
+	d->res_ttl_ns = (uint64_t)(o->spi_reserve_s ? o->spi_reserve_s : ESPTAG_SPI_RESERVE_S) *
+			1000000000ull;
+	d->seq_start = o->seq_start;
 }
 
 static void hello_timer(struct loop *lp, unsigned long ms)
@@ -77,15 +84,25 @@ static int loop_open(struct daemon *d, const struct opts *o, struct loop *lp)
 	}
 	lp->sfd = signalfd(-1, &lp->mask, SFD_CLOEXEC);
 	lp->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	lp->lifefd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	lp->ep = epoll_create1(EPOLL_CLOEXEC);
-	if (lp->sfd < 0 || lp->tfd < 0 || lp->ep < 0)
+	if (lp->sfd < 0 || lp->tfd < 0 || lp->lifefd < 0 || lp->ep < 0)
 		return -1;
 	hello_timer(lp, o->hello_ms);
+	{
+		struct itimerspec its = {
+			.it_value = { 0, ESPTAGD_LIFE_TICK_MS * 1000000L },
+			.it_interval = { 0, ESPTAGD_LIFE_TICK_MS * 1000000L },
+		};
+
+		timerfd_settime(lp->lifefd, 0, &its, NULL);
+	}
 	epoll_add(lp->ep, lp->lfd);
 	if (lp->rofd >= 0)
 		epoll_add(lp->ep, lp->rofd);
 	epoll_add(lp->ep, lp->sfd);
 	epoll_add(lp->ep, lp->tfd);
+	epoll_add(lp->ep, lp->lifefd);
 	epoll_add(lp->ep, d->chan.fd);
 	lp->afd = acquire_open(d);
 	if (lp->afd >= 0)
@@ -102,7 +119,9 @@ static enum stage start(struct daemon *d, const struct opts *o, struct loop *lp)
 	}
 	if (bpf_setup(d, &o->bo))
 		return STAGE_NONE;
-	if (cfg_apply(d, &o->co))
+	if (life_map_open(d) || cfg_apply(d, &o->co))
+		return STAGE_BPF;
+	if (key_seen_init(d) || keylog_open(d, o->keylog))
 		return STAGE_BPF;
 	spd_recover(d);
 	if (d->vf_mode) {
@@ -141,7 +160,6 @@ static void on_timer(struct daemon *d, const struct opts *o, struct loop *lp)
 	if (read(lp->tfd, &exp, sizeof(exp)) < 0)
 		return;
 	link_tick(d);
-	sad_expire_tick(d);
 	monitor_counters(d);
 	/* Periodic audit of the agent's SAD for orphans. */
 	if (o->audit_s && now_ns() - lp->last_audit >= o->audit_s * 1000000000ull) {
@@ -215,6 +233,11 @@ static void on_event(struct daemon *d, struct opts *o, struct loop *lp, int fd)
 		}
 	} else if (fd == lp->tfd) {
 		on_timer(d, o, lp);
+	} else if (fd == lp->lifefd) {
+		uint64_t exp;
+
+		if (read(lp->lifefd, &exp, sizeof(exp)) > 0)
+			sad_life_tick(d);
 	} else if (fd == lp->afd) {
 		acquire_poll(d);
 	} else if (fd == d->chan.fd) {
@@ -273,6 +296,7 @@ static void stop(struct daemon *d, const struct opts *o, struct loop *lp, enum s
 			log_notice("exit: data path left running on %s (programs attached, maps pinned in %s, agent SAs kept); "
 				   "the next esptagd takes it over, esptagd --teardown removes it",
 				   d->dev, o->bo.pin_dir);
+		life_map_close(d);
 		bpf_teardown(d, !remove, o->bo.pin_dir);
 	}
 	if (lp->lfd >= 0) {
@@ -289,6 +313,11 @@ static void stop(struct daemon *d, const struct opts *o, struct loop *lp, enum s
 	chan_close(&d->chan);
 	sad_free(d);
 	spd_free(d);
+	key_seen_free(d);
+	keylog_close(d);
+	free(d->res);
+	if (lp->lifefd >= 0)
+		close(lp->lifefd);
 	if (lp->ep >= 0)
 		close(lp->ep);
 }
@@ -298,13 +327,15 @@ int main(int argc, char **argv)
 	static struct daemon dm;
 	static struct opts o;
 	struct daemon *d = &dm;
-	struct loop lp = { .ep = -1, .lfd = -1, .rofd = -1, .sfd = -1, .tfd = -1, .afd = -1, .rc = ESPTAG_EXIT_FAIL };
+	struct loop lp = { .ep = -1, .lfd = -1, .rofd = -1, .sfd = -1, .tfd = -1, .afd = -1,
+			   .lifefd = -1, .rc = ESPTAG_EXIT_FAIL };
 	enum stage st;
 	int rc;
 
 	ESPTAG_VERSION_OPT(argc, argv, "esptagd");
 	log_init("esptagd");
 	d->chan.fd = -1;
+	d->keylog_fd = -1;
 	rc = opts_parse(&o, argc, argv, false);
 	if (rc >= 0)
 		return rc;

@@ -48,6 +48,8 @@ void monitor_event(struct daemon *d, int type, const struct esptag_ctl_sa *sa, u
 		e.dir = sa->dir;
 		e.family = sa->family;
 		memcpy(e.daddr, sa->daddr, 16);
+		memcpy(e.saddr, sa->saddr, 16);
+		e.reqid = sa->reqid;
 	}
 	monitor_send(d, &e);
 }

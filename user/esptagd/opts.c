@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "esptagd.h"
+#include "wrap.h"
 
 static const struct option lopts[] = {
 	{ "dev", required_argument, NULL, 'd' },
@@ -45,6 +46,11 @@ static const struct option lopts[] = {
 	{ "xdp-frags", no_argument, NULL, 0x10d },
 	{ "tc-prio", required_argument, NULL, 0x10e },
 	{ "ro-group", required_argument, NULL, 0x10f },
+	{ "agent-key", required_argument, NULL, 0x110 },
+	{ "allow-v1", no_argument, NULL, 0x111 },
+	{ "keylog", required_argument, NULL, 0x112 },
+	{ "spi-reserve-time", required_argument, NULL, 0x113 },
+	{ "seq-start", required_argument, NULL, 0x114 },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{}
@@ -61,6 +67,9 @@ static void usage(FILE *f)
 		"               [--mark-mask N --mark-trusted N [--mark-shift N]] [-v|--verbose]\n"
 		"               [--log-level err|warn|notice|info|debug] [--config FILE]\n"
 		"               [--ro-group GROUP]   (read-only socket SOCK.ro for exporters)\n"
+		"               [--agent-key sha256:HEX] [--allow-v1]   (wrapped keys: docs/protocol.md)\n"
+		"               [--spi-reserve-time S] [--keylog FILE]   (FILE gets every SA's key: labs only)\n"
+		"               [--seq-start N]   (testing: outbound SAs start at sequence number N)\n"
 		"       PF mode: --pf [--mbox-dir DIR] [--uplink IF] [--switch veb|vepa]\n"
 		"               [--vf-limit N] [--local ADDR]\n"
 		"       VF mode: --vf --mailbox PATH\n"
@@ -305,6 +314,35 @@ static int set_opt(struct opts *o, int opt, const char *arg)
 	case 0x10f:
 		o->ro_group = arg;
 		return 0;
+	case 0x110:
+		if (esptag_fpr_parse(arg, o->agent_fpr))
+			return -1;
+		o->have_fpr = true;
+		return 0;
+	case 0x111:
+		o->allow_v1 = true;
+		return 0;
+	case 0x112:
+		if (!*arg)
+			return -1;
+		o->keylog = arg;
+		return 0;
+	case 0x113: {
+		unsigned long v;
+
+		if (num(arg, 0, 1, 86400, &v))
+			return -1;
+		o->spi_reserve_s = v;
+		return 0;
+	}
+	case 0x114: {
+		char *end;
+
+		errno = 0;
+		o->seq_start = strtoull(arg, &end, 0);
+		/* Numbers may only be skipped: 1 (the default) .. 2^64 - 2. */
+		return *end || errno || !o->seq_start || o->seq_start == ~0ull ? -1 : 0;
+	}
 	case 0x10b:
 		for (int i = 0; i < 5; i++)
 			if (!strcmp(arg, levels[i])) {
@@ -456,6 +494,7 @@ void opts_restart_warn(const struct opts *o, const struct opts *n)
 		{ "pin-dir", str_differ(o->bo.pin_dir, n->bo.pin_dir) },
 		{ "sock", str_differ(o->sock, n->sock) },
 		{ "ro-group", str_differ(o->ro_group, n->ro_group) },
+		{ "keylog", str_differ(o->keylog, n->keylog) },
 		{ "port", o->port != n->port },
 		{ "adopt", o->bo.adopt != n->bo.adopt },
 		{ "no-attach", o->bo.no_attach != n->bo.no_attach },
@@ -477,6 +516,8 @@ void opts_restart_warn(const struct opts *o, const struct opts *n)
 		{ "vf-limit", o->po.vf_limit != n->po.vf_limit },
 		{ "local", o->po.local_family != n->po.local_family ||
 			   memcmp(o->po.local_addr, n->po.local_addr, 16) },
+		{ "agent-key", o->have_fpr != n->have_fpr || memcmp(o->agent_fpr, n->agent_fpr, 32) },
+		{ "allow-v1", o->allow_v1 != n->allow_v1 },
 	};
 
 	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)

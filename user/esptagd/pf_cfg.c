@@ -145,6 +145,45 @@ static void caps_scrub(const struct pf_vf *v, struct txn *t)
 	}
 }
 
+/* The VF's domain as an SA record states it (the MAC, the VLANs outer
+ * first, an 802.1ad outer tag of a pair). */
+static void vf_domain(const struct pf_vf *v, struct esptag_rec_sa *r)
+{
+	memcpy(r->local_mac, v->c.mac, 6);
+	r->nvlans = v->c.nvlans;
+	memset(r->vlan, 0, sizeof(r->vlan));
+	for (int i = 0; i < v->c.nvlans && i < 2; i++) {
+		r->vlan[i].tpid = htons(v->c.nvlans == 2 && i == 0 ? 0x88a8 : 0x8100);
+		r->vlan[i].tci = htons(v->c.vid[i]);
+	}
+}
+
+/*
+ * Version 2: a wrapped record goes to the agent untouched (the PF cannot
+ * put it in the VF's domain without breaking the wrap, and holds no key to
+ * rewrap it), so it must name the VF's domain itself. The index of the
+ * first record that does not, or -1.
+ */
+static int wrap_foreign_domain(const struct pf_vf *v, const struct esptag_cfg_view *cv)
+{
+	struct esptag_rec_view rv;
+	size_t off = 0;
+	int i = 0;
+
+	for (; esptag_cfg_next(cv, &off, &rv) > 0; i++) {
+		struct esptag_rec_sa want, got;
+
+		if (rv.type != ESPTAG_REC_SA_WRAP)
+			continue;
+		memcpy(&got, rv.data, sizeof(got));	/* the SA part: no key in it */
+		want = got;
+		vf_domain(v, &want);
+		if (memcmp(&want, &got, sizeof(want)))
+			return i;
+	}
+	return -1;
+}
+
 /* What a VF may ask: refused here (and answered) or let through (true). */
 static bool vf_cfg_admit(struct pf_vf *v, uint32_t seq, const struct esptag_cfg_hdr *h,
 			 const struct esptag_cfg_view *cv)
@@ -191,6 +230,15 @@ static bool vf_cfg_admit(struct pf_vf *v, uint32_t seq, const struct esptag_cfg_
 				   "over the VF's SA limit");
 			return false;
 		}
+		if (cv->version >= ESPTAG_PROTO_V2) {
+			int bad = wrap_foreign_domain(v, cv);
+
+			if (bad >= 0) {
+				cfg_refuse(v, seq, h, ESPTAG_ST_BAD_RECORD, bad,
+					   "a wrapped SA names a domain that is not the VF's");
+				return false;
+			}
+		}
 		break;
 	default:
 		cfg_refuse(v, seq, h, ESPTAG_ST_NOT_PERMITTED, ESPTAG_ERR_INDEX_NONE,
@@ -221,21 +269,20 @@ static uint32_t vf_cfg_frame(struct daemon *d, const struct pf_vf *v, struct txn
 	pf_id = ce ? ce->pf_id : chan_new_id(&d->chan);
 	id = htonl(pf_id);
 	memcpy(t->frame + ESPTAG_ETH_HLEN + offsetof(struct esptag_cfg_hdr, msg_id), &id, 4);
-	if (cv->opcode == ESPTAG_OP_ADD_SA) {
+	/* Version 1 SAs are put in the VF's domain here; version 2 ones are
+	 * forwarded untouched (checked: vf_cfg_admit). */
+	if (cv->opcode == ESPTAG_OP_ADD_SA && cv->version < ESPTAG_PROTO_V2) {
 		size_t off = 0;
 		struct esptag_rec_view rv;
 
 		while (esptag_cfg_next(cv, &off, &rv) > 0) {
-			struct esptag_rec_sa *r = (struct esptag_rec_sa *)(t->frame + ESPTAG_ETH_HLEN +
-									   (rv.data - pl));
+			struct esptag_rec_sa r;
+			uint8_t *p = t->frame + ESPTAG_ETH_HLEN + (rv.data - pl);
 
-			memcpy(r->local_mac, v->c.mac, 6);
-			r->nvlans = v->c.nvlans;
-			memset(r->vlan, 0, sizeof(r->vlan));
-			for (int i = 0; i < v->c.nvlans; i++) {
-				r->vlan[i].tpid = htons(v->c.nvlans == 2 && i == 0 ? 0x88a8 : 0x8100);
-				r->vlan[i].tci = htons(v->c.vid[i]);
-			}
+			memcpy(&r, p, sizeof(r));
+			vf_domain(v, &r);
+			memcpy(p, &r, offsetof(struct esptag_rec_sa, key));
+			explicit_bzero(&r, sizeof(r));
 		}
 	}
 	frame_head(d, t);

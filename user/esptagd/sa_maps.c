@@ -2,9 +2,12 @@
 /*
  * The daemon's SAs in the per-SA maps: what an SA looks like in esptag_sad,
  * written and cleared through the SA mirror (user/lib/sa_mirror.h), which
- * keeps the order (state before the SA, the SA before its state on removal).
+ * keeps the order (state before the SA, the SA before its state on removal);
+ * its lifetime in esptag_sa_life (limits, use) and an SA as a reply item.
  */
 #include <errno.h>
+#include <time.h>
+#include <sys/mman.h>
 #include <stdlib.h>
 #include <string.h>
 #include <arpa/inet.h>
@@ -17,8 +20,17 @@ static struct esptag_sa_maps sa_maps(const struct daemon *d)
 	return (struct esptag_sa_maps){
 		.sad = d->bpf.map_fd[M_SAD], .seq = d->bpf.map_fd[M_SEQ],
 		.replay = d->bpf.map_fd[M_REPLAY], .sa_stats = d->bpf.map_fd[M_SA_STATS],
-		.ncpus = d->bpf.ncpus > 0 ? d->bpf.ncpus : 1,
+		.ncpus = d->bpf.ncpus > 0 ? d->bpf.ncpus : 1, .life = d->bpf.map_fd[M_SA_LIFE],
 	};
+}
+
+/* The SA's esptag_sa_life entry: its hard limits, the use it carries over
+ * a re-install (zero for a new SA). */
+static void life_value(const struct sa *sa, struct esptag_sa_life *l)
+{
+	*l = sa->keep;
+	l->hard_bytes = sa->c.hard_bytes;
+	l->hard_packets = sa->c.hard_packets;
 }
 
 static void sa_value(struct daemon *d, const struct sa *sa, struct esptag_sa *vp)
@@ -52,17 +64,28 @@ int map_install(struct daemon *d, const struct sa *sa, const struct esptag_seq *
 		const struct esptag_replay *rp)
 {
 	struct esptag_sa_maps m = sa_maps(d);
+	struct esptag_sa_life l;
 	struct esptag_sa v;
 	int err;
 
 	sa_value(d, sa, &v);
-	err = esptag_sa_mirror_write(&m, sa->c.sa_index, &v, seq, rp);
+	life_value(sa, &l);
+	err = esptag_sa_mirror_write_life(&m, sa->c.sa_index, &v, seq, rp, &l);
 	if (err) {
 		log_err("maps: cannot install SA index %u: %s", sa->c.sa_index, strerror(-err));
 		errno = -err;
 		return -1;
 	}
 	return 0;
+}
+
+int map_update_sa(struct daemon *d, const struct sa *sa)
+{
+	struct esptag_sa v;
+	uint32_t idx = sa->c.sa_index;
+
+	sa_value(d, sa, &v);
+	return bpf_map_update_elem(d->bpf.map_fd[M_SAD], &idx, &v, BPF_EXIST) ? -1 : 0;
 }
 
 void map_remove(struct daemon *d, uint32_t idx)
@@ -124,22 +147,24 @@ int map_install_many(struct daemon *d, struct sa **v, size_t n, const struct esp
 	struct esptag_sa *sv = calloc(c, sizeof(*sv));
 	struct esptag_seq *qv = seq ? calloc(c, sizeof(*qv)) : NULL;
 	struct esptag_replay *rv = rp ? calloc(c, sizeof(*rv)) : NULL;
+	struct esptag_sa_life *lv = calloc(c, sizeof(*lv));
 	int err = -ENOMEM;
 
-	if (!k || !sv || (seq && !qv) || (rp && !rv))
+	if (!k || !sv || !lv || (seq && !qv) || (rp && !rv))
 		goto out;
 	for (size_t i = 0; i < n; i++) {
 		if (v[i]->c.sa_index == ESPTAG_SA_INDEX_NONE)
 			continue;
 		k[nk] = v[i]->c.sa_index;
 		sa_value(d, v[i], &sv[nk]);
+		life_value(v[i], &lv[nk]);
 		if (qv)
 			qv[nk] = seq[i];
 		if (rv)
 			rv[nk] = rp[i];
 		nk++;
 	}
-	err = esptag_sa_mirror_write_many(&m, k, sv, qv, rv, nk);
+	err = esptag_sa_mirror_write_many_life(&m, k, sv, qv, rv, lv, nk);
 	if (err)
 		log_err("maps: cannot install %zu SAs: %s", nk, strerror(-err));
 out:
@@ -147,6 +172,7 @@ out:
 	free(sv);
 	free(qv);
 	free(rv);
+	free(lv);
 	if (err)
 		errno = -err;
 	return err ? -1 : 0;
@@ -170,3 +196,107 @@ uint64_t map_seq(struct daemon *d, const struct sa *sa)
 	return 0;
 }
 
+/*
+ * esptag_sa_life through its mapping (the map is BPF_F_MMAPABLE): the data
+ * path counts into it with atomics, so esptagd reads the counters with
+ * atomic loads and changes a running SA's hard limits with atomic stores of
+ * those two fields alone. A bpf_map_update_elem of the whole value would
+ * write back counters read a moment earlier and lose what the data path
+ * added in between (a hard limit would no longer be exact).
+ */
+int life_map_open(struct daemon *d)
+{
+	struct bpf_map_info info = {};
+	uint32_t len = sizeof(info);
+	int fd = d->bpf.map_fd[M_SA_LIFE];
+	void *p;
+
+	if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len)) {
+		log_err("esptag_sa_life: cannot read its definition: %s", strerror(errno));
+		return -1;
+	}
+	if (info.value_size != sizeof(struct esptag_sa_life) ||
+	    !(info.map_flags & BPF_F_MMAPABLE)) {
+		log_err("esptag_sa_life: value size %u / flags 0x%x, not this build's (%zu, mmapable): remove the old pins (esptagd --teardown)",
+			info.value_size, info.map_flags, sizeof(struct esptag_sa_life));
+		return -1;
+	}
+	p = mmap(NULL, (size_t)info.max_entries * sizeof(struct esptag_sa_life),
+		 PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED) {
+		log_err("esptag_sa_life: cannot map it: %s", strerror(errno));
+		return -1;
+	}
+	d->bpf.life = p;
+	d->bpf.life_n = info.max_entries;
+	return 0;
+}
+
+void life_map_close(struct daemon *d)
+{
+	if (d->bpf.life)
+		munmap(d->bpf.life, (size_t)d->bpf.life_n * sizeof(struct esptag_sa_life));
+	d->bpf.life = NULL;
+	d->bpf.life_n = 0;
+}
+
+bool life_read(struct daemon *d, uint32_t idx, struct esptag_sa_life *out)
+{
+	struct esptag_sa_life *l;
+
+	memset(out, 0, sizeof(*out));
+	if (!d->bpf.life || idx >= d->bpf.life_n)
+		return false;
+	l = &d->bpf.life[idx];
+	out->hard_bytes = __atomic_load_n(&l->hard_bytes, __ATOMIC_RELAXED);
+	out->hard_packets = __atomic_load_n(&l->hard_packets, __ATOMIC_RELAXED);
+	out->bytes = __atomic_load_n(&l->bytes, __ATOMIC_RELAXED);
+	out->packets = __atomic_load_n(&l->packets, __ATOMIC_RELAXED);
+	out->last_ns = __atomic_load_n(&l->last_ns, __ATOMIC_RELAXED);
+	out->refused = __atomic_load_n(&l->refused, __ATOMIC_RELAXED);
+	return true;
+}
+
+void life_set_limits(struct daemon *d, uint32_t idx, uint64_t hard_bytes, uint64_t hard_packets)
+{
+	struct esptag_sa_life *l;
+
+	if (!d->bpf.life || idx >= d->bpf.life_n)
+		return;
+	l = &d->bpf.life[idx];
+	__atomic_store_n(&l->hard_bytes, hard_bytes, __ATOMIC_RELEASE);
+	__atomic_store_n(&l->hard_packets, hard_packets, __ATOMIC_RELEASE);
+}
+
+/* CLOCK_REALTIME seconds of a CLOCK_MONOTONIC instant in the past. */
+static uint64_t mono_to_real_s(uint64_t mono_ns)
+{
+	struct timespec rt;
+	uint64_t now = now_ns(), ago = now > mono_ns ? now - mono_ns : 0;
+	uint64_t real_ns;
+
+	clock_gettime(CLOCK_REALTIME, &rt);
+	real_ns = (uint64_t)rt.tv_sec * 1000000000ull + rt.tv_nsec;
+	return (real_ns > ago ? real_ns - ago : 0) / 1000000000ull;
+}
+
+void life_fill(struct daemon *d, const struct sa *sa, struct esptag_ctl_sa *out)
+{
+	struct esptag_sa_life l;
+
+	if (sa->c.sa_index == ESPTAG_SA_INDEX_NONE || !life_read(d, sa->c.sa_index, &l))
+		return;
+	out->cur_bytes = l.bytes;
+	out->cur_packets = l.packets;
+	out->use_time = l.last_ns ? mono_to_real_s(l.last_ns) : 0;
+}
+
+void sa_reply_item(struct daemon *d, const struct sa *sa, struct esptag_ctl_sa *out)
+{
+	*out = sa->c;
+	explicit_bzero(out->key, sizeof(out->key));
+	explicit_bzero(out->salt, sizeof(out->salt));
+	out->state = ESPTAG_CTL_SAS_ALIVE | (sa->has_key ? 0 : ESPTAG_CTL_SAS_NOKEY);
+	out->seq = map_seq(d, sa);
+	life_fill(d, sa, out);
+}

@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * The control requests on SAs: state add/del/list/flush, agent status, the
- * agent's SAs, statistics. A request is validated whole before anything
+ * The control requests on SAs: state add/del/list/flush/get/update/allocspi,
+ * agent status, the agent's SAs, statistics. A request is validated whole before anything
  * changes; what the agent refused or did not confirm is rolled back.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <sys/random.h>
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include "esptagd.h"
@@ -14,14 +16,51 @@
 
 #define STATS_PER_FRAME	((ESPTAG_CFG_MAX_PAYLOAD - sizeof(struct esptag_cfg_hdr)) / sizeof(struct esptag_rec_sa_stats))
 
+static bool all_zero16(const uint8_t a[16])
+{
+	for (int i = 0; i < 16; i++)
+		if (a[i])
+			return false;
+	return true;
+}
+
 static bool port_usable(struct daemon *d, struct reply *r)
 {
+	if (d->agent_refused[0]) {
+		reply_err(r, ESPTAG_CTL_E_AGENT, "the agent on %s is not used: %s; nothing was changed",
+			  d->dev, d->agent_refused);
+		return false;
+	}
 	if (!link_reachable(d) || !d->reconciled) {
 		reply_err(r, ESPTAG_CTL_E_TIMEOUT,
 			  "the agent on %s is not reachable (esptag agent status); nothing was changed",
 			  d->dev);
 		return false;
 	}
+	return true;
+}
+
+/*
+ * An SPI reserved by state allocspi may be taken by an inbound SA with the
+ * reservation's address (and reqid and peer, when it named them); any other
+ * SA with that SPI toward that address is refused while the reservation
+ * lasts. True (with the reply's error) if c may not have it.
+ */
+static bool reserved_for_other(struct daemon *d, const struct esptag_ctl_sa *c, struct reply *r)
+{
+	struct spi_res *res = spi_res_find(d, c->family, c->daddr, c->spi);
+	char a[64], rq[32];
+
+	if (!res)
+		return false;
+	if (c->dir == ESPTAG_DIR_IN && (!res->reqid || res->reqid == c->reqid) &&
+	    (all_zero16(res->saddr) || !memcmp(res->saddr, c->saddr, 16)))
+		return false;
+	snprintf(rq, sizeof(rq), res->reqid ? " with reqid %u" : "", res->reqid);
+	reply_err(r, ESPTAG_CTL_E_EXIST,
+		  "SPI 0x%08x toward %s is reserved (state allocspi) for an inbound SA%s%s; nothing was added",
+		  c->spi, esptag_addr_str(c->family, c->daddr, a, sizeof(a)), rq,
+		  all_zero16(res->saddr) ? "" : " from the peer it named");
 	return true;
 }
 
@@ -59,8 +98,27 @@ static int state_add_check(struct daemon *d, const struct esptag_ctl_sa *c, uint
 			  sa_desc(c, desc, sizeof(desc)));
 		return -1;
 	}
+	if (reserved_for_other(d, c, r))
+		return -1;
+	if (key_seen(d, c)) {
+		reply_err(r, ESPTAG_CTL_E_EXIST,
+			  "%s: this key and salt were already used by an SA of this esptagd; AES-GCM must never reuse them (RFC 4106 section 8): give every SA its own key, or let an IKE daemon key the SAs",
+			  sa_desc(c, desc, sizeof(desc)));
+		return -1;
+	}
 	r->err_index = UINT32_MAX;
 	return 0;
+}
+
+/* Two items of one request with the same key and salt? */
+static bool same_key_in(struct sa **list, uint32_t n, const struct esptag_ctl_sa *c)
+{
+	for (uint32_t j = 0; j < n; j++)
+		if (list[j] && list[j]->c.key_len == c->key_len &&
+		    !memcmp(list[j]->c.key, c->key, c->key_len) &&
+		    !memcmp(list[j]->c.salt, c->salt, ESPTAG_SALT_LEN))
+			return true;
+	return false;
 }
 
 /* The agent did not take every SA (rc): say why, and take back from the
@@ -96,13 +154,25 @@ static void state_add_done(struct daemon *d, struct sa **list, uint32_t n, struc
 	char desc[128];
 
 	for (uint32_t i = 0; i < n; i++) {
-		struct esptag_ctl_sa out = list[i]->c;
+		struct esptag_ctl_sa out;
+		struct spi_res *res;
 
 		link_idx(d, list[i]);
+		/* In the maps: traffic may use the key from now on, so it is
+		 * never taken again (an add that failed never carried any). */
+		if (key_seen_add(d, &list[i]->c))
+			log_err("SA %s: cannot record its key digest (out of memory): a later add of the same key would not be refused",
+				sa_desc(&list[i]->c, desc, sizeof(desc)));
+		if (list[i]->c.dir == ESPTAG_DIR_IN &&
+		    (res = spi_res_find(d, list[i]->c.family, list[i]->c.daddr, list[i]->c.spi)))
+			spi_res_del(d, res);
+		keylog_sa(d, &list[i]->c);
+		/* As installed (no map reads: a batch may be large). */
+		out = list[i]->c;
 		explicit_bzero(out.key, sizeof(out.key));
 		explicit_bzero(out.salt, sizeof(out.salt));
 		out.state = ESPTAG_CTL_SAS_ALIVE;
-		out.seq = list[i]->c.dir == ESPTAG_DIR_OUT ? 1 : 0;
+		out.seq = list[i]->c.dir == ESPTAG_DIR_OUT ? (d->seq_start > 1 ? d->seq_start : 1) : 0;
 		reply_add(r, &out);
 		ev_sa(d, ESPTAG_EV_SA_ADDED, list[i]);
 	}
@@ -118,6 +188,7 @@ void ctl_state_add(struct daemon *d, const struct esptag_ctl_view *v, struct rep
 {
 	uint32_t n = v->hdr.count, err_i;
 	struct sa **list = calloc(n, sizeof(*list));
+	struct esptag_seq *seq = NULL;
 	struct esptag_ctl_sa c;
 	uint8_t ast;
 	int rc;
@@ -139,18 +210,33 @@ void ctl_state_add(struct daemon *d, const struct esptag_ctl_view *v, struct rep
 		esptag_ctl_item(v, i, &c);
 		if (state_add_check(d, &c, i, r))
 			goto undo;
+		if (same_key_in(list, i, &c)) {
+			reply_err(r, ESPTAG_CTL_E_INVAL,
+				  "items %u and an earlier one of this request have the same key and salt; AES-GCM must never reuse them (RFC 4106 section 8)",
+				  i + 1);
+			r->err_index = i;
+			goto undo;
+		}
 		c.sa_index = ESPTAG_SA_INDEX_NONE;
+		c.add_time = (uint64_t)time(NULL);
 		list[i] = sa_new(d, &c, true);
 		list[i]->expires_ns = expiry(c.lifetime);
+		list[i]->added_ns = now_ns();
 		list[i]->gen = ++d->sa_gen;	/* newest last: policies by reqid take it */
 	}
 	explicit_bzero(&c, sizeof(c));
+	if (d->seq_start > 1 && !(seq = calloc(n, sizeof(*seq)))) {
+		reply_err(r, ESPTAG_CTL_E_INTERNAL, "out of memory");
+		goto undo;
+	}
+	for (uint32_t i = 0; seq && i < n; i++)
+		seq[i].next = seq[i].base = d->seq_start;
 	rc = agent_add(d, d->chan.port, list, n, &err_i, &ast);
 	if (rc) {
 		state_add_refused(d, list, n, rc, err_i, ast, r);
 		goto undo;
 	}
-	if (map_install_many(d, list, n, NULL, NULL)) {
+	if (map_install_many(d, list, n, seq, NULL)) {
 		bool *gone = calloc(n, sizeof(bool));
 		int e = errno;
 
@@ -171,6 +257,7 @@ undo:
 out:
 	explicit_bzero(&c, sizeof(c));
 	free(list);
+	free(seq);
 }
 
 void ctl_state_del(struct daemon *d, const struct esptag_ctl_view *v, struct reply *r)
@@ -180,6 +267,7 @@ void ctl_state_del(struct daemon *d, const struct esptag_ctl_view *v, struct rep
 	struct sa **list = calloc(cap, sizeof(*list));
 	bool *gone = calloc(cap, sizeof(bool));
 	struct esptag_ctl_sa_id id;
+	size_t nres_freed = 0;
 	char a[64];
 	int rc;
 
@@ -226,6 +314,16 @@ void ctl_state_del(struct daemon *d, const struct esptag_ctl_view *v, struct rep
 			if (!dup)
 				list[nl++] = sa;
 		}
+		/* A reserved SPI (state allocspi) that never became an SA. */
+		if (nl == before && id.dir != ESPTAG_DIR_OUT) {
+			struct spi_res *res = spi_res_find(d, id.family, id.daddr, id.spi);
+
+			if (res) {
+				spi_res_del(d, res);
+				nres_freed++;
+				continue;
+			}
+		}
 		if (nl == before) {
 			reply_err(r, ESPTAG_CTL_E_NOENT,
 				  "no SA with dst %s spi 0x%08x%s%s (esptag state list); nothing was deleted",
@@ -236,6 +334,10 @@ void ctl_state_del(struct daemon *d, const struct esptag_ctl_view *v, struct rep
 		}
 		if (n > 64 && nl >= cap)
 			break;
+	}
+	if (!nl && nres_freed) {
+		log_info("%zu SPI reservation(s) released", nres_freed);
+		goto out;
 	}
 	if (!port_usable(d, r))
 		goto out;
@@ -267,11 +369,7 @@ void ctl_state_list(struct daemon *d, struct reply *r)
 
 		if (!sa->used)
 			continue;
-		out = sa->c;
-		explicit_bzero(out.key, sizeof(out.key));
-		explicit_bzero(out.salt, sizeof(out.salt));
-		out.state = ESPTAG_CTL_SAS_ALIVE | (sa->has_key ? 0 : ESPTAG_CTL_SAS_NOKEY);
-		out.seq = map_seq(d, sa);
+		sa_reply_item(d, sa, &out);
 		if (reply_add(r, &out))
 			break;
 	}
@@ -348,6 +446,12 @@ void ctl_agent_sa(struct daemon *d, struct reply *r)
 			c.state = ESPTAG_CTL_SAS_ALIVE | (mine->has_key ? 0 : ESPTAG_CTL_SAS_NOKEY);
 			c.reqid = mine->c.reqid;
 			c.lifetime = mine->c.lifetime;
+			c.soft_time = mine->c.soft_time;
+			c.soft_bytes = mine->c.soft_bytes;
+			c.hard_bytes = mine->c.hard_bytes;
+			c.soft_packets = mine->c.soft_packets;
+			c.hard_packets = mine->c.hard_packets;
+			c.add_time = mine->c.add_time;
 		}
 		/* Keep the reply valid even if the agent holds odd values. */
 		if (esptag_ctl_sa_check(&c, false, NULL, 0)) {
@@ -470,3 +574,206 @@ void ctl_stats(struct daemon *d, struct reply *r)
 	free(list);
 }
 
+
+/* ---- what an IKE daemon needs: allocspi, get, update ----------------------- */
+
+/* An inbound SA of (family, daddr, spi) in any VLAN domain? */
+static bool spi_in_use(struct daemon *d, uint8_t family, const uint8_t daddr[16], uint32_t spi)
+{
+	struct esptag_ctl_sa k = { .family = family, .dir = ESPTAG_DIR_IN, .spi = spi };
+
+	memcpy(k.daddr, daddr, 16);
+	if (!d->vlan_sas)
+		return sad_find(d, &k) != NULL;
+	for (size_t s = 0; s < d->sa_cap; s++) {
+		const struct sa *sa = &d->sas[s];
+
+		if (sa->used && sa->c.dir == ESPTAG_DIR_IN && sa->c.spi == spi &&
+		    sa->c.family == family && !memcmp(sa->c.daddr, daddr, 16))
+			return true;
+	}
+	return false;
+}
+
+static bool spi_free(struct daemon *d, uint8_t family, const uint8_t daddr[16], uint32_t spi)
+{
+	return spi >= 256 && !spi_res_find(d, family, daddr, spi) &&
+	       !spi_in_use(d, family, daddr, spi);
+}
+
+/* Random tries first, then a walk from a random start (a narrow range). */
+#define ALLOCSPI_TRIES	64
+#define ALLOCSPI_WALK	(1u << 20)
+
+void ctl_state_allocspi(struct daemon *d, const struct esptag_ctl_view *v, struct reply *r)
+{
+	struct esptag_ctl_spi q;
+	struct spi_res res = {};
+	uint32_t lo, hi, span, rnd, spi = 0;
+	char a[64];
+
+	esptag_ctl_item(v, 0, &q);
+	if (*q.dev && strcmp(q.dev, d->dev)) {
+		reply_err(r, ESPTAG_CTL_E_DEV, "this esptagd manages %s, not %s", d->dev, q.dev);
+		return;
+	}
+	lo = q.min || q.max ? q.min : 0xc0000000u;
+	hi = q.min || q.max ? q.max : 0xcfffffffu;
+	span = hi - lo;		/* + 1 may overflow: 0 .. 2^32 - 257 */
+	for (int t = 0; t < ALLOCSPI_TRIES && !spi; t++) {
+		uint32_t c;
+
+		if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
+			break;
+		c = lo + (span == UINT32_MAX ? rnd : rnd % (span + 1));
+		if (spi_free(d, q.family, q.daddr, c))
+			spi = c;
+	}
+	for (uint64_t k = 0; !spi && k <= span && k < ALLOCSPI_WALK; k++) {
+		uint32_t c = lo + (uint32_t)(((uint64_t)rnd + k) % ((uint64_t)span + 1));
+
+		if (spi_free(d, q.family, q.daddr, c))
+			spi = c;
+	}
+	if (!spi) {
+		reply_err(r, ESPTAG_CTL_E_NOSPC,
+			  "no free SPI in 0x%08x-0x%08x toward %s (SAs and reservations hold them)",
+			  lo, hi, esptag_addr_str(q.family, q.daddr, a, sizeof(a)));
+		return;
+	}
+	res.family = q.family;
+	memcpy(res.daddr, q.daddr, 16);
+	memcpy(res.saddr, q.saddr, 16);
+	res.spi = spi;
+	res.reqid = q.reqid;
+	res.expires_ns = now_ns() + d->res_ttl_ns;
+	if (spi_res_add(d, &res)) {
+		reply_err(r, ESPTAG_CTL_E_NOSPC, "too many SPI reservations (%zu)", d->nres);
+		return;
+	}
+	snprintf(q.dev, sizeof(q.dev), "%s", d->dev);
+	q.spi = spi;
+	reply_add(r, &q);
+	log_info("SPI 0x%08x reserved toward %s for %llu s", spi,
+		 esptag_addr_str(q.family, q.daddr, a, sizeof(a)),
+		 (unsigned long long)(d->res_ttl_ns / 1000000000ull));
+}
+
+/* The SA (dev, dir, family, spi, daddr) in any VLAN domain, or NULL. */
+static struct sa *sa_by_id(struct daemon *d, uint8_t dir, uint8_t family, uint32_t spi,
+			   const uint8_t daddr[16])
+{
+	struct esptag_ctl_sa k = { .family = family, .dir = dir, .spi = spi };
+
+	memcpy(k.daddr, daddr, 16);
+	if (!d->vlan_sas)
+		return sad_find(d, &k);
+	for (size_t s = 0; s < d->sa_cap; s++) {
+		struct sa *sa = &d->sas[s];
+
+		if (sa->used && sa->c.dir == dir && sa->c.spi == spi && sa->c.family == family &&
+		    !memcmp(sa->c.daddr, daddr, 16))
+			return sa;
+	}
+	return NULL;
+}
+
+static void no_such_sa(struct reply *r, uint8_t dir, uint8_t family, uint32_t spi,
+		       const uint8_t daddr[16])
+{
+	char a[64];
+
+	reply_err(r, ESPTAG_CTL_E_NOENT, "no SA with dst %s spi 0x%08x dir %s (esptag state list)",
+		  esptag_addr_str(family, daddr, a, sizeof(a)), spi,
+		  dir == ESPTAG_DIR_IN ? "in" : "out");
+}
+
+void ctl_state_get(struct daemon *d, const struct esptag_ctl_view *v, struct reply *r)
+{
+	struct esptag_ctl_sa_id id;
+	struct esptag_ctl_sa out;
+	struct sa *sa;
+
+	esptag_ctl_item(v, 0, &id);
+	if (strcmp(id.dev, d->dev)) {
+		reply_err(r, ESPTAG_CTL_E_DEV, "this esptagd manages %s, not %s", d->dev, id.dev);
+		return;
+	}
+	if (!id.dir) {
+		reply_err(r, ESPTAG_CTL_E_INVAL, "state get needs dir in or dir out");
+		return;
+	}
+	sa = sa_by_id(d, id.dir, id.family, id.spi, id.daddr);
+	if (!sa) {
+		no_such_sa(r, id.dir, id.family, id.spi, id.daddr);
+		return;
+	}
+	sa_reply_item(d, sa, &out);
+	reply_add(r, &out);
+}
+
+/*
+ * state update: new lifetimes and replay window of a running SA; its keys,
+ * addresses, mode and algorithm stay (the codec refuses key bytes). The
+ * hard byte and packet limits change in esptag_sa_life without touching
+ * the counters; time-hard and the replay window in esptag_sad. Limits count
+ * from the SA's add, as before; a soft limit that changed may be raised
+ * again.
+ */
+void ctl_state_update(struct daemon *d, const struct esptag_ctl_view *v, struct reply *r)
+{
+	struct esptag_ctl_sa c, out;
+	struct sa *sa, old;
+	bool soft_changed;
+	char desc[128];
+
+	esptag_ctl_item(v, 0, &c);
+	if (*c.dev && strcmp(c.dev, d->dev)) {
+		reply_err(r, ESPTAG_CTL_E_DEV, "this esptagd manages %s, not %s", d->dev, c.dev);
+		return;
+	}
+	sa = sa_by_id(d, c.dir, c.family, c.spi, c.daddr);
+	if (!sa) {
+		no_such_sa(r, c.dir, c.family, c.spi, c.daddr);
+		return;
+	}
+	if (c.dir == ESPTAG_DIR_OUT && c.replay_window) {
+		reply_err(r, ESPTAG_CTL_E_INVAL, "replay-window applies to dir in SAs only; nothing was changed");
+		return;
+	}
+	if (sa->c.sa_index == ESPTAG_SA_INDEX_NONE) {
+		reply_err(r, ESPTAG_CTL_E_INTERNAL, "the SA is not installed; nothing was changed");
+		return;
+	}
+	soft_changed = c.soft_bytes != sa->c.soft_bytes || c.soft_packets != sa->c.soft_packets ||
+		       c.soft_time != sa->c.soft_time;
+	/* esptag_sad first (expiry, window): if that fails nothing changed. */
+	old = *sa;
+	sa->c.lifetime = c.lifetime;
+	if (c.dir == ESPTAG_DIR_IN)
+		sa->c.replay_window = c.replay_window;
+	sa->expires_ns = c.lifetime ? sa->added_ns + (uint64_t)c.lifetime * 1000000000ull : 0;
+	if (map_update_sa(d, sa)) {
+		int e = errno;
+
+		sa->c.lifetime = old.c.lifetime;
+		sa->c.replay_window = old.c.replay_window;
+		sa->expires_ns = old.expires_ns;
+		explicit_bzero(&old, sizeof(old));
+		reply_err(r, ESPTAG_CTL_E_BPF, "cannot update esptag_sad: %s; nothing was changed",
+			  strerror(e));
+		return;
+	}
+	explicit_bzero(&old, sizeof(old));
+	sa->c.soft_bytes = c.soft_bytes;
+	sa->c.soft_packets = c.soft_packets;
+	sa->c.soft_time = c.soft_time;
+	sa->c.hard_bytes = c.hard_bytes;
+	sa->c.hard_packets = c.hard_packets;
+	if (soft_changed)
+		sa->soft_done = false;
+	life_set_limits(d, sa->c.sa_index, c.hard_bytes, c.hard_packets);
+	sa_reply_item(d, sa, &out);
+	reply_add(r, &out);
+	log_info("SA updated: %s", sa_desc(&sa->c, desc, sizeof(desc)));
+}

@@ -234,6 +234,8 @@ static size_t reinstall_set(struct daemon *d, struct sa **cand, size_t nc, size_
 		if (bpf_map_lookup_elem(d->bpf.map_fd[M_REPLAY], &idx, &rp[n]))
 			memset(&rp[n], 0, sizeof(rp[n]));
 		memset(&rp[n].lock, 0, sizeof(rp[n].lock));
+		/* Its use so far goes along: limits count over the SA's life. */
+		life_read(d, idx, &sa->keep);
 		map_remove(d, idx);
 		unlink_idx(d, sa);
 		if (sa->c.dir == ESPTAG_DIR_OUT && !reinstall_seq(sa, &seq[n], &want)) {
@@ -342,6 +344,18 @@ static size_t adopt_agent_sas(struct daemon *d, const struct esptag_rec_sa *v, i
 			continue;
 		}
 		sa->expires_ns = m.expires_ns;
+		/* What the maps still know of its lifetime: the hard limits
+		 * (the soft ones and the add time went with the old daemon). */
+		{
+			struct esptag_sa_life l;
+
+			if (life_read(d, idx, &l)) {
+				sa->c.hard_bytes = l.hard_bytes;
+				sa->c.hard_packets = l.hard_packets;
+			}
+			sa->added_ns = now_ns();
+			sa->c.add_time = (uint64_t)time(NULL);
+		}
 		kept++;
 	}
 	return kept;
@@ -490,19 +504,118 @@ void sad_link_event(struct daemon *d, enum link_event ev, uint64_t old_epoch)
 	}
 }
 
-void sad_expire_tick(struct daemon *d)
+/* The first soft limit c has reached (enum esptag_ctl_limit), or 0. */
+static int soft_reached(const struct sa *sa, const struct esptag_sa_life *l, uint64_t seq,
+			uint64_t now)
+{
+	const struct esptag_ctl_sa *c = &sa->c;
+	bool esn = c->sa_flags & ESPTAG_SA_F_ESN;
+
+	if (c->soft_time && now >= sa->added_ns + (uint64_t)c->soft_time * 1000000000ull)
+		return ESPTAG_LIMIT_TIME;
+	if (c->soft_bytes && l->bytes >= c->soft_bytes)
+		return ESPTAG_LIMIT_BYTES;
+	if (c->soft_packets && l->packets >= c->soft_packets)
+		return ESPTAG_LIMIT_PACKETS;
+	if (!esn && seq > 0xffffffffull - ESPTAG_SEQ32_SOFT_LEFT)
+		return ESPTAG_LIMIT_SEQ;
+	return 0;
+}
+
+/* The first hard limit it has reached, or 0. A byte or packet limit is
+ * reached when the use is at it, or the data path refused a packet that
+ * would have passed it. */
+static int hard_reached(const struct sa *sa, const struct esptag_sa_life *l, uint64_t seq,
+			uint64_t now)
+{
+	const struct esptag_ctl_sa *c = &sa->c;
+	bool esn = c->sa_flags & ESPTAG_SA_F_ESN;
+
+	if (sa->expires_ns && now >= sa->expires_ns)
+		return ESPTAG_LIMIT_TIME;
+	if (c->hard_packets && l->packets >= c->hard_packets)
+		return ESPTAG_LIMIT_PACKETS;
+	if (c->hard_bytes && l->bytes >= c->hard_bytes)
+		return ESPTAG_LIMIT_BYTES;
+	/* Refused below the packet limit: the bytes would have passed theirs. */
+	if (l->refused && (c->hard_bytes || c->hard_packets))
+		return c->hard_bytes ? ESPTAG_LIMIT_BYTES : ESPTAG_LIMIT_PACKETS;
+	if (!esn && seq > 0xffffffffull - ESPTAG_SEQ32_HARD_LEFT)
+		return ESPTAG_LIMIT_SEQ;
+	return 0;
+}
+
+/*
+ * Lifetimes, polled from the per-SA counters every ESPTAGD_LIFE_TICK_MS:
+ * hard byte and packet limits hold exactly in the data path already; here
+ * a soft limit raises SA_SOFT_EXPIRED once (the IKE daemon rekeys), a hard
+ * one (or a 32-bit sequence space nearly spent) raises SA_EXPIRED and
+ * removes the SA from the agent and the maps (SA_REMOVED follows).
+ * Time limits count from the add. Reservations of SPIs expire here too.
+ */
+/*
+ * A non-ESN SA's sequence number (outbound: the next, inbound: the highest
+ * seen), read from its map every tick once it is in the soft zone, else
+ * every SEQ_READ_NS: from below the soft mark to the hard one takes 2^28 -
+ * 2^16 numbers, more than 5 s at 50 million packets per second.
+ */
+#define SEQ_READ_NS	(5 * 1000000000ull)
+
+static uint64_t seq_now(struct daemon *d, struct sa *sa, uint64_t now)
+{
+	if (sa->c.sa_flags & ESPTAG_SA_F_ESN)
+		return 0;
+	if (!sa->seq_at_ns || now - sa->seq_at_ns >= SEQ_READ_NS ||
+	    sa->seq > 0xffffffffull - ESPTAG_SEQ32_SOFT_LEFT) {
+		sa->seq = map_seq(d, sa);
+		sa->seq_at_ns = now;
+	}
+	return sa->seq;
+}
+
+void sad_life_tick(struct daemon *d)
 {
 	uint64_t now = now_ns();
 	struct sa *list[256];
+	uint16_t why[256];
 	bool gone[256];
-	size_t n = 0;
+	size_t n = 0, k, seen = 0;
 
-	if (!link_reachable(d))
+	spi_res_expire(d, now);
+	if (!d->reconciled)
 		return;
-	for (size_t s = 0; s < d->sa_cap && n < 256; s++)
-		if (d->sas[s].used && d->sas[s].expires_ns && d->sas[s].expires_ns <= now)
-			list[n++] = &d->sas[s];
-	if (!n)
+	for (size_t s = 0; s < d->sa_cap && seen < d->sa_count && n < 256; s++) {
+		struct sa *sa = &d->sas[s];
+		struct esptag_sa_life l = {};
+		uint64_t seq;
+		int r;
+
+		if (!sa->used)
+			continue;
+		seen++;
+		if (sa->c.sa_index == ESPTAG_SA_INDEX_NONE)
+			continue;
+		if (sa->c.hard_bytes || sa->c.hard_packets || sa->c.soft_bytes || sa->c.soft_packets)
+			life_read(d, sa->c.sa_index, &l);
+		seq = seq_now(d, sa, now);
+		if (!sa->soft_done && (r = soft_reached(sa, &l, seq, now))) {
+			sa->soft_done = true;
+			monitor_event(d, ESPTAG_EV_SA_SOFT_EXPIRED, &sa->c,
+				      r == ESPTAG_LIMIT_BYTES ? l.bytes :
+				      r == ESPTAG_LIMIT_PACKETS ? l.packets :
+				      r == ESPTAG_LIMIT_SEQ ? seq : (now - sa->added_ns) / 1000000000ull,
+				      0, r);
+			log_info("SA spi 0x%08x dir %s: soft limit (%s) reached",
+				 sa->c.spi, sa->c.dir == ESPTAG_DIR_IN ? "in" : "out",
+				 r == ESPTAG_LIMIT_TIME ? "time" : r == ESPTAG_LIMIT_BYTES ? "bytes" :
+				 r == ESPTAG_LIMIT_PACKETS ? "packets" : "sequence numbers");
+		}
+		if ((r = hard_reached(sa, &l, seq, now))) {
+			why[n] = r;
+			list[n++] = sa;
+		}
+	}
+	if (!n || !link_reachable(d))
 		return;
 	for (size_t i = 0; i < n; i++)
 		list[i]->leaving = true;	/* policies by reqid move off first */
@@ -511,8 +624,10 @@ void sad_expire_tick(struct daemon *d)
 	for (size_t i = 0; i < n; i++)
 		if (!gone[i])
 			list[i]->leaving = false;
-	n = drop_confirmed(d, list, n, gone, ESPTAG_EV_SA_EXPIRED);
+		else
+			monitor_event(d, ESPTAG_EV_SA_EXPIRED, &list[i]->c, 0, 0, why[i]);
+	k = drop_confirmed(d, list, n, gone, ESPTAG_EV_SA_REMOVED);
 	spd_refresh(d);
-	log_info("%zu SA(s) expired and removed", n);
+	log_info("%zu SA(s) reached a hard limit and were removed", k);
 }
 

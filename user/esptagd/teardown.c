@@ -29,15 +29,32 @@ int run_teardown(struct daemon *d, const struct opts *o)
 		/* FLUSH_PORT of this port and of every VF port found, together. */
 		t = calloc(nvf + 1, sizeof(*t));
 		if (t && !chan_open(&d->chan, d->dev)) {
-			for (int i = -1; i < nvf; i++) {
-				struct esptag_cfg_builder b;
+			/* No HELLO here: FLUSH_PORT carries no key, so it goes in our
+			 * highest version, and again in the agent's if it says
+			 * BAD_VERSION (an agent that speaks only version 1). */
+			d->chan.version = ESPTAG_PROTO_VERSION_MAX;
+			for (int pass = 0; pass < 2; pass++) {
+				uint8_t agent_v = 0;
 
-				chan_begin(&d->chan, &t[n], &b, ESPTAG_OP_FLUSH_PORT,
-					   i >= 0 ? vfs[i] + 1 : d->chan.port);
-				if (!chan_finish(&d->chan, &t[n], &b))
-					n++;
+				n = 0;
+				for (int i = -1; i < nvf; i++) {
+					struct esptag_cfg_builder b;
+
+					chan_begin(&d->chan, &t[n], &b, ESPTAG_OP_FLUSH_PORT,
+						   i >= 0 ? vfs[i] + 1 : d->chan.port);
+					if (!chan_finish(&d->chan, &t[n], &b))
+						n++;
+				}
+				bad = chan_run(&d->chan, t, n, 0);
+				for (int i = 0; i < n; i++)
+					if (t[i].state == TXN_DONE &&
+					    t[i].v.status == ESPTAG_ST_BAD_VERSION)
+						agent_v = t[i].v.version;
+				if (!agent_v || agent_v == d->chan.version ||
+				    agent_v > ESPTAG_PROTO_VERSION_MAX)
+					break;
+				d->chan.version = agent_v;
 			}
-			bad = chan_run(&d->chan, t, n, 0);
 			for (int i = 0; i < n; i++)
 				bad += t[i].state == TXN_DONE && t[i].v.status;
 			if (bad) {

@@ -183,6 +183,12 @@ int vf_reset(struct daemon *d)
 	c->port = r.port;
 	d->vf_num = r.vf;
 	d->vf_limit = r.limit;
+	/* The domain the PF assigned: a wrapped SA names it itself (the PF
+	 * cannot rewrite a wrapped record). */
+	memcpy(d->vf_mac, r.mac, 6);
+	d->vf_nvlans = r.nvlans <= 2 ? r.nvlans : 0;
+	d->vf_vid[0] = r.vid[0];
+	d->vf_vid[1] = r.vid[1];
 	log_info("VF %u (agent port %u, %s, SA limit %u): the PF removed %u SAs of a previous life",
 		 r.vf, r.port, r.trusted ? "trusted" : "untrusted: the PF will refuse SAs", r.limit,
 		 r.removed);

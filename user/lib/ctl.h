@@ -111,6 +111,14 @@ _Static_assert(sizeof(struct esptag_ctl_hdr) == 24, "ctl hdr");
  * Bytes count the IP packets before ESP (as XFRM's curlft.bytes).
  * STATE_UPDATE: dev, dir, family, spi, daddr name the SA; the limits and
  * replay_window are the new values; key bytes zero.
+ *
+ * As esptagd implements it: a STATE_UPDATE replaces every limit and the
+ * window (send back what STATE_GET returned, changed where wanted; the CLI
+ * does so); dev may be empty (the daemon's own); a new time limit counts
+ * from the SA's add. STATE_GET and the replies of STATE_ADD / STATE_UPDATE
+ * carry the SA as installed; cur_* and use_time come from the data path's
+ * exact per-SA counters (esptag_sa_life). A key and salt that this esptagd
+ * installed before are refused by STATE_ADD (E_EXIST), for any SA.
  */
 struct esptag_ctl_sa {
 	char dev[ESPTAG_CTL_DEV_LEN];	/* NUL-terminated */
@@ -164,7 +172,10 @@ _Static_assert(sizeof(struct esptag_ctl_sa_id) == 40, "ctl sa id");
  * An SPI reservation (STATE_ALLOCSPI, `ip xfrm state allocspi`): esptagd
  * picks an SPI in [min, max] (0, 0 = 0xc0000000..0xcfffffff) that no inbound
  * SA or reservation of dev holds for (daddr, proto) and keeps it reserved
- * until an inbound STATE_ADD takes it, a STATE_DEL names it, or 180 s pass.
+ * until an inbound STATE_ADD takes it, a STATE_DEL names it, or 180 s pass
+ * (esptagd --spi-reserve-time). While reserved, a STATE_ADD of that SPI
+ * toward daddr is refused (E_EXIST) unless it is inbound and, where the
+ * reservation set them, has its reqid and its saddr (the peer).
  */
 struct esptag_ctl_spi {
 	char dev[ESPTAG_CTL_DEV_LEN];
@@ -364,7 +375,10 @@ enum esptag_ctl_event_type {
 };
 
 /* esptag_ctl_event.id of SA_SOFT_EXPIRED and SA_EXPIRED (hard: the SA is
- * removed, SA_REMOVED follows) */
+ * removed, SA_REMOVED follows). SA_SOFT_EXPIRED comes at most once per SA
+ * (again after a STATE_UPDATE changed a soft limit); its value is the use
+ * that reached the limit (bytes, packets, seconds since the add, or the
+ * sequence number). */
 enum esptag_ctl_limit {
 	ESPTAG_LIMIT_NONE = 0,		/* removed for another reason (re-install rule) */
 	ESPTAG_LIMIT_TIME,

@@ -66,10 +66,13 @@ int esptag_ctl_sa_check(const struct esptag_ctl_sa *sa, bool is_request, char *e
 			return fail(err, errlen, "AES-256-GCM needs a 32-byte key, got %u",
 				    sa->key_len);
 	} else {
-		return fail(err, errlen, "unknown algorithm %u", sa->alg);
+		return fail(err, errlen,
+			    "unknown algorithm %u: esptag SAs are AES-GCM (RFC 4106) with a 16-byte ICV and a 128- or 256-bit key",
+			    sa->alg);
 	}
 	if (sa->icv_len != ESPTAG_ICV_LEN)
-		return fail(err, errlen, "ICV length must be 16 bytes (128 bits)");
+		return fail(err, errlen,
+			    "ICV length must be 16 bytes (128 bits): esptag SAs are AES-GCM with a 16-byte ICV");
 	if (sa->sa_flags & ~ESPTAG_SA_F_KNOWN)
 		return fail(err, errlen, "unknown SA flags 0x%x", sa->sa_flags);
 	if (sa->nvlans > 2)
@@ -85,6 +88,8 @@ int esptag_ctl_sa_check(const struct esptag_ctl_sa *sa, bool is_request, char *e
 	if (sa->replay_window > ESPTAG_REPLAY_MAX)
 		return fail(err, errlen, "replay window %u > %u", sa->replay_window,
 			    ESPTAG_REPLAY_MAX);
+	if (sa->reserved1 || sa->reserved2)
+		return fail(err, errlen, "reserved field not zero");
 	if (addr_check(sa->family, sa->saddr, "src", err, errlen) ||
 	    addr_check(sa->family, sa->daddr, "dst", err, errlen))
 		return -1;
@@ -95,7 +100,8 @@ int esptag_ctl_sa_check(const struct esptag_ctl_sa *sa, bool is_request, char *e
 	if (is_request) {
 		if (all_zero(sa->key, sa->key_len))
 			return fail(err, errlen, "key missing (all zero)");
-		if (sa->sa_index != ESPTAG_SA_INDEX_NONE || sa->state || sa->seq)
+		if (sa->sa_index != ESPTAG_SA_INDEX_NONE || sa->state || sa->seq ||
+		    sa->cur_bytes || sa->cur_packets || sa->add_time || sa->use_time)
 			return fail(err, errlen, "request with reply-only fields set");
 	} else {
 		if (!all_zero(sa->key, sizeof(sa->key)) || !all_zero(sa->salt, sizeof(sa->salt)))
@@ -221,6 +227,9 @@ static int sa_update_check(const struct esptag_ctl_sa *sa, char *err, size_t err
 		return -1;
 	if (!all_zero(sa->key, sizeof(sa->key)) || !all_zero(sa->salt, sizeof(sa->salt)))
 		return fail(err, errlen, "state update does not change keys");
+	if (sa->cur_bytes || sa->cur_packets || sa->add_time || sa->use_time || sa->seq ||
+	    sa->reserved1 || sa->reserved2)
+		return fail(err, errlen, "request with reply-only fields set");
 	if (sa->replay_window > ESPTAG_REPLAY_MAX)
 		return fail(err, errlen, "replay window %u > %u", sa->replay_window,
 			    ESPTAG_REPLAY_MAX);

@@ -68,12 +68,13 @@ static int lookup(struct args *a, const struct word *t, size_t n, const char *w,
 }
 
 enum { V_ADD = 1, V_UPDATE, V_DEL, V_DELALL, V_LIST, V_FLUSH, V_GET, V_COUNT, V_HELP,
-       V_STATUS, V_SA, V_TRUST, V_RESET };
+       V_STATUS, V_SA, V_TRUST, V_RESET, V_ALLOCSPI };
 
 static const struct word state_verbs[] = {
 	{ "add", V_ADD, false }, { "del", V_DEL, true }, { "delete", V_DEL, false }, { "deleteall", V_DELALL, false },
 	{ "list", V_LIST, true }, { "ls", V_LIST, false }, { "show", V_LIST, false }, { "flush", V_FLUSH, false },
 	{ "get", V_GET, false }, { "count", V_COUNT, false }, { "help", V_HELP, false },
+	{ "update", V_UPDATE, false }, { "allocspi", V_ALLOCSPI, false },
 };
 
 static const struct word policy_verbs[] = {
@@ -142,7 +143,7 @@ static int only_dev(struct args *a, struct esptag_cli_cmd *cmd, int first, const
 static int parse_state(struct args *a, struct esptag_cli_cmd *cmd)
 {
 	int v = verb_of(a, state_verbs, NW(state_verbs), "state",
-			"add, del, get, list, count, flush, deleteall or help");
+			"add, update, del, get, allocspi, list, count, flush, deleteall or help");
 
 	switch (v) {
 	case V_ADD:
@@ -152,9 +153,17 @@ static int parse_state(struct args *a, struct esptag_cli_cmd *cmd)
 		cmd->op = ESPTAG_CTL_STATE_DEL;
 		return cli_parse_state_del(a, cmd);
 	case V_GET:
-		cmd->op = ESPTAG_CTL_STATE_LIST;
+		cmd->op = ESPTAG_CTL_STATE_GET;
 		cmd->verb = ESPTAG_CLI_GET;
 		return cli_parse_state_get(a, cmd);
+	case V_UPDATE:
+		cmd->op = ESPTAG_CTL_STATE_UPDATE;
+		cmd->verb = ESPTAG_CLI_UPDATE;
+		return cli_parse_state_update(a, cmd);
+	case V_ALLOCSPI:
+		cmd->op = ESPTAG_CTL_STATE_ALLOCSPI;
+		cmd->verb = ESPTAG_CLI_ALLOCSPI;
+		return cli_parse_state_allocspi(a, cmd);
 	case 0:
 	case V_LIST:
 		cmd->op = ESPTAG_CTL_STATE_LIST;

@@ -3,7 +3,7 @@
  * Internals of the esptag command-line grammar (ctl_cli.h), shared by
  *   ctl_cli.c         objects and verbs (esptag_cli_parse)
  *   ctl_cli_args.c    values: numbers, hex, device names, dir, spi; splitting
- *   ctl_cli_state.c   state add / state del / state get
+ *   ctl_cli_state.c   state add / del / get / update / allocspi
  *   ctl_cli_policy.c  policy add / update / del
  *   ctl_cli_vf.c      vf add / del / trust / reset
  */
@@ -59,6 +59,8 @@ int cli_parse_spi(const char *s, uint32_t *spi, char *err, size_t errlen);
 int cli_parse_state_add(struct args *a, struct esptag_cli_cmd *cmd);
 int cli_parse_state_del(struct args *a, struct esptag_cli_cmd *cmd);
 int cli_parse_state_get(struct args *a, struct esptag_cli_cmd *cmd);
+int cli_parse_state_update(struct args *a, struct esptag_cli_cmd *cmd);
+int cli_parse_state_allocspi(struct args *a, struct esptag_cli_cmd *cmd);
 int cli_parse_policy(struct args *a, struct esptag_cli_cmd *cmd, bool add);
 int cli_parse_vf(struct args *a, struct esptag_cli_cmd *cmd);
 

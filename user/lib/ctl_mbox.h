@@ -12,9 +12,11 @@
  *
  *   CFG    VF -> PF: payload = a config-packet payload (docs/protocol.md,
  *          from the 16-byte cfg header on; no Ethernet header). The PF
- *          checks it, rewrites the domain (hdr.port = VF + 1, every SA
- *          record's local_mac/VLANs = the VF's), forwards it to the agent
- *          and answers only with the agent's reply.
+ *          checks it, rewrites the domain (hdr.port = VF + 1, every
+ *          version 1 SA record's local_mac/VLANs = the VF's; a version 2
+ *          wrapped record must name the VF's domain itself and goes on
+ *          untouched), forwards it to the agent and answers only with the
+ *          agent's reply.
  *          PF -> VF (F_REPLY): payload = the config reply payload. A request
  *          the PF refuses itself (untrusted VF, SA limit, opcode a VF may
  *          not use) is answered with a config reply of status

@@ -18,12 +18,15 @@
  * Which record types an opcode takes, per direction. A reply whose status
  * is not OK carries no records, except BAD_VERSION (exactly one CAPS).
  */
-static bool rec_allowed(uint8_t op, bool reply, uint8_t type)
+static bool rec_allowed(uint8_t op, bool reply, uint8_t type, uint8_t version)
 {
 	switch (op) {
 	case ESPTAG_OP_HELLO:
 		return type == ESPTAG_REC_CAPS;
 	case ESPTAG_OP_ADD_SA:
+		/* Version 2 requests carry wrapped keys only; replies never a key. */
+		if (!reply && version >= ESPTAG_PROTO_V2)
+			return type == ESPTAG_REC_SA_WRAP;
 		return type == ESPTAG_REC_SA;
 	case ESPTAG_OP_DEL_SA:
 		return type == ESPTAG_REC_SA_REF;
@@ -70,7 +73,12 @@ static int cfg_hdr_check(struct esptag_cfg_view *v, bool reply)
 {
 	/* A BAD_VERSION reply is readable whatever the version it carries:
 	 * the header and the CAPS record keep their layout in every version. */
-	if (v->version != ESPTAG_PROTO_VERSION && !(reply && v->status == ESPTAG_ST_BAD_VERSION))
+	bool bad_version = !(reply && v->status == ESPTAG_ST_BAD_VERSION);
+
+	if (bad_version && (v->version < ESPTAG_PROTO_VERSION || v->version > ESPTAG_PROTO_VERSION_MAX))
+		return fail(v, ESPTAG_EVERSION, ESPTAG_ERR_INDEX_NONE);
+	/* HELLO is version 1 in every version: it is how versions are found. */
+	if (bad_version && v->opcode == ESPTAG_OP_HELLO && v->version != ESPTAG_PROTO_VERSION)
 		return fail(v, ESPTAG_EVERSION, ESPTAG_ERR_INDEX_NONE);
 	if (!v->opcode || v->opcode > ESPTAG_OP_MAX) {
 		if (!(reply && (v->status == ESPTAG_ST_BAD_OPCODE ||
@@ -140,7 +148,13 @@ static int cfg_framing(struct esptag_cfg_view *v, bool reply, struct cfg_frame_i
 		type = v->records[off];
 		rflags = v->records[off + 1];
 		l = rd16(v->records + off + 2);
-		if (!esptag_rec_size(type) || l != esptag_rec_size(type) || rflags)
+		if (!esptag_rec_size(type) || rflags)
+			return fail(v, ESPTAG_EMALFORMED, i);
+		/* The one record that grew: CAPS with the agent's key (72 bytes)
+		 * in an OK HELLO reply. */
+		if (l != esptag_rec_size(type) &&
+		    !(type == ESPTAG_REC_CAPS && l == sizeof(struct esptag_rec_caps2) && reply &&
+		      v->opcode == ESPTAG_OP_HELLO && v->status == ESPTAG_ST_OK))
 			return fail(v, ESPTAG_EMALFORMED, i);
 		if (l > rlen - off)
 			return fail(v, ESPTAG_EMALFORMED, i);
@@ -148,7 +162,7 @@ static int cfg_framing(struct esptag_cfg_view *v, bool reply, struct cfg_frame_i
 			/* Error replies: no records, BAD_VERSION one CAPS. */
 			if (v->status != ESPTAG_ST_BAD_VERSION || type != ESPTAG_REC_CAPS)
 				return fail(v, ESPTAG_EMALFORMED, i);
-		} else if (!rec_allowed(v->opcode, reply, type)) {
+		} else if (!rec_allowed(v->opcode, reply, type, v->version)) {
 			return fail(v, ESPTAG_EMALFORMED, i);
 		}
 		if (i == 0)
@@ -215,8 +229,9 @@ static int cfg_contents(struct esptag_cfg_view *v, bool reply)
 
 	for (i = 0, off = 0; i < v->count; i++) {
 		uint8_t type = v->records[off];
+		uint16_t l = rd16(v->records + off + 2);
 
-		err = esptag_rec_check(v->records + off, type, !reply);
+		err = esptag_rec_check(v->records + off, type, l, !reply);
 		if (err)
 			return fail(v, err, i);
 		/* DEL_SA names each SA once (the later one is refused). */
@@ -225,7 +240,7 @@ static int cfg_contents(struct esptag_cfg_view *v, bool reply)
 				if (!memcmp(v->records + o + 4, v->records + off + 4, 4))
 					return fail(v, ESPTAG_EBADREC, i);
 		}
-		off += esptag_rec_size(type);
+		off += l;
 	}
 	return 0;
 }

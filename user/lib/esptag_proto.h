@@ -82,10 +82,16 @@ int esptag_cfg_next(const struct esptag_cfg_view *v, size_t *off, struct esptag_
  * is_request: key must be present (request) or all zero (reply).
  * Returns 0, ESPTAG_EBADREC or ESPTAG_EALG. */
 int esptag_rec_sa_check(const struct esptag_rec_sa *sa, bool is_request);
+/* The SA part of a version 2 SA_WRAP request record (key and salt zero,
+ * an ephemeral key present); the wrap itself is esptag_wrap_open's. */
+int esptag_rec_sa_wrap_check(const struct esptag_rec_sa_wrap *w);
+/* The key of an unwrapped SA: key_len bytes, not all zero, the rest zero. */
+int esptag_sa_plain_key_check(const struct esptag_rec_sa *sa);
 int esptag_rec_local_check(const struct esptag_rec_local *l);
 /* is_request: only version_min/max may be non-zero. */
 int esptag_rec_caps_check(const struct esptag_rec_caps *c, bool is_request);
-/* Size of a record type in this version, 0 if the type is unknown. */
+/* Size of a record type, 0 if the type is unknown (CAPS: 40; the 72-byte
+ * esptag_rec_caps2 is allowed in OK HELLO replies). */
 size_t esptag_rec_size(uint8_t type);
 
 /* Builder for a config packet into a caller buffer (payload only, no

@@ -52,6 +52,7 @@ static const char *const rec_type_names[] = {
 	[ESPTAG_REC_SA_STATS] = "sa_stats",
 	[ESPTAG_REC_COUNTER] = "counter",
 	[ESPTAG_REC_CURSOR] = "cursor",
+	[ESPTAG_REC_SA_WRAP] = "sa_wrap",
 };
 _Static_assert(N(rec_type_names) == ESPTAG_REC_MAX + 1, "record type names");
 

@@ -52,8 +52,9 @@ static inline bool all_zero(const uint8_t *p, size_t n)
 	return true;
 }
 
-/* proto_rec.c: content check of one record at p (framing already verified):
+/* proto_rec.c: content check of one record at p of len bytes (framing
+ * already verified):
  * 0 or ESPTAG_EBADREC, ESPTAG_EALG, ESPTAG_EMALFORMED. */
-int esptag_rec_check(const uint8_t *p, uint8_t type, bool request);
+int esptag_rec_check(const uint8_t *p, uint8_t type, uint16_t len, bool request);
 
 #endif

@@ -25,6 +25,8 @@ size_t esptag_rec_size(uint8_t type)
 		return sizeof(struct esptag_rec_counter);
 	case ESPTAG_REC_CURSOR:
 		return sizeof(struct esptag_rec_cursor);
+	case ESPTAG_REC_SA_WRAP:
+		return sizeof(struct esptag_rec_sa_wrap);
 	}
 	return 0;
 }
@@ -64,12 +66,19 @@ static bool addr_ok(uint8_t family, const uint8_t *a, bool may_be_zero)
 	return may_be_zero || !all_zero(a, 16);
 }
 
-int esptag_rec_sa_check(const struct esptag_rec_sa *sa, bool is_request)
+/* wrapped: the SA part of an SA_WRAP record (key and salt zero). */
+static int sa_check(const struct esptag_rec_sa *sa, bool is_request, bool wrapped)
 {
 	unsigned int klen;
 
-	if (sa->hdr.type != ESPTAG_REC_SA || ntohs(sa->hdr.len) != sizeof(*sa) || sa->hdr.flags)
+	if (wrapped) {
+		if (sa->hdr.type != ESPTAG_REC_SA_WRAP ||
+		    ntohs(sa->hdr.len) != sizeof(struct esptag_rec_sa_wrap) || sa->hdr.flags)
+			return ESPTAG_EBADREC;
+	} else if (sa->hdr.type != ESPTAG_REC_SA || ntohs(sa->hdr.len) != sizeof(*sa) ||
+		   sa->hdr.flags) {
 		return ESPTAG_EBADREC;
+	}
 	if (sa->dir != ESPTAG_DIR_IN && sa->dir != ESPTAG_DIR_OUT)
 		return ESPTAG_EBADREC;
 	if (sa->family != 4 && sa->family != 6)
@@ -97,6 +106,10 @@ int esptag_rec_sa_check(const struct esptag_rec_sa *sa, bool is_request)
 	if (is_request) {
 		if (ntohl(sa->sa_index) != ESPTAG_SA_INDEX_NONE)
 			return ESPTAG_EBADREC;
+		/* The key and salt of a wrapped SA are in its wrapped field. */
+		if (wrapped &&
+		    (!all_zero(sa->key, sizeof(sa->key)) || !all_zero(sa->salt, sizeof(sa->salt))))
+			return ESPTAG_EBADREC;
 	} else {
 		if (ntohl(sa->sa_index) == ESPTAG_SA_INDEX_NONE)
 			return ESPTAG_EBADREC;
@@ -116,10 +129,37 @@ int esptag_rec_sa_check(const struct esptag_rec_sa *sa, bool is_request)
 	}
 	if (sa->key_len != klen || sa->icv_len != ESPTAG_ICV_LEN)
 		return ESPTAG_EALG;
-	if (is_request) {
+	if (is_request && !wrapped) {
 		if (all_zero(sa->key, klen) || !all_zero(sa->key + klen, sizeof(sa->key) - klen))
 			return ESPTAG_EBADREC;
 	}
+	return 0;
+}
+
+int esptag_rec_sa_check(const struct esptag_rec_sa *sa, bool is_request)
+{
+	return sa_check(sa, is_request, false);
+}
+
+int esptag_rec_sa_wrap_check(const struct esptag_rec_sa_wrap *w)
+{
+	int err = sa_check(&w->sa, true, true);
+
+	if (err)
+		return err;
+	/* An all-zero ephemeral key is no key (X25519 would refuse it anyway). */
+	if (all_zero(w->eph_key, sizeof(w->eph_key)))
+		return ESPTAG_EBADREC;
+	return 0;
+}
+
+int esptag_sa_plain_key_check(const struct esptag_rec_sa *sa)
+{
+	unsigned int klen = sa->key_len;
+
+	if (klen > ESPTAG_KEY_MAX || all_zero(sa->key, klen) ||
+	    !all_zero(sa->key + klen, sizeof(sa->key) - klen))
+		return ESPTAG_EBADREC;
 	return 0;
 }
 
@@ -140,7 +180,10 @@ int esptag_rec_local_check(const struct esptag_rec_local *l)
 
 int esptag_rec_caps_check(const struct esptag_rec_caps *c, bool is_request)
 {
-	if (c->hdr.type != ESPTAG_REC_CAPS || ntohs(c->hdr.len) != sizeof(*c) || c->hdr.flags)
+	uint16_t len = ntohs(c->hdr.len);
+
+	if (c->hdr.type != ESPTAG_REC_CAPS || c->hdr.flags ||
+	    (len != sizeof(*c) && (is_request || len != sizeof(struct esptag_rec_caps2))))
 		return ESPTAG_EBADREC;
 	if (!c->version_min || c->version_min > c->version_max)
 		return ESPTAG_EBADREC;
@@ -157,9 +200,11 @@ int esptag_rec_caps_check(const struct esptag_rec_caps *c, bool is_request)
 }
 
 /* Content check of one record (framing already verified). */
-int esptag_rec_check(const uint8_t *p, uint8_t type, bool request)
+int esptag_rec_check(const uint8_t *p, uint8_t type, uint16_t len, bool request)
 {
 	union {
+		struct esptag_rec_sa_wrap wrap;
+		struct esptag_rec_caps2 caps2;
 		struct esptag_rec_sa sa;
 		struct esptag_rec_sa_ref ref;
 		struct esptag_rec_local local;
@@ -171,8 +216,16 @@ int esptag_rec_check(const uint8_t *p, uint8_t type, bool request)
 
 	int err;
 
-	memcpy(&r, p, esptag_rec_size(type));
+	if (len > sizeof(r))
+		return ESPTAG_EMALFORMED;
+	memcpy(&r, p, len);
 	switch (type) {
+	case ESPTAG_REC_SA_WRAP:
+		if (!request)
+			return ESPTAG_EBADREC;
+		err = esptag_rec_sa_wrap_check(&r.wrap);
+		explicit_bzero(&r, sizeof(r));
+		return err;
 	case ESPTAG_REC_SA:
 		/* The copy holds key material: wipe it. */
 		err = esptag_rec_sa_check(&r.sa, request);
@@ -183,7 +236,11 @@ int esptag_rec_check(const uint8_t *p, uint8_t type, bool request)
 	case ESPTAG_REC_LOCAL:
 		return esptag_rec_local_check(&r.local);
 	case ESPTAG_REC_CAPS:
-		return esptag_rec_caps_check(&r.caps, request);
+		err = esptag_rec_caps_check(&r.caps, request);
+		/* The agent's key: a point, not all zero. */
+		if (!err && len == sizeof(r.caps2) && all_zero(r.caps2.agent_key, ESPTAG_X25519_LEN))
+			err = ESPTAG_EBADREC;
+		return err;
 	case ESPTAG_REC_SA_STATS:
 		return ntohl(r.st.sa_index) == ESPTAG_SA_INDEX_NONE ? ESPTAG_EBADREC : 0;
 	case ESPTAG_REC_COUNTER:

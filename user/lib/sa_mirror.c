@@ -31,6 +31,11 @@ static int clear_slot(int fd, uint32_t idx, size_t vsz)
 	return err;
 }
 
+static int life_fd(const struct esptag_sa_maps *m)
+{
+	return m->life > 0 ? m->life : -1;
+}
+
 static int put(int fd, uint32_t idx, const void *val)
 {
 	if (fd < 0 || !bpf_map_update_elem(fd, &idx, val, BPF_ANY))
@@ -45,13 +50,14 @@ int esptag_sa_mirror_retire(const struct esptag_sa_maps *m, uint32_t idx)
 
 int esptag_sa_mirror_clear(const struct esptag_sa_maps *m, uint32_t idx)
 {
-	int e[4];
+	int e[5];
 
 	e[0] = clear_slot(m->sad, idx, sizeof(struct esptag_sa));
 	e[1] = clear_slot(m->seq, idx, sizeof(struct esptag_seq));
 	e[2] = clear_slot(m->replay, idx, sizeof(struct esptag_replay));
 	e[3] = clear_slot(m->sa_stats, idx, stats_size(m));
-	for (int i = 0; i < 4; i++)
+	e[4] = clear_slot(life_fd(m), idx, sizeof(struct esptag_sa_life));
+	for (int i = 0; i < 5; i++)
 		if (e[i])
 			return e[i];
 	return 0;
@@ -60,8 +66,16 @@ int esptag_sa_mirror_clear(const struct esptag_sa_maps *m, uint32_t idx)
 int esptag_sa_mirror_write(const struct esptag_sa_maps *m, uint32_t idx, const struct esptag_sa *v,
 			   const struct esptag_seq *seq, const struct esptag_replay *rp)
 {
+	return esptag_sa_mirror_write_life(m, idx, v, seq, rp, NULL);
+}
+
+int esptag_sa_mirror_write_life(const struct esptag_sa_maps *m, uint32_t idx,
+				const struct esptag_sa *v, const struct esptag_seq *seq,
+				const struct esptag_replay *rp, const struct esptag_sa_life *life)
+{
 	const struct esptag_seq s0 = { .next = 1, .base = 1 };
 	const struct esptag_replay r0 = {};
+	const struct esptag_sa_life l0 = {};
 	size_t ssz = stats_size(m);
 	void *st = calloc(1, ssz);
 	int err;
@@ -75,12 +89,15 @@ int esptag_sa_mirror_write(const struct esptag_sa_maps *m, uint32_t idx, const s
 	if (!err)
 		err = put(m->sa_stats, idx, st);
 	if (!err)
+		err = put(life_fd(m), idx, life ? life : &l0);
+	if (!err)
 		err = put(m->sad, idx, v);
 	free(st);
 	if (err) {
 		clear_slot(m->seq, idx, sizeof(struct esptag_seq));
 		clear_slot(m->replay, idx, sizeof(struct esptag_replay));
 		clear_slot(m->sa_stats, idx, ssz);
+		clear_slot(life_fd(m), idx, sizeof(struct esptag_sa_life));
 	}
 	return err;
 }
@@ -120,13 +137,14 @@ static int clear_batch(int fd, const uint32_t *keys, size_t n, size_t vsz)
 
 int esptag_sa_mirror_clear_many(const struct esptag_sa_maps *m, const uint32_t *idx, size_t n)
 {
-	int e[4];
+	int e[5];
 
 	e[0] = clear_batch(m->sad, idx, n, sizeof(struct esptag_sa));
 	e[1] = clear_batch(m->seq, idx, n, sizeof(struct esptag_seq));
 	e[2] = clear_batch(m->replay, idx, n, sizeof(struct esptag_replay));
 	e[3] = clear_batch(m->sa_stats, idx, n, stats_size(m));
-	for (int i = 0; i < 4; i++)
+	e[4] = clear_batch(life_fd(m), idx, n, sizeof(struct esptag_sa_life));
+	for (int i = 0; i < 5; i++)
 		if (e[i])
 			return e[i];
 	return 0;
@@ -179,7 +197,16 @@ int esptag_sa_mirror_write_many(const struct esptag_sa_maps *m, const uint32_t *
 				const struct esptag_sa *v, const struct esptag_seq *seq,
 				const struct esptag_replay *rp, size_t n)
 {
+	return esptag_sa_mirror_write_many_life(m, idx, v, seq, rp, NULL, n);
+}
+
+int esptag_sa_mirror_write_many_life(const struct esptag_sa_maps *m, const uint32_t *idx,
+				     const struct esptag_sa *v, const struct esptag_seq *seq,
+				     const struct esptag_replay *rp,
+				     const struct esptag_sa_life *life, size_t n)
+{
 	void *st = calloc(n ? n : 1, stats_size(m));
+	struct esptag_sa_life *l0 = life ? NULL : calloc(n ? n : 1, sizeof(*l0));
 	struct split s;
 	int err;
 
@@ -190,11 +217,16 @@ int esptag_sa_mirror_write_many(const struct esptag_sa_maps *m, const uint32_t *
 		err = put_batch(m->replay, s.in, s.rv, s.nin);
 	if (!err)
 		err = put_batch(m->sa_stats, idx, st, n);
+	if (!err && !life && !l0)
+		err = -ENOMEM;
+	if (!err)
+		err = put_batch(life_fd(m), idx, life ? life : l0, n);
 	if (!err)
 		err = put_batch(m->sad, idx, v, n);
 	if (st)
 		split_free(&s);
 	free(st);
+	free(l0);
 	if (err && err != -ENOMEM)
 		esptag_sa_mirror_clear_many(m, idx, n);
 	return err;

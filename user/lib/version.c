@@ -64,6 +64,7 @@ void esptag_version_print(FILE *f, const char *prog)
 	else
 		fprintf(f, "libbpf not linked\n");
 	fprintf(f, "libxdp %s (build time)\n", ESPTAG_LIBXDP_VERSION);
-	fprintf(f, "config protocol %d, metadata %d, control protocol %d\n",
-		ESPTAG_PROTO_VERSION, ESPTAG_META_VERSION, ESPTAG_CTL_VERSION);
+	fprintf(f, "config protocol %d..%d, metadata %d, control protocol %d\n",
+		ESPTAG_PROTO_VERSION, ESPTAG_PROTO_VERSION_MAX, ESPTAG_META_VERSION,
+		ESPTAG_CTL_VERSION);
 }

@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * SA lifetimes in the data path (esptag_sa_life, include/esptag/maps.h):
+ * every packet passed under an SA is charged to its shared counters with
+ * atomic fetch-and-add; a packet that would take the bytes or packets past
+ * a hard limit is taken back out and dropped. Two CPUs racing at the very
+ * limit may both be taken back (the later one sees the earlier one's
+ * charge for an instant): a packet may then be dropped that would just
+ * have fit, never one let through that does not.
+ */
+#ifndef ESPTAG_BPF_LIFE_H
+#define ESPTAG_BPF_LIFE_H
+
+#include "maps.h"
+
+/* Charge packets/bytes to SA idx: true if they fit its hard limits. */
+static __always_inline bool life_charge(__u32 idx, __u64 packets, __u64 bytes)
+{
+	struct esptag_sa_life *l = bpf_map_lookup_elem(&esptag_sa_life, &idx);
+	__u64 p, b, hp, hb, now;
+
+	if (!l)
+		return false;	/* index beyond the array: no such SA */
+	p = __sync_fetch_and_add(&l->packets, packets);
+	b = __sync_fetch_and_add(&l->bytes, bytes);
+	hp = l->hard_packets;
+	hb = l->hard_bytes;
+	if ((hp && p + packets > hp) || (hb && b + bytes > hb)) {
+		__sync_fetch_and_add(&l->packets, -packets);
+		__sync_fetch_and_add(&l->bytes, -bytes);
+		__sync_fetch_and_add(&l->refused, 1);
+		return false;
+	}
+	now = bpf_ktime_get_ns();
+	if (now - l->last_ns >= ESPTAG_LIFE_USE_NS)
+		l->last_ns = now;
+	return true;
+}
+
+/* Take back a charge whose packet was dropped after all. */
+static __always_inline void life_uncharge(__u32 idx, __u64 packets, __u64 bytes)
+{
+	struct esptag_sa_life *l = bpf_map_lookup_elem(&esptag_sa_life, &idx);
+
+	if (!l)
+		return;
+	__sync_fetch_and_add(&l->packets, -packets);
+	__sync_fetch_and_add(&l->bytes, -bytes);
+}
+
+#endif /* ESPTAG_BPF_LIFE_H */
