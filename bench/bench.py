@@ -726,8 +726,9 @@ def b_agent(q):
     nsAg = "et-%s-A-agent" % lab_env["LAB"]
     nsBg = "et-%s-B-agent" % lab_env["LAB"]
     sink = os.path.join(BB, "progs", "bench_sink.bpf.o")
-    esp_off()
-    esp_on()
+    # One worker, on CPU 1 (the agent runs one per CPU by default).
+    import agent_workers
+    agent_workers.restart_agent(sys.modules[__name__], "--cpus 1-1")
     apid = agent_pid("A")
     run(["taskset", "-p", "-c", "1", str(apid)])
     res = {}
@@ -783,7 +784,8 @@ def udp_frame(payload):
 # ---------------------------------------------------------------------------
 
 NAMES = {1: "rx_program", 2: "tx_program", 3: "sa_scaling", 4: "live_frames",
-         5: "agent_crypto", 6: "end_to_end", 7: "control_plane", 8: "churn"}
+         5: "agent_crypto", 6: "end_to_end", 7: "control_plane", 8: "churn",
+         9: "agent_workers"}
 
 
 def failed(num, err):
@@ -844,11 +846,13 @@ def main():
                         results[n] = fn(q, ns, ifx)
                     except Exception as e:
                         results[n] = failed(n, e)
-        if want(5) or want(6) or want(7):
+        if want(5) or want(6) or want(7) or want(9):
             log("lab up")
             try:
                 lab_up("t" + BENCH_ID)
-                for n, fn in ((7, b_ctl), (6, b_e2e), (5, b_agent)):
+                import agent_workers
+                b_workers = lambda q: agent_workers.b_agent_workers(q, sys.modules[__name__])
+                for n, fn in ((7, b_ctl), (6, b_e2e), (5, b_agent), (9, b_workers)):
                     if want(n):
                         log("%d: %s" % (n, NAMES[n]))
                         try:
@@ -856,7 +860,7 @@ def main():
                         except Exception as e:
                             results[n] = failed(n, e)
             except Exception as e:
-                for n in (5, 6, 7):
+                for n in (5, 6, 7, 9):
                     if want(n) and n not in results:
                         results[n] = failed(n, "lab: %s" % e)
     finally:

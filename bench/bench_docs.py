@@ -154,7 +154,7 @@ def write(doc, root):
         with open(an) as f:
             L.append(f.read().rstrip() + "\n")
     L.append("## Reproduce\n")
-    L.append("```\nmake bench                      # all eight, ~5 minutes; writes build/bench/results.json, this file, the PNGs\n"
+    L.append("```\nmake bench                      # all nine, ~6 minutes; writes build/bench/results.json, this file, the PNGs\n"
              "scripts/bench --only 1,2        # a subset (results only, docs untouched)\n"
              "scripts/bench --quick           # seconds: checks the harness (make test runs it)\n"
              "build/bench/bench_bpf prog -n 2000 -s 7      # benchmarks 1-2 by hand (JSON lines)\n"

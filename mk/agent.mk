@@ -2,13 +2,15 @@
 # esptag-agent: the software agent (user/agent/).
 AGENT_SRCS      := $(filter-out user/agent/main.c,$(wildcard user/agent/*.c))
 AGENT_OBJS      := $(patsubst %.c,$(BUILD)/obj/%.o,$(AGENT_SRCS))
-AGENT_CORE_SRCS := $(filter-out user/agent/io.c,$(AGENT_SRCS))
+AGENT_CORE_SRCS := $(filter-out user/agent/io.c user/agent/xsk.c,$(AGENT_SRCS))
 AGENT_CORE_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(AGENT_CORE_SRCS))
 
 BINS += $(BUILD)/bin/esptag-agent
 
+$(BUILD)/obj/user/agent/xsk.o: $(BUILD)/skel/esptag_agent_xsk.skel.h
+$(BUILD)/obj/user/agent/io.o: $(BUILD)/skel/esptag_agent_fanout.skel.h
 $(BUILD)/bin/esptag-agent: $(BUILD)/obj/user/agent/main.o $(AGENT_OBJS) $(LIB)
-	$(call link-bin,-lcrypto -lsystemd)
+	$(call link-bin,-lxdp -lbpf -lelf -lz -lcrypto -lsystemd -lpthread)
 
 # Agent unit tests link the in-memory agent core (no sockets).
 AGENT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_agent_*.c))

@@ -25,7 +25,9 @@ INSTALL        ?= install
 
 INST_BINS  := esptagd esptag esptag-agent
 INST_MANS  := $(notdir $(wildcard docs/*.8))
-INST_BPF   := $(notdir $(BPF_OBJS))
+# The agent's own programs (esptag_agent_*) are built into it (skeletons).
+INST_BPF_OBJS := $(filter-out $(BUILD)/bpf/esptag_agent_%,$(BPF_OBJS))
+INST_BPF   := $(notdir $(INST_BPF_OBJS))
 INST_HDRS  := $(notdir $(wildcard include/esptag/*.h))
 INST_UNITS := $(patsubst systemd/%.in,%,$(wildcard systemd/*.service.in systemd/*.timer.in))
 INST_DIRS  := $(SBINDIR) $(MAN8DIR) $(BPFOBJDIR) $(INCDIR) $(SYSTEMDUNITDIR) $(DATADIR) $(WSDIR) \
@@ -40,7 +42,7 @@ DIRS_LIST  := $(DESTDIR)$(DATADIR)/installed-dirs
 # Creates each missing directory (and missing parents), noting it (without
 # DESTDIR) in installed-dirs (kept across re-installs: a directory an earlier install
 # made stays listed).
-install: $(addprefix $(BUILD)/bin/,$(INST_BINS)) $(BPF_OBJS) $(CHARON_INST_PREREQ)
+install: $(addprefix $(BUILD)/bin/,$(INST_BINS)) $(INST_BPF_OBJS) $(CHARON_INST_PREREQ)
 	$(call msg,INSTALL,$(DESTDIR)$(PREFIX))
 	$(Q)set -e; new=; \
 	for d in $(INST_DIRS); do \
@@ -52,7 +54,7 @@ install: $(addprefix $(BUILD)/bin/,$(INST_BINS)) $(BPF_OBJS) $(CHARON_INST_PRERE
 	mv -f "$(DIRS_LIST).tmp" "$(DIRS_LIST)"
 	$(Q)$(INSTALL) -m 0755 $(addprefix $(BUILD)/bin/,$(INST_BINS)) $(DESTDIR)$(SBINDIR)/
 	$(Q)$(INSTALL) -m 0644 $(addprefix docs/,$(INST_MANS)) $(DESTDIR)$(MAN8DIR)/
-	$(Q)$(INSTALL) -m 0644 $(BPF_OBJS) $(DESTDIR)$(BPFOBJDIR)/
+	$(Q)$(INSTALL) -m 0644 $(INST_BPF_OBJS) $(DESTDIR)$(BPFOBJDIR)/
 	$(Q)$(INSTALL) -m 0644 $(addprefix include/esptag/,$(INST_HDRS)) $(DESTDIR)$(INCDIR)/
 	$(Q)for u in $(INST_UNITS); do \
 		sed 's|@SBINDIR@|$(SBINDIR)|g' systemd/$$u.in > $(DESTDIR)$(SYSTEMDUNITDIR)/$$u.tmp && \

@@ -23,6 +23,8 @@ import sys
 
 def capture(iface, path):
     s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
+    # Room for bursts (a multi-core agent sends thousands at once): 32 MB.
+    s.setsockopt(socket.SOL_SOCKET, 33, 32 << 20)  # SO_RCVBUFFORCE
     s.bind((iface, 0))
     print("ready", file=sys.stderr, flush=True)
     with open(path, "w", buffering=1) as out:

@@ -21,8 +21,12 @@ AEAD="aead rfc4106(gcm(aes))"
 H=$(ns_new h) || exit 1
 A=$(ns_new a) || exit 1
 P=$(ns_new p) || exit 1
-ip link add eth0 netns "$H" type veth peer name host0 netns "$A"
-ip -n "$A" link add wire0 type veth peer name wire1 netns "$P"
+# DA_QUEUES (default 1): receive and transmit queues of every veth, for
+# tests of a multi-core agent (one AF_XDP socket per queue).
+q="numtxqueues ${DA_QUEUES:-1} numrxqueues ${DA_QUEUES:-1}"
+ip link add eth0 netns "$H" $q type veth peer name host0 netns "$A" $q
+ip -n "$A" link add wire0 $q type veth peer name wire1 netns "$P" $q
+unset q
 for n in "$H" "$A" "$P"; do
 	nsx "$n" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
 done

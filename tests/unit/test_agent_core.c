@@ -8,6 +8,8 @@
  * limit without ESN and the saturating IVDB with ESN, partial L4 checksum
  * completion before encryption, malformed/fragmented ESP on Rx.
  */
+#include <pthread.h>
+#include <stdlib.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <sys/stat.h>
@@ -25,6 +27,11 @@ static const uint8_t KEY[16] = {0x10, 0x32, 0x54, 0x76, 0x98, 0xba, 0xdc, 0xfe,
 static const uint8_t SALT[4] = {0xca, 0xfe, 0xba, 0xbe};
 
 static struct agent A;
+
+static uint32_t rd32_(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
 static uint32_t msg_id = 100;
 
 static int setup_v2(bool allow_v1)
@@ -708,6 +715,148 @@ static void test_tx_gso_min_mss(void)
 	T_EQ(A.ctr[ESPTAG_AC_TX_DROP_GSO_LIMIT], 3);
 }
 
+/*
+ * Two workers (agent_worker_init) on one SA, in two threads, each sending
+ * the same host sequence numbers 1..N while the other one does, one of them
+ * also sending config requests (the write-lock path): every wire IV is
+ * used once, each worker's IVs increase, and the counters sum to what was
+ * sent. Without the IVDB's per-SA lock both threads read the same IVDB
+ * value and send the same IV.
+ */
+#define W_FRAMES 20000
+struct w_rec {
+	struct agent w;
+	uint64_t ivs[W_FRAMES];
+	unsigned int n;
+	bool cfg;
+	pthread_rwlock_t *lock;
+	uint32_t idx;
+};
+
+static void w_flush(struct agent *a, int side)
+{
+	struct w_rec *r = a->io;
+	unsigned int i;
+
+	for (i = 0; r && side == AGENT_WIRE && i < a->q[side].n; i++)
+		if (r->n < W_FRAMES)
+			r->ivs[r->n++] = (uint64_t)rd32_(a->q[side].pkt[i].data + 34 + 8) << 32 |
+					 rd32_(a->q[side].pkt[i].data + 34 + 12);
+	a->q[side].n = 0;
+}
+
+static void *w_run(void *arg)
+{
+	struct w_rec *r = arg;
+	uint8_t f[2048], cf[1600];
+	struct esptag_rec_sa sr;
+	unsigned int i;
+	size_t len;
+
+	pthread_rwlock_rdlock(r->lock);
+	for (i = 1; i <= W_FRAMES; i++) {
+		len = tx_frame(f, r->idx, 0x9000, i, false, "192.0.2.2", 8, false);
+		agent_host_frame(&r->w, f, len, NULL);
+		if (r->cfg && i % 2000 == 0) {
+			sa_rec(&sr, ESPTAG_DIR_IN, 0x9100 + i, "192.0.2.1", 0);
+			len = cfg_frame(cf, ESPTAG_OP_ADD_SA, 0, &sr, sizeof(sr), ESPTAG_REC_SA,
+					90000 + i);
+			agent_host_frame(&r->w, cf, len, NULL);
+		}
+		if (i % 64 == 0) { /* a batch boundary, as the workers' loop has */
+			agent_flush_all(&r->w);
+			pthread_rwlock_unlock(r->lock);
+			pthread_rwlock_rdlock(r->lock);
+		}
+	}
+	agent_flush_all(&r->w);
+	pthread_rwlock_unlock(r->lock);
+	return NULL;
+}
+
+static int cmp_u64(const void *x, const void *y)
+{
+	uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+
+	return a < b ? -1 : a > b;
+}
+
+static void test_workers_ivdb_unique(void)
+{
+	static struct w_rec rec[2];
+	static uint64_t all[2 * W_FRAMES];
+	pthread_rwlock_t lock = PTHREAD_RWLOCK_INITIALIZER;
+	struct esptag_rec_sa r;
+	struct agent_sa_ctr st;
+	pthread_t th[2];
+	unsigned int i, j, dups = 0, down = 0;
+	uint32_t idx;
+
+	T_ASSERT(setup() == 0);
+	sa_rec(&r, ESPTAG_DIR_OUT, 0x9000, "192.0.2.2", 0);
+	T_EQ(add_sa(&r, 0, &idx), 0);
+	A.flush = w_flush;
+	for (i = 0; i < 2; i++) {
+		memset(&rec[i], 0, sizeof(rec[i]));
+		T_EQ(agent_worker_init(&rec[i].w, &A, &lock), 0);
+		rec[i].w.io = &rec[i];
+		rec[i].lock = &lock;
+		rec[i].idx = idx;
+		rec[i].cfg = i == 1;
+	}
+	for (i = 0; i < 2; i++)
+		T_EQ(pthread_create(&th[i], NULL, w_run, &rec[i]), 0);
+	for (i = 0; i < 2; i++)
+		pthread_join(th[i], NULL);
+	T_EQ(rec[0].n + rec[1].n, 2 * W_FRAMES);
+	for (i = 0; i < 2; i++)
+		for (j = 1; j < rec[i].n; j++)
+			down += rec[i].ivs[j] <= rec[i].ivs[j - 1];
+	T_EQ(down, 0);
+	memcpy(all, rec[0].ivs, rec[0].n * sizeof(all[0]));
+	memcpy(all + rec[0].n, rec[1].ivs, rec[1].n * sizeof(all[0]));
+	qsort(all, rec[0].n + rec[1].n, sizeof(all[0]), cmp_u64);
+	for (j = 1; j < rec[0].n + rec[1].n; j++)
+		dups += all[j] == all[j - 1];
+	T_EQ(dups, 0);
+	/* Counters per worker, summed on read; the config requests ran. */
+	T_EQ(agent_ctr_sum(&A, ESPTAG_AC_TX_ENCRYPTED), 2 * W_FRAMES);
+	T_EQ(A.ctr[ESPTAG_AC_TX_ENCRYPTED], 0);
+	agent_sa_stats(&A, idx, &st);
+	T_EQ(st.packets, 2 * W_FRAMES);
+	T_EQ(A.sad_used, 1 + W_FRAMES / 2000);
+	A.flush = NULL;
+	for (i = 0; i < 2; i++)
+		agent_worker_fini(&rec[i].w);
+	T_EQ(A.nworkers, 0);
+}
+
+/*
+ * ADD_SA takes the lowest free index, whatever the order of the deletes:
+ * live SAs stay packed at the start of the data path's per-SA arrays.
+ */
+static void test_sad_lowest_free_index(void)
+{
+	static const uint32_t want[4] = {2, 4, 6, 8};
+	struct esptag_rec_sa r;
+	uint32_t idx[8], got, i;
+
+	T_ASSERT(setup() == 0);
+	for (i = 0; i < 8; i++) {
+		sa_rec(&r, ESPTAG_DIR_OUT, 0xa000 + i, "192.0.2.2", 0);
+		T_EQ(add_sa(&r, 0, &idx[i]), 0);
+		T_EQ(idx[i], i);
+	}
+	agent_sad_del(&A, 6);
+	agent_sad_del(&A, 2);
+	agent_sad_del(&A, 4);
+	for (i = 0; i < 4; i++) {
+		sa_rec(&r, ESPTAG_DIR_OUT, 0xb000 + i, "192.0.2.2", 0);
+		T_EQ(add_sa(&r, 0, &got), 0);
+		T_EQ(got, want[i]);
+	}
+}
+
 /* ---- version 2: wrapped keys ---------------------------------------------- */
 
 /* A version 2 ADD_SA of n wrapped records on port; returns the status. */
@@ -994,6 +1143,8 @@ int main(void)
 	T_RUN(test_tx_foreign_domain_counted);
 	T_RUN(test_tx_vlan_hidden_dropped);
 	T_RUN(test_tx_gso_min_mss);
+	T_RUN(test_workers_ivdb_unique);
+	T_RUN(test_sad_lowest_free_index);
 	T_RUN(test_v2_add_sa_wrapped);
 	T_RUN(test_v2_wrap_bound);
 	T_RUN(test_v2_replay);

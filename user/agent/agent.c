@@ -73,7 +73,7 @@ int agent_init(struct agent *a, const struct agent_opts *o, agent_flush_fn flush
 		return -ENOMEM;
 	}
 	for (i = 0; i < a->capacity; i++)
-		a->free_idx[i] = a->capacity - 1 - i;
+		a->free_idx[i] = i; /* ascending: a min-heap (sad.c) */
 	a->nfree = a->capacity;
 
 	/* A fresh random epoch on every start tells hosts to re-install. */
@@ -106,12 +106,131 @@ void agent_fini(struct agent *a)
 	free(a->local);
 	free(a->lhash);
 	free(a->cache);
+	free(a->workers);
 	free(a->scratch);
 	for (s = 0; s < 2; s++)
 		free(a->q[s].mem);
 	free(a->seen_eph);
 	EVP_PKEY_free(a->id_key);
 	memset(a, 0, sizeof(*a));
+}
+
+int agent_worker_init(struct agent *w, struct agent *ctl, pthread_rwlock_t *lock)
+{
+	struct agent **ws;
+	uint32_t i;
+	int s;
+
+	ws = realloc(ctl->workers, (ctl->nworkers + 1) * sizeof(*ws));
+	if (!ws)
+		return -ENOMEM;
+	ctl->workers = ws;
+	/* The SAD's arrays and the settings are shared; the rest is the worker's. */
+	*w = *ctl;
+	memset(w->ctr, 0, sizeof(w->ctr));
+	memset(w->q, 0, sizeof(w->q));
+	w->workers = NULL;
+	w->nworkers = 0;
+	w->ctl = ctl;
+	w->sadlock = lock;
+	w->stage = NULL;
+	w->io = NULL;
+	w->scratch = malloc(AGENT_SLOT);
+	w->sactr = calloc(ctl->capacity, sizeof(*w->sactr));
+	w->sactx = calloc(ctl->capacity, sizeof(*w->sactx));
+	for (s = 0; s < 2; s++)
+		w->q[s].mem = malloc((size_t)AGENT_BATCH * AGENT_SLOT);
+	if (!w->scratch || !w->sactr || !w->sactx || !w->q[0].mem || !w->q[1].mem ||
+	    getrandom(&w->rng, sizeof(w->rng), 0) != sizeof(w->rng)) {
+		agent_worker_fini(w);
+		return -ENOMEM;
+	}
+	if (!w->rng)
+		w->rng = 0x9e3779b97f4a7c15ull;
+	w->ip_id = w->rng;
+	/* Copies of the contexts of the SAs already there. */
+	for (i = 0; i < ctl->capacity; i++) {
+		if (!ctl->sa[i].used)
+			continue;
+		w->sactx[i] = agent_esp_ctx_dup(&ctl->sa[i]);
+		if (!w->sactx[i]) {
+			agent_worker_fini(w);
+			return -ENOMEM;
+		}
+	}
+	ws[ctl->nworkers++] = w;
+	return 0;
+}
+
+void agent_worker_fini(struct agent *w)
+{
+	struct agent *c = w->ctl;
+	unsigned int i;
+	int s;
+
+	/* Off the control context's list first. */
+	for (i = 0; c && i < c->nworkers; i++) {
+		if (c->workers[i] != w)
+			continue;
+		c->workers[i] = c->workers[--c->nworkers];
+		break;
+	}
+	for (i = 0; w->sactx && i < w->capacity; i++)
+		agent_esp_ctx_free(w->sactx[i]);
+	free(w->sactx);
+	if (w->scratch)
+		OPENSSL_cleanse(w->scratch, AGENT_SLOT);
+	free(w->scratch);
+	free(w->sactr);
+	for (s = 0; s < 2; s++) {
+		if (w->q[s].mem)
+			OPENSSL_cleanse(w->q[s].mem, (size_t)AGENT_BATCH * AGENT_SLOT);
+		free(w->q[s].mem);
+	}
+	memset(w, 0, sizeof(*w));
+}
+
+void agent_cfg_from_worker(struct agent *w, uint8_t *f, size_t len)
+{
+	struct agent *c = w->ctl;
+
+	/* Between two frames the worker holds no SA: trade the read lock for
+	 * the write lock, run the request on the control context (its reply
+	 * goes out through this worker's port), and go back to reading. */
+	agent_flush_all(w);
+	pthread_rwlock_unlock(w->sadlock);
+	pthread_rwlock_wrlock(w->sadlock);
+	c->io = w->io;
+	agent_cfg_frame(c, f, len);
+	agent_flush_all(c);
+	c->io = NULL;
+	pthread_rwlock_unlock(w->sadlock);
+	pthread_rwlock_rdlock(w->sadlock);
+}
+
+uint64_t agent_ctr_sum(const struct agent *a, int c)
+{
+	uint64_t v = a->ctr[c];
+	unsigned int i;
+
+	for (i = 0; i < a->nworkers; i++)
+		v += a->workers[i]->ctr[c];
+	return v;
+}
+
+void agent_sa_stats(const struct agent *a, uint32_t idx, struct agent_sa_ctr *out)
+{
+	unsigned int i;
+
+	*out = a->sa[idx].c;
+	for (i = 0; i < a->nworkers; i++) {
+		const struct agent_sa_ctr *c = &a->workers[i]->sactr[idx];
+
+		out->packets += c->packets;
+		out->bytes += c->bytes;
+		out->auth_fail += c->auth_fail;
+		out->domain_reject += c->domain_reject;
+	}
 }
 
 uint32_t agent_rand32(struct agent *a)
@@ -175,12 +294,21 @@ void agent_dump_stats(struct agent *a, FILE *f)
 		a->local_capacity);
 	for (c = 0; c < ESPTAG_AC_MAX; c++)
 		fprintf(f, "esptag-agent: counter %-22s %llu\n", esptag_agent_counter_str(c),
-			(unsigned long long)a->ctr[c]);
+			(unsigned long long)agent_ctr_sum(a, c));
+	/* What each worker did (non-zero counters): how the load spreads. */
+	for (i = 0; i < a->nworkers; i++)
+		for (c = 0; c < ESPTAG_AC_MAX; c++)
+			if (a->workers[i]->ctr[c])
+				fprintf(f, "esptag-agent: worker %u counter %s %llu\n", i,
+					esptag_agent_counter_str(c),
+					(unsigned long long)a->workers[i]->ctr[c]);
 	for (i = 0; i < a->capacity; i++) {
 		struct agent_sa *sa = &a->sa[i];
+		struct agent_sa_ctr st;
 
 		if (!sa->used)
 			continue;
+		agent_sa_stats(a, i, &st);
 		inet_ntop(sa->rec.family == 4 ? AF_INET : AF_INET6, sa->rec.daddr, daddr,
 			  sizeof(daddr));
 		fprintf(
@@ -191,8 +319,8 @@ void agent_dump_stats(struct agent *a, FILE *f)
 		    i, sa->port, dir_str(sa->rec.dir), ntohl(sa->rec.spi), daddr,
 		    sa->rec.local_mac[0], sa->rec.local_mac[1], sa->rec.local_mac[2],
 		    sa->rec.local_mac[3], sa->rec.local_mac[4], sa->rec.local_mac[5],
-		    (unsigned long long)sa->packets, (unsigned long long)sa->bytes, sa->auth_fail,
-		    sa->domain_reject,
+		    (unsigned long long)st.packets, (unsigned long long)st.bytes, st.auth_fail,
+		    st.domain_reject,
 		    (unsigned long long)(sa->rec.dir == ESPTAG_DIR_OUT ? sa->ivdb : sa->rx_top));
 	}
 	fflush(f);

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <stdint.h>
+#include <pthread.h>
 #include <linux/virtio_net.h>
 #include <esptag/wire.h>
 
@@ -31,6 +32,14 @@ enum agent_side {
 #define AGENT_DEF_CAPACITY 65536
 #define AGENT_DEF_LOCALS 1024
 
+/* Per-SA counters. The SA holds those of the control context (and of the
+ * only context of a single-threaded agent); each worker of a multi-core
+ * agent has its own array of them, summed on read (agent_sa_stats). */
+struct agent_sa_ctr {
+	uint64_t packets, bytes;
+	uint32_t auth_fail, domain_reject;
+};
+
 /* One SA. Key material lives only inside ctx (OpenSSL zeroes it on free),
  * the salt here (a->sa is locked memory left out of core dumps). */
 struct agent_sa {
@@ -42,9 +51,15 @@ struct agent_sa {
 	EVP_CIPHER_CTX *ctx; /* keyed once, IV set per packet */
 	uint64_t ivdb;	     /* Tx: IVDB, next sequence number */
 	bool tx_spent;	     /* Tx: the last number of the space was used */
-	uint64_t rx_top;     /* Rx: highest authenticated sequence */
-	uint64_t packets, bytes;
-	uint32_t auth_fail, domain_reject;
+	uint8_t ivlock;	     /* Tx: ivdb and tx_spent change under it (workers) */
+	uint64_t rx_top;     /* Rx: highest authenticated sequence (atomic max) */
+	union {
+		struct agent_sa_ctr c;
+		struct {
+			uint64_t packets, bytes;
+			uint32_t auth_fail, domain_reject;
+		};
+	};
 };
 
 struct agent_local {
@@ -95,7 +110,7 @@ struct agent {
 	struct esptag_rec_sa *stage; /* [AGENT_STAGE_RECS], locked, not in core dumps */
 	uint32_t *hash;	     /* SA hash heads: index + 1 */
 	uint32_t hmask;
-	uint32_t *free_idx; /* stack of free SA indices */
+	uint32_t *free_idx; /* free SA indices, a min-heap: lowest first */
 	uint32_t nfree;
 	uint32_t *port_used;	   /* [65536] SAs per port */
 	struct agent_local *local; /* [local_capacity] */
@@ -114,6 +129,20 @@ struct agent {
 	uint8_t *scratch;    /* AGENT_SLOT bytes of work space */
 	agent_flush_fn flush;
 	void *io;
+	/*
+	 * Multi-core agent (agent_worker_init): every worker has its own
+	 * struct agent sharing the SAD's arrays with the control context ctl
+	 * (the one agent_init made), its own output batches, scratch, counters
+	 * and per-SA counters (sactr). Workers run frames holding sadlock for
+	 * reading; a config frame runs on ctl with it held for writing.
+	 * Single-threaded (tests, fuzzers, --cpus 1): ctl and sadlock NULL.
+	 */
+	struct agent *ctl;
+	pthread_rwlock_t *sadlock;
+	struct agent_sa_ctr *sactr; /* worker: [capacity] */
+	EVP_CIPHER_CTX **sactx;	    /* worker: [capacity] its copies of the SAs' contexts */
+	struct agent **workers;	    /* control context: its workers */
+	unsigned int nworkers;
 	/* Version 2 (wrapped keys): the identity, the versions spoken. */
 	EVP_PKEY *id_key;		/* X25519 private key (OpenSSL's memory) */
 	uint8_t id_pub[ESPTAG_X25519_LEN];
@@ -146,6 +175,31 @@ void agent_commit(struct agent *a, int side, uint32_t len);
 uint32_t agent_rand32(struct agent *a);
 /* Print counters and per-SA stats (never keys) to f. */
 void agent_dump_stats(struct agent *a, FILE *f);
+/* Worker w of the control context ctl (see struct agent). */
+int agent_worker_init(struct agent *w, struct agent *ctl, pthread_rwlock_t *lock);
+void agent_worker_fini(struct agent *w);
+/* A config frame received by worker w (holding sadlock for reading). */
+void agent_cfg_from_worker(struct agent *w, uint8_t *f, size_t len);
+/* Counter c summed over ctl and its workers (call on the control context
+ * with sadlock held for writing, or single-threaded). */
+uint64_t agent_ctr_sum(const struct agent *a, int c);
+/* The counters of SA idx, summed the same way. */
+void agent_sa_stats(const struct agent *a, uint32_t idx, struct agent_sa_ctr *out);
+/* Where this context counts frames of sa. */
+static inline struct agent_sa_ctr *agent_sa_ctr(struct agent *a, struct agent_sa *sa)
+{
+	return a->sactr ? &a->sactr[sa - a->sa] : &sa->c;
+}
+/* The cipher context this context uses for sa. */
+static inline EVP_CIPHER_CTX *agent_sa_cipher(struct agent *a, struct agent_sa *sa)
+{
+	return a->sactx ? a->sactx[sa - a->sa] : sa->ctx;
+}
+/* The context that holds the SAD's bookkeeping (counts, free list). */
+static inline struct agent *agent_ctl(struct agent *a)
+{
+	return a->ctl ? a->ctl : a;
+}
 
 /* Logging to stderr with syslog priorities. */
 /* The agent logs through the shared logger (user/lib/log.h): one format for
@@ -200,6 +254,16 @@ size_t agent_esp_seal(struct agent_sa *sa, uint8_t *esp, size_t plen, uint8_t ne
  */
 int agent_esp_open(struct agent_sa *sa, const uint8_t *esp, size_t len, uint8_t *out,
 		   uint32_t seq_hi, uint8_t *pad_len, uint8_t *next_hdr);
+/* The same with a cipher context of the caller's (a worker's copy of the
+ * SA's: OpenSSL contexts are not shared between threads). */
+size_t agent_esp_seal_ctx(EVP_CIPHER_CTX *ctx, const struct agent_sa *sa, uint8_t *esp,
+			  size_t plen, uint8_t next_hdr, uint32_t seq_hi);
+int agent_esp_open_ctx(EVP_CIPHER_CTX *ctx, const struct agent_sa *sa, const uint8_t *esp,
+		       size_t len, uint8_t *out, uint32_t seq_hi, uint8_t *pad_len,
+		       uint8_t *next_hdr);
+/* A copy of the SA's keyed context (NULL: out of memory); freeing cleanses. */
+EVP_CIPHER_CTX *agent_esp_ctx_dup(const struct agent_sa *sa);
+void agent_esp_ctx_free(EVP_CIPHER_CTX *c);
 /* RFC 4303 A2: the high half of the sequence number for seq_lo. */
 uint32_t agent_esn_infer(uint64_t top, uint32_t window, uint32_t seq_lo);
 

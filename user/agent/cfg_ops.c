@@ -345,7 +345,7 @@ static void op_stats(struct agent *a, const struct esptag_cfg_view *v, struct ag
 			memset(&c, 0, sizeof(c));
 			esptag_rec_init(&c, ESPTAG_REC_COUNTER, sizeof(c));
 			c.id = htons(i);
-			put64(&c.value_hi, &c.value_lo, a->ctr[i]);
+			put64(&c.value_hi, &c.value_lo, agent_ctr_sum(a, i));
 			esptag_cfg_add(&r->b, ESPTAG_REC_COUNTER, &c, sizeof(c));
 		}
 		return;
@@ -361,14 +361,16 @@ static void op_stats(struct agent *a, const struct esptag_cfg_view *v, struct ag
 	for (i = 0; i < n; i++) {
 		struct agent_sa *sa = agent_sad_get(a, ntohl(ref[i].sa_index));
 		struct esptag_rec_sa_stats s;
+		struct agent_sa_ctr st;
 
+		agent_sa_stats(a, ntohl(ref[i].sa_index), &st);
 		memset(&s, 0, sizeof(s));
 		esptag_rec_init(&s, ESPTAG_REC_SA_STATS, sizeof(s));
 		s.sa_index = ref[i].sa_index;
-		put64(&s.packets_hi, &s.packets_lo, sa->packets);
-		put64(&s.bytes_hi, &s.bytes_lo, sa->bytes);
-		put32(&s.auth_fail, sa->auth_fail);
-		put32(&s.domain_reject, sa->domain_reject);
+		put64(&s.packets_hi, &s.packets_lo, st.packets);
+		put64(&s.bytes_hi, &s.bytes_lo, st.bytes);
+		put32(&s.auth_fail, st.auth_fail);
+		put32(&s.domain_reject, st.domain_reject);
 		put64(&s.seq_hi, &s.seq_lo, sa->rec.dir == ESPTAG_DIR_OUT ? sa->ivdb : sa->rx_top);
 		esptag_cfg_add(&r->b, ESPTAG_REC_SA_STATS, &s, sizeof(s));
 	}

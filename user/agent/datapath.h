@@ -123,6 +123,8 @@ struct agent_sa *agent_tx_sa(struct agent *a, uint32_t idx, const uint8_t *f,
 			     const struct l2 *l2);
 /* The next wire sequence number (IVDB rule); false: the SA is spent. */
 bool agent_ivdb_next(struct agent_sa *sa, uint64_t seq, uint64_t *out);
+/* Rx: raise the SA's highest authenticated sequence number to seq. */
+void agent_rx_top_raise(struct agent_sa *sa, uint64_t seq);
 void agent_esp_hdr_write(uint8_t *esp, const struct agent_sa *sa, uint64_t seq);
 /* Send an encrypted frame (in the current wire slot) out, or hairpin it. */
 void agent_tx_out(struct agent *a, uint8_t *o, size_t len, const struct l2 *l2,

@@ -62,6 +62,34 @@ static size_t build_aad(const struct agent_sa *sa, const uint8_t *esp, uint32_t 
 size_t agent_esp_seal(struct agent_sa *sa, uint8_t *esp, size_t plen, uint8_t next_hdr,
 		      uint32_t seq_hi)
 {
+	return agent_esp_seal_ctx(sa->ctx, sa, esp, plen, next_hdr, seq_hi);
+}
+
+int agent_esp_open(struct agent_sa *sa, const uint8_t *esp, size_t len, uint8_t *out,
+		   uint32_t seq_hi, uint8_t *pad_len, uint8_t *next_hdr)
+{
+	return agent_esp_open_ctx(sa->ctx, sa, esp, len, out, seq_hi, pad_len, next_hdr);
+}
+
+EVP_CIPHER_CTX *agent_esp_ctx_dup(const struct agent_sa *sa)
+{
+	EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+
+	if (c && EVP_CIPHER_CTX_copy(c, sa->ctx) != 1) {
+		EVP_CIPHER_CTX_free(c);
+		c = NULL;
+	}
+	return c;
+}
+
+void agent_esp_ctx_free(EVP_CIPHER_CTX *c)
+{
+	EVP_CIPHER_CTX_free(c);
+}
+
+size_t agent_esp_seal_ctx(EVP_CIPHER_CTX *ctx, const struct agent_sa *sa, uint8_t *esp,
+			  size_t plen, uint8_t next_hdr, uint32_t seq_hi)
+{
 	uint8_t nonce[12], aad[12], *pt = esp + sizeof(struct esptag_esp_hdr);
 	unsigned int pad = (4 - ((plen + 2) & 3)) & 3, i;
 	size_t aad_len, ct_len;
@@ -76,17 +104,18 @@ size_t agent_esp_seal(struct agent_sa *sa, uint8_t *esp, size_t plen, uint8_t ne
 	memcpy(nonce, sa->salt, 4);
 	memcpy(nonce + 4, esp + 8, 8);
 	aad_len = build_aad(sa, esp, seq_hi, aad);
-	if (EVP_EncryptInit_ex(sa->ctx, NULL, NULL, NULL, nonce) != 1 ||
-	    EVP_EncryptUpdate(sa->ctx, NULL, &outl, aad, aad_len) != 1 ||
-	    EVP_EncryptUpdate(sa->ctx, pt, &outl, pt, ct_len) != 1 ||
-	    EVP_EncryptFinal_ex(sa->ctx, pt + ct_len, &outl) != 1 ||
-	    EVP_CIPHER_CTX_ctrl(sa->ctx, EVP_CTRL_GCM_GET_TAG, ESPTAG_ICV_LEN, pt + ct_len) != 1)
+	if (EVP_EncryptInit_ex(ctx, NULL, NULL, NULL, nonce) != 1 ||
+	    EVP_EncryptUpdate(ctx, NULL, &outl, aad, aad_len) != 1 ||
+	    EVP_EncryptUpdate(ctx, pt, &outl, pt, ct_len) != 1 ||
+	    EVP_EncryptFinal_ex(ctx, pt + ct_len, &outl) != 1 ||
+	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, ESPTAG_ICV_LEN, pt + ct_len) != 1)
 		return 0;
 	return sizeof(struct esptag_esp_hdr) + ct_len + ESPTAG_ICV_LEN;
 }
 
-int agent_esp_open(struct agent_sa *sa, const uint8_t *esp, size_t len, uint8_t *out,
-		   uint32_t seq_hi, uint8_t *pad_len, uint8_t *next_hdr)
+int agent_esp_open_ctx(EVP_CIPHER_CTX *ctx, const struct agent_sa *sa, const uint8_t *esp,
+		       size_t len, uint8_t *out, uint32_t seq_hi, uint8_t *pad_len,
+		       uint8_t *next_hdr)
 {
 	uint8_t nonce[12], aad[12], tag[ESPTAG_ICV_LEN];
 	size_t hl = sizeof(struct esptag_esp_hdr), aad_len, ct_len;
@@ -100,11 +129,11 @@ int agent_esp_open(struct agent_sa *sa, const uint8_t *esp, size_t len, uint8_t 
 	memcpy(nonce + 4, esp + 8, 8);
 	memcpy(tag, esp + len - ESPTAG_ICV_LEN, ESPTAG_ICV_LEN);
 	aad_len = build_aad(sa, esp, seq_hi, aad);
-	if (EVP_DecryptInit_ex(sa->ctx, NULL, NULL, NULL, nonce) != 1 ||
-	    EVP_DecryptUpdate(sa->ctx, NULL, &outl, aad, aad_len) != 1 ||
-	    EVP_DecryptUpdate(sa->ctx, out, &outl, esp + hl, ct_len) != 1 ||
-	    EVP_CIPHER_CTX_ctrl(sa->ctx, EVP_CTRL_GCM_SET_TAG, ESPTAG_ICV_LEN, tag) != 1 ||
-	    EVP_DecryptFinal_ex(sa->ctx, out + ct_len, &outl) != 1)
+	if (EVP_DecryptInit_ex(ctx, NULL, NULL, NULL, nonce) != 1 ||
+	    EVP_DecryptUpdate(ctx, NULL, &outl, aad, aad_len) != 1 ||
+	    EVP_DecryptUpdate(ctx, out, &outl, esp + hl, ct_len) != 1 ||
+	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, ESPTAG_ICV_LEN, tag) != 1 ||
+	    EVP_DecryptFinal_ex(ctx, out + ct_len, &outl) != 1)
 		return -1;
 	pad = out[ct_len - 2];
 	if (pad + 2 > ct_len)

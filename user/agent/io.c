@@ -35,7 +35,12 @@
  *
  * Why no PACKET_QDISC_BYPASS: it skips the device's packet taps, so a
  * capture on the agent's interfaces (tcpdump -i wire0, as the tests do)
- * would no longer see what the agent sends.
+ * would no longer see what the agent sends. *
+ * Several workers: each has a port of its own on every interface; their
+ * receiving sockets form one fan-out group per interface (io_fanout), so
+ * every frame reaches one worker, chosen by flow. With AF_XDP (xsk.c) the
+ * port also has an AF_XDP socket on the worker's queue, and this socket
+ * keeps what AF_XDP cannot carry.
  */
 #include <errno.h>
 #include <poll.h>
@@ -47,12 +52,19 @@
 #include <arpa/inet.h>
 #include <net/if.h>
 #include <linux/if_ether.h>
+#include <linux/filter.h>
 #include <linux/if_packet.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <bpf/libbpf.h>
 #include "agent.h"
 #include "io.h"
+#include "esptag_agent_fanout.skel.h"
+
+#ifndef PACKET_FANOUT_FLAG_IGNORE_OUTGOING
+#define PACKET_FANOUT_FLAG_IGNORE_OUTGOING 0x4000
+#endif
 
 /*
  * 2 KB slots: the kernel puts the frame at offset 76 (tpacket2_hdr,
@@ -163,7 +175,154 @@ static int io_open_txfd(struct agent_io_port *p, struct sockaddr_ll *sll)
 	return 0;
 }
 
-int agent_io_open(struct agent_io_port *p, const char *ifname)
+int agent_fanout_prog(uint16_t eth_meta)
+{
+	static struct esptag_agent_fanout *skel;
+	static bool failed;
+
+	if (skel)
+		return bpf_program__fd(skel->progs.esptag_agent_fanout);
+	if (failed)
+		return -1;
+	failed = true;
+	skel = esptag_agent_fanout__open();
+	if (!skel)
+		return -1;
+	skel->rodata->meta_ethertype = eth_meta;
+	if (esptag_agent_fanout__load(skel)) {
+		agent_log(6, "fan-out: the eBPF program does not load (CAP_BPF?): classic BPF "
+			     "instead");
+		esptag_agent_fanout__destroy(skel);
+		skel = NULL;
+		return -1;
+	}
+	return bpf_program__fd(skel->progs.esptag_agent_fanout);
+}
+
+/*
+ * The same hash as bpf/esptag_agent_fanout.bpf.c in classic BPF, for
+ * PACKET_FANOUT_CBPF: no CAP_BPF needed (the systemd unit does not grant
+ * it). Offsets count from the MAC header (SKF_LL_OFF). Untagged IPv4:
+ * addresses and the first word after the IP header; IPv6: addresses'
+ * words and the first word after the fixed header; Tx-tagged: words 3 and
+ * 4 of the IP header, and the ports (transport; GSO: at esp_off, else
+ * payload_off) or words 3 and 4 of the inner IP header (tunnel). Then the
+ * same mix. Anything else: 0.
+ */
+#define LL(k) ((uint32_t)(SKF_LL_OFF + (k)))
+#define TAGT (ESPTAG_META_LEN) /* tag bytes before the untagged offsets */
+static struct sock_filter fanout_cbpf[] = {
+	/*  0 */ BPF_STMT(BPF_LD | BPF_H | BPF_ABS, LL(12)),
+	/*  1 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ESPTAG_ETH_P_META, 23, 0), /* -> 25 */
+	/*  2 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x0800, 0, 11),		 /* -> 14 */
+	/*  3 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, LL(26)),
+	/*  4 */ BPF_STMT(BPF_ST, 0),
+	/*  5 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, LL(30)),
+	/*  6 */ BPF_STMT(BPF_LDX | BPF_MEM, 0),
+	/*  7 */ BPF_STMT(BPF_ALU | BPF_XOR | BPF_X, 0),
+	/*  8 */ BPF_STMT(BPF_ST, 0),
+	/*  9 */ BPF_STMT(BPF_LDX | BPF_B | BPF_MSH, LL(14)),
+	/* 10 */ BPF_STMT(BPF_LD | BPF_W | BPF_IND, LL(14)),
+	/* 11 */ BPF_STMT(BPF_LDX | BPF_MEM, 0),
+	/* 12 */ BPF_STMT(BPF_ALU | BPF_XOR | BPF_X, 0),
+	/* 13 */ BPF_STMT(BPF_JMP | BPF_JA, 37), /* -> 51 */
+	/* 14 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x86DD, 0, 46), /* -> 61 */
+	/* 15 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, LL(34)),
+	/* 16 */ BPF_STMT(BPF_ST, 0),
+	/* 17 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, LL(50)),
+	/* 18 */ BPF_STMT(BPF_LDX | BPF_MEM, 0),
+	/* 19 */ BPF_STMT(BPF_ALU | BPF_XOR | BPF_X, 0),
+	/* 20 */ BPF_STMT(BPF_ST, 0),
+	/* 21 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, LL(54)),
+	/* 22 */ BPF_STMT(BPF_LDX | BPF_MEM, 0),
+	/* 23 */ BPF_STMT(BPF_ALU | BPF_XOR | BPF_X, 0),
+	/* 24 */ BPF_STMT(BPF_JMP | BPF_JA, 26), /* -> 51 */
+	/* tagged */
+	/* 25 */ BPF_STMT(BPF_LD | BPF_B | BPF_ABS, LL(15)), /* kind */
+	/* 26 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ESPTAG_META_TX, 0, 34), /* -> 61 */
+	/* 27 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, LL(TAGT + 14 + 12)),
+	/* 28 */ BPF_STMT(BPF_ST, 0),
+	/* 29 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, LL(TAGT + 14 + 16)),
+	/* 30 */ BPF_STMT(BPF_LDX | BPF_MEM, 0),
+	/* 31 */ BPF_STMT(BPF_ALU | BPF_XOR | BPF_X, 0),
+	/* 32 */ BPF_STMT(BPF_ST, 0),
+	/* 33 */ BPF_STMT(BPF_LD | BPF_B | BPF_ABS, LL(16)), /* flags */
+	/* 34 */ BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, ESPTAG_META_F_GSO, 0, 2), /* -> 37 */
+	/* 35 */ BPF_STMT(BPF_LD | BPF_H | BPF_ABS, LL(20)), /* esp_off */
+	/* 36 */ BPF_STMT(BPF_JMP | BPF_JA, 1), /* -> 38 */
+	/* 37 */ BPF_STMT(BPF_LD | BPF_H | BPF_ABS, LL(22)), /* payload_off */
+	/* 38 */ BPF_STMT(BPF_MISC | BPF_TAX, 0),
+	/* 39 */ BPF_STMT(BPF_LD | BPF_B | BPF_ABS, LL(17)), /* next_hdr */
+	/* 40 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 4, 3, 0),  /* -> 44 */
+	/* 41 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 41, 2, 0), /* -> 44 */
+	/* 42 */ BPF_STMT(BPF_LD | BPF_W | BPF_IND, LL(TAGT)), /* ports */
+	/* 43 */ BPF_STMT(BPF_JMP | BPF_JA, 5), /* -> 49 */
+	/* 44 */ BPF_STMT(BPF_LD | BPF_W | BPF_IND, LL(TAGT + 12)),
+	/* 45 */ BPF_STMT(BPF_ST, 1),
+	/* 46 */ BPF_STMT(BPF_LD | BPF_W | BPF_IND, LL(TAGT + 16)),
+	/* 47 */ BPF_STMT(BPF_LDX | BPF_MEM, 1),
+	/* 48 */ BPF_STMT(BPF_ALU | BPF_XOR | BPF_X, 0),
+	/* 49 */ BPF_STMT(BPF_LDX | BPF_MEM, 0),
+	/* 50 */ BPF_STMT(BPF_ALU | BPF_XOR | BPF_X, 0),
+	/* mix */
+	/* 51 */ BPF_STMT(BPF_ST, 0),
+	/* 52 */ BPF_STMT(BPF_ALU | BPF_RSH | BPF_K, 16),
+	/* 53 */ BPF_STMT(BPF_LDX | BPF_MEM, 0),
+	/* 54 */ BPF_STMT(BPF_ALU | BPF_XOR | BPF_X, 0),
+	/* 55 */ BPF_STMT(BPF_ALU | BPF_MUL | BPF_K, 0x45d9f3b),
+	/* 56 */ BPF_STMT(BPF_ST, 0),
+	/* 57 */ BPF_STMT(BPF_ALU | BPF_RSH | BPF_K, 16),
+	/* 58 */ BPF_STMT(BPF_LDX | BPF_MEM, 0),
+	/* 59 */ BPF_STMT(BPF_ALU | BPF_XOR | BPF_X, 0),
+	/* 60 */ BPF_STMT(BPF_RET | BPF_A, 0),
+	/* 61 */ BPF_STMT(BPF_RET | BPF_K, 0),
+};
+
+/*
+ * Join the fan-out group fo (a new one, with a kernel-chosen unique id, when
+ * fo->id is 0). The group's program (or the kernel's flow hash) spreads
+ * frames over its sockets by flow, so a flow stays on one worker and in
+ * order.
+ */
+static int io_fanout(struct agent_io_port *p, struct agent_fanout *fo)
+{
+	/* A group receives through its own hook, which ignores the socket's
+	 * PACKET_IGNORE_OUTGOING: without the group's flag every worker would
+	 * get the frames the agent sends back (a bypass frame would circle
+	 * between the two interfaces for ever). A kernel without the flag
+	 * refuses it: fan-out fails and the agent does not start. */
+	int v = ((fo->prog_fd >= 0 ? PACKET_FANOUT_EBPF : PACKET_FANOUT_CBPF) |
+		 PACKET_FANOUT_FLAG_IGNORE_OUTGOING) << 16;
+	struct sock_fprog cbpf = {sizeof(fanout_cbpf) / sizeof(fanout_cbpf[0]), fanout_cbpf};
+	socklen_t l = sizeof(v);
+
+	if (!fo->id)
+		v |= PACKET_FANOUT_FLAG_UNIQUEID << 16;
+	else
+		v |= fo->id & 0xffff;
+	if (setsockopt(p->fd, SOL_PACKET, PACKET_FANOUT, &v, sizeof(v)) < 0) {
+		agent_log(3, "PACKET_FANOUT on %s: %s%s", p->name, strerror(errno),
+			  errno == EINVAL ? " (a kernel without PACKET_FANOUT_FLAG_IGNORE_OUTGOING "
+					    "cannot spread over workers: run with --cpus 1)"
+					  : "");
+		return -1;
+	}
+	if (fo->id)
+		return 0;
+	if (getsockopt(p->fd, SOL_PACKET, PACKET_FANOUT, &v, &l) < 0) {
+		agent_log(3, "getsockopt PACKET_FANOUT: %s", strerror(errno));
+		return -1;
+	}
+	fo->id = (v & 0xffff) | 0x10000; /* non-zero even for group 0 */
+	if (fo->prog_fd >= 0)
+		return setopt(p->fd, SOL_PACKET, PACKET_FANOUT_DATA, &fo->prog_fd,
+			      sizeof(fo->prog_fd), "PACKET_FANOUT_DATA");
+	fanout_cbpf[1].k = fo->eth_meta;
+	return setopt(p->fd, SOL_PACKET, PACKET_FANOUT_DATA, &cbpf, sizeof(cbpf),
+		      "PACKET_FANOUT_DATA (classic BPF)");
+}
+
+int agent_io_open(struct agent_io_port *p, const char *ifname, struct agent_fanout *fanout)
 {
 	struct packet_mreq mr;
 	struct sockaddr_ll sll;
@@ -193,6 +352,8 @@ int agent_io_open(struct agent_io_port *p, const char *ifname)
 		agent_log(3, "bind to %s: %s", ifname, strerror(errno));
 		goto fail;
 	}
+	if (fanout && io_fanout(p, fanout))
+		goto fail;
 	if (io_open_txfd(p, &sll))
 		goto fail;
 	/* A bump in the wire sees every frame, whatever its destination. */
@@ -209,6 +370,7 @@ fail:
 
 void agent_io_close(struct agent_io_port *p)
 {
+	agent_xsk_close(p);
 	if (p->ring)
 		munmap(p->ring, p->ring_sz);
 	p->ring = NULL;
@@ -271,18 +433,16 @@ static void tx_kick(struct agent_io_port *p)
 	}
 }
 
-int agent_io_send(struct agent_io_port *p, struct agent_pkt *pkts, unsigned int n)
+/* Frames above MTU + Ethernet header go to sendmsg(), which refuses
+ * them as before (the ring does not check the MTU with vnet headers).
+ * The MTU is read again every MTU_REFRESH_NS (an ioctl costs ~0.5 us,
+ * as much as a frame when batches are small). */
+static void io_mtu(struct agent_io_port *p)
 {
 	struct ifreq ifr;
 	struct timespec ts;
 	uint64_t now;
-	unsigned int i, queued = 0;
-	int dropped = 0;
 
-	/* Frames above MTU + Ethernet header go to sendmsg(), which refuses
-	 * them as before (the ring does not check the MTU with vnet headers).
-	 * The MTU is read again every MTU_REFRESH_NS (an ioctl costs ~0.5 us,
-	 * as much as a frame when batches are small). */
 	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
 	now = (uint64_t)ts.tv_sec * 1000000000u + ts.tv_nsec;
 	if (!p->mtu_at || now - p->mtu_at >= MTU_REFRESH_NS) {
@@ -292,6 +452,13 @@ int agent_io_send(struct agent_io_port *p, struct agent_pkt *pkts, unsigned int 
 			p->mtu = ifr.ifr_mtu;
 		p->mtu_at = now ? now : 1;
 	}
+}
+
+static int packet_send(struct agent_io_port *p, struct agent_pkt *pkts, unsigned int n)
+{
+	unsigned int i, queued = 0;
+	int dropped = 0;
+
 	for (i = 0; i < n; i++) {
 		struct agent_pkt *pk = &pkts[i];
 		struct tpacket2_hdr *h = tx_slot(p, p->tx_cur);
@@ -318,6 +485,32 @@ int agent_io_send(struct agent_io_port *p, struct agent_pkt *pkts, unsigned int 
 	}
 	if (queued)
 		tx_kick(p);
+	return dropped;
+}
+
+/*
+ * AF_XDP mode: frames a descriptor can carry go through the AF_XDP
+ * socket, the others (GSO, partial checksum, large) through the AF_PACKET
+ * path, each run after the runs before it, so a batch keeps its order.
+ */
+int agent_io_send(struct agent_io_port *p, struct agent_pkt *pkts, unsigned int n)
+{
+	unsigned int i = 0, j;
+	int dropped = 0;
+
+	io_mtu(p);
+	if (p->mode != AGENT_IO_XDP)
+		return packet_send(p, pkts, n);
+	while (i < n) {
+		for (; i < n && agent_xsk_fits(p, &pkts[i]); i++)
+			agent_xsk_queue(p, &pkts[i]);
+		agent_xsk_kick(p);
+		for (j = i; j < n && !agent_xsk_fits(p, &pkts[j]); j++)
+			;
+		if (j > i)
+			dropped += packet_send(p, pkts + i, j - i);
+		i = j;
+	}
 	return dropped;
 }
 
@@ -403,12 +596,14 @@ static void rx_copy(struct agent_io_port *p, struct agent *a, uint8_t *scratch,
  * Hand every ready frame of the ring to fn, in arrival order.
  */
 unsigned int agent_io_rx(struct agent_io_port *p, struct agent *a, uint8_t *scratch,
-			 void (*fn)(struct agent *, uint8_t *, size_t,
-				    const struct virtio_net_hdr *))
+			 agent_rx_fn fn)
 {
 	unsigned int frames = 0;
 
-	while (frames < p->nframes) {
+	if (p->mode == AGENT_IO_XDP)
+		frames = agent_xsk_rx(p, a, fn);
+
+	for (unsigned int slots = 0; slots < p->nframes; slots++) {
 		/* Slots are contiguous: a block holds a whole number of them. */
 		struct tpacket2_hdr *h =
 		    (void *)((uint8_t *)p->ring + (size_t)p->cur * RING_FRAME_SIZE);

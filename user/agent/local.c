@@ -48,7 +48,7 @@ struct agent_local *agent_local_find_addr(struct agent *a, uint8_t family, const
 	struct agent_local *best = NULL;
 	uint32_t i;
 
-	if (!a->nlocal)
+	if (!agent_ctl(a)->nlocal)
 		return NULL;
 	memcpy(full, addr, family == 4 ? 4 : 16);
 	for (i = a->lhash[addr_hash(family, full) & a->lmask]; i; i = a->local[i - 1].hnext) {

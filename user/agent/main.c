@@ -7,6 +7,8 @@
 #include <getopt.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +17,8 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <stdarg.h>
+#include <bpf/libbpf.h>
 #include <openssl/crypto.h>
 #include "notify.h"
 #include "util.h"
@@ -28,7 +32,22 @@
 #define AGENT_STATE_DIR "/var/lib/esptag-agent"
 
 static volatile sig_atomic_t stop, dump;
-static struct agent_io_port ports[2];
+
+/* I/O choice (--io). */
+enum io_choice { IO_AUTO, IO_PACKET, IO_XDP };
+
+/* One worker: a thread on one CPU with its own sockets on both sides. */
+struct worker {
+	struct agent *a; /* the control context itself when there is one worker */
+	struct agent own;
+	struct agent_io_port ports[2];
+	int cpu;
+	uint16_t a_eth_meta; /* the metadata EtherType (fan-out program) */
+	uint8_t *scratch; /* io.c's work space (a VLAN tag put back) */
+	pthread_t thread;
+	bool started;
+	int rc;
+};
 
 static void on_signal(int sig)
 {
@@ -52,6 +71,11 @@ static void usage(FILE *f)
 		"  --local-capacity N        hairpin addresses (default %u)\n"
 		"  --cfg-ethertype HEX       config EtherType (default 0x%04x)\n"
 		"  --meta-ethertype HEX      metadata EtherType (default 0x%04x)\n"
+		"  --cpus N|LIST             workers: N (on the first N CPUs the agent may run\n"
+		"                            on) or one per CPU of LIST (0,2-3; 1-1 is CPU 1);\n"
+		"                            default: one per CPU the agent may run on\n"
+		"  --io auto|xdp|packet      packet I/O: AF_XDP or AF_PACKET rings (default auto:\n"
+		"                            AF_XDP on the wire side where it can, see the man page)\n"
 		"  --state-dir DIR           the identity key's directory (default\n"
 		"                            $STATE_DIRECTORY, else %s)\n"
 		"  --show-key                print the agent's public key and fingerprint\n"
@@ -147,9 +171,27 @@ static int parse_features(const char *s, uint16_t *out)
 	return 0;
 }
 
+/* libbpf's messages (a program that does not load without CAP_BPF, ...) at
+ * debug level: the agent logs what it falls back to itself. */
+static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	char buf[512];
+	size_t n;
+
+	if (log_level < 7)
+		return 0;
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	n = strlen(buf);
+	if (n && buf[n - 1] == '\n')
+		buf[n - 1] = 0;
+	agent_log(7, "libbpf: %s", buf);
+	return 0;
+}
+
 static void flush_side(struct agent *a, int side)
 {
 	struct agent_q *q = &a->q[side];
+	struct agent_io_port *ports = a->io;
 
 	agent_io_send(&ports[side], q->pkt, q->n);
 	q->n = 0;
@@ -173,7 +215,68 @@ struct agent_cmdline {
 	bool show_key;
 	struct agent_opts o;
 	int log_level; /* 0: the default */
+	enum io_choice io;
+	bool cpus_given;
+	int ncpus;
+	int cpus[CPU_SETSIZE];
 };
+
+/*
+ * --cpus: a number N (the first N CPUs of the affinity mask) or a list of
+ * CPUs and ranges (it has a comma or a dash). 0 on success.
+ */
+static int parse_cpus(const char *s, struct agent_cmdline *cl)
+{
+	cpu_set_t allowed, want;
+	char buf[512], *tok, *save = NULL;
+	uint32_t n, lo, hi, c;
+
+	CPU_ZERO(&allowed);
+	if (sched_getaffinity(0, sizeof(allowed), &allowed))
+		CPU_SET(0, &allowed);
+	CPU_ZERO(&want);
+	if (!strpbrk(s, ",-")) {
+		if (parse_u32(s, "--cpus", 1, CPU_SETSIZE, &n))
+			return -1;
+		if ((int)n > CPU_COUNT(&allowed)) {
+			fprintf(stderr, "esptag-agent: --cpus %u: only %d CPUs available\n", n,
+				CPU_COUNT(&allowed));
+			return -1;
+		}
+		for (c = 0; c < CPU_SETSIZE && CPU_COUNT(&want) < (int)n; c++)
+			if (CPU_ISSET(c, &allowed))
+				CPU_SET(c, &want);
+	} else {
+		snprintf(buf, sizeof(buf), "%s", s);
+		for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+			char *dash = strchr(tok, '-');
+
+			if (dash)
+				*dash = 0;
+			if (parse_u32(tok, "--cpus", 0, CPU_SETSIZE - 1, &lo) ||
+			    parse_u32(dash ? dash + 1 : tok, "--cpus", lo, CPU_SETSIZE - 1, &hi))
+				return -1;
+			for (c = lo; c <= hi; c++) {
+				if (!CPU_ISSET(c, &allowed)) {
+					fprintf(stderr,
+						"esptag-agent: --cpus: CPU %u is not one the agent may run on\n",
+						c);
+					return -1;
+				}
+				CPU_SET(c, &want);
+			}
+		}
+		if (!CPU_COUNT(&want)) {
+			fprintf(stderr, "esptag-agent: --cpus: empty list\n");
+			return -1;
+		}
+	}
+	cl->ncpus = 0;
+	for (c = 0; c < CPU_SETSIZE; c++)
+		if (CPU_ISSET(c, &want))
+			cl->cpus[cl->ncpus++] = c;
+	return 0;
+}
 
 /* One option of the command line: 0, or the exit code. */
 static int parse_opt(int c, struct agent_cmdline *cl)
@@ -214,6 +317,22 @@ static int parse_opt(int c, struct agent_cmdline *cl)
 			return ESPTAG_EXIT_USAGE;
 		o->set_features = true;
 		return 0;
+	case 'U':
+		cl->cpus_given = true;
+		return parse_cpus(optarg, cl) ? ESPTAG_EXIT_USAGE : 0;
+	case 'I':
+		if (!strcmp(optarg, "auto"))
+			cl->io = IO_AUTO;
+		else if (!strcmp(optarg, "xdp"))
+			cl->io = IO_XDP;
+		else if (!strcmp(optarg, "packet"))
+			cl->io = IO_PACKET;
+		else {
+			fprintf(stderr, "esptag-agent: --io: '%s' is not auto, xdp or packet\n",
+				optarg);
+			return ESPTAG_EXIT_USAGE;
+		}
+		return 0;
 	case 'S':
 		cl->state_dir = optarg;
 		return 0;
@@ -250,6 +369,8 @@ static int parse_cmdline(int argc, char **argv, struct agent_cmdline *cl)
 					   {"meta-ethertype", required_argument, NULL, 'M'},
 					   {"test-drop-config", required_argument, NULL, 'D'},
 					   {"features", required_argument, NULL, 'F'},
+					   {"cpus", required_argument, NULL, 'U'},
+					   {"io", required_argument, NULL, 'I'},
 					   {"state-dir", required_argument, NULL, 'S'},
 					   {"show-key", no_argument, NULL, 'K'},
 					   {"allow-v1", no_argument, NULL, '1'},
@@ -304,6 +425,19 @@ static int parse_cmdline(int argc, char **argv, struct agent_cmdline *cl)
 	}
 	if (cl->o.port_limit && cl->o.capacity && cl->o.port_limit > cl->o.capacity)
 		cl->o.port_limit = cl->o.capacity;
+	if (!cl->ncpus) {
+		/* Default: one worker per CPU of the affinity mask. */
+		cpu_set_t allowed;
+		int c;
+
+		cl->ncpus = 0;
+		CPU_ZERO(&allowed);
+		if (sched_getaffinity(0, sizeof(allowed), &allowed))
+			CPU_SET(0, &allowed);
+		for (c = 0; c < CPU_SETSIZE; c++)
+			if (CPU_ISSET(c, &allowed))
+				cl->cpus[cl->ncpus++] = c;
+	}
 	return -1;
 }
 
@@ -334,38 +468,121 @@ static void install_signals(void)
 	signal(SIGPIPE, SIG_IGN);
 }
 
-/* Move frames between the two interfaces until a signal or an error.
- * Returns the exit code. */
-static int run_loop(struct agent *a, uint8_t *scratch)
+/* Move frames between the two interfaces of worker w until a signal or an
+ * error. Returns the exit code. */
+static int worker_loop(struct worker *w, bool dumps)
 {
-	struct pollfd pfd[2];
+	struct agent *a = w->a;
+	struct pollfd pfd[4];
+	int n = 0, side, i;
 
-	pfd[0].fd = ports[AGENT_HOST].fd;
-	pfd[1].fd = ports[AGENT_WIRE].fd;
-	pfd[0].events = pfd[1].events = POLLIN;
+	for (side = 0; side < 2; side++) {
+		pfd[n].fd = w->ports[side].fd;
+		pfd[n++].events = POLLIN;
+		if (w->ports[side].mode == AGENT_IO_XDP) {
+			pfd[n].fd = agent_xsk_fd(&w->ports[side]);
+			pfd[n++].events = POLLIN;
+		}
+	}
 	while (!stop) {
-		int n = poll(pfd, 2, 1000);
+		int r = poll(pfd, n, 1000);
 
-		if (n < 0 && errno != EINTR) {
+		if (r < 0 && errno != EINTR) {
 			agent_log(3, "poll: %s", strerror(errno));
 			break;
 		}
-		if (dump) {
+		if (dumps && dump) {
 			dump = 0;
 			agent_dump_stats(a, stderr);
 		}
-		if (pfd[0].revents & (POLLERR | POLLNVAL) ||
-		    pfd[1].revents & (POLLERR | POLLNVAL)) {
+		for (i = 0; i < n; i++)
+			if (pfd[i].revents & (POLLERR | POLLNVAL))
+				break;
+		if (i < n) {
 			agent_log(3, "interface gone (socket error); stopping");
 			break;
 		}
+		/* Workers read the SAD under sadlock; a config frame takes it
+		 * for writing in between two frames (agent_cfg_from_worker). */
+		if (a->sadlock)
+			pthread_rwlock_rdlock(a->sadlock);
 		/* Drain both rings even without POLLIN: blocks retire on a timer. */
-		agent_io_rx(&ports[AGENT_HOST], a, scratch, host_rx);
+		agent_io_rx(&w->ports[AGENT_HOST], a, w->scratch, host_rx);
 		agent_flush_all(a);
-		agent_io_rx(&ports[AGENT_WIRE], a, scratch, wire_rx);
+		agent_io_rx(&w->ports[AGENT_WIRE], a, w->scratch, wire_rx);
 		agent_flush_all(a);
+		if (a->sadlock)
+			pthread_rwlock_unlock(a->sadlock);
 	}
 	return stop ? 0 : 1;
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+
+	w->rc = worker_loop(w, false);
+	stop = 1; /* one worker failing stops them all */
+	return NULL;
+}
+
+/*
+ * The sockets of every worker on one side. AF_XDP (one socket per worker,
+ * worker i on receive queue i) when chosen and possible, else AF_PACKET
+ * rings, in one fan-out group when there are several workers. Returns 0,
+ * or -1 when a choice forced by --io cannot be had.
+ */
+static int open_side(struct worker *ws, int n, int side, const char *name, bool want_xdp,
+		     bool forced, struct agent_xdp **xdp)
+{
+	unsigned int queues = agent_io_rx_queues(name);
+	struct agent_fanout fo = {0, -1, ws[0].a_eth_meta};
+	int i;
+
+	if (want_xdp && (unsigned int)n > queues) {
+		agent_log(forced ? 3 : 6,
+			  "%s: %u receive queue(s) for %d workers: AF_XDP needs one per worker%s",
+			  name, queues, n, forced ? "" : "; AF_PACKET fan-out instead");
+		if (forced)
+			return -1;
+		want_xdp = false;
+	}
+	if (want_xdp && agent_xdp_attach(xdp, name)) {
+		agent_log(forced ? 3 : 6, "%s: cannot attach the AF_XDP program%s", name,
+			  forced ? "" : "; AF_PACKET rings instead");
+		if (forced)
+			return -1;
+		want_xdp = false;
+	}
+	if (n > 1)
+		fo.prog_fd = agent_fanout_prog(ws[0].a_eth_meta);
+	for (i = 0; i < n; i++)
+		if (agent_io_open(&ws[i].ports[side], name, n > 1 ? &fo : NULL))
+			return -1;
+	for (i = 0; want_xdp && i < n; i++) {
+		if (!agent_xsk_open(&ws[i].ports[side], *xdp, i))
+			continue;
+		if (forced)
+			return -1;
+		/* Auto: all or none of the workers on AF_XDP. */
+		while (i-- > 0)
+			agent_xsk_close(&ws[i].ports[side]);
+		agent_xdp_detach(*xdp);
+		*xdp = NULL;
+		agent_log(6, "%s: AF_PACKET rings", name);
+		want_xdp = false;
+	}
+	return 0;
+}
+
+static void close_ports(struct worker *ws, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++) {
+		agent_io_close(&ws[i].ports[AGENT_HOST]);
+		agent_io_close(&ws[i].ports[AGENT_WIRE]);
+	}
 }
 
 /* The identity key (made on the first start); NULL after logging why. */
@@ -417,8 +634,13 @@ int main(int argc, char **argv)
 {
 	struct agent_cmdline cl;
 	static struct agent a;
-	uint8_t *scratch;
-	int rc;
+	static pthread_rwlock_t sadlock;
+	pthread_rwlockattr_t la;
+	struct agent_xdp *xdp[2] = {NULL, NULL};
+	struct worker *ws = NULL;
+	sigset_t sigs, old;
+	bool host_xdp;
+	int rc, i, n;
 
 	log_init("esptag-agent");
 	rc = parse_cmdline(argc, argv, &cl);
@@ -431,6 +653,7 @@ int main(int argc, char **argv)
 		return show_key(cl.state_dir);
 	harden_process();
 	install_signals();
+	libbpf_set_print(libbpf_log);
 	cl.o.id_key = identity(cl.state_dir, false);
 	if (!cl.o.id_key)
 		return ESPTAG_EXIT_FAIL;
@@ -438,28 +661,121 @@ int main(int argc, char **argv)
 		agent_log(3, "out of memory for a SAD of %u entries", cl.o.capacity);
 		return 1;
 	}
-	scratch = malloc(AGENT_SLOT);
-	if (!scratch)
+	n = cl.ncpus;
+	ws = calloc(n, sizeof(*ws));
+	if (!ws)
 		goto out;
-	ports[AGENT_HOST].fd = ports[AGENT_WIRE].fd = -1;
-	if (agent_io_open(&ports[AGENT_HOST], cl.host) ||
-	    agent_io_open(&ports[AGENT_WIRE], cl.wire))
+	for (i = 0; i < n; i++) {
+		ws[i].ports[0].fd = ws[i].ports[1].fd = -1;
+		ws[i].cpu = cl.cpus[i];
+		ws[i].a_eth_meta = a.eth_meta;
+		ws[i].scratch = malloc(AGENT_SLOT);
+		if (!ws[i].scratch)
+			goto out;
+	}
+	/*
+	 * An XDP program on a veth takes TSO from its peer (the kernel then
+	 * cuts tagged super-packets as if they were plain TCP): the host side
+	 * takes AF_XDP only when forced, and then the agent does not offer TSO.
+	 */
+	host_xdp = cl.io == IO_XDP || (cl.io == IO_AUTO && !(a.features & ESPTAG_FEAT_TSO));
+	if (host_xdp && (a.features & ESPTAG_FEAT_TSO)) {
+		agent_log(4, "--io xdp: AF_XDP on the host side, TSO not offered");
+		a.features &= ~ESPTAG_FEAT_TSO;
+	}
+	if (open_side(ws, n, AGENT_HOST, cl.host, host_xdp, cl.io == IO_XDP, &xdp[AGENT_HOST]) ||
+	    open_side(ws, n, AGENT_WIRE, cl.wire, cl.io != IO_PACKET, cl.io == IO_XDP,
+		      &xdp[AGENT_WIRE]))
 		goto out;
-	agent_log(6, "running: host %s wire %s capacity %u port-limit %u epoch %016llx versions %u..%u%s%s",
-		  cl.host, cl.wire, a.capacity, a.port_limit, (unsigned long long)a.epoch,
-		  a.version_min, ESPTAG_PROTO_VERSION_MAX,
+	if (n > 1) {
+		pthread_rwlockattr_init(&la);
+		/* A waiting config writer stops new readers: no starvation. */
+		pthread_rwlockattr_setkind_np(&la, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+		pthread_rwlock_init(&sadlock, &la);
+		for (i = 0; i < n; i++) {
+			if (agent_worker_init(&ws[i].own, &a, &sadlock))
+				goto out;
+			ws[i].a = &ws[i].own;
+			ws[i].a->io = ws[i].ports;
+		}
+	} else {
+		ws[0].a = &a;
+		a.io = ws[0].ports;
+	}
+	agent_log(6, "running: host %s (%s) wire %s (%s) workers %d capacity %u port-limit %u "
+		     "epoch %016llx versions %u..%u%s%s",
+		  cl.host, ws[0].ports[AGENT_HOST].mode == AGENT_IO_XDP ? "AF_XDP" : "AF_PACKET",
+		  cl.wire, ws[0].ports[AGENT_WIRE].mode == AGENT_IO_XDP ? "AF_XDP" : "AF_PACKET", n,
+		  a.capacity, a.port_limit, (unsigned long long)a.epoch, a.version_min,
+		  ESPTAG_PROTO_VERSION_MAX,
 		  a.drop_pct ? " (test: dropping config requests)" : "",
-		  a.features != AGENT_FEATURES ? " (test: announcing fewer features)" : "");
+		  a.features != AGENT_FEATURES ? " (announcing fewer features)" : "");
 	esptag_notify_ready("forwarding");
-	rc = run_loop(&a, scratch);
+	if (n == 1) {
+		cpu_set_t set;
+
+		/* --cpus named the CPU: run there (by default: where we may). */
+		CPU_ZERO(&set);
+		CPU_SET(ws[0].cpu, &set);
+		if (cl.cpus_given && sched_setaffinity(0, sizeof(set), &set))
+			agent_log(4, "cannot pin the worker to CPU %d", ws[0].cpu);
+		rc = worker_loop(&ws[0], true);
+	} else {
+		/* Signals go to this thread only: workers block them. */
+		sigfillset(&sigs);
+		pthread_sigmask(SIG_BLOCK, &sigs, &old);
+		for (i = 0; i < n; i++) {
+			if (pthread_create(&ws[i].thread, NULL, worker_main, &ws[i])) {
+				agent_log(3, "cannot start worker %d", i);
+				stop = 1;
+				break;
+			}
+			ws[i].started = true;
+		}
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		for (i = 0; i < n && ws[i].started; i++) {
+			cpu_set_t set;
+
+			CPU_ZERO(&set);
+			CPU_SET(ws[i].cpu, &set);
+			if (pthread_setaffinity_np(ws[i].thread, sizeof(set), &set))
+				agent_log(4, "cannot pin worker %d to CPU %d", i, ws[i].cpu);
+		}
+		while (!stop) {
+			poll(NULL, 0, 200);
+			if (dump) {
+				dump = 0;
+				pthread_rwlock_wrlock(&sadlock);
+				agent_dump_stats(&a, stderr);
+				pthread_rwlock_unlock(&sadlock);
+			}
+		}
+		rc = 0;
+		for (i = 0; i < n; i++) {
+			if (!ws[i].started)
+				continue;
+			pthread_join(ws[i].thread, NULL);
+			if (ws[i].rc)
+				rc = ws[i].rc;
+		}
+	}
 	esptag_notify_stopping();
 	agent_log(6, "stopping");
 out:
-	agent_io_close(&ports[AGENT_HOST]);
-	agent_io_close(&ports[AGENT_WIRE]);
-	if (scratch) {
-		OPENSSL_cleanse(scratch, AGENT_SLOT);
-		free(scratch);
+	if (ws) {
+		close_ports(ws, n);
+		agent_xdp_detach(xdp[AGENT_HOST]);
+		agent_xdp_detach(xdp[AGENT_WIRE]);
+		if (n > 1)
+			for (i = 0; i < n; i++)
+				if (ws[i].a == &ws[i].own)
+					agent_worker_fini(&ws[i].own);
+		for (i = 0; i < n; i++) {
+			if (ws[i].scratch)
+				OPENSSL_cleanse(ws[i].scratch, AGENT_SLOT);
+			free(ws[i].scratch);
+		}
+		free(ws);
 	}
 	/* Deletes every SA: EVP contexts freed (cleansed), records wiped. */
 	agent_fini(&a);

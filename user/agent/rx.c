@@ -77,18 +77,19 @@ static void rx_decrypt(struct agent *a, struct agent_sa *sa, const uint8_t *f,
 	int rc;
 
 	if (sa->rec.sa_flags & ESPTAG_SA_F_ESN) {
-		seq_hi = agent_esn_infer(sa->rx_top, ntohs(sa->rec.replay_window), seq_lo);
+		seq_hi = agent_esn_infer(__atomic_load_n(&sa->rx_top, __ATOMIC_RELAXED),
+					 ntohs(sa->rec.replay_window), seq_lo);
 		m->flags |= ESPTAG_META_F_ESN;
 	}
 	m->seq = (uint64_t)seq_hi << 32 | seq_lo;
-	rc = agent_esp_open(sa, f + esp_off, ip->end - esp_off, body + esp_off + ESP_HL, seq_hi,
+	rc = agent_esp_open_ctx(agent_sa_cipher(a, sa), sa, f + esp_off, ip->end - esp_off, body + esp_off + ESP_HL, seq_hi,
 			    &pad, &nh);
 	if (rc) {
 		/* Never hand decrypted bytes over unless the ICV verified. */
 		memcpy(body + esp_off + ESP_HL, f + esp_off + ESP_HL, ct_len);
 		if (rc == -1) {
 			m->result = ESPTAG_RES_AUTH_FAIL;
-			sa->auth_fail++;
+			agent_sa_ctr(a, sa)->auth_fail++;
 			a->ctr[ESPTAG_AC_RX_AUTH_FAIL]++;
 		} else {
 			m->result = ESPTAG_RES_MALFORMED;
@@ -99,10 +100,9 @@ static void rx_decrypt(struct agent *a, struct agent_sa *sa, const uint8_t *f,
 	m->result = ESPTAG_RES_OK;
 	m->next_hdr = nh;
 	m->trailer_len = pad + 2 + ESPTAG_ICV_LEN;
-	if (m->seq > sa->rx_top)
-		sa->rx_top = m->seq;
-	sa->packets++;
-	sa->bytes += ct_len;
+	agent_rx_top_raise(sa, m->seq);
+	agent_sa_ctr(a, sa)->packets++;
+	agent_sa_ctr(a, sa)->bytes += ct_len;
 	a->ctr[ESPTAG_AC_RX_DECRYPTED]++;
 }
 

@@ -11,6 +11,39 @@
 #include <openssl/crypto.h>
 #include "agent.h"
 
+/*
+ * Free SA indices: a binary min-heap, so an ADD_SA always takes the lowest
+ * free index and live SAs stay packed at the start of the data path's
+ * per-SA arrays (fewer cache lines and pages touched than indices spread
+ * by the order of deletions).
+ */
+static void free_push(struct agent *a, uint32_t idx)
+{
+	uint32_t i = a->nfree++, parent;
+
+	while (i && a->free_idx[parent = (i - 1) / 2] > idx) {
+		a->free_idx[i] = a->free_idx[parent];
+		i = parent;
+	}
+	a->free_idx[i] = idx;
+}
+
+static void free_pop(struct agent *a)
+{
+	uint32_t last = a->free_idx[--a->nfree], i = 0, c;
+
+	while ((c = 2 * i + 1) < a->nfree) {
+		if (c + 1 < a->nfree && a->free_idx[c + 1] < a->free_idx[c])
+			c++;
+		if (a->free_idx[c] >= last)
+			break;
+		a->free_idx[i] = a->free_idx[c];
+		i = c;
+	}
+	if (a->nfree)
+		a->free_idx[i] = last;
+}
+
 uint32_t agent_fnv(uint32_t h, const void *p, size_t n)
 {
 	const uint8_t *b = p;
@@ -72,12 +105,26 @@ int64_t agent_sad_add(struct agent *a, const struct esptag_rec_sa *rec, uint16_t
 
 	if (!a->nfree)
 		return -1;
-	idx = a->free_idx[a->nfree - 1];
+	idx = a->free_idx[0];
 	sa = &a->sa[idx];
 	memset(sa, 0, sizeof(*sa));
 	if (agent_esp_key(sa, rec->key, rec->key_len, rec->salt, rec->dir == ESPTAG_DIR_OUT))
 		return -1;
-	a->nfree--;
+	/* Each worker its own copy of the keyed context (made here, under
+	 * the write lock, so the data path never allocates). */
+	for (h = 0; h < a->nworkers; h++) {
+		a->workers[h]->sactx[idx] = agent_esp_ctx_dup(sa);
+		if (!a->workers[h]->sactx[idx]) {
+			while (h-- > 0) {
+				agent_esp_ctx_free(a->workers[h]->sactx[idx]);
+				a->workers[h]->sactx[idx] = NULL;
+			}
+			agent_esp_unkey(sa);
+			OPENSSL_cleanse(sa, sizeof(*sa));
+			return -1;
+		}
+	}
+	free_pop(a);
 	sa->used = true;
 	sa->port = port;
 	sa->rec = *rec;
@@ -85,6 +132,8 @@ int64_t agent_sad_add(struct agent *a, const struct esptag_rec_sa *rec, uint16_t
 	OPENSSL_cleanse(sa->rec.salt, sizeof(sa->rec.salt));
 	sa->rec.sa_index = htonl(idx);
 	sa->ivdb = 1;
+	for (h = 0; h < a->nworkers; h++)
+		memset(&a->workers[h]->sactr[idx], 0, sizeof(struct agent_sa_ctr));
 	agent_sa_key_from_rec(&k, rec);
 	h = key_hash(&k) & a->hmask;
 	sa->hnext = a->hash[h];
@@ -98,7 +147,7 @@ void agent_sad_del(struct agent *a, uint32_t idx)
 {
 	struct agent_sa *sa = &a->sa[idx];
 	struct agent_sa_key k;
-	uint32_t *pp;
+	uint32_t *pp, i;
 
 	if (idx >= a->capacity || !sa->used)
 		return;
@@ -111,7 +160,11 @@ void agent_sad_del(struct agent *a, uint32_t idx)
 	}
 	a->port_used[sa->port]--;
 	a->sad_used--;
+	for (i = 0; i < a->nworkers; i++) {
+		agent_esp_ctx_free(a->workers[i]->sactx[idx]);
+		a->workers[i]->sactx[idx] = NULL;
+	}
 	agent_esp_unkey(sa);
 	OPENSSL_cleanse(sa, sizeof(*sa));
-	a->free_idx[a->nfree++] = idx;
+	free_push(a, idx);
 }

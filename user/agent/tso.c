@@ -208,12 +208,12 @@ static const char *tso_segment(struct agent *a, const struct esptag_meta_view *m
 	if (!agent_ivdb_next(t->sa, m->seq + i, &seq))
 		return "sequence number space exhausted (rekey)";
 	agent_esp_hdr_write(o + esp, t->sa, seq);
-	esplen = agent_esp_seal(t->sa, o + esp, plen, m->next_hdr, seq >> 32);
+	esplen = agent_esp_seal_ctx(agent_sa_cipher(a, t->sa), t->sa, o + esp, plen, m->next_hdr, seq >> 32);
 	if (!esplen)
 		return "cipher error";
 	agent_ip_grow(o, &t->l2, t->outer, (int)(esplen - ESP_HL - plen));
-	t->sa->packets++;
-	t->sa->bytes += plen;
+	agent_sa_ctr(a, t->sa)->packets++;
+	agent_sa_ctr(a, t->sa)->bytes += plen;
 	a->ctr[ESPTAG_AC_TX_SEGMENTS]++;
 	ol2.proto = t->outer == 4 ? ETH_P_IP_ : ETH_P_IPV6_;
 	agent_tx_out(a, o, esp + esplen, &ol2, t->outer);

@@ -34,7 +34,7 @@ struct agent_sa *agent_tx_sa(struct agent *a, uint32_t idx, const uint8_t *f,
 			goto reject;
 	return sa;
 reject:
-	sa->domain_reject++;
+	agent_sa_ctr(a, sa)->domain_reject++;
 	a->ctr[ESPTAG_AC_TX_DROP_DOMAIN]++;
 	return NULL;
 }
@@ -46,7 +46,16 @@ reject:
  * sends nothing more. Returns false (drop the frame) for a spent SA and for
  * a number beyond the space; the IVDB does not move then.
  */
-bool agent_ivdb_next(struct agent_sa *sa, uint64_t seq, uint64_t *out)
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#else
+	__asm__ __volatile__("" ::: "memory");
+#endif
+}
+
+static bool ivdb_take(struct agent_sa *sa, uint64_t seq, uint64_t *out)
 {
 	uint64_t last = (sa->rec.sa_flags & ESPTAG_SA_F_ESN) ? UINT64_MAX : 0xffffffffull;
 	uint64_t v;
@@ -62,6 +71,34 @@ bool agent_ivdb_next(struct agent_sa *sa, uint64_t seq, uint64_t *out)
 		sa->ivdb = v + 1;
 	*out = v;
 	return true;
+}
+
+/*
+ * Workers of a multi-core agent share the SA: the read, compare and move
+ * of the IVDB is one critical section under the SA's ivlock (a spin lock
+ * of a few instructions; uncontended it costs one atomic exchange), so
+ * no two workers ever get the same number, and each number is above every
+ * number handed out before it.
+ */
+bool agent_ivdb_next(struct agent_sa *sa, uint64_t seq, uint64_t *out)
+{
+	bool ok;
+
+	while (__atomic_test_and_set(&sa->ivlock, __ATOMIC_ACQUIRE))
+		while (__atomic_load_n(&sa->ivlock, __ATOMIC_RELAXED))
+			cpu_relax();
+	ok = ivdb_take(sa, seq, out);
+	__atomic_clear(&sa->ivlock, __ATOMIC_RELEASE);
+	return ok;
+}
+
+void agent_rx_top_raise(struct agent_sa *sa, uint64_t seq)
+{
+	uint64_t top = __atomic_load_n(&sa->rx_top, __ATOMIC_RELAXED);
+
+	while (seq > top && !__atomic_compare_exchange_n(&sa->rx_top, &top, seq, true,
+							 __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
 }
 
 void agent_esp_hdr_write(uint8_t *esp, const struct agent_sa *sa, uint64_t seq)
@@ -187,13 +224,13 @@ static void tx_esp(struct agent *a, const uint8_t *f, size_t len, const struct e
 		goto malformed;
 	agent_esp_hdr_write(o + m->esp_off, sa, seq);
 	plen = ip.end - m->payload_off;
-	esplen = agent_esp_seal(sa, o + m->esp_off, plen, m->next_hdr, seq >> 32);
+	esplen = agent_esp_seal_ctx(agent_sa_cipher(a, sa), sa, o + m->esp_off, plen, m->next_hdr, seq >> 32);
 	why = "cipher error";
 	if (!esplen)
 		goto malformed;
 	agent_ip_grow(o, &l2, ip.family, (int)(m->esp_off + esplen - ip.end));
-	sa->packets++;
-	sa->bytes += plen;
+	agent_sa_ctr(a, sa)->packets++;
+	agent_sa_ctr(a, sa)->bytes += plen;
 	agent_tx_out(a, o, m->esp_off + esplen, &l2, ip.family);
 	return;
 malformed:
@@ -269,7 +306,10 @@ void agent_host_frame(struct agent *a, uint8_t *f, size_t len, const struct virt
 		return;
 	}
 	if (rd16(f + 12) == a->eth_cfg) {
-		agent_cfg_frame(a, f, len);
+		if (a->ctl)
+			agent_cfg_from_worker(a, f, len);
+		else
+			agent_cfg_frame(a, f, len);
 		return;
 	}
 	if (tx_vlan_hidden(a, f, len)) {
