@@ -7,8 +7,8 @@
 # Once an SA exists: the agent has locked memory (VmLck) and its SAD is a
 # locked mapping excluded from core dumps ("dd" in VmFlags); the SA's salt
 # is nowhere else in the agent's memory, and gone everywhere once the SA is
-# deleted. esptagd gains a second locked no-dump mapping (the ADD_SA frames)
-# besides its SA table; neither the key nor the salt is in any other of its
+# deleted. esptagd's locked no-dump memory grows by the ADD_SA frames
+# besides its SA table and its digests of used keys; neither the key nor the salt is in any other of its
 # mappings.
 . "$(dirname "$0")/../lib/harness.sh"
 t_require_root
@@ -48,7 +48,8 @@ fi
 
 # memscan PID HEX...: for each byte string, where it occurs in the process's
 # memory: "dd" (only in no-dump mappings), "other:<mapping>" or "none".
-# Also prints "locked_dd N": no-dump mappings with locked pages or a lock flag.
+# Also prints "locked_dd N": no-dump mappings with locked pages or a lock flag,
+# and "locked_dd_kb N": their size.
 memscan() {
 	$PY - "$@" <<'EOF'
 import re, sys
@@ -82,11 +83,14 @@ for i, f in enumerate(found):
     print(sys.argv[2 + i], ",".join(sorted(f)) or "none")
 ld = [r for r in regions if "dd" in r["flags"] and (r["locked"] > 0 or "lo" in r["flags"])]
 print("locked_dd", len(ld))
+# Adjacent mappings with the same flags are merged into one by the kernel,
+# so what grows with a new locked no-dump allocation is their size.
+print("locked_dd_kb", sum(r["hi"] - r["lo"] for r in ld) // 1024)
 EOF
 }
 vmlck() { awk '/^VmLck:/ {print $2}' "/proc/$1/status"; }
 
-D_BEFORE=$(memscan "$DAEMON_PID" | awk '/^locked_dd/ {print $2}')
+D_BEFORE=$(memscan "$DAEMON_PID" | awk '$1 == "locked_dd_kb" {print $2}')
 
 E state add dev eth0 src 192.0.2.1 dst 192.0.2.2 proto esp spi 0x1000 mode transport \
 	reqid 1 aead 'rfc4106(gcm(aes))' "0x$KEY$SALT" 128 dir out
@@ -96,7 +100,7 @@ t_eq state_add_rc $? 0
 lck=$(vmlck "$AGENT_PID")
 [ "${lck:-0}" -gt 0 ] && t_pass agent_vmlck || t_fail agent_vmlck "VmLck ${lck:-?} kB"
 memscan "$AGENT_PID" "$SALT" >"$TMP/agent.scan"
-ld=$(awk '/^locked_dd/ {print $2}' "$TMP/agent.scan")
+ld=$(awk '$1 == "locked_dd" {print $2}' "$TMP/agent.scan")
 [ "${ld:-0}" -ge 1 ] && t_pass agent_sad_locked_nodump ||
 	t_fail agent_sad_locked_nodump "no locked mapping with dd in VmFlags"
 where=$(awk -v s="$SALT" '$1 == s {print $2}' "$TMP/agent.scan")
@@ -106,9 +110,9 @@ t_eq agent_salt_only_in_nodump_memory "$where" dd
 lck=$(vmlck "$DAEMON_PID")
 [ "${lck:-0}" -gt 0 ] && t_pass daemon_vmlck || t_fail daemon_vmlck "VmLck ${lck:-?} kB"
 memscan "$DAEMON_PID" "$KEY" "$SALT" >"$TMP/daemon.scan"
-ld=$(awk '/^locked_dd/ {print $2}' "$TMP/daemon.scan")
+ld=$(awk '$1 == "locked_dd_kb" {print $2}' "$TMP/daemon.scan")
 [ "${ld:-0}" -gt "${D_BEFORE:-0}" ] && t_pass daemon_add_sa_frames_locked_nodump ||
-	t_fail daemon_add_sa_frames_locked_nodump "locked no-dump mappings: ${D_BEFORE:-?} before, ${ld:-?} after ADD_SA"
+	t_fail daemon_add_sa_frames_locked_nodump "locked no-dump memory: ${D_BEFORE:-?} kB before, ${ld:-?} kB after ADD_SA"
 for v in "$KEY" "$SALT"; do
 	where=$(awk -v s="$v" '$1 == s {print $2}' "$TMP/daemon.scan")
 	case $where in
