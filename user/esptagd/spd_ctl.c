@@ -225,11 +225,8 @@ void ctl_policy_update(struct daemon *d, const struct esptag_ctl_view *v, struct
 static void pol_remove(struct daemon *d, struct pol *p)
 {
 	struct node *n = &d->nodes[p->node - 1];
-	struct esptag_spd_src_key k;
 
-	src_key(p, n, &k);
-	if (bpf_map_delete_elem(d->bpf.map_fd[M_SPD_SRC], &k) && errno != ENOENT)
-		log_err("esptag_spd_src: delete: %s", strerror(errno));
+	pol_unwrite(d, p);
 	pol_event(d, ESPTAG_EV_POLICY_REMOVED, p);
 	pol_maps_del(d, p->c.id);
 	p->used = false;
