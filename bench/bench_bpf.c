@@ -365,12 +365,17 @@ static int host_policy_add(const struct maps *m, uint8_t dir, const uint8_t sadd
 	return 0;
 }
 
-static int cfg_up(const struct maps *m)
+static int cfg_flags(const struct maps *m, uint32_t flags)
 {
-	struct esptag_cfg c = { .flags = ESPTAG_CFGF_AGENT_UP };
+	struct esptag_cfg c = { .flags = flags };
 	uint32_t zero = 0;
 
 	return bpf_map_update_elem(m->cfg, &zero, &c, BPF_ANY);
+}
+
+static int cfg_up(const struct maps *m)
+{
+	return cfg_flags(m, ESPTAG_CFGF_AGENT_UP);
 }
 
 /* Resize the SA maps (and the SPD tries) before load. */
@@ -703,7 +708,9 @@ static void scale_setup(struct scale_env *e, uint32_t n, const char *tag_rx, con
 	maps_of(&e->tx, &e->mt);
 	e->mt.out_family = 6;
 	if (sa_install(&e->mr, ESPTAG_DIR_IN, 0, n, false) ||
-	    sa_install(&e->mt, ESPTAG_DIR_OUT, 0, n, false) || cfg_up(&e->mt))
+	    sa_install(&e->mt, ESPTAG_DIR_OUT, 0, n, false) ||
+	    /* host policies exist: esptag_spd_host is looked at (as esptagd sets it) */
+	    cfg_flags(&e->mt, ESPTAG_CFGF_AGENT_UP | ESPTAG_CFGF_SPD_HOST))
 		die("installing %u SAs: %s", n, strerror(errno));
 	/* Every outbound SA has its host policy:
 	 * 2001:db8::1/128 -> 2001:db8:1::<i>/128 protect SA i. */

@@ -178,7 +178,9 @@ ESPTAG_CHECK_OFF(esptag_spd_src_key, saddr, 8);
  * cost of a host policy does not grow with the number of policies. The
  * LPM stays complete (every policy is in it): a missing hash entry costs
  * time, never a decision. esptagd writes the LPM element first and the hash
- * entry after it, and deletes in the reverse order.
+ * entry after it, and deletes in the reverse order. The hash is consulted
+ * only while esptag_cfg has ESPTAG_CFGF_SPD_HOST (esptagd sets it while any
+ * host policy exists), so prefix-only policy sets pay no hash miss.
  */
 struct esptag_spd_host_key {
 	__u8	dir;			/* enum esptag_dir */
@@ -280,6 +282,9 @@ ESPTAG_CHECK_OFF(esptag_pol_tmpl, saddr, 8);
 					 * super-packets are dropped (TX_DROP_NO_TSO) */
 #define ESPTAG_CFGF_IN_TMPL	0x04	/* some inbound policy has a template:
 					 * decrypted packets are looked up (Rx) */
+#define ESPTAG_CFGF_SPD_HOST	0x08	/* esptag_spd_host has entries: policy
+					 * lookups try it before the LPM (clear:
+					 * the LPM only, which holds them all) */
 
 /* Runtime settings (esptag_cfg[0]), written by esptagd or by hand. */
 struct esptag_cfg {

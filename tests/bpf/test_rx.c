@@ -1141,8 +1141,8 @@ static void test_policy(void)
 }
 
 /*
- * Host policies by exact match (esptag_spd_host) on Rx, before the LPM of
- * test_policy's tree: a pair with no rule becomes protect (plaintext
+ * Host policies by exact match (esptag_spd_host) on Rx, with
+ * ESPTAG_CFGF_SPD_HOST, before the LPM of test_policy's tree: a pair with no rule becomes protect (plaintext
  * dropped), a pair under the LPM's protect rule becomes bypass; deleted,
  * the LPM decides again.
  */
@@ -1163,7 +1163,13 @@ static void test_policy_host_exact(void)
 	struct esptag_policy prot = { .action = ESPTAG_ACT_PROTECT, .id = 300 };
 	struct esptag_policy byp = { .action = ESPTAG_ACT_BYPASS, .id = 301 };
 
+	uint32_t zero = 0;
+	struct esptag_cfg c = { 0 };
+
 	T_ASSERT(fd_host >= 0);
+	T_ASSERT(!bpf_map_lookup_elem(fd_cfg, &zero, &c));
+	c.flags |= ESPTAG_CFGF_SPD_HOST;
+	T_ASSERT(!bpf_map_update_elem(fd_cfg, &zero, &c, BPF_ANY));
 	bt_addr("203.0.113.5", a.saddr, NULL);
 	bt_addr("192.0.2.9", a.daddr, NULL);
 	bt_addr("203.0.113.5", b.saddr, NULL);
@@ -1178,6 +1184,10 @@ static void test_policy_host_exact(void)
 	T_ASSERT(rx_plain_is("203.0.113.5", "192.0.2.1", XDP_PASS, ESPTAG_CNT_RX_PLAIN));
 	/* Another source, same destination: a miss, the LPM's protect. */
 	T_ASSERT(rx_plain_is("203.0.113.6", "192.0.2.1", XDP_DROP, ESPTAG_CNT_RX_DROP_POLICY));
+	/* Without the flag the entry is not looked at. */
+	c.flags &= ~ESPTAG_CFGF_SPD_HOST;
+	T_ASSERT(!bpf_map_update_elem(fd_cfg, &zero, &c, BPF_ANY));
+	T_ASSERT(rx_plain_is("203.0.113.5", "192.0.2.1", XDP_DROP, ESPTAG_CNT_RX_DROP_POLICY));
 	T_ASSERT(!bpf_map_delete_elem(fd_host, &b));
 	T_ASSERT(rx_plain_is("203.0.113.5", "192.0.2.1", XDP_DROP, ESPTAG_CNT_RX_DROP_POLICY));
 }

@@ -1169,10 +1169,11 @@ static bool host_run(const struct flow *f, uint32_t retval, int cnt)
 
 /*
  * Host policies by exact match (esptag_spd_host), looked up before the
- * two-level LPM: an entry for the exact pair is the answer even where a
- * less specific LPM rule says otherwise; another pair, another direction
- * or a deleted entry falls back to the LPM; the use of the policy a hit
- * names is counted under its id.
+ * two-level LPM while esptag_cfg has ESPTAG_CFGF_SPD_HOST: an entry for the
+ * exact pair is the answer even where a less specific LPM rule says
+ * otherwise; another pair, another direction or a deleted entry falls back
+ * to the LPM; the use of the policy a hit names is counted under its id.
+ * Without the flag the hash is not looked at.
  */
 static void host_policy_exact(void)
 {
@@ -1191,8 +1192,13 @@ static void host_policy_exact(void)
 	/* LPM alone: 198.51.100.0/24 from 192.0.2.0/24 protects with SA 1. */
 	T_ASSERT(host_run(&f, TC_ACT_OK, ESPTAG_CNT_TX_PROTECT));
 	T_EQ(get_seq(1), seq1 + 1);
-	/* The exact pair is more specific than the LPM rule: it wins. */
+	/* An entry, but no SPD_HOST flag: the hash is not looked at. */
 	T_ASSERT(!host_set(ESPTAG_DIR_OUT, "192.0.2.1", "198.51.100.7", DISC, 0, 200));
+	T_ASSERT(host_run(&f, TC_ACT_OK, ESPTAG_CNT_TX_PROTECT));
+	T_EQ(get_seq(1), seq1 + 2);
+	seq1++;
+	/* With it, the exact pair is more specific than the LPM rule: it wins. */
+	T_ASSERT(!set_cfg(ESPTAG_CFGF_AGENT_UP | ESPTAG_CFGF_SPD_HOST, 0, 0));
 	T_ASSERT(host_run(&f, TC_ACT_SHOT, ESPTAG_CNT_TX_DROP_DISCARD));
 	/* Another source to the same host: a miss, the LPM decides. */
 	T_ASSERT(host_run(&g, TC_ACT_OK, ESPTAG_CNT_TX_PROTECT));
@@ -1220,6 +1226,7 @@ static void host_policy_exact(void)
 	T_ASSERT(!host_set(ESPTAG_DIR_OUT, "2001:db8::1", "2001:db8:1::5", 0, 0, 0));
 	T_ASSERT(host_run(&h, TC_ACT_OK, ESPTAG_CNT_TX_PROTECT));
 	bpf_map_delete_elem(use, &id);
+	set_cfg(ESPTAG_CFGF_AGENT_UP, 0, 0);
 }
 
 int main(void)

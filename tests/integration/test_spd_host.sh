@@ -13,7 +13,9 @@
 #   - daemon killed and the hash tampered with (an entry of no policy, a
 #     protect entry turned bypass, one removed): esptag map spd shows it, the
 #     restarted daemon rebuilds the hash from the LPM, nothing goes in clear;
-#   - policy del and flush take the entries with them.
+#   - policy del and flush take the entries with them;
+#   - esptag_cfg's SPD_HOST flag (the data path looks in the hash only with
+#     it) is set while a host policy exists.
 . "$(dirname "$0")/../lib/harness.sh"
 . "$ROOT/tests/lib/daemon_agent.sh"
 K1=0x0102030405060708090a0b0c0d0e0f10a1a2a3a4
@@ -26,6 +28,11 @@ SH="$PY $ROOT/tests/lib/spd_host.py"
 SEL="dev eth0 src 192.0.2.1/32 dst 192.0.2.2/32 dir out"
 SEL2="dev eth0 src 192.0.2.1/32 dst 198.51.100.7/32 dir out"
 host_of() { $SH get "$PINS" "$1"; }	# "action sa_index flags" of policy ID's entry
+# esptag_cfg's SPD_HOST (0x08): the data path looks in the hash only with it
+host_flag() {
+	bpftool -j map dump pinned "$PINS/esptag_cfg" |
+		$PY -c 'import json,sys; print(json.load(sys.stdin)[0]["formatted"]["value"]["flags"] & 8)'
+}
 # sent DST COUNTER: ping DST 5 times, print how much COUNTER moved
 sent() {
 	local c0 c1
@@ -45,11 +52,13 @@ wait_for 5 is_up || t_fail agent_up "esptag_cfg AGENT_UP not set"
 # --- add ------------------------------------------------------------------------
 E state add dev eth0 src 192.0.2.1 dst 192.0.2.2 proto esp spi 0x5001 $AEAD $K1 128 dir out &&
 E state add dev eth0 src 192.0.2.1 dst 192.0.2.2 proto esp spi 0x5002 $AEAD $K2 128 dir out &&
+E policy add dev eth0 src 192.0.2.0/24 dst 198.51.100.0/24 dir out action discard
+t_eq prefix_policy_no_flag "$(host_flag)" 0
 E policy add $SEL action protect spi 0x5001 &&
 E policy add dev eth0 src 192.0.2.2/32 dst 192.0.2.1/32 dir in action bypass &&
-E policy add dev eth0 src 2001:db8::1/128 dst 2001:db8::2/128 dir out action discard &&
-E policy add dev eth0 src 192.0.2.0/24 dst 198.51.100.0/24 dir out action discard
+E policy add dev eth0 src 2001:db8::1/128 dst 2001:db8::2/128 dir out action discard
 t_eq setup_rc $? 0
+t_eq host_policy_flag "$(host_flag)" 8
 S1=$(sa_index_of 192.0.2.2 0x5001)
 S2=$(sa_index_of 192.0.2.2 0x5002)
 ID=$(E -j policy get $SEL | $PY -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
@@ -115,6 +124,7 @@ echo "$v" | grep -q "dst 192.0.2.2/32 dir out action protect .* exact-differs" &
 if start_daemon; then t_pass daemon_restart; else t_fail daemon_restart "$(tail -5 "$TMP/esptagd.log")"; fi
 wait_for 5 is_up
 t_eq restart_consistent "$(spd_host_check)" "consistent 4"
+t_eq restart_flag "$(host_flag)" 8
 t_eq restart_entry "$(host_of "$ID")" "2 $S2 0"
 b0=$(dp tx_bypass)
 t_eq restart_traffic_protected "$(sent 192.0.2.2 tx_protect)" 5
@@ -126,6 +136,15 @@ t_eq restart_reqid_follows "$(host_of "$ID2")" "2 $(sa_index_of 192.0.2.2 0x5005
 E policy del $SEL2
 t_eq del_entry_gone "$(host_of "$ID2")" absent
 t_eq del_consistent "$(spd_host_check)" "consistent 3"
+E policy del dev eth0 src 2001:db8::1/128 dst 2001:db8::2/128 dir out
+E policy del dev eth0 src 192.0.2.2/32 dst 192.0.2.1/32 dir in
+t_eq host_left_flag "$(host_flag)" 8
+E policy del $SEL
+t_eq no_host_left_no_flag "$(host_flag)" 0
+t_eq del_all_hosts_empty "$(spd_host_check)" "consistent 0"
+E policy add $SEL action protect spi 0x5002
+t_eq readd_flag "$(host_flag)" 8
 E policy flush
 t_eq flush_empty "$(spd_host_check)" "consistent 0"
+t_eq flush_no_flag "$(host_flag)" 0
 t_exit

@@ -223,6 +223,8 @@ static void host_write(struct daemon *d, const struct pol *p, const struct espta
 
 	if (fd < 0 || !pol_is_host(&p->c))
 		return;
+	/* The data path looks in the hash only with the flag set. */
+	cfg_set_flag(d, ESPTAG_CFGF_SPD_HOST, true);
 	host_key(&p->c, &k);
 	if (!bpf_map_update_elem(fd, &k, v, BPF_ANY))
 		return;
@@ -325,6 +327,20 @@ int tmpl_write(struct daemon *d, const struct esptag_ctl_policy *c)
 	memcpy(t.saddr, c->tmpl_src, 16);
 	memcpy(t.daddr, c->tmpl_dst, 16);
 	return bpf_map_update_elem(d->bpf.map_fd[M_POL_TMPL], &id, &t, BPF_ANY);
+}
+
+/* esptag_cfg's SPD_HOST: set while any host policy exists (esptag_spd_host
+ * has entries), so that prefix-only policy sets cost no hash miss. Clearing
+ * it never changes a decision: the LPM holds every policy. */
+void host_flag_sync(struct daemon *d)
+{
+	bool any = false;
+
+	if (d->bpf.map_fd[M_SPD_HOST] < 0)
+		return;
+	for (size_t i = 0; i < d->pol_cap && !any; i++)
+		any = d->pols[i].used && pol_is_host(&d->pols[i].c);
+	cfg_set_flag(d, ESPTAG_CFGF_SPD_HOST, any);
 }
 
 /* esptag_cfg's IN_TMPL: set while any inbound policy has a template, so
@@ -739,6 +755,7 @@ int spd_recover(struct daemon *d)
 		} while (!bpf_map_get_next_key(sfd, &sk, &snk) && (sk = snk, 1));
 	}
 	host_recover(d);
+	host_flag_sync(d);
 	if (nn || np)
 		log_notice("recovered %zu policies (%zu destination nodes) from the pinned maps", np, nn);
 	in_tmpl_sync(d);

@@ -158,7 +158,8 @@ void ctl_policy_add(struct daemon *d, const struct esptag_ctl_view *v, struct re
 
 /*
  * Replace the action and SA of an existing policy: one update of its
- * esptag_spd_src element, which the data path sees as the old or the new
+ * esptag_spd_src element (and of a host policy's esptag_spd_host entry
+ * after it), which the data path sees as the old or the new
  * value, never as a missing policy (a delete and re-add would let matching
  * traffic out in clear between the two).
  */
@@ -260,6 +261,7 @@ void ctl_policy_del(struct daemon *d, const struct esptag_ctl_view *v, struct re
 	log_info("policy %u deleted", p->c.id);
 	pol_remove(d, p);
 	in_tmpl_sync(d);
+	host_flag_sync(d);
 }
 
 /* A policy as a reply: with the time of its last packet. */
@@ -307,5 +309,6 @@ void ctl_policy_flush(struct daemon *d, struct reply *r)
 			n++;
 		}
 	in_tmpl_sync(d);
+	host_flag_sync(d);
 	log_info("flushed %zu policies", n);
 }
