@@ -59,6 +59,10 @@ E policy add dev eth0 src 192.0.2.2/32 dst 192.0.2.1/32 dir in action bypass &&
 E policy add dev eth0 src 2001:db8::1/128 dst 2001:db8::2/128 dir out action discard
 t_eq setup_rc $? 0
 t_eq host_policy_flag "$(host_flag)" 8
+case "$("$BIN/esptag" map cfg pin "$PINS")" in
+*" spd-host"*) t_pass map_cfg_spd_host ;;
+*) t_fail map_cfg_spd_host "$("$BIN/esptag" map cfg pin "$PINS")" ;;
+esac
 S1=$(sa_index_of 192.0.2.2 0x5001)
 S2=$(sa_index_of 192.0.2.2 0x5002)
 ID=$(E -j policy get $SEL | $PY -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
