@@ -104,7 +104,7 @@ struct {
 /* Data-path counters by enum esptag_counter, per CPU (no atomics). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, ESPTAG_CNT_MAX);
+	__uint(max_entries, ESPTAG_STATS_SLOTS);
 	__type(key, __u32);
 	__type(value, __u64);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);

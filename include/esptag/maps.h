@@ -433,4 +433,13 @@ enum esptag_counter {
 	ESPTAG_CNT_MAX,
 };
 
+/*
+ * Slots of esptag_stats: fixed, above the number of counters, so that a
+ * build with more counters reuses the pinned map of an older one (libbpf
+ * refuses a pin whose max_entries differs) and an upgrade replaces the
+ * programs over a running data path instead of failing to start.
+ */
+#define ESPTAG_STATS_SLOTS	256
+ESPTAG_STATIC_ASSERT(ESPTAG_CNT_MAX <= ESPTAG_STATS_SLOTS, "counters fit esptag_stats");
+
 #endif /* ESPTAG_MAPS_H */

@@ -87,6 +87,12 @@ l=$(M -j -p map list pin "$PINS")
 $PY -c "$STRICT" <<<"$l" && t_pass map_list_json || t_fail map_list_json "$l"
 t_eq map_list_sad_used "$($PY -c 'import json,sys
 print([m["used"] for m in json.load(sys.stdin)["maps"] if m["name"] == "esptag_sad"])' <<<"$l")" "[2]"
+# esptag_stats has a fixed number of slots, more than there are counters, so a
+# build with new counters reuses an older build's pin (an upgrade in place)
+t_eq stats_slots_fixed "$($PY -c 'import json,sys
+print([m["max_entries"] for m in json.load(sys.stdin)["maps"] if m["name"] == "esptag_stats"])' <<<"$l")" "[256]"
+ncnt=$($PY -c 'import json,sys; print(len(json.load(open(sys.argv[1]))))' "$BUILD/esptag_counters.json")
+[ "$ncnt" -gt 40 ] && [ "$ncnt" -lt 256 ] && t_pass counters_below_slots || t_fail counters_below_slots "$ncnt"
 # every esptag_* pin of the directory, the same set bpffs holds
 t_eq map_list_every_pin "$($PY -c 'import json,sys
 print(" ".join(m["name"] for m in json.load(sys.stdin)["maps"]))' <<<"$l")" "$(ls "$PINS" | grep '^esptag_' | sort | tr '\n' ' ' | sed 's/ $//')"
