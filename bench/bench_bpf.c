@@ -217,7 +217,7 @@ static void tx_frame6(struct bt_pkt *p)
 #define OFF_TX6_DST	(14 + 24)
 
 struct maps {
-	int sad, seq, replay, stats, spd, spd_src, cfg;
+	int sad, seq, replay, stats, spd, spd_src, spd_host, cfg;
 	int out_family;			/* of outbound SAs: 4 (default) or 6 */
 };
 
@@ -229,10 +229,11 @@ static void maps_of(const struct bt_obj *o, struct maps *m)
 	m->stats = bt_map_fd(o, "esptag_sa_stats");
 	m->spd = bt_map_fd(o, "esptag_spd");
 	m->spd_src = bt_map_fd(o, "esptag_spd_src");
+	m->spd_host = bt_map_fd(o, "esptag_spd_host");
 	m->cfg = bt_map_fd(o, "esptag_cfg");
 	m->out_family = 4;
 	if (m->sad < 0 || m->seq < 0 || m->replay < 0 || m->stats < 0 || m->spd < 0 ||
-	    m->spd_src < 0 || m->cfg < 0)
+	    m->spd_src < 0 || m->spd_host < 0 || m->cfg < 0)
 		die("object lacks an esptag map");
 }
 
@@ -338,12 +339,43 @@ static int policy_add(const struct maps *m, uint8_t dir, int family, const uint8
 	return 0;
 }
 
-static int cfg_up(const struct maps *m)
+/*
+ * A host policy (src/128 -> dst/128, what an IKE daemon installs for
+ * transport mode) the way esptagd writes one: its destination node and
+ * source element in the LPM, then its esptag_spd_host entry.
+ */
+static int host_policy_add(const struct maps *m, uint8_t dir, const uint8_t saddr[16],
+			   const uint8_t daddr[16], uint32_t node, uint32_t sa_index)
 {
-	struct esptag_cfg c = { .flags = ESPTAG_CFGF_AGENT_UP };
+	struct esptag_spd_key k = { .prefixlen = 32 + 128, .dir = dir, .family = 6 };
+	struct esptag_spd_node v = { .id = node };
+	struct esptag_spd_src_key sk = { .prefixlen = 32 + 128, .node = node };
+	struct esptag_spd_host_key hk = { .dir = dir, .family = 6 };
+	struct esptag_policy p = { .action = ESPTAG_ACT_PROTECT, .spi = htonl(spi_of(sa_index)),
+				   .sa_index = sa_index, .id = node };
+
+	memcpy(k.daddr, daddr, 16);
+	memcpy(sk.saddr, saddr, 16);
+	memcpy(hk.saddr, saddr, 16);
+	memcpy(hk.daddr, daddr, 16);
+	if (bpf_map_update_elem(m->spd, &k, &v, BPF_ANY) ||
+	    bpf_map_update_elem(m->spd_src, &sk, &p, BPF_ANY) ||
+	    bpf_map_update_elem(m->spd_host, &hk, &p, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+static int cfg_flags(const struct maps *m, uint32_t flags)
+{
+	struct esptag_cfg c = { .flags = flags };
 	uint32_t zero = 0;
 
 	return bpf_map_update_elem(m->cfg, &zero, &c, BPF_ANY);
+}
+
+static int cfg_up(const struct maps *m)
+{
+	return cfg_flags(m, ESPTAG_CFGF_AGENT_UP);
 }
 
 /* Resize the SA maps (and the SPD tries) before load. */
@@ -361,6 +393,9 @@ static int set_max(struct bpf_object *obj, void *arg)
 	if ((m = bpf_object__find_map_by_name(obj, "esptag_spd")) && bpf_map__set_max_entries(m, n + 16))
 		return -EINVAL;
 	if ((m = bpf_object__find_map_by_name(obj, "esptag_spd_src")) &&
+	    bpf_map__set_max_entries(m, n + 16))
+		return -EINVAL;
+	if ((m = bpf_object__find_map_by_name(obj, "esptag_spd_host")) &&
 	    bpf_map__set_max_entries(m, n + 16))
 		return -EINVAL;
 	return 0;
@@ -663,7 +698,7 @@ struct scale_env {
 
 static void scale_setup(struct scale_env *e, uint32_t n, const char *tag_rx, const char *tag_tx)
 {
-	uint8_t a[16];
+	uint8_t a[16], src[16];
 	uint64_t t0 = now_ns();
 
 	e->n = n;
@@ -673,12 +708,16 @@ static void scale_setup(struct scale_env *e, uint32_t n, const char *tag_rx, con
 	maps_of(&e->tx, &e->mt);
 	e->mt.out_family = 6;
 	if (sa_install(&e->mr, ESPTAG_DIR_IN, 0, n, false) ||
-	    sa_install(&e->mt, ESPTAG_DIR_OUT, 0, n, false) || cfg_up(&e->mt))
+	    sa_install(&e->mt, ESPTAG_DIR_OUT, 0, n, false) ||
+	    /* host policies exist: esptag_spd_host is looked at (as esptagd sets it) */
+	    cfg_flags(&e->mt, ESPTAG_CFGF_AGENT_UP | ESPTAG_CFGF_SPD_HOST))
 		die("installing %u SAs: %s", n, strerror(errno));
-	/* Every outbound SA has its policy: 2001:db8:1::<i>/128 protect SA i. */
+	/* Every outbound SA has its host policy:
+	 * 2001:db8::1/128 -> 2001:db8:1::<i>/128 protect SA i. */
+	bt_addr(V6_TX_SRC, src, NULL);
 	for (uint32_t i = 0; i < n; i++) {
 		tx_dst6(a, i);
-		if (policy_add(&e->mt, ESPTAG_DIR_OUT, 6, a, 128, i + 1, i))
+		if (host_policy_add(&e->mt, ESPTAG_DIR_OUT, src, a, i + 1, i))
 			die("policy %u: %s", i, strerror(errno));
 	}
 	e->t_install = (now_ns() - t0) / 1e9;

@@ -141,7 +141,7 @@ static __always_inline bool rx_bypass_socket(struct xdp_md *ctx, struct cursor *
 
 /* Untagged IP: inbound policy by (our address = dst, peer = src). */
 static __always_inline __u32 rx_plain_ip(struct xdp_md *ctx, struct cursor *c, void *end,
-					 int proto)
+					 int proto, __u32 cfg_flags)
 {
 	__u8 daddr[16] = {}, saddr[16] = {};
 	struct esptag_policy *pol;
@@ -171,7 +171,7 @@ static __always_inline __u32 rx_plain_ip(struct xdp_md *ctx, struct cursor *c, v
 		l4proto = ip6->nexthdr;
 		c->pos = ip6 + 1;
 	}
-	pol = spd_lookup(ESPTAG_DIR_IN, family, daddr, saddr);
+	pol = spd_lookup(ESPTAG_DIR_IN, family, daddr, saddr, cfg_flags & ESPTAG_CFGF_SPD_HOST);
 	if (pol)
 		spd_use(pol);
 	if (pol && pol->action == ESPTAG_ACT_PROTECT)
@@ -469,7 +469,8 @@ static __always_inline __u32 rx_policy_tmpl(struct xdp_md *ctx, struct rx_ctx *x
 		__builtin_memcpy(daddr, &ip6->daddr, 16);
 		family = 6;
 	}
-	pol = spd_lookup(ESPTAG_DIR_IN, family, daddr, saddr);
+	pol = spd_lookup(ESPTAG_DIR_IN, family, daddr, saddr,
+			 x->cfg_flags & ESPTAG_CFGF_SPD_HOST);
 	if (!pol || pol->action != ESPTAG_ACT_PROTECT || !(pol->flags & ESPTAG_POLF_TMPL))
 		return STAGE_NEXT;
 	id = pol->id;
@@ -631,7 +632,7 @@ static __always_inline int rx_main(struct xdp_md *ctx)
 	else if (proto == bpf_ntohs(cfg.eth_p_cfg))
 		cnt = rx_config(&x);
 	else if (proto == ETH_P_IP || proto == ETH_P_IPV6)
-		cnt = rx_plain_ip(ctx, &c, end, proto);
+		cnt = rx_plain_ip(ctx, &c, end, proto, cfg.flags);
 	else
 		cnt = ESPTAG_CNT_RX_PLAIN;
 

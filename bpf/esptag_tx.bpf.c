@@ -201,7 +201,8 @@ static __always_inline __u32 tx_policy(struct tx_ctx *x)
 {
 	struct esptag_policy *pol;
 
-	pol = spd_lookup(ESPTAG_DIR_OUT, x->t.family, x->t.daddr, x->t.saddr);
+	pol = spd_lookup(ESPTAG_DIR_OUT, x->t.family, x->t.daddr, x->t.saddr,
+			 x->cfg.flags & ESPTAG_CFGF_SPD_HOST);
 	if (!pol)
 		return ESPTAG_CNT_TX_BYPASS;
 	spd_use(pol);

@@ -70,6 +70,19 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } esptag_spd_src SEC(".maps");
 
+/* Host policies by exact (dir, family, src, dst): the same value as their
+ * esptag_spd_src element, looked up before the LPM. Not preallocated: an
+ * element a lookup holds is freed after an RCU grace period, never reused
+ * at once for another policy's key. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, ESPTAG_SPD_MAX);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct esptag_spd_host_key);
+	__type(value, struct esptag_policy);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} esptag_spd_host SEC(".maps");
+
 /* Runtime settings, one entry (agent up, mark bits, EtherTypes). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

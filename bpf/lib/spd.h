@@ -6,6 +6,13 @@
  * source rule of the node matches, the parent node (next shorter destination
  * prefix with rules) is tried, at most ESPTAG_SPD_DEPTH levels: this is
  * "most specific destination first, then most specific source".
+ *
+ * Host policies (full-length source and destination) are found first by
+ * exact match in esptag_spd_host: the most specific selector possible, so
+ * a hit is the LPM's answer, at a cost that does not grow with the number
+ * of policies. A miss walks the LPM as above. Only with host set (esptag_cfg
+ * ESPTAG_CFGF_SPD_HOST: the hash has entries); the LPM holds every policy,
+ * so skipping the hash never changes a decision.
  */
 #ifndef ESPTAG_BPF_SPD_H
 #define ESPTAG_BPF_SPD_H
@@ -17,17 +24,25 @@
 /* Policy for (dir, family, daddr, saddr); addresses are 16 bytes (IPv4 in
  * the first 4, rest 0). NULL when no rule matches. */
 static __always_inline struct esptag_policy *
-spd_lookup(__u8 dir, __u8 family, const __u8 *daddr, const __u8 *saddr)
+spd_lookup(__u8 dir, __u8 family, const __u8 *daddr, const __u8 *saddr, __u32 host)
 {
 	__u32 alen = family == 4 ? 32 : 128;
 	struct esptag_spd_key dk = {
 		.prefixlen = 32 + alen, .dir = dir, .family = family,
 	};
 	struct esptag_spd_src_key sk = { .prefixlen = 32 + alen };
+	struct esptag_spd_host_key hk = { .dir = dir, .family = family };
 	struct esptag_spd_node *node;
 	struct esptag_policy *pol;
 	int i;
 
+	if (host) {
+		__builtin_memcpy(hk.saddr, saddr, 16);
+		__builtin_memcpy(hk.daddr, daddr, 16);
+		pol = bpf_map_lookup_elem(&esptag_spd_host, &hk);
+		if (pol)
+			return pol;
+	}
 	__builtin_memcpy(dk.daddr, daddr, 16);
 	__builtin_memcpy(sk.saddr, saddr, 16);
 	node = bpf_map_lookup_elem(&esptag_spd, &dk);

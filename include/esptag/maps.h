@@ -20,6 +20,7 @@
  *   esptag_pol_use  PERCPU_HASH __u32 policy id -> struct esptag_pol_use
  *   esptag_pol_tmpl HASH        __u32 policy id -> struct esptag_pol_tmpl (dir in)
  *   esptag_sa_life  ARRAY (mmapable) __u32 agent SA index -> struct esptag_sa_life
+ *   esptag_spd_host HASH       struct esptag_spd_host_key -> struct esptag_policy
  *
  * The four per-SA maps are arrays indexed by the agent's SA index (below the
  * agent's capacity, reused after a delete): the lookup is inlined and costs
@@ -167,6 +168,31 @@ ESPTAG_CHECK_SIZE(esptag_spd_src_key, 24);
 ESPTAG_CHECK_OFF(esptag_spd_src_key, node, 4);
 ESPTAG_CHECK_OFF(esptag_spd_src_key, saddr, 8);
 
+/*
+ * Host policies (source and destination full length, /32 or /128: what an
+ * IKE daemon installs for transport mode) also sit in esptag_spd_host, an
+ * exact-match hash keyed by (dir, family, src, dst) with the same value as
+ * their esptag_spd_src element. An exact host pair is the most specific
+ * selector there is, so a hit is what the two-level LPM would answer; the
+ * data path looks there first and walks the LPM only on a miss, and the
+ * cost of a host policy does not grow with the number of policies. The
+ * LPM stays complete (every policy is in it): a missing hash entry costs
+ * time, never a decision. esptagd writes the LPM element first and the hash
+ * entry after it, and deletes in the reverse order. The hash is consulted
+ * only while esptag_cfg has ESPTAG_CFGF_SPD_HOST (esptagd sets it while any
+ * host policy exists), so prefix-only policy sets pay no hash miss.
+ */
+struct esptag_spd_host_key {
+	__u8	dir;			/* enum esptag_dir */
+	__u8	family;			/* 4 or 6 */
+	__u8	reserved[2];		/* 0 */
+	__u8	saddr[16];		/* IPv4 in the first 4, rest 0 */
+	__u8	daddr[16];
+};
+ESPTAG_CHECK_SIZE(esptag_spd_host_key, 36);
+ESPTAG_CHECK_OFF(esptag_spd_host_key, saddr, 4);
+ESPTAG_CHECK_OFF(esptag_spd_host_key, daddr, 20);
+
 /* esptag_policy.flags */
 #define ESPTAG_POLF_TRAP	0x01	/* protect, named by reqid: with no usable SA
 					 * a packet is dropped (tx_drop_trap) and
@@ -256,6 +282,9 @@ ESPTAG_CHECK_OFF(esptag_pol_tmpl, saddr, 8);
 					 * super-packets are dropped (TX_DROP_NO_TSO) */
 #define ESPTAG_CFGF_IN_TMPL	0x04	/* some inbound policy has a template:
 					 * decrypted packets are looked up (Rx) */
+#define ESPTAG_CFGF_SPD_HOST	0x08	/* esptag_spd_host has entries: policy
+					 * lookups try it before the LPM (clear:
+					 * the LPM only, which holds them all) */
 
 /* Runtime settings (esptag_cfg[0]), written by esptagd or by hand. */
 struct esptag_cfg {

@@ -1141,6 +1141,58 @@ static void test_policy(void)
 }
 
 /*
+ * Host policies by exact match (esptag_spd_host) on Rx, with
+ * ESPTAG_CFGF_SPD_HOST, before the LPM of test_policy's tree: a pair with no rule becomes protect (plaintext
+ * dropped), a pair under the LPM's protect rule becomes bypass; deleted,
+ * the LPM decides again.
+ */
+static bool rx_plain_is(const char *src, const char *dst, uint32_t verdict, int cnt)
+{
+	struct flow f = flow_v4;
+
+	f.src = src;
+	f.dst = dst;
+	plain_frame(&f, &plain);
+	return check_at(__LINE__, fd_rx, &plain, plain.len, &(struct expect){ verdict, cnt });
+}
+
+static void test_policy_host_exact(void)
+{
+	int fd_host = bt_map_fd(&obj, "esptag_spd_host");
+	struct esptag_spd_host_key a = { .dir = ESPTAG_DIR_IN, .family = 4 }, b = a;
+	struct esptag_policy prot = { .action = ESPTAG_ACT_PROTECT, .id = 300 };
+	struct esptag_policy byp = { .action = ESPTAG_ACT_BYPASS, .id = 301 };
+
+	uint32_t zero = 0;
+	struct esptag_cfg c = { 0 };
+
+	T_ASSERT(fd_host >= 0);
+	T_ASSERT(!bpf_map_lookup_elem(fd_cfg, &zero, &c));
+	c.flags |= ESPTAG_CFGF_SPD_HOST;
+	T_ASSERT(!bpf_map_update_elem(fd_cfg, &zero, &c, BPF_ANY));
+	bt_addr("203.0.113.5", a.saddr, NULL);
+	bt_addr("192.0.2.9", a.daddr, NULL);
+	bt_addr("203.0.113.5", b.saddr, NULL);
+	bt_addr("192.0.2.1", b.daddr, NULL);
+	T_ASSERT(rx_plain_is("203.0.113.5", "192.0.2.9", XDP_PASS, ESPTAG_CNT_RX_PLAIN));
+	T_ASSERT(!bpf_map_update_elem(fd_host, &a, &prot, BPF_ANY));
+	T_ASSERT(rx_plain_is("203.0.113.5", "192.0.2.9", XDP_DROP, ESPTAG_CNT_RX_DROP_POLICY));
+	T_ASSERT(!bpf_map_delete_elem(fd_host, &a));
+	T_ASSERT(rx_plain_is("203.0.113.5", "192.0.2.9", XDP_PASS, ESPTAG_CNT_RX_PLAIN));
+	T_ASSERT(rx_plain_is("203.0.113.5", "192.0.2.1", XDP_DROP, ESPTAG_CNT_RX_DROP_POLICY));
+	T_ASSERT(!bpf_map_update_elem(fd_host, &b, &byp, BPF_ANY));
+	T_ASSERT(rx_plain_is("203.0.113.5", "192.0.2.1", XDP_PASS, ESPTAG_CNT_RX_PLAIN));
+	/* Another source, same destination: a miss, the LPM's protect. */
+	T_ASSERT(rx_plain_is("203.0.113.6", "192.0.2.1", XDP_DROP, ESPTAG_CNT_RX_DROP_POLICY));
+	/* Without the flag the entry is not looked at. */
+	c.flags &= ~ESPTAG_CFGF_SPD_HOST;
+	T_ASSERT(!bpf_map_update_elem(fd_cfg, &zero, &c, BPF_ANY));
+	T_ASSERT(rx_plain_is("203.0.113.5", "192.0.2.1", XDP_DROP, ESPTAG_CNT_RX_DROP_POLICY));
+	T_ASSERT(!bpf_map_delete_elem(fd_host, &b));
+	T_ASSERT(rx_plain_is("203.0.113.5", "192.0.2.1", XDP_DROP, ESPTAG_CNT_RX_DROP_POLICY));
+}
+
+/*
  * Inbound templates (XFRM's check): while esptag_cfg has IN_TMPL, a
  * decrypted packet whose inbound protect policy has ESPTAG_POLF_TMPL must
  * come through an SA fitting esptag_pol_tmpl[policy id] (reqid, mode,
@@ -1398,6 +1450,7 @@ int main(void)
 	T_RUN(test_trailing_bytes);
 	T_RUN(test_truncated);
 	T_RUN(test_policy);
+	T_RUN(test_policy_host_exact);
 	T_RUN(test_policy_template);
 	T_RUN(test_bypass_socket);
 	T_RUN(test_config_and_other);

@@ -6,7 +6,8 @@
  * frames, truncated and malformed headers, GSO), each checked for verdict,
  * exact output bytes (the expected frame is built from scratch here, not
  * derived from the program's input) and the delta of every counter.
- * Then: sequence numbers taken from both CPUs at once never repeat.
+ * Then: sequence numbers taken from both CPUs at once never repeat, and
+ * host policies found by exact match before the LPM.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -20,7 +21,7 @@
 #include "../lib/bpf_test.h"
 
 static struct bt_obj obj;
-static int fd_tx, fd_sad, fd_seq, fd_spd, fd_src, fd_cfg;
+static int fd_tx, fd_sad, fd_seq, fd_spd, fd_src, fd_cfg, fd_host;
 
 static const uint8_t mac_dst[6] = { 0x02, 0x00, 0x5e, 0x00, 0x53, 0x01 };
 static const uint8_t mac_src[6] = { 0x02, 0x00, 0x5e, 0x00, 0x53, 0x02 };
@@ -1141,6 +1142,93 @@ static void trap_policy_acquire(void)
 	bpf_map_delete_elem(fd_spd, &k);
 }
 
+/* One esptag_spd_host entry (exact dir, family, src, dst); action 0: delete. */
+static int host_set(uint8_t dir, const char *src, const char *dst, uint8_t action, uint32_t sa,
+		    uint32_t id)
+{
+	struct esptag_spd_host_key k = { .dir = dir };
+	struct esptag_policy p = { .action = action, .sa_index = sa, .id = id };
+	int fam;
+
+	bt_addr(src, k.saddr, &fam);
+	bt_addr(dst, k.daddr, NULL);
+	k.family = fam;
+	if (!action)
+		return bpf_map_delete_elem(fd_host, &k);
+	return bpf_map_update_elem(fd_host, &k, &p, BPF_ANY);
+}
+
+static bool host_run(const struct flow *f, uint32_t retval, int cnt)
+{
+	struct bt_expect e = { .retval = retval, .cnt = { { cnt, 1 } } };
+	struct bt_pkt in;
+
+	plain_frame(&in, f);
+	return BT_CHECK(&obj, fd_tx, in.b, in.len, NULL, &e, NULL);
+}
+
+/*
+ * Host policies by exact match (esptag_spd_host), looked up before the
+ * two-level LPM while esptag_cfg has ESPTAG_CFGF_SPD_HOST: an entry for the
+ * exact pair is the answer even where a less specific LPM rule says
+ * otherwise; another pair, another direction or a deleted entry falls back
+ * to the LPM; the use of the policy a hit names is counted under its id.
+ * Without the flag the hash is not looked at.
+ */
+static void host_policy_exact(void)
+{
+	struct flow f = V4("192.0.2.1", "198.51.100.7", 0, TCP);
+	struct flow g = V4("192.0.2.2", "198.51.100.7", 0, TCP);
+	struct flow h = V6("2001:db8::1", "2001:db8:1::5", 0, UDP);
+	int use = bt_map_fd(&obj, "esptag_pol_use");
+	int ncpu = libbpf_num_possible_cpus();
+	struct esptag_pol_use u[ncpu > 0 ? ncpu : 1];
+	uint64_t seq1 = get_seq(1), seq11 = get_seq(11), packets = 0;
+	uint32_t id = 201;
+
+	T_ASSERT(fd_host >= 0);
+	memset(u, 0, sizeof(u));
+	T_ASSERT(!bpf_map_update_elem(use, &id, u, BPF_ANY));
+	/* LPM alone: 198.51.100.0/24 from 192.0.2.0/24 protects with SA 1. */
+	T_ASSERT(host_run(&f, TC_ACT_OK, ESPTAG_CNT_TX_PROTECT));
+	T_EQ(get_seq(1), seq1 + 1);
+	/* An entry, but no SPD_HOST flag: the hash is not looked at. */
+	T_ASSERT(!host_set(ESPTAG_DIR_OUT, "192.0.2.1", "198.51.100.7", DISC, 0, 200));
+	T_ASSERT(host_run(&f, TC_ACT_OK, ESPTAG_CNT_TX_PROTECT));
+	T_EQ(get_seq(1), seq1 + 2);
+	seq1++;
+	/* With it, the exact pair is more specific than the LPM rule: it wins. */
+	T_ASSERT(!set_cfg(ESPTAG_CFGF_AGENT_UP | ESPTAG_CFGF_SPD_HOST, 0, 0));
+	T_ASSERT(host_run(&f, TC_ACT_SHOT, ESPTAG_CNT_TX_DROP_DISCARD));
+	/* Another source to the same host: a miss, the LPM decides. */
+	T_ASSERT(host_run(&g, TC_ACT_OK, ESPTAG_CNT_TX_PROTECT));
+	T_EQ(get_seq(1), seq1 + 2);
+	/* An exact protect names its own SA (11), not the LPM rule's (1). */
+	T_ASSERT(!host_set(ESPTAG_DIR_OUT, "192.0.2.1", "198.51.100.7", PROT, 11, 201));
+	T_ASSERT(host_run(&f, TC_ACT_OK, ESPTAG_CNT_TX_PROTECT));
+	T_EQ(get_seq(11), seq11 + 1);
+	T_EQ(get_seq(1), seq1 + 2);
+	T_ASSERT(!bpf_map_lookup_elem(use, &id, u));
+	for (int i = 0; i < (ncpu > 0 ? ncpu : 1); i++)
+		packets += u[i].packets;
+	T_EQ(packets, 1);
+	/* Deleted: the LPM again. */
+	T_ASSERT(!host_set(ESPTAG_DIR_OUT, "192.0.2.1", "198.51.100.7", 0, 0, 0));
+	T_ASSERT(host_run(&f, TC_ACT_OK, ESPTAG_CNT_TX_PROTECT));
+	T_EQ(get_seq(1), seq1 + 3);
+	/* An inbound entry for the pair is not an outbound policy. */
+	T_ASSERT(!host_set(ESPTAG_DIR_IN, "192.0.2.1", "198.51.100.7", DISC, 0, 202));
+	T_ASSERT(host_run(&f, TC_ACT_OK, ESPTAG_CNT_TX_PROTECT));
+	T_ASSERT(!host_set(ESPTAG_DIR_IN, "192.0.2.1", "198.51.100.7", 0, 0, 0));
+	/* IPv6: an exact bypass beats 2001:db8:1::/48 protect. */
+	T_ASSERT(!host_set(ESPTAG_DIR_OUT, "2001:db8::1", "2001:db8:1::5", BYP, 0, 203));
+	T_ASSERT(host_run(&h, TC_ACT_OK, ESPTAG_CNT_TX_BYPASS));
+	T_ASSERT(!host_set(ESPTAG_DIR_OUT, "2001:db8::1", "2001:db8:1::5", 0, 0, 0));
+	T_ASSERT(host_run(&h, TC_ACT_OK, ESPTAG_CNT_TX_PROTECT));
+	bpf_map_delete_elem(use, &id);
+	set_cfg(ESPTAG_CFGF_AGENT_UP, 0, 0);
+}
+
 int main(void)
 {
 	int err = bt_open(&obj, "bpf/esptag_tx.bpf.o", "tx", NULL, NULL);
@@ -1155,6 +1243,7 @@ int main(void)
 	fd_seq = bt_map_fd(&obj, "esptag_seq");
 	fd_spd = bt_map_fd(&obj, "esptag_spd");
 	fd_src = bt_map_fd(&obj, "esptag_spd_src");
+	fd_host = bt_map_fd(&obj, "esptag_spd_host");
 	fd_cfg = bt_map_fd(&obj, "esptag_cfg");
 	err = install();
 	if (fd_tx < 0 || err) {
@@ -1189,6 +1278,7 @@ int main(void)
 	T_RUN(seq_unique_across_cpus);
 	T_RUN(counters_on_both_cpus);
 	T_RUN(trap_policy_acquire);
+	T_RUN(host_policy_exact);
 	bt_close(&obj);
 	return t_done();
 }

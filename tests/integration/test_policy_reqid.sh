@@ -113,7 +113,7 @@ lab_capture_start "$TMP/rekey.pcap" || t_fail capture "tcpdump did not start"
 L A $UDP stream $A_IP 7001 $B_IP 7000 "$TMP/stop" >"$TMP/stream" 2>&1 &
 STREAM_PID=$!
 sleep 0.3 # pacing: the stream runs on generation 1 first
-moved=0 stopped=0 kept=0 bad=""
+moved=0 stopped=0 kept=0 hosted=0 bad=""
 step() { local o; o=$("$@") || bad="$bad [$*: $o]"; }
 for ((g = 2; g <= SWAPS + 1; g++)); do
 	o=$((g - 1))
@@ -128,6 +128,9 @@ for ((g = 2; g <= SWAPS + 1; g++)); do
 	[ -n "$c0" ] && [ "$c0" = "$c1" ] && stopped=$((stopped + 1))
 	step sa A del ab "$o"		# del_sa out (old)
 	[ "$(spd_src_sa_index "$ID")" = "$new_idx" ] && kept=$((kept + 1))
+	# The host policy's exact-match entry (esptag_spd_host) moved with it.
+	[ "$($PY "$ROOT/tests/lib/spd_host.py" check "$PINS_A" | cut -d' ' -f1)" = consistent ] &&
+		hosted=$((hosted + 1))
 	step sa B add ba "$g"		# the responder on DELETE: new outbound,
 	step sa B del ba "$o"		# old outbound removed
 	step sa B del ab "$o"		# the old inbound SAs go
@@ -142,6 +145,7 @@ t_eq swap_steps_ok "${bad:-none}" none
 t_eq policy_moves_at_add_out "$moved" "$SWAPS"
 t_eq old_sa_counters_stop_at_add_out "$stopped" "$SWAPS"
 t_eq policy_stays_on_new_at_del_out "$kept" "$SWAPS"
+t_eq spd_host_follows_every_rekey "$hosted" "$SWAPS"
 read -r _ sent _ answered _ missing <"$TMP/stream"
 t_eq nothing_lost "${missing:-?}" 0
 [ "${sent:-0}" -ge 1000 ] && [ "$answered" = "$sent" ] && t_pass stream_ran_through_swaps ||
@@ -180,6 +184,7 @@ lab_capture_start "$TMP/none.pcap" || t_fail capture "tcpdump did not start"
 d0=$(dp tx_drop_trap)
 sa A del ab "$G" >/dev/null
 t_eq no_sa_left_policy_unresolved "$(spd_src_sa_index "$ID")" none
+t_eq no_sa_left_spd_host "$($PY "$ROOT/tests/lib/spd_host.py" check "$PINS_A")" "consistent 2"
 L A ping -q -c 10 -i 0.01 -W 0.01 $B_IP >/dev/null 2>&1
 lab_capture_stop
 d1=$(dp tx_drop_trap)

@@ -82,6 +82,7 @@ s = json.load(sys.stdin)
 assert s["esp"] == 10 and s["plain_ip"] == 0, s' && t_pass sa_carries_traffic || t_fail sa_carries_traffic "$s"
 E state del dev eth0 dst 192.0.2.2 proto esp spi 0x4001 dir out
 t_eq trap_again "$(spd_src_sa_index "$ID")" none
+t_eq trap_again_spd_host "$($PY "$ROOT/tests/lib/spd_host.py" get "$PINS" "$ID")" "2 none 1"
 nsx "$H" $PY -c '
 import socket
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -125,4 +126,6 @@ t_eq recovered_reqid "$(policy_field "$ID" reqid)" 42
 K2=0x1112131415161718191a1b1c1d1e1f20b1b2b3b4
 E state add dev eth0 src 192.0.2.1 dst 192.0.2.2 proto esp spi 0x4003 reqid 42 mode transport $AEAD $K2 128 dir out
 t_eq recovered_follows_new_sa "$(spd_src_sa_index "$ID")" "$(sa_index_of 192.0.2.2 0x4003)"
+# Both are host policies: their exact-match entries (esptag_spd_host) agree.
+t_eq recovered_spd_host "$(spd_host_check)" "consistent 2"
 t_exit

@@ -79,6 +79,11 @@ for e in json.load(sys.stdin):
     if v["id"] == int(sys.argv[1]):
         print("none" if v["sa_index"] == 0xffffffff else v["sa_index"])' "$1"
 }
+# spd_host_check [PINS]: "consistent N" when esptag_spd_host holds exactly
+# the host policies of the LPM with their values (tests/lib/spd_host.py).
+spd_host_check() {
+	$PY "$ROOT/tests/lib/spd_host.py" check "${1:-$PINS}" 2>&1
+}
 # sa_index_of DST SPI: the daemon's index of the outbound SA (dst, spi).
 sa_index_of() {
 	E -j state list | $PY -c '

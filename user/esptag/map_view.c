@@ -288,8 +288,54 @@ static const char *action_s(int a)
 	return esptag_action_str(a);
 }
 
-/* esptag_spd_src: the policies (source level of the two-level LPM), with the
- * destination of their node from esptag_spd. */
+/* One policy line of view_spd; exact: its host entry in esptag_spd_host
+ * (-1 none, 0 it holds another value, 1 the same), exact_only: an entry of
+ * esptag_spd_host without its policy in the LPM. */
+static void print_pol(const struct esptag_policy *pol, uint8_t dir, const char *sbuf,
+		      unsigned splen, const char *dbuf, unsigned dplen, int exact, bool exact_only)
+{
+	char pfx[80];
+
+	if (cli_json) {
+		struct json_w *w = &cli_jw;
+
+		json_obj(w);
+		json_ku64(w, "id", pol->id);
+		json_kstr(w, "dir", cli_dir_s(dir));
+		snprintf(pfx, sizeof(pfx), "%s/%u", sbuf, splen);
+		json_kstr(w, "src", pfx);
+		snprintf(pfx, sizeof(pfx), "%s/%u", dbuf, dplen);
+		json_kstr(w, "dst", pfx);
+		json_kstr(w, "action", action_s(pol->action));
+		json_ku64(w, "spi", ntohl(pol->spi));
+		if (pol->action == ESPTAG_ACT_PROTECT && dir == ESPTAG_DIR_OUT)
+			json_ku64(w, "sa_index", pol->sa_index);
+		json_kstr(w, "lookup", exact_only ? "exact-only" : exact > 0 ? "exact" :
+			  exact == 0 ? "exact-differs" : "lpm");
+		json_end(w);
+		return;
+	}
+	printf("%u: src %s/%u dst %s/%u dir %s action %s", pol->id, sbuf, splen, dbuf, dplen,
+	       cli_dir_s(dir), action_s(pol->action));
+	if (pol->spi)
+		printf(" spi 0x%08x", ntohl(pol->spi));
+	if (pol->action == ESPTAG_ACT_PROTECT && dir == ESPTAG_DIR_OUT)
+		printf(" sa-index %u", pol->sa_index);
+	if (exact_only)
+		printf(" exact-only (esptag_spd_host, not in the LPM)");
+	else if (exact > 0)
+		printf(" exact");
+	else if (exact == 0)
+		printf(" exact-differs (esptag_spd_host holds another value)");
+	printf("\n");
+}
+
+/*
+ * esptag_spd_src: the policies (source level of the two-level LPM), with the
+ * destination of their node from esptag_spd. A host policy found by exact
+ * match (esptag_spd_host holds the same value) is marked "exact"; entries of
+ * esptag_spd_host that disagree with the LPM are shown as such.
+ */
 static int view_spd(const struct map_ctx *c)
 {
 	struct bpf_map_info info, ninfo;
@@ -300,8 +346,13 @@ static int view_spd(const struct map_ctx *c)
 	int fd, nfd;
 	/* node id -> destination prefix */
 	struct dst { uint32_t id; struct esptag_spd_key key; } *dsts = NULL;
-	size_t ndst = 0, cap = 0;
+	size_t ndst = 0, cap = 0, nseen = 0, seen_cap = 0;
+	struct esptag_spd_host_key hk, *hkp = NULL, *seen = NULL;
+	struct bpf_map_info hinfo;
+	int hfd;
 
+	/* Absent in pins of an older build: every policy is in the LPM only. */
+	hfd = open_map(c, "esptag_spd_host", &hinfo);
 	fd = open_map(c, "esptag_spd_src", &info);
 	nfd = open_map(c, "esptag_spd", &ninfo);
 	if (fd < 0 || nfd < 0) {
@@ -311,6 +362,8 @@ static int view_spd(const struct map_ctx *c)
 			close(fd);
 		if (nfd >= 0)
 			close(nfd);
+		if (hfd >= 0)
+			close(hfd);
 		return ESPTAG_EXIT_INTERNAL;
 	}
 	while (!bpf_map_get_next_key(nfd, nkp, &nk)) {
@@ -330,9 +383,11 @@ static int view_spd(const struct map_ctx *c)
 	if (cli_json)
 		json_arr(&cli_jw);
 	while (!bpf_map_get_next_key(fd, kp, &k)) {
-		char sbuf[64], dbuf[64] = "-", pfx[80];
+		char sbuf[64], dbuf[64] = "-";
 		uint8_t dir = 0, family = 0;
-		unsigned dplen = 0, splen = k.prefixlen - 32;
+		unsigned dplen = 0, splen = k.prefixlen - 32, full;
+		struct esptag_policy hv;
+		int exact = -1;
 
 		kp = &k;
 		if (bpf_map_lookup_elem(fd, &k, &pol))
@@ -346,36 +401,55 @@ static int view_spd(const struct map_ctx *c)
 			family_addr(family, dsts[i].key.daddr, dbuf, sizeof(dbuf));
 		}
 		family_addr(family, k.saddr, sbuf, sizeof(sbuf));
-		if (cli_json) {
-			struct json_w *w = &cli_jw;
+		full = family == 4 ? 32 : 128;
+		if (hfd >= 0 && (family == 4 || family == 6) && splen == full && dplen == full) {
+			for (size_t i = 0; i < ndst; i++)
+				if (dsts[i].id == k.node) {
+					memset(&hk, 0, sizeof(hk));
+					hk.dir = dir;
+					hk.family = family;
+					memcpy(hk.saddr, k.saddr, 16);
+					memcpy(hk.daddr, dsts[i].key.daddr, 16);
+					break;
+				}
+			if (!bpf_map_lookup_elem(hfd, &hk, &hv)) {
+				exact = !memcmp(&hv, &pol, sizeof(pol));
+				if (nseen == seen_cap) {
+					void *n = realloc(seen, (seen_cap = seen_cap ? seen_cap * 2 : 64) *
+								sizeof(*seen));
 
-			json_obj(w);
-			json_ku64(w, "id", pol.id);
-			json_kstr(w, "dir", cli_dir_s(dir));
-			snprintf(pfx, sizeof(pfx), "%s/%u", sbuf, splen);
-			json_kstr(w, "src", pfx);
-			snprintf(pfx, sizeof(pfx), "%s/%u", dbuf, dplen);
-			json_kstr(w, "dst", pfx);
-			json_kstr(w, "action", action_s(pol.action));
-			json_ku64(w, "spi", ntohl(pol.spi));
-			if (pol.action == ESPTAG_ACT_PROTECT && dir == ESPTAG_DIR_OUT)
-				json_ku64(w, "sa_index", pol.sa_index);
-			json_end(w);
-		} else {
-			printf("%u: src %s/%u dst %s/%u dir %s action %s", pol.id, sbuf, splen, dbuf,
-			       dplen, cli_dir_s(dir), action_s(pol.action));
-			if (pol.spi)
-				printf(" spi 0x%08x", ntohl(pol.spi));
-			if (pol.action == ESPTAG_ACT_PROTECT && dir == ESPTAG_DIR_OUT)
-				printf(" sa-index %u", pol.sa_index);
-			printf("\n");
+					if (n)
+						seen = n;
+				}
+				if (nseen < seen_cap)
+					seen[nseen++] = hk;
+			}
 		}
+		print_pol(&pol, dir, sbuf, splen, dbuf, dplen, exact, false);
+	}
+	/* Host entries without their policy in the LPM (none in a consistent SPD). */
+	while (hfd >= 0 && !bpf_map_get_next_key(hfd, hkp, &hk)) {
+		char sbuf[64], dbuf[64];
+		bool found = false;
+
+		hkp = &hk;
+		for (size_t i = 0; i < nseen && !found; i++)
+			found = !memcmp(&seen[i], &hk, sizeof(hk));
+		if (found || bpf_map_lookup_elem(hfd, &hk, &pol))
+			continue;
+		family_addr(hk.family, hk.saddr, sbuf, sizeof(sbuf));
+		family_addr(hk.family, hk.daddr, dbuf, sizeof(dbuf));
+		print_pol(&pol, hk.dir, sbuf, hk.family == 4 ? 32 : 128, dbuf,
+			  hk.family == 4 ? 32 : 128, 1, true);
 	}
 	if (cli_json) {
 		json_end(&cli_jw);
 		json_done(&cli_jw);
 	}
 	free(dsts);
+	free(seen);
+	if (hfd >= 0)
+		close(hfd);
 	close(fd);
 	close(nfd);
 	return ESPTAG_EXIT_OK;
@@ -444,6 +518,7 @@ static int view_cfg(const struct map_ctx *c)
 		json_ku64(w, "flags", cfg.flags);
 		json_kbool(w, "agent_up", cfg.flags & ESPTAG_CFGF_AGENT_UP);
 		json_kbool(w, "no_tso", cfg.flags & ESPTAG_CFGF_NO_TSO);
+		json_kbool(w, "spd_host", cfg.flags & ESPTAG_CFGF_SPD_HOST);
 		json_ku64(w, "mark_mask", cfg.mark_mask);
 		json_ku64(w, "mark_trusted", cfg.mark_trusted);
 		json_ku64(w, "mark_shift", cfg.mark_shift);
@@ -453,10 +528,11 @@ static int view_cfg(const struct map_ctx *c)
 		json_done(w);
 		return ESPTAG_EXIT_OK;
 	}
-	printf("flags 0x%x%s%s mark-mask 0x%08x mark-trusted 0x%08x mark-shift %u "
+	printf("flags 0x%x%s%s%s mark-mask 0x%08x mark-trusted 0x%08x mark-shift %u "
 	       "eth-p-cfg 0x%04x eth-p-meta 0x%04x\n", cfg.flags,
 	       cfg.flags & ESPTAG_CFGF_AGENT_UP ? " agent-up" : "",
-	       cfg.flags & ESPTAG_CFGF_NO_TSO ? " no-tso" : "", cfg.mark_mask, cfg.mark_trusted,
+	       cfg.flags & ESPTAG_CFGF_NO_TSO ? " no-tso" : "",
+	       cfg.flags & ESPTAG_CFGF_SPD_HOST ? " spd-host" : "", cfg.mark_mask, cfg.mark_trusted,
 	       cfg.mark_shift, cfg.eth_p_cfg, cfg.eth_p_meta);
 	return ESPTAG_EXIT_OK;
 }

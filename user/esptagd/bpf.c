@@ -31,6 +31,7 @@ const char *const map_names[M_NR] = {
 	[M_ACQ] = "esptag_acquire",	[M_POL_USE] = "esptag_pol_use",
 	[M_POL_TMPL] = "esptag_pol_tmpl",
 	[M_SA_LIFE] = "esptag_sa_life",
+	[M_SPD_HOST] = "esptag_spd_host",
 };
 
 /*
@@ -95,6 +96,11 @@ static int open_pinned_maps(struct daemon *d, const char *dir)
 				continue;
 			if (i >= M_BYPASS && i <= M_POL_TMPL) { /* programs of an older build */
 				log_warn("map %s not pinned: bypass sockets, acquires, policy use times and inbound templates are unavailable",
+					 path);
+				continue;
+			}
+			if (i == M_SPD_HOST) { /* programs of an older build: LPM only */
+				log_info("map %s not pinned: host policies are looked up in the LPM only",
 					 path);
 				continue;
 			}

@@ -41,7 +41,9 @@ enum map_id {
 	/* optional when adopting programs built before them */
 	M_BYPASS, M_ACQ_PEND, M_ACQ, M_POL_USE, M_POL_TMPL,
 	/* required: its mapping holds the SAs' limits (sa_maps.c) */
-	M_SA_LIFE, M_NR,
+	M_SA_LIFE,
+	/* optional: host policies by exact match (spd.c), absent in older builds */
+	M_SPD_HOST, M_NR,
 };
 extern const char *const map_names[M_NR];
 

@@ -8,6 +8,13 @@
  * it, so that a source miss falls back to the less specific destination.
  * Parents are recomputed on every node change; writes are ordered so that a
  * concurrent lookup sees either the old or the new decision, never a hole.
+ *
+ * A host policy (full-length source and destination) is also written to
+ * esptag_spd_host, the exact-match hash the data path looks in first, with
+ * the same value: after its esptag_spd_src element on a write, before it on
+ * a delete, so that the hash never holds a policy the LPM does not. The
+ * LPM holds every policy: where a hash entry cannot be written it is
+ * removed, and lookups of that pair take the LPM (slower, same answer).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -185,10 +192,57 @@ void src_key(const struct pol *p, const struct node *n, struct esptag_spd_src_ke
 	memcpy(k->saddr, p->c.src, 16);
 }
 
+/* Source and destination full length (/32, /128): a host policy, also in
+ * esptag_spd_host. */
+bool pol_is_host(const struct esptag_ctl_policy *c)
+{
+	uint8_t full = c->family == 4 ? 32 : 128;
+
+	return (c->family == 4 || c->family == 6) && c->src_plen == full && c->dst_plen == full;
+}
+
+void host_key(const struct esptag_ctl_policy *c, struct esptag_spd_host_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	k->dir = c->dir;
+	k->family = c->family;
+	memcpy(k->saddr, c->src, 16);
+	memcpy(k->daddr, c->dst, 16);
+}
+
 /*
- * Write a policy's esptag_spd_src element. On a present key the LPM trie
- * swaps the element in one step (the data path reads the old or the new
- * value): a policy is rewritten in place, never deleted and re-added.
+ * A host policy's esptag_spd_host entry, v (its esptag_spd_src value). An
+ * update of a present key swaps the element in one step. Where it cannot
+ * be written, the entry goes (lookups fall back to the LPM, which holds v).
+ */
+static void host_write(struct daemon *d, const struct pol *p, const struct esptag_policy *v)
+{
+	int fd = d->bpf.map_fd[M_SPD_HOST];
+	struct esptag_spd_host_key k;
+	int e;
+
+	if (fd < 0 || !pol_is_host(&p->c))
+		return;
+	/* The data path looks in the hash only with the flag set. */
+	cfg_set_flag(d, ESPTAG_CFGF_SPD_HOST, true);
+	host_key(&p->c, &k);
+	if (!bpf_map_update_elem(fd, &k, v, BPF_ANY))
+		return;
+	e = errno;
+	if (bpf_map_delete_elem(fd, &k) && errno != ENOENT)
+		log_err("esptag_spd_host: policy %u: cannot write its entry (%s) nor remove it (%s): lookups of its host pair may see its previous value",
+			p->c.id, strerror(e), strerror(errno));
+	else
+		log_warn("esptag_spd_host: policy %u: cannot write its entry (%s): its host pair is looked up in the LPM",
+			 p->c.id, strerror(e));
+}
+
+/*
+ * Write a policy's esptag_spd_src element, then (host policy) its
+ * esptag_spd_host entry. On a present key the LPM trie swaps the element in
+ * one step (the data path reads the old or the new value), and so does the
+ * hash: a policy is rewritten in place, never deleted and re-added. Fails
+ * only when the LPM cannot be written (nothing changed then).
  */
 int pol_write(struct daemon *d, const struct pol *p)
 {
@@ -204,7 +258,32 @@ int pol_write(struct daemon *d, const struct pol *p)
 	};
 
 	src_key(p, n, &k);
-	return bpf_map_update_elem(d->bpf.map_fd[M_SPD_SRC], &k, &v, BPF_ANY);
+	if (bpf_map_update_elem(d->bpf.map_fd[M_SPD_SRC], &k, &v, BPF_ANY))
+		return -1;
+	host_write(d, p, &v);
+	return 0;
+}
+
+/* Remove a policy's elements: its esptag_spd_host entry first, then its
+ * esptag_spd_src element. */
+int pol_unwrite(struct daemon *d, const struct pol *p)
+{
+	const struct node *n = &d->nodes[p->node - 1];
+	struct esptag_spd_src_key k;
+	struct esptag_spd_host_key hk;
+	int fd = d->bpf.map_fd[M_SPD_HOST];
+
+	if (fd >= 0 && pol_is_host(&p->c)) {
+		host_key(&p->c, &hk);
+		if (bpf_map_delete_elem(fd, &hk) && errno != ENOENT)
+			log_err("esptag_spd_host: policy %u: delete: %s", p->c.id, strerror(errno));
+	}
+	src_key(p, n, &k);
+	if (bpf_map_delete_elem(d->bpf.map_fd[M_SPD_SRC], &k) && errno != ENOENT) {
+		log_err("esptag_spd_src: policy %u: delete: %s", p->c.id, strerror(errno));
+		return -1;
+	}
+	return 0;
 }
 
 bool pol_is_out_protect(const struct esptag_ctl_policy *c)
@@ -248,6 +327,20 @@ int tmpl_write(struct daemon *d, const struct esptag_ctl_policy *c)
 	memcpy(t.saddr, c->tmpl_src, 16);
 	memcpy(t.daddr, c->tmpl_dst, 16);
 	return bpf_map_update_elem(d->bpf.map_fd[M_POL_TMPL], &id, &t, BPF_ANY);
+}
+
+/* esptag_cfg's SPD_HOST: set while any host policy exists (esptag_spd_host
+ * has entries), so that prefix-only policy sets cost no hash miss. Clearing
+ * it never changes a decision: the LPM holds every policy. */
+void host_flag_sync(struct daemon *d)
+{
+	bool any = false;
+
+	if (d->bpf.map_fd[M_SPD_HOST] < 0)
+		return;
+	for (size_t i = 0; i < d->pol_cap && !any; i++)
+		any = d->pols[i].used && pol_is_host(&d->pols[i].c);
+	cfg_set_flag(d, ESPTAG_CFGF_SPD_HOST, any);
 }
 
 /* esptag_cfg's IN_TMPL: set while any inbound policy has a template, so
@@ -550,6 +643,48 @@ static void tmpl_recover(struct daemon *d, struct pol *p)
 		memcpy(p->c.tmpl_dst, t.daddr, 16);
 }
 
+/*
+ * After a restart: esptag_spd_host holds no entry but the recovered host
+ * policies' (a daemon that stopped between the two deletes of a policy
+ * left one behind). The recovered ones were just written from the LPM.
+ */
+static void host_recover(struct daemon *d)
+{
+	int fd = d->bpf.map_fd[M_SPD_HOST];
+	struct esptag_spd_host_key k, nk, *kp = NULL, *stale = NULL;
+	size_t nstale = 0, cap = 0;
+
+	if (fd < 0)
+		return;
+	while (!bpf_map_get_next_key(fd, kp, &nk)) {
+		struct esptag_ctl_policy c = { .dir = nk.dir, .family = nk.family };
+		struct pol *p;
+
+		k = nk;
+		kp = &k;
+		c.src_plen = c.dst_plen = nk.family == 4 ? 32 : 128;
+		memcpy(c.src, nk.saddr, 16);
+		memcpy(c.dst, nk.daddr, 16);
+		p = pol_find(d, &c);
+		if (p && pol_is_host(&p->c))
+			continue;
+		if (nstale == cap) {
+			void *m = realloc(stale, (cap = cap ? cap * 2 : 16) * sizeof(*stale));
+
+			if (!m)
+				break;
+			stale = m;
+		}
+		stale[nstale++] = nk;
+	}
+	for (size_t i = 0; i < nstale; i++)
+		if (bpf_map_delete_elem(fd, &stale[i]) && errno != ENOENT)
+			log_err("esptag_spd_host: cannot remove an entry of no policy: %s", strerror(errno));
+	if (nstale)
+		log_notice("esptag_spd_host: removed %zu entries of no policy", nstale);
+	free(stale);
+}
+
 /* Rebuild the policy database from pinned maps (daemon restart). */
 int spd_recover(struct daemon *d)
 {
@@ -611,12 +746,16 @@ int spd_recover(struct daemon *d)
 			p->trap_recovered = pv.flags & ESPTAG_POLF_TRAP;
 			if (pv.flags & ESPTAG_POLF_TMPL)
 				tmpl_recover(d, p);
+			/* The LPM element is written first: it is the newer one. */
+			host_write(d, p, &pv);
 			n->refs++;
 			if (pv.id >= d->next_pol_id)
 				d->next_pol_id = pv.id + 1;
 			np++;
 		} while (!bpf_map_get_next_key(sfd, &sk, &snk) && (sk = snk, 1));
 	}
+	host_recover(d);
+	host_flag_sync(d);
 	if (nn || np)
 		log_notice("recovered %zu policies (%zu destination nodes) from the pinned maps", np, nn);
 	in_tmpl_sync(d);

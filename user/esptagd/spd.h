@@ -15,6 +15,10 @@ struct node *node_find(struct daemon *d, uint8_t dir, uint8_t family, uint8_t pl
 struct node *node_alloc(struct daemon *d);
 void src_key(const struct pol *p, const struct node *n, struct esptag_spd_src_key *k);
 int pol_write(struct daemon *d, const struct pol *p);
+int pol_unwrite(struct daemon *d, const struct pol *p);
+bool pol_is_host(const struct esptag_ctl_policy *c);
+void host_key(const struct esptag_ctl_policy *c, struct esptag_spd_host_key *k);
+void host_flag_sync(struct daemon *d);
 bool pol_is_out_protect(const struct esptag_ctl_policy *c);
 size_t tmpl_candidates(struct daemon *d, const struct esptag_ctl_policy *c,
 		       const struct sa **two);

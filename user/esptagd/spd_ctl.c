@@ -158,7 +158,8 @@ void ctl_policy_add(struct daemon *d, const struct esptag_ctl_view *v, struct re
 
 /*
  * Replace the action and SA of an existing policy: one update of its
- * esptag_spd_src element, which the data path sees as the old or the new
+ * esptag_spd_src element (and of a host policy's esptag_spd_host entry
+ * after it), which the data path sees as the old or the new
  * value, never as a missing policy (a delete and re-add would let matching
  * traffic out in clear between the two).
  */
@@ -225,11 +226,8 @@ void ctl_policy_update(struct daemon *d, const struct esptag_ctl_view *v, struct
 static void pol_remove(struct daemon *d, struct pol *p)
 {
 	struct node *n = &d->nodes[p->node - 1];
-	struct esptag_spd_src_key k;
 
-	src_key(p, n, &k);
-	if (bpf_map_delete_elem(d->bpf.map_fd[M_SPD_SRC], &k) && errno != ENOENT)
-		log_err("esptag_spd_src: delete: %s", strerror(errno));
+	pol_unwrite(d, p);
 	pol_event(d, ESPTAG_EV_POLICY_REMOVED, p);
 	pol_maps_del(d, p->c.id);
 	p->used = false;
@@ -263,6 +261,7 @@ void ctl_policy_del(struct daemon *d, const struct esptag_ctl_view *v, struct re
 	log_info("policy %u deleted", p->c.id);
 	pol_remove(d, p);
 	in_tmpl_sync(d);
+	host_flag_sync(d);
 }
 
 /* A policy as a reply: with the time of its last packet. */
@@ -310,5 +309,6 @@ void ctl_policy_flush(struct daemon *d, struct reply *r)
 			n++;
 		}
 	in_tmpl_sync(d);
+	host_flag_sync(d);
 	log_info("flushed %zu policies", n);
 }
