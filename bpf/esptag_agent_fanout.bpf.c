@@ -52,7 +52,7 @@ static __always_inline __u32 plain_hash(struct __sk_buff *skb, __be16 proto)
 }
 
 SEC("socket")
-int esptag_agent_fanout(struct __sk_buff *skb)
+int esptag_fanout(struct __sk_buff *skb)
 {
 	struct esptag_meta m;
 	__u32 h, l3, inner;

@@ -20,13 +20,13 @@ struct {
 	__uint(max_entries, 64);
 	__type(key, __u32);
 	__type(value, __u32);
-} esptag_agent_xsks SEC(".maps");
+} esptag_xsks SEC(".maps");
 
 extern int bpf_xdp_metadata_rx_vlan_tag(const struct xdp_md *ctx, __be16 *vlan_proto,
 					__u16 *vlan_tci) __ksym __weak;
 
 SEC("xdp.frags")
-int esptag_agent_xsk(struct xdp_md *ctx)
+int esptag_xsk(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
 	__be16 proto;
@@ -36,7 +36,7 @@ int esptag_agent_xsk(struct xdp_md *ctx)
 		return XDP_PASS;
 	if (bpf_xdp_metadata_rx_vlan_tag && bpf_xdp_metadata_rx_vlan_tag(ctx, &proto, &tci) == 0)
 		return XDP_PASS;
-	return bpf_redirect_map(&esptag_agent_xsks, ctx->rx_queue_index, XDP_PASS);
+	return bpf_redirect_map(&esptag_xsks, ctx->rx_queue_index, XDP_PASS);
 }
 
 char _license[] SEC("license") = "GPL";

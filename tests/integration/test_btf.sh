@@ -20,7 +20,15 @@ declare -A WANT=(
 	[esptag_port]="flags mac vf"
 	[esptag_vlan]="tpid tci"
 )
+# The data path's objects share the maps; the agent's own programs
+# (esptag_agent_*: its AF_XDP redirect and fan-out) use none of them.
+DP_OBJS=()
 for o in "$BUILD"/bpf/*.bpf.o; do
+	case $(basename "$o") in esptag_agent_*) ;; *) DP_OBJS+=("$o") ;; esac
+done
+t_eq data_path_objects "$(for o in "${DP_OBJS[@]}"; do basename "$o"; done | tr '\n' ' ')" \
+	"esptag_port.bpf.o esptag_rx.bpf.o esptag_tx.bpf.o "
+for o in "${DP_OBJS[@]}"; do
 	n=$(basename "$o" .bpf.o)
 	dump=$(bpftool btf dump file "$o" 2>&1) || { t_fail "$n/btf_dump" "$dump"; continue; }
 	for s in "${!WANT[@]}"; do

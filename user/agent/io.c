@@ -181,7 +181,7 @@ int agent_fanout_prog(uint16_t eth_meta)
 	static bool failed;
 
 	if (skel)
-		return bpf_program__fd(skel->progs.esptag_agent_fanout);
+		return bpf_program__fd(skel->progs.esptag_fanout);
 	if (failed)
 		return -1;
 	failed = true;
@@ -196,7 +196,7 @@ int agent_fanout_prog(uint16_t eth_meta)
 		skel = NULL;
 		return -1;
 	}
-	return bpf_program__fd(skel->progs.esptag_agent_fanout);
+	return bpf_program__fd(skel->progs.esptag_fanout);
 }
 
 /*

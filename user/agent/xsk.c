@@ -111,12 +111,12 @@ int agent_xdp_attach(struct agent_xdp **out, const char *ifname)
 		if (!x->skel)
 			goto fail;
 		/* Bound to the device: the VLAN kfunc is the driver's. */
-		bpf_program__set_ifindex(x->skel->progs.esptag_agent_xsk, x->ifindex);
-		bpf_program__set_flags(x->skel->progs.esptag_agent_xsk, BPF_F_XDP_DEV_BOUND_ONLY);
+		bpf_program__set_ifindex(x->skel->progs.esptag_xsk, x->ifindex);
+		bpf_program__set_flags(x->skel->progs.esptag_xsk, BPF_F_XDP_DEV_BOUND_ONLY);
 		err = esptag_agent_xsk__load(x->skel);
 		if (!err) {
 			err = bpf_xdp_attach(x->ifindex,
-					     bpf_program__fd(x->skel->progs.esptag_agent_xsk),
+					     bpf_program__fd(x->skel->progs.esptag_xsk),
 					     modes[i] | XDP_FLAGS_UPDATE_IF_NOEXIST, NULL);
 			x->flags = modes[i];
 		}
@@ -200,7 +200,7 @@ int agent_xsk_open(struct agent_io_port *p, struct agent_xdp *x, unsigned int q)
 		agent_log(4, "%s: AF_XDP socket on queue %u: %s", p->name, q, strerror(-err));
 		goto fail;
 	}
-	err = xsk_socket__update_xskmap(s->xsk, bpf_map__fd(x->skel->maps.esptag_agent_xsks));
+	err = xsk_socket__update_xskmap(s->xsk, bpf_map__fd(x->skel->maps.esptag_xsks));
 	if (err) {
 		agent_log(4, "%s: AF_XDP socket map: %s", p->name, strerror(-err));
 		goto fail;
