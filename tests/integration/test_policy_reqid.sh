@@ -159,7 +159,7 @@ assert s["plain_ip"] == 0, "clear frames on the wire: %d" % s["plain_ip"]' 2>/de
 echo "$s" | $PY -c '
 import json, sys
 s, n = json.load(sys.stdin), int(sys.argv[1])
-assert s["esp"] == 2 * int(sys.argv[2]), "esp frames %d" % s["esp"]
+assert s["esp"] == 2 * int(sys.argv[2]), "esp frames %d, stream sent %s (x2 with the echo)" % (s["esp"], sys.argv[2])
 # A sends under generation 1, 2, ... n + 1, in order, never back.
 out = [int(x[0], 16) for x in s["spi_order"] if int(x[0], 16) < 0x2000]
 runs = [x for i, x in enumerate(out) if i == 0 or out[i - 1] != x]

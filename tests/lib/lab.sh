@@ -90,8 +90,10 @@ lab_flush() {
 lab_capture_start() {
 	local n="et-$LAB-A-agent"
 	# --immediate-mode: every frame reaches the file before the stop (the
-	# default block buffering loses the last frames at SIGTERM).
-	nsenter --net="/run/netns/$n" tcpdump --immediate-mode -i wire0 -s "${2:-0}" -U -w "$1" >/dev/null 2>"$1.err" &
+	# default block buffering loses the last frames at SIGTERM); -B 32768: a
+	# 32 MiB kernel buffer, so a loaded machine does not drop frames the
+	# tests count.
+	nsenter --net="/run/netns/$n" tcpdump --immediate-mode -B 32768 -i wire0 -s "${2:-0}" -U -w "$1" >/dev/null 2>"$1.err" &
 	CAP_PID=$!
 	wait_log "$1.err" "listening on"
 }
