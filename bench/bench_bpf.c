@@ -383,12 +383,19 @@ static int set_max(struct bpf_object *obj, void *arg)
 {
 	uint32_t n = *(uint32_t *)arg;
 	static const char *const sa_maps[] = { "esptag_sad", "esptag_seq", "esptag_replay",
-					       "esptag_sa_stats" };
+					       "esptag_sa_stats", "esptag_sa_life" };
+	/* per-policy maps, by policy id */
+	static const char *const pol_maps[] = { "esptag_pol_use", "esptag_acq_pend",
+						"esptag_pol_tmpl" };
 	struct bpf_map *m;
 
 	for (size_t i = 0; i < sizeof(sa_maps) / sizeof(sa_maps[0]); i++)
 		if ((m = bpf_object__find_map_by_name(obj, sa_maps[i])) &&
 		    bpf_map__set_max_entries(m, n))
+			return -EINVAL;
+	for (size_t i = 0; i < sizeof(pol_maps) / sizeof(pol_maps[0]); i++)
+		if ((m = bpf_object__find_map_by_name(obj, pol_maps[i])) &&
+		    bpf_map__set_max_entries(m, n + 16))
 			return -EINVAL;
 	if ((m = bpf_object__find_map_by_name(obj, "esptag_spd")) && bpf_map__set_max_entries(m, n + 16))
 		return -EINVAL;
