@@ -662,16 +662,25 @@ def b_e2e(q):
 
 
 CAPTURE = r"""
-import socket, subprocess, sys
+import socket, subprocess, sys, time
 s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))  # ETH_P_ALL: sees outgoing frames
 s.bind((sys.argv[1], 0))
-s.settimeout(3)
-subprocess.run(sys.argv[3:], check=True, stdout=subprocess.DEVNULL)
-while True:
-    f = s.recv(65535)
-    if f[12:14] == b"\x88\xb6" and f[0:6] == bytes.fromhex(sys.argv[2]):
-        print(f.hex())
-        break
+# A few tries, a second each (other frames, HELLOs, keep arriving): right
+# after the agent restarts the frame is dropped (fail closed) until esptagd
+# has re-installed the SAs.
+for attempt in range(10):
+    subprocess.run(sys.argv[3:], check=True, stdout=subprocess.DEVNULL)
+    end = time.monotonic() + 1
+    try:
+        while time.monotonic() < end:
+            s.settimeout(max(end - time.monotonic(), 0.01))
+            f = s.recv(65535)
+            if f[12:14] == b"\x88\xb6" and f[0:6] == bytes.fromhex(sys.argv[2]):
+                print(f.hex())
+                sys.exit(0)
+    except socket.timeout:
+        pass
+sys.exit("no tagged frame seen on " + sys.argv[1])
 """
 
 
@@ -680,7 +689,7 @@ def tagged_frame(nsA, size):
     header, offload=1), taken off the switch port toward the agent."""
     r = run(nsx(nsA, ["/usr/bin/python3", "-c", CAPTURE, "sw-up", etlib.mac_bytes(MAC_B).hex(),
                       os.path.join(BB, "pkt_send"), "pf0", "0.001", udp_frame(size)]),
-            timeout=30)
+            timeout=60)
     return r.stdout.strip()
 
 
