@@ -90,10 +90,40 @@ static int add_frame(struct daemon *d, struct sa **v, struct txn *t, uint16_t po
 	return j == t->n ? 0 : (int)j + 1;
 }
 
+/* What add_prep needs; bad: 1 + the index (in v) of an SA that could not
+ * be added, 0 while none. */
+struct add_prep {
+	struct daemon *d;
+	struct sa **v;
+	uint16_t port;
+	size_t bad;
+};
+
+/* Build ADD_SA frame t (its SAs by position) right before it goes out. */
+static int add_prep(struct chan *c, struct txn *t, void *arg)
+{
+	struct add_prep *p = arg;
+	struct esptag_cfg_builder b;
+	int bad;
+
+	chan_begin(c, t, &b, ESPTAG_OP_ADD_SA, p->port);
+	bad = add_frame(p->d, p->v, t, p->port, &b);
+	if (!bad && chan_finish(c, t, &b))
+		bad = 1;
+	if (bad) {
+		explicit_bzero(t->frame, sizeof(t->frame));
+		p->bad = t->first + bad;
+		return -1;
+	}
+	return 0;
+}
+
 /*
  * ADD_SA for n SAs, batched. Each SA that the agent took gets its sa_index;
  * the others keep ESPTAG_SA_INDEX_NONE. Returns 0 if all were taken, else a
- * ctl status with *err_i (index into v) and *ast (agent status).
+ * ctl status with *err_i (index into v) and *ast (agent status). Each frame
+ * is built (its keys wrapped) just before it is sent, while the agent works
+ * on the ones before it.
  */
 int agent_add(struct daemon *d, uint16_t port, struct sa **v, size_t n, uint32_t *err_i,
 	      uint8_t *ast)
@@ -103,12 +133,12 @@ int agent_add(struct daemon *d, uint16_t port, struct sa **v, size_t n, uint32_t
 	size_t per = wrap ? per_frame(d, WRAP_PER_FRAME + 1) - 1 : per_frame(d, SA_PER_FRAME);
 	size_t nt = (n + (per ? per : 1) - 1) / (per ? per : 1);
 	struct txn *t = chan_key_txns(&d->chan, nt);	/* the frames carry keys */
+	struct add_prep ap = { .d = d, .v = v, .port = port };
 	struct esptag_rec_sa rec;
 	int rc = 0;
 
 	if (!per)
 		per = 1;
-
 	*err_i = UINT32_MAX;
 	*ast = 0;
 	if (!t)
@@ -116,21 +146,14 @@ int agent_add(struct daemon *d, uint16_t port, struct sa **v, size_t n, uint32_t
 	for (size_t i = 0; i < n; i++)
 		v[i]->c.sa_index = ESPTAG_SA_INDEX_NONE;
 	for (size_t k = 0; k < nt; k++) {
-		struct esptag_cfg_builder b;
-		int bad;
-
 		t[k].first = k * per;
 		t[k].n = n - t[k].first < per ? n - t[k].first : per;
-		chan_begin(&d->chan, &t[k], &b, ESPTAG_OP_ADD_SA, port);
-		bad = add_frame(d, v, &t[k], port, &b);
-		if (bad) {
-			chan_key_txns_wipe(&d->chan, nt);
-			*err_i = t[k].first + bad - 1;
-			return ESPTAG_CTL_E_INTERNAL;
-		}
-		chan_finish(&d->chan, &t[k], &b);
 	}
-	chan_run(&d->chan, t, nt, 0);
+	chan_run_prep(&d->chan, t, nt, 0, add_prep, &ap);
+	if (ap.bad) {
+		rc = ESPTAG_CTL_E_INTERNAL;
+		*err_i = ap.bad - 1;
+	}
 	for (size_t k = 0; k < nt; k++) {
 		struct txn *x = &t[k];
 		struct esptag_rec_view rv;
