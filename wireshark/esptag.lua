@@ -16,9 +16,9 @@ local statuses = { [0] = "OK", [1] = "BAD_VERSION", [2] = "BAD_OPCODE", [3] = "M
 	[8] = "UNKNOWN_SA", [9] = "BAD_ALG", [10] = "NOT_PERMITTED", [11] = "UNKNOWN_LOCAL",
 	[12] = "BUSY" }
 local rectypes = { [1] = "SA", [2] = "SA_REF", [3] = "LOCAL", [4] = "CAPS",
-	[5] = "SA_STATS", [6] = "COUNTER", [7] = "CURSOR", [8] = "SA_WRAP" }
+	[5] = "SA_STATS", [6] = "COUNTER", [7] = "CURSOR", [8] = "SA_WRAP", [9] = "WRAP_KEY" }
 local recsizes = { [1] = 108, [2] = 8, [3] = 36, [4] = 40, [5] = 40, [6] = 16, [7] = 8,
-	[8] = 196 }
+	[8] = 160, [9] = 40 }
 local dirs = { [1] = "in", [2] = "out" }
 local modes = { [1] = "transport", [2] = "tunnel" }
 local algs = { [1] = "AES-GCM-128", [2] = "AES-GCM-256" }
@@ -75,7 +75,7 @@ local F = {
 	sa_index = ProtoField.uint32("esptag.sa_index", "SA index"),
 	sa_key = ProtoField.bytes("esptag.sa.key", "Key (key material)"),
 	sa_salt = ProtoField.bytes("esptag.sa.salt", "Salt (key material)"),
-	-- SA_WRAP (version 2)
+	-- SA_WRAP and WRAP_KEY (version 2)
 	wrap_msg_id = ProtoField.uint32("esptag.wrap.msg_id", "Requester's msg_id", base.HEX),
 	wrap_eph = ProtoField.bytes("esptag.wrap.eph_key", "Ephemeral X25519 key"),
 	wrap_ct = ProtoField.bytes("esptag.wrap.wrapped", "Wrapped key and salt"),
@@ -199,8 +199,10 @@ local rec_fn = {
 	[7] = function(t, r) t:add(F.cur_next, r(4, 4)) end,
 	[8] = function(t, r, op)
 		rec_sa(t, r(0, 108), op)
-		t:add(F.wrap_msg_id, r(108, 4)); t:add(F.wrap_eph, r(112, 32))
-		t:add(F.wrap_ct, r(144, 36)); t:add(F.wrap_tag, r(180, 16))
+		t:add(F.wrap_ct, r(108, 36)); t:add(F.wrap_tag, r(144, 16))
+	end,
+	[9] = function(t, r)
+		t:add(F.wrap_msg_id, r(4, 4)); t:add(F.wrap_eph, r(8, 32))
 	end,
 }
 
