@@ -71,12 +71,18 @@ static void op_hello(struct agent *a, const struct esptag_cfg_view *v, struct ag
 	esptag_cfg_add(&r->b, ESPTAG_REC_CAPS, &c, sizeof(c));
 }
 
-/* Whether eph was accepted before (a replayed wrapped frame). */
+/* Whether eph was accepted before (a replayed wrapped frame). The first 8
+ * bytes screen the ring (one compare per entry), memcmp confirms. */
 static bool eph_seen(const struct agent *a, const uint8_t *eph)
 {
-	for (uint32_t i = 0; i < AGENT_SEEN_EPH; i++)
-		if (!memcmp(a->seen_eph[i], eph, ESPTAG_X25519_LEN))
+	uint64_t h, x;
+
+	memcpy(&h, eph, sizeof(h));
+	for (uint32_t i = 0; i < AGENT_SEEN_EPH; i++) {
+		memcpy(&x, a->seen_eph[i], sizeof(x));
+		if (x == h && !memcmp(a->seen_eph[i], eph, ESPTAG_X25519_LEN))
 			return true;
+	}
 	return false;
 }
 
