@@ -13,6 +13,7 @@
 
 #define SA_PER_FRAME	((ESPTAG_CFG_MAX_PAYLOAD - sizeof(struct esptag_cfg_hdr)) / sizeof(struct esptag_rec_sa))
 #define WRAP_PER_FRAME	((ESPTAG_CFG_MAX_PAYLOAD - sizeof(struct esptag_cfg_hdr) - sizeof(struct esptag_rec_wrap_key)) / sizeof(struct esptag_rec_sa_wrap))
+_Static_assert(WRAP_PER_FRAME == ESPTAG_CFG_MAX_WRAP, "SA_WRAP records per ADD_SA frame");
 #define REF_PER_FRAME	((ESPTAG_CFG_MAX_PAYLOAD - sizeof(struct esptag_cfg_hdr)) / sizeof(struct esptag_rec_sa_ref))
 
 static size_t per_frame(struct daemon *d, size_t max)
