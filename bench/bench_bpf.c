@@ -365,9 +365,10 @@ static int host_policy_add(const struct maps *m, uint8_t dir, const uint8_t sadd
 	return 0;
 }
 
+/* esptag_cfg as esptagd keeps it: flags and its clock (clock_s). */
 static int cfg_flags(const struct maps *m, uint32_t flags)
 {
-	struct esptag_cfg c = { .flags = flags };
+	struct esptag_cfg c = { .flags = flags, .clock_s = (uint32_t)(now_ns() / 1000000000ull) };
 	uint32_t zero = 0;
 
 	return bpf_map_update_elem(m->cfg, &zero, &c, BPF_ANY);

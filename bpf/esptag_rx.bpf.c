@@ -81,6 +81,7 @@ struct rx_ctx {
 	__u32 plen;		/* inner payload length */
 	__u32 bytes;		/* accepted: frame length after the strip */
 	__u32 cfg_flags;	/* esptag_cfg.flags */
+	__u64 clock_ns;		/* esptag_cfg's clock (lib/cfg.h) */
 	__u32 life_bytes;	/* charged to esptag_sa_life: the IP packet after ESP */
 	__u8 next_hdr;
 	bool sa_known;		/* per-SA counters apply */
@@ -141,7 +142,7 @@ static __always_inline bool rx_bypass_socket(struct xdp_md *ctx, struct cursor *
 
 /* Untagged IP: inbound policy by (our address = dst, peer = src). */
 static __always_inline __u32 rx_plain_ip(struct xdp_md *ctx, struct cursor *c, void *end,
-					 int proto, __u32 cfg_flags)
+					 int proto, const struct cfg_view *cfg)
 {
 	__u8 daddr[16] = {}, saddr[16] = {};
 	struct esptag_policy *pol;
@@ -171,11 +172,12 @@ static __always_inline __u32 rx_plain_ip(struct xdp_md *ctx, struct cursor *c, v
 		l4proto = ip6->nexthdr;
 		c->pos = ip6 + 1;
 	}
-	pol = spd_lookup(ESPTAG_DIR_IN, family, daddr, saddr, cfg_flags & ESPTAG_CFGF_SPD_HOST);
+	pol = spd_lookup(ESPTAG_DIR_IN, family, daddr, saddr, cfg->flags & ESPTAG_CFGF_SPD_HOST);
 	if (pol)
-		spd_use(pol);
+		spd_use(pol, cfg->clock_ns);
 	if (pol && pol->action == ESPTAG_ACT_PROTECT)
-		return rx_bypass_socket(ctx, c, end, family, saddr, daddr, l4proto) ?
+		return (cfg->flags & ESPTAG_CFGF_BYPASS) &&
+		       rx_bypass_socket(ctx, c, end, family, saddr, daddr, l4proto) ?
 		       ESPTAG_CNT_RX_BYPASS_SOCKET : ESPTAG_CNT_RX_DROP_POLICY;
 	if (pol && pol->action == ESPTAG_ACT_DISCARD)
 		return ESPTAG_CNT_RX_DROP_DISCARD;
@@ -503,7 +505,7 @@ static __always_inline __u32 rx_replay_check(struct rx_ctx *x)
 static __always_inline __u32 rx_life(struct rx_ctx *x)
 {
 	x->life_bytes = x->plen + (x->sa->flags & ESPTAG_SAF_TUNNEL ? 0 : x->iphl);
-	if (!life_charge(x->sa_index, 1, x->life_bytes))
+	if (!life_charge(x->sa_index, 1, x->life_bytes, x->clock_ns))
 		return ESPTAG_CNT_RX_DROP_LIMIT;
 	x->charged = true;
 	return STAGE_NEXT;
@@ -621,6 +623,7 @@ static __always_inline int rx_main(struct xdp_md *ctx)
 
 	cfg_load(&cfg);
 	x.cfg_flags = cfg.flags;
+	x.clock_ns = cfg.clock_ns;
 	cursor_init(&c, data);
 	proto = parse_l2(&c, end, cfg.eth_p_meta, &x.l2);
 	if (proto == PE_MALFORMED && x.l2.eth && x.l2.eth->h_proto == cfg.eth_p_meta)
@@ -632,7 +635,7 @@ static __always_inline int rx_main(struct xdp_md *ctx)
 	else if (proto == bpf_ntohs(cfg.eth_p_cfg))
 		cnt = rx_config(&x);
 	else if (proto == ETH_P_IP || proto == ETH_P_IPV6)
-		cnt = rx_plain_ip(ctx, &c, end, proto, cfg.flags);
+		cnt = rx_plain_ip(ctx, &c, end, proto, &cfg);
 	else
 		cnt = ESPTAG_CNT_RX_PLAIN;
 

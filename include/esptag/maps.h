@@ -285,8 +285,13 @@ ESPTAG_CHECK_OFF(esptag_pol_tmpl, saddr, 8);
 #define ESPTAG_CFGF_SPD_HOST	0x08	/* esptag_spd_host has entries: policy
 					 * lookups try it before the LPM (clear:
 					 * the LPM only, which holds them all) */
+#define ESPTAG_CFGF_BYPASS	0x10	/* esptag_bypass may have entries: UDP
+					 * packets' sockets are looked up (clear:
+					 * no socket lookup, policy decides) */
 
-/* Runtime settings (esptag_cfg[0]), written by esptagd or by hand. */
+/* Runtime settings (esptag_cfg[0]), written by esptagd or by hand. The
+ * field clock_s was reserved (0) before: a value written by hand with 0
+ * there keeps its meaning. */
 struct esptag_cfg {
 	__u32	flags;			/* ESPTAG_CFGF_* */
 	__u32	mark_mask;		/* skb->mark bits esptag owns (0 = default) */
@@ -294,7 +299,10 @@ struct esptag_cfg {
 	__u32	mark_shift;		/* SA index shifted by this into the mask */
 	__u16	eth_p_cfg;		/* config EtherType (0 = 0x88B5) */
 	__u16	eth_p_meta;		/* metadata EtherType (0 = 0x88B6) */
-	__u32	reserved;
+	__u32	clock_s;		/* CLOCK_MONOTONIC seconds, esptagd writes it as
+					 * it moves on: the use times (esptag_sa_life,
+					 * esptag_pol_use) take it instead of a clock
+					 * helper call per packet; 0 = read the clock */
 };
 ESPTAG_CHECK_SIZE(esptag_cfg, 24);
 ESPTAG_CHECK_OFF(esptag_cfg, mark_mask, 4);
@@ -343,8 +351,9 @@ ESPTAG_CHECK_SIZE(esptag_sa_stats, 24);
  * the numbers are what the peer counts. A packet whose bytes or packets
  * would pass a hard limit is not counted and dropped (TX_DROP_LIMIT,
  * RX_DROP_LIMIT) and counted in refused, which tells esptagd the SA is
- * spent. last_ns is bpf_ktime_get_ns() of the last packet, written at most
- * every ESPTAG_LIFE_USE_NS. The map is BPF_F_MMAPABLE: esptagd
+ * spent. last_ns is bpf_ktime_get_coarse_ns() (CLOCK_MONOTONIC to a tick)
+ * of the last packet, written at most every ESPTAG_LIFE_USE_NS (XFRM's use
+ * time has one-second resolution). The map is BPF_F_MMAPABLE: esptagd
  * changes the limits of a running SA (state update) with plain stores into
  * the mapping, never overwriting the counters. A new map rather than new
  * fields in esptag_sa_stats or esptag_sa: the pins of a running data path
@@ -362,7 +371,7 @@ struct esptag_sa_life {
 ESPTAG_CHECK_SIZE(esptag_sa_life, 48);
 ESPTAG_CHECK_OFF(esptag_sa_life, bytes, 16);
 ESPTAG_CHECK_OFF(esptag_sa_life, last_ns, 32);
-#define ESPTAG_LIFE_USE_NS	10000000ull	/* last_ns resolution: 10 ms */
+#define ESPTAG_LIFE_USE_NS	1000000000ull	/* last_ns resolution: 1 s */
 
 /*
  * Data-path counters (index of esptag_stats): the one table of them.

@@ -1199,14 +1199,19 @@ static void test_policy_host_exact(void)
  * addresses), else rx_drop_tmpl. Uses test_policy's tree: 203.0.113.5 ->
  * 192.0.2.1 is protect, policy id 224; SA_V4 has reqid 0, transport.
  */
-static void set_in_tmpl(bool on)
+static void set_cfg_flag(uint32_t flag, bool on)
 {
 	uint32_t zero = 0;
 	struct esptag_cfg c = { 0 };
 
 	bpf_map_lookup_elem(fd_cfg, &zero, &c);
-	c.flags = on ? c.flags | ESPTAG_CFGF_IN_TMPL : c.flags & ~ESPTAG_CFGF_IN_TMPL;
+	c.flags = on ? c.flags | flag : c.flags & ~flag;
 	bpf_map_update_elem(fd_cfg, &zero, &c, BPF_ANY);
+}
+
+static void set_in_tmpl(bool on)
+{
+	set_cfg_flag(ESPTAG_CFGF_IN_TMPL, on);
 }
 
 static void test_policy_template(void)
@@ -1265,8 +1270,10 @@ static void test_policy_template(void)
 /*
  * Bypass sockets: plaintext UDP that an inbound protect policy covers
  * passes only when the socket it is delivered to (bpf_sk_lookup_udp in this
- * namespace) has its cookie in esptag_bypass. A UDP socket of this test on
- * an ephemeral port (any address) stands for an IKE daemon's.
+ * namespace) has its cookie in esptag_bypass and esptag_cfg has BYPASS
+ * (without the flag no socket is looked up: the policy decides). A UDP
+ * socket of this test on an ephemeral port (any address) stands for an IKE
+ * daemon's.
  */
 static void test_bypass_socket(void)
 {
@@ -1296,6 +1303,9 @@ static void test_bypass_socket(void)
 	memcpy(plain.b + ip + 20 + 2, &port_us, 2);	/* UDP destination port */
 	CHECK(fd_rx, &plain, plain.len, XDP_DROP, ESPTAG_CNT_RX_DROP_POLICY);
 	T_ASSERT(!bpf_map_update_elem(fd_byp, &cookie, &v, BPF_ANY));
+	/* Registered, but the flag is clear: no lookup, still dropped. */
+	CHECK(fd_rx, &plain, plain.len, XDP_DROP, ESPTAG_CNT_RX_DROP_POLICY);
+	set_cfg_flag(ESPTAG_CFGF_BYPASS, true);
 	CHECK(fd_rx, &plain, plain.len, XDP_PASS, ESPTAG_CNT_RX_BYPASS_SOCKET);
 	/* Another socket between the same hosts stays protected. */
 	memcpy(plain.b + ip + 20 + 2, &port_other, 2);
@@ -1311,6 +1321,7 @@ static void test_bypass_socket(void)
 	close(us);
 	CHECK(fd_rx, &plain, plain.len, XDP_DROP, ESPTAG_CNT_RX_DROP_POLICY);
 	bpf_map_delete_elem(fd_byp, &cookie);
+	set_cfg_flag(ESPTAG_CFGF_BYPASS, false);
 	close(other);
 }
 
