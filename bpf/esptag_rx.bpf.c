@@ -205,19 +205,58 @@ static __always_inline bool rx_domain_ok(const struct esptag_sa *sa,
 }
 
 /*
- * Anti-replay under the SA's lock. The slot is an array element: all zero
- * (a fresh window) until the first packet; esptagd zeroes it on install.
+ * Anti-replay with the SA's window held (ESPTAG_REPLAY_BUSY in top,
+ * include/esptag/maps.h): taken with compare-and-swap, once inline and,
+ * when another CPU holds it, up to RX_REPLAY_TRIES more times in bpf_loop
+ * (a holder runs a few dozen instructions and no helper, and XDP does not
+ * nest on a CPU); still held: the packet is dropped (rx_drop_replay_busy),
+ * a window is never checked without being held.
+ * The atomic exchange that stores the new top releases it (a full barrier:
+ * the bitmap's stores are visible first). The slot is an array element:
+ * all zero (a fresh window) until the first packet; esptagd zeroes it on
+ * install.
  */
+#define RX_REPLAY_TRIES	(1 << 16)
+#define RX_REPLAY_BUSY	(-2)
+
+struct replay_hold {
+	struct esptag_replay *r;
+	__u64 top;		/* top when taken, without the bit */
+	bool held;
+};
+
+/* Take r if nobody holds it: true with h->top set. */
+static __always_inline bool replay_take(struct replay_hold *h)
+{
+	__u64 top = *(volatile __u64 *)&h->r->top;
+
+	if (top & ESPTAG_REPLAY_BUSY ||
+	    __sync_val_compare_and_swap(&h->r->top, top, top | ESPTAG_REPLAY_BUSY) != top)
+		return false;
+	h->top = top;
+	h->held = true;
+	return true;
+}
+
+static long replay_take_cb(__u64 i, void *ctx)
+{
+	return replay_take(ctx);	/* 1 stops the loop */
+}
+
 static __always_inline int rx_replay(__u32 sa_index, __u64 seq, __u32 window)
 {
-	struct esptag_replay *r = bpf_map_lookup_elem(&esptag_replay, &sa_index);
+	struct replay_hold h = { .r = bpf_map_lookup_elem(&esptag_replay, &sa_index) };
+	__u64 new_top;
 	int v;
 
-	if (!r)
+	if (!h.r)
 		return -1;	/* index beyond the array: fail closed (counted as old) */
-	bpf_spin_lock(&r->lock);
-	v = replay_update(r, seq, window);
-	bpf_spin_unlock(&r->lock);
+	if (!replay_take(&h))
+		bpf_loop(RX_REPLAY_TRIES, replay_take_cb, &h, 0);
+	if (!h.held)
+		return RX_REPLAY_BUSY;
+	v = replay_update(h.r, h.top, seq, window, &new_top);
+	__sync_lock_test_and_set(&h.r->top, new_top);
 	return v;
 }
 
@@ -490,6 +529,8 @@ static __always_inline __u32 rx_replay_check(struct rx_ctx *x)
 
 	if (rv == REPLAY_DUP)
 		return ESPTAG_CNT_RX_DROP_REPLAY;
+	if (rv == RX_REPLAY_BUSY)
+		return ESPTAG_CNT_RX_DROP_REPLAY_BUSY;
 	if (rv != REPLAY_FRESH)
 		return ESPTAG_CNT_RX_DROP_OLD;
 	if (x->dummy)

@@ -106,11 +106,23 @@ ESPTAG_CHECK_OFF(esptag_seq, base, 8);
 
 #define ESPTAG_REPLAY_WORDS	(ESPTAG_REPLAY_MAX / 64)
 
-/* Rx anti-replay state (value of esptag_replay). RFC 4303 3.4.3. */
+/*
+ * Rx anti-replay state (value of esptag_replay). RFC 4303 3.4.3. CPUs on
+ * the same SA are serialised by ESPTAG_REPLAY_BUSY in top: a CPU sets it
+ * with an atomic compare-and-swap and clears it with the atomic exchange
+ * that stores the new top (inlined by the JIT; the bpf_spin_lock/unlock
+ * helper pair cost ~50 ns a packet). No sequence number reaches bit 63.
+ * lock is no longer taken and stays for the layout (pinned maps keep their
+ * value size). Readers mask the bit (ESPTAG_REPLAY_TOP); the SA mirror
+ * writes top without it.
+ */
+#define ESPTAG_REPLAY_BUSY	(1ull << 63)
+#define ESPTAG_REPLAY_TOP(t)	((t) & ~ESPTAG_REPLAY_BUSY)
 struct esptag_replay {
-	struct bpf_spin_lock lock;	/* serialises CPUs on the same SA */
+	struct bpf_spin_lock lock;	/* unused (layout) */
 	__u32	reserved;
-	__u64	top;			/* highest authenticated 64-bit sequence number */
+	__u64	top;			/* highest authenticated 64-bit sequence number,
+					 * | ESPTAG_REPLAY_BUSY while a CPU updates */
 	__u64	bitmap[ESPTAG_REPLAY_WORDS];	/* bit (seq % 1024) set = seen */
 };
 ESPTAG_CHECK_SIZE(esptag_replay, 16 + 8 * ESPTAG_REPLAY_WORDS);
@@ -433,7 +445,8 @@ ESPTAG_CHECK_OFF(esptag_sa_life, last_ns, 32);
 	X(RX_BYPASS_SOCKET,	rx_bypass_socket, 0)	/* plaintext a protect policy covers, for a bypass socket */ \
 	X(RX_DROP_TMPL,		rx_drop_tmpl, 1)	/* decrypted by an SA the inbound policy's template does not name */ \
 	X(TX_DROP_LIMIT,	tx_drop_limit, 1)	/* the SA's hard byte or packet limit would be passed */ \
-	X(RX_DROP_LIMIT,	rx_drop_limit, 1)	/* the SA's hard byte or packet limit would be passed */
+	X(RX_DROP_LIMIT,	rx_drop_limit, 1)	/* the SA's hard byte or packet limit would be passed */ \
+	X(RX_DROP_REPLAY_BUSY,	rx_drop_replay_busy, 1)	/* the SA's replay window stayed busy (other CPUs) */
 
 enum esptag_counter {
 #define ESPTAG_CNT_ENUM_(id, name, drop) ESPTAG_CNT_##id,

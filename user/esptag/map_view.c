@@ -245,7 +245,7 @@ static int view_array(const struct map_ctx *c, const char *which)
 		} else if (!strcmp(which, "replay")) {
 			const struct esptag_replay *r = (const void *)val;
 
-			entry_u64("top", r->top);
+			entry_u64("top", ESPTAG_REPLAY_TOP(r->top));
 		} else if (!strcmp(which, "sa_life")) {
 			const struct esptag_sa_life *l = (const void *)val;
 
