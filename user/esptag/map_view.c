@@ -526,6 +526,7 @@ static int view_cfg(const struct map_ctx *c)
 		json_ku64(w, "mark_shift", cfg.mark_shift);
 		json_ku64(w, "eth_p_cfg", cfg.eth_p_cfg);
 		json_ku64(w, "eth_p_meta", cfg.eth_p_meta);
+		json_ku64(w, "clock_s", cfg.clock_s);
 		json_end(w);
 		json_done(w);
 		return ESPTAG_EXIT_OK;
