@@ -82,6 +82,24 @@ int cli_parse_dir(const char *s, uint8_t *dir, char *err, size_t errlen)
 	return 0;
 }
 
+int cli_parse_mode(const char *s, const char *what, uint8_t *mode, char *err, size_t errlen)
+{
+	if (!strcmp(s, "transport"))
+		*mode = ESPTAG_MODE_TRANSPORT;
+	else if (!strcmp(s, "tunnel"))
+		*mode = ESPTAG_MODE_TUNNEL;
+	else
+		return fail(err, errlen, "%smode must be transport or tunnel, not '%s'", what, s);
+	return 0;
+}
+
+int cli_parse_reqid(const char *s, uint32_t *reqid, char *err, size_t errlen)
+{
+	if (cli_parse_u32(s, reqid, 0xffffffffu))
+		return fail(err, errlen, "reqid '%s' is not a 32-bit number", s);
+	return 0;
+}
+
 int cli_parse_spi(const char *s, uint32_t *spi, char *err, size_t errlen)
 {
 	if (cli_parse_u32(s, spi, 0xffffffffu))

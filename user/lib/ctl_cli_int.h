@@ -54,6 +54,9 @@ int cli_parse_hex(const char *s, uint8_t *out, size_t cap);
 int cli_set_dev(char *dst, const char *s, char *err, size_t errlen);
 int cli_parse_dir(const char *s, uint8_t *dir, char *err, size_t errlen);
 int cli_parse_spi(const char *s, uint32_t *spi, char *err, size_t errlen);
+/* transport or tunnel; what prefixes the error ("" or "tmpl "). */
+int cli_parse_mode(const char *s, const char *what, uint8_t *mode, char *err, size_t errlen);
+int cli_parse_reqid(const char *s, uint32_t *reqid, char *err, size_t errlen);
 
 /* One object's verbs: fill cmd (op set by the caller). 0 or -1 (err). */
 int cli_parse_state_add(struct args *a, struct esptag_cli_cmd *cmd);

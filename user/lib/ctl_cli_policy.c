@@ -49,15 +49,9 @@ static int policy_tmpl_kw(struct args *a, struct esptag_ctl_policy *p, const cha
 			return fail(err, errlen, "tmpl proto '%s' not supported: only esp", v);
 	} else if (!strcmp(kw, "mode")) {
 		SEEN(a, S_MODE, kw);
-		if (!(v = cli_next_val(a, kw)))
+		if (!(v = cli_next_val(a, kw)) ||
+		    cli_parse_mode(v, "tmpl ", &p->tmpl_mode, err, errlen))
 			return -1;
-		if (!strcmp(v, "transport"))
-			p->tmpl_mode = ESPTAG_MODE_TRANSPORT;
-		else if (!strcmp(v, "tunnel"))
-			p->tmpl_mode = ESPTAG_MODE_TUNNEL;
-		else
-			return fail(err, errlen, "tmpl mode must be transport or tunnel, not '%s'",
-				    v);
 	} else {
 		return 0;
 	}
@@ -128,10 +122,8 @@ static int policy_action_kw(struct args *a, struct esptag_ctl_policy *p, const c
 			return -1;
 	} else if (!strcmp(kw, "reqid")) {
 		SEEN(a, S_REQID, kw);
-		if (!(v = cli_next_val(a, kw)))
+		if (!(v = cli_next_val(a, kw)) || cli_parse_reqid(v, &p->reqid, err, errlen))
 			return -1;
-		if (cli_parse_u32(v, &p->reqid, 0xffffffffu))
-			return fail(err, errlen, "reqid '%s' is not a 32-bit number", v);
 		p->tmpl_flags |= ESPTAG_CTL_TMPL_REQID;
 	} else if (!strcmp(kw, "tmpl")) {
 		SEEN(a, S_TMPL, kw);

@@ -194,20 +194,12 @@ static int state_add_value_kw(struct args *a, struct esptag_ctl_sa *sa, const ch
 
 	if (!strcmp(kw, "mode")) {
 		SEEN(a, S_MODE, kw);
-		if (!(v = cli_next_val(a, kw)))
+		if (!(v = cli_next_val(a, kw)) || cli_parse_mode(v, "", &sa->mode, err, errlen))
 			return -1;
-		if (!strcmp(v, "transport"))
-			sa->mode = ESPTAG_MODE_TRANSPORT;
-		else if (!strcmp(v, "tunnel"))
-			sa->mode = ESPTAG_MODE_TUNNEL;
-		else
-			return fail(err, errlen, "mode must be transport or tunnel, not '%s'", v);
 	} else if (!strcmp(kw, "reqid")) {
 		SEEN(a, S_REQID, kw);
-		if (!(v = cli_next_val(a, kw)))
+		if (!(v = cli_next_val(a, kw)) || cli_parse_reqid(v, &sa->reqid, err, errlen))
 			return -1;
-		if (cli_parse_u32(v, &sa->reqid, 0xffffffffu))
-			return fail(err, errlen, "reqid '%s' is not a 32-bit number", v);
 	} else if (!strcmp(kw, "replay-window")) {
 		SEEN(a, S_REPLAY, kw);
 		if (!(v = cli_next_val(a, kw)))
@@ -504,16 +496,14 @@ int cli_parse_state_allocspi(struct args *a, struct esptag_cli_cmd *cmd)
 				return -1;
 		} else if (!strcmp(kw, "reqid")) {
 			SEEN(a, S_REQID, kw);
-			if (!(v = cli_next_val(a, kw)))
+			if (!(v = cli_next_val(a, kw)) || cli_parse_reqid(v, &q->reqid, err, errlen))
 				return -1;
-			if (cli_parse_u32(v, &q->reqid, 0xffffffffu))
-				return fail(err, errlen, "reqid '%s' is not a 32-bit number", v);
 		} else if (!strcmp(kw, "mode")) {
+			uint8_t mode; /* allocspi reserves an SPI; the mode is the SA's */
+
 			SEEN(a, S_MODE, kw);
-			if (!(v = cli_next_val(a, kw)))
+			if (!(v = cli_next_val(a, kw)) || cli_parse_mode(v, "", &mode, err, errlen))
 				return -1;
-			if (strcmp(v, "transport") && strcmp(v, "tunnel"))
-				return fail(err, errlen, "mode must be transport or tunnel, not '%s'", v);
 		} else {
 			return fail(err, errlen, "unknown keyword '%s' in state allocspi", kw);
 		}
