@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * esptag command-line grammar: the values (numbers, hex keys, device
- * names, dir, spi), the keyword walk, and the word splitting of batch lines.
+ * names, addresses, dir, proto, mode, spi, reqid), the keyword walk, and the word splitting of batch lines.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -79,6 +79,21 @@ int cli_parse_dir(const char *s, uint8_t *dir, char *err, size_t errlen)
 		*dir = ESPTAG_DIR_OUT;
 	else
 		return fail(err, errlen, "dir must be 'in' or 'out', not '%s'", s);
+	return 0;
+}
+
+int cli_parse_addr(const char *s, const char *what, uint8_t *family, uint8_t *addr, char *err,
+		   size_t errlen)
+{
+	if (esptag_addr_parse(s, family, addr))
+		return fail(err, errlen, "%s '%s' is not an IPv4 or IPv6 address", what, s);
+	return 0;
+}
+
+int cli_parse_proto(const char *s, const char *what, char *err, size_t errlen)
+{
+	if (strcmp(s, "esp"))
+		return fail(err, errlen, "%sproto '%s' not supported: only esp", what, s);
 	return 0;
 }
 

@@ -2,7 +2,8 @@
 /*
  * Internals of the esptag command-line grammar (ctl_cli.h), shared by
  *   ctl_cli.c         objects and verbs (esptag_cli_parse)
- *   ctl_cli_args.c    values: numbers, hex, device names, dir, spi; splitting
+ *   ctl_cli_args.c    values: numbers, hex, device names, addresses, dir, proto,
+ *                     mode, spi, reqid; splitting
  *   ctl_cli_state.c   state add / del / get / update / allocspi
  *   ctl_cli_policy.c  policy add / update / del
  *   ctl_cli_vf.c      vf add / del / trust / reset
@@ -54,6 +55,11 @@ int cli_parse_hex(const char *s, uint8_t *out, size_t cap);
 int cli_set_dev(char *dst, const char *s, char *err, size_t errlen);
 int cli_parse_dir(const char *s, uint8_t *dir, char *err, size_t errlen);
 int cli_parse_spi(const char *s, uint32_t *spi, char *err, size_t errlen);
+/* An IPv4 or IPv6 address; what names it in the error ("src", "tmpl dst"). */
+int cli_parse_addr(const char *s, const char *what, uint8_t *family, uint8_t *addr, char *err,
+		   size_t errlen);
+/* esp, the only one; what prefixes the error ("" or "tmpl "). */
+int cli_parse_proto(const char *s, const char *what, char *err, size_t errlen);
 /* transport or tunnel; what prefixes the error ("" or "tmpl "). */
 int cli_parse_mode(const char *s, const char *what, uint8_t *mode, char *err, size_t errlen);
 int cli_parse_reqid(const char *s, uint32_t *reqid, char *err, size_t errlen);

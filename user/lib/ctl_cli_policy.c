@@ -29,24 +29,20 @@ static int policy_tmpl_kw(struct args *a, struct esptag_ctl_policy *p, const cha
 		return 0;
 	if (!strcmp(kw, "src")) {
 		SEEN(a, S_TSRC, "tmpl src");
-		if (!(v = cli_next_val(a, kw)))
+		if (!(v = cli_next_val(a, kw)) ||
+		    cli_parse_addr(v, "tmpl src", &pp->tsfam, p->tmpl_src, err, errlen))
 			return -1;
-		if (esptag_addr_parse(v, &pp->tsfam, p->tmpl_src))
-			return fail(err, errlen, "tmpl src '%s' is not an IPv4 or IPv6 address", v);
 		p->tmpl_flags |= ESPTAG_CTL_TMPL_SRC;
 	} else if (!strcmp(kw, "dst")) {
 		SEEN(a, S_TDST, "tmpl dst");
-		if (!(v = cli_next_val(a, kw)))
+		if (!(v = cli_next_val(a, kw)) ||
+		    cli_parse_addr(v, "tmpl dst", &pp->tdfam, p->tmpl_dst, err, errlen))
 			return -1;
-		if (esptag_addr_parse(v, &pp->tdfam, p->tmpl_dst))
-			return fail(err, errlen, "tmpl dst '%s' is not an IPv4 or IPv6 address", v);
 		p->tmpl_flags |= ESPTAG_CTL_TMPL_DST;
 	} else if (!strcmp(kw, "proto")) {
 		SEEN(a, S_PROTO, kw);
-		if (!(v = cli_next_val(a, kw)))
+		if (!(v = cli_next_val(a, kw)) || cli_parse_proto(v, "tmpl ", err, errlen))
 			return -1;
-		if (strcmp(v, "esp"))
-			return fail(err, errlen, "tmpl proto '%s' not supported: only esp", v);
 	} else if (!strcmp(kw, "mode")) {
 		SEEN(a, S_MODE, kw);
 		if (!(v = cli_next_val(a, kw)) ||

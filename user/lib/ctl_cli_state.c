@@ -84,16 +84,13 @@ static int parse_sa_id_kw(struct args *a, struct esptag_cli_cmd *cmd, const char
 		memcpy(cmd->dev, o->dev, sizeof(cmd->dev));
 	} else if (!strcmp(kw, "dst")) {
 		SEEN(a, S_DST, kw);
-		if (!(v = cli_next_val(a, kw)))
+		if (!(v = cli_next_val(a, kw)) ||
+		    cli_parse_addr(v, kw, o->family, o->daddr, err, errlen))
 			return -1;
-		if (esptag_addr_parse(v, o->family, o->daddr))
-			return fail(err, errlen, "dst '%s' is not an IPv4 or IPv6 address", v);
 	} else if (!strcmp(kw, "proto")) {
 		SEEN(a, S_PROTO, kw);
-		if (!(v = cli_next_val(a, kw)))
+		if (!(v = cli_next_val(a, kw)) || cli_parse_proto(v, "", err, errlen))
 			return -1;
-		if (strcmp(v, "esp"))
-			return fail(err, errlen, "proto '%s' not supported: only esp", v);
 	} else if (!strcmp(kw, "spi")) {
 		SEEN(a, S_SPI, kw);
 		if (!(v = cli_next_val(a, kw)) || cli_parse_spi(v, o->spi, err, errlen))
@@ -233,10 +230,9 @@ static int state_add_kw(struct args *a, struct esptag_ctl_sa *sa, const char *kw
 
 	if (!strcmp(kw, "src")) {
 		SEEN(a, S_SRC, kw);
-		if (!(v = cli_next_val(a, kw)))
+		if (!(v = cli_next_val(a, kw)) ||
+		    cli_parse_addr(v, kw, sfam, sa->saddr, a->err, a->errlen))
 			return -1;
-		if (esptag_addr_parse(v, sfam, sa->saddr))
-			return fail(a->err, a->errlen, "src '%s' is not an IPv4 or IPv6 address", v);
 		return 0;
 	}
 	if (!strcmp(kw, "aead")) {
@@ -400,10 +396,9 @@ int cli_parse_state_update(struct args *a, struct esptag_cli_cmd *cmd)
 			continue;
 		if (!strcmp(kw, "src")) {
 			SEEN(a, S_SRC, kw);
-			if (!(v = cli_next_val(a, kw)))
+			if (!(v = cli_next_val(a, kw)) ||
+			    cli_parse_addr(v, kw, &sfam, sa->saddr, err, errlen))
 				return -1;
-			if (esptag_addr_parse(v, &sfam, sa->saddr))
-				return fail(err, errlen, "src '%s' is not an IPv4 or IPv6 address", v);
 		} else if (!strcmp(kw, "aead") || !strcmp(kw, "enc") || !strcmp(kw, "auth") ||
 			   !strcmp(kw, "auth-trunc") || !strcmp(kw, "key")) {
 			return fail(err, errlen,
@@ -475,16 +470,14 @@ int cli_parse_state_allocspi(struct args *a, struct esptag_cli_cmd *cmd)
 			bool src = kw[0] == 's';
 
 			SEEN(a, src ? S_SRC : S_DST, kw);
-			if (!(v = cli_next_val(a, kw)))
+			if (!(v = cli_next_val(a, kw)) ||
+			    cli_parse_addr(v, kw, src ? &sfam : &dfam, src ? q->saddr : q->daddr, err,
+					   errlen))
 				return -1;
-			if (esptag_addr_parse(v, src ? &sfam : &dfam, src ? q->saddr : q->daddr))
-				return fail(err, errlen, "%s '%s' is not an IPv4 or IPv6 address", kw, v);
 		} else if (!strcmp(kw, "proto")) {
 			SEEN(a, S_PROTO, kw);
-			if (!(v = cli_next_val(a, kw)))
+			if (!(v = cli_next_val(a, kw)) || cli_parse_proto(v, "", err, errlen))
 				return -1;
-			if (strcmp(v, "esp"))
-				return fail(err, errlen, "proto '%s' not supported: only esp", v);
 		} else if (!strcmp(kw, "min") || !strcmp(kw, "max")) {
 			bool *has = kw[1] == 'i' ? &has_min : &has_max;
 
