@@ -71,6 +71,17 @@ int cli_set_dev(char *dst, const char *s, char *err, size_t errlen)
 	return 0;
 }
 
+int cli_dev_kw(struct args *a, struct esptag_cli_cmd *cmd, char *dev)
+{
+	const char *v;
+
+	SEEN(a, S_DEV, "dev");
+	if (!(v = cli_next_val(a, "dev")) || cli_set_dev(dev, v, a->err, a->errlen))
+		return -1;
+	memcpy(cmd->dev, dev, sizeof(cmd->dev));
+	return 0;
+}
+
 int cli_parse_dir(const char *s, uint8_t *dir, char *err, size_t errlen)
 {
 	if (!strcmp(s, "in"))

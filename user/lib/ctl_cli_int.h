@@ -53,6 +53,8 @@ int cli_parse_u32(const char *s, uint32_t *out, uint32_t max);
  * odd or empty string, -2 for a bad digit (out wiped). */
 int cli_parse_hex(const char *s, uint8_t *out, size_t cap);
 int cli_set_dev(char *dst, const char *s, char *err, size_t errlen);
+/* The keyword dev DEV of an item: its dev and cmd->dev (the request's). 0 or -1. */
+int cli_dev_kw(struct args *a, struct esptag_cli_cmd *cmd, char *dev);
 int cli_parse_dir(const char *s, uint8_t *dir, char *err, size_t errlen);
 int cli_parse_spi(const char *s, uint32_t *spi, char *err, size_t errlen);
 /* An IPv4 or IPv6 address; what names it in the error ("src", "tmpl dst"). */

@@ -64,10 +64,8 @@ static int policy_sel_kw(struct args *a, struct esptag_cli_cmd *cmd, const char 
 	const char *v;
 
 	if (!strcmp(kw, "dev")) {
-		SEEN(a, S_DEV, kw);
-		if (!(v = cli_next_val(a, kw)) || cli_set_dev(p->dev, v, err, errlen))
+		if (cli_dev_kw(a, cmd, p->dev))
 			return -1;
-		memcpy(cmd->dev, p->dev, sizeof(cmd->dev));
 	} else if (!strcmp(kw, "src")) {
 		SEEN(a, S_SRC, kw);
 		if (!(v = cli_next_val(a, kw)) ||

@@ -78,10 +78,8 @@ static int parse_sa_id_kw(struct args *a, struct esptag_cli_cmd *cmd, const char
 	const char *v;
 
 	if (!strcmp(kw, "dev")) {
-		SEEN(a, S_DEV, kw);
-		if (!(v = cli_next_val(a, kw)) || cli_set_dev(o->dev, v, err, errlen))
+		if (cli_dev_kw(a, cmd, o->dev))
 			return -1;
-		memcpy(cmd->dev, o->dev, sizeof(cmd->dev));
 	} else if (!strcmp(kw, "dst")) {
 		SEEN(a, S_DST, kw);
 		if (!(v = cli_next_val(a, kw)) ||
@@ -462,10 +460,8 @@ int cli_parse_state_allocspi(struct args *a, struct esptag_cli_cmd *cmd)
 		const char *kw = a->argv[a->i], *v;
 
 		if (!strcmp(kw, "dev")) {
-			SEEN(a, S_DEV, kw);
-			if (!(v = cli_next_val(a, kw)) || cli_set_dev(q->dev, v, err, errlen))
+			if (cli_dev_kw(a, cmd, q->dev))
 				return -1;
-			memcpy(cmd->dev, q->dev, sizeof(cmd->dev));
 		} else if (!strcmp(kw, "src") || !strcmp(kw, "dst")) {
 			bool src = kw[0] == 's';
 
