@@ -13,9 +13,8 @@
 . "$(dirname "$0")/../lib/harness.sh"
 t_require_root
 t_require tcpdump
-[ -x /usr/sbin/charon-systemd ] || { t_skip ike_launcher "needs charon-systemd (scripts/deps)"; exit 77; }
-t_require swanctl
-t_require pki
+. "$ROOT/tests/lib/swan.sh"
+swan_require ike_launcher
 IKE="$ROOT/scripts/ike"
 export IKE_RUN=/run/et-$T_ID-ike
 TMP=$(tmp_new ike)
@@ -40,7 +39,6 @@ wait_link_up "$NA" v0
 
 # swanctl of instance NAME (spis, spis_agree); a CHILD_SA up here is a tunnel.
 SWANCTL=("$IKE" swanctl)
-. "$ROOT/tests/lib/swan.sh"
 child_up() { swan "$1" --list-sas 2>/dev/null | grep -q "INSTALLED, TUNNEL"; }
 out_packets() { # NAME -> packets counted on the outbound SA
 	"$IKE" swanctl "$1" --list-sas 2>/dev/null |

@@ -14,9 +14,8 @@
 . "$(dirname "$0")/../lib/harness.sh"
 t_require_root
 t_require tcpdump
-[ -x /usr/sbin/charon-systemd ] || { t_skip lab_ike "needs charon-systemd (scripts/deps)"; exit 77; }
-t_require swanctl
-t_require pki
+. "$ROOT/tests/lib/swan.sh"
+swan_require lab_ike
 LAB="t$T_ID"
 . "$ROOT/tests/lib/lab.sh"
 export BIN
@@ -25,7 +24,6 @@ TMP=$(tmp_new labike)
 lab_down() { "$LABSH" down >/dev/null 2>&1; }
 trap 'lab_down; t_teardown' EXIT
 STATE=/run/esptag-lab/$LAB
-. "$ROOT/tests/lib/swan.sh"
 charon_pids() { cat "$STATE"/ike/*/charon.pid 2>/dev/null; }
 # running PID: exists and is not a zombie (one ps: no race with the reaper)
 running() { local st; st=$(ps -o stat= -p "$1" 2>/dev/null) && [ -n "$st" ] && [[ "$st" != Z* ]]; }

@@ -7,16 +7,14 @@
 t_require_root
 t_require tshark
 t_require socat
-t_require swanctl
-t_require pki
-[ -x /usr/sbin/charon-systemd ] || { t_skip "$(basename "$0")" "needs charon-systemd (scripts/deps)"; exit 77; }
+. "$ROOT/tests/lib/swan.sh"
+swan_require "$(basename "$0")"
 LAB="t$T_ID"
 . "$ROOT/tests/lib/lab.sh"
 export BIN
 STATE=/run/esptag-lab/$LAB
 PLUGIN=$BUILD/libstrongswan-kernel-esptag.so
 PY=/usr/bin/python3
-. "$ROOT/tests/lib/swan.sh"
 
 # ike_lab_up [scripts/lab up options]: the lab with IPv6 and, when esptagd
 # has it, its key log ($STATE/SITE.esp_sa) for tshark.

@@ -1,12 +1,23 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # charon's view of the IKE tests' CHILD_SAs, through swanctl: is one up,
 # its SPIs, do both ends agree. Source after harness.sh. SWANCTL is the
-# command that takes a site and swanctl's options: by default the lab's
+# command that takes a site and swanctl's options: unset, the lab's
 # charons (scripts/lab ike swanctl SITE, LABSH from tests/lib/lab.sh); a
-# test of scripts/ike sets SWANCTL=("$IKE" swanctl) before sourcing this.
-[ -n "${SWANCTL+set}" ] || SWANCTL=("$LABSH" ike swanctl)
+# test of scripts/ike sets SWANCTL=("$IKE" swanctl).
 
-swan() { "${SWANCTL[@]}" "$@"; }
+# swan_require NAME: charon-systemd (else SKIP NAME, exit 77), swanctl, pki.
+swan_require() {
+	[ -x /usr/sbin/charon-systemd ] || { t_skip "$1" "needs charon-systemd (scripts/deps)"; exit 77; }
+	t_require swanctl
+	t_require pki
+}
+swan() {
+	if [ -n "${SWANCTL+set}" ]; then
+		"${SWANCTL[@]}" "$@"
+	else
+		"$LABSH" ike swanctl "$@"
+	fi
+}
 # child_up SITE: a CHILD_SA is INSTALLED at SITE.
 child_up() { swan "$1" --list-sas 2>/dev/null | grep -q INSTALLED; }
 both_up() { child_up A && child_up B; }
