@@ -118,7 +118,7 @@ static void print_sad(uint32_t idx, const struct esptag_sa *sa)
 		json_ku64(w, "spi", spi);
 		json_kstr(w, "dir", cli_dir_s(sa->dir));
 		json_ku64(w, "family", sa->family);
-		json_kstr(w, "mode", sa->mode == ESPTAG_MODE_TUNNEL ? "tunnel" : "transport");
+		json_kstr(w, "mode", cli_mode_s(sa->mode));
 		json_kbool(w, "alive", sa->flags & ESPTAG_SAF_ALIVE);
 		json_kbool(w, "esn", sa->flags & ESPTAG_SAF_ESN);
 		json_ku64(w, "ifindex", sa->ifindex);
@@ -137,7 +137,7 @@ static void print_sad(uint32_t idx, const struct esptag_sa *sa)
 		return;
 	}
 	printf("%u: spi 0x%08x dir %s mode %s src %s dst %s reqid %u%s%s\n", idx, spi,
-	       cli_dir_s(sa->dir), sa->mode == ESPTAG_MODE_TUNNEL ? "tunnel" : "transport", s, d,
+	       cli_dir_s(sa->dir), cli_mode_s(sa->mode), s, d,
 	       sa->reqid, sa->flags & ESPTAG_SAF_ALIVE ? " alive" : " not-alive",
 	       sa->flags & ESPTAG_SAF_ESN ? " esn" : "");
 	printf("\tifindex %u local-mac %s", sa->ifindex, mac);
