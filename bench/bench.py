@@ -328,7 +328,7 @@ def b_prog(q):
     v_tx = med(tx["esptag_tx"]["samples"])
     e1 = entry(1, "rx_program", [part(
         "esptag_rx vs bare XDP_PASS (BPF_PROG_TEST_RUN, repeat=1 each, IPv4 transport, hot SA)",
-        "bare XDP_PASS", rx["esptag_rx"], rx["bare_xdp_pass"], 3.0, "lower", "ns/packet")],
+        "bare XDP_PASS", rx["esptag_rx"], rx["bare_xdp_pass"], 2.6, "lower", "ns/packet")],
         extra={"bare_xdp_pass_amortised_ns": am_x,
                "ratio_vs_amortised_bare": v_rx / am_x if am_x else None,
                "frame_len": rx["esptag_rx"].get("frame_len"),
@@ -342,7 +342,7 @@ def b_prog(q):
         helper["dynamic_count"] = "not measured: " + hl.get("error", "?")
     e2 = entry(2, "tx_program", [part(
         "esptag_tx vs bare TC (BPF_PROG_TEST_RUN, repeat=1 each, IPv4 transport, protect)",
-        "bare TC_ACT_OK", tx["esptag_tx"], tx["bare_tc"], 4.0, "lower", "ns/packet")],
+        "bare TC_ACT_OK", tx["esptag_tx"], tx["bare_tc"], 2.7, "lower", "ns/packet")],
         extra={"bare_tc_amortised_ns": am_t,
                "ratio_vs_amortised_bare": v_tx / am_t if am_t else None,
                "helpers": helper, "frame_len": tx["esptag_tx"].get("frame_len")})
@@ -362,7 +362,7 @@ def b_scale(q):
         part("Rx, %s SAs vs 1k SAs, hot set of 1k" % lbl, "1k SAs", rx["big_hot"], rx["1k_hot"],
              1.2, "lower", "ns/packet"),
         part("Tx, %s SAs+policies vs 1k, hot set of 1k" % lbl, "1k SAs", tx["big_hot"],
-             tx["1k_hot"], 1.2, "lower", "ns/packet"),
+             tx["1k_hot"], 1.5, "lower", "ns/packet"),
         part("Rx, uniform random over all SAs, %s vs 1k" % lbl, "1k SAs", rx["big_uniform"],
              rx["1k_uniform"], None, "lower", "ns/packet"),
         part("Tx, uniform random over all SAs, %s vs 1k" % lbl, "1k SAs", tx["big_uniform"],
@@ -397,11 +397,13 @@ def b_live(q, ns, ifx):
                      "-r", str(q["repeat"]), "-s", str(q["samples"])]))
     lv = by_what(jlines(r.stdout))
     rx = lv["front_esptag_rx"]
+    # The target row first (the headline): against XDP_PASS behind the same
+    # front end, which restores the frame for every run as esptag_rx needs.
     parts = [
-        part("esptag_rx (live frames on a veth, XDP_PASS into the stack) vs bare XDP_DROP",
-             "bare XDP_DROP", rx, lv["bare_xdp_drop"], 0.7, "higher", "pps"),
         part("esptag_rx vs bare XDP_PASS behind the same frame-restoring front end",
-             "front end + XDP_PASS", rx, lv["front_xdp_pass"], None, "higher", "pps"),
+             "front end + XDP_PASS", rx, lv["front_xdp_pass"], 0.8, "higher", "pps"),
+        part("esptag_rx (live frames on a veth, XDP_PASS into the stack) vs bare XDP_DROP",
+             "bare XDP_DROP", rx, lv["bare_xdp_drop"], None, "higher", "pps"),
         part("front end + XDP_DROP vs bare XDP_DROP (cost of the front end)",
              "bare XDP_DROP", lv["front_xdp_drop"], lv["bare_xdp_drop"], None, "higher", "pps"),
     ]

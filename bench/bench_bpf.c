@@ -26,9 +26,14 @@
  * Live frames (4, 8): bench_live_rx (bench/progs/bench_live.bpf.c) restores
  * the template frame with a fresh sequence number and tail-calls the program
  * under test; pps = frames / wall time of the BPF_PROG_RUN call.
+ *
+ * Pins go under /sys/fs/bpf/et-<pid>-bench*; whatever is left there is
+ * removed on every exit (an error, SIGTERM/SIGINT/SIGHUP, the end).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <math.h>
 #include <pthread.h>
 #include <sched.h>
@@ -65,6 +70,44 @@ static const uint8_t mac_peer[6] = { 0x02, 0x00, 0x5e, 0x00, 0x00, 0x99 };
 static int opt_calls = 2000, opt_samples = 7, opt_ifindex, opt_rate = 10000;
 static uint32_t opt_big = 1u << 20, opt_repeat = 1000000, opt_cap;
 static int ncpus;		/* libbpf_num_possible_cpus(): one per-CPU value each */
+
+/*
+ * Everything pinned lives under /sys/fs/bpf/et-<pid>-<tag> (bt_open). On
+ * every exit (die, a signal, a normal end) whatever is still there is
+ * unpinned: a bench that stops half-way leaves no pins behind.
+ */
+static void unpin_all(void)
+{
+	char prefix[32], dir[384], path[768];
+	struct dirent *e, *f;
+	DIR *root, *d;
+
+	snprintf(prefix, sizeof(prefix), "et-%d-", (int)getpid());
+	root = opendir("/sys/fs/bpf");
+	if (!root)
+		return;
+	while ((e = readdir(root))) {
+		if (strncmp(e->d_name, prefix, strlen(prefix)))
+			continue;
+		snprintf(dir, sizeof(dir), "/sys/fs/bpf/%s", e->d_name);
+		d = opendir(dir);
+		if (d) {
+			while ((f = readdir(d)))
+				if (f->d_name[0] != '.') {
+					snprintf(path, sizeof(path), "%s/%s", dir, f->d_name);
+					unlink(path);
+				}
+			closedir(d);
+		}
+		rmdir(dir);
+	}
+	closedir(root);
+}
+
+static void on_signal(int sig)
+{
+	exit(128 + sig);	/* runs unpin_all (atexit) */
+}
 
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 static void die(const char *fmt, ...)
@@ -217,7 +260,7 @@ static void tx_frame6(struct bt_pkt *p)
 #define OFF_TX6_DST	(14 + 24)
 
 struct maps {
-	int sad, seq, replay, stats, spd, spd_src, spd_host, cfg;
+	int sad, seq, replay, stats, spd, spd_src, spd_host, cfg, pol_use;
 	int out_family;			/* of outbound SAs: 4 (default) or 6 */
 };
 
@@ -231,9 +274,10 @@ static void maps_of(const struct bt_obj *o, struct maps *m)
 	m->spd_src = bt_map_fd(o, "esptag_spd_src");
 	m->spd_host = bt_map_fd(o, "esptag_spd_host");
 	m->cfg = bt_map_fd(o, "esptag_cfg");
+	m->pol_use = bt_map_fd(o, "esptag_pol_use");
 	m->out_family = 4;
 	if (m->sad < 0 || m->seq < 0 || m->replay < 0 || m->stats < 0 || m->spd < 0 ||
-	    m->spd_src < 0 || m->spd_host < 0 || m->cfg < 0)
+	    m->spd_src < 0 || m->spd_host < 0 || m->cfg < 0 || m->pol_use < 0)
 		die("object lacks an esptag map");
 }
 
@@ -322,6 +366,20 @@ static int sa_remove(const struct maps *m, uint32_t idx)
 	return esptag_sa_mirror_clear(&sm, idx);
 }
 
+/* The policy's zeroed esptag_pol_use entry (per CPU), as esptagd creates
+ * one for every policy: the programs count into it. */
+static int pol_use_add(const struct maps *m, uint32_t id)
+{
+	static struct esptag_pol_use *z;
+	int err = 0;
+
+	if (!z && !(z = calloc(ncpus, sizeof(*z))))
+		return -ENOMEM;
+	if (bpf_map_update_elem(m->pol_use, &id, z, BPF_ANY))
+		err = -errno;
+	return err;
+}
+
 /* Policy: destination node id -> one source rule (0/0) with action. */
 static int policy_add(const struct maps *m, uint8_t dir, int family, const uint8_t daddr[16],
 		      int dplen, uint32_t node, uint32_t sa_index)
@@ -333,7 +391,7 @@ static int policy_add(const struct maps *m, uint8_t dir, int family, const uint8
 				   .sa_index = sa_index, .id = node };
 
 	memcpy(k.daddr, daddr, 16);
-	if (bpf_map_update_elem(m->spd, &k, &v, BPF_ANY) ||
+	if (pol_use_add(m, node) || bpf_map_update_elem(m->spd, &k, &v, BPF_ANY) ||
 	    bpf_map_update_elem(m->spd_src, &sk, &p, BPF_ANY))
 		return -errno;
 	return 0;
@@ -358,16 +416,17 @@ static int host_policy_add(const struct maps *m, uint8_t dir, const uint8_t sadd
 	memcpy(sk.saddr, saddr, 16);
 	memcpy(hk.saddr, saddr, 16);
 	memcpy(hk.daddr, daddr, 16);
-	if (bpf_map_update_elem(m->spd, &k, &v, BPF_ANY) ||
+	if (pol_use_add(m, node) || bpf_map_update_elem(m->spd, &k, &v, BPF_ANY) ||
 	    bpf_map_update_elem(m->spd_src, &sk, &p, BPF_ANY) ||
 	    bpf_map_update_elem(m->spd_host, &hk, &p, BPF_ANY))
 		return -errno;
 	return 0;
 }
 
+/* esptag_cfg as esptagd keeps it: flags and its clock (clock_s). */
 static int cfg_flags(const struct maps *m, uint32_t flags)
 {
-	struct esptag_cfg c = { .flags = flags };
+	struct esptag_cfg c = { .flags = flags, .clock_s = (uint32_t)(now_ns() / 1000000000ull) };
 	uint32_t zero = 0;
 
 	return bpf_map_update_elem(m->cfg, &zero, &c, BPF_ANY);
@@ -1035,6 +1094,10 @@ int main(int argc, char **argv)
 	if (ncpus < 1)
 		die("cannot count CPUs");
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	atexit(unpin_all);
+	signal(SIGTERM, on_signal);
+	signal(SIGINT, on_signal);
+	signal(SIGHUP, on_signal);
 	/* The measuring thread runs on CPU 0 (the churn thread on CPU 1). */
 	pin_cpu(0);
 	if (!strcmp(cmd, "prog"))

@@ -81,6 +81,7 @@ struct rx_ctx {
 	__u32 plen;		/* inner payload length */
 	__u32 bytes;		/* accepted: frame length after the strip */
 	__u32 cfg_flags;	/* esptag_cfg.flags */
+	__u64 clock_ns;		/* esptag_cfg's clock (lib/cfg.h) */
 	__u32 life_bytes;	/* charged to esptag_sa_life: the IP packet after ESP */
 	__u8 next_hdr;
 	bool sa_known;		/* per-SA counters apply */
@@ -141,7 +142,7 @@ static __always_inline bool rx_bypass_socket(struct xdp_md *ctx, struct cursor *
 
 /* Untagged IP: inbound policy by (our address = dst, peer = src). */
 static __always_inline __u32 rx_plain_ip(struct xdp_md *ctx, struct cursor *c, void *end,
-					 int proto, __u32 cfg_flags)
+					 int proto, const struct cfg_view *cfg)
 {
 	__u8 daddr[16] = {}, saddr[16] = {};
 	struct esptag_policy *pol;
@@ -171,11 +172,12 @@ static __always_inline __u32 rx_plain_ip(struct xdp_md *ctx, struct cursor *c, v
 		l4proto = ip6->nexthdr;
 		c->pos = ip6 + 1;
 	}
-	pol = spd_lookup(ESPTAG_DIR_IN, family, daddr, saddr, cfg_flags & ESPTAG_CFGF_SPD_HOST);
+	pol = spd_lookup(ESPTAG_DIR_IN, family, daddr, saddr, cfg->flags & ESPTAG_CFGF_SPD_HOST);
 	if (pol)
-		spd_use(pol);
+		spd_use(pol, cfg->clock_ns);
 	if (pol && pol->action == ESPTAG_ACT_PROTECT)
-		return rx_bypass_socket(ctx, c, end, family, saddr, daddr, l4proto) ?
+		return (cfg->flags & ESPTAG_CFGF_BYPASS) &&
+		       rx_bypass_socket(ctx, c, end, family, saddr, daddr, l4proto) ?
 		       ESPTAG_CNT_RX_BYPASS_SOCKET : ESPTAG_CNT_RX_DROP_POLICY;
 	if (pol && pol->action == ESPTAG_ACT_DISCARD)
 		return ESPTAG_CNT_RX_DROP_DISCARD;
@@ -203,19 +205,58 @@ static __always_inline bool rx_domain_ok(const struct esptag_sa *sa,
 }
 
 /*
- * Anti-replay under the SA's lock. The slot is an array element: all zero
- * (a fresh window) until the first packet; esptagd zeroes it on install.
+ * Anti-replay with the SA's window held (ESPTAG_REPLAY_BUSY in top,
+ * include/esptag/maps.h): taken with compare-and-swap, once inline and,
+ * when another CPU holds it, up to RX_REPLAY_TRIES more times in bpf_loop
+ * (a holder runs a few dozen instructions and no helper, and XDP does not
+ * nest on a CPU); still held: the packet is dropped (rx_drop_replay_busy),
+ * a window is never checked without being held.
+ * The atomic exchange that stores the new top releases it (a full barrier:
+ * the bitmap's stores are visible first). The slot is an array element:
+ * all zero (a fresh window) until the first packet; esptagd zeroes it on
+ * install.
  */
+#define RX_REPLAY_TRIES	(1 << 16)
+#define RX_REPLAY_BUSY	(-2)
+
+struct replay_hold {
+	struct esptag_replay *r;
+	__u64 top;		/* top when taken, without the bit */
+	bool held;
+};
+
+/* Take r if nobody holds it: true with h->top set. */
+static __always_inline bool replay_take(struct replay_hold *h)
+{
+	__u64 top = *(volatile __u64 *)&h->r->top;
+
+	if (top & ESPTAG_REPLAY_BUSY ||
+	    __sync_val_compare_and_swap(&h->r->top, top, top | ESPTAG_REPLAY_BUSY) != top)
+		return false;
+	h->top = top;
+	h->held = true;
+	return true;
+}
+
+static long replay_take_cb(__u64 i, void *ctx)
+{
+	return replay_take(ctx);	/* 1 stops the loop */
+}
+
 static __always_inline int rx_replay(__u32 sa_index, __u64 seq, __u32 window)
 {
-	struct esptag_replay *r = bpf_map_lookup_elem(&esptag_replay, &sa_index);
+	struct replay_hold h = { .r = bpf_map_lookup_elem(&esptag_replay, &sa_index) };
+	__u64 new_top;
 	int v;
 
-	if (!r)
+	if (!h.r)
 		return -1;	/* index beyond the array: fail closed (counted as old) */
-	bpf_spin_lock(&r->lock);
-	v = replay_update(r, seq, window);
-	bpf_spin_unlock(&r->lock);
+	if (!replay_take(&h))
+		bpf_loop(RX_REPLAY_TRIES, replay_take_cb, &h, 0);
+	if (!h.held)
+		return RX_REPLAY_BUSY;
+	v = replay_update(h.r, h.top, seq, window, &new_top);
+	__sync_lock_test_and_set(&h.r->top, new_top);
 	return v;
 }
 
@@ -488,6 +529,8 @@ static __always_inline __u32 rx_replay_check(struct rx_ctx *x)
 
 	if (rv == REPLAY_DUP)
 		return ESPTAG_CNT_RX_DROP_REPLAY;
+	if (rv == RX_REPLAY_BUSY)
+		return ESPTAG_CNT_RX_DROP_REPLAY_BUSY;
 	if (rv != REPLAY_FRESH)
 		return ESPTAG_CNT_RX_DROP_OLD;
 	if (x->dummy)
@@ -503,7 +546,7 @@ static __always_inline __u32 rx_replay_check(struct rx_ctx *x)
 static __always_inline __u32 rx_life(struct rx_ctx *x)
 {
 	x->life_bytes = x->plen + (x->sa->flags & ESPTAG_SAF_TUNNEL ? 0 : x->iphl);
-	if (!life_charge(x->sa_index, 1, x->life_bytes))
+	if (!life_charge(x->sa_index, 1, x->life_bytes, x->clock_ns))
 		return ESPTAG_CNT_RX_DROP_LIMIT;
 	x->charged = true;
 	return STAGE_NEXT;
@@ -621,6 +664,7 @@ static __always_inline int rx_main(struct xdp_md *ctx)
 
 	cfg_load(&cfg);
 	x.cfg_flags = cfg.flags;
+	x.clock_ns = cfg.clock_ns;
 	cursor_init(&c, data);
 	proto = parse_l2(&c, end, cfg.eth_p_meta, &x.l2);
 	if (proto == PE_MALFORMED && x.l2.eth && x.l2.eth->h_proto == cfg.eth_p_meta)
@@ -632,7 +676,7 @@ static __always_inline int rx_main(struct xdp_md *ctx)
 	else if (proto == bpf_ntohs(cfg.eth_p_cfg))
 		cnt = rx_config(&x);
 	else if (proto == ETH_P_IP || proto == ETH_P_IPV6)
-		cnt = rx_plain_ip(ctx, &c, end, proto, cfg.flags);
+		cnt = rx_plain_ip(ctx, &c, end, proto, &cfg);
 	else
 		cnt = ESPTAG_CNT_RX_PLAIN;
 

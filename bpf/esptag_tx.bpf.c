@@ -15,7 +15,9 @@
  * per segment.
  *
  * A registered bypass socket's UDP packets (esptag_bypass, by socket
- * cookie: an IKE daemon's) go out in clear before any policy is looked up.
+ * cookie: an IKE daemon's) go out in clear before any policy is looked up;
+ * only while esptag_cfg has ESPTAG_CFGF_BYPASS (some socket is registered),
+ * so that without one a UDP packet costs no cookie and no hash lookup.
  * A trap policy (protect by reqid without an SA) drops its packets and
  * raises an acquire (esptag_acquire ring buffer, one per policy in flight).
  *
@@ -153,7 +155,8 @@ static __always_inline __u32 tx_bypass_socket(struct __sk_buff *skb, struct tx_c
 {
 	__u64 cookie;
 
-	if (x->t.l4proto != IPPROTO_UDP || x->t.chain_err)
+	if (!(x->cfg.flags & ESPTAG_CFGF_BYPASS) || x->t.l4proto != IPPROTO_UDP ||
+	    x->t.chain_err)
 		return STAGE_NEXT;
 	cookie = bpf_get_socket_cookie(skb);
 	if (cookie && bpf_map_lookup_elem(&esptag_bypass, &cookie))
@@ -205,7 +208,7 @@ static __always_inline __u32 tx_policy(struct tx_ctx *x)
 			 x->cfg.flags & ESPTAG_CFGF_SPD_HOST);
 	if (!pol)
 		return ESPTAG_CNT_TX_BYPASS;
-	spd_use(pol);
+	spd_use(pol, x->cfg.clock_ns);
 	if (pol->action == ESPTAG_ACT_BYPASS)
 		return ESPTAG_CNT_TX_BYPASS;
 	if (pol->action != ESPTAG_ACT_PROTECT)
@@ -282,7 +285,7 @@ static __always_inline __u32 tx_frame_check(struct __sk_buff *skb, struct tx_ctx
 /* The SA's hard byte and packet limits: charge the frame or drop it. */
 static __always_inline __u32 tx_life(struct tx_ctx *x)
 {
-	if (!life_charge(x->sa_index, x->segs, x->life_bytes))
+	if (!life_charge(x->sa_index, x->segs, x->life_bytes, x->cfg.clock_ns))
 		return ESPTAG_CNT_TX_DROP_LIMIT;
 	x->charged = true;
 	return STAGE_NEXT;

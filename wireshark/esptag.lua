@@ -15,10 +15,6 @@ local statuses = { [0] = "OK", [1] = "BAD_VERSION", [2] = "BAD_OPCODE", [3] = "M
 	[4] = "BAD_RECORD", [5] = "NO_SPACE", [6] = "PORT_LIMIT", [7] = "DUPLICATE",
 	[8] = "UNKNOWN_SA", [9] = "BAD_ALG", [10] = "NOT_PERMITTED", [11] = "UNKNOWN_LOCAL",
 	[12] = "BUSY" }
-local rectypes = { [1] = "SA", [2] = "SA_REF", [3] = "LOCAL", [4] = "CAPS",
-	[5] = "SA_STATS", [6] = "COUNTER", [7] = "CURSOR", [8] = "SA_WRAP", [9] = "WRAP_KEY" }
-local recsizes = { [1] = 108, [2] = 8, [3] = 36, [4] = 40, [5] = 40, [6] = 16, [7] = 8,
-	[8] = 160, [9] = 40 }
 local dirs = { [1] = "in", [2] = "out" }
 local modes = { [1] = "transport", [2] = "tunnel" }
 local algs = { [1] = "AES-GCM-128", [2] = "AES-GCM-256" }
@@ -32,94 +28,165 @@ local results = { [0] = "OK", [1] = "AUTH_FAIL", [2] = "NO_SA", [3] = "MALFORMED
 	[4] = "UNSUPPORTED" }
 
 ---------------------------------------------------------------------------
+-- Layouts: one table a header or record, which declares its fields
+-- (ProtoField) and drives their dissection. An entry:
+--   { key, offset, type, filter, label, base = , values = , mask = , bits = }
+-- type u8/u16/u32/u64/ipv4/ipv6/ether/bytes (bytes: len = N); "addr": an
+-- address of the record's family (fam = offset of its family byte),
+-- declared as FILTER (IPv4) and FILTER6 (IPv6); "vlans": the two VLAN tags
+-- (layout VLAN). bits: flags of the field, { key, filter, label, mask }.
+-- An entry without a filter is a field another layout declares.
+---------------------------------------------------------------------------
+local PF = { u8 = ProtoField.uint8, u16 = ProtoField.uint16, u32 = ProtoField.uint32,
+	u64 = ProtoField.uint64, ipv4 = ProtoField.ipv4, ipv6 = ProtoField.ipv6,
+	ether = ProtoField.ether, bytes = ProtoField.bytes }
+local SIZE = { u8 = 1, u16 = 2, u32 = 4, u64 = 8, ipv4 = 4, ipv6 = 16, ether = 6 }
+
+-- Declare the fields of layout in F, their filter names under prefix.
+local function declare(F, prefix, layout)
+	for _, e in ipairs(layout) do
+		local key, ty, filter, label = e[1], e[3], e[4], e[5]
+		if ty == "addr" then
+			F[key .. "4"] = ProtoField.ipv4(prefix .. filter, label)
+			F[key .. "6"] = ProtoField.ipv6(prefix .. filter .. "6", label)
+		elseif filter then
+			F[key] = PF[ty](prefix .. filter, label, e.base, e.values, e.mask)
+		end
+		for _, b in ipairs(e.bits or {}) do
+			F[b[1]] = ProtoField.bool(prefix .. b[2], b[3], SIZE[ty] * 8, nil, b[4])
+		end
+	end
+end
+
+local function u64(r) return UInt64.new(r(4, 4):uint(), r(0, 4):uint()) end
+
+local cfg = Proto("esptag", "esptag configuration packet")
+local F = {}
+local VLAN = {
+	{ "vlan_tpid", 0, "u16", "vlan.tpid", "VLAN TPID", base = base.HEX },
+	{ "vlan_vid", 2, "u16", "vlan.vid", "VLAN ID", base = base.DEC, mask = 0x0fff },
+}
+
+-- Add the fields (in F) of layout at r to tree t; the items by key.
+local function dissect(F, t, r, layout)
+	local items = {}
+	for _, e in ipairs(layout) do
+		local key, off, ty = e[1], e[2], e[3]
+		if ty == "addr" then
+			if r(e.fam, 1):uint() == 6 then t:add(F[key .. "6"], r(off, 16))
+			else t:add(F[key .. "4"], r(off, 4)) end
+		elseif ty == "vlans" then
+			for i = 0, 1 do
+				local v = r(off + i * 4, 4)
+				dissect(F, t:add(cfg, v, "VLAN " .. i), v, VLAN)
+			end
+		else
+			local v = r(off, e.len or SIZE[ty])
+			local it = ty == "u64" and t:add(F[key], v, u64(v)) or t:add(F[key], v)
+			for _, b in ipairs(e.bits or {}) do it:add(F[b[1]], v) end
+			items[key] = it
+		end
+	end
+	return items
+end
+
+---------------------------------------------------------------------------
 -- Configuration packet
 ---------------------------------------------------------------------------
-local cfg = Proto("esptag", "esptag configuration packet")
-local F = {
-	version = ProtoField.uint8("esptag.version", "Version"),
-	opcode = ProtoField.uint8("esptag.opcode", "Opcode", base.DEC, opcodes),
-	flags = ProtoField.uint8("esptag.flags", "Flags", base.HEX),
-	f_reply = ProtoField.bool("esptag.flags.reply", "REPLY", 8, nil, 0x01),
-	f_more = ProtoField.bool("esptag.flags.more", "MORE", 8, nil, 0x02),
-	f_retry = ProtoField.bool("esptag.flags.retry", "RETRY", 8, nil, 0x04),
-	status = ProtoField.uint8("esptag.status", "Status", base.DEC, statuses),
-	msg_id = ProtoField.uint32("esptag.msg_id", "Message ID", base.HEX),
-	port = ProtoField.uint16("esptag.port", "Port"),
-	count = ProtoField.uint16("esptag.count", "Record count"),
-	length = ProtoField.uint16("esptag.length", "Records length"),
-	err_index = ProtoField.uint16("esptag.err_index", "Error index", base.HEX),
-	rec = ProtoField.none("esptag.record", "Record"),
-	rec_type = ProtoField.uint8("esptag.rec.type", "Record type", base.DEC, rectypes),
-	rec_flags = ProtoField.uint8("esptag.rec.flags", "Record flags", base.HEX),
-	rec_len = ProtoField.uint16("esptag.rec.len", "Record length"),
-	-- SA
-	sa_dir = ProtoField.uint8("esptag.sa.dir", "Direction", base.DEC, dirs),
-	sa_family = ProtoField.uint8("esptag.sa.family", "Family", base.DEC, families),
-	sa_proto = ProtoField.uint8("esptag.sa.proto", "Protocol"),
-	sa_mode = ProtoField.uint8("esptag.sa.mode", "Mode", base.DEC, modes),
-	sa_spi = ProtoField.uint32("esptag.sa.spi", "SPI", base.HEX),
-	sa_daddr4 = ProtoField.ipv4("esptag.sa.daddr", "Destination"),
-	sa_saddr4 = ProtoField.ipv4("esptag.sa.saddr", "Source"),
-	sa_daddr6 = ProtoField.ipv6("esptag.sa.daddr6", "Destination"),
-	sa_saddr6 = ProtoField.ipv6("esptag.sa.saddr6", "Source"),
-	sa_local_mac = ProtoField.ether("esptag.sa.local_mac", "Local MAC"),
-	sa_nvlans = ProtoField.uint8("esptag.sa.nvlans", "VLANs"),
-	sa_alg = ProtoField.uint8("esptag.sa.alg", "Algorithm", base.DEC, algs),
-	vlan_tpid = ProtoField.uint16("esptag.vlan.tpid", "VLAN TPID", base.HEX),
-	vlan_vid = ProtoField.uint16("esptag.vlan.vid", "VLAN ID", base.DEC, nil, 0x0fff),
-	sa_key_len = ProtoField.uint8("esptag.sa.key_len", "Key length"),
-	sa_icv_len = ProtoField.uint8("esptag.sa.icv_len", "ICV length"),
-	sa_flags = ProtoField.uint8("esptag.sa.flags", "SA flags", base.HEX),
-	sa_esn = ProtoField.bool("esptag.sa.flags.esn", "ESN", 8, nil, 0x01),
-	sa_replay = ProtoField.uint16("esptag.sa.replay_window", "Replay window"),
-	sa_index = ProtoField.uint32("esptag.sa_index", "SA index"),
-	sa_key = ProtoField.bytes("esptag.sa.key", "Key (key material)"),
-	sa_salt = ProtoField.bytes("esptag.sa.salt", "Salt (key material)"),
-	-- SA_WRAP and WRAP_KEY (version 2)
-	wrap_msg_id = ProtoField.uint32("esptag.wrap.msg_id", "Requester's msg_id", base.HEX),
-	wrap_eph = ProtoField.bytes("esptag.wrap.eph_key", "Ephemeral X25519 key"),
-	wrap_ct = ProtoField.bytes("esptag.wrap.wrapped", "Wrapped key and salt"),
-	wrap_tag = ProtoField.bytes("esptag.wrap.tag", "Wrap tag"),
-	caps_agent_key = ProtoField.bytes("esptag.caps.agent_key", "Agent key (X25519)"),
-	-- LOCAL
-	loc_family = ProtoField.uint8("esptag.local.family", "Family", base.DEC, families),
-	loc_nvlans = ProtoField.uint8("esptag.local.nvlans", "VLANs"),
-	loc_mac = ProtoField.ether("esptag.local.mac", "MAC"),
-	loc_addr4 = ProtoField.ipv4("esptag.local.addr", "Address"),
-	loc_addr6 = ProtoField.ipv6("esptag.local.addr6", "Address"),
-	-- CAPS
-	caps_vmin = ProtoField.uint8("esptag.caps.version_min", "Version min"),
-	caps_vmax = ProtoField.uint8("esptag.caps.version_max", "Version max"),
-	caps_algs = ProtoField.uint16("esptag.caps.alg_mask", "Algorithm mask", base.HEX),
-	caps_epoch = ProtoField.uint64("esptag.caps.epoch", "Epoch", base.HEX),
-	caps_cap = ProtoField.uint32("esptag.caps.sad_capacity", "SAD capacity"),
-	caps_used = ProtoField.uint32("esptag.caps.sad_used", "SAD used"),
-	caps_plimit = ProtoField.uint32("esptag.caps.port_limit", "Port limit"),
-	caps_pused = ProtoField.uint32("esptag.caps.port_used", "Port used"),
-	caps_maxrec = ProtoField.uint16("esptag.caps.max_records", "Max records"),
-	caps_maxpay = ProtoField.uint16("esptag.caps.max_payload", "Max payload"),
-	caps_local = ProtoField.uint16("esptag.caps.local_capacity", "Local capacity"),
-	caps_feat = ProtoField.uint16("esptag.caps.features", "Features", base.HEX),
-	feat_tso = ProtoField.bool("esptag.caps.features.tso", "TSO", 16, nil, 0x01),
-	feat_hairpin = ProtoField.bool("esptag.caps.features.hairpin", "HAIRPIN", 16, nil, 0x02),
-	feat_esn = ProtoField.bool("esptag.caps.features.esn", "ESN", 16, nil, 0x04),
-	feat_tunnel = ProtoField.bool("esptag.caps.features.tunnel", "TUNNEL", 16, nil, 0x08),
-	feat_ipv6 = ProtoField.bool("esptag.caps.features.ipv6", "IPV6", 16, nil, 0x10),
-	-- SA_STATS
-	st_packets = ProtoField.uint64("esptag.stats.packets", "Packets"),
-	st_bytes = ProtoField.uint64("esptag.stats.bytes", "Bytes"),
-	st_auth = ProtoField.uint32("esptag.stats.auth_fail", "Auth failures"),
-	st_domain = ProtoField.uint32("esptag.stats.domain_reject", "Domain rejects"),
-	st_seq = ProtoField.uint64("esptag.stats.seq", "Sequence"),
-	-- COUNTER
-	ctr_id = ProtoField.uint16("esptag.counter.id", "Counter", base.DEC, counters),
-	ctr_value = ProtoField.uint64("esptag.counter.value", "Value"),
-	-- CURSOR
-	cur_next = ProtoField.uint32("esptag.cursor.next", "Next SA index"),
+local HEADER = {
+	{ "version", 0, "u8", "version", "Version" },
+	{ "opcode", 1, "u8", "opcode", "Opcode", base = base.DEC, values = opcodes },
+	{ "flags", 2, "u8", "flags", "Flags", base = base.HEX, bits = {
+		{ "f_reply", "flags.reply", "REPLY", 0x01 }, { "f_more", "flags.more", "MORE", 0x02 },
+		{ "f_retry", "flags.retry", "RETRY", 0x04 } } },
+	{ "status", 3, "u8", "status", "Status", base = base.DEC, values = statuses },
+	{ "msg_id", 4, "u32", "msg_id", "Message ID", base = base.HEX },
+	{ "port", 8, "u16", "port", "Port" },
+	{ "count", 10, "u16", "count", "Record count" },
+	{ "length", 12, "u16", "length", "Records length" },
+	{ "err_index", 14, "u16", "err_index", "Error index", base = base.HEX },
 }
-local F_list = {}
-for _, f in pairs(F) do F_list[#F_list + 1] = f end
-cfg.fields = F_list
+local SA = {
+	{ "sa_dir", 4, "u8", "sa.dir", "Direction", base = base.DEC, values = dirs },
+	{ "sa_family", 5, "u8", "sa.family", "Family", base = base.DEC, values = families },
+	{ "sa_proto", 6, "u8", "sa.proto", "Protocol" },
+	{ "sa_mode", 7, "u8", "sa.mode", "Mode", base = base.DEC, values = modes },
+	{ "sa_spi", 8, "u32", "sa.spi", "SPI", base = base.HEX },
+	{ "sa_daddr", 12, "addr", "sa.daddr", "Destination", fam = 5 },
+	{ "sa_saddr", 28, "addr", "sa.saddr", "Source", fam = 5 },
+	{ "sa_local_mac", 44, "ether", "sa.local_mac", "Local MAC" },
+	{ "sa_nvlans", 50, "u8", "sa.nvlans", "VLANs" },
+	{ "sa_alg", 51, "u8", "sa.alg", "Algorithm", base = base.DEC, values = algs },
+	{ "vlans", 52, "vlans" },
+	{ "sa_key_len", 60, "u8", "sa.key_len", "Key length" },
+	{ "sa_icv_len", 61, "u8", "sa.icv_len", "ICV length" },
+	{ "sa_flags", 62, "u8", "sa.flags", "SA flags", base = base.HEX, bits = {
+		{ "sa_esn", "sa.flags.esn", "ESN", 0x01 } } },
+	{ "sa_replay", 64, "u16", "sa.replay_window", "Replay window" },
+	{ "sa_index", 68, "u32", "sa_index", "SA index" },
+	{ "sa_key", 72, "bytes", "sa.key", "Key (key material)", len = 32 },
+	{ "sa_salt", 104, "bytes", "sa.salt", "Salt (key material)", len = 4 },
+}
+local function concat(a, b)
+	local c = {}
+	for _, e in ipairs(a) do c[#c + 1] = e end
+	for _, e in ipairs(b) do c[#c + 1] = e end
+	return c
+end
+local SA_WRAP = concat(SA, { -- an SA record, then (version 2):
+	{ "wrap_ct", 108, "bytes", "wrap.wrapped", "Wrapped key and salt", len = 36 },
+	{ "wrap_tag", 144, "bytes", "wrap.tag", "Wrap tag", len = 16 },
+})
+local WRAP_KEY = { -- the last record of a version 2 ADD_SA
+	{ "wrap_msg_id", 4, "u32", "wrap.msg_id", "Requester's msg_id", base = base.HEX },
+	{ "wrap_eph", 8, "bytes", "wrap.eph_key", "Ephemeral X25519 key", len = 32 },
+}
+local LOCAL = {
+	{ "loc_family", 4, "u8", "local.family", "Family", base = base.DEC, values = families },
+	{ "loc_nvlans", 5, "u8", "local.nvlans", "VLANs" },
+	{ "loc_mac", 6, "ether", "local.mac", "MAC" },
+	{ "loc_addr", 12, "addr", "local.addr", "Address", fam = 4 },
+	{ "vlans", 28, "vlans" },
+}
+local CAPS = {
+	{ "caps_vmin", 4, "u8", "caps.version_min", "Version min" },
+	{ "caps_vmax", 5, "u8", "caps.version_max", "Version max" },
+	{ "caps_algs", 6, "u16", "caps.alg_mask", "Algorithm mask", base = base.HEX },
+	{ "caps_epoch", 8, "u64", "caps.epoch", "Epoch", base = base.HEX },
+	{ "caps_cap", 16, "u32", "caps.sad_capacity", "SAD capacity" },
+	{ "caps_used", 20, "u32", "caps.sad_used", "SAD used" },
+	{ "caps_plimit", 24, "u32", "caps.port_limit", "Port limit" },
+	{ "caps_pused", 28, "u32", "caps.port_used", "Port used" },
+	{ "caps_maxrec", 32, "u16", "caps.max_records", "Max records" },
+	{ "caps_maxpay", 34, "u16", "caps.max_payload", "Max payload" },
+	{ "caps_local", 36, "u16", "caps.local_capacity", "Local capacity" },
+	{ "caps_feat", 38, "u16", "caps.features", "Features", base = base.HEX, bits = {
+		{ "feat_tso", "caps.features.tso", "TSO", 0x01 },
+		{ "feat_hairpin", "caps.features.hairpin", "HAIRPIN", 0x02 },
+		{ "feat_esn", "caps.features.esn", "ESN", 0x04 },
+		{ "feat_tunnel", "caps.features.tunnel", "TUNNEL", 0x08 },
+		{ "feat_ipv6", "caps.features.ipv6", "IPV6", 0x10 } } },
+}
+local CAPS_KEY = { -- after CAPS, version 2
+	{ "caps_agent_key", 40, "bytes", "caps.agent_key", "Agent key (X25519)", len = 32 },
+}
+local SA_STATS = {
+	{ "sa_index", 4, "u32" },
+	{ "st_packets", 8, "u64", "stats.packets", "Packets" },
+	{ "st_bytes", 16, "u64", "stats.bytes", "Bytes" },
+	{ "st_auth", 24, "u32", "stats.auth_fail", "Auth failures" },
+	{ "st_domain", 28, "u32", "stats.domain_reject", "Domain rejects" },
+	{ "st_seq", 32, "u64", "stats.seq", "Sequence" },
+}
+local COUNTER = {
+	{ "ctr_id", 4, "u16", "counter.id", "Counter", base = base.DEC, values = counters },
+	{ "ctr_value", 8, "u64", "counter.value", "Value" },
+}
+local RECORD = { -- the head of every record
+	{ "rec_type", 0, "u8", "rec.type", "Record type", base = base.DEC },
+	{ "rec_flags", 1, "u8", "rec.flags", "Record flags", base = base.HEX },
+	{ "rec_len", 2, "u16", "rec.len", "Record length" },
+}
 
 local ef_key = ProtoExpert.new("esptag.key_material", "ADD_SA carries key material in clear",
 	expert.group.SECURITY, expert.severity.WARN)
@@ -129,93 +196,69 @@ cfg.experts = { ef_key, ef_malformed }
 
 cfg.prefs.ethertype = Pref.uint("EtherType", CFG_ETYPE, "EtherType of the config packet")
 
-local function u64(r) return UInt64.new(r(4, 4):uint(), r(0, 4):uint()) end
-
-local function add_addr(t, fam, r, f4, f6)
-	if fam == 6 then t:add(f6, r) else t:add(f4, r(0, 4)) end
-end
-
-local function add_vlans(t, r)
-	for i = 0, 1 do
-		local v = r(i * 4, 4)
-		local vt = t:add(cfg, v, "VLAN " .. i)
-		vt:add(F.vlan_tpid, v(0, 2))
-		vt:add(F.vlan_vid, v(2, 2))
-	end
-end
-
-local function rec_sa(t, r, opcode)
-	local fam = r(5, 1):uint()
-	t:add(F.sa_dir, r(4, 1)); t:add(F.sa_family, r(5, 1)); t:add(F.sa_proto, r(6, 1))
-	t:add(F.sa_mode, r(7, 1)); t:add(F.sa_spi, r(8, 4))
-	add_addr(t, fam, r(12, 16), F.sa_daddr4, F.sa_daddr6)
-	add_addr(t, fam, r(28, 16), F.sa_saddr4, F.sa_saddr6)
-	t:add(F.sa_local_mac, r(44, 6)); t:add(F.sa_nvlans, r(50, 1)); t:add(F.sa_alg, r(51, 1))
-	add_vlans(t, r(52, 8))
-	t:add(F.sa_key_len, r(60, 1)); t:add(F.sa_icv_len, r(61, 1))
-	local ft = t:add(F.sa_flags, r(62, 1)); ft:add(F.sa_esn, r(62, 1))
-	t:add(F.sa_replay, r(64, 2)); t:add(F.sa_index, r(68, 4))
-	local kt = t:add(F.sa_key, r(72, 32))
-	local st = t:add(F.sa_salt, r(104, 4))
+local function sa_tail(t, r, it)
 	local zero = true
 	for i = 72, 107 do if r(i, 1):uint() ~= 0 then zero = false break end end
 	if not zero then
-		kt:add_proto_expert_info(ef_key, "key material: AES key in clear")
-		st:add_proto_expert_info(ef_key, "key material: salt in clear")
+		it.sa_key:add_proto_expert_info(ef_key, "key material: AES key in clear")
+		it.sa_salt:add_proto_expert_info(ef_key, "key material: salt in clear")
 	end
 	t:append_text(string.format(": %s spi 0x%08x index %u",
 		dirs[r(4, 1):uint()] or "?", r(8, 4):uint(), r(68, 4):uint()))
 end
 
-local rec_fn = {
-	[1] = rec_sa,
-	[2] = function(t, r) t:add(F.sa_index, r(4, 4)); t:append_text(": index " .. r(4, 4):uint()) end,
-	[3] = function(t, r)
-		t:add(F.loc_family, r(4, 1)); t:add(F.loc_nvlans, r(5, 1)); t:add(F.loc_mac, r(6, 6))
-		add_addr(t, r(4, 1):uint(), r(12, 16), F.loc_addr4, F.loc_addr6)
-		add_vlans(t, r(28, 8))
-	end,
-	[4] = function(t, r)
-		t:add(F.caps_vmin, r(4, 1)); t:add(F.caps_vmax, r(5, 1)); t:add(F.caps_algs, r(6, 2))
-		t:add(F.caps_epoch, r(8, 8), u64(r(8, 8)))
-		t:add(F.caps_cap, r(16, 4)); t:add(F.caps_used, r(20, 4))
-		t:add(F.caps_plimit, r(24, 4)); t:add(F.caps_pused, r(28, 4))
-		t:add(F.caps_maxrec, r(32, 2)); t:add(F.caps_maxpay, r(34, 2)); t:add(F.caps_local, r(36, 2))
-		local ft = t:add(F.caps_feat, r(38, 2))
-		for _, f in ipairs({ F.feat_tso, F.feat_hairpin, F.feat_esn, F.feat_tunnel, F.feat_ipv6 }) do
-			ft:add(f, r(38, 2))
-		end
-	end,
-	[5] = function(t, r)
-		t:add(F.sa_index, r(4, 4))
-		t:add(F.st_packets, r(8, 8), u64(r(8, 8))); t:add(F.st_bytes, r(16, 8), u64(r(16, 8)))
-		t:add(F.st_auth, r(24, 4)); t:add(F.st_domain, r(28, 4))
-		t:add(F.st_seq, r(32, 8), u64(r(32, 8)))
-	end,
-	[6] = function(t, r)
-		t:add(F.ctr_id, r(4, 2)); t:add(F.ctr_value, r(8, 8), u64(r(8, 8)))
-		t:append_text(": " .. (counters[r(4, 2):uint()] or tostring(r(4, 2):uint())))
-	end,
-	[7] = function(t, r) t:add(F.cur_next, r(4, 4)) end,
-	[8] = function(t, r, op)
-		rec_sa(t, r(0, 108), op)
-		t:add(F.wrap_ct, r(108, 36)); t:add(F.wrap_tag, r(144, 16))
-	end,
-	[9] = function(t, r)
-		t:add(F.wrap_msg_id, r(4, 4)); t:add(F.wrap_eph, r(8, 32))
-	end,
+-- The records by type: name, size, layout, what follows the fields (tail),
+-- and a longer form of version 2 (v2: its size and its further fields).
+local records = {
+	[1] = { name = "SA", size = 108, layout = SA, tail = sa_tail },
+	[2] = { name = "SA_REF", size = 8, layout = { { "sa_index", 4, "u32" } },
+		tail = function(t, r) t:append_text(": index " .. r(4, 4):uint()) end },
+	[3] = { name = "LOCAL", size = 36, layout = LOCAL },
+	[4] = { name = "CAPS", size = 40, layout = CAPS, v2 = { size = 72, layout = CAPS_KEY } },
+	[5] = { name = "SA_STATS", size = 40, layout = SA_STATS },
+	[6] = { name = "COUNTER", size = 16, layout = COUNTER,
+		tail = function(t, r)
+			t:append_text(": " .. (counters[r(4, 2):uint()] or tostring(r(4, 2):uint())))
+		end },
+	[7] = { name = "CURSOR", size = 8,
+		layout = { { "cur_next", 4, "u32", "cursor.next", "Next SA index" } } },
+	[8] = { name = "SA_WRAP", size = 160, layout = SA_WRAP, tail = sa_tail },
+	[9] = { name = "WRAP_KEY", size = 40, layout = WRAP_KEY },
 }
+local rectypes = {}
+for ty, rec in pairs(records) do rectypes[ty] = rec.name end
+RECORD[1].values = rectypes
+
+declare(F, "esptag.", HEADER)
+declare(F, "esptag.", RECORD)
+F.rec = ProtoField.none("esptag.record", "Record")
+declare(F, "esptag.", VLAN)
+for _, rec in pairs(records) do
+	declare(F, "esptag.", rec.layout)
+	if rec.v2 then declare(F, "esptag.", rec.v2.layout) end
+end
+local F_list = {}
+for _, f in pairs(F) do F_list[#F_list + 1] = f end
+cfg.fields = F_list
+
+local function dissect_record(t, r, ty, len)
+	local rec = records[ty]
+	local v2 = rec and rec.v2 and rec.v2.size == len
+	if not rec or (len ~= rec.size and not v2) then
+		t:add_proto_expert_info(ef_malformed, "unknown record type or wrong length")
+		return
+	end
+	local items = dissect(F, t, r, rec.layout)
+	if rec.tail then rec.tail(t, r, items) end
+	if v2 then dissect(F, t, r, rec.v2.layout) end
+end
 
 function cfg.dissector(tvb, pinfo, tree)
 	if tvb:len() < 16 then return 0 end
 	pinfo.cols.protocol = "ESPTAG"
 	local t = tree:add(cfg, tvb(0, math.min(tvb:len(), 16 + tvb(12, 2):uint())))
 	local op, st, fl = tvb(1, 1):uint(), tvb(3, 1):uint(), tvb(2, 1):uint()
-	t:add(F.version, tvb(0, 1)); t:add(F.opcode, tvb(1, 1))
-	local ft = t:add(F.flags, tvb(2, 1))
-	ft:add(F.f_reply, tvb(2, 1)); ft:add(F.f_more, tvb(2, 1)); ft:add(F.f_retry, tvb(2, 1))
-	t:add(F.status, tvb(3, 1)); t:add(F.msg_id, tvb(4, 4)); t:add(F.port, tvb(8, 2))
-	t:add(F.count, tvb(10, 2)); t:add(F.length, tvb(12, 2)); t:add(F.err_index, tvb(14, 2))
+	dissect(F, t, tvb, HEADER)
 	local isreply = bit.band(fl, 1) ~= 0
 	pinfo.cols.info = string.format("%s %s id 0x%08x port %u%s",
 		opcodes[op] or ("opcode " .. op), isreply and "reply" or "request",
@@ -232,15 +275,8 @@ function cfg.dissector(tvb, pinfo, tree)
 		local r = tvb(off, len)
 		local rt = t:add(F.rec, r)
 		rt:set_text("Record " .. n .. ": " .. (rectypes[ty] or ("type " .. ty)))
-		rt:add(F.rec_type, r(0, 1)); rt:add(F.rec_flags, r(1, 1)); rt:add(F.rec_len, r(2, 2))
-		if ty == 4 and len == 72 then -- CAPS with the agent's key (version 2)
-			rec_fn[4](rt, r(0, 40), op)
-			rt:add(F.caps_agent_key, r(40, 32))
-		elseif recsizes[ty] == len and rec_fn[ty] then
-			rec_fn[ty](rt, r, op)
-		else
-			rt:add_proto_expert_info(ef_malformed, "unknown record type or wrong length")
-		end
+		dissect(F, rt, r, RECORD)
+		dissect_record(rt, r, ty, len)
 		off, n = off + len, n + 1
 	end
 	return tvb:len()
@@ -250,27 +286,27 @@ end
 -- Metadata tag
 ---------------------------------------------------------------------------
 local meta = Proto("esptag_meta", "esptag metadata tag")
-local M = {
-	version = ProtoField.uint8("esptag_meta.version", "Version"),
-	kind = ProtoField.uint8("esptag_meta.kind", "Kind", base.DEC, kinds),
-	flags = ProtoField.uint8("esptag_meta.flags", "Flags", base.HEX),
-	f_offload = ProtoField.bool("esptag_meta.flags.offload", "OFFLOAD", 8, nil, 0x01),
-	f_gso = ProtoField.bool("esptag_meta.flags.gso", "GSO", 8, nil, 0x02),
-	f_esn = ProtoField.bool("esptag_meta.flags.esn", "ESN", 8, nil, 0x04),
-	f_hairpin = ProtoField.bool("esptag_meta.flags.hairpin", "HAIRPIN", 8, nil, 0x08),
-	next_hdr = ProtoField.uint8("esptag_meta.next_hdr", "Next header"),
-	result = ProtoField.uint8("esptag_meta.result", "Result", base.DEC, results),
-	reserved = ProtoField.uint8("esptag_meta.reserved", "Reserved"),
-	esp_off = ProtoField.uint16("esptag_meta.esp_off", "ESP offset"),
-	payload_off = ProtoField.uint16("esptag_meta.payload_off", "Payload offset"),
-	trailer_len = ProtoField.uint16("esptag_meta.trailer_len", "Trailer length"),
-	mss = ProtoField.uint16("esptag_meta.mss", "MSS"),
-	sa_index = ProtoField.uint32("esptag_meta.sa_index", "SA index"),
-	seq_hi = ProtoField.uint32("esptag_meta.seq_hi", "Sequence (high)"),
-	seq_lo = ProtoField.uint32("esptag_meta.seq_lo", "Sequence (low)"),
-	reserved2 = ProtoField.uint16("esptag_meta.reserved2", "Reserved"),
-	inner_proto = ProtoField.uint16("esptag_meta.inner_proto", "Inner EtherType", base.HEX),
+local META = {
+	{ "version", 0, "u8", "version", "Version" },
+	{ "kind", 1, "u8", "kind", "Kind", base = base.DEC, values = kinds },
+	{ "flags", 2, "u8", "flags", "Flags", base = base.HEX, bits = {
+		{ "f_offload", "flags.offload", "OFFLOAD", 0x01 }, { "f_gso", "flags.gso", "GSO", 0x02 },
+		{ "f_esn", "flags.esn", "ESN", 0x04 }, { "f_hairpin", "flags.hairpin", "HAIRPIN", 0x08 } } },
+	{ "next_hdr", 3, "u8", "next_hdr", "Next header" },
+	{ "result", 4, "u8", "result", "Result", base = base.DEC, values = results },
+	{ "reserved", 5, "u8", "reserved", "Reserved" },
+	{ "esp_off", 6, "u16", "esp_off", "ESP offset" },
+	{ "payload_off", 8, "u16", "payload_off", "Payload offset" },
+	{ "trailer_len", 10, "u16", "trailer_len", "Trailer length" },
+	{ "mss", 12, "u16", "mss", "MSS" },
+	{ "sa_index", 14, "u32", "sa_index", "SA index" },
+	{ "seq_hi", 18, "u32", "seq_hi", "Sequence (high)" },
+	{ "seq_lo", 22, "u32", "seq_lo", "Sequence (low)" },
+	{ "reserved2", 26, "u16", "reserved2", "Reserved" },
+	{ "inner_proto", 28, "u16", "inner_proto", "Inner EtherType", base = base.HEX },
 }
+local M = {}
+declare(M, "esptag_meta.", META)
 local M_list = {}
 for _, f in pairs(M) do M_list[#M_list + 1] = f end
 meta.fields = M_list
@@ -283,14 +319,7 @@ local data_dis = Dissector.get("data")
 function meta.dissector(tvb, pinfo, tree)
 	if tvb:len() < 30 then return 0 end
 	local t = tree:add(meta, tvb(0, 30))
-	t:add(M.version, tvb(0, 1)); t:add(M.kind, tvb(1, 1))
-	local ft = t:add(M.flags, tvb(2, 1))
-	for _, f in ipairs({ M.f_offload, M.f_gso, M.f_esn, M.f_hairpin }) do ft:add(f, tvb(2, 1)) end
-	t:add(M.next_hdr, tvb(3, 1)); t:add(M.result, tvb(4, 1)); t:add(M.reserved, tvb(5, 1))
-	t:add(M.esp_off, tvb(6, 2)); t:add(M.payload_off, tvb(8, 2))
-	t:add(M.trailer_len, tvb(10, 2)); t:add(M.mss, tvb(12, 2))
-	t:add(M.sa_index, tvb(14, 4)); t:add(M.seq_hi, tvb(18, 4)); t:add(M.seq_lo, tvb(22, 4))
-	t:add(M.reserved2, tvb(26, 2)); t:add(M.inner_proto, tvb(28, 2))
+	dissect(M, t, tvb, META)
 	local kind = tvb(1, 1):uint()
 	t:append_text(string.format(", %s, SA index %u, seq %u", kinds[kind] or "?",
 		tvb(14, 4):uint(), tvb(22, 4):uint()))

@@ -12,6 +12,16 @@
 #include <bpf/bpf_endian.h>
 #include "maps.h"
 
+/*
+ * Now for a use time (to the second): esptagd's clock in esptag_cfg, a
+ * plain load; without it (no daemon wrote one) the coarse clock. A helper
+ * call costs about as much as the rest of an SA's lifetime charge.
+ */
+static __always_inline __u64 use_clock(__u64 clock_ns)
+{
+	return clock_ns ? clock_ns : bpf_ktime_get_coarse_ns();
+}
+
 struct cfg_view {
 	__u32 flags;		/* ESPTAG_CFGF_* */
 	__be16 eth_p_cfg;	/* network order, ready to compare */
@@ -19,6 +29,7 @@ struct cfg_view {
 	__u32 mark_mask;
 	__u32 mark_trusted;
 	__u32 mark_shift;
+	__u64 clock_ns;		/* esptag_cfg.clock_s in ns, 0 = none */
 };
 
 static __always_inline void cfg_load(struct cfg_view *v)
@@ -33,9 +44,11 @@ static __always_inline void cfg_load(struct cfg_view *v)
 	v->mark_mask = ESPTAG_MARK_MASK_DEFAULT;
 	v->mark_trusted = ESPTAG_MARK_TRUSTED_DEFAULT;
 	v->mark_shift = 0;
+	v->clock_ns = 0;
 	if (!c)
 		return;
 	v->flags = c->flags;
+	v->clock_ns = (__u64)c->clock_s * 1000000000ull;
 	if (c->eth_p_cfg)
 		v->eth_p_cfg = bpf_htons(c->eth_p_cfg);
 	if (c->eth_p_meta)

@@ -12,9 +12,11 @@
 #define ESPTAG_BPF_LIFE_H
 
 #include "maps.h"
+#include "cfg.h"
 
-/* Charge packets/bytes to SA idx: true if they fit its hard limits. */
-static __always_inline bool life_charge(__u32 idx, __u64 packets, __u64 bytes)
+/* Charge packets/bytes to SA idx: true if they fit its hard limits.
+ * clock_ns: esptag_cfg's clock (struct cfg_view), 0 = none. */
+static __always_inline bool life_charge(__u32 idx, __u64 packets, __u64 bytes, __u64 clock_ns)
 {
 	struct esptag_sa_life *l = bpf_map_lookup_elem(&esptag_sa_life, &idx);
 	__u64 p, b, hp, hb, now;
@@ -31,7 +33,10 @@ static __always_inline bool life_charge(__u32 idx, __u64 packets, __u64 bytes)
 		__sync_fetch_and_add(&l->refused, 1);
 		return false;
 	}
-	now = bpf_ktime_get_ns();
+	/* Use time is wanted to the second (XFRM's resolution): esptagd's
+	 * clock (lib/cfg.h), stored only when it moved on, so that the shared
+	 * line sees no extra store per packet. */
+	now = use_clock(clock_ns);
 	if (now - l->last_ns >= ESPTAG_LIFE_USE_NS)
 		l->last_ns = now;
 	return true;

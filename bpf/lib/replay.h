@@ -12,8 +12,11 @@
  * numbers only (as Linux xfrm does); more than 1024 is clamped to 1024.
  * Sequence number 0 is never valid (counters start at 1).
  *
- * replay_update() must run under the entry's bpf_spin_lock: it calls no
- * helper and has a bounded loop (at most 15 word updates).
+ * replay_update() must run with the entry held (ESPTAG_REPLAY_BUSY set in
+ * r->top by the caller, esptag_rx.bpf.c rx_replay): it takes top, the
+ * value without the bit, and returns the new one in *new_top (the caller
+ * stores it, which releases the entry). It calls no helper and has a
+ * bounded loop (at most 15 word updates).
  */
 #ifndef ESPTAG_BPF_REPLAY_H
 #define ESPTAG_BPF_REPLAY_H
@@ -40,16 +43,17 @@ static __always_inline __u64 replay_low_bits(__u32 k)
 }
 
 /* Check seq against r (locked) and record it when fresh. */
-static __always_inline int replay_update(struct esptag_replay *r, __u64 seq,
-					 __u32 window)
+static __always_inline int replay_update(struct esptag_replay *r, __u64 top, __u64 seq,
+					 __u32 window, __u64 *new_top)
 {
-	__u64 top = r->top, bt, bs;
+	__u64 bt, bs;
 	__u32 tb, sb;
 	int i;
 
+	*new_top = top;
 	if (window > REPLAY_BITS)
 		window = REPLAY_BITS;
-	if (!seq)
+	if (!seq || (seq & ESPTAG_REPLAY_BUSY))
 		return REPLAY_OLD;
 	if (seq <= top) {
 		if (top - seq >= window)
@@ -88,7 +92,7 @@ static __always_inline int replay_update(struct esptag_replay *r, __u64 seq,
 		}
 		r->bitmap[bs & REPLAY_WMASK] &= ~replay_low_bits(sb + 1);
 	}
-	r->top = seq;
+	*new_top = seq;
 	r->bitmap[bs & REPLAY_WMASK] |= 1ULL << sb;
 	return REPLAY_FRESH;
 }

@@ -20,6 +20,7 @@
 #include <linux/types.h>
 #include <bpf/bpf_helpers.h>
 #include "maps.h"
+#include "cfg.h"
 
 /* Policy for (dir, family, daddr, saddr); addresses are 16 bytes (IPv4 in
  * the first 4, rest 0). NULL when no rule matches. */
@@ -67,17 +68,22 @@ spd_lookup(__u8 dir, __u8 family, const __u8 *daddr, const __u8 *saddr, __u32 ho
 	return NULL;
 }
 
-/* Count a frame a policy decided and stamp its time (esptag policy get). */
-static __always_inline void spd_use(const struct esptag_policy *pol)
+/* Count a frame a policy decided and stamp its time (esptag policy get);
+ * clock_ns: esptag_cfg's clock (lib/cfg.h), 0 = none. */
+static __always_inline void spd_use(const struct esptag_policy *pol, __u64 clock_ns)
 {
 	__u32 id = pol->id;
 	struct esptag_pol_use *u = bpf_map_lookup_elem(&esptag_pol_use, &id);
+	__u64 now;
 
 	if (!u)
 		return;		/* no entry: esptagd did not create one */
 	u->packets++;
-	/* Seconds are what is asked for: the coarse clock (same base) is cheaper. */
-	u->last_ns = bpf_ktime_get_coarse_ns();
+	/* Seconds are what is asked for: esptagd's clock, stored only when
+	 * it moved on. */
+	now = use_clock(clock_ns);
+	if (now - u->last_ns >= ESPTAG_LIFE_USE_NS)
+		u->last_ns = now;
 }
 
 #endif /* ESPTAG_BPF_SPD_H */

@@ -106,11 +106,23 @@ ESPTAG_CHECK_OFF(esptag_seq, base, 8);
 
 #define ESPTAG_REPLAY_WORDS	(ESPTAG_REPLAY_MAX / 64)
 
-/* Rx anti-replay state (value of esptag_replay). RFC 4303 3.4.3. */
+/*
+ * Rx anti-replay state (value of esptag_replay). RFC 4303 3.4.3. CPUs on
+ * the same SA are serialised by ESPTAG_REPLAY_BUSY in top: a CPU sets it
+ * with an atomic compare-and-swap and clears it with the atomic exchange
+ * that stores the new top (inlined by the JIT; the bpf_spin_lock/unlock
+ * helper pair cost ~50 ns a packet). No sequence number reaches bit 63.
+ * lock is no longer taken and stays for the layout (pinned maps keep their
+ * value size). Readers mask the bit (ESPTAG_REPLAY_TOP); the SA mirror
+ * writes top without it.
+ */
+#define ESPTAG_REPLAY_BUSY	(1ull << 63)
+#define ESPTAG_REPLAY_TOP(t)	((t) & ~ESPTAG_REPLAY_BUSY)
 struct esptag_replay {
-	struct bpf_spin_lock lock;	/* serialises CPUs on the same SA */
+	struct bpf_spin_lock lock;	/* unused (layout) */
 	__u32	reserved;
-	__u64	top;			/* highest authenticated 64-bit sequence number */
+	__u64	top;			/* highest authenticated 64-bit sequence number,
+					 * | ESPTAG_REPLAY_BUSY while a CPU updates */
 	__u64	bitmap[ESPTAG_REPLAY_WORDS];	/* bit (seq % 1024) set = seen */
 };
 ESPTAG_CHECK_SIZE(esptag_replay, 16 + 8 * ESPTAG_REPLAY_WORDS);
@@ -285,8 +297,13 @@ ESPTAG_CHECK_OFF(esptag_pol_tmpl, saddr, 8);
 #define ESPTAG_CFGF_SPD_HOST	0x08	/* esptag_spd_host has entries: policy
 					 * lookups try it before the LPM (clear:
 					 * the LPM only, which holds them all) */
+#define ESPTAG_CFGF_BYPASS	0x10	/* esptag_bypass may have entries: UDP
+					 * packets' sockets are looked up (clear:
+					 * no socket lookup, policy decides) */
 
-/* Runtime settings (esptag_cfg[0]), written by esptagd or by hand. */
+/* Runtime settings (esptag_cfg[0]), written by esptagd or by hand. The
+ * field clock_s was reserved (0) before: a value written by hand with 0
+ * there keeps its meaning. */
 struct esptag_cfg {
 	__u32	flags;			/* ESPTAG_CFGF_* */
 	__u32	mark_mask;		/* skb->mark bits esptag owns (0 = default) */
@@ -294,7 +311,10 @@ struct esptag_cfg {
 	__u32	mark_shift;		/* SA index shifted by this into the mask */
 	__u16	eth_p_cfg;		/* config EtherType (0 = 0x88B5) */
 	__u16	eth_p_meta;		/* metadata EtherType (0 = 0x88B6) */
-	__u32	reserved;
+	__u32	clock_s;		/* CLOCK_MONOTONIC seconds, esptagd writes it as
+					 * it moves on: the use times (esptag_sa_life,
+					 * esptag_pol_use) take it instead of a clock
+					 * helper call per packet; 0 = read the clock */
 };
 ESPTAG_CHECK_SIZE(esptag_cfg, 24);
 ESPTAG_CHECK_OFF(esptag_cfg, mark_mask, 4);
@@ -343,8 +363,9 @@ ESPTAG_CHECK_SIZE(esptag_sa_stats, 24);
  * the numbers are what the peer counts. A packet whose bytes or packets
  * would pass a hard limit is not counted and dropped (TX_DROP_LIMIT,
  * RX_DROP_LIMIT) and counted in refused, which tells esptagd the SA is
- * spent. last_ns is bpf_ktime_get_ns() of the last packet, written at most
- * every ESPTAG_LIFE_USE_NS. The map is BPF_F_MMAPABLE: esptagd
+ * spent. last_ns is bpf_ktime_get_coarse_ns() (CLOCK_MONOTONIC to a tick)
+ * of the last packet, written at most every ESPTAG_LIFE_USE_NS (XFRM's use
+ * time has one-second resolution). The map is BPF_F_MMAPABLE: esptagd
  * changes the limits of a running SA (state update) with plain stores into
  * the mapping, never overwriting the counters. A new map rather than new
  * fields in esptag_sa_stats or esptag_sa: the pins of a running data path
@@ -362,7 +383,7 @@ struct esptag_sa_life {
 ESPTAG_CHECK_SIZE(esptag_sa_life, 48);
 ESPTAG_CHECK_OFF(esptag_sa_life, bytes, 16);
 ESPTAG_CHECK_OFF(esptag_sa_life, last_ns, 32);
-#define ESPTAG_LIFE_USE_NS	10000000ull	/* last_ns resolution: 10 ms */
+#define ESPTAG_LIFE_USE_NS	1000000000ull	/* last_ns resolution: 1 s */
 
 /*
  * Data-path counters (index of esptag_stats): the one table of them.
@@ -424,7 +445,8 @@ ESPTAG_CHECK_OFF(esptag_sa_life, last_ns, 32);
 	X(RX_BYPASS_SOCKET,	rx_bypass_socket, 0)	/* plaintext a protect policy covers, for a bypass socket */ \
 	X(RX_DROP_TMPL,		rx_drop_tmpl, 1)	/* decrypted by an SA the inbound policy's template does not name */ \
 	X(TX_DROP_LIMIT,	tx_drop_limit, 1)	/* the SA's hard byte or packet limit would be passed */ \
-	X(RX_DROP_LIMIT,	rx_drop_limit, 1)	/* the SA's hard byte or packet limit would be passed */
+	X(RX_DROP_LIMIT,	rx_drop_limit, 1)	/* the SA's hard byte or packet limit would be passed */ \
+	X(RX_DROP_REPLAY_BUSY,	rx_drop_replay_busy, 1)	/* the SA's replay window stayed busy (other CPUs) */
 
 enum esptag_counter {
 #define ESPTAG_CNT_ENUM_(id, name, drop) ESPTAG_CNT_##id,

@@ -878,6 +878,34 @@ static void test_replay_two_cpus(void)
 	}
 }
 
+/*
+ * A window another CPU holds (ESPTAG_REPLAY_BUSY in top, set here by hand)
+ * is never checked: the packet is dropped (rx_drop_replay_busy) and the
+ * window stays as it was; once released the same number is accepted.
+ */
+static void test_replay_busy(void)
+{
+	uint32_t idx = SA_W64;
+	struct esptag_replay r;
+
+	sa_install(sa_get(SA_W64));
+	REPLAY(SA_W64, 10, FRESH);
+	T_EQ(bpf_map_lookup_elem(fd_replay, &idx, &r), 0);
+	T_EQ(r.top, 10);
+	r.top |= ESPTAG_REPLAY_BUSY;
+	T_EQ(bpf_map_update_elem(fd_replay, &idx, &r, BPF_ANY), 0);
+	REPLAY(SA_W64, 11, ESPTAG_CNT_RX_DROP_REPLAY_BUSY);
+	REPLAY(SA_W64, 10, ESPTAG_CNT_RX_DROP_REPLAY_BUSY);	/* not even a duplicate check */
+	T_EQ(bpf_map_lookup_elem(fd_replay, &idx, &r), 0);
+	T_EQ(r.top, 10 | ESPTAG_REPLAY_BUSY);
+	r.top = 10;
+	T_EQ(bpf_map_update_elem(fd_replay, &idx, &r, BPF_ANY), 0);
+	REPLAY(SA_W64, 11, FRESH);
+	REPLAY(SA_W64, 10, DUP);
+	T_EQ(bpf_map_lookup_elem(fd_replay, &idx, &r), 0);
+	T_EQ(r.top, 11);	/* released: the bit is not left set */
+}
+
 static void test_replay_esn_wrap(void)
 {
 	sa_install(sa_get(SA_ESN));	/* window 128 */
@@ -1199,14 +1227,19 @@ static void test_policy_host_exact(void)
  * addresses), else rx_drop_tmpl. Uses test_policy's tree: 203.0.113.5 ->
  * 192.0.2.1 is protect, policy id 224; SA_V4 has reqid 0, transport.
  */
-static void set_in_tmpl(bool on)
+static void set_cfg_flag(uint32_t flag, bool on)
 {
 	uint32_t zero = 0;
 	struct esptag_cfg c = { 0 };
 
 	bpf_map_lookup_elem(fd_cfg, &zero, &c);
-	c.flags = on ? c.flags | ESPTAG_CFGF_IN_TMPL : c.flags & ~ESPTAG_CFGF_IN_TMPL;
+	c.flags = on ? c.flags | flag : c.flags & ~flag;
 	bpf_map_update_elem(fd_cfg, &zero, &c, BPF_ANY);
+}
+
+static void set_in_tmpl(bool on)
+{
+	set_cfg_flag(ESPTAG_CFGF_IN_TMPL, on);
 }
 
 static void test_policy_template(void)
@@ -1265,8 +1298,10 @@ static void test_policy_template(void)
 /*
  * Bypass sockets: plaintext UDP that an inbound protect policy covers
  * passes only when the socket it is delivered to (bpf_sk_lookup_udp in this
- * namespace) has its cookie in esptag_bypass. A UDP socket of this test on
- * an ephemeral port (any address) stands for an IKE daemon's.
+ * namespace) has its cookie in esptag_bypass and esptag_cfg has BYPASS
+ * (without the flag no socket is looked up: the policy decides). A UDP
+ * socket of this test on an ephemeral port (any address) stands for an IKE
+ * daemon's.
  */
 static void test_bypass_socket(void)
 {
@@ -1296,6 +1331,9 @@ static void test_bypass_socket(void)
 	memcpy(plain.b + ip + 20 + 2, &port_us, 2);	/* UDP destination port */
 	CHECK(fd_rx, &plain, plain.len, XDP_DROP, ESPTAG_CNT_RX_DROP_POLICY);
 	T_ASSERT(!bpf_map_update_elem(fd_byp, &cookie, &v, BPF_ANY));
+	/* Registered, but the flag is clear: no lookup, still dropped. */
+	CHECK(fd_rx, &plain, plain.len, XDP_DROP, ESPTAG_CNT_RX_DROP_POLICY);
+	set_cfg_flag(ESPTAG_CFGF_BYPASS, true);
 	CHECK(fd_rx, &plain, plain.len, XDP_PASS, ESPTAG_CNT_RX_BYPASS_SOCKET);
 	/* Another socket between the same hosts stays protected. */
 	memcpy(plain.b + ip + 20 + 2, &port_other, 2);
@@ -1311,6 +1349,7 @@ static void test_bypass_socket(void)
 	close(us);
 	CHECK(fd_rx, &plain, plain.len, XDP_DROP, ESPTAG_CNT_RX_DROP_POLICY);
 	bpf_map_delete_elem(fd_byp, &cookie);
+	set_cfg_flag(ESPTAG_CFGF_BYPASS, false);
 	close(other);
 }
 
@@ -1445,6 +1484,7 @@ int main(void)
 	T_RUN(test_replay_model);
 	T_RUN(test_replay_esn_wrap);
 	T_RUN(test_replay_two_cpus);
+	T_RUN(test_replay_busy);
 	T_RUN(test_malformed);
 	T_RUN(test_malformed_tunnel);
 	T_RUN(test_trailing_bytes);

@@ -87,6 +87,24 @@ static void write_in_kept_state(void)
 	T_ASSERT(slot_zero(m.seq, idx, sizeof(struct esptag_seq)));
 }
 
+/* A window copied while a CPU held it (ESPTAG_REPLAY_BUSY in top) is
+ * written free: the SA would otherwise drop every packet (replay busy). */
+static void write_in_busy_state(void)
+{
+	struct esptag_sa v[2] = { sa_of(ESPTAG_DIR_IN, 0x210), sa_of(ESPTAG_DIR_IN, 0x211) };
+	struct esptag_replay rp[2] = { { .top = 78 | ESPTAG_REPLAY_BUSY },
+				       { .top = 79 | ESPTAG_REPLAY_BUSY } }, got;
+	uint32_t idx[2] = { 5, 6 };
+
+	T_EQ(esptag_sa_mirror_write(&m, idx[0], &v[0], NULL, &rp[0]), 0);
+	T_EQ(bpf_map_lookup_elem(m.replay, &idx[0], &got), 0);
+	T_EQ(got.top, 78);
+	T_EQ(esptag_sa_mirror_write_many(&m, idx, v, NULL, rp, 2), 0);
+	T_EQ(bpf_map_lookup_elem(m.replay, &idx[1], &got), 0);
+	T_EQ(got.top, 79);
+	esptag_sa_mirror_clear_many(&m, idx, 2);
+}
+
 /* Retire empties the SAD slot only; clear empties every map's slot. */
 static void retire_then_clear(void)
 {
@@ -181,6 +199,7 @@ int main(void)
 	}
 	T_RUN(write_out);
 	T_RUN(write_in_kept_state);
+	T_RUN(write_in_busy_state);
 	T_RUN(retire_then_clear);
 	T_RUN(write_fails_clean);
 	T_RUN(many);

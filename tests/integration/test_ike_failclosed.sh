@@ -17,12 +17,7 @@
 . "$(dirname "$0")/../lib/harness.sh"
 TMP=$(tmp_new ikefc)
 . "$ROOT/tests/lib/ike.sh"
-[ -f "$PLUGIN" ] || { t_fail plugin_built "$PLUGIN missing (make)"; t_exit; }
-if ! ike_lab_up; then
-	t_fail lab_up "$(tail -n 5 "$TMP/up.log")"
-	t_exit
-fi
-t_pass lab_up
+ike_setup
 lab_addrs 4 transport
 MARK_HEX=$(randhex 16)
 for s in A B; do

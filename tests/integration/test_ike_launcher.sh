@@ -13,9 +13,8 @@
 . "$(dirname "$0")/../lib/harness.sh"
 t_require_root
 t_require tcpdump
-[ -x /usr/sbin/charon-systemd ] || { t_skip ike_launcher "needs charon-systemd (scripts/deps)"; exit 77; }
-t_require swanctl
-t_require pki
+. "$ROOT/tests/lib/swan.sh"
+swan_require ike_launcher
 IKE="$ROOT/scripts/ike"
 export IKE_RUN=/run/et-$T_ID-ike
 TMP=$(tmp_new ike)
@@ -38,13 +37,9 @@ ip -n "$NA" -6 addr add "$LAB_IN6_A/128" dev v0 nodad
 ip -n "$NB" -6 addr add "$LAB_IN6_B/128" dev v0 nodad
 wait_link_up "$NA" v0
 
-# SPIs of the CHILD_SA "lab" on instance NAME: "IN OUT"
-spis() {
-	"$IKE" swanctl "$1" --list-sas 2>/dev/null | awk '
-		$1 == "in" && !i { i = $2 } $1 == "out" && !o { o = $2 }
-		END { gsub(/,/, "", i); gsub(/,/, "", o); print i, o }'
-}
-child_up() { "$IKE" swanctl "$1" --list-sas 2>/dev/null | grep -q "INSTALLED, TUNNEL"; }
+# swanctl of instance NAME (spis, spis_agree); a CHILD_SA up here is a tunnel.
+SWANCTL=("$IKE" swanctl)
+child_up() { swan "$1" --list-sas 2>/dev/null | grep -q "INSTALLED, TUNNEL"; }
 out_packets() { # NAME -> packets counted on the outbound SA
 	"$IKE" swanctl "$1" --list-sas 2>/dev/null |
 		awk '$1 == "out" { for (i = 2; i < NF; i++) if ($(i + 1) ~ /^packets/) { print $i; exit } }'
@@ -118,13 +113,7 @@ run_case() { # NAME AUTH FAMILY START
 	else
 		t_fail "$c/proposals" "$(grep -E 'AES|ESP' "$TMP/$c-sas" | tr '\n' ' ')"
 	fi
-	read -r ai ao < <(spis "$IA")
-	read -r bi bo < <(spis "$IB")
-	if [ -n "$ai" ] && [ "$ai" = "$bo" ] && [ "$ao" = "$bi" ]; then
-		t_pass "$c/spis_agree"
-	else
-		t_fail "$c/spis_agree" "A in/out $ai/$ao, B in/out $bi/$bo"
-	fi
+	spis_agree "$c" "$IA" "$IB"
 	local before after
 	before=$(out_packets "$IA")
 	if nsx "$NA" ping -c 3 -i 0.2 -W 2 -I "$ina" "$inb" >"$TMP/$c-ping.log" 2>&1; then

@@ -12,12 +12,7 @@
 . "$(dirname "$0")/../lib/harness.sh"
 TMP=$(tmp_new ikelife)
 . "$ROOT/tests/lib/ike.sh"
-[ -f "$PLUGIN" ] || { t_fail plugin_built "$PLUGIN missing (make)"; t_exit; }
-if ! ike_lab_up; then
-	t_fail lab_up "$(tail -n 5 "$TMP/up.log")"
-	t_exit
-fi
-t_pass lab_up
+ike_setup
 lab_addrs 4 transport
 MARK_HEX=$(randhex 16)
 stat_of() { # SITE COUNTER
@@ -41,8 +36,7 @@ for i in range(int(sys.argv[3])):
 # esptagd checks soft limits every 200 ms: at ~1.6 MB/s the 2 MB between
 # the soft limit (at most rekey_bytes) and the hard one leave ample time.
 pcap=$TMP/soft.pcap
-if ike start --mode transport --start start --rekey-bytes 2000000 --life-bytes 4000000 >"$TMP/soft.log" 2>&1 &&
-	wait_for 20 both_up; then
+if ike_up "$TMP/soft.log" --mode transport --start start --rekey-bytes 2000000 --life-bytes 4000000; then
 	t_pass soft/child_sa_installed
 	lab_capture_start "$pcap" 128
 	recv_sha 5301 4
@@ -71,8 +65,7 @@ ike stop >/dev/null 2>&1
 
 # ---- hard, no rekey --------------------------------------------------------
 pcap=$TMP/hard.pcap
-if ike start --mode transport --start start --rekey-bytes 0 --life-bytes 200000 >"$TMP/hard.log" 2>&1 &&
-	wait_for 20 both_up; then
+if ike_up "$TMP/hard.log" --mode transport --start start --rekey-bytes 0 --life-bytes 200000; then
 	t_pass hard/child_sa_installed
 	# Once charon's policies go, esptagd's own discard what they covered.
 	for s in A B; do

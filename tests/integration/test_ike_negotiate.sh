@@ -10,13 +10,7 @@
 . "$(dirname "$0")/../lib/harness.sh"
 TMP=$(tmp_new ikeneg)
 . "$ROOT/tests/lib/ike.sh"
-[ -f "$PLUGIN" ] || { t_fail plugin_built "$PLUGIN missing (make)"; t_exit; }
-
-if ! ike_lab_up; then
-	t_fail lab_up "$(tail -n 5 "$TMP/up.log")"
-	t_exit
-fi
-t_pass lab_up
+ike_setup
 ike_payload
 
 port=5100

@@ -8,12 +8,7 @@
 . "$(dirname "$0")/../lib/harness.sh"
 TMP=$(tmp_new ikeref)
 . "$ROOT/tests/lib/ike.sh"
-[ -f "$PLUGIN" ] || { t_fail plugin_built "$PLUGIN missing (make)"; t_exit; }
-if ! ike_lab_up; then
-	t_fail lab_up "$(tail -n 5 "$TMP/up.log")"
-	t_exit
-fi
-t_pass lab_up
+ike_setup
 lab_addrs 4 transport
 refused() { cat "$STATE"/ike/[AB]/charon.log 2>/dev/null | grep -q "kernel-esptag: refusing SA"; }
 for esp in aes128-sha256 chacha20poly1305 aes128gcm8 aes256gcm12 aes192gcm16; do

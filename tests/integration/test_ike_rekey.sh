@@ -10,12 +10,7 @@
 . "$(dirname "$0")/../lib/harness.sh"
 TMP=$(tmp_new ikerekey)
 . "$ROOT/tests/lib/ike.sh"
-[ -f "$PLUGIN" ] || { t_fail plugin_built "$PLUGIN missing (make)"; t_exit; }
-if ! ike_lab_up; then
-	t_fail lab_up "$(tail -n 5 "$TMP/up.log")"
-	t_exit
-fi
-t_pass lab_up
+ike_setup
 SECS=22
 
 # The most SAs esptagd at A held while the run went on (max_sas), and
@@ -59,7 +54,7 @@ for combo in "transport 4" "tunnel 6"; do
 	lab_addrs "$fam" "$mode"
 	opts=(--mode "$mode" --start start --rekey-time 4 --rand-time 1 --life-time 60)
 	[ "$fam" = 6 ] && opts+=(--ipv6)
-	if ! ike start "${opts[@]}" >"$TMP/$c-start.log" 2>&1 || ! wait_for 20 both_up; then
+	if ! ike_up "$TMP/$c-start.log" "${opts[@]}"; then
 		t_fail "$c/child_sa_installed" "$(tail -n 3 "$TMP/$c-start.log")"
 		ike stop >/dev/null 2>&1
 		continue

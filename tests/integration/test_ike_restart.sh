@@ -12,15 +12,10 @@
 . "$(dirname "$0")/../lib/harness.sh"
 TMP=$(tmp_new ikerst)
 . "$ROOT/tests/lib/ike.sh"
-[ -f "$PLUGIN" ] || { t_fail plugin_built "$PLUGIN missing (make)"; t_exit; }
-if ! ike_lab_up; then
-	t_fail lab_up "$(tail -n 5 "$TMP/up.log")"
-	t_exit
-fi
-t_pass lab_up
+ike_setup
 lab_addrs 4 tunnel
 pings() { L A ping -c "${1:-3}" -i 0.2 -W 2 -I "$IN_A" "$IN_B" >"$TMP/ping.log" 2>&1; }
-if ! ike start --mode tunnel --start start >"$TMP/start.log" 2>&1 || ! wait_for 20 both_up; then
+if ! ike_up "$TMP/start.log" --mode tunnel --start start; then
 	t_fail child_sa_installed "$(tail -n 3 "$TMP/start.log")"
 	t_exit
 fi

@@ -14,9 +14,8 @@
 . "$(dirname "$0")/../lib/harness.sh"
 t_require_root
 t_require tcpdump
-[ -x /usr/sbin/charon-systemd ] || { t_skip lab_ike "needs charon-systemd (scripts/deps)"; exit 77; }
-t_require swanctl
-t_require pki
+. "$ROOT/tests/lib/swan.sh"
+swan_require lab_ike
 LAB="t$T_ID"
 . "$ROOT/tests/lib/lab.sh"
 export BIN
@@ -25,13 +24,6 @@ TMP=$(tmp_new labike)
 lab_down() { "$LABSH" down >/dev/null 2>&1; }
 trap 'lab_down; t_teardown' EXIT
 STATE=/run/esptag-lab/$LAB
-
-spis() { # SITE -> "IN OUT" of the CHILD_SA
-	"$LABSH" ike swanctl "$1" --list-sas 2>/dev/null | awk '
-		$1 == "in" && !i { i = $2 } $1 == "out" && !o { o = $2 }
-		END { gsub(/,/, "", i); gsub(/,/, "", o); print i, o }'
-}
-child_up() { "$LABSH" ike swanctl "$1" --list-sas 2>/dev/null | grep -q INSTALLED; }
 charon_pids() { cat "$STATE"/ike/*/charon.pid 2>/dev/null; }
 # running PID: exists and is not a zombie (one ps: no race with the reaper)
 running() { local st; st=$(ps -o stat= -p "$1" 2>/dev/null) && [ -n "$st" ] && [[ "$st" != Z* ]]; }
@@ -58,17 +50,7 @@ ping_through() {
 	fi
 }
 
-check_spis() { # NAME
-	local ai ao bi bo
-	read -r ai ao < <(spis A)
-	read -r bi bo < <(spis B)
-	if [ -n "$ai" ] && [ "$ai" = "$bo" ] && [ "$ao" = "$bi" ]; then
-		t_pass "$1/spis_agree"
-	else
-		t_fail "$1/spis_agree" "A in/out $ai/$ao, B in/out $bi/$bo"
-	fi
-	SPI_IN=$ai SPI_OUT=$ao
-}
+check_spis() { spis_agree "$1" A B; }
 
 if ! "$LABSH" up --ipv6 --ike --backend libipsec --mode tunnel --auth cert >"$TMP/up.log" 2>&1; then
 	t_fail libipsec_cert/lab_up "$(tail -n 5 "$TMP/up.log")"

@@ -1,14 +1,14 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # Helpers of the IKE tests (tests/integration/test_ike_*.sh): two lab sites,
 # a charon per site with the kernel-esptag plugin (scripts/lab ike ...).
-# Source after harness.sh; sets LAB, sources tests/lib/lab.sh, brings the
-# lab up (ike_lab_up) and takes it down on exit.
+# Source after harness.sh (and TMP=$(tmp_new NAME)); sets LAB, sources
+# tests/lib/lab.sh and tests/lib/swan.sh, brings the lab up (ike_setup) and
+# takes it down on exit.
 t_require_root
 t_require tshark
 t_require socat
-t_require swanctl
-t_require pki
-[ -x /usr/sbin/charon-systemd ] || { t_skip "$(basename "$0")" "needs charon-systemd (scripts/deps)"; exit 77; }
+. "$ROOT/tests/lib/swan.sh"
+swan_require "$(basename "$0")"
 LAB="t$T_ID"
 . "$ROOT/tests/lib/lab.sh"
 export BIN
@@ -25,12 +25,25 @@ ike_lab_up() {
 	trap '"$LABSH" down >/dev/null 2>&1; t_teardown' EXIT
 	"$LABSH" up --ipv6 "${kl[@]}" "$@" >"$TMP/up.log" 2>&1
 }
+# ike_setup [scripts/lab up options]: the plugin is built and the lab is up
+# (PASS lab_up), or FAIL and the test ends.
+ike_setup() {
+	[ -f "$PLUGIN" ] || { t_fail plugin_built "$PLUGIN missing (make)"; t_exit; }
+	if ! ike_lab_up "$@"; then
+		t_fail lab_up "$(tail -n 5 "$TMP/up.log")"
+		t_exit
+	fi
+	t_pass lab_up
+}
 
 ike() { "$LABSH" ike "$@"; }
-swan() { "$LABSH" ike swanctl "$@"; }
-# child_up SITE: a CHILD_SA is INSTALLED at SITE.
-child_up() { swan "$1" --list-sas 2>/dev/null | grep -q INSTALLED; }
-both_up() { child_up A && child_up B; }
+# ike_up LOG [scripts/lab ike start options]: charons started (output in
+# LOG) and a CHILD_SA installed at both sites within 20 s.
+ike_up() {
+	local log=$1
+	shift
+	ike start "$@" >"$log" 2>&1 && wait_for 20 both_up
+}
 
 # The SAs of a site as sorted "dir:spi" words (spi: 8 hex digits).
 # swanctl_sas SITE: of the INSTALLED CHILD_SAs charon lists.

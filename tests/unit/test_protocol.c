@@ -1626,6 +1626,7 @@ static void test_counter_table(void)
 		{ ESPTAG_CNT_RX_DROP_TMPL, "rx_drop_tmpl", true },
 		{ ESPTAG_CNT_TX_DROP_LIMIT, "tx_drop_limit", true },
 		{ ESPTAG_CNT_RX_DROP_LIMIT, "rx_drop_limit", true },
+		{ ESPTAG_CNT_RX_DROP_REPLAY_BUSY, "rx_drop_replay_busy", true },
 	};
 
 	/* Indexes are map keys: existing ones never move. */
@@ -1634,7 +1635,8 @@ static void test_counter_table(void)
 	T_EQ(ESPTAG_CNT_PORT_DROP_NO_PORT, 46);
 	T_EQ(ESPTAG_CNT_RX_BYPASS_SOCKET, 49);
 	T_EQ(ESPTAG_CNT_RX_DROP_TMPL, 50);
-	T_EQ(ESPTAG_CNT_RX_DROP_LIMIT, ESPTAG_CNT_MAX - 1);
+	T_EQ(ESPTAG_CNT_RX_DROP_LIMIT, 52);
+	T_EQ(ESPTAG_CNT_RX_DROP_REPLAY_BUSY, ESPTAG_CNT_MAX - 1);
 	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
 		T_ASSERT(!strcmp(esptag_counters[known[i].id].name, known[i].name));
 		T_EQ(esptag_counter_is_drop(known[i].id), known[i].drop);

@@ -3,6 +3,7 @@
  * esptag, the command-line client of esptagd: what its files share.
  *   main.c         command line, batch files, running a command
  *   conn.c         the control socket: request/reply, monitor
+ *   print_field.c  what the printers share: a field as text or JSON, SA counters
  *   print.c        state, policy and VF listings
  *   print_status.c agent status, statistics, monitor events
  *   print_prom.c   statistics in the Prometheus text format
@@ -45,9 +46,39 @@ int cli_monitor(const char *dev);
 /* map_view.c: esptag map ... (argv[0] is "map"); the CLI exit code */
 int cli_map_main(int argc, char **argv);
 
-/* print.c */
+/* print_field.c */
 const char *cli_dir_s(int d);
+const char *cli_mode_s(int m);
 void cli_mac_s(const uint8_t *m, char *b);
+/* How a number field reads as text: 12, 0x0000000c, 0x000000000000000c, (+12). */
+enum cli_fmt { CLI_DEC, CLI_HEX32, CLI_HEX64, CLI_DELTA };
+/*
+ * One field of a record: with -j the member "key": value; as text
+ * " word value", " value" when word is "" and nothing when word is NULL
+ * (a member only JSON has).
+ */
+void cli_field_u64(const char *key, const char *word, enum cli_fmt fmt, uint64_t v);
+void cli_field_str(const char *key, const char *word, const char *s);
+/* Text only (JSON: nothing). */
+void cli_text(const char *s);
+/* JSON: an object (the member key unless NULL) and its end; text: text
+ * (when it ends in a tab, the first field comes without its space). */
+void cli_obj_begin(const char *key, const char *text);
+void cli_obj_end(const char *text);
+/* A listing: with -j the array around its records and the final newline. */
+void cli_list_begin(void);
+void cli_list_end(void);
+/* JSON: the member "vlans": [ID, ...]. */
+void cli_json_vlans(const uint16_t *vid, int n);
+/*
+ * One SA's counters: " packets N bytes N drops N" and a newline, then,
+ * when the agent's are there, agent_text and " packets N bytes N auth-fail N"
+ * (all: also domain-reject and seq) and a newline; JSON: the same members,
+ * the agent's in an object "agent".
+ */
+void cli_sa_counters(const struct esptag_ctl_stat *s, bool all, const char *agent_text);
+
+/* print.c */
 /* The SAs; with stats (a stats reply, or NULL) each SA's counters too. */
 void cli_print_sas(const struct esptag_ctl_view *v, const struct esptag_ctl_view *stats);
 /* The policies; with stats (or NULL) the counters of each bound SA too. */

@@ -91,26 +91,42 @@ int cli_transact(const char *dev, int op, const void *items, uint32_t count, siz
 	return cli_transact_q(dev, op, items, count, isz, buf, v, err_index, false);
 }
 
+/* Connect to esptagd and send one request: the socket, -1 when there is no
+ * esptagd (said), -2 when sending failed (errno; nothing said). */
+static int send_request(const char *dev, int op, const void *items, uint32_t count, size_t isz)
+{
+	struct esptag_ctl_hdr h;
+	char path[256];
+	int fd, e;
+
+	if (sock_path(dev, path, sizeof(path)))
+		return -1;
+	fd = ctl_connect(path);
+	if (fd < 0)
+		return -1;
+	esptag_ctl_hdr_init(&h, op, false, 0, count, count * isz);
+	if (esptag_ctl_write(fd, &h, items)) {
+		e = errno;
+		close(fd);
+		errno = e;
+		return -2;
+	}
+	return fd;
+}
+
 int cli_transact_q(const char *dev, int op, const void *items, uint32_t count, size_t isz,
 		   uint8_t **buf, struct esptag_ctl_view *v, uint32_t *err_index, bool quiet)
 {
-	struct esptag_ctl_hdr h;
-	char path[256], err[256];
+	char err[256];
 	ssize_t n;
 	int fd;
 
 	*buf = NULL;
-	if (sock_path(dev, path, sizeof(path)))
-		return ESPTAG_EXIT_NODAEMON;
-	fd = ctl_connect(path);
+	fd = send_request(dev, op, items, count, isz);
+	if (fd == -2)
+		fprintf(stderr, "esptag: sending to esptagd: %s\n", strerror(errno));
 	if (fd < 0)
 		return ESPTAG_EXIT_NODAEMON;
-	esptag_ctl_hdr_init(&h, op, false, 0, count, count * isz);
-	if (esptag_ctl_write(fd, &h, items)) {
-		fprintf(stderr, "esptag: sending to esptagd: %s\n", strerror(errno));
-		close(fd);
-		return ESPTAG_EXIT_NODAEMON;
-	}
 	n = esptag_ctl_read(fd, buf);
 	close(fd);
 	if (n <= 0) {
@@ -138,22 +154,20 @@ int cli_transact_q(const char *dev, int op, const void *items, uint32_t count, s
 
 int cli_monitor(const char *dev)
 {
-	struct esptag_ctl_hdr h;
 	struct esptag_ctl_view v;
 	struct esptag_ctl_event e;
-	char path[256], err[256];
+	char err[256];
 	uint8_t *buf;
 	ssize_t n;
 	int fd;
 
-	if (sock_path(dev, path, sizeof(path)))
+	fd = send_request(dev, ESPTAG_CTL_MONITOR, NULL, 0, 0);
+	if (fd == -2) {
+		fprintf(stderr, "esptag: monitor: connection to esptagd lost\n");
 		return ESPTAG_EXIT_NODAEMON;
-	fd = ctl_connect(path);
+	}
 	if (fd < 0)
 		return ESPTAG_EXIT_NODAEMON;
-	esptag_ctl_hdr_init(&h, ESPTAG_CTL_MONITOR, false, 0, 0, 0);
-	if (esptag_ctl_write(fd, &h, NULL))
-		goto lost;
 	for (bool first = true;; first = false) {
 		n = esptag_ctl_read(fd, &buf);
 		if (n <= 0)

@@ -118,7 +118,7 @@ static void print_sad(uint32_t idx, const struct esptag_sa *sa)
 		json_ku64(w, "spi", spi);
 		json_kstr(w, "dir", cli_dir_s(sa->dir));
 		json_ku64(w, "family", sa->family);
-		json_kstr(w, "mode", sa->mode == ESPTAG_MODE_TUNNEL ? "tunnel" : "transport");
+		json_kstr(w, "mode", cli_mode_s(sa->mode));
 		json_kbool(w, "alive", sa->flags & ESPTAG_SAF_ALIVE);
 		json_kbool(w, "esn", sa->flags & ESPTAG_SAF_ESN);
 		json_ku64(w, "ifindex", sa->ifindex);
@@ -137,7 +137,7 @@ static void print_sad(uint32_t idx, const struct esptag_sa *sa)
 		return;
 	}
 	printf("%u: spi 0x%08x dir %s mode %s src %s dst %s reqid %u%s%s\n", idx, spi,
-	       cli_dir_s(sa->dir), sa->mode == ESPTAG_MODE_TUNNEL ? "tunnel" : "transport", s, d,
+	       cli_dir_s(sa->dir), cli_mode_s(sa->mode), s, d,
 	       sa->reqid, sa->flags & ESPTAG_SAF_ALIVE ? " alive" : " not-alive",
 	       sa->flags & ESPTAG_SAF_ESN ? " esn" : "");
 	printf("\tifindex %u local-mac %s", sa->ifindex, mac);
@@ -245,7 +245,7 @@ static int view_array(const struct map_ctx *c, const char *which)
 		} else if (!strcmp(which, "replay")) {
 			const struct esptag_replay *r = (const void *)val;
 
-			entry_u64("top", r->top);
+			entry_u64("top", ESPTAG_REPLAY_TOP(r->top));
 		} else if (!strcmp(which, "sa_life")) {
 			const struct esptag_sa_life *l = (const void *)val;
 
@@ -519,20 +519,25 @@ static int view_cfg(const struct map_ctx *c)
 		json_kbool(w, "agent_up", cfg.flags & ESPTAG_CFGF_AGENT_UP);
 		json_kbool(w, "no_tso", cfg.flags & ESPTAG_CFGF_NO_TSO);
 		json_kbool(w, "spd_host", cfg.flags & ESPTAG_CFGF_SPD_HOST);
+		json_kbool(w, "in_tmpl", cfg.flags & ESPTAG_CFGF_IN_TMPL);
+		json_kbool(w, "bypass", cfg.flags & ESPTAG_CFGF_BYPASS);
 		json_ku64(w, "mark_mask", cfg.mark_mask);
 		json_ku64(w, "mark_trusted", cfg.mark_trusted);
 		json_ku64(w, "mark_shift", cfg.mark_shift);
 		json_ku64(w, "eth_p_cfg", cfg.eth_p_cfg);
 		json_ku64(w, "eth_p_meta", cfg.eth_p_meta);
+		json_ku64(w, "clock_s", cfg.clock_s);
 		json_end(w);
 		json_done(w);
 		return ESPTAG_EXIT_OK;
 	}
-	printf("flags 0x%x%s%s%s mark-mask 0x%08x mark-trusted 0x%08x mark-shift %u "
+	printf("flags 0x%x%s%s%s%s%s mark-mask 0x%08x mark-trusted 0x%08x mark-shift %u "
 	       "eth-p-cfg 0x%04x eth-p-meta 0x%04x\n", cfg.flags,
 	       cfg.flags & ESPTAG_CFGF_AGENT_UP ? " agent-up" : "",
 	       cfg.flags & ESPTAG_CFGF_NO_TSO ? " no-tso" : "",
-	       cfg.flags & ESPTAG_CFGF_SPD_HOST ? " spd-host" : "", cfg.mark_mask, cfg.mark_trusted,
+	       cfg.flags & ESPTAG_CFGF_SPD_HOST ? " spd-host" : "",
+	       cfg.flags & ESPTAG_CFGF_IN_TMPL ? " in-tmpl" : "",
+	       cfg.flags & ESPTAG_CFGF_BYPASS ? " bypass" : "", cfg.mark_mask, cfg.mark_trusted,
 	       cfg.mark_shift, cfg.eth_p_cfg, cfg.eth_p_meta);
 	return ESPTAG_EXIT_OK;
 }

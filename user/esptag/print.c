@@ -11,19 +11,9 @@
 #include "cli.h"
 #include "esptag_proto.h"
 
-const char *cli_dir_s(int d)
+static const char *vf_mode_s(int m)
 {
-	return d == ESPTAG_DIR_IN ? "in" : d == ESPTAG_DIR_OUT ? "out" : "any";
-}
-
-static const char *mode_s(int m)
-{
-	return m == ESPTAG_MODE_TUNNEL ? "tunnel" : "transport";
-}
-
-void cli_mac_s(const uint8_t *m, char *b)
-{
-	sprintf(b, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
+	return m == ESPTAG_CTL_SW_VEPA ? "vepa" : "veb";
 }
 
 /* The stats reply's entry of one SA (by sa_index, and spi unless 0); false if none. */
@@ -41,30 +31,9 @@ static bool sa_stat(const struct esptag_ctl_view *stats, uint32_t sa_index, uint
 /* state list -s: one SA's counters (JSON: a "stats" member of the SA). */
 static void print_sa_stats(const struct esptag_ctl_stat *s)
 {
-	struct json_w *w = &cli_jw;
-
-	if (!cli_json) {
-		printf("\tstats packets %" PRIu64 " bytes %" PRIu64 " drops %" PRIu64 "\n",
-		       s->packets, s->bytes, s->drops);
-		if (s->agent_ok)
-			printf("\tagent packets %" PRIu64 " bytes %" PRIu64 " auth-fail %" PRIu64
-			       "\n", s->agent_packets, s->agent_bytes, s->auth_fail);
-		return;
-	}
-	json_key(w, "stats");
-	json_obj(w);
-	json_ku64(w, "packets", s->packets);
-	json_ku64(w, "bytes", s->bytes);
-	json_ku64(w, "drops", s->drops);
-	if (s->agent_ok) {
-		json_key(w, "agent");
-		json_obj(w);
-		json_ku64(w, "packets", s->agent_packets);
-		json_ku64(w, "bytes", s->agent_bytes);
-		json_ku64(w, "auth_fail", s->auth_fail);
-		json_end(w);
-	}
-	json_end(w);
+	cli_obj_begin("stats", "\tstats");
+	cli_sa_counters(s, false, "\tagent");
+	cli_obj_end("");
 }
 
 /* "(INF)" for no limit, else the number (ip -s xfrm state). */
@@ -84,6 +53,20 @@ static const char *time_s(uint64_t t, char *b, size_t n)
 	if (!t || !localtime_r(&tt, &tm) || !strftime(b, n, "%Y-%m-%d %H:%M:%S", &tm))
 		return "-";
 	return b;
+}
+
+/* The members that name an SA: dev, src, dst, proto, spi, reqid. */
+static void json_sa_id(const char *dev, const char *s, const char *d, uint32_t spi,
+		       uint32_t reqid)
+{
+	struct json_w *w = &cli_jw;
+
+	json_kstr(w, "dev", dev);
+	json_kstr(w, "src", s);
+	json_kstr(w, "dst", d);
+	json_kstr(w, "proto", "esp");
+	json_ku64(w, "spi", spi);
+	json_ku64(w, "reqid", reqid);
 }
 
 /* Lifetime config and current use, as ip -s xfrm state shows them. */
@@ -137,24 +120,15 @@ static void print_sa(const struct esptag_ctl_sa *sa, const struct esptag_ctl_vie
 		struct json_w *w = &cli_jw;
 
 		json_obj(w);
-		json_kstr(w, "dev", sa->dev);
-		json_kstr(w, "src", s);
-		json_kstr(w, "dst", d);
-		json_kstr(w, "proto", "esp");
-		json_ku64(w, "spi", sa->spi);
-		json_ku64(w, "reqid", sa->reqid);
-		json_kstr(w, "mode", mode_s(sa->mode));
+		json_sa_id(sa->dev, s, d, sa->spi, sa->reqid);
+		json_kstr(w, "mode", cli_mode_s(sa->mode));
 		json_kstr(w, "dir", cli_dir_s(sa->dir));
 		json_kstr(w, "aead", "rfc4106(gcm(aes))");
 		json_ku64(w, "key_bits", sa->key_len * 8);
 		json_ku64(w, "icv_bits", sa->icv_len * 8);
 		json_ku64(w, "replay_window", sa->replay_window);
 		json_kbool(w, "esn", sa->sa_flags & ESPTAG_SA_F_ESN);
-		json_key(w, "vlans");
-		json_arr(w);
-		for (int i = 0; i < sa->nvlans; i++)
-			json_u64(w, sa->vid[i]);
-		json_end(w);
+		cli_json_vlans(sa->vid, sa->nvlans);
 		json_ku64(w, "sa_index", sa->sa_index);
 		json_ku64(w, "seq", sa->seq);
 		json_kbool(w, "alive", sa->state & ESPTAG_CTL_SAS_ALIVE);
@@ -168,7 +142,7 @@ static void print_sa(const struct esptag_ctl_sa *sa, const struct esptag_ctl_vie
 	}
 	printf("src %s dst %s\n", s, d);
 	printf("\tdev %s proto esp spi 0x%08x reqid %u mode %s dir %s\n",
-	       *sa->dev ? sa->dev : "-", sa->spi, sa->reqid, mode_s(sa->mode), cli_dir_s(sa->dir));
+	       *sa->dev ? sa->dev : "-", sa->spi, sa->reqid, cli_mode_s(sa->mode), cli_dir_s(sa->dir));
 	printf("\taead rfc4106(gcm(aes)) key-len %u icv-len %u", sa->key_len * 8,
 	       sa->icv_len * 8);
 	if (sa->dir == ESPTAG_DIR_IN)
@@ -195,16 +169,12 @@ void cli_print_sas(const struct esptag_ctl_view *v, const struct esptag_ctl_view
 {
 	struct esptag_ctl_sa sa;
 
-	if (cli_json)
-		json_arr(&cli_jw);
+	cli_list_begin();
 	for (uint32_t i = 0; i < v->hdr.count; i++) {
 		esptag_ctl_item(v, i, &sa);
 		print_sa(&sa, stats, stats != NULL);
 	}
-	if (cli_json) {
-		json_end(&cli_jw);
-		json_done(&cli_jw);
-	}
+	cli_list_end();
 }
 
 static void print_vf_json(const struct esptag_ctl_vf *f, const char *mac, const char *a)
@@ -226,12 +196,8 @@ static void print_vf_json(const struct esptag_ctl_vf *f, const char *mac, const 
 	json_kbool(w, "local", f->flags & ESPTAG_CTL_VF_LOCAL);
 	json_ku64(w, "sas", f->sa_count);
 	json_ku64(w, "limit", f->limit);
-	json_kstr(w, "mode", f->mode == ESPTAG_CTL_SW_VEPA ? "vepa" : "veb");
-	json_key(w, "vlans");
-	json_arr(w);
-	for (int k = 0; k < f->nvlans; k++)
-		json_u64(w, f->vid[k]);
-	json_end(w);
+	json_kstr(w, "mode", vf_mode_s(f->mode));
+	cli_json_vlans(f->vid, f->nvlans);
 	json_end(w);
 }
 
@@ -241,8 +207,7 @@ void cli_print_vfs(const struct esptag_ctl_view *v, bool list)
 	char mac[20], a[64];
 	bool veb = false;
 
-	if (cli_json)
-		json_arr(&cli_jw);
+	cli_list_begin();
 	for (uint32_t i = 0; i < v->hdr.count; i++) {
 		esptag_ctl_item(v, i, &f);
 		cli_mac_s(f.mac, mac);
@@ -259,16 +224,12 @@ void cli_print_vfs(const struct esptag_ctl_view *v, bool list)
 			printf(" vlan %u", f.vid[k]);
 		printf("\n\ttrust %s sas %u limit %u mode %s%s%s\n",
 		       f.flags & ESPTAG_CTL_VF_TRUSTED ? "on" : "off", f.sa_count, f.limit,
-		       f.mode == ESPTAG_CTL_SW_VEPA ? "vepa" : "veb",
+		       vf_mode_s(f.mode),
 		       f.flags & ESPTAG_CTL_VF_CONNECTED ? " connected" : "",
 		       f.flags & ESPTAG_CTL_VF_LOCAL ? " local-registered" : "");
 	}
-	if (cli_json) {
-		json_end(&cli_jw);
-		json_done(&cli_jw);
-		return;
-	}
-	if (list && veb)
+	cli_list_end();
+	if (!cli_json && list && veb)
 		printf("note: switch mode VEB: traffic between local VFs (and the PF) is switched by the NIC\n"
 		       "      and bypasses the agent: it is never ESP-protected; protect policies toward\n"
 		       "      local addresses fail closed (dropped at the VF port). Use VEPA for encrypted\n"
@@ -299,8 +260,7 @@ static void print_policy_json(const struct esptag_ctl_policy *p, const char *s, 
 		if (*td)
 			json_kstr(w, "tmpl_dst", td);
 		if (p->tmpl_mode)
-			json_kstr(w, "tmpl_mode",
-				  p->tmpl_mode == ESPTAG_MODE_TUNNEL ? "tunnel" : "transport");
+			json_kstr(w, "tmpl_mode", cli_mode_s(p->tmpl_mode));
 		if (p->sa_index != ESPTAG_SA_INDEX_NONE)
 			json_ku64(w, "sa_index", p->sa_index);
 		else
@@ -348,8 +308,7 @@ static void print_policy(const struct esptag_ctl_policy *p, const struct esptag_
 			if (*td)
 				printf(" dst %s", td);
 			if (p->tmpl_mode)
-				printf(" mode %s",
-				       p->tmpl_mode == ESPTAG_MODE_TUNNEL ? "tunnel" : "transport");
+				printf(" mode %s", cli_mode_s(p->tmpl_mode));
 		}
 		if (p->dir == ESPTAG_DIR_OUT) {
 			if (p->sa_index != ESPTAG_SA_INDEX_NONE)
@@ -359,13 +318,9 @@ static void print_policy(const struct esptag_ctl_policy *p, const struct esptag_
 		}
 	}
 	if (p->use_time) {
-		time_t t = (time_t)p->use_time;
 		char tb[32];
-		struct tm tm;
 
-		localtime_r(&t, &tm);
-		strftime(tb, sizeof(tb), "%Y-%m-%d %H:%M:%S", &tm);
-		printf(" use %s", tb);
+		printf(" use %s", time_s(p->use_time, tb, sizeof(tb)));
 	}
 	printf(" id %u\n", p->id);
 	if (st)
@@ -376,16 +331,12 @@ void cli_print_policies(const struct esptag_ctl_view *v, const struct esptag_ctl
 {
 	struct esptag_ctl_policy p;
 
-	if (cli_json)
-		json_arr(&cli_jw);
+	cli_list_begin();
 	for (uint32_t i = 0; i < v->hdr.count; i++) {
 		esptag_ctl_item(v, i, &p);
 		print_policy(&p, stats);
 	}
-	if (cli_json) {
-		json_end(&cli_jw);
-		json_done(&cli_jw);
-	}
+	cli_list_end();
 }
 
 void cli_print_vf_reset(const struct esptag_ctl_view *v)
@@ -412,14 +363,10 @@ int cli_print_sa_get(const struct esptag_ctl_sa *sas, uint32_t n, const struct e
 		fprintf(stderr, "esptag: no such SA (dst, spi%s)\n", id && id->dir ? ", dir" : "");
 		return ESPTAG_EXIT_REFUSED;
 	}
-	if (cli_json)
-		json_arr(&cli_jw);
+	cli_list_begin();
 	for (uint32_t i = 0; i < n; i++)
 		print_sa(&sas[i], NULL, true);
-	if (cli_json) {
-		json_end(&cli_jw);
-		json_done(&cli_jw);
-	}
+	cli_list_end();
 	return ESPTAG_EXIT_OK;
 }
 
@@ -433,12 +380,7 @@ void cli_print_allocspi(const struct esptag_ctl_spi *q)
 		struct json_w *w = &cli_jw;
 
 		json_obj(w);
-		json_kstr(w, "dev", q->dev);
-		json_kstr(w, "src", s);
-		json_kstr(w, "dst", d);
-		json_kstr(w, "proto", "esp");
-		json_ku64(w, "spi", q->spi);
-		json_ku64(w, "reqid", q->reqid);
+		json_sa_id(q->dev, s, d, q->spi, q->reqid);
 		json_end(w);
 		json_done(w);
 		return;

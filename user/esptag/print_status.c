@@ -31,9 +31,49 @@ static const struct {
 	      { ESPTAG_FEAT_ESN, "esn" }, { ESPTAG_FEAT_TUNNEL, "tunnel" },
 	      { ESPTAG_FEAT_IPV6, "ipv6" } };
 
+/* The names of the agent's algorithms and features, in names[]; how many. */
+static size_t agent_algs(const struct esptag_ctl_agent *a, const char **names)
+{
+	size_t n = 0;
+
+	for (int alg = 1; alg <= 2; alg++)
+		if (a->alg_mask & (1u << alg))
+			names[n++] = esptag_alg_str(alg);
+	return n;
+}
+
+static size_t agent_feats(const struct esptag_ctl_agent *a, const char **names)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < sizeof(feats) / sizeof(feats[0]); i++)
+		if (a->features & feats[i].bit)
+			names[n++] = feats[i].name;
+	return n;
+}
+
+#define AGENT_NAMES_MAX (sizeof(feats) / sizeof(feats[0]) + 2)
+
+/* The n names: JSON, the member key with an array; text, " name" each. */
+static void json_names(struct json_w *w, const char *key, const char **names, size_t n)
+{
+	json_key(w, key);
+	json_arr(w);
+	for (size_t i = 0; i < n; i++)
+		json_str(w, names[i]);
+	json_end(w);
+}
+
+static void text_names(const char **names, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		printf(" %s", names[i]);
+}
+
 static void print_agent_json(const struct esptag_ctl_agent *a, const char *mac, const char *amac)
 {
 	struct json_w *w = &cli_jw;
+	const char *names[AGENT_NAMES_MAX];
 
 	json_obj(w);
 	json_kstr(w, "dev", a->dev);
@@ -52,18 +92,8 @@ static void print_agent_json(const struct esptag_ctl_agent *a, const char *mac, 
 	json_ku64(w, "local_capacity", a->local_capacity);
 	json_ku64(w, "max_records", a->max_records);
 	json_ku64(w, "max_payload", a->max_payload);
-	json_key(w, "algorithms");
-	json_arr(w);
-	for (int alg = 1; alg <= 2; alg++)
-		if (a->alg_mask & (1u << alg))
-			json_str(w, esptag_alg_str(alg));
-	json_end(w);
-	json_key(w, "features");
-	json_arr(w);
-	for (size_t i = 0; i < sizeof(feats) / sizeof(feats[0]); i++)
-		if (a->features & feats[i].bit)
-			json_str(w, feats[i].name);
-	json_end(w);
+	json_names(w, "algorithms", names, agent_algs(a, names));
+	json_names(w, "features", names, agent_feats(a, names));
 	json_kstr(w, "xdp", xdp_s(a->xdp_mode));
 	json_ku64(w, "hello_ok", a->hello_ok);
 	json_ku64(w, "hello_fail", a->hello_fail);
@@ -82,6 +112,7 @@ static void print_agent_json(const struct esptag_ctl_agent *a, const char *mac, 
 void cli_print_agent(const struct esptag_ctl_view *v)
 {
 	struct esptag_ctl_agent a = {};
+	const char *names[AGENT_NAMES_MAX];
 	char mac[32], amac[32];
 
 	esptag_ctl_item(v, 0, &a);
@@ -101,13 +132,9 @@ void cli_print_agent(const struct esptag_ctl_view *v)
 	       a.sad_capacity, a.port_used, a.port_limit, a.local_capacity, a.max_records,
 	       a.max_payload);
 	printf("\talgorithms");
-	for (int alg = 1; alg <= 2; alg++)
-		if (a.alg_mask & (1u << alg))
-			printf(" %s", esptag_alg_str(alg));
+	text_names(names, agent_algs(&a, names));
 	printf("\n\tfeatures");
-	for (size_t i = 0; i < sizeof(feats) / sizeof(feats[0]); i++)
-		if (a.features & feats[i].bit)
-			printf(" %s", feats[i].name);
+	text_names(names, agent_feats(&a, names));
 	printf("\n\thello ok %u fail %u last-reply ", a.hello_ok, a.hello_fail);
 	if (a.last_reply_ms == UINT32_MAX)
 		printf("never");
@@ -123,48 +150,30 @@ static const char *stat_section(int kind, bool json)
 	       kind == ESPTAG_STAT_AGENT ? "agent" : "sa";
 }
 
-/* One SA's counters in JSON (keys as the stats reply's fields). */
-static void print_stat_sa_json(const struct esptag_ctl_stat *s)
+/* The name of a data path or agent counter. */
+static const char *stat_name(const struct esptag_ctl_stat *s)
 {
-	struct json_w *w = &cli_jw;
-
-	json_obj(w);
-	json_ku64(w, "sa_index", s->sa_index);
-	json_ku64(w, "spi", s->spi);
-	json_kstr(w, "dir", cli_dir_s(s->dir));
-	json_ku64(w, "packets", s->packets);
-	json_ku64(w, "bytes", s->bytes);
-	json_ku64(w, "drops", s->drops);
-	if (s->agent_ok) {
-		json_key(w, "agent");
-		json_obj(w);
-		json_ku64(w, "packets", s->agent_packets);
-		json_ku64(w, "bytes", s->agent_bytes);
-		json_ku64(w, "auth_fail", s->auth_fail);
-		json_ku64(w, "domain_reject", s->domain_reject);
-		json_ku64(w, "seq", s->agent_seq);
-		json_end(w);
-	}
-	json_end(w);
+	return s->kind == ESPTAG_STAT_DP ? esptag_counter_str(s->id)
+					 : esptag_agent_counter_str(s->id);
 }
 
-static void print_stat_text(const struct esptag_ctl_stat *s)
+/* One entry: a counter "name value", or an SA's counters (JSON: keys as
+ * the stats reply's fields). */
+static void print_stat(const struct esptag_ctl_stat *s)
 {
-	if (s->kind == ESPTAG_STAT_DP || s->kind == ESPTAG_STAT_AGENT) {
-		printf("\t%-28s %" PRIu64 "\n",
-		       s->kind == ESPTAG_STAT_DP ? esptag_counter_str(s->id)
-						 : esptag_agent_counter_str(s->id),
-		       s->value);
+	if (s->kind != ESPTAG_STAT_SA) {
+		if (cli_json)
+			json_ku64(&cli_jw, stat_name(s), s->value);
+		else
+			printf("\t%-28s %" PRIu64 "\n", stat_name(s), s->value);
 		return;
 	}
-	printf("\tsa-index %u spi 0x%08x dir %s packets %" PRIu64 " bytes %" PRIu64
-	       " drops %" PRIu64 "\n",
-	       s->sa_index, s->spi, cli_dir_s(s->dir), s->packets, s->bytes, s->drops);
-	if (s->agent_ok)
-		printf("\t\tagent packets %" PRIu64 " bytes %" PRIu64 " auth-fail %" PRIu64
-		       " domain-reject %" PRIu64 " seq %" PRIu64 "\n",
-		       s->agent_packets, s->agent_bytes, s->auth_fail, s->domain_reject,
-		       s->agent_seq);
+	cli_obj_begin(NULL, "\t");
+	cli_field_u64("sa_index", "sa-index", CLI_DEC, s->sa_index);
+	cli_field_u64("spi", "spi", CLI_HEX32, s->spi);
+	cli_field_str("dir", "dir", cli_dir_s(s->dir));
+	cli_sa_counters(s, true, "\t\tagent");
+	cli_obj_end("");
 }
 
 /* The statistics: sections datapath and agent (name: value) and sa (a list). */
@@ -192,14 +201,7 @@ void cli_print_stats(const struct esptag_ctl_view *v)
 			}
 			section = s.kind;
 		}
-		if (!cli_json)
-			print_stat_text(&s);
-		else if (s.kind == ESPTAG_STAT_SA)
-			print_stat_sa_json(&s);
-		else
-			json_ku64(w, s.kind == ESPTAG_STAT_DP ? esptag_counter_str(s.id)
-							      : esptag_agent_counter_str(s.id),
-				  s.value);
+		print_stat(&s);
 	}
 	if (cli_json) {
 		if (section)
@@ -228,82 +230,57 @@ static const char *limit_str(int id)
 
 void cli_print_event(const struct esptag_ctl_event *e)
 {
-	char d[64], s[64] = "", ts[32];
+	char d[64], s[64] = "", ts[32], tb[48];
 	bool expire = e->type == ESPTAG_EV_SA_EXPIRED || e->type == ESPTAG_EV_SA_SOFT_EXPIRED;
 	time_t t = e->time_ms / 1000;
 	struct tm tm;
 
 	gmtime_r(&t, &tm);
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(tb, sizeof(tb), "%s.%03uZ", ts, (unsigned)(e->time_ms % 1000));
 	if (e->family)
 		esptag_addr_str(e->family, e->daddr, d, sizeof(d));
 	if (e->family && sa_event(e->type))
 		esptag_addr_str(e->family, e->saddr, s, sizeof(s));
-	if (cli_json) {
-		struct json_w *w = &cli_jw;
-		char tb[48];
+	cli_obj_begin(NULL, "");
+	if (cli_json)
+		json_kstr(&cli_jw, "time", tb);
+	else
+		printf("[%s]", tb);
+	cli_field_str("event", "", esptag_ctl_event_str(e->type));
+	if (e->type == ESPTAG_EV_DROP) {
+		cli_field_str("counter", "", esptag_counter_str(e->id));
+		cli_field_u64("value", "", CLI_DEC, e->value);
+		cli_field_u64("delta", "", CLI_DELTA, e->delta);
+	} else if (e->type == ESPTAG_EV_AGENT_RESTARTED) {
+		cli_field_u64("epoch", "epoch", CLI_HEX64, e->delta);
+		cli_field_u64("reinstalled", "reinstalled", CLI_DEC, e->value);
+	} else if (e->type == ESPTAG_EV_ACQUIRE) {
+		char sb[64];
 
-		snprintf(tb, sizeof(tb), "%s.%03uZ", ts, (unsigned)(e->time_ms % 1000));
-		json_obj(w);
-		json_kstr(w, "time", tb);
-		json_kstr(w, "event", esptag_ctl_event_str(e->type));
-		if (e->type == ESPTAG_EV_DROP) {
-			json_kstr(w, "counter", esptag_counter_str(e->id));
-			json_ku64(w, "value", e->value);
-			json_ku64(w, "delta", e->delta);
-		} else if (e->type == ESPTAG_EV_AGENT_RESTARTED) {
-			json_ku64(w, "epoch", e->delta);
-			json_ku64(w, "reinstalled", e->value);
-		} else if (e->type == ESPTAG_EV_ACQUIRE) {
-			char sb[64];
-
-			json_ku64(w, "reqid", e->reqid);
-			json_ku64(w, "policy_id", e->policy_id);
-			json_ku64(w, "proto", e->id);
-			json_kstr(w, "src", esptag_addr_str(e->family, e->saddr, sb, sizeof(sb)));
-		} else if (e->spi || e->sa_index) {
-			json_ku64(w, "sa_index", e->sa_index);
-			json_ku64(w, "spi", e->spi);
-			json_kstr(w, "dir", cli_dir_s(e->dir));
-		}
-		if (e->family)
-			json_kstr(w, "dst", d);
-		if (*s)
-			json_kstr(w, "src", s);
-		if (sa_event(e->type)) {
-			json_kstr(w, "proto", "esp");
-			json_ku64(w, "reqid", e->reqid);
-		}
-		if (expire) {
-			json_kstr(w, "limit", limit_str(e->id));
-			json_ku64(w, "value", e->value);
-		}
-		json_end(w);
-		json_done(w);
-	} else {
-		printf("[%s.%03uZ] %s", ts, (unsigned)(e->time_ms % 1000),
-		       esptag_ctl_event_str(e->type));
-		if (e->type == ESPTAG_EV_DROP)
-			printf(" %s %" PRIu64 " (+%" PRIu64 ")", esptag_counter_str(e->id), e->value,
-			       e->delta);
-		else if (e->type == ESPTAG_EV_AGENT_RESTARTED)
-			printf(" epoch 0x%016" PRIx64 " reinstalled %" PRIu64, e->delta, e->value);
-		else if (e->type == ESPTAG_EV_ACQUIRE) {
-			char sb[64];
-
-			printf(" reqid %u policy %u proto %u src %s", e->reqid, e->policy_id, e->id,
-			       esptag_addr_str(e->family, e->saddr, sb, sizeof(sb)));
-		} else if (e->spi || e->sa_index)
-			printf(" sa-index %u spi 0x%08x dir %s", e->sa_index, e->spi, cli_dir_s(e->dir));
-		if (e->family)
-			printf(" dst %s", d);
-		if (*s)
-			printf(" src %s", s);
-		if (sa_event(e->type))
-			printf(" reqid %u", e->reqid);
-		if (expire)
-			printf(" limit %s", limit_str(e->id));
-		printf("\n");
+		cli_field_u64("reqid", "reqid", CLI_DEC, e->reqid);
+		cli_field_u64("policy_id", "policy", CLI_DEC, e->policy_id);
+		cli_field_u64("proto", "proto", CLI_DEC, e->id);
+		cli_field_str("src", "src", esptag_addr_str(e->family, e->saddr, sb, sizeof(sb)));
+	} else if (e->spi || e->sa_index) {
+		cli_field_u64("sa_index", "sa-index", CLI_DEC, e->sa_index);
+		cli_field_u64("spi", "spi", CLI_HEX32, e->spi);
+		cli_field_str("dir", "dir", cli_dir_s(e->dir));
 	}
+	if (e->family)
+		cli_field_str("dst", "dst", d);
+	if (*s)
+		cli_field_str("src", "src", s);
+	if (sa_event(e->type)) {
+		cli_field_str("proto", NULL, "esp");
+		cli_field_u64("reqid", "reqid", CLI_DEC, e->reqid);
+	}
+	if (expire) {
+		cli_field_str("limit", "limit", limit_str(e->id));
+		cli_field_u64("value", NULL, CLI_DEC, e->value);
+	}
+	cli_obj_end("\n");
+	if (cli_json)
+		json_done(&cli_jw);
 	fflush(stdout);
 }

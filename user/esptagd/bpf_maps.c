@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "esptagd.h"
@@ -39,6 +40,31 @@ int cfg_set_flag(struct daemon *d, uint32_t flag, bool on)
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * The data path's clock for use times (esptag_cfg.clock_s): CLOCK_MONOTONIC
+ * seconds, written when the second moves on (called every lifetime tick and
+ * at start-up), so that the programs stamp last use with a load instead of
+ * a clock helper call per packet. stop: 0, the programs read the clock
+ * themselves while no daemon keeps it (a data path left running).
+ */
+void cfg_clock_tick(struct daemon *d, bool stop)
+{
+	struct esptag_cfg c = {};
+	struct timespec ts;
+	__u32 k = 0, s = 0;
+
+	if (!stop) {
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		s = (__u32)ts.tv_sec;
+	}
+	if (d->bpf.map_fd[M_CFG] < 0 || bpf_map_lookup_elem(d->bpf.map_fd[M_CFG], &k, &c) ||
+	    c.clock_s == s)
+		return;
+	c.clock_s = s;
+	if (bpf_map_update_elem(d->bpf.map_fd[M_CFG], &k, &c, BPF_ANY))
+		log_err("esptag_cfg: cannot update the clock: %s", strerror(errno));
 }
 
 int cfg_set_agent_up(struct daemon *d, bool up)

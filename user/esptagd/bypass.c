@@ -9,6 +9,11 @@
  * nothing; it only takes a slot. The map holds ESPTAG_BYPASS_MAX entries:
  * when it is full, the cookies of sockets that no longer exist (no UDP
  * socket of this network namespace has them, sock_diag) are removed first.
+ *
+ * esptag_cfg's BYPASS flag is set before the first entry is written and
+ * stays set while the map may have entries (bypass_flag_sync at start-up):
+ * without it the programs skip the socket lookup, and a packet of a bypass
+ * socket is treated like any other (protected or dropped, never leaked).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -95,6 +100,18 @@ static int prune(struct daemon *d)
 	return ns;
 }
 
+/* Start-up: the flag matches the pinned map (set if it has any entry; a
+ * data path of a build without the flag left entries behind unflagged). */
+void bypass_flag_sync(struct daemon *d)
+{
+	int fd = d->bpf.map_fd[M_BYPASS];
+	uint64_t key;
+
+	if (fd < 0)
+		return;
+	cfg_set_flag(d, ESPTAG_CFGF_BYPASS, !bpf_map_get_next_key(fd, NULL, &key));
+}
+
 void ctl_bypass_socket(struct daemon *d, const struct esptag_ctl_view *v, struct reply *r)
 {
 	struct esptag_ctl_bypass b;
@@ -114,6 +131,10 @@ void ctl_bypass_socket(struct daemon *d, const struct esptag_ctl_view *v, struct
 	e.family = b.family;
 	e.proto = b.proto;
 	e.port = b.port;
+	if (cfg_set_flag(d, ESPTAG_CFGF_BYPASS, true)) {
+		reply_err(r, ESPTAG_CTL_E_BPF, "cannot set the bypass flag in esptag_cfg");
+		return;
+	}
 	if (!bpf_map_update_elem(fd, &b.cookie, &e, BPF_ANY))
 		goto done;
 	if (errno != E2BIG && errno != ENOSPC) {

@@ -335,6 +335,8 @@ int bpf_open_leftover(struct daemon *d, const char *dir);
 void bpf_remove_leftover(struct daemon *d, const char *pin_dir, uint32_t tc_prio);
 void tc_detach_leftover(int ifindex, int where, uint32_t handle, uint32_t prio); /* bpf_tc_attach_point */
 int cfg_set_agent_up(struct daemon *d, bool up);
+/* esptag_cfg.clock_s: now (CLOCK_MONOTONIC seconds), or 0 with stop. */
+void cfg_clock_tick(struct daemon *d, bool stop);
 /* Set or clear one ESPTAG_CFGF_* bit (written only when it changes). */
 int cfg_set_flag(struct daemon *d, uint32_t flag, bool on);
 bool cfg_agent_up(struct daemon *d);
@@ -567,5 +569,7 @@ void acquire_close(struct daemon *d);
 
 /* bypass.c: BYPASS_SOCKET requests */
 void ctl_bypass_socket(struct daemon *d, const struct esptag_ctl_view *v, struct reply *r);
+/* Start-up: esptag_cfg's BYPASS flag set exactly when esptag_bypass has entries. */
+void bypass_flag_sync(struct daemon *d);
 
 #endif

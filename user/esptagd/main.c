@@ -124,6 +124,8 @@ static enum stage start(struct daemon *d, const struct opts *o, struct loop *lp)
 	if (key_seen_init(d) || keylog_open(d, o->keylog))
 		return STAGE_BPF;
 	spd_recover(d);
+	bypass_flag_sync(d);
+	cfg_clock_tick(d, false);
 	if (d->vf_mode) {
 		/* The re-initialisation request before anything else. */
 		if (vf_open(d, o->mailbox) || vf_reset(d))
@@ -236,8 +238,10 @@ static void on_event(struct daemon *d, struct opts *o, struct loop *lp, int fd)
 	} else if (fd == lp->lifefd) {
 		uint64_t exp;
 
-		if (read(lp->lifefd, &exp, sizeof(exp)) > 0)
+		if (read(lp->lifefd, &exp, sizeof(exp)) > 0) {
+			cfg_clock_tick(d, false);
 			sad_life_tick(d);
+		}
 	} else if (fd == lp->afd) {
 		acquire_poll(d);
 	} else if (fd == d->chan.fd) {
@@ -296,6 +300,8 @@ static void stop(struct daemon *d, const struct opts *o, struct loop *lp, enum s
 			log_notice("exit: data path left running on %s (programs attached, maps pinned in %s, agent SAs kept); "
 				   "the next esptagd takes it over, esptagd --teardown removes it",
 				   d->dev, o->bo.pin_dir);
+		if (!remove)
+			cfg_clock_tick(d, true);	/* nobody keeps it now */
 		life_map_close(d);
 		bpf_teardown(d, !remove, o->bo.pin_dir);
 	}

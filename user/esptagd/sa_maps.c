@@ -191,7 +191,7 @@ uint64_t map_seq(struct daemon *d, const struct sa *sa)
 		struct esptag_replay r;
 
 		if (!bpf_map_lookup_elem(d->bpf.map_fd[M_REPLAY], &idx, &r))
-			return r.top;
+			return ESPTAG_REPLAY_TOP(r.top);
 	}
 	return 0;
 }

@@ -243,7 +243,9 @@ static void pol_remove(struct daemon *d, struct pol *p)
 	}
 }
 
-void ctl_policy_del(struct daemon *d, const struct esptag_ctl_view *v, struct reply *r)
+/* The policy a request names by its selector (dev, dir, src, dst), or NULL
+ * with the error in the reply. */
+static struct pol *pol_named(struct daemon *d, const struct esptag_ctl_view *v, struct reply *r)
 {
 	struct esptag_ctl_policy c;
 	struct pol *p;
@@ -251,13 +253,20 @@ void ctl_policy_del(struct daemon *d, const struct esptag_ctl_view *v, struct re
 	esptag_ctl_item(v, 0, &c);
 	if (strcmp(c.dev, d->dev)) {
 		reply_err(r, ESPTAG_CTL_E_DEV, "this esptagd manages %s, not %s", d->dev, c.dev);
-		return;
+		return NULL;
 	}
 	p = pol_find(d, &c);
-	if (!p) {
+	if (!p)
 		reply_err(r, ESPTAG_CTL_E_NOENT, "no policy for this src, dst and dir (esptag policy list)");
+	return p;
+}
+
+void ctl_policy_del(struct daemon *d, const struct esptag_ctl_view *v, struct reply *r)
+{
+	struct pol *p = pol_named(d, v, r);
+
+	if (!p)
 		return;
-	}
 	log_info("policy %u deleted", p->c.id);
 	pol_remove(d, p);
 	in_tmpl_sync(d);
@@ -283,20 +292,10 @@ void ctl_policy_list(struct daemon *d, struct reply *r)
 /* One policy by its selector (dev, dir, src, dst), with its use time. */
 void ctl_policy_get(struct daemon *d, const struct esptag_ctl_view *v, struct reply *r)
 {
-	struct esptag_ctl_policy c;
-	struct pol *p;
+	struct pol *p = pol_named(d, v, r);
 
-	esptag_ctl_item(v, 0, &c);
-	if (strcmp(c.dev, d->dev)) {
-		reply_err(r, ESPTAG_CTL_E_DEV, "this esptagd manages %s, not %s", d->dev, c.dev);
-		return;
-	}
-	p = pol_find(d, &c);
-	if (!p) {
-		reply_err(r, ESPTAG_CTL_E_NOENT, "no policy for this src, dst and dir (esptag policy list)");
-		return;
-	}
-	reply_pol(d, r, p);
+	if (p)
+		reply_pol(d, r, p);
 }
 
 void ctl_policy_flush(struct daemon *d, struct reply *r)

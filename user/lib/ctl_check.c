@@ -46,15 +46,24 @@ static int plen_check(uint8_t family, const uint8_t a[16], uint8_t plen, const c
 	return 0;
 }
 
+/* What an SA or a policy is under: its device, direction and family. */
+static int dev_dir_family_check(const char *dev, bool allow_empty, uint8_t dir, uint8_t family,
+				char *err, size_t errlen)
+{
+	if (dev_check(dev, allow_empty, err, errlen))
+		return -1;
+	if (dir != ESPTAG_DIR_IN && dir != ESPTAG_DIR_OUT)
+		return fail(err, errlen, "dir must be in or out");
+	if (family != 4 && family != 6)
+		return fail(err, errlen, "family must be 4 or 6");
+	return 0;
+}
+
 int esptag_ctl_sa_check(const struct esptag_ctl_sa *sa, bool is_request, char *err,
 			size_t errlen)
 {
-	if (dev_check(sa->dev, !is_request, err, errlen))
+	if (dev_dir_family_check(sa->dev, !is_request, sa->dir, sa->family, err, errlen))
 		return -1;
-	if (sa->dir != ESPTAG_DIR_IN && sa->dir != ESPTAG_DIR_OUT)
-		return fail(err, errlen, "dir must be in or out");
-	if (sa->family != 4 && sa->family != 6)
-		return fail(err, errlen, "family must be 4 or 6");
 	if (sa->mode != ESPTAG_MODE_TRANSPORT && sa->mode != ESPTAG_MODE_TUNNEL)
 		return fail(err, errlen, "mode must be transport or tunnel");
 	if (sa->alg == ESPTAG_ALG_AES_GCM_128) {
@@ -134,12 +143,8 @@ int esptag_ctl_sa_id_check(const struct esptag_ctl_sa_id *id, char *err, size_t 
 int esptag_ctl_policy_check(const struct esptag_ctl_policy *p, bool is_request, char *err,
 			    size_t errlen)
 {
-	if (dev_check(p->dev, !is_request, err, errlen))
+	if (dev_dir_family_check(p->dev, !is_request, p->dir, p->family, err, errlen))
 		return -1;
-	if (p->dir != ESPTAG_DIR_IN && p->dir != ESPTAG_DIR_OUT)
-		return fail(err, errlen, "dir must be in or out");
-	if (p->family != 4 && p->family != 6)
-		return fail(err, errlen, "family must be 4 or 6");
 	if (p->action < ESPTAG_ACT_BYPASS || p->action > ESPTAG_ACT_DISCARD)
 		return fail(err, errlen, "action must be protect, bypass or discard");
 	if (plen_check(p->family, p->src, p->src_plen, "src", err, errlen) ||
@@ -213,12 +218,8 @@ static int stat_check(const struct esptag_ctl_stat *s, char *err, size_t errlen)
 /* STATE_UPDATE request: an SA named by dev, dir, family, spi, daddr; no key. */
 static int sa_update_check(const struct esptag_ctl_sa *sa, char *err, size_t errlen)
 {
-	if (dev_check(sa->dev, true, err, errlen))
+	if (dev_dir_family_check(sa->dev, true, sa->dir, sa->family, err, errlen))
 		return -1;
-	if (sa->dir != ESPTAG_DIR_IN && sa->dir != ESPTAG_DIR_OUT)
-		return fail(err, errlen, "dir must be in or out");
-	if (sa->family != 4 && sa->family != 6)
-		return fail(err, errlen, "family must be 4 or 6");
 	if (sa->spi < 256)
 		return fail(err, errlen, "SPI 0x%x is reserved (0-255, RFC 4303)", sa->spi);
 	if (all_zero(sa->daddr, 16))

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * esptag command-line grammar: the values (numbers, hex keys, device
- * names, dir, spi), the keyword walk, and the word splitting of batch lines.
+ * names, addresses, dir, proto, mode, spi, reqid), the keyword walk, and the word splitting of batch lines.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -71,6 +71,17 @@ int cli_set_dev(char *dst, const char *s, char *err, size_t errlen)
 	return 0;
 }
 
+int cli_dev_kw(struct args *a, struct esptag_cli_cmd *cmd, char *dev)
+{
+	const char *v;
+
+	SEEN(a, S_DEV, "dev");
+	if (!(v = cli_next_val(a, "dev")) || cli_set_dev(dev, v, a->err, a->errlen))
+		return -1;
+	memcpy(cmd->dev, dev, sizeof(cmd->dev));
+	return 0;
+}
+
 int cli_parse_dir(const char *s, uint8_t *dir, char *err, size_t errlen)
 {
 	if (!strcmp(s, "in"))
@@ -79,6 +90,39 @@ int cli_parse_dir(const char *s, uint8_t *dir, char *err, size_t errlen)
 		*dir = ESPTAG_DIR_OUT;
 	else
 		return fail(err, errlen, "dir must be 'in' or 'out', not '%s'", s);
+	return 0;
+}
+
+int cli_parse_addr(const char *s, const char *what, uint8_t *family, uint8_t *addr, char *err,
+		   size_t errlen)
+{
+	if (esptag_addr_parse(s, family, addr))
+		return fail(err, errlen, "%s '%s' is not an IPv4 or IPv6 address", what, s);
+	return 0;
+}
+
+int cli_parse_proto(const char *s, const char *what, char *err, size_t errlen)
+{
+	if (strcmp(s, "esp"))
+		return fail(err, errlen, "%sproto '%s' not supported: only esp", what, s);
+	return 0;
+}
+
+int cli_parse_mode(const char *s, const char *what, uint8_t *mode, char *err, size_t errlen)
+{
+	if (!strcmp(s, "transport"))
+		*mode = ESPTAG_MODE_TRANSPORT;
+	else if (!strcmp(s, "tunnel"))
+		*mode = ESPTAG_MODE_TUNNEL;
+	else
+		return fail(err, errlen, "%smode must be transport or tunnel, not '%s'", what, s);
+	return 0;
+}
+
+int cli_parse_reqid(const char *s, uint32_t *reqid, char *err, size_t errlen)
+{
+	if (cli_parse_u32(s, reqid, 0xffffffffu))
+		return fail(err, errlen, "reqid '%s' is not a 32-bit number", s);
 	return 0;
 }
 

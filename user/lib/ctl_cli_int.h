@@ -2,7 +2,8 @@
 /*
  * Internals of the esptag command-line grammar (ctl_cli.h), shared by
  *   ctl_cli.c         objects and verbs (esptag_cli_parse)
- *   ctl_cli_args.c    values: numbers, hex, device names, dir, spi; splitting
+ *   ctl_cli_args.c    values: numbers, hex, device names, addresses, dir, proto,
+ *                     mode, spi, reqid; splitting
  *   ctl_cli_state.c   state add / del / get / update / allocspi
  *   ctl_cli_policy.c  policy add / update / del
  *   ctl_cli_vf.c      vf add / del / trust / reset
@@ -52,8 +53,18 @@ int cli_parse_u32(const char *s, uint32_t *out, uint32_t max);
  * odd or empty string, -2 for a bad digit (out wiped). */
 int cli_parse_hex(const char *s, uint8_t *out, size_t cap);
 int cli_set_dev(char *dst, const char *s, char *err, size_t errlen);
+/* The keyword dev DEV of an item: its dev and cmd->dev (the request's). 0 or -1. */
+int cli_dev_kw(struct args *a, struct esptag_cli_cmd *cmd, char *dev);
 int cli_parse_dir(const char *s, uint8_t *dir, char *err, size_t errlen);
 int cli_parse_spi(const char *s, uint32_t *spi, char *err, size_t errlen);
+/* An IPv4 or IPv6 address; what names it in the error ("src", "tmpl dst"). */
+int cli_parse_addr(const char *s, const char *what, uint8_t *family, uint8_t *addr, char *err,
+		   size_t errlen);
+/* esp, the only one; what prefixes the error ("" or "tmpl "). */
+int cli_parse_proto(const char *s, const char *what, char *err, size_t errlen);
+/* transport or tunnel; what prefixes the error ("" or "tmpl "). */
+int cli_parse_mode(const char *s, const char *what, uint8_t *mode, char *err, size_t errlen);
+int cli_parse_reqid(const char *s, uint32_t *reqid, char *err, size_t errlen);
 
 /* One object's verbs: fill cmd (op set by the caller). 0 or -1 (err). */
 int cli_parse_state_add(struct args *a, struct esptag_cli_cmd *cmd);

@@ -29,35 +29,25 @@ static int policy_tmpl_kw(struct args *a, struct esptag_ctl_policy *p, const cha
 		return 0;
 	if (!strcmp(kw, "src")) {
 		SEEN(a, S_TSRC, "tmpl src");
-		if (!(v = cli_next_val(a, kw)))
+		if (!(v = cli_next_val(a, kw)) ||
+		    cli_parse_addr(v, "tmpl src", &pp->tsfam, p->tmpl_src, err, errlen))
 			return -1;
-		if (esptag_addr_parse(v, &pp->tsfam, p->tmpl_src))
-			return fail(err, errlen, "tmpl src '%s' is not an IPv4 or IPv6 address", v);
 		p->tmpl_flags |= ESPTAG_CTL_TMPL_SRC;
 	} else if (!strcmp(kw, "dst")) {
 		SEEN(a, S_TDST, "tmpl dst");
-		if (!(v = cli_next_val(a, kw)))
+		if (!(v = cli_next_val(a, kw)) ||
+		    cli_parse_addr(v, "tmpl dst", &pp->tdfam, p->tmpl_dst, err, errlen))
 			return -1;
-		if (esptag_addr_parse(v, &pp->tdfam, p->tmpl_dst))
-			return fail(err, errlen, "tmpl dst '%s' is not an IPv4 or IPv6 address", v);
 		p->tmpl_flags |= ESPTAG_CTL_TMPL_DST;
 	} else if (!strcmp(kw, "proto")) {
 		SEEN(a, S_PROTO, kw);
-		if (!(v = cli_next_val(a, kw)))
+		if (!(v = cli_next_val(a, kw)) || cli_parse_proto(v, "tmpl ", err, errlen))
 			return -1;
-		if (strcmp(v, "esp"))
-			return fail(err, errlen, "tmpl proto '%s' not supported: only esp", v);
 	} else if (!strcmp(kw, "mode")) {
 		SEEN(a, S_MODE, kw);
-		if (!(v = cli_next_val(a, kw)))
+		if (!(v = cli_next_val(a, kw)) ||
+		    cli_parse_mode(v, "tmpl ", &p->tmpl_mode, err, errlen))
 			return -1;
-		if (!strcmp(v, "transport"))
-			p->tmpl_mode = ESPTAG_MODE_TRANSPORT;
-		else if (!strcmp(v, "tunnel"))
-			p->tmpl_mode = ESPTAG_MODE_TUNNEL;
-		else
-			return fail(err, errlen, "tmpl mode must be transport or tunnel, not '%s'",
-				    v);
 	} else {
 		return 0;
 	}
@@ -74,10 +64,8 @@ static int policy_sel_kw(struct args *a, struct esptag_cli_cmd *cmd, const char 
 	const char *v;
 
 	if (!strcmp(kw, "dev")) {
-		SEEN(a, S_DEV, kw);
-		if (!(v = cli_next_val(a, kw)) || cli_set_dev(p->dev, v, err, errlen))
+		if (cli_dev_kw(a, cmd, p->dev))
 			return -1;
-		memcpy(cmd->dev, p->dev, sizeof(cmd->dev));
 	} else if (!strcmp(kw, "src")) {
 		SEEN(a, S_SRC, kw);
 		if (!(v = cli_next_val(a, kw)) ||
@@ -128,10 +116,8 @@ static int policy_action_kw(struct args *a, struct esptag_ctl_policy *p, const c
 			return -1;
 	} else if (!strcmp(kw, "reqid")) {
 		SEEN(a, S_REQID, kw);
-		if (!(v = cli_next_val(a, kw)))
+		if (!(v = cli_next_val(a, kw)) || cli_parse_reqid(v, &p->reqid, err, errlen))
 			return -1;
-		if (cli_parse_u32(v, &p->reqid, 0xffffffffu))
-			return fail(err, errlen, "reqid '%s' is not a 32-bit number", v);
 		p->tmpl_flags |= ESPTAG_CTL_TMPL_REQID;
 	} else if (!strcmp(kw, "tmpl")) {
 		SEEN(a, S_TMPL, kw);

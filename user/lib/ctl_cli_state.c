@@ -78,22 +78,17 @@ static int parse_sa_id_kw(struct args *a, struct esptag_cli_cmd *cmd, const char
 	const char *v;
 
 	if (!strcmp(kw, "dev")) {
-		SEEN(a, S_DEV, kw);
-		if (!(v = cli_next_val(a, kw)) || cli_set_dev(o->dev, v, err, errlen))
+		if (cli_dev_kw(a, cmd, o->dev))
 			return -1;
-		memcpy(cmd->dev, o->dev, sizeof(cmd->dev));
 	} else if (!strcmp(kw, "dst")) {
 		SEEN(a, S_DST, kw);
-		if (!(v = cli_next_val(a, kw)))
+		if (!(v = cli_next_val(a, kw)) ||
+		    cli_parse_addr(v, kw, o->family, o->daddr, err, errlen))
 			return -1;
-		if (esptag_addr_parse(v, o->family, o->daddr))
-			return fail(err, errlen, "dst '%s' is not an IPv4 or IPv6 address", v);
 	} else if (!strcmp(kw, "proto")) {
 		SEEN(a, S_PROTO, kw);
-		if (!(v = cli_next_val(a, kw)))
+		if (!(v = cli_next_val(a, kw)) || cli_parse_proto(v, "", err, errlen))
 			return -1;
-		if (strcmp(v, "esp"))
-			return fail(err, errlen, "proto '%s' not supported: only esp", v);
 	} else if (!strcmp(kw, "spi")) {
 		SEEN(a, S_SPI, kw);
 		if (!(v = cli_next_val(a, kw)) || cli_parse_spi(v, o->spi, err, errlen))
@@ -194,20 +189,12 @@ static int state_add_value_kw(struct args *a, struct esptag_ctl_sa *sa, const ch
 
 	if (!strcmp(kw, "mode")) {
 		SEEN(a, S_MODE, kw);
-		if (!(v = cli_next_val(a, kw)))
+		if (!(v = cli_next_val(a, kw)) || cli_parse_mode(v, "", &sa->mode, err, errlen))
 			return -1;
-		if (!strcmp(v, "transport"))
-			sa->mode = ESPTAG_MODE_TRANSPORT;
-		else if (!strcmp(v, "tunnel"))
-			sa->mode = ESPTAG_MODE_TUNNEL;
-		else
-			return fail(err, errlen, "mode must be transport or tunnel, not '%s'", v);
 	} else if (!strcmp(kw, "reqid")) {
 		SEEN(a, S_REQID, kw);
-		if (!(v = cli_next_val(a, kw)))
+		if (!(v = cli_next_val(a, kw)) || cli_parse_reqid(v, &sa->reqid, err, errlen))
 			return -1;
-		if (cli_parse_u32(v, &sa->reqid, 0xffffffffu))
-			return fail(err, errlen, "reqid '%s' is not a 32-bit number", v);
 	} else if (!strcmp(kw, "replay-window")) {
 		SEEN(a, S_REPLAY, kw);
 		if (!(v = cli_next_val(a, kw)))
@@ -241,10 +228,9 @@ static int state_add_kw(struct args *a, struct esptag_ctl_sa *sa, const char *kw
 
 	if (!strcmp(kw, "src")) {
 		SEEN(a, S_SRC, kw);
-		if (!(v = cli_next_val(a, kw)))
+		if (!(v = cli_next_val(a, kw)) ||
+		    cli_parse_addr(v, kw, sfam, sa->saddr, a->err, a->errlen))
 			return -1;
-		if (esptag_addr_parse(v, sfam, sa->saddr))
-			return fail(a->err, a->errlen, "src '%s' is not an IPv4 or IPv6 address", v);
 		return 0;
 	}
 	if (!strcmp(kw, "aead")) {
@@ -408,10 +394,9 @@ int cli_parse_state_update(struct args *a, struct esptag_cli_cmd *cmd)
 			continue;
 		if (!strcmp(kw, "src")) {
 			SEEN(a, S_SRC, kw);
-			if (!(v = cli_next_val(a, kw)))
+			if (!(v = cli_next_val(a, kw)) ||
+			    cli_parse_addr(v, kw, &sfam, sa->saddr, err, errlen))
 				return -1;
-			if (esptag_addr_parse(v, &sfam, sa->saddr))
-				return fail(err, errlen, "src '%s' is not an IPv4 or IPv6 address", v);
 		} else if (!strcmp(kw, "aead") || !strcmp(kw, "enc") || !strcmp(kw, "auth") ||
 			   !strcmp(kw, "auth-trunc") || !strcmp(kw, "key")) {
 			return fail(err, errlen,
@@ -475,24 +460,20 @@ int cli_parse_state_allocspi(struct args *a, struct esptag_cli_cmd *cmd)
 		const char *kw = a->argv[a->i], *v;
 
 		if (!strcmp(kw, "dev")) {
-			SEEN(a, S_DEV, kw);
-			if (!(v = cli_next_val(a, kw)) || cli_set_dev(q->dev, v, err, errlen))
+			if (cli_dev_kw(a, cmd, q->dev))
 				return -1;
-			memcpy(cmd->dev, q->dev, sizeof(cmd->dev));
 		} else if (!strcmp(kw, "src") || !strcmp(kw, "dst")) {
 			bool src = kw[0] == 's';
 
 			SEEN(a, src ? S_SRC : S_DST, kw);
-			if (!(v = cli_next_val(a, kw)))
+			if (!(v = cli_next_val(a, kw)) ||
+			    cli_parse_addr(v, kw, src ? &sfam : &dfam, src ? q->saddr : q->daddr, err,
+					   errlen))
 				return -1;
-			if (esptag_addr_parse(v, src ? &sfam : &dfam, src ? q->saddr : q->daddr))
-				return fail(err, errlen, "%s '%s' is not an IPv4 or IPv6 address", kw, v);
 		} else if (!strcmp(kw, "proto")) {
 			SEEN(a, S_PROTO, kw);
-			if (!(v = cli_next_val(a, kw)))
+			if (!(v = cli_next_val(a, kw)) || cli_parse_proto(v, "", err, errlen))
 				return -1;
-			if (strcmp(v, "esp"))
-				return fail(err, errlen, "proto '%s' not supported: only esp", v);
 		} else if (!strcmp(kw, "min") || !strcmp(kw, "max")) {
 			bool *has = kw[1] == 'i' ? &has_min : &has_max;
 
@@ -504,16 +485,14 @@ int cli_parse_state_allocspi(struct args *a, struct esptag_cli_cmd *cmd)
 				return -1;
 		} else if (!strcmp(kw, "reqid")) {
 			SEEN(a, S_REQID, kw);
-			if (!(v = cli_next_val(a, kw)))
+			if (!(v = cli_next_val(a, kw)) || cli_parse_reqid(v, &q->reqid, err, errlen))
 				return -1;
-			if (cli_parse_u32(v, &q->reqid, 0xffffffffu))
-				return fail(err, errlen, "reqid '%s' is not a 32-bit number", v);
 		} else if (!strcmp(kw, "mode")) {
+			uint8_t mode; /* allocspi reserves an SPI; the mode is the SA's */
+
 			SEEN(a, S_MODE, kw);
-			if (!(v = cli_next_val(a, kw)))
+			if (!(v = cli_next_val(a, kw)) || cli_parse_mode(v, "", &mode, err, errlen))
 				return -1;
-			if (strcmp(v, "transport") && strcmp(v, "tunnel"))
-				return fail(err, errlen, "mode must be transport or tunnel, not '%s'", v);
 		} else {
 			return fail(err, errlen, "unknown keyword '%s' in state allocspi", kw);
 		}

@@ -74,7 +74,7 @@ int esptag_sa_mirror_write_life(const struct esptag_sa_maps *m, uint32_t idx,
 				const struct esptag_replay *rp, const struct esptag_sa_life *life)
 {
 	const struct esptag_seq s0 = { .next = 1, .base = 1 };
-	const struct esptag_replay r0 = {};
+	struct esptag_replay r0 = {};
 	const struct esptag_sa_life l0 = {};
 	size_t ssz = stats_size(m);
 	void *st = calloc(1, ssz);
@@ -82,10 +82,16 @@ int esptag_sa_mirror_write_life(const struct esptag_sa_maps *m, uint32_t idx,
 
 	if (!st)
 		return -ENOMEM;
+	if (rp) {
+		/* A window read while a CPU held it: not held in the copy. */
+		r0 = *rp;
+		memset(&r0.lock, 0, sizeof(r0.lock));
+		r0.top = ESPTAG_REPLAY_TOP(r0.top);
+	}
 	if (v->dir == ESPTAG_DIR_OUT)
 		err = put(m->seq, idx, seq ? seq : &s0);
 	else
-		err = put(m->replay, idx, rp ? rp : &r0);
+		err = put(m->replay, idx, &r0);
 	if (!err)
 		err = put(m->sa_stats, idx, st);
 	if (!err)
@@ -179,6 +185,8 @@ static int split(struct split *s, const uint32_t *idx, const struct esptag_sa *v
 			if (rp)
 				s->rv[s->nin] = rp[i];
 			memset(&s->rv[s->nin].lock, 0, sizeof(s->rv[s->nin].lock));
+			/* A window read while a CPU held it: not held in the copy. */
+			s->rv[s->nin].top = ESPTAG_REPLAY_TOP(s->rv[s->nin].top);
 			s->in[s->nin++] = idx[i];
 		}
 	}
