@@ -134,11 +134,13 @@ local function concat(a, b)
 	return c
 end
 local SA_WRAP = concat(SA, { -- an SA record, then (version 2):
-	{ "wrap_msg_id", 108, "u32", "wrap.msg_id", "Requester's msg_id", base = base.HEX },
-	{ "wrap_eph", 112, "bytes", "wrap.eph_key", "Ephemeral X25519 key", len = 32 },
-	{ "wrap_ct", 144, "bytes", "wrap.wrapped", "Wrapped key and salt", len = 36 },
-	{ "wrap_tag", 180, "bytes", "wrap.tag", "Wrap tag", len = 16 },
+	{ "wrap_ct", 108, "bytes", "wrap.wrapped", "Wrapped key and salt", len = 36 },
+	{ "wrap_tag", 144, "bytes", "wrap.tag", "Wrap tag", len = 16 },
 })
+local WRAP_KEY = { -- the last record of a version 2 ADD_SA
+	{ "wrap_msg_id", 4, "u32", "wrap.msg_id", "Requester's msg_id", base = base.HEX },
+	{ "wrap_eph", 8, "bytes", "wrap.eph_key", "Ephemeral X25519 key", len = 32 },
+}
 local LOCAL = {
 	{ "loc_family", 4, "u8", "local.family", "Family", base = base.DEC, values = families },
 	{ "loc_nvlans", 5, "u8", "local.nvlans", "VLANs" },
@@ -220,7 +222,8 @@ local records = {
 		end },
 	[7] = { name = "CURSOR", size = 8,
 		layout = { { "cur_next", 4, "u32", "cursor.next", "Next SA index" } } },
-	[8] = { name = "SA_WRAP", size = 196, layout = SA_WRAP, tail = sa_tail },
+	[8] = { name = "SA_WRAP", size = 160, layout = SA_WRAP, tail = sa_tail },
+	[9] = { name = "WRAP_KEY", size = 40, layout = WRAP_KEY },
 }
 local rectypes = {}
 for ty, rec in pairs(records) do rectypes[ty] = rec.name end

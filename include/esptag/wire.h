@@ -129,7 +129,8 @@ enum esptag_rec_type {
 	ESPTAG_REC_COUNTER	= 6,	/* struct esptag_rec_counter */
 	ESPTAG_REC_CURSOR	= 7,	/* struct esptag_rec_cursor */
 	ESPTAG_REC_SA_WRAP	= 8,	/* struct esptag_rec_sa_wrap (version 2) */
-	ESPTAG_REC_MAX		= 8,
+	ESPTAG_REC_WRAP_KEY	= 9,	/* struct esptag_rec_wrap_key (version 2) */
+	ESPTAG_REC_MAX		= 9,
 };
 
 /* Every record starts with this; len covers the whole record. 4 bytes. */
@@ -228,29 +229,39 @@ ESPTAG_CHECK_OFF(esptag_rec_sa, key, 72);
 ESPTAG_CHECK_OFF(esptag_rec_sa, salt, 104);
 
 /*
- * Version 2 ADD_SA: an SA whose key and salt travel wrapped for the agent's
- * identity key (docs/protocol.md 1.10). The first 108 bytes are laid out as
- * an SA record (type SA_WRAP, len 196) with key and salt zero; KEK =
- * HKDF-SHA256(X25519(eph, agent), salt eph_key || agent_key, info label ||
- * port || domain || msg_id); wrapped || tag = AES-256-GCM(KEK, nonce 0,
- * key[32] || salt[4], AAD = bytes 0..143 of the record). 196 bytes.
+ * Version 2 ADD_SA (docs/protocol.md 1.10): n SA_WRAP records, then one
+ * WRAP_KEY record, last. WRAP_KEY carries the requester's ephemeral X25519
+ * key and msg_id for the whole frame; Z = X25519(eph, agent) once per frame.
+ * Record i (0-based) of the frame: KEK_i = HKDF-SHA256(Z, salt eph_key ||
+ * agent_key, info label || port || domain || msg_id || n || i || dir || spi);
+ * wrapped || tag = AES-256-GCM(KEK_i, nonce 0, key[32] || salt[4],
+ * AAD = the record's first 108 bytes, its SA part).
  */
 #define ESPTAG_X25519_LEN	32	/* X25519 keys (RFC 7748) */
 #define ESPTAG_WRAP_CT_LEN	(ESPTAG_KEY_MAX + ESPTAG_SALT_LEN)
 #define ESPTAG_WRAP_TAG_LEN	16
-#define ESPTAG_WRAP_AAD_LEN	144
+#define ESPTAG_WRAP_AAD_LEN	108
 struct esptag_rec_sa_wrap {
-	struct esptag_rec_sa sa;	/* hdr type SA_WRAP, len 196; key, salt zero */
-	__be32	msg_id;			/* the requester's msg_id (bound into the KEK) */
-	__u8	eph_key[ESPTAG_X25519_LEN];	/* the requester's ephemeral X25519 key */
+	struct esptag_rec_sa sa;	/* hdr type SA_WRAP, len 160; key, salt zero */
 	__u8	wrapped[ESPTAG_WRAP_CT_LEN];	/* key[32] || salt[4], encrypted */
 	__u8	tag[ESPTAG_WRAP_TAG_LEN];	/* AES-GCM tag */
 };
-ESPTAG_CHECK_SIZE(esptag_rec_sa_wrap, 196);
-ESPTAG_CHECK_OFF(esptag_rec_sa_wrap, msg_id, 108);
-ESPTAG_CHECK_OFF(esptag_rec_sa_wrap, eph_key, 112);
-ESPTAG_CHECK_OFF(esptag_rec_sa_wrap, wrapped, 144);
-ESPTAG_CHECK_OFF(esptag_rec_sa_wrap, tag, 180);
+ESPTAG_CHECK_SIZE(esptag_rec_sa_wrap, 160);
+ESPTAG_CHECK_OFF(esptag_rec_sa_wrap, wrapped, 108);
+ESPTAG_CHECK_OFF(esptag_rec_sa_wrap, tag, 144);
+
+/* The last record of a version 2 ADD_SA request: the frame's ephemeral key. 40 bytes. */
+struct esptag_rec_wrap_key {
+	struct esptag_rec_hdr hdr;	/* type ESPTAG_REC_WRAP_KEY, len 40 */
+	__be32	msg_id;			/* the requester's msg_id (bound into every KEK) */
+	__u8	eph_key[ESPTAG_X25519_LEN];	/* the requester's ephemeral X25519 key */
+};
+ESPTAG_CHECK_SIZE(esptag_rec_wrap_key, 40);
+ESPTAG_CHECK_OFF(esptag_rec_wrap_key, msg_id, 4);
+ESPTAG_CHECK_OFF(esptag_rec_wrap_key, eph_key, 8);
+
+/* SA_WRAP records in one version 2 ADD_SA: (1500 - 16 - 40) / 160. */
+#define ESPTAG_CFG_MAX_WRAP	9
 
 /* Reference to an SA by its agent index (DEL_SA, GET_STATS). 8 bytes. */
 struct esptag_rec_sa_ref {

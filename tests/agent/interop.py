@@ -346,7 +346,7 @@ def phase_loss(a):
                        saddr="192.0.2.10")]
         mid = c.next_id()
         if c.version >= 2:
-            recs = [wrap_sa(x, c.agent_key, 0, mid) for x in recs]
+            recs = wrap_sas(recs, c.agent_key, 0, mid)
         r = c.request(OP["ADD_SA"], recs, 0, msg_id=mid, tries=10, timeout=0.05)
         if r is None or r.status != 0:
             failed_req += 1

@@ -117,7 +117,7 @@ class Suite:
         """ADD_SA records of this run's version: version 2 wraps the keys."""
         if self.v < 2:
             return recs
-        return [wrap_sa(r, self.c.agent_key, port, msg_id) for r in recs]
+        return wrap_sas(recs, self.c.agent_key, port, msg_id)
 
     def addreq(self, recs, port=P0, msg_id=None, **kw):
         """An ADD_SA request of SA request records (rec_sa, keys in them)."""
@@ -827,12 +827,14 @@ class Suite:
         return rec_sa(DIR_OUT, "192.0.2.70", self.nspi(), rk(16), rk(4), mac or self.mac,
                       saddr="192.0.2.10"), self.c.next_id()
 
-    def refused_nothing_added(self, recs, port, mid, what, want=("BAD_RECORD",)):
+    def refused_nothing_added(self, recs, port, mid, what, err, want=("BAD_RECORD",)):
+        """recs (a version 2 frame: SA_WRAP records, then WRAP_KEY) refused
+        with a status in want at record err, the SAD unchanged."""
         n = self.dump_count(port)
         r = self.c.request(OP["ADD_SA"], recs, port, msg_id=mid)
         expect(r is not None, "%s: no reply" % what)
-        expect(ST_NAME.get(r.status) in want and r.err_index == len(recs) - 1,
-               "%s: %r, want %s at record %d" % (what, r, "/".join(want), len(recs) - 1))
+        expect(ST_NAME.get(r.status) in want and r.err_index == err,
+               "%s: %r, want %s at record %d" % (what, r, "/".join(want), err))
         expect(self.dump_count(port) == n, "%s: the SAD changed" % what)
 
     @req("cfg.v2.hello.agent_key")
@@ -852,73 +854,127 @@ class Suite:
     def t_v2_installs(self):
         self.need_v2()
         rec, mid = self.one_wrapped()
-        w = wrap_sa(rec, self.c.agent_key, P0, mid)
-        expect(rec[72:72 + 16] not in w and rec[104:108] not in w, "the key is in the record")
-        r = self.ok(self.c.request(OP["ADD_SA"], [w], P0, msg_id=mid), "ADD_SA")
+        w = wrap_sas([rec], self.c.agent_key, P0, mid)
+        expect(len(w) == 2 and len(w[0]) == SA_WRAP_LEN and w[1][0] == REC_WRAP_KEY,
+               "a frame of one SA_WRAP and its WRAP_KEY")
+        expect(all(rec[72:72 + 16] not in x and rec[104:108] not in x for x in w),
+               "the key is in the request")
+        r = self.ok(self.c.request(OP["ADD_SA"], w, P0, msg_id=mid), "ADD_SA")
         expect(r.version == 2, "reply version %d" % r.version)
         sa = parse_sa(r.recs(REC_SA)[0])
         expect(not any(sa["key"]) and not any(sa["salt"]), "key material in the reply")
+
+    @req("cfg.v2.wrap.full_frame")
+    def t_v2_full_frame(self):
+        self.need_v2()
+        recs = [rec_sa(DIR_OUT, "192.0.2.71", self.nspi(), rk(16 if i % 2 else 32), rk(4),
+                       self.mac) for i in range(MAX_WRAP)]
+        mid = self.c.next_id()
+        w = wrap_sas(recs, self.c.agent_key, P0, mid)
+        expect(len(cfg_payload(OP["ADD_SA"], mid, P0, w)) <= 1500, "the frame is too long")
+        r = self.ok(self.c.request(OP["ADD_SA"], w, P0, msg_id=mid),
+                    "ADD_SA of %d SAs under one ephemeral key" % MAX_WRAP)
+        sas = [parse_sa(x) for x in r.recs(REC_SA)]
+        expect([s["spi"] for s in sas] == [parse_sa(x)["spi"] for x in recs], "echo %r" % sas)
+        expect(self.dump_count(P0) == MAX_WRAP, "not all installed")
 
     @req("cfg.v2.wrap.other_port")
     def t_v2_port(self):
         self.need_v2()
         rec, mid = self.one_wrapped()
-        self.refused_nothing_added([wrap_sa(rec, self.c.agent_key, P1, mid)], P0, mid,
-                                   "wrapped for another port")
+        self.refused_nothing_added(wrap_sas([rec], self.c.agent_key, P1, mid), P0, mid,
+                                   "wrapped for another port", 0)
 
     @req("cfg.v2.wrap.other_domain")
     def t_v2_domain(self):
         self.need_v2()
         rec, mid = self.one_wrapped()
-        w = bytearray(wrap_sa(rec, self.c.agent_key, P0, mid))
-        w[49] ^= 0x02   # local_mac, still unicast
-        self.refused_nothing_added([bytes(w)], P0, mid, "moved to another MAC")
+        w = wrap_sas([rec], self.c.agent_key, P0, mid)
+        w[0] = bytearray(w[0])
+        w[0][49] ^= 0x02   # local_mac, still unicast
+        self.refused_nothing_added([bytes(w[0]), w[1]], P0, mid, "moved to another MAC", 0)
         rec, mid = self.one_wrapped()
-        w = bytearray(wrap_sa(rec, self.c.agent_key, P0, mid))
-        w[50] = 1       # behind VLAN 7 now
-        w[52:56] = struct.pack("!HH", 0x8100, 7)
-        self.refused_nothing_added([bytes(w)], P0, mid, "moved behind a VLAN")
+        w = wrap_sas([rec], self.c.agent_key, P0, mid)
+        w[0] = bytearray(w[0])
+        w[0][50] = 1       # behind VLAN 7 now
+        w[0][52:56] = struct.pack("!HH", 0x8100, 7)
+        self.refused_nothing_added([bytes(w[0]), w[1]], P0, mid, "moved behind a VLAN", 0)
 
     @req("cfg.v2.wrap.tampered")
     def t_v2_tampered(self):
         self.need_v2()
-        good, gmid = self.one_wrapped()
-        for off, what in ((11, "spi"), (15, "daddr"), (65, "replay_window"), (111, "msg_id"),
-                          (120, "eph_key"), (150, "wrapped key"), (177, "wrapped salt"),
-                          (195, "tag")):
+        # (record, offset, what, the record refused): a byte of the second
+        # SA_WRAP, or of the WRAP_KEY (every record's key changes: the
+        # first SA_WRAP does not open).
+        for rec_i, off, what, err in ((1, 11, "spi", 1), (1, 15, "daddr", 1),
+                                      (1, 65, "replay_window", 1), (1, 120, "wrapped key", 1),
+                                      (1, 141, "wrapped salt", 1), (1, 159, "tag", 1),
+                                      (2, 7, "msg_id", 0), (2, 20, "eph_key", 0)):
+            good, _ = self.one_wrapped()
             rec, mid = self.one_wrapped()
-            w = bytearray(wrap_sa(rec, self.c.agent_key, P0, mid))
-            w[off] ^= 0x01
-            # In a batch after a good record: the bad one is named, nothing added.
-            self.refused_nothing_added([wrap_sa(good, self.c.agent_key, P0, mid), bytes(w)],
-                                       P0, mid, "%s changed" % what)
+            w = wrap_sas([good, rec], self.c.agent_key, P0, mid)
+            b = bytearray(w[rec_i])
+            b[off] ^= 0x01
+            w[rec_i] = bytes(b)
+            # The bad record is named, the good one not installed.
+            self.refused_nothing_added(w, P0, mid, "%s changed" % what, err)
         other = X25519PrivateKey_pub()
         rec, mid = self.one_wrapped()
-        self.refused_nothing_added([wrap_sa(rec, other, P0, mid)], P0, mid,
-                                   "wrapped for another agent key")
+        self.refused_nothing_added(wrap_sas([rec], other, P0, mid), P0, mid,
+                                   "wrapped for another agent key", 0)
+
+    @req("cfg.v2.wrap.position_in_frame")
+    def t_v2_position(self):
+        self.need_v2()
+        recs = [self.one_wrapped()[0] for _ in range(3)]
+        mid = self.c.next_id()
+        w = wrap_sas(recs, self.c.agent_key, P0, mid)
+        self.refused_nothing_added([w[1], w[0], w[2], w[3]], P0, mid, "records swapped", 0)
+        self.refused_nothing_added([w[0], w[0], w[2], w[3]], P0, mid,
+                                   "a record twice (in its own and another position)", 1)
+        self.refused_nothing_added([w[0], w[1], w[3]], P0, mid, "the last record dropped", 0)
+        # Record 2 of another frame (same port, msg_id and position).
+        x = wrap_sas(recs, self.c.agent_key, P0, mid)
+        self.refused_nothing_added([w[0], w[1], x[2], w[3]], P0, mid,
+                                   "a record of another frame", 2)
+        # A record wrapped for position 1 sent in position 0 of a frame of 1.
+        y = wrap_sas(recs[:1], self.c.agent_key, P0, mid, index=[1], count=2)
+        self.refused_nothing_added(y, P0, mid, "wrapped for another position", 0)
+        self.ok(self.c.request(OP["ADD_SA"], w, P0, msg_id=mid), "the frame as it was made")
+        expect(self.dump_count(P0) == 3, "the frame as it was made: not all installed")
 
     @req("cfg.v2.wrap.replay_never_a_second_sa")
     def t_v2_replay(self):
         self.need_v2()
         rec, mid = self.one_wrapped()
-        w = wrap_sa(rec, self.c.agent_key, P0, mid)
-        r1 = self.ok(self.c.request(OP["ADD_SA"], [w], P0, msg_id=mid), "ADD_SA")
+        w = wrap_sas([rec], self.c.agent_key, P0, mid)
+        r1 = self.ok(self.c.request(OP["ADD_SA"], w, P0, msg_id=mid), "ADD_SA")
         idx = parse_sa(r1.recs(REC_SA)[0])["sa_index"]
         # The identical request again: the cached answer, same index.
-        r2 = self.c.request(OP["ADD_SA"], [w], P0, msg_id=mid)
+        r2 = self.c.request(OP["ADD_SA"], w, P0, msg_id=mid)
         expect(r2 is not None and r2.status == 0 and
                parse_sa(r2.recs(REC_SA)[0])["sa_index"] == idx, "retransmission: %r" % r2)
         expect(self.dump_count(P0) == 1, "two SAs after a retransmission")
-        # The record in another request (a relay's msg_id): refused.
-        r3 = self.c.request(OP["ADD_SA"], [w], P0)
+        # The frame in another request (a relay's msg_id): refused.
+        r3 = self.c.request(OP["ADD_SA"], w, P0)
         expect(r3 is not None and ST_NAME.get(r3.status) in ("BAD_RECORD", "DUPLICATE"),
                "replayed under another msg_id: %r" % r3)
         expect(self.dump_count(P0) == 1, "a replay made a second SA")
         # Deleted, then replayed: still refused, no SA comes back.
         self.ok(self.c.request(OP["DEL_SA"], [rec_ref(idx)], P0), "DEL_SA")
-        r4 = self.c.request(OP["ADD_SA"], [w], P0)
+        r4 = self.c.request(OP["ADD_SA"], w, P0)
         expect(r4 is not None and r4.status != 0, "a replay after DEL_SA was installed: %r" % r4)
         expect(self.dump_count(P0) == 0, "a replay after DEL_SA installed an SA")
+        # Part of an executed frame, alone: its ephemeral key is spent.
+        recs = [self.one_wrapped()[0] for _ in range(2)]
+        mid = self.c.next_id()
+        w = wrap_sas(recs, self.c.agent_key, P0, mid)
+        self.ok(self.c.request(OP["ADD_SA"], w, P0, msg_id=mid), "ADD_SA of 2")
+        self.ok(self.c.request(OP["DEL_SA"], [rec_ref(s["sa_index"]) for s in self.c.dump(P0)],
+                               P0), "DEL_SA")
+        r5 = self.c.request(OP["ADD_SA"], [w[0], w[2]], P0)
+        expect(r5 is not None and r5.status != 0, "part of a replayed frame installed: %r" % r5)
+        expect(self.dump_count(P0) == 0, "part of a replayed frame installed an SA")
 
     @req("cfg.v2.version1_refused")
     def t_v2_v1_refused(self):

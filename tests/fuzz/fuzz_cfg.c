@@ -53,7 +53,7 @@ static void check_accepted(const uint8_t *data, size_t size, const struct esptag
 		      (r.type == ESPTAG_REC_CAPS && r.len == sizeof(struct esptag_rec_caps2) && reply &&
 		       v->opcode == ESPTAG_OP_HELLO && v->status == ESPTAG_ST_OK));
 		/* Wrapped SAs only in version 2 ADD_SA requests; clear keys never there. */
-		if (r.type == ESPTAG_REC_SA_WRAP)
+		if (r.type == ESPTAG_REC_SA_WRAP || r.type == ESPTAG_REC_WRAP_KEY)
 			CHECK(!reply && v->opcode == ESPTAG_OP_ADD_SA && v->version >= ESPTAG_PROTO_V2);
 		if (r.type == ESPTAG_REC_SA && !reply)
 			CHECK(v->version < ESPTAG_PROTO_V2);

@@ -53,10 +53,11 @@ def agent_key(s):
 
 
 def wrap(rec, key, port, msg_id, seed=None):
-    """The SA_WRAP record; seed: the ephemeral key derived from it (replays)."""
+    """The records of a version 2 ADD_SA of rec: its SA_WRAP and the frame's
+    WRAP_KEY (2 records); seed: the ephemeral key derived from it (replays)."""
     import hashlib
     eph = hashlib.sha256(b"mbox_client" + seed).digest() if seed else None
-    return etlib.wrap_sa(rec, key, port, msg_id, eph)
+    return b"".join(etlib.wrap_sas([rec], key, port, msg_id, eph))
 
 
 def sa_rec(spi, mac):
@@ -97,7 +98,7 @@ def main():
             ks = bytes.fromhex(sys.argv[6])
             rec = sa_rec_fixed(int(sys.argv[4], 0), sys.argv[5], ks, os.environ["VF_MAC"])
             rep = one(s, OP_ADD_SA, mid, wrap(rec, key, vport, mid,
-                                              ks + struct.pack("!II", mid, int(sys.argv[4], 0))), 1)
+                                              ks + struct.pack("!II", mid, int(sys.argv[4], 0))), 2)
             idx = struct.unpack("!I", rep[16 + 68: 16 + 72])[0] if rep[3] == 0 and len(rep) >= 88 else -1
             print(rep[3], idx)
         elif mode == "del":
@@ -124,7 +125,7 @@ def main():
         key, _ = agent_key(s)
         sts = []
         for mid, mac, wport in ((0x5002, claim, vport), (0x5003, vmac, 0), (0x5000, vmac, vport)):
-            p = cfg(OP_ADD_SA, mid, 0, wrap(sa_rec(0x7777, mac), key, wport, mid), 1)
+            p = cfg(OP_ADD_SA, mid, 0, wrap(sa_rec(0x7777, mac), key, wport, mid), 2)
             _, rep = xchg(s, mhdr(CFG, 0, len(p), mid) + p, CFG, mid)
             sts.append(rep[3])
         status, port = rep[3], struct.unpack("!H", rep[8:10])[0]

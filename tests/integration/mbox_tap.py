@@ -67,20 +67,27 @@ def relay(lpath, target, logpath):
                 other.send(m)
 
 
-def unwrap(priv, rec, port):
-    """The key and salt of an SA_WRAP record when it opens with priv."""
-    from cryptography.hazmat.primitives.asymmetric.x25519 import (X25519PrivateKey,
-                                                                  X25519PublicKey)
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-    k = X25519PrivateKey.from_private_bytes(priv)
-    eph = rec[112:144]
-    shared = k.exchange(X25519PublicKey.from_public_bytes(eph))
-    msg_id = struct.unpack("!I", rec[108:112])[0]
-    kek = etlib.wrap_kek(shared, eph, etlib.x25519_pub(priv), rec[:108], port, msg_id)
-    try:
-        return AESGCM(kek).decrypt(bytes(12), rec[144:196], rec[:144])
-    except Exception:
-        return None
+def unwrap_frame(priv, q, port):
+    """The keys and salts of the SA_WRAP records of ADD_SA payload q that
+    open with priv (its WRAP_KEY, the last record, names the ephemeral key)."""
+    recs, off = [], 16
+    while off + 4 <= len(q):
+        ln = struct.unpack("!H", q[off + 2:off + 4])[0]
+        if ln < 4:
+            break
+        recs.append(q[off:off + ln])
+        off += ln
+    wk = [r for r in recs if r[0] == etlib.REC_WRAP_KEY and len(r) == etlib.WRAP_KEY_LEN]
+    ws = [r for r in recs if r[0] == etlib.REC_SA_WRAP and len(r) == etlib.SA_WRAP_LEN]
+    out = []
+    for i, r in enumerate(ws):
+        try:
+            k = etlib.unwrap_sa(priv, r, wk[-1], port, len(ws), i) if wk else None
+        except ValueError:
+            k = None
+        if k:
+            out.append(k)
+    return out
 
 
 def fake_pf(lpath, logpath, vf_mac, priv):
@@ -115,11 +122,8 @@ def fake_pf(lpath, logpath, vf_mac, priv):
                         recs = [c[:2] + bytes([0, 72]) + c[4:] + pub]
                     elif op == etlib.OP["ADD_SA"]:
                         f.write("ADD_SA\n")
-                        off = 16
-                        while off + 196 <= len(q):
-                            if q[off] == etlib.REC_SA_WRAP and unwrap(priv, q[off:off + 196], 2):
-                                f.write("LEAKED\n")
-                            off += 196
+                        if unwrap_frame(priv, q, 2):
+                            f.write("LEAKED\n")
                         f.flush()
                     p = etlib.cfg_payload(op, msg_id, 2, recs, version=q[0], flags=etlib.F_REPLY)
                     rep = etlib.mbox_hdr(etlib.MBOX_CFG, etlib.MBOX_F_REPLY, len(p), seq) + p

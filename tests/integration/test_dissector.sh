@@ -63,7 +63,8 @@ s_out, s_in = int(sys.argv[2]), int(sys.argv[3])
 OPS = {"HELLO", "ADD_SA", "DEL_SA", "FLUSH_PORT", "ADD_LOCAL", "DEL_LOCAL", "DUMP_SA", "GET_STATS"}
 STS = {"OK", "BAD_VERSION", "BAD_OPCODE", "MALFORMED", "BAD_RECORD", "NO_SPACE", "PORT_LIMIT",
        "DUPLICATE", "UNKNOWN_SA", "BAD_ALG", "NOT_PERMITTED", "UNKNOWN_LOCAL", "BUSY"}
-RECS = {"SA", "SA_REF", "LOCAL", "CAPS", "SA_STATS", "COUNTER", "CURSOR", "SA_WRAP"}
+RECS = {"SA", "SA_REF", "LOCAL", "CAPS", "SA_STATS", "COUNTER", "CURSOR", "SA_WRAP",
+        "WRAP_KEY"}
 def label(f):  # "Opcode: ADD_SA (2)" -> "ADD_SA"
     return f.get("showname").split(": ", 1)[1].rsplit(" (", 1)[0]
 seen = {}
@@ -93,7 +94,7 @@ for st, rt, v in seen[("HELLO", True)]:
     assert len(v["esptag.caps.agent_key"][0].get("value")) == 64, "no agent key"
 spis = {}
 for st, rt, v in seen[("ADD_SA", False)]:
-    assert rt == ["SA_WRAP"] and st == "OK", (rt, st)
+    assert rt == ["SA_WRAP", "WRAP_KEY"] and st == "OK", (rt, st)
     assert v["esptag.version"][0].get("show") == "2"
     assert label(v["esptag.sa.alg"][0]) == "AES-GCM-128"
     assert label(v["esptag.sa.mode"][0]) == "transport"

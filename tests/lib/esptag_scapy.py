@@ -6,7 +6,8 @@ field by field:
 
   ESPTagCfg     config packet header (EtherType 0x88B5) + its records:
   ESPTagSA, ESPTagSARef, ESPTagLocal, ESPTagCaps, ESPTagSAStats,
-  ESPTagCounter, ESPTagCursor, ESPTagSAWrap and ESPTagCaps2 (version 2),
+  ESPTagCounter, ESPTagCursor, ESPTagSAWrap, ESPTagWrapKey and ESPTagCaps2
+  (version 2),
   ESPTagRecord (any other type)
   ESPTagMeta    metadata tag (EtherType 0x88B6), followed by the inner L3
   ESPTagMapSA, ESPTagMapCfg   BPF map values (host byte order, little endian)
@@ -30,7 +31,7 @@ STATUS = {0: "OK", 1: "BAD_VERSION", 2: "BAD_OPCODE", 3: "MALFORMED", 4: "BAD_RE
           5: "NO_SPACE", 6: "PORT_LIMIT", 7: "DUPLICATE", 8: "UNKNOWN_SA", 9: "BAD_ALG",
           10: "NOT_PERMITTED", 11: "UNKNOWN_LOCAL", 12: "BUSY"}
 REC_TYPES = {1: "SA", 2: "SA_REF", 3: "LOCAL", 4: "CAPS", 5: "SA_STATS", 6: "COUNTER",
-             7: "CURSOR", 8: "SA_WRAP"}
+             7: "CURSOR", 8: "SA_WRAP", 9: "WRAP_KEY"}
 META_KINDS = {1: "TX", 2: "RX"}
 
 
@@ -76,9 +77,15 @@ class ESPTagSA(_Rec):
 class ESPTagSAWrap(_Rec):
     """Version 2: an SA whose key and salt are wrapped (key, salt zero)."""
     name = "esptag SA_WRAP record"
-    fields_desc = _sa_fields(8, 196) + [
-        XIntField("wrap_msg_id", 0), StrFixedLenField("eph_key", bytes(32), 32),
+    fields_desc = _sa_fields(8, 160) + [
         StrFixedLenField("wrapped", bytes(36), 36), StrFixedLenField("tag", bytes(16), 16)]
+
+
+class ESPTagWrapKey(_Rec):
+    """Version 2: the last record of an ADD_SA, the frame's ephemeral key."""
+    name = "esptag WRAP_KEY record"
+    fields_desc = _hdr(9, 40) + [
+        XIntField("wrap_msg_id", 0), StrFixedLenField("eph_key", bytes(32), 32)]
 
 
 class ESPTagSARef(_Rec):
@@ -136,7 +143,7 @@ class ESPTagRecord(_Rec):
 
 
 _REC_CLS = {1: ESPTagSA, 2: ESPTagSARef, 3: ESPTagLocal, 4: ESPTagCaps, 5: ESPTagSAStats,
-            6: ESPTagCounter, 7: ESPTagCursor, 8: ESPTagSAWrap}
+            6: ESPTagCounter, 7: ESPTagCursor, 8: ESPTagSAWrap, 9: ESPTagWrapKey}
 
 
 def _rec_cls(raw, *args):
@@ -200,5 +207,5 @@ bind_layers(Ether, ESPTagMeta, type=ETH_P_META)
 
 __all__ = ["ESPTagCfg", "ESPTagSA", "ESPTagSARef", "ESPTagLocal", "ESPTagCaps",
            "ESPTagSAStats", "ESPTagCounter", "ESPTagCursor", "ESPTagRecord", "ESPTagMeta",
-           "ESPTagSAWrap", "ESPTagCaps2",
+           "ESPTagSAWrap", "ESPTagWrapKey", "ESPTagCaps2",
            "ESPTagMapSA", "ESPTagMapCfg", "ETH_P_CFG", "ETH_P_META"]

@@ -38,9 +38,11 @@ ST = dict(OK=0, BAD_VERSION=1, BAD_OPCODE=2, MALFORMED=3, BAD_RECORD=4, NO_SPACE
           PORT_LIMIT=6, DUPLICATE=7, UNKNOWN_SA=8, BAD_ALG=9, NOT_PERMITTED=10,
           UNKNOWN_LOCAL=11, BUSY=12)
 ST_NAME = {v: k for k, v in ST.items()}
-REC_SA, REC_SA_REF, REC_LOCAL, REC_CAPS, REC_SA_STATS, REC_COUNTER, REC_CURSOR, REC_SA_WRAP = \
-    range(1, 9)
-REC_SIZE = {1: 108, 2: 8, 3: 36, 4: 40, 5: 40, 6: 16, 7: 8, 8: 196}
+REC_SA, REC_SA_REF, REC_LOCAL, REC_CAPS, REC_SA_STATS, REC_COUNTER, REC_CURSOR, REC_SA_WRAP, \
+    REC_WRAP_KEY = range(1, 10)
+REC_SIZE = {1: 108, 2: 8, 3: 36, 4: 40, 5: 40, 6: 16, 7: 8, 8: 160, 9: 40}
+SA_WRAP_LEN, WRAP_KEY_LEN = 160, 40
+MAX_WRAP = 9            # SA_WRAP records in one version 2 ADD_SA
 CAPS2_LEN = 72          # CAPS with the agent's X25519 key (version 2 HELLO replies)
 WRAP_LABEL = b"esptag v2 key wrap"
 DIR_IN, DIR_OUT = 1, 2
@@ -228,17 +230,29 @@ def x25519_pub(priv):
         serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 
 
-def wrap_kek(shared, eph_pub, agent_pub, sa108, port, msg_id):
+def wrap_info(sa108, port, msg_id, count, index):
+    """The HKDF info of SA_WRAP record index of count in a frame."""
+    return (WRAP_LABEL + struct.pack("!H", port) + sa108[44:50] + sa108[50:51] +
+            sa108[52:60] + struct.pack("!IHH", msg_id, count, index) + sa108[4:5] +
+            sa108[8:12])
+
+
+def wrap_kek(shared, eph_pub, agent_pub, sa108, port, msg_id, count, index):
     from cryptography.hazmat.primitives.kdf.hkdf import HKDF
     from cryptography.hazmat.primitives import hashes
-    info = (WRAP_LABEL + struct.pack("!H", port) + sa108[44:50] + sa108[50:51] +
-            sa108[52:60] + struct.pack("!I", msg_id))
-    return HKDF(hashes.SHA256(), 32, eph_pub + agent_pub, info).derive(shared)
+    return HKDF(hashes.SHA256(), 32, eph_pub + agent_pub,
+                wrap_info(sa108, port, msg_id, count, index)).derive(shared)
 
 
-def wrap_sa(sa108, agent_pub, port, msg_id, eph_priv=None):
-    """The SA_WRAP record (196 bytes) of an SA request record with its key
-    (rec_sa), wrapped for agent_pub, for port and msg_id."""
+def rec_wrap_key(msg_id, eph_pub):
+    return struct.pack("!BBHI", REC_WRAP_KEY, 0, WRAP_KEY_LEN, msg_id) + eph_pub
+
+
+def wrap_sas(sas, agent_pub, port, msg_id, eph_priv=None, index=None, count=None):
+    """The records of a version 2 ADD_SA for SA request records with their
+    keys (rec_sa): one SA_WRAP (160 bytes) per SA, then the frame's WRAP_KEY
+    (40 bytes), all under one ephemeral key, for agent_pub, port and msg_id.
+    index/count: wrap as if the records were at other positions (tests)."""
     from cryptography.hazmat.primitives.asymmetric.x25519 import (X25519PrivateKey,
                                                                   X25519PublicKey)
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -248,12 +262,32 @@ def wrap_sa(sa108, agent_pub, port, msg_id, eph_priv=None):
     eph_pub = eph.public_key().public_bytes(serialization.Encoding.Raw,
                                             serialization.PublicFormat.Raw)
     shared = eph.exchange(X25519PublicKey.from_public_bytes(agent_pub))
-    key_salt = sa108[72:108]
-    head = struct.pack("!BBH", REC_SA_WRAP, 0, 196) + sa108[4:72] + bytes(36)
-    aad = head + struct.pack("!I", msg_id) + eph_pub
-    kek = wrap_kek(shared, eph_pub, agent_pub, head, port, msg_id)
-    ct = AESGCM(kek).encrypt(bytes(12), key_salt, aad)
-    return aad + ct
+    n = len(sas) if count is None else count
+    out = []
+    for i, sa108 in enumerate(sas):
+        head = struct.pack("!BBH", REC_SA_WRAP, 0, SA_WRAP_LEN) + sa108[4:72] + bytes(36)
+        kek = wrap_kek(shared, eph_pub, agent_pub, head, port, msg_id, n,
+                       i if index is None else index[i])
+        out.append(head + AESGCM(kek).encrypt(bytes(12), sa108[72:108], head))
+    return out + [rec_wrap_key(msg_id, eph_pub)]
+
+
+def unwrap_sa(priv, rec, wrap_key, port, count, index):
+    """Key and salt (36 bytes) of SA_WRAP record rec (record index of count
+    in a frame whose WRAP_KEY record is wrap_key) for the agent's private
+    key priv; None when it does not open."""
+    from cryptography.hazmat.primitives.asymmetric.x25519 import (X25519PrivateKey,
+                                                                  X25519PublicKey)
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    from cryptography.exceptions import InvalidTag
+    msg_id, eph = struct.unpack("!I", wrap_key[4:8])[0], wrap_key[8:40]
+    k = X25519PrivateKey.from_private_bytes(priv)
+    kek = wrap_kek(k.exchange(X25519PublicKey.from_public_bytes(eph)), eph, x25519_pub(priv),
+                   rec[:108], port, msg_id, count, index)
+    try:
+        return AESGCM(kek).decrypt(bytes(12), rec[108:160], rec[:108])
+    except InvalidTag:
+        return None
 
 
 def rec_stats(sa_index, packets=0, nbytes=0, auth_fail=0, domain_reject=0, seq=0):
@@ -381,7 +415,7 @@ class CfgClient:
             self.hello(port)
         msg_id = msg_id or self.next_id()
         if (self.version or 1) >= 2:
-            recs = [wrap_sa(r, self.agent_key, port, msg_id) for r in recs]
+            recs = wrap_sas(recs, self.agent_key, port, msg_id)
         return self.request(OP["ADD_SA"], recs, port, msg_id=msg_id)
 
     def counters(self, port=0):

@@ -218,13 +218,21 @@ static inline size_t ex_add_sa_v2_request(uint8_t *buf, size_t cap)
 {
 	struct esptag_rec_sa sa;
 	struct esptag_rec_sa_wrap w;
+	struct esptag_rec_wrap_key wk;
+	struct esptag_wrap_ctx c;
+	int rc;
 	EX_BEGIN(ESPTAG_OP_ADD_SA, 0, 0, EX_V2_MSG_ID, 0);
 
 	esptag_cfg_set_version(&b, 2);
 	ex_sa_v4(&sa, true);
-	if (esptag_wrap_seal(&sa, ex_agent_pub, 0, EX_V2_MSG_ID, ex_eph_priv, &w))
+	if (esptag_wrap_begin(&c, ex_agent_pub, 0, EX_V2_MSG_ID, 1, ex_eph_priv, &wk))
+		return 0;
+	rc = esptag_wrap_seal(&c, &sa, 0, &w);
+	esptag_wrap_end(&c);
+	if (rc)
 		return 0;
 	esptag_cfg_add(&b, ESPTAG_REC_SA_WRAP, &w, sizeof(w));
+	esptag_cfg_add(&b, ESPTAG_REC_WRAP_KEY, &wk, sizeof(wk));
 	return esptag_cfg_end(&b, ESPTAG_ERR_INDEX_NONE);
 }
 
@@ -268,21 +276,22 @@ static inline size_t ex_wrap_info(uint8_t *buf, size_t cap)
 	struct esptag_rec_sa sa;
 
 	ex_sa_v4(&sa, true);
-	return esptag_wrap_info(&sa, 0, EX_V2_MSG_ID, buf);
+	return esptag_wrap_info(&sa, 0, EX_V2_MSG_ID, 1, 0, buf);
 }
 
 static inline size_t ex_wrap_kek(uint8_t *buf, size_t cap)
 {
 	struct esptag_rec_sa sa;
-	uint8_t shared[32], eph_pub[32];
-	EVP_PKEY *k = esptag_x25519_from_priv(ex_eph_priv);
+	struct esptag_rec_wrap_key wk;
+	struct esptag_wrap_ctx c;
+	int rc;
 
-	if (!k || esptag_x25519_pub(k, eph_pub))
+	if (esptag_wrap_begin(&c, ex_agent_pub, 0, EX_V2_MSG_ID, 1, ex_eph_priv, &wk))
 		return 0;
-	EVP_PKEY_free(k);
-	ex_wrap_shared(shared, sizeof(shared));
 	ex_sa_v4(&sa, true);
-	return esptag_wrap_kek(shared, eph_pub, ex_agent_pub, &sa, 0, EX_V2_MSG_ID, buf) ? 0 : 32;
+	rc = esptag_wrap_kek(&c, &sa, 0, buf);
+	esptag_wrap_end(&c);
+	return rc ? 0 : 32;
 }
 
 static inline size_t ex_agent_key_fpr(uint8_t *buf, size_t cap)

@@ -859,9 +859,16 @@ static void test_sad_lowest_free_index(void)
 
 /* ---- version 2: wrapped keys ---------------------------------------------- */
 
-/* A version 2 ADD_SA of n wrapped records on port; returns the status. */
-static int v2_add(uint8_t *frame, uint16_t port, const struct esptag_rec_sa_wrap *w, size_t n,
-		  uint32_t id)
+/* One version 2 ADD_SA frame: n SA_WRAP records and the WRAP_KEY. */
+struct v2frame {
+	struct esptag_rec_sa_wrap w[ESPTAG_CFG_MAX_WRAP];
+	struct esptag_rec_wrap_key k;
+	size_t n;
+};
+
+/* A version 2 ADD_SA of f's records (then its WRAP_KEY) on port under
+ * msg_id id; returns the status. */
+static int v2_add(uint8_t *frame, uint16_t port, const struct v2frame *f, uint32_t id)
 {
 	struct esptag_cfg_builder b;
 	struct agent_pkt *p;
@@ -873,8 +880,9 @@ static int v2_add(uint8_t *frame, uint16_t port, const struct esptag_rec_sa_wrap
 	frame[13] = 0xb5;
 	esptag_cfg_begin(&b, frame + 14, 1500, ESPTAG_OP_ADD_SA, 0, 0, id, port);
 	esptag_cfg_set_version(&b, 2);
-	for (size_t i = 0; i < n; i++)
-		esptag_cfg_add(&b, ESPTAG_REC_SA_WRAP, &w[i], sizeof(w[i]));
+	for (size_t i = 0; i < f->n; i++)
+		esptag_cfg_add(&b, ESPTAG_REC_SA_WRAP, &f->w[i], sizeof(f->w[i]));
+	esptag_cfg_add(&b, ESPTAG_REC_WRAP_KEY, &f->k, sizeof(f->k));
 	len = esptag_cfg_end(&b, ESPTAG_ERR_INDEX_NONE);
 	clear();
 	agent_host_frame(&A, frame, 14 + len, NULL);
@@ -889,27 +897,38 @@ static uint16_t reply_err_index(void)
 	return (uint16_t)(h[14] << 8 | h[15]);
 }
 
-static void wrap(struct esptag_rec_sa_wrap *w, uint32_t spi, uint16_t port, uint32_t id)
+/* f: n SAs (SPIs spi, spi + 1, ...) wrapped for agent_pub (NULL: the
+ * agent's), port and id, under one fresh ephemeral key. */
+static void wrap_frame(struct v2frame *f, uint32_t spi, size_t n, uint16_t port, uint32_t id,
+		       const uint8_t *agent_pub)
 {
+	struct esptag_wrap_ctx c;
 	struct esptag_rec_sa r;
 
-	sa_rec(&r, ESPTAG_DIR_OUT, spi, "192.0.2.2", 0);
-	T_EQ(esptag_wrap_seal(&r, A.id_pub, port, id, NULL, w), 0);
+	memset(f, 0, sizeof(*f));
+	f->n = n;
+	T_EQ(esptag_wrap_begin(&c, agent_pub ? agent_pub : A.id_pub, port, id, (uint16_t)n, NULL,
+			       &f->k), 0);
+	for (size_t i = 0; i < n; i++) {
+		sa_rec(&r, ESPTAG_DIR_OUT, spi + (uint32_t)i, "192.0.2.2", 0);
+		T_EQ(esptag_wrap_seal(&c, &r, (uint16_t)i, &f->w[i]), 0);
+	}
+	esptag_wrap_end(&c);
 	OPENSSL_cleanse(&r, sizeof(r));
 }
 
 static void test_v2_add_sa_wrapped(void)
 {
-	struct esptag_rec_sa_wrap w;
+	struct v2frame f;
 	struct esptag_rec_sa echo;
 	uint8_t frame[1600];
 	uint32_t id = ++msg_id, idx;
 
 	T_ASSERT(setup_v2(false) == 0);
-	wrap(&w, 0x3000, 3, id);
+	wrap_frame(&f, 0x3000, 1, 3, id, NULL);
 	/* The request holds no byte of the key or salt in clear. */
-	T_ASSERT(!memmem(&w, sizeof(w), KEY, 4) && !memmem(&w, sizeof(w), SALT, 4));
-	T_EQ(v2_add(frame, 3, &w, 1, id), 0);
+	T_ASSERT(!memmem(&f, sizeof(f), KEY, 4) && !memmem(&f, sizeof(f), SALT, 4));
+	T_EQ(v2_add(frame, 3, &f, id), 0);
 	T_EQ(last(AGENT_HOST)->data[14], 2);	/* a version 2 reply */
 	memcpy(&echo, last(AGENT_HOST)->data + 14 + 16, sizeof(echo));
 	T_EQ(echo.hdr.type, ESPTAG_REC_SA);
@@ -918,92 +937,145 @@ static void test_v2_add_sa_wrapped(void)
 	T_ASSERT(A.sa[idx].used && A.sa[idx].port == 3);
 	T_MEMEQ(A.sa[idx].salt, 4, SALT, 4);	/* unwrapped */
 	T_EQ(A.sad_used, 1);
+	/* A full frame: nine SAs under one ephemeral key, all installed. */
+	id = ++msg_id;
+	wrap_frame(&f, 0x3100, ESPTAG_CFG_MAX_WRAP, 3, id, NULL);
+	T_EQ(v2_add(frame, 3, &f, id), 0);
+	T_EQ(A.sad_used, 1 + ESPTAG_CFG_MAX_WRAP);
+	for (size_t i = 0; i < ESPTAG_CFG_MAX_WRAP; i++) {
+		memcpy(&echo, last(AGENT_HOST)->data + 14 + 16 + i * sizeof(echo), sizeof(echo));
+		T_EQ(ntohl(echo.spi), 0x3100 + i);
+		T_MEMEQ(A.sa[ntohl(echo.sa_index)].salt, 4, SALT, 4);
+	}
 }
 
 /* A wrapped record moved to another port or domain, or changed anywhere:
  * BAD_RECORD at that record, nothing installed. */
 static void test_v2_wrap_bound(void)
 {
-	struct esptag_rec_sa_wrap w, b2[2];
+	struct v2frame f;
 	uint8_t frame[1600];
 	uint32_t id;
 	static const struct {
 		const char *what;
 		size_t off;
+		bool key_rec;	/* in the WRAP_KEY record */
 	} flips[] = {
-		{"spi", offsetof(struct esptag_rec_sa, spi) + 3},
-		{"daddr", offsetof(struct esptag_rec_sa, daddr) + 3},
-		{"local_mac", offsetof(struct esptag_rec_sa, local_mac) + 5},
-		{"replay_window", offsetof(struct esptag_rec_sa, replay_window) + 1},
-		{"msg_id", offsetof(struct esptag_rec_sa_wrap, msg_id) + 3},
-		{"eph_key", offsetof(struct esptag_rec_sa_wrap, eph_key) + 7},
-		{"wrapped", offsetof(struct esptag_rec_sa_wrap, wrapped)},
-		{"wrapped salt", offsetof(struct esptag_rec_sa_wrap, wrapped) + 33},
-		{"tag", offsetof(struct esptag_rec_sa_wrap, tag) + 15},
+		{"spi", offsetof(struct esptag_rec_sa, spi) + 3, false},
+		{"daddr", offsetof(struct esptag_rec_sa, daddr) + 3, false},
+		{"local_mac", offsetof(struct esptag_rec_sa, local_mac) + 5, false},
+		{"replay_window", offsetof(struct esptag_rec_sa, replay_window) + 1, false},
+		{"wrapped", offsetof(struct esptag_rec_sa_wrap, wrapped), false},
+		{"wrapped salt", offsetof(struct esptag_rec_sa_wrap, wrapped) + 33, false},
+		{"tag", offsetof(struct esptag_rec_sa_wrap, tag) + 15, false},
+		{"msg_id", offsetof(struct esptag_rec_wrap_key, msg_id) + 3, true},
+		{"eph_key", offsetof(struct esptag_rec_wrap_key, eph_key) + 7, true},
 	};
 
 	T_ASSERT(setup_v2(false) == 0);
 	/* Another port. */
 	id = ++msg_id;
-	wrap(&w, 0x3001, 3, id);
-	T_EQ(v2_add(frame, 4, &w, 1, id), ESPTAG_ST_BAD_RECORD);
+	wrap_frame(&f, 0x3001, 1, 3, id, NULL);
+	T_EQ(v2_add(frame, 4, &f, id), ESPTAG_ST_BAD_RECORD);
 	T_EQ(reply_err_index(), 0);
 	/* Another domain: behind a VLAN now. */
 	id = ++msg_id;
-	wrap(&w, 0x3002, 3, id);
-	w.sa.nvlans = 1;
-	w.sa.vlan[0].tpid = htons(0x8100);
-	w.sa.vlan[0].tci = htons(10);
-	T_EQ(v2_add(frame, 3, &w, 1, id), ESPTAG_ST_BAD_RECORD);
+	wrap_frame(&f, 0x3002, 1, 3, id, NULL);
+	f.w[0].sa.nvlans = 1;
+	f.w[0].sa.vlan[0].tpid = htons(0x8100);
+	f.w[0].sa.vlan[0].tci = htons(10);
+	T_EQ(v2_add(frame, 3, &f, id), ESPTAG_ST_BAD_RECORD);
 	/* Any byte changed. */
 	for (size_t i = 0; i < sizeof(flips) / sizeof(flips[0]); i++) {
 		id = ++msg_id;
-		wrap(&w, 0x3003, 3, id);
-		((uint8_t *)&w)[flips[i].off] ^= 0x01;
-		if (v2_add(frame, 3, &w, 1, id) != ESPTAG_ST_BAD_RECORD)
+		wrap_frame(&f, 0x3003, 1, 3, id, NULL);
+		if (flips[i].key_rec)
+			((uint8_t *)&f.k)[flips[i].off] ^= 0x01;
+		else
+			((uint8_t *)&f.w[0])[flips[i].off] ^= 0x01;
+		if (v2_add(frame, 3, &f, id) != ESPTAG_ST_BAD_RECORD)
 			t_fail(__FILE__, __LINE__, "%s changed: not BAD_RECORD", flips[i].what);
 	}
 	/* Wrapped for another agent's key. */
 	{
-		struct esptag_rec_sa r;
 		uint8_t other[32];
 		EVP_PKEY *k = esptag_x25519_from_priv((const uint8_t[32]){1, 2, 3});
 
 		T_ASSERT(k && !esptag_x25519_pub(k, other));
 		EVP_PKEY_free(k);
 		id = ++msg_id;
-		sa_rec(&r, ESPTAG_DIR_OUT, 0x3004, "192.0.2.2", 0);
-		T_EQ(esptag_wrap_seal(&r, other, 3, id, NULL, &w), 0);
-		T_EQ(v2_add(frame, 3, &w, 1, id), ESPTAG_ST_BAD_RECORD);
+		wrap_frame(&f, 0x3004, 1, 3, id, other);
+		T_EQ(v2_add(frame, 3, &f, id), ESPTAG_ST_BAD_RECORD);
 	}
 	/* In a batch: the bad record is named, the good one not installed. */
 	id = ++msg_id;
-	wrap(&b2[0], 0x3005, 3, id);
-	wrap(&b2[1], 0x3006, 5, id);
-	T_EQ(v2_add(frame, 3, b2, 2, id), ESPTAG_ST_BAD_RECORD);
+	wrap_frame(&f, 0x3005, 2, 3, id, NULL);
+	f.w[1].tag[0] ^= 0x80;
+	T_EQ(v2_add(frame, 3, &f, id), ESPTAG_ST_BAD_RECORD);
 	T_EQ(reply_err_index(), 1);
 	T_EQ(A.sad_used, 0);
 	T_EQ(A.port_used[3], 0);
 }
 
+/* Inside one frame every record's key is bound to its position, the
+ * number of records and its own SA: swapped, repeated, dropped or taken
+ * into another frame, a record does not open. */
+static void test_v2_wrap_position(void)
+{
+	struct v2frame f, g, h;
+	uint8_t frame[1600];
+	uint32_t id = ++msg_id;
+
+	T_ASSERT(setup_v2(false) == 0);
+	/* Two records swapped: neither opens where it is now. */
+	wrap_frame(&f, 0x3200, 3, 3, id, NULL);
+	g = f;
+	g.w[0] = f.w[1];
+	g.w[1] = f.w[0];
+	T_EQ(v2_add(frame, 3, &g, id), ESPTAG_ST_BAD_RECORD);
+	T_EQ(reply_err_index(), 0);
+	/* Record 0 also in position 1 (a second copy of an SA's key). */
+	g = f;
+	g.w[1] = f.w[0];
+	T_EQ(v2_add(frame, 3, &g, ++msg_id), ESPTAG_ST_BAD_RECORD);
+	T_EQ(reply_err_index(), 1);
+	/* The last record dropped: the frame had 3. */
+	g = f;
+	g.n = 2;
+	T_EQ(v2_add(frame, 3, &g, ++msg_id), ESPTAG_ST_BAD_RECORD);
+	T_EQ(reply_err_index(), 0);
+	/* A record of another frame (same port, msg_id and position, another
+	 * ephemeral key). */
+	wrap_frame(&h, 0x3300, 3, 3, id, NULL);
+	g = f;
+	g.w[2] = h.w[2];
+	T_EQ(v2_add(frame, 3, &g, ++msg_id), ESPTAG_ST_BAD_RECORD);
+	T_EQ(reply_err_index(), 2);
+	T_EQ(A.sad_used, 0);
+	/* The frame as it was made opens, all three. */
+	T_EQ(v2_add(frame, 3, &f, id), 0);
+	T_EQ(A.sad_used, 3);
+}
+
 /* A replayed wrapped ADD_SA never makes a second SA. */
 static void test_v2_replay(void)
 {
-	struct esptag_rec_sa_wrap w, b2[2];
+	struct v2frame f, g;
 	struct esptag_rec_sa_ref ref;
 	uint8_t frame[1600], again[1600];
 	uint32_t id = ++msg_id, idx;
 
 	T_ASSERT(setup_v2(false) == 0);
-	wrap(&w, 0x4000, 2, id);
-	T_EQ(v2_add(frame, 2, &w, 1, id), 0);
+	wrap_frame(&f, 0x4000, 1, 2, id, NULL);
+	T_EQ(v2_add(frame, 2, &f, id), 0);
 	idx = ntohl(((struct esptag_rec_sa *)(last(AGENT_HOST)->data + 30))->sa_index);
 	/* The same bytes again: the reply cache's answer, same index. */
-	T_EQ(v2_add(again, 2, &w, 1, id), 0);
+	T_EQ(v2_add(again, 2, &f, id), 0);
 	T_EQ(A.ctr[ESPTAG_AC_CFG_DUP], 1);
 	T_EQ(A.sad_used, 1);
-	/* The record under another msg_id (a relay's): refused. */
-	T_EQ(v2_add(again, 2, &w, 1, ++msg_id), ESPTAG_ST_BAD_RECORD);
+	/* The frame under another msg_id (a relay's): refused at its WRAP_KEY. */
+	T_EQ(v2_add(again, 2, &f, ++msg_id), ESPTAG_ST_BAD_RECORD);
+	T_EQ(reply_err_index(), 1);
 	T_EQ(A.sad_used, 1);
 	/* Gone, then replayed: still refused, nothing comes back. */
 	memset(&ref, 0, sizeof(ref));
@@ -1021,15 +1093,17 @@ static void test_v2_replay(void)
 		T_EQ(last(AGENT_HOST)->data[14 + 3], 0);
 	}
 	T_EQ(A.sad_used, 0);
-	T_EQ(v2_add(again, 2, &w, 1, ++msg_id), ESPTAG_ST_BAD_RECORD);
+	T_EQ(v2_add(again, 2, &f, ++msg_id), ESPTAG_ST_BAD_RECORD);
 	T_EQ(A.sad_used, 0);
-	/* One ephemeral key twice in a batch. */
+	/* Part of an executed frame, alone: its ephemeral key is spent. */
 	id = ++msg_id;
-	wrap(&b2[0], 0x4001, 2, id);
-	b2[1] = b2[0];
-	T_EQ(v2_add(frame, 2, b2, 2, id), ESPTAG_ST_BAD_RECORD);
-	T_EQ(reply_err_index(), 1);
-	T_EQ(A.sad_used, 0);
+	wrap_frame(&f, 0x4001, 2, 2, id, NULL);
+	T_EQ(v2_add(frame, 2, &f, id), 0);
+	T_EQ(A.sad_used, 2);
+	g = f;
+	g.n = 1;
+	T_EQ(v2_add(again, 2, &g, ++msg_id), ESPTAG_ST_BAD_RECORD);
+	T_EQ(A.sad_used, 2);
 }
 
 /* HELLO and version 1 against an agent with and without --allow-v1. */
@@ -1147,6 +1221,7 @@ int main(void)
 	T_RUN(test_sad_lowest_free_index);
 	T_RUN(test_v2_add_sa_wrapped);
 	T_RUN(test_v2_wrap_bound);
+	T_RUN(test_v2_wrap_position);
 	T_RUN(test_v2_replay);
 	T_RUN(test_v2_versions);
 	T_RUN(test_identity_file);

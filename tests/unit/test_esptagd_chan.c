@@ -201,12 +201,100 @@ static void oversize_reply_ignored(void)
 	}
 }
 
+/* chan_run_prep's builder: a HELLO for t; fails for the index in fail_at.
+ * Records, per call, how many replies the channel had taken by then. */
+struct prep_log {
+	unsigned int calls, fail_at;
+	uint64_t replies_seen[4];
+};
+
+static int prep_hello(struct chan *c, struct txn *t, void *arg)
+{
+	struct prep_log *l = arg;
+	struct esptag_cfg_builder b;
+	struct esptag_rec_caps caps = {};
+
+	l->replies_seen[l->calls] = c->replies;
+	if (l->calls++ == l->fail_at)
+		return -1;
+	chan_begin(c, t, &b, ESPTAG_OP_HELLO, 0);
+	esptag_rec_init(&caps, ESPTAG_REC_CAPS, sizeof(caps));
+	caps.version_min = caps.version_max = ESPTAG_PROTO_VERSION;
+	esptag_cfg_add(&b, ESPTAG_REC_CAPS, &caps, sizeof(caps));
+	return chan_finish(c, t, &b);
+}
+
+/* Requests sent to the fake agent since the last call (its socket also
+ * sees the channel's own frames). */
+static unsigned int requests_seen(void)
+{
+	uint8_t f[ESPTAG_ETH_HLEN + ESPTAG_CFG_MAX_PAYLOAD + 64];
+	unsigned int n = 0;
+	ssize_t len;
+
+	while ((len = recv(agent_fd, f, sizeof(f), MSG_DONTWAIT)) > 0)
+		if (len >= ESPTAG_ETH_HLEN + 16 && !(f[ESPTAG_ETH_HLEN + 2] & ESPTAG_CFG_F_REPLY))
+			n++;
+	return n;
+}
+
+/*
+ * chan_run_prep builds each request right before it first goes out: with
+ * one request in flight, the second is built only after the first was
+ * answered. A request that cannot be built stops the run: it and the ones
+ * after it are never sent.
+ */
+static void prep_builds_lazily(void)
+{
+	struct txn t[3] = {};
+	struct prep_log l = { .fail_at = 99 };
+	uint64_t replies = ch.replies;
+	int window = ch.window;
+
+	if (!ready) {
+		t_skip("needs root (a private network namespace and AF_PACKET)");
+		return;
+	}
+	requests_seen();
+	ch.window = 1;
+	/* The first request's reply waits in the channel's socket (msg_ids
+	 * are sequential); the second request gets none. */
+	{
+		struct txn r = { .opcode = ESPTAG_OP_HELLO, .msg_id = ch.next_id };
+
+		T_ASSERT(!agent_reply(&r, ESPTAG_ST_OK, 0));
+	}
+	T_EQ(chan_run_prep(&ch, t, 2, 1, prep_hello, &l), 1);
+	T_EQ(l.calls, 2);
+	T_EQ(t[0].state, TXN_DONE);
+	T_EQ(t[1].state, TXN_TIMEOUT);
+	T_EQ(l.replies_seen[0], replies);
+	T_EQ(l.replies_seen[1], replies + 1);	/* built after the first reply */
+	T_EQ(requests_seen(), 2);
+	/* The second of three cannot be built: only the first goes out. */
+	memset(t, 0, sizeof(t));
+	memset(&l, 0, sizeof(l));
+	l.fail_at = 1;
+	ch.window = 3;
+	T_EQ(chan_run_prep(&ch, t, 3, 1, prep_hello, &l), 1);	/* the first times out */
+	T_EQ(l.calls, 2);
+	T_EQ(t[0].state, TXN_TIMEOUT);
+	T_EQ(t[0].sent, 1);
+	T_EQ(t[1].state, TXN_TIMEOUT);
+	T_EQ(t[1].sent, 0);
+	T_EQ(t[2].state, TXN_TIMEOUT);
+	T_EQ(t[2].sent, 0);
+	T_EQ(requests_seen(), 1);
+	ch.window = window;
+}
+
 int main(void)
 {
 	if (geteuid() == 0)
 		setup();
 	T_RUN(max_size_reply_taken);
 	T_RUN(oversize_reply_ignored);
+	T_RUN(prep_builds_lazily);
 	chan_close(&ch);
 	if (agent_fd >= 0)
 		close(agent_fd);

@@ -61,8 +61,9 @@ static const struct field fields[] = {
 	F(esptag_rec_counter, value_hi), F(esptag_rec_counter, value_lo),
 	F(esptag_rec_cursor, hdr), F(esptag_rec_cursor, next),
 	F(esptag_rec_caps2, caps), F(esptag_rec_caps2, agent_key),
-	F(esptag_rec_sa_wrap, sa), F(esptag_rec_sa_wrap, msg_id), F(esptag_rec_sa_wrap, eph_key),
-	F(esptag_rec_sa_wrap, wrapped), F(esptag_rec_sa_wrap, tag),
+	F(esptag_rec_sa_wrap, sa), F(esptag_rec_sa_wrap, wrapped), F(esptag_rec_sa_wrap, tag),
+	F(esptag_rec_wrap_key, hdr), F(esptag_rec_wrap_key, msg_id),
+	F(esptag_rec_wrap_key, eph_key),
 	F(esptag_meta, tpid), F(esptag_meta, version), F(esptag_meta, kind),
 	F(esptag_meta, flags), F(esptag_meta, next_hdr), F(esptag_meta, result),
 	F(esptag_meta, reserved), F(esptag_meta, esp_off), F(esptag_meta, payload_off),
@@ -89,6 +90,7 @@ static const struct {
 	{ "esptag_rec_cursor", sizeof(struct esptag_rec_cursor) },
 	{ "esptag_rec_caps2", sizeof(struct esptag_rec_caps2) },
 	{ "esptag_rec_sa_wrap", sizeof(struct esptag_rec_sa_wrap) },
+	{ "esptag_rec_wrap_key", sizeof(struct esptag_rec_wrap_key) },
 	{ "esptag_meta", sizeof(struct esptag_meta) },
 	{ "esptag_esp_hdr", sizeof(struct esptag_esp_hdr) },
 };
@@ -103,6 +105,7 @@ static const char *rec_struct(uint8_t type)
 		[ESPTAG_REC_COUNTER] = "esptag_rec_counter",
 		[ESPTAG_REC_CURSOR] = "esptag_rec_cursor",
 		[ESPTAG_REC_SA_WRAP] = "esptag_rec_sa",
+		[ESPTAG_REC_WRAP_KEY] = "esptag_rec_wrap_key",
 	};
 	return type <= ESPTAG_REC_MAX ? n[type] : NULL;
 }
@@ -362,6 +365,7 @@ static void test_doc_values(void)
 		{ "LOCAL", ESPTAG_REC_LOCAL }, { "CAPS", ESPTAG_REC_CAPS },
 		{ "SA_STATS", ESPTAG_REC_SA_STATS }, { "COUNTER", ESPTAG_REC_COUNTER },
 		{ "CURSOR", ESPTAG_REC_CURSOR }, { "SA_WRAP", ESPTAG_REC_SA_WRAP },
+		{ "WRAP_KEY", ESPTAG_REC_WRAP_KEY },
 	}, flags[] = {
 		{ "ESPTAG_CFG_F_REPLY", ESPTAG_CFG_F_REPLY },
 		{ "ESPTAG_CFG_F_MORE", ESPTAG_CFG_F_MORE },
@@ -693,6 +697,51 @@ static void test_cfg_version(void)
 	buf[0] = 1;
 	T_EQ(dec(buf, n, &v), ESPTAG_EMALFORMED);
 	T_EQ(v.bad_index, 0);
+	{
+		/* Version 2 ADD_SA framing: SA_WRAP records, then one WRAP_KEY. */
+		const size_t W = sizeof(struct esptag_rec_sa_wrap);
+		const size_t K = sizeof(struct esptag_rec_wrap_key);
+		static uint8_t alt[4096];
+
+		n = ex_build("add_sa_v2_request", buf);
+		T_EQ(dec(buf, n, &v), 0);
+		T_EQ(v.count, 2);
+		/* Without its WRAP_KEY: MALFORMED (0xffff). */
+		memcpy(alt, buf, 16 + W);
+		alt[11] = 1, alt[12] = (uint8_t)(W >> 8), alt[13] = (uint8_t)W;
+		T_EQ(dec(alt, 16 + W, &v), ESPTAG_EMALFORMED);
+		T_EQ(v.bad_index, 0xffff);
+		/* WRAP_KEY first: the record after it is MALFORMED. */
+		memcpy(alt, buf, 16);
+		memcpy(alt + 16, buf + 16 + W, K);
+		memcpy(alt + 16 + K, buf + 16, W);
+		T_EQ(dec(alt, n, &v), ESPTAG_EMALFORMED);
+		T_EQ(v.bad_index, 1);
+		/* Two WRAP_KEYs. */
+		memcpy(alt, buf, n);
+		memcpy(alt + n, buf + 16 + W, K);
+		alt[11] = 3, alt[12] = (uint8_t)((W + 2 * K) >> 8), alt[13] = (uint8_t)(W + 2 * K);
+		T_EQ(dec(alt, n + K, &v), ESPTAG_EMALFORMED);
+		T_EQ(v.bad_index, 2);
+		/* A WRAP_KEY alone: no SA. */
+		memcpy(alt, buf, 16);
+		memcpy(alt + 16, buf + 16 + W, K);
+		alt[11] = 1, alt[12] = 0, alt[13] = (uint8_t)K;
+		T_EQ(dec(alt, 16 + K, &v), ESPTAG_EMALFORMED);
+		/* An all-zero ephemeral key, a zero msg_id: BAD_RECORD (record 1). */
+		memcpy(alt, buf, n);
+		memset(alt + 16 + W + 8, 0, 32);
+		T_EQ(dec(alt, n, &v), ESPTAG_EBADREC);
+		T_EQ(v.bad_index, 1);
+		memcpy(alt, buf, n);
+		memset(alt + 16 + W + 4, 0, 4);
+		T_EQ(dec(alt, n, &v), ESPTAG_EBADREC);
+		T_EQ(v.bad_index, 1);
+		/* In a reply: MALFORMED. */
+		memcpy(alt, buf, n);
+		alt[2] = ESPTAG_CFG_F_REPLY;
+		T_EQ(dec(alt, n, &v), ESPTAG_EMALFORMED);
+	}
 	/* HELLO with version 2 too. */
 	n = ex_build("hello_request", buf);
 	buf[0] = 2;

@@ -136,7 +136,7 @@ try:
         "hello_v2_request": cfg(O["HELLO"], 0, 0, MSG + 0x0e, 0, [E.rec_caps(2, 2)]),
         "hello_v2_reply": cfg(O["HELLO"], REPLY, 0, MSG + 0x0e, 0, [caps_agent_v2()]),
         "add_sa_v2_request": v2(cfg(O["ADD_SA"], 0, 0, MSG2, 0,
-                                    [E.wrap_sa(sa_v4(True), AGENT_PUB, 0, MSG2, EPH_PRIV)])),
+                                    E.wrap_sas([sa_v4(True)], AGENT_PUB, 0, MSG2, EPH_PRIV))),
         "add_sa_v2_reply": v2(cfg(O["ADD_SA"], REPLY, 0, MSG2, 0, [sa_v4(False)])),
         "bad_version_v1_reply": v2(cfg(O["ADD_SA"], REPLY, E.ST["BAD_VERSION"], MSG + 2, 0,
                                        [caps_agent_v2(False)])),
@@ -148,9 +148,10 @@ try:
     RAW = {
         "agent_key_fingerprint": bytes.fromhex(E.fingerprint(AGENT_PUB)[7:]),
         "wrap_shared_secret": SHARED,
+        # port 0, the PF's MAC, no VLAN, msg_id, n = 1, i = 0, dir out, spi.
         "wrap_hkdf_info": E.WRAP_LABEL + bytes(2) + E.mac_bytes(PF) + bytes(9) +
-        MSG2.to_bytes(4, "big"),
-        "wrap_kek": E.wrap_kek(SHARED, EPH_PUB, AGENT_PUB, sa_v4(True), 0, MSG2),
+        MSG2.to_bytes(4, "big") + bytes([0, 1, 0, 0, E.DIR_OUT]) + (0x1001).to_bytes(4, "big"),
+        "wrap_kek": E.wrap_kek(SHARED, EPH_PUB, AGENT_PUB, sa_v4(True), 0, MSG2, 1, 0),
     }
 except ImportError as e:     # no "cryptography": the version 2 examples are not checked
     print("SKIP version_2_examples: %s" % e)

@@ -100,7 +100,7 @@ typedef void (*agent_flush_fn)(struct agent *a, int side);
 /* ADD_SA records (with keys) of one request, staged before they go in. */
 #define AGENT_STAGE_RECS ESPTAG_CFG_MAX_RECORDS
 
-/* Ephemeral keys of accepted wrapped SAs remembered against replays. */
+/* Ephemeral keys of executed wrapped ADD_SA frames, remembered against replays. */
 #define AGENT_SEEN_EPH 4096
 
 struct agent {

@@ -71,52 +71,70 @@ static void op_hello(struct agent *a, const struct esptag_cfg_view *v, struct ag
 	esptag_cfg_add(&r->b, ESPTAG_REC_CAPS, &c, sizeof(c));
 }
 
-/* Whether eph was accepted before (a replayed wrapped record). */
+/* Whether eph was accepted before (a replayed wrapped frame). The first 8
+ * bytes screen the ring (one compare per entry), memcmp confirms. */
 static bool eph_seen(const struct agent *a, const uint8_t *eph)
 {
-	for (uint32_t i = 0; i < AGENT_SEEN_EPH; i++)
-		if (!memcmp(a->seen_eph[i], eph, ESPTAG_X25519_LEN))
+	uint64_t h, x;
+
+	memcpy(&h, eph, sizeof(h));
+	for (uint32_t i = 0; i < AGENT_SEEN_EPH; i++) {
+		memcpy(&x, a->seen_eph[i], sizeof(x));
+		if (x == h && !memcmp(a->seen_eph[i], eph, ESPTAG_X25519_LEN))
 			return true;
+	}
 	return false;
 }
 
 /*
- * Version 2: the wrapped records of v unwrapped into sa[] (with keys), each
- * for the port the request came on, its domain and msg_id. A record that
- * does not open, or whose ephemeral key was seen before (a replay, also
- * inside the batch), fails the request with BAD_RECORD. Returns n or -1.
+ * Version 2: the SA_WRAP records of v unwrapped into sa[] (with keys), with
+ * the frame's ephemeral key (its last record, WRAP_KEY, into *wk), for the
+ * port the request came on, each record's domain and position. A frame
+ * whose ephemeral key was seen before (a replay) or does not give a shared
+ * secret fails with BAD_RECORD on the WRAP_KEY record, a record that does
+ * not open with BAD_RECORD on that record. Returns n or -1.
  */
 static int unwrap_all(struct agent *a, const struct esptag_cfg_view *v, struct esptag_rec_sa *sa,
-		      uint8_t (*eph)[ESPTAG_X25519_LEN], struct agent_reply *r)
+		      struct esptag_rec_wrap_key *wk, struct agent_reply *r)
 {
+	struct esptag_wrap_ctx c;
 	struct esptag_rec_sa_wrap w;
-	struct esptag_rec_view rv;
+	struct esptag_rec_view rv = {0};
 	size_t off = 0;
-	uint16_t n = 0;
+	uint16_t n = v->count - 1, i = 0;
 
-	while (esptag_cfg_next(v, &off, &rv) == 1 && n < MAX_RECS) {
-		bool replay;
-
-		memcpy(&w, rv.data, sizeof(w));
-		replay = eph_seen(a, w.eph_key);
-		for (uint16_t j = 0; j < n && !replay; j++)
-			replay = !memcmp(eph[j], w.eph_key, ESPTAG_X25519_LEN);
-		if (replay) {
-			agent_log(4, "ADD_SA port %u record %u: ephemeral key used before (a replay): refused",
-				  v->port, n);
-			agent_reply_err(r, ESPTAG_ST_BAD_RECORD, n);
-			return -1;
-		}
-		if (esptag_wrap_open(a->id_key, &w, v->port, &sa[n]) ||
-		    esptag_sa_plain_key_check(&sa[n])) {
-			agent_log(4, "ADD_SA port %u record %u: the wrapped key does not open for this agent, port, domain and record: refused",
-				  v->port, n);
-			agent_reply_err(r, ESPTAG_ST_BAD_RECORD, n);
-			return -1;
-		}
-		memcpy(eph[n], w.eph_key, ESPTAG_X25519_LEN);
-		n++;
+	/* The framing rules put WRAP_KEY last, after n SA_WRAP records. */
+	while (esptag_cfg_next(v, &off, &rv) == 1 && rv.type == ESPTAG_REC_SA_WRAP)
+		;
+	if (rv.type != ESPTAG_REC_WRAP_KEY || n > MAX_RECS) {
+		agent_reply_err(r, ESPTAG_ST_MALFORMED, ESPTAG_ERR_INDEX_NONE);
+		return -1;
 	}
+	memcpy(wk, rv.data, sizeof(*wk));
+	if (eph_seen(a, wk->eph_key)) {
+		agent_log(4, "ADD_SA port %u: ephemeral key used before (a replay): refused",
+			  v->port);
+		agent_reply_err(r, ESPTAG_ST_BAD_RECORD, n);
+		return -1;
+	}
+	if (esptag_unwrap_begin(&c, a->id_key, a->id_pub, wk, v->port, n)) {
+		agent_log(4, "ADD_SA port %u: no shared secret with the ephemeral key: refused",
+			  v->port);
+		agent_reply_err(r, ESPTAG_ST_BAD_RECORD, n);
+		return -1;
+	}
+	off = 0;
+	for (i = 0; i < n && esptag_cfg_next(v, &off, &rv) == 1; i++) {
+		memcpy(&w, rv.data, sizeof(w));
+		if (esptag_wrap_open(&c, &w, i, &sa[i]) || esptag_sa_plain_key_check(&sa[i])) {
+			agent_log(4, "ADD_SA port %u record %u: the wrapped key does not open for this agent, port, domain, frame and position: refused",
+				  v->port, i);
+			agent_reply_err(r, ESPTAG_ST_BAD_RECORD, i);
+			esptag_wrap_end(&c);
+			return -1;
+		}
+	}
+	esptag_wrap_end(&c);
 	return n;
 }
 
@@ -136,12 +154,12 @@ static void op_add_sa(struct agent *a, const struct esptag_cfg_view *v, uint8_t 
 	struct esptag_rec_view rv;
 	struct agent_sa_key k;
 	int64_t added[MAX_RECS];
-	static uint8_t eph[MAX_RECS][ESPTAG_X25519_LEN];
+	struct esptag_rec_wrap_key wk;
 	size_t off = 0;
 	uint16_t n = 0, i, j;
 
 	if (v->version >= ESPTAG_PROTO_V2) {
-		int got = unwrap_all(a, v, sa, eph, r);
+		int got = unwrap_all(a, v, sa, &wk, r);
 
 		if (got < 0)
 			goto out;
@@ -186,9 +204,9 @@ static void op_add_sa(struct agent *a, const struct esptag_cfg_view *v, uint8_t 
 			goto out;
 		}
 	}
-	/* Installed: their ephemeral keys are spent. */
-	for (i = 0; v->version >= ESPTAG_PROTO_V2 && i < n; i++) {
-		memcpy(a->seen_eph[a->seen_next], eph[i], ESPTAG_X25519_LEN);
+	/* Installed: the frame's ephemeral key is spent. */
+	if (v->version >= ESPTAG_PROTO_V2) {
+		memcpy(a->seen_eph[a->seen_next], wk.eph_key, ESPTAG_X25519_LEN);
 		a->seen_next = (a->seen_next + 1) % AGENT_SEEN_EPH;
 	}
 	for (i = 0; i < n; i++) {

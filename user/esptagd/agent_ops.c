@@ -12,7 +12,8 @@
 #include "wrap.h"
 
 #define SA_PER_FRAME	((ESPTAG_CFG_MAX_PAYLOAD - sizeof(struct esptag_cfg_hdr)) / sizeof(struct esptag_rec_sa))
-#define WRAP_PER_FRAME	((ESPTAG_CFG_MAX_PAYLOAD - sizeof(struct esptag_cfg_hdr)) / sizeof(struct esptag_rec_sa_wrap))
+#define WRAP_PER_FRAME	((ESPTAG_CFG_MAX_PAYLOAD - sizeof(struct esptag_cfg_hdr) - sizeof(struct esptag_rec_wrap_key)) / sizeof(struct esptag_rec_sa_wrap))
+_Static_assert(WRAP_PER_FRAME == ESPTAG_CFG_MAX_WRAP, "SA_WRAP records per ADD_SA frame");
 #define REF_PER_FRAME	((ESPTAG_CFG_MAX_PAYLOAD - sizeof(struct esptag_cfg_hdr)) / sizeof(struct esptag_rec_sa_ref))
 
 static size_t per_frame(struct daemon *d, size_t max)
@@ -24,12 +25,12 @@ static size_t per_frame(struct daemon *d, size_t max)
 
 /*
  * The ADD_SA record of one SA: version 1 the record with its key, version 2
- * the key wrapped for the agent's key, for port and msg_id. A VF's SA is
- * in the domain the PF assigned (it forwards a wrapped record untouched).
- * 0, or -1 (nothing added).
+ * the key wrapped as record index of the frame wc (for the agent's key,
+ * port and msg_id). A VF's SA is in the domain the PF assigned (it
+ * forwards a wrapped record untouched). 0, or -1 (nothing added).
  */
-static int add_rec(struct daemon *d, const struct sa *sa, uint16_t port, uint32_t msg_id,
-		   struct esptag_cfg_builder *b)
+static int add_rec(struct daemon *d, const struct sa *sa, struct esptag_wrap_ctx *wc,
+		   uint16_t index, struct esptag_cfg_builder *b)
 {
 	struct esptag_rec_sa rec;
 	struct esptag_rec_sa_wrap w;
@@ -45,12 +46,12 @@ static int add_rec(struct daemon *d, const struct sa *sa, uint16_t port, uint32_
 			rec.vlan[i].tci = htons(d->vf_vid[i]);
 		}
 	}
-	if (d->chan.version < ESPTAG_PROTO_V2) {
+	if (!wc) {
 		rc = esptag_cfg_add(b, ESPTAG_REC_SA, &rec, sizeof(rec));
 		explicit_bzero(&rec, sizeof(rec));
 		return rc;
 	}
-	rc = esptag_wrap_seal(&rec, d->caps.agent_key, port, msg_id, NULL, &w);
+	rc = esptag_wrap_seal(wc, &rec, index, &w);
 	explicit_bzero(&rec, sizeof(rec));
 	if (rc) {
 		log_err("agent: cannot wrap an SA key (OpenSSL)");
@@ -62,19 +63,83 @@ static int add_rec(struct daemon *d, const struct sa *sa, uint16_t port, uint32_
 }
 
 /*
+ * The records of ADD_SA frame t: version 2 one fresh ephemeral key for the
+ * frame (its WRAP_KEY record last), every SA's key wrapped under it.
+ * 0, or the index (in t) of the SA that could not be added.
+ */
+static int add_frame(struct daemon *d, struct sa **v, struct txn *t, uint16_t port,
+		     struct esptag_cfg_builder *b)
+{
+	bool wrap = d->chan.version >= ESPTAG_PROTO_V2;
+	struct esptag_rec_wrap_key wk;
+	struct esptag_wrap_ctx wc;
+	uint32_t j = 0;
+
+	if (wrap && esptag_wrap_begin(&wc, d->caps.agent_key, port, t->msg_id, (uint16_t)t->n,
+				      NULL, &wk)) {
+		log_err("agent: cannot make an ephemeral key (OpenSSL)");
+		return 1;
+	}
+	for (; j < t->n; j++)
+		if (add_rec(d, v[t->first + j], wrap ? &wc : NULL, (uint16_t)j, b))
+			break;
+	if (wrap) {
+		esptag_wrap_end(&wc);
+		if (j == t->n && esptag_cfg_add(b, ESPTAG_REC_WRAP_KEY, &wk, sizeof(wk)))
+			j = t->n - 1;
+	}
+	return j == t->n ? 0 : (int)j + 1;
+}
+
+/* What add_prep needs; bad: 1 + the index (in v) of an SA that could not
+ * be added, 0 while none. */
+struct add_prep {
+	struct daemon *d;
+	struct sa **v;
+	uint16_t port;
+	size_t bad;
+};
+
+/* Build ADD_SA frame t (its SAs by position) right before it goes out. */
+static int add_prep(struct chan *c, struct txn *t, void *arg)
+{
+	struct add_prep *p = arg;
+	struct esptag_cfg_builder b;
+	int bad;
+
+	chan_begin(c, t, &b, ESPTAG_OP_ADD_SA, p->port);
+	bad = add_frame(p->d, p->v, t, p->port, &b);
+	if (!bad && chan_finish(c, t, &b))
+		bad = 1;
+	if (bad) {
+		explicit_bzero(t->frame, sizeof(t->frame));
+		p->bad = t->first + bad;
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * ADD_SA for n SAs, batched. Each SA that the agent took gets its sa_index;
  * the others keep ESPTAG_SA_INDEX_NONE. Returns 0 if all were taken, else a
- * ctl status with *err_i (index into v) and *ast (agent status).
+ * ctl status with *err_i (index into v) and *ast (agent status). Each frame
+ * is built (its keys wrapped) just before it is sent, while the agent works
+ * on the ones before it.
  */
 int agent_add(struct daemon *d, uint16_t port, struct sa **v, size_t n, uint32_t *err_i,
 	      uint8_t *ast)
 {
-	size_t per = per_frame(d, d->chan.version >= ESPTAG_PROTO_V2 ? WRAP_PER_FRAME : SA_PER_FRAME);
-	size_t nt = (n + per - 1) / per;
+	bool wrap = d->chan.version >= ESPTAG_PROTO_V2;
+	/* Version 2: the agent's record limit counts the WRAP_KEY too. */
+	size_t per = wrap ? per_frame(d, WRAP_PER_FRAME + 1) - 1 : per_frame(d, SA_PER_FRAME);
+	size_t nt = (n + (per ? per : 1) - 1) / (per ? per : 1);
 	struct txn *t = chan_key_txns(&d->chan, nt);	/* the frames carry keys */
+	struct add_prep ap = { .d = d, .v = v, .port = port };
 	struct esptag_rec_sa rec;
 	int rc = 0;
 
+	if (!per)
+		per = 1;
 	*err_i = UINT32_MAX;
 	*ast = 0;
 	if (!t)
@@ -82,21 +147,14 @@ int agent_add(struct daemon *d, uint16_t port, struct sa **v, size_t n, uint32_t
 	for (size_t i = 0; i < n; i++)
 		v[i]->c.sa_index = ESPTAG_SA_INDEX_NONE;
 	for (size_t k = 0; k < nt; k++) {
-		struct esptag_cfg_builder b;
-
 		t[k].first = k * per;
 		t[k].n = n - t[k].first < per ? n - t[k].first : per;
-		chan_begin(&d->chan, &t[k], &b, ESPTAG_OP_ADD_SA, port);
-		for (uint32_t j = 0; j < t[k].n; j++) {
-			if (add_rec(d, v[t[k].first + j], port, t[k].msg_id, &b)) {
-				chan_key_txns_wipe(&d->chan, nt);
-				*err_i = t[k].first + j;
-				return ESPTAG_CTL_E_INTERNAL;
-			}
-		}
-		chan_finish(&d->chan, &t[k], &b);
 	}
-	chan_run(&d->chan, t, nt, 0);
+	chan_run_prep(&d->chan, t, nt, 0, add_prep, &ap);
+	if (ap.bad) {
+		rc = ESPTAG_CTL_E_INTERNAL;
+		*err_i = ap.bad - 1;
+	}
 	for (size_t k = 0; k < nt; k++) {
 		struct txn *x = &t[k];
 		struct esptag_rec_view rv;

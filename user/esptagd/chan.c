@@ -171,6 +171,12 @@ static void chan_recv(struct chan *c, struct txn *t, size_t n)
 
 int chan_run(struct chan *c, struct txn *t, size_t n, int tries)
 {
+	return chan_run_prep(c, t, n, tries, NULL, NULL);
+}
+
+int chan_run_prep(struct chan *c, struct txn *t, size_t n, int tries,
+		  int (*prep)(struct chan *c, struct txn *t, void *arg), void *arg)
+{
 	size_t next = 0, active = 0, done = 0;
 	int timeouts = 0;
 
@@ -184,6 +190,12 @@ int chan_run(struct chan *c, struct txn *t, size_t n, int tries)
 		int ms;
 
 		while (active < (size_t)c->window && next < n) {
+			if (prep && prep(c, &t[next], arg)) {
+				/* Nothing more goes out. */
+				for (; next < n; next++, done++)
+					t[next].state = TXN_TIMEOUT;
+				break;
+			}
 			txn_send(c, &t[next++], now);
 			active++;
 		}

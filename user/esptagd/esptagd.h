@@ -129,6 +129,12 @@ int chan_finish(struct chan *c, struct txn *t, struct esptag_cfg_builder *b);
 /* Run n transactions (up to c->window in flight) until each has a reply or
  * ran out of tries. tries 0 = c->tries. Returns the number that timed out. */
 int chan_run(struct chan *c, struct txn *t, size_t n, int tries);
+/* The same, each request built by prep(c, t, arg) right before it is first
+ * sent (so that building, e.g. wrapping keys, overlaps the agent's work on
+ * the requests in flight). When prep fails (-1) that request and the ones
+ * not yet built are not sent (TXN_TIMEOUT, never sent). */
+int chan_run_prep(struct chan *c, struct txn *t, size_t n, int tries,
+		  int (*prep)(struct chan *c, struct txn *t, void *arg), void *arg);
 /* n zeroed transactions for requests that carry keys (ADD_SA): locked
  * memory left out of core dumps, kept for reuse (grown when needed; NULL if
  * that fails). Give them back with chan_key_txns_wipe(c, n). */

@@ -52,6 +52,13 @@ static const char *index_taken(struct daemon *d, const struct pf_vf *v, uint32_t
 	return NULL;
 }
 
+/* The SAs an ADD_SA request asks for (version 2: all records but the
+ * frame's WRAP_KEY). */
+static size_t vf_add_count(const struct esptag_cfg_view *cv)
+{
+	return cv->version >= ESPTAG_PROTO_V2 && cv->count ? cv->count - 1u : cv->count;
+}
+
 /*
  * An OK ADD_SA reply, checked before anything is written: one SA record per
  * requested SA, each the SA asked for (SPI, direction, family, destination),
@@ -81,7 +88,8 @@ static const char *add_reply_check(struct daemon *d, const struct pf_vf *v,
 			why = why ? why : "more SAs than asked for";
 		if (why)
 			continue;
-		if (esptag_cfg_next(req, &qo, &qv) <= 0) {
+		/* A version 2 request ends with its WRAP_KEY: no SA. */
+		if (esptag_cfg_next(req, &qo, &qv) <= 0 || qv.type == ESPTAG_REC_WRAP_KEY) {
 			why = "more SAs than asked for";
 			continue;
 		}
@@ -98,7 +106,7 @@ static const char *add_reply_check(struct daemon *d, const struct pf_vf *v,
 			why = index_taken(d, v, idx[*n - 1]);
 		explicit_bzero(&q, sizeof(q));
 	}
-	if (!why && *n != req->count)
+	if (!why && *n != vf_add_count(req))
 		why = "fewer SAs than asked for";
 	return why;
 }
@@ -224,7 +232,7 @@ static bool vf_cfg_admit(struct pf_vf *v, uint32_t seq, const struct esptag_cfg_
 				   "the VF is untrusted (esptag vf trust VF on)");
 			return false;
 		}
-		if (v->nsa + cv->count > v->c.limit) {
+		if (v->nsa + vf_add_count(cv) > v->c.limit) {
 			cfg_refuse(v, seq, h, ESPTAG_ST_PORT_LIMIT,
 				   v->nsa >= v->c.limit ? 0 : v->c.limit - v->nsa,
 				   "over the VF's SA limit");

@@ -110,14 +110,50 @@ static int state_add_check(struct daemon *d, const struct esptag_ctl_sa *c, uint
 	return 0;
 }
 
-/* Two items of one request with the same key and salt? */
-static bool same_key_in(struct sa **list, uint32_t n, const struct esptag_ctl_sa *c)
+/*
+ * The items of one request by key and salt: an open-addressing table of
+ * item indices (a scan of all earlier items made a large batch quadratic).
+ * It holds indices only, no key material.
+ */
+struct key_set {
+	uint32_t *slot;		/* item index, UINT32_MAX: empty */
+	uint32_t mask;
+};
+
+static int key_set_init(struct key_set *s, uint32_t n)
 {
-	for (uint32_t j = 0; j < n; j++)
-		if (list[j] && list[j]->c.key_len == c->key_len &&
-		    !memcmp(list[j]->c.key, c->key, c->key_len) &&
-		    !memcmp(list[j]->c.salt, c->salt, ESPTAG_SALT_LEN))
+	size_t cap = 16;
+
+	while (cap < 2 * (size_t)n)
+		cap <<= 1;
+	s->slot = malloc(cap * sizeof(*s->slot));
+	s->mask = (uint32_t)cap - 1;
+	if (s->slot)
+		memset(s->slot, 0xff, cap * sizeof(*s->slot));
+	return s->slot ? 0 : -1;
+}
+
+/*
+ * Whether an earlier item of list (those in s) has c's key and salt; if
+ * not, *pos is the free slot where this item goes (key_set_put).
+ */
+static bool same_key_in(struct sa **list, const struct key_set *s, const struct esptag_ctl_sa *c,
+			uint32_t *pos)
+{
+	uint32_t h = 2166136261u;	/* FNV-1a */
+
+	for (unsigned int i = 0; i < c->key_len && i < sizeof(c->key); i++)
+		h = (h ^ c->key[i]) * 16777619u;
+	for (unsigned int i = 0; i < ESPTAG_SALT_LEN; i++)
+		h = (h ^ c->salt[i]) * 16777619u;
+	for (h &= s->mask; s->slot[h] != UINT32_MAX; h = (h + 1) & s->mask) {
+		const struct sa *o = list[s->slot[h]];
+
+		if (o->c.key_len == c->key_len && !memcmp(o->c.key, c->key, c->key_len) &&
+		    !memcmp(o->c.salt, c->salt, ESPTAG_SALT_LEN))
 			return true;
+	}
+	*pos = h;
 	return false;
 }
 
@@ -190,12 +226,13 @@ void ctl_state_add(struct daemon *d, const struct esptag_ctl_view *v, struct rep
 	struct sa **list = calloc(n, sizeof(*list));
 	struct esptag_seq *seq = NULL;
 	struct esptag_ctl_sa c;
+	struct key_set ks = { 0 };
 	uint8_t ast;
 	int rc;
 
-	if (!list) {
+	if (!list || key_set_init(&ks, n)) {
 		reply_err(r, ESPTAG_CTL_E_INTERNAL, "out of memory");
-		return;
+		goto out;
 	}
 	if (!port_usable(d, r))
 		goto out;
@@ -207,10 +244,12 @@ void ctl_state_add(struct daemon *d, const struct esptag_ctl_view *v, struct rep
 	}
 	/* Validate everything, then create the entries (not yet in maps). */
 	for (uint32_t i = 0; i < n; i++) {
+		uint32_t pos;
+
 		esptag_ctl_item(v, i, &c);
 		if (state_add_check(d, &c, i, r))
 			goto undo;
-		if (same_key_in(list, i, &c)) {
+		if (same_key_in(list, &ks, &c, &pos)) {
 			reply_err(r, ESPTAG_CTL_E_INVAL,
 				  "items %u and an earlier one of this request have the same key and salt; AES-GCM must never reuse them (RFC 4106 section 8)",
 				  i + 1);
@@ -220,6 +259,7 @@ void ctl_state_add(struct daemon *d, const struct esptag_ctl_view *v, struct rep
 		c.sa_index = ESPTAG_SA_INDEX_NONE;
 		c.add_time = (uint64_t)time(NULL);
 		list[i] = sa_new(d, &c, true);
+		ks.slot[pos] = i;
 		list[i]->expires_ns = expiry(c.lifetime);
 		list[i]->added_ns = now_ns();
 		list[i]->gen = ++d->sa_gen;	/* newest last: policies by reqid take it */
@@ -256,6 +296,7 @@ undo:
 			sa_release(d, list[i]);
 out:
 	explicit_bzero(&c, sizeof(c));
+	free(ks.slot);
 	free(list);
 	free(seq);
 }

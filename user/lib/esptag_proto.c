@@ -24,9 +24,10 @@ static bool rec_allowed(uint8_t op, bool reply, uint8_t type, uint8_t version)
 	case ESPTAG_OP_HELLO:
 		return type == ESPTAG_REC_CAPS;
 	case ESPTAG_OP_ADD_SA:
-		/* Version 2 requests carry wrapped keys only; replies never a key. */
+		/* Version 2 requests carry wrapped keys only (and the frame's
+		 * ephemeral key); replies never a key. */
 		if (!reply && version >= ESPTAG_PROTO_V2)
-			return type == ESPTAG_REC_SA_WRAP;
+			return type == ESPTAG_REC_SA_WRAP || type == ESPTAG_REC_WRAP_KEY;
 		return type == ESPTAG_REC_SA;
 	case ESPTAG_OP_DEL_SA:
 		return type == ESPTAG_REC_SA_REF;
@@ -129,6 +130,7 @@ static int cfg_length(struct esptag_cfg_view *v, size_t len)
 /* What the framing loop learns about the records. */
 struct cfg_frame_info {
 	uint8_t first_type;
+	uint8_t last_type;
 	uint16_t ncursor;
 };
 
@@ -170,12 +172,14 @@ static int cfg_framing(struct esptag_cfg_view *v, bool reply, struct cfg_frame_i
 		/* GET_STATS replies do not mix SA_STATS and COUNTER. */
 		if (v->opcode == ESPTAG_OP_GET_STATS && type != fi->first_type)
 			return fail(v, ESPTAG_EMALFORMED, i);
-		/* A DUMP_SA CURSOR is the only (request) or last (reply) record. */
-		if (last_type == ESPTAG_REC_CURSOR)
+		/* A DUMP_SA CURSOR is the only (request) or last (reply) record;
+		 * a version 2 ADD_SA's WRAP_KEY the last. */
+		if (last_type == ESPTAG_REC_CURSOR || last_type == ESPTAG_REC_WRAP_KEY)
 			return fail(v, ESPTAG_EMALFORMED, i);
 		if (type == ESPTAG_REC_CURSOR)
 			fi->ncursor++;
 		last_type = type;
+		fi->last_type = type;
 		off += l;
 	}
 	if (off != rlen)
@@ -198,6 +202,13 @@ static int cfg_counts(struct esptag_cfg_view *v, bool reply, const struct cfg_fr
 			return fail(v, ESPTAG_EMALFORMED, ESPTAG_ERR_INDEX_NONE);
 		break;
 	case ESPTAG_OP_ADD_SA:
+		/* Version 2: SA_WRAP records, then the frame's WRAP_KEY. */
+		if (!reply && v->version >= ESPTAG_PROTO_V2 &&
+		    (v->count < 2 || fi->last_type != ESPTAG_REC_WRAP_KEY))
+			return fail(v, ESPTAG_EMALFORMED, ESPTAG_ERR_INDEX_NONE);
+		if (!v->count)
+			return fail(v, ESPTAG_EMALFORMED, ESPTAG_ERR_INDEX_NONE);
+		break;
 	case ESPTAG_OP_DEL_SA:
 	case ESPTAG_OP_ADD_LOCAL:
 	case ESPTAG_OP_DEL_LOCAL:

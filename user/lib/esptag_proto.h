@@ -82,9 +82,12 @@ int esptag_cfg_next(const struct esptag_cfg_view *v, size_t *off, struct esptag_
  * is_request: key must be present (request) or all zero (reply).
  * Returns 0, ESPTAG_EBADREC or ESPTAG_EALG. */
 int esptag_rec_sa_check(const struct esptag_rec_sa *sa, bool is_request);
-/* The SA part of a version 2 SA_WRAP request record (key and salt zero,
- * an ephemeral key present); the wrap itself is esptag_wrap_open's. */
+/* The SA part of a version 2 SA_WRAP request record (key and salt zero);
+ * the wrap itself is esptag_wrap_open's. */
 int esptag_rec_sa_wrap_check(const struct esptag_rec_sa_wrap *w);
+/* A version 2 ADD_SA's WRAP_KEY record: msg_id non-zero, an ephemeral key
+ * present. */
+int esptag_rec_wrap_key_check(const struct esptag_rec_wrap_key *k);
 /* The key of an unwrapped SA: key_len bytes, not all zero, the rest zero. */
 int esptag_sa_plain_key_check(const struct esptag_rec_sa *sa);
 int esptag_rec_local_check(const struct esptag_rec_local *l);

@@ -53,6 +53,7 @@ static const char *const rec_type_names[] = {
 	[ESPTAG_REC_COUNTER] = "counter",
 	[ESPTAG_REC_CURSOR] = "cursor",
 	[ESPTAG_REC_SA_WRAP] = "sa_wrap",
+	[ESPTAG_REC_WRAP_KEY] = "wrap_key",
 };
 _Static_assert(N(rec_type_names) == ESPTAG_REC_MAX + 1, "record type names");
 

@@ -27,6 +27,8 @@ size_t esptag_rec_size(uint8_t type)
 		return sizeof(struct esptag_rec_cursor);
 	case ESPTAG_REC_SA_WRAP:
 		return sizeof(struct esptag_rec_sa_wrap);
+	case ESPTAG_REC_WRAP_KEY:
+		return sizeof(struct esptag_rec_wrap_key);
 	}
 	return 0;
 }
@@ -143,12 +145,16 @@ int esptag_rec_sa_check(const struct esptag_rec_sa *sa, bool is_request)
 
 int esptag_rec_sa_wrap_check(const struct esptag_rec_sa_wrap *w)
 {
-	int err = sa_check(&w->sa, true, true);
+	return sa_check(&w->sa, true, true);
+}
 
-	if (err)
-		return err;
+int esptag_rec_wrap_key_check(const struct esptag_rec_wrap_key *k)
+{
+	if (k->hdr.type != ESPTAG_REC_WRAP_KEY || ntohs(k->hdr.len) != sizeof(*k) ||
+	    k->hdr.flags || !k->msg_id)
+		return ESPTAG_EBADREC;
 	/* An all-zero ephemeral key is no key (X25519 would refuse it anyway). */
-	if (all_zero(w->eph_key, sizeof(w->eph_key)))
+	if (all_zero(k->eph_key, sizeof(k->eph_key)))
 		return ESPTAG_EBADREC;
 	return 0;
 }
@@ -204,6 +210,7 @@ int esptag_rec_check(const uint8_t *p, uint8_t type, uint16_t len, bool request)
 {
 	union {
 		struct esptag_rec_sa_wrap wrap;
+		struct esptag_rec_wrap_key wkey;
 		struct esptag_rec_caps2 caps2;
 		struct esptag_rec_sa sa;
 		struct esptag_rec_sa_ref ref;
@@ -226,6 +233,8 @@ int esptag_rec_check(const uint8_t *p, uint8_t type, uint16_t len, bool request)
 		err = esptag_rec_sa_wrap_check(&r.wrap);
 		explicit_bzero(&r, sizeof(r));
 		return err;
+	case ESPTAG_REC_WRAP_KEY:
+		return request ? esptag_rec_wrap_key_check(&r.wkey) : ESPTAG_EBADREC;
 	case ESPTAG_REC_SA:
 		/* The copy holds key material: wipe it. */
 		err = esptag_rec_sa_check(&r.sa, request);

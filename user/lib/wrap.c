@@ -3,7 +3,8 @@
  * Wrapped SA keys (wrap.h, docs/protocol.md 1.10). Every primitive is
  * OpenSSL 3's: X25519 (EVP_PKEY, EVP_PKEY_derive), HKDF-SHA256 (EVP_KDF),
  * AES-256-GCM (EVP_CIPHER), SHA-256 (EVP_Digest). Intermediate secrets
- * (shared secret, KEK, plaintext key) are wiped before return.
+ * (shared secret, PRK, KEK, plaintext key) are wiped before return or at
+ * esptag_wrap_end().
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,6 +19,7 @@
 #include <openssl/evp.h>
 #include <openssl/kdf.h>
 #include <openssl/pem.h>
+#include <openssl/rand.h>
 #include "esptag_proto.h"
 #include "wrap.h"
 
@@ -176,10 +178,10 @@ EVP_PKEY *esptag_identity_load(const char *dir, bool create, bool *created, char
 }
 
 size_t esptag_wrap_info(const struct esptag_rec_sa *sa, uint16_t port, uint32_t msg_id,
-			uint8_t out[ESPTAG_WRAP_INFO_LEN])
+			uint16_t count, uint16_t index, uint8_t out[ESPTAG_WRAP_INFO_LEN])
 {
 	size_t n = sizeof(ESPTAG_WRAP_LABEL) - 1;
-	uint16_t p = htons(port);
+	uint16_t p = htons(port), cn = htons(count), ix = htons(index);
 	uint32_t m = htonl(msg_id);
 
 	memcpy(out, ESPTAG_WRAP_LABEL, n);
@@ -192,35 +194,25 @@ size_t esptag_wrap_info(const struct esptag_rec_sa *sa, uint16_t port, uint32_t 
 	n += 8;
 	memcpy(out + n, &m, 4);
 	n += 4;
+	memcpy(out + n, &cn, 2);
+	n += 2;
+	memcpy(out + n, &ix, 2);
+	n += 2;
+	out[n++] = sa->dir;
+	memcpy(out + n, &sa->spi, 4);	/* already big-endian */
+	n += 4;
 	return n;
 }
 
-int esptag_wrap_kek(const uint8_t shared[ESPTAG_X25519_LEN],
-		    const uint8_t eph_pub[ESPTAG_X25519_LEN],
-		    const uint8_t agent_pub[ESPTAG_X25519_LEN], const struct esptag_rec_sa *sa,
-		    uint16_t port, uint32_t msg_id, uint8_t kek[32])
+void esptag_wrap_end(struct esptag_wrap_ctx *c)
 {
-	uint8_t salt[2 * ESPTAG_X25519_LEN], info[ESPTAG_WRAP_INFO_LEN];
-	size_t ilen = esptag_wrap_info(sa, port, msg_id, info);
-	EVP_KDF *kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
-	EVP_KDF_CTX *c = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
-	OSSL_PARAM p[5];
-	int ok;
-
-	memcpy(salt, eph_pub, ESPTAG_X25519_LEN);
-	memcpy(salt + ESPTAG_X25519_LEN, agent_pub, ESPTAG_X25519_LEN);
-	p[0] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)"SHA256", 0);
-	p[1] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)shared,
-						 ESPTAG_X25519_LEN);
-	p[2] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, salt, sizeof(salt));
-	p[3] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, info, ilen);
-	p[4] = OSSL_PARAM_construct_end();
-	ok = c && EVP_KDF_derive(c, kek, 32, p) == 1;
-	EVP_KDF_CTX_free(c);
-	EVP_KDF_free(kdf);
-	if (!ok)
-		OPENSSL_cleanse(kek, 32);
-	return ok ? 0 : -1;
+	OPENSSL_cleanse(c->prk, sizeof(c->prk));
+	EVP_KDF_CTX_free(c->kdf);
+	EVP_CIPHER_CTX_free(c->aead);
+	EVP_CIPHER_free(c->gcm);
+	c->kdf = NULL;
+	c->aead = NULL;
+	c->gcm = NULL;
 }
 
 /* X25519 between our key and the peer's raw public key. */
@@ -243,35 +235,156 @@ static int x25519_derive(EVP_PKEY *ours, const uint8_t peer_pub[ESPTAG_X25519_LE
 	return ok ? 0 : -1;
 }
 
-/* AES-256-GCM with a zero nonce: every KEK comes from a fresh ephemeral
- * key and wraps exactly one record. */
-static int gcm(bool enc, const uint8_t kek[32], const uint8_t *aad, size_t aad_len,
-	       const uint8_t *in, uint8_t *out, size_t len, uint8_t tag[ESPTAG_WRAP_TAG_LEN])
+/*
+ * The frame's state from the X25519 shared secret: HKDF-Extract once (the
+ * PRK, RFC 5869 2.2; every record's HKDF shares IKM and salt), an
+ * expand-only HKDF context and the AEAD objects for the records.
+ */
+static int frame_init(struct esptag_wrap_ctx *c, const uint8_t shared[ESPTAG_X25519_LEN],
+		      const uint8_t eph_pub[ESPTAG_X25519_LEN],
+		      const uint8_t agent_pub[ESPTAG_X25519_LEN])
 {
-	static const uint8_t nonce[12];
-	EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
-	int n = 0, ok;
+	uint8_t salt[2 * ESPTAG_X25519_LEN];
+	EVP_KDF *kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
+	EVP_KDF_CTX *x = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
+	OSSL_PARAM p[5];
+	int ok;
 
-	ok = c && EVP_CipherInit_ex(c, EVP_aes_256_gcm(), NULL, NULL, NULL, enc) == 1 &&
-	     EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_IVLEN, sizeof(nonce), NULL) == 1 &&
-	     EVP_CipherInit_ex(c, NULL, NULL, kek, nonce, enc) == 1 &&
-	     EVP_CipherUpdate(c, NULL, &n, aad, (int)aad_len) == 1 &&
-	     EVP_CipherUpdate(c, out, &n, in, (int)len) == 1 && n == (int)len;
-	if (ok && !enc)
-		ok = EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, ESPTAG_WRAP_TAG_LEN, tag) == 1;
-	ok = ok && EVP_CipherFinal_ex(c, out + len, &n) == 1;
-	if (ok && enc)
-		ok = EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, ESPTAG_WRAP_TAG_LEN, tag) == 1;
-	EVP_CIPHER_CTX_free(c);
+	c->kdf = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
+	c->aead = EVP_CIPHER_CTX_new();
+	c->gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
+	memcpy(salt, eph_pub, ESPTAG_X25519_LEN);
+	memcpy(salt + ESPTAG_X25519_LEN, agent_pub, ESPTAG_X25519_LEN);
+	p[0] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)"SHA256", 0);
+	p[1] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_MODE, (char *)"EXTRACT_ONLY", 0);
+	p[2] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)shared,
+						 ESPTAG_X25519_LEN);
+	p[3] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, salt, sizeof(salt));
+	p[4] = OSSL_PARAM_construct_end();
+	ok = x && c->kdf && c->aead && c->gcm &&
+	     EVP_KDF_derive(x, c->prk, sizeof(c->prk), p) == 1;
+	EVP_KDF_CTX_free(x);
+	EVP_KDF_free(kdf);
+	if (!ok)
+		esptag_wrap_end(c);
 	return ok ? 0 : -1;
 }
 
-int esptag_wrap_seal(const struct esptag_rec_sa *sa, const uint8_t agent_pub[ESPTAG_X25519_LEN],
-		     uint16_t port, uint32_t msg_id, const uint8_t *eph_priv,
+/*
+ * A fresh ephemeral X25519 key (priv: its 32 private bytes, NULL: random
+ * ones) and its public key. Imported from random bytes rather than made by
+ * EVP_PKEY_keygen: the same key, a fifth cheaper (no keygen context, once
+ * per ADD_SA frame). NULL on failure.
+ */
+static EVP_PKEY *x25519_ephemeral(const uint8_t *priv, uint8_t pub[ESPTAG_X25519_LEN])
+{
+	uint8_t e[ESPTAG_X25519_LEN];
+	EVP_PKEY *k = NULL;
+
+	if (priv)
+		memcpy(e, priv, sizeof(e));
+	if (priv || RAND_priv_bytes(e, sizeof(e)) == 1)
+		k = esptag_x25519_from_priv(e);
+	OPENSSL_cleanse(e, sizeof(e));
+	if (k && esptag_x25519_pub(k, pub)) {
+		EVP_PKEY_free(k);
+		k = NULL;
+	}
+	return k;
+}
+
+int esptag_wrap_begin(struct esptag_wrap_ctx *c, const uint8_t agent_pub[ESPTAG_X25519_LEN],
+		      uint16_t port, uint32_t msg_id, uint16_t count, const uint8_t *eph_priv,
+		      struct esptag_rec_wrap_key *wk)
+{
+	uint8_t shared[ESPTAG_X25519_LEN];
+	EVP_PKEY *eph;
+	int rc = -1;
+
+	memset(c, 0, sizeof(*c));
+	memset(wk, 0, sizeof(*wk));
+	c->port = port;
+	c->msg_id = msg_id;
+	c->count = count;
+	esptag_rec_init(&wk->hdr, ESPTAG_REC_WRAP_KEY, sizeof(*wk));
+	wk->msg_id = htonl(msg_id);
+	eph = x25519_ephemeral(eph_priv, wk->eph_key);
+	if (eph && !x25519_derive(eph, agent_pub, shared) &&
+	    !frame_init(c, shared, wk->eph_key, agent_pub))
+		rc = 0;
+	EVP_PKEY_free(eph);
+	OPENSSL_cleanse(shared, sizeof(shared));
+	if (rc)
+		esptag_wrap_end(c);
+	return rc;
+}
+
+int esptag_unwrap_begin(struct esptag_wrap_ctx *c, EVP_PKEY *agent,
+			const uint8_t agent_pub[ESPTAG_X25519_LEN],
+			const struct esptag_rec_wrap_key *wk, uint16_t port, uint16_t count)
+{
+	uint8_t shared[ESPTAG_X25519_LEN];
+	int rc = -1;
+
+	memset(c, 0, sizeof(*c));
+	c->port = port;
+	c->msg_id = ntohl(wk->msg_id);
+	c->count = count;
+	if (!x25519_derive(agent, wk->eph_key, shared) &&
+	    !frame_init(c, shared, wk->eph_key, agent_pub))
+		rc = 0;
+	OPENSSL_cleanse(shared, sizeof(shared));
+	if (rc)
+		esptag_wrap_end(c);
+	return rc;
+}
+
+int esptag_wrap_kek(const struct esptag_wrap_ctx *c, const struct esptag_rec_sa *sa,
+		    uint16_t index, uint8_t kek[32])
+{
+	uint8_t info[ESPTAG_WRAP_INFO_LEN];
+	size_t ilen = esptag_wrap_info(sa, c->port, c->msg_id, c->count, index, info);
+	OSSL_PARAM p[5];
+	int ok;
+
+	p[0] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)"SHA256", 0);
+	p[1] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_MODE, (char *)"EXPAND_ONLY", 0);
+	p[2] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)c->prk,
+						 sizeof(c->prk));
+	p[3] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, info, ilen);
+	p[4] = OSSL_PARAM_construct_end();
+	ok = c->kdf && index < c->count && EVP_KDF_derive(c->kdf, kek, 32, p) == 1;
+	if (!ok)
+		OPENSSL_cleanse(kek, 32);
+	return ok ? 0 : -1;
+}
+
+/* AES-256-GCM with a zero nonce: every KEK is the record's own (the frame's
+ * fresh ephemeral key, the record's position in it) and wraps exactly one
+ * plaintext. */
+static int gcm(struct esptag_wrap_ctx *c, bool enc, const uint8_t kek[32], const uint8_t *aad,
+	       size_t aad_len, const uint8_t *in, uint8_t *out, size_t len,
+	       uint8_t tag[ESPTAG_WRAP_TAG_LEN])
+{
+	static const uint8_t nonce[12];
+	EVP_CIPHER_CTX *x = c->aead;
+	int n = 0, ok;
+
+	ok = x && EVP_CipherInit_ex2(x, c->gcm, kek, nonce, enc, NULL) == 1 &&
+	     EVP_CipherUpdate(x, NULL, &n, aad, (int)aad_len) == 1 &&
+	     EVP_CipherUpdate(x, out, &n, in, (int)len) == 1 && n == (int)len;
+	if (ok && !enc)
+		ok = EVP_CIPHER_CTX_ctrl(x, EVP_CTRL_GCM_SET_TAG, ESPTAG_WRAP_TAG_LEN, tag) == 1;
+	ok = ok && EVP_CipherFinal_ex(x, out + len, &n) == 1;
+	if (ok && enc)
+		ok = EVP_CIPHER_CTX_ctrl(x, EVP_CTRL_GCM_GET_TAG, ESPTAG_WRAP_TAG_LEN, tag) == 1;
+	return ok ? 0 : -1;
+}
+
+int esptag_wrap_seal(struct esptag_wrap_ctx *c, const struct esptag_rec_sa *sa, uint16_t index,
 		     struct esptag_rec_sa_wrap *w)
 {
-	uint8_t shared[ESPTAG_X25519_LEN], kek[32], pt[ESPTAG_WRAP_CT_LEN];
-	EVP_PKEY *eph = eph_priv ? esptag_x25519_from_priv(eph_priv) : x25519_new();
+	uint8_t kek[32], pt[ESPTAG_WRAP_CT_LEN + 16];
 	int rc = -1;
 
 	memset(w, 0, sizeof(*w));
@@ -279,39 +392,28 @@ int esptag_wrap_seal(const struct esptag_rec_sa *sa, const uint8_t agent_pub[ESP
 	OPENSSL_cleanse(w->sa.key, sizeof(w->sa.key));
 	OPENSSL_cleanse(w->sa.salt, sizeof(w->sa.salt));
 	esptag_rec_init(&w->sa.hdr, ESPTAG_REC_SA_WRAP, sizeof(*w));
-	w->msg_id = htonl(msg_id);
 	memcpy(pt, sa->key, ESPTAG_KEY_MAX);
 	memcpy(pt + ESPTAG_KEY_MAX, sa->salt, ESPTAG_SALT_LEN);
-	if (!eph || esptag_x25519_pub(eph, w->eph_key) ||
-	    x25519_derive(eph, agent_pub, shared) ||
-	    esptag_wrap_kek(shared, w->eph_key, agent_pub, &w->sa, port, msg_id, kek))
-		goto out;
-	if (gcm(true, kek, (const uint8_t *)w, ESPTAG_WRAP_AAD_LEN, pt, w->wrapped, sizeof(pt),
-		w->tag))
-		goto out;
-	rc = 0;
-out:
+	if (!esptag_wrap_kek(c, &w->sa, index, kek) &&
+	    !gcm(c, true, kek, (const uint8_t *)w, ESPTAG_WRAP_AAD_LEN, pt, w->wrapped,
+		 ESPTAG_WRAP_CT_LEN, w->tag))
+		rc = 0;
 	if (rc)
 		OPENSSL_cleanse(w, sizeof(*w));
-	EVP_PKEY_free(eph);
-	OPENSSL_cleanse(shared, sizeof(shared));
 	OPENSSL_cleanse(kek, sizeof(kek));
 	OPENSSL_cleanse(pt, sizeof(pt));
 	return rc;
 }
 
-int esptag_wrap_open(EVP_PKEY *agent, const struct esptag_rec_sa_wrap *w, uint16_t port,
-		     struct esptag_rec_sa *sa)
+int esptag_wrap_open(struct esptag_wrap_ctx *c, const struct esptag_rec_sa_wrap *w,
+		     uint16_t index, struct esptag_rec_sa *sa)
 {
-	uint8_t shared[ESPTAG_X25519_LEN], kek[32], pt[ESPTAG_WRAP_CT_LEN + 16];
-	uint8_t agent_pub[ESPTAG_X25519_LEN], tag[ESPTAG_WRAP_TAG_LEN];
+	uint8_t kek[32], pt[ESPTAG_WRAP_CT_LEN + 16], tag[ESPTAG_WRAP_TAG_LEN];
 	int rc = -1;
 
 	memcpy(tag, w->tag, sizeof(tag));
-	if (esptag_x25519_pub(agent, agent_pub) || x25519_derive(agent, w->eph_key, shared) ||
-	    esptag_wrap_kek(shared, w->eph_key, agent_pub, &w->sa, port, ntohl(w->msg_id), kek))
-		goto out;
-	if (gcm(false, kek, (const uint8_t *)w, ESPTAG_WRAP_AAD_LEN, w->wrapped, pt,
+	if (esptag_wrap_kek(c, &w->sa, index, kek) ||
+	    gcm(c, false, kek, (const uint8_t *)w, ESPTAG_WRAP_AAD_LEN, w->wrapped, pt,
 		ESPTAG_WRAP_CT_LEN, tag))
 		goto out;
 	*sa = w->sa;
@@ -322,7 +424,6 @@ int esptag_wrap_open(EVP_PKEY *agent, const struct esptag_rec_sa_wrap *w, uint16
 out:
 	if (rc)
 		OPENSSL_cleanse(sa, sizeof(*sa));
-	OPENSSL_cleanse(shared, sizeof(shared));
 	OPENSSL_cleanse(kek, sizeof(kek));
 	OPENSSL_cleanse(pt, sizeof(pt));
 	return rc;

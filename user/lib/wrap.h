@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * Wrapped SA keys (config protocol version 2, docs/protocol.md 1.10): the
- * agent's X25519 identity, its fingerprint, and the wrap of an SA record's
- * key and salt for that identity. OpenSSL 3 EVP only: X25519 through
+ * agent's X25519 identity, its fingerprint, and the wrap of the SA keys of
+ * an ADD_SA frame for that identity. OpenSSL 3 EVP only: X25519 through
  * EVP_PKEY / EVP_PKEY_derive, HKDF-SHA256 through EVP_KDF, AES-256-GCM
  * through EVP_CIPHER.
  */
@@ -19,7 +19,7 @@ typedef struct evp_pkey_st EVP_PKEY;
 #define ESPTAG_FPR_LEN		32	/* SHA-256 of the 32-byte public key */
 #define ESPTAG_FPR_STRLEN	(7 + 2 * ESPTAG_FPR_LEN + 1)	/* "sha256:" hex NUL */
 #define ESPTAG_WRAP_LABEL	"esptag v2 key wrap"	/* start of the HKDF info */
-#define ESPTAG_WRAP_INFO_LEN	(sizeof(ESPTAG_WRAP_LABEL) - 1 + 2 + 6 + 1 + 8 + 4)
+#define ESPTAG_WRAP_INFO_LEN	(sizeof(ESPTAG_WRAP_LABEL) - 1 + 2 + 6 + 1 + 8 + 4 + 2 + 2 + 1 + 4)
 #define ESPTAG_AGENT_KEY_FILE	"agent-key.pem"
 
 /* The fingerprint of an agent key: SHA-256 of its 32 raw bytes. */
@@ -44,31 +44,63 @@ EVP_PKEY *esptag_x25519_from_priv(const uint8_t priv[ESPTAG_X25519_LEN]);
 EVP_PKEY *esptag_identity_load(const char *dir, bool create, bool *created, char *err,
 			       size_t errlen);
 
-/* The HKDF info of an SA record's wrap: label, port, domain (local_mac,
- * nvlans, vlan[2] as in the record), msg_id. Returns its length. */
-size_t esptag_wrap_info(const struct esptag_rec_sa *sa, uint16_t port, uint32_t msg_id,
-			uint8_t out[ESPTAG_WRAP_INFO_LEN]);
-/* The key-encryption key from the X25519 shared secret (HKDF-SHA256). */
-int esptag_wrap_kek(const uint8_t shared[ESPTAG_X25519_LEN],
-		    const uint8_t eph_pub[ESPTAG_X25519_LEN],
-		    const uint8_t agent_pub[ESPTAG_X25519_LEN], const struct esptag_rec_sa *sa,
-		    uint16_t port, uint32_t msg_id, uint8_t kek[32]);
 /*
- * Wrap the key and salt of sa (an SA request record with its key) for the
- * agent key agent_pub, for port and msg_id, into w. eph_priv: the ephemeral
- * private key (NULL: a fresh random one, the only correct use outside
- * tests). 0, or -1 (w wiped).
+ * The wrap of one version 2 ADD_SA frame (docs/protocol.md 1.10): one
+ * ephemeral key per frame, one X25519 per frame, then per record an HKDF
+ * expansion and one AES-256-GCM. The HKDF extract (same IKM and salt for
+ * every record of the frame) and the EVP objects are made once per frame.
+ * Holds secrets: always end it with esptag_wrap_end().
  */
-int esptag_wrap_seal(const struct esptag_rec_sa *sa, const uint8_t agent_pub[ESPTAG_X25519_LEN],
-		     uint16_t port, uint32_t msg_id, const uint8_t *eph_priv,
+struct esptag_wrap_ctx {
+	uint8_t prk[32];		/* HKDF-Extract(salt eph_key || agent_key, Z) */
+	uint16_t port;
+	uint32_t msg_id;
+	uint16_t count;			/* SA_WRAP records in the frame */
+	struct evp_kdf_ctx_st *kdf;	/* HKDF-SHA256, expand only */
+	struct evp_cipher_ctx_st *aead;
+	struct evp_cipher_st *gcm;	/* AES-256-GCM, fetched once */
+};
+
+/* The HKDF info of SA_WRAP record index (of count) in a frame for port and
+ * msg_id: label, port, domain (local_mac, nvlans, vlan[2] as in the
+ * record), msg_id, count, index, dir, spi. Returns its length. */
+size_t esptag_wrap_info(const struct esptag_rec_sa *sa, uint16_t port, uint32_t msg_id,
+			uint16_t count, uint16_t index, uint8_t out[ESPTAG_WRAP_INFO_LEN]);
+/*
+ * Requester: a frame of count SA_WRAP records for the agent key agent_pub,
+ * for port and msg_id; fills wk, the frame's WRAP_KEY record. eph_priv: the
+ * ephemeral private key (NULL: a fresh random one, the only correct use
+ * outside tests). 0, or -1 (c ended).
+ */
+int esptag_wrap_begin(struct esptag_wrap_ctx *c, const uint8_t agent_pub[ESPTAG_X25519_LEN],
+		      uint16_t port, uint32_t msg_id, uint16_t count, const uint8_t *eph_priv,
+		      struct esptag_rec_wrap_key *wk);
+/*
+ * Agent: the frame whose WRAP_KEY is wk, received on port with count
+ * SA_WRAP records, for the identity key agent (agent_pub its public key,
+ * computed once). 0, or -1 (a low-order eph_key; c ended).
+ */
+int esptag_unwrap_begin(struct esptag_wrap_ctx *c, EVP_PKEY *agent,
+			const uint8_t agent_pub[ESPTAG_X25519_LEN],
+			const struct esptag_rec_wrap_key *wk, uint16_t port, uint16_t count);
+/* The KEK of SA_WRAP record index with the SA part sa (tests, examples). */
+int esptag_wrap_kek(const struct esptag_wrap_ctx *c, const struct esptag_rec_sa *sa,
+		    uint16_t index, uint8_t kek[32]);
+/*
+ * Wrap the key and salt of sa (an SA request record with its key) as
+ * record index of the frame into w. 0, or -1 (w wiped).
+ */
+int esptag_wrap_seal(struct esptag_wrap_ctx *c, const struct esptag_rec_sa *sa, uint16_t index,
 		     struct esptag_rec_sa_wrap *w);
 /*
- * Unwrap w (received on port) with the agent's identity key into sa: an SA
- * request record (type SA, len 108) with key and salt. 0, or -1 when the
- * wrap does not open (another key, port, domain, msg_id, or any byte of the
- * record changed); sa is wiped then.
+ * Unwrap w, record index of the frame, into sa: an SA request record (type
+ * SA, len 108) with key and salt. 0, or -1 when the wrap does not open
+ * (another agent key, ephemeral key, port, domain, msg_id, record count or
+ * position, or any byte of the record changed); sa is wiped then.
  */
-int esptag_wrap_open(EVP_PKEY *agent, const struct esptag_rec_sa_wrap *w, uint16_t port,
-		     struct esptag_rec_sa *sa);
+int esptag_wrap_open(struct esptag_wrap_ctx *c, const struct esptag_rec_sa_wrap *w,
+		     uint16_t index, struct esptag_rec_sa *sa);
+/* Wipe the frame's secrets, free its EVP objects. */
+void esptag_wrap_end(struct esptag_wrap_ctx *c);
 
 #endif
