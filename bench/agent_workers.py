@@ -108,7 +108,7 @@ def b_agent_workers(q, B):
                 B.lab("agent", "start", "B", check=False)
     finally:
         # Back to the lab's default agent for whatever runs next.
-        restart_agent(B, B.lab_env.get("AGENT_ARGS", ""))
+        restart_agent(B, os.environ.get("AGENT_ARGS", ""))
     S = lambda k: {"samples": res.get(k, [])}
     parts = []
     for s in (64, 1400):

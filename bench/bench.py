@@ -154,19 +154,9 @@ def lab(*args, check=True, timeout=300):
     return run([LAB] + list(args), env=lab_env, check=check, timeout=timeout)
 
 
-# The bench's lab: jumbo host links (pf0 and the switch port facing it at
-# 9000, esptag_rx's multi-buffer entry point) and agents that coalesce
-# decrypted TCP segments toward the host (esptag-agent --rx-coalesce).
-# The environment overrides each.
-LAB_BENCH_ENV = {"HOST_MTU": "9000", "DAEMON_ARGS": "--xdp-frags",
-                 "AGENT_ARGS": "--rx-coalesce 9000"}
-
-
 def lab_up(name):
     global lab_env
-    lab_env = dict(LAB_BENCH_ENV)
-    lab_env.update(os.environ)
-    lab_env["LAB"] = name
+    lab_env = dict(os.environ, LAB=name)
     lab("down", check=False)
     lab("up")
 

@@ -36,6 +36,9 @@ if ! "$LABSH" up --ipv6 >"$TMP/up.log" 2>&1; then
 	t_exit
 fi
 t_pass lab_up
+# The lab keeps GSO frames off the hosts' multi-buffer XDP ports (scripts/lab).
+L B ethtool -k sw-pf | grep -q "^generic-segmentation-offload: off" && t_pass host_port_no_gso ||
+	t_fail host_port_no_gso "$(L B ethtool -k sw-pf | grep segmentation)"
 STATE=/run/esptag-lab/$LAB
 agent_pid() { # SITE: the site's esptag-agent (the process in its agent namespace)
 	local p
@@ -67,7 +70,9 @@ for s in json.load(sys.stdin):
     if s["dir"] == "in" and int(str(s["spi"]), 0) == int(sys.argv[1], 0):
         print(s["stats"]["packets"])' "$1"
 }
-# pcap_frames FILE: "len sport tcpseq paylen flags" per TCP frame from A.
+# pcap_frames FILE: "len sport tcpseq paylen flags csum" per TCP frame from
+# A; csum: ok or bad (the TCP checksum over the captured bytes), "-" when
+# the capture has only the headers.
 pcap_frames() {
 	$PY - "$1" <<'PY'
 import struct, sys
@@ -91,14 +96,23 @@ while off + 16 <= len(d):
     thl = (f[t + 12] >> 4) * 4
     sport = struct.unpack(">H", f[t:t + 2])[0]
     seq = struct.unpack(">I", f[t + 4:t + 8])[0]
-    print(wirelen, sport, seq, pl - thl, f[t + 13])
+    ck = "-"
+    if caplen == wirelen:
+        seg = f[t:t + pl]
+        ph = (f[26:34] if hl != 40 else f[22:54]) + struct.pack(">HH", 6, pl)
+        b = ph + seg + (b"\0" if len(seg) & 1 else b"")
+        v = sum(struct.unpack(">%dH" % (len(b) // 2), b))
+        while v >> 16:
+            v = (v & 0xffff) + (v >> 16)
+        ck = "ok" if v == 0xffff else "bad"
+    print(wirelen, sport, seq, pl - thl, f[t + 13], ck)
 PY
 }
-capB_start() { # FILE FILTER...
-	local f=$1
-	shift
+capB_start() { # FILE SNAPLEN FILTER...
+	local f=$1 sl=$2
+	shift 2
 	nsenter --net="/run/netns/et-$LAB-B" tcpdump -Z root --immediate-mode -B 32768 -i pf0 \
-		-s 128 -U -w "$f" "$@" >/dev/null 2>"$f.err" &
+		-s "$sl" -U -w "$f" "$@" >/dev/null 2>"$f.err" &
 	CAPB=$!
 	T_PIDS+=("$CAPB")
 	wait_log "$f.err" "listening on"
@@ -115,7 +129,7 @@ t_eq sa_pair_rc $? 0
 lab_addrs 4 transport
 head -c 4000000 /dev/urandom >"$TMP/data"
 want=$(sha256sum <"$TMP/data" | cut -d' ' -f1)
-capB_start "$TMP/host.pcap" tcp and src host "$SA_A"
+capB_start "$TMP/host.pcap" 128 tcp and src host "$SA_A"
 got=$(lab_tcp_xfer "$TMP/data" "$SA_B" 7000)
 capB_stop
 t_eq transfer_sha256 "$got" "$want"
@@ -152,7 +166,7 @@ crafted() { # FAMILY SPI_FIRST
 	local dec0 coal0
 	dec0=$(agent_ctr rx_decrypted)
 	coal0=$(agent_ctr rx_coalesced)
-	capB_start "$TMP/crafted-$c.pcap" tcp and '(src port 5001 or src port 5002)'
+	capB_start "$TMP/crafted-$c.pcap" 0 tcp and '(src port 5001 or src port 5002)'
 	kill -STOP "$APID"
 	L A $PY - "$fam" "$SA_A" "$SA_B" "$NET_A" "$NET_B" "$s3" <<'PY'
 import socket, struct, subprocess, sys
@@ -192,7 +206,9 @@ PY
 	kill -CONT "$APID"
 	capB_stop
 	# Sorted: what is merged with what, not the order of delivery.
-	pcap_frames "$TMP/crafted-$c.pcap" | awk '{print $2, $3, $4}' | sort >"$TMP/crafted-$c.txt"
+	pcap_frames "$TMP/crafted-$c.pcap" >"$TMP/crafted-$c.all"
+	awk '{print $2, $3, $4}' "$TMP/crafted-$c.all" | sort >"$TMP/crafted-$c.txt"
+	t_eq "$c/crafted_tcp_checksums" "$(awk '{print $6}' "$TMP/crafted-$c.all" | sort -u)" ok
 	t_eq "$c/crafted_frames_at_host" "$(cat "$TMP/crafted-$c.txt")" \
 		"$(printf '%s\n' "5001 1000 300" "5002 1000 100" "5001 1300 100" "5001 1500 100" \
 			"5001 1400 100" "5002 1100 200" "5002 1300 100" | sort)"
