@@ -69,6 +69,7 @@ struct rx_ctx {
 	struct iphdr *iph;	/* transport IPv4: the header to fix */
 	__u8 *ip6_nh;		/* IPv6: the byte naming ESP */
 	__u64 seq;		/* 64-bit sequence number of the tag */
+	__u32 segs;		/* ESP packets in the frame: seq .. seq + segs - 1 */
 	__u32 sa_index;
 	__u32 l2x;		/* VLAN tag bytes */
 	__u32 l2len;		/* MACs, VLAN tags, EtherType (without the tag) */
@@ -243,7 +244,7 @@ static long replay_take_cb(__u64 i, void *ctx)
 	return replay_take(ctx);	/* 1 stops the loop */
 }
 
-static __always_inline int rx_replay(__u32 sa_index, __u64 seq, __u32 window)
+static __always_inline int rx_replay(__u32 sa_index, __u64 seq, __u32 segs, __u32 window)
 {
 	struct replay_hold h = { .r = bpf_map_lookup_elem(&esptag_replay, &sa_index) };
 	__u64 new_top;
@@ -255,7 +256,10 @@ static __always_inline int rx_replay(__u32 sa_index, __u64 seq, __u32 window)
 		bpf_loop(RX_REPLAY_TRIES, replay_take_cb, &h, 0);
 	if (!h.held)
 		return RX_REPLAY_BUSY;
-	v = replay_update(h.r, h.top, seq, window, &new_top);
+	if (segs > 1)
+		v = replay_update_range(h.r, h.top, seq, segs, window, &new_top);
+	else
+		v = replay_update(h.r, h.top, seq, window, &new_top);
 	__sync_lock_test_and_set(&h.r->top, new_top);
 	return v;
 }
@@ -263,7 +267,8 @@ static __always_inline int rx_replay(__u32 sa_index, __u64 seq, __u32 window)
 /* Tag validation (docs/protocol.md 2.9, the RX rules). */
 static __always_inline __u32 rx_tag_check(const struct esptag_meta *m)
 {
-	if (m->kind != ESPTAG_META_RX || m->reserved || m->reserved2 || m->mss ||
+	if (m->kind != ESPTAG_META_RX || m->reserved || m->reserved2 ||
+	    bpf_ntohs(m->mss) > ESPTAG_RX_MAX_SEGS ||
 	    (m->flags & (ESPTAG_META_F_OFFLOAD | ESPTAG_META_F_GSO)) ||
 	    m->result > ESPTAG_RES_MAX ||
 	    (m->seq_hi && !(m->flags & ESPTAG_META_F_ESN)) ||
@@ -525,7 +530,7 @@ static __always_inline __u32 rx_policy_tmpl(struct xdp_md *ctx, struct rx_ctx *x
  * host-side check passed. A dummy packet ends here. */
 static __always_inline __u32 rx_replay_check(struct rx_ctx *x)
 {
-	int rv = rx_replay(x->sa_index, x->seq, x->sa->replay_window);
+	int rv = rx_replay(x->sa_index, x->seq, x->segs, x->sa->replay_window);
 
 	if (rv == REPLAY_DUP)
 		return ESPTAG_CNT_RX_DROP_REPLAY;
@@ -546,7 +551,7 @@ static __always_inline __u32 rx_replay_check(struct rx_ctx *x)
 static __always_inline __u32 rx_life(struct rx_ctx *x)
 {
 	x->life_bytes = x->plen + (x->sa->flags & ESPTAG_SAF_TUNNEL ? 0 : x->iphl);
-	if (!life_charge(x->sa_index, 1, x->life_bytes, x->clock_ns))
+	if (!life_charge(x->sa_index, x->segs, x->life_bytes, x->clock_ns))
 		return ESPTAG_CNT_RX_DROP_LIMIT;
 	x->charged = true;
 	return STAGE_NEXT;
@@ -631,6 +636,7 @@ static __always_inline __u32 rx_tagged(struct xdp_md *ctx, struct cursor *c, str
 	if ((cnt = rx_tag_check(m)) != STAGE_NEXT)
 		return cnt;
 	x->sa_index = bpf_ntohl(m->sa_index);
+	x->segs = bpf_ntohs(m->mss) > 1 ? bpf_ntohs(m->mss) : 1;
 	if ((cnt = rx_agent_result(m, x)) != STAGE_NEXT ||
 	    (cnt = rx_sa_check(ctx, x)) != STAGE_NEXT ||
 	    (cnt = rx_outer(c, end, x)) != STAGE_NEXT ||
@@ -681,12 +687,12 @@ static __always_inline int rx_main(struct xdp_md *ctx)
 		cnt = ESPTAG_CNT_RX_PLAIN;
 
 	if (x.charged && cnt != ESPTAG_CNT_RX_OK)
-		life_uncharge(x.sa_index, 1, x.life_bytes);
+		life_uncharge(x.sa_index, x.segs, x.life_bytes);
 	stat_inc(cnt);
 	if (x.sa_known) {
 		/* A dummy packet is one of the SA's packets (0 bytes delivered). */
 		if (cnt == ESPTAG_CNT_RX_OK || cnt == ESPTAG_CNT_RX_DUMMY)
-			sa_stat_add(x.sa_index, 1, x.bytes, 0);
+			sa_stat_add(x.sa_index, x.segs ? x.segs : 1, x.bytes, 0);
 		else
 			sa_stat_add(x.sa_index, 0, 0, 1);
 	}

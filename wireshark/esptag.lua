@@ -298,7 +298,7 @@ local META = {
 	{ "esp_off", 6, "u16", "esp_off", "ESP offset" },
 	{ "payload_off", 8, "u16", "payload_off", "Payload offset" },
 	{ "trailer_len", 10, "u16", "trailer_len", "Trailer length" },
-	{ "mss", 12, "u16", "mss", "MSS" },
+	{ "mss", 12, "u16", "mss", "MSS (Tx GSO) / ESP packets (Rx, coalesced)" },
 	{ "sa_index", 14, "u32", "sa_index", "SA index" },
 	{ "seq_hi", 18, "u32", "seq_hi", "Sequence (high)" },
 	{ "seq_lo", 22, "u32", "seq_lo", "Sequence (low)" },

@@ -97,4 +97,36 @@ static __always_inline int replay_update(struct esptag_replay *r, __u64 top, __u
 	return REPLAY_FRESH;
 }
 
+/*
+ * segs (2 .. 64) consecutive numbers seq .. seq + segs - 1 in one frame
+ * (the agent coalesced their TCP segments): fresh only if all of them are
+ * right of the window's top (an in-order run), then all are recorded.
+ * Anything else is refused whole (REPLAY_OLD): the host cannot tell which
+ * of them it saw. Same locking rule as replay_update().
+ */
+static __always_inline int replay_update_range(struct esptag_replay *r, __u64 top, __u64 seq,
+					       __u32 segs, __u32 window, __u64 *new_top)
+{
+	__u64 last = seq + segs - 1, ws, wl;
+	__u32 sb, lb;
+
+	*new_top = top;
+	if (!seq || segs > 64 || last < seq || seq <= top)
+		return REPLAY_OLD;
+	if (replay_update(r, top, last, window, new_top) != REPLAY_FRESH)
+		return REPLAY_OLD;
+	/* top is last now and its bit set; set seq .. last - 1 (two words at most). */
+	ws = seq >> 6;
+	wl = last >> 6;
+	sb = seq & 63;
+	lb = last & 63;
+	if (ws == wl) {
+		r->bitmap[ws & REPLAY_WMASK] |= replay_low_bits(lb + 1) & ~((1ULL << sb) - 1);
+	} else {
+		r->bitmap[ws & REPLAY_WMASK] |= ~((1ULL << sb) - 1);
+		r->bitmap[wl & REPLAY_WMASK] |= replay_low_bits(lb + 1);
+	}
+	return REPLAY_FRESH;
+}
+
 #endif /* ESPTAG_BPF_REPLAY_H */

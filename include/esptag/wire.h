@@ -393,6 +393,7 @@ enum esptag_agent_counter {
 	ESPTAG_AC_CFG_DROPPED,		/* test-only loss injection */
 	ESPTAG_AC_TX_DROP_VLAN_HIDDEN,	/* untagged host frame with 0x88B5/0x88B6 behind VLANs */
 	ESPTAG_AC_TX_DROP_GSO_LIMIT,	/* GSO mss below the minimum or too many segments */
+	ESPTAG_AC_RX_COALESCED,		/* decrypted TCP segments appended to the frame before */
 	ESPTAG_AC_MAX,
 };
 
@@ -439,7 +440,9 @@ struct esptag_meta {
 	__be16	esp_off;	/* ESP header offset (GSO: where it is to be inserted) */
 	__be16	payload_off;	/* TX: first byte to encrypt; RX: first plaintext byte */
 	__be16	trailer_len;	/* RX: pad + pad len + next hdr + ICV; TX: 0 */
-	__be16	mss;		/* TX GSO: TCP payload per segment; else 0 */
+	__be16	mss;		/* TX GSO: TCP payload per segment; RX: ESP packets
+				 * coalesced into this frame, seq .. seq + mss - 1
+				 * (0: one); else 0 */
 	__be32	sa_index;	/* agent SA index */
 	__be32	seq_hi;		/* ESN high 32 bits (0 without ESN) */
 	__be32	seq_lo;		/* sequence number (GSO: of the first segment) */
@@ -475,6 +478,8 @@ ESPTAG_CHECK_OFF(esptag_meta, inner_proto, 30);
  * at that mss.
  */
 #define ESPTAG_GSO_MIN_MSS	88
+/* RX: at most this many ESP packets coalesced into one frame (tag mss). */
+#define ESPTAG_RX_MAX_SEGS	64
 #define ESPTAG_GSO_MAX_SEGS	745
 
 /* Ethernet header with the metadata tag: dst, src, tag. 44 bytes. */

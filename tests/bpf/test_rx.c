@@ -700,6 +700,53 @@ static void test_replay_fresh_dup_old(void)
 	REPLAY(SA_W64, 100, OLD);
 }
 
+/* A frame the agent coalesced from segs ESP packets seq .. seq + segs - 1
+ * (tag mss): the range is fresh only as a whole, right of the window, and
+ * then every number in it is recorded and counted. */
+static bool range_at(int line, uint32_t sa, uint64_t seq, uint16_t segs, int cnt)
+{
+	const struct sa_def *d = sa_get(sa);
+	const struct flow *f = d->family == 4 ? &flow_v4 : &flow_v6;
+	size_t ip = build_ok(sa, f, seq, &plain, &wire);
+
+	((struct esptag_meta *)(wire.b + 12))->mss = htons(segs);
+	tunnel_expect(&plain, ip, &expect_pkt);
+	if (cnt == ESPTAG_CNT_RX_OK)
+		return check_at(line, fd_rx, &wire, wire.len,
+				&(struct expect){ XDP_PASS, cnt, &expect_pkt, sa, segs, 0, true });
+	/* A bad tag is refused before the SA is looked at (no per-SA drop). */
+	return check_at(line, fd_rx, &wire, wire.len,
+			&(struct expect){ XDP_DROP, cnt, NULL,
+					  cnt == ESPTAG_CNT_RX_DROP_TAG ? 0 : sa, 0, 1, false });
+}
+#define RANGE(sa, seq, n, cnt) do { if (!range_at(__LINE__, sa, seq, n, cnt)) return; } while (0)
+
+static void test_replay_range(void)
+{
+	sa_install(sa_get(SA_W64));
+	RANGE(SA_W64, 10, 4, FRESH);	/* 10 .. 13 */
+	REPLAY(SA_W64, 10, DUP);
+	REPLAY(SA_W64, 11, DUP);
+	REPLAY(SA_W64, 12, DUP);
+	REPLAY(SA_W64, 13, DUP);
+	REPLAY(SA_W64, 9, FRESH);	/* left of the range, inside the window */
+	RANGE(SA_W64, 14, 2, FRESH);
+	RANGE(SA_W64, 15, 3, OLD);	/* overlaps what was seen: refused whole */
+	REPLAY(SA_W64, 16, FRESH);	/* ... and nothing of it recorded */
+	REPLAY(SA_W64, 17, FRESH);
+	RANGE(SA_W64, 5, 2, OLD);	/* left of the top */
+	RANGE(SA_W64, 60, 10, FRESH);	/* 60 .. 69, across a bitmap word */
+	REPLAY(SA_W64, 63, DUP);
+	REPLAY(SA_W64, 64, DUP);
+	REPLAY(SA_W64, 69, DUP);
+	REPLAY(SA_W64, 59, FRESH);
+	RANGE(SA_W64, 200, 64, FRESH);	/* the largest range */
+	REPLAY(SA_W64, 200, DUP);
+	REPLAY(SA_W64, 263, DUP);
+	RANGE(SA_W64, 300, 65, ESPTAG_CNT_RX_DROP_TAG);	/* more than ESPTAG_RX_MAX_SEGS */
+	REPLAY(SA_W64, 300, FRESH);
+}
+
 static void test_replay_window_sizes(void)
 {
 	static const struct { uint32_t sa; uint32_t w; } rows[] = {
@@ -1480,6 +1527,7 @@ int main(void)
 	T_RUN(test_dummy_packet);
 	T_RUN(test_replay_fresh_dup_old);
 	T_RUN(test_replay_window_sizes);
+	T_RUN(test_replay_range);
 	T_RUN(test_replay_ring);
 	T_RUN(test_replay_model);
 	T_RUN(test_replay_esn_wrap);

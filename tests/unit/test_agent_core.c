@@ -522,6 +522,182 @@ static void test_rx_esn_across_boundary(void)
 	T_ASSERT(!memcmp(last(AGENT_HOST)->data + 44, wire + 14, wlen - 14));
 }
 
+/* A Tx-tagged transport-mode IPv4/TCP segment (checksum complete), sport
+ * to port 80, tcp sequence tseq, flags, n bytes of payload. */
+static size_t tcp_tx_frame(uint8_t *f, uint32_t idx, uint32_t spi, uint64_t seq, uint16_t sport,
+			   uint32_t tseq, uint8_t flags, size_t n)
+{
+	struct esptag_meta_view m;
+	uint8_t *ip, *esp, *th;
+	uint32_t sum = 0;
+	size_t i, tl = 20 + n;
+
+	memset(f, 0, 2048);
+	memcpy(f, PEER, 6);
+	memcpy(f + 6, MAC1, 6);
+	ip = f + 44;
+	ip[0] = 0x45;
+	ip[2] = (20 + 16 + tl) >> 8;
+	ip[3] = 20 + 16 + tl;
+	ip[6] = 0x40; /* DF */
+	ip[8] = 64;
+	ip[9] = 50;
+	inet_pton(AF_INET, "192.0.2.1", ip + 12);
+	inet_pton(AF_INET, "192.0.2.2", ip + 16);
+	for (i = 0; i < 20; i += 2)
+		sum += ip[i] << 8 | ip[i + 1];
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	ip[10] = ~sum >> 8;
+	ip[11] = ~sum;
+	esp = ip + 20;
+	*(uint32_t *)esp = htonl(spi);
+	*(uint32_t *)(esp + 4) = htonl((uint32_t)seq);
+	*(uint32_t *)(esp + 12) = htonl((uint32_t)seq);
+	th = esp + 16;
+	th[0] = sport >> 8;
+	th[1] = sport;
+	th[3] = 80;
+	*(uint32_t *)(th + 4) = htonl(tseq);
+	*(uint32_t *)(th + 8) = htonl(7);
+	th[12] = 5 << 4;
+	th[13] = flags;
+	th[14] = 0x10;
+	for (i = 0; i < n; i++)
+		th[20 + i] = (uint8_t)(tseq + i);
+	sum = 0xc000 + 0x0201 + 0xc000 + 0x0202 + 6 + tl;
+	for (i = 0; i + 1 < tl; i += 2)
+		sum += th[i] << 8 | th[i + 1];
+	if (tl & 1)
+		sum += th[tl - 1] << 8;
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	th[16] = ~sum >> 8;
+	th[17] = ~sum;
+	memset(&m, 0, sizeof(m));
+	m.kind = ESPTAG_META_TX;
+	m.flags = ESPTAG_META_F_OFFLOAD;
+	m.next_hdr = 6;
+	m.esp_off = 34;
+	m.payload_off = 50;
+	m.sa_index = idx;
+	m.seq = seq;
+	m.inner_proto = 0x0800;
+	esptag_meta_encode(f + 12, A.eth_meta, &m);
+	return 44 + 20 + 16 + tl;
+}
+
+/* Ones' complement sum over n bytes. */
+static uint32_t sum16(uint32_t s, const uint8_t *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < n; i += 2)
+		s += p[i] << 8 | p[i + 1];
+	if (n & 1)
+		s += p[n - 1] << 8;
+	while (s >> 16)
+		s = (s & 0xffff) + (s >> 16);
+	return s;
+}
+
+/*
+ * Rx coalescing: segments encrypted by an outbound SA, received in one
+ * batch by the inbound twin. Contiguous ACK segments of one flow are one
+ * frame (tag mss = their number, seq = the first's, IP length and
+ * checksums of the whole as the host will see it after stripping ESP);
+ * a gap, another flow or a segment after PSH starts a new frame.
+ */
+static void test_rx_coalesce(void)
+{
+	static uint8_t wire[12][2048];
+	static const struct { uint16_t sport; uint32_t tseq; uint8_t flags; size_t n; } segs[] = {
+		{1000, 100, 0x10, 300}, {1000, 400, 0x10, 300}, {1000, 700, 0x18, 101}, /* one frame */
+		{1000, 801, 0x10, 50},	/* after PSH: new */
+		{1000, 900, 0x10, 50},	/* gap (851 expected): new */
+		{1000, 950, 0x10, 50},	/* contiguous: merged */
+		{1001, 1000, 0x10, 50},	/* other flow, contiguous numbers: new */
+	};
+	size_t wl[12], n = sizeof(segs) / sizeof(segs[0]), i, ipl, tl;
+	struct esptag_rec_sa r;
+	struct esptag_meta_view m;
+	struct agent_pkt *p;
+	uint8_t f[2048], *b, *ip, *th;
+	uint32_t out, in, s;
+
+	T_ASSERT(setup() == 0);
+	A.rx_coalesce = 9000;
+	sa_rec(&r, ESPTAG_DIR_OUT, 0x6000, "192.0.2.2", 0);
+	T_EQ(add_sa(&r, 0, &out), 0);
+	sa_rec(&r, ESPTAG_DIR_IN, 0x6000, "192.0.2.2", 0);
+	memcpy(r.local_mac, PEER, 6);
+	T_EQ(add_sa(&r, 0, &in), 0);
+	for (i = 0; i < n; i++) {
+		clear();
+		agent_host_frame(&A, f, tcp_tx_frame(f, out, 0x6000, 10 + i, segs[i].sport,
+						     segs[i].tseq, segs[i].flags, segs[i].n),
+				 NULL);
+		T_ASSERT(last(AGENT_WIRE) != NULL);
+		wl[i] = last(AGENT_WIRE)->len;
+		memcpy(wire[i], last(AGENT_WIRE)->data, wl[i]);
+	}
+	clear();
+	for (i = 0; i < n; i++)
+		agent_wire_frame(&A, wire[i], wl[i], NULL);
+	agent_gro_close(&A);
+	T_EQ(A.q[AGENT_HOST].n, 4);
+	T_EQ(A.ctr[ESPTAG_AC_RX_DECRYPTED], 7);
+	T_EQ(A.ctr[ESPTAG_AC_RX_COALESCED], 3);
+	/* The merged frame, checked as esptag_rx will turn it into a packet. */
+	p = &A.q[AGENT_HOST].pkt[0];
+	T_EQ(esptag_meta_decode(p->data + 12, p->len - 12, 0x88b6, &m), 0);
+	T_EQ(m.result, ESPTAG_RES_OK);
+	T_EQ(m.mss, 3);
+	T_EQ(m.seq, 10);
+	T_EQ(m.trailer_len, 18);
+	b = p->data + 30; /* the untagged frame */
+	ip = b + 14;
+	tl = 20 + 701;
+	ipl = 20 + 16 + tl + 18;
+	T_EQ(p->len, 30 + 14 + ipl);
+	T_EQ((size_t)(ip[2] << 8 | ip[3]), ipl);
+	T_EQ(sum16(0, ip, 20), 0xffff);
+	T_EQ(rd32_(ip + 24), 10); /* the first packet's ESP sequence number */
+	T_EQ(ip[20 + 16 + tl], 0);   /* pad length */
+	T_EQ(ip[20 + 16 + tl + 1], 6); /* next header */
+	th = ip + 36;
+	T_EQ(th[13], 0x18); /* PSH of the last */
+	T_EQ(rd32_(th + 4), 100);
+	for (i = 0; i < 701; i++)
+		if (th[20 + i] != (uint8_t)(100 + i))
+			break;
+	T_EQ(i, 701);
+	s = 0xc000 + 0x0201 + 0xc000 + 0x0202 + 6 + tl;
+	T_EQ(sum16(s, th, tl), 0xffff);
+	/* The others: after PSH; the gap and the one after it; other flow. */
+	T_EQ(esptag_meta_decode(A.q[AGENT_HOST].pkt[1].data + 12, A.q[AGENT_HOST].pkt[1].len - 12,
+				0x88b6, &m), 0);
+	T_EQ(m.mss, 0);
+	T_EQ(esptag_meta_decode(A.q[AGENT_HOST].pkt[2].data + 12, A.q[AGENT_HOST].pkt[2].len - 12,
+				0x88b6, &m), 0);
+	T_EQ(m.mss, 2);
+	T_EQ(m.seq, 14);
+	th = A.q[AGENT_HOST].pkt[2].data + 30 + 14 + 20 + 16;
+	T_EQ(rd32_(th + 4), 900);
+	T_EQ(sum16(0xc000 + 0x0201 + 0xc000 + 0x0202 + 6 + 120, th, 120), 0xffff);
+	T_EQ(esptag_meta_decode(A.q[AGENT_HOST].pkt[3].data + 12, A.q[AGENT_HOST].pkt[3].len - 12,
+				0x88b6, &m), 0);
+	T_EQ(m.mss, 0);
+
+	/* Off (the default): one frame per packet. */
+	A.rx_coalesce = 0;
+	clear();
+	for (i = 0; i < 3; i++)
+		agent_wire_frame(&A, wire[i], wl[i], NULL);
+	T_EQ(A.q[AGENT_HOST].n, 3);
+	clear();
+}
+
 static void test_rx_malformed_and_fragment(void)
 {
 	struct esptag_rec_sa r;
@@ -1214,6 +1390,7 @@ int main(void)
 	T_RUN(test_tx_esn_ivdb_saturates);
 	T_RUN(test_rx_esn_across_boundary);
 	T_RUN(test_rx_malformed_and_fragment);
+	T_RUN(test_rx_coalesce);
 	T_RUN(test_tx_foreign_domain_counted);
 	T_RUN(test_tx_vlan_hidden_dropped);
 	T_RUN(test_tx_gso_min_mss);

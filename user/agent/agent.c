@@ -36,6 +36,7 @@ int agent_init(struct agent *a, const struct agent_opts *o, agent_flush_fn flush
 	a->eth_cfg = o->eth_cfg ? o->eth_cfg : ESPTAG_ETH_P_CFG;
 	a->eth_meta = o->eth_meta ? o->eth_meta : ESPTAG_ETH_P_META;
 	a->flush = flush;
+	a->rx_coalesce = o->rx_coalesce;
 	a->features = o->set_features ? o->features : AGENT_FEATURES;
 	a->version_min = o->allow_v1 ? ESPTAG_PROTO_VERSION : ESPTAG_PROTO_V2;
 	a->id_key = o->id_key;
@@ -129,6 +130,7 @@ int agent_worker_init(struct agent *w, struct agent *ctl, pthread_rwlock_t *lock
 	*w = *ctl;
 	memset(w->ctr, 0, sizeof(w->ctr));
 	memset(w->q, 0, sizeof(w->q));
+	memset(&w->gro, 0, sizeof(w->gro));
 	w->workers = NULL;
 	w->nworkers = 0;
 	w->ctl = ctl;
@@ -247,6 +249,8 @@ struct agent_pkt *agent_slot(struct agent *a, int side)
 	struct agent_q *q = &a->q[side];
 	struct agent_pkt *p;
 
+	if (side == AGENT_HOST && (q->n == AGENT_BATCH || !a->gro_hold))
+		agent_gro_close(a);
 	if (q->n == AGENT_BATCH) {
 		if (a->flush)
 			a->flush(a, side);
@@ -271,6 +275,7 @@ void agent_flush_all(struct agent *a)
 {
 	int s;
 
+	agent_gro_close(a);
 	for (s = 0; s < 2; s++) {
 		if (a->q[s].n && a->flush)
 			a->flush(a, s);

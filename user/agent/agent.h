@@ -16,6 +16,7 @@
 #include <pthread.h>
 #include <linux/virtio_net.h>
 #include <esptag/wire.h>
+#include "esptag_proto.h"
 
 typedef struct evp_cipher_ctx_st EVP_CIPHER_CTX;
 typedef struct evp_pkey_st EVP_PKEY;
@@ -94,6 +95,26 @@ struct agent_cache_ent {
 	uint8_t frame[ESPTAG_ETH_HLEN + ESPTAG_CFG_MAX_PAYLOAD];
 };
 
+/*
+ * Rx coalescing (rx.c): the last frame of the host batch, a decrypted TCP
+ * segment of a transport-mode SA, while later in-order segments of the same
+ * flow and SA may still be appended to it. Offsets count in the untagged
+ * frame.
+ */
+struct agent_gro {
+	bool open;
+	bool odd;		/* payload so far of odd length: nothing more appended */
+	uint8_t family;
+	uint16_t l3, tcp, thl;	/* IP header, TCP header and its length */
+	uint16_t segs;		/* ESP packets in the frame */
+	uint32_t sa_index;
+	uint32_t end;		/* end of the TCP payload */
+	uint32_t next_tcp;	/* TCP sequence number the next segment must have */
+	uint64_t next_seq;	/* ESP sequence number the next packet must have */
+	uint64_t psum;		/* ones' complement sum of the TCP payload */
+	struct esptag_meta_view m; /* the first packet's tag */
+};
+
 struct agent;
 typedef void (*agent_flush_fn)(struct agent *a, int side);
 
@@ -125,6 +146,9 @@ struct agent {
 	uint16_t eth_cfg, eth_meta;
 	uint16_t features;   /* ESPTAG_FEAT_* announced in CAPS */
 	uint16_t ip_id;	     /* tunnel-mode outer IPv4 id */
+	uint32_t rx_coalesce; /* MTU of the host's port for coalesced frames; 0: off */
+	struct agent_gro gro; /* the host batch's open frame (rx.c) */
+	bool gro_hold;	      /* agent_slot(HOST) leaves the open frame open */
 	struct agent_q q[2]; /* output batches per side */
 	uint8_t *scratch;    /* AGENT_SLOT bytes of work space */
 	agent_flush_fn flush;
@@ -163,6 +187,7 @@ struct agent_opts {
 	uint16_t eth_cfg, eth_meta;
 	EVP_PKEY *id_key;	/* the identity (the agent takes it); NULL: a fresh one */
 	bool allow_v1;		/* accept version 1 requests (keys in clear) */
+	uint32_t rx_coalesce;	/* --rx-coalesce: the host port's MTU; 0: no coalescing */
 };
 
 /* agent.c: life cycle */
@@ -275,5 +300,8 @@ void agent_cfg_frame(struct agent *a, uint8_t *f, size_t len);
 void agent_host_frame(struct agent *a, uint8_t *f, size_t len, const struct virtio_net_hdr *vh);
 void agent_wire_frame(struct agent *a, const uint8_t *f, size_t len,
 		      const struct virtio_net_hdr *vh);
+/* rx.c: the open coalesced frame gets its final TCP checksum and takes
+ * nothing more (before the host batch is sent or gets another frame). */
+void agent_gro_close(struct agent *a);
 
 #endif

@@ -76,6 +76,11 @@ static void usage(FILE *f)
 		"                            default: one per CPU the agent may run on\n"
 		"  --io auto|xdp|packet      packet I/O: AF_XDP or AF_PACKET rings (default auto:\n"
 		"                            AF_XDP on the wire side where it can, see the man page)\n"
+		"  --rx-coalesce MTU         coalesce decrypted TCP segments of one flow into\n"
+		"                            frames toward the host, each (with the metadata tag)\n"
+		"                            at most MTU bytes: the host port's MTU (jumbo; the\n"
+		"                            host needs esptagd --xdp-frags above a page); 0 or\n"
+		"                            unset: one frame per ESP packet\n"
 		"  --state-dir DIR           the identity key's directory (default\n"
 		"                            $STATE_DIRECTORY, else %s)\n"
 		"  --show-key                print the agent's public key and fingerprint\n"
@@ -336,6 +341,15 @@ static int parse_opt(int c, struct agent_cmdline *cl)
 	case 'S':
 		cl->state_dir = optarg;
 		return 0;
+	case 'R':
+		if (parse_u32(optarg, "--rx-coalesce", 0, 65535, &v))
+			return ESPTAG_EXIT_USAGE;
+		if (v && v < 1280) {
+			fprintf(stderr, "esptag-agent: --rx-coalesce: %u is below 1280 (0: off)\n", v);
+			return ESPTAG_EXIT_USAGE;
+		}
+		o->rx_coalesce = v;
+		return 0;
 	case 'K':
 		cl->show_key = true;
 		return 0;
@@ -372,6 +386,7 @@ static int parse_cmdline(int argc, char **argv, struct agent_cmdline *cl)
 					   {"cpus", required_argument, NULL, 'U'},
 					   {"io", required_argument, NULL, 'I'},
 					   {"state-dir", required_argument, NULL, 'S'},
+					   {"rx-coalesce", required_argument, NULL, 'R'},
 					   {"show-key", no_argument, NULL, 'K'},
 					   {"allow-v1", no_argument, NULL, '1'},
 					   {"verbose", no_argument, NULL, 'v'},
@@ -703,11 +718,11 @@ int main(int argc, char **argv)
 		a.io = ws[0].ports;
 	}
 	agent_log(6, "running: host %s (%s) wire %s (%s) workers %d capacity %u port-limit %u "
-		     "epoch %016llx versions %u..%u%s%s",
+		     "epoch %016llx versions %u..%u rx-coalesce %u%s%s",
 		  cl.host, ws[0].ports[AGENT_HOST].mode == AGENT_IO_XDP ? "AF_XDP" : "AF_PACKET",
 		  cl.wire, ws[0].ports[AGENT_WIRE].mode == AGENT_IO_XDP ? "AF_XDP" : "AF_PACKET", n,
 		  a.capacity, a.port_limit, (unsigned long long)a.epoch, a.version_min,
-		  ESPTAG_PROTO_VERSION_MAX,
+		  ESPTAG_PROTO_VERSION_MAX, a.rx_coalesce,
 		  a.drop_pct ? " (test: dropping config requests)" : "",
 		  a.features != AGENT_FEATURES ? " (announcing fewer features)" : "");
 	esptag_notify_ready("forwarding");

@@ -106,10 +106,176 @@ static void rx_decrypt(struct agent *a, struct agent_sa *sa, const uint8_t *f,
 	a->ctr[ESPTAG_AC_RX_DECRYPTED]++;
 }
 
+
+/*
+ * Rx coalescing (GRO-like, --rx-coalesce): within one host batch, a
+ * decrypted TCP segment of a transport-mode SA is appended to the frame
+ * before it when that frame is the previous segment of the same flow:
+ * same SA and ESP sequence number + 1, same MACs/VLANs, IP header (no IPv4
+ * options or fragments, no IPv6 extension headers; same TOS/TTL/flow label
+ * and addresses), same ports, ACK number, window and options (timestamps
+ * included), TCP sequence contiguous, only ACK set (PSH on the last), and
+ * the result fits the host port's MTU with the tag. Each ESP packet is
+ * decrypted, authenticated and counted as before; the frame's Rx tag
+ * names the first one's sequence number and in mss how many follow it
+ * (esptag_rx checks and records the whole range, docs/protocol.md 2.9).
+ * The merged frame carries the first packet's ESP header, the payloads
+ * in order, an empty pad and a zero ICV (the host does not check it);
+ * the TCP checksum is verified per segment and written for the whole.
+ */
+#define GRO_TRAILER (2 + ESPTAG_ICV_LEN)
+#define TCP_ACK_ 0x10
+
+static uint64_t gro_pseudo(const uint8_t *body, const struct agent_gro *g, uint32_t tcp_len)
+{
+	uint64_t sum;
+
+	if (g->family == 4)
+		sum = csum_add(0, body + g->l3 + 12, 8);
+	else
+		sum = csum_add(0, body + g->l3 + 8, 32);
+	return sum + 6 + (tcp_len >> 16) + (tcp_len & 0xffff);
+}
+
+/* Is the plaintext of this packet a TCP segment we may start or extend a
+ * frame with? Fills g (offsets, flow state) from it; false if not. */
+static bool gro_segment(const uint8_t *body, const struct l2 *l2, const struct ipi *ip,
+			long esp_off, const struct esptag_meta_view *m, struct agent_gro *g)
+{
+	const uint8_t *ih = body + l2->l3, *th;
+	uint32_t plen, end;
+
+	if (m->result != ESPTAG_RES_OK || m->next_hdr != 6 || m->flags & ESPTAG_META_F_HAIRPIN)
+		return false;
+	if (ip->family == 4) {
+		/* No options, not a fragment (MF or an offset). */
+		if (ip->hl != 20 || (rd16(ih + 6) & 0x3fff))
+			return false;
+	} else if (esp_off != l2->l3 + 40) {
+		return false;
+	}
+	g->family = ip->family;
+	g->l3 = l2->l3;
+	g->tcp = esp_off + ESP_HL;
+	end = ip->end - m->trailer_len;
+	if (end < g->tcp + 20u)
+		return false;
+	th = body + g->tcp;
+	g->thl = (th[12] >> 4) * 4;
+	if (g->thl < 20 || g->tcp + g->thl >= end || rd16(th + 18) ||
+	    (th[13] & ~TCP_PSH) != TCP_ACK_)
+		return false;
+	plen = end - g->tcp - g->thl;
+	/* The segment's own checksum must hold (the host would drop it). */
+	if (csum_fold(gro_pseudo(body, g, end - g->tcp) + csum_add(0, th, end - g->tcp)))
+		return false;
+	g->end = end;
+	g->next_tcp = rd32(th + 4) + plen;
+	g->psum = csum_add(0, th + g->thl, plen);
+	g->odd = plen & 1;
+	g->segs = 1;
+	g->sa_index = m->sa_index;
+	g->next_seq = m->seq + 1;
+	g->m = *m;
+	return true;
+}
+
+/* Append the segment n (in body, parsed into n) to the open frame. */
+static bool gro_append(struct agent *a, const uint8_t *f, const uint8_t *body,
+		       const struct agent_gro *n)
+{
+	struct agent_gro *g = &a->gro;
+	struct agent_q *q = &a->q[AGENT_HOST];
+	struct agent_pkt *p;
+	uint8_t *out, *pb;
+	const uint8_t *th, *pth;
+	uint32_t plen, ipl;
+
+	if (!g->open || !q->n || g->odd || n->sa_index != g->sa_index ||
+	    n->m.seq != g->next_seq || n->family != g->family || n->l3 != g->l3 ||
+	    n->tcp != g->tcp || n->thl != g->thl || g->segs >= ESPTAG_RX_MAX_SEGS)
+		return false;
+	p = &q->pkt[q->n - 1];
+	out = p->data;
+	pb = out + TAG;
+	th = body + n->tcp;
+	pth = pb + g->tcp;
+	plen = n->end - n->tcp - n->thl;
+	if ((pth[13] & TCP_PSH) || rd32(th + 4) != g->next_tcp ||
+	    g->end + plen + GRO_TRAILER - g->l3 + TAG > a->rx_coalesce ||
+	    (size_t)TAG + g->end + plen + GRO_TRAILER > AGENT_SLOT)
+		return false;
+	/* MACs, VLAN tags, EtherType. */
+	if (memcmp(out, f, 12) || memcmp(pb + 12, body + 12, g->l3 - 12))
+		return false;
+	if (g->family == 4) {
+		/* TOS; flags/offset (DF alike); TTL, protocol, addresses. */
+		if (pb[g->l3 + 1] != body[g->l3 + 1] ||
+		    memcmp(pb + g->l3 + 6, body + g->l3 + 6, 4) ||
+		    memcmp(pb + g->l3 + 12, body + g->l3 + 12, 8))
+			return false;
+	} else if (memcmp(pb + g->l3, body + g->l3, 4) ||
+		   memcmp(pb + g->l3 + 6, body + g->l3 + 6, 34)) {
+		return false;
+	}
+	/* ESP header: SPI (the SA is the same, so this is belt and braces). */
+	if (memcmp(pb + g->tcp - ESP_HL, body + n->tcp - ESP_HL, 4))
+		return false;
+	/* Ports, ACK number, data offset, window, urgent pointer, options. */
+	if (memcmp(pth, th, 4) || memcmp(pth + 8, th + 8, 5) || memcmp(pth + 14, th + 14, 2) ||
+	    memcmp(pth + 18, th + 18, n->thl - 18))
+		return false;
+	memcpy(pb + g->end, th + n->thl, plen);
+	g->end += plen;
+	g->psum += n->psum;
+	g->odd = plen & 1;
+	g->next_tcp += plen;
+	g->next_seq++;
+	g->segs++;
+	pb[g->tcp + 13] |= th[13] & TCP_PSH;
+	/* Empty pad, next header, an ICV of zeros. */
+	pb[g->end] = 0;
+	pb[g->end + 1] = 6;
+	memset(pb + g->end + 2, 0, ESPTAG_ICV_LEN);
+	ipl = g->end + GRO_TRAILER - g->l3;
+	if (g->family == 4) {
+		wr16(pb + g->l3 + 2, ipl);
+		ipv4_csum(pb + g->l3, 20);
+	} else {
+		wr16(pb + g->l3 + 4, ipl - 40);
+	}
+	g->m.trailer_len = GRO_TRAILER;
+	g->m.mss = g->segs;
+	esptag_meta_encode(out + 12, a->eth_meta, &g->m);
+	p->len = TAG + g->end + GRO_TRAILER;
+	a->ctr[ESPTAG_AC_RX_COALESCED]++;
+	return true;
+}
+
+void agent_gro_close(struct agent *a)
+{
+	struct agent_gro *g = &a->gro;
+	struct agent_q *q = &a->q[AGENT_HOST];
+	uint8_t *pb, *th;
+	uint32_t tl;
+
+	if (!g->open)
+		return;
+	g->open = false;
+	if (g->segs < 2 || !q->n)
+		return;
+	pb = q->pkt[q->n - 1].data + TAG;
+	th = pb + g->tcp;
+	tl = g->end - g->tcp;
+	wr16(th + 16, 0);
+	wr16(th + 16, csum_fold(gro_pseudo(pb, g, tl) + csum_add(0, th, g->thl) + g->psum));
+}
+
 void agent_rx_esp(struct agent *a, const uint8_t *f, size_t flen, const struct l2 *l2,
 		  const struct ipi *ip, long esp_off, const struct domain *d, uint8_t hflags)
 {
 	struct esptag_meta_view m;
+	struct agent_gro n;
 	struct agent_sa *sa;
 	struct agent_pkt *p;
 	uint8_t *out, *body;
@@ -119,7 +285,9 @@ void agent_rx_esp(struct agent *a, const uint8_t *f, size_t flen, const struct l
 		a->ctr[ESPTAG_AC_RX_MALFORMED]++;
 		return;
 	}
+	a->gro_hold = true; /* the frame before may take this one */
 	p = agent_slot(a, AGENT_HOST);
+	a->gro_hold = false;
 	out = p->data;
 	body = out + TAG; /* body[k] is byte k of the untagged frame, k >= 12 */
 	memcpy(out + TAG + 12, f + 12, flen - 12);
@@ -138,6 +306,15 @@ void agent_rx_esp(struct agent *a, const uint8_t *f, size_t flen, const struct l
 			m.sa_index = sa - a->sa;
 			rx_decrypt(a, sa, f, ip, esp_off, ct_len, body, &m);
 		}
+	}
+	if (a->rx_coalesce && gro_segment(body, l2, ip, esp_off, &m, &n)) {
+		if (gro_append(a, f, body, &n))
+			return; /* the slot stays free */
+		agent_gro_close(a);
+		n.open = !(body[n.tcp + 13] & TCP_PSH);
+		a->gro = n;
+	} else {
+		agent_gro_close(a);
 	}
 	memcpy(out, f, 12);
 	esptag_meta_encode(out + 12, a->eth_meta, &m);

@@ -93,6 +93,7 @@ const char *const esptag_agent_counter_names[] = {
 	[ESPTAG_AC_CFG_DROPPED] = "cfg_dropped",
 	[ESPTAG_AC_TX_DROP_VLAN_HIDDEN] = "tx_drop_vlan_hidden",
 	[ESPTAG_AC_TX_DROP_GSO_LIMIT] = "tx_drop_gso_limit",
+	[ESPTAG_AC_RX_COALESCED] = "rx_coalesced",
 };
 _Static_assert(N(esptag_agent_counter_names) == ESPTAG_AC_MAX, "agent counter names");
 

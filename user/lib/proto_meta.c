@@ -101,7 +101,9 @@ static int meta_rx_check(const struct esptag_meta_view *m, size_t flen)
 {
 	if (m->flags & (ESPTAG_META_F_OFFLOAD | ESPTAG_META_F_GSO))
 		return ESPTAG_EMALFORMED;
-	if (m->result > ESPTAG_RES_MAX || m->mss)
+	/* mss: ESP packets coalesced into the frame (0 or 1: one). */
+	if (m->result > ESPTAG_RES_MAX || m->mss > ESPTAG_RX_MAX_SEGS ||
+	    (m->mss > 1 && m->result != ESPTAG_RES_OK))
 		return ESPTAG_EMALFORMED;
 	if (!ip_ethertype(m->inner_proto))
 		return ESPTAG_EMALFORMED;
