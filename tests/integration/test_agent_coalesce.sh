@@ -2,11 +2,13 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # Rx coalescing (esptag-agent --rx-coalesce): decrypted TCP segments of one
 # flow reach the host as larger frames, and only in-order segments of one
-# flow and SA are merged. The lab with jumbo host links: HOST_MTU=9000
-# (pf0 and the switch port facing it), esptagd --xdp-frags (esptag_rx's
-# multi-buffer entry point), both agents with --rx-coalesce 9000. Only ESP
-# traffic: no bypass super-packets toward jumbo host links (scripts/lab,
-# HOST_MTU).
+# flow and SA are merged. The lab's host links at HOST_MTU=3400 (pf0 and
+# the switch port facing it), both agents with --rx-coalesce 3400: two
+# full-size segments per frame, and a frame still fits in one page, so
+# esptag_rx stays the single-buffer XDP program. (A jumbo host link needs
+# esptagd --xdp-frags; veth's multi-buffer XDP receive path warned and
+# once corrupted memory on this test's kernel under bypass traffic, so the
+# test does not depend on it: docs/deploy.md.)
 #
 # 1. A TCP transfer A -> B (4 MB, transport mode, IPv4): B's host capture
 #    (pf0, after esptag_rx) shows frames above 1514 bytes, the sha256 of
@@ -26,7 +28,7 @@ t_require socat
 LAB="t$T_ID"
 . "$ROOT/tests/lib/lab.sh"
 export BIN
-export HOST_MTU=9000 DAEMON_ARGS=--xdp-frags AGENT_ARGS="--rx-coalesce 9000"
+export HOST_MTU=3400 AGENT_ARGS="--rx-coalesce 3400"
 PY=/usr/bin/python3
 
 TMP=$(tmp_new coalesce)
@@ -46,7 +48,7 @@ agent_pid() { # SITE: the site's esptag-agent (the process in its agent namespac
 	done
 }
 APID=$(agent_pid B)
-grep -q "rx-coalesce 9000" "$STATE/B-agent.log" && t_pass agent_coalesce_option ||
+grep -q "rx-coalesce 3400" "$STATE/B-agent.log" && t_pass agent_coalesce_option ||
 	t_fail agent_coalesce_option "$(grep running: "$STATE/B-agent.log" | tail -1)"
 
 agent_ctr() { # NAME: B's agent counter, from a fresh SIGUSR1 dump
