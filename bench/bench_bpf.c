@@ -260,15 +260,15 @@ static void tx_frame6(struct bt_pkt *p)
 #define OFF_TX6_DST	(14 + 24)
 
 struct maps {
-	int sad, seq, replay, stats, spd, spd_src, spd_host, cfg, pol_use;
+	int sad, stats, spd, spd_src, spd_host, cfg, pol_use;
 	int out_family;			/* of outbound SAs: 4 (default) or 6 */
+	struct esptag_sa *sad_map;	/* esptag_sad mapped, as esptagd has it */
+	uint32_t sad_n;
 };
 
 static void maps_of(const struct bt_obj *o, struct maps *m)
 {
 	m->sad = bt_map_fd(o, "esptag_sad");
-	m->seq = bt_map_fd(o, "esptag_seq");
-	m->replay = bt_map_fd(o, "esptag_replay");
 	m->stats = bt_map_fd(o, "esptag_sa_stats");
 	m->spd = bt_map_fd(o, "esptag_spd");
 	m->spd_src = bt_map_fd(o, "esptag_spd_src");
@@ -276,9 +276,18 @@ static void maps_of(const struct bt_obj *o, struct maps *m)
 	m->cfg = bt_map_fd(o, "esptag_cfg");
 	m->pol_use = bt_map_fd(o, "esptag_pol_use");
 	m->out_family = 4;
-	if (m->sad < 0 || m->seq < 0 || m->replay < 0 || m->stats < 0 || m->spd < 0 ||
+	if (m->sad < 0 || m->stats < 0 || m->spd < 0 ||
 	    m->spd_src < 0 || m->spd_host < 0 || m->cfg < 0 || m->pol_use < 0)
 		die("object lacks an esptag map");
+	m->sad_map = esptag_sa_mirror_map(m->sad, &m->sad_n);
+	if (!m->sad_map)
+		die("esptag_sad: cannot map it: %s", strerror(errno));
+}
+
+static void maps_free(struct maps *m)
+{
+	esptag_sa_mirror_unmap(m->sad_map, m->sad_n);
+	m->sad_map = NULL;
 }
 
 static void sa_value(const struct maps *m, struct esptag_sa *sa, uint8_t dir, uint32_t spi)
@@ -306,8 +315,8 @@ static uint32_t spi_of(uint32_t idx)
 /* The per-SA maps of an object, for the SA mirror (user/lib/sa_mirror.h). */
 static struct esptag_sa_maps sa_maps(const struct maps *m)
 {
-	return (struct esptag_sa_maps){ .sad = m->sad, .seq = m->seq, .replay = m->replay,
-					.sa_stats = m->stats, .ncpus = ncpus };
+	return (struct esptag_sa_maps){ .sad = m->sad, .sa_stats = m->stats, .ncpus = ncpus,
+					.map = m->sad_map, .map_n = m->sad_n };
 }
 
 /* One SA the way esptagd mirrors an agent-confirmed SA: the SAD entry, its
@@ -441,8 +450,7 @@ static int cfg_up(const struct maps *m)
 static int set_max(struct bpf_object *obj, void *arg)
 {
 	uint32_t n = *(uint32_t *)arg;
-	static const char *const sa_maps[] = { "esptag_sad", "esptag_seq", "esptag_replay",
-					       "esptag_sa_stats", "esptag_sa_life" };
+	static const char *const sa_maps[] = { "esptag_sad", "esptag_sa_stats" };
 	/* per-policy maps, by policy id */
 	static const char *const pol_maps[] = { "esptag_pol_use", "esptag_acq_pend",
 						"esptag_pol_tmpl" };
@@ -705,6 +713,7 @@ static void cmd_prog(void)
 	count_helpers(r_tx.fd, &txf);
 	libbpf_set_print(NULL);	/* the second bt_close finds the shared pins gone */
 
+	maps_free(&m);
 	bt_close(&tx);
 	bt_close(&rx);
 	bench_bare__destroy(bare);
@@ -791,6 +800,8 @@ static void scale_setup(struct scale_env *e, uint32_t n, const char *tag_rx, con
 
 static void scale_close(struct scale_env *e)
 {
+	maps_free(&e->mr);
+	maps_free(&e->mt);
 	bt_close(&e->tx);
 	bt_close(&e->rx);
 }
@@ -887,6 +898,7 @@ static void live_setup(struct live_env *e)
 
 static void live_close(struct live_env *e)
 {
+	maps_free(&e->m);
 	bt_close(&e->rx);
 	bench_live__destroy(e->live);
 	bench_bare__destroy(e->bare);
@@ -1060,7 +1072,8 @@ static void cmd_mapfill(void)
 			sa_remove(&m, k);
 	}
 	emit("mapfill", "raw_map_update", "SAs/s", s, opt_samples,
-	     "\"maps_per_sa\":3,\"note\":\"esptag_sad + esptag_seq + esptag_sa_stats, one bpf_map_update_elem each\"");
+	     "\"maps_per_sa\":2,\"note\":\"esptag_sa_stats + esptag_sad (its state in the value, flags then stored through the mapping), one bpf_map_update_elem each\"");
+	maps_free(&m);
 	bt_close(&tx);
 }
 

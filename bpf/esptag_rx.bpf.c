@@ -83,7 +83,7 @@ struct rx_ctx {
 	__u32 bytes;		/* accepted: frame length after the strip */
 	__u32 cfg_flags;	/* esptag_cfg.flags */
 	__u64 clock_ns;		/* esptag_cfg's clock (lib/cfg.h) */
-	__u32 life_bytes;	/* charged to esptag_sa_life: the IP packet after ESP */
+	__u32 life_bytes;	/* charged to the SA's lifetime: the IP packet after ESP */
 	__u8 next_hdr;
 	bool sa_known;		/* per-SA counters apply */
 	bool dummy;		/* ESP dummy packet (next header 59) */
@@ -215,7 +215,7 @@ static __always_inline bool rx_domain_ok(const struct esptag_sa *sa,
  * The atomic exchange that stores the new top releases it (a full barrier:
  * the bitmap's stores are visible first). The slot is an array element:
  * all zero (a fresh window) until the first packet; esptagd zeroes it on
- * install.
+ * install. It lives in the SA's esptag_sad value, next to the SA.
  */
 #define RX_REPLAY_TRIES	(1 << 16)
 #define RX_REPLAY_BUSY	(-2)
@@ -244,14 +244,13 @@ static long replay_take_cb(__u64 i, void *ctx)
 	return replay_take(ctx);	/* 1 stops the loop */
 }
 
-static __always_inline int rx_replay(__u32 sa_index, __u64 seq, __u32 segs, __u32 window)
+/* r: the window in the SA's esptag_sad value (&sa->replay). */
+static __always_inline int rx_replay(struct esptag_replay *r, __u64 seq, __u32 segs, __u32 window)
 {
-	struct replay_hold h = { .r = bpf_map_lookup_elem(&esptag_replay, &sa_index) };
+	struct replay_hold h = { .r = r };
 	__u64 new_top;
 	int v;
 
-	if (!h.r)
-		return -1;	/* index beyond the array: fail closed (counted as old) */
 	if (!replay_take(&h))
 		bpf_loop(RX_REPLAY_TRIES, replay_take_cb, &h, 0);
 	if (!h.held)
@@ -530,7 +529,7 @@ static __always_inline __u32 rx_policy_tmpl(struct xdp_md *ctx, struct rx_ctx *x
  * host-side check passed. A dummy packet ends here. */
 static __always_inline __u32 rx_replay_check(struct rx_ctx *x)
 {
-	int rv = rx_replay(x->sa_index, x->seq, x->segs, x->sa->replay_window);
+	int rv = rx_replay(&x->sa->replay, x->seq, x->segs, x->sa->replay_window);
 
 	if (rv == REPLAY_DUP)
 		return ESPTAG_CNT_RX_DROP_REPLAY;
@@ -551,7 +550,7 @@ static __always_inline __u32 rx_replay_check(struct rx_ctx *x)
 static __always_inline __u32 rx_life(struct rx_ctx *x)
 {
 	x->life_bytes = x->plen + (x->sa->flags & ESPTAG_SAF_TUNNEL ? 0 : x->iphl);
-	if (!life_charge(x->sa_index, x->segs, x->life_bytes, x->clock_ns))
+	if (!life_charge(&x->sa->life, x->segs, x->life_bytes, x->clock_ns))
 		return ESPTAG_CNT_RX_DROP_LIMIT;
 	x->charged = true;
 	return STAGE_NEXT;
@@ -686,8 +685,8 @@ static __always_inline int rx_main(struct xdp_md *ctx)
 	else
 		cnt = ESPTAG_CNT_RX_PLAIN;
 
-	if (x.charged && cnt != ESPTAG_CNT_RX_OK)
-		life_uncharge(x.sa_index, x.segs, x.life_bytes);
+	if (x.charged && cnt != ESPTAG_CNT_RX_OK && x.sa)	/* x.sa: for the verifier */
+		life_uncharge(&x.sa->life, x.segs, x.life_bytes);
 	stat_inc(cnt);
 	if (x.sa_known) {
 		/* A dummy packet is one of the SA's packets (0 bytes delivered). */

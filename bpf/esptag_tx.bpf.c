@@ -106,7 +106,7 @@ struct tx_ctx {
 	__u32 pkt_len;		/* skb->len on entry */
 	__u32 sa_index;
 	__u32 segs;		/* sequence numbers used: 1, or the GSO segments */
-	__u64 life_bytes;	/* charged to esptag_sa_life (XFRM curlft bytes) */
+	__u64 life_bytes;	/* charged to the SA's lifetime (XFRM curlft bytes) */
 	__u32 mss;		/* GSO: skb->gso_size */
 	__u32 olen;		/* tunnel, not GSO: outer IP header length */
 	__u32 ins;		/* bytes inserted after the MACs */
@@ -285,7 +285,7 @@ static __always_inline __u32 tx_frame_check(struct __sk_buff *skb, struct tx_ctx
 /* The SA's hard byte and packet limits: charge the frame or drop it. */
 static __always_inline __u32 tx_life(struct tx_ctx *x)
 {
-	if (!life_charge(x->sa_index, x->segs, x->life_bytes, x->cfg.clock_ns))
+	if (!life_charge(&x->sa->life, x->segs, x->life_bytes, x->cfg.clock_ns))
 		return ESPTAG_CNT_TX_DROP_LIMIT;
 	x->charged = true;
 	return STAGE_NEXT;
@@ -294,11 +294,9 @@ static __always_inline __u32 tx_life(struct tx_ctx *x)
 /* Reserve segs sequence numbers of the SA (never 0, never cycling). */
 static __always_inline __u32 tx_seq_reserve(struct tx_ctx *x)
 {
-	struct esptag_seq *sq = bpf_map_lookup_elem(&esptag_seq, &x->sa_index);
+	struct esptag_seq *sq = &x->sa->seq;	/* in the SA's esptag_sad value */
 	__u64 seq;
 
-	if (!sq)
-		return ESPTAG_CNT_TX_DROP_NO_SA;	/* index beyond the array */
 	seq = __sync_fetch_and_add(&sq->next, x->segs);
 	/*
 	 * A slot esptagd did not initialise starts at 0, which is no valid
@@ -568,7 +566,7 @@ int esptag_tx(struct __sk_buff *skb)
 out:
 	ok = tx_passes(cnt);
 	if (x.charged && !ok)
-		life_uncharge(x.sa_index, x.segs, x.life_bytes);
+		life_uncharge(&x.sa->life, x.segs, x.life_bytes);
 	stat_inc(cnt);
 	if (x.sa_known)
 		sa_stat_add(x.sa_index, ok ? x.segs : 0, ok ? x.pkt_len : 0, ok ? 0 : 1);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * SA lifetimes in the data path (esptag_sa_life, include/esptag/maps.h):
+ * SA lifetimes in the data path (esptag_sa.life, include/esptag/maps.h):
  * every packet passed under an SA is charged to its shared counters with
  * atomic fetch-and-add; a packet that would take the bytes or packets past
  * a hard limit is taken back out and dropped. Two CPUs racing at the very
@@ -14,15 +14,14 @@
 #include "maps.h"
 #include "cfg.h"
 
-/* Charge packets/bytes to SA idx: true if they fit its hard limits.
+/* Charge packets/bytes to the SA's lifetime l (&sa->life of the esptag_sad
+ * value the packet looked up): true if they fit its hard limits.
  * clock_ns: esptag_cfg's clock (struct cfg_view), 0 = none. */
-static __always_inline bool life_charge(__u32 idx, __u64 packets, __u64 bytes, __u64 clock_ns)
+static __always_inline bool life_charge(struct esptag_sa_life *l, __u64 packets, __u64 bytes,
+					__u64 clock_ns)
 {
-	struct esptag_sa_life *l = bpf_map_lookup_elem(&esptag_sa_life, &idx);
 	__u64 p, b, hp, hb, now;
 
-	if (!l)
-		return false;	/* index beyond the array: no such SA */
 	p = __sync_fetch_and_add(&l->packets, packets);
 	b = __sync_fetch_and_add(&l->bytes, bytes);
 	hp = l->hard_packets;
@@ -43,12 +42,8 @@ static __always_inline bool life_charge(__u32 idx, __u64 packets, __u64 bytes, _
 }
 
 /* Take back a charge whose packet was dropped after all. */
-static __always_inline void life_uncharge(__u32 idx, __u64 packets, __u64 bytes)
+static __always_inline void life_uncharge(struct esptag_sa_life *l, __u64 packets, __u64 bytes)
 {
-	struct esptag_sa_life *l = bpf_map_lookup_elem(&esptag_sa_life, &idx);
-
-	if (!l)
-		return;
 	__sync_fetch_and_add(&l->packets, -packets);
 	__sync_fetch_and_add(&l->bytes, -bytes);
 }

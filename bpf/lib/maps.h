@@ -23,32 +23,18 @@
  * (bpf_map__set_max_entries) to the agent's capacity.
  */
 
-/* Host mirror of the agent's SAD: agent SA index -> SA (no key). */
+/* Host mirror of the agent's SAD with each SA's shared state (Tx sequence,
+ * Rx replay window, lifetime): agent SA index -> SA (no key). Mmapable, so
+ * that esptagd changes an SA's description or limits with stores of those
+ * fields alone, never overwriting what the data path counts. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, ESPTAG_SAD_MAX);
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__type(key, __u32);
 	__type(value, struct esptag_sa);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } esptag_sad SEC(".maps");
-
-/* Tx: next 64-bit sequence number per outbound SA (atomic fetch-and-add). */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, ESPTAG_SAD_MAX);
-	__type(key, __u32);
-	__type(value, struct esptag_seq);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} esptag_seq SEC(".maps");
-
-/* Rx: anti-replay window per inbound SA, spin-locked. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, ESPTAG_SAD_MAX);
-	__type(key, __u32);
-	__type(value, struct esptag_replay);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} esptag_replay SEC(".maps");
 
 /* Policy level 1: (dir, family, destination prefix) -> node. */
 struct {
@@ -161,16 +147,5 @@ struct {
 	__type(value, struct esptag_pol_tmpl);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } esptag_pol_tmpl SEC(".maps");
-
-/* Per-SA lifetime: hard limits and exact use (atomics), mmapable so that
- * esptagd changes a limit without touching the counters. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, ESPTAG_SAD_MAX);
-	__uint(map_flags, BPF_F_MMAPABLE);
-	__type(key, __u32);
-	__type(value, struct esptag_sa_life);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} esptag_sa_life SEC(".maps");
 
 #endif /* ESPTAG_BPF_MAPS_H */

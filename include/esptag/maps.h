@@ -5,9 +5,8 @@
  * Host byte order unless a field says __be. No key material, ever.
  *
  * Maps (all pinned by name, LIBBPF_PIN_BY_NAME, in one bpffs directory):
- *   esptag_sad      ARRAY       __u32 agent SA index -> struct esptag_sa
- *   esptag_seq      ARRAY       __u32 agent SA index -> struct esptag_seq (Tx)
- *   esptag_replay   ARRAY       __u32 agent SA index -> struct esptag_replay (Rx)
+ *   esptag_sad      ARRAY (mmapable) __u32 agent SA index -> struct esptag_sa
+ *                   (the SA, its Tx sequence, Rx replay window and lifetime)
  *   esptag_spd      LPM_TRIE    struct esptag_spd_key -> struct esptag_spd_node
  *   esptag_spd_src  LPM_TRIE    struct esptag_spd_src_key -> struct esptag_policy
  *   esptag_cfg      ARRAY[1]    -> struct esptag_cfg (runtime settings)
@@ -19,13 +18,17 @@
  *   esptag_acquire  RINGBUF     struct esptag_acquire records (data path -> esptagd)
  *   esptag_pol_use  PERCPU_HASH __u32 policy id -> struct esptag_pol_use
  *   esptag_pol_tmpl HASH        __u32 policy id -> struct esptag_pol_tmpl (dir in)
- *   esptag_sa_life  ARRAY (mmapable) __u32 agent SA index -> struct esptag_sa_life
  *   esptag_spd_host HASH       struct esptag_spd_host_key -> struct esptag_policy
  *
- * The four per-SA maps are arrays indexed by the agent's SA index (below the
- * agent's capacity, reused after a delete): the lookup is inlined and costs
- * the same with 1 or 1M SAs. Every slot exists; an unused one is all zero
- * (ESPTAG_SA_EMPTY), and removing an SA writes zeroes, never deletes.
+ * The two per-SA maps (esptag_sad, shared, and the per-CPU esptag_sa_stats)
+ * are arrays indexed by the agent's SA index (below the agent's capacity,
+ * reused after a delete): the lookup is inlined and costs the same with 1 or
+ * 1M SAs. Every slot exists; an unused one is all zero (ESPTAG_SA_EMPTY),
+ * and removing an SA writes zeroes, never deletes. A packet reads and
+ * writes its SA's shared state in the one esptag_sad value (one lookup, one
+ * page per hot SA; earlier builds had it in four maps: esptag_sad,
+ * esptag_seq, esptag_replay, esptag_sa_life, whose pins this build refuses,
+ * see ESPTAG_SA_DESC_SIZE).
  */
 #ifndef ESPTAG_MAPS_H
 #define ESPTAG_MAPS_H
@@ -51,45 +54,8 @@
 #define ESPTAG_SAF_ESN		0x02
 #define ESPTAG_SAF_TUNNEL	0x04	/* == mode tunnel, for the fast path */
 
-/* Host mirror of one SA (value of esptag_sad). 80 bytes. */
-struct esptag_sa {
-	__be32	spi;			/* as on the wire */
-	__u8	dir;			/* enum esptag_dir */
-	__u8	family;			/* 4 or 6 */
-	__u8	mode;			/* enum esptag_mode */
-	__u8	flags;			/* ESPTAG_SAF_* */
-	__u32	ifindex;		/* host port the SA lives on */
-	__u8	local_mac[6];		/* domain MAC */
-	__u8	nvlans;			/* 0..2 */
-	__u8	icv_len;		/* 16 */
-	struct esptag_vlan vlan[2];	/* domain VLANs, outer first */
-	__u8	saddr[16];		/* tunnel: outer source */
-	__u8	daddr[16];		/* tunnel: outer destination */
-	__u16	replay_window;		/* Rx: 0..1024 */
-	__u16	reserved;
-	__u32	reqid;
-	__u64	expires_ns;		/* CLOCK_MONOTONIC (bpf_ktime_get_ns); 0 = never */
-};
-ESPTAG_CHECK_SIZE(esptag_sa, 80);
-ESPTAG_CHECK_OFF(esptag_sa, dir, 4);
-ESPTAG_CHECK_OFF(esptag_sa, ifindex, 8);
-ESPTAG_CHECK_OFF(esptag_sa, local_mac, 12);
-ESPTAG_CHECK_OFF(esptag_sa, nvlans, 18);
-ESPTAG_CHECK_OFF(esptag_sa, vlan, 20);
-ESPTAG_CHECK_OFF(esptag_sa, saddr, 28);
-ESPTAG_CHECK_OFF(esptag_sa, daddr, 44);
-ESPTAG_CHECK_OFF(esptag_sa, replay_window, 60);
-ESPTAG_CHECK_OFF(esptag_sa, reqid, 64);
-ESPTAG_CHECK_OFF(esptag_sa, expires_ns, 72);
-
 /*
- * An unused esptag_sad slot (all zero): no SA at this index. A real SA, even
- * a PF domain entry, has a non-zero SPI (SPI 0 is reserved, RFC 4303 2.1).
- */
-#define ESPTAG_SA_EMPTY(sa)	((sa)->spi == 0 && (sa)->flags == 0)
-
-/*
- * Tx sequence counter (value of esptag_seq), advanced with atomic add.
+ * Tx sequence counter (esptag_sa.seq, in esptag_sad), advanced with atomic add.
  * base is where next started when esptagd last gave the SA to the agent:
  * the agent can have used wire sequence numbers (IVs) up to about
  * 2 * next - base under this key, so a re-install after an agent restart
@@ -107,19 +73,19 @@ ESPTAG_CHECK_OFF(esptag_seq, base, 8);
 #define ESPTAG_REPLAY_WORDS	(ESPTAG_REPLAY_MAX / 64)
 
 /*
- * Rx anti-replay state (value of esptag_replay). RFC 4303 3.4.3. CPUs on
+ * Rx anti-replay state (esptag_sa.replay, in esptag_sad). RFC 4303 3.4.3. CPUs on
  * the same SA are serialised by ESPTAG_REPLAY_BUSY in top: a CPU sets it
  * with an atomic compare-and-swap and clears it with the atomic exchange
  * that stores the new top (inlined by the JIT; the bpf_spin_lock/unlock
  * helper pair cost ~50 ns a packet). No sequence number reaches bit 63.
- * lock is no longer taken and stays for the layout (pinned maps keep their
- * value size). Readers mask the bit (ESPTAG_REPLAY_TOP); the SA mirror
- * writes top without it.
+ * Readers mask the bit (ESPTAG_REPLAY_TOP); the SA mirror writes top
+ * without it. The first word is unused (it held a bpf_spin_lock once; a
+ * map value with one cannot be mmapped, esptag_sad is).
  */
 #define ESPTAG_REPLAY_BUSY	(1ull << 63)
 #define ESPTAG_REPLAY_TOP(t)	((t) & ~ESPTAG_REPLAY_BUSY)
 struct esptag_replay {
-	struct bpf_spin_lock lock;	/* unused (layout) */
+	__u32	unused;			/* 0 */
 	__u32	reserved;
 	__u64	top;			/* highest authenticated 64-bit sequence number,
 					 * | ESPTAG_REPLAY_BUSY while a CPU updates */
@@ -128,6 +94,91 @@ struct esptag_replay {
 ESPTAG_CHECK_SIZE(esptag_replay, 16 + 8 * ESPTAG_REPLAY_WORDS);
 ESPTAG_CHECK_OFF(esptag_replay, top, 8);
 ESPTAG_CHECK_OFF(esptag_replay, bitmap, 16);
+
+/*
+ * Lifetime of one SA (esptag_sa.life, in esptag_sad; shared, not per CPU,
+ * so that a hard limit holds exactly). esptagd writes the hard limits
+ * (0 = none) and zeroes the rest when it installs the SA;
+ * the data path adds every packet it passes under the SA with atomic
+ * fetch-and-add, counted as XFRM counts curlft: packets and bytes of the IP
+ * packets before ESP (transport: the IP packet as the stack handed it over /
+ * as delivered; tunnel: the inner packet), a GSO super-packet as the
+ * segments the agent makes of it (each with its own IP and TCP header), so
+ * the numbers are what the peer counts. A packet whose bytes or packets
+ * would pass a hard limit is not counted and dropped (TX_DROP_LIMIT,
+ * RX_DROP_LIMIT) and counted in refused, which tells esptagd the SA is
+ * spent. last_ns is bpf_ktime_get_coarse_ns() (CLOCK_MONOTONIC to a tick)
+ * of the last packet, written at most every ESPTAG_LIFE_USE_NS (XFRM's use
+ * time has one-second resolution). esptag_sad is BPF_F_MMAPABLE: esptagd
+ * changes the limits of a running SA (state update) with plain stores into
+ * the mapping, never overwriting the counters.
+ */
+struct esptag_sa_life {
+	__u64	hard_bytes;		/* esptagd: 0 = no limit */
+	__u64	hard_packets;		/* esptagd: 0 = no limit */
+	__u64	bytes;			/* data path: IP bytes before ESP */
+	__u64	packets;		/* data path: packets (GSO: segments) */
+	__u64	last_ns;		/* data path: CLOCK_MONOTONIC of the last packet, 0 = none */
+	__u64	refused;		/* data path: packets dropped at a hard limit */
+};
+ESPTAG_CHECK_SIZE(esptag_sa_life, 48);
+ESPTAG_CHECK_OFF(esptag_sa_life, bytes, 16);
+ESPTAG_CHECK_OFF(esptag_sa_life, last_ns, 32);
+#define ESPTAG_LIFE_USE_NS	1000000000ull	/* last_ns resolution: 1 s */
+
+/*
+ * One SA in the data path (value of esptag_sad), 288 bytes: the host mirror
+ * of the agent's SA (the first ESPTAG_SA_DESC_SIZE bytes, esptagd writes
+ * them) followed by the shared state the data path keeps for it (the Tx
+ * sequence, the Rx replay window, the lifetime), so that a packet looks one
+ * value up. esptagd never writes a whole value over a usable SA: an install
+ * writes the value with flags 0 and then sets flags, a change or a retire
+ * stores the description alone through the mapping (user/lib/sa_mirror.c),
+ * so the data path's atomics on the state are never overwritten.
+ */
+struct esptag_sa {
+	__be32	spi;			/* as on the wire */
+	__u8	dir;			/* enum esptag_dir */
+	__u8	family;			/* 4 or 6 */
+	__u8	mode;			/* enum esptag_mode */
+	__u8	flags;			/* ESPTAG_SAF_* */
+	__u32	ifindex;		/* host port the SA lives on */
+	__u8	local_mac[6];		/* domain MAC */
+	__u8	nvlans;			/* 0..2 */
+	__u8	icv_len;		/* 16 */
+	struct esptag_vlan vlan[2];	/* domain VLANs, outer first */
+	__u8	saddr[16];		/* tunnel: outer source */
+	__u8	daddr[16];		/* tunnel: outer destination */
+	__u16	replay_window;		/* Rx: 0..1024 */
+	__u16	reserved;
+	__u32	reqid;
+	__u64	expires_ns;		/* CLOCK_MONOTONIC (bpf_ktime_get_ns); 0 = never */
+	/* state: the data path's (esptagd writes it on install only) */
+	struct esptag_seq seq;		/* Tx */
+	struct esptag_sa_life life;
+	struct esptag_replay replay;	/* Rx */
+};
+#define ESPTAG_SA_DESC_SIZE	80	/* the description: spi .. expires_ns */
+ESPTAG_CHECK_SIZE(esptag_sa, 288);
+ESPTAG_CHECK_OFF(esptag_sa, seq, ESPTAG_SA_DESC_SIZE);
+ESPTAG_CHECK_OFF(esptag_sa, life, 96);
+ESPTAG_CHECK_OFF(esptag_sa, replay, 144);
+ESPTAG_CHECK_OFF(esptag_sa, dir, 4);
+ESPTAG_CHECK_OFF(esptag_sa, ifindex, 8);
+ESPTAG_CHECK_OFF(esptag_sa, local_mac, 12);
+ESPTAG_CHECK_OFF(esptag_sa, nvlans, 18);
+ESPTAG_CHECK_OFF(esptag_sa, vlan, 20);
+ESPTAG_CHECK_OFF(esptag_sa, saddr, 28);
+ESPTAG_CHECK_OFF(esptag_sa, daddr, 44);
+ESPTAG_CHECK_OFF(esptag_sa, replay_window, 60);
+ESPTAG_CHECK_OFF(esptag_sa, reqid, 64);
+ESPTAG_CHECK_OFF(esptag_sa, expires_ns, 72);
+
+/*
+ * An unused esptag_sad slot (all zero): no SA at this index. A real SA, even
+ * a PF domain entry, has a non-zero SPI (SPI 0 is reserved, RFC 4303 2.1).
+ */
+#define ESPTAG_SA_EMPTY(sa)	((sa)->spi == 0 && (sa)->flags == 0)
 
 enum esptag_action {
 	ESPTAG_ACT_BYPASS	= 1,	/* send / accept in clear */
@@ -351,39 +402,6 @@ struct esptag_sa_stats {
 };
 ESPTAG_CHECK_SIZE(esptag_sa_stats, 24);
 
-/*
- * Lifetime of one SA (value of esptag_sa_life; one shared value per SA, not
- * per CPU, so that a hard limit holds exactly). esptagd writes the hard
- * limits (0 = none) and zeroes the rest before the SA enters esptag_sad;
- * the data path adds every packet it passes under the SA with atomic
- * fetch-and-add, counted as XFRM counts curlft: packets and bytes of the IP
- * packets before ESP (transport: the IP packet as the stack handed it over /
- * as delivered; tunnel: the inner packet), a GSO super-packet as the
- * segments the agent makes of it (each with its own IP and TCP header), so
- * the numbers are what the peer counts. A packet whose bytes or packets
- * would pass a hard limit is not counted and dropped (TX_DROP_LIMIT,
- * RX_DROP_LIMIT) and counted in refused, which tells esptagd the SA is
- * spent. last_ns is bpf_ktime_get_coarse_ns() (CLOCK_MONOTONIC to a tick)
- * of the last packet, written at most every ESPTAG_LIFE_USE_NS (XFRM's use
- * time has one-second resolution). The map is BPF_F_MMAPABLE: esptagd
- * changes the limits of a running SA (state update) with plain stores into
- * the mapping, never overwriting the counters. A new map rather than new
- * fields in esptag_sa_stats or esptag_sa: the pins of a running data path
- * outlive a build, and libbpf refuses to reuse a pin whose value size
- * differs; a map that is new gets created next to them.
- */
-struct esptag_sa_life {
-	__u64	hard_bytes;		/* esptagd: 0 = no limit */
-	__u64	hard_packets;		/* esptagd: 0 = no limit */
-	__u64	bytes;			/* data path: IP bytes before ESP */
-	__u64	packets;		/* data path: packets (GSO: segments) */
-	__u64	last_ns;		/* data path: CLOCK_MONOTONIC of the last packet, 0 = none */
-	__u64	refused;		/* data path: packets dropped at a hard limit */
-};
-ESPTAG_CHECK_SIZE(esptag_sa_life, 48);
-ESPTAG_CHECK_OFF(esptag_sa_life, bytes, 16);
-ESPTAG_CHECK_OFF(esptag_sa_life, last_ns, 32);
-#define ESPTAG_LIFE_USE_NS	1000000000ull	/* last_ns resolution: 1 s */
 
 /*
  * Data-path counters (index of esptag_stats): the one table of them.

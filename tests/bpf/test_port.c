@@ -462,7 +462,7 @@ static int install_sas(void)
 				.icv_len = 16 };
 	uint32_t k = SA_MINE;
 
-	struct esptag_sa_maps m = { .sad = fd_sad, .seq = -1, .replay = -1, .sa_stats = -1 };
+	struct esptag_sa_maps m = { .sad = fd_sad, .sa_stats = -1 };
 	int err;
 
 	memcpy(sa.local_mac, vf_mac, 6);

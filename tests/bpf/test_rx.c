@@ -27,7 +27,7 @@
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 
 static struct bt_obj obj;
-static int fd_rx, fd_rx_frags, fd_mark, fd_sad, fd_replay, fd_spd, fd_spd_src, fd_cfg;
+static int fd_rx, fd_rx_frags, fd_mark, fd_sad, fd_spd, fd_spd_src, fd_cfg;
 
 static const uint8_t mac_us[6] = { 0x02, 0x00, 0x5e, 0x00, 0x00, 0x01 };
 static const uint8_t mac_other[6] = { 0x02, 0x00, 0x5e, 0x00, 0x00, 0x02 };
@@ -118,9 +118,30 @@ static int sa_install(const struct sa_def *d)
 	bt_addr(d->us, sa.daddr, NULL);
 	bt_addr(d->peer, sa.saddr, NULL);
 	/* A fresh replay window, then the SA (user/lib/sa_mirror.h). */
-	return esptag_sa_mirror_write(&(struct esptag_sa_maps){ .sad = fd_sad, .replay = fd_replay,
-								.seq = -1, .sa_stats = -1 },
+	return esptag_sa_mirror_write(&(struct esptag_sa_maps){ .sad = fd_sad, .sa_stats = -1 },
 				      d->index, &sa, NULL, NULL);
+}
+
+/* The SA's replay window, in its esptag_sad value (no program runs between
+ * a read and a write here). */
+static int get_replay(uint32_t idx, struct esptag_replay *r)
+{
+	struct esptag_sa v;
+
+	if (bpf_map_lookup_elem(fd_sad, &idx, &v))
+		return -1;
+	*r = v.replay;
+	return 0;
+}
+
+static int put_replay(uint32_t idx, const struct esptag_replay *r)
+{
+	struct esptag_sa v;
+
+	if (bpf_map_lookup_elem(fd_sad, &idx, &v))
+		return -1;
+	v.replay = *r;
+	return bpf_map_update_elem(fd_sad, &idx, &v, BPF_ANY);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -546,8 +567,7 @@ static void test_ok_frags_program(void)
 		/* The test run puts at most 4096 - 256 - 320 = 3520 bytes in
 		 * the first buffer, the rest in fragments. */
 		f.plen = 3800;
-		T_ASSERT(!bpf_map_update_elem(fd_replay, &(uint32_t){ SA_V6 },
-					      &(struct esptag_replay){ 0 }, BPF_ANY));
+		T_ASSERT(!put_replay(SA_V6, &(struct esptag_replay){ 0 }));
 		ok_one(fd_rx_frags, SA_V6, &f, 7);
 		T_ASSERT(wire.len > 3520 + ESPTAG_ICV_LEN + 4);
 		ok_one(fd_rx, SA_V6, &f, 8);
@@ -937,19 +957,19 @@ static void test_replay_busy(void)
 
 	sa_install(sa_get(SA_W64));
 	REPLAY(SA_W64, 10, FRESH);
-	T_EQ(bpf_map_lookup_elem(fd_replay, &idx, &r), 0);
+	T_EQ(get_replay(idx, &r), 0);
 	T_EQ(r.top, 10);
 	r.top |= ESPTAG_REPLAY_BUSY;
-	T_EQ(bpf_map_update_elem(fd_replay, &idx, &r, BPF_ANY), 0);
+	T_EQ(put_replay(idx, &r), 0);
 	REPLAY(SA_W64, 11, ESPTAG_CNT_RX_DROP_REPLAY_BUSY);
 	REPLAY(SA_W64, 10, ESPTAG_CNT_RX_DROP_REPLAY_BUSY);	/* not even a duplicate check */
-	T_EQ(bpf_map_lookup_elem(fd_replay, &idx, &r), 0);
+	T_EQ(get_replay(idx, &r), 0);
 	T_EQ(r.top, 10 | ESPTAG_REPLAY_BUSY);
 	r.top = 10;
-	T_EQ(bpf_map_update_elem(fd_replay, &idx, &r, BPF_ANY), 0);
+	T_EQ(put_replay(idx, &r), 0);
 	REPLAY(SA_W64, 11, FRESH);
 	REPLAY(SA_W64, 10, DUP);
-	T_EQ(bpf_map_lookup_elem(fd_replay, &idx, &r), 0);
+	T_EQ(get_replay(idx, &r), 0);
 	T_EQ(r.top, 11);	/* released: the bit is not left set */
 }
 
@@ -1499,7 +1519,6 @@ int main(void)
 	fd_rx_frags = bt_prog_fd(&obj, "esptag_rx_frags");
 	fd_mark = bt_prog_fd(&obj, "esptag_rx_mark");
 	fd_sad = bt_map_fd(&obj, "esptag_sad");
-	fd_replay = bt_map_fd(&obj, "esptag_replay");
 	fd_spd = bt_map_fd(&obj, "esptag_spd");
 	fd_spd_src = bt_map_fd(&obj, "esptag_spd_src");
 	fd_cfg = bt_map_fd(&obj, "esptag_cfg");

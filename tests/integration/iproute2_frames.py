@@ -44,7 +44,7 @@ mac, hexs = etlib.mac_bytes, etlib.hexs
 
 
 def sa(spi, d, fam, mode, flags, m, saddr, daddr, ifindex):
-    # struct esptag_sa: 80 bytes, host order except spi.
+    # struct esptag_sa: 288 bytes (80 of description, zeroed state), host order except spi.
     return etlib.map_sa(int(spi, 0), int(d), int(mode), int(flags, 0), m, saddr, daddr,
                         int(ifindex), family=int(fam))
 

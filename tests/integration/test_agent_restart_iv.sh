@@ -45,14 +45,19 @@ for s in json.load(sys.stdin):
     if s["spi"] == int(sys.argv[1], 0) and s["dir"] == "out": print(s[sys.argv[2]]); break
 else: print("none")' "$1" "$2"
 }
-seq_slot() { # INDEX: "next base" of esptag_seq
-	bpftool -j map lookup pinned "$PINS/esptag_seq" key $($PY -c 'import struct,sys; print(" ".join("%d" % b for b in struct.pack("<I", int(sys.argv[1]))))' "$1") |
-		$PY -c 'import json,sys; v=json.load(sys.stdin)["formatted"]["value"]; print(v["next"], v["base"])'
+seq_write() { # INDEX NEXT BASE: the sequence in the SA's esptag_sad value (no traffic meanwhile)
+	local key val
+	key=$($PY -c 'import struct,sys; print(" ".join("%d" % b for b in struct.pack("<I", int(sys.argv[1]))))' "$1")
+	val=$(bpftool -j map lookup pinned "$PINS/esptag_sad" key $key | $PY -c '
+import json, struct, sys
+b = bytes(int(x, 16) for x in json.load(sys.stdin)["value"])
+b = b[:80] + struct.pack("<QQ", int(sys.argv[1], 0), int(sys.argv[2], 0)) + b[96:]
+print(" ".join("%d" % x for x in b))' "$2" "$3") || return 1
+	bpftool map update pinned "$PINS/esptag_sad" key $key value $val
 }
-seq_write() { # INDEX NEXT BASE
-	bpftool map update pinned "$PINS/esptag_seq" \
-		key $($PY -c 'import struct,sys; print(" ".join("%d" % b for b in struct.pack("<I", int(sys.argv[1]))))' "$1") \
-		value $($PY -c 'import struct,sys; print(" ".join("%d" % b for b in struct.pack("<QQ", int(sys.argv[1], 0), int(sys.argv[2], 0))))' "$2" "$3")
+seq_slot() { # INDEX: "next base" of the SA's sequence (in its esptag_sad value)
+	bpftool -j map lookup pinned "$PINS/esptag_sad" key $($PY -c 'import struct,sys; print(" ".join("%d" % b for b in struct.pack("<I", int(sys.argv[1]))))' "$1") |
+		$PY -c 'import json,sys; v=json.load(sys.stdin)["formatted"]["value"]["seq"]; print(v["next"], v["base"])'
 }
 restarts() { grep -c "after the agent restart" "$TMP/esptagd.log"; }
 # restart_agent: SIGKILL the agent, start a new one, wait for the re-install.

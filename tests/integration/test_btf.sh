@@ -9,11 +9,12 @@ t_require bpftool
 
 # struct -> fields that must be named in BTF, straight from maps.h.
 declare -A WANT=(
-	[esptag_sa]="spi dir family mode flags ifindex local_mac nvlans vlan saddr daddr replay_window expires_ns"
+	[esptag_sa]="spi dir family mode flags ifindex local_mac nvlans vlan saddr daddr replay_window expires_ns seq life replay"
+	[esptag_seq]="next base"
 	[esptag_policy]="action spi sa_index id"
 	[esptag_spd_key]="prefixlen dir family daddr"
 	[esptag_spd_host_key]="dir family saddr daddr"
-	[esptag_replay]="lock top bitmap"
+	[esptag_replay]="unused top bitmap"
 	[esptag_cfg]="flags mark_mask mark_trusted mark_shift eth_p_cfg eth_p_meta"
 	[esptag_sa_stats]="packets bytes drops"
 	[esptag_sa_life]="hard_bytes hard_packets bytes packets last_ns refused"

@@ -66,7 +66,7 @@ d = json.load(sys.stdin)
 print([(s['packets'], s['bytes']) for s in d['sa'] if s['sa_index'] == $out_idx and s['dir'] == 'out'])")
 t_eq map_sa_stats_equal_stats "$st" "$want"
 case "$st" in "[(0, 0)]" | "[]") t_fail map_sa_stats_counted "$st" ;; *) t_pass map_sa_stats_counted ;; esac
-# esptag_sa_life: the exact use of the SA equals what state get reports
+# sa_life (in esptag_sad): the exact use of the SA equals what state get reports
 lf=$(M -j map sa_life pin "$PINS" | $PY -c "import json,sys
 print([(s['packets'], s['bytes']) for s in json.load(sys.stdin) if s['index'] == $out_idx])")
 want=$(E -j state get dst 192.0.2.2 spi 0x1a2b3c4d dir out 2>/dev/null | $PY -c "import json,sys

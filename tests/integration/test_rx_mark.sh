@@ -38,7 +38,7 @@ t_check iproute2_xdp_attach nsx "$H" ip link set dev p0 xdp obj "$OBJ" sec xdp
 nsx "$H" tc qdisc add dev p0 clsact
 t_check iproute2_tc_attach nsx "$H" tc filter add dev p0 ingress bpf da obj "$OBJ" sec tc
 unset TC_BPF_MNT
-t_eq maps_pinned "$(ls "$G" 2>/dev/null | grep -c '^esptag_')" 16
+t_eq maps_pinned "$(ls "$G" 2>/dev/null | grep -c '^esptag_')" 13
 
 bpftool map update pinned "$G/esptag_sad" key hex 05 00 00 00 \
 	value hex $($PY sa 5 0x5005 $MAC 192.0.2.1 "$IFX")

@@ -102,8 +102,8 @@ E state add dev eth0 src 192.0.2.1 dst 192.0.2.2 proto esp spi 0x4001 reqid 41 $
 	limit packet-soft 3 limit packet-hard 5 dir out &&
 	E policy add $POL action protect spi 0x4001
 t_eq setup_packet_hard $? 0
-t_eq packet_hard_in_map "$(bpftool -j map lookup pinned "$PINS/esptag_sa_life" key $($PY -c 'import struct,sys; print(" ".join("%d" % b for b in struct.pack("<I", int(sys.argv[1]))))' "$(sa_index_of 192.0.2.2 0x4001)") |
-	jq_ 'd["formatted"]["value"]["hard_packets"]')" 5
+t_eq packet_hard_in_map "$(bpftool -j map lookup pinned "$PINS/esptag_sad" key $($PY -c 'import struct,sys; print(" ".join("%d" % b for b in struct.pack("<I", int(sys.argv[1]))))' "$(sa_index_of 192.0.2.2 0x4001)") |
+	jq_ 'd["formatted"]["value"]["life"]["hard_packets"]')" 5
 capture_start "$TMP/ph.pcap" || t_fail capture "tcpdump did not start"
 l0=$(($(dp tx_drop_limit) + $(dp tx_drop_no_sa)))
 pings 9 0.1

@@ -53,9 +53,13 @@ import json, sys
 for s in json.load(sys.stdin):
     if s["spi"] == int(sys.argv[1], 0) and s["dir"] == sys.argv[2]: print(s["sa_index"]); break' "$2" "$3"
 }
-# The PF's esptag_sad slot IDX, as bytes.
+# The PF's esptag_sad slot IDX: the SA's description (the first 80 bytes;
+# the state after it moves with the traffic), as bytes.
 slot() { bpftool -j map lookup pinned "/sys/fs/bpf/esptag-$LAB-A/esptag_sad" key $(printf '0x%02x 0x%02x 0x%02x 0x%02x' $(($1 & 255)) $(($1 >> 8 & 255)) $(($1 >> 16 & 255)) $(($1 >> 24 & 255))) 2>/dev/null |
-	/usr/bin/python3 -c 'import json,sys; print("".join(x[2:] for x in json.load(sys.stdin)["value"]))'; }
+	/usr/bin/python3 -c 'import json,sys; print("".join(x[2:] for x in json.load(sys.stdin)["value"][:80]))'; }
+# The PF's SA IDX: its next Tx sequence number (never goes back).
+slot_seq() { bpftool -j map lookup pinned "/sys/fs/bpf/esptag-$LAB-A/esptag_sad" key $(printf '0x%02x 0x%02x 0x%02x 0x%02x' $(($1 & 255)) $(($1 >> 8 & 255)) $(($1 >> 16 & 255)) $(($1 >> 24 & 255))) 2>/dev/null |
+	/usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["formatted"]["value"]["seq"]["next"])'; }
 sa_add() { # NODE DEV SRC DST SPI KEY DIR
 	L "$1" esptag state add dev "$2" src "$3" dst "$4" proto esp spi "$5" mode transport \
 		aead 'rfc4106(gcm(aes))' "0x$6" 128 dir "$7"
@@ -84,6 +88,7 @@ t_eq pf_flow_setup "$?" 0
 IP=$(sa_index_of A 0x9100 out)
 t_eq pf_sa_took_freed_index "$IP" "$IX"
 S0=$(slot "$IP")
+Q0=$(slot_seq "$IP")
 t_check pf_slot_present [ -n "$S0" ] && [ "${S0//0/}" != "" ]
 t_eq pf_flow_before "$(pf_flow)" 4
 # The VF replays ADD_SA X under its old msg_id, byte for byte.
@@ -95,6 +100,7 @@ t_eq replay_add_pf_flow_passes "$(pf_flow)" 4
 # FLUSH_PORT of the VF (vf reset): the PF's slot and flow stay.
 L A esptag vf reset 1 >/dev/null 2>&1
 t_eq vf_reset_pf_slot_unchanged "$(slot "$IP")" "$S0"
+t_check pf_seq_never_back [ "$(slot_seq "$IP")" -gt "$Q0" ]
 t_eq vf_reset_pf_sa_in_agent "$(L A esptag agent sa | grep -c 0x00009100)" 1
 t_eq vf_reset_pf_flow_passes "$(pf_flow)" 4
 

@@ -463,8 +463,7 @@ struct esptag_sa_maps bt_sa_maps(const struct bt_obj *o)
 	int n = libbpf_num_possible_cpus();
 
 	return (struct esptag_sa_maps){
-		.sad = bt_map_fd(o, "esptag_sad"), .seq = bt_map_fd(o, "esptag_seq"),
-		.replay = bt_map_fd(o, "esptag_replay"), .sa_stats = bt_map_fd(o, "esptag_sa_stats"),
+		.sad = bt_map_fd(o, "esptag_sad"), .sa_stats = bt_map_fd(o, "esptag_sa_stats"),
 		.ncpus = n > 0 ? n : 1,
 	};
 }

@@ -581,7 +581,9 @@ SAF_ALIVE = 0x01
 
 def map_sa(spi, dir, mode, flags, local_mac, saddr, daddr, ifindex, window=0, icv_len=16,
            nvlans=0, vlans=bytes(8), family=None):
-    """struct esptag_sa (80 bytes): spi in network order, the rest host order."""
+    """struct esptag_sa, the value of esptag_sad (288 bytes): the description
+    (80 bytes; spi in network order, the rest host order), then the SA's state
+    (Tx sequence, lifetime, Rx replay window), zero: a fresh SA."""
     s16, _ = addr16(saddr) if saddr else (bytes(16), 0)
     d16, fam = addr16(daddr)
     family = fam if family is None else family
@@ -590,7 +592,7 @@ def map_sa(spi, dir, mode, flags, local_mac, saddr, daddr, ifindex, window=0, ic
     v += mac_bytes(local_mac) + struct.pack("<BB", nvlans, icv_len) + vlans
     v += s16 + d16 + struct.pack("<HHI4xQ", window, 0, 0, 0)
     assert len(v) == 80
-    return v
+    return v + bytes(208)
 
 
 def map_spd(dir, dst, plen, node):

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """Filter a `bpftool -j map dump` (stdin) down to its non-empty entries.
 
-The per-SA maps (esptag_sad, esptag_seq, esptag_replay, esptag_sa_stats) are
+The per-SA maps (esptag_sad, esptag_sa_stats) are
 arrays indexed by the agent's SA index: every slot is dumped, and an unused
 slot is all zero. An entry is kept when its value (any CPU's, for a per-CPU
 array) holds a non-zero number. Prints the kept entries as a JSON list in the

@@ -10,9 +10,13 @@
  *   esptag map [list] [dev DEV | pin DIR]      the maps, their sizes and use
  *   esptag map MAP [dev DEV | pin DIR]         the non-empty entries of MAP:
  *        sad, seq, replay, sa_stats, sa_life, spd, stats, cfg, ports
+ * seq, replay and sa_life are views of the esptag_sad values (each SA's Tx
+ * sequence, Rx replay window and lifetime live there), named after the maps
+ * that held them in earlier builds.
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -200,13 +204,32 @@ static int view_array(const struct map_ctx *c, const char *which)
 	uint8_t *val;
 	size_t vsz;
 
-	snprintf(name, sizeof(name), "esptag_%s", which);
+	/* The SA's state, in its esptag_sad value: where in it, how big. */
+	size_t soff = 0, ssz = 0;
+
+	if (!strcmp(which, "seq")) {
+		soff = offsetof(struct esptag_sa, seq);
+		ssz = sizeof(struct esptag_seq);
+	} else if (!strcmp(which, "replay")) {
+		soff = offsetof(struct esptag_sa, replay);
+		ssz = sizeof(struct esptag_replay);
+	} else if (!strcmp(which, "sa_life")) {
+		soff = offsetof(struct esptag_sa, life);
+		ssz = sizeof(struct esptag_sa_life);
+	}
+	snprintf(name, sizeof(name), "esptag_%s", ssz ? "sad" : which);
 	fd = open_map(c, name, &info);
 	if (fd < 0) {
 		fprintf(stderr, "esptag: %s/%s: %s\n", c->dir, name, strerror(errno));
 		return ESPTAG_EXIT_INTERNAL;
 	}
-	if (strcmp(which, "sad"))
+	if (ssz && info.value_size != sizeof(struct esptag_sa)) {
+		fprintf(stderr, "esptag: %s/esptag_sad: value size %u, not this build's %zu (an older layout: esptag_%s is a map of its own there)\n",
+			c->dir, info.value_size, sizeof(struct esptag_sa), which);
+		close(fd);
+		return ESPTAG_EXIT_INTERNAL;
+	}
+	if (strcmp(which, "sad") && !ssz)
 		sad_fd = open_map(c, "esptag_sad", &sinfo);
 	vsz = info.value_size;
 	if (info.type == BPF_MAP_TYPE_PERCPU_ARRAY)
@@ -233,21 +256,30 @@ static int view_array(const struct map_ctx *c, const char *which)
 				print_sad(idx, sa);
 			continue;
 		}
-		if (all_zero(val, vsz))
-			continue;
-		spi = sad_spi(sad_fd, idx, &dir);
+		if (ssz) {
+			const struct esptag_sa *sa = (const void *)val;
+
+			if (all_zero(val + soff, ssz))
+				continue;
+			spi = ntohl(sa->spi);
+			dir = sa->dir;
+		} else {
+			if (all_zero(val, vsz))
+				continue;
+			spi = sad_spi(sad_fd, idx, &dir);
+		}
 		entry_head(idx, spi, dir);
 		if (!strcmp(which, "seq")) {
-			const struct esptag_seq *q = (const void *)val;
+			const struct esptag_seq *q = (const void *)(val + soff);
 
 			entry_u64("next", q->next);
 			entry_u64("base", q->base);
 		} else if (!strcmp(which, "replay")) {
-			const struct esptag_replay *r = (const void *)val;
+			const struct esptag_replay *r = (const void *)(val + soff);
 
 			entry_u64("top", ESPTAG_REPLAY_TOP(r->top));
 		} else if (!strcmp(which, "sa_life")) {
-			const struct esptag_sa_life *l = (const void *)val;
+			const struct esptag_sa_life *l = (const void *)(val + soff);
 
 			entry_u64("hard_bytes", l->hard_bytes);
 			entry_u64("hard_packets", l->hard_packets);

@@ -22,15 +22,13 @@
 #define TC_HANDLE	0xe5
 
 const char *const map_names[M_NR] = {
-	[M_SAD] = "esptag_sad",		[M_SEQ] = "esptag_seq",
-	[M_REPLAY] = "esptag_replay",	[M_SPD] = "esptag_spd",
+	[M_SAD] = "esptag_sad",		[M_SPD] = "esptag_spd",
 	[M_SPD_SRC] = "esptag_spd_src",	[M_CFG] = "esptag_cfg",
 	[M_STATS] = "esptag_stats",	[M_SA_STATS] = "esptag_sa_stats",
 	[M_PORTS] = "esptag_ports",
 	[M_BYPASS] = "esptag_bypass",	[M_ACQ_PEND] = "esptag_acq_pend",
 	[M_ACQ] = "esptag_acquire",	[M_POL_USE] = "esptag_pol_use",
 	[M_POL_TMPL] = "esptag_pol_tmpl",
-	[M_SA_LIFE] = "esptag_sa_life",
 	[M_SPD_HOST] = "esptag_spd_host",
 };
 
@@ -84,10 +82,53 @@ static int mkdir_p(const char *path)
  * the one esptagd attaches is loaded. */
 #define PROG_RX_FRAGS	"esptag_rx_frags"
 
+/*
+ * Maps of earlier builds that kept an SA's state apart from esptag_sad
+ * (this build keeps it in the esptag_sad value): their pins mean a data
+ * path of the old layout, which this build cannot take over without losing
+ * the SAs' sequence numbers. --teardown removes them with the rest.
+ */
+static const char *const old_maps[] = { "esptag_seq", "esptag_replay", "esptag_sa_life" };
+
+/*
+ * Pins of an older layout (esptag_sad of another value size or not
+ * mmapable, or the state maps above): refuse, changing nothing. Taking them
+ * over would start every outbound SA's sequence again under the same key.
+ */
+static int pins_layout_check(const char *pin_dir)
+{
+	struct bpf_map_info info = {};
+	uint32_t len = sizeof(info);
+	char path[512];
+	bool old = false;
+	int fd;
+
+	for (size_t i = 0; i < sizeof(old_maps) / sizeof(old_maps[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", pin_dir, old_maps[i]);
+		old |= !access(path, F_OK);
+	}
+	snprintf(path, sizeof(path), "%s/%s", pin_dir, map_names[M_SAD]);
+	fd = bpf_obj_get(path);
+	if (fd >= 0) {
+		if (bpf_obj_get_info_by_fd(fd, &info, &len) ||
+		    info.value_size != sizeof(struct esptag_sa) ||
+		    !(info.map_flags & BPF_F_MMAPABLE))
+			old = true;
+		close(fd);
+	}
+	if (!old)
+		return 0;
+	log_err("pins in %s are of an older esptag data path (SA state in esptag_seq/esptag_replay/esptag_sa_life; this build keeps it in esptag_sad): not taking them over, nothing changed. Upgrade: stop the old esptagd, run 'esptagd --teardown' with the same device and pin options (the agent's SAs are flushed, protect traffic is dropped, never sent in clear), then start this esptagd; the IKE daemon installs fresh SAs (new keys, so no sequence number is used twice)",
+		pin_dir);
+	return -1;
+}
+
 static int open_pinned_maps(struct daemon *d, const char *dir)
 {
 	char path[512];
 
+	if (pins_layout_check(dir))
+		return -1;
 	for (int i = 0; i < M_NR; i++) {
 		snprintf(path, sizeof(path), "%s/%s", dir, map_names[i]);
 		d->bpf.map_fd[i] = bpf_obj_get(path);
@@ -152,14 +193,17 @@ static void detach_tc(struct daemon *d, enum bpf_tc_attach_point where)
 
 /* Pins already there: a data path a previous daemon left running (stop or
  * crash). It is adopted, and never removed on failure. */
-static void pins_check(struct daemon *d, const char *pin_dir)
+static int pins_check(struct daemon *d, const char *pin_dir)
 {
 	char path[512];
 
 	snprintf(path, sizeof(path), "%s/%s", pin_dir, map_names[M_SAD]);
 	d->bpf.fresh = access(path, F_OK) != 0;
+	if (pins_layout_check(pin_dir))
+		return -1;
 	if (!d->bpf.fresh)
 		log_info("pins found in %s: taking over the data path left running there", pin_dir);
+	return 0;
 }
 
 /* Attach the loaded programs: XDP, then tc ingress (mark), tc egress. */
@@ -224,7 +268,8 @@ int bpf_setup(struct daemon *d, const struct bpf_opts *o)
 			o->pin_dir, strerror(errno));
 		return -1;
 	}
-	pins_check(d, o->pin_dir);
+	if (pins_check(d, o->pin_dir))
+		return -1;
 	tx = esptag_tx__open_opts(&oo);
 	rx = esptag_rx__open_opts(&oo);
 	if (!tx || !rx) {
@@ -310,6 +355,10 @@ static void unpin_all(const char *pin_dir)
 
 	for (int i = 0; i < M_NR; i++) {
 		snprintf(path, sizeof(path), "%s/%s", pin_dir, map_names[i]);
+		unlink(path);
+	}
+	for (size_t i = 0; i < sizeof(old_maps) / sizeof(old_maps[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", pin_dir, old_maps[i]);
 		unlink(path);
 	}
 	snprintf(path, sizeof(path), "%s/%s", pin_dir, MARK_CLSACT);

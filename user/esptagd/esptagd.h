@@ -37,11 +37,11 @@
 
 /* ---- BPF side ----------------------------------------------------------- */
 enum map_id {
-	M_SAD, M_SEQ, M_REPLAY, M_SPD, M_SPD_SRC, M_CFG, M_STATS, M_SA_STATS, M_PORTS,
+	/* M_SAD: each SA with its sequence, replay window and lifetime; mapped
+	 * (sa_maps.c) */
+	M_SAD, M_SPD, M_SPD_SRC, M_CFG, M_STATS, M_SA_STATS, M_PORTS,
 	/* optional when adopting programs built before them */
 	M_BYPASS, M_ACQ_PEND, M_ACQ, M_POL_USE, M_POL_TMPL,
-	/* required: its mapping holds the SAs' limits (sa_maps.c) */
-	M_SA_LIFE,
 	/* optional: host policies by exact match (spd.c), absent in older builds */
 	M_SPD_HOST, M_NR,
 };
@@ -60,8 +60,8 @@ struct bpf_state {
 	bool tc_egress, tc_ingress, qdisc_created, hook_done;
 	uint32_t tc_prio;
 	bool pinned_by_us;
-	struct esptag_sa_life *life;	/* esptag_sa_life mapped (sa_life.c), NULL if not */
-	uint32_t life_n;		/* its entries */
+	struct esptag_sa *sad;		/* esptag_sad mapped (sa_maps.c), NULL if not */
+	uint32_t sad_n;			/* its entries */
 	bool fresh;			/* no pins were there before this daemon */
 };
 
@@ -379,7 +379,7 @@ int map_install_many(struct daemon *d, struct sa **v, size_t n, const struct esp
 void map_remove_many(struct daemon *d, struct sa **v, size_t n);
 uint64_t map_seq(struct daemon *d, const struct sa *sa);	/* next Tx seq / Rx top */
 
-/* sa_maps.c: esptag_sa_life through its mapping (limits, use) */
+/* sa_maps.c: esptag_sad through its mapping (the SAs' limits, use) */
 int life_map_open(struct daemon *d);
 void life_map_close(struct daemon *d);
 /* The SA's lifetime entry (limits and use), false if the map is not there. */

@@ -2,8 +2,9 @@
 /*
  * The daemon's SAs in the per-SA maps: what an SA looks like in esptag_sad,
  * written and cleared through the SA mirror (user/lib/sa_mirror.h), which
- * keeps the order (state before the SA, the SA before its state on removal);
- * its lifetime in esptag_sa_life (limits, use) and an SA as a reply item.
+ * keeps the order (state before the SA is usable, the SA unusable before its
+ * state goes); its lifetime in its esptag_sad value (limits, use) and an SA
+ * as a reply item.
  */
 #include <errno.h>
 #include <time.h>
@@ -18,13 +19,13 @@
 static struct esptag_sa_maps sa_maps(const struct daemon *d)
 {
 	return (struct esptag_sa_maps){
-		.sad = d->bpf.map_fd[M_SAD], .seq = d->bpf.map_fd[M_SEQ],
-		.replay = d->bpf.map_fd[M_REPLAY], .sa_stats = d->bpf.map_fd[M_SA_STATS],
-		.ncpus = d->bpf.ncpus > 0 ? d->bpf.ncpus : 1, .life = d->bpf.map_fd[M_SA_LIFE],
+		.sad = d->bpf.map_fd[M_SAD], .sa_stats = d->bpf.map_fd[M_SA_STATS],
+		.ncpus = d->bpf.ncpus > 0 ? d->bpf.ncpus : 1,
+		.map = d->bpf.sad, .map_n = d->bpf.sad_n,
 	};
 }
 
-/* The SA's esptag_sa_life entry: its hard limits, the use it carries over
+/* The SA's lifetime (in its esptag_sad value): its hard limits, the use it carries over
  * a re-install (zero for a new SA). */
 static void life_value(const struct sa *sa, struct esptag_sa_life *l)
 {
@@ -81,11 +82,16 @@ int map_install(struct daemon *d, const struct sa *sa, const struct esptag_seq *
 
 int map_update_sa(struct daemon *d, const struct sa *sa)
 {
+	struct esptag_sa_maps m = sa_maps(d);
 	struct esptag_sa v;
-	uint32_t idx = sa->c.sa_index;
+	int err;
 
+	/* The description alone: the state the data path keeps stays. */
 	sa_value(d, sa, &v);
-	return bpf_map_update_elem(d->bpf.map_fd[M_SAD], &idx, &v, BPF_EXIST) ? -1 : 0;
+	err = esptag_sa_mirror_update(&m, sa->c.sa_index, &v);
+	if (err)
+		errno = -err;
+	return err ? -1 : 0;
 }
 
 void map_remove(struct daemon *d, uint32_t idx)
@@ -182,62 +188,45 @@ uint64_t map_seq(struct daemon *d, const struct sa *sa)
 {
 	uint32_t idx = sa->c.sa_index;
 
-	if (sa->c.dir == ESPTAG_DIR_OUT) {
-		struct esptag_seq s;
+	const struct esptag_sa *v;
 
-		if (!bpf_map_lookup_elem(d->bpf.map_fd[M_SEQ], &idx, &s))
-			return s.next;
-	} else {
-		struct esptag_replay r;
-
-		if (!bpf_map_lookup_elem(d->bpf.map_fd[M_REPLAY], &idx, &r))
-			return ESPTAG_REPLAY_TOP(r.top);
-	}
-	return 0;
+	if (!d->bpf.sad || idx >= d->bpf.sad_n)
+		return 0;
+	v = &d->bpf.sad[idx];
+	if (sa->c.dir == ESPTAG_DIR_OUT)
+		return __atomic_load_n(&v->seq.next, __ATOMIC_RELAXED);
+	return ESPTAG_REPLAY_TOP(__atomic_load_n(&v->replay.top, __ATOMIC_RELAXED));
 }
 
 /*
- * esptag_sa_life through its mapping (the map is BPF_F_MMAPABLE): the data
- * path counts into it with atomics, so esptagd reads the counters with
- * atomic loads and changes a running SA's hard limits with atomic stores of
- * those two fields alone. A bpf_map_update_elem of the whole value would
- * write back counters read a moment earlier and lose what the data path
- * added in between (a hard limit would no longer be exact).
+ * esptag_sad through its mapping (the map is BPF_F_MMAPABLE): the data path
+ * counts into an SA's lifetime and advances its sequence and replay window
+ * with atomics, so esptagd reads them with atomic loads and changes a
+ * running SA's hard limits with atomic stores of those two fields alone. A
+ * bpf_map_update_elem of the whole value would write back state read a
+ * moment earlier and lose what the data path did in between (a sequence
+ * number used twice, a hard limit no longer exact).
  */
 int life_map_open(struct daemon *d)
 {
-	struct bpf_map_info info = {};
-	uint32_t len = sizeof(info);
-	int fd = d->bpf.map_fd[M_SA_LIFE];
-	void *p;
+	uint32_t n;
+	struct esptag_sa *p = esptag_sa_mirror_map(d->bpf.map_fd[M_SAD], &n);
 
-	if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len)) {
-		log_err("esptag_sa_life: cannot read its definition: %s", strerror(errno));
+	if (!p) {
+		log_err("esptag_sad: cannot map it: %s%s", strerror(errno),
+			errno == EPROTO ? " (not this build's layout: remove the old pins, esptagd --teardown)" : "");
 		return -1;
 	}
-	if (info.value_size != sizeof(struct esptag_sa_life) ||
-	    !(info.map_flags & BPF_F_MMAPABLE)) {
-		log_err("esptag_sa_life: value size %u / flags 0x%x, not this build's (%zu, mmapable): remove the old pins (esptagd --teardown)",
-			info.value_size, info.map_flags, sizeof(struct esptag_sa_life));
-		return -1;
-	}
-	p = mmap(NULL, (size_t)info.max_entries * sizeof(struct esptag_sa_life),
-		 PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (p == MAP_FAILED) {
-		log_err("esptag_sa_life: cannot map it: %s", strerror(errno));
-		return -1;
-	}
-	d->bpf.life = p;
-	d->bpf.life_n = info.max_entries;
+	d->bpf.sad = p;
+	d->bpf.sad_n = n;
 	return 0;
 }
 
 void life_map_close(struct daemon *d)
 {
-	if (d->bpf.life)
-		munmap(d->bpf.life, (size_t)d->bpf.life_n * sizeof(struct esptag_sa_life));
-	d->bpf.life = NULL;
-	d->bpf.life_n = 0;
+	esptag_sa_mirror_unmap(d->bpf.sad, d->bpf.sad_n);
+	d->bpf.sad = NULL;
+	d->bpf.sad_n = 0;
 }
 
 bool life_read(struct daemon *d, uint32_t idx, struct esptag_sa_life *out)
@@ -245,9 +234,9 @@ bool life_read(struct daemon *d, uint32_t idx, struct esptag_sa_life *out)
 	struct esptag_sa_life *l;
 
 	memset(out, 0, sizeof(*out));
-	if (!d->bpf.life || idx >= d->bpf.life_n)
+	if (!d->bpf.sad || idx >= d->bpf.sad_n)
 		return false;
-	l = &d->bpf.life[idx];
+	l = &d->bpf.sad[idx].life;
 	out->hard_bytes = __atomic_load_n(&l->hard_bytes, __ATOMIC_RELAXED);
 	out->hard_packets = __atomic_load_n(&l->hard_packets, __ATOMIC_RELAXED);
 	out->bytes = __atomic_load_n(&l->bytes, __ATOMIC_RELAXED);
@@ -261,9 +250,9 @@ void life_set_limits(struct daemon *d, uint32_t idx, uint64_t hard_bytes, uint64
 {
 	struct esptag_sa_life *l;
 
-	if (!d->bpf.life || idx >= d->bpf.life_n)
+	if (!d->bpf.sad || idx >= d->bpf.sad_n)
 		return;
-	l = &d->bpf.life[idx];
+	l = &d->bpf.sad[idx].life;
 	__atomic_store_n(&l->hard_bytes, hard_bytes, __ATOMIC_RELEASE);
 	__atomic_store_n(&l->hard_packets, hard_packets, __ATOMIC_RELEASE);
 }

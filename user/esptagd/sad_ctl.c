@@ -756,7 +756,7 @@ void ctl_state_get(struct daemon *d, const struct esptag_ctl_view *v, struct rep
 /*
  * state update: new lifetimes and replay window of a running SA; its keys,
  * addresses, mode and algorithm stay (the codec refuses key bytes). The
- * hard byte and packet limits change in esptag_sa_life without touching
+ * hard byte and packet limits change in the SA's esptag_sad value without touching
  * the counters; time-hard and the replay window in esptag_sad. Limits count
  * from the SA's add, as before; a soft limit that changed may be raised
  * again.

@@ -5,7 +5,7 @@
  * expiry. Driven by the agent link's events (sad_link_event) and the timer.
  *
  * Rules:
- *  - an SA enters esptag_sad/esptag_seq/esptag_replay only after the agent
+ *  - an SA enters esptag_sad (with its sequence or replay window) only after the agent
  *    answered OK to its ADD_SA; a request that fails anywhere (agent refusal,
  *    timeout, map update) is rolled back everywhere (DEL_SA of what the agent
  *    did take), so nothing is left behind;
@@ -15,7 +15,7 @@
  *    keeping its Rx replay window, and starting its Tx counter above every
  *    number the old agent may have used (its IVDB runs ahead of the host's
  *    counter), so that no GCM nonce is ever reused with the same key; the
- *    start is kept in esptag_seq.base (docs/protocol.md 2.5);
+ *    start is kept in its esptag_sad value, seq.base (docs/protocol.md 2.5);
  *  - at daemon start the pinned maps and the agent's DUMP_SA are reconciled:
  *    SAs present in both (same index, SPI, dst, dir) are adopted without key
  *    (they keep running, but cannot be re-installed after an agent restart),
@@ -226,14 +226,15 @@ static size_t reinstall_set(struct daemon *d, struct sa **cand, size_t nc, size_
 	for (size_t c = 0; c < nk; c++) {
 		struct sa *sa = list[c];
 		uint32_t idx = sa->c.sa_index;
+		struct esptag_sa v;
 		uint64_t want;
 
-		memset(&seq[n], 0, sizeof(seq[n]));
-		if (bpf_map_lookup_elem(d->bpf.map_fd[M_SEQ], &idx, &seq[n]))
-			memset(&seq[n], 0, sizeof(seq[n]));
-		if (bpf_map_lookup_elem(d->bpf.map_fd[M_REPLAY], &idx, &rp[n]))
-			memset(&rp[n], 0, sizeof(rp[n]));
-		memset(&rp[n].lock, 0, sizeof(rp[n].lock));
+		/* The retired value keeps the SA's sequence and window. */
+		if (bpf_map_lookup_elem(d->bpf.map_fd[M_SAD], &idx, &v))
+			memset(&v, 0, sizeof(v));
+		seq[n] = v.seq;
+		rp[n] = v.replay;
+		rp[n].unused = 0;
 		/* Its use so far goes along: limits count over the SA's life. */
 		life_read(d, idx, &sa->keep);
 		map_remove(d, idx);

@@ -117,7 +117,7 @@ _Static_assert(sizeof(struct esptag_ctl_hdr) == 24, "ctl hdr");
  * does so); dev may be empty (the daemon's own); a new time limit counts
  * from the SA's add. STATE_GET and the replies of STATE_ADD / STATE_UPDATE
  * carry the SA as installed; cur_* and use_time come from the data path's
- * exact per-SA counters (esptag_sa_life). A key and salt that this esptagd
+ * exact per-SA counters (life in the esptag_sad value). A key and salt that this esptagd
  * installed before are refused by STATE_ADD (E_EXIST), for any SA.
  */
 struct esptag_ctl_sa {

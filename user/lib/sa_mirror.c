@@ -1,17 +1,86 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* The SA mirror in the per-SA maps (sa_mirror.h). */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "sa_mirror.h"
+
+_Static_assert(offsetof(struct esptag_sa, seq) == ESPTAG_SA_DESC_SIZE, "description first");
 
 static size_t stats_size(const struct esptag_sa_maps *m)
 {
 	int ncpu = m->ncpus > 0 ? m->ncpus : libbpf_num_possible_cpus();
 
 	return (size_t)(ncpu > 0 ? ncpu : 1) * sizeof(struct esptag_sa_stats);
+}
+
+struct esptag_sa *esptag_sa_mirror_map(int fd, uint32_t *n)
+{
+	struct bpf_map_info info = {};
+	uint32_t len = sizeof(info);
+	void *p;
+
+	*n = 0;
+	if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len))
+		return NULL;
+	if (info.value_size != sizeof(struct esptag_sa) || !(info.map_flags & BPF_F_MMAPABLE)) {
+		errno = EPROTO;	/* an older layout of esptag_sad */
+		return NULL;
+	}
+	p = mmap(NULL, (size_t)info.max_entries * sizeof(struct esptag_sa),
+		 PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	*n = info.max_entries;
+	return p;
+}
+
+void esptag_sa_mirror_unmap(struct esptag_sa *map, uint32_t n)
+{
+	if (map)
+		munmap(map, (size_t)n * sizeof(struct esptag_sa));
+}
+
+/* esptag_sad's mapping for one call: the caller's, or one of its own. */
+struct mapping {
+	struct esptag_sa *p;
+	uint32_t n;
+	bool own;
+};
+
+static int mapping_get(const struct esptag_sa_maps *m, struct mapping *mp)
+{
+	memset(mp, 0, sizeof(*mp));
+	if (m->sad < 0)
+		return 0;
+	if (m->map) {
+		mp->p = m->map;
+		mp->n = m->map_n;
+		return 0;
+	}
+	mp->p = esptag_sa_mirror_map(m->sad, &mp->n);
+	if (!mp->p)
+		return -errno;
+	mp->own = true;
+	return 0;
+}
+
+static void mapping_put(struct mapping *mp)
+{
+	if (mp->own)
+		esptag_sa_mirror_unmap(mp->p, mp->n);
+	mp->p = NULL;
+}
+
+/* The one byte the data path decides on, stored alone. */
+static void flags_store(struct mapping *mp, uint32_t idx, uint8_t flags)
+{
+	if (mp->p && idx < mp->n)
+		__atomic_store_n(&mp->p[idx].flags, flags, __ATOMIC_RELEASE);
 }
 
 /* Write a zeroed slot; an index beyond the array is no SA (not an error). */
@@ -31,11 +100,6 @@ static int clear_slot(int fd, uint32_t idx, size_t vsz)
 	return err;
 }
 
-static int life_fd(const struct esptag_sa_maps *m)
-{
-	return m->life > 0 ? m->life : -1;
-}
-
 static int put(int fd, uint32_t idx, const void *val)
 {
 	if (fd < 0 || !bpf_map_update_elem(fd, &idx, val, BPF_ANY))
@@ -43,21 +107,73 @@ static int put(int fd, uint32_t idx, const void *val)
 	return -errno;
 }
 
+/* The esptag_sad value of SA v with its state, flags 0. */
+static void value_of(struct esptag_sa *out, const struct esptag_sa *v,
+		     const struct esptag_seq *seq, const struct esptag_replay *rp,
+		     const struct esptag_sa_life *life)
+{
+	memset(out, 0, sizeof(*out));
+	memcpy(out, v, ESPTAG_SA_DESC_SIZE);
+	out->flags = 0;
+	if (v->dir == ESPTAG_DIR_OUT) {
+		out->seq.next = seq ? seq->next : 1;
+		out->seq.base = seq ? seq->base : 1;
+	} else if (rp) {
+		out->replay = *rp;
+		out->replay.unused = 0;
+		/* A window read while a CPU held it: not held in the copy. */
+		out->replay.top = ESPTAG_REPLAY_TOP(out->replay.top);
+	}
+	if (life)
+		out->life = *life;
+}
+
 int esptag_sa_mirror_retire(const struct esptag_sa_maps *m, uint32_t idx)
 {
-	return clear_slot(m->sad, idx, sizeof(struct esptag_sa));
+	struct mapping mp;
+	int err = mapping_get(m, &mp);
+
+	if (err || !mp.p || idx >= mp.n) {
+		mapping_put(&mp);
+		return err;
+	}
+	flags_store(&mp, idx, 0);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	memset(&mp.p[idx], 0, ESPTAG_SA_DESC_SIZE);
+	mapping_put(&mp);
+	return 0;
+}
+
+int esptag_sa_mirror_update(const struct esptag_sa_maps *m, uint32_t idx, const struct esptag_sa *v)
+{
+	struct mapping mp;
+	int err = mapping_get(m, &mp);
+
+	if (!err && (!mp.p || idx >= mp.n))
+		err = -ENOENT;
+	if (!err) {
+		/* Every byte but flags, then flags. */
+		memcpy(&mp.p[idx], v, offsetof(struct esptag_sa, flags));
+		memcpy((char *)&mp.p[idx] + offsetof(struct esptag_sa, flags) + 1,
+		       (const char *)v + offsetof(struct esptag_sa, flags) + 1,
+		       ESPTAG_SA_DESC_SIZE - offsetof(struct esptag_sa, flags) - 1);
+		flags_store(&mp, idx, v->flags);
+	}
+	mapping_put(&mp);
+	return err;
 }
 
 int esptag_sa_mirror_clear(const struct esptag_sa_maps *m, uint32_t idx)
 {
-	int e[5];
+	struct mapping mp;
+	int e[3];
 
-	e[0] = clear_slot(m->sad, idx, sizeof(struct esptag_sa));
-	e[1] = clear_slot(m->seq, idx, sizeof(struct esptag_seq));
-	e[2] = clear_slot(m->replay, idx, sizeof(struct esptag_replay));
-	e[3] = clear_slot(m->sa_stats, idx, stats_size(m));
-	e[4] = clear_slot(life_fd(m), idx, sizeof(struct esptag_sa_life));
-	for (int i = 0; i < 5; i++)
+	e[0] = mapping_get(m, &mp);
+	flags_store(&mp, idx, 0);
+	mapping_put(&mp);
+	e[1] = clear_slot(m->sad, idx, sizeof(struct esptag_sa));
+	e[2] = clear_slot(m->sa_stats, idx, stats_size(m));
+	for (int i = 0; i < 3; i++)
 		if (e[i])
 			return e[i];
 	return 0;
@@ -73,37 +189,27 @@ int esptag_sa_mirror_write_life(const struct esptag_sa_maps *m, uint32_t idx,
 				const struct esptag_sa *v, const struct esptag_seq *seq,
 				const struct esptag_replay *rp, const struct esptag_sa_life *life)
 {
-	const struct esptag_seq s0 = { .next = 1, .base = 1 };
-	struct esptag_replay r0 = {};
-	const struct esptag_sa_life l0 = {};
 	size_t ssz = stats_size(m);
 	void *st = calloc(1, ssz);
+	struct esptag_sa val;
+	struct mapping mp = {};
 	int err;
 
 	if (!st)
 		return -ENOMEM;
-	if (rp) {
-		/* A window read while a CPU held it: not held in the copy. */
-		r0 = *rp;
-		memset(&r0.lock, 0, sizeof(r0.lock));
-		r0.top = ESPTAG_REPLAY_TOP(r0.top);
-	}
-	if (v->dir == ESPTAG_DIR_OUT)
-		err = put(m->seq, idx, seq ? seq : &s0);
-	else
-		err = put(m->replay, idx, &r0);
+	value_of(&val, v, seq, rp, life);
+	err = put(m->sa_stats, idx, st);
 	if (!err)
-		err = put(m->sa_stats, idx, st);
+		err = put(m->sad, idx, &val);
 	if (!err)
-		err = put(life_fd(m), idx, life ? life : &l0);
+		err = mapping_get(m, &mp);
 	if (!err)
-		err = put(m->sad, idx, v);
+		flags_store(&mp, idx, v->flags);
+	mapping_put(&mp);
 	free(st);
 	if (err) {
-		clear_slot(m->seq, idx, sizeof(struct esptag_seq));
-		clear_slot(m->replay, idx, sizeof(struct esptag_replay));
+		clear_slot(m->sad, idx, sizeof(struct esptag_sa));
 		clear_slot(m->sa_stats, idx, ssz);
-		clear_slot(life_fd(m), idx, sizeof(struct esptag_sa_life));
 	}
 	return err;
 }
@@ -143,62 +249,19 @@ static int clear_batch(int fd, const uint32_t *keys, size_t n, size_t vsz)
 
 int esptag_sa_mirror_clear_many(const struct esptag_sa_maps *m, const uint32_t *idx, size_t n)
 {
-	int e[5];
+	struct mapping mp;
+	int e[3];
 
-	e[0] = clear_batch(m->sad, idx, n, sizeof(struct esptag_sa));
-	e[1] = clear_batch(m->seq, idx, n, sizeof(struct esptag_seq));
-	e[2] = clear_batch(m->replay, idx, n, sizeof(struct esptag_replay));
-	e[3] = clear_batch(m->sa_stats, idx, n, stats_size(m));
-	e[4] = clear_batch(life_fd(m), idx, n, sizeof(struct esptag_sa_life));
-	for (int i = 0; i < 5; i++)
+	e[0] = mapping_get(m, &mp);
+	for (size_t i = 0; i < n; i++)
+		flags_store(&mp, idx[i], 0);
+	mapping_put(&mp);
+	e[1] = clear_batch(m->sad, idx, n, sizeof(struct esptag_sa));
+	e[2] = clear_batch(m->sa_stats, idx, n, stats_size(m));
+	for (int i = 0; i < 3; i++)
 		if (e[i])
 			return e[i];
 	return 0;
-}
-
-struct split {
-	uint32_t *out, *in;
-	struct esptag_seq *sv;
-	struct esptag_replay *rv;
-	uint32_t nout, nin;
-};
-
-/* The outbound and inbound SAs of a set, with their state. */
-static int split(struct split *s, const uint32_t *idx, const struct esptag_sa *v,
-		 const struct esptag_seq *seq, const struct esptag_replay *rp, size_t n)
-{
-	size_t k = n ? n : 1;
-
-	memset(s, 0, sizeof(*s));
-	s->out = malloc(k * sizeof(*s->out));
-	s->in = malloc(k * sizeof(*s->in));
-	s->sv = calloc(k, sizeof(*s->sv));
-	s->rv = calloc(k, sizeof(*s->rv));
-	if (!s->out || !s->in || !s->sv || !s->rv)
-		return -ENOMEM;
-	for (size_t i = 0; i < n; i++) {
-		if (v[i].dir == ESPTAG_DIR_OUT) {
-			s->sv[s->nout].next = seq ? seq[i].next : 1;
-			s->sv[s->nout].base = seq ? seq[i].base : 1;
-			s->out[s->nout++] = idx[i];
-		} else {
-			if (rp)
-				s->rv[s->nin] = rp[i];
-			memset(&s->rv[s->nin].lock, 0, sizeof(s->rv[s->nin].lock));
-			/* A window read while a CPU held it: not held in the copy. */
-			s->rv[s->nin].top = ESPTAG_REPLAY_TOP(s->rv[s->nin].top);
-			s->in[s->nin++] = idx[i];
-		}
-	}
-	return 0;
-}
-
-static void split_free(struct split *s)
-{
-	free(s->out);
-	free(s->in);
-	free(s->sv);
-	free(s->rv);
 }
 
 int esptag_sa_mirror_write_many(const struct esptag_sa_maps *m, const uint32_t *idx,
@@ -214,27 +277,26 @@ int esptag_sa_mirror_write_many_life(const struct esptag_sa_maps *m, const uint3
 				     const struct esptag_sa_life *life, size_t n)
 {
 	void *st = calloc(n ? n : 1, stats_size(m));
-	struct esptag_sa_life *l0 = life ? NULL : calloc(n ? n : 1, sizeof(*l0));
-	struct split s;
-	int err;
+	struct esptag_sa *vals = calloc(n ? n : 1, sizeof(*vals));
+	struct mapping mp = {};
+	int err = 0;
 
-	err = st ? split(&s, idx, v, seq, rp, n) : -ENOMEM;
-	if (!err)
-		err = put_batch(m->seq, s.out, s.sv, s.nout);
-	if (!err)
-		err = put_batch(m->replay, s.in, s.rv, s.nin);
+	if (!st || !vals)
+		err = -ENOMEM;
+	for (size_t i = 0; !err && i < n; i++)
+		value_of(&vals[i], &v[i], seq ? &seq[i] : NULL, rp ? &rp[i] : NULL,
+			 life ? &life[i] : NULL);
 	if (!err)
 		err = put_batch(m->sa_stats, idx, st, n);
-	if (!err && !life && !l0)
-		err = -ENOMEM;
 	if (!err)
-		err = put_batch(life_fd(m), idx, life ? life : l0, n);
-	if (!err)
-		err = put_batch(m->sad, idx, v, n);
-	if (st)
-		split_free(&s);
+		err = put_batch(m->sad, idx, vals, n);
+	if (!err && n)
+		err = mapping_get(m, &mp);
+	for (size_t i = 0; !err && i < n; i++)
+		flags_store(&mp, idx[i], v[i].flags);
+	mapping_put(&mp);
 	free(st);
-	free(l0);
+	free(vals);
 	if (err && err != -ENOMEM)
 		esptag_sa_mirror_clear_many(m, idx, n);
 	return err;
