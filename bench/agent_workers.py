@@ -19,6 +19,7 @@ wall-clock scaling ratio is a lower bound of what two free CPUs give; the
 per-CPU-second numbers count the agent's own CPU time (all its threads).
 """
 import os
+import re
 import time
 
 FLOWS = 8
@@ -43,6 +44,18 @@ def _frames(B, nsA, size):
     return frames
 
 
+def _stable_frames(B, nsA):
+    """The frames of both sizes, taken while esptagd did not reinstall the
+    SAs (a reinstall moves them to other SAD indices: frames taken before
+    it would all be dropped)."""
+    for _ in range(3):
+        before = _daemon_view(B)[1]
+        frames = {s: _frames(B, nsA, s) for s in (64, 1400)}
+        if _daemon_view(B)[1] == before:
+            return frames
+    raise RuntimeError("esptagd kept reinstalling site A's SAs while frames were taken")
+
+
 def _retry(fn, secs=30):
     """fn() until it stops failing (an agent just started: its daemon needs
     a few HELLO rounds to see it)."""
@@ -56,13 +69,37 @@ def _retry(fn, secs=30):
             time.sleep(0.5)
 
 
+def _daemon_view(B):
+    """What site A's esptagd knows of its agent: (epoch, reinstalls, up)."""
+    out = B.esptag("A", "agent", "status", check=False).stdout
+    epoch = re.search(r"^\s*epoch (0x[0-9a-f]+)", out, re.M)
+    reinst = re.search(r"\breinstalls (\d+)", out)
+    return (epoch and epoch.group(1), reinst and int(reinst.group(1)),
+            "reachable yes" in out and "data-path up" in out)
+
+
 def restart_agent(B, args):
-    """Site A's agent again with AGENT_ARGS args, and fresh SAs."""
+    """Site A's agent again with AGENT_ARGS args, and fresh SAs.
+
+    esptagd notices the new agent (a new epoch) only on its next HELLO round
+    and then reinstalls every SA it has: SAs added before that are flushed
+    and added again under other SAD indices, and a frame captured in between
+    carries an index that is no longer its SA's (the agent drops it as
+    tx_drop_no_sa). So the SAs go in only once esptagd has seen the new
+    epoch and the agent is up."""
     _retry(B.esp_off)
+    old = _daemon_view(B)[0]
     B.lab("agent", "stop", "A")
     env = dict(B.lab_env, AGENT_ARGS=args)
     B.run([B.LAB, "agent", "start", "A"], env=env)
-    # esptagd sees the new epoch and reconciles; then fresh SAs.
+    deadline = time.monotonic() + 30
+    while True:
+        epoch, _, up = _daemon_view(B)
+        if epoch and epoch != old and up:
+            break
+        if time.monotonic() > deadline:
+            raise RuntimeError("esptagd did not see site A's restarted agent (epoch %s)" % epoch)
+        time.sleep(0.2)
     _retry(B.esp_on)
 
 
@@ -89,7 +126,7 @@ def b_agent_workers(q, B):
         for name, args in CONFIGS:
             restart_agent(B, args)
             apid = B.agent_pid("A")
-            frames = {s: _frames(B, nsA, s) for s in (64, 1400)}
+            frames = _stable_frames(B, nsA)
             B.lab("agent", "stop", "B")
             B.run(["ip", "-n", nsBg, "link", "set", "dev", "wire0", "xdp", "obj", sink, "sec",
                    "xdp.frags"])

@@ -17,6 +17,7 @@
 #include <openssl/evp.h>
 #include "../lib/test.h"
 #include "agent.h"
+#include "datapath.h"
 #include "esptag_proto.h"
 #include "wrap.h"
 
@@ -1008,6 +1009,73 @@ static void test_workers_ivdb_unique(void)
 }
 
 /*
+ * Two threads race for the last numbers of a (non-ESN) SA through
+ * agent_ivdb_next alone, with no lock around it: every number from the
+ * IVDB to 0xffffffff is handed out exactly once, increasing per thread,
+ * the last one to one thread only, then the SA is spent.
+ */
+#define IV_TAIL 200000u
+struct iv_race {
+	struct agent_sa *sa;
+	uint64_t *got;
+	unsigned int n, refused;
+};
+
+static void *iv_race_run(void *arg)
+{
+	struct iv_race *r = arg;
+	unsigned int i;
+	uint64_t v;
+
+	for (i = 0; i < IV_TAIL; i++) {
+		if (agent_ivdb_next(r->sa, 5, &v))
+			r->got[r->n++] = v;
+		else
+			r->refused++;
+	}
+	return NULL;
+}
+
+static void test_ivdb_race_to_last(void)
+{
+	static uint64_t got[2][IV_TAIL], all[2 * IV_TAIL];
+	struct iv_race r[2];
+	struct esptag_rec_sa rec;
+	struct agent_sa *sa;
+	pthread_t th[2];
+	unsigned int i, j, down = 0, dups = 0, n;
+	uint32_t idx;
+
+	T_ASSERT(setup() == 0);
+	sa_rec(&rec, ESPTAG_DIR_OUT, 0x9001, "192.0.2.2", 0);
+	T_EQ(add_sa(&rec, 0, &idx), 0);
+	sa = &A.sa[idx];
+	sa->ivdb = 0xffffffffull - (IV_TAIL - 1); /* IV_TAIL numbers left */
+	for (i = 0; i < 2; i++) {
+		r[i] = (struct iv_race){sa, got[i], 0, 0};
+		T_EQ(pthread_create(&th[i], NULL, iv_race_run, &r[i]), 0);
+	}
+	for (i = 0; i < 2; i++)
+		pthread_join(th[i], NULL);
+	n = r[0].n + r[1].n;
+	T_EQ(n, IV_TAIL);
+	T_EQ(r[0].refused + r[1].refused, IV_TAIL);
+	for (i = 0; i < 2; i++)
+		for (j = 1; j < r[i].n; j++)
+			down += got[i][j] <= got[i][j - 1];
+	T_EQ(down, 0);
+	memcpy(all, got[0], r[0].n * sizeof(all[0]));
+	memcpy(all + r[0].n, got[1], r[1].n * sizeof(all[0]));
+	qsort(all, n, sizeof(all[0]), cmp_u64);
+	for (j = 1; j < n; j++)
+		dups += all[j] == all[j - 1];
+	T_EQ(dups, 0);
+	T_EQ(all[0], 0xffffffffull - (IV_TAIL - 1));
+	T_EQ(all[n - 1], 0xffffffffull);
+	T_ASSERT(sa->tx_spent);
+}
+
+/*
  * ADD_SA takes the lowest free index, whatever the order of the deletes:
  * live SAs stay packed at the start of the data path's per-SA arrays.
  */
@@ -1395,6 +1463,7 @@ int main(void)
 	T_RUN(test_tx_vlan_hidden_dropped);
 	T_RUN(test_tx_gso_min_mss);
 	T_RUN(test_workers_ivdb_unique);
+	T_RUN(test_ivdb_race_to_last);
 	T_RUN(test_sad_lowest_free_index);
 	T_RUN(test_v2_add_sa_wrapped);
 	T_RUN(test_v2_wrap_bound);

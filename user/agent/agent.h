@@ -51,8 +51,8 @@ struct agent_sa {
 	uint8_t salt[ESPTAG_SALT_LEN];
 	EVP_CIPHER_CTX *ctx; /* keyed once, IV set per packet */
 	uint64_t ivdb;	     /* Tx: IVDB, next sequence number */
-	bool tx_spent;	     /* Tx: the last number of the space was used */
-	uint8_t ivlock;	     /* Tx: ivdb and tx_spent change under it (workers) */
+	bool tx_spent;	     /* Tx: the last number of the space was used (ivdb and
+			      * tx_spent move by atomics: workers share them) */
 	uint64_t rx_top;     /* Rx: highest authenticated sequence (atomic max) */
 	union {
 		struct agent_sa_ctr c;

@@ -45,51 +45,46 @@ reject:
  * without ESN, 2^64 - 1 with ESN) is used once, then the SA is spent and
  * sends nothing more. Returns false (drop the frame) for a spent SA and for
  * a number beyond the space; the IVDB does not move then.
- */
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#else
-	__asm__ __volatile__("" ::: "memory");
-#endif
-}
-
-static bool ivdb_take(struct agent_sa *sa, uint64_t seq, uint64_t *out)
-{
-	uint64_t last = (sa->rec.sa_flags & ESPTAG_SA_F_ESN) ? UINT64_MAX : 0xffffffffull;
-	uint64_t v;
-
-	if (sa->tx_spent)
-		return false;
-	v = sa->ivdb <= seq ? seq : sa->ivdb;
-	if (v > last)
-		return false;
-	if (v == last)
-		sa->tx_spent = true;	/* ivdb + 1 would wrap: saturate */
-	else
-		sa->ivdb = v + 1;
-	*out = v;
-	return true;
-}
-
-/*
- * Workers of a multi-core agent share the SA: the read, compare and move
- * of the IVDB is one critical section under the SA's ivlock (a spin lock
- * of a few instructions; uncontended it costs one atomic exchange), so
- * no two workers ever get the same number, and each number is above every
- * number handed out before it.
+ *
+ * Workers of a multi-core agent share the SA. The IVDB moves by
+ * compare-and-swap, with no lock: a lock holder preempted on a CPU it
+ * shares with something busy (the sender, softirq work) would leave the
+ * other workers spinning for the rest of a time slice. No two workers ever
+ * get the same number (only the CAS that moves the IVDB past v hands out
+ * v), and each number is above every number handed out before it (the
+ * IVDB only grows, and a number is always at least the IVDB it moved).
  */
 bool agent_ivdb_next(struct agent_sa *sa, uint64_t seq, uint64_t *out)
 {
-	bool ok;
+	uint64_t last = (sa->rec.sa_flags & ESPTAG_SA_F_ESN) ? UINT64_MAX : 0xffffffffull;
+	uint64_t cur = __atomic_load_n(&sa->ivdb, __ATOMIC_RELAXED), v;
 
-	while (__atomic_test_and_set(&sa->ivlock, __ATOMIC_ACQUIRE))
-		while (__atomic_load_n(&sa->ivlock, __ATOMIC_RELAXED))
-			cpu_relax();
-	ok = ivdb_take(sa, seq, out);
-	__atomic_clear(&sa->ivlock, __ATOMIC_RELEASE);
-	return ok;
+	for (;;) {
+		if (__atomic_load_n(&sa->tx_spent, __ATOMIC_RELAXED))
+			return false;
+		v = cur <= seq ? seq : cur;
+		if (v > last)
+			return false;
+		if (v == last)
+			break;
+		/* Whoever moves the IVDB from cur owns v; the others see the
+		 * new value in cur and try again above it. */
+		if (__atomic_compare_exchange_n(&sa->ivdb, &cur, v + 1, true, __ATOMIC_RELAXED,
+						__ATOMIC_RELAXED)) {
+			*out = v;
+			return true;
+		}
+	}
+	/* The last number: ivdb + 1 would wrap. Bring the IVDB up to it (no
+	 * one can take a number below it any more), then one worker wins it
+	 * by setting tx_spent first. */
+	while (cur < last && !__atomic_compare_exchange_n(&sa->ivdb, &cur, last, true,
+							  __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
+	if (__atomic_exchange_n(&sa->tx_spent, true, __ATOMIC_RELAXED))
+		return false;
+	*out = last;
+	return true;
 }
 
 void agent_rx_top_raise(struct agent_sa *sa, uint64_t seq)
