@@ -22,7 +22,7 @@ local families = { [4] = "IPv4", [6] = "IPv6" }
 local counters = { [0] = "tx_encrypted", "tx_segments", "tx_bypass", "tx_untagged",
 	"tx_hairpin", "tx_drop_no_sa", "tx_drop_domain", "tx_drop_malformed", "rx_decrypted",
 	"rx_auth_fail", "rx_no_sa", "rx_malformed", "rx_plain", "rx_drop_tagged", "cfg_rx",
-	"cfg_dup", "cfg_err", "cfg_dropped", "tx_drop_vlan_hidden", "tx_drop_gso_limit" }
+	"cfg_dup", "cfg_err", "cfg_dropped", "tx_drop_vlan_hidden", "tx_drop_gso_limit", "rx_coalesced" }
 local kinds = { [1] = "TX", [2] = "RX" }
 local results = { [0] = "OK", [1] = "AUTH_FAIL", [2] = "NO_SA", [3] = "MALFORMED",
 	[4] = "UNSUPPORTED" }

@@ -61,7 +61,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK(m.flags == 0 && m.sa_index == ESPTAG_SA_INDEX_NONE && !m.esp_off &&
 		      !m.payload_off && !m.seq && !m.next_hdr && !m.mss);
 	} else {
-		CHECK(m.result <= ESPTAG_RES_MAX && !m.mss);
+		/* mss: the ESP packets coalesced into an OK frame (0 or 1: one). */
+		CHECK(m.result <= ESPTAG_RES_MAX && m.mss <= ESPTAG_RX_MAX_SEGS);
+		CHECK(m.mss <= 1 || m.result == ESPTAG_RES_OK);
 		CHECK(!(m.flags & (ESPTAG_META_F_OFFLOAD | ESPTAG_META_F_GSO)));
 		CHECK(m.payload_off <= flen && m.esp_off <= flen);
 		if (m.result == ESPTAG_RES_OK) {

@@ -58,7 +58,8 @@ ERR_NONE = 0xffff
 AC = ["tx_encrypted", "tx_segments", "tx_bypass", "tx_untagged", "tx_hairpin",
       "tx_drop_no_sa", "tx_drop_domain", "tx_drop_malformed", "rx_decrypted",
       "rx_auth_fail", "rx_no_sa", "rx_malformed", "rx_plain", "rx_drop_tagged", "cfg_rx",
-      "cfg_dup", "cfg_err", "cfg_dropped", "tx_drop_vlan_hidden", "tx_drop_gso_limit"]
+      "cfg_dup", "cfg_err", "cfg_dropped", "tx_drop_vlan_hidden", "tx_drop_gso_limit",
+      "rx_coalesced"]
 
 # ---------------------------------------------------------------- namespaces
 
