@@ -31,15 +31,7 @@ export BIN
 export HOST_MTU=3400 AGENT_ARGS="--rx-coalesce 3400"
 PY=/usr/bin/python3
 
-TMP=$(tmp_new coalesce)
-lab_down() { "$LABSH" down >/dev/null 2>&1; }
-trap 'lab_down; t_teardown' EXIT
-
-if ! "$LABSH" up --ipv6 >"$TMP/up.log" 2>&1; then
-	t_fail lab_up "$(tail -n 5 "$TMP/up.log")"
-	t_exit
-fi
-t_pass lab_up
+lab_test_up coalesce --ipv6
 STATE=/run/esptag-lab/$LAB
 agent_pid() { # SITE: the site's esptag-agent (the process in its agent namespace)
 	local p

@@ -13,15 +13,7 @@ LAB="t$T_ID"
 . "$ROOT/tests/lib/lab.sh"
 export BIN
 
-TMP=$(tmp_new e2e)
-lab_down() { "$LABSH" down >/dev/null 2>&1; }
-trap 'lab_down; t_teardown' EXIT
-
-if ! "$LABSH" up --ipv6 >"$TMP/up.log" 2>&1; then
-	t_fail lab_up "$(tail -n 5 "$TMP/up.log")"
-	t_exit
-fi
-t_pass lab_up
+lab_test_up e2e --ipv6
 
 # A payload with a recognisable marker, to look for on the wire.
 MARK_HEX=$(randhex 16)

@@ -11,15 +11,7 @@ t_require tcpdump
 LAB="t$T_ID"
 . "$ROOT/tests/lib/lab.sh"
 export BIN
-TMP=$(tmp_new veb)
-lab_down() { "$LABSH" down >/dev/null 2>&1; }
-trap 'lab_down; t_teardown' EXIT
-
-if ! "$LABSH" up --vms 2 --switch veb >"$TMP/up.log" 2>&1; then
-	t_fail lab_up "$(tail -n 5 "$TMP/up.log")"
-	t_exit
-fi
-t_pass lab_up
+lab_test_up veb --vms 2 --switch veb
 
 cnt() { # SITE SECTION NAME
 	L "$1" esptag stats | awk -v sec="$2:" -v n="$3" '

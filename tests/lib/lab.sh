@@ -122,3 +122,17 @@ lab_tcp_xfer() { # FILE DST PORT [SRC]
 	sha256sum <"$out" | cut -d' ' -f1
 	rm -f "$out"
 }
+
+# For the lab tests: TMP, the lab torn down on exit, `scripts/lab up ARGS`
+# as the check lab_up (a failure ends the test).
+lab_down() { "$LABSH" down >/dev/null 2>&1; }
+lab_test_up() { # TMP_TAG [lab up args]
+	TMP=$(tmp_new "$1")
+	shift
+	trap 'lab_down; t_teardown' EXIT
+	if ! "$LABSH" up "$@" >"$TMP/up.log" 2>&1; then
+		t_fail lab_up "$(tail -n 5 "$TMP/up.log")"
+		t_exit
+	fi
+	t_pass lab_up
+}

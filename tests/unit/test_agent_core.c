@@ -290,6 +290,19 @@ static void test_reply_cache_needs_same_request(void)
 	T_EQ(A.ctr[ESPTAG_AC_CFG_DUP], 1);
 }
 
+/* The IPv4 header checksum of ip (20 bytes, checksum field 0) written in. */
+static void ip4_csum_set(uint8_t *ip)
+{
+	uint32_t sum = 0;
+
+	for (int i = 0; i < 20; i += 2)
+		sum += ip[i] << 8 | ip[i + 1];
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	ip[10] = ~sum >> 8;
+	ip[11] = ~sum;
+}
+
 /* A transport-mode IPv4/UDP frame with the ESP header inserted, tagged. */
 static size_t tx_frame(uint8_t *f, uint32_t idx, uint32_t spi, uint64_t seq, bool esn,
 		       const char *dst, size_t plen, bool partial)
@@ -311,12 +324,7 @@ static size_t tx_frame(uint8_t *f, uint32_t idx, uint32_t spi, uint64_t seq, boo
 	ip[9] = 50;
 	inet_pton(AF_INET, "192.0.2.1", ip + 12);
 	inet_pton(AF_INET, dst, ip + 16);
-	for (i = 0; i < 20; i += 2)
-		sum += ip[i] << 8 | ip[i + 1];
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	ip[10] = ~sum >> 8;
-	ip[11] = ~sum;
+	ip4_csum_set(ip);
 	esp = ip + 20;
 	*(uint32_t *)esp = htonl(spi);
 	*(uint32_t *)(esp + 4) = htonl((uint32_t)seq);
@@ -545,12 +553,7 @@ static size_t tcp_tx_frame(uint8_t *f, uint32_t idx, uint32_t spi, uint64_t seq,
 	ip[9] = 50;
 	inet_pton(AF_INET, "192.0.2.1", ip + 12);
 	inet_pton(AF_INET, "192.0.2.2", ip + 16);
-	for (i = 0; i < 20; i += 2)
-		sum += ip[i] << 8 | ip[i + 1];
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	ip[10] = ~sum >> 8;
-	ip[11] = ~sum;
+	ip4_csum_set(ip);
 	esp = ip + 20;
 	*(uint32_t *)esp = htonl(spi);
 	*(uint32_t *)(esp + 4) = htonl((uint32_t)seq);
