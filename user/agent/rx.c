@@ -166,12 +166,13 @@ static bool gro_segment(const uint8_t *body, const struct l2 *l2, const struct i
 	    (th[13] & ~TCP_PSH) != TCP_ACK_)
 		return false;
 	plen = end - g->tcp - g->thl;
-	/* The segment's own checksum must hold (the host would drop it). */
-	if (csum_fold(gro_pseudo(body, g, end - g->tcp) + csum_add(0, th, end - g->tcp)))
+	/* The segment's own checksum must hold (the host would drop it); the
+	 * payload is summed once (thl is even, so header + payload sums add). */
+	g->psum = csum_add(0, th + g->thl, plen);
+	if (csum_fold(gro_pseudo(body, g, end - g->tcp) + csum_add(0, th, g->thl) + g->psum))
 		return false;
 	g->end = end;
 	g->next_tcp = rd32(th + 4) + plen;
-	g->psum = csum_add(0, th + g->thl, plen);
 	g->odd = plen & 1;
 	g->segs = 1;
 	g->sa_index = m->sa_index;
